@@ -1,0 +1,52 @@
+# ward — top-level driver. The build itself is CMake; this file gives the
+# commands the README names.
+#
+#   make            build libward (shared and static), examples, benchmarks
+#   make demo       build, then run the main example
+#   make test       install what the tests need (when root), build, run all
+#   make bench      benchmarks: BENCH lines with ratios against anchors
+#   make install PREFIX=/usr/local
+#   make fuzz-defer N=2000 [SEED=7]   more differential programs against Go
+
+BUILD ?= build
+PREFIX ?= /usr/local
+N ?= 1000
+SEED ?= $(shell date +%s)
+CMAKE_FLAGS ?=
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+
+.PHONY: all build demo test bench install fuzz-defer clean deps
+
+all: build
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS)
+
+build: $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+demo: build
+	@echo "== examples/leaky_logger: the 'defer close in a loop' bug"
+	$(BUILD)/leaky_logger 1500
+
+deps:
+	@tests/deps.sh
+
+test: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+		-DWARD_WERROR=$(if $(CI),ON,OFF) $(CMAKE_FLAGS)
+	cmake --build $(BUILD) -j $(JOBS)
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+bench: deps build
+	bench/run.sh $(BUILD)
+
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
+
+fuzz-defer: deps build
+	tests/diff/run.sh --lib $(BUILD)/libward.a --include include \
+		--work $(BUILD)/fuzz --seed $(SEED) --count $(N)
+
+clean:
+	rm -rf $(BUILD)

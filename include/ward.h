@@ -1,0 +1,11 @@
+/*
+ * ward.h — the whole ward API. Each module also has its own header under
+ * ward/; include this one when in doubt.
+ */
+#ifndef WARD_H
+#define WARD_H
+
+#include "ward/core.h"
+#include "ward/defer.h"
+
+#endif

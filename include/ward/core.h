@@ -1,0 +1,68 @@
+/*
+ * ward/core.h — what every ward module shares: error codes, the log hook and
+ * the hook that reports programming errors.
+ *
+ * Errors: every ward function that can fail returns an int, zero or positive
+ * on success and a negative errno value on failure. ward_strerror() turns one
+ * into words.
+ *
+ * ward never prints on its own. Everything it has to say (an unrecovered
+ * panic, a defer accumulation warning, a programming error) goes through the
+ * log hook, which by default writes to standard error.
+ */
+#ifndef WARD_CORE_H
+#define WARD_CORE_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define WARD_API __attribute__((visibility("default")))
+#else
+#define WARD_API
+#endif
+
+/* Library version, as numbers and as "MAJOR.MINOR.PATCH". */
+#define WARD_VERSION_MAJOR 0
+#define WARD_VERSION_MINOR 1
+#define WARD_VERSION_PATCH 0
+WARD_API const char *ward_version(void);
+
+/*
+ * ward_strerror - describe a ward error code.
+ * Takes a negative errno as returned by a ward function (a positive value is
+ * treated the same). Returns a static string; never NULL.
+ */
+WARD_API const char *ward_strerror(int err);
+
+/* How serious a logged message is. */
+enum ward_log_level {
+	WARD_LOG_INFO = 0,
+	WARD_LOG_WARN = 1,  /* a likely bug that does not stop the program */
+	WARD_LOG_ERROR = 2, /* a programming error; ward aborts after logging */
+	WARD_LOG_PANIC = 3, /* an unrecovered panic report; the process exits */
+};
+
+/*
+ * A log hook receives one complete message (several lines, each ending in
+ * '\n', not NUL-terminated past len). It may be called from any thread and
+ * must not call back into ward's defer API.
+ */
+typedef void (*ward_log_fn)(void *opaque, enum ward_log_level level,
+			    const char *msg, size_t len);
+
+/*
+ * ward_set_log_hook - route ward's messages to fn(opaque, ...).
+ * Passing NULL restores the default, which writes to standard error.
+ * Returns the previous hook (NULL when it was the default).
+ */
+WARD_API ward_log_fn ward_set_log_hook(ward_log_fn fn, void *opaque);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* WARD_CORE_H */

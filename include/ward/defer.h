@@ -1,0 +1,334 @@
+/*
+ * ward/defer.h — frames, defer, panic, recover and Goexit for C.
+ *
+ * A frame is the block that holds WARD_FRAME. At the top of a function the
+ * frame is the function (Go's defer); in a loop body or any inner block the
+ * frame is that block (try-with-resources). Leaving the block by any path
+ * (fall-through, return, break, continue, goto) runs the frame's pending
+ * deferred calls, last registered first.
+ *
+ *     int copy(const char *from, const char *to)
+ *     {
+ *         WARD_FRAME;
+ *         FILE *in = fopen(from, "r");
+ *         if (!in) return -errno;
+ *         ward_defer_fclose(in);
+ *         ...
+ *     }
+ *
+ * A panic runs the thread's pending deferred calls, innermost first, across
+ * frames. A deferred function that calls ward_recover() during a panic stops
+ * it; the frame that deferred it then exits normally. Because C cannot return
+ * from a function half-way through without help, a frame that may be resumed
+ * after a recovery says so, and says how it exits:
+ *
+ *     int parse(const char *s)
+ *     {
+ *         int result = -1;
+ *         WARD_FRAME_RESUMABLE(return result);
+ *         ward_defer(catch_parse_error, &result);
+ *         ...   // may call ward_panic() at any depth
+ *     }
+ *
+ * All state is per thread; nothing here takes a lock on the common path, and
+ * registering a defer calls malloc only to grow a thread's chain beyond its
+ * first block. Semantics, and every place where C forced a choice, are in
+ * docs/semantics.md.
+ */
+#ifndef WARD_DEFER_H
+#define WARD_DEFER_H
+
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "ward/core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A deferred function: called once with the argument given at registration. */
+typedef void (*ward_defer_fn)(void *arg);
+
+/* Identifies one registered defer of the calling thread, for cancellation. */
+typedef struct ward_defer_handle {
+	uint32_t index;
+	uint32_t serial;
+} ward_defer_t;
+
+/*
+ * A panic, as ward_recover() and ward_pcall() return it and as the report of
+ * an unrecovered panic prints it. Owned by the thread that raised it: it
+ * stays valid until that thread raises its next panic (so it may be passed to
+ * that panic's own arguments) or exits. Copy what you need beyond that.
+ */
+typedef struct ward_panic {
+	int code;                      /* as given to ward_panic() */
+	const char *message;           /* formatted message, never NULL */
+	void *value;                   /* payload of ward_panic_value() */
+	bool has_value;                /* true even when value is NULL */
+	bool recovered;                /* a deferred function recovered it */
+	bool aborted;                  /* a later panic overtook it */
+	const char *file;              /* where it was raised */
+	int line;
+	const char *func;
+	const struct ward_panic *link; /* panic in progress when raised */
+} ward_panic_t;
+
+/* ---- Frames --------------------------------------------------------- */
+
+/*
+ * WARD_FRAME; — open a frame bound to the enclosing block. One per block.
+ * Cheap: a few stores, no setjmp. A deferred function of a plain frame must
+ * not recover a panic (ward reports that as a programming error naming the
+ * frame); use WARD_FRAME_RESUMABLE for frames that recover.
+ */
+#define WARD_FRAME WARD__FRAME(WARD__CAT(ward__frame_, __LINE__), NULL, )
+
+/*
+ * WARD_FRAME_RESUMABLE(stmt); — open a frame that can be resumed after one
+ * of its deferred functions recovers a panic. Execution then continues with
+ * `stmt` (typically `return result`, Go's named result, or `break` in a loop
+ * body); leaving the block runs the frame's remaining deferred calls.
+ * Variables read by `stmt` that change after the frame opens should have
+ * their address taken by a deferred function or be volatile (setjmp rules).
+ */
+#define WARD_FRAME_RESUMABLE(...)                                             \
+	jmp_buf WARD__CAT(ward__jb_, __LINE__);                                \
+	WARD__FRAME(WARD__CAT(ward__frame_, __LINE__),                         \
+		    &WARD__CAT(ward__jb_, __LINE__), volatile);                \
+	if (setjmp(WARD__CAT(ward__jb_, __LINE__))) {                         \
+		__VA_ARGS__;                                                   \
+	} else                                                                 \
+		((void)0)
+
+/* ---- Defer ---------------------------------------------------------- */
+
+/*
+ * ward_defer(fn, arg) — run fn(arg) when the innermost open frame of the
+ * calling thread exits (or when a panic or ward_goexit() unwinds it). The
+ * argument is captured now. Returns a handle for ward_defer_cancel().
+ * With no open frame this is a programming error: ward logs the call site
+ * and aborts. A frame holding more than the accumulation limit of pending
+ * defers is reported once per registration site (see
+ * ward_defer_set_limit()).
+ */
+#define ward_defer(fn, arg)                                                   \
+	ward__defer_push((fn), (arg), __FILE__, __LINE__)
+
+/* Typed conveniences for the common releases. */
+#define ward_defer_free(ptr) ward__defer_push(ward__free_fn, (ptr), __FILE__, __LINE__)
+#define ward_defer_close(fd)                                                  \
+	ward__defer_push(ward__close_fn, (void *)(intptr_t)(int){ (fd) },     \
+			 __FILE__, __LINE__)
+#define ward_defer_fclose(fp)                                                 \
+	ward__defer_push(ward__fclose_fn, _Generic((fp), FILE *: (fp)),       \
+			 __FILE__, __LINE__)
+#define ward_defer_unlock(mutex)                                              \
+	ward__defer_push(ward__unlock_fn,                                      \
+			 _Generic((mutex), pthread_mutex_t *: (mutex)),        \
+			 __FILE__, __LINE__)
+
+/*
+ * ward_defer_cancel - drop a registered defer before it runs (the
+ * commit/rollback pattern). Only the registering thread can cancel.
+ * Returns 0, or -ENOENT when the defer already ran or was cancelled.
+ */
+WARD_API int ward_defer_cancel(ward_defer_t handle);
+
+/* ---- Panic and recover ---------------------------------------------- */
+
+/*
+ * ward_panic(code, fmt, ...) — start a panic: the thread's pending deferred
+ * calls run, innermost first. Does not return. If nothing recovers it the
+ * process prints "panic: <message>" with the panic site, the frames it
+ * unwound and the stack, and exits with status 2.
+ * ward_panic_value(code, value, fmt, ...) also carries a pointer payload; a
+ * NULL payload is still a panic (ward_recover() returns non-NULL).
+ */
+#define ward_panic(code, ...)                                                 \
+	ward__panic((code), NULL, false, __FILE__, __LINE__, __func__,         \
+		    __VA_ARGS__)
+#define ward_panic_value(code, value, ...)                                    \
+	ward__panic((code), (value), true, __FILE__, __LINE__, __func__,       \
+		    __VA_ARGS__)
+
+/*
+ * ward_recover() — stop the current panic and return it, or return NULL.
+ * It returns non-NULL only when called directly by a deferred function that
+ * the unwinder invoked for the innermost panic, as in Go; anywhere else
+ * (outside a panic, in a helper called by the deferred function, in a
+ * deferred function run by a normal frame exit, during ward_goexit()) it
+ * returns NULL. A second call for the same panic returns NULL.
+ */
+#define ward_recover() ward__recover(__builtin_frame_address(0))
+
+/*
+ * ward_pcall - call fn(arg) inside a recovery boundary (Lua's pcall).
+ * Returns NULL when fn returns, or the panic that ended it.
+ */
+WARD_API const ward_panic_t *ward_pcall(ward_defer_fn fn, void *arg);
+
+/*
+ * ward_goexit - run every pending deferred call of the calling thread, then
+ * end the thread (pthread_exit(NULL)). ward_recover() returns NULL during it;
+ * a panic raised and recovered during it does not stop it. On the main
+ * thread the process continues until its other threads end (see
+ * docs/semantics.md).
+ */
+WARD_API __attribute__((noreturn)) void ward_goexit(void);
+
+/* True while the calling thread is running deferred calls for a panic. */
+WARD_API bool ward_panicking(void);
+
+/* ---- Limits and statistics ------------------------------------------ */
+
+/*
+ * ward_defer_set_limit - set the calling thread's accumulation limit: a
+ * frame that holds more than `limit` pending defers is reported once per
+ * registration site. 0 turns the report off. The default for every thread
+ * is 1024, or the WARD_DEFER_LIMIT environment variable when set.
+ * Returns the previous limit.
+ */
+WARD_API uint32_t ward_defer_set_limit(uint32_t limit);
+
+/* Per-thread counters since the thread started. */
+struct ward_defer_stats {
+	uint64_t registered; /* ward_defer() calls */
+	uint64_t run;        /* deferred calls that ran */
+	uint64_t cancelled;  /* ward_defer_cancel() successes */
+	uint64_t max_depth;  /* most defers pending at once */
+	uint64_t panics;     /* ward_panic() calls */
+	uint64_t recoveries; /* ward_recover() calls that stopped a panic */
+	uint64_t goexits;    /* ward_goexit() calls */
+	uint64_t warnings;   /* accumulation reports this thread made */
+};
+
+/* ward_defer_stats - fill *out with the calling thread's counters. */
+WARD_API void ward_defer_stats(struct ward_defer_stats *out);
+
+/* ======================================================================
+ * Internals the macros above need. Not API: names and layout may change.
+ * ====================================================================== */
+
+#define WARD__CAT2(a, b) a##b
+#define WARD__CAT(a, b) WARD__CAT2(a, b)
+
+struct ward__site {
+	const char *file;
+	int line;
+	const char *func;
+};
+
+struct ward__frame {
+	uint32_t base; /* index of the frame's first defer */
+	const struct ward__site *site;
+	jmp_buf *resume; /* where a recovery resumes, NULL if plain */
+};
+
+struct ward__defer {
+	ward_defer_fn fn; /* NULL once cancelled or run by an unwinder */
+	void *arg;
+	uint32_t serial;
+	uint32_t spare;
+};
+
+/*
+ * Per-thread state the inline fast paths touch. Frames and defers are two
+ * stacks in memory ward owns (a first block inside the thread's TLS, then
+ * the heap), so a frame left by a longjmp never leaves a dangling pointer.
+ */
+struct ward__thread {
+	struct ward__defer *defers; /* pending defers, oldest first */
+	struct ward__frame *frames; /* open frames, outermost first */
+	uint32_t n;                 /* pending defers */
+	uint32_t cap;               /* 0 until the thread is set up */
+	uint32_t depth;             /* open frames */
+	uint32_t fcap;              /* 0 until the thread is set up */
+	uint32_t serial;            /* registrations so far */
+	uint32_t limit;             /* accumulation limit, UINT32_MAX = off */
+};
+
+WARD_API extern __thread struct ward__thread ward__self
+	__attribute__((tls_model("initial-exec")));
+
+WARD_API ward_defer_t ward__defer_slow(ward_defer_fn fn, void *arg,
+				       const char *file, int line);
+WARD_API uint32_t ward__frame_enter_slow(const struct ward__site *site,
+					 jmp_buf *resume);
+WARD_API void ward__frame_exit(uint32_t depth);
+WARD_API __attribute__((noreturn, format(printf, 7, 8))) void
+ward__panic(int code, void *value, bool has_value, const char *file, int line,
+	    const char *func, const char *fmt, ...);
+WARD_API const ward_panic_t *ward__recover(void *caller_frame);
+WARD_API void ward__nil_defer(void *arg);
+WARD_API void ward__free_fn(void *ptr);
+WARD_API void ward__close_fn(void *fd);
+WARD_API void ward__fclose_fn(void *fp);
+WARD_API void ward__unlock_fn(void *mutex);
+
+static inline __attribute__((always_inline)) ward_defer_t
+ward__defer_push(ward_defer_fn fn, void *arg, const char *file, int line)
+{
+	struct ward__thread *t = &ward__self;
+	uint32_t n = t->n, d = t->depth;
+
+	if (__builtin_expect(fn == NULL, 0))
+		fn = ward__nil_defer; /* panics when it runs, as in Go */
+	if (__builtin_expect(d == 0 || n >= t->cap ||
+				     n - t->frames[d - 1].base >= t->limit,
+			     0))
+		return ward__defer_slow(fn, arg, file, line);
+	uint32_t serial = ++t->serial;
+	t->defers[n].fn = fn;
+	t->defers[n].arg = arg;
+	t->defers[n].serial = serial;
+	t->n = n + 1;
+	return (ward_defer_t){ n, serial };
+}
+
+/* Returns the frame's depth; the frame is frames[depth]. */
+static inline __attribute__((always_inline)) uint32_t
+ward__frame_enter(const struct ward__site *site, jmp_buf *resume)
+{
+	struct ward__thread *t = &ward__self;
+	uint32_t d = t->depth;
+
+	if (__builtin_expect(d >= t->fcap, 0))
+		return ward__frame_enter_slow(site, resume);
+	t->frames[d].base = t->n;
+	t->frames[d].site = site;
+	t->frames[d].resume = resume;
+	t->depth = d + 1;
+	return d;
+}
+
+static inline __attribute__((always_inline)) void
+ward__frame_leave(const volatile uint32_t *depth)
+{
+	struct ward__thread *t = &ward__self;
+	uint32_t d = *depth;
+
+	if (__builtin_expect(t->depth == d + 1 && t->n == t->frames[d].base, 1))
+		t->depth = d;
+	else
+		ward__frame_exit(d);
+}
+
+/* A resumable frame's depth is volatile: it is read after a longjmp. */
+#define WARD__FRAME(name, resume, qual)                                       \
+	static const struct ward__site WARD__CAT(name, _site) = {              \
+		__FILE__, __LINE__, __func__                                   \
+	};                                                                     \
+	const qual uint32_t name                                               \
+		__attribute__((cleanup(ward__frame_leave))) =                  \
+			ward__frame_enter(&WARD__CAT(name, _site), (resume))
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* WARD_DEFER_H */

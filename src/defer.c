@@ -1,0 +1,724 @@
+/*
+ * defer.c — frames, deferred calls, panic, recover and Goexit.
+ *
+ * Data structures. Each thread owns two stacks in ward__self: the open
+ * frames (outermost first) and the pending defers (oldest first). A frame
+ * records the index of its first defer (`base`), so the defers of frame d are
+ * defers[frames[d].base .. frames[d+1].base). Both stacks start in a first
+ * block inside the thread's TLS, so registering a defer calls malloc only
+ * when a thread holds more than FIRST_DEFERS at once; they then move to the
+ * heap and stay there until the thread exits.
+ *
+ * The common path (open a frame, defer, leave) is inline in ward/defer.h
+ * and touches only ward__self. Everything here is the slow path: running
+ * defers, growth, the accumulation guard, and the unwinder.
+ *
+ * Panics follow Go's runtime (gopanic/gorecover/Goexit). A panic record
+ * joins the thread's panic chain; the unwinder takes the topmost pending
+ * defer, marks it started by recording its index in the record, and calls it
+ * through call_deferred(), which records its own frame address in the panic
+ * (`argp`). ward_recover() succeeds only if its caller's saved frame pointer
+ * is that address and its caller's return address lies inside
+ * call_deferred(): that is, the caller was invoked directly by the unwinder
+ * for this panic. When the unwinder meets a defer that an earlier panic (or
+ * Goexit) started, that earlier one is aborted, as in Go. After a deferred
+ * call recovers, the unwinder longjmps to the resume point of the frame that
+ * holds the defer; that frame's remaining defers run when its block exits.
+ *
+ * Locking: none, except the process-wide set of sites already warned about
+ * by the accumulation guard, which takes a mutex on that cold path only.
+ *
+ * Invariants: frames[d].base is non-decreasing in d; n >= frames[depth-1].base;
+ * a defer whose fn is NULL has been cancelled or already run by an unwinder.
+ */
+#include <errno.h>
+#include <execinfo.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal/log.h"
+#include "ward/defer.h"
+
+enum { FIRST_DEFERS = 32, FIRST_FRAMES = 16, MAX_UNWOUND = 32 };
+
+struct panic_rec {
+	ward_panic_t pub;
+	struct panic_rec *link;  /* chain: the panic in progress before */
+	struct panic_rec *older; /* every record of the thread, for freeing */
+	void *argp;              /* call_deferred()'s frame for this panic */
+	uint32_t running;        /* 1 + index of the defer it runs, or 0 */
+	bool goexit;
+	jmp_buf *goexit_resume;  /* Goexit's loop, for a bypassed recovery */
+	uint32_t nunwound;
+	const struct ward__site *unwound[MAX_UNWOUND];
+	char msg[];
+};
+
+/* What only this file touches; one per thread. */
+struct thread_private {
+	struct panic_rec *panic;   /* innermost panic or Goexit, or NULL */
+	struct panic_rec *records; /* newest first */
+	struct ward_defer_stats stats;
+	bool in_thread_exit;
+	const char *warned_file; /* last site the guard saw */
+	int warned_line;
+	struct ward__defer first_defers[FIRST_DEFERS];
+	struct ward__frame first_frames[FIRST_FRAMES];
+};
+
+WARD_API __thread struct ward__thread ward__self
+	__attribute__((tls_model("initial-exec")));
+static __thread struct thread_private P
+	__attribute__((tls_model("initial-exec")));
+
+/* ---- Set-up and thread exit -------------------------------------------- */
+
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static pthread_key_t exit_key;
+static uint32_t default_limit = 1024;
+
+static void thread_exit(void *unused);
+
+static void init_process(void)
+{
+	const char *s = getenv("WARD_DEFER_LIMIT");
+
+	if (s && *s) {
+		char *end;
+		unsigned long v = strtoul(s, &end, 10);
+		if (*end == '\0' && v <= UINT32_MAX)
+			default_limit = (uint32_t)v;
+		else
+			ward__log(WARD_LOG_WARN,
+				  "ward: WARD_DEFER_LIMIT=%s is not a number; "
+				  "keeping %u\n",
+				  s, default_limit);
+	}
+	pthread_key_create(&exit_key, thread_exit);
+}
+
+static inline uint32_t stored_limit(uint32_t limit)
+{
+	return limit == 0 ? UINT32_MAX : limit;
+}
+
+static void setup(struct ward__thread *t)
+{
+	if (t->cap != 0)
+		return;
+	pthread_once(&once, init_process);
+	t->defers = P.first_defers;
+	t->cap = FIRST_DEFERS;
+	t->frames = P.first_frames;
+	t->fcap = FIRST_FRAMES;
+	t->limit = stored_limit(default_limit);
+	/* Any non-NULL value makes thread_exit() run at thread exit. */
+	pthread_setspecific(exit_key, t);
+}
+
+static void free_records(struct panic_rec *r)
+{
+	while (r) {
+		struct panic_rec *older = r->older;
+		free(r);
+		r = older;
+	}
+}
+
+static void goexit_unwind(void);
+
+/*
+ * A thread that ends with defers pending (pthread_exit() from code built
+ * without -fexceptions, or a start routine that returned past a frame it
+ * never closed) gets them run here, Goexit-style, while its stack is still
+ * mapped. Then its heap blocks go back.
+ */
+static void thread_exit(void *unused)
+{
+	struct ward__thread *t = &ward__self;
+
+	(void)unused;
+	if (t->n > 0 && !P.in_thread_exit) {
+		/* The frames' blocks are gone: nothing can resume them. */
+		for (uint32_t d = 0; d < t->depth; d++)
+			t->frames[d].resume = NULL;
+		P.in_thread_exit = true;
+		goexit_unwind();
+	}
+	t->depth = 0;
+	t->n = 0;
+	if (t->defers != P.first_defers)
+		free(t->defers);
+	if (t->frames != P.first_frames)
+		free(t->frames);
+	t->defers = NULL;
+	t->frames = NULL;
+	t->cap = t->fcap = 0;
+	free_records(P.records);
+	P.records = NULL;
+	P.panic = NULL;
+}
+
+/* ---- Growth ------------------------------------------------------------ */
+
+static int grow(void **arr, uint32_t *cap, void *first, size_t elem)
+{
+	uint32_t ncap = *cap * 2;
+	void *p;
+
+	if (ncap < *cap)
+		return -ENOMEM;
+	if (*arr == first) {
+		p = malloc((size_t)ncap * elem);
+		if (p)
+			memcpy(p, first, (size_t)*cap * elem);
+	} else {
+		p = realloc(*arr, (size_t)ncap * elem);
+	}
+	if (!p)
+		return -ENOMEM;
+	*arr = p;
+	*cap = ncap;
+	return 0;
+}
+
+WARD_API uint32_t ward__frame_enter_slow(const struct ward__site *site,
+					 jmp_buf *resume)
+{
+	struct ward__thread *t = &ward__self;
+
+	setup(t);
+	if (t->depth >= t->fcap) {
+		void *arr = t->frames;
+		if (grow(&arr, &t->fcap, P.first_frames,
+			 sizeof(struct ward__frame)) < 0)
+			ward__panic(-ENOMEM, NULL, false, site->file, site->line,
+				    site->func,
+				    "ward: out of memory opening a frame");
+		t->frames = arr;
+	}
+	return ward__frame_enter(site, resume);
+}
+
+/* ---- The accumulation guard -------------------------------------------- */
+
+static pthread_mutex_t warned_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	const char *file;
+	int line;
+} warned[4096];
+
+/* True the first time a site is seen (or when the table is full). */
+static bool first_warning_for(const char *file, int line)
+{
+	size_t h = ((uintptr_t)file >> 3) * 31u + (size_t)line;
+	bool first = true;
+
+	pthread_mutex_lock(&warned_lock);
+	for (size_t i = 0; i < 4096; i++) {
+		size_t k = (h + i) & 4095;
+		if (warned[k].file == NULL) {
+			warned[k].file = file;
+			warned[k].line = line;
+			break;
+		}
+		if (warned[k].file == file && warned[k].line == line) {
+			first = false;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&warned_lock);
+	return first;
+}
+
+static void accumulation_warning(struct ward__thread *t, const char *file,
+				 int line)
+{
+	struct ward__frame *f = &t->frames[t->depth - 1];
+
+	/* Every registration past the limit comes here; the common case, the
+	 * same site as last time, costs two compares. */
+	if (P.warned_file == file && P.warned_line == line)
+		return;
+	P.warned_file = file;
+	P.warned_line = line;
+	if (!first_warning_for(file, line))
+		return;
+	P.stats.warnings++;
+	ward__log(WARD_LOG_WARN,
+		  "ward: defer accumulation: the frame opened at %s:%d (%s) "
+		  "holds %u pending defers, more than the limit of %u.\n"
+		  "  registered at: %s:%d\n"
+		  "  Defers run only when their frame exits, so a defer in a "
+		  "loop piles up until the function returns.\n"
+		  "  Open a frame in the loop body (WARD_FRAME; as its first "
+		  "line) so each iteration releases what it acquired.\n",
+		  f->site->file, f->site->line, f->site->func,
+		  t->n - f->base + 1, t->limit, file, line);
+}
+
+WARD_API ward_defer_t ward__defer_slow(ward_defer_fn fn, void *arg,
+				       const char *file, int line)
+{
+	struct ward__thread *t = &ward__self;
+
+	setup(t);
+	if (t->depth == 0)
+		ward__fatal("ward: ward_defer() at %s:%d with no open frame.\n"
+			    "  Open one with WARD_FRAME; at the top of the "
+			    "block whose exit should run it.\n",
+			    file, line);
+	if (t->n >= t->cap) {
+		void *arr = t->defers;
+		if (grow(&arr, &t->cap, P.first_defers,
+			 sizeof(struct ward__defer)) < 0) {
+			/* It cannot wait for its frame: release it now. */
+			fn(arg);
+			ward__panic(-ENOMEM, NULL, false, file, line, "ward_defer",
+				    "ward: out of memory growing the defer "
+				    "chain (the deferred call ran at once)");
+		}
+		t->defers = arr;
+	}
+	struct ward__frame *top = &t->frames[t->depth - 1];
+	if (t->n - top->base >= t->limit)
+		accumulation_warning(t, file, line);
+
+	uint32_t n = t->n, serial = ++t->serial;
+	t->defers[n] = (struct ward__defer){ fn ? fn : ward__nil_defer, arg,
+					     serial, 0 };
+	t->n = n + 1;
+	return (ward_defer_t){ n, serial };
+}
+
+WARD_API int ward_defer_cancel(ward_defer_t h)
+{
+	struct ward__thread *t = &ward__self;
+
+	if (h.index >= t->n || t->defers[h.index].serial != h.serial ||
+	    t->defers[h.index].fn == NULL)
+		return -ENOENT;
+	t->defers[h.index].fn = NULL;
+	P.stats.cancelled++;
+	return 0;
+}
+
+WARD_API uint32_t ward_defer_set_limit(uint32_t limit)
+{
+	struct ward__thread *t = &ward__self;
+
+	setup(t);
+	uint32_t old = t->limit == UINT32_MAX ? 0 : t->limit;
+	t->limit = stored_limit(limit);
+	return old;
+}
+
+WARD_API void ward_defer_stats(struct ward_defer_stats *out)
+{
+	*out = P.stats;
+	out->registered = ward__self.serial;
+}
+
+static inline void note_depth(uint32_t n)
+{
+	if (n > P.stats.max_depth)
+		P.stats.max_depth = n;
+}
+
+/* ---- Frame exit -------------------------------------------------------- */
+
+/*
+ * Run the pending defers of frame d, last first, then close it. Frames above
+ * d that are still open were skipped by a longjmp that was not ward's: their
+ * defers run here too (after a warning), since leaving them would leak what
+ * they guard. A frame already closed by an unwinder is left alone.
+ */
+WARD_API void ward__frame_exit(uint32_t d)
+{
+	struct ward__thread *t = &ward__self;
+
+	if (t->depth <= d)
+		return;
+	if (t->depth > d + 1) {
+		const struct ward__site *s = t->frames[d + 1].site;
+		ward__log(WARD_LOG_WARN,
+			  "ward: the frame opened at %s:%d (%s) was left "
+			  "without closing (longjmp?); its defers run now, "
+			  "with the frame at %s:%d.\n",
+			  s->file, s->line, s->func, t->frames[d].site->file,
+			  t->frames[d].site->line);
+		t->depth = d + 1;
+	}
+	note_depth(t->n);
+	while (t->n > t->frames[d].base) {
+		struct ward__defer e = t->defers[--t->n];
+		if (e.fn) {
+			P.stats.run++;
+			e.fn(e.arg);
+		}
+	}
+	t->depth = d;
+}
+
+/* ---- Panic records ----------------------------------------------------- */
+
+/*
+ * A new panic record with room for a message of len bytes. Out of memory,
+ * it falls back to one static record per thread with an empty message.
+ */
+static struct panic_rec *new_record(size_t len)
+{
+	static __thread struct panic_rec emergency;
+	struct panic_rec *r = calloc(1, sizeof(*r) + len + 1);
+
+	if (!r) {
+		r = &emergency;
+		memset(r, 0, sizeof(*r));
+		r->pub.message = "(out of memory for the panic message)";
+		return r;
+	}
+	r->pub.message = r->msg;
+	r->older = P.records;
+	P.records = r;
+	return r;
+}
+
+static void push_panic(struct panic_rec *r)
+{
+	r->link = P.panic;
+	r->pub.link = r->link ? &r->link->pub : NULL;
+	P.panic = r;
+}
+
+/* ---- The unwinder ------------------------------------------------------ */
+
+/*
+ * Call a deferred function on behalf of panic p. Must stay a real call (not
+ * inlined, not a tail call): ward__recover() identifies its caller as
+ * "called directly by the unwinder" by this function's frame address and
+ * code range.
+ */
+#if defined(__clang__)
+#define NOT_CLONED __attribute__((noinline))
+#else
+#define NOT_CLONED __attribute__((noinline, noipa))
+#endif
+static NOT_CLONED void call_deferred(struct panic_rec *p, ward_defer_fn fn, void *arg)
+{
+	p->argp = __builtin_frame_address(0);
+	fn(arg);
+	__asm__ volatile("" ::: "memory");
+}
+
+static __attribute__((noreturn)) void fatal_panic(struct panic_rec *p);
+
+/* Which panic in the chain started the defer at index i, if any. */
+static struct panic_rec *starter_of(uint32_t i)
+{
+	for (struct panic_rec *q = P.panic; q; q = q->link)
+		if (q->running == i + 1)
+			return q;
+	return NULL;
+}
+
+static void recovered(struct panic_rec *p);
+
+/*
+ * Run the thread's pending defers for p until none is left or one of them
+ * recovers p (then this does not return). Frames are closed as their last
+ * defer runs; their sites are kept for the report.
+ */
+static void unwind(struct panic_rec *p)
+{
+	struct ward__thread *t = &ward__self;
+
+	note_depth(t->n);
+	while (t->n > 0) {
+		uint32_t i = t->n - 1;
+		while (t->depth > 0 && t->frames[t->depth - 1].base > i) {
+			t->depth--;
+			if (p->nunwound < MAX_UNWOUND)
+				p->unwound[p->nunwound++] =
+					t->frames[t->depth].site;
+		}
+		struct ward__defer e = t->defers[i];
+		if (e.fn == NULL) {
+			t->n = i;
+			continue;
+		}
+		struct panic_rec *q = starter_of(i);
+		if (q) {
+			/* An earlier panic or Goexit was running this defer
+			 * when the current panic started: it is aborted. */
+			q->pub.aborted = true;
+			q->running = 0;
+			t->defers[i].fn = NULL;
+			t->n = i;
+			continue;
+		}
+		p->running = i + 1;
+		call_deferred(p, e.fn, e.arg);
+		p->running = 0;
+		P.stats.run++;
+		/* The call may have added defers to this frame above i; they
+		 * run next, and i is skipped when reached. */
+		t->defers[i].fn = NULL;
+		if (t->n == i + 1)
+			t->n = i;
+		if (p->pub.recovered)
+			recovered(p);
+	}
+	while (t->depth > 0) {
+		t->depth--;
+		if (p->nunwound < MAX_UNWOUND)
+			p->unwound[p->nunwound++] = t->frames[t->depth].site;
+	}
+}
+
+/* p was recovered by the defer just run; resume where Go would. */
+static void recovered(struct panic_rec *p)
+{
+	struct ward__thread *t = &ward__self;
+
+	P.panic = p->link;
+	if (P.panic && P.panic->goexit && P.panic->pub.aborted)
+		longjmp(*P.panic->goexit_resume, 1);
+	while (P.panic && P.panic->pub.aborted)
+		P.panic = P.panic->link;
+
+	struct ward__frame *f = &t->frames[t->depth - 1];
+	if (f->resume == NULL)
+		ward__fatal("ward: a deferred function recovered the panic "
+			    "\"%s\" (raised at %s:%d), but the frame it was "
+			    "deferred on, opened at %s:%d (%s), cannot resume.\n"
+			    "  Open that frame with WARD_FRAME_RESUMABLE(...) "
+			    "to say how it exits after a recovery.\n",
+			    p->pub.message, p->pub.file, p->pub.line,
+			    f->site->file, f->site->line, f->site->func);
+	longjmp(*f->resume, 1);
+}
+
+WARD_API void ward__panic(int code, void *value, bool has_value,
+			  const char *file, int line, const char *func,
+			  const char *fmt, ...)
+{
+	va_list ap;
+
+	setup(&ward__self);
+	va_start(ap, fmt);
+	int len = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	/* Records of finished panics are freed when the next one starts,
+	 * after its message has been formatted (perhaps from them). */
+	struct panic_rec *old = P.panic ? NULL : P.records;
+	if (old)
+		P.records = NULL;
+	struct panic_rec *p = new_record(len > 0 ? (size_t)len : 0);
+	if (len > 0 && p->pub.message == p->msg) {
+		va_start(ap, fmt);
+		vsnprintf(p->msg, (size_t)len + 1, fmt, ap);
+		va_end(ap);
+	}
+	free_records(old);
+	p->pub.code = code;
+	p->pub.value = value;
+	p->pub.has_value = has_value;
+	p->pub.file = file;
+	p->pub.line = line;
+	p->pub.func = func;
+	P.stats.panics++;
+	push_panic(p);
+	unwind(p);
+	fatal_panic(p);
+}
+
+/*
+ * caller_frame is the caller's frame address: its saved frame pointer and
+ * return address sit at [0] and [1]. This function keeps a frame of its own
+ * (the __builtin below), so when the caller tail-calls it, the slot the
+ * caller's frame occupied is rewritten with the same saved frame pointer
+ * and the check still sees the caller's caller.
+ */
+WARD_API const ward_panic_t *ward__recover(void *caller_frame)
+{
+	struct panic_rec *p = P.panic;
+	void *volatile self = __builtin_frame_address(0);
+
+	(void)self;
+	if (!p || p->goexit || p->pub.recovered || !caller_frame)
+		return NULL;
+	void *const *fp = caller_frame;
+	const char *ret = fp[1];
+	if (fp[0] != p->argp || ret < (const char *)call_deferred ||
+	    ret >= (const char *)call_deferred + 256)
+		return NULL;
+	p->pub.recovered = true;
+	P.stats.recoveries++;
+	return &p->pub;
+}
+
+WARD_API bool ward_panicking(void)
+{
+	for (struct panic_rec *p = P.panic; p; p = p->link)
+		if (!p->goexit && !p->pub.recovered)
+			return true;
+	return false;
+}
+
+/* ---- Goexit ------------------------------------------------------------ */
+
+static void goexit_unwind(void)
+{
+	jmp_buf resume;
+	struct panic_rec *volatile g = new_record(0);
+
+	g->pub.func = "ward_goexit";
+	g->goexit = true;
+	g->goexit_resume = &resume;
+	P.stats.goexits++;
+	push_panic(g);
+	/* A panic raised by one of these defers aborts the Goexit; if that
+	 * panic is recovered, the Goexit carries on from here. */
+	if (setjmp(resume)) {
+		g->pub.aborted = false;
+		P.panic = g;
+	}
+	unwind(g);
+	P.panic = g->link;
+}
+
+WARD_API void ward_goexit(void)
+{
+	setup(&ward__self);
+	goexit_unwind();
+	pthread_exit(NULL);
+}
+
+/* ---- Unrecovered panics ------------------------------------------------ */
+
+struct buf {
+	char *p;
+	size_t len, cap;
+};
+
+static void bprintf(struct buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void bprintf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+
+	for (;;) {
+		va_start(ap, fmt);
+		int n = vsnprintf(b->p ? b->p + b->len : NULL,
+				  b->p ? b->cap - b->len : 0, fmt, ap);
+		va_end(ap);
+		if (n < 0)
+			return;
+		if (b->p && b->len + (size_t)n < b->cap) {
+			b->len += (size_t)n;
+			return;
+		}
+		size_t ncap = (b->cap + (size_t)n + 1) * 2;
+		char *np = realloc(b->p, ncap);
+		if (!np)
+			return;
+		b->p = np;
+		b->cap = ncap;
+	}
+}
+
+/* Go's printpanics: oldest first, each later one indented by a tab. */
+static void print_chain(struct buf *b, const struct panic_rec *p)
+{
+	if (p->link) {
+		print_chain(b, p->link);
+		if (!p->link->goexit)
+			bprintf(b, "\t");
+	}
+	if (p->goexit)
+		return;
+	bprintf(b, "panic: %s", p->pub.message);
+	if (p->pub.recovered)
+		bprintf(b, " [recovered]");
+	bprintf(b, "\n");
+}
+
+static void fatal_panic(struct panic_rec *p)
+{
+	struct buf b = { 0 };
+	void *pcs[64];
+
+	print_chain(&b, p);
+	bprintf(&b, "\npanic site: %s:%d (%s)", p->pub.file, p->pub.line,
+		p->pub.func);
+	if (p->pub.code != 0)
+		bprintf(&b, ", code %d", p->pub.code);
+	bprintf(&b, "\n");
+	if (p->nunwound > 0) {
+		bprintf(&b, "frames unwound, innermost first:\n");
+		for (uint32_t i = 0; i < p->nunwound; i++)
+			bprintf(&b, "\t%s:%d (%s)\n", p->unwound[i]->file,
+				p->unwound[i]->line, p->unwound[i]->func);
+	}
+	int n = backtrace(pcs, 64);
+	char **names = backtrace_symbols(pcs, n);
+	bprintf(&b, "stack:\n");
+	for (int i = 1; i < n; i++)
+		bprintf(&b, "\t%s\n", names ? names[i] : "?");
+	free(names);
+	if (b.p)
+		ward__log_raw(WARD_LOG_PANIC, b.p, b.len);
+	else
+		ward__log_raw(WARD_LOG_PANIC, "panic\n", 6);
+	free(b.p);
+	fflush(NULL);
+	exit(2);
+}
+
+/* ---- pcall and the typed conveniences ---------------------------------- */
+
+static void pcall_catch(void *slot)
+{
+	*(const ward_panic_t **)slot = ward_recover();
+}
+
+WARD_API const ward_panic_t *ward_pcall(ward_defer_fn fn, void *arg)
+{
+	const ward_panic_t *caught = NULL;
+
+	do {
+		WARD_FRAME_RESUMABLE(break);
+		ward_defer(pcall_catch, &caught);
+		fn(arg);
+	} while (0);
+	return caught;
+}
+
+WARD_API void ward__nil_defer(void *arg)
+{
+	ward_panic(0, "ward: deferred function is NULL (argument %p)", arg);
+}
+
+WARD_API void ward__free_fn(void *ptr)
+{
+	free(ptr);
+}
+
+WARD_API void ward__close_fn(void *fd)
+{
+	close((int)(intptr_t)fd);
+}
+
+WARD_API void ward__fclose_fn(void *fp)
+{
+	fclose(fp);
+}
+
+WARD_API void ward__unlock_fn(void *mutex)
+{
+	pthread_mutex_unlock(mutex);
+}

@@ -1,0 +1,24 @@
+/*
+ * Internal logging: every message ward emits goes through ward__log(), which
+ * formats it and hands it to the log hook set by ward_set_log_hook().
+ */
+#ifndef WARD_INTERNAL_LOG_H
+#define WARD_INTERNAL_LOG_H
+
+#include <stdarg.h>
+
+#include "ward/core.h"
+
+/* Format and deliver one message. Never fails; long messages are cut. */
+void ward__log(enum ward_log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void ward__vlog(enum ward_log_level level, const char *fmt, va_list ap);
+
+/* Deliver an already formatted message. */
+void ward__log_raw(enum ward_log_level level, const char *msg, size_t len);
+
+/* Log a programming error and abort. */
+__attribute__((noreturn, format(printf, 1, 2))) void
+ward__fatal(const char *fmt, ...);
+
+#endif

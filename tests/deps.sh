@@ -1,0 +1,24 @@
+#!/bin/sh
+# Installs what ward's tests and benchmarks need when it is missing and we
+# are root; otherwise names the exact install line and fails.
+set -u
+
+missing=""
+command -v go >/dev/null 2>&1 || missing="$missing golang-go"
+command -v g++ >/dev/null 2>&1 || missing="$missing g++"
+command -v valgrind >/dev/null 2>&1 || missing="$missing valgrind"
+command -v cmake >/dev/null 2>&1 || missing="$missing cmake"
+
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+	echo "deps: installing:$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq >/dev/null &&
+		apt-get install -y -qq --no-install-recommends $missing >/dev/null ||
+		{ echo "deps: apt-get install$missing failed" >&2; exit 1; }
+	exit 0
+fi
+echo "deps: missing:$missing" >&2
+echo "deps: install them with: sudo apt-get install -y$missing" >&2
+exit 1

@@ -1,0 +1,220 @@
+/*
+ * runner.c — runs the TEST()s of one test program, each in a child process
+ * with a timeout, and prints a closing "N passed, N failed" line.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "runner.h"
+#include "ward/defer.h"
+
+struct test {
+	const char *name;
+	void (*fn)(void);
+	const char *file;
+	int line;
+};
+
+static struct test tests[1024];
+static int ntests;
+
+void ward_test__register(const char *name, void (*fn)(void), const char *file,
+			 int line)
+{
+	if (ntests == 1024) {
+		fprintf(stderr, "runner: too many tests\n");
+		exit(1);
+	}
+	tests[ntests++] = (struct test){ name, fn, file, line };
+}
+
+void ward_test__fail(const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "  %s:%d: ", file, line);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	fflush(NULL);
+	_exit(1);
+}
+
+/* Read both pipes to the end without deadlocking on either. */
+static void drain(int outfd, int errfd, char **out, char **err)
+{
+	struct {
+		int fd;
+		char **buf;
+		size_t len, cap;
+	} s[2] = { { outfd, out, 0, 0 }, { errfd, err, 0, 0 } };
+
+	for (int i = 0; i < 2; i++) {
+		s[i].cap = 4096;
+		*s[i].buf = malloc(s[i].cap);
+		if (!*s[i].buf)
+			abort();
+		(*s[i].buf)[0] = '\0';
+	}
+	int open_fds = 2;
+	while (open_fds > 0) {
+		struct pollfd p[2];
+		int np = 0, idx[2];
+		for (int i = 0; i < 2; i++)
+			if (s[i].fd >= 0) {
+				p[np].fd = s[i].fd;
+				p[np].events = POLLIN;
+				idx[np++] = i;
+			}
+		if (poll(p, (nfds_t)np, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			abort();
+		}
+		for (int k = 0; k < np; k++) {
+			if (!(p[k].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			int i = idx[k];
+			if (s[i].len + 4096 + 1 > s[i].cap) {
+				s[i].cap *= 2;
+				*s[i].buf = realloc(*s[i].buf, s[i].cap);
+				if (!*s[i].buf)
+					abort();
+			}
+			ssize_t r = read(s[i].fd, *s[i].buf + s[i].len, 4096);
+			if (r <= 0) {
+				close(s[i].fd);
+				s[i].fd = -1;
+				open_fds--;
+				continue;
+			}
+			s[i].len += (size_t)r;
+			(*s[i].buf)[s[i].len] = '\0';
+		}
+	}
+}
+
+struct ward_test_spawned ward_test_spawn(void (*fn)(void))
+{
+	int out[2], err[2];
+	struct ward_test_spawned s = { 0 };
+
+	fflush(NULL);
+	if (pipe(out) < 0 || pipe(err) < 0)
+		ward_test__fail(__FILE__, __LINE__, "pipe: %s", strerror(errno));
+	pid_t pid = fork();
+	if (pid < 0)
+		ward_test__fail(__FILE__, __LINE__, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		dup2(out[1], 1);
+		dup2(err[1], 2);
+		close(out[0]);
+		close(out[1]);
+		close(err[0]);
+		close(err[1]);
+		fn();
+		fflush(NULL);
+		_exit(0);
+	}
+	close(out[1]);
+	close(err[1]);
+	drain(out[0], err[0], &s.out, &s.err);
+	int st;
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	s.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	return s;
+}
+
+void ward_test_spawned_free(struct ward_test_spawned *s)
+{
+	free(s->out);
+	free(s->err);
+	s->out = s->err = NULL;
+}
+
+/* Every test ends with nothing of ward's still open on its thread. */
+static void check_clean(const struct test *t)
+{
+	if (ward__self.depth != 0 || ward__self.n != 0)
+		ward_test__fail(t->file, t->line,
+				"test %s left %u frames open and %u defers "
+				"pending",
+				t->name, ward__self.depth, ward__self.n);
+}
+
+static int run_one(const struct test *t, int timeout)
+{
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0) {
+		perror("fork");
+		return 1;
+	}
+	if (pid == 0) {
+		alarm((unsigned)timeout);
+		t->fn();
+		check_clean(t);
+		fflush(NULL);
+		_exit(0);
+	}
+	int st;
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		return 0;
+	if (WIFSIGNALED(st))
+		fprintf(stderr, "  killed by signal %d%s\n", WTERMSIG(st),
+			WTERMSIG(st) == SIGALRM ? " (timeout)" : "");
+	return 1;
+}
+
+static bool selected(const char *name, int argc, char **argv)
+{
+	if (argc <= 1)
+		return true;
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], name) == 0)
+			return true;
+	return false;
+}
+
+int main(int argc, char **argv)
+{
+	int timeout = 20, passed = 0, failed = 0;
+	const char *env = getenv("WARD_TEST_TIMEOUT");
+
+	if (env && atoi(env) > 0)
+		timeout = atoi(env);
+	if (argc == 2 && strcmp(argv[1], "--list") == 0) {
+		for (int i = 0; i < ntests; i++)
+			printf("%s\n", tests[i].name);
+		return 0;
+	}
+	for (int i = 0; i < ntests; i++) {
+		if (!selected(tests[i].name, argc, argv))
+			continue;
+		struct timespec a, b;
+		clock_gettime(CLOCK_MONOTONIC, &a);
+		int bad = run_one(&tests[i], timeout);
+		clock_gettime(CLOCK_MONOTONIC, &b);
+		double ms = (double)(b.tv_sec - a.tv_sec) * 1e3 +
+			    (double)(b.tv_nsec - a.tv_nsec) / 1e6;
+		printf("%s %s (%.0f ms)\n", bad ? "FAIL" : "ok  ",
+		       tests[i].name, ms);
+		fflush(stdout);
+		bad ? failed++ : passed++;
+	}
+	if (passed + failed == 0) {
+		fprintf(stderr, "runner: no test matched\n");
+		return 1;
+	}
+	printf("%d passed, %d failed\n", passed, failed);
+	return failed ? 1 : 0;
+}

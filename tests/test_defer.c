@@ -1,0 +1,554 @@
+/*
+ * test_defer.c — the defer module's API: frames, defer, cancel, the typed
+ * conveniences, panics that end the process, the accumulation guard,
+ * threads, statistics and the log hook.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include "runner.h"
+#include "ward.h"
+
+/* A trace of what ran, as a string: "a b c". */
+static char trace[4096];
+
+static void mark(void *word)
+{
+	size_t len = strlen(trace);
+	snprintf(trace + len, sizeof(trace) - len, "%s%s", len ? " " : "",
+		 (const char *)word);
+}
+
+static void mark_int(void *v)
+{
+	char buf[32];
+	snprintf(buf, sizeof(buf), "%d", (int)(intptr_t)v);
+	mark(buf);
+}
+
+TEST(lifo_on_fall_through)
+{
+	{
+		WARD_FRAME;
+		ward_defer(mark, "a");
+		ward_defer(mark, "b");
+		ward_defer(mark, "c");
+		mark("body");
+	}
+	ASSERT_STREQ(trace, "body c b a");
+}
+
+static int returns_early(int x)
+{
+	WARD_FRAME;
+	ward_defer(mark, "d1");
+	if (x > 0)
+		return x * 2;
+	ward_defer(mark, "d2");
+	return -1;
+}
+
+TEST(return_runs_defers_after_the_value_is_computed)
+{
+	ASSERT_EQ(returns_early(4), 8);
+	ASSERT_STREQ(trace, "d1");
+	trace[0] = 0;
+	ASSERT_EQ(returns_early(0), -1);
+	ASSERT_STREQ(trace, "d2 d1");
+}
+
+TEST(break_and_continue_leave_a_loop_body_frame)
+{
+	for (int i = 0; i < 5; i++) {
+		WARD_FRAME;
+		ward_defer(mark_int, (void *)(intptr_t)i);
+		if (i == 1)
+			continue;
+		if (i == 3)
+			break;
+		mark("x");
+	}
+	ASSERT_STREQ(trace, "x 0 1 x 2 3");
+}
+
+TEST(goto_out_of_a_frame_and_backward_goto_reentering)
+{
+	int round = 0;
+again:
+	{
+		WARD_FRAME;
+		ward_defer(mark_int, (void *)(intptr_t)round);
+		if (round++ < 2)
+			goto again;
+		if (round == 3)
+			goto out;
+		mark("unreached");
+	}
+out:
+	ASSERT_STREQ(trace, "0 1 2");
+}
+
+TEST(argument_is_captured_at_registration)
+{
+	int i = 1;
+	{
+		WARD_FRAME;
+		ward_defer(mark_int, (void *)(intptr_t)i);
+		i = 2;
+		ward_defer(mark_int, (void *)(intptr_t)i);
+		i = 3;
+	}
+	ASSERT_STREQ(trace, "2 1");
+}
+
+static void defers_more(void *unused)
+{
+	mark("outer");
+	{
+		WARD_FRAME;
+		ward_defer(mark, "own-frame");
+	}
+	/* No frame of its own: it lands on the frame being closed, and runs
+	 * before that frame finishes closing. */
+	ward_defer(mark, "added-late");
+}
+
+TEST(deferred_functions_may_defer)
+{
+	{
+		WARD_FRAME;
+		ward_defer(mark, "first");
+		ward_defer(defers_more, NULL);
+	}
+	ASSERT_STREQ(trace, "outer own-frame added-late first");
+}
+
+TEST(cancel_before_it_runs)
+{
+	{
+		WARD_FRAME;
+		ward_defer(mark, "kept");
+		ward_defer_t h = ward_defer(mark, "rolled-back");
+		ward_defer(mark, "last");
+		ASSERT_EQ(ward_defer_cancel(h), 0);
+		ASSERT_EQ(ward_defer_cancel(h), -ENOENT);
+	}
+	ASSERT_STREQ(trace, "last kept");
+	struct ward_defer_stats st;
+	ward_defer_stats(&st);
+	ASSERT_EQ(st.cancelled, 1);
+	ASSERT_EQ(st.registered, 3);
+	ASSERT_EQ(st.run, 2);
+}
+
+TEST(cancel_after_it_ran_is_enoent)
+{
+	ward_defer_t h;
+	{
+		WARD_FRAME;
+		h = ward_defer(mark, "x");
+	}
+	ASSERT_EQ(ward_defer_cancel(h), -ENOENT);
+	{
+		WARD_FRAME;
+		/* Same slot, new registration: the old handle must not
+		 * cancel it. */
+		ward_defer(mark, "y");
+		ASSERT_EQ(ward_defer_cancel(h), -ENOENT);
+	}
+	ASSERT_STREQ(trace, "x y");
+}
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+
+TEST(typed_conveniences_release)
+{
+	int fds[2];
+	ASSERT_EQ(pipe(fds), 0);
+	FILE *f = tmpfile();
+	ASSERT_NOT_NULL(f);
+	int ffd = fileno(f);
+	{
+		WARD_FRAME;
+		void *p = malloc(100);
+		ward_defer_free(p);
+		ward_defer_close(fds[0]);
+		ward_defer_close(fds[1]);
+		ward_defer_fclose(f);
+		pthread_mutex_lock(&lock);
+		ward_defer_unlock(&lock);
+	}
+	ASSERT_EQ(fcntl(fds[0], F_GETFD), -1);
+	ASSERT_EQ(fcntl(fds[1], F_GETFD), -1);
+	ASSERT_EQ(fcntl(ffd, F_GETFD), -1);
+	ASSERT_EQ(pthread_mutex_trylock(&lock), 0);
+	pthread_mutex_unlock(&lock);
+}
+
+static void defer_without_frame(void)
+{
+	ward_defer(mark, "nowhere");
+}
+
+TEST(defer_with_no_open_frame_aborts_naming_the_site)
+{
+	struct ward_test_spawned s = ward_test_spawn(defer_without_frame);
+	ASSERT_EQ(s.status, 128 + SIGABRT);
+	ASSERT_CONTAINS(s.err, "ward_defer() at");
+	ASSERT_CONTAINS(s.err, "test_defer.c:");
+	ASSERT_CONTAINS(s.err, "no open frame");
+	ward_test_spawned_free(&s);
+}
+
+static void nothing(void *unused)
+{
+}
+
+static void leaky_loop(void)
+{
+	WARD_FRAME;
+	for (int i = 0; i < 3000; i++)
+		ward_defer(nothing, NULL); /* the loop-defer bug */
+	for (int i = 0; i < 3000; i++)
+		ward_defer(nothing, NULL); /* a second site */
+}
+
+static void fixed_loop(void)
+{
+	WARD_FRAME;
+	for (int i = 0; i < 3000; i++) {
+		WARD_FRAME;
+		ward_defer(nothing, NULL);
+	}
+}
+
+static void guard_scenario(void)
+{
+	leaky_loop();
+	leaky_loop(); /* same sites again: no new report */
+	fixed_loop();
+	struct ward_defer_stats st;
+	ward_defer_stats(&st);
+	printf("warnings=%llu max_depth=%llu\n",
+	       (unsigned long long)st.warnings,
+	       (unsigned long long)st.max_depth);
+}
+
+static int count(const char *hay, const char *needle)
+{
+	int n = 0;
+	for (const char *p = hay; (p = strstr(p, needle)); p++)
+		n++;
+	return n;
+}
+
+TEST(accumulation_guard_reports_once_per_site)
+{
+	struct ward_test_spawned s = ward_test_spawn(guard_scenario);
+	ASSERT_EQ(s.status, 0);
+	ASSERT_EQ(count(s.err, "defer accumulation"), 2);
+	ASSERT_CONTAINS(s.err, "more than the limit of 1024");
+	ASSERT_CONTAINS(s.err, "(leaky_loop)");
+	ASSERT_CONTAINS(s.err, "Open a frame in the loop body");
+	ASSERT_CONTAINS(s.out, "max_depth=6000");
+	ward_test_spawned_free(&s);
+}
+
+static void guard_with_env(void)
+{
+	setenv("WARD_DEFER_LIMIT", "10", 1);
+	WARD_FRAME;
+	for (int i = 0; i < 11; i++)
+		ward_defer(nothing, NULL);
+}
+
+TEST(accumulation_limit_from_the_environment)
+{
+	struct ward_test_spawned s = ward_test_spawn(guard_with_env);
+	ASSERT_EQ(s.status, 0);
+	ASSERT_CONTAINS(s.err, "holds 11 pending defers, more than the "
+			       "limit of 10");
+	ward_test_spawned_free(&s);
+}
+
+TEST(accumulation_limit_per_thread_and_off)
+{
+	ASSERT_EQ(ward_defer_set_limit(0), 1024);
+	{
+		WARD_FRAME;
+		for (int i = 0; i < 5000; i++)
+			ward_defer(nothing, NULL);
+	}
+	struct ward_defer_stats st;
+	ward_defer_stats(&st);
+	ASSERT_EQ(st.warnings, 0);
+	ASSERT_EQ(st.run, 5000);
+	ASSERT_EQ(st.max_depth, 5000);
+	ASSERT_EQ(ward_defer_set_limit(4), 0);
+	{
+		WARD_FRAME;
+		for (int i = 0; i < 5; i++)
+			ward_defer(nothing, NULL);
+	}
+	ward_defer_stats(&st);
+	ASSERT_EQ(st.warnings, 1);
+}
+
+static int deep_frames(int n)
+{
+	WARD_FRAME;
+	ward_defer(mark_int, (void *)(intptr_t)(n % 10));
+	return n == 0 ? 0 : 1 + deep_frames(n - 1);
+}
+
+TEST(frames_nest_beyond_the_first_block)
+{
+	ASSERT_EQ(deep_frames(99), 99);
+	ASSERT_EQ(strlen(trace), 199);
+	ASSERT_TRUE(strncmp(trace, "0 1 2 3 4 5 6 7 8 9 0", 21) == 0);
+}
+
+static void panic_unrecovered(void)
+{
+	WARD_FRAME;
+	ward_defer(mark, "ran");
+	ward_defer_fclose(stdout); /* flushes "ran" only if defers ran */
+	printf("before\n");
+	ward_panic(7, "disk %s is full", "sda");
+}
+
+TEST(unrecovered_panic_prints_like_go_and_exits_2)
+{
+	struct ward_test_spawned s = ward_test_spawn(panic_unrecovered);
+	ASSERT_EQ(s.status, 2);
+	ASSERT_STREQ(s.out, "before\n");
+	ASSERT_TRUE(strncmp(s.err, "panic: disk sda is full\n", 24) == 0);
+	ASSERT_CONTAINS(s.err, "panic site: ");
+	ASSERT_CONTAINS(s.err, "(panic_unrecovered), code 7");
+	ASSERT_CONTAINS(s.err, "frames unwound, innermost first:");
+	ASSERT_CONTAINS(s.err, "stack:");
+	ward_test_spawned_free(&s);
+}
+
+static void repanic_in_defer(void *unused)
+{
+	const ward_panic_t *p = ward_recover();
+	ward_panic(0, "again: %s", p ? p->message : "?");
+}
+
+static void panic_chain(void)
+{
+	WARD_FRAME_RESUMABLE(return);
+	ward_defer(repanic_in_defer, NULL);
+	ward_panic(1, "first");
+}
+
+TEST(unrecovered_chain_prints_recovered_and_nested)
+{
+	struct ward_test_spawned s = ward_test_spawn(panic_chain);
+	ASSERT_EQ(s.status, 2);
+	ASSERT_TRUE(strncmp(s.err,
+			    "panic: first [recovered]\n\tpanic: again: first\n",
+			    45) == 0);
+	ward_test_spawned_free(&s);
+}
+
+static void recover_in_plain_frame(void *unused)
+{
+	ward_recover();
+}
+
+static void plain_frame_recovery(void)
+{
+	WARD_FRAME;
+	ward_defer(recover_in_plain_frame, NULL);
+	ward_panic(0, "p");
+}
+
+TEST(recovery_on_a_plain_frame_is_a_programming_error)
+{
+	struct ward_test_spawned s = ward_test_spawn(plain_frame_recovery);
+	ASSERT_EQ(s.status, 128 + SIGABRT);
+	ASSERT_CONTAINS(s.err, "cannot resume");
+	ASSERT_CONTAINS(s.err, "(plain_frame_recovery)");
+	ASSERT_CONTAINS(s.err, "WARD_FRAME_RESUMABLE");
+	ward_test_spawned_free(&s);
+}
+
+static void panics_with_null(void *unused)
+{
+	ward_panic_value(5, NULL, "nil payload");
+}
+
+static int payload = 9;
+static void panics_with_payload(void *unused)
+{
+	ward_panic_value(6, &payload, "payload");
+}
+
+TEST(null_payload_is_still_a_panic)
+{
+	const ward_panic_t *p = ward_pcall(panics_with_null, NULL);
+	ASSERT_NOT_NULL(p);
+	ASSERT_EQ(p->code, 5);
+	ASSERT_TRUE(p->has_value);
+	ASSERT_NULL(p->value);
+	ASSERT_TRUE(p->recovered);
+	p = ward_pcall(panics_with_payload, NULL);
+	ASSERT_PTR_EQ(p->value, &payload);
+	ASSERT_STREQ(p->message, "payload");
+	ASSERT_CONTAINS(p->file, "test_defer.c");
+	ASSERT_STREQ(p->func, "panics_with_payload");
+}
+
+TEST(pcall_without_panic_returns_null)
+{
+	ASSERT_NULL(ward_pcall(mark, "plain"));
+	ASSERT_STREQ(trace, "plain");
+	ASSERT_TRUE(!ward_panicking());
+}
+
+static void nested_pcall(void *unused)
+{
+	const ward_panic_t *inner = ward_pcall(panics_with_null, NULL);
+	ward_panic(2, "outer after %s", inner ? inner->message : "none");
+}
+
+TEST(pcall_nests)
+{
+	const ward_panic_t *p = ward_pcall(nested_pcall, NULL);
+	ASSERT_NOT_NULL(p);
+	ASSERT_STREQ(p->message, "outer after nil payload");
+	struct ward_defer_stats st;
+	ward_defer_stats(&st);
+	ASSERT_EQ(st.panics, 2);
+	ASSERT_EQ(st.recoveries, 2);
+}
+
+static void *goexit_thread(void *arg)
+{
+	WARD_FRAME;
+	ward_defer(mark, "thread-defer");
+	{
+		WARD_FRAME;
+		ward_defer(mark, "inner-defer");
+		ward_goexit();
+	}
+	mark("unreached");
+	return arg;
+}
+
+TEST(goexit_runs_every_pending_defer_and_ends_the_thread)
+{
+	pthread_t th;
+	static int marker;
+	void *ret = &marker;
+	ASSERT_EQ(pthread_create(&th, NULL, goexit_thread, &marker), 0);
+	ASSERT_EQ(pthread_join(th, &ret), 0);
+	ASSERT_NULL(ret);
+	ASSERT_STREQ(trace, "inner-defer thread-defer");
+}
+
+static void *pthread_exit_thread(void *arg)
+{
+	WARD_FRAME;
+	ward_defer(mark, "ran-at-thread-exit");
+	pthread_exit(NULL);
+}
+
+TEST(pthread_exit_still_runs_pending_defers)
+{
+	pthread_t th;
+	ASSERT_EQ(pthread_create(&th, NULL, pthread_exit_thread, NULL), 0);
+	ASSERT_EQ(pthread_join(th, NULL), 0);
+	ASSERT_STREQ(trace, "ran-at-thread-exit");
+}
+
+static void *counting_thread(void *arg)
+{
+	long sum = 0;
+	for (int i = 0; i < 100000; i++) {
+		WARD_FRAME;
+		ward_defer(nothing, &sum);
+		sum++;
+	}
+	struct ward_defer_stats st;
+	ward_defer_stats(&st);
+	return (void *)(intptr_t)(st.run == 100000 && sum == 100000);
+}
+
+TEST(threads_keep_their_own_chains)
+{
+	pthread_t th[4];
+	for (int i = 0; i < 4; i++)
+		ASSERT_EQ(pthread_create(&th[i], NULL, counting_thread, NULL),
+			  0);
+	for (int i = 0; i < 4; i++) {
+		void *ok;
+		ASSERT_EQ(pthread_join(th[i], &ok), 0);
+		ASSERT_EQ((intptr_t)ok, 1);
+	}
+}
+
+static jmp_buf escape;
+
+static void jumps_out(void)
+{
+	WARD_FRAME;
+	ward_defer(mark, "skipped-by-longjmp");
+	longjmp(escape, 1);
+}
+
+static void longjmp_over_frames(void)
+{
+	/* Resumable only for its volatile depth: this function calls setjmp
+	 * itself, and a plain frame's depth would draw -Wclobbered. */
+	WARD_FRAME_RESUMABLE(return);
+	ward_defer(mark, "outer");
+	if (setjmp(escape) == 0)
+		jumps_out();
+	mark("after-longjmp");
+}
+
+static char logged[4096];
+static void capture(void *opaque, enum ward_log_level level, const char *msg,
+		    size_t len)
+{
+	size_t have = strlen(logged);
+	if (have + len >= sizeof(logged))
+		len = sizeof(logged) - have - 1;
+	memcpy(logged + have, msg, len);
+	logged[have + len] = '\0';
+	*(int *)opaque = (int)level;
+}
+
+TEST(longjmp_over_a_frame_is_caught_at_the_enclosing_exit)
+{
+	int level = -1;
+	ward_set_log_hook(capture, &level);
+	longjmp_over_frames();
+	ward_set_log_hook(NULL, NULL);
+	ASSERT_STREQ(trace, "after-longjmp skipped-by-longjmp outer");
+	ASSERT_CONTAINS(logged, "(jumps_out) was left without closing");
+	ASSERT_EQ(level, WARD_LOG_WARN);
+}
+
+TEST(recovered_panic_stays_valid_until_the_next_panic)
+{
+	const ward_panic_t *a = ward_pcall(panics_with_payload, NULL);
+	ASSERT_STREQ(a->message, "payload");
+	mark("other work");
+	ASSERT_STREQ(a->message, "payload");
+	ASSERT_EQ(a->code, 6);
+}
+
+TEST(strerror_and_version)
+{
+	ASSERT_STREQ(ward_strerror(-ENOENT), "No such file or directory");
+	ASSERT_STREQ(ward_strerror(0), "success");
+	ASSERT_STREQ(ward_version(), "0.1.0");
+}
