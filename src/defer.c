@@ -32,6 +32,7 @@
  * a defer whose fn is NULL has been cancelled or already run by an unwinder.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <execinfo.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -54,6 +55,7 @@ struct panic_rec {
 	bool goexit;
 	jmp_buf *goexit_resume;  /* Goexit's loop, for a bypassed recovery */
 	uint32_t nunwound;
+	size_t cap;              /* room in msg, past the NUL */
 	const struct ward__site *unwound[MAX_UNWOUND];
 	char msg[];
 };
@@ -61,7 +63,9 @@ struct panic_rec {
 /* What only this file touches; one per thread. */
 struct thread_private {
 	struct panic_rec *panic;   /* innermost panic or Goexit, or NULL */
-	struct panic_rec *records; /* newest first */
+	struct panic_rec *records; /* live records, newest first */
+	struct panic_rec *spare;   /* records ready for reuse */
+	uint32_t nspare;
 	struct ward_defer_stats stats;
 	bool in_thread_exit;
 	const char *warned_file; /* last site the guard saw */
@@ -129,6 +133,8 @@ static void free_records(struct panic_rec *r)
 	}
 }
 
+static void retire_records(void);
+
 static void goexit_unwind(void);
 
 /*
@@ -159,7 +165,9 @@ static void thread_exit(void *unused)
 	t->frames = NULL;
 	t->cap = t->fcap = 0;
 	free_records(P.records);
-	P.records = NULL;
+	free_records(P.spare);
+	P.records = P.spare = NULL;
+	P.nspare = 0;
 	P.panic = NULL;
 }
 
@@ -317,16 +325,21 @@ WARD_API uint32_t ward_defer_set_limit(uint32_t limit)
 	return old;
 }
 
+/* Counters the fast paths keep live in ward__self; the rest in P. */
 WARD_API void ward_defer_stats(struct ward_defer_stats *out)
 {
+	struct ward__thread *t = &ward__self;
+
 	*out = P.stats;
-	out->registered = ward__self.serial;
+	out->registered = t->serial;
+	out->max_depth = t->max_depth;
+	out->run = t->run;
 }
 
 static inline void note_depth(uint32_t n)
 {
-	if (n > P.stats.max_depth)
-		P.stats.max_depth = n;
+	if (n > ward__self.max_depth)
+		ward__self.max_depth = n;
 }
 
 /* ---- Frame exit -------------------------------------------------------- */
@@ -357,7 +370,7 @@ WARD_API void ward__frame_exit(uint32_t d)
 	while (t->n > t->frames[d].base) {
 		struct ward__defer e = t->defers[--t->n];
 		if (e.fn) {
-			P.stats.run++;
+			t->run++;
 			e.fn(e.arg);
 		}
 	}
@@ -367,20 +380,65 @@ WARD_API void ward__frame_exit(uint32_t d)
 /* ---- Panic records ----------------------------------------------------- */
 
 /*
- * A new panic record with room for a message of len bytes. Out of memory,
- * it falls back to one static record per thread with an empty message.
+ * Panic records live on two per-thread lists: P.records holds every record
+ * of the current panic chain and of finished panics whose values a caller
+ * may still hold; P.spare holds records ready for reuse, so a thread that
+ * panics and recovers in a loop allocates nothing after the first time.
+ * Finished records move to P.spare when the next panic starts (after its
+ * message is formatted, since its arguments may point into them).
+ */
+enum { SPARE_MAX = 4 };
+
+static void retire_records(void)
+{
+	struct panic_rec *r = P.records;
+
+	P.records = NULL;
+	while (r) {
+		struct panic_rec *older = r->older;
+		if (P.nspare < SPARE_MAX) {
+			r->older = P.spare;
+			P.spare = r;
+			P.nspare++;
+		} else {
+			free(r);
+		}
+		r = older;
+	}
+}
+
+/*
+ * A record with room for a message of len bytes, fields cleared. Out of
+ * memory, it falls back to one static record per thread whose message says
+ * so.
  */
 static struct panic_rec *new_record(size_t len)
 {
 	static __thread struct panic_rec emergency;
-	struct panic_rec *r = calloc(1, sizeof(*r) + len + 1);
+	struct panic_rec *r = NULL, **pp = &P.spare;
 
+	for (; *pp; pp = &(*pp)->older)
+		if ((*pp)->cap >= len) {
+			r = *pp;
+			*pp = r->older;
+			P.nspare--;
+			break;
+		}
 	if (!r) {
-		r = &emergency;
-		memset(r, 0, sizeof(*r));
-		r->pub.message = "(out of memory for the panic message)";
-		return r;
+		size_t cap = len < 120 ? 120 : len;
+		r = malloc(sizeof(*r) + cap + 1);
+		if (!r) {
+			r = &emergency;
+			memset(r, 0, sizeof(*r));
+			r->pub.message = "(out of memory for the panic message)";
+			return r;
+		}
+		r->cap = cap;
 	}
+	size_t cap = r->cap;
+	memset(r, 0, offsetof(struct panic_rec, unwound));
+	r->cap = cap;
+	r->msg[0] = '\0';
 	r->pub.message = r->msg;
 	r->older = P.records;
 	P.records = r;
@@ -461,9 +519,9 @@ static void unwind(struct panic_rec *p)
 			continue;
 		}
 		p->running = i + 1;
+		t->run++;
 		call_deferred(p, e.fn, e.arg);
 		p->running = 0;
-		P.stats.run++;
 		/* The call may have added defers to this frame above i; they
 		 * run next, and i is skipped when reached. */
 		t->defers[i].fn = NULL;
@@ -508,22 +566,33 @@ WARD_API void ward__panic(int code, void *value, bool has_value,
 {
 	va_list ap;
 
+	char buf[256];
+	const char *msg = fmt;
+	size_t len;
+
 	setup(&ward__self);
-	va_start(ap, fmt);
-	int len = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	/* Records of finished panics are freed when the next one starts,
-	 * after its message has been formatted (perhaps from them). */
-	struct panic_rec *old = P.panic ? NULL : P.records;
-	if (old)
-		P.records = NULL;
-	struct panic_rec *p = new_record(len > 0 ? (size_t)len : 0);
-	if (len > 0 && p->pub.message == p->msg) {
+	/* Format first: the arguments may point into records retired below. */
+	if (strchr(fmt, '%')) {
 		va_start(ap, fmt);
-		vsnprintf(p->msg, (size_t)len + 1, fmt, ap);
+		int n = vsnprintf(buf, sizeof(buf), fmt, ap);
 		va_end(ap);
+		len = n > 0 ? (size_t)n : 0;
+		msg = buf;
+	} else {
+		len = strlen(fmt);
 	}
-	free_records(old);
+	if (!P.panic)
+		retire_records();
+	struct panic_rec *p = new_record(len);
+	if (p->pub.message == p->msg) {
+		if (msg == buf && len >= sizeof(buf)) {
+			va_start(ap, fmt);
+			vsnprintf(p->msg, len + 1, fmt, ap);
+			va_end(ap);
+		} else {
+			memcpy(p->msg, msg, len + 1);
+		}
+	}
 	p->pub.code = code;
 	p->pub.value = value;
 	p->pub.has_value = has_value;

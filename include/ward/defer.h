@@ -250,6 +250,8 @@ struct ward__thread {
 	uint32_t fcap;              /* 0 until the thread is set up */
 	uint32_t serial;            /* registrations so far */
 	uint32_t limit;             /* accumulation limit, UINT32_MAX = off */
+	uint32_t max_depth;         /* most defers pending at once */
+	uint64_t run;               /* deferred calls run */
 };
 
 WARD_API extern __thread struct ward__thread ward__self
@@ -314,17 +316,42 @@ ward__frame_enter(const struct ward__site *site, jmp_buf *resume)
 	return d;
 }
 
+/*
+ * Leaving a frame with nothing pending pops it; with exactly one pending
+ * defer (the common case) it runs it here. Anything else, and frames left
+ * behind by a longjmp, go to ward__frame_exit().
+ */
 static inline __attribute__((always_inline)) void
 ward__frame_leave(const volatile uint32_t *depth)
 {
-	uint32_t d = *depth;
+	uint32_t d = *depth, n = WARD__T.n;
 
-	if (__builtin_expect(WARD__T.depth == d + 1 &&
-				     WARD__T.n == WARD__T.frames[d].base,
-			     1))
-		WARD__T.depth = d;
-	else
-		ward__frame_exit(d);
+	if (__builtin_expect(WARD__T.depth == d + 1, 1)) {
+		uint32_t base = WARD__T.frames[d].base;
+		if (n == base) {
+			WARD__T.depth = d;
+			return;
+		}
+		if (n == base + 1) {
+			ward_defer_fn fn = WARD__T.defers[base].fn;
+			void *arg = WARD__T.defers[base].arg;
+			if (n > WARD__T.max_depth)
+				WARD__T.max_depth = n;
+			WARD__T.n = base;
+			if (fn) {
+				WARD__T.run++;
+				fn(arg);
+			}
+			/* The call may have deferred more onto this frame. */
+			if (__builtin_expect(WARD__T.n == base &&
+						     WARD__T.depth == d + 1,
+					     1)) {
+				WARD__T.depth = d;
+				return;
+			}
+		}
+	}
+	ward__frame_exit(d);
 }
 
 /* A resumable frame's depth is volatile: it is read after a longjmp. */
