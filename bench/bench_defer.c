@@ -122,6 +122,9 @@ static NOINLINE long loop_ward(int i)
 
 static jmp_buf top;
 
+/* Each level either recurses or ends the recursion by jumping out. */
+#pragma GCC diagnostic ignored "-Winfinite-recursion"
+
 static NOINLINE void sj_level(int n)
 {
 	void *p = acquire(n);
