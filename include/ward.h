@@ -7,5 +7,8 @@
 
 #include "ward/core.h"
 #include "ward/defer.h"
+#include "ward/leakcheck.h"
+#include "ward/profile.h"
+#include "ward/track.h"
 
 #endif

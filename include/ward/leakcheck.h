@@ -1,0 +1,55 @@
+/*
+ * ward/leakcheck.h — leak checks for tests, in the manner of goleak, for
+ * every kind the registry tracks.
+ *
+ *     ward_leakcheck_t *lc = ward_leakcheck_begin();
+ *     run_code_under_test();
+ *     ward_profile_t *leaks = NULL;
+ *     int n = ward_leakcheck_end(lc, &leaks);   // resources still live
+ *     if (n > 0)
+ *         ward_profile_write(leaks, WARD_FORMAT_TEXT, my_write, NULL);
+ *     ward_profile_free(leaks);
+ *
+ * What counts: resources acquired after begin and still live at end.
+ * Threads still running are given time to finish (WARD_LEAKCHECK_WAIT_MS,
+ * default 1000) before they count. A handle released and acquired again
+ * from the same site between begin and end is indistinguishable from one
+ * held throughout, and is not reported.
+ */
+#ifndef WARD_LEAKCHECK_H
+#define WARD_LEAKCHECK_H
+
+#include <stdint.h>
+
+#include "ward/core.h"
+#include "ward/profile.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct ward_leakcheck ward_leakcheck_t;
+
+/* ward_leakcheck_begin - remember what is live now. NULL when out of memory. */
+WARD_API ward_leakcheck_t *ward_leakcheck_begin(void);
+
+/*
+ * ward_leakcheck_ignore - never report this resource (a cache, a pool, a
+ * thread meant to outlive the check). Returns 0 or -ENOMEM.
+ */
+WARD_API int ward_leakcheck_ignore(ward_leakcheck_t *lc, int kind,
+				   uintptr_t handle);
+
+/*
+ * ward_leakcheck_end - finish the check and free lc. Returns how many
+ * resources acquired since begin are still live (0: no leak), or a negative
+ * errno. When leaks is not NULL, *leaks gets a profile of them by site
+ * (live_* values), to be freed with ward_profile_free(); NULL when none.
+ */
+WARD_API int ward_leakcheck_end(ward_leakcheck_t *lc, ward_profile_t **leaks);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* WARD_LEAKCHECK_H */

@@ -1,0 +1,94 @@
+/*
+ * ward/profile.h — snapshots of the registry and what they export to.
+ *
+ * A profile is a list of samples, one per site (kind + acquiring stack):
+ * how many resources of that site are live and how many bytes they hold,
+ * and how many were acquired since the process started. Every exporter
+ * reads a profile, never the registry, and writes through a callback.
+ *
+ *     ward_profile_t *p = ward_profile_snapshot();
+ *     ward_profile_save(p, "leaks.pb.gz", WARD_FORMAT_PPROF);
+ *     ward_profile_free(p);
+ */
+#ifndef WARD_PROFILE_H
+#define WARD_PROFILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ward/core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct ward_profile ward_profile_t;
+
+/* One sample: a site and its counts. Values may be negative in a diff. */
+struct ward_sample {
+	int kind;
+	int depth;             /* frames in pcs */
+	const uintptr_t *pcs;  /* return addresses, innermost first */
+	int64_t live_count, live_bytes;
+	int64_t alloc_count, alloc_bytes;
+};
+
+/*
+ * ward_profile_snapshot - aggregate the registry by site, now. Other
+ * threads may keep acquiring and releasing meanwhile; each site's counts
+ * are read atomically. Returns NULL when out of memory.
+ */
+WARD_API ward_profile_t *ward_profile_snapshot(void);
+
+/*
+ * ward_profile_diff - what grew from `base` to `now`, as a profile: for each
+ * site, now's values minus base's. Sites whose values did not change are
+ * left out. Returns NULL when out of memory.
+ */
+WARD_API ward_profile_t *ward_profile_diff(const ward_profile_t *base,
+					   const ward_profile_t *now);
+
+/* ward_profile_free - release a profile. Accepts NULL. */
+WARD_API void ward_profile_free(ward_profile_t *p);
+
+/* Number of samples, and sample i (0 <= i < count). */
+WARD_API size_t ward_profile_count(const ward_profile_t *p);
+WARD_API const struct ward_sample *ward_profile_sample(const ward_profile_t *p,
+						       size_t i);
+
+/* Where exporters write: called with consecutive pieces of the output. */
+typedef void (*ward_write_fn)(void *opaque, const void *buf, size_t len);
+
+enum ward_format {
+	WARD_FORMAT_PPROF = 0, /* profile.proto, gzipped: go tool pprof */
+	WARD_FORMAT_TEXT = 1,  /* pprof -top style, with stacks */
+	WARD_FORMAT_JSON = 2,
+};
+
+/*
+ * ward_profile_write - export p in a format through write(opaque, ...).
+ * Returns 0, -EINVAL for an unknown format, -ENOMEM.
+ *
+ * pprof: laid out like Go's heap profile. Sample types alloc_objects/count,
+ * alloc_space/bytes, inuse_objects/count, inuse_space/bytes (the default);
+ * period type space/bytes; a "kind" label on every sample; one mapping per
+ * loaded object with its path and build id, so `go tool pprof` symbolizes
+ * the addresses with the binaries on disk.
+ */
+WARD_API int ward_profile_write(const ward_profile_t *p, enum ward_format fmt,
+				ward_write_fn write, void *opaque);
+
+/*
+ * ward_profile_save - write p to path atomically: to a temporary file in the
+ * same directory, then renamed over path, so a reader never sees half a
+ * file and a failed write leaves any old file as it was.
+ * Returns 0 or a negative errno.
+ */
+WARD_API int ward_profile_save(const ward_profile_t *p, const char *path,
+			       enum ward_format fmt);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* WARD_PROFILE_H */

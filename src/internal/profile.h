@@ -1,0 +1,33 @@
+/*
+ * The layout of a profile, and output helpers shared by the exporters.
+ */
+#ifndef WARD_INTERNAL_PROFILE_H
+#define WARD_INTERNAL_PROFILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ward/profile.h"
+
+struct ward_profile {
+	struct ward_sample *samples;
+	uint32_t *sites;     /* site id of each sample, ascending */
+	size_t count;
+	uintptr_t *owned_pcs; /* stacks owned by this profile, if any */
+};
+
+struct ward__out {
+	ward_write_fn write;
+	void *opaque;
+};
+
+void ward__out_printf(struct ward__out *o, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* "function+0xoff (object)" for a return address. */
+void ward__describe_pc(uintptr_t pc, char *buf, size_t len);
+
+/* pprof.c */
+int ward__write_pprof(const struct ward_profile *p, struct ward__out *o);
+
+#endif

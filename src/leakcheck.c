@@ -1,0 +1,213 @@
+/*
+ * leakcheck.c — goleak's model for every kind: remember what is live at
+ * begin, report what was acquired since and is still live at end.
+ *
+ * begin copies the live set as (kind, handle, site) triples into a hash
+ * set; end walks the live set again and keeps the triples begin did not
+ * see and the ignore list does not name. Threads get a grace period: while
+ * the only leaks are threads, end sleeps and looks again, up to
+ * WARD_LEAKCHECK_WAIT_MS.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal/profile.h"
+#include "internal/registry.h"
+#include "ward/leakcheck.h"
+#include "ward/track.h"
+
+struct key {
+	uintptr_t handle;
+	uint32_t site; /* 0 = empty slot */
+	int32_t kind;  /* for the ignore list, where site is a wildcard */
+};
+
+struct set {
+	struct key *v;
+	size_t cap, n;
+	bool oom;
+};
+
+struct ward_leakcheck {
+	struct set seen;
+	struct set ignored;
+};
+
+static size_t slot_of(const struct set *s, int kind, uintptr_t h)
+{
+	uint64_t x = (uint64_t)h * 0x9e3779b97f4a7c15ull ^ (uint64_t)kind;
+	return (size_t)(x >> 17) & (s->cap - 1);
+}
+
+static void set_add(struct set *s, int kind, uintptr_t h, uint32_t site)
+{
+	if ((s->n + 1) * 2 > s->cap) {
+		size_t ncap = s->cap ? s->cap * 2 : 256;
+		struct key *nv = calloc(ncap, sizeof(*nv));
+		if (!nv) {
+			s->oom = true;
+			return;
+		}
+		struct set ns = { nv, ncap, 0, false };
+		for (size_t i = 0; i < s->cap; i++)
+			if (s->v[i].site) {
+				size_t k = slot_of(&ns, s->v[i].kind, s->v[i].handle);
+				while (ns.v[k].site)
+					k = (k + 1) & (ncap - 1);
+				ns.v[k] = s->v[i];
+				ns.n++;
+			}
+		free(s->v);
+		*s = ns;
+	}
+	size_t k = slot_of(s, kind, h);
+	while (s->v[k].site)
+		k = (k + 1) & (s->cap - 1);
+	s->v[k] = (struct key){ h, site, kind };
+	s->n++;
+}
+
+/* site 0 matches any site (the ignore list). */
+static bool set_has(const struct set *s, int kind, uintptr_t h, uint32_t site)
+{
+	if (!s->cap)
+		return false;
+	for (size_t k = slot_of(s, kind, h); s->v[k].site;
+	     k = (k + 1) & (s->cap - 1))
+		if (s->v[k].handle == h && s->v[k].kind == kind &&
+		    (s->v[k].site == site || s->v[k].site == UINT32_MAX))
+			return true;
+	return false;
+}
+
+struct walk {
+	struct ward_leakcheck *lc;
+	int kind;
+	/* at end: leaked counts per site */
+	int64_t *count, *bytes;
+	int64_t total, threads;
+};
+
+static void remember(uintptr_t h, uint32_t site, uint64_t size, void *opaque)
+{
+	struct walk *w = opaque;
+	(void)size;
+	set_add(&w->lc->seen, w->kind, h, site);
+}
+
+static void compare(uintptr_t h, uint32_t site, uint64_t size, void *opaque)
+{
+	struct walk *w = opaque;
+	if (set_has(&w->lc->seen, w->kind, h, site) ||
+	    set_has(&w->lc->ignored, w->kind, h, UINT32_MAX))
+		return;
+	if (site <= ward__site_count()) {
+		w->count[site]++;
+		w->bytes[site] += (int64_t)size;
+	}
+	w->total++;
+	if (w->kind == WARD_KIND_THREAD)
+		w->threads++;
+}
+
+WARD_API ward_leakcheck_t *ward_leakcheck_begin(void)
+{
+	ward__in_registry++;
+	struct ward_leakcheck *lc = calloc(1, sizeof(*lc));
+	if (lc) {
+		struct walk w = { lc, 0, NULL, NULL, 0, 0 };
+		for (w.kind = 0; w.kind < WARD_KIND_MAX; w.kind++)
+			ward__registry_each(w.kind, remember, &w);
+		if (lc->seen.oom) {
+			free(lc->seen.v);
+			free(lc);
+			lc = NULL;
+		}
+	}
+	ward__in_registry--;
+	return lc;
+}
+
+WARD_API int ward_leakcheck_ignore(ward_leakcheck_t *lc, int kind,
+				   uintptr_t handle)
+{
+	ward__in_registry++;
+	set_add(&lc->ignored, kind, handle, UINT32_MAX);
+	ward__in_registry--;
+	return lc->ignored.oom ? -ENOMEM : 0;
+}
+
+static int wait_ms(void)
+{
+	const char *s = getenv("WARD_LEAKCHECK_WAIT_MS");
+	return s && *s ? atoi(s) : 1000;
+}
+
+WARD_API int ward_leakcheck_end(ward_leakcheck_t *lc, ward_profile_t **leaks)
+{
+	int rc;
+	struct walk w = { lc, 0, NULL, NULL, 0, 0 };
+	int waited = 0, limit = wait_ms();
+
+	if (leaks)
+		*leaks = NULL;
+	ward__in_registry++;
+	for (;;) {
+		size_t nsites = ward__site_count() + 1;
+		free(w.count);
+		free(w.bytes);
+		w.count = calloc(nsites, sizeof(*w.count));
+		w.bytes = calloc(nsites, sizeof(*w.bytes));
+		w.total = w.threads = 0;
+		if (!w.count || !w.bytes) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		for (w.kind = 0; w.kind < WARD_KIND_MAX; w.kind++)
+			ward__registry_each(w.kind, compare, &w);
+		/* Threads still running may be on their way out. */
+		if (w.threads == 0 || w.total != w.threads || waited >= limit)
+			break;
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+		waited += 10;
+	}
+	rc = w.total > INT32_MAX ? INT32_MAX : (int)w.total;
+	if (leaks && w.total > 0) {
+		size_t nsites = ward__site_count() + 1, n = 0;
+		struct ward_profile *p = calloc(1, sizeof(*p));
+		if (p) {
+			p->samples = calloc(nsites, sizeof(*p->samples));
+			p->sites = calloc(nsites, sizeof(*p->sites));
+		}
+		if (!p || !p->samples || !p->sites) {
+			ward_profile_free(p);
+			rc = -ENOMEM;
+			goto out;
+		}
+		for (uint32_t id = 1; id < nsites; id++) {
+			if (!w.count[id])
+				continue;
+			struct ward__site_rec *r = ward__site_get(id);
+			struct ward_sample *s = &p->samples[n];
+			s->kind = (int)r->kind;
+			s->depth = (int)r->depth;
+			s->pcs = r->pcs;
+			s->live_count = s->alloc_count = w.count[id];
+			s->live_bytes = s->alloc_bytes = w.bytes[id];
+			p->sites[n++] = id;
+		}
+		p->count = n;
+		*leaks = p;
+	}
+out:
+	free(w.count);
+	free(w.bytes);
+	free(lc->seen.v);
+	free(lc->ignored.v);
+	free(lc);
+	ward__in_registry--;
+	return rc;
+}

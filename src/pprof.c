@@ -1,0 +1,370 @@
+/*
+ * pprof.c — profile.proto, encoded by hand and gzipped with zlib.
+ *
+ * Why by hand: the message is small and fixed (six message types, varints
+ * and length-delimited fields), the encoder is ~150 lines, and it keeps
+ * libward free of protobuf-c and its generated code. docs/formats.md has
+ * the field list.
+ *
+ * Layout, like Go's heap profile: sample types alloc_objects/count,
+ * alloc_space/bytes, inuse_objects/count, inuse_space/bytes (inuse_space
+ * last, so it is pprof's default); period type space/bytes; a "kind" string
+ * label on every sample. Locations carry addresses only (return address
+ * minus one, inside the call) and point at mappings that name each loaded
+ * object's file, load range, file offset and GNU build id, so that pprof
+ * symbolizes them against the binaries on disk, as it does for profiles of
+ * C++ programs.
+ *
+ * The whole encoded profile is built in memory, then deflated through the
+ * write callback in 64 KiB pieces.
+ */
+#include <elf.h>
+#include <errno.h>
+#include <link.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "internal/profile.h"
+#include "ward/track.h"
+
+/* ---- A growable protobuf buffer ---------------------------------------- */
+
+struct pb {
+	uint8_t *p;
+	size_t len, cap;
+	bool oom;
+};
+
+static void pb_raw(struct pb *b, const void *data, size_t n)
+{
+	if (b->oom)
+		return;
+	if (b->len + n > b->cap) {
+		size_t ncap = b->cap ? b->cap : 256;
+		while (ncap < b->len + n)
+			ncap *= 2;
+		uint8_t *np = realloc(b->p, ncap);
+		if (!np) {
+			b->oom = true;
+			return;
+		}
+		b->p = np;
+		b->cap = ncap;
+	}
+	memcpy(b->p + b->len, data, n);
+	b->len += n;
+}
+
+static void pb_varint(struct pb *b, uint64_t v)
+{
+	uint8_t buf[10];
+	size_t n = 0;
+	do {
+		buf[n] = (uint8_t)(v & 0x7f);
+		v >>= 7;
+		if (v)
+			buf[n] |= 0x80;
+		n++;
+	} while (v);
+	pb_raw(b, buf, n);
+}
+
+static void pb_uint(struct pb *b, int field, uint64_t v)
+{
+	pb_varint(b, (uint64_t)field << 3); /* wire type 0 */
+	pb_varint(b, v);
+}
+
+static void pb_bytes(struct pb *b, int field, const void *data, size_t n)
+{
+	pb_varint(b, (uint64_t)field << 3 | 2);
+	pb_varint(b, n);
+	pb_raw(b, data, n);
+}
+
+static void pb_msg(struct pb *b, int field, struct pb *sub)
+{
+	if (sub->oom)
+		b->oom = true;
+	pb_bytes(b, field, sub->p, sub->len);
+	sub->len = 0;
+}
+
+/* ---- String table ------------------------------------------------------ */
+
+struct strtab {
+	const char **v;
+	size_t n, cap;
+};
+
+static int64_t str_id(struct strtab *t, const char *s)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (strcmp(t->v[i], s) == 0)
+			return (int64_t)i;
+	if (t->n == t->cap) {
+		size_t ncap = t->cap ? t->cap * 2 : 32;
+		const char **nv = realloc(t->v, ncap * sizeof(*nv));
+		if (!nv)
+			return 0;
+		t->v = nv;
+		t->cap = ncap;
+	}
+	t->v[t->n] = s;
+	return (int64_t)t->n++;
+}
+
+/* ---- Mappings ---------------------------------------------------------- */
+
+struct mapping {
+	uint64_t start, limit, offset;
+	char file[512];
+	char build_id[80];
+};
+
+struct maps {
+	struct mapping *v;
+	size_t n, cap;
+};
+
+static void hex(const uint8_t *p, size_t n, char *out, size_t outlen)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t k = 0;
+	for (size_t i = 0; i < n && k + 2 < outlen; i++) {
+		out[k++] = digits[p[i] >> 4];
+		out[k++] = digits[p[i] & 15];
+	}
+	out[k] = '\0';
+}
+
+static void find_build_id(struct dl_phdr_info *info, char *out, size_t len)
+{
+	out[0] = '\0';
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_NOTE)
+			continue;
+		const uint8_t *p = (const uint8_t *)(info->dlpi_addr + ph->p_vaddr);
+		const uint8_t *end = p + ph->p_memsz;
+		while (p + sizeof(ElfW(Nhdr)) <= end) {
+			const ElfW(Nhdr) *nh = (const ElfW(Nhdr) *)p;
+			const uint8_t *name = p + sizeof(*nh);
+			const uint8_t *desc = name + ((nh->n_namesz + 3) & ~3u);
+			if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 &&
+			    memcmp(name, "GNU", 4) == 0) {
+				hex(desc, nh->n_descsz, out, len);
+				return;
+			}
+			p = desc + ((nh->n_descsz + 3) & ~3u);
+		}
+	}
+}
+
+static int add_mapping(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct maps *m = arg;
+	char build_id[80];
+	bool first = true;
+
+	(void)size;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
+			continue;
+		if (first) {
+			find_build_id(info, build_id, sizeof(build_id));
+			first = false;
+		}
+		if (m->n == m->cap) {
+			size_t ncap = m->cap ? m->cap * 2 : 32;
+			struct mapping *nv = realloc(m->v, ncap * sizeof(*nv));
+			if (!nv)
+				return 1;
+			m->v = nv;
+			m->cap = ncap;
+		}
+		struct mapping *mp = &m->v[m->n++];
+		uint64_t page = 4096;
+		mp->start = (info->dlpi_addr + ph->p_vaddr) & ~(page - 1);
+		mp->limit = info->dlpi_addr + ph->p_vaddr + ph->p_memsz;
+		mp->offset = ph->p_offset & ~(page - 1);
+		const char *name = info->dlpi_name;
+		if (!name || !*name) {
+			ssize_t r = readlink("/proc/self/exe", mp->file,
+					     sizeof(mp->file) - 1);
+			mp->file[r > 0 ? r : 0] = '\0';
+		} else {
+			strncpy(mp->file, name, sizeof(mp->file) - 1);
+			mp->file[sizeof(mp->file) - 1] = '\0';
+		}
+		strcpy(mp->build_id, build_id);
+	}
+	return 0;
+}
+
+/* Mapping index (1-based) holding addr, or 0. */
+static uint64_t mapping_of(const struct maps *m, uint64_t addr)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if (addr >= m->v[i].start && addr < m->v[i].limit)
+			return i + 1;
+	return 0;
+}
+
+/* ---- Locations: one per distinct address ------------------------------- */
+
+struct locs {
+	uint64_t *addr; /* open addressing; 0 = empty */
+	uint64_t *id;
+	size_t cap, n;
+	uint64_t *order; /* addresses in id order */
+};
+
+static int locs_init(struct locs *l, size_t expect)
+{
+	l->cap = 64;
+	while (l->cap < expect * 2)
+		l->cap *= 2;
+	l->addr = calloc(l->cap, sizeof(*l->addr));
+	l->id = calloc(l->cap, sizeof(*l->id));
+	l->order = calloc(l->cap, sizeof(*l->order));
+	l->n = 0;
+	return l->addr && l->id && l->order ? 0 : -ENOMEM;
+}
+
+static uint64_t loc_id(struct locs *l, uint64_t addr)
+{
+	size_t k = (size_t)((addr * 0x9e3779b97f4a7c15ull) >> 20) & (l->cap - 1);
+	for (; l->addr[k]; k = (k + 1) & (l->cap - 1))
+		if (l->addr[k] == addr)
+			return l->id[k];
+	l->addr[k] = addr;
+	l->id[k] = ++l->n;
+	l->order[l->n - 1] = addr;
+	return l->n;
+}
+
+/* ---- Encoding ---------------------------------------------------------- */
+
+static int deflate_out(const struct pb *b, struct ward__out *o)
+{
+	z_stream z;
+	uint8_t chunk[65536];
+
+	memset(&z, 0, sizeof(z));
+	if (deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+		return -ENOMEM;
+	z.next_in = b->p;
+	z.avail_in = (uInt)b->len;
+	int rc;
+	do {
+		z.next_out = chunk;
+		z.avail_out = sizeof(chunk);
+		rc = deflate(&z, Z_FINISH);
+		if (rc == Z_STREAM_ERROR)
+			break;
+		o->write(o->opaque, chunk, sizeof(chunk) - z.avail_out);
+	} while (rc != Z_STREAM_END);
+	deflateEnd(&z);
+	return rc == Z_STREAM_END ? 0 : -EIO;
+}
+
+int ward__write_pprof(const struct ward_profile *p, struct ward__out *o)
+{
+	struct pb b = { 0 }, sub = { 0 }, sub2 = { 0 };
+	struct strtab st = { 0 };
+	struct maps m = { 0 };
+	struct locs l = { 0 };
+	size_t total_frames = 0;
+	int rc = -ENOMEM;
+
+	for (size_t i = 0; i < p->count; i++)
+		total_frames += (size_t)p->samples[i].depth;
+	if (locs_init(&l, total_frames + 1) < 0)
+		goto out;
+	dl_iterate_phdr(add_mapping, &m);
+	str_id(&st, "");
+
+	static const char *const types[4][2] = {
+		{ "alloc_objects", "count" },
+		{ "alloc_space", "bytes" },
+		{ "inuse_objects", "count" },
+		{ "inuse_space", "bytes" },
+	};
+	for (int i = 0; i < 4; i++) {
+		pb_uint(&sub, 1, (uint64_t)str_id(&st, types[i][0]));
+		pb_uint(&sub, 2, (uint64_t)str_id(&st, types[i][1]));
+		pb_msg(&b, 1, &sub);
+	}
+
+	int64_t kind_key = str_id(&st, "kind");
+	for (size_t i = 0; i < p->count; i++) {
+		const struct ward_sample *s = &p->samples[i];
+		/* location_id, packed */
+		for (int k = 0; k < s->depth; k++)
+			pb_varint(&sub2, loc_id(&l, (uint64_t)s->pcs[k] - 1));
+		pb_bytes(&sub, 1, sub2.p, sub2.len);
+		sub2.len = 0;
+		int64_t vals[4] = { s->alloc_count, s->alloc_bytes,
+				    s->live_count, s->live_bytes };
+		for (int k = 0; k < 4; k++)
+			pb_varint(&sub2, (uint64_t)vals[k]);
+		pb_bytes(&sub, 2, sub2.p, sub2.len);
+		sub2.len = 0;
+		const char *kind = ward_kind_name(s->kind);
+		pb_uint(&sub2, 1, (uint64_t)kind_key);
+		pb_uint(&sub2, 2, (uint64_t)str_id(&st, kind ? kind : "?"));
+		pb_msg(&sub, 3, &sub2);
+		pb_msg(&b, 2, &sub);
+	}
+
+	for (size_t i = 0; i < m.n; i++) {
+		pb_uint(&sub, 1, i + 1);
+		pb_uint(&sub, 2, m.v[i].start);
+		pb_uint(&sub, 3, m.v[i].limit);
+		pb_uint(&sub, 4, m.v[i].offset);
+		pb_uint(&sub, 5, (uint64_t)str_id(&st, m.v[i].file));
+		pb_uint(&sub, 6, (uint64_t)str_id(&st, m.v[i].build_id));
+		pb_msg(&b, 3, &sub);
+	}
+
+	for (size_t i = 0; i < l.n; i++) {
+		uint64_t addr = l.order[i];
+		pb_uint(&sub, 1, i + 1);
+		uint64_t mid = mapping_of(&m, addr);
+		if (mid)
+			pb_uint(&sub, 2, mid);
+		pb_uint(&sub, 3, addr);
+		pb_msg(&b, 4, &sub);
+	}
+
+	/* Every string is interned before the table goes out. */
+	pb_uint(&sub, 1, (uint64_t)str_id(&st, "space"));
+	pb_uint(&sub, 2, (uint64_t)str_id(&st, "bytes"));
+	pb_msg(&b, 11, &sub);
+	pb_uint(&b, 12, 1);
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	pb_uint(&b, 9, (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec);
+
+	for (size_t i = 0; i < st.n; i++)
+		pb_bytes(&b, 6, st.v[i], strlen(st.v[i]));
+
+	if (!b.oom)
+		rc = deflate_out(&b, o);
+out:
+	free(b.p);
+	free(sub.p);
+	free(sub2.p);
+	free(st.v);
+	free(m.v);
+	free(l.addr);
+	free(l.id);
+	free(l.order);
+	return rc;
+}

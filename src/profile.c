@@ -1,0 +1,371 @@
+/*
+ * profile.c — snapshots and diffs of the registry, the text and JSON
+ * exporters, and atomic saving. The pprof encoder is in pprof.c.
+ *
+ * A snapshot reads each site's counters (four relaxed atomic loads), so it
+ * costs time in proportion to the number of sites and never stops the
+ * threads that acquire and release meanwhile. Samples point at the sites'
+ * stacks, which live as long as the process.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal/profile.h"
+#include "internal/registry.h"
+#include "ward/track.h"
+
+static struct ward_profile *profile_new(size_t cap)
+{
+	struct ward_profile *p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->samples = calloc(cap ? cap : 1, sizeof(*p->samples));
+	p->sites = calloc(cap ? cap : 1, sizeof(*p->sites));
+	if (!p->samples || !p->sites) {
+		ward_profile_free(p);
+		return NULL;
+	}
+	return p;
+}
+
+WARD_API ward_profile_t *ward_profile_snapshot(void)
+{
+	uint32_t n = ward__site_count();
+	struct ward_profile *p;
+
+	ward__in_registry++;
+	p = profile_new(n);
+	ward__in_registry--;
+	if (!p)
+		return NULL;
+	for (uint32_t id = 1; id <= n; id++) {
+		struct ward__site_rec *r = ward__site_get(id);
+		if (!r)
+			continue;
+		/* Releases first: every release follows its acquisition, so
+		 * reading them first never shows fewer acquisitions than
+		 * releases, and live counts are never negative. */
+		uint64_t rc = atomic_load_explicit(&r->rel_count, memory_order_acquire);
+		uint64_t rb = atomic_load_explicit(&r->rel_bytes, memory_order_acquire);
+		uint64_t ac = atomic_load_explicit(&r->acq_count, memory_order_acquire);
+		uint64_t ab = atomic_load_explicit(&r->acq_bytes, memory_order_acquire);
+		if (ac == 0)
+			continue;
+		struct ward_sample *s = &p->samples[p->count];
+		s->kind = (int)r->kind;
+		s->depth = (int)r->depth;
+		s->pcs = r->pcs;
+		s->alloc_count = (int64_t)ac;
+		s->alloc_bytes = (int64_t)ab;
+		s->live_count = (int64_t)(ac - rc);
+		s->live_bytes = (int64_t)(ab - rb);
+		p->sites[p->count] = id;
+		p->count++;
+	}
+	return p;
+}
+
+WARD_API ward_profile_t *ward_profile_diff(const ward_profile_t *base,
+					   const ward_profile_t *now)
+{
+	struct ward_profile *d = profile_new(now->count);
+	if (!d)
+		return NULL;
+	/* Both are in site-id order: merge. */
+	size_t i = 0;
+	for (size_t j = 0; j < now->count; j++) {
+		while (i < base->count && base->sites[i] < now->sites[j])
+			i++;
+		struct ward_sample s = now->samples[j];
+		if (i < base->count && base->sites[i] == now->sites[j]) {
+			const struct ward_sample *b = &base->samples[i];
+			s.live_count -= b->live_count;
+			s.live_bytes -= b->live_bytes;
+			s.alloc_count -= b->alloc_count;
+			s.alloc_bytes -= b->alloc_bytes;
+		}
+		if (!s.live_count && !s.live_bytes && !s.alloc_count &&
+		    !s.alloc_bytes)
+			continue;
+		d->samples[d->count] = s;
+		d->sites[d->count] = now->sites[j];
+		d->count++;
+	}
+	return d;
+}
+
+WARD_API void ward_profile_free(ward_profile_t *p)
+{
+	if (!p)
+		return;
+	free(p->samples);
+	free(p->sites);
+	free(p->owned_pcs);
+	free(p);
+}
+
+WARD_API size_t ward_profile_count(const ward_profile_t *p)
+{
+	return p ? p->count : 0;
+}
+
+WARD_API const struct ward_sample *ward_profile_sample(const ward_profile_t *p,
+						       size_t i)
+{
+	return p && i < p->count ? &p->samples[i] : NULL;
+}
+
+/* ---- Buffered output through the callback ------------------------------ */
+
+void ward__out_printf(struct ward__out *o, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(buf))
+		n = sizeof(buf) - 1;
+	o->write(o->opaque, buf, (size_t)n);
+}
+
+/* "function+0xoff (object)" for a return address, via dladdr. */
+void ward__describe_pc(uintptr_t pc, char *buf, size_t len)
+{
+	Dl_info info;
+
+	if (dladdr((void *)(pc - 1), &info) && info.dli_fname) {
+		const char *obj = strrchr(info.dli_fname, '/');
+		obj = obj ? obj + 1 : info.dli_fname;
+		if (info.dli_sname)
+			snprintf(buf, len, "%s+0x%" PRIxPTR " (%s)",
+				 info.dli_sname,
+				 pc - (uintptr_t)info.dli_saddr, obj);
+		else
+			snprintf(buf, len, "0x%" PRIxPTR " (%s+0x%" PRIxPTR ")",
+				 pc, obj, pc - (uintptr_t)info.dli_fbase);
+	} else {
+		snprintf(buf, len, "0x%" PRIxPTR, pc);
+	}
+}
+
+/* Order for reports: live bytes, then live count, descending. */
+static int by_live(const void *a, const void *b)
+{
+	const struct ward_sample *x = *(const struct ward_sample *const *)a;
+	const struct ward_sample *y = *(const struct ward_sample *const *)b;
+	if (x->live_bytes != y->live_bytes)
+		return x->live_bytes < y->live_bytes ? 1 : -1;
+	if (x->live_count != y->live_count)
+		return x->live_count < y->live_count ? 1 : -1;
+	return 0;
+}
+
+static const struct ward_sample **sorted(const ward_profile_t *p)
+{
+	const struct ward_sample **v = calloc(p->count ? p->count : 1,
+					      sizeof(*v));
+	if (!v)
+		return NULL;
+	for (size_t i = 0; i < p->count; i++)
+		v[i] = &p->samples[i];
+	qsort(v, p->count, sizeof(*v), by_live);
+	return v;
+}
+
+static int write_text(const ward_profile_t *p, struct ward__out *o)
+{
+	const struct ward_sample **v = sorted(p);
+	int64_t total_count = 0, total_bytes = 0;
+	char frame[512];
+
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < p->count; i++) {
+		total_count += p->samples[i].live_count;
+		total_bytes += p->samples[i].live_bytes;
+	}
+	ward__out_printf(o, "ward: %" PRId64 " live resources, %" PRId64
+			    " bytes, at %zu sites\n",
+			 total_count, total_bytes, p->count);
+	ward__out_printf(o, "%12s %7s %10s  %-8s %s\n", "live bytes", "bytes%",
+			 "live count", "kind", "acquired at");
+	for (size_t i = 0; i < p->count; i++) {
+		const struct ward_sample *s = v[i];
+		if (!s->live_count)
+			continue;
+		double pct = total_bytes ? 100.0 * (double)s->live_bytes /
+						   (double)total_bytes
+					 : 0.0;
+		if (s->depth > 0)
+			ward__describe_pc(s->pcs[0], frame, sizeof(frame));
+		else
+			snprintf(frame, sizeof(frame), "(no stack)");
+		const char *kind = ward_kind_name(s->kind);
+		ward__out_printf(o, "%12" PRId64 " %6.2f%% %10" PRId64 "  %-8s %s\n",
+				 s->live_bytes, pct, s->live_count,
+				 kind ? kind : "?", frame);
+	}
+	ward__out_printf(o, "\nstacks:\n");
+	for (size_t i = 0; i < p->count; i++) {
+		const struct ward_sample *s = v[i];
+		if (!s->live_count)
+			continue;
+		const char *kind = ward_kind_name(s->kind);
+		ward__out_printf(o, "%s: %" PRId64 " live, %" PRId64
+				    " bytes (acquired %" PRId64 ", %" PRId64
+				    " bytes)\n",
+				 kind ? kind : "?", s->live_count,
+				 s->live_bytes, s->alloc_count,
+				 s->alloc_bytes);
+		for (int k = 0; k < s->depth; k++) {
+			ward__describe_pc(s->pcs[k], frame, sizeof(frame));
+			ward__out_printf(o, "\t%s\n", frame);
+		}
+	}
+	free(v);
+	return 0;
+}
+
+static void json_string(struct ward__out *o, const char *s)
+{
+	char buf[600];
+	size_t n = 0;
+
+	buf[n++] = '"';
+	for (; *s && n < sizeof(buf) - 8; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\') {
+			buf[n++] = '\\';
+			buf[n++] = (char)c;
+		} else if (c < 0x20) {
+			n += (size_t)snprintf(buf + n, 7, "\\u%04x", c);
+		} else {
+			buf[n++] = (char)c;
+		}
+	}
+	buf[n++] = '"';
+	o->write(o->opaque, buf, n);
+}
+
+static int write_json(const ward_profile_t *p, struct ward__out *o)
+{
+	char frame[512];
+
+	ward__out_printf(o, "{\"samples\":[");
+	for (size_t i = 0; i < p->count; i++) {
+		const struct ward_sample *s = &p->samples[i];
+		const char *kind = ward_kind_name(s->kind);
+		ward__out_printf(o, "%s\n{\"kind\":", i ? "," : "");
+		json_string(o, kind ? kind : "?");
+		ward__out_printf(o, ",\"live_count\":%" PRId64
+				    ",\"live_bytes\":%" PRId64
+				    ",\"alloc_count\":%" PRId64
+				    ",\"alloc_bytes\":%" PRId64 ",\"stack\":[",
+				 s->live_count, s->live_bytes, s->alloc_count,
+				 s->alloc_bytes);
+		for (int k = 0; k < s->depth; k++) {
+			ward__describe_pc(s->pcs[k], frame, sizeof(frame));
+			ward__out_printf(o, "%s{\"pc\":\"0x%" PRIxPTR "\",\"frame\":",
+					 k ? "," : "", s->pcs[k]);
+			json_string(o, frame);
+			ward__out_printf(o, "}");
+		}
+		ward__out_printf(o, "]}");
+	}
+	ward__out_printf(o, "\n]}\n");
+	return 0;
+}
+
+WARD_API int ward_profile_write(const ward_profile_t *p, enum ward_format fmt,
+				ward_write_fn write, void *opaque)
+{
+	struct ward__out o = { write, opaque };
+	int rc;
+
+	if (!p || !write)
+		return -EINVAL;
+	ward__in_registry++;
+	switch (fmt) {
+	case WARD_FORMAT_PPROF:
+		rc = ward__write_pprof(p, &o);
+		break;
+	case WARD_FORMAT_TEXT:
+		rc = write_text(p, &o);
+		break;
+	case WARD_FORMAT_JSON:
+		rc = write_json(p, &o);
+		break;
+	default:
+		rc = -EINVAL;
+	}
+	ward__in_registry--;
+	return rc;
+}
+
+/* ---- Atomic save ------------------------------------------------------- */
+
+struct file_out {
+	int fd;
+	int err;
+};
+
+static void file_write(void *opaque, const void *buf, size_t len)
+{
+	struct file_out *f = opaque;
+	const char *p = buf;
+
+	while (len > 0 && !f->err) {
+		ssize_t w = write(f->fd, p, len);
+		if (w < 0) {
+			if (errno != EINTR)
+				f->err = -errno;
+			continue;
+		}
+		p += w;
+		len -= (size_t)w;
+	}
+}
+
+WARD_API int ward_profile_save(const ward_profile_t *p, const char *path,
+			       enum ward_format fmt)
+{
+	char tmp[4096];
+
+	if (!p || !path)
+		return -EINVAL;
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >=
+	    sizeof(tmp))
+		return -ENAMETOOLONG;
+	ward__in_registry++;
+	int fd = mkstemp(tmp);
+	ward__in_registry--;
+	if (fd < 0)
+		return -errno;
+	struct file_out f = { fd, 0 };
+	int rc = ward_profile_write(p, fmt, file_write, &f);
+	if (rc == 0)
+		rc = f.err;
+	if (rc == 0 && fchmod(fd, 0644) < 0) /* mkstemp made it 0600 */
+		rc = -errno;
+	if (rc == 0 && fsync(fd) < 0)
+		rc = -errno;
+	if (close(fd) < 0 && rc == 0)
+		rc = -errno;
+	if (rc == 0 && rename(tmp, path) < 0)
+		rc = -errno;
+	if (rc < 0)
+		unlink(tmp);
+	return rc;
+}

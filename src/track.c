@@ -1,0 +1,526 @@
+/*
+ * track.c — the live set: which handles of each kind are held, and where
+ * they were acquired.
+ *
+ * Data structures. Each kind has 64 shards, picked by a hash of the handle.
+ * A shard is a mutex and an open-addressed table of 16-byte records:
+ * {handle, site id, size}. The kind is implied by the table, the stack by
+ * the site, so a record needs nothing more. Sizes of 4 GiB and over are
+ * stored as UINT32_MAX with the true size in a small side table. Deletion
+ * uses backward-shift, so there are no tombstones.
+ *
+ * Counters. Each site counts what it acquired and released (relaxed
+ * atomics); per-kind totals are summed from the sites on demand, except the
+ * high-water marks, which are kept per kind with a CAS loop.
+ *
+ * Locking: one shard lock per track/untrack, held for a probe; the site
+ * stripe lock when a new stack is seen. Nothing else.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal/registry.h"
+#include "ward/track.h"
+
+/* ---- Kinds ------------------------------------------------------------- */
+
+static pthread_mutex_t kinds_lock = PTHREAD_MUTEX_INITIALIZER;
+static const char *_Atomic kind_names[WARD_KIND_MAX] = {
+	[WARD_KIND_HEAP] = "heap",
+	[WARD_KIND_FD] = "fd",
+	[WARD_KIND_FILE] = "file",
+	[WARD_KIND_THREAD] = "thread",
+};
+
+WARD_API int ward_kind_register(const char *name)
+{
+	if (!name || !*name)
+		return -EINVAL;
+	pthread_mutex_lock(&kinds_lock);
+	int free_slot = -1;
+	for (int k = 0; k < WARD_KIND_MAX; k++) {
+		const char *n = atomic_load(&kind_names[k]);
+		if (n && strcmp(n, name) == 0) {
+			pthread_mutex_unlock(&kinds_lock);
+			return k;
+		}
+		if (!n && k >= WARD_KIND_USER && free_slot < 0)
+			free_slot = k;
+	}
+	if (free_slot >= 0) {
+		char *copy = strdup(name);
+		if (!copy) {
+			pthread_mutex_unlock(&kinds_lock);
+			return -ENOMEM;
+		}
+		atomic_store(&kind_names[free_slot], copy);
+	}
+	pthread_mutex_unlock(&kinds_lock);
+	return free_slot >= 0 ? free_slot : -ENOSPC;
+}
+
+WARD_API const char *ward_kind_name(int kind)
+{
+	if (kind < 0 || kind >= WARD_KIND_MAX)
+		return NULL;
+	return atomic_load(&kind_names[kind]);
+}
+
+/* ---- Shards ------------------------------------------------------------ */
+
+struct record {
+	uintptr_t handle;
+	uint32_t site; /* 0 = empty slot */
+	uint32_t size; /* UINT32_MAX: see the side table */
+};
+
+_Static_assert(sizeof(struct record) == 16, "a live record is 16 bytes");
+
+enum { SHARDS = 64 };
+
+struct shard {
+	pthread_mutex_t lock;
+	struct record *slots;
+	uint32_t cap, count;
+};
+
+struct kind_table {
+	struct shard shards[SHARDS];
+	_Atomic uint64_t peak_count, peak_bytes;
+	_Atomic int64_t live_count, live_bytes;
+};
+
+static struct kind_table *_Atomic tables[WARD_KIND_MAX];
+static pthread_mutex_t tables_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static struct kind_table *table_for(int kind, bool create)
+{
+	struct kind_table *t = atomic_load_explicit(&tables[kind],
+						    memory_order_acquire);
+	if (t || !create)
+		return t;
+	pthread_mutex_lock(&tables_lock);
+	t = atomic_load(&tables[kind]);
+	if (!t) {
+		ward__in_registry++;
+		t = calloc(1, sizeof(*t));
+		ward__in_registry--;
+		if (t) {
+			for (int i = 0; i < SHARDS; i++)
+				pthread_mutex_init(&t->shards[i].lock, NULL);
+			atomic_store_explicit(&tables[kind], t,
+					      memory_order_release);
+		}
+	}
+	pthread_mutex_unlock(&tables_lock);
+	return t;
+}
+
+static inline uint64_t mix(uintptr_t h)
+{
+	uint64_t x = (uint64_t)h;
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	return x;
+}
+
+/* Big sizes: handle -> size, for the rare block of 4 GiB or more. */
+static pthread_mutex_t big_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct big {
+	int kind;
+	uintptr_t handle;
+	uint64_t size;
+} *bigs;
+static size_t nbigs, capbigs;
+
+static int big_put(int kind, uintptr_t h, uint64_t size)
+{
+	int rc = 0;
+	pthread_mutex_lock(&big_lock);
+	if (nbigs == capbigs) {
+		size_t ncap = capbigs ? capbigs * 2 : 16;
+		ward__in_registry++;
+		struct big *nb = realloc(bigs, ncap * sizeof(*nb));
+		ward__in_registry--;
+		if (!nb)
+			rc = -ENOMEM;
+		else {
+			bigs = nb;
+			capbigs = ncap;
+		}
+	}
+	if (rc == 0)
+		bigs[nbigs++] = (struct big){ kind, h, size };
+	pthread_mutex_unlock(&big_lock);
+	return rc;
+}
+
+static uint64_t big_get(int kind, uintptr_t h, bool remove)
+{
+	uint64_t size = UINT32_MAX;
+	pthread_mutex_lock(&big_lock);
+	for (size_t i = 0; i < nbigs; i++)
+		if (bigs[i].kind == kind && bigs[i].handle == h) {
+			size = bigs[i].size;
+			if (remove)
+				bigs[i] = bigs[--nbigs];
+			break;
+		}
+	pthread_mutex_unlock(&big_lock);
+	return size;
+}
+
+static int shard_grow(struct shard *s)
+{
+	uint32_t ncap = s->cap ? s->cap * 2 : 64;
+	ward__in_registry++;
+	struct record *slots = calloc(ncap, sizeof(*slots));
+	ward__in_registry--;
+	if (!slots)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < s->cap; i++) {
+		if (!s->slots[i].site)
+			continue;
+		uint32_t k = (uint32_t)(mix(s->slots[i].handle) >> 6) & (ncap - 1);
+		while (slots[k].site)
+			k = (k + 1) & (ncap - 1);
+		slots[k] = s->slots[i];
+	}
+	ward__in_registry++;
+	free(s->slots);
+	ward__in_registry--;
+	s->slots = slots;
+	s->cap = ncap;
+	return 0;
+}
+
+static void raise_peak(_Atomic uint64_t *peak, int64_t now)
+{
+	uint64_t old = atomic_load_explicit(peak, memory_order_relaxed);
+	while (now > 0 && (uint64_t)now > old &&
+	       !atomic_compare_exchange_weak_explicit(peak, &old, (uint64_t)now,
+						      memory_order_relaxed,
+						      memory_order_relaxed))
+		;
+}
+
+/* Insert a record; the site is already interned. */
+static int insert(int kind, uintptr_t handle, uint32_t site, uint64_t size)
+{
+	struct kind_table *t = table_for(kind, true);
+	if (!t)
+		return -ENOMEM;
+	uint64_t h = mix(handle);
+	struct shard *s = &t->shards[h & (SHARDS - 1)];
+	int rc = 0;
+
+	pthread_mutex_lock(&s->lock);
+	if ((s->count + 1) * 4 > s->cap * 3 && (rc = shard_grow(s)) < 0)
+		goto out;
+	uint32_t k = (uint32_t)(h >> 6) & (s->cap - 1);
+	for (; s->slots[k].site; k = (k + 1) & (s->cap - 1))
+		if (s->slots[k].handle == handle) {
+			rc = -EEXIST;
+			goto out;
+		}
+	if (size >= UINT32_MAX && (rc = big_put(kind, handle, size)) < 0)
+		goto out;
+	s->slots[k] = (struct record){ handle, site,
+				       size >= UINT32_MAX ? UINT32_MAX
+							  : (uint32_t)size };
+	s->count++;
+out:
+	pthread_mutex_unlock(&s->lock);
+	if (rc == 0) {
+		int64_t c = atomic_fetch_add_explicit(&t->live_count, 1,
+						      memory_order_relaxed) + 1;
+		int64_t b = atomic_fetch_add_explicit(&t->live_bytes,
+						      (int64_t)size,
+						      memory_order_relaxed) +
+			    (int64_t)size;
+		raise_peak(&t->peak_count, c);
+		raise_peak(&t->peak_bytes, b);
+	}
+	return rc;
+}
+
+/* Remove a record; returns its site (0 if absent) and size. */
+static uint32_t remove_rec(int kind, uintptr_t handle, uint64_t *size)
+{
+	struct kind_table *t = table_for(kind, false);
+	if (!t)
+		return 0;
+	uint64_t h = mix(handle);
+	struct shard *s = &t->shards[h & (SHARDS - 1)];
+	uint32_t site = 0;
+
+	pthread_mutex_lock(&s->lock);
+	if (!s->cap)
+		goto out;
+	uint32_t mask = s->cap - 1, k = (uint32_t)(h >> 6) & mask;
+	for (; s->slots[k].site; k = (k + 1) & mask)
+		if (s->slots[k].handle == handle)
+			break;
+	if (!s->slots[k].site)
+		goto out;
+	site = s->slots[k].site;
+	*size = s->slots[k].size;
+	/* Backward-shift deletion: pull later members of the run back. */
+	uint32_t hole = k;
+	for (uint32_t j = (k + 1) & mask; s->slots[j].site; j = (j + 1) & mask) {
+		uint32_t home = (uint32_t)(mix(s->slots[j].handle) >> 6) & mask;
+		if (((j - home) & mask) >= ((j - hole) & mask)) {
+			s->slots[hole] = s->slots[j];
+			hole = j;
+		}
+	}
+	s->slots[hole] = (struct record){ 0 };
+	s->count--;
+out:
+	pthread_mutex_unlock(&s->lock);
+	if (site && *size == UINT32_MAX)
+		*size = big_get(kind, handle, true);
+	if (site) {
+		atomic_fetch_sub_explicit(&t->live_count, 1, memory_order_relaxed);
+		atomic_fetch_sub_explicit(&t->live_bytes, (int64_t)*size,
+					  memory_order_relaxed);
+	}
+	return site;
+}
+
+bool ward__registry_lookup(int kind, uintptr_t handle, uint32_t *site)
+{
+	struct kind_table *t = table_for(kind, false);
+	if (!t)
+		return false;
+	uint64_t h = mix(handle);
+	struct shard *s = &t->shards[h & (SHARDS - 1)];
+	bool found = false;
+
+	pthread_mutex_lock(&s->lock);
+	if (s->cap) {
+		uint32_t mask = s->cap - 1, k = (uint32_t)(h >> 6) & mask;
+		for (; s->slots[k].site; k = (k + 1) & mask)
+			if (s->slots[k].handle == handle) {
+				*site = s->slots[k].site;
+				found = true;
+				break;
+			}
+	}
+	pthread_mutex_unlock(&s->lock);
+	return found;
+}
+
+void ward__registry_each(int kind, ward__record_fn fn, void *opaque)
+{
+	struct kind_table *t = table_for(kind, false);
+	if (!t)
+		return;
+	for (int i = 0; i < SHARDS; i++) {
+		struct shard *s = &t->shards[i];
+		pthread_mutex_lock(&s->lock);
+		for (uint32_t k = 0; k < s->cap; k++)
+			if (s->slots[k].site) {
+				uint64_t size = s->slots[k].size;
+				fn(s->slots[k].handle, s->slots[k].site,
+				   size, opaque);
+			}
+		pthread_mutex_unlock(&s->lock);
+	}
+}
+
+/* ---- The API ----------------------------------------------------------- */
+
+/* Not inlined: `skip` counts this frame and its caller's. */
+static __attribute__((noinline)) int track_at(int kind, uintptr_t handle,
+					     size_t size, int skip)
+{
+	uintptr_t pcs[256];
+
+	if (kind < 0 || kind >= WARD_KIND_MAX || !ward_kind_name(kind))
+		return -EINVAL;
+	int n = ward__stack_capture(pcs, ward__stack_depth(), skip + 1);
+	uint32_t site = ward__site_intern((uint32_t)kind, pcs, n);
+	if (!site)
+		return -ENOMEM;
+	/* Count the acquisition before the record can be seen: a release by
+	 * another thread then never counts ahead of it. */
+	struct ward__site_rec *r = ward__site_get(site);
+	atomic_fetch_add_explicit(&r->acq_count, 1, memory_order_release);
+	atomic_fetch_add_explicit(&r->acq_bytes, size, memory_order_release);
+	int rc = insert(kind, handle, site, size);
+	if (rc < 0) {
+		atomic_fetch_sub_explicit(&r->acq_count, 1, memory_order_relaxed);
+		atomic_fetch_sub_explicit(&r->acq_bytes, size,
+					  memory_order_relaxed);
+	}
+	return rc;
+}
+
+WARD_API int ward_track(int kind, uintptr_t handle, size_t size)
+{
+	return track_at(kind, handle, size, 1);
+}
+
+WARD_API int ward_untrack(int kind, uintptr_t handle)
+{
+	uint64_t size = 0;
+
+	if (kind < 0 || kind >= WARD_KIND_MAX)
+		return -EINVAL;
+	uint32_t site = remove_rec(kind, handle, &size);
+	if (!site)
+		return -ENOENT;
+	struct ward__site_rec *r = ward__site_get(site);
+	atomic_fetch_add_explicit(&r->rel_count, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&r->rel_bytes, size, memory_order_relaxed);
+	return 0;
+}
+
+WARD_API int ward_kind_stats(int kind, struct ward_kind_stats *out)
+{
+	if (kind < 0 || kind >= WARD_KIND_MAX || !ward_kind_name(kind))
+		return -EINVAL;
+	memset(out, 0, sizeof(*out));
+	uint32_t n = ward__site_count();
+	for (uint32_t id = 1; id <= n; id++) {
+		struct ward__site_rec *r = ward__site_get(id);
+		if (!r || r->kind != (uint32_t)kind)
+			continue;
+		/* Releases first, as in a snapshot: live never negative. */
+		out->released_count += atomic_load(&r->rel_count);
+		out->released_bytes += atomic_load(&r->rel_bytes);
+		out->acquired_count += atomic_load(&r->acq_count);
+		out->acquired_bytes += atomic_load(&r->acq_bytes);
+	}
+	out->live_count = out->acquired_count - out->released_count;
+	out->live_bytes = out->acquired_bytes - out->released_bytes;
+	struct kind_table *t = table_for(kind, false);
+	if (t) {
+		out->peak_count = atomic_load(&t->peak_count);
+		out->peak_bytes = atomic_load(&t->peak_bytes);
+	}
+	return 0;
+}
+
+/* ---- Library-mode wrappers --------------------------------------------- */
+
+/* Each wrapper tracks with skip 1, so the stack starts at its caller. */
+
+WARD_API void *ward_malloc(size_t size)
+{
+	void *p = malloc(size);
+	if (p)
+		track_at(WARD_KIND_HEAP, (uintptr_t)p, size, 1);
+	return p;
+}
+
+WARD_API void *ward_calloc(size_t n, size_t size)
+{
+	void *p = calloc(n, size);
+	if (p)
+		track_at(WARD_KIND_HEAP, (uintptr_t)p, n * size, 1);
+	return p;
+}
+
+WARD_API void *ward_realloc(void *ptr, size_t size)
+{
+	uint64_t old_size = 0;
+	uint32_t old_site = 0;
+
+	/* Untrack first: once realloc frees the old block, another thread may
+	 * get its address and track it. */
+	if (ptr)
+		old_site = remove_rec(WARD_KIND_HEAP, (uintptr_t)ptr, &old_size);
+	void *p = realloc(ptr, size);
+	if (!p && size) {
+		/* ptr is still the caller's: put its record back. */
+		if (old_site)
+			insert(WARD_KIND_HEAP, (uintptr_t)ptr, old_site, old_size);
+		return NULL;
+	}
+	if (old_site) {
+		struct ward__site_rec *r = ward__site_get(old_site);
+		atomic_fetch_add_explicit(&r->rel_count, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&r->rel_bytes, old_size,
+					  memory_order_relaxed);
+	}
+	if (p)
+		track_at(WARD_KIND_HEAP, (uintptr_t)p, size, 1);
+	return p;
+}
+
+WARD_API void ward_free(void *ptr)
+{
+	if (!ptr)
+		return;
+	ward_untrack(WARD_KIND_HEAP, (uintptr_t)ptr);
+	free(ptr);
+}
+
+WARD_API int ward_open(const char *path, int flags, ...)
+{
+	mode_t mode = 0;
+	if (flags & (O_CREAT | O_TMPFILE)) {
+		va_list ap;
+		va_start(ap, flags);
+		mode = (mode_t)va_arg(ap, int);
+		va_end(ap);
+	}
+	int fd = open(path, flags, mode);
+	if (fd >= 0)
+		track_at(WARD_KIND_FD, (uintptr_t)fd, 1, 1);
+	return fd;
+}
+
+WARD_API int ward_close(int fd)
+{
+	ward_untrack(WARD_KIND_FD, (uintptr_t)fd);
+	return close(fd);
+}
+
+WARD_API FILE *ward_fopen(const char *path, const char *mode)
+{
+	FILE *f = fopen(path, mode);
+	if (f)
+		track_at(WARD_KIND_FILE, (uintptr_t)f, 1, 1);
+	return f;
+}
+
+WARD_API int ward_fclose(FILE *f)
+{
+	if (!f)
+		return 0;
+	ward_untrack(WARD_KIND_FILE, (uintptr_t)f);
+	return fclose(f);
+}
+
+WARD_API int ward_thread_create(pthread_t *th, const pthread_attr_t *attr,
+				void *(*fn)(void *), void *arg)
+{
+	int rc = pthread_create(th, attr, fn, arg);
+	if (rc == 0)
+		track_at(WARD_KIND_THREAD, (uintptr_t)*th, 1, 1);
+	return rc;
+}
+
+WARD_API int ward_thread_join(pthread_t th, void **ret)
+{
+	int rc = pthread_join(th, ret);
+	if (rc == 0)
+		ward_untrack(WARD_KIND_THREAD, (uintptr_t)th);
+	return rc;
+}
+
+WARD_API int ward_thread_detach(pthread_t th)
+{
+	int rc = pthread_detach(th);
+	if (rc == 0)
+		ward_untrack(WARD_KIND_THREAD, (uintptr_t)th);
+	return rc;
+}

@@ -1,0 +1,568 @@
+/*
+ * test_track.c — the registry: kinds, track/untrack, counters, stacks,
+ * snapshots and diffs, leak checks, the library-mode wrappers, a stress
+ * test, and profiles read back by the real `go tool pprof`.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "runner.h"
+#include "ward.h"
+
+/* Non-static and not inlined, so that stacks can name them (-rdynamic). */
+void *leak_small(void);
+void *leak_big(void);
+int leak_fd(void);
+void *nofp_outer(size_t n);
+
+__attribute__((noinline)) void *leak_small(void)
+{
+	void *p = ward_malloc(100);
+	__asm__ volatile("" ::: "memory");
+	return p;
+}
+
+__attribute__((noinline)) void *leak_big(void)
+{
+	void *p = ward_malloc(1000);
+	__asm__ volatile("" ::: "memory");
+	return p;
+}
+
+__attribute__((noinline)) int leak_fd(void)
+{
+	int fd = ward_open("/dev/null", O_RDONLY);
+	__asm__ volatile("" ::: "memory");
+	return fd;
+}
+
+/* The first sample whose top frame is in `fn`, or NULL. */
+static const struct ward_sample *sample_in(const ward_profile_t *p,
+					   const char *fn)
+{
+	extern void ward__describe_pc(uintptr_t pc, char *buf, size_t len);
+	char frame[512];
+	for (size_t i = 0; i < ward_profile_count(p); i++) {
+		const struct ward_sample *s = ward_profile_sample(p, i);
+		if (s->depth == 0)
+			continue;
+		ward__describe_pc(s->pcs[0], frame, sizeof(frame));
+		if (strncmp(frame, fn, strlen(fn)) == 0 &&
+		    frame[strlen(fn)] == '+')
+			return s;
+	}
+	return NULL;
+}
+
+/* Sum over every sample whose top frame is in fn (a loop the compiler
+ * unrolled calls from several places: several sites). */
+static struct ward_sample sum_in(const ward_profile_t *p, const char *fn)
+{
+	extern void ward__describe_pc(uintptr_t pc, char *buf, size_t len);
+	struct ward_sample sum = { 0 };
+	char frame[512];
+	for (size_t i = 0; i < ward_profile_count(p); i++) {
+		const struct ward_sample *s = ward_profile_sample(p, i);
+		if (s->depth == 0)
+			continue;
+		ward__describe_pc(s->pcs[0], frame, sizeof(frame));
+		if (strncmp(frame, fn, strlen(fn)) != 0 ||
+		    frame[strlen(fn)] != '+')
+			continue;
+		sum.kind = s->kind;
+		sum.depth = s->depth;
+		sum.live_count += s->live_count;
+		sum.live_bytes += s->live_bytes;
+		sum.alloc_count += s->alloc_count;
+		sum.alloc_bytes += s->alloc_bytes;
+	}
+	return sum;
+}
+
+TEST(kinds_register_by_name)
+{
+	int a = ward_kind_register("db_conn");
+	ASSERT_GE(a, WARD_KIND_USER);
+	ASSERT_EQ(ward_kind_register("db_conn"), a);
+	ASSERT_STREQ(ward_kind_name(a), "db_conn");
+	ASSERT_EQ(ward_kind_register("heap"), WARD_KIND_HEAP);
+	ASSERT_EQ(ward_kind_register("fd"), WARD_KIND_FD);
+	ASSERT_EQ(ward_kind_register(""), -EINVAL);
+	ASSERT_EQ(ward_kind_register(NULL), -EINVAL);
+	ASSERT_NULL(ward_kind_name(WARD_KIND_MAX));
+	int last = 0;
+	char name[32];
+	for (int i = 0; i < WARD_KIND_MAX; i++) {
+		snprintf(name, sizeof(name), "k%d", i);
+		last = ward_kind_register(name);
+	}
+	ASSERT_EQ(last, -ENOSPC);
+}
+
+TEST(track_and_untrack_keep_counts)
+{
+	int k = ward_kind_register("socket_pool");
+	ASSERT_EQ(ward_track(k, 1, 10), 0);
+	ASSERT_EQ(ward_track(k, 2, 20), 0);
+	ASSERT_EQ(ward_track(k, 2, 20), -EEXIST);
+	ASSERT_EQ(ward_track(99, 2, 20), -EINVAL);
+	struct ward_kind_stats st;
+	ASSERT_EQ(ward_kind_stats(k, &st), 0);
+	ASSERT_EQ(st.live_count, 2);
+	ASSERT_EQ(st.live_bytes, 30);
+	ASSERT_EQ(ward_untrack(k, 1), 0);
+	ASSERT_EQ(ward_untrack(k, 1), -ENOENT);
+	ASSERT_EQ(ward_kind_stats(k, &st), 0);
+	ASSERT_EQ(st.live_count, 1);
+	ASSERT_EQ(st.live_bytes, 20);
+	ASSERT_EQ(st.acquired_count, 2);
+	ASSERT_EQ(st.released_count, 1);
+	ASSERT_EQ(st.peak_count, 2);
+	ASSERT_EQ(st.peak_bytes, 30);
+	ASSERT_EQ(ward_untrack(k, 2), 0);
+}
+
+TEST(many_handles_grow_and_shrink_the_shards)
+{
+	int k = ward_kind_register("many");
+	for (uintptr_t h = 1; h <= 20000; h++)
+		ASSERT_EQ(ward_track(k, h * 16, h), 0);
+	for (uintptr_t h = 1; h <= 20000; h += 2)
+		ASSERT_EQ(ward_untrack(k, h * 16), 0);
+	for (uintptr_t h = 2; h <= 20000; h += 2)
+		ASSERT_EQ(ward_untrack(k, h * 16), 0);
+	struct ward_kind_stats st;
+	ward_kind_stats(k, &st);
+	ASSERT_EQ(st.live_count, 0);
+	ASSERT_EQ(st.live_bytes, 0);
+	ASSERT_EQ(st.peak_count, 20000);
+}
+
+TEST(huge_sizes_are_kept_exactly)
+{
+	int k = ward_kind_register("mapping");
+	uint64_t big = (uint64_t)5 << 32;
+	ASSERT_EQ(ward_track(k, 42, big), 0);
+	struct ward_kind_stats st;
+	ward_kind_stats(k, &st);
+	ASSERT_EQ(st.live_bytes, big);
+	ASSERT_EQ(ward_untrack(k, 42), 0);
+	ward_kind_stats(k, &st);
+	ASSERT_EQ(st.live_bytes, 0);
+	ASSERT_EQ(st.released_bytes, big);
+}
+
+TEST(snapshot_attributes_to_the_acquiring_function)
+{
+	void *keep[15];
+	for (int i = 0; i < 10; i++)
+		keep[i] = leak_small();
+	for (int i = 10; i < 15; i++)
+		keep[i] = leak_big();
+	ward_free(keep[0]);
+	ward_profile_t *p = ward_profile_snapshot();
+	struct ward_sample s = sum_in(p, "leak_small");
+	ASSERT_EQ(s.kind, WARD_KIND_HEAP);
+	ASSERT_EQ(s.live_count, 9);
+	ASSERT_EQ(s.live_bytes, 900);
+	ASSERT_EQ(s.alloc_count, 10);
+	ASSERT_GE(s.depth, 2);
+	s = sum_in(p, "leak_big");
+	ASSERT_EQ(s.live_bytes, 5000);
+	ward_profile_free(p);
+	for (int i = 1; i < 15; i++)
+		ward_free(keep[i]);
+}
+
+TEST(diff_shows_what_grew)
+{
+	ward_profile_t *a = ward_profile_snapshot();
+	void *keep[4];
+	for (int i = 0; i < 4; i++)
+		keep[i] = leak_big();
+	ward_profile_t *b = ward_profile_snapshot();
+	ward_profile_t *d = ward_profile_diff(a, b);
+	struct ward_sample s = sum_in(d, "leak_big");
+	ASSERT_EQ(s.live_count, 4);
+	ASSERT_EQ(s.live_bytes, 4000);
+	ASSERT_NULL(sample_in(d, "leak_small"));
+	ward_profile_free(a);
+	ward_profile_free(b);
+	ward_profile_free(d);
+	for (int i = 0; i < 4; i++)
+		ward_free(keep[i]);
+	ward_profile_free(NULL);
+}
+
+static void *sleeper(void *arg)
+{
+	usleep(50 * 1000);
+	return arg;
+}
+
+TEST(leakcheck_reports_every_kind_with_sites)
+{
+	void *before = leak_small(); /* live before begin: not a leak */
+	ward_leakcheck_t *lc = ward_leakcheck_begin();
+	ASSERT_NOT_NULL(lc);
+	void *a = leak_small(), *b = leak_big();
+	ward_free(a);
+	int fd = leak_fd();
+	FILE *f = ward_fopen("/dev/null", "r");
+	pthread_t th;
+	ASSERT_EQ(ward_thread_create(&th, NULL, sleeper, NULL), 0);
+	int ignored = ward_open("/dev/null", O_RDONLY);
+	ASSERT_EQ(ward_leakcheck_ignore(lc, WARD_KIND_FD, (uintptr_t)ignored), 0);
+	ward_profile_t *leaks = NULL;
+	setenv("WARD_LEAKCHECK_WAIT_MS", "20", 1);
+	int n = ward_leakcheck_end(lc, &leaks);
+	ASSERT_EQ(n, 4); /* b, fd, f, the thread */
+	ASSERT_NOT_NULL(sample_in(leaks, "leak_big"));
+	ASSERT_NULL(sample_in(leaks, "leak_small"));
+	const struct ward_sample *s = sample_in(leaks, "leak_fd");
+	ASSERT_NOT_NULL(s);
+	ASSERT_EQ(s->kind, WARD_KIND_FD);
+	ward_profile_free(leaks);
+
+	lc = ward_leakcheck_begin();
+	ward_free(b);
+	ward_close(fd);
+	ward_close(ignored);
+	ward_fclose(f);
+	ASSERT_EQ(ward_thread_join(th, NULL), 0);
+	ASSERT_EQ(ward_leakcheck_end(lc, &leaks), 0);
+	ASSERT_NULL(leaks);
+	ward_free(before);
+}
+
+TEST(realloc_moves_the_record)
+{
+	char *p = ward_malloc(10);
+	p = ward_realloc(p, 100000);
+	ASSERT_NOT_NULL(p);
+	struct ward_kind_stats st;
+	ward_kind_stats(WARD_KIND_HEAP, &st);
+	ASSERT_EQ(st.live_count, 1);
+	ASSERT_EQ(st.live_bytes, 100000);
+	ASSERT_NULL(ward_realloc(p, 0));
+	ward_kind_stats(WARD_KIND_HEAP, &st);
+	ASSERT_EQ(st.live_count, 0);
+	ward_free(NULL);
+	ASSERT_EQ(ward_fclose(NULL), 0);
+}
+
+void *dwarf_caller(void);
+__attribute__((noinline)) void *dwarf_caller(void)
+{
+	void *p = nofp_outer(1);
+	__asm__ volatile("" ::: "memory");
+	return p;
+}
+
+static bool stack_has(const struct ward_sample *s, const char *fn)
+{
+	extern void ward__describe_pc(uintptr_t pc, char *buf, size_t len);
+	char frame[512];
+	for (int k = 0; k < s->depth; k++) {
+		ward__describe_pc(s->pcs[k], frame, sizeof(frame));
+		if (strncmp(frame, fn, strlen(fn)) == 0)
+			return true;
+	}
+	return false;
+}
+
+static const struct ward_sample *three_byte_sample(ward_profile_t *p)
+{
+	for (size_t i = 0; i < ward_profile_count(p); i++) {
+		const struct ward_sample *s = ward_profile_sample(p, i);
+		if (s->live_bytes == 3)
+			return s;
+	}
+	return NULL;
+}
+
+TEST(dwarf_stacks_see_through_code_without_frame_pointers)
+{
+	setenv("WARD_STACK", "dwarf", 1);
+	void *p = dwarf_caller();
+	ward_profile_t *prof = ward_profile_snapshot();
+	const struct ward_sample *s = three_byte_sample(prof);
+	ASSERT_NOT_NULL(s);
+	ASSERT_TRUE(stack_has(s, "nofp_outer"));
+	ASSERT_TRUE(stack_has(s, "dwarf_caller"));
+	ward_profile_free(prof);
+	ward_free(p);
+}
+
+TEST(fp_stacks_skip_frames_without_frame_pointers)
+{
+	/* The documented limit of the default walker: the frame-pointer
+	 * chain passes over functions without frame pointers, and over the
+	 * return address of whoever called them. */
+	void *p = dwarf_caller();
+	ward_profile_t *prof = ward_profile_snapshot();
+	const struct ward_sample *s = three_byte_sample(prof);
+	ASSERT_NOT_NULL(s);
+	ASSERT_GE(s->depth, 2);
+	ASSERT_TRUE(!stack_has(s, "nofp_outer"));
+	ASSERT_TRUE(!stack_has(s, "dwarf_caller"));
+	ward_profile_free(prof);
+	ward_free(p);
+}
+
+/* ---- Stress: totals balance exactly under concurrency ------------------ */
+
+enum { STRESS_THREADS = 4, STRESS_OPS = 100000 };
+static atomic_int stop_snapshots;
+static int stress_kind;
+
+static void *stress_worker(void *arg)
+{
+	uintptr_t base = (uintptr_t)arg * 1000000 + 1;
+	uintptr_t held[64] = { 0 };
+	unsigned seed = (unsigned)(uintptr_t)arg;
+	for (int i = 0; i < STRESS_OPS; i++) {
+		int slot = (int)(rand_r(&seed) % 64);
+		if (held[slot]) {
+			int rc = ward_untrack(stress_kind, held[slot]);
+			if (rc != 0)
+				return (void *)(intptr_t)(1000 - rc);
+			held[slot] = 0;
+		} else {
+			held[slot] = base + (uintptr_t)i;
+			int rc = ward_track(stress_kind, held[slot], 8);
+			if (rc != 0)
+				return (void *)(intptr_t)(2000 - rc);
+		}
+	}
+	for (int s = 0; s < 64; s++)
+		if (held[s] && (s % 2) && ward_untrack(stress_kind, held[s]))
+			return (void *)1;
+	return NULL;
+}
+
+static void *snapshotter(void *arg)
+{
+	long n = 0;
+	while (!atomic_load(&stop_snapshots)) {
+		ward_profile_t *p = ward_profile_snapshot();
+		for (size_t i = 0; i < ward_profile_count(p); i++) {
+			const struct ward_sample *s = ward_profile_sample(p, i);
+			/* Counters are read releases first, so live
+			 * counts and bytes are never negative. */
+			if (s->live_count < 0 || s->live_bytes < 0)
+				return (void *)1;
+		}
+		ward_profile_free(p);
+		n++;
+	}
+	*(long *)arg = n;
+	return NULL;
+}
+
+TEST(stress_totals_balance_exactly)
+{
+	stress_kind = ward_kind_register("stress");
+	pthread_t w[STRESS_THREADS], snap;
+	long snaps = 0;
+	ASSERT_EQ(pthread_create(&snap, NULL, snapshotter, &snaps), 0);
+	for (intptr_t i = 0; i < STRESS_THREADS; i++)
+		ASSERT_EQ(pthread_create(&w[i], NULL, stress_worker,
+					 (void *)(i + 1)),
+			  0);
+	for (int i = 0; i < STRESS_THREADS; i++) {
+		void *r;
+		pthread_join(w[i], &r);
+		ASSERT_NULL(r);
+	}
+	atomic_store(&stop_snapshots, 1);
+	void *r;
+	pthread_join(snap, &r);
+	ASSERT_NULL(r);
+	ASSERT_GE(snaps, 1);
+
+	struct ward_kind_stats st;
+	ward_kind_stats(stress_kind, &st);
+	ASSERT_EQ(st.acquired_count - st.released_count, st.live_count);
+	ASSERT_EQ(st.live_bytes, st.live_count * 8);
+	/* What is live is exactly what the registry still holds. */
+	ward_leakcheck_t *lc = ward_leakcheck_begin();
+	ward_profile_t *all = ward_profile_snapshot();
+	int64_t live = 0;
+	for (size_t i = 0; i < ward_profile_count(all); i++)
+		if (ward_profile_sample(all, i)->kind == stress_kind)
+			live += ward_profile_sample(all, i)->live_count;
+	ASSERT_EQ(live, (int64_t)st.live_count);
+	ward_profile_free(all);
+	ASSERT_EQ(ward_leakcheck_end(lc, NULL), 0);
+}
+
+/* ---- Profiles read by the real go tool pprof --------------------------- */
+
+static char self_path[4096];
+
+static void need_go(void)
+{
+	if (system("go version >/dev/null 2>&1") != 0)
+		ward_test__fail(__FILE__, __LINE__,
+				"go is missing: sudo apt-get install -y golang-go");
+	ssize_t n = readlink("/proc/self/exe", self_path, sizeof(self_path) - 1);
+	ASSERT_GE(n, 1);
+	self_path[n] = '\0';
+}
+
+/* Run a command, return its stdout (caller frees). Fails the test if it
+ * exits non-zero. */
+static char *run(const char *cmd)
+{
+	FILE *f = popen(cmd, "r");
+	ASSERT_NOT_NULL(f);
+	size_t cap = 1 << 16, len = 0;
+	char *out = malloc(cap);
+	size_t r;
+	while ((r = fread(out + len, 1, cap - len - 1, f)) > 0) {
+		len += r;
+		if (len + 1 == cap)
+			out = realloc(out, cap *= 2);
+	}
+	out[len] = '\0';
+	int st = pclose(f);
+	if (st != 0)
+		ward_test__fail(__FILE__, __LINE__, "`%s` failed (%d):\n%s",
+				cmd, st, out);
+	return out;
+}
+
+static char *pprof(const char *args, const char *file)
+{
+	char cmd[8192];
+	snprintf(cmd, sizeof(cmd),
+		 "HOME=${HOME:-/tmp} go tool pprof %s %s %s 2>&1", args,
+		 self_path, file);
+	return run(cmd);
+}
+
+static void write_leak_profile(const char *path, void **keep, int *fds)
+{
+	for (int i = 0; i < 10; i++)
+		keep[i] = leak_small();
+	for (int i = 10; i < 15; i++)
+		keep[i] = leak_big();
+	for (int i = 0; i < 3; i++)
+		fds[i] = leak_fd();
+	ward_profile_t *p = ward_profile_snapshot();
+	ASSERT_EQ(ward_profile_save(p, path, WARD_FORMAT_PPROF), 0);
+	ward_profile_free(p);
+}
+
+TEST(go_tool_pprof_reads_the_profile)
+{
+	need_go();
+	char path[] = "/tmp/ward-test-XXXXXX.pb.gz";
+	int tfd = mkstemps(path, 6);
+	ASSERT_GE(tfd, 0);
+	close(tfd);
+	void *keep[15];
+	int fds[3];
+	write_leak_profile(path, keep, fds);
+	struct stat sb;
+	ASSERT_EQ(stat(path, &sb), 0);
+	ASSERT_EQ(sb.st_mode & 0777, 0644);
+
+	char *top = pprof("-top -sample_index=inuse_space", path);
+	ASSERT_CONTAINS(top, "leak_big");
+	ASSERT_CONTAINS(top, "leak_small");
+	ASSERT_CONTAINS(top, "Type: inuse_space");
+	ASSERT_CONTAINS(top, "5000B 83.29%"); /* 5 x 1000 of 6003 bytes */
+	ASSERT_CONTAINS(top, "1000B 16.66%"); /* 10 x 100 bytes */
+	free(top);
+
+	char *objs = pprof("-top -sample_index=inuse_objects "
+			   "-tagfocus=kind=fd", path);
+	ASSERT_CONTAINS(objs, "leak_fd");
+	ASSERT_TRUE(!strstr(objs, "leak_big"));
+	free(objs);
+
+	char *alloc = pprof("-top -sample_index=alloc_objects", path);
+	ASSERT_CONTAINS(alloc, "leak_small");
+	free(alloc);
+
+	char *traces = pprof("-traces", path);
+	ASSERT_CONTAINS(traces, "kind:  heap");
+	ASSERT_CONTAINS(traces, "kind:  fd");
+	ASSERT_CONTAINS(traces, "test_go_tool_pprof_reads_the_profile");
+	free(traces);
+
+	char *raw = pprof("-raw", path);
+	ASSERT_CONTAINS(raw, "alloc_objects/count alloc_space/bytes "
+			     "inuse_objects/count inuse_space/bytes");
+	ASSERT_CONTAINS(raw, "Mappings");
+	free(raw);
+	unlink(path);
+	for (int i = 0; i < 15; i++)
+		ward_free(keep[i]);
+	for (int i = 0; i < 3; i++)
+		ward_close(fds[i]);
+}
+
+TEST(go_tool_pprof_base_shows_growth)
+{
+	need_go();
+	char base[] = "/tmp/ward-base-XXXXXX.pb.gz";
+	char now[] = "/tmp/ward-now-XXXXXX.pb.gz";
+	close(mkstemps(base, 6));
+	close(mkstemps(now, 6));
+	ward_profile_t *p = ward_profile_snapshot();
+	ASSERT_EQ(ward_profile_save(p, base, WARD_FORMAT_PPROF), 0);
+	ward_profile_free(p);
+	void *keep[7];
+	for (int i = 0; i < 7; i++)
+		keep[i] = leak_big();
+	p = ward_profile_snapshot();
+	ASSERT_EQ(ward_profile_save(p, now, WARD_FORMAT_PPROF), 0);
+	ward_profile_free(p);
+	char args[256];
+	snprintf(args, sizeof(args), "-top -sample_index=inuse_objects -base %s",
+		 base);
+	char *top = pprof(args, now);
+	ASSERT_CONTAINS(top, "leak_big");
+	ASSERT_CONTAINS(top, "Showing nodes accounting for 7, 100% of 7 total");
+	free(top);
+	unlink(base);
+	unlink(now);
+	for (int i = 0; i < 7; i++)
+		ward_free(keep[i]);
+}
+
+TEST(save_is_atomic_and_reports_errors)
+{
+	ward_profile_t *p = ward_profile_snapshot();
+	ASSERT_EQ(ward_profile_save(p, "/nonexistent-dir/x.pb.gz",
+				    WARD_FORMAT_PPROF),
+		  -ENOENT);
+	char path[] = "/tmp/ward-text-XXXXXX";
+	close(mkstemp(path));
+	void *k = leak_big();
+	ward_profile_free(p);
+	p = ward_profile_snapshot();
+	ASSERT_EQ(ward_profile_save(p, path, WARD_FORMAT_TEXT), 0);
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd), "cat %s", path);
+	char *text = run(cmd);
+	ASSERT_CONTAINS(text, "live bytes");
+	ASSERT_CONTAINS(text, "leak_big+0x");
+	free(text);
+	ASSERT_EQ(ward_profile_save(p, path, WARD_FORMAT_JSON), 0);
+	text = run(cmd);
+	ASSERT_CONTAINS(text, "\"kind\":\"heap\"");
+	ASSERT_CONTAINS(text, "\"live_bytes\":1000");
+	free(text);
+	ASSERT_EQ(ward_profile_save(p, path, (enum ward_format)9), -EINVAL);
+	ward_profile_free(p);
+	unlink(path);
+	ward_free(k);
+}
