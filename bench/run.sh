@@ -9,6 +9,11 @@
 # next (4K aliasing between the two), and the best is the figure a tuned
 # deployment sees. Go figures are the best of -count runs.
 #
+# The registry's figures (track_*, bytes_per_live_record, export_1m_ms) come
+# from bench/bench_track.c: a track+untrack pair with a stack of ~16 frames,
+# against malloc+free of the same block; the live set's heap per record at
+# 1M records; a snapshot and pprof export of 1M records over 10k stacks.
+#
 # Prints one line "BENCH <name> <value> <unit>" per figure.
 set -eu
 build=${1:-build}
@@ -23,6 +28,9 @@ while [ "$i" -lt "$PROCS" ]; do
 	"$build/bench_anchor_cxx" >>"$tmp/anchors"
 	i=$((i + 1))
 done
+# The registry: one process each (the 1M-record phase takes a while).
+"$build/bench_track" >>"$tmp/anchors"
+WARD_STACK=dwarf "$build/bench_track" dwarf >>"$tmp/anchors"
 
 if ! command -v go >/dev/null 2>&1; then
 	echo "bench: the Go toolchain is missing; install it with: sudo apt-get install -y golang-go" >&2
@@ -56,5 +64,10 @@ END {
 	printf "BENCH panic10_go_over_ward %.3f ratio\n", b["go_BenchmarkPanic10"] / b["panic10_ward"]
 	printf "BENCH panic10_cxx_over_ward %.3f ratio\n", b["panic10_cxx_throw"] / b["panic10_ward"]
 	printf "BENCH defer_mallocs_per_op %.6f count\n", b["defer_mallocs_per_op"]
+	printf "BENCH track_pair_ns %.3f ns\n", b["track_pair_fp"]
+	printf "BENCH track_pair_vs_malloc %.3f ratio\n", b["track_pair_fp"] / b["malloc_pair"]
+	printf "BENCH track_pair_dwarf_ns %.3f ns\n", b["track_pair_dwarf"]
+	printf "BENCH bytes_per_live_record %.2f bytes\n", b["bytes_per_record"]
+	printf "BENCH export_1m_ms %.2f ms\n", b["export_1m_ms"]
 	printf "BENCH panic_mallocs_per_op %.6f count\n", b["panic_mallocs_per_op"]
 }' "$tmp/anchors"

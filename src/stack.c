@@ -240,15 +240,21 @@ static void stripes_init(void)
 		pthread_mutex_init(&stripes[i].lock, NULL);
 }
 
+/* Two independent lanes, so the multiplies of consecutive frames overlap. */
 static uint64_t hash_stack(uint32_t kind, const uintptr_t *pcs, int n)
 {
-	uint64_t h = 0x9e3779b97f4a7c15ull ^ kind;
-	for (int i = 0; i < n; i++) {
-		h ^= pcs[i];
-		h *= 0xff51afd7ed558ccdull;
-		h ^= h >> 32;
+	uint64_t a = 0x9e3779b97f4a7c15ull ^ kind, b = 0xc2b2ae3d27d4eb4full;
+	int i = 0;
+	for (; i + 1 < n; i += 2) {
+		a = (a ^ pcs[i]) * 0xff51afd7ed558ccdull;
+		b = (b ^ pcs[i + 1]) * 0xc4ceb9fe1a85ec53ull;
+		a ^= a >> 29;
+		b ^= b >> 31;
 	}
-	return h ^ (uint64_t)n;
+	if (i < n)
+		a = (a ^ pcs[i]) * 0xff51afd7ed558ccdull;
+	uint64_t h = (a ^ (b >> 17) ^ (uint64_t)n) * 0x9e3779b97f4a7c15ull;
+	return h ^ (h >> 32);
 }
 
 static bool same(const struct ward__site_rec *r, uint64_t h, uint32_t kind,

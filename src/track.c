@@ -91,8 +91,43 @@ struct shard {
 struct kind_table {
 	struct shard shards[SHARDS];
 	_Atomic uint64_t peak_count, peak_bytes;
-	_Atomic int64_t live_count, live_bytes;
+	_Atomic int64_t live_count, live_bytes; /* lag by the threads' batches */
 };
+
+/*
+ * High-water marks. Keeping a global live count exact would cost two
+ * atomic adds on every track and untrack; instead each thread batches its
+ * changes per kind and publishes them every BATCH records, so the peaks
+ * can lag the truth by at most BATCH records per thread. Live counts and
+ * bytes themselves are exact: they come from the sites' counters.
+ */
+enum { BATCH = 32 };
+static __thread struct {
+	int32_t count;
+	int64_t bytes;
+} pending[WARD_KIND_MAX];
+
+static void raise_peak(_Atomic uint64_t *peak, int64_t now);
+
+static void note_live(struct kind_table *t, int kind, int32_t dc, int64_t db)
+{
+	pending[kind].count += dc;
+	pending[kind].bytes += db;
+	if (pending[kind].count < BATCH && pending[kind].count > -BATCH)
+		return;
+	int64_t c = atomic_fetch_add_explicit(&t->live_count,
+					      pending[kind].count,
+					      memory_order_relaxed) +
+		    pending[kind].count;
+	int64_t b = atomic_fetch_add_explicit(&t->live_bytes,
+					      pending[kind].bytes,
+					      memory_order_relaxed) +
+		    pending[kind].bytes;
+	pending[kind].count = 0;
+	pending[kind].bytes = 0;
+	raise_peak(&t->peak_count, c);
+	raise_peak(&t->peak_bytes, b);
+}
 
 static struct kind_table *_Atomic tables[WARD_KIND_MAX];
 static pthread_mutex_t tables_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -120,11 +155,15 @@ static struct kind_table *table_for(int kind, bool create)
 	return t;
 }
 
+/* murmur3's finalizer: every output bit depends on every input bit, so
+ * aligned pointers and small integers spread over shards and slots. */
 static inline uint64_t mix(uintptr_t h)
 {
 	uint64_t x = (uint64_t)h;
 	x ^= x >> 33;
 	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ull;
 	x ^= x >> 33;
 	return x;
 }
@@ -236,16 +275,8 @@ static int insert(int kind, uintptr_t handle, uint32_t site, uint64_t size)
 	s->count++;
 out:
 	pthread_mutex_unlock(&s->lock);
-	if (rc == 0) {
-		int64_t c = atomic_fetch_add_explicit(&t->live_count, 1,
-						      memory_order_relaxed) + 1;
-		int64_t b = atomic_fetch_add_explicit(&t->live_bytes,
-						      (int64_t)size,
-						      memory_order_relaxed) +
-			    (int64_t)size;
-		raise_peak(&t->peak_count, c);
-		raise_peak(&t->peak_bytes, b);
-	}
+	if (rc == 0)
+		note_live(t, kind, 1, (int64_t)size);
 	return rc;
 }
 
@@ -285,11 +316,8 @@ out:
 	pthread_mutex_unlock(&s->lock);
 	if (site && *size == UINT32_MAX)
 		*size = big_get(kind, handle, true);
-	if (site) {
-		atomic_fetch_sub_explicit(&t->live_count, 1, memory_order_relaxed);
-		atomic_fetch_sub_explicit(&t->live_bytes, (int64_t)*size,
-					  memory_order_relaxed);
-	}
+	if (site)
+		note_live(t, kind, -1, -(int64_t)*size);
 	return site;
 }
 
@@ -405,6 +433,11 @@ WARD_API int ward_kind_stats(int kind, struct ward_kind_stats *out)
 		out->peak_count = atomic_load(&t->peak_count);
 		out->peak_bytes = atomic_load(&t->peak_bytes);
 	}
+	/* A peak is at least what is live now (the batches may lag). */
+	if (out->peak_count < out->live_count)
+		out->peak_count = out->live_count;
+	if (out->peak_bytes < out->live_bytes)
+		out->peak_bytes = out->live_bytes;
 	return 0;
 }
 

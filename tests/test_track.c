@@ -121,8 +121,10 @@ TEST(track_and_untrack_keep_counts)
 	ASSERT_EQ(st.live_bytes, 20);
 	ASSERT_EQ(st.acquired_count, 2);
 	ASSERT_EQ(st.released_count, 1);
-	ASSERT_EQ(st.peak_count, 2);
-	ASSERT_EQ(st.peak_bytes, 30);
+	/* Peaks may lag by a batch of 32 records per thread. */
+	ASSERT_GE(st.peak_count, 1);
+	ASSERT_LE(st.peak_count, 2);
+	ASSERT_GE(st.peak_bytes, 20);
 	ASSERT_EQ(ward_untrack(k, 2), 0);
 }
 
@@ -139,7 +141,8 @@ TEST(many_handles_grow_and_shrink_the_shards)
 	ward_kind_stats(k, &st);
 	ASSERT_EQ(st.live_count, 0);
 	ASSERT_EQ(st.live_bytes, 0);
-	ASSERT_EQ(st.peak_count, 20000);
+	ASSERT_GE(st.peak_count, 20000 - 32);
+	ASSERT_LE(st.peak_count, 20000);
 }
 
 TEST(huge_sizes_are_kept_exactly)
