@@ -7,6 +7,7 @@
 #   make bench      benchmarks: BENCH lines with ratios against anchors
 #   make install PREFIX=/usr/local
 #   make fuzz-defer N=2000 [SEED=7]   more differential programs against Go
+#   make fuzz-pprof SECONDS=600       fuzz the profile reader longer
 
 BUILD ?= build
 PREFIX ?= /usr/local
@@ -15,7 +16,9 @@ SEED ?= $(shell date +%s)
 CMAKE_FLAGS ?=
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all build demo test bench install fuzz-defer clean deps
+SECONDS ?= 600
+
+.PHONY: all build demo test bench install fuzz-defer fuzz-pprof clean deps
 
 all: build
 
@@ -47,6 +50,10 @@ install: build
 fuzz-defer: deps build
 	tests/diff/run.sh --lib $(BUILD)/libward.a --include include \
 		--work $(BUILD)/fuzz --seed $(SEED) --count $(N)
+
+fuzz-pprof: build
+	mkdir -p $(BUILD)/fuzz-corpus
+	$(BUILD)/fuzz_pprof -max_total_time=$(SECONDS) $(BUILD)/fuzz-corpus tests/corpus/pprof
 
 clean:
 	rm -rf $(BUILD)

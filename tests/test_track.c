@@ -569,3 +569,102 @@ TEST(save_is_atomic_and_reports_errors)
 	unlink(path);
 	ward_free(k);
 }
+
+/* ---- Reading profiles back --------------------------------------------- */
+
+struct membuf {
+	unsigned char *p;
+	size_t len, cap;
+};
+
+static void to_mem(void *opaque, const void *buf, size_t len)
+{
+	struct membuf *m = opaque;
+	if (m->len + len > m->cap) {
+		m->cap = (m->len + len) * 2;
+		m->p = realloc(m->p, m->cap);
+	}
+	memcpy(m->p + m->len, buf, len);
+	m->len += len;
+}
+
+TEST(pprof_round_trips)
+{
+	void *keep[3] = { leak_small(), leak_big(), leak_big() };
+	int fd = leak_fd();
+	ward_profile_t *p = ward_profile_snapshot();
+	struct membuf m = { 0 };
+	ASSERT_EQ(ward_profile_write(p, WARD_FORMAT_PPROF, to_mem, &m), 0);
+	ward_profile_t *back = NULL;
+	char err[256];
+	ASSERT_EQ(ward_profile_read(m.p, m.len, &back, err, sizeof(err)), 0);
+	ASSERT_EQ(ward_profile_count(back), ward_profile_count(p));
+	for (size_t i = 0; i < ward_profile_count(p); i++) {
+		const struct ward_sample *a = ward_profile_sample(p, i);
+		const struct ward_sample *b = ward_profile_sample(back, i);
+		ASSERT_EQ(a->kind, b->kind);
+		ASSERT_EQ(a->live_count, b->live_count);
+		ASSERT_EQ(a->live_bytes, b->live_bytes);
+		ASSERT_EQ(a->alloc_count, b->alloc_count);
+		ASSERT_EQ(a->alloc_bytes, b->alloc_bytes);
+		ASSERT_EQ(a->depth, b->depth);
+		for (int k = 0; k < a->depth; k++)
+			ASSERT_EQ(a->pcs[k], b->pcs[k]);
+	}
+	ward_profile_free(back);
+	ward_profile_free(p);
+	free(m.p);
+	ward_free(keep[0]);
+	ward_free(keep[1]);
+	ward_free(keep[2]);
+	ward_close(fd);
+}
+
+TEST(pprof_reader_refuses_bad_input_with_reasons)
+{
+	void *k = leak_big();
+	ward_profile_t *p = ward_profile_snapshot(), *back = NULL;
+	struct membuf m = { 0 };
+	ASSERT_EQ(ward_profile_write(p, WARD_FORMAT_PPROF, to_mem, &m), 0);
+	char err[256];
+
+	/* Truncated gzip. */
+	ASSERT_EQ(ward_profile_read(m.p, m.len / 2, &back, err, sizeof(err)),
+		  -EBADMSG);
+	ASSERT_CONTAINS(err, "truncated");
+	ASSERT_NULL(back);
+
+	/* Not a profile at all. */
+	const char junk[] = "this is not a profile, just some text";
+	ASSERT_EQ(ward_profile_read(junk, sizeof(junk), &back, err,
+				    sizeof(err)),
+		  -EBADMSG);
+	ASSERT_TRUE(err[0] != '\0');
+
+	/* A sample that refers to a location that does not exist:
+	 * field 2 (sample) { field 1 (location_id) = 99; field 2 = 1 },
+	 * string table "" only. */
+	const unsigned char dangling[] = { 0x0a, 0x02, 0x08, 0x00,   /* type */
+					   0x12, 0x04, 0x08, 0x63, 0x10, 0x01,
+					   0x32, 0x00 };
+	ASSERT_EQ(ward_profile_read(dangling, sizeof(dangling), &back, err,
+				    sizeof(err)),
+		  -EBADMSG);
+	ASSERT_CONTAINS(err, "location 99, which is not defined");
+
+	/* A length that runs past the end. */
+	const unsigned char overlong[] = { 0x12, 0x7f, 0x08 };
+	ASSERT_EQ(ward_profile_read(overlong, sizeof(overlong), &back, err,
+				    sizeof(err)),
+		  -EBADMSG);
+	ASSERT_CONTAINS(err, "runs past the end");
+
+	/* A missing file names itself. */
+	ASSERT_EQ(ward_profile_load("/nonexistent/p.pb.gz", &back, err,
+				    sizeof(err)),
+		  -ENOENT);
+	ASSERT_CONTAINS(err, "/nonexistent/p.pb.gz");
+	ward_profile_free(p);
+	free(m.p);
+	ward_free(k);
+}

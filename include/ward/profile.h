@@ -87,6 +87,24 @@ WARD_API int ward_profile_write(const ward_profile_t *p, enum ward_format fmt,
 WARD_API int ward_profile_save(const ward_profile_t *p, const char *path,
 			       enum ward_format fmt);
 
+/*
+ * ward_profile_read - parse a profile.proto message, gzipped or not, as
+ * ward_profile_save() writes it (other producers' heap profiles work too:
+ * samples keep the values of the sample types named alloc_objects,
+ * alloc_space, inuse_objects and inuse_space, and their "kind" label).
+ * On success returns 0 and sets *out (free with ward_profile_free()).
+ * A malformed or truncated input returns -EBADMSG and, when err is not NULL,
+ * a sentence naming the problem in err; -ENOMEM, -EFBIG (over 1 GiB
+ * decompressed), -EINVAL.
+ */
+WARD_API int ward_profile_read(const void *buf, size_t len,
+			       ward_profile_t **out, char *err, size_t errlen);
+
+/* ward_profile_load - ward_profile_read() on a file's contents; errors also
+ * name the file. Returns 0 or a negative errno. */
+WARD_API int ward_profile_load(const char *path, ward_profile_t **out,
+			       char *err, size_t errlen);
+
 #ifdef __cplusplus
 }
 #endif

@@ -16,6 +16,11 @@ struct ward_profile {
 	uintptr_t *owned_pcs; /* stacks owned by this profile, if any */
 };
 
+/* A mapping as a read profile describes it. */
+struct ward__mapping {
+	uint64_t start, limit, offset;
+};
+
 struct ward__out {
 	ward_write_fn write;
 	void *opaque;

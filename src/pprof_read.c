@@ -1,0 +1,642 @@
+/*
+ * pprof_read.c — reading profile.proto files back (ours, and other
+ * producers' heap-like profiles): gzip or raw bytes in, a ward_profile out.
+ *
+ * This reads outside input, so every length, index and reference is
+ * checked, and a malformed file is refused with a message that names what
+ * is wrong and where (byte offset in the decompressed message), never with
+ * a crash. tests/fuzz_pprof.c is its libFuzzer harness.
+ *
+ * What it keeps: each sample's stack (location addresses, plus one, back to
+ * return addresses as ward stores them), its "kind" label (heap when
+ * absent), and the values of the sample types named alloc_objects,
+ * alloc_space, inuse_objects and inuse_space (missing ones are zero).
+ * Mappings are kept for symbolization.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "internal/profile.h"
+#include "ward/track.h"
+
+enum { INPUT_LIMIT = 1 << 30 };
+
+struct rd {
+	const uint8_t *p, *end, *base;
+	char *err;
+	size_t errlen;
+	bool failed;
+};
+
+static void fail(struct rd *r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void fail(struct rd *r, const char *fmt, ...)
+{
+	if (r->failed)
+		return;
+	r->failed = true;
+	if (!r->err || !r->errlen)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(r->err, r->errlen, fmt, ap);
+	va_end(ap);
+}
+
+static uint64_t varint(struct rd *r)
+{
+	uint64_t v = 0;
+	for (int shift = 0; shift < 64; shift += 7) {
+		if (r->p >= r->end) {
+			fail(r, "truncated varint at byte %zu",
+			     (size_t)(r->p - r->base));
+			return 0;
+		}
+		uint8_t b = *r->p++;
+		v |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80))
+			return v;
+	}
+	fail(r, "varint longer than 10 bytes at byte %zu",
+	     (size_t)(r->p - r->base));
+	return 0;
+}
+
+/* A length-delimited field's body as a sub-reader. */
+static struct rd sub(struct rd *r)
+{
+	struct rd s = *r;
+	uint64_t n = varint(r);
+	if (r->failed)
+		return s;
+	if (n > (uint64_t)(r->end - r->p)) {
+		fail(r, "field of %llu bytes at byte %zu runs past the end",
+		     (unsigned long long)n, (size_t)(r->p - r->base));
+		s.p = s.end = r->p;
+		return s;
+	}
+	s.p = r->p;
+	s.end = r->p + n;
+	r->p += n;
+	return s;
+}
+
+static void skip(struct rd *r, int wire)
+{
+	switch (wire) {
+	case 0:
+		varint(r);
+		break;
+	case 1:
+		if (r->end - r->p < 8)
+			fail(r, "truncated fixed64 at byte %zu",
+			     (size_t)(r->p - r->base));
+		else
+			r->p += 8;
+		break;
+	case 2:
+		sub(r);
+		break;
+	case 5:
+		if (r->end - r->p < 4)
+			fail(r, "truncated fixed32 at byte %zu",
+			     (size_t)(r->p - r->base));
+		else
+			r->p += 4;
+		break;
+	default:
+		fail(r, "unknown wire type %d at byte %zu", wire,
+		     (size_t)(r->p - r->base));
+	}
+}
+
+/* Read a repeated uint64 field, packed or not, appending to *v. */
+struct u64s {
+	uint64_t *v;
+	size_t n, cap;
+};
+
+static void push(struct rd *r, struct u64s *a, uint64_t x)
+{
+	if (a->n == a->cap) {
+		size_t ncap = a->cap ? a->cap * 2 : 8;
+		uint64_t *nv = realloc(a->v, ncap * sizeof(*nv));
+		if (!nv) {
+			fail(r, "out of memory");
+			return;
+		}
+		a->v = nv;
+		a->cap = ncap;
+	}
+	a->v[a->n++] = x;
+}
+
+static void repeated(struct rd *r, int wire, struct u64s *a)
+{
+	if (wire == 0) {
+		uint64_t x = varint(r);
+		if (!r->failed)
+			push(r, a, x);
+	} else if (wire == 2) {
+		struct rd s = sub(r);
+		while (!r->failed && !s.failed && s.p < s.end)
+			push(r, a, varint(&s));
+		if (s.failed)
+			fail(r, "%s", s.err ? s.err : "bad packed field");
+	} else {
+		fail(r, "repeated integer with wire type %d at byte %zu", wire,
+		     (size_t)(r->p - r->base));
+	}
+}
+
+/* ---- The messages ------------------------------------------------------ */
+
+struct sample {
+	struct u64s locs, vals;
+	int64_t kind_str; /* string index of the kind label, -1 if none */
+};
+
+struct location {
+	uint64_t id, address, mapping;
+};
+
+struct parsed {
+	struct u64s type_str; /* string index of each sample type's name */
+	struct sample *samples;
+	size_t nsamples, capsamples;
+	struct location *locs;
+	size_t nlocs, caplocs;
+	struct ward__mapping *maps;
+	size_t nmaps, capmaps;
+	struct u64s map_file_str, map_id;
+	const uint8_t **strs;
+	size_t *strlens;
+	size_t nstrs, capstrs;
+};
+
+static void *grow(struct rd *r, void *v, size_t *cap, size_t n, size_t elem)
+{
+	if (n < *cap)
+		return v;
+	size_t ncap = *cap ? *cap * 2 : 16;
+	void *nv = realloc(v, ncap * elem);
+	if (!nv) {
+		fail(r, "out of memory");
+		return v;
+	}
+	memset((char *)nv + *cap * elem, 0, (ncap - *cap) * elem);
+	*cap = ncap;
+	return nv;
+}
+
+static void read_label(struct rd *r, struct rd s, struct parsed *pp,
+		       int64_t *kind_str)
+{
+	uint64_t key = 0, str = 0;
+	while (!s.failed && s.p < s.end) {
+		uint64_t tag = varint(&s);
+		int f = (int)(tag >> 3), w = (int)(tag & 7);
+		if (f == 1 && w == 0)
+			key = varint(&s);
+		else if (f == 2 && w == 0)
+			str = varint(&s);
+		else
+			skip(&s, w);
+	}
+	if (s.failed) {
+		fail(r, "%s (in a label)", s.err);
+		return;
+	}
+	(void)pp;
+	/* Resolved after the string table is read: keep both indexes. */
+	if (key)
+		*kind_str = (int64_t)(key << 32 | (str & 0xffffffff));
+}
+
+static void read_sample(struct rd *r, struct rd s, struct parsed *pp)
+{
+	pp->samples = grow(r, pp->samples, &pp->capsamples, pp->nsamples,
+			   sizeof(*pp->samples));
+	if (r->failed)
+		return;
+	struct sample *sm = &pp->samples[pp->nsamples++];
+	sm->kind_str = -1;
+	while (!s.failed && !r->failed && s.p < s.end) {
+		uint64_t tag = varint(&s);
+		int f = (int)(tag >> 3), w = (int)(tag & 7);
+		if (f == 1)
+			repeated(&s, w, &sm->locs);
+		else if (f == 2)
+			repeated(&s, w, &sm->vals);
+		else if (f == 3 && w == 2) {
+			int64_t k = -1;
+			read_label(r, sub(&s), pp, &k);
+			if (k >= 0 && sm->kind_str < 0)
+				sm->kind_str = k;
+		} else
+			skip(&s, w);
+	}
+	if (s.failed)
+		fail(r, "%s (in sample %zu)", s.err, pp->nsamples);
+}
+
+static void read_location(struct rd *r, struct rd s, struct parsed *pp)
+{
+	pp->locs = grow(r, pp->locs, &pp->caplocs, pp->nlocs, sizeof(*pp->locs));
+	if (r->failed)
+		return;
+	struct location *l = &pp->locs[pp->nlocs++];
+	while (!s.failed && s.p < s.end) {
+		uint64_t tag = varint(&s);
+		int f = (int)(tag >> 3), w = (int)(tag & 7);
+		if (f == 1 && w == 0)
+			l->id = varint(&s);
+		else if (f == 2 && w == 0)
+			l->mapping = varint(&s);
+		else if (f == 3 && w == 0)
+			l->address = varint(&s);
+		else
+			skip(&s, w);
+	}
+	if (s.failed)
+		fail(r, "%s (in location %zu)", s.err, pp->nlocs);
+	else if (l->id == 0)
+		fail(r, "location %zu has no id", pp->nlocs);
+}
+
+static void read_mapping(struct rd *r, struct rd s, struct parsed *pp)
+{
+	pp->maps = grow(r, pp->maps, &pp->capmaps, pp->nmaps, sizeof(*pp->maps));
+	if (r->failed)
+		return;
+	struct ward__mapping *m = &pp->maps[pp->nmaps++];
+	uint64_t id = 0, file = 0;
+	while (!s.failed && s.p < s.end) {
+		uint64_t tag = varint(&s);
+		int f = (int)(tag >> 3), w = (int)(tag & 7);
+		if (f == 1 && w == 0)
+			id = varint(&s);
+		else if (f == 2 && w == 0)
+			m->start = varint(&s);
+		else if (f == 3 && w == 0)
+			m->limit = varint(&s);
+		else if (f == 4 && w == 0)
+			m->offset = varint(&s);
+		else if (f == 5 && w == 0)
+			file = varint(&s);
+		else
+			skip(&s, w);
+	}
+	if (s.failed)
+		fail(r, "%s (in mapping %zu)", s.err, pp->nmaps);
+	push(r, &pp->map_id, id);
+	push(r, &pp->map_file_str, file);
+}
+
+static void read_value_type(struct rd *r, struct rd s, struct parsed *pp)
+{
+	uint64_t type = 0;
+	while (!s.failed && s.p < s.end) {
+		uint64_t tag = varint(&s);
+		int f = (int)(tag >> 3), w = (int)(tag & 7);
+		if (f == 1 && w == 0)
+			type = varint(&s);
+		else
+			skip(&s, w);
+	}
+	if (s.failed)
+		fail(r, "%s (in a sample type)", s.err);
+	push(r, &pp->type_str, type);
+}
+
+static void read_profile(struct rd *r, struct parsed *pp)
+{
+	while (!r->failed && r->p < r->end) {
+		uint64_t tag = varint(r);
+		int f = (int)(tag >> 3), w = (int)(tag & 7);
+		if (r->failed)
+			break;
+		if (f == 0) {
+			fail(r, "field number 0 at byte %zu",
+			     (size_t)(r->p - r->base));
+			break;
+		}
+		bool bytes = w == 2;
+		if (f == 1 && bytes)
+			read_value_type(r, sub(r), pp);
+		else if (f == 2 && bytes)
+			read_sample(r, sub(r), pp);
+		else if (f == 3 && bytes)
+			read_mapping(r, sub(r), pp);
+		else if (f == 4 && bytes)
+			read_location(r, sub(r), pp);
+		else if (f == 6 && bytes) {
+			struct rd s = sub(r);
+			pp->strs = grow(r, pp->strs, &pp->capstrs, pp->nstrs,
+					sizeof(*pp->strs));
+			size_t cap = pp->capstrs;
+			if (r->failed)
+				break;
+			pp->strlens = realloc(pp->strlens, cap * sizeof(size_t));
+			if (!pp->strlens) {
+				fail(r, "out of memory");
+				break;
+			}
+			pp->strs[pp->nstrs] = s.p;
+			pp->strlens[pp->nstrs++] = (size_t)(s.end - s.p);
+		} else if (f >= 1 && f <= 6 && !bytes) {
+			fail(r, "field %d has wire type %d, expected 2 "
+				"(length-delimited), at byte %zu",
+			     f, w, (size_t)(r->p - r->base));
+		} else
+			skip(r, w);
+	}
+}
+
+static bool str_is(const struct parsed *pp, uint64_t i, const char *s)
+{
+	return i < pp->nstrs && pp->strlens[i] == strlen(s) &&
+	       memcmp(pp->strs[i], s, pp->strlens[i]) == 0;
+}
+
+static int cmp_loc(const void *a, const void *b)
+{
+	const struct location *x = a, *y = b;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static const struct location *find_loc(const struct parsed *pp, uint64_t id)
+{
+	size_t lo = 0, hi = pp->nlocs;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (pp->locs[mid].id < id)
+			lo = mid + 1;
+		else if (pp->locs[mid].id > id)
+			hi = mid;
+		else
+			return &pp->locs[mid];
+	}
+	return NULL;
+}
+
+static void free_parsed(struct parsed *pp)
+{
+	for (size_t i = 0; i < pp->nsamples; i++) {
+		free(pp->samples[i].locs.v);
+		free(pp->samples[i].vals.v);
+	}
+	free(pp->samples);
+	free(pp->locs);
+	free(pp->maps);
+	free(pp->type_str.v);
+	free(pp->map_file_str.v);
+	free(pp->map_id.v);
+	free(pp->strs);
+	free(pp->strlens);
+}
+
+/* Build the ward_profile from a parsed message; fails on bad references. */
+static struct ward_profile *build(struct rd *r, struct parsed *pp)
+{
+	int col[4] = { -1, -1, -1, -1 };
+	static const char *const names[4] = { "alloc_objects", "alloc_space",
+					      "inuse_objects", "inuse_space" };
+	for (size_t i = 0; i < pp->type_str.n; i++) {
+		if (pp->type_str.v[i] >= pp->nstrs) {
+			fail(r, "sample type %zu names string %llu, but the "
+				"string table has %zu",
+			     i, (unsigned long long)pp->type_str.v[i], pp->nstrs);
+			return NULL;
+		}
+		for (int k = 0; k < 4; k++)
+			if (str_is(pp, pp->type_str.v[i], names[k]))
+				col[k] = (int)i;
+	}
+	if (pp->nstrs == 0 || pp->strlens[0] != 0) {
+		fail(r, "the string table must start with the empty string");
+		return NULL;
+	}
+	qsort(pp->locs, pp->nlocs, sizeof(*pp->locs), cmp_loc);
+	for (size_t i = 1; i < pp->nlocs; i++)
+		if (pp->locs[i].id == pp->locs[i - 1].id) {
+			fail(r, "location id %llu is defined twice",
+			     (unsigned long long)pp->locs[i].id);
+			return NULL;
+		}
+	size_t total = 0;
+	for (size_t i = 0; i < pp->nsamples; i++) {
+		if (pp->samples[i].vals.n != pp->type_str.n) {
+			fail(r, "sample %zu has %zu values, but the profile "
+				"declares %zu sample types",
+			     i + 1, pp->samples[i].vals.n, pp->type_str.n);
+			return NULL;
+		}
+		if (pp->samples[i].locs.n > 4096) {
+			fail(r, "sample %zu has a stack of %zu frames", i + 1,
+			     pp->samples[i].locs.n);
+			return NULL;
+		}
+		total += pp->samples[i].locs.n;
+	}
+	struct ward_profile *p = calloc(1, sizeof(*p));
+	if (!p) {
+		fail(r, "out of memory");
+		return NULL;
+	}
+	p->samples = calloc(pp->nsamples + 1, sizeof(*p->samples));
+	p->sites = calloc(pp->nsamples + 1, sizeof(*p->sites));
+	p->owned_pcs = calloc(total + 1, sizeof(*p->owned_pcs));
+	if (!p->samples || !p->sites || !p->owned_pcs) {
+		ward_profile_free(p);
+		fail(r, "out of memory");
+		return NULL;
+	}
+	size_t at = 0;
+	for (size_t i = 0; i < pp->nsamples; i++) {
+		struct sample *sm = &pp->samples[i];
+		struct ward_sample *s = &p->samples[i];
+		s->pcs = &p->owned_pcs[at];
+		for (size_t k = 0; k < sm->locs.n; k++) {
+			const struct location *l = find_loc(pp, sm->locs.v[k]);
+			if (!l) {
+				fail(r, "sample %zu refers to location %llu, "
+					"which is not defined",
+				     i + 1, (unsigned long long)sm->locs.v[k]);
+				ward_profile_free(p);
+				return NULL;
+			}
+			p->owned_pcs[at++] = (uintptr_t)l->address + 1;
+		}
+		s->depth = (int)sm->locs.n;
+		int64_t v[4] = { 0 };
+		for (int k = 0; k < 4; k++)
+			if (col[k] >= 0)
+				v[k] = (int64_t)sm->vals.v[col[k]];
+		s->alloc_count = v[0];
+		s->alloc_bytes = v[1];
+		s->live_count = v[2];
+		s->live_bytes = v[3];
+		s->kind = WARD_KIND_HEAP;
+		if (sm->kind_str >= 0) {
+			uint64_t key = (uint64_t)sm->kind_str >> 32;
+			uint64_t str = (uint64_t)sm->kind_str & 0xffffffff;
+			if (key >= pp->nstrs || str >= pp->nstrs) {
+				fail(r, "sample %zu has a label naming string "
+					"%llu, but the string table has %zu",
+				     i + 1, (unsigned long long)(key > str ? key : str),
+				     pp->nstrs);
+				ward_profile_free(p);
+				return NULL;
+			}
+			if (str_is(pp, key, "kind")) {
+				char name[64];
+				size_t n = pp->strlens[str] < 63 ? pp->strlens[str] : 63;
+				memcpy(name, pp->strs[str], n);
+				name[n] = '\0';
+				int k = ward_kind_register(name);
+				if (k >= 0)
+					s->kind = k;
+			}
+		}
+		p->sites[i] = (uint32_t)(i + 1);
+	}
+	p->count = pp->nsamples;
+	return p;
+}
+
+WARD_API int ward_profile_read(const void *buf, size_t len,
+			       ward_profile_t **out, char *err, size_t errlen)
+{
+	uint8_t *plain = NULL;
+	size_t plain_len = 0;
+	const uint8_t *in = buf;
+
+	if (err && errlen)
+		err[0] = '\0';
+	if (!out || (!buf && len))
+		return -EINVAL;
+	*out = NULL;
+	if (len >= 2 && in[0] == 0x1f && in[1] == 0x8b) {
+		z_stream z;
+		memset(&z, 0, sizeof(z));
+		if (inflateInit2(&z, 15 + 32) != Z_OK)
+			return -ENOMEM;
+		size_t cap = len * 4 + 1024;
+		int rc = Z_OK;
+		z.next_in = (Bytef *)(uintptr_t)in;
+		z.avail_in = (uInt)len;
+		for (;;) {
+			if (cap > INPUT_LIMIT) {
+				inflateEnd(&z);
+				free(plain);
+				if (err)
+					snprintf(err, errlen, "decompresses to "
+						 "more than 1 GiB");
+				return -EFBIG;
+			}
+			uint8_t *np = realloc(plain, cap);
+			if (!np) {
+				inflateEnd(&z);
+				free(plain);
+				return -ENOMEM;
+			}
+			plain = np;
+			z.next_out = plain + plain_len;
+			z.avail_out = (uInt)(cap - plain_len);
+			rc = inflate(&z, Z_NO_FLUSH);
+			plain_len = cap - z.avail_out;
+			if (rc == Z_STREAM_END || rc != Z_OK)
+				break;
+			if (z.avail_out == 0)
+				cap *= 2;
+			else if (z.avail_in == 0)
+				break;
+		}
+		inflateEnd(&z);
+		if (rc != Z_STREAM_END) {
+			free(plain);
+			if (err)
+				snprintf(err, errlen,
+					 "gzip data is %s (after %zu bytes "
+					 "of output)",
+					 rc == Z_OK || rc == Z_BUF_ERROR
+						 ? "truncated"
+						 : "corrupt",
+					 plain_len);
+			return -EBADMSG;
+		}
+		in = plain;
+		len = plain_len;
+	}
+
+	struct rd r = { in, in + len, in, err, errlen, false };
+	struct parsed pp;
+	memset(&pp, 0, sizeof(pp));
+	read_profile(&r, &pp);
+	struct ward_profile *p = r.failed ? NULL : build(&r, &pp);
+	free_parsed(&pp);
+	free(plain);
+	if (!p) {
+		if (err && !err[0])
+			snprintf(err, errlen, "not a profile");
+		return -EBADMSG;
+	}
+	*out = p;
+	return 0;
+}
+
+WARD_API int ward_profile_load(const char *path, ward_profile_t **out,
+			       char *err, size_t errlen)
+{
+	if (err && errlen)
+		err[0] = '\0';
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		int e = errno;
+		if (err)
+			snprintf(err, errlen, "%s: %s", path, strerror(e));
+		return -e;
+	}
+	size_t cap = 1 << 16, len = 0;
+	uint8_t *buf = malloc(cap);
+	size_t n;
+	while (buf && (n = fread(buf + len, 1, cap - len, f)) > 0) {
+		len += n;
+		if (len == cap) {
+			if (cap >= INPUT_LIMIT) {
+				free(buf);
+				fclose(f);
+				if (err)
+					snprintf(err, errlen, "%s: larger than 1 GiB", path);
+				return -EFBIG;
+			}
+			uint8_t *nb = realloc(buf, cap *= 2);
+			if (!nb)
+				free(buf);
+			buf = nb;
+		}
+	}
+	bool bad = ferror(f);
+	fclose(f);
+	if (!buf)
+		return -ENOMEM;
+	if (bad) {
+		free(buf);
+		if (err)
+			snprintf(err, errlen, "%s: read error", path);
+		return -EIO;
+	}
+	char inner[256] = "";
+	int rc = ward_profile_read(buf, len, out, inner, sizeof(inner));
+	free(buf);
+	if (rc < 0 && err)
+		snprintf(err, errlen, "%s: %s", path,
+			 inner[0] ? inner : strerror(-rc));
+	return rc;
+}
