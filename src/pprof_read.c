@@ -422,7 +422,8 @@ static struct ward_profile *build(struct rd *r, struct parsed *pp)
 		fail(r, "the string table must start with the empty string");
 		return NULL;
 	}
-	qsort(pp->locs, pp->nlocs, sizeof(*pp->locs), cmp_loc);
+	if (pp->nlocs)
+		qsort(pp->locs, pp->nlocs, sizeof(*pp->locs), cmp_loc);
 	for (size_t i = 1; i < pp->nlocs; i++)
 		if (pp->locs[i].id == pp->locs[i - 1].id) {
 			fail(r, "location id %llu is defined twice",
