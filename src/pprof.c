@@ -23,12 +23,14 @@
 #include <link.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 
 #include "internal/profile.h"
+#include "internal/symbolize.h"
 #include "ward/track.h"
 
 /* ---- A growable protobuf buffer ---------------------------------------- */
@@ -207,6 +209,29 @@ static int add_mapping(struct dl_phdr_info *info, size_t size, void *arg)
 	return 0;
 }
 
+/* Libraries dlclose() unloaded keep their mappings in the profile. */
+static void add_unloaded(struct maps *m)
+{
+	struct ward__unloaded u[64];
+	size_t n = ward__symbolize_unloaded(u, 64);
+	for (size_t i = 0; i < n; i++) {
+		if (m->n == m->cap) {
+			size_t ncap = m->cap ? m->cap * 2 : 32;
+			struct mapping *nv = realloc(m->v, ncap * sizeof(*nv));
+			if (!nv)
+				return;
+			m->v = nv;
+			m->cap = ncap;
+		}
+		struct mapping *mp = &m->v[m->n++];
+		mp->start = u[i].start & ~(uint64_t)4095;
+		mp->limit = u[i].limit;
+		mp->offset = u[i].offset & ~(uint64_t)4095;
+		snprintf(mp->file, sizeof(mp->file), "%s", u[i].path);
+		mp->build_id[0] = '\0';
+	}
+}
+
 /* Mapping index (1-based) holding addr, or 0. */
 static uint64_t mapping_of(const struct maps *m, uint64_t addr)
 {
@@ -288,6 +313,7 @@ int ward__write_pprof(const struct ward_profile *p, struct ward__out *o)
 	if (locs_init(&l, total_frames + 1) < 0)
 		goto out;
 	dl_iterate_phdr(add_mapping, &m);
+	add_unloaded(&m);
 	str_id(&st, "");
 
 	static const char *const types[4][2] = {

@@ -508,6 +508,27 @@ static struct ward_profile *build(struct rd *r, struct parsed *pp)
 		p->sites[i] = (uint32_t)(i + 1);
 	}
 	p->count = pp->nsamples;
+	/* Mappings, with their files named, for symbolization. */
+	p->maps = calloc(pp->nmaps + 1, sizeof(*p->maps));
+	if (!p->maps) {
+		ward_profile_free(p);
+		fail(r, "out of memory");
+		return NULL;
+	}
+	for (size_t i = 0; i < pp->nmaps; i++) {
+		p->maps[i] = pp->maps[i];
+		p->maps[i].file = NULL;
+		uint64_t fs = pp->map_file_str.v[i];
+		if (fs && fs < pp->nstrs) {
+			p->maps[i].file = malloc(pp->strlens[fs] + 1);
+			if (p->maps[i].file) {
+				memcpy(p->maps[i].file, pp->strs[fs],
+				       pp->strlens[fs]);
+				p->maps[i].file[pp->strlens[fs]] = '\0';
+			}
+		}
+		p->nmaps++;
+	}
 	return p;
 }
 

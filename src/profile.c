@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,8 +19,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "internal/intercept.h"
 #include "internal/profile.h"
 #include "internal/registry.h"
+#include "internal/symbolize.h"
 #include "ward/track.h"
 
 static struct ward_profile *profile_new(size_t cap)
@@ -34,6 +37,21 @@ static struct ward_profile *profile_new(size_t cap)
 		return NULL;
 	}
 	return p;
+}
+
+/*
+ * Sampled heap values, scaled back to estimates of the whole as Go's
+ * scaleHeapSample does: a block of average size s was sampled with
+ * probability 1 - exp(-s / rate).
+ */
+static void scale(int64_t *count, int64_t *bytes)
+{
+	if (*count <= 0 || *bytes <= 0)
+		return;
+	double avg = (double)*bytes / (double)*count;
+	double f = 1.0 / (1.0 - exp(-avg / (double)ward__sample_rate));
+	*count = (int64_t)((double)*count * f + 0.5);
+	*bytes = (int64_t)((double)*bytes * f + 0.5);
 }
 
 WARD_API ward_profile_t *ward_profile_snapshot(void)
@@ -67,6 +85,10 @@ WARD_API ward_profile_t *ward_profile_snapshot(void)
 		s->alloc_bytes = (int64_t)ab;
 		s->live_count = (int64_t)(ac - rc);
 		s->live_bytes = (int64_t)(ab - rb);
+		if (ward__sample_rate && r->kind == WARD_KIND_HEAP) {
+			scale(&s->live_count, &s->live_bytes);
+			scale(&s->alloc_count, &s->alloc_bytes);
+		}
 		p->sites[p->count] = id;
 		p->count++;
 	}
@@ -109,6 +131,9 @@ WARD_API void ward_profile_free(ward_profile_t *p)
 	free(p->samples);
 	free(p->sites);
 	free(p->owned_pcs);
+	for (size_t i = 0; i < p->nmaps; i++)
+		free(p->maps[i].file);
+	free(p->maps);
 	free(p);
 }
 
@@ -140,12 +165,22 @@ void ward__out_printf(struct ward__out *o, const char *fmt, ...)
 	o->write(o->opaque, buf, (size_t)n);
 }
 
-/* "function+0xoff (object)" for a return address, via dladdr. */
+/*
+ * "function+0xoff (object)" for a return address: the ELF symbol tables
+ * first (static functions too), then dladdr, then the bare address.
+ */
 void ward__describe_pc(uintptr_t pc, char *buf, size_t len)
 {
+	char name[256];
+	uint64_t off;
+	const char *object = NULL;
 	Dl_info info;
 
-	if (dladdr((void *)(pc - 1), &info) && info.dli_fname) {
+	if (ward__symbolize_pc(pc - 1, name, sizeof(name), &off, &object) == 0) {
+		const char *base = strrchr(object, '/');
+		snprintf(buf, len, "%s+0x%" PRIx64 " (%s)", name, off + 1,
+			 base ? base + 1 : object);
+	} else if (dladdr((void *)(pc - 1), &info) && info.dli_fname) {
 		const char *obj = strrchr(info.dli_fname, '/');
 		obj = obj ? obj + 1 : info.dli_fname;
 		if (info.dli_sname)
@@ -158,6 +193,35 @@ void ward__describe_pc(uintptr_t pc, char *buf, size_t len)
 	} else {
 		snprintf(buf, len, "0x%" PRIxPTR, pc);
 	}
+}
+
+void ward__describe(const struct ward_profile *p, uintptr_t pc, char *buf,
+		    size_t len)
+{
+	if (!p->maps) {
+		ward__describe_pc(pc, buf, len);
+		return;
+	}
+	for (size_t i = 0; i < p->nmaps; i++) {
+		const struct ward__mapping *m = &p->maps[i];
+		if (pc - 1 < m->start || pc - 1 >= m->limit)
+			continue;
+		const char *base = m->file ? strrchr(m->file, '/') : NULL;
+		base = base ? base + 1 : (m->file ? m->file : "?");
+		char name[256];
+		uint64_t off;
+		uint64_t foff = pc - 1 - m->start + m->offset;
+		if (m->file && m->file[0] &&
+		    ward__symbolize_offset(m->file, foff, name, sizeof(name),
+					   &off) == 0)
+			snprintf(buf, len, "%s+0x%" PRIx64 " (%s)", name,
+				 off + 1, base);
+		else
+			snprintf(buf, len, "0x%" PRIxPTR " (%s+0x%" PRIx64 ")",
+				 pc, base, foff + 1);
+		return;
+	}
+	snprintf(buf, len, "0x%" PRIxPTR, pc);
 }
 
 /* Order for reports: live bytes, then live count, descending. */
@@ -209,7 +273,7 @@ static int write_text(const ward_profile_t *p, struct ward__out *o)
 						   (double)total_bytes
 					 : 0.0;
 		if (s->depth > 0)
-			ward__describe_pc(s->pcs[0], frame, sizeof(frame));
+			ward__describe(p, s->pcs[0], frame, sizeof(frame));
 		else
 			snprintf(frame, sizeof(frame), "(no stack)");
 		const char *kind = ward_kind_name(s->kind);
@@ -230,7 +294,7 @@ static int write_text(const ward_profile_t *p, struct ward__out *o)
 				 s->live_bytes, s->alloc_count,
 				 s->alloc_bytes);
 		for (int k = 0; k < s->depth; k++) {
-			ward__describe_pc(s->pcs[k], frame, sizeof(frame));
+			ward__describe(p, s->pcs[k], frame, sizeof(frame));
 			ward__out_printf(o, "\t%s\n", frame);
 		}
 	}
@@ -276,7 +340,7 @@ static int write_json(const ward_profile_t *p, struct ward__out *o)
 				 s->live_count, s->live_bytes, s->alloc_count,
 				 s->alloc_bytes);
 		for (int k = 0; k < s->depth; k++) {
-			ward__describe_pc(s->pcs[k], frame, sizeof(frame));
+			ward__describe(p, s->pcs[k], frame, sizeof(frame));
 			ward__out_printf(o, "%s{\"pc\":\"0x%" PRIxPTR "\",\"frame\":",
 					 k ? "," : "", s->pcs[k]);
 			json_string(o, frame);

@@ -79,11 +79,14 @@ static __attribute__((noinline)) int fp_walk(uintptr_t *pcs, int max,
 	if (__builtin_expect(stack_hi == 0, 0))
 		thread_bounds();
 	uintptr_t *fp = __builtin_frame_address(0);
+	/* Frames of callers lie above this one; below it the stack may not
+	 * even be mapped yet. */
+	uintptr_t lo = (uintptr_t)fp > stack_lo ? (uintptr_t)fp : stack_lo;
 	int n = 0;
 
 	while (n < max) {
 		uintptr_t f = (uintptr_t)fp;
-		if (f < stack_lo || f + 16 > stack_hi || (f & 7))
+		if (f < lo || stack_hi < 16 || f > stack_hi - 16 || (f & 7))
 			break;
 		uintptr_t ret = fp[1];
 		if (ret < 4096)
@@ -324,4 +327,26 @@ uint32_t ward__site_intern(uint32_t kind, const uintptr_t *pcs, int n)
 out:
 	pthread_mutex_unlock(&s->lock);
 	return id;
+}
+
+/* ---- fork() ------------------------------------------------------------ */
+
+void ward__stack_lock_all(void);
+void ward__stack_unlock_all(void);
+
+void ward__stack_lock_all(void)
+{
+	pthread_once(&stripes_once, stripes_init);
+	for (int i = 0; i < STRIPES; i++)
+		pthread_mutex_lock(&stripes[i].lock);
+	pthread_mutex_lock(&dir_lock);
+	pthread_mutex_lock(&arena_lock);
+}
+
+void ward__stack_unlock_all(void)
+{
+	pthread_mutex_unlock(&arena_lock);
+	pthread_mutex_unlock(&dir_lock);
+	for (int i = STRIPES - 1; i >= 0; i--)
+		pthread_mutex_unlock(&stripes[i].lock);
 }

@@ -365,8 +365,8 @@ void ward__registry_each(int kind, ward__record_fn fn, void *opaque)
 /* ---- The API ----------------------------------------------------------- */
 
 /* Not inlined: `skip` counts this frame and its caller's. */
-static __attribute__((noinline)) int track_at(int kind, uintptr_t handle,
-					     size_t size, int skip)
+__attribute__((noinline)) int ward__track_at(int kind, uintptr_t handle,
+					    size_t size, int skip)
 {
 	uintptr_t pcs[256];
 
@@ -392,7 +392,7 @@ static __attribute__((noinline)) int track_at(int kind, uintptr_t handle,
 
 WARD_API int ward_track(int kind, uintptr_t handle, size_t size)
 {
-	return track_at(kind, handle, size, 1);
+	return ward__track_at(kind, handle, size, 1);
 }
 
 WARD_API int ward_untrack(int kind, uintptr_t handle)
@@ -449,7 +449,7 @@ WARD_API void *ward_malloc(size_t size)
 {
 	void *p = malloc(size);
 	if (p)
-		track_at(WARD_KIND_HEAP, (uintptr_t)p, size, 1);
+		ward__track_at(WARD_KIND_HEAP, (uintptr_t)p, size, 1);
 	return p;
 }
 
@@ -457,7 +457,7 @@ WARD_API void *ward_calloc(size_t n, size_t size)
 {
 	void *p = calloc(n, size);
 	if (p)
-		track_at(WARD_KIND_HEAP, (uintptr_t)p, n * size, 1);
+		ward__track_at(WARD_KIND_HEAP, (uintptr_t)p, n * size, 1);
 	return p;
 }
 
@@ -484,7 +484,7 @@ WARD_API void *ward_realloc(void *ptr, size_t size)
 					  memory_order_relaxed);
 	}
 	if (p)
-		track_at(WARD_KIND_HEAP, (uintptr_t)p, size, 1);
+		ward__track_at(WARD_KIND_HEAP, (uintptr_t)p, size, 1);
 	return p;
 }
 
@@ -507,7 +507,7 @@ WARD_API int ward_open(const char *path, int flags, ...)
 	}
 	int fd = open(path, flags, mode);
 	if (fd >= 0)
-		track_at(WARD_KIND_FD, (uintptr_t)fd, 1, 1);
+		ward__track_at(WARD_KIND_FD, (uintptr_t)fd, 1, 1);
 	return fd;
 }
 
@@ -521,7 +521,7 @@ WARD_API FILE *ward_fopen(const char *path, const char *mode)
 {
 	FILE *f = fopen(path, mode);
 	if (f)
-		track_at(WARD_KIND_FILE, (uintptr_t)f, 1, 1);
+		ward__track_at(WARD_KIND_FILE, (uintptr_t)f, 1, 1);
 	return f;
 }
 
@@ -538,7 +538,7 @@ WARD_API int ward_thread_create(pthread_t *th, const pthread_attr_t *attr,
 {
 	int rc = pthread_create(th, attr, fn, arg);
 	if (rc == 0)
-		track_at(WARD_KIND_THREAD, (uintptr_t)*th, 1, 1);
+		ward__track_at(WARD_KIND_THREAD, (uintptr_t)*th, 1, 1);
 	return rc;
 }
 
@@ -556,4 +556,74 @@ WARD_API int ward_thread_detach(pthread_t th)
 	if (rc == 0)
 		ward_untrack(WARD_KIND_THREAD, (uintptr_t)th);
 	return rc;
+}
+
+/* ---- fork() ------------------------------------------------------------ */
+
+void ward__stack_lock_all(void);
+void ward__stack_unlock_all(void);
+
+/* Lock order: kinds, tables, each kind's shards, big sizes (taken under a
+ * shard lock by insert()), then stack.c's. */
+void ward__registry_lock_all(void)
+{
+	pthread_mutex_lock(&kinds_lock);
+	pthread_mutex_lock(&tables_lock);
+	for (int k = 0; k < WARD_KIND_MAX; k++) {
+		struct kind_table *t = atomic_load(&tables[k]);
+		for (int i = 0; t && i < SHARDS; i++)
+			pthread_mutex_lock(&t->shards[i].lock);
+	}
+	pthread_mutex_lock(&big_lock);
+	ward__stack_lock_all();
+}
+
+void ward__registry_unlock_all(void)
+{
+	ward__stack_unlock_all();
+	pthread_mutex_unlock(&big_lock);
+	for (int k = WARD_KIND_MAX - 1; k >= 0; k--) {
+		struct kind_table *t = atomic_load(&tables[k]);
+		for (int i = SHARDS - 1; t && i >= 0; i--)
+			pthread_mutex_unlock(&t->shards[i].lock);
+	}
+	pthread_mutex_unlock(&tables_lock);
+	pthread_mutex_unlock(&kinds_lock);
+}
+
+/*
+ * A forked child starts its own books: no live records, every site's
+ * counters at zero (its sites stay, so stacks seen in the parent need no
+ * interning again). Only the forking thread exists in the child, so no
+ * lock is needed.
+ */
+void ward__registry_reset(void)
+{
+	for (int k = 0; k < WARD_KIND_MAX; k++) {
+		struct kind_table *t = atomic_load(&tables[k]);
+		if (!t)
+			continue;
+		for (int i = 0; i < SHARDS; i++) {
+			struct shard *s = &t->shards[i];
+			if (s->cap)
+				memset(s->slots, 0, s->cap * sizeof(*s->slots));
+			s->count = 0;
+		}
+		atomic_store(&t->live_count, 0);
+		atomic_store(&t->live_bytes, 0);
+		atomic_store(&t->peak_count, 0);
+		atomic_store(&t->peak_bytes, 0);
+	}
+	memset(pending, 0, sizeof(pending));
+	nbigs = 0;
+	uint32_t n = ward__site_count();
+	for (uint32_t id = 1; id <= n; id++) {
+		struct ward__site_rec *r = ward__site_get(id);
+		if (!r)
+			continue;
+		atomic_store(&r->acq_count, 0);
+		atomic_store(&r->acq_bytes, 0);
+		atomic_store(&r->rel_count, 0);
+		atomic_store(&r->rel_bytes, 0);
+	}
 }

@@ -14,11 +14,16 @@ struct ward_profile {
 	uint32_t *sites;     /* site id of each sample, ascending */
 	size_t count;
 	uintptr_t *owned_pcs; /* stacks owned by this profile, if any */
+	/* A profile read from a file names its objects by mapping; NULL for
+	 * a snapshot of this process. */
+	struct ward__mapping *maps;
+	size_t nmaps;
 };
 
 /* A mapping as a read profile describes it. */
 struct ward__mapping {
 	uint64_t start, limit, offset;
+	char *file; /* owned */
 };
 
 struct ward__out {
@@ -29,8 +34,13 @@ struct ward__out {
 void ward__out_printf(struct ward__out *o, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* "function+0xoff (object)" for a return address. */
+/* "function+0xoff (object)" for a return address in this process. */
 void ward__describe_pc(uintptr_t pc, char *buf, size_t len);
+
+/* The same for a return address of profile p: through its mappings when it
+ * was read from a file, else in this process. */
+void ward__describe(const struct ward_profile *p, uintptr_t pc, char *buf,
+		    size_t len);
 
 /* pprof.c */
 int ward__write_pprof(const struct ward_profile *p, struct ward__out *o);

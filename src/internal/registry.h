@@ -50,6 +50,16 @@ typedef void (*ward__record_fn)(uintptr_t handle, uint32_t site, uint64_t size,
 				void *opaque);
 void ward__registry_each(int kind, ward__record_fn fn, void *opaque);
 
+/* Track with the stack starting `skip` frames above the caller. */
+int ward__track_at(int kind, uintptr_t handle, size_t size, int skip);
+
+/* Forget every live record (a forked child starts its own books). */
+void ward__registry_reset(void);
+
+/* Take or release every registry lock, around fork(). */
+void ward__registry_lock_all(void);
+void ward__registry_unlock_all(void);
+
 /* Whether a record is live, and its site. */
 bool ward__registry_lookup(int kind, uintptr_t handle, uint32_t *site);
 

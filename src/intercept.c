@@ -1,0 +1,344 @@
+/*
+ * intercept.c — the logic behind the LD_PRELOAD interposers in preload/:
+ * which acquisitions to record (kinds, sampling), what happens around
+ * fork() and exec, and the report written when the program ends.
+ *
+ * Configuration comes from the environment, which `ward run` sets:
+ *   WARD_OUTPUT        profile path; "%p" becomes the pid (none: no file)
+ *   WARD_SUMMARY       text report path, "%p" likewise (none: stderr)
+ *   WARD_SAMPLE        mean bytes between heap samples; 0 = every block
+ *   WARD_KINDS         comma list of heap,fd,file,thread (default all)
+ *   WARD_FOLLOW_FORKS  0: a forked child records nothing
+ *   WARD_FOLLOW_EXEC   0: programs this one executes run without ward
+ *
+ * Sampling (WARD_SAMPLE > 0), as jemalloc and Go do it: each thread counts
+ * down the bytes it allocates; when the count crosses zero the block is
+ * recorded with its stack and a new distance is drawn from an exponential
+ * distribution with the configured mean. Exported values are scaled back
+ * the way Go scales its heap profile. free() must tell sampled blocks from
+ * the rest without a table lookup per call: a two-level bitmap marks each
+ * 4 KiB page that ever held a sampled block, and only frees on marked pages
+ * look in the registry.
+ *
+ * Re-entry: ward__in_registry is raised while ward does its own work, so
+ * its own allocations go straight to libc.
+ */
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "internal/intercept.h"
+#include "internal/profile.h"
+#include "internal/registry.h"
+#include "ward/profile.h"
+#include "ward/track.h"
+
+static struct {
+	bool kinds[WARD_KIND_USER];
+	uint64_t rate;
+	bool follow_forks;
+	char output[1024];
+	char summary[1024];
+} cfg;
+
+/* Tracking happens only between init and the exit report. */
+static _Atomic bool active;
+
+uint64_t ward__sample_rate;
+
+/* ---- Sampling ---------------------------------------------------------- */
+
+static __thread int64_t countdown;
+static __thread uint64_t rng;
+
+static int64_t draw_distance(void)
+{
+	if (rng == 0)
+		rng = (uint64_t)(uintptr_t)&rng ^ 0x9e3779b97f4a7c15ull ^
+		      (uint64_t)getpid() << 32;
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	double u = (double)(rng >> 11) * (1.0 / 9007199254740992.0);
+	double d = -log(1.0 - u) * (double)cfg.rate;
+	return d < 1 ? 1 : (int64_t)d;
+}
+
+/* Pages that held a sampled block: 2^20 leaves of 2^15 bits. */
+enum { LEAF_BITS = 15 };
+static _Atomic(_Atomic uint64_t *) page_dir[1 << 20];
+
+static void mark_page(uintptr_t p)
+{
+	uint64_t page = p >> 12;
+	size_t top = (size_t)(page >> LEAF_BITS) & ((1 << 20) - 1);
+	_Atomic uint64_t *leaf = atomic_load_explicit(&page_dir[top],
+						      memory_order_acquire);
+	if (!leaf) {
+		void *m = mmap(NULL, (1 << LEAF_BITS) / 8, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (m == MAP_FAILED)
+			return;
+		_Atomic uint64_t *expected = NULL;
+		if (atomic_compare_exchange_strong(&page_dir[top], &expected,
+						   (_Atomic uint64_t *)m))
+			leaf = m;
+		else {
+			munmap(m, (1 << LEAF_BITS) / 8);
+			leaf = expected;
+		}
+	}
+	uint64_t bit = page & ((1 << LEAF_BITS) - 1);
+	atomic_fetch_or_explicit(&leaf[bit / 64], 1ull << (bit % 64),
+				 memory_order_release);
+}
+
+static bool page_marked(uintptr_t p)
+{
+	uint64_t page = p >> 12;
+	size_t top = (size_t)(page >> LEAF_BITS) & ((1 << 20) - 1);
+	_Atomic uint64_t *leaf = atomic_load_explicit(&page_dir[top],
+						      memory_order_acquire);
+	if (!leaf)
+		return false;
+	uint64_t bit = page & ((1 << LEAF_BITS) - 1);
+	return atomic_load_explicit(&leaf[bit / 64], memory_order_acquire) &
+	       (1ull << (bit % 64));
+}
+
+/* ---- Events ------------------------------------------------------------ */
+
+__attribute__((noinline)) void ward__intercept_alloc(void *p, size_t size)
+{
+	if (!p || ward__in_registry || !atomic_load_explicit(&active,
+							     memory_order_relaxed) ||
+	    !cfg.kinds[WARD_KIND_HEAP])
+		return;
+	if (cfg.rate) {
+		countdown -= (int64_t)size;
+		if (countdown > 0)
+			return;
+		ward__in_registry++;
+		countdown = draw_distance();
+		mark_page((uintptr_t)p);
+		ward__in_registry--;
+	}
+	ward__in_registry++;
+	ward__track_at(WARD_KIND_HEAP, (uintptr_t)p, size, 2);
+	ward__in_registry--;
+}
+
+__attribute__((noinline)) void ward__intercept_free(void *p)
+{
+	if (!p || ward__in_registry || !atomic_load_explicit(&active,
+							     memory_order_relaxed) ||
+	    !cfg.kinds[WARD_KIND_HEAP])
+		return;
+	if (cfg.rate && !page_marked((uintptr_t)p))
+		return;
+	ward__in_registry++;
+	ward_untrack(WARD_KIND_HEAP, (uintptr_t)p);
+	ward__in_registry--;
+}
+
+__attribute__((noinline)) void ward__intercept_acquire(int kind,
+							uintptr_t handle)
+{
+	if (ward__in_registry || !atomic_load_explicit(&active,
+						       memory_order_relaxed) ||
+	    !cfg.kinds[kind])
+		return;
+	ward__in_registry++;
+	/* A handle the program got back (an fd number reused after a close
+	 * ward did not see) replaces the old record. */
+	if (ward__track_at(kind, handle, 1, 2) == -EEXIST) {
+		ward_untrack(kind, handle);
+		ward__track_at(kind, handle, 1, 2);
+	}
+	ward__in_registry--;
+}
+
+void ward__intercept_release(int kind, uintptr_t handle)
+{
+	if (ward__in_registry || !atomic_load_explicit(&active,
+						       memory_order_relaxed) ||
+	    !cfg.kinds[kind])
+		return;
+	ward__in_registry++;
+	ward_untrack(kind, handle);
+	ward__in_registry--;
+}
+
+/* ---- Set-up, fork, exit ------------------------------------------------ */
+
+static void expand_pid(char *out, size_t len, const char *tmpl)
+{
+	size_t k = 0;
+	for (const char *s = tmpl; *s && k + 1 < len; s++) {
+		if (s[0] == '%' && s[1] == 'p') {
+			k += (size_t)snprintf(out + k, len - k, "%d", (int)getpid());
+			s++;
+		} else {
+			out[k++] = *s;
+		}
+		if (k >= len)
+			k = len - 1;
+	}
+	out[k] = '\0';
+}
+
+static void before_fork(void)
+{
+	if (atomic_load(&active))
+		ward__registry_lock_all();
+}
+
+static void after_fork_parent(void)
+{
+	if (atomic_load(&active))
+		ward__registry_unlock_all();
+}
+
+static void after_fork_child(void)
+{
+	if (!atomic_load(&active))
+		return;
+	ward__registry_unlock_all();
+	if (!cfg.follow_forks) {
+		atomic_store(&active, false);
+		cfg.output[0] = cfg.summary[0] = '\0';
+		return;
+	}
+	ward__registry_reset();
+}
+
+static void report_at_exit(void);
+
+void ward__intercept_init(void)
+{
+	static bool done;
+	const char *s;
+
+	if (done)
+		return;
+	done = true;
+	ward__in_registry++;
+	for (int k = 0; k < WARD_KIND_USER; k++)
+		cfg.kinds[k] = true;
+	if ((s = getenv("WARD_KINDS")) && *s) {
+		for (int k = 0; k < WARD_KIND_USER; k++)
+			cfg.kinds[k] = false;
+		char buf[256];
+		snprintf(buf, sizeof(buf), "%s", s);
+		for (char *save, *t = strtok_r(buf, ",", &save); t;
+		     t = strtok_r(NULL, ",", &save)) {
+			int k = ward_kind_register(t);
+			if (k >= 0 && k < WARD_KIND_USER)
+				cfg.kinds[k] = true;
+		}
+	}
+	if ((s = getenv("WARD_SAMPLE")) && *s)
+		cfg.rate = strtoull(s, NULL, 10);
+	ward__sample_rate = cfg.rate;
+	cfg.follow_forks = !((s = getenv("WARD_FOLLOW_FORKS")) && strcmp(s, "0") == 0);
+	if ((s = getenv("WARD_FOLLOW_EXEC")) && strcmp(s, "0") == 0)
+		unsetenv("LD_PRELOAD");
+	if ((s = getenv("WARD_OUTPUT")))
+		snprintf(cfg.output, sizeof(cfg.output), "%s", s);
+	if ((s = getenv("WARD_SUMMARY")))
+		snprintf(cfg.summary, sizeof(cfg.summary), "%s", s);
+	pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+	atexit(report_at_exit);
+	ward__in_registry--;
+	atomic_store(&active, true);
+}
+
+struct fd_out {
+	FILE *f;
+};
+
+static void to_file(void *opaque, const void *buf, size_t len)
+{
+	fwrite(buf, 1, len, ((struct fd_out *)opaque)->f);
+}
+
+static void write_summary(const ward_profile_t *p, FILE *f)
+{
+	struct fd_out o = { f };
+	int64_t count[WARD_KIND_USER] = { 0 }, bytes[WARD_KIND_USER] = { 0 };
+
+	for (size_t i = 0; i < ward_profile_count(p); i++) {
+		const struct ward_sample *s = ward_profile_sample(p, i);
+		if (s->kind < WARD_KIND_USER) {
+			count[s->kind] += s->live_count;
+			bytes[s->kind] += s->live_bytes;
+		}
+	}
+	fprintf(f, "ward: live at exit (pid %d)%s:\n", (int)getpid(),
+		cfg.rate ? ", estimated from samples" : "");
+	for (int k = 0; k < WARD_KIND_USER; k++) {
+		const char *name = ward_kind_name(k);
+		if (!name || !cfg.kinds[k])
+			continue;
+		if (k == WARD_KIND_HEAP)
+			fprintf(f, "  %-7s %10lld blocks %12lld bytes\n", name,
+				(long long)count[k], (long long)bytes[k]);
+		else
+			fprintf(f, "  %-7s %10lld\n", name, (long long)count[k]);
+	}
+	fprintf(f, "\n");
+	ward_profile_write(p, WARD_FORMAT_TEXT, to_file, &o);
+}
+
+void ward__intercept_report(void)
+{
+	if (!atomic_exchange(&active, false))
+		return;
+	ward__in_registry++;
+	ward_profile_t *p = ward_profile_snapshot();
+	if (p) {
+		char path[1100];
+		if (cfg.output[0]) {
+			expand_pid(path, sizeof(path), cfg.output);
+			int rc = ward_profile_save(p, path, WARD_FORMAT_PPROF);
+			if (rc < 0)
+				fprintf(stderr, "ward: cannot write %s: %s\n",
+					path, strerror(-rc));
+		}
+		FILE *f = stderr;
+		if (cfg.summary[0]) {
+			expand_pid(path, sizeof(path), cfg.summary);
+			f = fopen(path, "w");
+			if (!f) {
+				fprintf(stderr, "ward: cannot write %s: %s\n",
+					path, strerror(errno));
+				f = stderr;
+			}
+		}
+		const char *fmt = getenv("WARD_SUMMARY_FORMAT");
+		if (fmt && strcmp(fmt, "json") == 0) {
+			struct fd_out o = { f };
+			ward_profile_write(p, WARD_FORMAT_JSON, to_file, &o);
+		} else {
+			write_summary(p, f);
+		}
+		if (f != stderr)
+			fclose(f);
+		else
+			fflush(stderr);
+		ward_profile_free(p);
+	}
+	ward__in_registry--;
+}
+
+static void report_at_exit(void)
+{
+	ward__intercept_report();
+}

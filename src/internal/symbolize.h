@@ -1,0 +1,35 @@
+/*
+ * Function names from ELF symbol tables (symbolize.c).
+ */
+#ifndef WARD_INTERNAL_SYMBOLIZE_H
+#define WARD_INTERNAL_SYMBOLIZE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Name the function at a file-relative virtual address of an ELF file.
+ * Returns 0 and fills name (and *offset, the distance from its start), or
+ * -ENOENT. */
+int ward__symbolize_vaddr(const char *path, uint64_t vaddr, char *name,
+			  size_t len, uint64_t *offset);
+
+/* The same for an offset into the file (as a profile's mapping gives). */
+int ward__symbolize_offset(const char *path, uint64_t file_offset,
+			   char *name, size_t len, uint64_t *offset);
+
+/* The same for an address in this process; *object gets the file's path
+ * (valid until the thread's next call). */
+int ward__symbolize_pc(uintptr_t pc, char *name, size_t len,
+		       uint64_t *offset, const char **object);
+
+/* Remember the library loaded at load_base before dlclose() unmaps it. */
+void ward__symbolize_remember(uintptr_t load_base);
+
+/* Executable segments of remembered, unloaded libraries. */
+struct ward__unloaded {
+	const char *path;
+	uint64_t start, limit, offset;
+};
+size_t ward__symbolize_unloaded(struct ward__unloaded *out, size_t max);
+
+#endif

@@ -1,0 +1,366 @@
+/*
+ * symbolize.c — function names for addresses, from the ELF symbol tables
+ * of the files that mapped them.
+ *
+ * dladdr() only knows exported symbols; this reads .symtab (all functions,
+ * static ones included, when the file is not stripped) and falls back to
+ * .dynsym. A file is read once: its function symbols are sorted by address
+ * and kept in a small cache keyed by path. Lookups take a file-relative
+ * virtual address (what `addr2line -e FILE` takes), so the same code names
+ * addresses in this process (through dl_iterate_phdr's load bias) and in a
+ * profile read from disk (through its mappings).
+ *
+ * Locking: one mutex around the cache; lookups are rare (reports).
+ */
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <link.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal/registry.h"
+#include "internal/symbolize.h"
+
+struct sym {
+	uint64_t addr, size;
+	const char *name; /* into the file's string table copy */
+};
+
+struct elf_syms {
+	char path[512];
+	struct sym *syms;
+	size_t n;
+	char *strings;
+	/* PT_LOAD segments, to turn file offsets into virtual addresses. */
+	struct {
+		uint64_t vaddr, offset, filesz;
+	} loads[16];
+	int nloads;
+	bool ok;
+};
+
+enum { CACHE = 64 };
+static struct elf_syms *cache[CACHE];
+static int ncache;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int by_addr(const void *a, const void *b)
+{
+	const struct sym *x = a, *y = b;
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+/* Read the function symbols of one table (symtab or dynsym). */
+static void take_table(struct elf_syms *e, const uint8_t *base, size_t size,
+		       const Elf64_Shdr *sh, const Elf64_Shdr *strsh)
+{
+	if (sh->sh_offset + sh->sh_size > size ||
+	    strsh->sh_offset + strsh->sh_size > size || sh->sh_entsize == 0)
+		return;
+	size_t count = sh->sh_size / sh->sh_entsize;
+	char *strings = malloc(strsh->sh_size + 1);
+	struct sym *syms = malloc((count + 1) * sizeof(*syms));
+	if (!strings || !syms) {
+		free(strings);
+		free(syms);
+		return;
+	}
+	memcpy(strings, base + strsh->sh_offset, strsh->sh_size);
+	strings[strsh->sh_size] = '\0';
+	size_t n = 0;
+	for (size_t i = 0; i < count; i++) {
+		const Elf64_Sym *s =
+			(const Elf64_Sym *)(base + sh->sh_offset + i * sh->sh_entsize);
+		if (ELF64_ST_TYPE(s->st_info) != STT_FUNC || s->st_value == 0 ||
+		    s->st_name >= strsh->sh_size)
+			continue;
+		syms[n++] = (struct sym){ s->st_value, s->st_size,
+					  strings + s->st_name };
+	}
+	qsort(syms, n, sizeof(*syms), by_addr);
+	free(e->syms);
+	free(e->strings);
+	e->syms = syms;
+	e->n = n;
+	e->strings = strings;
+}
+
+static void load(struct elf_syms *e)
+{
+	int fd = open(e->path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	struct stat st;
+	if (fstat(fd, &st) < 0 || st.st_size < (off_t)sizeof(Elf64_Ehdr)) {
+		close(fd);
+		return;
+	}
+	size_t size = (size_t)st.st_size;
+	const uint8_t *base = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (base == MAP_FAILED)
+		return;
+	const Elf64_Ehdr *eh = (const Elf64_Ehdr *)base;
+	if (memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 ||
+	    eh->e_ident[EI_CLASS] != ELFCLASS64 ||
+	    eh->e_shoff + (uint64_t)eh->e_shnum * sizeof(Elf64_Shdr) > size ||
+	    eh->e_phoff + (uint64_t)eh->e_phnum * sizeof(Elf64_Phdr) > size)
+		goto out;
+	const Elf64_Phdr *ph = (const Elf64_Phdr *)(base + eh->e_phoff);
+	for (int i = 0; i < eh->e_phnum && e->nloads < 16; i++)
+		if (ph[i].p_type == PT_LOAD) {
+			e->loads[e->nloads].vaddr = ph[i].p_vaddr;
+			e->loads[e->nloads].offset = ph[i].p_offset;
+			e->loads[e->nloads].filesz = ph[i].p_filesz;
+			e->nloads++;
+		}
+	const Elf64_Shdr *sh = (const Elf64_Shdr *)(base + eh->e_shoff);
+	const Elf64_Shdr *dyn = NULL, *full = NULL;
+	for (int i = 0; i < eh->e_shnum; i++) {
+		if (sh[i].sh_link >= eh->e_shnum)
+			continue;
+		if (sh[i].sh_type == SHT_SYMTAB)
+			full = &sh[i];
+		else if (sh[i].sh_type == SHT_DYNSYM)
+			dyn = &sh[i];
+	}
+	if (dyn)
+		take_table(e, base, size, dyn, &sh[dyn->sh_link]);
+	if (full) /* a complete table replaces the exported one */
+		take_table(e, base, size, full, &sh[full->sh_link]);
+	e->ok = true;
+out:
+	munmap((void *)base, size);
+}
+
+static struct elf_syms *get(const char *path)
+{
+	for (int i = 0; i < ncache; i++)
+		if (strcmp(cache[i]->path, path) == 0)
+			return cache[i];
+	struct elf_syms *e = calloc(1, sizeof(*e));
+	if (!e)
+		return NULL;
+	snprintf(e->path, sizeof(e->path), "%s", path);
+	load(e);
+	if (ncache == CACHE) { /* forget the oldest */
+		free(cache[0]->syms);
+		free(cache[0]->strings);
+		free(cache[0]);
+		memmove(cache, cache + 1, (CACHE - 1) * sizeof(*cache));
+		ncache--;
+	}
+	cache[ncache++] = e;
+	return e;
+}
+
+static const struct sym *find(const struct elf_syms *e, uint64_t vaddr)
+{
+	size_t lo = 0, hi = e->n;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (e->syms[mid].addr <= vaddr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0)
+		return NULL;
+	const struct sym *s = &e->syms[lo - 1];
+	/* Sized symbols must contain the address; unsized ones are trusted
+	 * up to the next symbol. */
+	if (s->size && vaddr >= s->addr + s->size)
+		return NULL;
+	return s;
+}
+
+int ward__symbolize_vaddr(const char *path, uint64_t vaddr, char *name,
+			  size_t len, uint64_t *offset)
+{
+	int rc = -ENOENT;
+	pthread_mutex_lock(&lock);
+	ward__in_registry++;
+	struct elf_syms *e = get(path);
+	const struct sym *s = e && e->ok ? find(e, vaddr) : NULL;
+	if (s) {
+		snprintf(name, len, "%s", s->name);
+		if (offset)
+			*offset = vaddr - s->addr;
+		rc = 0;
+	}
+	ward__in_registry--;
+	pthread_mutex_unlock(&lock);
+	return rc;
+}
+
+int ward__symbolize_offset(const char *path, uint64_t file_offset,
+			   char *name, size_t len, uint64_t *offset)
+{
+	pthread_mutex_lock(&lock);
+	ward__in_registry++;
+	struct elf_syms *e = get(path);
+	uint64_t vaddr = file_offset;
+	bool found = false;
+	for (int i = 0; e && i < e->nloads; i++)
+		if (file_offset >= e->loads[i].offset &&
+		    file_offset < e->loads[i].offset + e->loads[i].filesz) {
+			vaddr = file_offset - e->loads[i].offset + e->loads[i].vaddr;
+			found = true;
+			break;
+		}
+	ward__in_registry--;
+	pthread_mutex_unlock(&lock);
+	if (!found)
+		return -ENOENT;
+	return ward__symbolize_vaddr(path, vaddr, name, len, offset);
+}
+
+/* ---- Objects unloaded by dlclose() -------------------------------------- */
+
+/*
+ * Before dlclose() unmaps a library, ward remembers where it was and reads
+ * its symbols, so stacks through it stay readable in reports written after
+ * it is gone (LeakSanitizer prints "<unknown module>" there).
+ */
+enum { GONE = 64 };
+static struct gone_obj {
+	char path[512];
+	uintptr_t bias;
+	int n;
+	struct {
+		uintptr_t lo, hi, offset;
+	} seg[8];
+} gone[GONE];
+static int ngone;
+
+struct remember {
+	uintptr_t addr;
+	struct gone_obj *g;
+};
+
+static int find_by_base(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct remember *r = arg;
+	(void)size;
+	if (info->dlpi_addr != r->addr || !info->dlpi_name || !info->dlpi_name[0])
+		return 0;
+	snprintf(r->g->path, sizeof(r->g->path), "%s", info->dlpi_name);
+	r->g->bias = info->dlpi_addr;
+	for (int i = 0; i < info->dlpi_phnum && r->g->n < 8; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
+			continue;
+		r->g->seg[r->g->n].lo = info->dlpi_addr + ph->p_vaddr;
+		r->g->seg[r->g->n].hi = info->dlpi_addr + ph->p_vaddr + ph->p_memsz;
+		r->g->seg[r->g->n].offset = ph->p_offset;
+		r->g->n++;
+	}
+	return 1;
+}
+
+void ward__symbolize_remember(uintptr_t load_base)
+{
+	struct gone_obj g;
+	memset(&g, 0, sizeof(g));
+	struct remember r = { load_base, &g };
+	ward__in_registry++;
+	if (dl_iterate_phdr(find_by_base, &r) && g.n > 0) {
+		pthread_mutex_lock(&lock);
+		get(g.path); /* read its symbols while the file is surely there */
+		if (ngone == GONE)
+			memmove(gone, gone + 1, (GONE - 1) * sizeof(*gone));
+		else
+			ngone++;
+		gone[ngone - 1] = g;
+		pthread_mutex_unlock(&lock);
+	}
+	ward__in_registry--;
+}
+
+size_t ward__symbolize_unloaded(struct ward__unloaded *out, size_t max)
+{
+	size_t n = 0;
+	pthread_mutex_lock(&lock);
+	for (int i = 0; i < ngone; i++)
+		for (int k = 0; k < gone[i].n && n < max; k++) {
+			out[n].path = gone[i].path;
+			out[n].start = gone[i].seg[k].lo;
+			out[n].limit = gone[i].seg[k].hi;
+			out[n].offset = gone[i].seg[k].offset;
+			n++;
+		}
+	pthread_mutex_unlock(&lock);
+	return n;
+}
+
+/* ---- In this process --------------------------------------------------- */
+
+struct lookup {
+	uintptr_t pc;
+	uintptr_t bias;
+	const char *path;
+	char exe[512];
+};
+
+static int which_object(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct lookup *l = arg;
+	(void)size;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_LOAD)
+			continue;
+		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+		if (l->pc >= lo && l->pc < lo + ph->p_memsz) {
+			l->bias = info->dlpi_addr;
+			if (info->dlpi_name && info->dlpi_name[0]) {
+				l->path = info->dlpi_name;
+			} else {
+				ssize_t n = readlink("/proc/self/exe", l->exe,
+						     sizeof(l->exe) - 1);
+				l->exe[n > 0 ? n : 0] = '\0';
+				l->path = l->exe;
+			}
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int ward__symbolize_pc(uintptr_t pc, char *name, size_t len,
+		       uint64_t *offset, const char **object)
+{
+	struct lookup l = { pc, 0, NULL, { 0 } };
+	static __thread char path[512];
+
+	if (!dl_iterate_phdr(which_object, &l) || !l.path) {
+		/* Not mapped now: perhaps a library dlclose() unloaded. */
+		const char *found = NULL;
+		pthread_mutex_lock(&lock);
+		for (int i = ngone - 1; i >= 0 && !found; i--)
+			for (int k = 0; k < gone[i].n; k++)
+				if (pc >= gone[i].seg[k].lo && pc < gone[i].seg[k].hi) {
+					snprintf(path, sizeof(path), "%s", gone[i].path);
+					l.bias = gone[i].bias;
+					found = path;
+					break;
+				}
+		pthread_mutex_unlock(&lock);
+		if (!found)
+			return -ENOENT;
+		if (object)
+			*object = path;
+		return ward__symbolize_vaddr(path, pc - l.bias, name, len, offset);
+	}
+	snprintf(path, sizeof(path), "%s", l.path);
+	if (object)
+		*object = path;
+	return ward__symbolize_vaddr(path, pc - l.bias, name, len, offset);
+}

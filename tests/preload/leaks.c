@@ -1,0 +1,168 @@
+/*
+ * leaks.c — programs with known leaks, one per argument, for the preload
+ * tests: each leaks a known number of resources of a kind from a function
+ * named after the scenario.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
+#include <sys/mman.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define NOINLINE __attribute__((noinline))
+#define KEEP(x) __asm__ volatile("" : : "r"(x) : "memory")
+
+/* 1000 blocks of 48 bytes, pointers dropped: definitely lost. */
+NOINLINE void leak_malloc_loop(void)
+{
+	for (int i = 0; i < 1000; i++) {
+		char *p = malloc(48);
+		KEEP(p);
+	}
+}
+
+/* One block that grew by realloc to 5000 bytes. */
+NOINLINE void leak_realloc_chain(void)
+{
+	char *p = malloc(10);
+	for (int i = 1; i <= 50; i++)
+		p = realloc(p, (size_t)i * 100);
+	KEEP(p);
+}
+
+/* Five aligned blocks: 100 + 128 + 200 + 300 + 400 bytes. */
+NOINLINE void leak_memalign(void)
+{
+	void *a;
+	if (posix_memalign(&a, 64, 100) == 0)
+		KEEP(a);
+	KEEP(aligned_alloc(64, 128));
+	KEEP(memalign(64, 200));
+	KEEP(valloc(300));
+	KEEP(pvalloc(400));
+}
+
+/* Fifteen descriptors from thirteen sources. */
+NOINLINE void leak_fds(void)
+{
+	int two[2];
+	sigset_t m;
+	char tmpl[] = "/tmp/ward-leak-XXXXXX";
+	sigemptyset(&m);
+	sigaddset(&m, SIGUSR1);
+	KEEP(open("/dev/null", O_RDONLY));
+	KEEP(socket(AF_UNIX, SOCK_STREAM, 0));
+	KEEP(pipe(two));
+	KEEP(socketpair(AF_UNIX, SOCK_STREAM, 0, two));
+	KEEP(eventfd(0, 0));
+	KEEP(timerfd_create(CLOCK_MONOTONIC, 0));
+	KEEP(signalfd(-1, &m, 0));
+	KEEP(epoll_create1(0));
+	KEEP(inotify_init1(0));
+	KEEP(memfd_create("ward", 0));
+	KEEP(dup(0));
+	KEEP(fcntl(0, F_DUPFD, 10));
+	int t = mkstemp(tmpl); /* mkstemp is glibc-internal: not seen */
+	if (t >= 0) {
+		unlink(tmpl);
+		close(t);
+	}
+	KEEP(creat("/tmp/ward-leak-creat", 0600));
+	unlink("/tmp/ward-leak-creat");
+}
+
+/* Five FILE/DIR handles. */
+NOINLINE void leak_files(void)
+{
+	for (int i = 0; i < 3; i++)
+		KEEP(fopen("/dev/null", "r"));
+	KEEP(fdopen(open("/dev/null", O_RDONLY), "r"));
+	KEEP(opendir("/"));
+}
+
+static void *quick(void *arg)
+{
+	return arg;
+}
+
+/* Two threads never joined; one joined. */
+NOINLINE void leak_threads(void)
+{
+	pthread_t t;
+	for (int i = 0; i < 2; i++)
+		pthread_create(&t, NULL, quick, NULL);
+	pthread_create(&t, NULL, quick, NULL);
+	pthread_join(t, NULL);
+}
+
+NOINLINE void leak_in_child(void)
+{
+	for (int i = 0; i < 77; i++)
+		KEEP(malloc(16));
+}
+
+/* The child leaks 77 x 16 bytes; the parent leaks nothing of that. */
+NOINLINE void leak_fork(void)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		leak_in_child();
+		exit(0);
+	}
+	waitpid(pid, NULL, 0);
+}
+
+/* A plugin leaks 3 x 1000 bytes and is unloaded before the report. */
+NOINLINE void leak_dlopen(const char *plugin)
+{
+	void *h = dlopen(plugin, RTLD_NOW);
+	if (!h) {
+		fprintf(stderr, "leaks: %s\n", dlerror());
+		exit(1);
+	}
+	void (*fn)(void) = (void (*)(void))dlsym(h, "plugin_leak");
+	fn();
+	dlclose(h);
+}
+
+int main(int argc, char **argv)
+{
+	const char *what = argc > 1 ? argv[1] : "";
+	if (strcmp(what, "malloc_loop") == 0)
+		leak_malloc_loop();
+	else if (strcmp(what, "realloc_chain") == 0)
+		leak_realloc_chain();
+	else if (strcmp(what, "memalign") == 0)
+		leak_memalign();
+	else if (strcmp(what, "fds") == 0)
+		leak_fds();
+	else if (strcmp(what, "files") == 0)
+		leak_files();
+	else if (strcmp(what, "threads") == 0) {
+		leak_threads();
+		usleep(20000);
+	} else if (strcmp(what, "fork") == 0)
+		leak_fork();
+	else if (strcmp(what, "dlopen") == 0 && argc > 2)
+		leak_dlopen(argv[2]);
+	else {
+		fprintf(stderr, "usage: leaks SCENARIO\n");
+		return 2;
+	}
+	printf("done %s\n", what);
+	return 0;
+}

@@ -1,0 +1,238 @@
+#!/bin/sh
+# The preload tracer and the ward command, end to end:
+#  1. programs with known leaks (tests/preload/leaks.c) report exact counts
+#     and bytes at the leaking function, read back by `ward report`, by the
+#     real `go tool pprof`, and, for the heap, in agreement with valgrind;
+#  2. real programs nobody here wrote print exactly what they print without
+#     ward, and exit the same way.
+#
+#   run.sh BUILD_DIR
+set -u
+build=$(cd "$1" && pwd)
+ward="$build/ward"
+leaks="$build/leaks"
+work=$(mktemp -d /tmp/ward-preload-XXXXXX)
+trap 'rm -rf "$work"' EXIT
+pass=0 fail=0
+
+ok() { pass=$((pass + 1)); echo "ok   $1"; }
+bad() { fail=$((fail + 1)); echo "FAIL $1"; shift; for l in "$@"; do echo "  $l"; done; }
+
+need() {
+	command -v "$1" >/dev/null 2>&1 && return 0
+	bad "$1 is missing" "install it with: sudo apt-get install -y $2"
+	return 1
+}
+
+# Sum the live count and bytes of every site whose top frame is FUNC and
+# whose kind is KIND, in `ward report`'s table: "count bytes".
+site() { # FILE FUNC KIND
+	"$ward" report "$1" | awk -v f="$2+" -v k="$3" '
+		/^stacks:/ { exit }
+		$4 == k && index($5, f) == 1 { c += $3; b += $1 }
+		END { printf "%d %d\n", c, b }'
+}
+
+expect_site() { # NAME FILE FUNC KIND "COUNT BYTES"
+	got=$(site "$2" "$3" "$4")
+	if [ "$got" = "$5" ]; then ok "$1"; else bad "$1" "$3 ($4): got '$got', want '$5'"; fi
+}
+
+run_leaks() { # SCENARIO [ARGS]
+	out="$work/$1.pb.gz"
+	"$ward" run --quiet -o "$out" -- "$leaks" "$@" >"$work/$1.out" 2>"$work/$1.err"
+}
+
+# ---- 1. Known leaks --------------------------------------------------------
+
+run_leaks malloc_loop && expect_site "malloc loop: 1000 x 48 bytes" \
+	"$work/malloc_loop.pb.gz" leak_malloc_loop heap "1000 48000"
+run_leaks realloc_chain && expect_site "realloc chain: one block of 5000 bytes" \
+	"$work/realloc_chain.pb.gz" leak_realloc_chain heap "1 5000"
+run_leaks memalign && expect_site "every memalign variant: 5 blocks, 1128 bytes" \
+	"$work/memalign.pb.gz" leak_memalign heap "5 1128"
+run_leaks fds && expect_site "fifteen descriptors from thirteen sources" \
+	"$work/fds.pb.gz" leak_fds fd "15 15"
+run_leaks files && expect_site "FILE and DIR never closed" \
+	"$work/files.pb.gz" leak_files file "5 5"
+run_leaks threads && expect_site "threads never joined" \
+	"$work/threads.pb.gz" leak_threads thread "2 2"
+run_leaks dlopen "$build/libleakplugin.so" && expect_site \
+	"leak in a library dlclose() unloaded, still named" \
+	"$work/dlopen.pb.gz" plugin_leak heap "3 3000"
+
+run_leaks fork
+child=$(ls "$work"/fork.pb.gz.* 2>/dev/null | head -1)
+if [ -n "$child" ]; then
+	expect_site "a forked child writes its own profile" "$child" \
+		leak_in_child heap "77 1232"
+	expect_site "the parent's books do not hold the child's leak" \
+		"$work/fork.pb.gz" leak_in_child heap "0 0"
+else
+	bad "a forked child writes its own profile" "no $work/fork.pb.gz.PID"
+fi
+
+rm -f "$work"/nofollow.pb.gz*
+"$ward" run --quiet --no-follow-forks -o "$work/nofollow.pb.gz" -- "$leaks" fork >/dev/null 2>&1
+if ls "$work"/nofollow.pb.gz.* >/dev/null 2>&1; then
+	bad "--no-follow-forks: children record nothing" "$(ls "$work"/nofollow.pb.gz.*)"
+else
+	ok "--no-follow-forks: children record nothing"
+fi
+
+# Sampled mode: estimates, scaled back, land near the truth for a big leak.
+"$ward" run --quiet --sample 4096 -o "$work/sampled.pb.gz" -- "$leaks" malloc_loop >/dev/null 2>&1
+est=$(site "$work/sampled.pb.gz" leak_malloc_loop heap | awk '{print $2}')
+if [ "${est:-0}" -gt 24000 ] && [ "${est:-0}" -lt 96000 ]; then
+	ok "sampled mode estimates 48000 bytes within 2x ($est)"
+else
+	bad "sampled mode estimates 48000 bytes within 2x" "got ${est:-nothing}"
+fi
+
+# The summary at exit, and --fail-on-leak.
+"$ward" run -o "$work/s.pb.gz" -- "$leaks" malloc_loop >/dev/null 2>"$work/s.err"
+if grep -q "leak_malloc_loop+0x" "$work/s.err" && grep -q "^  heap " "$work/s.err"; then
+	ok "run prints the summary with sites"
+else
+	bad "run prints the summary with sites" "$(head -5 "$work/s.err")"
+fi
+"$ward" run --quiet --fail-on-leak -o "$work/f.pb.gz" -- "$leaks" malloc_loop >/dev/null 2>&1
+st=$?
+if [ "$st" = 1 ]; then ok "--fail-on-leak exits 1"; else bad "--fail-on-leak exits 1" "status $st"; fi
+
+# Errors are one clear line and a non-zero status.
+"$ward" run -- /nonexistent/program >/dev/null 2>"$work/e1"
+st=$?
+if [ "$st" = 127 ] && grep -q "cannot run /nonexistent/program" "$work/e1"; then
+	ok "a missing program is one clear line"
+else
+	bad "a missing program is one clear line" "status $st: $(cat "$work/e1")"
+fi
+printf 'not a profile' >"$work/junk.pb.gz"
+"$ward" report "$work/junk.pb.gz" >/dev/null 2>"$work/e2"
+st=$?
+if [ "$st" = 2 ] && [ "$(wc -l <"$work/e2")" = 1 ] && grep -q "junk.pb.gz" "$work/e2"; then
+	ok "a malformed profile is refused with its reason"
+else
+	bad "a malformed profile is refused with its reason" "status $st: $(cat "$work/e2")"
+fi
+"$ward" run --bogus -- true >/dev/null 2>"$work/e3"
+if [ $? = 2 ] && grep -q "unknown option '--bogus'" "$work/e3"; then
+	ok "a bad option is one clear line"
+else
+	bad "a bad option is one clear line" "$(cat "$work/e3")"
+fi
+
+# diff and flame.
+"$ward" diff "$work/realloc_chain.pb.gz" "$work/malloc_loop.pb.gz" >"$work/diff.txt" 2>&1
+if grep -q "+48000 bytes    +1000  heap" "$work/diff.txt" && grep -q "leak_malloc_loop" "$work/diff.txt"; then
+	ok "diff matches sites across runs by name"
+else
+	bad "diff matches sites across runs by name" "$(head -8 "$work/diff.txt")"
+fi
+"$ward" flame "$work/malloc_loop.pb.gz" -o "$work/flame.svg"
+if grep -q "<svg" "$work/flame.svg" && grep -q "leak_malloc_loop" "$work/flame.svg" &&
+	grep -q "function zoom" "$work/flame.svg"; then
+	ok "flame writes a self-contained SVG"
+else
+	bad "flame writes a self-contained SVG"
+fi
+
+# The real go tool pprof reads the preload's profile.
+if need go golang-go; then
+	top=$(HOME=${HOME:-$work} go tool pprof -top -sample_index=inuse_space \
+		"$leaks" "$work/malloc_loop.pb.gz" 2>&1)
+	if echo "$top" | grep -q "leak_malloc_loop" && echo "$top" | grep -q "46.88kB 92"; then
+		ok "go tool pprof names the leak in the preload's profile"
+	else
+		bad "go tool pprof names the leak in the preload's profile" "$top"
+	fi
+fi
+
+# valgrind agrees on the heap.
+if need valgrind valgrind; then
+	vg=$(valgrind --leak-check=full "$leaks" malloc_loop 2>&1 | grep "definitely lost:" |
+		sed 's/.*definitely lost: //; s/,//g')
+	if [ "$vg" = "48000 bytes in 1000 blocks" ]; then
+		ok "valgrind agrees: 48000 bytes in 1000 blocks"
+	else
+		bad "valgrind agrees: 48000 bytes in 1000 blocks" "valgrind says '$vg'"
+	fi
+fi
+
+# ---- 2. Real programs: same output, same status ----------------------------
+
+same() { # NAME COMMAND...
+	name=$1
+	shift
+	(cd "$work/sandbox" && "$@") >"$work/plain.out" 2>"$work/plain.err"
+	s1=$?
+	(cd "$work/sandbox2" && "$ward" run --quiet -o "$work/real.pb.gz" -- "$@") \
+		>"$work/ward.out" 2>"$work/ward.err"
+	s2=$?
+	if [ "$s1" = "$s2" ] && cmp -s "$work/plain.out" "$work/ward.out" &&
+		cmp -s "$work/plain.err" "$work/ward.err"; then
+		ok "$name: same output and status ($s1)"
+	else
+		bad "$name: same output and status" "status $s1 vs $s2" \
+			"$(diff "$work/plain.out" "$work/ward.out" | head -5)" \
+			"$(diff "$work/plain.err" "$work/ward.err" | head -5)"
+	fi
+}
+
+fresh() { rm -rf "$work/sandbox" "$work/sandbox2"; mkdir -p "$work/sandbox" "$work/sandbox2"; }
+
+export GIT_AUTHOR_NAME=ward GIT_AUTHOR_EMAIL=ward@example.org \
+	GIT_COMMITTER_NAME=ward GIT_COMMITTER_EMAIL=ward@example.org \
+	GIT_AUTHOR_DATE="2026-01-01T00:00:00Z" GIT_COMMITTER_DATE="2026-01-01T00:00:00Z" \
+	GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null
+
+if need python3 python3; then
+	fresh
+	same "python3 (300k objects)" python3 -c \
+		'd = [{"k": i, "v": str(i)} for i in range(300000)]; print(len(d), sum(x["k"] for x in d))'
+fi
+if need git git; then
+	fresh
+	same "git init/add/commit/log" sh -c \
+		'git init -q -b main r && cd r && echo hello >f && git add f &&
+		 git commit -q -m first && git log --format="%H %s"'
+fi
+if need sqlite3 sqlite3; then
+	fresh
+	same "sqlite3 (100k inserts, a query)" sqlite3 :memory: \
+		'create table t(a integer, b text);
+		 with recursive c(x) as (select 1 union all select x + 1 from c where x < 100000)
+		 insert into t select x, hex(x) from c;
+		 select count(*), sum(a), max(b) from t;'
+fi
+if need gcc gcc; then
+	fresh
+	cp "$(dirname "$0")/leaks.c" "$work/sandbox/" && cp "$work/sandbox/leaks.c" "$work/sandbox2/"
+	same "gcc -O2 compiling a C file" sh -c \
+		'gcc -O2 -c leaks.c -o leaks.o && ls -l leaks.o | cut -d" " -f5'
+fi
+if need make make; then
+	fresh
+	printf 'all: a b\n\t@echo done\na:\n\t@echo made a\nb: a\n\t@echo made b\n' >"$work/sandbox/Makefile"
+	cp "$work/sandbox/Makefile" "$work/sandbox2/"
+	same "make" make -s
+fi
+if need perl perl; then
+	fresh
+	same "perl (100k hash entries)" perl -e \
+		'my %h; $h{$_} = $_ * 2 for 1 .. 100000; print scalar(keys %h), " ", $h{777}, "\n"'
+fi
+if need bash bash; then
+	fresh
+	same "bash (loops, subshells)" bash -c \
+		'x=; for i in $(seq 1 3000); do x="$x$i"; done; echo ${#x} $(echo sub | tr a-z A-Z)'
+fi
+if need xz xz-utils; then
+	fresh
+	seq 1 400000 >"$work/sandbox/data" && cp "$work/sandbox/data" "$work/sandbox2/"
+	same "xz -T2 (threads)" sh -c 'xz -T2 -c data | xz -dc | md5sum'
+fi
+
+echo "preload: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,222 @@
+/*
+ * flame.c — a profile drawn as a flame graph: one box per function on each
+ * stack, as wide as the value (bytes or objects) of the samples under it,
+ * callers below callees. The SVG carries its own script: click a box to
+ * zoom to it, click the bottom bar to zoom out, press "Search" to mark the
+ * boxes whose names match.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "flame.h"
+#include "internal/profile.h"
+
+struct node {
+	char *name;
+	int64_t value;
+	struct node *child, *next;
+};
+
+static struct node *child_named(struct node *parent, const char *name)
+{
+	for (struct node *c = parent->child; c; c = c->next)
+		if (strcmp(c->name, name) == 0)
+			return c;
+	struct node *c = calloc(1, sizeof(*c));
+	if (!c || !(c->name = strdup(name)))
+		return NULL;
+	c->next = parent->child;
+	parent->child = c;
+	return c;
+}
+
+static void free_tree(struct node *n)
+{
+	while (n) {
+		struct node *next = n->next;
+		free_tree(n->child);
+		free(n->name);
+		free(n);
+		n = next;
+	}
+}
+
+static int depth_of(const struct node *n)
+{
+	int best = 0;
+	for (const struct node *c = n->child; c; c = c->next) {
+		int d = depth_of(c);
+		if (d > best)
+			best = d;
+	}
+	return best + 1;
+}
+
+static void xml_text(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		switch (*s) {
+		case '<': fputs("&lt;", f); break;
+		case '>': fputs("&gt;", f); break;
+		case '&': fputs("&amp;", f); break;
+		case '"': fputs("&quot;", f); break;
+		default: fputc(*s, f);
+		}
+	}
+}
+
+enum { WIDTH = 1200, ROW = 17, TOP = 40 };
+
+static unsigned color_of(const char *name)
+{
+	unsigned h = 2166136261u;
+	for (const char *s = name; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	unsigned r = 205 + h % 50, g = 80 + (h >> 8) % 120, b = 40 + (h >> 16) % 50;
+	return r << 16 | g << 8 | b;
+}
+
+/* Boxes carry their extent as fractions of the total (data-x, data-w), so
+ * the script can zoom without knowing the tree. */
+static void draw(FILE *f, const struct node *n, double x, int level,
+		 int levels, int64_t total, const char *unit)
+{
+	double w = (double)n->value / (double)total;
+	double y = TOP + (double)(levels - level - 1) * ROW;
+	fprintf(f, "<g class=\"f\" data-x=\"%.6f\" data-w=\"%.6f\">"
+		   "<title>",
+		x, w);
+	xml_text(f, n->name);
+	fprintf(f, " (%" PRId64 " %s, %.2f%%)</title>", n->value, unit,
+		100.0 * w);
+	fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%d\" "
+		   "fill=\"#%06x\" rx=\"2\"/>",
+		x * WIDTH, y, w * WIDTH, ROW - 1, color_of(n->name));
+	fprintf(f, "<text x=\"%.1f\" y=\"%.1f\">", x * WIDTH + 3, y + ROW - 5);
+	xml_text(f, n->name);
+	fprintf(f, "</text></g>\n");
+	double cx = x;
+	for (const struct node *c = n->child; c; c = c->next) {
+		if (c->value <= 0)
+			continue;
+		draw(f, c, cx, level + 1, levels, total, unit);
+		cx += (double)c->value / (double)total;
+	}
+}
+
+static const char script[] =
+	"<script><![CDATA[\n"
+	"var W=1200;\n"
+	"function boxes(){return document.querySelectorAll('g.f');}\n"
+	"function zoom(g){var x=+g.getAttribute('data-x'),w=+g.getAttribute('data-w');\n"
+	" var y=+g.querySelector('rect').getAttribute('y');\n"
+	" boxes().forEach(function(b){var bx=+b.getAttribute('data-x'),bw=+b.getAttribute('data-w');\n"
+	"  var r=b.querySelector('rect'),t=b.querySelector('text');\n"
+	"  var by=+r.getAttribute('y');\n"
+	"  var inside=bx>=x-1e-9&&bx+bw<=x+w+1e-9;\n"
+	"  var below=by>y&&bx<=x+1e-9&&bx+bw>=x+w-1e-9;\n"
+	"  if(!inside&&!below){b.style.display='none';return;}\n"
+	"  b.style.display='';\n"
+	"  var nx=below?0:(bx-x)/w*W,nw=below?W:bw/w*W;\n"
+	"  r.setAttribute('x',nx);r.setAttribute('width',nw);\n"
+	"  t.setAttribute('x',nx+3);t.style.display=nw<30?'none':'';});}\n"
+	"function search(){var q=prompt('Search for (a regular expression):');\n"
+	" if(q===null)return;var re=new RegExp(q);\n"
+	" boxes().forEach(function(b){var r=b.querySelector('rect');\n"
+	"  if(!r.hasAttribute('data-fill'))r.setAttribute('data-fill',r.getAttribute('fill'));\n"
+	"  r.setAttribute('fill',q&&re.test(b.querySelector('text').textContent)?'#e040e0':r.getAttribute('data-fill'));});}\n"
+	"document.addEventListener('click',function(e){var g=e.target.closest('g.f');if(g)zoom(g);});\n"
+	"]]></script>\n";
+
+int flame_write_svg(const ward_profile_t *p, enum flame_value v,
+		    const char *title, const char *path)
+{
+	struct node root = { "all", 0, NULL, NULL };
+	char frame[512];
+	const char *unit = v == FLAME_INUSE_SPACE || v == FLAME_ALLOC_SPACE
+				   ? "bytes"
+				   : "objects";
+	int rc = 0;
+
+	for (size_t i = 0; i < ward_profile_count(p); i++) {
+		const struct ward_sample *s = ward_profile_sample(p, i);
+		int64_t val = v == FLAME_INUSE_SPACE     ? s->live_bytes
+			      : v == FLAME_INUSE_OBJECTS ? s->live_count
+			      : v == FLAME_ALLOC_SPACE   ? s->alloc_bytes
+							 : s->alloc_count;
+		if (val <= 0)
+			continue;
+		root.value += val;
+		struct node *n = &root;
+		for (int d = s->depth - 1; d >= 0 && n; d--) {
+			ward__describe(p, s->pcs[d], frame, sizeof(frame));
+			char *plus = strchr(frame, '+');
+			if (plus && frame[0] != '0') { /* merge by function */
+				char *paren = strchr(plus, '(');
+				if (paren)
+					memmove(plus, paren - 1, strlen(paren - 1) + 1);
+			}
+			n = child_named(n, frame);
+			if (n)
+				n->value += val;
+		}
+		if (!n) {
+			rc = -ENOMEM;
+			goto out;
+		}
+	}
+
+	char tmp[4096];
+	snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path);
+	int fd = mkstemp(tmp);
+	if (fd < 0) {
+		rc = -errno;
+		goto out;
+	}
+	FILE *f = fdopen(fd, "w");
+	if (!f) {
+		rc = -errno;
+		close(fd);
+		unlink(tmp);
+		goto out;
+	}
+	int levels = root.value > 0 ? depth_of(&root) : 1;
+	int height = TOP + levels * ROW + 10;
+	fprintf(f, "<?xml version=\"1.0\" standalone=\"no\"?>\n"
+		   "<svg version=\"1.1\" width=\"%d\" height=\"%d\" "
+		   "viewBox=\"0 0 %d %d\" xmlns=\"http://www.w3.org/2000/svg\">\n"
+		   "<style>text{font:11px monospace;pointer-events:none}"
+		   "g.f:hover rect{stroke:#000;stroke-width:0.5}"
+		   "g.f{cursor:pointer}</style>\n",
+		WIDTH, height, WIDTH, height);
+	fprintf(f, "<rect width=\"100%%\" height=\"100%%\" fill=\"#fdf6e3\"/>\n"
+		   "<text x=\"10\" y=\"20\" style=\"font-size:15px\">ward: ");
+	xml_text(f, title);
+	fprintf(f, " (%s, %" PRId64 " %s)</text>\n", unit, root.value, unit);
+	fprintf(f, "<text x=\"%d\" y=\"20\" id=\"search\" "
+		   "style=\"pointer-events:all;cursor:pointer\" "
+		   "onclick=\"search()\">Search</text>\n",
+		WIDTH - 60);
+	if (root.value > 0)
+		draw(f, &root, 0, 0, levels, root.value, unit);
+	else
+		fprintf(f, "<text x=\"10\" y=\"%d\">nothing to show</text>\n",
+			TOP + 12);
+	fputs(script, f);
+	fputs("</svg>\n", f);
+	if (fflush(f) != 0 || fsync(fileno(f)) != 0)
+		rc = -errno;
+	if (fclose(f) != 0 && rc == 0)
+		rc = -errno;
+	if (rc == 0 && rename(tmp, path) != 0)
+		rc = -errno;
+	if (rc < 0)
+		unlink(tmp);
+out:
+	free_tree(root.child);
+	return rc;
+}

@@ -1,0 +1,563 @@
+/*
+ * ward — run a program under ward's LD_PRELOAD tracer and read what it
+ * leaked.
+ *
+ *   ward run [options] -- PROGRAM [ARGS...]
+ *   ward report FILE [--json] [--top N]
+ *   ward diff OLD NEW [--top N]
+ *   ward flame FILE -o OUT.svg [--value inuse_space|inuse_objects|
+ *                               alloc_space|alloc_objects]
+ *
+ * Every error is one line naming the problem, and a non-zero status.
+ * docs/cli.md and docs/ward.1 are the manual.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "flame.h"
+#include "internal/profile.h"
+#include "ward.h"
+
+static const char *prog = "ward";
+
+static __attribute__((noreturn, format(printf, 1, 2))) void die(const char *fmt,
+								 ...)
+{
+	va_list ap;
+	fprintf(stderr, "%s: ", prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(2);
+}
+
+static void usage_main(FILE *f)
+{
+	fputs("usage: ward COMMAND [ARGS]\n"
+	      "\n"
+	      "Commands:\n"
+	      "  run     run a program and report what it leaked\n"
+	      "  report  show a profile's live resources by site\n"
+	      "  diff    show what grew from one profile to another\n"
+	      "  flame   draw a profile as a flame graph (SVG)\n"
+	      "\n"
+	      "'ward COMMAND --help' describes each.\n",
+	      f);
+}
+
+static void usage_run(FILE *f)
+{
+	fputs("usage: ward run [options] -- PROGRAM [ARGS...]\n"
+	      "\n"
+	      "Runs PROGRAM under ward's tracer, passing its input, output and\n"
+	      "exit status through unchanged. When it ends, prints what it left\n"
+	      "live (per kind, top sites with stacks) to standard error and\n"
+	      "writes a pprof profile.\n"
+	      "\n"
+	      "  -o FILE              profile path (default ward.pb.gz)\n"
+	      "  --full               record every heap block (the default)\n"
+	      "  --sample BYTES       record one heap block per BYTES allocated\n"
+	      "                       on average; values are scaled estimates\n"
+	      "  --kinds LIST         comma list of heap,fd,file,thread\n"
+	      "  --follow-forks       forked children keep their own books and\n"
+	      "                       write FILE.PID (the default)\n"
+	      "  --no-follow-forks    forked children record nothing\n"
+	      "  --no-follow-exec     programs PROGRAM executes run without ward\n"
+	      "  --fail-on-leak       exit 1 when PROGRAM exited 0 but left\n"
+	      "                       anything live\n"
+	      "  --json               print the report as JSON\n"
+	      "  --quiet              print no report (the profile is written)\n",
+	      f);
+}
+
+static void usage_report(FILE *f)
+{
+	fputs("usage: ward report FILE [--json] [--top N]\n"
+	      "\n"
+	      "Shows the live resources of a profile written by ward, by kind\n"
+	      "and site, largest first, with stacks named from the binaries\n"
+	      "the profile's mappings point to.\n",
+	      f);
+}
+
+static void usage_diff(FILE *f)
+{
+	fputs("usage: ward diff OLD NEW [--top N]\n"
+	      "\n"
+	      "Shows what grew from OLD to NEW: sites are matched by kind and\n"
+	      "named stack, so two runs of the same program compare even\n"
+	      "though their addresses differ.\n",
+	      f);
+}
+
+static void usage_flame(FILE *f)
+{
+	fputs("usage: ward flame FILE -o OUT.svg [--value NAME]\n"
+	      "\n"
+	      "Draws FILE as a self-contained SVG flame graph: click a frame to\n"
+	      "zoom, type in the search box to highlight. NAME is inuse_space\n"
+	      "(default), inuse_objects, alloc_space or alloc_objects.\n",
+	      f);
+}
+
+static bool is_help(const char *a)
+{
+	return strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0;
+}
+
+/* ---- Loading, naming --------------------------------------------------- */
+
+static ward_profile_t *load(const char *path)
+{
+	ward_profile_t *p = NULL;
+	char err[512];
+	if (ward_profile_load(path, &p, err, sizeof(err)) < 0)
+		die("%s", err);
+	return p;
+}
+
+static void to_stdout(void *opaque, const void *buf, size_t len)
+{
+	(void)opaque;
+	fwrite(buf, 1, len, stdout);
+}
+
+static int top_arg(const char *s)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+	if (*end || v <= 0 || v > INT_MAX)
+		die("--top takes a positive number, not '%s'", s);
+	return (int)v;
+}
+
+/* ---- report ------------------------------------------------------------ */
+
+static int cmd_report(int argc, char **argv)
+{
+	const char *file = NULL;
+	bool json = false;
+	int top = 0;
+
+	for (int i = 1; i < argc; i++) {
+		if (is_help(argv[i])) {
+			usage_report(stdout);
+			return 0;
+		} else if (strcmp(argv[i], "--json") == 0)
+			json = true;
+		else if (strcmp(argv[i], "--top") == 0 && i + 1 < argc)
+			top = top_arg(argv[++i]);
+		else if (argv[i][0] == '-')
+			die("report: unknown option '%s'", argv[i]);
+		else if (!file)
+			file = argv[i];
+		else
+			die("report: one profile at a time ('%s')", argv[i]);
+	}
+	if (!file)
+		die("report: which profile? (ward report FILE)");
+	(void)top;
+	ward_profile_t *p = load(file);
+	ward_profile_write(p, json ? WARD_FORMAT_JSON : WARD_FORMAT_TEXT,
+			   to_stdout, NULL);
+	ward_profile_free(p);
+	return 0;
+}
+
+/* ---- diff -------------------------------------------------------------- */
+
+struct keyed {
+	char *key; /* kind, then each frame's name, '\n'-separated */
+	const struct ward_sample *s;
+};
+
+static int by_key(const void *a, const void *b)
+{
+	return strcmp(((const struct keyed *)a)->key,
+		      ((const struct keyed *)b)->key);
+}
+
+static struct keyed *keys_of(const ward_profile_t *p, size_t *n)
+{
+	size_t count = ward_profile_count(p);
+	struct keyed *k = calloc(count + 1, sizeof(*k));
+	if (!k)
+		die("out of memory");
+	for (size_t i = 0; i < count; i++) {
+		const struct ward_sample *s = ward_profile_sample(p, i);
+		size_t cap = 64 + (size_t)s->depth * 300, len = 0;
+		char *key = malloc(cap), frame[256];
+		if (!key)
+			die("out of memory");
+		len += (size_t)snprintf(key, cap, "%s", ward_kind_name(s->kind));
+		for (int d = 0; d < s->depth; d++) {
+			ward__describe(p, s->pcs[d], frame, sizeof(frame));
+			/* Offsets differ between builds; names do not. */
+			char *plus = strchr(frame, '+');
+			if (plus && frame[0] != '0')
+				*plus = '\0';
+			len += (size_t)snprintf(key + len, cap - len, "\n%s", frame);
+		}
+		k[i] = (struct keyed){ key, s };
+	}
+	qsort(k, count, sizeof(*k), by_key);
+	*n = count;
+	return k;
+}
+
+struct growth {
+	const char *key;
+	int64_t dcount, dbytes;
+};
+
+static int by_growth(const void *a, const void *b)
+{
+	const struct growth *x = a, *y = b;
+	if (x->dbytes != y->dbytes)
+		return x->dbytes < y->dbytes ? 1 : -1;
+	return x->dcount < y->dcount ? 1 : x->dcount > y->dcount ? -1 : 0;
+}
+
+static int cmd_diff(int argc, char **argv)
+{
+	const char *files[2] = { NULL, NULL };
+	int nfiles = 0, top = 20;
+
+	for (int i = 1; i < argc; i++) {
+		if (is_help(argv[i])) {
+			usage_diff(stdout);
+			return 0;
+		} else if (strcmp(argv[i], "--top") == 0 && i + 1 < argc)
+			top = top_arg(argv[++i]);
+		else if (argv[i][0] == '-')
+			die("diff: unknown option '%s'", argv[i]);
+		else if (nfiles < 2)
+			files[nfiles++] = argv[i];
+		else
+			die("diff: two profiles, OLD and NEW ('%s' is a third)",
+			    argv[i]);
+	}
+	if (nfiles != 2)
+		die("diff: needs OLD and NEW (ward diff OLD NEW)");
+	ward_profile_t *a = load(files[0]), *b = load(files[1]);
+	size_t na, nb;
+	struct keyed *ka = keys_of(a, &na), *kb = keys_of(b, &nb);
+	struct growth *g = calloc(na + nb + 1, sizeof(*g));
+	size_t ng = 0, i = 0, j = 0;
+	if (!g)
+		die("out of memory");
+	/* Merge the two sorted lists; equal keys pair up. Several samples
+	 * may share a key (inlined call sites): they add up. */
+	while (i < na || j < nb) {
+		int c = i >= na ? 1 : j >= nb ? -1 : strcmp(ka[i].key, kb[j].key);
+		const char *key = c <= 0 ? ka[i].key : kb[j].key;
+		int64_t dc = 0, db = 0;
+		while (i < na && strcmp(ka[i].key, key) == 0) {
+			dc -= ka[i].s->live_count;
+			db -= ka[i].s->live_bytes;
+			i++;
+		}
+		while (j < nb && strcmp(kb[j].key, key) == 0) {
+			dc += kb[j].s->live_count;
+			db += kb[j].s->live_bytes;
+			j++;
+		}
+		if (dc || db)
+			g[ng++] = (struct growth){ key, dc, db };
+	}
+	qsort(g, ng, sizeof(*g), by_growth);
+	int64_t tc = 0, tb = 0;
+	for (size_t k = 0; k < ng; k++) {
+		tc += g[k].dcount;
+		tb += g[k].dbytes;
+	}
+	printf("ward diff: %s -> %s: %+" PRId64 " live resources, %+" PRId64
+	       " bytes, at %zu sites\n",
+	       files[0], files[1], tc, tb, ng);
+	for (size_t k = 0; k < ng && (int)k < top; k++) {
+		const char *nl = strchr(g[k].key, '\n');
+		int kindlen = nl ? (int)(nl - g[k].key) : (int)strlen(g[k].key);
+		printf("\n%+12" PRId64 " bytes %+8" PRId64 "  %.*s\n",
+		       g[k].dbytes, g[k].dcount, kindlen, g[k].key);
+		for (const char *f = nl; f; f = strchr(f + 1, '\n')) {
+			const char *end = strchr(f + 1, '\n');
+			int n = end ? (int)(end - f - 1) : (int)strlen(f + 1);
+			printf("\t%.*s\n", n, f + 1);
+		}
+	}
+	for (size_t k = 0; k < na; k++)
+		free(ka[k].key);
+	for (size_t k = 0; k < nb; k++)
+		free(kb[k].key);
+	free(ka);
+	free(kb);
+	free(g);
+	ward_profile_free(a);
+	ward_profile_free(b);
+	return 0;
+}
+
+/* ---- flame ------------------------------------------------------------- */
+
+static int cmd_flame(int argc, char **argv)
+{
+	const char *file = NULL, *out = NULL, *value = "inuse_space";
+
+	for (int i = 1; i < argc; i++) {
+		if (is_help(argv[i])) {
+			usage_flame(stdout);
+			return 0;
+		} else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc)
+			out = argv[++i];
+		else if (strcmp(argv[i], "--value") == 0 && i + 1 < argc)
+			value = argv[++i];
+		else if (argv[i][0] == '-')
+			die("flame: unknown option '%s'", argv[i]);
+		else if (!file)
+			file = argv[i];
+		else
+			die("flame: one profile at a time ('%s')", argv[i]);
+	}
+	if (!file || !out)
+		die("flame: needs a profile and -o OUT.svg");
+	enum flame_value v;
+	if (strcmp(value, "inuse_space") == 0)
+		v = FLAME_INUSE_SPACE;
+	else if (strcmp(value, "inuse_objects") == 0)
+		v = FLAME_INUSE_OBJECTS;
+	else if (strcmp(value, "alloc_space") == 0)
+		v = FLAME_ALLOC_SPACE;
+	else if (strcmp(value, "alloc_objects") == 0)
+		v = FLAME_ALLOC_OBJECTS;
+	else
+		die("flame: --value is inuse_space, inuse_objects, alloc_space "
+		    "or alloc_objects, not '%s'",
+		    value);
+	ward_profile_t *p = load(file);
+	int rc = flame_write_svg(p, v, file, out);
+	ward_profile_free(p);
+	if (rc < 0)
+		die("flame: cannot write %s: %s", out, strerror(-rc));
+	return 0;
+}
+
+/* ---- run --------------------------------------------------------------- */
+
+/* libward_preload.so: $WARD_PRELOAD, next to this program, or in ../lib. */
+static void find_preload(char *out, size_t len)
+{
+	const char *env = getenv("WARD_PRELOAD");
+	if (env && *env) {
+		if (access(env, R_OK) != 0)
+			die("WARD_PRELOAD=%s: %s", env, strerror(errno));
+		snprintf(out, len, "%s", env);
+		return;
+	}
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0)
+		die("cannot find my own path: %s", strerror(errno));
+	self[n] = '\0';
+	char *slash = strrchr(self, '/');
+	*slash = '\0';
+	const char *tries[] = { "/libward_preload.so",
+				"/../lib/libward_preload.so",
+				"/../lib/x86_64-linux-gnu/libward_preload.so" };
+	for (size_t i = 0; i < sizeof(tries) / sizeof(tries[0]); i++) {
+		snprintf(out, len, "%s%s", self, tries[i]);
+		if (access(out, R_OK) == 0)
+			return;
+	}
+	die("cannot find libward_preload.so next to %s or in ../lib; set "
+	    "WARD_PRELOAD to its path",
+	    self);
+}
+
+static void print_file(const char *path, bool color)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return;
+	char line[4096];
+	bool first = true;
+	while (fgets(line, sizeof(line), f)) {
+		if (first && color)
+			fprintf(stderr, "\033[1m%s\033[0m", line);
+		else
+			fputs(line, stderr);
+		first = false;
+	}
+	fclose(f);
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	const char *out = "ward.pb.gz", *kinds = NULL, *sample = NULL;
+	bool follow_forks = true, follow_exec = true, fail_on_leak = false;
+	bool json = false, quiet = false;
+	int i = 1;
+
+	for (; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--") == 0) {
+			i++;
+			break;
+		} else if (is_help(a)) {
+			usage_run(stdout);
+			return 0;
+		} else if (strcmp(a, "-o") == 0 && i + 1 < argc)
+			out = argv[++i];
+		else if (strcmp(a, "--full") == 0)
+			sample = NULL;
+		else if (strcmp(a, "--sample") == 0 && i + 1 < argc) {
+			sample = argv[++i];
+			char *end;
+			unsigned long long v = strtoull(sample, &end, 10);
+			if (*end || v == 0)
+				die("run: --sample takes a number of bytes, not "
+				    "'%s'",
+				    sample);
+		} else if (strcmp(a, "--kinds") == 0 && i + 1 < argc) {
+			kinds = argv[++i];
+			char buf[256];
+			snprintf(buf, sizeof(buf), "%s", kinds);
+			for (char *s, *t = strtok_r(buf, ",", &s); t;
+			     t = strtok_r(NULL, ",", &s))
+				if (strcmp(t, "heap") && strcmp(t, "fd") &&
+				    strcmp(t, "file") && strcmp(t, "thread"))
+					die("run: unknown kind '%s' (kinds are "
+					    "heap, fd, file, thread)",
+					    t);
+		} else if (strcmp(a, "--follow-forks") == 0)
+			follow_forks = true;
+		else if (strcmp(a, "--no-follow-forks") == 0)
+			follow_forks = false;
+		else if (strcmp(a, "--no-follow-exec") == 0)
+			follow_exec = false;
+		else if (strcmp(a, "--fail-on-leak") == 0)
+			fail_on_leak = true;
+		else if (strcmp(a, "--json") == 0)
+			json = true;
+		else if (strcmp(a, "--quiet") == 0)
+			quiet = true;
+		else if (a[0] == '-')
+			die("run: unknown option '%s' (ward run --help)", a);
+		else
+			break; /* the program, without a "--" */
+	}
+	if (i >= argc)
+		die("run: which program? (ward run [options] -- PROGRAM ARGS)");
+
+	char preload[PATH_MAX], tmpl[PATH_MAX + 16], summary[PATH_MAX + 32];
+	find_preload(preload, sizeof(preload));
+	char dir[] = "/tmp/ward-run-XXXXXX";
+	if (!mkdtemp(dir))
+		die("run: cannot make a temporary directory: %s", strerror(errno));
+	snprintf(tmpl, sizeof(tmpl), "%s.%%p", out);
+	snprintf(summary, sizeof(summary), "%s/summary.%%p", dir);
+
+	const char *old = getenv("LD_PRELOAD");
+	char ld[PATH_MAX * 2];
+	if (old && *old)
+		snprintf(ld, sizeof(ld), "%s:%s", preload, old);
+	else
+		snprintf(ld, sizeof(ld), "%s", preload);
+
+	pid_t pid = fork();
+	if (pid < 0)
+		die("run: fork: %s", strerror(errno));
+	if (pid == 0) {
+		setenv("LD_PRELOAD", ld, 1);
+		setenv("WARD_OUTPUT", tmpl, 1);
+		setenv("WARD_SUMMARY", summary, 1);
+		if (json)
+			setenv("WARD_SUMMARY_FORMAT", "json", 1);
+		if (sample)
+			setenv("WARD_SAMPLE", sample, 1);
+		else
+			unsetenv("WARD_SAMPLE");
+		if (kinds)
+			setenv("WARD_KINDS", kinds, 1);
+		setenv("WARD_FOLLOW_FORKS", follow_forks ? "1" : "0", 1);
+		setenv("WARD_FOLLOW_EXEC", follow_exec ? "1" : "0", 1);
+		execvp(argv[i], &argv[i]);
+		fprintf(stderr, "ward: run: cannot run %s: %s\n", argv[i],
+			strerror(errno));
+		_exit(127);
+	}
+	/* The program owns the terminal's signals; ward waits it out. */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGQUIT, SIG_IGN);
+	int st;
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			die("run: waitpid: %s", strerror(errno));
+	int status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+
+	char mine[PATH_MAX + 32], sum[PATH_MAX + 32];
+	snprintf(mine, sizeof(mine), "%s.%d", out, (int)pid);
+	snprintf(sum, sizeof(sum), "%s/summary.%d", dir, (int)pid);
+	bool have = access(mine, R_OK) == 0;
+	if (have && rename(mine, out) != 0)
+		die("run: cannot move %s to %s: %s", mine, out, strerror(errno));
+	if (!quiet && access(sum, R_OK) == 0)
+		print_file(sum, isatty(2) && !json);
+	if (have && !quiet)
+		fprintf(stderr, "ward: profile written to %s\n", out);
+	else if (!have && WIFSIGNALED(st))
+		fprintf(stderr, "ward: %s was killed by signal %d before it "
+				"could write its profile\n",
+			argv[i], WTERMSIG(st));
+	/* Children that followed forks wrote OUT.PID; keep them. */
+	char cmd[PATH_MAX * 2 + 64];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "ward: could not remove %s\n", dir);
+
+	if (fail_on_leak && status == 0 && have) {
+		ward_profile_t *p = load(out);
+		int64_t live = 0;
+		for (size_t k = 0; k < ward_profile_count(p); k++)
+			live += ward_profile_sample(p, k)->live_count;
+		ward_profile_free(p);
+		if (live > 0) {
+			fprintf(stderr, "ward: %" PRId64 " resources still "
+					"live at exit (--fail-on-leak)\n",
+				live);
+			return 1;
+		}
+	}
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage_main(stderr);
+		return 2;
+	}
+	if (is_help(argv[1])) {
+		usage_main(stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "run") == 0)
+		return cmd_run(argc - 1, argv + 1);
+	if (strcmp(argv[1], "report") == 0)
+		return cmd_report(argc - 1, argv + 1);
+	if (strcmp(argv[1], "diff") == 0)
+		return cmd_diff(argc - 1, argv + 1);
+	if (strcmp(argv[1], "flame") == 0)
+		return cmd_flame(argc - 1, argv + 1);
+	die("unknown command '%s' (ward --help lists them)", argv[1]);
+}
