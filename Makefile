@@ -29,7 +29,13 @@ build: $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 
 demo: build
-	@echo "== examples/leaky_logger: the 'defer close in a loop' bug"
+	@echo "== examples/leaky_server, a program written without ward, under ward run"
+	$(BUILD)/ward run -o $(BUILD)/demo.pb.gz -- $(BUILD)/leaky_server
+	$(BUILD)/ward flame $(BUILD)/demo.pb.gz -o $(BUILD)/demo.svg
+	@echo "== flame graph: $(BUILD)/demo.svg (open it in a browser)"
+	@echo "== go tool pprof -top $(BUILD)/leaky_server $(BUILD)/demo.pb.gz reads the profile too"
+	@echo
+	@echo "== examples/leaky_logger: the 'defer close in a loop' bug, caught by ward's defer"
 	$(BUILD)/leaky_logger 1500
 
 deps:
@@ -41,7 +47,8 @@ test: deps
 	cmake --build $(BUILD) -j $(JOBS)
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
-bench: deps build
+bench: build
+	@tests/deps.sh bench
 	bench/run.sh $(BUILD)
 
 install: build

@@ -14,6 +14,11 @@
 # against malloc+free of the same block; the live set's heap per record at
 # 1M records; a snapshot and pprof export of 1M records over 10k stacks.
 #
+# The preload figures come from bench/preload.sh: bench/alloc_work.c's 2M
+# malloc/free pairs plain, under `ward run` (full and sampled), heaptrack,
+# valgrind and LeakSanitizer; and the geometric mean of the slowdowns of the
+# real-program matrix (python3, sqlite3, perl, bash, xz -T2, gcc, git, make).
+#
 # Prints one line "BENCH <name> <value> <unit>" per figure.
 set -eu
 build=${1:-build}
@@ -31,6 +36,8 @@ done
 # The registry: one process each (the 1M-record phase takes a while).
 "$build/bench_track" >>"$tmp/anchors"
 WARD_STACK=dwarf "$build/bench_track" dwarf >>"$tmp/anchors"
+# The preload tracer against plain runs, heaptrack, valgrind and LSan.
+"$here/preload.sh" "$build" >>"$tmp/anchors"
 
 if ! command -v go >/dev/null 2>&1; then
 	echo "bench: the Go toolchain is missing; install it with: sudo apt-get install -y golang-go" >&2
@@ -69,5 +76,28 @@ END {
 	printf "BENCH track_pair_dwarf_ns %.3f ns\n", b["track_pair_dwarf"]
 	printf "BENCH bytes_per_live_record %.2f bytes\n", b["bytes_per_record"]
 	printf "BENCH export_1m_ms %.2f ms\n", b["export_1m_ms"]
+	n = b["preload_pairs"]
+	plain = b["work_plain_ns"]
+	full = b["work_ward_full_ns"]
+	printf "BENCH preload_full_pair_ns %.1f ns\n", full / n
+	printf "BENCH preload_full_added_pair_ns %.1f ns\n", (full - plain) / n
+	if ("work_heaptrack_ns" in b)
+		printf "BENCH preload_full_heaptrack_over_ward %.2f ratio\n", (b["work_heaptrack_ns"] - plain) / (full - plain)
+	if ("work_valgrind_ns" in b)
+		printf "BENCH preload_full_valgrind_over_ward %.2f ratio\n", (b["work_valgrind_ns"] - plain) / (full - plain)
+	if ("work_lsan_ns" in b)
+		printf "BENCH preload_full_lsan_over_ward %.2f ratio\n", (b["work_lsan_ns"] - b["work_clang_plain_ns"]) / (full - plain)
+	printf "BENCH preload_work_sampled_slowdown %.3f ratio\n", b["work_ward_sampled_ns"] / plain
+	lf = 0; ls = 0; np = 0
+	for (k in b) if (k ~ /^prog_.*_plain_ns$/) {
+		name = k; sub(/^prog_/, "", name); sub(/_plain_ns$/, "", name)
+		lf += log(b["prog_" name "_full_ns"] / b[k])
+		ls += log(b["prog_" name "_sampled_ns"] / b[k])
+		np++
+	}
+	if (np) {
+		printf "BENCH preload_full_slowdown %.3f ratio\n", exp(lf / np)
+		printf "BENCH preload_sampled_slowdown %.3f ratio\n", exp(ls / np)
+	}
 	printf "BENCH panic_mallocs_per_op %.6f count\n", b["panic_mallocs_per_op"]
 }' "$tmp/anchors"

@@ -63,14 +63,16 @@ __attribute__((constructor)) static void start(void)
 EXPORT void *malloc(size_t n)
 {
 	void *p = __libc_malloc(n);
-	ward__intercept_alloc(p, n);
+	if (!ward__alloc_unsampled(n))
+		ward__intercept_alloc(p, n);
 	return p;
 }
 
 EXPORT void *calloc(size_t n, size_t size)
 {
 	void *p = __libc_calloc(n, size);
-	ward__intercept_alloc(p, n * size);
+	if (!ward__alloc_unsampled(n * size))
+		ward__intercept_alloc(p, n * size);
 	return p;
 }
 
@@ -78,18 +80,22 @@ EXPORT void *realloc(void *old, size_t n)
 {
 	if (!old) {
 		void *p = __libc_realloc(NULL, n);
-		ward__intercept_alloc(p, n);
+		if (!ward__alloc_unsampled(n))
+			ward__intercept_alloc(p, n);
 		return p;
 	}
 	/* Release first: once the old block is freed its address may be
 	 * handed to another thread. On failure the old block is still the
 	 * program's, and is recorded again (from this stack). */
-	ward__intercept_free(old);
+	if (!ward__free_unsampled(old))
+		ward__intercept_free(old);
 	void *p = __libc_realloc(old, n);
-	if (p)
-		ward__intercept_alloc(p, n);
-	else if (n)
+	if (p) {
+		if (!ward__alloc_unsampled(n))
+			ward__intercept_alloc(p, n);
+	} else if (n && !ward__sample_rate) {
 		ward__intercept_alloc(old, malloc_usable_size(old));
+	}
 	return p;
 }
 
@@ -107,21 +113,24 @@ EXPORT void *reallocarray(void *old, size_t n, size_t size)
 
 EXPORT void free(void *p)
 {
-	ward__intercept_free(p);
+	if (!ward__free_unsampled(p))
+		ward__intercept_free(p);
 	__libc_free(p);
 }
 
 EXPORT void *memalign(size_t align, size_t n)
 {
 	void *p = __libc_memalign(align, n);
-	ward__intercept_alloc(p, n);
+	if (!ward__alloc_unsampled(n))
+		ward__intercept_alloc(p, n);
 	return p;
 }
 
 EXPORT void *aligned_alloc(size_t align, size_t n)
 {
 	void *p = __libc_memalign(align, n);
-	ward__intercept_alloc(p, n);
+	if (!ward__alloc_unsampled(n))
+		ward__intercept_alloc(p, n);
 	return p;
 }
 
@@ -132,7 +141,8 @@ EXPORT int posix_memalign(void **out, size_t align, size_t n)
 	void *p = __libc_memalign(align, n);
 	if (!p)
 		return ENOMEM;
-	ward__intercept_alloc(p, n);
+	if (!ward__alloc_unsampled(n))
+		ward__intercept_alloc(p, n);
 	*out = p;
 	return 0;
 }
@@ -140,14 +150,16 @@ EXPORT int posix_memalign(void **out, size_t align, size_t n)
 EXPORT void *valloc(size_t n)
 {
 	void *p = __libc_valloc(n);
-	ward__intercept_alloc(p, n);
+	if (!ward__alloc_unsampled(n))
+		ward__intercept_alloc(p, n);
 	return p;
 }
 
 EXPORT void *pvalloc(size_t n)
 {
 	void *p = __libc_pvalloc(n);
-	ward__intercept_alloc(p, n);
+	if (!ward__alloc_unsampled(n))
+		ward__intercept_alloc(p, n);
 	return p;
 }
 

@@ -42,6 +42,8 @@
 #include <unistd.h>
 
 #include "internal/log.h"
+#include "internal/registry.h"
+#include "ward/track.h"
 #include "ward/defer.h"
 
 enum { FIRST_DEFERS = 32, FIRST_FRAMES = 16, MAX_UNWOUND = 32 };
@@ -70,6 +72,7 @@ struct thread_private {
 	bool in_thread_exit;
 	const char *warned_file; /* last site the guard saw */
 	int warned_line;
+	uint32_t guarded;        /* 1 + depth of the frame in the registry */
 	struct ward__defer first_defers[FIRST_DEFERS];
 	struct ward__frame first_frames[FIRST_FRAMES];
 };
@@ -136,6 +139,7 @@ static void free_records(struct panic_rec *r)
 static void retire_records(void);
 
 static void goexit_unwind(void);
+static void guard_release(uint32_t d);
 
 /*
  * A thread that ends with defers pending (pthread_exit() from code built
@@ -148,6 +152,8 @@ static void thread_exit(void *unused)
 	struct ward__thread *t = &ward__self;
 
 	(void)unused;
+	if (P.guarded)
+		guard_release(P.guarded - 1);
 	if (t->n > 0 && !P.in_thread_exit) {
 		/* The frames' blocks are gone: nothing can resume them. */
 		for (uint32_t d = 0; d < t->depth; d++)
@@ -269,6 +275,46 @@ static void accumulation_warning(struct ward__thread *t, const char *file,
 		  t->n - f->base + 1, t->limit, file, line);
 }
 
+/*
+ * The guard also shows the pile-up in the registry, as a resource of kind
+ * "defer" sized by the frame's pending count and attributed to the stack
+ * that pushed it past the limit, so a profile taken meanwhile shows it for
+ * what it is. One frame per thread at a time: the innermost offender.
+ */
+static int defer_kind = -1;
+
+static uintptr_t guard_handle(uint32_t depth)
+{
+	return (uintptr_t)&P + depth; /* unique per thread and depth */
+}
+
+static __attribute__((noinline)) void guard_track(struct ward__thread *t)
+{
+	uint32_t d = t->depth - 1;
+	if (defer_kind < 0)
+		defer_kind = ward_kind_register("defer");
+	if (defer_kind < 0)
+		return;
+	if (P.guarded && P.guarded != d + 1)
+		ward_untrack(defer_kind, guard_handle(P.guarded - 1));
+	else if (P.guarded)
+		ward_untrack(defer_kind, guard_handle(d));
+	P.guarded = d + 1;
+	/* skip 2: this function and ward__defer_slow; the stack starts at
+	 * the code that called ward_defer(). */
+	ward__track_at(defer_kind, guard_handle(d), t->n - t->frames[d].base + 1,
+		       2);
+	__asm__ volatile("" ::: "memory");
+}
+
+static void guard_release(uint32_t d)
+{
+	if (P.guarded == d + 1) {
+		ward_untrack(defer_kind, guard_handle(d));
+		P.guarded = 0;
+	}
+}
+
 WARD_API ward_defer_t ward__defer_slow(ward_defer_fn fn, void *arg,
 				       const char *file, int line)
 {
@@ -293,8 +339,10 @@ WARD_API ward_defer_t ward__defer_slow(ward_defer_fn fn, void *arg,
 		t->defers = arr;
 	}
 	struct ward__frame *top = &t->frames[t->depth - 1];
-	if (t->n - top->base >= t->limit)
+	if (t->n - top->base >= t->limit) {
 		accumulation_warning(t, file, line);
+		guard_track(t);
+	}
 
 	uint32_t n = t->n, serial = ++t->serial;
 	t->defers[n] = (struct ward__defer){ fn ? fn : ward__nil_defer, arg,
@@ -367,6 +415,8 @@ WARD_API void ward__frame_exit(uint32_t d)
 		t->depth = d + 1;
 	}
 	note_depth(t->n);
+	if (P.guarded)
+		guard_release(d);
 	while (t->n > t->frames[d].base) {
 		struct ward__defer e = t->defers[--t->n];
 		if (e.fn) {
@@ -499,6 +549,8 @@ static void unwind(struct panic_rec *p)
 		uint32_t i = t->n - 1;
 		while (t->depth > 0 && t->frames[t->depth - 1].base > i) {
 			t->depth--;
+			if (P.guarded)
+				guard_release(t->depth);
 			if (p->nunwound < MAX_UNWOUND)
 				p->unwound[p->nunwound++] =
 					t->frames[t->depth].site;
@@ -532,6 +584,8 @@ static void unwind(struct panic_rec *p)
 	}
 	while (t->depth > 0) {
 		t->depth--;
+		if (P.guarded)
+			guard_release(t->depth);
 		if (p->nunwound < MAX_UNWOUND)
 			p->unwound[p->nunwound++] = t->frames[t->depth].site;
 	}

@@ -16,9 +16,9 @@
  * recorded with its stack and a new distance is drawn from an exponential
  * distribution with the configured mean. Exported values are scaled back
  * the way Go scales its heap profile. free() must tell sampled blocks from
- * the rest without a table lookup per call: a two-level bitmap marks each
- * 4 KiB page that ever held a sampled block, and only frees on marked pages
- * look in the registry.
+ * the rest without a table lookup per call: a two-level table counts the
+ * sampled blocks live on each 4 KiB page, and only frees on pages with a
+ * count look in the registry.
  *
  * Re-entry: ward__in_registry is raised while ward does its own work, so
  * its own allocations go straight to libc.
@@ -55,7 +55,7 @@ uint64_t ward__sample_rate;
 
 /* ---- Sampling ---------------------------------------------------------- */
 
-static __thread int64_t countdown;
+__thread int64_t ward__countdown __attribute__((tls_model("initial-exec")));
 static __thread uint64_t rng;
 
 static int64_t draw_distance(void)
@@ -71,47 +71,52 @@ static int64_t draw_distance(void)
 	return d < 1 ? 1 : (int64_t)d;
 }
 
-/* Pages that held a sampled block: 2^20 leaves of 2^15 bits. */
-enum { LEAF_BITS = 15 };
-static _Atomic(_Atomic uint64_t *) page_dir[1 << 20];
+/*
+ * How many sampled blocks each 4 KiB page holds: 2^20 leaves of 2^15
+ * one-byte counters, made on first use. A free on a page whose count is
+ * zero skips the registry. A count that reaches 255 stays there (its page
+ * then always looks).
+ */
+enum { LEAF_BITS = WARD__LEAF_BITS };
+_Atomic(_Atomic uint8_t *) ward__page_dir[1 << 20];
+#define page_dir ward__page_dir
 
-static void mark_page(uintptr_t p)
+static _Atomic uint8_t *page_counter(uintptr_t p, bool create)
 {
 	uint64_t page = p >> 12;
 	size_t top = (size_t)(page >> LEAF_BITS) & ((1 << 20) - 1);
-	_Atomic uint64_t *leaf = atomic_load_explicit(&page_dir[top],
-						      memory_order_acquire);
-	if (!leaf) {
-		void *m = mmap(NULL, (1 << LEAF_BITS) / 8, PROT_READ | PROT_WRITE,
+	_Atomic uint8_t *leaf = atomic_load_explicit(&page_dir[top],
+						     memory_order_acquire);
+	if (!leaf && create) {
+		void *m = mmap(NULL, 1 << LEAF_BITS, PROT_READ | PROT_WRITE,
 			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (m == MAP_FAILED)
-			return;
-		_Atomic uint64_t *expected = NULL;
+			return NULL;
+		_Atomic uint8_t *expected = NULL;
 		if (atomic_compare_exchange_strong(&page_dir[top], &expected,
-						   (_Atomic uint64_t *)m))
+						   (_Atomic uint8_t *)m))
 			leaf = m;
 		else {
-			munmap(m, (1 << LEAF_BITS) / 8);
+			munmap(m, 1 << LEAF_BITS);
 			leaf = expected;
 		}
 	}
-	uint64_t bit = page & ((1 << LEAF_BITS) - 1);
-	atomic_fetch_or_explicit(&leaf[bit / 64], 1ull << (bit % 64),
-				 memory_order_release);
+	return leaf ? &leaf[page & ((1 << LEAF_BITS) - 1)] : NULL;
 }
 
-static bool page_marked(uintptr_t p)
+static void count_sampled(uintptr_t p, int delta)
 {
-	uint64_t page = p >> 12;
-	size_t top = (size_t)(page >> LEAF_BITS) & ((1 << 20) - 1);
-	_Atomic uint64_t *leaf = atomic_load_explicit(&page_dir[top],
-						      memory_order_acquire);
-	if (!leaf)
-		return false;
-	uint64_t bit = page & ((1 << LEAF_BITS) - 1);
-	return atomic_load_explicit(&leaf[bit / 64], memory_order_acquire) &
-	       (1ull << (bit % 64));
+	_Atomic uint8_t *c = page_counter(p, delta > 0);
+	if (!c)
+		return;
+	uint8_t v = atomic_load_explicit(c, memory_order_relaxed);
+	while (v != 255 && !(delta < 0 && v == 0) &&
+	       !atomic_compare_exchange_weak_explicit(
+		       c, &v, (uint8_t)(v + delta), memory_order_release,
+		       memory_order_relaxed))
+		;
 }
+
 
 /* ---- Events ------------------------------------------------------------ */
 
@@ -122,12 +127,13 @@ __attribute__((noinline)) void ward__intercept_alloc(void *p, size_t size)
 	    !cfg.kinds[WARD_KIND_HEAP])
 		return;
 	if (cfg.rate) {
-		countdown -= (int64_t)size;
-		if (countdown > 0)
+		/* The interposer has counted size down already (see
+		 * ward__alloc_unsampled()); here the count crossed zero. */
+		if (ward__countdown > 0)
 			return;
 		ward__in_registry++;
-		countdown = draw_distance();
-		mark_page((uintptr_t)p);
+		ward__countdown = draw_distance();
+		count_sampled((uintptr_t)p, +1);
 		ward__in_registry--;
 	}
 	ward__in_registry++;
@@ -141,10 +147,11 @@ __attribute__((noinline)) void ward__intercept_free(void *p)
 							     memory_order_relaxed) ||
 	    !cfg.kinds[WARD_KIND_HEAP])
 		return;
-	if (cfg.rate && !page_marked((uintptr_t)p))
+	if (cfg.rate && !ward__page_has_sampled((uintptr_t)p))
 		return;
 	ward__in_registry++;
-	ward_untrack(WARD_KIND_HEAP, (uintptr_t)p);
+	if (ward_untrack(WARD_KIND_HEAP, (uintptr_t)p) == 0 && cfg.rate)
+		count_sampled((uintptr_t)p, -1);
 	ward__in_registry--;
 }
 

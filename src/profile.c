@@ -287,12 +287,17 @@ static int write_text(const ward_profile_t *p, struct ward__out *o)
 		if (!s->live_count)
 			continue;
 		const char *kind = ward_kind_name(s->kind);
-		ward__out_printf(o, "%s: %" PRId64 " live, %" PRId64
-				    " bytes (acquired %" PRId64 ", %" PRId64
-				    " bytes)\n",
-				 kind ? kind : "?", s->live_count,
-				 s->live_bytes, s->alloc_count,
-				 s->alloc_bytes);
+		if (s->kind == WARD_KIND_HEAP)
+			ward__out_printf(o, "%s: %" PRId64 " live, %" PRId64
+					    " bytes (acquired %" PRId64
+					    ", %" PRId64 " bytes)\n",
+					 kind, s->live_count, s->live_bytes,
+					 s->alloc_count, s->alloc_bytes);
+		else /* sizes of descriptors and threads mean nothing */
+			ward__out_printf(o, "%s: %" PRId64 " live (acquired %"
+					    PRId64 ")\n",
+					 kind ? kind : "?", s->live_count,
+					 s->alloc_count);
 		for (int k = 0; k < s->depth; k++) {
 			ward__describe(p, s->pcs[k], frame, sizeof(frame));
 			ward__out_printf(o, "\t%s\n", frame);

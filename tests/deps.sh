@@ -16,6 +16,19 @@ command -v clang >/dev/null 2>&1 || missing="$missing clang"
 ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1 ||
 	missing="$missing libclang-rt-14-dev"
 
+# The tests run these real programs under the tracer; make bench also
+# compares against heaptrack.
+for p in git sqlite3 perl xz make gcc; do
+	command -v $p >/dev/null 2>&1 || case $p in
+		xz) missing="$missing xz-utils" ;;
+		*) missing="$missing $p" ;;
+	esac
+done
+[ -x /usr/bin/python3 ] || missing="$missing python3"
+if [ "${1:-}" = bench ]; then
+	command -v heaptrack >/dev/null 2>&1 || missing="$missing heaptrack"
+fi
+
 [ -z "$missing" ] && exit 0
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

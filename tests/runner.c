@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "runner.h"
-#include "ward/defer.h"
+#include "ward.h"
 
 struct test {
 	const char *name;
@@ -149,6 +149,27 @@ static void check_clean(const struct test *t)
 				t->name, ward__self.depth, ward__self.n);
 }
 
+static void to_stderr(void *opaque, const void *buf, size_t len)
+{
+	(void)opaque;
+	fwrite(buf, 1, len, stderr);
+}
+
+/* And with nothing it tracked in ward's registry still live: ward's own
+ * leak check on ward's own tests. */
+static void check_no_leaks(const struct test *t, ward_leakcheck_t *lc)
+{
+	ward_profile_t *leaks = NULL;
+	int n = ward_leakcheck_end(lc, &leaks);
+	if (n > 0) {
+		fprintf(stderr, "  test %s left %d tracked resources live:\n",
+			t->name, n);
+		ward_profile_write(leaks, WARD_FORMAT_TEXT, to_stderr, NULL);
+		ward_test__fail(t->file, t->line, "leaks");
+	}
+	ward_profile_free(leaks);
+}
+
 static int run_one(const struct test *t, int timeout)
 {
 	fflush(NULL);
@@ -159,8 +180,10 @@ static int run_one(const struct test *t, int timeout)
 	}
 	if (pid == 0) {
 		alarm((unsigned)timeout);
+		ward_leakcheck_t *lc = ward_leakcheck_begin();
 		t->fn();
 		check_clean(t);
+		check_no_leaks(t, lc);
 		fflush(NULL);
 		_exit(0);
 	}

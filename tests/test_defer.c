@@ -552,3 +552,41 @@ TEST(strerror_and_version)
 	ASSERT_STREQ(ward_strerror(0), "success");
 	ASSERT_STREQ(ward_version(), "0.1.0");
 }
+
+static size_t defer_records(int64_t *pending)
+{
+	ward_profile_t *p = ward_profile_snapshot();
+	size_t n = 0;
+	*pending = 0;
+	for (size_t i = 0; i < ward_profile_count(p); i++) {
+		const struct ward_sample *s = ward_profile_sample(p, i);
+		if (s->live_count > 0 &&
+		    strcmp(ward_kind_name(s->kind), "defer") == 0) {
+			n += (size_t)s->live_count;
+			*pending += s->live_bytes;
+		}
+	}
+	ward_profile_free(p);
+	return n;
+}
+
+static void quiet_log(void *opaque, enum ward_log_level level,
+		      const char *msg, size_t len)
+{
+}
+
+TEST(accumulated_chain_shows_in_the_registry)
+{
+	int64_t pending;
+	ward_set_log_hook(quiet_log, NULL);
+	ward_defer_set_limit(100);
+	{
+		WARD_FRAME;
+		for (int i = 0; i < 150; i++)
+			ward_defer(nothing, NULL);
+		ASSERT_EQ(defer_records(&pending), 1);
+		ASSERT_EQ(pending, 150);
+	}
+	ASSERT_EQ(defer_records(&pending), 0);
+	ward_set_log_hook(NULL, NULL);
+}

@@ -322,6 +322,7 @@ TEST(fp_stacks_skip_frames_without_frame_pointers)
 enum { STRESS_THREADS = 4, STRESS_OPS = 100000 };
 static atomic_int stop_snapshots;
 static int stress_kind;
+static uintptr_t stress_left[STRESS_THREADS + 1][64]; /* still tracked */
 
 static void *stress_worker(void *arg)
 {
@@ -342,9 +343,12 @@ static void *stress_worker(void *arg)
 				return (void *)(intptr_t)(2000 - rc);
 		}
 	}
-	for (int s = 0; s < 64; s++)
+	for (int s = 0; s < 64; s++) {
 		if (held[s] && (s % 2) && ward_untrack(stress_kind, held[s]))
 			return (void *)1;
+		if (!(s % 2))
+			stress_left[(uintptr_t)arg][s] = held[s];
+	}
 	return NULL;
 }
 
@@ -402,6 +406,12 @@ TEST(stress_totals_balance_exactly)
 	ASSERT_EQ(live, (int64_t)st.live_count);
 	ward_profile_free(all);
 	ASSERT_EQ(ward_leakcheck_end(lc, NULL), 0);
+	for (int i = 1; i <= STRESS_THREADS; i++)
+		for (int s = 0; s < 64; s++)
+			if (stress_left[i][s])
+				ASSERT_EQ(ward_untrack(stress_kind, stress_left[i][s]), 0);
+	ward_kind_stats(stress_kind, &st);
+	ASSERT_EQ(st.live_count, 0);
 }
 
 /* ---- Profiles read by the real go tool pprof --------------------------- */

@@ -189,7 +189,7 @@ export GIT_AUTHOR_NAME=ward GIT_AUTHOR_EMAIL=ward@example.org \
 
 if need python3 python3; then
 	fresh
-	same "python3 (300k objects)" python3 -c \
+	same "python3 (300k objects)" /usr/bin/python3 -c \
 		'd = [{"k": i, "v": str(i)} for i in range(300000)]; print(len(d), sum(x["k"] for x in d))'
 fi
 if need git git; then

@@ -11,6 +11,7 @@
  * Every error is one line naming the problem, and a non-zero status.
  * docs/cli.md and docs/ward.1 are the manual.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -401,6 +402,24 @@ static void print_file(const char *path, bool color)
 	fclose(f);
 }
 
+static void remove_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char path[PATH_MAX * 2];
+	while (d && (e = readdir(d))) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		unlink(path);
+	}
+	if (d)
+		closedir(d);
+	if (rmdir(dir) != 0)
+		fprintf(stderr, "ward: could not remove %s: %s\n", dir,
+			strerror(errno));
+}
+
 static int cmd_run(int argc, char **argv)
 {
 	const char *out = "ward.pb.gz", *kinds = NULL, *sample = NULL;
@@ -519,11 +538,9 @@ static int cmd_run(int argc, char **argv)
 		fprintf(stderr, "ward: %s was killed by signal %d before it "
 				"could write its profile\n",
 			argv[i], WTERMSIG(st));
-	/* Children that followed forks wrote OUT.PID; keep them. */
-	char cmd[PATH_MAX * 2 + 64];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "ward: could not remove %s\n", dir);
+	/* Children that followed forks wrote OUT.PID; keep them. The
+	 * temporary directory holds only summaries. */
+	remove_dir(dir);
 
 	if (fail_on_leak && status == 0 && have) {
 		ward_profile_t *p = load(out);

@@ -1,0 +1,79 @@
+#!/bin/sh
+# The preload tracer's costs, in one run, against the same workloads run
+# plain and under heaptrack, valgrind memcheck and LeakSanitizer:
+#  - alloc_work (bench/alloc_work.c): 2M malloc/free pairs ten frames deep;
+#  - the real-program matrix of tests/preload/run.sh.
+# Times are wall clock, best of three. Prints ANCHOR lines for run.sh.
+#
+#   preload.sh BUILD_DIR
+set -eu
+build=$(cd "$1" && pwd)
+here=$(cd "$(dirname "$0")" && pwd)
+work=$(mktemp -d /tmp/ward-bench-XXXXXX)
+trap 'rm -rf "$work"' EXIT
+ward="$build/ward"
+pairs=2000000
+
+now() { date +%s%N; }
+
+# best_of CMD...: best wall time of three runs, in ns.
+best_of() {
+	best=
+	for _ in 1 2 3; do
+		t0=$(now)
+		"$@" >/dev/null 2>&1 || true
+		t=$(($(now) - t0))
+		if [ -z "$best" ] || [ "$t" -lt "$best" ]; then best=$t; fi
+	done
+	echo "$best"
+}
+
+work_bin="$build/alloc_work"
+echo "ANCHOR preload_pairs $pairs"
+echo "ANCHOR work_plain_ns $(best_of "$work_bin" $pairs)"
+echo "ANCHOR work_ward_full_ns $(best_of "$ward" run --quiet -o "$work/w.pb.gz" -- "$work_bin" $pairs)"
+echo "ANCHOR work_ward_sampled_ns $(best_of "$ward" run --quiet --sample 524288 -o "$work/w.pb.gz" -- "$work_bin" $pairs)"
+if command -v heaptrack >/dev/null 2>&1; then
+	echo "ANCHOR work_heaptrack_ns $(best_of heaptrack -o "$work/ht" "$work_bin" $pairs)"
+else
+	echo "bench: heaptrack is missing (sudo apt-get install -y heaptrack)" >&2
+fi
+if command -v valgrind >/dev/null 2>&1; then
+	# One run: memcheck is slow and its time barely varies.
+	t0=$(now)
+	valgrind -q --leak-check=full "$work_bin" $((pairs / 10)) >/dev/null 2>&1 || true
+	echo "ANCHOR work_valgrind_ns $((($(now) - t0) * 10))"
+fi
+if command -v clang >/dev/null 2>&1; then
+	clang -O2 -fno-omit-frame-pointer -fsanitize=leak "$here/alloc_work.c" -o "$work/work_lsan" 2>/dev/null &&
+		echo "ANCHOR work_lsan_ns $(best_of "$work/work_lsan" $pairs)"
+	clang -O2 "$here/alloc_work.c" -o "$work/work_clang" 2>/dev/null &&
+		echo "ANCHOR work_clang_plain_ns $(best_of "$work/work_clang" $pairs)"
+fi
+
+# The real programs.
+mkdir -p "$work/r"
+cd "$work/r"
+seq 1 400000 >data
+printf 'all: a b\n\t@echo done\na:\n\t@echo a\nb: a\n\t@echo b\n' >Makefile
+cp "$here/alloc_work.c" .
+export GIT_AUTHOR_NAME=ward GIT_AUTHOR_EMAIL=w@example.org GIT_COMMITTER_NAME=ward \
+	GIT_COMMITTER_EMAIL=w@example.org GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null
+prog() { # NAME CMD...
+	name=$1
+	shift
+	p=$(best_of "$@")
+	f=$(best_of "$ward" run --quiet -o "$work/p.pb.gz" -- "$@")
+	s=$(best_of "$ward" run --quiet --sample 524288 -o "$work/p.pb.gz" -- "$@")
+	echo "ANCHOR prog_${name}_plain_ns $p"
+	echo "ANCHOR prog_${name}_full_ns $f"
+	echo "ANCHOR prog_${name}_sampled_ns $s"
+}
+prog python3 /usr/bin/python3 -c 'd = [{"k": i} for i in range(300000)]; print(len(d))'
+prog sqlite3 sqlite3 :memory: 'create table t(a); with recursive c(x) as (select 1 union all select x+1 from c where x<100000) insert into t select x from c; select count(*) from t;'
+prog perl perl -e 'my %h; $h{$_} = $_ for 1..100000; print scalar(keys %h)'
+prog bash bash -c 'x=; for i in $(seq 1 3000); do x="$x$i"; done; echo ${#x}'
+prog xz sh -c 'xz -T2 -c data >/dev/null'
+prog gcc gcc -O2 -c alloc_work.c -o /dev/null
+prog git sh -c 'rm -rf g && git init -q g && cd g && echo x >f && git add f && git commit -qm m && git log --oneline'
+prog make make -s
