@@ -3,9 +3,9 @@
  * in the same run.
  *
  *  track_pair_fp      track+untrack of one heap block, stack of depth ~16
- *                     walked by frame pointers
- *  track_pair_dwarf   the same, walked by the DWARF unwinder through code
- *                     built without frame pointers (bench/nofp_chain.c)
+ *                     walked by frame pointers (run with WARD_STACK=fp)
+ *  track_pair_nofp_*  the same through code built without frame pointers
+ *                     (bench/nofp_chain.c), with the walker WARD_STACK names
  *  malloc_pair        malloc+free of the same size, no ward
  *  bytes_per_record   heap the live set uses per live record, 1M records
  *  export_1m          snapshot + pprof of 1M live records over 10k stacks
@@ -121,14 +121,17 @@ int main(int argc, char **argv)
 	long iters = 200000;
 	int reps = 5;
 
-	if (strcmp(mode, "dwarf") == 0) {
-		/* WARD_STACK=dwarf is set by run.sh for this process. */
+	if (strcmp(mode, "nofp") == 0) {
+		/* Through code without frame pointers, with the walker run.sh
+		 * chose in WARD_STACK (named by argv[2]). */
+		const char *name = argc > 2 ? argv[2] : "default";
+		long n = strcmp(name, "dwarf") == 0 ? iters / 20 : iters;
 		double best = 1e30;
 		for (int r = 0; r < reps; r++) {
-			double t = timed(nofp_chain, pair_track, iters / 20);
+			double t = timed(nofp_chain, pair_track, n);
 			best = t < best ? t : best;
 		}
-		printf("ANCHOR track_pair_dwarf %.3f\n", best);
+		printf("ANCHOR track_pair_nofp_%s %.3f\n", name, best);
 		return 0;
 	}
 

@@ -34,8 +34,9 @@ while [ "$i" -lt "$PROCS" ]; do
 	i=$((i + 1))
 done
 # The registry: one process each (the 1M-record phase takes a while).
-"$build/bench_track" >>"$tmp/anchors"
-WARD_STACK=dwarf "$build/bench_track" dwarf >>"$tmp/anchors"
+WARD_STACK=fp "$build/bench_track" >>"$tmp/anchors"
+"$build/bench_track" nofp cfi >>"$tmp/anchors"
+WARD_STACK=dwarf "$build/bench_track" nofp dwarf >>"$tmp/anchors"
 # The preload tracer against plain runs, heaptrack, valgrind and LSan.
 "$here/preload.sh" "$build" >>"$tmp/anchors"
 
@@ -71,9 +72,10 @@ END {
 	printf "BENCH panic10_go_over_ward %.3f ratio\n", b["go_BenchmarkPanic10"] / b["panic10_ward"]
 	printf "BENCH panic10_cxx_over_ward %.3f ratio\n", b["panic10_cxx_throw"] / b["panic10_ward"]
 	printf "BENCH defer_mallocs_per_op %.6f count\n", b["defer_mallocs_per_op"]
-	printf "BENCH track_pair_ns %.3f ns\n", b["track_pair_fp"]
-	printf "BENCH track_pair_vs_malloc %.3f ratio\n", b["track_pair_fp"] / b["malloc_pair"]
-	printf "BENCH track_pair_dwarf_ns %.3f ns\n", b["track_pair_dwarf"]
+	printf "BENCH track_pair_ns %.3f ns\n", b["track_pair_nofp_cfi"]
+	printf "BENCH track_pair_vs_malloc %.3f ratio\n", b["track_pair_nofp_cfi"] / b["malloc_pair"]
+	printf "BENCH track_pair_fp_ns %.3f ns\n", b["track_pair_fp"]
+	printf "BENCH track_pair_libgcc_ns %.3f ns\n", b["track_pair_nofp_dwarf"]
 	printf "BENCH bytes_per_live_record %.2f bytes\n", b["bytes_per_record"]
 	printf "BENCH export_1m_ms %.2f ms\n", b["export_1m_ms"]
 	n = b["preload_pairs"]

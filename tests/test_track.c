@@ -301,8 +301,23 @@ TEST(dwarf_stacks_see_through_code_without_frame_pointers)
 	ward_free(p);
 }
 
+TEST(cfi_stacks_see_through_code_without_frame_pointers)
+{
+	/* The default walker. */
+	void *p = dwarf_caller();
+	ward_profile_t *prof = ward_profile_snapshot();
+	const struct ward_sample *s = three_byte_sample(prof);
+	ASSERT_NOT_NULL(s);
+	ASSERT_TRUE(stack_has(s, "nofp_outer"));
+	ASSERT_TRUE(stack_has(s, "dwarf_caller"));
+	ASSERT_TRUE(stack_has(s, "main"));
+	ward_profile_free(prof);
+	ward_free(p);
+}
+
 TEST(fp_stacks_skip_frames_without_frame_pointers)
 {
+	setenv("WARD_STACK", "fp", 1);
 	/* The documented limit of the default walker: the frame-pointer
 	 * chain passes over functions without frame pointers, and over the
 	 * return address of whoever called them. */

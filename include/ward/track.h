@@ -18,11 +18,13 @@
  * The library-mode wrappers (ward_malloc(), ward_open(), ward_fopen(),
  * ward_thread_create(), ...) acquire and track in one call.
  *
- * Stacks are captured by walking frame pointers (WARD_STACK=fp, the default:
- * build the code you want attributed with -fno-omit-frame-pointer) or by
- * the DWARF unwinder in libgcc (WARD_STACK=dwarf: correct through code built
- * without frame pointers, at about 2 us a stack). WARD_STACK_DEPTH sets the
- * most frames kept (default 64).
+ * Stacks are captured by ward's own .eh_frame walker, which caches the
+ * unwind rule of each return address (WARD_STACK=cfi, the default: correct
+ * through code built without frame pointers, such as Debian's libraries),
+ * by following frame pointers (WARD_STACK=fp: a little faster, complete only
+ * through code built with -fno-omit-frame-pointer), or by libgcc's unwinder
+ * (WARD_STACK=dwarf: a reference, about 5 us a stack). WARD_STACK_DEPTH sets
+ * the most frames kept (default 64).
  *
  * Thread-safe: any thread may track and untrack; no global lock is taken on
  * the common path.

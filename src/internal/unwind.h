@@ -1,0 +1,18 @@
+/*
+ * The cached .eh_frame stack walker (unwind.c).
+ */
+#ifndef WARD_INTERNAL_UNWIND_H
+#define WARD_INTERNAL_UNWIND_H
+
+#include <stdint.h>
+
+/*
+ * Walk the calling thread's stack into pcs (at most max return addresses),
+ * skipping `skip` frames, the first being the return into the caller's own
+ * caller... exactly as the frame-pointer walker counts them. lo and hi bound
+ * the thread's stack. Returns the count, or -1 where unsupported.
+ */
+int ward__cfi_walk(uintptr_t *pcs, int max, int skip, uintptr_t lo,
+		   uintptr_t hi);
+
+#endif

@@ -1,0 +1,469 @@
+/*
+ * unwind.c — a stack walker that is correct through code built without
+ * frame pointers and nearly as cheap as following them: the .eh_frame rule
+ * for each return address is computed once and cached.
+ *
+ * For a return address, the rule says where the caller's frame is: the CFA
+ * (canonical frame address) is RSP or RBP of the current frame plus an
+ * offset; the return address is at CFA-8 (x86-64); the caller's RBP, if
+ * this frame saved it, is at CFA plus another offset. The rule comes from
+ * running the CIE's and FDE's call-frame instructions up to the address.
+ * libgcc's _Unwind_Find_FDE finds the FDE (it knows every loaded object's
+ * .eh_frame_hdr); the interpreter here handles the instructions compilers
+ * emit for ordinary functions. Frames it cannot describe (expressions, as
+ * in PLT stubs and signal trampolines) fall back to the frame pointer, and
+ * if that does not look sound either, the walk ends.
+ *
+ * The cache is per thread (no locks, no races): 4096 direct-mapped entries
+ * keyed by return address, 16 bytes each, allocated on a thread's first
+ * walk.
+ *
+ * x86-64 only. Elsewhere ward__cfi_walk returns -1 and callers use another
+ * walker.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "internal/registry.h"
+#include "internal/unwind.h"
+
+#if defined(__x86_64__)
+
+struct dwarf_eh_bases {
+	void *tbase, *dbase, *func;
+};
+extern const void *_Unwind_Find_FDE(void *pc, struct dwarf_eh_bases *bases);
+
+enum { REG_RBP = 6, REG_RSP = 7, REG_RA = 16 };
+enum { NO_SAVE = -32768 };
+
+struct rule {
+	uintptr_t pc;     /* return address this rule is for; 0 = empty */
+	int32_t cfa_off;
+	int16_t rbp_off;  /* where RBP was saved, from the CFA; NO_SAVE */
+	uint8_t cfa_reg;  /* REG_RSP or REG_RBP */
+	uint8_t ok;       /* 0: no usable rule, use the frame pointer;
+			     2: outermost frame, the walk ends here */
+};
+
+enum { CACHE_BITS = 12 };
+static __thread struct rule *cache;
+
+/* ---- Reading .eh_frame ------------------------------------------------- */
+
+/* .eh_frame fields are not aligned: read them byte-wise. */
+static uint32_t rd32(const uint8_t *p)
+{
+	uint32_t v;
+	memcpy(&v, p, 4);
+	return v;
+}
+
+static uint16_t rd16(const uint8_t *p)
+{
+	uint16_t v;
+	memcpy(&v, p, 2);
+	return v;
+}
+
+static uint64_t uleb(const uint8_t **p, const uint8_t *end)
+{
+	uint64_t v = 0;
+	int shift = 0;
+	while (*p < end) {
+		uint8_t b = *(*p)++;
+		if (shift < 64)
+			v |= (uint64_t)(b & 0x7f) << shift;
+		shift += 7;
+		if (!(b & 0x80))
+			break;
+	}
+	return v;
+}
+
+static int64_t sleb(const uint8_t **p, const uint8_t *end)
+{
+	int64_t v = 0;
+	int shift = 0;
+	uint8_t b = 0;
+	while (*p < end) {
+		b = *(*p)++;
+		if (shift < 64)
+			v |= (int64_t)(b & 0x7f) << shift;
+		shift += 7;
+		if (!(b & 0x80))
+			break;
+	}
+	if (shift < 64 && (b & 0x40))
+		v |= -((int64_t)1 << shift);
+	return v;
+}
+
+/* Size of a pointer in encoding `enc` (0 for uleb128/sleb128 forms). */
+static int enc_size(uint8_t enc)
+{
+	switch (enc & 0x0f) {
+	case 0x00: return 8; /* absptr */
+	case 0x02: case 0x0a: return 2;
+	case 0x03: case 0x0b: return 4;
+	case 0x04: case 0x0c: return 8;
+	default: return 0;
+	}
+}
+
+static bool skip_encoded(const uint8_t **p, const uint8_t *end, uint8_t enc)
+{
+	if (enc == 0xff) /* DW_EH_PE_omit */
+		return true;
+	int n = enc_size(enc);
+	if (n == 0) {
+		if ((enc & 0x0f) == 0x01)
+			uleb(p, end);
+		else if ((enc & 0x0f) == 0x09)
+			sleb(p, end);
+		else
+			return false;
+		return true;
+	}
+	if (end - *p < n)
+		return false;
+	*p += n;
+	return true;
+}
+
+/* Only what decides where the caller's frame is. */
+struct state {
+	uint8_t cfa_reg;
+	int64_t cfa_off;
+	int64_t rbp_off; /* NO_SAVE when RBP is not saved */
+	bool bad;        /* a rule we cannot follow */
+	bool last;       /* the return address is undefined: outermost frame */
+};
+
+struct cie {
+	uint64_t code_align;
+	int64_t data_align;
+	uint8_t fde_enc;
+	bool has_aug;
+	const uint8_t *insns, *end;
+};
+
+static bool parse_cie(const uint8_t *c, struct cie *out)
+{
+	uint32_t len = rd32(c);
+	if (len == 0 || len == 0xffffffff)
+		return false;
+	const uint8_t *p = c + 4, *end = c + 4 + len;
+	if (rd32(p) != 0) /* CIE id */
+		return false;
+	p += 4;
+	uint8_t version = *p++;
+	const char *aug = (const char *)p;
+	size_t alen = strnlen(aug, (size_t)(end - p));
+	p += alen + 1;
+	if (version >= 4)
+		p += 2; /* address size, segment size */
+	out->code_align = uleb(&p, end);
+	out->data_align = sleb(&p, end);
+	if (version == 1)
+		p++;
+	else
+		uleb(&p, end);
+	out->fde_enc = 0;
+	out->has_aug = aug[0] == 'z';
+	if (out->has_aug) {
+		uint64_t n = uleb(&p, end);
+		const uint8_t *a = p, *aend = p + n;
+		if (aend > end)
+			return false;
+		for (const char *s = aug + 1; *s && a < aend; s++) {
+			if (*s == 'R')
+				out->fde_enc = *a++;
+			else if (*s == 'P') {
+				uint8_t enc = *a++;
+				if (!skip_encoded(&a, aend, enc))
+					return false;
+			} else if (*s == 'L')
+				a++;
+			else if (*s == 'S' || *s == 'B')
+				;
+			else
+				return false;
+		}
+		p = aend;
+	}
+	out->insns = p;
+	out->end = end;
+	return p <= end;
+}
+
+/* Run call-frame instructions [p, end) up to address `target`. */
+static void run(struct state *st, const struct cie *cie, const uint8_t *p,
+		const uint8_t *end, uintptr_t loc, uintptr_t target,
+		const struct state *initial)
+{
+	struct state saved[8];
+	int nsaved = 0;
+
+	while (p < end && !st->bad) {
+		uint8_t op = *p++;
+		uint8_t hi = op & 0xc0, lo = op & 0x3f;
+		uint64_t reg;
+		int64_t off;
+
+		if (hi == 0x40) { /* advance_loc */
+			loc += lo * cie->code_align;
+			if (loc > target)
+				return;
+			continue;
+		}
+		if (hi == 0x80) { /* offset */
+			off = (int64_t)uleb(&p, end) * cie->data_align;
+			if (lo == REG_RBP)
+				st->rbp_off = off;
+			continue;
+		}
+		if (hi == 0xc0) { /* restore */
+			if (lo == REG_RBP)
+				st->rbp_off = initial->rbp_off;
+			continue;
+		}
+		switch (op) {
+		case 0x00: /* nop */
+			break;
+		case 0x01: /* set_loc: not emitted with .eh_frame_hdr */
+			st->bad = true;
+			break;
+		case 0x02:
+			loc += *p++ * cie->code_align;
+			if (loc > target)
+				return;
+			break;
+		case 0x03:
+			loc += rd16(p) * cie->code_align;
+			p += 2;
+			if (loc > target)
+				return;
+			break;
+		case 0x04:
+			loc += rd32(p) * cie->code_align;
+			p += 4;
+			if (loc > target)
+				return;
+			break;
+		case 0x05: /* offset_extended */
+			reg = uleb(&p, end);
+			off = (int64_t)uleb(&p, end) * cie->data_align;
+			if (reg == REG_RBP)
+				st->rbp_off = off;
+			break;
+		case 0x06: /* restore_extended */
+			if (uleb(&p, end) == REG_RBP)
+				st->rbp_off = initial->rbp_off;
+			break;
+		case 0x07: /* undefined */
+			reg = uleb(&p, end);
+			if (reg == REG_RA)
+				st->last = true; /* _start, thread entry */
+			else if (reg == REG_RBP)
+				st->rbp_off = NO_SAVE;
+			break;
+		case 0x08: /* same_value */
+			if (uleb(&p, end) == REG_RBP)
+				st->rbp_off = NO_SAVE;
+			break;
+		case 0x09: /* register: saved in another register */
+			reg = uleb(&p, end);
+			uleb(&p, end);
+			if (reg == REG_RBP || reg == REG_RA)
+				st->bad = true;
+			break;
+		case 0x0a: /* remember_state */
+			if (nsaved == 8)
+				st->bad = true;
+			else
+				saved[nsaved++] = *st;
+			break;
+		case 0x0b: /* restore_state */
+			if (nsaved == 0)
+				st->bad = true;
+			else
+				*st = saved[--nsaved];
+			break;
+		case 0x0c: /* def_cfa */
+			st->cfa_reg = (uint8_t)uleb(&p, end);
+			st->cfa_off = (int64_t)uleb(&p, end);
+			break;
+		case 0x0d: /* def_cfa_register */
+			st->cfa_reg = (uint8_t)uleb(&p, end);
+			break;
+		case 0x0e: /* def_cfa_offset */
+			st->cfa_off = (int64_t)uleb(&p, end);
+			break;
+		case 0x0f: /* def_cfa_expression */
+			st->bad = true;
+			break;
+		case 0x10: /* expression */
+		case 0x16: /* val_expression */
+			reg = uleb(&p, end);
+			p += uleb(&p, end);
+			if (reg == REG_RBP || reg == REG_RA)
+				st->bad = true;
+			break;
+		case 0x11: /* offset_extended_sf */
+			reg = uleb(&p, end);
+			off = sleb(&p, end) * cie->data_align;
+			if (reg == REG_RBP)
+				st->rbp_off = off;
+			break;
+		case 0x12: /* def_cfa_sf */
+			st->cfa_reg = (uint8_t)uleb(&p, end);
+			st->cfa_off = sleb(&p, end) * cie->data_align;
+			break;
+		case 0x13: /* def_cfa_offset_sf */
+			st->cfa_off = sleb(&p, end) * cie->data_align;
+			break;
+		case 0x14: /* val_offset */
+			reg = uleb(&p, end);
+			uleb(&p, end);
+			if (reg == REG_RBP || reg == REG_RA)
+				st->bad = true;
+			break;
+		case 0x15: /* val_offset_sf */
+			reg = uleb(&p, end);
+			sleb(&p, end);
+			if (reg == REG_RBP || reg == REG_RA)
+				st->bad = true;
+			break;
+		case 0x2e: /* GNU_args_size */
+			uleb(&p, end);
+			break;
+		case 0x2f: /* GNU_negative_offset_extended */
+			reg = uleb(&p, end);
+			off = -(int64_t)uleb(&p, end) * cie->data_align;
+			if (reg == REG_RBP)
+				st->rbp_off = off;
+			break;
+		default:
+			st->bad = true;
+		}
+	}
+}
+
+/* Compute the rule for return address ra (the call is at ra - 1). */
+static void compute(uintptr_t ra, struct rule *r)
+{
+	struct dwarf_eh_bases bases;
+	r->pc = ra;
+	r->ok = 0;
+	ward__in_registry++;
+	const uint8_t *fde = _Unwind_Find_FDE((void *)(ra - 1), &bases);
+	ward__in_registry--;
+	if (!fde)
+		return;
+	uint32_t len = rd32(fde);
+	if (len == 0 || len == 0xffffffff)
+		return;
+	const uint8_t *fend = fde + 4 + len;
+	int32_t cie_delta = (int32_t)rd32(fde + 4);
+	const uint8_t *cie_p = fde + 4 - cie_delta;
+	struct cie cie;
+	if (!parse_cie(cie_p, &cie))
+		return;
+	const uint8_t *p = fde + 8;
+	/* pc_begin (we have it: bases.func), pc_range. */
+	if (!skip_encoded(&p, fend, cie.fde_enc) ||
+	    !skip_encoded(&p, fend, cie.fde_enc & 0x0f))
+		return;
+	if (cie.has_aug)
+		p += uleb(&p, fend);
+	if (p > fend)
+		return;
+
+	struct state st = { REG_RSP, 8, NO_SAVE, false, false };
+	uintptr_t start = (uintptr_t)bases.func;
+	run(&st, &cie, cie.insns, cie.end, start, ra - 1, &st);
+	struct state initial = st;
+	run(&st, &cie, p, fend, start, ra - 1, &initial);
+	if (st.bad || (st.cfa_reg != REG_RSP && st.cfa_reg != REG_RBP) ||
+	    st.cfa_off < 0 || st.cfa_off > INT32_MAX ||
+	    (st.rbp_off != NO_SAVE && (st.rbp_off < -32767 || st.rbp_off > 32767)))
+		return;
+	r->cfa_reg = st.cfa_reg;
+	r->cfa_off = (int32_t)st.cfa_off;
+	r->rbp_off = (int16_t)st.rbp_off;
+	r->ok = st.last ? 2 : 1;
+}
+
+static const struct rule *rule_for(uintptr_t ra)
+{
+	if (__builtin_expect(!cache, 0)) {
+		void *m = mmap(NULL, sizeof(struct rule) << CACHE_BITS,
+			       PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (m == MAP_FAILED)
+			return NULL;
+		cache = m;
+	}
+	size_t k = (size_t)((ra * 0x9e3779b97f4a7c15ull) >> (64 - CACHE_BITS));
+	struct rule *r = &cache[k];
+	if (r->pc != ra)
+		compute(ra, r);
+	return r;
+}
+
+__attribute__((noinline)) int ward__cfi_walk(uintptr_t *pcs, int max, int skip,
+					    uintptr_t lo, uintptr_t hi)
+{
+	/* Start from this function's own frame, which has a frame pointer. */
+	uintptr_t *fp = __builtin_frame_address(0);
+	uintptr_t bp = fp[0], sp = (uintptr_t)(fp + 2), pc = fp[1];
+	int n = 0;
+
+	if (lo < (uintptr_t)fp)
+		lo = (uintptr_t)fp;
+	while (n < max && pc >= 4096) {
+		if (skip > 0)
+			skip--;
+		else
+			pcs[n++] = pc;
+		const struct rule *r = rule_for(pc);
+		if (r && r->ok == 2)
+			break;
+		uintptr_t cfa;
+		if (r && r->ok)
+			cfa = (r->cfa_reg == REG_RSP ? sp : bp) + (uintptr_t)r->cfa_off;
+		else
+			cfa = bp + 16; /* frame-pointer convention */
+		if (cfa <= sp || cfa < lo + 8 || cfa > hi)
+			break;
+		uintptr_t next_pc = *(uintptr_t *)(cfa - 8);
+		if (r && r->ok) {
+			if (r->rbp_off != NO_SAVE) {
+				uintptr_t at = cfa + (uintptr_t)(intptr_t)r->rbp_off;
+				if (at < lo || at + 8 > hi)
+					break;
+				bp = *(uintptr_t *)at;
+			}
+		} else {
+			bp = *(uintptr_t *)(cfa - 16);
+		}
+		sp = cfa;
+		pc = next_pc;
+	}
+	return n;
+}
+
+#else
+
+int ward__cfi_walk(uintptr_t *pcs, int max, int skip, uintptr_t lo,
+		   uintptr_t hi)
+{
+	(void)pcs; (void)max; (void)skip; (void)lo; (void)hi;
+	return -1;
+}
+
+#endif
