@@ -81,7 +81,7 @@ else
 fi
 
 # Sampled mode: estimates, scaled back, land near the truth for a big leak.
-"$ward" run --quiet --sample 4096 -o "$work/sampled.pb.gz" -- "$leaks" malloc_loop >/dev/null 2>&1
+"$ward" run --quiet --sample 1024 -o "$work/sampled.pb.gz" -- "$leaks" malloc_loop >/dev/null 2>&1
 est=$(site "$work/sampled.pb.gz" leak_malloc_loop heap | awk '{print $2}')
 if [ "${est:-0}" -gt 24000 ] && [ "${est:-0}" -lt 96000 ]; then
 	ok "sampled mode estimates 48000 bytes within 2x ($est)"
