@@ -33,10 +33,15 @@ extern uint64_t ward__sample_rate;
  */
 extern __thread int64_t ward__countdown __attribute__((tls_model("initial-exec")));
 
-/* True when this allocation of n bytes is not sampled (count it down). */
+extern __thread int ward__in_registry __attribute__((tls_model("initial-exec")));
+
+/* True when this allocation of n bytes is not sampled (count it down).
+ * ward's own allocations neither count nor get sampled: they would bias
+ * the program's samples. */
 static inline bool ward__alloc_unsampled(size_t n)
 {
-	return ward__sample_rate && (ward__countdown -= (int64_t)n) > 0;
+	return ward__sample_rate &&
+	       (ward__in_registry || (ward__countdown -= (int64_t)n) > 0);
 }
 
 enum { WARD__LEAF_BITS = 15 };
