@@ -10,6 +10,8 @@
  *   WARD_KINDS         comma list of heap,fd,file,thread (default all)
  *   WARD_FOLLOW_FORKS  0: a forked child records nothing
  *   WARD_FOLLOW_EXEC   0: programs this one executes run without ward
+ *   WARD_SNAPSHOT_SIGNAL  a signal (USR2, or a number) that writes a
+ *                      snapshot, OUTPUT.snapN, without stopping the program
  *
  * Sampling (WARD_SAMPLE > 0), as jemalloc and Go do it: each thread counts
  * down the bytes it allocates; when the count crosses zero the block is
@@ -24,6 +26,8 @@
  * its own allocations go straight to libc.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -228,6 +232,100 @@ static void after_fork_child(void)
 
 static void report_at_exit(void);
 
+/* ---- Snapshots on a signal --------------------------------------------- */
+
+/*
+ * The handler only writes a byte to a pipe; a thread of ward's reads it and
+ * writes the snapshot from an ordinary context, so nothing unsafe runs in
+ * the handler and the program never stops. Only the process that set it up
+ * serves it (not forked children).
+ */
+static int snap_pipe[2] = { -1, -1 };
+static unsigned snap_count;
+
+static void snap_handler(int sig)
+{
+	int saved = errno;
+	char b = (char)sig;
+	if (write(snap_pipe[1], &b, 1) < 0) {
+		/* full pipe: a snapshot is already on its way */
+	}
+	errno = saved;
+}
+
+static void *snap_thread(void *arg)
+{
+	char b;
+	(void)arg;
+	ward__in_registry++; /* this thread's own work is not the program's */
+	for (;;) {
+		ssize_t r = read(snap_pipe[0], &b, 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return NULL;
+		if (!atomic_load(&active) || !cfg.output[0])
+			continue;
+		char path[1100], snap[1200];
+		expand_pid(path, sizeof(path), cfg.output);
+		snprintf(snap, sizeof(snap), "%s.snap%u", path, ++snap_count);
+		ward_profile_t *p = ward_profile_snapshot();
+		if (p) {
+			int rc = ward_profile_save(p, snap, WARD_FORMAT_PPROF);
+			if (rc < 0)
+				fprintf(stderr, "ward: cannot write %s: %s\n",
+					snap, strerror(-rc));
+			ward_profile_free(p);
+		}
+	}
+}
+
+static int signal_number(const char *s)
+{
+	static const struct {
+		const char *name;
+		int sig;
+	} names[] = { { "USR1", SIGUSR1 }, { "USR2", SIGUSR2 },
+		      { "HUP", SIGHUP },   { "PROF", SIGPROF },
+		      { "WINCH", SIGWINCH } };
+	if (strncmp(s, "SIG", 3) == 0)
+		s += 3;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(s, names[i].name) == 0)
+			return names[i].sig;
+	char *end;
+	long v = strtol(s, &end, 10);
+	return *end == '\0' && v > 0 && v < NSIG ? (int)v : -1;
+}
+
+static void setup_snapshots(const char *name)
+{
+	int sig = signal_number(name);
+	if (sig < 0) {
+		fprintf(stderr, "ward: WARD_SNAPSHOT_SIGNAL=%s is not a signal "
+				"(try USR2)\n",
+			name);
+		return;
+	}
+	if (pipe2(snap_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+		return;
+	/* The reading end blocks; the handler's end must not. */
+	fcntl(snap_pipe[0], F_SETFL, 0);
+	pthread_t th;
+	pthread_attr_t a;
+	pthread_attr_init(&a);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&th, &a, snap_thread, NULL) == 0) {
+		struct sigaction sa;
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = snap_handler;
+		sa.sa_flags = SA_RESTART;
+		sigemptyset(&sa.sa_mask);
+		sigaction(sig, &sa, NULL);
+	}
+	pthread_attr_destroy(&a);
+}
+
 void ward__intercept_init(void)
 {
 	static bool done;
@@ -263,6 +361,8 @@ void ward__intercept_init(void)
 		snprintf(cfg.summary, sizeof(cfg.summary), "%s", s);
 	pthread_atfork(before_fork, after_fork_parent, after_fork_child);
 	atexit(report_at_exit);
+	if ((s = getenv("WARD_SNAPSHOT_SIGNAL")) && *s)
+		setup_snapshots(s);
 	ward__in_registry--;
 	atomic_store(&active, true);
 }

@@ -139,6 +139,22 @@ NOINLINE void leak_dlopen(const char *plugin)
 	dlclose(h);
 }
 
+NOINLINE void leak_snapshot_batch(void)
+{
+	for (int i = 0; i < 500; i++)
+		KEEP(malloc(100));
+}
+
+/* Two batches, a snapshot signal after each. */
+NOINLINE void leak_snapshot(void)
+{
+	for (int b = 0; b < 2; b++) {
+		leak_snapshot_batch();
+		raise(SIGUSR2);
+		usleep(300000); /* ward's thread writes the snapshot */
+	}
+}
+
 int main(int argc, char **argv)
 {
 	const char *what = argc > 1 ? argv[1] : "";
@@ -157,6 +173,8 @@ int main(int argc, char **argv)
 		usleep(20000);
 	} else if (strcmp(what, "fork") == 0)
 		leak_fork();
+	else if (strcmp(what, "snapshot") == 0)
+		leak_snapshot();
 	else if (strcmp(what, "dlopen") == 0 && argc > 2)
 		leak_dlopen(argv[2]);
 	else {

@@ -80,6 +80,13 @@ else
 	ok "--no-follow-forks: children record nothing"
 fi
 
+# A snapshot signal writes profiles while the program runs.
+"$ward" run --quiet --snapshot-signal USR2 -o "$work/snap.pb.gz" -- "$leaks" snapshot >/dev/null 2>&1
+expect_site "a snapshot on SIGUSR2, mid-run" "$work/snap.pb.gz.snap1" \
+	leak_snapshot_batch heap "500 50000"
+expect_site "a second snapshot sees the second batch" "$work/snap.pb.gz.snap2" \
+	leak_snapshot_batch heap "1000 100000"
+
 # Sampled mode: estimates, scaled back, land near the truth for a big leak.
 "$ward" run --quiet --sample 1024 -o "$work/sampled.pb.gz" -- "$leaks" malloc_loop >/dev/null 2>&1
 est=$(site "$work/sampled.pb.gz" leak_malloc_loop heap | awk '{print $2}')

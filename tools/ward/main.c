@@ -77,6 +77,8 @@ static void usage_run(FILE *f)
 	      "  --no-follow-exec     programs PROGRAM executes run without ward\n"
 	      "  --fail-on-leak       exit 1 when PROGRAM exited 0 but left\n"
 	      "                       anything live\n"
+	      "  --snapshot-signal SIG  on signal SIG (e.g. USR2), write a\n"
+	      "                       snapshot FILE.snapN without stopping\n"
 	      "  --json               print the report as JSON\n"
 	      "  --quiet              print no report (the profile is written)\n",
 	      f);
@@ -88,7 +90,8 @@ static void usage_report(FILE *f)
 	      "\n"
 	      "Shows the live resources of a profile written by ward, by kind\n"
 	      "and site, largest first, with stacks named from the binaries\n"
-	      "the profile's mappings point to.\n",
+	      "the profile's mappings point to. --top N keeps the N sites\n"
+	      "holding the most.\n",
 	      f);
 }
 
@@ -145,6 +148,22 @@ static int top_arg(const char *s)
 
 /* ---- report ------------------------------------------------------------ */
 
+static int by_live_desc(const void *a, const void *b)
+{
+	const struct ward_sample *x = a, *y = b;
+	if (x->live_bytes != y->live_bytes)
+		return x->live_bytes < y->live_bytes ? 1 : -1;
+	return x->live_count < y->live_count ? 1 : x->live_count > y->live_count ? -1 : 0;
+}
+
+/* Keep the n sites holding the most (then the most objects). */
+static void keep_top(ward_profile_t *p, size_t n)
+{
+	qsort(p->samples, p->count, sizeof(*p->samples), by_live_desc);
+	if (p->count > n)
+		p->count = n;
+}
+
 static int cmd_report(int argc, char **argv)
 {
 	const char *file = NULL;
@@ -168,8 +187,9 @@ static int cmd_report(int argc, char **argv)
 	}
 	if (!file)
 		die("report: which profile? (ward report FILE)");
-	(void)top;
 	ward_profile_t *p = load(file);
+	if (top > 0)
+		keep_top(p, (size_t)top);
 	ward_profile_write(p, json ? WARD_FORMAT_JSON : WARD_FORMAT_TEXT,
 			   to_stdout, NULL);
 	ward_profile_free(p);
@@ -423,6 +443,7 @@ static void remove_dir(const char *dir)
 static int cmd_run(int argc, char **argv)
 {
 	const char *out = "ward.pb.gz", *kinds = NULL, *sample = NULL;
+	const char *snap_signal = NULL;
 	bool follow_forks = true, follow_exec = true, fail_on_leak = false;
 	bool json = false, quiet = false;
 	int i = 1;
@@ -458,6 +479,8 @@ static int cmd_run(int argc, char **argv)
 					die("run: unknown kind '%s' (kinds are "
 					    "heap, fd, file, thread)",
 					    t);
+		} else if (strcmp(a, "--snapshot-signal") == 0 && i + 1 < argc) {
+			snap_signal = argv[++i];
 		} else if (strcmp(a, "--follow-forks") == 0)
 			follow_forks = true;
 		else if (strcmp(a, "--no-follow-forks") == 0)
@@ -510,6 +533,8 @@ static int cmd_run(int argc, char **argv)
 			setenv("WARD_KINDS", kinds, 1);
 		setenv("WARD_FOLLOW_FORKS", follow_forks ? "1" : "0", 1);
 		setenv("WARD_FOLLOW_EXEC", follow_exec ? "1" : "0", 1);
+		if (snap_signal)
+			setenv("WARD_SNAPSHOT_SIGNAL", snap_signal, 1);
 		execvp(argv[i], &argv[i]);
 		fprintf(stderr, "ward: run: cannot run %s: %s\n", argv[i],
 			strerror(errno));
@@ -530,6 +555,16 @@ static int cmd_run(int argc, char **argv)
 	bool have = access(mine, R_OK) == 0;
 	if (have && rename(mine, out) != 0)
 		die("run: cannot move %s to %s: %s", mine, out, strerror(errno));
+	/* Snapshots the program's signal asked for: OUT.PID.snapN -> OUT.snapN. */
+	for (unsigned k = 1; snap_signal; k++) {
+		char from[PATH_MAX + 64], to[PATH_MAX + 64];
+		snprintf(from, sizeof(from), "%s.%d.snap%u", out, (int)pid, k);
+		snprintf(to, sizeof(to), "%s.snap%u", out, k);
+		if (rename(from, to) != 0)
+			break;
+		if (!quiet)
+			fprintf(stderr, "ward: snapshot written to %s\n", to);
+	}
 	if (!quiet && access(sum, R_OK) == 0)
 		print_file(sum, isatty(2) && !json);
 	if (have && !quiet)
