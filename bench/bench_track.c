@@ -7,6 +7,7 @@
  *  track_pair_nofp_*  the same through code built without frame pointers
  *                     (bench/nofp_chain.c), with the walker WARD_STACK names
  *  malloc_pair        malloc+free of the same size, no ward
+ *  track_sampled_pair ward_malloc+ward_free, sampling at 512 KiB
  *  bytes_per_record   heap the live set uses per live record, 1M records
  *  export_1m          snapshot + pprof of 1M live records over 10k stacks
  *
@@ -53,6 +54,16 @@ static NOINLINE long pair_track(long iters)
 		ward_track(WARD_KIND_HEAP, (uintptr_t)p, 64);
 		ward_untrack(WARD_KIND_HEAP, (uintptr_t)p);
 		free(p);
+	}
+	return 0;
+}
+
+static NOINLINE long pair_sampled(long iters)
+{
+	for (long i = 0; i < iters; i++) {
+		void *p = ward_malloc(64);
+		sink = (long)(uintptr_t)p;
+		ward_free(p);
 	}
 	return 0;
 }
@@ -135,15 +146,20 @@ int main(int argc, char **argv)
 		return 0;
 	}
 
-	double fp = 1e30, plain = 1e30;
+	double fp = 1e30, plain = 1e30, sampled = 1e30;
 	for (int r = 0; r < reps; r++) {
 		double a = timed(fp_chain, pair_track, iters);
 		double b = timed(fp_chain, pair_plain, iters);
+		ward_track_set_sampling(512 * 1024);
+		double c = timed(fp_chain, pair_sampled, iters * 5);
+		ward_track_set_sampling(0);
 		fp = a < fp ? a : fp;
 		plain = b < plain ? b : plain;
+		sampled = c < sampled ? c : sampled;
 	}
 	printf("ANCHOR track_pair_fp %.3f\n", fp);
 	printf("ANCHOR malloc_pair %.3f\n", plain);
+	printf("ANCHOR track_sampled_pair %.3f\n", sampled);
 
 	/* Live set: 1M records over 10k stacks. */
 	struct mallinfo2 before = mallinfo2();

@@ -75,6 +75,8 @@ END {
 	printf "BENCH track_pair_ns %.3f ns\n", b["track_pair_nofp_cfi"]
 	printf "BENCH track_pair_vs_malloc %.3f ratio\n", b["track_pair_nofp_cfi"] / b["malloc_pair"]
 	printf "BENCH track_pair_fp_ns %.3f ns\n", b["track_pair_fp"]
+	printf "BENCH track_sampled_pair_ns %.3f ns\n", b["track_sampled_pair"]
+	printf "BENCH track_sampled_pair_vs_malloc %.3f ratio\n", b["track_sampled_pair"] / b["malloc_pair"]
 	printf "BENCH track_pair_libgcc_ns %.3f ns\n", b["track_pair_nofp_dwarf"]
 	printf "BENCH bytes_per_live_record %.2f bytes\n", b["bytes_per_record"]
 	printf "BENCH export_1m_ms %.2f ms\n", b["export_1m_ms"]

@@ -55,72 +55,6 @@ static struct {
 /* Tracking happens only between init and the exit report. */
 static _Atomic bool active;
 
-uint64_t ward__sample_rate;
-
-/* ---- Sampling ---------------------------------------------------------- */
-
-__thread int64_t ward__countdown __attribute__((tls_model("initial-exec")));
-static __thread uint64_t rng;
-
-static int64_t draw_distance(void)
-{
-	if (rng == 0)
-		rng = (uint64_t)(uintptr_t)&rng ^ 0x9e3779b97f4a7c15ull ^
-		      (uint64_t)getpid() << 32;
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	double u = (double)(rng >> 11) * (1.0 / 9007199254740992.0);
-	double d = -log(1.0 - u) * (double)cfg.rate;
-	return d < 1 ? 1 : (int64_t)d;
-}
-
-/*
- * How many sampled blocks each 4 KiB page holds: 2^20 leaves of 2^15
- * one-byte counters, made on first use. A free on a page whose count is
- * zero skips the registry. A count that reaches 255 stays there (its page
- * then always looks).
- */
-enum { LEAF_BITS = WARD__LEAF_BITS };
-_Atomic(_Atomic uint8_t *) ward__page_dir[1 << 20];
-#define page_dir ward__page_dir
-
-static _Atomic uint8_t *page_counter(uintptr_t p, bool create)
-{
-	uint64_t page = p >> 12;
-	size_t top = (size_t)(page >> LEAF_BITS) & ((1 << 20) - 1);
-	_Atomic uint8_t *leaf = atomic_load_explicit(&page_dir[top],
-						     memory_order_acquire);
-	if (!leaf && create) {
-		void *m = mmap(NULL, 1 << LEAF_BITS, PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (m == MAP_FAILED)
-			return NULL;
-		_Atomic uint8_t *expected = NULL;
-		if (atomic_compare_exchange_strong(&page_dir[top], &expected,
-						   (_Atomic uint8_t *)m))
-			leaf = m;
-		else {
-			munmap(m, 1 << LEAF_BITS);
-			leaf = expected;
-		}
-	}
-	return leaf ? &leaf[page & ((1 << LEAF_BITS) - 1)] : NULL;
-}
-
-static void count_sampled(uintptr_t p, int delta)
-{
-	_Atomic uint8_t *c = page_counter(p, delta > 0);
-	if (!c)
-		return;
-	uint8_t v = atomic_load_explicit(c, memory_order_relaxed);
-	while (v != 255 && !(delta < 0 && v == 0) &&
-	       !atomic_compare_exchange_weak_explicit(
-		       c, &v, (uint8_t)(v + delta), memory_order_release,
-		       memory_order_relaxed))
-		;
-}
-
 
 /* ---- Events ------------------------------------------------------------ */
 
@@ -136,8 +70,7 @@ __attribute__((noinline)) void ward__intercept_alloc(void *p, size_t size)
 		if (ward__countdown > 0)
 			return;
 		ward__in_registry++;
-		ward__countdown = draw_distance();
-		count_sampled((uintptr_t)p, +1);
+		ward__sample_take((uintptr_t)p);
 		ward__in_registry--;
 	}
 	ward__in_registry++;
@@ -155,7 +88,7 @@ __attribute__((noinline)) void ward__intercept_free(void *p)
 		return;
 	ward__in_registry++;
 	if (ward_untrack(WARD_KIND_HEAP, (uintptr_t)p) == 0 && cfg.rate)
-		count_sampled((uintptr_t)p, -1);
+		ward__sample_drop((uintptr_t)p);
 	ward__in_registry--;
 }
 

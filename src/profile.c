@@ -19,7 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "internal/intercept.h"
+#include "internal/sample.h"
 #include "internal/profile.h"
 #include "internal/registry.h"
 #include "internal/symbolize.h"

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "internal/registry.h"
+#include "internal/sample.h"
 #include "ward/track.h"
 
 /* ---- Kinds ------------------------------------------------------------- */
@@ -445,19 +446,47 @@ WARD_API int ward_kind_stats(int kind, struct ward_kind_stats *out)
 
 /* Each wrapper tracks with skip 1, so the stack starts at its caller. */
 
+/* Record a new heap block, or, in sampled mode, only the sampled ones.
+ * The test for "not sampled" is inline; the rest is not, since the stack
+ * starts two frames above it. */
+static __attribute__((noinline)) void heap_record(void *p, size_t size)
+{
+	if (ward__sample_rate) {
+		if (ward__countdown > 0)
+			return;
+		ward__sample_take((uintptr_t)p);
+	}
+	ward__track_at(WARD_KIND_HEAP, (uintptr_t)p, size, 2);
+	__asm__ volatile("" ::: "memory");
+}
+
+#define heap_acquired(p, size)                                                \
+	do {                                                                   \
+		if ((p) && !ward__alloc_unsampled(size))                       \
+			heap_record((p), (size));                              \
+	} while (0)
+
+static inline void heap_released(void *p)
+{
+	if (ward__free_unsampled(p))
+		return;
+	if (ward_untrack(WARD_KIND_HEAP, (uintptr_t)p) == 0 && ward__sample_rate)
+		ward__sample_drop((uintptr_t)p);
+}
+
 WARD_API void *ward_malloc(size_t size)
 {
 	void *p = malloc(size);
-	if (p)
-		ward__track_at(WARD_KIND_HEAP, (uintptr_t)p, size, 1);
+	heap_acquired(p, size);
+	__asm__ volatile("" ::: "memory");
 	return p;
 }
 
 WARD_API void *ward_calloc(size_t n, size_t size)
 {
 	void *p = calloc(n, size);
-	if (p)
-		ward__track_at(WARD_KIND_HEAP, (uintptr_t)p, n * size, 1);
+	heap_acquired(p, n * size);
+	__asm__ volatile("" ::: "memory");
 	return p;
 }
 
@@ -468,8 +497,10 @@ WARD_API void *ward_realloc(void *ptr, size_t size)
 
 	/* Untrack first: once realloc frees the old block, another thread may
 	 * get its address and track it. */
-	if (ptr)
+	if (ptr && !ward__free_unsampled(ptr))
 		old_site = remove_rec(WARD_KIND_HEAP, (uintptr_t)ptr, &old_size);
+	if (old_site && ward__sample_rate)
+		ward__sample_drop((uintptr_t)ptr);
 	void *p = realloc(ptr, size);
 	if (!p && size) {
 		/* ptr is still the caller's: put its record back. */
@@ -483,8 +514,8 @@ WARD_API void *ward_realloc(void *ptr, size_t size)
 		atomic_fetch_add_explicit(&r->rel_bytes, old_size,
 					  memory_order_relaxed);
 	}
-	if (p)
-		ward__track_at(WARD_KIND_HEAP, (uintptr_t)p, size, 1);
+	heap_acquired(p, size);
+	__asm__ volatile("" ::: "memory");
 	return p;
 }
 
@@ -492,7 +523,7 @@ WARD_API void ward_free(void *ptr)
 {
 	if (!ptr)
 		return;
-	ward_untrack(WARD_KIND_HEAP, (uintptr_t)ptr);
+	heap_released(ptr);
 	free(ptr);
 }
 

@@ -693,3 +693,32 @@ TEST(pprof_reader_refuses_bad_input_with_reasons)
 	free(m.p);
 	ward_free(k);
 }
+
+void *sampled_alloc(void);
+__attribute__((noinline)) void *sampled_alloc(void)
+{
+	void *p = ward_malloc(48);
+	__asm__ volatile("" ::: "memory");
+	return p;
+}
+
+TEST(sampling_estimates_and_frees_cleanly)
+{
+	enum { N = 20000 };
+	static void *keep[N];
+	ASSERT_EQ(ward_track_set_sampling(1024), 0);
+	for (int i = 0; i < N; i++)
+		keep[i] = sampled_alloc();
+	ward_profile_t *p = ward_profile_snapshot();
+	struct ward_sample s = sum_in(p, "sampled_alloc");
+	ward_profile_free(p);
+	/* ~940 samples: the estimate is well within 15% of the truth. */
+	ASSERT_GE(s.live_bytes, N * 48 * 85 / 100);
+	ASSERT_LE(s.live_bytes, N * 48 * 115 / 100);
+	for (int i = 0; i < N; i++)
+		ward_free(keep[i]);
+	struct ward_kind_stats st;
+	ward_kind_stats(WARD_KIND_HEAP, &st);
+	ASSERT_EQ(st.live_count, 0);
+	ASSERT_EQ(ward_track_set_sampling(0), 1024);
+}

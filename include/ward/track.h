@@ -92,6 +92,16 @@ struct ward_kind_stats {
 /* ward_kind_stats - fill *out for a kind. Returns 0 or -EINVAL. */
 WARD_API int ward_kind_stats(int kind, struct ward_kind_stats *out);
 
+/*
+ * ward_track_set_sampling - record only a sample of heap blocks: one per
+ * `mean_bytes` allocated on average (a Poisson process by bytes, as Go and
+ * jemalloc sample; 512 KiB is their default), with snapshots scaling the
+ * values back to estimates. 0 records every block (the default). Applies to
+ * ward_malloc() and friends, and to the LD_PRELOAD tracer (WARD_SAMPLE);
+ * ward_track() always records. Returns the previous setting.
+ */
+WARD_API uint64_t ward_track_set_sampling(uint64_t mean_bytes);
+
 /* ---- Library-mode wrappers: acquire, then track --------------------- */
 
 WARD_API void *ward_malloc(size_t size);
