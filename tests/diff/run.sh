@@ -37,7 +37,7 @@ export GOCACHE="${GOCACHE:-$work/gocache}" GO111MODULE=off GOFLAGS=
 go run "$here/gen.go" -seed "$seed" -count "$count" -out "$work" || exit 1
 go build -o "$work/prog_go" "$work/progs.go" || exit 1
 ${CC:-cc} -std=gnu11 -O2 -w $cflags -I"$inc" \
-	"$work/progs.c" "$lib" -lpthread -o "$work/prog_c" || exit 1
+	"$work/progs.c" "$lib" -lz -ldl -lm -lpthread -o "$work/prog_c" || exit 1
 
 head_of() { awk 'NF == 0 { exit } { print }' "$1"; }
 
