@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "internal/intercept.h"
+#include "internal/registry.h"
 #include "internal/symbolize.h"
 #include "ward/track.h"
 
@@ -47,8 +48,27 @@ extern void *__libc_memalign(size_t, size_t);
 extern void *__libc_valloc(size_t);
 extern void *__libc_pvalloc(size_t);
 
+/* The executable segment holding this file's interposers. */
+static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	uintptr_t me = (uintptr_t)arg;
+	(void)size;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) && me >= lo &&
+		    me < lo + ph->p_memsz) {
+			ward__stack_hide(lo, lo + ph->p_memsz);
+			return 1;
+		}
+	}
+	return 0;
+}
+
 __attribute__((constructor)) static void start(void)
 {
+	/* Stacks show the program's frames, not the interposers'. */
+	dl_iterate_phdr(find_self, (void *)(uintptr_t)find_self);
 	ward__intercept_init();
 }
 

@@ -142,6 +142,16 @@ static __attribute__((noinline)) int dwarf_walk(uintptr_t *pcs, int max,
 	return u.n;
 }
 
+/* Frames inside this range (the preload tracer's own interposers) are left
+ * out of stacks: they are ward's plumbing, not the program's code. */
+static uintptr_t hide_lo, hide_hi;
+
+void ward__stack_hide(uintptr_t lo, uintptr_t hi)
+{
+	hide_lo = lo;
+	hide_hi = hi;
+}
+
 int ward__stack_capture(uintptr_t *pcs, int max, int skip)
 {
 	pthread_once(&conf_once, configure);
@@ -160,6 +170,13 @@ int ward__stack_capture(uintptr_t *pcs, int max, int skip)
 		n = dwarf_walk(pcs, max, skip + 1);
 	} else {
 		n = fp_walk(pcs, max, skip + 1);
+	}
+	if (hide_hi) {
+		int k = 0;
+		for (int i = 0; i < n; i++)
+			if (pcs[i] < hide_lo || pcs[i] >= hide_hi)
+				pcs[k++] = pcs[i];
+		n = k;
 	}
 	__asm__ volatile("" ::: "memory");
 	return n;

@@ -29,6 +29,9 @@ struct ward__site_rec {
  * innermost frames. Returns the number captured. */
 int ward__stack_capture(uintptr_t *pcs, int max, int skip);
 
+/* Leave return addresses in [lo, hi) out of captured stacks. */
+void ward__stack_hide(uintptr_t lo, uintptr_t hi);
+
 /* The configured stack depth (WARD_STACK_DEPTH, default 64). */
 int ward__stack_depth(void);
 
