@@ -300,6 +300,8 @@ void ward__intercept_init(void)
 	atomic_store(&active, true);
 }
 
+enum { SUMMARY_SITES = 10 };
+
 struct fd_out {
 	FILE *f;
 };
@@ -334,7 +336,14 @@ static void write_summary(const ward_profile_t *p, FILE *f)
 			fprintf(f, "  %-7s %10lld\n", name, (long long)count[k]);
 	}
 	fprintf(f, "\n");
-	ward_profile_write(p, WARD_FORMAT_TEXT, to_file, &o);
+	/* The top sites; `ward report` shows them all. */
+	ward_profile_t *top = ward__profile_top(p, SUMMARY_SITES);
+	ward_profile_write(top ? top : p, WARD_FORMAT_TEXT, to_file, &o);
+	if (top && ward_profile_count(top) < ward_profile_count(p))
+		fprintf(f, "(the %zu sites holding the most; `ward report` "
+			   "lists all %zu)\n",
+			ward_profile_count(top), ward_profile_count(p));
+	ward_profile_free(top);
 }
 
 void ward__intercept_report(void)

@@ -25,6 +25,8 @@
 #include "internal/symbolize.h"
 #include "ward/track.h"
 
+static int by_live_ptr(const void *a, const void *b);
+
 static struct ward_profile *profile_new(size_t cap)
 {
 	struct ward_profile *p = calloc(1, sizeof(*p));
@@ -93,6 +95,32 @@ WARD_API ward_profile_t *ward_profile_snapshot(void)
 		p->count++;
 	}
 	return p;
+}
+
+struct ward_profile *ward__profile_top(const struct ward_profile *p, size_t n)
+{
+	struct ward_profile *t = profile_new(n);
+	const struct ward_sample **v;
+
+	if (!t)
+		return NULL;
+	v = calloc(p->count ? p->count : 1, sizeof(*v));
+	if (!v) {
+		ward_profile_free(t);
+		return NULL;
+	}
+	for (size_t i = 0; i < p->count; i++)
+		v[i] = &p->samples[i];
+	qsort(v, p->count, sizeof(*v), by_live_ptr);
+	for (size_t i = 0; i < p->count && t->count < n; i++) {
+		if (v[i]->live_count <= 0)
+			break;
+		t->samples[t->count] = *v[i];
+		t->sites[t->count] = p->sites[v[i] - p->samples];
+		t->count++;
+	}
+	free(v);
+	return t;
 }
 
 WARD_API ward_profile_t *ward_profile_diff(const ward_profile_t *base,
@@ -176,11 +204,15 @@ void ward__describe_pc(uintptr_t pc, char *buf, size_t len)
 	const char *object = NULL;
 	Dl_info info;
 
-	if (ward__symbolize_pc(pc - 1, name, sizeof(name), &off, &object) == 0) {
+	uintptr_t bias = 0;
+	int rc = ward__symbolize_pc(pc - 1, name, sizeof(name), &off, &object,
+				    &bias);
+	if (rc == 0) {
 		const char *base = strrchr(object, '/');
 		snprintf(buf, len, "%s+0x%" PRIx64 " (%s)", name, off + 1,
 			 base ? base + 1 : object);
-	} else if (dladdr((void *)(pc - 1), &info) && info.dli_fname) {
+	} else if (rc != -ESRCH && dladdr((void *)(pc - 1), &info) &&
+		   info.dli_fname) {
 		const char *obj = strrchr(info.dli_fname, '/');
 		obj = obj ? obj + 1 : info.dli_fname;
 		if (info.dli_sname)
@@ -190,6 +222,11 @@ void ward__describe_pc(uintptr_t pc, char *buf, size_t len)
 		else
 			snprintf(buf, len, "0x%" PRIxPTR " (%s+0x%" PRIxPTR ")",
 				 pc, obj, pc - (uintptr_t)info.dli_fbase);
+	} else if (rc == -ESRCH) {
+		/* dladdr would search the same tables, slowly: skip it. */
+		const char *base = strrchr(object, '/');
+		snprintf(buf, len, "0x%" PRIxPTR " (%s+0x%" PRIxPTR ")", pc,
+			 base ? base + 1 : object, pc - bias);
 	} else {
 		snprintf(buf, len, "0x%" PRIxPTR, pc);
 	}
@@ -225,7 +262,7 @@ void ward__describe(const struct ward_profile *p, uintptr_t pc, char *buf,
 }
 
 /* Order for reports: live bytes, then live count, descending. */
-static int by_live(const void *a, const void *b)
+static int by_live_ptr(const void *a, const void *b)
 {
 	const struct ward_sample *x = *(const struct ward_sample *const *)a;
 	const struct ward_sample *y = *(const struct ward_sample *const *)b;
@@ -244,7 +281,7 @@ static const struct ward_sample **sorted(const ward_profile_t *p)
 		return NULL;
 	for (size_t i = 0; i < p->count; i++)
 		v[i] = &p->samples[i];
-	qsort(v, p->count, sizeof(*v), by_live);
+	qsort(v, p->count, sizeof(*v), by_live_ptr);
 	return v;
 }
 

@@ -184,10 +184,12 @@ static const struct sym *find(const struct elf_syms *e, uint64_t vaddr)
 int ward__symbolize_vaddr(const char *path, uint64_t vaddr, char *name,
 			  size_t len, uint64_t *offset)
 {
-	int rc = -ENOENT;
+	int rc = -ESRCH; /* the file is known; no symbol covers vaddr */
 	pthread_mutex_lock(&lock);
 	ward__in_registry++;
 	struct elf_syms *e = get(path);
+	if (!e || !e->ok)
+		rc = -ENOENT;
 	const struct sym *s = e && e->ok ? find(e, vaddr) : NULL;
 	if (s) {
 		snprintf(name, len, "%s", s->name);
@@ -306,7 +308,6 @@ struct lookup {
 	uintptr_t pc;
 	uintptr_t bias;
 	const char *path;
-	char exe[512];
 };
 
 static int which_object(struct dl_phdr_info *info, size_t size, void *arg)
@@ -323,10 +324,14 @@ static int which_object(struct dl_phdr_info *info, size_t size, void *arg)
 			if (info->dlpi_name && info->dlpi_name[0]) {
 				l->path = info->dlpi_name;
 			} else {
-				ssize_t n = readlink("/proc/self/exe", l->exe,
-						     sizeof(l->exe) - 1);
-				l->exe[n > 0 ? n : 0] = '\0';
-				l->path = l->exe;
+				/* The main program: its path, read once. */
+				static char exe[512];
+				if (!exe[0]) {
+					ssize_t n = readlink("/proc/self/exe", exe,
+							     sizeof(exe) - 1);
+					exe[n > 0 ? n : 0] = '\0';
+				}
+				l->path = exe;
 			}
 			return 1;
 		}
@@ -335,9 +340,9 @@ static int which_object(struct dl_phdr_info *info, size_t size, void *arg)
 }
 
 int ward__symbolize_pc(uintptr_t pc, char *name, size_t len,
-		       uint64_t *offset, const char **object)
+		       uint64_t *offset, const char **object, uintptr_t *base)
 {
-	struct lookup l = { pc, 0, NULL, { 0 } };
+	struct lookup l = { pc, 0, NULL };
 	static __thread char path[512];
 
 	if (!dl_iterate_phdr(which_object, &l) || !l.path) {
@@ -357,10 +362,14 @@ int ward__symbolize_pc(uintptr_t pc, char *name, size_t len,
 			return -ENOENT;
 		if (object)
 			*object = path;
+		if (base)
+			*base = l.bias;
 		return ward__symbolize_vaddr(path, pc - l.bias, name, len, offset);
 	}
 	snprintf(path, sizeof(path), "%s", l.path);
 	if (object)
 		*object = path;
+	if (base)
+		*base = l.bias;
 	return ward__symbolize_vaddr(path, pc - l.bias, name, len, offset);
 }

@@ -42,6 +42,10 @@ void ward__describe_pc(uintptr_t pc, char *buf, size_t len);
 void ward__describe(const struct ward_profile *p, uintptr_t pc, char *buf,
 		    size_t len);
 
+/* A new profile of p's n sites holding the most (bytes, then objects),
+ * largest first; NULL when out of memory. Stacks are shared with p. */
+struct ward_profile *ward__profile_top(const struct ward_profile *p, size_t n);
+
 /* pprof.c */
 int ward__write_pprof(const struct ward_profile *p, struct ward__out *o);
 

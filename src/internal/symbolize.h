@@ -8,8 +8,10 @@
 #include <stdint.h>
 
 /* Name the function at a file-relative virtual address of an ELF file.
- * Returns 0 and fills name (and *offset, the distance from its start), or
- * -ENOENT. */
+ * Returns 0 and fills name (and *offset, the distance from its start);
+ * -ESRCH when the file's symbol tables have nothing there (dladdr, which
+ * reads the same tables, would not either); -ENOENT when the file cannot be
+ * read. */
 int ward__symbolize_vaddr(const char *path, uint64_t vaddr, char *name,
 			  size_t len, uint64_t *offset);
 
@@ -18,9 +20,9 @@ int ward__symbolize_offset(const char *path, uint64_t file_offset,
 			   char *name, size_t len, uint64_t *offset);
 
 /* The same for an address in this process; *object gets the file's path
- * (valid until the thread's next call). */
+ * (valid until the thread's next call) and *base its load bias. */
 int ward__symbolize_pc(uintptr_t pc, char *name, size_t len,
-		       uint64_t *offset, const char **object);
+		       uint64_t *offset, const char **object, uintptr_t *base);
 
 /* Remember the library loaded at load_base before dlclose() unmaps it. */
 void ward__symbolize_remember(uintptr_t load_base);
