@@ -209,8 +209,15 @@ void ward__describe_pc(uintptr_t pc, char *buf, size_t len)
 				    &bias);
 	if (rc == 0) {
 		const char *base = strrchr(object, '/');
-		snprintf(buf, len, "%s+0x%" PRIx64 " (%s)", name, off + 1,
-			 base ? base + 1 : object);
+		char src[256];
+		int line;
+		if (ward__source_line(object, pc - 1 - bias, src, sizeof(src),
+				      &line) == 0)
+			snprintf(buf, len, "%s+0x%" PRIx64 " (%s) %s:%d", name,
+				 off + 1, base ? base + 1 : object, src, line);
+		else
+			snprintf(buf, len, "%s+0x%" PRIx64 " (%s)", name,
+				 off + 1, base ? base + 1 : object);
 	} else if (rc != -ESRCH && dladdr((void *)(pc - 1), &info) &&
 		   info.dli_fname) {
 		const char *obj = strrchr(info.dli_fname, '/');
@@ -250,9 +257,19 @@ void ward__describe(const struct ward_profile *p, uintptr_t pc, char *buf,
 		uint64_t foff = pc - 1 - m->start + m->offset;
 		if (m->file && m->file[0] &&
 		    ward__symbolize_offset(m->file, foff, name, sizeof(name),
-					   &off) == 0)
-			snprintf(buf, len, "%s+0x%" PRIx64 " (%s)", name,
-				 off + 1, base);
+					   &off) == 0) {
+			char src[256];
+			int line;
+			uint64_t vaddr;
+			if (ward__offset_to_vaddr(m->file, foff, &vaddr) == 0 &&
+			    ward__source_line(m->file, vaddr, src, sizeof(src),
+					      &line) == 0)
+				snprintf(buf, len, "%s+0x%" PRIx64 " (%s) %s:%d",
+					 name, off + 1, base, src, line);
+			else
+				snprintf(buf, len, "%s+0x%" PRIx64 " (%s)",
+					 name, off + 1, base);
+		}
 		else
 			snprintf(buf, len, "0x%" PRIxPTR " (%s+0x%" PRIx64 ")",
 				 pc, base, foff + 1);

@@ -28,6 +28,10 @@
 #include "internal/registry.h"
 #include "internal/symbolize.h"
 
+#if WARD_HAVE_LIBDW
+#include <elfutils/libdwfl.h>
+#endif
+
 struct sym {
 	uint64_t addr, size;
 	const char *name; /* into the file's string table copy */
@@ -35,6 +39,12 @@ struct sym {
 
 struct elf_syms {
 	char path[512];
+#if WARD_HAVE_LIBDW
+	Dwfl *dwfl;         /* debug info, opened on first use; */
+	Dwfl_Module *mod;   /* NULL when the file has none */
+	GElf_Addr bias;
+	bool dwfl_tried;
+#endif
 	struct sym *syms;
 	size_t n;
 	char *strings;
@@ -153,6 +163,10 @@ static struct elf_syms *get(const char *path)
 	if (ncache == CACHE) { /* forget the oldest */
 		free(cache[0]->syms);
 		free(cache[0]->strings);
+#if WARD_HAVE_LIBDW
+		if (cache[0]->dwfl)
+			dwfl_end(cache[0]->dwfl);
+#endif
 		free(cache[0]);
 		memmove(cache, cache + 1, (CACHE - 1) * sizeof(*cache));
 		ncache--;
@@ -202,6 +216,26 @@ int ward__symbolize_vaddr(const char *path, uint64_t vaddr, char *name,
 	return rc;
 }
 
+int ward__offset_to_vaddr(const char *path, uint64_t file_offset,
+			  uint64_t *vaddr)
+{
+	int rc = -ENOENT;
+	pthread_mutex_lock(&lock);
+	ward__in_registry++;
+	struct elf_syms *e = get(path);
+	for (int i = 0; e && i < e->nloads; i++)
+		if (file_offset >= e->loads[i].offset &&
+		    file_offset < e->loads[i].offset + e->loads[i].filesz) {
+			*vaddr = file_offset - e->loads[i].offset +
+				 e->loads[i].vaddr;
+			rc = 0;
+			break;
+		}
+	ward__in_registry--;
+	pthread_mutex_unlock(&lock);
+	return rc;
+}
+
 int ward__symbolize_offset(const char *path, uint64_t file_offset,
 			   char *name, size_t len, uint64_t *offset)
 {
@@ -222,6 +256,59 @@ int ward__symbolize_offset(const char *path, uint64_t file_offset,
 	if (!found)
 		return -ENOENT;
 	return ward__symbolize_vaddr(path, vaddr, name, len, offset);
+}
+
+/* ---- Source lines, from DWARF debug info --------------------------------- */
+
+#if WARD_HAVE_LIBDW
+static const Dwfl_Callbacks offline_callbacks = {
+	.find_debuginfo = dwfl_standard_find_debuginfo,
+	.section_address = dwfl_offline_section_address,
+};
+#endif
+
+int ward__source_line(const char *path, uint64_t vaddr, char *file,
+		      size_t len, int *line)
+{
+#if WARD_HAVE_LIBDW
+	int rc = -ENOENT;
+	pthread_mutex_lock(&lock);
+	ward__in_registry++;
+	struct elf_syms *e = get(path);
+	if (e && !e->dwfl_tried) {
+		e->dwfl_tried = true;
+		e->dwfl = dwfl_begin(&offline_callbacks);
+		if (e->dwfl) {
+			e->mod = dwfl_report_offline(e->dwfl, path, path, -1);
+			dwfl_report_end(e->dwfl, NULL, NULL);
+			if (e->mod && !dwfl_module_getelf(e->mod, &e->bias))
+				e->mod = NULL;
+		}
+	}
+	if (e && e->mod) {
+		Dwfl_Line *ln = dwfl_module_getsrc(e->mod, vaddr + e->bias);
+		int lineno = 0;
+		const char *src = ln ? dwfl_lineinfo(ln, NULL, &lineno, NULL,
+						     NULL, NULL)
+				     : NULL;
+		if (src && lineno > 0) {
+			const char *base = strrchr(src, '/');
+			snprintf(file, len, "%s", base ? base + 1 : src);
+			*line = lineno;
+			rc = 0;
+		}
+	}
+	ward__in_registry--;
+	pthread_mutex_unlock(&lock);
+	return rc;
+#else
+	(void)path;
+	(void)vaddr;
+	(void)file;
+	(void)len;
+	(void)line;
+	return -ENOSYS;
+#endif
 }
 
 /* ---- Objects unloaded by dlclose() -------------------------------------- */

@@ -11,6 +11,7 @@ command -v cmake >/dev/null 2>&1 || missing="$missing cmake"
 # go tool pprof symbolizes with binutils' addr2line and nm.
 command -v addr2line >/dev/null 2>&1 || missing="$missing binutils"
 [ -f /usr/include/zlib.h ] || missing="$missing zlib1g-dev"
+[ -f /usr/include/elfutils/libdwfl.h ] || missing="$missing libdw-dev"
 # The profile reader's fuzz harness needs clang's libFuzzer runtime.
 command -v clang >/dev/null 2>&1 || missing="$missing clang"
 ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1 ||

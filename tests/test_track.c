@@ -722,3 +722,25 @@ TEST(sampling_estimates_and_frees_cleanly)
 	ASSERT_EQ(st.live_count, 0);
 	ASSERT_EQ(ward_track_set_sampling(0), 1024);
 }
+
+TEST(reports_name_source_lines)
+{
+	extern void ward__describe_pc(uintptr_t pc, char *buf, size_t len);
+	void *k = leak_big();
+	ward_profile_t *p = ward_profile_snapshot();
+	char frame[512] = "";
+	for (size_t i = 0; i < ward_profile_count(p); i++) {
+		const struct ward_sample *s = ward_profile_sample(p, i);
+		if (s->live_bytes == 1000)
+			ward__describe_pc(s->pcs[0], frame, sizeof(frame));
+	}
+	ward_profile_free(p);
+	if (!strstr(frame, "test_track.c:"))
+		ward_test__fail(__FILE__, __LINE__,
+				"no source line in \"%s\": ward was built "
+				"without libdw (sudo apt-get install -y "
+				"libdw-dev, then rebuild)",
+				frame);
+	ASSERT_CONTAINS(frame, "leak_big+0x");
+	ward_free(k);
+}

@@ -19,10 +19,20 @@ int ward__symbolize_vaddr(const char *path, uint64_t vaddr, char *name,
 int ward__symbolize_offset(const char *path, uint64_t file_offset,
 			   char *name, size_t len, uint64_t *offset);
 
+/* A file offset of path as a file-relative virtual address. 0 or -ENOENT. */
+int ward__offset_to_vaddr(const char *path, uint64_t file_offset,
+			  uint64_t *vaddr);
+
 /* The same for an address in this process; *object gets the file's path
  * (valid until the thread's next call) and *base its load bias. */
 int ward__symbolize_pc(uintptr_t pc, char *name, size_t len,
 		       uint64_t *offset, const char **object, uintptr_t *base);
+
+/* The source file (base name) and line of a file-relative virtual address,
+ * from the file's DWARF debug info. Returns 0, -ENOENT without debug info
+ * there, -ENOSYS when ward was built without libdw. */
+int ward__source_line(const char *path, uint64_t vaddr, char *file,
+		      size_t len, int *line);
 
 /* Remember the library loaded at load_base before dlclose() unmaps it. */
 void ward__symbolize_remember(uintptr_t load_base);

@@ -36,8 +36,11 @@ export GOCACHE="${GOCACHE:-$work/gocache}" GO111MODULE=off GOFLAGS=
 
 go run "$here/gen.go" -seed "$seed" -count "$count" -out "$work" || exit 1
 go build -o "$work/prog_go" "$work/progs.go" || exit 1
+# libward.a built with libdw needs it too.
+extra=
+nm "$lib" 2>/dev/null | grep -q " U dwfl_begin" && extra=-ldw
 ${CC:-cc} -std=gnu11 -O2 -w $cflags -I"$inc" \
-	"$work/progs.c" "$lib" -lz -ldl -lm -lpthread -o "$work/prog_c" || exit 1
+	"$work/progs.c" "$lib" $extra -lz -ldl -lm -lpthread -o "$work/prog_c" || exit 1
 
 head_of() { awk 'NF == 0 { exit } { print }' "$1"; }
 

@@ -157,6 +157,9 @@ int flame_write_svg(const ward_profile_t *p, enum flame_value v,
 			char *plus = strchr(frame, '+');
 			if (plus && frame[0] != '0') { /* merge by function */
 				char *paren = strchr(plus, '(');
+				char *close = paren ? strchr(paren, ')') : NULL;
+				if (close)
+					close[1] = '\0'; /* no source line */
 				if (paren)
 					memmove(plus, paren - 1, strlen(paren - 1) + 1);
 			}
