@@ -260,8 +260,30 @@ int ward__symbolize_offset(const char *path, uint64_t file_offset,
 
 /* ---- Source lines, from DWARF debug info --------------------------------- */
 
+bool ward__separate_debuginfo;
+
 #if WARD_HAVE_LIBDW
-static const Dwfl_Callbacks offline_callbacks = {
+/*
+ * In a traced process the report must be quick: only debug info inside the
+ * binary itself is read. Separate debug files (libc6-dbg's, found by build
+ * id) are large and compressed — reading them cost ~80 ms at every exit —
+ * so only the ward command, reading a profile offline, looks for them.
+ */
+static int embedded_only(Dwfl_Module *mod, void **user, const char *name,
+			 Dwarf_Addr base, const char *file, const char *link,
+			 GElf_Word crc, char **found)
+{
+	(void)mod; (void)user; (void)name; (void)base; (void)file;
+	(void)link; (void)crc; (void)found;
+	return -1;
+}
+
+static const Dwfl_Callbacks embedded_callbacks = {
+	.find_debuginfo = embedded_only,
+	.section_address = dwfl_offline_section_address,
+};
+
+static const Dwfl_Callbacks separate_callbacks = {
 	.find_debuginfo = dwfl_standard_find_debuginfo,
 	.section_address = dwfl_offline_section_address,
 };
@@ -277,7 +299,9 @@ int ward__source_line(const char *path, uint64_t vaddr, char *file,
 	struct elf_syms *e = get(path);
 	if (e && !e->dwfl_tried) {
 		e->dwfl_tried = true;
-		e->dwfl = dwfl_begin(&offline_callbacks);
+		e->dwfl = dwfl_begin(ward__separate_debuginfo
+					     ? &separate_callbacks
+					     : &embedded_callbacks);
 		if (e->dwfl) {
 			e->mod = dwfl_report_offline(e->dwfl, path, path, -1);
 			dwfl_report_end(e->dwfl, NULL, NULL);

@@ -4,8 +4,13 @@
 #ifndef WARD_INTERNAL_SYMBOLIZE_H
 #define WARD_INTERNAL_SYMBOLIZE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* Whether source lines may come from separate debug files (by build id):
+ * the ward command sets it; traced processes keep to embedded DWARF. */
+extern bool ward__separate_debuginfo;
 
 /* Name the function at a file-relative virtual address of an ELF file.
  * Returns 0 and fills name (and *offset, the distance from its start);

@@ -27,6 +27,7 @@
 
 #include "flame.h"
 #include "internal/profile.h"
+#include "internal/symbolize.h"
 #include "ward.h"
 
 static const char *prog = "ward";
@@ -595,6 +596,8 @@ static int cmd_run(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+	/* Offline, source lines may come from separate debug files too. */
+	ward__separate_debuginfo = true;
 	if (argc < 2) {
 		usage_main(stderr);
 		return 2;
