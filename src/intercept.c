@@ -5,7 +5,11 @@
  *
  * Configuration comes from the environment, which `ward run` sets:
  *   WARD_OUTPUT        profile path; "%p" becomes the pid (none: no file)
- *   WARD_SUMMARY       text report path, "%p" likewise (none: stderr)
+ *   WARD_SUMMARY       text report path, "%p" likewise (unset: stderr;
+ *                      "none": no report, only the profile)
+ *   WARD_SUMMARY_PID   only this process writes the report (ward run sets
+ *                      it to the program it started; the processes that
+ *                      one forks or executes write their profiles only)
  *   WARD_SAMPLE        mean bytes between heap samples; 0 = every block
  *   WARD_KINDS         comma list of heap,fd,file,thread (default all)
  *   WARD_FOLLOW_FORKS  0: a forked child records nothing
@@ -300,8 +304,6 @@ void ward__intercept_init(void)
 	atomic_store(&active, true);
 }
 
-enum { SUMMARY_SITES = 10 };
-
 struct fd_out {
 	FILE *f;
 };
@@ -314,36 +316,10 @@ static void to_file(void *opaque, const void *buf, size_t len)
 static void write_summary(const ward_profile_t *p, FILE *f)
 {
 	struct fd_out o = { f };
-	int64_t count[WARD_KIND_USER] = { 0 }, bytes[WARD_KIND_USER] = { 0 };
-
-	for (size_t i = 0; i < ward_profile_count(p); i++) {
-		const struct ward_sample *s = ward_profile_sample(p, i);
-		if (s->kind < WARD_KIND_USER) {
-			count[s->kind] += s->live_count;
-			bytes[s->kind] += s->live_bytes;
-		}
-	}
-	fprintf(f, "ward: live at exit (pid %d)%s:\n", (int)getpid(),
-		cfg.rate ? ", estimated from samples" : "");
-	for (int k = 0; k < WARD_KIND_USER; k++) {
-		const char *name = ward_kind_name(k);
-		if (!name || !cfg.kinds[k])
-			continue;
-		if (k == WARD_KIND_HEAP)
-			fprintf(f, "  %-7s %10lld blocks %12lld bytes\n", name,
-				(long long)count[k], (long long)bytes[k]);
-		else
-			fprintf(f, "  %-7s %10lld\n", name, (long long)count[k]);
-	}
-	fprintf(f, "\n");
-	/* The top sites; `ward report` shows them all. */
-	ward_profile_t *top = ward__profile_top(p, SUMMARY_SITES);
-	ward_profile_write(top ? top : p, WARD_FORMAT_TEXT, to_file, &o);
-	if (top && ward_profile_count(top) < ward_profile_count(p))
-		fprintf(f, "(the %zu sites holding the most; `ward report` "
-			   "lists all %zu)\n",
-			ward_profile_count(top), ward_profile_count(p));
-	ward_profile_free(top);
+	char head[160];
+	snprintf(head, sizeof(head), "live at exit (pid %d)%s", (int)getpid(),
+		 cfg.rate ? ", estimated from samples" : "");
+	ward__write_summary(p, head, cfg.kinds, to_file, &o);
 }
 
 void ward__intercept_report(void)
@@ -361,7 +337,15 @@ void ward__intercept_report(void)
 				fprintf(stderr, "ward: cannot write %s: %s\n",
 					path, strerror(-rc));
 		}
+		const char *only = getenv("WARD_SUMMARY_PID");
+		bool report = strcmp(cfg.summary, "none") != 0 &&
+			      !(only && *only && atoi(only) != (int)getpid());
 		FILE *f = stderr;
+		if (!report) {
+			ward_profile_free(p);
+			ward__in_registry--;
+			return;
+		}
 		if (cfg.summary[0]) {
 			expand_pid(path, sizeof(path), cfg.summary);
 			f = fopen(path, "w");

@@ -120,6 +120,21 @@ struct ward_profile *ward__profile_top(const struct ward_profile *p, size_t n)
 		t->count++;
 	}
 	free(v);
+	/* A profile read from a file names its frames through its mappings:
+	 * the copy needs them too. */
+	if (p->maps) {
+		t->maps = calloc(p->nmaps + 1, sizeof(*t->maps));
+		if (!t->maps) {
+			ward_profile_free(t);
+			return NULL;
+		}
+		for (size_t i = 0; i < p->nmaps; i++) {
+			t->maps[i] = p->maps[i];
+			t->maps[i].file = p->maps[i].file ? strdup(p->maps[i].file)
+							  : NULL;
+		}
+		t->nmaps = p->nmaps;
+	}
 	return t;
 }
 
@@ -437,6 +452,48 @@ WARD_API int ward_profile_write(const ward_profile_t *p, enum ward_format fmt,
 	return rc;
 }
 
+/* ---- The summary `ward run` prints ------------------------------------- */
+
+void ward__write_summary(const ward_profile_t *p, const char *head,
+			 const bool *kinds, ward_write_fn write, void *opaque)
+{
+	struct ward__out o = { write, opaque };
+	int64_t count[WARD_KIND_USER] = { 0 }, bytes[WARD_KIND_USER] = { 0 };
+
+	for (size_t i = 0; i < p->count; i++) {
+		const struct ward_sample *s = &p->samples[i];
+		if (s->kind >= 0 && s->kind < WARD_KIND_USER) {
+			count[s->kind] += s->live_count;
+			bytes[s->kind] += s->live_bytes;
+		}
+	}
+	ward__out_printf(&o, "ward: %s:\n", head);
+	for (int k = 0; k < WARD_KIND_USER; k++) {
+		const char *name = ward_kind_name(k);
+		if (!name || (kinds && !kinds[k]))
+			continue;
+		if (k == WARD_KIND_HEAP)
+			ward__out_printf(&o, "  %-7s %10lld blocks %12lld bytes\n",
+					 name, (long long)count[k],
+					 (long long)bytes[k]);
+		else
+			ward__out_printf(&o, "  %-7s %10lld\n", name,
+					 (long long)count[k]);
+	}
+	ward__out_printf(&o, "\n");
+	/* The top sites; `ward report` shows them all. */
+	struct ward_profile *top = ward__profile_top(p, SUMMARY_SITES);
+	ward_profile_write(top ? top : p, WARD_FORMAT_TEXT, write, opaque);
+	size_t live_sites = 0;
+	for (size_t i = 0; i < p->count; i++)
+		live_sites += p->samples[i].live_count > 0;
+	if (top && top->count < live_sites)
+		ward__out_printf(&o, "(the %zu sites holding the most; `ward "
+				     "report` lists all %zu)\n",
+				 top->count, live_sites);
+	ward_profile_free(top);
+}
+
 /* ---- Atomic save ------------------------------------------------------- */
 
 struct file_out {
@@ -480,9 +537,10 @@ WARD_API int ward_profile_save(const ward_profile_t *p, const char *path,
 	int rc = ward_profile_write(p, fmt, file_write, &f);
 	if (rc == 0)
 		rc = f.err;
+	/* Atomic, not durable: the rename means no reader sees half a file;
+	 * an fsync per profile (every traced process writes one at exit)
+	 * would cost more than the tracing. */
 	if (rc == 0 && fchmod(fd, 0644) < 0) /* mkstemp made it 0600 */
-		rc = -errno;
-	if (rc == 0 && fsync(fd) < 0)
 		rc = -errno;
 	if (close(fd) < 0 && rc == 0)
 		rc = -errno;

@@ -4,6 +4,7 @@
 #ifndef WARD_INTERNAL_PROFILE_H
 #define WARD_INTERNAL_PROFILE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -45,6 +46,15 @@ void ward__describe(const struct ward_profile *p, uintptr_t pc, char *buf,
 /* A new profile of p's n sites holding the most (bytes, then objects),
  * largest first; NULL when out of memory. Stacks are shared with p. */
 struct ward_profile *ward__profile_top(const struct ward_profile *p, size_t n);
+
+/*
+ * What `ward run` prints when a program ends: per-kind totals (of the kinds
+ * marked in kinds[WARD_KIND_USER], all when NULL) under "ward: HEAD:", then
+ * the SUMMARY_SITES sites holding the most, with stacks.
+ */
+enum { SUMMARY_SITES = 10 };
+void ward__write_summary(const struct ward_profile *p, const char *head,
+			 const bool *kinds, ward_write_fn write, void *opaque);
 
 /* pprof.c */
 int ward__write_pprof(const struct ward_profile *p, struct ward__out *o);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "flame.h"
@@ -211,7 +212,7 @@ int flame_write_svg(const ward_profile_t *p, enum flame_value v,
 			TOP + 12);
 	fputs(script, f);
 	fputs("</svg>\n", f);
-	if (fflush(f) != 0 || fsync(fileno(f)) != 0)
+	if (fchmod(fileno(f), 0644) != 0 || fflush(f) != 0)
 		rc = -errno;
 	if (fclose(f) != 0 && rc == 0)
 		rc = -errno;

@@ -11,7 +11,6 @@
  * Every error is one line naming the problem, and a non-zero status.
  * docs/cli.md and docs/ward.1 are the manual.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -406,44 +405,31 @@ static void find_preload(char *out, size_t len)
 	    self);
 }
 
-static void print_file(const char *path, bool color)
+static void to_stderr(void *opaque, const void *buf, size_t len)
 {
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return;
-	char line[4096];
-	bool first = true;
-	while (fgets(line, sizeof(line), f)) {
-		if (first && color)
-			fprintf(stderr, "\033[1m%s\033[0m", line);
-		else
-			fputs(line, stderr);
-		first = false;
-	}
-	fclose(f);
+	(void)opaque;
+	fwrite(buf, 1, len, stderr);
 }
 
-static void remove_dir(const char *dir)
+/* Whether kind k is among the comma list (NULL: all). */
+static bool kind_selected(const char *list, int k)
 {
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	char path[PATH_MAX * 2];
-	while (d && (e = readdir(d))) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		unlink(path);
-	}
-	if (d)
-		closedir(d);
-	if (rmdir(dir) != 0)
-		fprintf(stderr, "ward: could not remove %s: %s\n", dir,
-			strerror(errno));
+	const char *name = ward_kind_name(k);
+	if (!name)
+		return false;
+	if (!list)
+		return true;
+	size_t n = strlen(name);
+	for (const char *p = list; (p = strstr(p, name)); p += n)
+		if ((p == list || p[-1] == ',') && (p[n] == ',' || p[n] == '\0'))
+			return true;
+	return false;
 }
 
 static int cmd_run(int argc, char **argv)
 {
 	const char *out = "ward.pb.gz", *kinds = NULL, *sample = NULL;
+	const char *kinds_arg = NULL;
 	const char *snap_signal = NULL;
 	bool follow_forks = true, follow_exec = true, fail_on_leak = false;
 	bool json = false, quiet = false;
@@ -470,7 +456,7 @@ static int cmd_run(int argc, char **argv)
 				    "'%s'",
 				    sample);
 		} else if (strcmp(a, "--kinds") == 0 && i + 1 < argc) {
-			kinds = argv[++i];
+			kinds = kinds_arg = argv[++i];
 			char buf[256];
 			snprintf(buf, sizeof(buf), "%s", kinds);
 			for (char *s, *t = strtok_r(buf, ",", &s); t;
@@ -502,13 +488,9 @@ static int cmd_run(int argc, char **argv)
 	if (i >= argc)
 		die("run: which program? (ward run [options] -- PROGRAM ARGS)");
 
-	char preload[PATH_MAX], tmpl[PATH_MAX + 16], summary[PATH_MAX + 32];
+	char preload[PATH_MAX], tmpl[PATH_MAX + 16];
 	find_preload(preload, sizeof(preload));
-	char dir[] = "/tmp/ward-run-XXXXXX";
-	if (!mkdtemp(dir))
-		die("run: cannot make a temporary directory: %s", strerror(errno));
 	snprintf(tmpl, sizeof(tmpl), "%s.%%p", out);
-	snprintf(summary, sizeof(summary), "%s/summary.%%p", dir);
 
 	const char *old = getenv("LD_PRELOAD");
 	char ld[PATH_MAX * 2];
@@ -521,11 +503,14 @@ static int cmd_run(int argc, char **argv)
 	if (pid < 0)
 		die("run: fork: %s", strerror(errno));
 	if (pid == 0) {
+		char me[32];
+		snprintf(me, sizeof(me), "%d", (int)getpid());
 		setenv("LD_PRELOAD", ld, 1);
 		setenv("WARD_OUTPUT", tmpl, 1);
-		setenv("WARD_SUMMARY", summary, 1);
-		if (json)
-			setenv("WARD_SUMMARY_FORMAT", "json", 1);
+		/* The report is printed here, from the profile: the traced
+		 * processes only write profiles (and load no symbolizer). */
+		setenv("WARD_SUMMARY", "none", 1);
+		setenv("WARD_SUMMARY_PID", me, 1);
 		if (sample)
 			setenv("WARD_SAMPLE", sample, 1);
 		else
@@ -550,9 +535,8 @@ static int cmd_run(int argc, char **argv)
 			die("run: waitpid: %s", strerror(errno));
 	int status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 
-	char mine[PATH_MAX + 32], sum[PATH_MAX + 32];
+	char mine[PATH_MAX + 32];
 	snprintf(mine, sizeof(mine), "%s.%d", out, (int)pid);
-	snprintf(sum, sizeof(sum), "%s/summary.%d", dir, (int)pid);
 	bool have = access(mine, R_OK) == 0;
 	if (have && rename(mine, out) != 0)
 		die("run: cannot move %s to %s: %s", mine, out, strerror(errno));
@@ -566,17 +550,30 @@ static int cmd_run(int argc, char **argv)
 		if (!quiet)
 			fprintf(stderr, "ward: snapshot written to %s\n", to);
 	}
-	if (!quiet && access(sum, R_OK) == 0)
-		print_file(sum, isatty(2) && !json);
+	if (!quiet && have) {
+		ward_profile_t *p = load(out);
+		if (json) {
+			ward_profile_write(p, WARD_FORMAT_JSON, to_stderr, NULL);
+		} else {
+			bool shown[WARD_KIND_USER] = { false };
+			for (int k = 0; k < WARD_KIND_USER; k++)
+				shown[k] = kind_selected(kinds_arg, k);
+			char head[200];
+			snprintf(head, sizeof(head), "%slive at exit (pid %d)%s%s",
+				 isatty(2) ? "\033[1m" : "", (int)pid,
+				 sample ? ", estimated from samples" : "",
+				 isatty(2) ? "\033[0m" : "");
+			ward__write_summary(p, head, shown, to_stderr, NULL);
+		}
+		ward_profile_free(p);
+	}
 	if (have && !quiet)
 		fprintf(stderr, "ward: profile written to %s\n", out);
 	else if (!have && WIFSIGNALED(st))
 		fprintf(stderr, "ward: %s was killed by signal %d before it "
 				"could write its profile\n",
 			argv[i], WTERMSIG(st));
-	/* Children that followed forks wrote OUT.PID; keep them. The
-	 * temporary directory holds only summaries. */
-	remove_dir(dir);
+	/* Children that followed forks wrote OUT.PID; they stay. */
 
 	if (fail_on_leak && status == 0 && have) {
 		ward_profile_t *p = load(out);
