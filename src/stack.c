@@ -25,6 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <unwind.h>
 
 #include "internal/registry.h"
@@ -60,12 +62,23 @@ int ward__stack_depth(void)
 
 static __thread uintptr_t stack_lo, stack_hi;
 
+extern void *__libc_stack_end;
+
 static void thread_bounds(void)
 {
 	pthread_attr_t a;
 	void *addr;
 	size_t size;
 
+	/* The main thread: glibc's pthread_getattr_np reads /proc/self/maps
+	 * for it (a few hundred microseconds at every program start). Every
+	 * frame lies below __libc_stack_end; walks never go below their own
+	 * frame, so the lower bound does not matter. */
+	if (getpid() == (pid_t)syscall(SYS_gettid) && __libc_stack_end) {
+		stack_lo = 4096;
+		stack_hi = (uintptr_t)__libc_stack_end;
+		return;
+	}
 	ward__in_registry++;
 	if (pthread_getattr_np(pthread_self(), &a) == 0) {
 		if (pthread_attr_getstack(&a, &addr, &size) == 0) {
