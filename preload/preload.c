@@ -197,53 +197,27 @@ static mode_t mode_arg(int flags, va_list ap)
 	return (flags & (O_CREAT | O_TMPFILE)) ? (mode_t)va_arg(ap, int) : 0;
 }
 
-EXPORT int open(const char *path, int flags, ...)
-{
-	NEXT(int (*)(const char *, int, ...), open);
-	va_list ap;
-	va_start(ap, flags);
-	mode_t mode = mode_arg(flags, ap);
-	va_end(ap);
-	int fd = fd_result(real_open(path, flags, mode));
-	__asm__ volatile("" ::: "memory");
-	return fd;
-}
+/* The open family: a mode argument follows only with O_CREAT or
+ * O_TMPFILE. */
+#define OPEN_CALL(name, params, args)                                         \
+	EXPORT int name params                                                 \
+	{                                                                      \
+		NEXT(int(*) params, name);                                     \
+		va_list ap;                                                    \
+		va_start(ap, flags);                                           \
+		mode_t mode = mode_arg(flags, ap);                             \
+		va_end(ap);                                                    \
+		int ret_ = fd_result(real_##name args);                        \
+		__asm__ volatile("" ::: "memory");                             \
+		return ret_;                                                   \
+	}
 
-EXPORT int open64(const char *path, int flags, ...)
-{
-	NEXT(int (*)(const char *, int, ...), open64);
-	va_list ap;
-	va_start(ap, flags);
-	mode_t mode = mode_arg(flags, ap);
-	va_end(ap);
-	int fd = fd_result(real_open64(path, flags, mode));
-	__asm__ volatile("" ::: "memory");
-	return fd;
-}
-
-EXPORT int openat(int dir, const char *path, int flags, ...)
-{
-	NEXT(int (*)(int, const char *, int, ...), openat);
-	va_list ap;
-	va_start(ap, flags);
-	mode_t mode = mode_arg(flags, ap);
-	va_end(ap);
-	int fd = fd_result(real_openat(dir, path, flags, mode));
-	__asm__ volatile("" ::: "memory");
-	return fd;
-}
-
-EXPORT int openat64(int dir, const char *path, int flags, ...)
-{
-	NEXT(int (*)(int, const char *, int, ...), openat64);
-	va_list ap;
-	va_start(ap, flags);
-	mode_t mode = mode_arg(flags, ap);
-	va_end(ap);
-	int fd = fd_result(real_openat64(dir, path, flags, mode));
-	__asm__ volatile("" ::: "memory");
-	return fd;
-}
+OPEN_CALL(open, (const char *path, int flags, ...), (path, flags, mode))
+OPEN_CALL(open64, (const char *path, int flags, ...), (path, flags, mode))
+OPEN_CALL(openat, (int dir, const char *path, int flags, ...),
+	  (dir, path, flags, mode))
+OPEN_CALL(openat64, (int dir, const char *path, int flags, ...),
+	  (dir, path, flags, mode))
 
 /* fd-returning calls with fixed arguments: one macro each. */
 #define FD_CALL(name, params, args)                                           \
