@@ -6,10 +6,8 @@
  * Configuration comes from the environment, which `ward run` sets:
  *   WARD_OUTPUT        profile path; "%p" becomes the pid (none: no file)
  *   WARD_SUMMARY       text report path, "%p" likewise (unset: stderr;
- *                      "none": no report, only the profile)
- *   WARD_SUMMARY_PID   only this process writes the report (ward run sets
- *                      it to the program it started; the processes that
- *                      one forks or executes write their profiles only)
+ *                      "none": no report, only the profile — ward run
+ *                      prints the report itself, from the profile)
  *   WARD_SAMPLE        mean bytes between heap samples; 0 = every block
  *   WARD_KINDS         comma list of heap,fd,file,thread (default all)
  *   WARD_FOLLOW_FORKS  0: a forked child records nothing
@@ -337,11 +335,8 @@ void ward__intercept_report(void)
 				fprintf(stderr, "ward: cannot write %s: %s\n",
 					path, strerror(-rc));
 		}
-		const char *only = getenv("WARD_SUMMARY_PID");
-		bool report = strcmp(cfg.summary, "none") != 0 &&
-			      !(only && *only && atoi(only) != (int)getpid());
 		FILE *f = stderr;
-		if (!report) {
+		if (strcmp(cfg.summary, "none") == 0) {
 			ward_profile_free(p);
 			ward__in_registry--;
 			return;

@@ -503,14 +503,11 @@ static int cmd_run(int argc, char **argv)
 	if (pid < 0)
 		die("run: fork: %s", strerror(errno));
 	if (pid == 0) {
-		char me[32];
-		snprintf(me, sizeof(me), "%d", (int)getpid());
 		setenv("LD_PRELOAD", ld, 1);
 		setenv("WARD_OUTPUT", tmpl, 1);
 		/* The report is printed here, from the profile: the traced
 		 * processes only write profiles (and load no symbolizer). */
 		setenv("WARD_SUMMARY", "none", 1);
-		setenv("WARD_SUMMARY_PID", me, 1);
 		if (sample)
 			setenv("WARD_SAMPLE", sample, 1);
 		else
