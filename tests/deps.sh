@@ -8,6 +8,7 @@ command -v go >/dev/null 2>&1 || missing="$missing golang-go"
 command -v g++ >/dev/null 2>&1 || missing="$missing g++"
 command -v valgrind >/dev/null 2>&1 || missing="$missing valgrind"
 command -v cmake >/dev/null 2>&1 || missing="$missing cmake"
+command -v pkg-config >/dev/null 2>&1 || missing="$missing pkg-config"
 # go tool pprof symbolizes with binutils' addr2line and nm.
 command -v addr2line >/dev/null 2>&1 || missing="$missing binutils"
 [ -f /usr/include/zlib.h ] || missing="$missing zlib1g-dev"
