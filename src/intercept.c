@@ -43,6 +43,7 @@
 #include "internal/intercept.h"
 #include "internal/profile.h"
 #include "internal/registry.h"
+#include "internal/scan.h"
 #include "ward/profile.h"
 #include "ward/track.h"
 
@@ -322,10 +323,25 @@ static void write_summary(const ward_profile_t *p, FILE *f)
 
 void ward__intercept_report(void)
 {
+	const char *s_env;
 	if (!atomic_exchange(&active, false))
 		return;
 	ward__in_registry++;
 	ward_profile_t *p = ward_profile_snapshot();
+	/* Every heap block is known in full mode: tell the lost from the
+	 * still reachable. */
+	if (p && !cfg.rate && cfg.kinds[WARD_KIND_HEAP] &&
+	    !((s_env = getenv("WARD_SCAN")) && strcmp(s_env, "0") == 0)) {
+		struct ward__scan_result r;
+		if (ward__scan_heap(ward__stack_top(), &r) == 0) {
+			ward_profile_t *c = ward__profile_classify(p, &r);
+			if (c) {
+				ward_profile_free(p);
+				p = c;
+			}
+			ward__scan_free(&r);
+		}
+	}
 	if (p) {
 		char path[1100];
 		if (cfg.output[0]) {

@@ -329,6 +329,7 @@ int ward__write_pprof(const struct ward_profile *p, struct ward__out *o)
 	}
 
 	int64_t kind_key = str_id(&st, "kind");
+	int64_t leak_key = str_id(&st, "leak");
 	for (size_t i = 0; i < p->count; i++) {
 		const struct ward_sample *s = &p->samples[i];
 		/* location_id, packed */
@@ -346,6 +347,12 @@ int ward__write_pprof(const struct ward_profile *p, struct ward__out *o)
 		pb_uint(&sub2, 1, (uint64_t)kind_key);
 		pb_uint(&sub2, 2, (uint64_t)str_id(&st, kind ? kind : "?"));
 		pb_msg(&sub, 3, &sub2);
+		if (ward__leak_name(s->leak)) {
+			pb_uint(&sub2, 1, (uint64_t)leak_key);
+			pb_uint(&sub2, 2,
+				(uint64_t)str_id(&st, ward__leak_name(s->leak)));
+			pb_msg(&sub, 3, &sub2);
+		}
 		pb_msg(&b, 2, &sub);
 	}
 

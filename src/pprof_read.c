@@ -158,7 +158,10 @@ static void repeated(struct rd *r, int wire, struct u64s *a)
 
 struct sample {
 	struct u64s locs, vals;
-	int64_t kind_str; /* string index of the kind label, -1 if none */
+	/* Labels as (key string << 32 | value string), resolved once the
+	 * string table is read: the first four are kept. */
+	int64_t labels[4];
+	int nlabels;
 };
 
 struct location {
@@ -225,7 +228,6 @@ static void read_sample(struct rd *r, struct rd s, struct parsed *pp)
 	if (r->failed)
 		return;
 	struct sample *sm = &pp->samples[pp->nsamples++];
-	sm->kind_str = -1;
 	while (!s.failed && !r->failed && s.p < s.end) {
 		uint64_t tag = varint(&s);
 		int f = (int)(tag >> 3), w = (int)(tag & 7);
@@ -236,8 +238,8 @@ static void read_sample(struct rd *r, struct rd s, struct parsed *pp)
 		else if (f == 3 && w == 2) {
 			int64_t k = -1;
 			read_label(r, sub(&s), pp, &k);
-			if (k >= 0 && sm->kind_str < 0)
-				sm->kind_str = k;
+			if (k >= 0 && sm->nlabels < 4)
+				sm->labels[sm->nlabels++] = k;
 		} else
 			skip(&s, w);
 	}
@@ -484,9 +486,9 @@ static struct ward_profile *build(struct rd *r, struct parsed *pp)
 		s->live_count = v[2];
 		s->live_bytes = v[3];
 		s->kind = WARD_KIND_HEAP;
-		if (sm->kind_str >= 0) {
-			uint64_t key = (uint64_t)sm->kind_str >> 32;
-			uint64_t str = (uint64_t)sm->kind_str & 0xffffffff;
+		for (int l = 0; l < sm->nlabels; l++) {
+			uint64_t key = (uint64_t)sm->labels[l] >> 32;
+			uint64_t str = (uint64_t)sm->labels[l] & 0xffffffff;
 			if (key >= pp->nstrs || str >= pp->nstrs) {
 				fail(r, "sample %zu has a label naming string "
 					"%llu, but the string table has %zu",
@@ -503,6 +505,11 @@ static struct ward_profile *build(struct rd *r, struct parsed *pp)
 				int k = ward_kind_register(name);
 				if (k >= 0)
 					s->kind = k;
+			} else if (str_is(pp, key, "leak")) {
+				s->leak = str_is(pp, str, "definite")  ? WARD_LEAK_DEFINITE
+					  : str_is(pp, str, "indirect") ? WARD_LEAK_INDIRECT
+					  : str_is(pp, str, "reachable") ? WARD_LEAK_REACHABLE
+									 : WARD_LEAK_UNKNOWN;
 			}
 		}
 		p->sites[i] = (uint32_t)(i + 1);

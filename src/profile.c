@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "internal/sample.h"
+#include "internal/scan.h"
 #include "internal/profile.h"
 #include "internal/registry.h"
 #include "internal/symbolize.h"
@@ -332,7 +333,7 @@ static int write_text(const ward_profile_t *p, struct ward__out *o)
 	ward__out_printf(o, "ward: %" PRId64 " live resources, %" PRId64
 			    " bytes, at %zu sites\n",
 			 total_count, total_bytes, p->count);
-	ward__out_printf(o, "%12s %7s %10s  %-8s %s\n", "live bytes", "bytes%",
+	ward__out_printf(o, "%12s %7s %10s  %-14s %s\n", "live bytes", "bytes%",
 			 "live count", "kind", "acquired at");
 	for (size_t i = 0; i < p->count; i++) {
 		const struct ward_sample *s = v[i];
@@ -346,9 +347,12 @@ static int write_text(const ward_profile_t *p, struct ward__out *o)
 		else
 			snprintf(frame, sizeof(frame), "(no stack)");
 		const char *kind = ward_kind_name(s->kind);
-		ward__out_printf(o, "%12" PRId64 " %6.2f%% %10" PRId64 "  %-8s %s\n",
-				 s->live_bytes, pct, s->live_count,
-				 kind ? kind : "?", frame);
+		const char *leak = ward__leak_name(s->leak);
+		char kb[40];
+		snprintf(kb, sizeof(kb), "%s%s%s", kind ? kind : "?",
+			 leak ? "/" : "", leak ? leak : "");
+		ward__out_printf(o, "%12" PRId64 " %6.2f%% %10" PRId64 "  %-14s %s\n",
+				 s->live_bytes, pct, s->live_count, kb, frame);
 	}
 	ward__out_printf(o, "\nstacks:\n");
 	for (size_t i = 0; i < p->count; i++) {
@@ -356,7 +360,16 @@ static int write_text(const ward_profile_t *p, struct ward__out *o)
 		if (!s->live_count)
 			continue;
 		const char *kind = ward_kind_name(s->kind);
-		if (s->kind == WARD_KIND_HEAP)
+		if (s->kind == WARD_KIND_HEAP && ward__leak_name(s->leak))
+			ward__out_printf(o, "%s: %" PRId64 " live, %" PRId64
+					    " bytes, %s\n",
+					 kind, s->live_count, s->live_bytes,
+					 s->leak == WARD_LEAK_DEFINITE
+						 ? "definitely lost"
+					 : s->leak == WARD_LEAK_INDIRECT
+						 ? "indirectly lost"
+						 : "still reachable");
+		else if (s->kind == WARD_KIND_HEAP)
 			ward__out_printf(o, "%s: %" PRId64 " live, %" PRId64
 					    " bytes (acquired %" PRId64
 					    ", %" PRId64 " bytes)\n",
@@ -407,6 +420,10 @@ static int write_json(const ward_profile_t *p, struct ward__out *o)
 		const char *kind = ward_kind_name(s->kind);
 		ward__out_printf(o, "%s\n{\"kind\":", i ? "," : "");
 		json_string(o, kind ? kind : "?");
+		if (ward__leak_name(s->leak)) {
+			ward__out_printf(o, ",\"leak\":");
+			json_string(o, ward__leak_name(s->leak));
+		}
 		ward__out_printf(o, ",\"live_count\":%" PRId64
 				    ",\"live_bytes\":%" PRId64
 				    ",\"alloc_count\":%" PRId64
@@ -452,6 +469,72 @@ WARD_API int ward_profile_write(const ward_profile_t *p, enum ward_format fmt,
 	return rc;
 }
 
+/* ---- Classified by a reachability scan ----------------------------------- */
+
+struct ward_profile *ward__profile_classify(const struct ward_profile *p,
+					    const struct ward__scan_result *r)
+{
+	/* Per site: count and bytes of each class. */
+	uint32_t nsites = ward__site_count() + 1;
+	int64_t(*c)[4] = calloc(nsites, sizeof(*c));
+	int64_t(*b)[4] = calloc(nsites, sizeof(*b));
+	struct ward_profile *t = profile_new(p->count * 3 + 1);
+	if (!c || !b || !t) {
+		free(c);
+		free(b);
+		ward_profile_free(t);
+		return NULL;
+	}
+	for (size_t i = 0; i < r->blocks; i++)
+		if (r->site[i] < nsites) {
+			c[r->site[i]][r->state[i]]++;
+			b[r->site[i]][r->state[i]] += (int64_t)r->size[i];
+		}
+	for (size_t i = 0; i < p->count; i++) {
+		const struct ward_sample *s = &p->samples[i];
+		uint32_t site = p->sites[i];
+		if (s->kind != WARD_KIND_HEAP || site >= nsites ||
+		    s->live_count <= 0) {
+			t->samples[t->count] = *s;
+			t->sites[t->count++] = site;
+			continue;
+		}
+		/* Live values split by class; allocation totals stay on the
+		 * first part, so they add up as before. */
+		bool first = true;
+		for (int k = WARD_LEAK_DEFINITE; k <= WARD_LEAK_REACHABLE; k++) {
+			if (!c[site][k])
+				continue;
+			struct ward_sample part = *s;
+			part.leak = k;
+			part.live_count = c[site][k];
+			part.live_bytes = b[site][k];
+			if (!first)
+				part.alloc_count = part.alloc_bytes = 0;
+			first = false;
+			t->samples[t->count] = part;
+			t->sites[t->count++] = site;
+		}
+		if (first) { /* the scan saw none: keep it as it was */
+			t->samples[t->count] = *s;
+			t->sites[t->count++] = site;
+		}
+	}
+	free(c);
+	free(b);
+	return t;
+}
+
+const char *ward__leak_name(int leak)
+{
+	switch (leak) {
+	case WARD_LEAK_DEFINITE: return "definite";
+	case WARD_LEAK_INDIRECT: return "indirect";
+	case WARD_LEAK_REACHABLE: return "reachable";
+	default: return NULL;
+	}
+}
+
 /* ---- The summary `ward run` prints ------------------------------------- */
 
 void ward__write_summary(const ward_profile_t *p, const char *head,
@@ -459,6 +542,7 @@ void ward__write_summary(const ward_profile_t *p, const char *head,
 {
 	struct ward__out o = { write, opaque };
 	int64_t count[WARD_KIND_USER] = { 0 }, bytes[WARD_KIND_USER] = { 0 };
+	int64_t lc[4] = { 0 }, lb[4] = { 0 };
 
 	for (size_t i = 0; i < p->count; i++) {
 		const struct ward_sample *s = &p->samples[i];
@@ -466,17 +550,31 @@ void ward__write_summary(const ward_profile_t *p, const char *head,
 			count[s->kind] += s->live_count;
 			bytes[s->kind] += s->live_bytes;
 		}
+		if (s->kind == WARD_KIND_HEAP && s->leak > 0 && s->leak < 4) {
+			lc[s->leak] += s->live_count;
+			lb[s->leak] += s->live_bytes;
+		}
 	}
 	ward__out_printf(&o, "ward: %s:\n", head);
 	for (int k = 0; k < WARD_KIND_USER; k++) {
 		const char *name = ward_kind_name(k);
 		if (!name || (kinds && !kinds[k]))
 			continue;
-		if (k == WARD_KIND_HEAP)
+		if (k == WARD_KIND_HEAP) {
 			ward__out_printf(&o, "  %-7s %10lld blocks %12lld bytes\n",
 					 name, (long long)count[k],
 					 (long long)bytes[k]);
-		else
+			static const char *const what[4] = {
+				NULL, "definitely lost", "indirectly lost",
+				"still reachable"
+			};
+			for (int l = 1; l < 4; l++)
+				if (lc[l])
+					ward__out_printf(
+						&o, "    %-15s %8lld blocks %12lld bytes\n",
+						what[l], (long long)lc[l],
+						(long long)lb[l]);
+		} else
 			ward__out_printf(&o, "  %-7s %10lld\n", name,
 					 (long long)count[k]);
 	}

@@ -155,6 +155,13 @@ static __attribute__((noinline)) int dwarf_walk(uintptr_t *pcs, int max,
 	return u.n;
 }
 
+uintptr_t ward__stack_top(void)
+{
+	if (stack_hi == 0)
+		thread_bounds();
+	return stack_hi > 1 ? stack_hi : 0;
+}
+
 /* Frames inside this range (the preload tracer's own interposers) are left
  * out of stacks: they are ward's plumbing, not the program's code. */
 static uintptr_t hide_lo, hide_hi;

@@ -24,6 +24,18 @@ extern "C" {
 
 typedef struct ward_profile ward_profile_t;
 
+/*
+ * What a reachability scan at exit found of a live heap block: nothing yet
+ * (0), no pointer to it anywhere (definitely lost), pointed to only from
+ * lost blocks (indirectly lost), or reachable from globals or the stack.
+ */
+enum ward_leak {
+	WARD_LEAK_UNKNOWN = 0,
+	WARD_LEAK_DEFINITE = 1,
+	WARD_LEAK_INDIRECT = 2,
+	WARD_LEAK_REACHABLE = 3,
+};
+
 /* One sample: a site and its counts. Values may be negative in a diff. */
 struct ward_sample {
 	int kind;
@@ -31,6 +43,7 @@ struct ward_sample {
 	const uintptr_t *pcs;  /* return addresses, innermost first */
 	int64_t live_count, live_bytes;
 	int64_t alloc_count, alloc_bytes;
+	int leak;              /* enum ward_leak; heap samples at exit */
 };
 
 /*

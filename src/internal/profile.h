@@ -56,6 +56,15 @@ enum { SUMMARY_SITES = 10 };
 void ward__write_summary(const struct ward_profile *p, const char *head,
 			 const bool *kinds, ward_write_fn write, void *opaque);
 
+/* A copy of p whose heap samples are split by the scan's classes (their
+ * `leak` set); NULL when out of memory. */
+struct ward__scan_result;
+struct ward_profile *ward__profile_classify(const struct ward_profile *p,
+					    const struct ward__scan_result *r);
+
+/* "definite", "indirect", "reachable", or NULL. */
+const char *ward__leak_name(int leak);
+
 /* pprof.c */
 int ward__write_pprof(const struct ward_profile *p, struct ward__out *o);
 

@@ -29,6 +29,9 @@ struct ward__site_rec {
  * innermost frames. Returns the number captured. */
 int ward__stack_capture(uintptr_t *pcs, int max, int skip);
 
+/* The top of the calling thread's stack, or 0 when unknown. */
+uintptr_t ward__stack_top(void);
+
 /* Leave return addresses in [lo, hi) out of captured stacks. */
 void ward__stack_hide(uintptr_t lo, uintptr_t hi);
 

@@ -139,6 +139,33 @@ NOINLINE void leak_dlopen(const char *plugin)
 	dlclose(h);
 }
 
+struct owner {
+	char *child;
+};
+char *kept; /* a global: what it points to is still reachable */
+
+NOINLINE char *leak_child(void)
+{
+	return malloc(300);
+}
+
+NOINLINE void leak_kept(void)
+{
+	kept = malloc(700);
+}
+
+/* 5 owners (64 bytes) definitely lost, their children (300) indirectly,
+ * one block (700) still reachable from a global. */
+NOINLINE void leak_indirect(void)
+{
+	for (int i = 0; i < 5; i++) {
+		struct owner *o = malloc(64);
+		o->child = leak_child();
+		KEEP(o);
+	}
+	leak_kept();
+}
+
 NOINLINE void leak_snapshot_batch(void)
 {
 	for (int i = 0; i < 500; i++)
@@ -173,6 +200,8 @@ int main(int argc, char **argv)
 		usleep(20000);
 	} else if (strcmp(what, "fork") == 0)
 		leak_fork();
+	else if (strcmp(what, "indirect") == 0)
+		leak_indirect();
 	else if (strcmp(what, "snapshot") == 0)
 		leak_snapshot();
 	else if (strcmp(what, "dlopen") == 0 && argc > 2)

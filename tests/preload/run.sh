@@ -26,10 +26,12 @@ need() {
 
 # Sum the live count and bytes of every site whose top frame is FUNC and
 # whose kind is KIND, in `ward report`'s table: "count bytes".
+# KIND may name a reachability class too: heap/definite, heap/indirect,
+# heap/reachable; a bare kind sums its classes.
 site() { # FILE FUNC KIND
 	"$ward" report "$1" | awk -v f="$2+" -v k="$3" '
 		/^stacks:/ { exit }
-		$4 == k && index($5, f) == 1 { c += $3; b += $1 }
+		($4 == k || index($4, k "/") == 1) && index($5, f) == 1 { c += $3; b += $1 }
 		END { printf "%d %d\n", c, b }'
 }
 
@@ -79,6 +81,17 @@ if ls "$work"/nofollow.pb.gz.* >/dev/null 2>&1; then
 else
 	ok "--no-follow-forks: children record nothing"
 fi
+
+# The reachability scan at exit: lost, indirectly lost, still reachable.
+run_leaks indirect
+expect_site "owners never freed are definitely lost" "$work/indirect.pb.gz" \
+	leak_indirect heap/definite "5 320"
+expect_site "what only lost blocks point to is indirectly lost" \
+	"$work/indirect.pb.gz" leak_child heap/indirect "5 1500"
+expect_site "what a global points to is still reachable" \
+	"$work/indirect.pb.gz" leak_kept heap/reachable "1 700"
+expect_site "pointers dropped in a loop: definitely lost, as valgrind says" \
+	"$work/malloc_loop.pb.gz" leak_malloc_loop heap/definite "1000 48000"
 
 # A snapshot signal writes profiles while the program runs.
 "$ward" run --quiet --snapshot-signal USR2 -o "$work/snap.pb.gz" -- "$leaks" snapshot >/dev/null 2>&1
@@ -153,6 +166,13 @@ if need go golang-go; then
 		ok "go tool pprof names the leak in the preload's profile"
 	else
 		bad "go tool pprof names the leak in the preload's profile" "$top"
+	fi
+	lost=$(HOME=${HOME:-$work} go tool pprof -top -sample_index=inuse_space \
+		-tagfocus=leak=definite "$leaks" "$work/indirect.pb.gz" 2>&1)
+	if echo "$lost" | grep -q "leak_indirect" && ! echo "$lost" | grep -q "leak_kept"; then
+		ok "go tool pprof -tagfocus=leak=definite keeps only the lost"
+	else
+		bad "go tool pprof -tagfocus=leak=definite keeps only the lost" "$lost"
 	fi
 fi
 
