@@ -313,6 +313,9 @@ static uint64_t hash_stack(uint32_t kind, const uintptr_t *pcs, int n)
 	return h ^ (h >> 32);
 }
 
+static uint32_t site_intern_locked(uint32_t kind, const uintptr_t *pcs, int n,
+				   uint64_t h);
+
 static bool same(const struct ward__site_rec *r, uint64_t h, uint32_t kind,
 		 const uintptr_t *pcs, int n)
 {
@@ -341,9 +344,34 @@ static int stripe_grow(struct stripe *s)
 	return 0;
 }
 
+/*
+ * Each thread remembers the sites it interned last, by hash: a stack seen
+ * again (the common case: the same call site acquiring in a loop) finds its
+ * site with no lock. Sites never change once published, so comparing
+ * against one needs no lock either.
+ */
+enum { RECENT = 256 };
+static __thread uint32_t recent[RECENT]
+	__attribute__((tls_model("initial-exec")));
+
 uint32_t ward__site_intern(uint32_t kind, const uintptr_t *pcs, int n)
 {
 	uint64_t h = hash_stack(kind, pcs, n);
+	uint32_t *slot = &recent[(h >> 40) & (RECENT - 1)];
+	if (*slot) {
+		struct ward__site_rec *r = ward__site_get(*slot);
+		if (r && same(r, h, kind, pcs, n))
+			return *slot;
+	}
+	uint32_t id = site_intern_locked(kind, pcs, n, h);
+	if (id)
+		*slot = id;
+	return id;
+}
+
+static uint32_t site_intern_locked(uint32_t kind, const uintptr_t *pcs, int n,
+				   uint64_t h)
+{
 	struct stripe *s = &stripes[h & (STRIPES - 1)];
 	uint32_t id = 0;
 
