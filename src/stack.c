@@ -14,9 +14,10 @@
  * Return addresses are stored as they are; exporters subtract one to name
  * the call instruction.
  *
- * Sites. A site is (kind, stack), hash-consed. Interning takes one of 256
- * stripe locks picked by the hash; each stripe holds an open-addressed table
- * of site ids. Site records live in an append-only arena and are found by id
+ * Sites. A site is (kind, stack), hash-consed. A per-thread cache of recent
+ * sites answers most lookups without a lock; otherwise interning takes one
+ * of 256 stripe locks picked by the hash; each stripe holds an
+ * open-addressed table of site ids. Site records live in an append-only arena and are found by id
  * through a two-level directory whose slots are published with release
  * stores, so readers (snapshots, exporters) take no lock.
  */
