@@ -295,10 +295,9 @@ static __attribute__((noinline)) void guard_track(struct ward__thread *t)
 		defer_kind = ward_kind_register("defer");
 	if (defer_kind < 0)
 		return;
-	if (P.guarded && P.guarded != d + 1)
+	/* The record is re-made with the pending count as its size. */
+	if (P.guarded)
 		ward_untrack(defer_kind, guard_handle(P.guarded - 1));
-	else if (P.guarded)
-		ward_untrack(defer_kind, guard_handle(d));
 	P.guarded = d + 1;
 	/* skip 2: this function and ward__defer_slow; the stack starts at
 	 * the code that called ward_defer(). */

@@ -148,22 +148,6 @@ static int top_arg(const char *s)
 
 /* ---- report ------------------------------------------------------------ */
 
-static int by_live_desc(const void *a, const void *b)
-{
-	const struct ward_sample *x = a, *y = b;
-	if (x->live_bytes != y->live_bytes)
-		return x->live_bytes < y->live_bytes ? 1 : -1;
-	return x->live_count < y->live_count ? 1 : x->live_count > y->live_count ? -1 : 0;
-}
-
-/* Keep the n sites holding the most (then the most objects). */
-static void keep_top(ward_profile_t *p, size_t n)
-{
-	qsort(p->samples, p->count, sizeof(*p->samples), by_live_desc);
-	if (p->count > n)
-		p->count = n;
-}
-
 static int cmd_report(int argc, char **argv)
 {
 	const char *file = NULL;
@@ -187,11 +171,14 @@ static int cmd_report(int argc, char **argv)
 	}
 	if (!file)
 		die("report: which profile? (ward report FILE)");
-	ward_profile_t *p = load(file);
-	if (top > 0)
-		keep_top(p, (size_t)top);
-	ward_profile_write(p, json ? WARD_FORMAT_JSON : WARD_FORMAT_TEXT,
+	ward_profile_t *p = load(file), *shown = p;
+	/* The top sites share p's stacks: p lives until they are written. */
+	if (top > 0 && !(shown = ward__profile_top(p, (size_t)top)))
+		die("out of memory");
+	ward_profile_write(shown, json ? WARD_FORMAT_JSON : WARD_FORMAT_TEXT,
 			   to_stdout, NULL);
+	if (shown != p)
+		ward_profile_free(shown);
 	ward_profile_free(p);
 	return 0;
 }
