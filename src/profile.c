@@ -61,23 +61,27 @@ WARD_API ward_profile_t *ward_profile_snapshot(void)
 {
 	uint32_t n = ward__site_count();
 	struct ward_profile *p;
+	struct ward__counts *c;
 
 	ward__in_registry++;
 	p = profile_new(n);
-	ward__in_registry--;
-	if (!p)
+	c = malloc((n ? n : 1) * sizeof(*c));
+	if (!p || !c) {
+		ward_profile_free(p);
+		free(c);
+		ward__in_registry--;
 		return NULL;
+	}
+	ward__in_registry--;
+	/* Releases are read before acquisitions: every release follows its
+	 * acquisition, so live counts are never negative. */
+	ward__counts_read(c, n);
 	for (uint32_t id = 1; id <= n; id++) {
 		struct ward__site_rec *r = ward__site_get(id);
 		if (!r)
 			continue;
-		/* Releases first: every release follows its acquisition, so
-		 * reading them first never shows fewer acquisitions than
-		 * releases, and live counts are never negative. */
-		uint64_t rc = atomic_load_explicit(&r->rel_count, memory_order_acquire);
-		uint64_t rb = atomic_load_explicit(&r->rel_bytes, memory_order_acquire);
-		uint64_t ac = atomic_load_explicit(&r->acq_count, memory_order_acquire);
-		uint64_t ab = atomic_load_explicit(&r->acq_bytes, memory_order_acquire);
+		uint64_t rc = c[id - 1].rel_count, rb = c[id - 1].rel_bytes;
+		uint64_t ac = c[id - 1].acq_count, ab = c[id - 1].acq_bytes;
 		if (ac == 0)
 			continue;
 		struct ward_sample *s = &p->samples[p->count];
@@ -95,6 +99,9 @@ WARD_API ward_profile_t *ward_profile_snapshot(void)
 		p->sites[p->count] = id;
 		p->count++;
 	}
+	ward__in_registry++;
+	free(c);
+	ward__in_registry--;
 	return p;
 }
 

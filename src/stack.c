@@ -173,6 +173,17 @@ void ward__stack_hide(uintptr_t lo, uintptr_t hi)
 	hide_hi = hi;
 }
 
+static int unhide(uintptr_t *pcs, int n)
+{
+	if (!hide_hi)
+		return n;
+	int k = 0;
+	for (int i = 0; i < n; i++)
+		if (pcs[i] < hide_lo || pcs[i] >= hide_hi)
+			pcs[k++] = pcs[i];
+	return k;
+}
+
 int ward__stack_capture(uintptr_t *pcs, int max, int skip)
 {
 	pthread_once(&conf_once, configure);
@@ -192,15 +203,33 @@ int ward__stack_capture(uintptr_t *pcs, int max, int skip)
 	} else {
 		n = fp_walk(pcs, max, skip + 1);
 	}
-	if (hide_hi) {
-		int k = 0;
-		for (int i = 0; i < n; i++)
-			if (pcs[i] < hide_lo || pcs[i] >= hide_hi)
-				pcs[k++] = pcs[i];
-		n = k;
-	}
+	n = unhide(pcs, n);
 	__asm__ volatile("" ::: "memory");
 	return n;
+}
+
+uint32_t ward__site_from_walk(uint32_t kind, uintptr_t *pcs, int n)
+{
+	return ward__site_intern(kind, pcs, unhide(pcs, n));
+}
+
+uint32_t ward__site_capture(uint32_t kind, int skip)
+{
+	pthread_once(&conf_once, configure);
+	if (walker == WALK_CFI) {
+		if (__builtin_expect(stack_hi == 0, 0))
+			thread_bounds();
+		uint32_t site;
+		/* +1: this function, kept as a frame by the barrier below. */
+		if (ward__cfi_site(kind, max_depth, skip + 1, stack_lo, stack_hi,
+				   &site) == 0) {
+			__asm__ volatile("" ::: "memory");
+			return site;
+		}
+	}
+	uintptr_t pcs[256];
+	int n = ward__stack_capture(pcs, max_depth, skip + 1);
+	return ward__site_intern(kind, pcs, n);
 }
 
 /* ---- Arena ------------------------------------------------------------- */

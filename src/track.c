@@ -3,18 +3,19 @@
  * they were acquired.
  *
  * Data structures. Each kind has 64 shards, picked by a hash of the handle.
- * A shard is a mutex and an open-addressed table of 16-byte records:
+ * A shard is a lock and an open-addressed table of 16-byte records:
  * {handle, site id, size}. The kind is implied by the table, the stack by
  * the site, so a record needs nothing more. Sizes of 4 GiB and over are
  * stored as UINT32_MAX with the true size in a small side table. Deletion
  * uses backward-shift, so there are no tombstones.
  *
- * Counters. Each site counts what it acquired and released (relaxed
- * atomics); per-kind totals are summed from the sites on demand, except the
- * high-water marks, which are kept per kind with a CAS loop.
+ * Counters. Each site counts what it acquired and released, per thread
+ * (counters.c); per-kind totals are summed from the sites on demand, except
+ * the high-water marks, which are kept per kind with a CAS loop.
  *
- * Locking: one shard lock per track/untrack, held for a probe; the site
- * stripe lock when a new stack is seen. Nothing else.
+ * Locking: one shard lock per track/untrack (a spinlock, internal/spin.h),
+ * held for a probe; the site stripe lock when a new stack is seen. Nothing
+ * else.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +26,7 @@
 
 #include "internal/registry.h"
 #include "internal/sample.h"
+#include "internal/spin.h"
 #include "ward/track.h"
 
 /* ---- Kinds ------------------------------------------------------------- */
@@ -84,7 +86,7 @@ _Static_assert(sizeof(struct record) == 16, "a live record is 16 bytes");
 enum { SHARDS = 64 };
 
 struct shard {
-	pthread_mutex_t lock;
+	ward__spin_t lock;
 	struct record *slots;
 	uint32_t cap, count;
 };
@@ -146,8 +148,6 @@ static struct kind_table *table_for(int kind, bool create)
 		t = calloc(1, sizeof(*t));
 		ward__in_registry--;
 		if (t) {
-			for (int i = 0; i < SHARDS; i++)
-				pthread_mutex_init(&t->shards[i].lock, NULL);
 			atomic_store_explicit(&tables[kind], t,
 					      memory_order_release);
 		}
@@ -259,7 +259,7 @@ static int insert(int kind, uintptr_t handle, uint32_t site, uint64_t size)
 	struct shard *s = &t->shards[h & (SHARDS - 1)];
 	int rc = 0;
 
-	pthread_mutex_lock(&s->lock);
+	ward__spin_lock(&s->lock);
 	if ((s->count + 1) * 4 > s->cap * 3 && (rc = shard_grow(s)) < 0)
 		goto out;
 	uint32_t k = (uint32_t)(h >> 6) & (s->cap - 1);
@@ -275,7 +275,7 @@ static int insert(int kind, uintptr_t handle, uint32_t site, uint64_t size)
 							  : (uint32_t)size };
 	s->count++;
 out:
-	pthread_mutex_unlock(&s->lock);
+	ward__spin_unlock(&s->lock);
 	if (rc == 0)
 		note_live(t, kind, 1, (int64_t)size);
 	return rc;
@@ -291,7 +291,7 @@ static uint32_t remove_rec(int kind, uintptr_t handle, uint64_t *size)
 	struct shard *s = &t->shards[h & (SHARDS - 1)];
 	uint32_t site = 0;
 
-	pthread_mutex_lock(&s->lock);
+	ward__spin_lock(&s->lock);
 	if (!s->cap)
 		goto out;
 	uint32_t mask = s->cap - 1, k = (uint32_t)(h >> 6) & mask;
@@ -314,7 +314,7 @@ static uint32_t remove_rec(int kind, uintptr_t handle, uint64_t *size)
 	s->slots[hole] = (struct record){ 0 };
 	s->count--;
 out:
-	pthread_mutex_unlock(&s->lock);
+	ward__spin_unlock(&s->lock);
 	if (site && *size == UINT32_MAX)
 		*size = big_get(kind, handle, true);
 	if (site)
@@ -331,7 +331,7 @@ bool ward__registry_lookup(int kind, uintptr_t handle, uint32_t *site)
 	struct shard *s = &t->shards[h & (SHARDS - 1)];
 	bool found = false;
 
-	pthread_mutex_lock(&s->lock);
+	ward__spin_lock(&s->lock);
 	if (s->cap) {
 		uint32_t mask = s->cap - 1, k = (uint32_t)(h >> 6) & mask;
 		for (; s->slots[k].site; k = (k + 1) & mask)
@@ -341,7 +341,7 @@ bool ward__registry_lookup(int kind, uintptr_t handle, uint32_t *site)
 				break;
 			}
 	}
-	pthread_mutex_unlock(&s->lock);
+	ward__spin_unlock(&s->lock);
 	return found;
 }
 
@@ -352,14 +352,14 @@ void ward__registry_each(int kind, ward__record_fn fn, void *opaque)
 		return;
 	for (int i = 0; i < SHARDS; i++) {
 		struct shard *s = &t->shards[i];
-		pthread_mutex_lock(&s->lock);
+		ward__spin_lock(&s->lock);
 		for (uint32_t k = 0; k < s->cap; k++)
 			if (s->slots[k].site) {
 				uint64_t size = s->slots[k].size;
 				fn(s->slots[k].handle, s->slots[k].site,
 				   size, opaque);
 			}
-		pthread_mutex_unlock(&s->lock);
+		ward__spin_unlock(&s->lock);
 	}
 }
 
@@ -369,25 +369,17 @@ void ward__registry_each(int kind, ward__record_fn fn, void *opaque)
 __attribute__((noinline)) int ward__track_at(int kind, uintptr_t handle,
 					    size_t size, int skip)
 {
-	uintptr_t pcs[256];
-
 	if (kind < 0 || kind >= WARD_KIND_MAX || !ward_kind_name(kind))
 		return -EINVAL;
-	int n = ward__stack_capture(pcs, ward__stack_depth(), skip + 1);
-	uint32_t site = ward__site_intern((uint32_t)kind, pcs, n);
+	uint32_t site = ward__site_capture((uint32_t)kind, skip + 1);
 	if (!site)
 		return -ENOMEM;
 	/* Count the acquisition before the record can be seen: a release by
 	 * another thread then never counts ahead of it. */
-	struct ward__site_rec *r = ward__site_get(site);
-	atomic_fetch_add_explicit(&r->acq_count, 1, memory_order_release);
-	atomic_fetch_add_explicit(&r->acq_bytes, size, memory_order_release);
+	ward__count_acquire(site, 1, (int64_t)size);
 	int rc = insert(kind, handle, site, size);
-	if (rc < 0) {
-		atomic_fetch_sub_explicit(&r->acq_count, 1, memory_order_relaxed);
-		atomic_fetch_sub_explicit(&r->acq_bytes, size,
-					  memory_order_relaxed);
-	}
+	if (rc < 0)
+		ward__count_acquire(site, -1, -(int64_t)size);
 	return rc;
 }
 
@@ -405,9 +397,7 @@ WARD_API int ward_untrack(int kind, uintptr_t handle)
 	uint32_t site = remove_rec(kind, handle, &size);
 	if (!site)
 		return -ENOENT;
-	struct ward__site_rec *r = ward__site_get(site);
-	atomic_fetch_add_explicit(&r->rel_count, 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&r->rel_bytes, size, memory_order_relaxed);
+	ward__count_release(site, size);
 	return 0;
 }
 
@@ -417,16 +407,27 @@ WARD_API int ward_kind_stats(int kind, struct ward_kind_stats *out)
 		return -EINVAL;
 	memset(out, 0, sizeof(*out));
 	uint32_t n = ward__site_count();
+	struct ward__counts *c = NULL;
+	if (n) {
+		ward__in_registry++;
+		c = malloc(n * sizeof(*c));
+		ward__in_registry--;
+		if (!c)
+			return -ENOMEM;
+		ward__counts_read(c, n);
+	}
 	for (uint32_t id = 1; id <= n; id++) {
 		struct ward__site_rec *r = ward__site_get(id);
 		if (!r || r->kind != (uint32_t)kind)
 			continue;
-		/* Releases first, as in a snapshot: live never negative. */
-		out->released_count += atomic_load(&r->rel_count);
-		out->released_bytes += atomic_load(&r->rel_bytes);
-		out->acquired_count += atomic_load(&r->acq_count);
-		out->acquired_bytes += atomic_load(&r->acq_bytes);
+		out->released_count += c[id - 1].rel_count;
+		out->released_bytes += c[id - 1].rel_bytes;
+		out->acquired_count += c[id - 1].acq_count;
+		out->acquired_bytes += c[id - 1].acq_bytes;
 	}
+	ward__in_registry++;
+	free(c);
+	ward__in_registry--;
 	out->live_count = out->acquired_count - out->released_count;
 	out->live_bytes = out->acquired_bytes - out->released_bytes;
 	struct kind_table *t = table_for(kind, false);
@@ -508,12 +509,8 @@ WARD_API void *ward_realloc(void *ptr, size_t size)
 			insert(WARD_KIND_HEAP, (uintptr_t)ptr, old_site, old_size);
 		return NULL;
 	}
-	if (old_site) {
-		struct ward__site_rec *r = ward__site_get(old_site);
-		atomic_fetch_add_explicit(&r->rel_count, 1, memory_order_relaxed);
-		atomic_fetch_add_explicit(&r->rel_bytes, old_size,
-					  memory_order_relaxed);
-	}
+	if (old_site)
+		ward__count_release(old_site, old_size);
 	heap_acquired(p, size);
 	__asm__ volatile("" ::: "memory");
 	return p;
@@ -603,20 +600,22 @@ void ward__registry_lock_all(void)
 	for (int k = 0; k < WARD_KIND_MAX; k++) {
 		struct kind_table *t = atomic_load(&tables[k]);
 		for (int i = 0; t && i < SHARDS; i++)
-			pthread_mutex_lock(&t->shards[i].lock);
+			ward__spin_lock(&t->shards[i].lock);
 	}
 	pthread_mutex_lock(&big_lock);
+	ward__counts_lock();
 	ward__stack_lock_all();
 }
 
 void ward__registry_unlock_all(void)
 {
 	ward__stack_unlock_all();
+	ward__counts_unlock();
 	pthread_mutex_unlock(&big_lock);
 	for (int k = WARD_KIND_MAX - 1; k >= 0; k--) {
 		struct kind_table *t = atomic_load(&tables[k]);
 		for (int i = SHARDS - 1; t && i >= 0; i--)
-			pthread_mutex_unlock(&t->shards[i].lock);
+			ward__spin_unlock(&t->shards[i].lock);
 	}
 	pthread_mutex_unlock(&tables_lock);
 	pthread_mutex_unlock(&kinds_lock);
@@ -647,14 +646,5 @@ void ward__registry_reset(void)
 	}
 	memset(pending, 0, sizeof(pending));
 	nbigs = 0;
-	uint32_t n = ward__site_count();
-	for (uint32_t id = 1; id <= n; id++) {
-		struct ward__site_rec *r = ward__site_get(id);
-		if (!r)
-			continue;
-		atomic_store(&r->acq_count, 0);
-		atomic_store(&r->acq_bytes, 0);
-		atomic_store(&r->rel_count, 0);
-		atomic_store(&r->rel_bytes, 0);
-	}
+	ward__counts_reset();
 }

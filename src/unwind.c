@@ -415,16 +415,64 @@ static const struct rule *rule_for(uintptr_t ra)
 	return r;
 }
 
-__attribute__((noinline)) int ward__cfi_walk(uintptr_t *pcs, int max, int skip,
-					    uintptr_t lo, uintptr_t hi)
+/*
+ * The inputs a walk consumed, so that a later walk from the same place can
+ * be shown to give the same stack without being done again: a walk is a
+ * function of where it starts (the stack pointer, and the frame pointer if
+ * a rule uses it before any frame reloads it) and of the stack words it
+ * reads. Saved frame pointers are logged only when a later rule uses them:
+ * code built without frame pointers keeps loop counters in RBP, and a
+ * walk that never looks at them must not depend on them.
+ */
+enum { LOG_READS = 80 };
+
+struct walk_log {
+	uintptr_t sp, bp;   /* where the walk started */
+	uint32_t kind, site;
+	uint16_t max, skip;
+	uint8_t nreads;
+	bool bp_used;       /* the starting bp is an input */
+	bool valid;
+	uintptr_t addr[LOG_READS], val[LOG_READS];
+};
+
+static inline bool log_read(struct walk_log *log, uintptr_t addr,
+			    uintptr_t val)
 {
-	/* Start from this function's own frame, which has a frame pointer. */
-	uintptr_t *fp = __builtin_frame_address(0);
-	uintptr_t bp = fp[0], sp = (uintptr_t)(fp + 2), pc = fp[1];
+	if (log->nreads == LOG_READS)
+		return false;
+	log->addr[log->nreads] = addr;
+	log->val[log->nreads++] = val;
+	return true;
+}
+
+/*
+ * The walk proper, from the state (sp, bp, pc) of some frame. With a log,
+ * records what it reads; returns the count, and sets *complete to whether
+ * the log holds every input.
+ */
+static inline __attribute__((always_inline)) int
+walk(uintptr_t sp, uintptr_t bp, uintptr_t pc, uintptr_t *pcs, int max,
+     int skip, uintptr_t lo, uintptr_t hi, struct walk_log *log,
+     bool *complete)
+{
+	uintptr_t bp_src = 0; /* where bp was loaded from; 0: the register */
+	bool bp_logged = false, ok = true;
 	int n = 0;
 
-	if (lo < (uintptr_t)fp)
-		lo = (uintptr_t)fp;
+#define USE_BP()                                                              \
+	do {                                                                  \
+		if (log && !bp_logged) {                                      \
+			if (bp_src)                                           \
+				ok &= log_read(log, bp_src, bp);              \
+			else {                                                \
+				log->bp_used = true;                          \
+				log->bp = bp;                                 \
+			}                                                     \
+			bp_logged = true;                                     \
+		}                                                             \
+	} while (0)
+
 	while (n < max && pc >= 4096) {
 		if (skip > 0)
 			skip--;
@@ -434,27 +482,123 @@ __attribute__((noinline)) int ward__cfi_walk(uintptr_t *pcs, int max, int skip,
 		if (r && r->ok == 2)
 			break;
 		uintptr_t cfa;
-		if (r && r->ok)
+		if (r && r->ok) {
+			if (r->cfa_reg == REG_RBP)
+				USE_BP();
 			cfa = (r->cfa_reg == REG_RSP ? sp : bp) + (uintptr_t)r->cfa_off;
-		else
+		} else {
+			USE_BP();
 			cfa = bp + 16; /* frame-pointer convention */
+		}
 		if (cfa <= sp || cfa < lo + 8 || cfa > hi)
 			break;
 		uintptr_t next_pc = *(uintptr_t *)(cfa - 8);
+		if (log)
+			ok &= log_read(log, cfa - 8, next_pc);
 		if (r && r->ok) {
 			if (r->rbp_off != NO_SAVE) {
 				uintptr_t at = cfa + (uintptr_t)(intptr_t)r->rbp_off;
 				if (at < lo || at + 8 > hi)
 					break;
 				bp = *(uintptr_t *)at;
+				bp_src = at;
+				bp_logged = false;
 			}
 		} else {
 			bp = *(uintptr_t *)(cfa - 16);
+			bp_src = cfa - 16;
+			bp_logged = false;
 		}
 		sp = cfa;
 		pc = next_pc;
 	}
+#undef USE_BP
+	if (complete)
+		*complete = ok;
 	return n;
+}
+
+__attribute__((noinline)) int ward__cfi_walk(uintptr_t *pcs, int max, int skip,
+					    uintptr_t lo, uintptr_t hi)
+{
+	/* Start from this function's own frame, which has a frame pointer. */
+	uintptr_t *fp = __builtin_frame_address(0);
+
+	if (lo < (uintptr_t)fp)
+		lo = (uintptr_t)fp;
+	return walk((uintptr_t)(fp + 2), fp[0], fp[1], pcs, max, skip, lo, hi,
+		    NULL, NULL);
+}
+
+/*
+ * Remembered walks, per thread: 64 sets of 4, the set picked by the stack
+ * pointer the walk starts from (the same call path in a loop starts from
+ * the same place; two call sites in one function share a set and take a
+ * way each).
+ */
+enum { MEMO_SETS = 64, MEMO_WAYS = 4 };
+static __thread struct walk_log *memo;
+static __thread uint8_t memo_next[MEMO_SETS];
+
+static bool still_valid(const struct walk_log *m, uintptr_t bp)
+{
+	if (m->bp_used && m->bp != bp)
+		return false;
+	uintptr_t diff = 0;
+	for (int i = 0; i < m->nreads; i++)
+		diff |= *(const uintptr_t *)m->addr[i] ^ m->val[i];
+	return diff == 0;
+}
+
+__attribute__((noinline)) int ward__cfi_site(uint32_t kind, int max, int skip,
+					    uintptr_t lo, uintptr_t hi,
+					    uint32_t *site)
+{
+	uintptr_t *fp = __builtin_frame_address(0);
+	uintptr_t sp = (uintptr_t)(fp + 2), bp = fp[0], pc = fp[1];
+
+	if (lo < (uintptr_t)fp)
+		lo = (uintptr_t)fp;
+	if (__builtin_expect(!memo, 0)) {
+		void *m = mmap(NULL, sizeof(struct walk_log) * MEMO_SETS * MEMO_WAYS,
+			       PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (m == MAP_FAILED) {
+			uintptr_t pcs[256];
+			int n = walk(sp, bp, pc, pcs, max, skip, lo, hi, NULL, NULL);
+			*site = ward__site_from_walk(kind, pcs, n);
+			return 0;
+		}
+		memo = m;
+	}
+	size_t set = (size_t)(((sp >> 3) * 0x9e3779b97f4a7c15ull) >> 58);
+	struct walk_log *ways = &memo[set * MEMO_WAYS];
+	for (int w = 0; w < MEMO_WAYS; w++) {
+		struct walk_log *m = &ways[w];
+		if (m->valid && m->sp == sp && m->kind == kind &&
+		    m->max == (uint16_t)max && m->skip == (uint16_t)skip &&
+		    still_valid(m, bp)) {
+			*site = m->site;
+			return 0;
+		}
+	}
+	struct walk_log *m = &ways[memo_next[set]++ % MEMO_WAYS];
+	uintptr_t pcs[256];
+	bool complete;
+	m->valid = false;
+	m->nreads = 0;
+	m->bp_used = false;
+	int n = walk(sp, bp, pc, pcs, max, skip, lo, hi, m, &complete);
+	*site = ward__site_from_walk(kind, pcs, n);
+	if (complete && *site) {
+		m->sp = sp;
+		m->kind = kind;
+		m->site = *site;
+		m->max = (uint16_t)max;
+		m->skip = (uint16_t)skip;
+		m->valid = true;
+	}
+	return 0;
 }
 
 #else
@@ -463,6 +607,13 @@ int ward__cfi_walk(uintptr_t *pcs, int max, int skip, uintptr_t lo,
 		   uintptr_t hi)
 {
 	(void)pcs; (void)max; (void)skip; (void)lo; (void)hi;
+	return -1;
+}
+
+int ward__cfi_site(uint32_t kind, int max, int skip, uintptr_t lo,
+		   uintptr_t hi, uint32_t *site)
+{
+	(void)kind; (void)max; (void)skip; (void)lo; (void)hi; (void)site;
 	return -1;
 }
 

@@ -28,3 +28,32 @@ __attribute__((noinline)) void *nofp_outer(size_t n)
 	__asm__ volatile("" ::: "memory");
 	return p;
 }
+
+/* Two callers of one leaf with the same frame layout: the leaf acquires
+ * from the same stack address whichever called it. */
+void *nofp_twin_a(size_t n);
+void *nofp_twin_b(size_t n);
+volatile int nofp_which;
+
+__attribute__((noinline)) static void *nofp_leaf(size_t n)
+{
+	void *p = ward_malloc(n);
+	__asm__ volatile("" ::: "memory");
+	return p;
+}
+
+__attribute__((noinline)) void *nofp_twin_a(size_t n)
+{
+	nofp_which = 1;
+	void *p = nofp_leaf(n);
+	__asm__ volatile("" ::: "memory");
+	return p;
+}
+
+__attribute__((noinline)) void *nofp_twin_b(size_t n)
+{
+	nofp_which = 2;
+	void *p = nofp_leaf(n);
+	__asm__ volatile("" ::: "memory");
+	return p;
+}

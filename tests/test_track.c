@@ -315,6 +315,62 @@ TEST(cfi_stacks_see_through_code_without_frame_pointers)
 	ward_free(p);
 }
 
+/*
+ * The walker remembers walks and does not repeat one that starts at the
+ * same place and would read the same stack words. Here every acquisition
+ * starts from the same stack address; what differs is one return address
+ * deep in the stack (which outer function) or in the middle (which twin).
+ */
+void *nofp_twin_a(size_t n);
+void *nofp_twin_b(size_t n);
+static volatile int outer_which;
+
+__attribute__((noinline)) static void *outer_x(void *(*twin)(size_t))
+{
+	outer_which = 1;
+	void *p = twin(11);
+	__asm__ volatile("" ::: "memory");
+	return p;
+}
+
+__attribute__((noinline)) static void *outer_y(void *(*twin)(size_t))
+{
+	outer_which = 2;
+	void *p = twin(11);
+	__asm__ volatile("" ::: "memory");
+	return p;
+}
+
+TEST(remembered_walks_see_every_change_of_caller)
+{
+	enum { N = 50 };
+	void *v[3][N];
+	for (int i = 0; i < N; i++) {
+		v[0][i] = outer_x(nofp_twin_a);
+		v[1][i] = outer_y(nofp_twin_a);
+		v[2][i] = outer_x(nofp_twin_b);
+	}
+	ward_profile_t *prof = ward_profile_snapshot();
+	int found = 0;
+	for (size_t i = 0; i < ward_profile_count(prof); i++) {
+		const struct ward_sample *s = ward_profile_sample(prof, i);
+		if (s->live_bytes == 0 || s->live_bytes % 11 != 0)
+			continue;
+		ASSERT_EQ(s->live_count, N);
+		bool x = stack_has(s, "outer_x"), y = stack_has(s, "outer_y");
+		bool a = stack_has(s, "nofp_twin_a"), b = stack_has(s, "nofp_twin_b");
+		ASSERT_TRUE(x != y);
+		ASSERT_TRUE(a != b);
+		ASSERT_TRUE(!(y && b));
+		found |= x && a ? 1 : y && a ? 2 : 4;
+	}
+	ASSERT_EQ(found, 7);
+	ward_profile_free(prof);
+	for (int k = 0; k < 3; k++)
+		for (int i = 0; i < N; i++)
+			ward_free(v[k][i]);
+}
+
 TEST(fp_stacks_skip_frames_without_frame_pointers)
 {
 	setenv("WARD_STACK", "fp", 1);

@@ -13,8 +13,8 @@
 /*
  * A site: a kind and the stack that acquired it, deduplicated. Sites are
  * never freed or moved; an id names one for the life of the process. The
- * counters are updated with relaxed atomics by every thread that acquires
- * or releases at this site.
+ * counters hold the totals of threads that have exited (counters.c keeps
+ * the live threads' own).
  */
 struct ward__site_rec {
 	uint64_t hash;
@@ -24,6 +24,24 @@ struct ward__site_rec {
 	_Atomic uint64_t rel_count, rel_bytes;
 	uintptr_t pcs[]; /* return addresses, innermost first */
 };
+
+/* Counting, per thread (counters.c). An acquisition is counted before its
+ * record is inserted, a release after its record is removed; a failed
+ * insertion is taken back with count -1. */
+void ward__count_acquire(uint32_t site, int64_t count, int64_t bytes);
+void ward__count_release(uint32_t site, uint64_t bytes);
+
+/* Every site's totals: out[id - 1] for ids 1..n, all releases read before
+ * any acquisition, so acq - rel is never negative. */
+struct ward__counts {
+	uint64_t acq_count, acq_bytes, rel_count, rel_bytes;
+};
+void ward__counts_read(struct ward__counts *out, uint32_t n);
+
+/* Around fork(), and in the child: every count back to zero. */
+void ward__counts_lock(void);
+void ward__counts_unlock(void);
+void ward__counts_reset(void);
 
 /* Capture the calling stack into pcs (at most max), skipping `skip`
  * innermost frames. Returns the number captured. */
@@ -40,6 +58,13 @@ int ward__stack_depth(void);
 
 /* Intern (kind, pcs[0..n)) and return its site id (>= 1), or 0 on ENOMEM. */
 uint32_t ward__site_intern(uint32_t kind, const uintptr_t *pcs, int n);
+
+/* The site of the calling stack, starting `skip` frames above the caller
+ * (the configured walker, depth and hidden frames applied). 0 on ENOMEM. */
+uint32_t ward__site_capture(uint32_t kind, int skip);
+
+/* Intern a walk's stack, leaving out hidden frames (pcs is modified). */
+uint32_t ward__site_from_walk(uint32_t kind, uintptr_t *pcs, int n);
 
 /* The site of an id, or NULL. Safe from any thread. */
 struct ward__site_rec *ward__site_get(uint32_t id);

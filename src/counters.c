@@ -1,0 +1,270 @@
+/*
+ * counters.c — what each site acquired and released, counted per thread.
+ *
+ * A track or untrack adds to counters only the calling thread writes: a
+ * plain load and store, no shared cache line, no atomic read-modify-write.
+ * Readers (snapshots, ward_kind_stats) sum the threads' counters with the
+ * totals of threads that have exited, which live in the sites themselves
+ * (struct ward__site_rec).
+ *
+ * Layout: each thread has a directory of chunks, a chunk holding the
+ * counters of 1024 consecutive site ids; both are mapped on first use, so
+ * a thread pays only for the ids it touches. Threads are on one list,
+ * under a lock taken by readers, by a thread's first count and by its
+ * exit, never by a count.
+ *
+ * Ordering. A release is counted after the record it removes was inserted,
+ * and the acquisition was counted before that insertion (the shard lock
+ * orders the two). Readers take every release before any acquisition, so
+ * a live count (acquired - released) is never negative. Release counts
+ * are stored with release order and read with acquire order for that.
+ *
+ * Thread exit: a pthread key's destructor adds the thread's counters to
+ * the sites' totals and puts its directory on a free list for the next
+ * thread. Counts made after that (by later destructors that free memory)
+ * go to the sites' totals directly.
+ */
+#include <pthread.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "internal/registry.h"
+
+enum { CHUNK_BITS = 10, DIR_BITS = 14 };
+#define CHUNK (1u << CHUNK_BITS)
+#define DIR (1u << DIR_BITS)
+
+struct counts {
+	_Atomic uint64_t acq_count, acq_bytes, rel_count, rel_bytes;
+};
+
+struct tcounts {
+	struct tcounts *next;
+	struct counts *_Atomic dir[DIR];
+};
+
+static pthread_mutex_t list_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct tcounts *threads, *spare;
+static pthread_key_t key;
+static pthread_once_t key_once = PTHREAD_ONCE_INIT;
+
+/* The thread's counters; DEAD once its destructor has run. */
+#define DEAD ((struct tcounts *)1)
+static __thread struct tcounts *mine
+	__attribute__((tls_model("initial-exec")));
+
+static void *map(size_t n)
+{
+	void *p = mmap(NULL, n, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static void relaxed_add(_Atomic uint64_t *to, uint64_t n)
+{
+	atomic_store_explicit(to,
+			      atomic_load_explicit(to, memory_order_relaxed) + n,
+			      memory_order_relaxed);
+}
+
+static void fold(struct tcounts *t)
+{
+	for (uint32_t hi = 0; hi < DIR; hi++) {
+		struct counts *c = atomic_load_explicit(&t->dir[hi],
+							memory_order_relaxed);
+		if (!c)
+			continue;
+		for (uint32_t lo = 0; lo < CHUNK; lo++) {
+			if (!atomic_load_explicit(&c[lo].acq_count,
+						  memory_order_relaxed) &&
+			    !atomic_load_explicit(&c[lo].rel_count,
+						  memory_order_relaxed))
+				continue;
+			struct ward__site_rec *r =
+				ward__site_get((hi << CHUNK_BITS) | lo);
+			if (!r)
+				continue;
+			atomic_fetch_add(&r->acq_count, c[lo].acq_count);
+			atomic_fetch_add(&r->acq_bytes, c[lo].acq_bytes);
+			atomic_fetch_add(&r->rel_count, c[lo].rel_count);
+			atomic_fetch_add(&r->rel_bytes, c[lo].rel_bytes);
+		}
+		munmap(c, CHUNK * sizeof(*c));
+		atomic_store_explicit(&t->dir[hi], NULL, memory_order_relaxed);
+	}
+}
+
+static void on_exit_thread(void *arg)
+{
+	struct tcounts *t = arg;
+
+	pthread_mutex_lock(&list_lock);
+	fold(t);
+	for (struct tcounts **pp = &threads; *pp; pp = &(*pp)->next)
+		if (*pp == t) {
+			*pp = t->next;
+			break;
+		}
+	t->next = spare;
+	spare = t;
+	mine = DEAD;
+	pthread_mutex_unlock(&list_lock);
+}
+
+static void make_key(void)
+{
+	pthread_key_create(&key, on_exit_thread);
+}
+
+static struct tcounts *join(void)
+{
+	pthread_once(&key_once, make_key);
+	pthread_mutex_lock(&list_lock);
+	struct tcounts *t = spare;
+	if (t)
+		spare = t->next;
+	else
+		t = map(sizeof(*t));
+	if (t) {
+		t->next = threads;
+		threads = t;
+	}
+	pthread_mutex_unlock(&list_lock);
+	if (!t)
+		return DEAD;
+	ward__in_registry++;
+	pthread_setspecific(key, t);
+	ward__in_registry--;
+	return t;
+}
+
+/* The counters of `site` for this thread, or NULL: count in the site. */
+static inline struct counts *slot(uint32_t site)
+{
+	struct tcounts *t = mine;
+	if (__builtin_expect(!t, 0))
+		t = mine = join();
+	if (t == DEAD)
+		return NULL;
+	struct counts *c = atomic_load_explicit(&t->dir[site >> CHUNK_BITS],
+						memory_order_relaxed);
+	if (__builtin_expect(!c, 0)) {
+		if ((site >> CHUNK_BITS) >= DIR || !(c = map(CHUNK * sizeof(*c))))
+			return NULL;
+		atomic_store_explicit(&t->dir[site >> CHUNK_BITS], c,
+				      memory_order_release);
+	}
+	return &c[site & (CHUNK - 1)];
+}
+
+void ward__count_acquire(uint32_t site, int64_t count, int64_t bytes)
+{
+	struct counts *c = slot(site);
+	if (c) {
+		relaxed_add(&c->acq_count, (uint64_t)count);
+		relaxed_add(&c->acq_bytes, (uint64_t)bytes);
+		return;
+	}
+	struct ward__site_rec *r = ward__site_get(site);
+	atomic_fetch_add_explicit(&r->acq_count, (uint64_t)count,
+				  memory_order_release);
+	atomic_fetch_add_explicit(&r->acq_bytes, (uint64_t)bytes,
+				  memory_order_release);
+}
+
+void ward__count_release(uint32_t site, uint64_t bytes)
+{
+	struct counts *c = slot(site);
+	if (c) {
+		/* Bytes first: a reader that sees the count sees the bytes. */
+		atomic_store_explicit(&c->rel_bytes,
+				      atomic_load_explicit(&c->rel_bytes,
+							   memory_order_relaxed) +
+					      bytes,
+				      memory_order_release);
+		atomic_store_explicit(&c->rel_count,
+				      atomic_load_explicit(&c->rel_count,
+							   memory_order_relaxed) +
+					      1,
+				      memory_order_release);
+		return;
+	}
+	struct ward__site_rec *r = ward__site_get(site);
+	atomic_fetch_add_explicit(&r->rel_bytes, bytes, memory_order_release);
+	atomic_fetch_add_explicit(&r->rel_count, 1, memory_order_release);
+}
+
+/* Pass 0 adds releases, pass 1 acquisitions, from one source. */
+static void add(struct ward__counts *o, int pass, _Atomic uint64_t *acq_count,
+		_Atomic uint64_t *acq_bytes, _Atomic uint64_t *rel_count,
+		_Atomic uint64_t *rel_bytes)
+{
+	if (pass == 0) {
+		o->rel_count += atomic_load_explicit(rel_count, memory_order_acquire);
+		o->rel_bytes += atomic_load_explicit(rel_bytes, memory_order_acquire);
+	} else {
+		o->acq_count += atomic_load_explicit(acq_count, memory_order_acquire);
+		o->acq_bytes += atomic_load_explicit(acq_bytes, memory_order_acquire);
+	}
+}
+
+void ward__counts_read(struct ward__counts *out, uint32_t n)
+{
+	memset(out, 0, n * sizeof(*out));
+	pthread_mutex_lock(&list_lock);
+	for (int pass = 0; pass < 2; pass++) {
+		for (uint32_t id = 1; id <= n; id++) {
+			struct ward__site_rec *r = ward__site_get(id);
+			if (r)
+				add(&out[id - 1], pass, &r->acq_count,
+				    &r->acq_bytes, &r->rel_count, &r->rel_bytes);
+		}
+		for (struct tcounts *t = threads; t; t = t->next)
+			for (uint32_t hi = 0; hi <= (n >> CHUNK_BITS); hi++) {
+				struct counts *c = atomic_load_explicit(
+					&t->dir[hi], memory_order_acquire);
+				for (uint32_t lo = 0; c && lo < CHUNK; lo++) {
+					uint32_t id = (hi << CHUNK_BITS) | lo;
+					if (id >= 1 && id <= n)
+						add(&out[id - 1], pass,
+						    &c[lo].acq_count,
+						    &c[lo].acq_bytes,
+						    &c[lo].rel_count,
+						    &c[lo].rel_bytes);
+				}
+			}
+	}
+	pthread_mutex_unlock(&list_lock);
+}
+
+void ward__counts_lock(void)
+{
+	pthread_mutex_lock(&list_lock);
+}
+
+void ward__counts_unlock(void)
+{
+	pthread_mutex_unlock(&list_lock);
+}
+
+/* In a forked child: every count back to zero. Only this thread exists. */
+void ward__counts_reset(void)
+{
+	for (struct tcounts *t = threads; t; t = t->next)
+		for (uint32_t hi = 0; hi < DIR; hi++) {
+			struct counts *c = atomic_load_explicit(
+				&t->dir[hi], memory_order_relaxed);
+			if (c)
+				memset(c, 0, CHUNK * sizeof(*c));
+		}
+	uint32_t n = ward__site_count();
+	for (uint32_t id = 1; id <= n; id++) {
+		struct ward__site_rec *r = ward__site_get(id);
+		if (!r)
+			continue;
+		atomic_store(&r->acq_count, 0);
+		atomic_store(&r->acq_bytes, 0);
+		atomic_store(&r->rel_count, 0);
+		atomic_store(&r->rel_bytes, 0);
+	}
+}
