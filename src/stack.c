@@ -215,14 +215,19 @@ uint32_t ward__site_from_walk(uint32_t kind, uintptr_t *pcs, int n)
 
 uint32_t ward__site_capture(uint32_t kind, int skip)
 {
-	pthread_once(&conf_once, configure);
-	if (walker == WALK_CFI) {
+	static _Atomic bool configured;
+	if (__builtin_expect(!atomic_load_explicit(&configured,
+						   memory_order_acquire), 0)) {
+		pthread_once(&conf_once, configure);
+		atomic_store_explicit(&configured, true, memory_order_release);
+	}
+	if (walker != WALK_DWARF) {
 		if (__builtin_expect(stack_hi == 0, 0))
 			thread_bounds();
 		uint32_t site;
 		/* +1: this function, kept as a frame by the barrier below. */
 		if (ward__cfi_site(kind, max_depth, skip + 1, stack_lo, stack_hi,
-				   &site) == 0) {
+				   walker == WALK_CFI, &site) == 0) {
 			__asm__ volatile("" ::: "memory");
 			return site;
 		}

@@ -135,12 +135,10 @@ static void note_live(struct kind_table *t, int kind, int32_t dc, int64_t db)
 static struct kind_table *_Atomic tables[WARD_KIND_MAX];
 static pthread_mutex_t tables_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static struct kind_table *table_for(int kind, bool create)
+static __attribute__((noinline)) struct kind_table *table_new(int kind)
 {
-	struct kind_table *t = atomic_load_explicit(&tables[kind],
-						    memory_order_acquire);
-	if (t || !create)
-		return t;
+	struct kind_table *t;
+
 	pthread_mutex_lock(&tables_lock);
 	t = atomic_load(&tables[kind]);
 	if (!t) {
@@ -154,6 +152,15 @@ static struct kind_table *table_for(int kind, bool create)
 	}
 	pthread_mutex_unlock(&tables_lock);
 	return t;
+}
+
+static inline struct kind_table *table_for(int kind, bool create)
+{
+	struct kind_table *t = atomic_load_explicit(&tables[kind],
+						    memory_order_acquire);
+	if (__builtin_expect(t || !create, 1))
+		return t;
+	return table_new(kind);
 }
 
 /* murmur3's finalizer: every output bit depends on every input bit, so

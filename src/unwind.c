@@ -432,6 +432,7 @@ struct walk_log {
 	uint16_t max, skip;
 	uint8_t nreads;
 	bool bp_used;       /* the starting bp is an input */
+	bool rules;         /* .eh_frame rules, or frame pointers only */
 	bool valid;
 	uintptr_t addr[LOG_READS], val[LOG_READS];
 };
@@ -453,7 +454,7 @@ static inline bool log_read(struct walk_log *log, uintptr_t addr,
  */
 static inline __attribute__((always_inline)) int
 walk(uintptr_t sp, uintptr_t bp, uintptr_t pc, uintptr_t *pcs, int max,
-     int skip, uintptr_t lo, uintptr_t hi, struct walk_log *log,
+     int skip, uintptr_t lo, uintptr_t hi, bool rules, struct walk_log *log,
      bool *complete)
 {
 	uintptr_t bp_src = 0; /* where bp was loaded from; 0: the register */
@@ -478,7 +479,7 @@ walk(uintptr_t sp, uintptr_t bp, uintptr_t pc, uintptr_t *pcs, int max,
 			skip--;
 		else
 			pcs[n++] = pc;
-		const struct rule *r = rule_for(pc);
+		const struct rule *r = rules ? rule_for(pc) : NULL;
 		if (r && r->ok == 2)
 			break;
 		uintptr_t cfa;
@@ -527,7 +528,7 @@ __attribute__((noinline)) int ward__cfi_walk(uintptr_t *pcs, int max, int skip,
 	if (lo < (uintptr_t)fp)
 		lo = (uintptr_t)fp;
 	return walk((uintptr_t)(fp + 2), fp[0], fp[1], pcs, max, skip, lo, hi,
-		    NULL, NULL);
+		    true, NULL, NULL);
 }
 
 /*
@@ -552,7 +553,7 @@ static bool still_valid(const struct walk_log *m, uintptr_t bp)
 
 __attribute__((noinline)) int ward__cfi_site(uint32_t kind, int max, int skip,
 					    uintptr_t lo, uintptr_t hi,
-					    uint32_t *site)
+					    bool rules, uint32_t *site)
 {
 	uintptr_t *fp = __builtin_frame_address(0);
 	uintptr_t sp = (uintptr_t)(fp + 2), bp = fp[0], pc = fp[1];
@@ -565,7 +566,8 @@ __attribute__((noinline)) int ward__cfi_site(uint32_t kind, int max, int skip,
 			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (m == MAP_FAILED) {
 			uintptr_t pcs[256];
-			int n = walk(sp, bp, pc, pcs, max, skip, lo, hi, NULL, NULL);
+			int n = walk(sp, bp, pc, pcs, max, skip, lo, hi, rules,
+				     NULL, NULL);
 			*site = ward__site_from_walk(kind, pcs, n);
 			return 0;
 		}
@@ -576,6 +578,7 @@ __attribute__((noinline)) int ward__cfi_site(uint32_t kind, int max, int skip,
 	for (int w = 0; w < MEMO_WAYS; w++) {
 		struct walk_log *m = &ways[w];
 		if (m->valid && m->sp == sp && m->kind == kind &&
+		    m->rules == rules &&
 		    m->max == (uint16_t)max && m->skip == (uint16_t)skip &&
 		    still_valid(m, bp)) {
 			*site = m->site;
@@ -588,7 +591,7 @@ __attribute__((noinline)) int ward__cfi_site(uint32_t kind, int max, int skip,
 	m->valid = false;
 	m->nreads = 0;
 	m->bp_used = false;
-	int n = walk(sp, bp, pc, pcs, max, skip, lo, hi, m, &complete);
+	int n = walk(sp, bp, pc, pcs, max, skip, lo, hi, rules, m, &complete);
 	*site = ward__site_from_walk(kind, pcs, n);
 	if (complete && *site) {
 		m->sp = sp;
@@ -596,6 +599,7 @@ __attribute__((noinline)) int ward__cfi_site(uint32_t kind, int max, int skip,
 		m->site = *site;
 		m->max = (uint16_t)max;
 		m->skip = (uint16_t)skip;
+		m->rules = rules;
 		m->valid = true;
 	}
 	return 0;
@@ -611,9 +615,10 @@ int ward__cfi_walk(uintptr_t *pcs, int max, int skip, uintptr_t lo,
 }
 
 int ward__cfi_site(uint32_t kind, int max, int skip, uintptr_t lo,
-		   uintptr_t hi, uint32_t *site)
+		   uintptr_t hi, bool rules, uint32_t *site)
 {
-	(void)kind; (void)max; (void)skip; (void)lo; (void)hi; (void)site;
+	(void)kind; (void)max; (void)skip; (void)lo; (void)hi; (void)rules;
+	(void)site;
 	return -1;
 }
 

@@ -4,6 +4,7 @@
 #ifndef WARD_INTERNAL_UNWIND_H
 #define WARD_INTERNAL_UNWIND_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /*
@@ -17,12 +18,13 @@ int ward__cfi_walk(uintptr_t *pcs, int max, int skip, uintptr_t lo,
 
 /*
  * The site (kind, calling stack) of the caller, as ward__cfi_walk would
- * walk it, then ward__site_from_walk() would intern it; a walk that starts
- * where one the thread did before started, and would read the same stack
- * words, is not done again. Returns -1 where unsupported, else 0 with
- * *site set (0 on ENOMEM).
+ * walk it (with `rules` false: by frame pointers alone), then
+ * ward__site_from_walk() would intern it; a walk that starts where one the
+ * thread did before started, and would read the same stack words, is not
+ * done again. Returns -1 where unsupported, else 0 with *site set (0 on
+ * ENOMEM).
  */
 int ward__cfi_site(uint32_t kind, int max, int skip, uintptr_t lo,
-		   uintptr_t hi, uint32_t *site);
+		   uintptr_t hi, bool rules, uint32_t *site);
 
 #endif
