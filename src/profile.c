@@ -217,88 +217,143 @@ void ward__out_printf(struct ward__out *o, const char *fmt, ...)
 }
 
 /*
- * "function+0xoff (object)" for a return address: the ELF symbol tables
- * first (static functions too), then dladdr, then the bare address.
+ * The frames of a named function at file-relative address vaddr of path:
+ * those DWARF says were inlined there, then the function itself.
  */
-void ward__describe_pc(uintptr_t pc, char *buf, size_t len)
+static int with_source(struct ward__frame_text *out, int max, const char *name,
+		       uint64_t off, const char *obj, const char *path,
+		       uint64_t vaddr)
+{
+	struct ward__src_frame src[16];
+	int n = ward__source_frames(path, vaddr, src, 16);
+	int k = 0;
+
+	if (n <= 0) {
+		snprintf(out[0].s, sizeof(out[0].s), "%s+0x%" PRIx64 " (%s)",
+			 name, off, obj);
+		return 1;
+	}
+	for (int i = 0; i < n - 1 && k < max - 1; i++)
+		snprintf(out[k++].s, sizeof(out[0].s),
+			 "%.200s (%.150s) %.120s:%d (inlined)",
+			 src[i].func[0] ? src[i].func : "?", obj, src[i].file,
+			 src[i].line);
+	snprintf(out[k++].s, sizeof(out[0].s),
+		 "%.200s+0x%" PRIx64 " (%.150s) %.120s:%d",
+		 name, off, obj, src[n - 1].file, src[n - 1].line);
+	return k;
+}
+
+static const char *base_of(const char *path)
+{
+	const char *base = strrchr(path, '/');
+	return base ? base + 1 : path;
+}
+
+/*
+ * "function+0xoff (object) file:line" for a return address in this
+ * process: the ELF symbol tables first (static functions too), then
+ * dladdr, then the bare address; functions inlined there come first.
+ */
+static int describe_pc(uintptr_t pc, struct ward__frame_text *out, int max)
 {
 	char name[256];
 	uint64_t off;
 	const char *object = NULL;
 	Dl_info info;
-
 	uintptr_t bias = 0;
+	const size_t len = sizeof(out[0].s);
+
 	int rc = ward__symbolize_pc(pc - 1, name, sizeof(name), &off, &object,
 				    &bias);
-	if (rc == 0) {
-		const char *base = strrchr(object, '/');
-		char src[256];
-		int line;
-		if (ward__source_line(object, pc - 1 - bias, src, sizeof(src),
-				      &line) == 0)
-			snprintf(buf, len, "%s+0x%" PRIx64 " (%s) %s:%d", name,
-				 off + 1, base ? base + 1 : object, src, line);
-		else
-			snprintf(buf, len, "%s+0x%" PRIx64 " (%s)", name,
-				 off + 1, base ? base + 1 : object);
-	} else if (rc != -ESRCH && dladdr((void *)(pc - 1), &info) &&
-		   info.dli_fname) {
-		const char *obj = strrchr(info.dli_fname, '/');
-		obj = obj ? obj + 1 : info.dli_fname;
+	if (rc == 0)
+		return with_source(out, max, name, off + 1, base_of(object),
+				   object, pc - 1 - bias);
+	if (rc != -ESRCH && dladdr((void *)(pc - 1), &info) &&
+	    info.dli_fname) {
+		const char *obj = base_of(info.dli_fname);
 		if (info.dli_sname)
-			snprintf(buf, len, "%s+0x%" PRIxPTR " (%s)",
+			snprintf(out[0].s, len, "%s+0x%" PRIxPTR " (%s)",
 				 info.dli_sname,
 				 pc - (uintptr_t)info.dli_saddr, obj);
 		else
-			snprintf(buf, len, "0x%" PRIxPTR " (%s+0x%" PRIxPTR ")",
+			snprintf(out[0].s, len, "0x%" PRIxPTR " (%s+0x%" PRIxPTR ")",
 				 pc, obj, pc - (uintptr_t)info.dli_fbase);
 	} else if (rc == -ESRCH) {
 		/* dladdr would search the same tables, slowly: skip it. */
-		const char *base = strrchr(object, '/');
-		snprintf(buf, len, "0x%" PRIxPTR " (%s+0x%" PRIxPTR ")", pc,
-			 base ? base + 1 : object, pc - bias);
+		snprintf(out[0].s, len, "0x%" PRIxPTR " (%s+0x%" PRIxPTR ")", pc,
+			 base_of(object), pc - bias);
 	} else {
-		snprintf(buf, len, "0x%" PRIxPTR, pc);
+		snprintf(out[0].s, len, "0x%" PRIxPTR, pc);
 	}
+	return 1;
+}
+
+int ward__describe_frames(const struct ward_profile *p, uintptr_t pc,
+			  struct ward__frame_text *out, int max)
+{
+	const size_t len = sizeof(out[0].s);
+
+	if (max < 1)
+		return 0;
+	if (!p || !p->maps)
+		return describe_pc(pc, out, max);
+	for (size_t i = 0; i < p->nmaps; i++) {
+		const struct ward__mapping *m = &p->maps[i];
+		if (pc - 1 < m->start || pc - 1 >= m->limit)
+			continue;
+		const char *base = m->file ? base_of(m->file) : "?";
+		char name[256];
+		uint64_t off, vaddr;
+		uint64_t foff = pc - 1 - m->start + m->offset;
+		if (m->file && m->file[0] &&
+		    ward__symbolize_offset(m->file, foff, name, sizeof(name),
+					   &off) == 0) {
+			if (ward__offset_to_vaddr(m->file, foff, &vaddr) == 0)
+				return with_source(out, max, name, off + 1, base,
+						   m->file, vaddr);
+			snprintf(out[0].s, len, "%s+0x%" PRIx64 " (%s)", name,
+				 off + 1, base);
+		} else {
+			snprintf(out[0].s, len, "0x%" PRIxPTR " (%s+0x%" PRIx64 ")",
+				 pc, base, foff + 1);
+		}
+		return 1;
+	}
+	snprintf(out[0].s, len, "0x%" PRIxPTR, pc);
+	return 1;
 }
 
 void ward__describe(const struct ward_profile *p, uintptr_t pc, char *buf,
 		    size_t len)
 {
-	if (!p->maps) {
-		ward__describe_pc(pc, buf, len);
+	struct ward__frame_text f[16];
+	int n = ward__describe_frames(p, pc, f, 16);
+	snprintf(buf, len, "%s", f[n - 1].s);
+}
+
+void ward__describe_pc(uintptr_t pc, char *buf, size_t len)
+{
+	ward__describe(NULL, pc, buf, len);
+}
+
+void ward__frame_function(char *frame, bool with_object)
+{
+	if (frame[0] == '0' && frame[1] == 'x')
+		return; /* no name: the address is all there is */
+	char *open = strstr(frame, " (");
+	char *plus = strchr(frame, '+');
+	char *end = plus && (!open || plus < open) ? plus : open;
+	if (!end)
+		return;
+	if (!with_object || !open) {
+		*end = '\0';
 		return;
 	}
-	for (size_t i = 0; i < p->nmaps; i++) {
-		const struct ward__mapping *m = &p->maps[i];
-		if (pc - 1 < m->start || pc - 1 >= m->limit)
-			continue;
-		const char *base = m->file ? strrchr(m->file, '/') : NULL;
-		base = base ? base + 1 : (m->file ? m->file : "?");
-		char name[256];
-		uint64_t off;
-		uint64_t foff = pc - 1 - m->start + m->offset;
-		if (m->file && m->file[0] &&
-		    ward__symbolize_offset(m->file, foff, name, sizeof(name),
-					   &off) == 0) {
-			char src[256];
-			int line;
-			uint64_t vaddr;
-			if (ward__offset_to_vaddr(m->file, foff, &vaddr) == 0 &&
-			    ward__source_line(m->file, vaddr, src, sizeof(src),
-					      &line) == 0)
-				snprintf(buf, len, "%s+0x%" PRIx64 " (%s) %s:%d",
-					 name, off + 1, base, src, line);
-			else
-				snprintf(buf, len, "%s+0x%" PRIx64 " (%s)",
-					 name, off + 1, base);
-		}
-		else
-			snprintf(buf, len, "0x%" PRIxPTR " (%s+0x%" PRIx64 ")",
-				 pc, base, foff + 1);
-		return;
-	}
-	snprintf(buf, len, "0x%" PRIxPTR, pc);
+	char *close = strchr(open, ')');
+	if (close)
+		close[1] = '\0';
+	memmove(end, open, strlen(open) + 1);
 }
 
 /* Order for reports: live bytes, then live count, descending. */
@@ -330,6 +385,7 @@ static int write_text(const ward_profile_t *p, struct ward__out *o)
 	const struct ward_sample **v = sorted(p);
 	int64_t total_count = 0, total_bytes = 0;
 	char frame[512];
+	struct ward__frame_text fr[MAX_INLINE];
 
 	if (!v)
 		return -ENOMEM;
@@ -349,8 +405,9 @@ static int write_text(const ward_profile_t *p, struct ward__out *o)
 		double pct = total_bytes ? 100.0 * (double)s->live_bytes /
 						   (double)total_bytes
 					 : 0.0;
-		if (s->depth > 0)
-			ward__describe(p, s->pcs[0], frame, sizeof(frame));
+		if (s->depth > 0 && /* innermost: an inlined function, if any */
+		    ward__describe_frames(p, s->pcs[0], fr, MAX_INLINE) > 0)
+			snprintf(frame, sizeof(frame), "%s", fr[0].s);
 		else
 			snprintf(frame, sizeof(frame), "(no stack)");
 		const char *kind = ward_kind_name(s->kind);
@@ -388,8 +445,9 @@ static int write_text(const ward_profile_t *p, struct ward__out *o)
 					 kind ? kind : "?", s->live_count,
 					 s->alloc_count);
 		for (int k = 0; k < s->depth; k++) {
-			ward__describe(p, s->pcs[k], frame, sizeof(frame));
-			ward__out_printf(o, "\t%s\n", frame);
+			int n = ward__describe_frames(p, s->pcs[k], fr, MAX_INLINE);
+			for (int j = 0; j < n; j++)
+				ward__out_printf(o, "\t%s\n", fr[j].s);
 		}
 	}
 	free(v);
@@ -419,7 +477,7 @@ static void json_string(struct ward__out *o, const char *s)
 
 static int write_json(const ward_profile_t *p, struct ward__out *o)
 {
-	char frame[512];
+	struct ward__frame_text fr[MAX_INLINE];
 
 	ward__out_printf(o, "{\"samples\":[");
 	for (size_t i = 0; i < p->count; i++) {
@@ -438,10 +496,18 @@ static int write_json(const ward_profile_t *p, struct ward__out *o)
 				 s->live_count, s->live_bytes, s->alloc_count,
 				 s->alloc_bytes);
 		for (int k = 0; k < s->depth; k++) {
-			ward__describe(p, s->pcs[k], frame, sizeof(frame));
+			int n = ward__describe_frames(p, s->pcs[k], fr, MAX_INLINE);
 			ward__out_printf(o, "%s{\"pc\":\"0x%" PRIxPTR "\",\"frame\":",
 					 k ? "," : "", s->pcs[k]);
-			json_string(o, frame);
+			json_string(o, fr[n - 1].s);
+			if (n > 1) {
+				ward__out_printf(o, ",\"inlined\":[");
+				for (int j = 0; j < n - 1; j++) {
+					ward__out_printf(o, j ? "," : "");
+					json_string(o, fr[j].s);
+				}
+				ward__out_printf(o, "]");
+			}
 			ward__out_printf(o, "}");
 		}
 		ward__out_printf(o, "]}");

@@ -29,6 +29,7 @@
 #include "internal/symbolize.h"
 
 #if WARD_HAVE_LIBDW
+#include <dwarf.h>
 #include <elfutils/libdwfl.h>
 #endif
 
@@ -289,13 +290,10 @@ static const Dwfl_Callbacks separate_callbacks = {
 };
 #endif
 
-int ward__source_line(const char *path, uint64_t vaddr, char *file,
-		      size_t len, int *line)
-{
 #if WARD_HAVE_LIBDW
-	int rc = -ENOENT;
-	pthread_mutex_lock(&lock);
-	ward__in_registry++;
+/* The debug info of path, opened on first use; NULL without. Under lock. */
+static Dwfl_Module *module_of(const char *path, GElf_Addr *bias)
+{
 	struct elf_syms *e = get(path);
 	if (e && !e->dwfl_tried) {
 		e->dwfl_tried = true;
@@ -309,17 +307,99 @@ int ward__source_line(const char *path, uint64_t vaddr, char *file,
 				e->mod = NULL;
 		}
 	}
-	if (e && e->mod) {
-		Dwfl_Line *ln = dwfl_module_getsrc(e->mod, vaddr + e->bias);
-		int lineno = 0;
-		const char *src = ln ? dwfl_lineinfo(ln, NULL, &lineno, NULL,
-						     NULL, NULL)
-				     : NULL;
-		if (src && lineno > 0) {
-			const char *base = strrchr(src, '/');
-			snprintf(file, len, "%s", base ? base + 1 : src);
-			*line = lineno;
-			rc = 0;
+	if (!e || !e->mod)
+		return NULL;
+	*bias = e->bias;
+	return e->mod;
+}
+
+static void base_name(char *out, size_t len, const char *path)
+{
+	const char *base = path ? strrchr(path, '/') : NULL;
+	snprintf(out, len, "%s", base ? base + 1 : path ? path : "");
+}
+
+/*
+ * Walk out from the innermost scope at addr: each inlined subroutine is a
+ * frame positioned where execution is in it (the address's line for the
+ * first, the call site of the one inside it for the others); the
+ * subprogram that contains them all ends the list.
+ */
+static int inline_chain(Dwfl_Module *mod, Dwarf_Addr addr,
+			struct ward__src_frame *out, int max, const char *file,
+			int line)
+{
+	Dwarf_Addr cu_bias;
+	Dwarf_Die *cu = dwfl_module_addrdie(mod, addr, &cu_bias);
+	Dwarf_Die *scopes = NULL;
+	int nscopes = cu ? dwarf_getscopes(cu, addr - cu_bias, &scopes) : 0;
+	/* dwarf_getscopes() follows an inlined instance to its abstract
+	 * definition; the scopes that hold the instance itself are what
+	 * shows where it was inlined. */
+	if (nscopes > 0) {
+		Dwarf_Die innermost = scopes[0];
+		free(scopes);
+		scopes = NULL;
+		nscopes = dwarf_getscopes_die(&innermost, &scopes);
+	}
+	Dwarf_Files *files = NULL;
+	size_t nfiles = 0;
+	int n = 0;
+
+	if (cu && dwarf_getsrcfiles(cu, &files, &nfiles) != 0)
+		files = NULL;
+	for (int i = 0; i < nscopes && n < max; i++) {
+		int tag = dwarf_tag(&scopes[i]);
+		if (tag != DW_TAG_inlined_subroutine && tag != DW_TAG_subprogram)
+			continue;
+		const char *name = dwarf_diename(&scopes[i]);
+		struct ward__src_frame *f = &out[n++];
+		snprintf(f->func, sizeof(f->func), "%s", name ? name : "");
+		base_name(f->file, sizeof(f->file), file);
+		f->line = line;
+		if (tag == DW_TAG_subprogram)
+			break;
+		/* Where this one was inlined: the next frame's position. */
+		Dwarf_Attribute attr;
+		Dwarf_Word cf = 0, cl = 0;
+		if (dwarf_formudata(dwarf_attr(&scopes[i], DW_AT_call_file, &attr),
+				    &cf) != 0 ||
+		    dwarf_formudata(dwarf_attr(&scopes[i], DW_AT_call_line, &attr),
+				    &cl) != 0)
+			cl = 0;
+		file = files && cf < nfiles ? dwarf_filesrc(files, cf, NULL, NULL)
+					    : NULL;
+		line = (int)cl;
+	}
+	free(scopes);
+	return n;
+}
+#endif
+
+int ward__source_frames(const char *path, uint64_t vaddr,
+			struct ward__src_frame *out, int max)
+{
+#if WARD_HAVE_LIBDW
+	int rc = -ENOENT;
+	GElf_Addr bias;
+
+	if (max < 1)
+		return -EINVAL;
+	pthread_mutex_lock(&lock);
+	ward__in_registry++;
+	Dwfl_Module *mod = module_of(path, &bias);
+	Dwfl_Line *ln = mod ? dwfl_module_getsrc(mod, vaddr + bias) : NULL;
+	int lineno = 0;
+	const char *src = ln ? dwfl_lineinfo(ln, NULL, &lineno, NULL, NULL,
+					     NULL)
+			     : NULL;
+	if (src && lineno > 0) {
+		rc = inline_chain(mod, vaddr + bias, out, max, src, lineno);
+		if (rc <= 0) { /* no scopes: the line alone */
+			out[0].func[0] = '\0';
+			base_name(out[0].file, sizeof(out[0].file), src);
+			out[0].line = lineno;
+			rc = 1;
 		}
 	}
 	ward__in_registry--;
@@ -328,11 +408,22 @@ int ward__source_line(const char *path, uint64_t vaddr, char *file,
 #else
 	(void)path;
 	(void)vaddr;
-	(void)file;
-	(void)len;
-	(void)line;
+	(void)out;
+	(void)max;
 	return -ENOSYS;
 #endif
+}
+
+int ward__source_line(const char *path, uint64_t vaddr, char *file,
+		      size_t len, int *line)
+{
+	struct ward__src_frame f;
+	int rc = ward__source_frames(path, vaddr, &f, 1);
+	if (rc < 0)
+		return rc;
+	snprintf(file, len, "%s", f.file);
+	*line = f.line;
+	return 0;
 }
 
 /* ---- Objects unloaded by dlclose() -------------------------------------- */

@@ -800,3 +800,85 @@ TEST(reports_name_source_lines)
 	ASSERT_CONTAINS(frame, "leak_big+0x");
 	ward_free(k);
 }
+
+/* Inlined into inl_handler: reports show them as frames of their own. */
+static inline __attribute__((always_inline)) void *inl_make(size_t n)
+{
+	return ward_malloc(n); /* INL_MAKE_LINE */
+}
+
+static inline __attribute__((always_inline)) void *inl_wrap(size_t n)
+{
+	void *p = inl_make(n + 1); /* INL_WRAP_LINE */
+	return p;
+}
+
+__attribute__((noinline)) static void *inl_handler(void)
+{
+	void *p = inl_wrap(1233); /* INL_HANDLER_LINE */
+	__asm__ volatile("" ::: "memory");
+	return p;
+}
+
+static void to_string(void *opaque, const void *buf, size_t len)
+{
+	char *s = opaque;
+	size_t have = strlen(s);
+	if (have + len < 65536) {
+		memcpy(s + have, buf, len);
+		s[have + len] = '\0';
+	}
+}
+
+/* The line of this file holding `marker`. */
+static int line_of(const char *marker)
+{
+	FILE *f = fopen(__FILE__, "r");
+	char line[512];
+	int n = 0, found = 0;
+	while (f && fgets(line, sizeof(line), f)) {
+		n++;
+		if (strstr(line, marker) && !strstr(line, "line_of("))
+			found = n;
+	}
+	if (f)
+		fclose(f);
+	return found;
+}
+
+TEST(reports_show_inlined_frames)
+{
+	void *k = inl_handler();
+	ward_profile_t *p = ward_profile_snapshot();
+	bool found = false;
+	for (size_t i = 0; i < ward_profile_count(p); i++)
+		found |= ward_profile_sample(p, i)->live_bytes == 1234;
+	ASSERT_TRUE(found);
+	static char text[65536];
+	text[0] = '\0';
+	ASSERT_EQ(ward_profile_write(p, WARD_FORMAT_TEXT, to_string, text), 0);
+	ward_profile_free(p);
+	ward_free(k);
+
+	char exe[4096] = "";
+	ASSERT_LT(0, readlink("/proc/self/exe", exe, sizeof(exe) - 1));
+	const char *me = strrchr(exe, '/') + 1;
+	char want[3][512];
+	snprintf(want[0], sizeof(want[0]),
+		 "\tinl_make (%s) test_track.c:%d (inlined)\n"
+		 "\tinl_wrap (%s) test_track.c:%d (inlined)\n",
+		 me, line_of("INL_MAKE_LINE"), me, line_of("INL_WRAP_LINE"));
+	snprintf(want[1], sizeof(want[1]), "\tinl_handler+0x");
+	snprintf(want[2], sizeof(want[2]), " (%s) test_track.c:%d\n", me,
+		 line_of("INL_HANDLER_LINE"));
+	/* The two inlined frames, then the function they were inlined into,
+	 * at the line of the call. */
+	const char *a = strstr(text, want[0]);
+	if (!a)
+		ward_test__fail(__FILE__, __LINE__, "no \"%s\" in:\n%s", want[0],
+				text);
+	a += strlen(want[0]);
+	ASSERT_EQ(strncmp(a, want[1], strlen(want[1])), 0);
+	const char *src = strchr(a + 1, ' ');
+	ASSERT_EQ(strncmp(src, want[2], strlen(want[2])), 0);
+}

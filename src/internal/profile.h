@@ -35,13 +35,29 @@ struct ward__out {
 void ward__out_printf(struct ward__out *o, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* "function+0xoff (object)" for a return address in this process. */
-void ward__describe_pc(uintptr_t pc, char *buf, size_t len);
+/*
+ * The frames at a return address of profile p (NULL: of this process):
+ * through p's mappings when it was read from a file, else in this process.
+ * "function+0xoff (object) file:line" for the function containing the
+ * address, last; before it, innermost first, "function (object) file:line
+ * (inlined)" for each function inlined there. Returns the count (>= 1 when
+ * max >= 1).
+ */
+enum { MAX_INLINE = 16 };
+struct ward__frame_text {
+	char s[512];
+};
+int ward__describe_frames(const struct ward_profile *p, uintptr_t pc,
+			  struct ward__frame_text *out, int max);
 
-/* The same for a return address of profile p: through its mappings when it
- * was read from a file, else in this process. */
+/* The last of those frames: the function containing the address. */
 void ward__describe(const struct ward_profile *p, uintptr_t pc, char *buf,
 		    size_t len);
+void ward__describe_pc(uintptr_t pc, char *buf, size_t len);
+
+/* Cut a frame's text down to its function's name ("name (object)" with
+ * with_object), for matching frames across builds and merging them. */
+void ward__frame_function(char *frame, bool with_object);
 
 /* A new profile of p's n sites holding the most (bytes, then objects),
  * largest first; NULL when out of memory. Stacks are shared with p. */

@@ -39,6 +39,22 @@ int ward__symbolize_pc(uintptr_t pc, char *name, size_t len,
 int ward__source_line(const char *path, uint64_t vaddr, char *file,
 		      size_t len, int *line);
 
+/*
+ * The source positions at a file-relative virtual address, from DWARF:
+ * out[0] is the function the address is in and its line; when that
+ * function was inlined, out[1] is the function it was inlined into, at the
+ * line of the call, and so on; the last is the function the symbol table
+ * names (its DWARF name in func, "" when unknown). Returns the count (>= 1),
+ * -ENOENT without debug info there, -ENOSYS without libdw.
+ */
+struct ward__src_frame {
+	char func[200];
+	char file[120];
+	int line;
+};
+int ward__source_frames(const char *path, uint64_t vaddr,
+			struct ward__src_frame *out, int max);
+
 /* Remember the library loaded at load_base before dlclose() unmaps it. */
 void ward__symbolize_remember(uintptr_t load_base);
 

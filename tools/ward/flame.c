@@ -137,7 +137,7 @@ int flame_write_svg(const ward_profile_t *p, enum flame_value v,
 		    const char *title, const char *path)
 {
 	struct node root = { "all", 0, NULL, NULL };
-	char frame[512];
+	struct ward__frame_text fr[MAX_INLINE];
 	const char *unit = v == FLAME_INUSE_SPACE || v == FLAME_ALLOC_SPACE
 				   ? "bytes"
 				   : "objects";
@@ -154,19 +154,15 @@ int flame_write_svg(const ward_profile_t *p, enum flame_value v,
 		root.value += val;
 		struct node *n = &root;
 		for (int d = s->depth - 1; d >= 0 && n; d--) {
-			ward__describe(p, s->pcs[d], frame, sizeof(frame));
-			char *plus = strchr(frame, '+');
-			if (plus && frame[0] != '0') { /* merge by function */
-				char *paren = strchr(plus, '(');
-				char *close = paren ? strchr(paren, ')') : NULL;
-				if (close)
-					close[1] = '\0'; /* no source line */
-				if (paren)
-					memmove(plus, paren - 1, strlen(paren - 1) + 1);
+			/* Outermost first: the function, then what was
+			 * inlined into it. */
+			int k = ward__describe_frames(p, s->pcs[d], fr, MAX_INLINE);
+			for (int j = k - 1; j >= 0 && n; j--) {
+				ward__frame_function(fr[j].s, true);
+				n = child_named(n, fr[j].s);
+				if (n)
+					n->value += val;
 			}
-			n = child_named(n, frame);
-			if (n)
-				n->value += val;
 		}
 		if (!n) {
 			rc = -ENOMEM;

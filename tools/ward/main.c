@@ -204,18 +204,28 @@ static struct keyed *keys_of(const ward_profile_t *p, size_t *n)
 		die("out of memory");
 	for (size_t i = 0; i < count; i++) {
 		const struct ward_sample *s = ward_profile_sample(p, i);
-		size_t cap = 64 + (size_t)s->depth * 300, len = 0;
-		char *key = malloc(cap), frame[256];
+		size_t cap = 64, len = 0;
+		char *key = malloc(cap);
+		struct ward__frame_text fr[MAX_INLINE];
 		if (!key)
 			die("out of memory");
 		len += (size_t)snprintf(key, cap, "%s", ward_kind_name(s->kind));
 		for (int d = 0; d < s->depth; d++) {
-			ward__describe(p, s->pcs[d], frame, sizeof(frame));
-			/* Offsets differ between builds; names do not. */
-			char *plus = strchr(frame, '+');
-			if (plus && frame[0] != '0')
-				*plus = '\0';
-			len += (size_t)snprintf(key + len, cap - len, "\n%s", frame);
+			int nf = ward__describe_frames(p, s->pcs[d], fr, MAX_INLINE);
+			for (int j = 0; j < nf; j++) {
+				/* Offsets and lines differ between builds;
+				 * names do not. */
+				ward__frame_function(fr[j].s, false);
+				size_t need = len + strlen(fr[j].s) + 2;
+				if (need > cap) {
+					cap = need * 2;
+					key = realloc(key, cap);
+					if (!key)
+						die("out of memory");
+				}
+				len += (size_t)snprintf(key + len, cap - len,
+							"\n%s", fr[j].s);
+			}
 		}
 		k[i] = (struct keyed){ key, s };
 	}
