@@ -9,12 +9,15 @@
  * WARD_LEAKCHECK_WAIT_MS.
  */
 #include <errno.h>
+#include <stdio.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "internal/profile.h"
 #include "internal/registry.h"
+#include "ward/core.h"
 #include "ward/leakcheck.h"
 #include "ward/track.h"
 
@@ -33,7 +36,20 @@ struct set {
 struct ward_leakcheck {
 	struct set seen;
 	struct set ignored;
+	struct ward_leakcheck *next; /* on the active list */
 };
+
+/*
+ * Checks in progress. A release of something a check saw at begin takes
+ * it out of the check's set, so a handle released and acquired again
+ * before end counts as new. Lock order: active_lock, then shard locks.
+ */
+static pthread_mutex_t active_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct ward_leakcheck *active;
+_Atomic int ward__leakchecks_active;
+
+/* A key whose resource was released: never matches, keeps probing. */
+#define GONE (UINT32_MAX - 1)
 
 static size_t slot_of(const struct set *s, int kind, uintptr_t h)
 {
@@ -82,6 +98,27 @@ static bool set_has(const struct set *s, int kind, uintptr_t h, uint32_t site)
 	return false;
 }
 
+static void set_forget(struct set *s, int kind, uintptr_t h, uint32_t site)
+{
+	if (!s->cap)
+		return;
+	for (size_t k = slot_of(s, kind, h); s->v[k].site;
+	     k = (k + 1) & (s->cap - 1))
+		if (s->v[k].handle == h && s->v[k].kind == kind &&
+		    s->v[k].site == site) {
+			s->v[k].site = GONE;
+			return;
+		}
+}
+
+void ward__leakcheck_forget(int kind, uintptr_t handle, uint32_t site)
+{
+	pthread_mutex_lock(&active_lock);
+	for (struct ward_leakcheck *lc = active; lc; lc = lc->next)
+		set_forget(&lc->seen, kind, handle, site);
+	pthread_mutex_unlock(&active_lock);
+}
+
 struct walk {
 	struct ward_leakcheck *lc;
 	int kind;
@@ -112,17 +149,39 @@ static void compare(uintptr_t h, uint32_t site, uint64_t size, void *opaque)
 		w->threads++;
 }
 
+/* Leave the active list and free lc. */
+static void finish(struct ward_leakcheck *lc)
+{
+	pthread_mutex_lock(&active_lock);
+	for (struct ward_leakcheck **pp = &active; *pp; pp = &(*pp)->next)
+		if (*pp == lc) {
+			*pp = lc->next;
+			break;
+		}
+	atomic_fetch_sub(&ward__leakchecks_active, 1);
+	pthread_mutex_unlock(&active_lock);
+	free(lc->seen.v);
+	free(lc->ignored.v);
+	free(lc);
+}
+
 WARD_API ward_leakcheck_t *ward_leakcheck_begin(void)
 {
 	ward__in_registry++;
 	struct ward_leakcheck *lc = calloc(1, sizeof(*lc));
 	if (lc) {
+		/* Active before the copy: a release after the copy of its
+		 * shard finds the check and takes the handle out. */
+		pthread_mutex_lock(&active_lock);
+		lc->next = active;
+		active = lc;
+		atomic_fetch_add(&ward__leakchecks_active, 1);
 		struct walk w = { lc, 0, NULL, NULL, 0, 0 };
 		for (w.kind = 0; w.kind < WARD_KIND_MAX; w.kind++)
 			ward__registry_each(w.kind, remember, &w);
+		pthread_mutex_unlock(&active_lock);
 		if (lc->seen.oom) {
-			free(lc->seen.v);
-			free(lc);
+			finish(lc);
 			lc = NULL;
 		}
 	}
@@ -165,8 +224,10 @@ WARD_API int ward_leakcheck_end(ward_leakcheck_t *lc, ward_profile_t **leaks)
 			rc = -ENOMEM;
 			goto out;
 		}
+		pthread_mutex_lock(&active_lock);
 		for (w.kind = 0; w.kind < WARD_KIND_MAX; w.kind++)
 			ward__registry_each(w.kind, compare, &w);
+		pthread_mutex_unlock(&active_lock);
 		/* Threads still running may be on their way out. */
 		if (w.threads == 0 || w.total != w.threads || waited >= limit)
 			break;
@@ -205,9 +266,39 @@ WARD_API int ward_leakcheck_end(ward_leakcheck_t *lc, ward_profile_t **leaks)
 out:
 	free(w.count);
 	free(w.bytes);
-	free(lc->seen.v);
-	free(lc->ignored.v);
-	free(lc);
+	finish(lc);
 	ward__in_registry--;
 	return rc;
+}
+
+static void to_stderr(void *opaque, const void *buf, size_t len)
+{
+	(void)opaque;
+	fwrite(buf, 1, len, stderr);
+}
+
+WARD_API int ward_leakcheck_verify(ward_leakcheck_t *lc, const char *name)
+{
+	ward_profile_t *leaks = NULL;
+
+	if (!name)
+		name = "the check";
+	if (!lc) {
+		fprintf(stderr, "ward: %s: no leak check (begin failed)\n", name);
+		return -EINVAL;
+	}
+	int n = ward_leakcheck_end(lc, &leaks);
+	if (n < 0) {
+		fprintf(stderr, "ward: %s: leak check failed: %s\n", name,
+			ward_strerror(n));
+		return n;
+	}
+	if (n == 0)
+		return 0;
+	fprintf(stderr, "ward: %s leaked %d resource%s:\n", name, n,
+		n == 1 ? "" : "s");
+	if (leaks)
+		ward_profile_write(leaks, WARD_FORMAT_TEXT, to_stderr, NULL);
+	fflush(stderr);
+	exit(1);
 }

@@ -322,6 +322,8 @@ static uint32_t remove_rec(int kind, uintptr_t handle, uint64_t *size)
 	s->count--;
 out:
 	ward__spin_unlock(&s->lock);
+	if (site)
+		ward__leakcheck_released(kind, handle, site);
 	if (site && *size == UINT32_MAX)
 		*size = big_get(kind, handle, true);
 	if (site)

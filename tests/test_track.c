@@ -242,6 +242,57 @@ TEST(leakcheck_reports_every_kind_with_sites)
 	ward_free(before);
 }
 
+TEST(leakcheck_counts_a_handle_released_and_acquired_again)
+{
+	/* A user kind, so the handle is the same one on purpose. */
+	int kind = ward_kind_register("reacquired");
+	ASSERT_EQ(ward_track(kind, 42, 1), 0);
+	ward_leakcheck_t *lc = ward_leakcheck_begin();
+	ASSERT_EQ(ward_untrack(kind, 42), 0);
+	ASSERT_EQ(ward_track(kind, 42, 1), 0); /* same handle, same site */
+	ward_profile_t *leaks = NULL;
+	ASSERT_EQ(ward_leakcheck_end(lc, &leaks), 1);
+	ASSERT_NOT_NULL(leaks);
+	ASSERT_EQ(ward_profile_sample(leaks, 0)->kind, kind);
+	ward_profile_free(leaks);
+	/* Held throughout: not a leak. */
+	lc = ward_leakcheck_begin();
+	ASSERT_EQ(ward_leakcheck_end(lc, NULL), 0);
+	ASSERT_EQ(ward_untrack(kind, 42), 0);
+}
+
+static void leaky_test_body(void)
+{
+	ward_leakcheck_t *lc = ward_leakcheck_begin();
+	void *p = leak_big();
+	(void)p;
+	ward_leakcheck_verify(lc, "leaky_test_body");
+	printf("not reached\n");
+}
+
+static void clean_test_body(void)
+{
+	ward_leakcheck_t *lc = ward_leakcheck_begin();
+	ward_free(leak_big());
+	printf("verify: %d\n", ward_leakcheck_verify(lc, "clean_test_body"));
+}
+
+TEST(leakcheck_verify_fails_the_test_with_a_report)
+{
+	struct ward_test_spawned r = ward_test_spawn(leaky_test_body);
+	ASSERT_EQ(r.status, 1);
+	ASSERT_CONTAINS(r.err, "ward: leaky_test_body leaked 1 resource:");
+	ASSERT_CONTAINS(r.err, "leak_big+0x");
+	ASSERT_TRUE(!strstr(r.out, "not reached"));
+	ward_test_spawned_free(&r);
+
+	r = ward_test_spawn(clean_test_body);
+	ASSERT_EQ(r.status, 0);
+	ASSERT_CONTAINS(r.out, "verify: 0");
+	ASSERT_EQ(r.err[0], '\0');
+	ward_test_spawned_free(&r);
+}
+
 TEST(realloc_moves_the_record)
 {
 	char *p = ward_malloc(10);

@@ -10,11 +10,16 @@
  *         ward_profile_write(leaks, WARD_FORMAT_TEXT, my_write, NULL);
  *     ward_profile_free(leaks);
  *
- * What counts: resources acquired after begin and still live at end.
+ * or, in a test, just:
+ *
+ *     ward_leakcheck_t *lc = ward_leakcheck_begin();
+ *     run_code_under_test();
+ *     ward_leakcheck_verify(lc, "test_parser");  // exits 1 on a leak
+ *
+ * What counts: resources acquired after begin and still live at end —
+ * including a handle that was live at begin, released, and acquired again.
  * Threads still running are given time to finish (WARD_LEAKCHECK_WAIT_MS,
- * default 1000) before they count. A handle released and acquired again
- * from the same site between begin and end is indistinguishable from one
- * held throughout, and is not reported.
+ * default 1000) before they count.
  */
 #ifndef WARD_LEAKCHECK_H
 #define WARD_LEAKCHECK_H
@@ -47,6 +52,16 @@ WARD_API int ward_leakcheck_ignore(ward_leakcheck_t *lc, int kind,
  * (live_* values), to be freed with ward_profile_free(); NULL when none.
  */
 WARD_API int ward_leakcheck_end(ward_leakcheck_t *lc, ward_profile_t **leaks);
+
+/*
+ * ward_leakcheck_verify - end the check (freeing lc), and fail the test if
+ * anything leaked, as goleak.VerifyNone does: print to stderr
+ * "ward: NAME leaked N resources:" and the text report of the leaks (sites
+ * with their stacks), then exit(1). Returns 0 when nothing leaked, or a
+ * negative errno when the check itself could not run (also reported on
+ * stderr).
+ */
+WARD_API int ward_leakcheck_verify(ward_leakcheck_t *lc, const char *name);
 
 #ifdef __cplusplus
 }

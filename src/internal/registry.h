@@ -91,6 +91,19 @@ void ward__registry_reset(void);
 void ward__registry_lock_all(void);
 void ward__registry_unlock_all(void);
 
+/* Leak checks in progress (leakcheck.c): a released resource leaves their
+ * sets, so one acquired again before the check ends counts as new. */
+extern _Atomic int ward__leakchecks_active;
+void ward__leakcheck_forget(int kind, uintptr_t handle, uint32_t site);
+
+static inline void ward__leakcheck_released(int kind, uintptr_t handle,
+					    uint32_t site)
+{
+	if (__builtin_expect(atomic_load_explicit(&ward__leakchecks_active,
+						  memory_order_seq_cst) != 0, 0))
+		ward__leakcheck_forget(kind, handle, site);
+}
+
 /* Whether a record is live, and its site. */
 bool ward__registry_lookup(int kind, uintptr_t handle, uint32_t *site);
 
