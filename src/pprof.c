@@ -281,8 +281,16 @@ static int deflate_out(const struct pb *b, struct ward__out *o)
 	z_stream z;
 	uint8_t chunk[65536];
 
+	/* A window no larger than the input, and hash tables to match: zlib's
+	 * defaults allocate and clear ~270 KB, which for the few kilobytes of
+	 * a small program's profile costs more than compressing it. */
+	int wbits = 9;
+	while (wbits < 15 && ((size_t)1 << wbits) < b->len)
+		wbits++;
+	int mem_level = wbits - 7 < 1 ? 1 : wbits - 7;
 	memset(&z, 0, sizeof(z));
-	if (deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+	if (deflateInit2(&z, 6, Z_DEFLATED, wbits + 16, mem_level,
+			 Z_DEFAULT_STRATEGY) != Z_OK)
 		return -ENOMEM;
 	z.next_in = b->p;
 	z.avail_in = (uInt)b->len;
