@@ -321,25 +321,6 @@ static void write_summary(const ward_profile_t *p, FILE *f)
 	ward__write_summary(p, head, cfg.kinds, to_file, &o);
 }
 
-/* Threads of this process, from /proc/self/stat (field 20); a large
- * number when it cannot be read. */
-static int running_threads(void)
-{
-	char buf[1024];
-	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 1 << 20;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 1 << 20;
-	buf[n] = '\0';
-	const char *p = strrchr(buf, ')'); /* the name may hold spaces */
-	for (int field = 2; p && field < 20; field++)
-		p = strchr(p + 1, ' ');
-	return p ? atoi(p + 1) : 1 << 20;
-}
-
 void ward__intercept_report(void)
 {
 	const char *s_env;
@@ -348,11 +329,10 @@ void ward__intercept_report(void)
 	ward__in_registry++;
 	ward_profile_t *p = ward_profile_snapshot();
 	/* Every heap block is known in full mode: tell the lost from the
-	 * still reachable. Only when no other thread of the program runs: one
-	 * could free (and unmap) a block while the scan reads it. */
+	 * still reachable. The scan stops the program's other threads while
+	 * it reads; when it cannot, nothing is classified. */
 	if (p && !cfg.rate && cfg.kinds[WARD_KIND_HEAP] &&
-	    !((s_env = getenv("WARD_SCAN")) && strcmp(s_env, "0") == 0) &&
-	    running_threads() <= 1 + (snap_pipe[0] >= 0)) {
+	    !((s_env = getenv("WARD_SCAN")) && strcmp(s_env, "0") == 0)) {
 		struct ward__scan_result r;
 		if (ward__scan_heap(ward__stack_top(), &r) == 0) {
 			ward_profile_t *c = ward__profile_classify(p, &r);

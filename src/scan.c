@@ -10,15 +10,27 @@
  * other lost block points to it, "indirectly" when one does (it would be
  * freed by freeing its owner).
  *
- * Limits: other threads' stacks and registers are not scanned (at exit the
- * other threads are usually gone; a block held only by a running thread's
- * stack shows as lost), and neither is thread-local storage.
+ * The other threads' registers and stacks are roots too: they are stopped
+ * for the scan (suspend.c), and each one's stack is scanned from its stack
+ * pointer (less the 128-byte red zone) to the end of the mapping holding
+ * it, which for threads glibc created also holds their static TLS. Nothing
+ * is classified when they cannot be stopped. While they are stopped the
+ * scan allocates only with mmap and sorts in place: a stopped thread may
+ * hold malloc's locks. Roots are checked against /proc/self/maps before
+ * they are read.
+ *
+ * Limits: the calling thread's own TLS is not scanned.
  */
+#include <fcntl.h>
 #include <link.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "internal/registry.h"
 #include "internal/scan.h"
@@ -30,35 +42,118 @@ struct block {
 	uint8_t state; /* 0 unreached, 1 reachable, 2 pointed to by lost */
 };
 
+struct range {
+	uintptr_t lo, hi;
+};
+
+enum { MAX_ROOTS = 4096, MAX_MAPS = 65536 };
+
 struct scan {
 	struct block *b;
 	size_t n, cap;
 	size_t *work;
 	size_t nwork;
 	uintptr_t skip_lo, skip_hi; /* ward's own object */
-	bool oom;
+	struct range *roots;        /* writable segments of loaded objects */
+	size_t nroots;
+	struct range *maps;         /* readable mappings, in address order */
+	size_t nmaps;
 };
+
+static void *map_pages(size_t bytes)
+{
+	void *p = mmap(NULL, bytes ? bytes : 1, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
 
 static void collect(uintptr_t h, uint32_t site, uint64_t size, void *opaque)
 {
 	struct scan *s = opaque;
-	if (s->n == s->cap) {
-		size_t ncap = s->cap ? s->cap * 2 : 1024;
-		struct block *nb = realloc(s->b, ncap * sizeof(*nb));
-		if (!nb) {
-			s->oom = true;
-			return;
-		}
-		s->b = nb;
-		s->cap = ncap;
-	}
-	s->b[s->n++] = (struct block){ h, h + (size ? size : 1), site, 0 };
+	if (s->n < s->cap)
+		s->b[s->n++] = (struct block){ h, h + (size ? size : 1), site, 0 };
 }
 
-static int by_start(const void *a, const void *b)
+/* In place (qsort may allocate). */
+static void sift(struct block *b, size_t i, size_t n)
 {
-	const struct block *x = a, *y = b;
-	return x->start < y->start ? -1 : x->start > y->start;
+	for (;;) {
+		size_t c = 2 * i + 1;
+		if (c >= n)
+			return;
+		if (c + 1 < n && b[c + 1].start > b[c].start)
+			c++;
+		if (b[i].start >= b[c].start)
+			return;
+		struct block t = b[i];
+		b[i] = b[c];
+		b[c] = t;
+		i = c;
+	}
+}
+
+static void sort_blocks(struct block *b, size_t n)
+{
+	for (size_t i = n / 2; i-- > 0;)
+		sift(b, i, n);
+	for (size_t end = n; end-- > 1;) {
+		struct block t = b[0];
+		b[0] = b[end];
+		b[end] = t;
+		sift(b, 0, end);
+	}
+}
+
+/* The readable mappings, from /proc/self/maps, read with system calls
+ * into a static buffer. */
+static void read_maps(struct scan *s)
+{
+	static char buf[65536];
+	size_t have = 0;
+	int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/maps",
+			      O_RDONLY | O_CLOEXEC);
+	s->nmaps = 0;
+	if (fd < 0)
+		return;
+	for (;;) {
+		ssize_t got = read(fd, buf + have, sizeof(buf) - 1 - have);
+		if (got <= 0)
+			break;
+		have += (size_t)got;
+		buf[have] = '\0';
+		char *line = buf, *nl;
+		while ((nl = strchr(line, '\n'))) {
+			char *p = line, *e;
+			uintptr_t lo = strtoull(p, &e, 16), hi = 0;
+			if (*e == '-')
+				hi = strtoull(e + 1, &e, 16);
+			if (*e == ' ' && e[1] == 'r' && hi > lo &&
+			    s->nmaps < MAX_MAPS)
+				s->maps[s->nmaps++] = (struct range){ lo, hi };
+			line = nl + 1;
+		}
+		have = (size_t)(buf + have - line);
+		memmove(buf, line, have);
+	}
+	close(fd);
+}
+
+/* Whether [lo, hi) is readable throughout; *end gets where the readable
+ * run holding lo ends. */
+static bool readable(const struct scan *s, uintptr_t lo, uintptr_t hi,
+		     uintptr_t *end)
+{
+	size_t i = 0;
+	while (i < s->nmaps && s->maps[i].hi <= lo)
+		i++;
+	if (i == s->nmaps || s->maps[i].lo > lo)
+		return false;
+	uintptr_t reach = s->maps[i].hi;
+	while (++i < s->nmaps && s->maps[i].lo == reach)
+		reach = s->maps[i].hi;
+	if (end)
+		*end = reach;
+	return hi <= reach;
 }
 
 static struct block *find(struct scan *s, uintptr_t p)
@@ -97,7 +192,20 @@ static void scan_range(struct scan *s, uintptr_t lo, uintptr_t hi,
 	}
 }
 
-static int scan_object(struct dl_phdr_info *info, size_t size, void *arg)
+/* Mark what a single word points to (a register). */
+static void scan_word(struct scan *s, uintptr_t v)
+{
+	if (v < s->b[0].start || v >= s->b[s->n - 1].end)
+		return;
+	struct block *b = find(s, v);
+	if (b && b->state != 1) {
+		b->state = 1;
+		s->work[s->nwork++] = (size_t)(b - s->b);
+	}
+}
+
+/* Remember the writable segments of every loaded object as roots. */
+static int root_object(struct dl_phdr_info *info, size_t size, void *arg)
 {
 	struct scan *s = arg;
 	(void)size;
@@ -109,7 +217,8 @@ static int scan_object(struct dl_phdr_info *info, size_t size, void *arg)
 		uintptr_t hi = lo + ph->p_memsz;
 		if (lo >= s->skip_lo && hi <= s->skip_hi)
 			continue; /* ward's own tables name every block */
-		scan_range(s, lo, hi, 1);
+		if (s->nroots < MAX_ROOTS)
+			s->roots[s->nroots++] = (struct range){ lo, hi };
 	}
 	return 0;
 }
@@ -140,51 +249,118 @@ static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
 	return mine;
 }
 
+static void unmap_all(struct scan *s)
+{
+	if (s->b)
+		munmap(s->b, s->cap * sizeof(*s->b));
+	if (s->work)
+		munmap(s->work, s->cap * sizeof(*s->work));
+	if (s->roots)
+		munmap(s->roots, MAX_ROOTS * sizeof(*s->roots));
+	if (s->maps)
+		munmap(s->maps, MAX_MAPS * sizeof(*s->maps));
+}
+
+/* Stop the other threads with the heap's shard locks free, and take
+ * those. Returns the threads stopped, or -1. */
+static int quiesce(const struct ward__stopped **threads)
+{
+	for (int attempt = 0; attempt < 50; attempt++) {
+		int n = ward__threads_stop(threads);
+		if (n < 0)
+			return -1;
+		if (ward__registry_trylock(WARD_KIND_HEAP))
+			return n;
+		ward__threads_resume(); /* one was inside the registry */
+		struct timespec ms = { 0, 1000 * 1000 };
+		nanosleep(&ms, NULL);
+	}
+	return -1;
+}
+
+/* The scan proper, with every other thread stopped. */
+static void mark(struct scan *s, uintptr_t stack_hi,
+		 const struct ward__stopped *threads, int nthreads)
+{
+	read_maps(s);
+	for (size_t i = 0; i < s->nroots; i++)
+		if (readable(s, s->roots[i].lo, s->roots[i].hi, NULL))
+			scan_range(s, s->roots[i].lo, s->roots[i].hi, 1);
+	/* This thread's callee-saved registers onto its stack, then the stack
+	 * from here up. */
+	__builtin_unwind_init();
+	volatile uintptr_t anchor = 0;
+	uintptr_t here = (uintptr_t)&anchor;
+	if (stack_hi > here)
+		scan_range(s, here, stack_hi, 1);
+	for (int t = 0; t < nthreads; t++) {
+		for (int r = 0; r < WARD__STOPPED_REGS; r++)
+			scan_word(s, threads[t].regs[r]);
+		uintptr_t lo = threads[t].sp - 128, end;
+		if (readable(s, lo, lo + 8, &end))
+			scan_range(s, lo, end, 1);
+	}
+	while (s->nwork > 0) {
+		struct block *b = &s->b[s->work[--s->nwork]];
+		scan_range(s, b->start, b->end, 1);
+	}
+	/* Lost blocks pointing to other lost blocks make those indirect. */
+	for (size_t i = 0; i < s->n; i++)
+		if (s->b[i].state != 1)
+			scan_range(s, s->b[i].start, s->b[i].end, 2);
+}
+
 int ward__scan_heap(uintptr_t stack_hi, struct ward__scan_result *out)
 {
 	struct scan s;
+	const struct ward__stopped *threads;
+
 	memset(&s, 0, sizeof(s));
 	memset(out, 0, sizeof(*out));
-	ward__registry_each(WARD_KIND_HEAP, collect, &s);
-	if (s.oom) {
-		free(s.b);
+	/* Before stopping anyone: the loader's lock may be held by a thread
+	 * that would then be stopped. In the static library the "object" is
+	 * the program itself: then its globals are roots and ward's tables,
+	 * on the heap, are not scanned. */
+	s.roots = map_pages(MAX_ROOTS * sizeof(*s.roots));
+	s.maps = map_pages(MAX_MAPS * sizeof(*s.maps));
+	if (!s.roots || !s.maps) {
+		unmap_all(&s);
 		return -1;
 	}
-	if (s.n == 0) {
-		free(s.b);
-		return 0;
-	}
-	qsort(s.b, s.n, sizeof(*s.b), by_start);
-	s.work = malloc(s.n * sizeof(*s.work));
-	if (!s.work) {
-		free(s.b);
-		return -1;
-	}
-	/* In the static library the "object" is the program itself: then its
-	 * globals are roots and ward's tables, on the heap, are not scanned. */
 	dl_iterate_phdr(find_self, &s);
 	if (s.skip_lo == 0 || (s.skip_hi - s.skip_lo) > ((uintptr_t)1 << 30))
 		s.skip_lo = s.skip_hi = 0;
-	dl_iterate_phdr(scan_object, &s);
-	uintptr_t here = (uintptr_t)__builtin_frame_address(0);
-	if (stack_hi > here)
-		scan_range(&s, here, stack_hi, 1);
-	while (s.nwork > 0) {
-		struct block *b = &s.b[s.work[--s.nwork]];
-		scan_range(&s, b->start, b->end, 1);
+	dl_iterate_phdr(root_object, &s);
+
+	int nthreads = quiesce(&threads);
+	if (nthreads < 0) {
+		unmap_all(&s);
+		return -1;
 	}
-	/* Lost blocks pointing to other lost blocks make those indirect. */
-	for (size_t i = 0; i < s.n; i++)
-		if (s.b[i].state != 1)
-			scan_range(&s, s.b[i].start, s.b[i].end, 2);
+	s.cap = ward__registry_count_locked(WARD_KIND_HEAP);
+	s.b = map_pages(s.cap * sizeof(*s.b));
+	s.work = map_pages(s.cap * sizeof(*s.work));
+	if (s.b && s.work)
+		ward__registry_each_locked(WARD_KIND_HEAP, collect, &s);
+	ward__registry_unlock(WARD_KIND_HEAP);
+	if (!s.b || !s.work) {
+		ward__threads_resume();
+		unmap_all(&s);
+		return -1;
+	}
+	if (s.n > 0) {
+		sort_blocks(s.b, s.n);
+		mark(&s, stack_hi, threads, nthreads);
+	}
+	ward__threads_resume();
+
 	out->blocks = s.n;
-	out->site = malloc(s.n * sizeof(*out->site));
-	out->state = malloc(s.n * sizeof(*out->state));
-	out->size = malloc(s.n * sizeof(*out->size));
+	out->site = malloc((s.n ? s.n : 1) * sizeof(*out->site));
+	out->state = malloc((s.n ? s.n : 1) * sizeof(*out->state));
+	out->size = malloc((s.n ? s.n : 1) * sizeof(*out->size));
 	if (!out->site || !out->state || !out->size) {
 		ward__scan_free(out);
-		free(s.b);
-		free(s.work);
+		unmap_all(&s);
 		return -1;
 	}
 	for (size_t i = 0; i < s.n; i++) {
@@ -194,8 +370,7 @@ int ward__scan_heap(uintptr_t stack_hi, struct ward__scan_result *out)
 				: s.b[i].state == 2 ? WARD_LEAK_INDIRECT
 						    : WARD_LEAK_DEFINITE;
 	}
-	free(s.b);
-	free(s.work);
+	unmap_all(&s);
 	return 0;
 }
 

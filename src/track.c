@@ -372,6 +372,51 @@ void ward__registry_each(int kind, ward__record_fn fn, void *opaque)
 	}
 }
 
+/*
+ * For a scan that runs while every other thread is stopped (scan.c): a
+ * stopped thread may hold a shard lock, so the scan only tries them.
+ */
+bool ward__registry_trylock(int kind)
+{
+	struct kind_table *t = table_for(kind, false);
+	for (int i = 0; t && i < SHARDS; i++)
+		if (atomic_exchange_explicit(&t->shards[i].lock, 1,
+					     memory_order_acquire)) {
+			while (--i >= 0)
+				ward__spin_unlock(&t->shards[i].lock);
+			return false;
+		}
+	return true;
+}
+
+void ward__registry_unlock(int kind)
+{
+	struct kind_table *t = table_for(kind, false);
+	for (int i = 0; t && i < SHARDS; i++)
+		ward__spin_unlock(&t->shards[i].lock);
+}
+
+size_t ward__registry_count_locked(int kind)
+{
+	struct kind_table *t = table_for(kind, false);
+	size_t n = 0;
+	for (int i = 0; t && i < SHARDS; i++)
+		n += t->shards[i].count;
+	return n;
+}
+
+void ward__registry_each_locked(int kind, ward__record_fn fn, void *opaque)
+{
+	struct kind_table *t = table_for(kind, false);
+	for (int i = 0; t && i < SHARDS; i++) {
+		struct shard *s = &t->shards[i];
+		for (uint32_t k = 0; k < s->cap; k++)
+			if (s->slots[k].site)
+				fn(s->slots[k].handle, s->slots[k].site,
+				   s->slots[k].size, opaque);
+	}
+}
+
 /* ---- The API ----------------------------------------------------------- */
 
 /* Not inlined: `skip` counts this frame and its caller's. */

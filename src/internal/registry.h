@@ -81,6 +81,14 @@ typedef void (*ward__record_fn)(uintptr_t handle, uint32_t site, uint64_t size,
 				void *opaque);
 void ward__registry_each(int kind, ward__record_fn fn, void *opaque);
 
+/* The same with the kind's shard locks held by the caller: take them all
+ * with ward__registry_trylock() (false when one is held elsewhere; none is
+ * then taken), drop them with ward__registry_unlock(). */
+bool ward__registry_trylock(int kind);
+void ward__registry_unlock(int kind);
+size_t ward__registry_count_locked(int kind);
+void ward__registry_each_locked(int kind, ward__record_fn fn, void *opaque);
+
 /* Track with the stack starting `skip` frames above the caller. */
 int ward__track_at(int kind, uintptr_t handle, size_t size, int skip);
 

@@ -9,6 +9,8 @@
 #include <fcntl.h>
 #include <malloc.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -182,6 +184,56 @@ NOINLINE void leak_snapshot(void)
 	}
 }
 
+/* Threads still running at exit, blocked in read(): what only their
+ * stacks point to is still reachable; what nobody points to is lost. */
+static int block_pipe[2];
+static atomic_int holders_ready;
+
+NOINLINE char *held_by_thread(void)
+{
+	return malloc(400);
+}
+
+static void *holder(void *arg)
+{
+	char *volatile mine = held_by_thread();
+	char c;
+	(void)arg;
+	atomic_fetch_add(&holders_ready, 1);
+	if (read(block_pipe[0], &c, 1) < 0) /* never returns before exit */
+		return NULL;
+	return mine;
+}
+
+static void *blocks_everything(void *arg)
+{
+	sigset_t all;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	return holder(arg);
+}
+
+NOINLINE void lost_while_threads_run(void)
+{
+	for (int i = 0; i < 3; i++)
+		KEEP(malloc(90));
+}
+
+/* Two threads hold a block each on their stacks; 3 x 90 bytes lost. With
+ * "masked", one thread blocks every signal, so it cannot be stopped and
+ * nothing is classified. */
+NOINLINE void leak_running_threads(bool masked)
+{
+	pthread_t t;
+	if (pipe(block_pipe) < 0)
+		exit(1);
+	pthread_create(&t, NULL, holder, NULL);
+	pthread_create(&t, NULL, masked ? blocks_everything : holder, NULL);
+	while (atomic_load(&holders_ready) < 2)
+		usleep(1000);
+	lost_while_threads_run();
+}
+
 int main(int argc, char **argv)
 {
 	const char *what = argc > 1 ? argv[1] : "";
@@ -204,6 +256,10 @@ int main(int argc, char **argv)
 		leak_indirect();
 	else if (strcmp(what, "snapshot") == 0)
 		leak_snapshot();
+	else if (strcmp(what, "running_threads") == 0)
+		leak_running_threads(false);
+	else if (strcmp(what, "masked_threads") == 0)
+		leak_running_threads(true);
 	else if (strcmp(what, "dlopen") == 0 && argc > 2)
 		leak_dlopen(argv[2]);
 	else {

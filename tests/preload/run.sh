@@ -93,6 +93,20 @@ expect_site "what a global points to is still reachable" \
 expect_site "pointers dropped in a loop: definitely lost, as valgrind says" \
 	"$work/malloc_loop.pb.gz" leak_malloc_loop heap/definite "1000 48000"
 
+# Threads still running at exit are stopped for the scan, and what their
+# stacks hold is still reachable; a thread that blocks every signal cannot
+# be stopped, and then nothing is classified.
+run_leaks running_threads
+expect_site "threads running at exit: their stacks are roots" \
+	"$work/running_threads.pb.gz" held_by_thread heap/reachable "2 800"
+expect_site "threads running at exit: what nobody holds is lost" \
+	"$work/running_threads.pb.gz" lost_while_threads_run heap/definite "3 270"
+run_leaks masked_threads
+expect_site "a thread that blocks every signal: no classes" \
+	"$work/masked_threads.pb.gz" lost_while_threads_run heap/definite "0 0"
+expect_site "a thread that blocks every signal: still reported" \
+	"$work/masked_threads.pb.gz" lost_while_threads_run heap "3 270"
+
 # A snapshot signal writes profiles while the program runs.
 "$ward" run --quiet --snapshot-signal USR2 -o "$work/snap.pb.gz" -- "$leaks" snapshot >/dev/null 2>&1
 expect_site "a snapshot on SIGUSR2, mid-run" "$work/snap.pb.gz.snap1" \

@@ -1,0 +1,241 @@
+/*
+ * suspend.c — stopping every other thread of the process, so that the
+ * reachability scan at exit can read their stacks and registers while
+ * nothing changes under it. LeakSanitizer does this with ptrace from a
+ * helper; ward sends each thread a signal whose handler saves the
+ * thread's registers and waits on a futex until the scan is done.
+ *
+ * The signal is SIGRTMAX-1. Nothing is stopped, and the caller skips what
+ * needed it, when the program has its own handler for that signal, when
+ * a thread blocks it, or when a thread does not answer within 250 ms.
+ * While stopped, a thread may hold any lock (malloc's included): the
+ * scanner allocates nothing and takes no lock until it resumes them.
+ *
+ * The handler stays installed after the first stop (a late signal must
+ * never meet the default action, which would end the process); with no
+ * stop in progress it returns at once. Used at exit only: a thread
+ * interrupted in a system call that signals cannot restart (nanosleep,
+ * poll) returns early with EINTR, which at exit no longer matters.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include "internal/scan.h"
+
+/* Threads of this process other than the caller: up to max tids. */
+static int list_threads(int *tids, int max)
+{
+	char buf[4096];
+	int self = (int)syscall(SYS_gettid), n = 0;
+	int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/task",
+			      O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	for (;;) {
+		ssize_t got = getdents64(fd, buf, sizeof(buf));
+		if (got <= 0)
+			break;
+		for (ssize_t off = 0; off < got;) {
+			struct dirent64 *d = (struct dirent64 *)(buf + off);
+			off += d->d_reclen;
+			int tid = atoi(d->d_name);
+			if (tid <= 0 || tid == self)
+				continue;
+			if (n == max) {
+				close(fd);
+				return -1;
+			}
+			tids[n++] = tid;
+		}
+	}
+	close(fd);
+	return n;
+}
+
+#if defined(__x86_64__)
+
+enum { MAX_STOPPED = 4096 };
+
+static struct ward__stopped *slots;
+static int nstopped;
+static _Atomic int claimed, arrived;
+static _Atomic uint32_t stop_gen, release_gen;
+static bool installed;
+
+static void on_stop(int sig, siginfo_t *si, void *ctx)
+{
+	int saved = errno;
+	const ucontext_t *uc = ctx;
+	uint32_t gen = atomic_load(&stop_gen);
+	(void)sig;
+	(void)si;
+
+	if (gen != atomic_load(&release_gen)) {
+		int i = atomic_fetch_add(&claimed, 1);
+		if (i < MAX_STOPPED) {
+			struct ward__stopped *s = &slots[i];
+			s->tid = (int)syscall(SYS_gettid);
+			for (int r = 0; r < NGREG && r < WARD__STOPPED_REGS; r++)
+				s->regs[r] = (uintptr_t)uc->uc_mcontext.gregs[r];
+			s->sp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
+		}
+		atomic_fetch_add(&arrived, 1);
+		while (atomic_load(&release_gen) != gen)
+			syscall(SYS_futex, (uint32_t *)&release_gen,
+				FUTEX_WAIT_PRIVATE, gen - 1, NULL, NULL, 0);
+	}
+	errno = saved;
+}
+
+static int stop_signal(void)
+{
+	return SIGRTMAX - 1;
+}
+
+/* Whether thread tid blocks signal sig (from its SigBlk mask). */
+static bool blocks(int tid, int sig)
+{
+	char path[64], buf[4096];
+	snprintf(path, sizeof(path), "/proc/self/task/%d/status", tid);
+	int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false; /* gone: nothing to stop */
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	const char *p = strstr(buf, "SigBlk:");
+	if (!p)
+		return true;
+	unsigned long long mask = strtoull(p + 7, NULL, 16);
+	return (mask >> (sig - 1)) & 1;
+}
+
+static bool install(int sig)
+{
+	struct sigaction sa, old;
+	if (installed)
+		return true;
+	if (sigaction(sig, NULL, &old) < 0 ||
+	    ((old.sa_flags & SA_SIGINFO) ? old.sa_sigaction != NULL
+					 : old.sa_handler != SIG_DFL))
+		return false; /* the program's own */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_stop;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigfillset(&sa.sa_mask);
+	if (sigaction(sig, &sa, NULL) < 0)
+		return false;
+	installed = true;
+	return true;
+}
+
+static bool is_stopped(int tid)
+{
+	for (int i = 0; i < nstopped; i++)
+		if (slots[i].tid == tid)
+			return true;
+	return false;
+}
+
+void ward__threads_resume(void)
+{
+	atomic_store(&release_gen, atomic_load(&stop_gen));
+	syscall(SYS_futex, (uint32_t *)&release_gen, FUTEX_WAKE_PRIVATE,
+		INT32_MAX, NULL, NULL, 0);
+	nstopped = 0;
+}
+
+int ward__threads_stop(const struct ward__stopped **out)
+{
+	static int tids[MAX_STOPPED];
+	int sig = stop_signal();
+	int expected = 0;
+
+	*out = NULL;
+	int n = list_threads(tids, MAX_STOPPED);
+	if (n <= 0)
+		return n; /* alone (0), or the threads cannot be listed */
+	if (!slots) {
+		void *m = mmap(NULL, MAX_STOPPED * sizeof(*slots),
+			       PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (m == MAP_FAILED)
+			return -1;
+		slots = m;
+	}
+	if (!install(sig))
+		return -1;
+	for (int i = 0; i < n; i++)
+		if (blocks(tids[i], sig))
+			return -1;
+
+	atomic_store(&claimed, 0);
+	atomic_store(&arrived, 0);
+	nstopped = 0;
+	atomic_store(&stop_gen, atomic_load(&release_gen) + 1);
+	/* Threads may start while others are being stopped: list again until
+	 * every thread listed has answered. */
+	for (int round = 0; round < 8 && n > 0; round++) {
+		for (int i = 0; i < n; i++) {
+			if (syscall(SYS_tgkill, getpid(), tids[i], sig) == 0)
+				expected++;
+		}
+		struct timespec step = { 0, 100 * 1000 };
+		int waited = 0;
+		while (atomic_load(&arrived) < expected && waited < 2500) {
+			nanosleep(&step, NULL);
+			waited++;
+		}
+		if (atomic_load(&arrived) < expected)
+			break; /* one did not answer */
+		nstopped = atomic_load(&claimed);
+		if (nstopped > MAX_STOPPED)
+			break;
+		int all = list_threads(tids, MAX_STOPPED), k = 0;
+		if (all < 0)
+			break;
+		for (int i = 0; i < all; i++)
+			if (!is_stopped(tids[i]))
+				tids[k++] = tids[i];
+		n = k;
+	}
+	if (n != 0 || atomic_load(&arrived) != expected ||
+	    nstopped > MAX_STOPPED) {
+		ward__threads_resume();
+		return -1;
+	}
+	*out = slots;
+	return nstopped;
+}
+
+#else
+
+/* Elsewhere the registers cannot be read: only a process with no other
+ * thread can be scanned. */
+int ward__threads_stop(const struct ward__stopped **out)
+{
+	int tid;
+	*out = NULL;
+	return list_threads(&tid, 1) == 0 ? 0 : -1;
+}
+
+void ward__threads_resume(void)
+{
+}
+
+#endif
