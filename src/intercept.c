@@ -321,8 +321,10 @@ static void write_summary(const ward_profile_t *p, FILE *f)
 	ward__write_summary(p, head, cfg.kinds, to_file, &o);
 }
 
-void ward__intercept_report(void)
+__attribute__((noinline)) void ward__intercept_report(void)
 {
+	struct ward__scan_self self;
+	WARD__SCAN_SELF(&self);
 	const char *s_env;
 	if (!atomic_exchange(&active, false))
 		return;
@@ -334,7 +336,7 @@ void ward__intercept_report(void)
 	if (p && !cfg.rate && cfg.kinds[WARD_KIND_HEAP] &&
 	    !((s_env = getenv("WARD_SCAN")) && strcmp(s_env, "0") == 0)) {
 		struct ward__scan_result r;
-		if (ward__scan_heap(ward__stack_top(), &r) == 0) {
+		if (ward__scan_heap(&self, &r) == 0) {
 			ward_profile_t *c = ward__profile_classify(p, &r);
 			if (c) {
 				ward_profile_free(p);

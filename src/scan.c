@@ -279,20 +279,17 @@ static int quiesce(const struct ward__stopped **threads)
 }
 
 /* The scan proper, with every other thread stopped. */
-static void mark(struct scan *s, uintptr_t stack_hi,
+static void mark(struct scan *s, const struct ward__scan_self *self,
 		 const struct ward__stopped *threads, int nthreads)
 {
 	read_maps(s);
 	for (size_t i = 0; i < s->nroots; i++)
 		if (readable(s, s->roots[i].lo, s->roots[i].hi, NULL))
 			scan_range(s, s->roots[i].lo, s->roots[i].hi, 1);
-	/* This thread's callee-saved registers onto its stack, then the stack
-	 * from here up. */
-	__builtin_unwind_init();
-	volatile uintptr_t anchor = 0;
-	uintptr_t here = (uintptr_t)&anchor;
-	if (stack_hi > here)
-		scan_range(s, here, stack_hi, 1);
+	for (int r = 0; r < WARD__SELF_REGS; r++)
+		scan_word(s, self->regs[r]);
+	if (self->stack_hi > self->stack_lo)
+		scan_range(s, self->stack_lo, self->stack_hi, 1);
 	for (int t = 0; t < nthreads; t++) {
 		for (int r = 0; r < WARD__STOPPED_REGS; r++)
 			scan_word(s, threads[t].regs[r]);
@@ -310,7 +307,8 @@ static void mark(struct scan *s, uintptr_t stack_hi,
 			scan_range(s, s->b[i].start, s->b[i].end, 2);
 }
 
-int ward__scan_heap(uintptr_t stack_hi, struct ward__scan_result *out)
+int ward__scan_heap(const struct ward__scan_self *self,
+		   struct ward__scan_result *out)
 {
 	struct scan s;
 	const struct ward__stopped *threads;
@@ -350,7 +348,7 @@ int ward__scan_heap(uintptr_t stack_hi, struct ward__scan_result *out)
 	}
 	if (s.n > 0) {
 		sort_blocks(s.b, s.n);
-		mark(&s, stack_hi, threads, nthreads);
+		mark(&s, self, threads, nthreads);
 	}
 	ward__threads_resume();
 

@@ -540,6 +540,7 @@ __attribute__((noinline)) int ward__cfi_walk(uintptr_t *pcs, int max, int skip,
 enum { MEMO_SETS = 64, MEMO_WAYS = 4 };
 static __thread struct walk_log *memo;
 static __thread uint8_t memo_next[MEMO_SETS];
+static __thread bool memo_busy;
 
 static bool still_valid(const struct walk_log *m, uintptr_t bp)
 {
@@ -551,46 +552,64 @@ static bool still_valid(const struct walk_log *m, uintptr_t bp)
 	return diff == 0;
 }
 
+static bool memo_init(void)
+{
+	void *m = mmap(NULL, sizeof(struct walk_log) * MEMO_SETS * MEMO_WAYS,
+		       PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+		       0);
+	if (m == MAP_FAILED)
+		return false;
+	memo = m;
+	return true;
+}
+
+static struct walk_log *memo_find(uintptr_t sp, uintptr_t bp, uint32_t kind,
+				  int max, int skip, bool rules, size_t set)
+{
+	struct walk_log *ways = &memo[set * MEMO_WAYS];
+	for (int w = 0; w < MEMO_WAYS; w++) {
+		struct walk_log *m = &ways[w];
+		if (m->valid && m->sp == sp && m->kind == kind &&
+		    m->rules == rules && m->max == (uint16_t)max &&
+		    m->skip == (uint16_t)skip && still_valid(m, bp))
+			return m;
+	}
+	return NULL;
+}
+
 __attribute__((noinline)) int ward__cfi_site(uint32_t kind, int max, int skip,
 					    uintptr_t lo, uintptr_t hi,
 					    bool rules, uint32_t *site)
 {
 	uintptr_t *fp = __builtin_frame_address(0);
 	uintptr_t sp = (uintptr_t)(fp + 2), bp = fp[0], pc = fp[1];
+	uintptr_t pcs[256];
 
 	if (lo < (uintptr_t)fp)
 		lo = (uintptr_t)fp;
-	if (__builtin_expect(!memo, 0)) {
-		void *m = mmap(NULL, sizeof(struct walk_log) * MEMO_SETS * MEMO_WAYS,
-			       PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (m == MAP_FAILED) {
-			uintptr_t pcs[256];
-			int n = walk(sp, bp, pc, pcs, max, skip, lo, hi, rules,
-				     NULL, NULL);
-			*site = ward__site_from_walk(kind, pcs, n);
-			return 0;
-		}
-		memo = m;
+	/* A signal handler that acquires while this thread is in here walks
+	 * without the memo, whose entry may be half written. */
+	if (__builtin_expect(memo_busy || (!memo && !memo_init()), 0)) {
+		int n = walk(sp, bp, pc, pcs, max, skip, lo, hi, rules, NULL,
+			     NULL);
+		*site = ward__site_from_walk(kind, pcs, n);
+		return 0;
 	}
+	memo_busy = true;
+	__asm__ volatile("" ::: "memory");
 	size_t set = (size_t)(((sp >> 3) * 0x9e3779b97f4a7c15ull) >> 58);
-	struct walk_log *ways = &memo[set * MEMO_WAYS];
-	for (int w = 0; w < MEMO_WAYS; w++) {
-		struct walk_log *m = &ways[w];
-		if (m->valid && m->sp == sp && m->kind == kind &&
-		    m->rules == rules &&
-		    m->max == (uint16_t)max && m->skip == (uint16_t)skip &&
-		    still_valid(m, bp)) {
-			*site = m->site;
-			return 0;
-		}
+	struct walk_log *m = memo_find(sp, bp, kind, max, skip, rules, set);
+	if (m) {
+		*site = m->site;
+		__asm__ volatile("" ::: "memory");
+		memo_busy = false;
+		return 0;
 	}
-	struct walk_log *m = &ways[memo_next[set]++ % MEMO_WAYS];
-	uintptr_t pcs[256];
-	bool complete;
+	m = &memo[set * MEMO_WAYS + memo_next[set]++ % MEMO_WAYS];
 	m->valid = false;
 	m->nreads = 0;
 	m->bp_used = false;
+	bool complete;
 	int n = walk(sp, bp, pc, pcs, max, skip, lo, hi, rules, m, &complete);
 	*site = ward__site_from_walk(kind, pcs, n);
 	if (complete && *site) {
@@ -602,6 +621,8 @@ __attribute__((noinline)) int ward__cfi_site(uint32_t kind, int max, int skip,
 		m->rules = rules;
 		m->valid = true;
 	}
+	__asm__ volatile("" ::: "memory");
+	memo_busy = false;
 	return 0;
 }
 

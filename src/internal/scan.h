@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "internal/registry.h"
 #include "ward/profile.h"
 
 /* Every live heap block: its site, size and class (WARD_LEAK_*). */
@@ -17,11 +18,51 @@ struct ward__scan_result {
 	uint8_t *state;
 };
 
-/* Scan from the roots (globals, this thread's stack up to stack_hi, and
- * every other thread's registers and stack, the threads stopped meanwhile).
- * Returns 0, or -1 when out of memory or when the other threads could not
- * be stopped (out is then empty). */
-int ward__scan_heap(uintptr_t stack_hi, struct ward__scan_result *out);
+/*
+ * The calling thread's roots: the program's part of its stack (ward's own
+ * frames below it hold stale copies of pointers in buffers never
+ * written), and its callee-saved registers as the program left them.
+ */
+enum { WARD__SELF_REGS = 6 };
+struct ward__scan_self {
+	uintptr_t stack_lo, stack_hi;
+	uintptr_t regs[WARD__SELF_REGS];
+};
+
+/* Fill *self at the entry to ward's report: call it first thing, from the
+ * function ward's frames start at. */
+#define WARD__SCAN_SELF(self)                                                 \
+	do {                                                                   \
+		ward__callee_saved((self)->regs);                              \
+		(self)->stack_lo = (uintptr_t)__builtin_frame_address(0) + 16; \
+		(self)->stack_hi = ward__stack_top();                          \
+	} while (0)
+
+static inline __attribute__((always_inline)) void
+ward__callee_saved(uintptr_t *r)
+{
+#if defined(__x86_64__)
+	__asm__ volatile("mov %%rbx, 0(%0)\n\t"
+			 "mov %%rbp, 8(%0)\n\t"
+			 "mov %%r12, 16(%0)\n\t"
+			 "mov %%r13, 24(%0)\n\t"
+			 "mov %%r14, 32(%0)\n\t"
+			 "mov %%r15, 40(%0)"
+			 :
+			 : "r"(r)
+			 : "memory");
+#else
+	for (int i = 0; i < WARD__SELF_REGS; i++)
+		r[i] = 0;
+#endif
+}
+
+/* Scan from the roots (globals, this thread's, and every other thread's
+ * registers and stack, the other threads stopped meanwhile). Returns 0, or
+ * -1 when out of memory or when the other threads could not be stopped
+ * (out is then empty). */
+int ward__scan_heap(const struct ward__scan_self *self,
+		    struct ward__scan_result *out);
 void ward__scan_free(struct ward__scan_result *r);
 
 /* A thread stopped by ward__threads_stop(): its id, stack pointer and
