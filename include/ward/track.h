@@ -24,7 +24,9 @@
  * by following frame pointers (WARD_STACK=fp: a little faster, complete only
  * through code built with -fno-omit-frame-pointer), or by libgcc's unwinder
  * (WARD_STACK=dwarf: a reference, about 5 us a stack). WARD_STACK_DEPTH sets
- * the most frames kept (default 64).
+ * the most frames kept (default 64). Each thread remembers its recent
+ * walks: one that starts where an earlier one did and reads the same stack
+ * words is not walked again.
  *
  * Thread-safe: any thread may track and untrack; no global lock is taken on
  * the common path.
