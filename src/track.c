@@ -570,12 +570,21 @@ WARD_API void *ward_realloc(void *ptr, size_t size)
 	return p;
 }
 
-WARD_API void ward_free(void *ptr)
+static __attribute__((noinline)) void free_recorded(void *ptr)
 {
-	if (!ptr)
-		return;
 	heap_released(ptr);
 	free(ptr);
+}
+
+WARD_API void ward_free(void *ptr)
+{
+	/* Sampled mode, a page with no sampled block: straight to free. */
+	if (__builtin_expect(ward__free_unsampled(ptr), 1)) {
+		free(ptr);
+		return;
+	}
+	if (ptr)
+		free_recorded(ptr);
 }
 
 WARD_API int ward_open(const char *path, int flags, ...)
