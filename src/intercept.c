@@ -30,7 +30,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>

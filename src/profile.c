@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,7 +51,7 @@ static void scale(int64_t *count, int64_t *bytes)
 	if (*count <= 0 || *bytes <= 0)
 		return;
 	double avg = (double)*bytes / (double)*count;
-	double f = 1.0 / (1.0 - exp(-avg / (double)ward__sample_rate));
+	double f = 1.0 / (1.0 - ward__exp(-avg / (double)ward__sample_rate));
 	*count = (int64_t)((double)*count * f + 0.5);
 	*bytes = (int64_t)((double)*bytes * f + 0.5);
 }

@@ -10,7 +10,6 @@
  * call: a two-level table counts the sampled blocks live on each 4 KiB page,
  * and only frees on pages with a count look in the registry.
  */
-#include <math.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/mman.h>
@@ -35,7 +34,7 @@ static int64_t draw_distance(void)
 	rng ^= rng >> 7;
 	rng ^= rng << 17;
 	double u = (double)(rng >> 11) * (1.0 / 9007199254740992.0);
-	double d = -log(1.0 - u) * (double)ward__sample_rate;
+	double d = -ward__ln(1.0 - u) * (double)ward__sample_rate;
 	return d < 1 ? 1 : (int64_t)d;
 }
 

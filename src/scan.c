@@ -60,11 +60,18 @@ struct scan {
 	size_t nmaps;
 };
 
+/* Sizes of 0 still map a page: unmap with the same size. */
 static void *map_pages(size_t bytes)
 {
 	void *p = mmap(NULL, bytes ? bytes : 1, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	return p == MAP_FAILED ? NULL : p;
+}
+
+static void unmap_pages(void *p, size_t bytes)
+{
+	if (p)
+		munmap(p, bytes ? bytes : 1);
 }
 
 static void collect(uintptr_t h, uint32_t site, uint64_t size, void *opaque)
@@ -251,14 +258,10 @@ static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
 
 static void unmap_all(struct scan *s)
 {
-	if (s->b)
-		munmap(s->b, s->cap * sizeof(*s->b));
-	if (s->work)
-		munmap(s->work, s->cap * sizeof(*s->work));
-	if (s->roots)
-		munmap(s->roots, MAX_ROOTS * sizeof(*s->roots));
-	if (s->maps)
-		munmap(s->maps, MAX_MAPS * sizeof(*s->maps));
+	unmap_pages(s->b, s->cap * sizeof(*s->b));
+	unmap_pages(s->work, s->cap * sizeof(*s->work));
+	unmap_pages(s->roots, MAX_ROOTS * sizeof(*s->roots));
+	unmap_pages(s->maps, MAX_MAPS * sizeof(*s->maps));
 }
 
 /* Stop the other threads with the heap's shard locks free, and take

@@ -154,6 +154,8 @@ static bool is_stopped(int tid)
 
 void ward__threads_resume(void)
 {
+	if (atomic_load(&release_gen) == atomic_load(&stop_gen))
+		return; /* nothing was stopped */
 	atomic_store(&release_gen, atomic_load(&stop_gen));
 	syscall(SYS_futex, (uint32_t *)&release_gen, FUTEX_WAKE_PRIVATE,
 		INT32_MAX, NULL, NULL, 0);

@@ -5,11 +5,13 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../src/internal/sample.h"
 #include "runner.h"
 #include "ward.h"
 
@@ -932,4 +934,30 @@ TEST(reports_show_inlined_frames)
 	ASSERT_EQ(strncmp(a, want[1], strlen(want[1])), 0);
 	const char *src = strchr(a + 1, ' ');
 	ASSERT_EQ(strncmp(src, want[2], strlen(want[2])), 0);
+}
+
+/* The sampler's own ln and exp (no libm in the tracer) agree with libm's
+ * to within a few units in the last place. */
+TEST(sampler_math_matches_libm)
+{
+	double worst = 0;
+	for (double x = 1e-300; x < 1e300; x *= 1.37) {
+		double want = log(x), got = ward__ln(x);
+		double err = fabs(got - want) / (fabs(want) > 1 ? fabs(want) : 1);
+		worst = err > worst ? err : worst;
+	}
+	for (double u = 0; u < 1; u += 1.0 / 4099) {
+		double want = log(1 - u), got = ward__ln(1 - u);
+		double err = fabs(got - want) / (fabs(want) > 1 ? fabs(want) : 1);
+		worst = err > worst ? err : worst;
+	}
+	for (double x = -700; x < 700; x += 0.173) {
+		double want = exp(x), got = ward__exp(x);
+		double err = fabs(got - want) / want;
+		worst = err > worst ? err : worst;
+	}
+	if (!(worst < 1e-14))
+		ward_test__fail(__FILE__, __LINE__, "relative error %g", worst);
+	ASSERT_TRUE(ward__exp(-800) == 0);
+	ASSERT_TRUE(ward__ln(0) < -1e308);
 }

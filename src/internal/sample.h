@@ -52,6 +52,61 @@ static inline bool ward__free_unsampled(void *p)
 }
 
 
+/*
+ * The natural logarithm and exponential the sampler needs, without libm
+ * (one library less for the preload tracer to load into every process):
+ * range reduction by powers of two, then series that converge to double
+ * precision on the reduced range.
+ */
+static inline double ward__ln(double x)
+{
+	union { double d; uint64_t u; } v = { x };
+	if (!(x > 0))
+		return -1.0 / 0.0;
+	int e = (int)((v.u >> 52) & 0x7ff) - 1023;
+	if (e == -1023) { /* subnormal: scale up first */
+		v.d = x * 18014398509481984.0; /* 2^54 */
+		e = (int)((v.u >> 52) & 0x7ff) - 1023 - 54;
+	}
+	v.u = (v.u & 0x000fffffffffffffull) | 0x3ff0000000000000ull;
+	double m = v.d; /* [1, 2) */
+	if (m > 1.4142135623730951) {
+		m *= 0.5;
+		e++;
+	}
+	/* ln m = 2 atanh(s), s = (m - 1) / (m + 1), |s| < 0.172 */
+	double s = (m - 1) / (m + 1), s2 = s * s, term = s, sum = 0;
+	for (int k = 1; k <= 23; k += 2) {
+		sum += term / k;
+		term *= s2;
+	}
+	return (double)e * 0.6931471805599453 + 2 * sum;
+}
+
+static inline double ward__exp(double x)
+{
+	if (x < -745)
+		return 0;
+	if (x > 709)
+		return 1.0 / 0.0;
+	double kf = x * 1.4426950408889634; /* x / ln 2, rounded */
+	int k = (int)(kf < 0 ? kf - 0.5 : kf + 0.5);
+	/* ln 2 in two parts, so k * ln2_hi is exact (Cody and Waite) */
+	double r = (x - k * 6.93147180369123816490e-01) -
+		   k * 1.90821492927058770002e-10; /* |r| <= 0.35 */
+	double term = 1, sum = 1;
+	for (int n = 1; n <= 17; n++) {
+		term *= r / n;
+		sum += term;
+	}
+	/* sum * 2^k, in two steps so that 2^k stays a normal double */
+	int k1 = k / 2, k2 = k - k1;
+	union { double d; uint64_t u; } a, b;
+	a.u = (uint64_t)(k1 + 1023) << 52;
+	b.u = (uint64_t)(k2 + 1023) << 52;
+	return sum * a.d * b.d;
+}
+
 /* The countdown crossed zero at block p: draw the next distance and count
  * p's page as holding a sampled block. */
 void ward__sample_take(uintptr_t p);
