@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "internal/intercept.h"
+#include "internal/unwind.h"
 #include "internal/registry.h"
 #include "internal/symbolize.h"
 #include "ward/track.h"
@@ -458,7 +459,9 @@ EXPORT int dlclose(void *handle)
 	struct link_map *lm = NULL;
 	if (dlinfo(handle, RTLD_DI_LINKMAP, &lm) == 0 && lm)
 		ward__symbolize_remember((uintptr_t)lm->l_addr);
-	return real_dlclose(handle);
+	int rc = real_dlclose(handle);
+	ward__unwind_code_unmapped();
+	return rc;
 }
 
 /* ---- Exit -------------------------------------------------------------- */

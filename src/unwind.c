@@ -52,6 +52,29 @@ struct rule {
 enum { CACHE_BITS = 12 };
 static __thread struct rule *cache;
 
+/*
+ * Rules describe code at an address; when code is unmapped (dlclose),
+ * other code may be mapped there later. Each thread drops its rules at its
+ * next walk after the count of unmappings moves.
+ */
+static _Atomic uint32_t unmapped;
+static __thread uint32_t unmapped_seen;
+
+void ward__unwind_code_unmapped(void)
+{
+	atomic_fetch_add_explicit(&unmapped, 1, memory_order_release);
+}
+
+static inline void drop_stale_rules(void)
+{
+	uint32_t now = atomic_load_explicit(&unmapped, memory_order_acquire);
+	if (__builtin_expect(now != unmapped_seen, 0)) {
+		if (cache)
+			memset(cache, 0, sizeof(struct rule) << CACHE_BITS);
+		unmapped_seen = now;
+	}
+}
+
 /* ---- Reading .eh_frame ------------------------------------------------- */
 
 /* .eh_frame fields are not aligned: read them byte-wise. */
@@ -525,6 +548,7 @@ __attribute__((noinline)) int ward__cfi_walk(uintptr_t *pcs, int max, int skip,
 	/* Start from this function's own frame, which has a frame pointer. */
 	uintptr_t *fp = __builtin_frame_address(0);
 
+	drop_stale_rules();
 	if (lo < (uintptr_t)fp)
 		lo = (uintptr_t)fp;
 	return walk((uintptr_t)(fp + 2), fp[0], fp[1], pcs, max, skip, lo, hi,
@@ -585,6 +609,7 @@ __attribute__((noinline)) int ward__cfi_site(uint32_t kind, int max, int skip,
 	uintptr_t sp = (uintptr_t)(fp + 2), bp = fp[0], pc = fp[1];
 	uintptr_t pcs[256];
 
+	drop_stale_rules();
 	if (lo < (uintptr_t)fp)
 		lo = (uintptr_t)fp;
 	/* A signal handler that acquires while this thread is in here walks
@@ -633,6 +658,10 @@ int ward__cfi_walk(uintptr_t *pcs, int max, int skip, uintptr_t lo,
 {
 	(void)pcs; (void)max; (void)skip; (void)lo; (void)hi;
 	return -1;
+}
+
+void ward__unwind_code_unmapped(void)
+{
 }
 
 int ward__cfi_site(uint32_t kind, int max, int skip, uintptr_t lo,

@@ -27,4 +27,7 @@ int ward__cfi_walk(uintptr_t *pcs, int max, int skip, uintptr_t lo,
 int ward__cfi_site(uint32_t kind, int max, int skip, uintptr_t lo,
 		   uintptr_t hi, bool rules, uint32_t *site);
 
+/* Code was unmapped (dlclose): every thread drops its cached rules. */
+void ward__unwind_code_unmapped(void);
+
 #endif
