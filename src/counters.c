@@ -34,13 +34,10 @@ enum { CHUNK_BITS = 10, DIR_BITS = 14 };
 #define CHUNK (1u << CHUNK_BITS)
 #define DIR (1u << DIR_BITS)
 
-struct counts {
-	_Atomic uint64_t acq_count, acq_bytes, rel_count, rel_bytes;
-};
 
 struct tcounts {
 	struct tcounts *next;
-	struct counts *_Atomic dir[DIR];
+	struct ward__count_slot *_Atomic dir[DIR];
 };
 
 static pthread_mutex_t list_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -60,17 +57,10 @@ static void *map(size_t n)
 	return p == MAP_FAILED ? NULL : p;
 }
 
-static void relaxed_add(_Atomic uint64_t *to, uint64_t n)
-{
-	atomic_store_explicit(to,
-			      atomic_load_explicit(to, memory_order_relaxed) + n,
-			      memory_order_relaxed);
-}
-
 static void fold(struct tcounts *t)
 {
 	for (uint32_t hi = 0; hi < DIR; hi++) {
-		struct counts *c = atomic_load_explicit(&t->dir[hi],
+		struct ward__count_slot *c = atomic_load_explicit(&t->dir[hi],
 							memory_order_relaxed);
 		if (!c)
 			continue;
@@ -84,10 +74,10 @@ static void fold(struct tcounts *t)
 				ward__site_get((hi << CHUNK_BITS) | lo);
 			if (!r)
 				continue;
-			atomic_fetch_add(&r->acq_count, c[lo].acq_count);
-			atomic_fetch_add(&r->acq_bytes, c[lo].acq_bytes);
-			atomic_fetch_add(&r->rel_count, c[lo].rel_count);
-			atomic_fetch_add(&r->rel_bytes, c[lo].rel_bytes);
+			atomic_fetch_add(&r->totals.acq_count, c[lo].acq_count);
+			atomic_fetch_add(&r->totals.acq_bytes, c[lo].acq_bytes);
+			atomic_fetch_add(&r->totals.rel_count, c[lo].rel_count);
+			atomic_fetch_add(&r->totals.rel_bytes, c[lo].rel_bytes);
 		}
 		munmap(c, CHUNK * sizeof(*c));
 		atomic_store_explicit(&t->dir[hi], NULL, memory_order_relaxed);
@@ -108,6 +98,7 @@ static void on_exit_thread(void *arg)
 	t->next = spare;
 	spare = t;
 	mine = DEAD;
+	ward__count_cache = NULL; /* its chunk is gone */
 	pthread_mutex_unlock(&list_lock);
 }
 
@@ -139,15 +130,15 @@ static struct tcounts *join(void)
 }
 
 /* The counters of `site` for this thread, or NULL: count in the site. */
-static inline struct counts *slot(uint32_t site)
+static inline struct ward__count_slot *slot(uint32_t site)
 {
 	struct tcounts *t = mine;
 	if (__builtin_expect(!t, 0))
 		t = mine = join();
 	if (t == DEAD)
 		return NULL;
-	struct counts *c = atomic_load_explicit(&t->dir[site >> CHUNK_BITS],
-						memory_order_relaxed);
+	struct ward__count_slot *c = atomic_load_explicit(
+		&t->dir[site >> CHUNK_BITS], memory_order_relaxed);
 	if (__builtin_expect(!c, 0)) {
 		if ((site >> CHUNK_BITS) >= DIR || !(c = map(CHUNK * sizeof(*c))))
 			return NULL;
@@ -157,54 +148,60 @@ static inline struct counts *slot(uint32_t site)
 	return &c[site & (CHUNK - 1)];
 }
 
-void ward__count_acquire(uint32_t site, int64_t count, int64_t bytes)
+__thread uint32_t ward__count_site;
+__thread struct ward__count_slot *ward__count_cache;
+
+/* The slot of `site` for this thread, remembered for the next count; NULL
+ * when this thread counts in the site itself. */
+static struct ward__count_slot *slot_cached(uint32_t site)
 {
-	struct counts *c = slot(site);
+	struct ward__count_slot *c = slot(site);
+	ward__count_site = site;
+	ward__count_cache = c;
+	return c;
+}
+
+void ward__count_acquire_slow(uint32_t site, int64_t count, int64_t bytes)
+{
+	struct ward__count_slot *c = slot_cached(site);
 	if (c) {
-		relaxed_add(&c->acq_count, (uint64_t)count);
-		relaxed_add(&c->acq_bytes, (uint64_t)bytes);
+		ward__count_add_acquire(c, count, bytes);
 		return;
 	}
 	struct ward__site_rec *r = ward__site_get(site);
-	atomic_fetch_add_explicit(&r->acq_count, (uint64_t)count,
+	atomic_fetch_add_explicit(&r->totals.acq_count, (uint64_t)count,
 				  memory_order_release);
-	atomic_fetch_add_explicit(&r->acq_bytes, (uint64_t)bytes,
+	atomic_fetch_add_explicit(&r->totals.acq_bytes, (uint64_t)bytes,
 				  memory_order_release);
 }
 
-void ward__count_release(uint32_t site, uint64_t bytes)
+void ward__count_release_slow(uint32_t site, uint64_t bytes)
 {
-	struct counts *c = slot(site);
+	struct ward__count_slot *c = slot_cached(site);
 	if (c) {
-		/* Bytes first: a reader that sees the count sees the bytes. */
-		atomic_store_explicit(&c->rel_bytes,
-				      atomic_load_explicit(&c->rel_bytes,
-							   memory_order_relaxed) +
-					      bytes,
-				      memory_order_release);
-		atomic_store_explicit(&c->rel_count,
-				      atomic_load_explicit(&c->rel_count,
-							   memory_order_relaxed) +
-					      1,
-				      memory_order_release);
+		ward__count_add_release(c, bytes);
 		return;
 	}
 	struct ward__site_rec *r = ward__site_get(site);
-	atomic_fetch_add_explicit(&r->rel_bytes, bytes, memory_order_release);
-	atomic_fetch_add_explicit(&r->rel_count, 1, memory_order_release);
+	atomic_fetch_add_explicit(&r->totals.rel_bytes, bytes,
+				  memory_order_release);
+	atomic_fetch_add_explicit(&r->totals.rel_count, 1, memory_order_release);
 }
 
 /* Pass 0 adds releases, pass 1 acquisitions, from one source. */
-static void add(struct ward__counts *o, int pass, _Atomic uint64_t *acq_count,
-		_Atomic uint64_t *acq_bytes, _Atomic uint64_t *rel_count,
-		_Atomic uint64_t *rel_bytes)
+static void add(struct ward__counts *o, int pass,
+		const struct ward__count_slot *c)
 {
 	if (pass == 0) {
-		o->rel_count += atomic_load_explicit(rel_count, memory_order_acquire);
-		o->rel_bytes += atomic_load_explicit(rel_bytes, memory_order_acquire);
+		o->rel_count += atomic_load_explicit(&c->rel_count,
+						     memory_order_acquire);
+		o->rel_bytes += atomic_load_explicit(&c->rel_bytes,
+						     memory_order_acquire);
 	} else {
-		o->acq_count += atomic_load_explicit(acq_count, memory_order_acquire);
-		o->acq_bytes += atomic_load_explicit(acq_bytes, memory_order_acquire);
+		o->acq_count += atomic_load_explicit(&c->acq_count,
+						     memory_order_acquire);
+		o->acq_bytes += atomic_load_explicit(&c->acq_bytes,
+						     memory_order_acquire);
 	}
 }
 
@@ -216,21 +213,16 @@ void ward__counts_read(struct ward__counts *out, uint32_t n)
 		for (uint32_t id = 1; id <= n; id++) {
 			struct ward__site_rec *r = ward__site_get(id);
 			if (r)
-				add(&out[id - 1], pass, &r->acq_count,
-				    &r->acq_bytes, &r->rel_count, &r->rel_bytes);
+				add(&out[id - 1], pass, &r->totals);
 		}
 		for (struct tcounts *t = threads; t; t = t->next)
 			for (uint32_t hi = 0; hi <= (n >> CHUNK_BITS); hi++) {
-				struct counts *c = atomic_load_explicit(
+				struct ward__count_slot *c = atomic_load_explicit(
 					&t->dir[hi], memory_order_acquire);
 				for (uint32_t lo = 0; c && lo < CHUNK; lo++) {
 					uint32_t id = (hi << CHUNK_BITS) | lo;
 					if (id >= 1 && id <= n)
-						add(&out[id - 1], pass,
-						    &c[lo].acq_count,
-						    &c[lo].acq_bytes,
-						    &c[lo].rel_count,
-						    &c[lo].rel_bytes);
+						add(&out[id - 1], pass, &c[lo]);
 				}
 			}
 	}
@@ -252,7 +244,7 @@ void ward__counts_reset(void)
 {
 	for (struct tcounts *t = threads; t; t = t->next)
 		for (uint32_t hi = 0; hi < DIR; hi++) {
-			struct counts *c = atomic_load_explicit(
+			struct ward__count_slot *c = atomic_load_explicit(
 				&t->dir[hi], memory_order_relaxed);
 			if (c)
 				memset(c, 0, CHUNK * sizeof(*c));
@@ -262,9 +254,9 @@ void ward__counts_reset(void)
 		struct ward__site_rec *r = ward__site_get(id);
 		if (!r)
 			continue;
-		atomic_store(&r->acq_count, 0);
-		atomic_store(&r->acq_bytes, 0);
-		atomic_store(&r->rel_count, 0);
-		atomic_store(&r->rel_bytes, 0);
+		atomic_store(&r->totals.acq_count, 0);
+		atomic_store(&r->totals.acq_bytes, 0);
+		atomic_store(&r->totals.rel_count, 0);
+		atomic_store(&r->totals.rel_bytes, 0);
 	}
 }

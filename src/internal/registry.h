@@ -16,20 +16,81 @@
  * counters hold the totals of threads that have exited (counters.c keeps
  * the live threads' own).
  */
+/* What a site acquired and released, counts and bytes. */
+struct ward__count_slot {
+	_Atomic uint64_t acq_count, acq_bytes, rel_count, rel_bytes;
+};
+
 struct ward__site_rec {
 	uint64_t hash;
 	uint32_t kind;
 	uint32_t depth;
-	_Atomic uint64_t acq_count, acq_bytes;
-	_Atomic uint64_t rel_count, rel_bytes;
+	struct ward__count_slot totals;
 	uintptr_t pcs[]; /* return addresses, innermost first */
 };
 
 /* Counting, per thread (counters.c). An acquisition is counted before its
  * record is inserted, a release after its record is removed; a failed
- * insertion is taken back with count -1. */
-void ward__count_acquire(uint32_t site, int64_t count, int64_t bytes);
-void ward__count_release(uint32_t site, uint64_t bytes);
+ * insertion is taken back with count -1. Only the owning thread writes a
+ * slot, so a count is a load and a store; the slot of the site counted
+ * last is kept at hand. */
+extern __thread uint32_t ward__count_site
+	__attribute__((tls_model("initial-exec")));
+extern __thread struct ward__count_slot *ward__count_cache
+	__attribute__((tls_model("initial-exec")));
+void ward__count_acquire_slow(uint32_t site, int64_t count, int64_t bytes);
+void ward__count_release_slow(uint32_t site, uint64_t bytes);
+
+static inline void ward__count_add_acquire(struct ward__count_slot *c,
+					   int64_t count, int64_t bytes)
+{
+	atomic_store_explicit(&c->acq_count,
+			      atomic_load_explicit(&c->acq_count,
+						   memory_order_relaxed) +
+				      (uint64_t)count,
+			      memory_order_relaxed);
+	atomic_store_explicit(&c->acq_bytes,
+			      atomic_load_explicit(&c->acq_bytes,
+						   memory_order_relaxed) +
+				      (uint64_t)bytes,
+			      memory_order_relaxed);
+}
+
+/* Bytes first, with release order: a reader that sees the count sees the
+ * bytes, and the acquisition counted before the record was inserted. */
+static inline void ward__count_add_release(struct ward__count_slot *c,
+					   uint64_t bytes)
+{
+	atomic_store_explicit(&c->rel_bytes,
+			      atomic_load_explicit(&c->rel_bytes,
+						   memory_order_relaxed) +
+				      bytes,
+			      memory_order_release);
+	atomic_store_explicit(&c->rel_count,
+			      atomic_load_explicit(&c->rel_count,
+						   memory_order_relaxed) +
+				      1,
+			      memory_order_release);
+}
+
+static inline void ward__count_acquire(uint32_t site, int64_t count,
+				       int64_t bytes)
+{
+	struct ward__count_slot *c = ward__count_cache;
+	if (__builtin_expect(c && site == ward__count_site, 1))
+		ward__count_add_acquire(c, count, bytes);
+	else
+		ward__count_acquire_slow(site, count, bytes);
+}
+
+static inline void ward__count_release(uint32_t site, uint64_t bytes)
+{
+	struct ward__count_slot *c = ward__count_cache;
+	if (__builtin_expect(c && site == ward__count_site, 1))
+		ward__count_add_release(c, bytes);
+	else
+		ward__count_release_slow(site, bytes);
+}
 
 /* Every site's totals: out[id - 1] for ids 1..n, all releases read before
  * any acquisition, so acq - rel is never negative. */
