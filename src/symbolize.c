@@ -12,6 +12,7 @@
  *
  * Locking: one mutex around the cache; lookups are rare (reports).
  */
+#include <dlfcn.h>
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +32,25 @@
 #if WARD_HAVE_LIBDW
 #include <dwarf.h>
 #include <elfutils/libdwfl.h>
+
+/*
+ * libdw is opened on first use, not linked: a program that never names a
+ * source line does not load it and the five libraries it needs (~0.5 ms
+ * at every start), and a machine without it still gets function names.
+ */
+#define DW_FUNCTIONS(X)                                                       \
+	X(dwfl_begin) X(dwfl_end) X(dwfl_report_offline) X(dwfl_report_end)  \
+	X(dwfl_module_getelf) X(dwfl_module_getsrc) X(dwfl_lineinfo)         \
+	X(dwfl_module_addrdie) X(dwfl_standard_find_debuginfo)               \
+	X(dwfl_offline_section_address) X(dwarf_getscopes)                   \
+	X(dwarf_getscopes_die) X(dwarf_getsrcfiles) X(dwarf_tag)             \
+	X(dwarf_diename) X(dwarf_attr) X(dwarf_formudata) X(dwarf_filesrc)
+
+static struct {
+#define X(f) __typeof__(&f) f;
+	DW_FUNCTIONS(X)
+#undef X
+} dw;
 #endif
 
 struct sym {
@@ -166,7 +186,7 @@ static struct elf_syms *get(const char *path)
 		free(cache[0]->strings);
 #if WARD_HAVE_LIBDW
 		if (cache[0]->dwfl)
-			dwfl_end(cache[0]->dwfl);
+			dw.dwfl_end(cache[0]->dwfl);
 #endif
 		free(cache[0]);
 		memmove(cache, cache + 1, (CACHE - 1) * sizeof(*cache));
@@ -279,15 +299,34 @@ static int embedded_only(Dwfl_Module *mod, void **user, const char *name,
 	return -1;
 }
 
-static const Dwfl_Callbacks embedded_callbacks = {
-	.find_debuginfo = embedded_only,
-	.section_address = dwfl_offline_section_address,
-};
+static Dwfl_Callbacks embedded_callbacks = { .find_debuginfo = embedded_only };
+static Dwfl_Callbacks separate_callbacks;
 
-static const Dwfl_Callbacks separate_callbacks = {
-	.find_debuginfo = dwfl_standard_find_debuginfo,
-	.section_address = dwfl_offline_section_address,
-};
+/* Under lock. */
+static bool dw_open(void)
+{
+	static int state; /* 0 untried, 1 open, -1 missing */
+	if (state)
+		return state > 0;
+	state = -1;
+	void *h = dlopen("libdw.so.1", RTLD_NOW | RTLD_LOCAL);
+	if (!h)
+		return false;
+#define X(f)                                                                  \
+	{                                                                     \
+		void *sym = dlsym(h, #f);                                     \
+		if (!sym)                                                     \
+			return false;                                         \
+		memcpy(&dw.f, &sym, sizeof(sym));                             \
+	}
+	DW_FUNCTIONS(X)
+#undef X
+	embedded_callbacks.section_address = dw.dwfl_offline_section_address;
+	separate_callbacks.find_debuginfo = dw.dwfl_standard_find_debuginfo;
+	separate_callbacks.section_address = dw.dwfl_offline_section_address;
+	state = 1;
+	return true;
+}
 #endif
 
 #if WARD_HAVE_LIBDW
@@ -295,15 +334,15 @@ static const Dwfl_Callbacks separate_callbacks = {
 static Dwfl_Module *module_of(const char *path, GElf_Addr *bias)
 {
 	struct elf_syms *e = get(path);
-	if (e && !e->dwfl_tried) {
+	if (e && !e->dwfl_tried && dw_open()) {
 		e->dwfl_tried = true;
-		e->dwfl = dwfl_begin(ward__separate_debuginfo
+		e->dwfl = dw.dwfl_begin(ward__separate_debuginfo
 					     ? &separate_callbacks
 					     : &embedded_callbacks);
 		if (e->dwfl) {
-			e->mod = dwfl_report_offline(e->dwfl, path, path, -1);
-			dwfl_report_end(e->dwfl, NULL, NULL);
-			if (e->mod && !dwfl_module_getelf(e->mod, &e->bias))
+			e->mod = dw.dwfl_report_offline(e->dwfl, path, path, -1);
+			dw.dwfl_report_end(e->dwfl, NULL, NULL);
+			if (e->mod && !dw.dwfl_module_getelf(e->mod, &e->bias))
 				e->mod = NULL;
 		}
 	}
@@ -330,9 +369,9 @@ static int inline_chain(Dwfl_Module *mod, Dwarf_Addr addr,
 			int line)
 {
 	Dwarf_Addr cu_bias;
-	Dwarf_Die *cu = dwfl_module_addrdie(mod, addr, &cu_bias);
+	Dwarf_Die *cu = dw.dwfl_module_addrdie(mod, addr, &cu_bias);
 	Dwarf_Die *scopes = NULL;
-	int nscopes = cu ? dwarf_getscopes(cu, addr - cu_bias, &scopes) : 0;
+	int nscopes = cu ? dw.dwarf_getscopes(cu, addr - cu_bias, &scopes) : 0;
 	/* dwarf_getscopes() follows an inlined instance to its abstract
 	 * definition; the scopes that hold the instance itself are what
 	 * shows where it was inlined. */
@@ -340,19 +379,19 @@ static int inline_chain(Dwfl_Module *mod, Dwarf_Addr addr,
 		Dwarf_Die innermost = scopes[0];
 		free(scopes);
 		scopes = NULL;
-		nscopes = dwarf_getscopes_die(&innermost, &scopes);
+		nscopes = dw.dwarf_getscopes_die(&innermost, &scopes);
 	}
 	Dwarf_Files *files = NULL;
 	size_t nfiles = 0;
 	int n = 0;
 
-	if (cu && dwarf_getsrcfiles(cu, &files, &nfiles) != 0)
+	if (cu && dw.dwarf_getsrcfiles(cu, &files, &nfiles) != 0)
 		files = NULL;
 	for (int i = 0; i < nscopes && n < max; i++) {
-		int tag = dwarf_tag(&scopes[i]);
+		int tag = dw.dwarf_tag(&scopes[i]);
 		if (tag != DW_TAG_inlined_subroutine && tag != DW_TAG_subprogram)
 			continue;
-		const char *name = dwarf_diename(&scopes[i]);
+		const char *name = dw.dwarf_diename(&scopes[i]);
 		struct ward__src_frame *f = &out[n++];
 		snprintf(f->func, sizeof(f->func), "%s", name ? name : "");
 		base_name(f->file, sizeof(f->file), file);
@@ -362,13 +401,16 @@ static int inline_chain(Dwfl_Module *mod, Dwarf_Addr addr,
 		/* Where this one was inlined: the next frame's position. */
 		Dwarf_Attribute attr;
 		Dwarf_Word cf = 0, cl = 0;
-		if (dwarf_formudata(dwarf_attr(&scopes[i], DW_AT_call_file, &attr),
-				    &cf) != 0 ||
-		    dwarf_formudata(dwarf_attr(&scopes[i], DW_AT_call_line, &attr),
-				    &cl) != 0)
+		if (dw.dwarf_formudata(dw.dwarf_attr(&scopes[i],
+						     DW_AT_call_file, &attr),
+				       &cf) != 0 ||
+		    dw.dwarf_formudata(dw.dwarf_attr(&scopes[i],
+						     DW_AT_call_line, &attr),
+				       &cl) != 0)
 			cl = 0;
-		file = files && cf < nfiles ? dwarf_filesrc(files, cf, NULL, NULL)
-					    : NULL;
+		file = files && cf < nfiles
+			       ? dw.dwarf_filesrc(files, cf, NULL, NULL)
+			       : NULL;
 		line = (int)cl;
 	}
 	free(scopes);
@@ -388,9 +430,9 @@ int ward__source_frames(const char *path, uint64_t vaddr,
 	pthread_mutex_lock(&lock);
 	ward__in_registry++;
 	Dwfl_Module *mod = module_of(path, &bias);
-	Dwfl_Line *ln = mod ? dwfl_module_getsrc(mod, vaddr + bias) : NULL;
+	Dwfl_Line *ln = mod ? dw.dwfl_module_getsrc(mod, vaddr + bias) : NULL;
 	int lineno = 0;
-	const char *src = ln ? dwfl_lineinfo(ln, NULL, &lineno, NULL, NULL,
+	const char *src = ln ? dw.dwfl_lineinfo(ln, NULL, &lineno, NULL, NULL,
 					     NULL)
 			     : NULL;
 	if (src && lineno > 0) {
