@@ -529,11 +529,26 @@ static inline void heap_released(void *p)
 		ward__sample_drop((uintptr_t)p);
 }
 
-WARD_API void *ward_malloc(size_t size)
+/* ward_malloc()'s recording path: its stack starts two frames up. */
+static __attribute__((noinline)) void *malloc_recorded(size_t size)
 {
 	void *p = malloc(size);
-	heap_acquired(p, size);
+	if (p) {
+		if (ward__sample_rate)
+			ward__sample_take((uintptr_t)p);
+		ward__track_at(WARD_KIND_HEAP, (uintptr_t)p, size, 2);
+	}
 	__asm__ volatile("" ::: "memory");
+	return p;
+}
+
+WARD_API void *ward_malloc(size_t size)
+{
+	/* Sampled mode, not this one: straight to malloc. */
+	if (__builtin_expect(ward__alloc_unsampled(size), 1))
+		return malloc(size);
+	void *p = malloc_recorded(size);
+	__asm__ volatile("" ::: "memory"); /* a frame of its own, always */
 	return p;
 }
 
