@@ -34,7 +34,6 @@ enum { CHUNK_BITS = 10, DIR_BITS = 14 };
 #define CHUNK (1u << CHUNK_BITS)
 #define DIR (1u << DIR_BITS)
 
-
 struct tcounts {
 	struct tcounts *next;
 	struct ward__count_slot *_Atomic dir[DIR];
