@@ -501,24 +501,22 @@ WARD_API int ward_kind_stats(int kind, struct ward_kind_stats *out)
 
 /* Each wrapper tracks with skip 1, so the stack starts at its caller. */
 
-/* Record a new heap block, or, in sampled mode, only the sampled ones.
- * The test for "not sampled" is inline; the rest is not, since the stack
- * starts two frames above it. */
-static __attribute__((noinline)) void heap_record(void *p, size_t size)
+/* Record a new heap block that every block, or the sample, includes (the
+ * test for that is inline in the callers), with the stack starting `skip`
+ * frames above this one. */
+static __attribute__((noinline)) void heap_record(void *p, size_t size,
+						   int skip)
 {
-	if (ward__sample_rate) {
-		if (ward__countdown > 0)
-			return;
+	if (ward__sample_rate)
 		ward__sample_take((uintptr_t)p);
-	}
-	ward__track_at(WARD_KIND_HEAP, (uintptr_t)p, size, 2);
+	ward__track_at(WARD_KIND_HEAP, (uintptr_t)p, size, skip + 1);
 	__asm__ volatile("" ::: "memory");
 }
 
 #define heap_acquired(p, size)                                                \
 	do {                                                                   \
 		if ((p) && !ward__alloc_unsampled(size))                       \
-			heap_record((p), (size));                              \
+			heap_record((p), (size), 1);                           \
 	} while (0)
 
 static inline void heap_released(void *p)
@@ -529,15 +527,12 @@ static inline void heap_released(void *p)
 		ward__sample_drop((uintptr_t)p);
 }
 
-/* ward_malloc()'s recording path: its stack starts two frames up. */
+/* ward_malloc()'s recording path: the stack starts above ward_malloc. */
 static __attribute__((noinline)) void *malloc_recorded(size_t size)
 {
 	void *p = malloc(size);
-	if (p) {
-		if (ward__sample_rate)
-			ward__sample_take((uintptr_t)p);
-		ward__track_at(WARD_KIND_HEAP, (uintptr_t)p, size, 2);
-	}
+	if (p)
+		heap_record(p, size, 2);
 	__asm__ volatile("" ::: "memory");
 	return p;
 }
