@@ -53,12 +53,6 @@ static void configure(void)
 		max_depth = atoi(s) > 256 ? 256 : atoi(s);
 }
 
-int ward__stack_depth(void)
-{
-	pthread_once(&conf_once, configure);
-	return max_depth;
-}
-
 /* ---- Frame-pointer walk ------------------------------------------------ */
 
 static __thread uintptr_t stack_lo, stack_hi;
@@ -184,30 +178,6 @@ static int unhide(uintptr_t *pcs, int n)
 	return k;
 }
 
-int ward__stack_capture(uintptr_t *pcs, int max, int skip)
-{
-	pthread_once(&conf_once, configure);
-	if (max > max_depth)
-		max = max_depth;
-	/* +1: ward__stack_capture itself, which must then keep its frame:
-	 * the barrier stops the walk becoming a tail call. */
-	int n;
-	if (walker == WALK_CFI) {
-		if (__builtin_expect(stack_hi == 0, 0))
-			thread_bounds();
-		n = ward__cfi_walk(pcs, max, skip + 1, stack_lo, stack_hi);
-		if (n < 0)
-			n = fp_walk(pcs, max, skip + 1);
-	} else if (walker == WALK_DWARF) {
-		n = dwarf_walk(pcs, max, skip + 1);
-	} else {
-		n = fp_walk(pcs, max, skip + 1);
-	}
-	n = unhide(pcs, n);
-	__asm__ volatile("" ::: "memory");
-	return n;
-}
-
 uint32_t ward__site_from_walk(uint32_t kind, uintptr_t *pcs, int n)
 {
 	return ward__site_intern(kind, pcs, unhide(pcs, n));
@@ -232,9 +202,14 @@ uint32_t ward__site_capture(uint32_t kind, int skip)
 			return site;
 		}
 	}
+	/* libgcc's walker, or frame pointers where the .eh_frame walker does
+	 * not run (other than x86-64). */
 	uintptr_t pcs[256];
-	int n = ward__stack_capture(pcs, max_depth, skip + 1);
-	return ward__site_intern(kind, pcs, n);
+	int n = walker == WALK_DWARF ? dwarf_walk(pcs, max_depth, skip + 1)
+				     : fp_walk(pcs, max_depth, skip + 1);
+	uint32_t site = ward__site_from_walk(kind, pcs, n);
+	__asm__ volatile("" ::: "memory");
+	return site;
 }
 
 /* ---- Arena ------------------------------------------------------------- */

@@ -18,7 +18,7 @@
  * keyed by return address, 16 bytes each, allocated on a thread's first
  * walk.
  *
- * x86-64 only. Elsewhere ward__cfi_walk returns -1 and callers use another
+ * x86-64 only. Elsewhere ward__cfi_site returns -1 and callers use another
  * walker.
  */
 #include <stdbool.h>
@@ -542,19 +542,6 @@ walk(uintptr_t sp, uintptr_t bp, uintptr_t pc, uintptr_t *pcs, int max,
 	return n;
 }
 
-__attribute__((noinline)) int ward__cfi_walk(uintptr_t *pcs, int max, int skip,
-					    uintptr_t lo, uintptr_t hi)
-{
-	/* Start from this function's own frame, which has a frame pointer. */
-	uintptr_t *fp = __builtin_frame_address(0);
-
-	drop_stale_rules();
-	if (lo < (uintptr_t)fp)
-		lo = (uintptr_t)fp;
-	return walk((uintptr_t)(fp + 2), fp[0], fp[1], pcs, max, skip, lo, hi,
-		    true, NULL, NULL);
-}
-
 /*
  * Remembered walks, per thread: 64 sets of 4, the set picked by the stack
  * pointer the walk starts from (the same call path in a loop starts from
@@ -652,13 +639,6 @@ __attribute__((noinline)) int ward__cfi_site(uint32_t kind, int max, int skip,
 }
 
 #else
-
-int ward__cfi_walk(uintptr_t *pcs, int max, int skip, uintptr_t lo,
-		   uintptr_t hi)
-{
-	(void)pcs; (void)max; (void)skip; (void)lo; (void)hi;
-	return -1;
-}
 
 void ward__unwind_code_unmapped(void)
 {

@@ -104,18 +104,11 @@ void ward__counts_lock(void);
 void ward__counts_unlock(void);
 void ward__counts_reset(void);
 
-/* Capture the calling stack into pcs (at most max), skipping `skip`
- * innermost frames. Returns the number captured. */
-int ward__stack_capture(uintptr_t *pcs, int max, int skip);
-
 /* The top of the calling thread's stack, or 0 when unknown. */
 uintptr_t ward__stack_top(void);
 
 /* Leave return addresses in [lo, hi) out of captured stacks. */
 void ward__stack_hide(uintptr_t lo, uintptr_t hi);
-
-/* The configured stack depth (WARD_STACK_DEPTH, default 64). */
-int ward__stack_depth(void);
 
 /* Intern (kind, pcs[0..n)) and return its site id (>= 1), or 0 on ENOMEM. */
 uint32_t ward__site_intern(uint32_t kind, const uintptr_t *pcs, int n);
