@@ -19,14 +19,19 @@
  * hold malloc's locks. Roots are checked against /proc/self/maps before
  * they are read.
  *
- * Limits: the calling thread's own TLS is not scanned.
+ * Thread-local storage is a root too: the calling thread's, and that of
+ * threads that ended but were never joined (their descriptors stay), found
+ * through the thread pointer (x86-64: static TLS below it, the descriptor
+ * and its pointer to dynamic TLS at it).
  */
 #include <fcntl.h>
 #include <link.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -46,7 +51,7 @@ struct range {
 	uintptr_t lo, hi;
 };
 
-enum { MAX_ROOTS = 4096, MAX_MAPS = 65536 };
+enum { MAX_ROOTS = 4096, MAX_MAPS = 65536, MAX_TPS = 4096 };
 
 struct scan {
 	struct block *b;
@@ -58,6 +63,10 @@ struct scan {
 	size_t nroots;
 	struct range *maps;         /* readable mappings, in address order */
 	size_t nmaps;
+	uintptr_t *tps;             /* thread pointers: this thread's, and */
+	size_t ntps;                /* threads not joined (their TLS) */
+	size_t tls_below;           /* static TLS below a thread pointer */
+	uintptr_t loader_lo, loader_hi; /* the dynamic loader's code */
 };
 
 /* Sizes of 0 still map a page: unmap with the same size. */
@@ -216,8 +225,15 @@ static int root_object(struct dl_phdr_info *info, size_t size, void *arg)
 {
 	struct scan *s = arg;
 	(void)size;
+	bool loader = info->dlpi_addr == getauxval(AT_BASE) && info->dlpi_addr;
 	for (int i = 0; i < info->dlpi_phnum; i++) {
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type == PT_TLS)
+			s->tls_below += ph->p_memsz + ph->p_align;
+		if (loader && ph->p_type == PT_LOAD && (ph->p_flags & PF_X)) {
+			s->loader_lo = info->dlpi_addr + ph->p_vaddr;
+			s->loader_hi = s->loader_lo + ph->p_memsz;
+		}
 		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_W))
 			continue;
 		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
@@ -228,6 +244,36 @@ static int root_object(struct dl_phdr_info *info, size_t size, void *arg)
 			s->roots[s->nroots++] = (struct range){ lo, hi };
 	}
 	return 0;
+}
+
+static void thread_tp(uintptr_t h, uint32_t site, uint64_t size, void *opaque)
+{
+	struct scan *s = opaque;
+	(void)site;
+	(void)size;
+	if (s->ntps < MAX_TPS)
+		s->tps[s->ntps++] = h;
+}
+
+/* [*lo, *hi) cut down to the readable run of mappings holding `at`. */
+static bool clip(const struct scan *s, uintptr_t at, uintptr_t *lo,
+		 uintptr_t *hi)
+{
+	size_t i = 0;
+	while (i < s->nmaps && s->maps[i].hi <= at)
+		i++;
+	if (i == s->nmaps || s->maps[i].lo > at)
+		return false;
+	size_t first = i, last = i;
+	while (first > 0 && s->maps[first - 1].hi == s->maps[first].lo)
+		first--;
+	while (last + 1 < s->nmaps && s->maps[last + 1].lo == s->maps[last].hi)
+		last++;
+	if (*lo < s->maps[first].lo)
+		*lo = s->maps[first].lo;
+	if (*hi > s->maps[last].hi)
+		*hi = s->maps[last].hi;
+	return *lo < *hi;
 }
 
 static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
@@ -262,6 +308,7 @@ static void unmap_all(struct scan *s)
 	unmap_pages(s->work, s->cap * sizeof(*s->work));
 	unmap_pages(s->roots, MAX_ROOTS * sizeof(*s->roots));
 	unmap_pages(s->maps, MAX_MAPS * sizeof(*s->maps));
+	unmap_pages(s->tps, MAX_TPS * sizeof(*s->tps));
 }
 
 /* Stop the other threads with the heap's shard locks free, and take
@@ -289,6 +336,28 @@ static void mark(struct scan *s, const struct ward__scan_self *self,
 	for (size_t i = 0; i < s->nroots; i++)
 		if (readable(s, s->roots[i].lo, s->roots[i].hi, NULL))
 			scan_range(s, s->roots[i].lo, s->roots[i].hi, 1);
+	/* Thread-local storage: glibc's x86-64 threads keep static TLS just
+	 * below the thread pointer and the thread descriptor (with the
+	 * pointer to the dynamic TLS vector) at it. */
+	for (size_t i = 0; i < s->ntps; i++) {
+		uintptr_t lo = s->tps[i] - s->tls_below - 2048;
+		uintptr_t hi = s->tps[i] + 4096;
+		if (clip(s, s->tps[i], &lo, &hi))
+			scan_range(s, lo, hi, 1);
+	}
+	/* What the dynamic loader allocated for itself (threads' TLS vectors,
+	 * dlopen bookkeeping) it still holds, though often only through
+	 * memory that is no block (the descriptors of cached thread stacks):
+	 * a root, as valgrind's default suppressions and LeakSanitizer treat
+	 * it. */
+	for (size_t i = 0; i < s->n && s->loader_hi; i++) {
+		const struct ward__site_rec *r = ward__site_get(s->b[i].site);
+		if (r && r->depth > 0 && r->pcs[0] - 1 >= s->loader_lo &&
+		    r->pcs[0] - 1 < s->loader_hi && s->b[i].state != 1) {
+			s->b[i].state = 1;
+			s->work[s->nwork++] = i;
+		}
+	}
 	for (int r = 0; r < WARD__SELF_REGS; r++)
 		scan_word(s, self->regs[r]);
 	if (self->stack_hi > self->stack_lo)
@@ -324,7 +393,8 @@ int ward__scan_heap(const struct ward__scan_self *self,
 	 * on the heap, are not scanned. */
 	s.roots = map_pages(MAX_ROOTS * sizeof(*s.roots));
 	s.maps = map_pages(MAX_MAPS * sizeof(*s.maps));
-	if (!s.roots || !s.maps) {
+	s.tps = map_pages(MAX_TPS * sizeof(*s.tps));
+	if (!s.roots || !s.maps || !s.tps) {
 		unmap_all(&s);
 		return -1;
 	}
@@ -332,6 +402,10 @@ int ward__scan_heap(const struct ward__scan_self *self,
 	if (s.skip_lo == 0 || (s.skip_hi - s.skip_lo) > ((uintptr_t)1 << 30))
 		s.skip_lo = s.skip_hi = 0;
 	dl_iterate_phdr(root_object, &s);
+#if defined(__x86_64__)
+	s.tps[s.ntps++] = (uintptr_t)pthread_self(); /* the thread pointer */
+	ward__registry_each(WARD_KIND_THREAD, thread_tp, &s);
+#endif
 
 	int nthreads = quiesce(&threads);
 	if (nthreads < 0) {

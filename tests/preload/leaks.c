@@ -168,6 +168,15 @@ NOINLINE void leak_indirect(void)
 	leak_kept();
 }
 
+/* What only thread-local storage points to is still reachable: one block
+ * from this thread's __thread variable. */
+__thread char *tls_kept; /* not static: the store must stay */
+
+NOINLINE void leak_tls_kept(void)
+{
+	tls_kept = malloc(333);
+}
+
 NOINLINE void leak_snapshot_batch(void)
 {
 	for (int i = 0; i < 500; i++)
@@ -266,6 +275,8 @@ int main(int argc, char **argv)
 		leak_indirect();
 	else if (strcmp(what, "snapshot") == 0)
 		leak_snapshot();
+	else if (strcmp(what, "tls") == 0)
+		leak_tls_kept();
 	else if (strcmp(what, "running_threads") == 0)
 		leak_running_threads(false);
 	else if (strcmp(what, "masked_threads") == 0)

@@ -107,6 +107,21 @@ expect_site "a thread that blocks every signal: no classes" \
 expect_site "a thread that blocks every signal: still reported" \
 	"$work/masked_threads.pb.gz" lost_while_threads_run heap "3 270"
 
+# Thread-local storage is a root, and what the dynamic loader allocated for
+# itself (threads' TLS vectors, the joined thread's kept by glibc's stack
+# cache too) is not lost.
+run_leaks tls
+expect_site "what a __thread variable points to is still reachable" \
+	"$work/tls.pb.gz" leak_tls_kept heap/reachable "1 333"
+definite=$("$ward" report "$work/threads.pb.gz" |
+	awk '/^stacks:/ { exit } $4 == "heap/definite" { c += $3 } END { print c + 0 }')
+if [ "$definite" = 0 ]; then
+	ok "threads: nothing of the loader's definitely lost"
+else
+	bad "threads: nothing of the loader's definitely lost" \
+		"$definite blocks definitely lost" "$("$ward" report "$work/threads.pb.gz" | head -12)"
+fi
+
 # A snapshot signal writes profiles while the program runs.
 "$ward" run --quiet --snapshot-signal USR2 -o "$work/snap.pb.gz" -- "$leaks" snapshot >/dev/null 2>&1
 expect_site "a snapshot on SIGUSR2, mid-run" "$work/snap.pb.gz.snap1" \
