@@ -7,7 +7,8 @@
  *
  * The signal is SIGRTMAX-1. Nothing is stopped, and the caller skips what
  * needed it, when the program has its own handler for that signal, when
- * a thread blocks it, or when a thread does not answer within 250 ms.
+ * a thread blocks it, or when a thread does not answer within 1 s (a
+ * thread that is running answers at once; the wait is for a loaded machine).
  * While stopped, a thread may hold any lock (malloc's included): the
  * scanner allocates nothing and takes no lock until it resumes them.
  *
@@ -199,7 +200,7 @@ int ward__threads_stop(const struct ward__stopped **out)
 		}
 		struct timespec step = { 0, 100 * 1000 };
 		int waited = 0;
-		while (atomic_load(&arrived) < expected && waited < 2500) {
+		while (atomic_load(&arrived) < expected && waited < 10000) {
 			nanosleep(&step, NULL);
 			waited++;
 		}
