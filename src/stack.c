@@ -2,10 +2,12 @@
  * stack.c — capturing the acquiring stack, and the table of sites.
  *
  * Capture. Three walkers, chosen once per process by WARD_STACK:
- *  - "cfi" (default): .eh_frame rules, cached per return address
- *    (unwind.c). Correct through code built without frame pointers, about
- *    10 ns a frame once the cache is warm.
- *  - "fp": follows the frame-pointer chain. A few nanoseconds a frame.
+ *  - "cfi" (default): .eh_frame rules, cached per return address, and
+ *    walks remembered per thread (unwind.c). Correct through code built
+ *    without frame pointers, about 10 ns a frame once the cache is warm,
+ *    about one compare a frame when a walk is repeated.
+ *  - "fp": follows the frame-pointer chain — on x86-64 the same walker
+ *    without rules, remembered the same way; elsewhere fp_walk() here.
  *    Each step is checked against the thread's stack bounds (the chain
  *    must climb and stay inside), so code built without frame pointers
  *    ends or skips instead of faulting.
@@ -17,9 +19,10 @@
  * Sites. A site is (kind, stack), hash-consed. A per-thread cache of recent
  * sites answers most lookups without a lock; otherwise interning takes one
  * of 256 stripe locks picked by the hash; each stripe holds an
- * open-addressed table of site ids. Site records live in an append-only arena and are found by id
- * through a two-level directory whose slots are published with release
- * stores, so readers (snapshots, exporters) take no lock.
+ * open-addressed table of site ids. Site records live in an append-only
+ * arena and are found by id through a two-level directory whose slots are
+ * published with release stores, so readers (snapshots, exporters) take no
+ * lock.
  */
 #include <errno.h>
 #include <pthread.h>
