@@ -208,18 +208,6 @@ static void scan_range(struct scan *s, uintptr_t lo, uintptr_t hi,
 	}
 }
 
-/* Mark what a single word points to (a register). */
-static void scan_word(struct scan *s, uintptr_t v)
-{
-	if (v < s->b[0].start || v >= s->b[s->n - 1].end)
-		return;
-	struct block *b = find(s, v);
-	if (b && b->state != 1) {
-		b->state = 1;
-		s->work[s->nwork++] = (size_t)(b - s->b);
-	}
-}
-
 /* Remember the writable segments of every loaded object as roots. */
 static int root_object(struct dl_phdr_info *info, size_t size, void *arg)
 {
@@ -358,13 +346,14 @@ static void mark(struct scan *s, const struct ward__scan_self *self,
 			s->work[s->nwork++] = i;
 		}
 	}
-	for (int r = 0; r < WARD__SELF_REGS; r++)
-		scan_word(s, self->regs[r]);
+	/* Saved registers: words like any other. */
+	scan_range(s, (uintptr_t)self->regs,
+		   (uintptr_t)(self->regs + WARD__SELF_REGS), 1);
 	if (self->stack_hi > self->stack_lo)
 		scan_range(s, self->stack_lo, self->stack_hi, 1);
 	for (int t = 0; t < nthreads; t++) {
-		for (int r = 0; r < WARD__STOPPED_REGS; r++)
-			scan_word(s, threads[t].regs[r]);
+		scan_range(s, (uintptr_t)threads[t].regs,
+			   (uintptr_t)(threads[t].regs + WARD__STOPPED_REGS), 1);
 		uintptr_t lo = threads[t].sp - 128, end;
 		if (readable(s, lo, lo + 8, &end))
 			scan_range(s, lo, end, 1);
