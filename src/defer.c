@@ -36,6 +36,7 @@
 #include <execinfo.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,6 +124,8 @@ static void setup(struct ward__thread *t)
 	t->frames = P.first_frames;
 	t->fcap = FIRST_FRAMES;
 	t->limit = stored_limit(default_limit);
+	static _Atomic uint32_t threads;
+	t->id = atomic_fetch_add_explicit(&threads, 1, memory_order_relaxed) + 1;
 	/* Any non-NULL value makes thread_exit() run at thread exit. */
 	pthread_setspecific(exit_key, t);
 }
@@ -347,13 +350,15 @@ WARD_API ward_defer_t ward__defer_slow(ward_defer_fn fn, void *arg,
 	t->defers[n] = (struct ward__defer){ fn ? fn : ward__nil_defer, arg,
 					     serial, 0 };
 	t->n = n + 1;
-	return (ward_defer_t){ n, serial };
+	return (ward_defer_t){ n, serial, t->id };
 }
 
 WARD_API int ward_defer_cancel(ward_defer_t h)
 {
 	struct ward__thread *t = &ward__self;
 
+	if (h.thread == 0 || h.thread != t->id)
+		return -EINVAL; /* another thread's, or never registered */
 	if (h.index >= t->n || t->defers[h.index].serial != h.serial ||
 	    t->defers[h.index].fn == NULL)
 		return -ENOENT;

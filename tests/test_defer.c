@@ -163,6 +163,36 @@ TEST(cancel_after_it_ran_is_enoent)
 	ASSERT_STREQ(trace, "x y");
 }
 
+/* Another thread registers one defer and hands its handle out. */
+static void *registers_one(void *out)
+{
+	WARD_FRAME;
+	*(ward_defer_t *)out = ward_defer(mark_int, (void *)(intptr_t)7);
+	ward_defer_t mine = *(ward_defer_t *)out;
+	/* Its own handle works for it. */
+	return (void *)(intptr_t)(ward_defer_cancel(mine) == 0);
+}
+
+TEST(cancel_with_another_threads_handle_is_refused)
+{
+	ward_defer_t foreign;
+	pthread_t th;
+	void *own_cancel_worked;
+	ASSERT_EQ(pthread_create(&th, NULL, registers_one, &foreign), 0);
+	ASSERT_EQ(pthread_join(th, &own_cancel_worked), 0);
+	ASSERT_EQ((intptr_t)own_cancel_worked, 1);
+	{
+		WARD_FRAME;
+		/* The same slot and serial as the other thread's: a handle
+		 * that named only those would cancel this one. */
+		ward_defer(mark, "mine");
+		ASSERT_EQ(ward_defer_cancel(foreign), -EINVAL);
+		ward_defer_t never = { 0, 0, 0 };
+		ASSERT_EQ(ward_defer_cancel(never), -EINVAL);
+	}
+	ASSERT_STREQ(trace, "mine");
+}
+
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 TEST(typed_conveniences_release)

@@ -53,10 +53,12 @@ extern "C" {
 /* A deferred function: called once with the argument given at registration. */
 typedef void (*ward_defer_fn)(void *arg);
 
-/* Identifies one registered defer of the calling thread, for cancellation. */
+/* Identifies one registered defer, for cancellation: unique in the
+ * process (it names the registering thread too). */
 typedef struct ward_defer_handle {
 	uint32_t index;
 	uint32_t serial;
+	uint32_t thread; /* the registering thread's number, never 0 */
 } ward_defer_t;
 
 /*
@@ -135,7 +137,9 @@ typedef struct ward_panic {
 /*
  * ward_defer_cancel - drop a registered defer before it runs (the
  * commit/rollback pattern). Only the registering thread can cancel.
- * Returns 0, or -ENOENT when the defer already ran or was cancelled.
+ * Returns 0; -ENOENT when the defer already ran or was cancelled; -EINVAL
+ * for a handle another thread's ward_defer() returned (or none ever did),
+ * which never cancels anything of the caller's.
  */
 WARD_API int ward_defer_cancel(ward_defer_t handle);
 
@@ -249,6 +253,7 @@ struct ward__thread {
 	uint32_t depth;             /* open frames */
 	uint32_t fcap;              /* 0 until the thread is set up */
 	uint32_t serial;            /* registrations so far */
+	uint32_t id;                /* this thread's number, from 1; 0 until set up */
 	uint32_t limit;             /* accumulation limit, UINT32_MAX = off */
 	uint32_t max_depth;         /* most defers pending at once */
 	uint64_t run;               /* deferred calls run */
@@ -297,7 +302,7 @@ ward__defer_push(ward_defer_fn fn, void *arg, const char *file, int line)
 	e->arg = arg;
 	e->serial = serial;
 	WARD__T.n = n + 1;
-	return (ward_defer_t){ n, serial };
+	return (ward_defer_t){ n, serial, WARD__T.id };
 }
 
 /* Returns the frame's depth; the frame is frames[depth]. */
