@@ -5,13 +5,17 @@
  *
  * The malloc family is interposed together (malloc, calloc, realloc,
  * reallocarray, free, aligned_alloc, posix_memalign, memalign, valloc,
- * pvalloc, malloc_usable_size) and calls glibc's own __libc_* entry points,
- * so no dlsym() is needed for it and allocations made before ward is set up
- * (dlsym itself allocates) simply are not recorded. Everything else finds
- * the next definition with dlsym(RTLD_NEXT) on first use.
+ * pvalloc) and forwards to the next allocator in the process (below);
+ * malloc_usable_size is not interposed, so the program's calls reach that
+ * same allocator. Everything else finds the next definition with
+ * dlsym(RTLD_NEXT) on first use.
  *
  * A program that defines malloc itself keeps its own: the executable's
  * symbols come before LD_PRELOAD's, and ward then sees no heap events.
+ *
+ * Every interposer that reaches ward's bookkeeping or the allocator runs
+ * between WARD__ENTER() and WARD__LEAVE(), so a fatal signal that arrives
+ * meanwhile writes its profile once the call is done (intercept.c).
  */
 #include <dirent.h>
 #include <dlfcn.h>
@@ -20,10 +24,13 @@
 #include <link.h>
 #include <malloc.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
@@ -49,6 +56,25 @@ extern void *__libc_memalign(size_t, size_t);
 extern void *__libc_valloc(size_t);
 extern void *__libc_pvalloc(size_t);
 
+/* Stand-ins for the two glibc functions that have no __libc_ name, used
+ * only if dlsym() cannot find the real ones. */
+static int posix_memalign_glibc(void **out, size_t align, size_t n)
+{
+	if (align < sizeof(void *) || (align & (align - 1)))
+		return EINVAL;
+	void *p = __libc_memalign(align, n);
+	if (!p)
+		return ENOMEM;
+	*out = p;
+	return 0;
+}
+
+static size_t malloc_usable_size_glibc(void *p)
+{
+	(void)p;
+	return 0;
+}
+
 /* The executable segment holding this file's interposers. */
 static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
 {
@@ -66,13 +92,6 @@ static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
 	return 0;
 }
 
-__attribute__((constructor)) static void start(void)
-{
-	/* Stacks show the program's frames, not the interposers'. */
-	dl_iterate_phdr(find_self, (void *)(uintptr_t)find_self);
-	ward__intercept_init();
-}
-
 /* The next definition of a symbol, looked up once. */
 #define NEXT(type, name)                                                      \
 	static __typeof__(type) real_##name;                                   \
@@ -81,28 +100,203 @@ __attribute__((constructor)) static void start(void)
 
 /* ---- The malloc family ------------------------------------------------- */
 
+/*
+ * Whatever allocator the process would use without ward — glibc's, or
+ * jemalloc or mimalloc preloaded after ward or linked into the program —
+ * is the one that serves every call: the interposers forward to the next
+ * definition of each function (dlsym(RTLD_NEXT)), all of them together,
+ * so a block always goes back to the allocator that made it.
+ *
+ * The pointers start at resolve_*(), which looks every function up on the
+ * first call (the dynamic loader may allocate through these interposers
+ * before any constructor has run). dlsym() may itself allocate: what it
+ * asks for while this thread resolves comes from a small static arena,
+ * whose blocks are never given to the next allocator's free().
+ */
+struct next_heap {
+	void *(*malloc)(size_t);
+	void *(*calloc)(size_t, size_t);
+	void *(*realloc)(void *, size_t);
+	void (*free)(void *);
+	void *(*memalign)(size_t, size_t);
+	void *(*aligned_alloc)(size_t, size_t);
+	int (*posix_memalign)(void **, size_t, size_t);
+	void *(*valloc)(size_t);
+	void *(*pvalloc)(size_t);
+	size_t (*usable_size)(void *);
+};
+
+static void *resolve_malloc(size_t n);
+static void *resolve_calloc(size_t n, size_t size);
+static void *resolve_realloc(void *old, size_t n);
+static void resolve_free(void *p);
+static void *resolve_memalign(size_t align, size_t n);
+static void *resolve_aligned_alloc(size_t align, size_t n);
+static int resolve_posix_memalign(void **out, size_t align, size_t n);
+static void *resolve_valloc(size_t n);
+static void *resolve_pvalloc(size_t n);
+static size_t resolve_usable_size(void *p);
+
+static struct next_heap next = {
+	resolve_malloc,	       resolve_calloc,	  resolve_realloc,
+	resolve_free,	       resolve_memalign,  resolve_aligned_alloc,
+	resolve_posix_memalign, resolve_valloc,	   resolve_pvalloc,
+	resolve_usable_size,
+};
+
+/* The arena for what dlsym() allocates while the functions are looked up:
+ * 16-byte aligned bump allocation, never freed. */
+static _Alignas(16) unsigned char boot_arena[64 * 1024];
+static size_t boot_used;
+static __thread int resolving __attribute__((tls_model("initial-exec")));
+
+static bool in_boot_arena(const void *p)
+{
+	return (const unsigned char *)p >= boot_arena &&
+	       (const unsigned char *)p < boot_arena + sizeof(boot_arena);
+}
+
+static void *boot_alloc(size_t n)
+{
+	size_t at = __atomic_fetch_add(&boot_used, (n + 15) & ~(size_t)15,
+				       __ATOMIC_RELAXED);
+	if (at + n > sizeof(boot_arena) || at + n < at)
+		return NULL;
+	return boot_arena + at;
+}
+
+static void *lookup(const char *name, void *fallback)
+{
+	void *f = dlsym(RTLD_NEXT, name);
+	return f ? f : fallback;
+}
+
+/* Looks every function up, once per process (threads racing here store
+ * the same values). Returns false while this thread is already inside
+ * the lookup: the caller then serves the call from the arena. */
+static bool resolve_heap(void)
+{
+	if (resolving)
+		return false;
+	resolving = 1;
+	struct next_heap n;
+	n.malloc = lookup("malloc", (void *)__libc_malloc);
+	n.calloc = lookup("calloc", (void *)__libc_calloc);
+	n.realloc = lookup("realloc", (void *)__libc_realloc);
+	n.free = lookup("free", (void *)__libc_free);
+	n.memalign = lookup("memalign", (void *)__libc_memalign);
+	n.aligned_alloc = lookup("aligned_alloc", (void *)__libc_memalign);
+	n.posix_memalign = lookup("posix_memalign", (void *)posix_memalign_glibc);
+	n.valloc = lookup("valloc", (void *)__libc_valloc);
+	n.pvalloc = lookup("pvalloc", (void *)__libc_pvalloc);
+	n.usable_size = lookup("malloc_usable_size", (void *)malloc_usable_size_glibc);
+	/* Pointer by pointer: another thread may be calling through them. */
+	void **to = (void **)&next, **from = (void **)&n;
+	for (size_t k = 0; k < sizeof(n) / sizeof(void *); k++)
+		__atomic_store_n(&to[k], from[k], __ATOMIC_RELEASE);
+	resolving = 0;
+	return true;
+}
+
+static void *resolve_malloc(size_t n)
+{
+	return resolve_heap() ? next.malloc(n) : boot_alloc(n);
+}
+
+static void *resolve_calloc(size_t n, size_t size)
+{
+	size_t total;
+	if (__builtin_mul_overflow(n, size, &total))
+		return NULL;
+	return resolve_heap() ? next.calloc(n, size) : boot_alloc(total);
+}
+
+static void *resolve_realloc(void *old, size_t n)
+{
+	return resolve_heap() ? next.realloc(old, n) : NULL;
+}
+
+static void resolve_free(void *p)
+{
+	if (resolve_heap())
+		next.free(p);
+}
+
+static void *resolve_memalign(size_t align, size_t n)
+{
+	return resolve_heap() ? next.memalign(align, n) : NULL;
+}
+
+static void *resolve_aligned_alloc(size_t align, size_t n)
+{
+	return resolve_heap() ? next.aligned_alloc(align, n) : NULL;
+}
+
+static int resolve_posix_memalign(void **out, size_t align, size_t n)
+{
+	return resolve_heap() ? next.posix_memalign(out, align, n) : ENOMEM;
+}
+
+static void *resolve_valloc(size_t n)
+{
+	return resolve_heap() ? next.valloc(n) : NULL;
+}
+
+static void *resolve_pvalloc(size_t n)
+{
+	return resolve_heap() ? next.pvalloc(n) : NULL;
+}
+
+static size_t resolve_usable_size(void *p)
+{
+	return resolve_heap() ? next.usable_size(p) : 0;
+}
+
+__attribute__((constructor)) static void start(void)
+{
+	/* Stacks show the program's frames, not the interposers'. */
+	dl_iterate_phdr(find_self, (void *)(uintptr_t)find_self);
+	if (next.malloc == resolve_malloc)
+		resolve_heap();
+	ward__intercept_init();
+}
+
 EXPORT void *malloc(size_t n)
 {
-	void *p = __libc_malloc(n);
+	WARD__ENTER();
+	void *p = next.malloc(n);
 	if (!ward__alloc_unsampled(n))
 		ward__intercept_alloc(p, n);
+	WARD__LEAVE();
 	return p;
 }
 
 EXPORT void *calloc(size_t n, size_t size)
 {
-	void *p = __libc_calloc(n, size);
+	WARD__ENTER();
+	void *p = next.calloc(n, size);
 	if (!ward__alloc_unsampled(n * size))
 		ward__intercept_alloc(p, n * size);
+	WARD__LEAVE();
 	return p;
 }
 
 EXPORT void *realloc(void *old, size_t n)
 {
+	if (__builtin_expect(in_boot_arena(old), 0)) {
+		/* A block dlsym() took from the arena: move it out. */
+		void *p = malloc(n);
+		if (p)
+			memcpy(p, old, n);
+		return p;
+	}
+	WARD__ENTER();
+	void *p;
 	if (!old) {
-		void *p = __libc_realloc(NULL, n);
+		p = next.realloc(NULL, n);
 		if (!ward__alloc_unsampled(n))
 			ward__intercept_alloc(p, n);
+		WARD__LEAVE();
 		return p;
 	}
 	/* Release first: once the old block is freed its address may be
@@ -110,13 +304,14 @@ EXPORT void *realloc(void *old, size_t n)
 	 * program's, and is recorded again (from this stack). */
 	if (!ward__free_unsampled(old))
 		ward__intercept_free(old);
-	void *p = __libc_realloc(old, n);
+	p = next.realloc(old, n);
 	if (p) {
 		if (!ward__alloc_unsampled(n))
 			ward__intercept_alloc(p, n);
 	} else if (n && !ward__sample_rate) {
-		ward__intercept_alloc(old, malloc_usable_size(old));
+		ward__intercept_alloc(old, next.usable_size(old));
 	}
+	WARD__LEAVE();
 	return p;
 }
 
@@ -134,53 +329,57 @@ EXPORT void *reallocarray(void *old, size_t n, size_t size)
 
 EXPORT void free(void *p)
 {
+	if (__builtin_expect(in_boot_arena(p), 0))
+		return;
+	WARD__ENTER();
 	if (!ward__free_unsampled(p))
 		ward__intercept_free(p);
-	__libc_free(p);
+	next.free(p);
+	WARD__LEAVE();
 }
 
-EXPORT void *memalign(size_t align, size_t n)
-{
-	void *p = __libc_memalign(align, n);
-	if (!ward__alloc_unsampled(n))
-		ward__intercept_alloc(p, n);
-	return p;
-}
+/* One aligned allocation through the next allocator's function `call`. */
+#define ALIGNED_CALL(name, call)                                              \
+	EXPORT void *name(size_t align, size_t n)                              \
+	{                                                                      \
+		WARD__ENTER();                                                 \
+		void *p = call;                                                \
+		if (!ward__alloc_unsampled(n))                                 \
+			ward__intercept_alloc(p, n);                           \
+		WARD__LEAVE();                                                 \
+		return p;                                                      \
+	}
 
-EXPORT void *aligned_alloc(size_t align, size_t n)
-{
-	void *p = __libc_memalign(align, n);
-	if (!ward__alloc_unsampled(n))
-		ward__intercept_alloc(p, n);
-	return p;
-}
+ALIGNED_CALL(memalign, next.memalign(align, n))
+ALIGNED_CALL(aligned_alloc, next.aligned_alloc(align, n))
 
 EXPORT int posix_memalign(void **out, size_t align, size_t n)
 {
-	if (align < sizeof(void *) || (align & (align - 1)))
-		return EINVAL;
-	void *p = __libc_memalign(align, n);
-	if (!p)
-		return ENOMEM;
-	if (!ward__alloc_unsampled(n))
-		ward__intercept_alloc(p, n);
-	*out = p;
-	return 0;
+	WARD__ENTER();
+	int rc = next.posix_memalign(out, align, n);
+	if (rc == 0 && !ward__alloc_unsampled(n))
+		ward__intercept_alloc(*out, n);
+	WARD__LEAVE();
+	return rc;
 }
 
 EXPORT void *valloc(size_t n)
 {
-	void *p = __libc_valloc(n);
+	WARD__ENTER();
+	void *p = next.valloc(n);
 	if (!ward__alloc_unsampled(n))
 		ward__intercept_alloc(p, n);
+	WARD__LEAVE();
 	return p;
 }
 
 EXPORT void *pvalloc(size_t n)
 {
-	void *p = __libc_pvalloc(n);
+	WARD__ENTER();
+	void *p = next.pvalloc(n);
 	if (!ward__alloc_unsampled(n))
 		ward__intercept_alloc(p, n);
+	WARD__LEAVE();
 	return p;
 }
 
@@ -457,11 +656,37 @@ EXPORT int dlclose(void *handle)
 {
 	NEXT(int (*)(void *), dlclose);
 	struct link_map *lm = NULL;
+	WARD__ENTER();
 	if (dlinfo(handle, RTLD_DI_LINKMAP, &lm) == 0 && lm)
 		ward__symbolize_remember((uintptr_t)lm->l_addr);
 	int rc = real_dlclose(handle);
 	ward__unwind_code_unmapped();
+	WARD__LEAVE();
 	return rc;
+}
+
+/* ---- Signals ----------------------------------------------------------- */
+
+EXPORT int sigaction(int sig, const struct sigaction *act,
+		     struct sigaction *old)
+{
+	return ward__intercept_sigaction(sig, act, old);
+}
+
+/* glibc's signal(): BSD semantics, through sigaction() here so that a
+ * signal ward holds is handed over the same way. */
+EXPORT sighandler_t signal(int sig, sighandler_t handler)
+{
+	struct sigaction sa, old;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = handler;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	if (sig > 0 && sig < NSIG)
+		sigaddset(&sa.sa_mask, sig);
+	if (ward__intercept_sigaction(sig, &sa, &old) < 0)
+		return SIG_ERR;
+	return old.sa_handler;
 }
 
 /* ---- Exit -------------------------------------------------------------- */

@@ -4,7 +4,12 @@
  * fork() and exec, and the report written when the program ends.
  *
  * Configuration comes from the environment, which `ward run` sets:
- *   WARD_OUTPUT        profile path; "%p" becomes the pid (none: no file)
+ *   WARD_OUTPUT        profile path; "%p" becomes the pid, "%%" a '%'
+ *                      (unset: no file)
+ *   WARD_OUTPUT_PID    the process that writes WARD_OUTPUT itself; any
+ *                      other (a forked child, or this one's children)
+ *                      writes WARD_OUTPUT.PID. `ward run` sets it to the
+ *                      program it starts.
  *   WARD_SUMMARY       text report path, "%p" likewise (unset: stderr;
  *                      "none": no report, only the profile — ward run
  *                      prints the report itself, from the profile)
@@ -12,8 +17,22 @@
  *   WARD_KINDS         comma list of heap,fd,file,thread (default all)
  *   WARD_FOLLOW_FORKS  0: a forked child records nothing
  *   WARD_FOLLOW_EXEC   0: programs this one executes run without ward
- *   WARD_SNAPSHOT_SIGNAL  a signal (USR2, or a number) that writes a
- *                      snapshot, OUTPUT.snapN, without stopping the program
+ *   WARD_SNAPSHOT_SIGNAL  a signal (USR1, USR2, RTMIN+N or a number of
+ *                      one of those) that writes a snapshot, OUTPUT.snapN,
+ *                      without stopping the program
+ *
+ * What ward keeps of its own lives out of the program's way: no
+ * descriptor at all (a profile is written even when the program has used
+ * up its descriptors, see save_without_descriptor()); a snapshot thread
+ * (only with a snapshot signal) that blocks the program's signals;
+ * and, for the signals that would end the program with their default
+ * action (TERM, INT, HUP, QUIT, PIPE, SEGV, BUS, ABRT, FPE, ILL), a
+ * handler that writes the profile and then ends the program by the same
+ * signal. The program sees those signals at their default (sigaction()
+ * and signal() answer SIG_DFL) and takes one over by setting its own.
+ *
+ * Only the process whose books these are reports: a vfork() child shares
+ * the parent's memory, and reports nothing.
  *
  * Sampling (WARD_SAMPLE > 0), as jemalloc and Go do it: each thread counts
  * down the bytes it allocates; when the count crosses zero the block is
@@ -29,14 +48,21 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
+#include <limits.h>
 #include <pthread.h>
+#include <semaphore.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "internal/intercept.h"
@@ -46,16 +72,53 @@
 #include "ward/profile.h"
 #include "ward/track.h"
 
+/* glibc's own sigaction, which the preload's interposer stands in front of. */
+extern int __sigaction(int sig, const struct sigaction *act,
+		       struct sigaction *old);
+
 static struct {
 	bool kinds[WARD_KIND_USER];
 	uint64_t rate;
 	bool follow_forks;
-	char output[1024];
-	char summary[1024];
+	pid_t output_pid; /* writes output itself; 0: every process does */
+	char output[PATH_MAX];
+	char summary[PATH_MAX];
+	int snap_signal; /* 0: none */
 } cfg;
 
 /* Tracking happens only between init and the exit report. */
 static _Atomic bool active;
+
+/* The process whose books these are (set at init and in a forked child). */
+static pid_t books_pid;
+
+__thread int ward__busy __attribute__((tls_model("initial-exec")));
+__thread int ward__fatal_pending __attribute__((tls_model("initial-exec")));
+
+
+/* One line on standard error, without stdio (its lock may be held by the
+ * code a signal interrupted). */
+static __attribute__((format(printf, 1, 2))) void say(const char *fmt, ...)
+{
+	char line[PATH_MAX + 256];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n > sizeof(line) - 2)
+		n = (int)sizeof(line) - 2;
+	line[n++] = '\n';
+	for (int off = 0; off < n;) {
+		ssize_t w = write(2, line + off, (size_t)(n - off));
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return;
+		off += (int)w;
+	}
+}
 
 
 /* ---- Events ------------------------------------------------------------ */
@@ -101,6 +164,7 @@ __attribute__((noinline)) void ward__intercept_acquire(int kind,
 						       memory_order_relaxed) ||
 	    !cfg.kinds[kind])
 		return;
+	WARD__ENTER();
 	ward__in_registry++;
 	/* A handle the program got back (an fd number reused after a close
 	 * ward did not see) replaces the old record. */
@@ -109,6 +173,7 @@ __attribute__((noinline)) void ward__intercept_acquire(int kind,
 		ward__track_at(kind, handle, 1, 2);
 	}
 	ward__in_registry--;
+	WARD__LEAVE();
 }
 
 void ward__intercept_release(int kind, uintptr_t handle)
@@ -117,28 +182,189 @@ void ward__intercept_release(int kind, uintptr_t handle)
 						       memory_order_relaxed) ||
 	    !cfg.kinds[kind])
 		return;
+	WARD__ENTER();
 	ward__in_registry++;
 	ward_untrack(kind, handle);
 	ward__in_registry--;
+	WARD__LEAVE();
 }
 
-/* ---- Set-up, fork, exit ------------------------------------------------ */
+/* ---- Paths ------------------------------------------------------------- */
 
-static void expand_pid(char *out, size_t len, const char *tmpl)
+/*
+ * This process's name for a file from template tmpl: "%p" becomes the pid
+ * and "%%" a '%'; a process other than cfg.output_pid (when set) adds
+ * ".PID". Returns 0, or -ENAMETOOLONG when it does not fit (nothing is
+ * truncated).
+ */
+static int expand_path(char *out, size_t len, const char *tmpl)
 {
 	size_t k = 0;
-	for (const char *s = tmpl; *s && k + 1 < len; s++) {
+	int pid = (int)getpid();
+	for (const char *s = tmpl; *s; s++) {
+		int n;
 		if (s[0] == '%' && s[1] == 'p') {
-			k += (size_t)snprintf(out + k, len - k, "%d", (int)getpid());
+			n = snprintf(out + k, len - k, "%d", pid);
+			s++;
+		} else if (s[0] == '%' && s[1] == '%') {
+			n = snprintf(out + k, len - k, "%%");
 			s++;
 		} else {
-			out[k++] = *s;
+			n = snprintf(out + k, len - k, "%c", *s);
 		}
-		if (k >= len)
-			k = len - 1;
+		if (n < 0 || (size_t)n >= len - k)
+			return -ENAMETOOLONG;
+		k += (size_t)n;
 	}
 	out[k] = '\0';
+	if (cfg.output_pid && pid != cfg.output_pid) {
+		int n = snprintf(out + k, len - k, ".%d", pid);
+		if (n < 0 || (size_t)n >= len - k)
+			return -ENAMETOOLONG;
+	}
+	return 0;
 }
+
+/* ---- Saving ------------------------------------------------------------ */
+
+struct mem_out {
+	char *buf;
+	size_t len, cap;
+	bool failed;
+};
+
+static void to_mem(void *opaque, const void *data, size_t len)
+{
+	struct mem_out *m = opaque;
+	if (m->failed)
+		return;
+	if (m->len + len > m->cap) {
+		size_t cap = m->cap ? m->cap : 1 << 16;
+		while (cap < m->len + len)
+			cap *= 2;
+		char *nb = realloc(m->buf, cap);
+		if (!nb) {
+			m->failed = true;
+			return;
+		}
+		m->buf = nb;
+		m->cap = cap;
+	}
+	memcpy(m->buf + m->len, data, len);
+	m->len += len;
+}
+
+/*
+ * When the program has used up its descriptors (the very case of a
+ * descriptor leak), the profile is written by a helper that shares this
+ * process's memory but has its own copy of the descriptor table
+ * (clone(CLONE_VM | CLONE_VFORK), no CLONE_FILES): it closes one
+ * descriptor of its copy, writes the bytes prepared here, and ends. The
+ * program's descriptors are not touched, ward keeps none of its own, and
+ * the helper sends no SIGCHLD, so the program's wait() never sees it. It
+ * makes system calls only (no interposer, no lock, no allocation).
+ */
+struct helper_job {
+	const char *data;
+	size_t len;
+	const char *tmp, *path;
+	int err;
+};
+
+static int write_helper(void *arg)
+{
+	struct helper_job *j = arg;
+	for (long fd = 0; fd < 1 << 20; fd++)
+		if (syscall(SYS_close, fd) == 0)
+			break;
+	long fd = syscall(SYS_openat, AT_FDCWD, j->tmp,
+			  O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		j->err = errno;
+		return 1;
+	}
+	for (size_t off = 0; off < j->len;) {
+		long w = syscall(SYS_write, fd, j->data + off, j->len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			j->err = w < 0 ? errno : EIO;
+			syscall(SYS_close, fd);
+			syscall(SYS_unlink, j->tmp);
+			return 1;
+		}
+		off += (size_t)w;
+	}
+	syscall(SYS_close, fd);
+	if (syscall(SYS_rename, j->tmp, j->path) < 0) {
+		j->err = errno;
+		syscall(SYS_unlink, j->tmp);
+		return 1;
+	}
+	return 0;
+}
+
+static int save_without_descriptor(const ward_profile_t *p, const char *path)
+{
+	char target[PATH_MAX], tmp[PATH_MAX + 32];
+	int rc = ward__save_target(path, target, sizeof(target));
+	if (rc < 0)
+		return rc;
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%d", target,
+			     (int)getpid()) >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	struct mem_out m = { NULL, 0, 0, false };
+	rc = ward_profile_write(p, WARD_FORMAT_PPROF, to_mem, &m);
+	if (rc == 0 && m.failed)
+		rc = -ENOMEM;
+	size_t stack_size = 64 * 1024;
+	char *stack = rc == 0 ? mmap(NULL, stack_size, PROT_READ | PROT_WRITE,
+				     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK,
+				     -1, 0)
+			      : MAP_FAILED;
+	if (rc == 0 && stack == MAP_FAILED)
+		rc = -ENOMEM;
+	if (rc == 0) {
+		struct helper_job j = { m.buf, m.len, tmp, target, 0 };
+		int tid = clone(write_helper, stack + stack_size,
+				CLONE_VM | CLONE_VFORK, &j);
+		if (tid < 0) {
+			rc = -errno;
+		} else {
+			int st;
+			while (waitpid(tid, &st, __WCLONE) < 0 && errno == EINTR)
+				;
+			rc = j.err ? -j.err : 0;
+		}
+		munmap(stack, stack_size);
+	}
+	free(m.buf);
+	return rc;
+}
+
+/* Write profile p to this process's name for cfg.output (with suffix);
+ * one line on failure. */
+static void save_profile(const ward_profile_t *p, const char *suffix)
+{
+	char path[PATH_MAX];
+	if (expand_path(path, sizeof(path), cfg.output) < 0 ||
+	    strlen(path) + strlen(suffix) >= sizeof(path)) {
+		say("ward: no profile: the path from %s is longer than %d bytes",
+		    cfg.output, PATH_MAX - 1);
+		return;
+	}
+	strcat(path, suffix);
+	int rc = ward_profile_save(p, path, WARD_FORMAT_PPROF);
+	if (rc == -EMFILE)
+		rc = save_without_descriptor(p, path);
+	if (rc < 0)
+		say("ward: no profile: cannot write %s: %s", path,
+		    ward__save_strerror(rc));
+}
+
+/* ---- Fork -------------------------------------------------------------- */
+
+static void snapshots_start(void);
 
 static void before_fork(void)
 {
@@ -162,103 +388,265 @@ static void after_fork_child(void)
 		cfg.output[0] = cfg.summary[0] = '\0';
 		return;
 	}
+	books_pid = getpid();
 	ward__registry_reset();
+	/* The parent's snapshot thread did not come along. */
+	if (cfg.snap_signal)
+		snapshots_start();
 }
-
-static void report_at_exit(void);
 
 /* ---- Snapshots on a signal --------------------------------------------- */
 
 /*
- * The handler only writes a byte to a pipe; a thread of ward's reads it and
- * writes the snapshot from an ordinary context, so nothing unsafe runs in
- * the handler and the program never stops. Only the process that set it up
- * serves it (not forked children).
+ * The handler only posts a semaphore (no descriptor the program could
+ * close or reuse); a thread of ward's waits on it and writes the snapshot
+ * from an ordinary context, so nothing unsafe runs in the handler and the
+ * program never stops. The thread blocks every signal but the scan's, so
+ * the program's signals go to the program's threads. The memory is the
+ * process's own: a signal sent to a forked child snapshots the child.
  */
-static int snap_pipe[2] = { -1, -1 };
+static sem_t snap_sem;
 static unsigned snap_count;
 
 static void snap_handler(int sig)
 {
 	int saved = errno;
-	char b = (char)sig;
-	if (write(snap_pipe[1], &b, 1) < 0) {
-		/* full pipe: a snapshot is already on its way */
-	}
+	(void)sig;
+	sem_post(&snap_sem);
 	errno = saved;
 }
 
 static void *snap_thread(void *arg)
 {
-	char b;
 	(void)arg;
 	ward__in_registry++; /* this thread's own work is not the program's */
 	for (;;) {
-		ssize_t r = read(snap_pipe[0], &b, 1);
-		if (r < 0 && errno == EINTR)
+		if (sem_wait(&snap_sem) < 0)
+			continue; /* EINTR */
+		if (!atomic_load(&active) || !cfg.output[0] ||
+		    getpid() != books_pid)
 			continue;
-		if (r <= 0)
-			return NULL;
-		if (!atomic_load(&active) || !cfg.output[0])
-			continue;
-		char path[1100], snap[1200];
-		expand_pid(path, sizeof(path), cfg.output);
-		snprintf(snap, sizeof(snap), "%s.snap%u", path, ++snap_count);
+		char suffix[32];
+		snprintf(suffix, sizeof(suffix), ".snap%u", ++snap_count);
 		ward_profile_t *p = ward_profile_snapshot();
 		if (p) {
-			int rc = ward_profile_save(p, snap, WARD_FORMAT_PPROF);
-			if (rc < 0)
-				fprintf(stderr, "ward: cannot write %s: %s\n",
-					snap, strerror(-rc));
+			save_profile(p, suffix);
 			ward_profile_free(p);
 		}
 	}
+	return NULL;
 }
 
-static int signal_number(const char *s)
+static void snapshots_start(void)
+{
+	sem_init(&snap_sem, 0, 0);
+	sigset_t all, old;
+	sigfillset(&all);
+	sigdelset(&all, ward__stop_signal());
+	pthread_t th;
+	pthread_attr_t a;
+	pthread_attr_init(&a);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	/* The new thread starts with this mask. */
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int rc = pthread_create(&th, &a, snap_thread, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&a);
+	if (rc != 0)
+		say("ward: no snapshots: cannot start a thread: %s",
+		    strerror(rc));
+}
+
+int ward__snapshot_signal_number(const char *s)
 {
 	static const struct {
 		const char *name;
 		int sig;
-	} names[] = { { "USR1", SIGUSR1 }, { "USR2", SIGUSR2 },
-		      { "HUP", SIGHUP },   { "PROF", SIGPROF },
-		      { "WINCH", SIGWINCH } };
+	} names[] = { { "USR1", SIGUSR1 }, { "USR2", SIGUSR2 } };
+	char *end;
+	long v;
 	if (strncmp(s, "SIG", 3) == 0)
 		s += 3;
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (strcmp(s, names[i].name) == 0)
 			return names[i].sig;
-	char *end;
-	long v = strtol(s, &end, 10);
-	return *end == '\0' && v > 0 && v < NSIG ? (int)v : -1;
+	if (strncmp(s, "RTMIN", 5) == 0) {
+		v = s[5] == '\0' ? 0 : s[5] == '+' ? strtol(s + 6, &end, 10) : -1;
+		if (s[5] == '+' && (*end || end == s + 6))
+			return -EINVAL;
+		v += SIGRTMIN;
+	} else {
+		v = strtol(s, &end, 10);
+		if (*end || end == s)
+			return -EINVAL;
+	}
+	/* Only signals whose default would end the program quietly and that
+	 * nothing else sends on its own: USR1, USR2, the real-time ones (but
+	 * the one ward stops threads with). A fault signal would loop. */
+	if (v == SIGUSR1 || v == SIGUSR2 ||
+	    (v >= SIGRTMIN && v <= SIGRTMAX && v != ward__stop_signal()))
+		return (int)v;
+	return -ERANGE;
 }
 
-static void setup_snapshots(const char *name)
+static void snapshots_setup(const char *name)
 {
-	int sig = signal_number(name);
+	int sig = ward__snapshot_signal_number(name);
 	if (sig < 0) {
-		fprintf(stderr, "ward: WARD_SNAPSHOT_SIGNAL=%s is not a signal "
-				"(try USR2)\n",
-			name);
+		say("ward: no snapshots: WARD_SNAPSHOT_SIGNAL=%s is not USR1, "
+		    "USR2 or a real-time signal",
+		    name);
 		return;
 	}
-	if (pipe2(snap_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+	cfg.snap_signal = sig;
+	snapshots_start();
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = snap_handler;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	__sigaction(sig, &sa, NULL);
+}
+
+/* ---- Signals that end the program -------------------------------------- */
+
+/*
+ * For each signal whose default action ends the program, and which the
+ * program left at its default, ward installs a handler that writes the
+ * profile, puts the default back and raises the signal again, so the
+ * program ends exactly as it would have (same signal, same core dump).
+ *
+ * A signal that arrives while its thread is inside the allocator or ward's
+ * own bookkeeping (ward__busy) would deadlock on their locks: an
+ * asynchronous one (TERM, INT, ...) is noted and acted on when the call
+ * returns (WARD__LEAVE()); a fault there cannot wait, and ends the
+ * program with one line saying why there is no profile.
+ */
+static const int fatal_signals[] = { SIGTERM, SIGINT,  SIGHUP, SIGQUIT,
+				     SIGPIPE, SIGSEGV, SIGBUS, SIGABRT,
+				     SIGFPE,  SIGILL };
+static _Atomic uint64_t held; /* bit per signal ward's handler holds */
+static __thread int reporting __attribute__((tls_model("initial-exec")));
+
+static bool holds(int sig)
+{
+	return sig > 0 && sig < 64 &&
+	       (atomic_load_explicit(&held, memory_order_acquire) >> sig & 1);
+}
+
+static bool is_fault(int sig)
+{
+	return sig == SIGSEGV || sig == SIGBUS || sig == SIGFPE ||
+	       sig == SIGILL;
+}
+
+/* End the process by sig with its default action. */
+static void die_by(int sig, bool refault)
+{
+	struct sigaction dfl;
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	sigemptyset(&dfl.sa_mask);
+	atomic_fetch_and(&held, ~(1ull << sig));
+	__sigaction(sig, &dfl, NULL);
+	if (refault)
+		return; /* the faulting instruction runs again */
+	sigset_t one;
+	sigemptyset(&one);
+	sigaddset(&one, sig);
+	pthread_sigmask(SIG_UNBLOCK, &one, NULL);
+	raise(sig);
+	_exit(128 + sig);
+}
+
+static void report_for_signal(int sig)
+{
+	reporting = sig;
+	ward__intercept_report();
+	reporting = 0;
+}
+
+static void on_fatal(int sig, siginfo_t *si, void *uc)
+{
+	int saved = errno;
+	bool fault = is_fault(sig) && si && si->si_code > 0;
+	(void)uc;
+	if (reporting) {
+		say("ward: no profile: signal %d while writing it after signal %d",
+		    sig, reporting);
+		die_by(sig, fault);
 		return;
-	/* The reading end blocks; the handler's end must not. */
-	fcntl(snap_pipe[0], F_SETFL, 0);
-	pthread_t th;
-	pthread_attr_t a;
-	pthread_attr_init(&a);
-	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&th, &a, snap_thread, NULL) == 0) {
-		struct sigaction sa;
-		memset(&sa, 0, sizeof(sa));
-		sa.sa_handler = snap_handler;
-		sa.sa_flags = SA_RESTART;
-		sigemptyset(&sa.sa_mask);
-		sigaction(sig, &sa, NULL);
 	}
-	pthread_attr_destroy(&a);
+	if (getpid() == books_pid && atomic_load(&active)) {
+		if (ward__busy || ward__in_registry) {
+			if (!fault) {
+				ward__fatal_pending = sig;
+				errno = saved;
+				return;
+			}
+			say("ward: no profile: signal %d inside the allocator "
+			    "or ward's bookkeeping",
+			    sig);
+		} else {
+			report_for_signal(sig);
+		}
+	}
+	die_by(sig, fault);
+	errno = saved;
+}
+
+void ward__intercept_fatal_resume(void)
+{
+	int sig = ward__fatal_pending;
+	ward__fatal_pending = 0;
+	report_for_signal(sig);
+	die_by(sig, false);
+}
+
+static void fatal_setup(void)
+{
+	struct sigaction sa, old;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_fatal;
+	/* NODEFER: a fault while writing the profile reaches on_fatal again
+	 * and says so, instead of killing the process in silence. */
+	sa.sa_flags = SA_SIGINFO | SA_NODEFER | SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof(fatal_signals) / sizeof(*fatal_signals);
+	     i++) {
+		int sig = fatal_signals[i];
+		if (__sigaction(sig, NULL, &old) == 0 &&
+		    !(old.sa_flags & SA_SIGINFO) && old.sa_handler == SIG_DFL) {
+			atomic_fetch_or(&held, 1ull << sig);
+			__sigaction(sig, &sa, NULL);
+		}
+	}
+}
+
+int ward__intercept_sigaction(int sig, const struct sigaction *act,
+			      struct sigaction *old)
+{
+	if (!holds(sig))
+		return __sigaction(sig, act, old);
+	if (act) {
+		int rc = __sigaction(sig, act, NULL);
+		if (rc < 0)
+			return rc;
+		atomic_fetch_and(&held, ~(1ull << sig));
+	}
+	if (old) {
+		memset(old, 0, sizeof(*old));
+		old->sa_handler = SIG_DFL;
+		sigemptyset(&old->sa_mask);
+	}
+	return 0;
+}
+
+/* ---- Set-up ------------------------------------------------------------ */
+
+static void report_at_exit(void)
+{
+	ward__intercept_report();
 }
 
 void ward__intercept_init(void)
@@ -270,6 +658,7 @@ void ward__intercept_init(void)
 		return;
 	done = true;
 	ward__in_registry++;
+	books_pid = getpid();
 	for (int k = 0; k < WARD_KIND_USER; k++)
 		cfg.kinds[k] = true;
 	if ((s = getenv("WARD_KINDS")) && *s) {
@@ -290,34 +679,108 @@ void ward__intercept_init(void)
 	cfg.follow_forks = !((s = getenv("WARD_FOLLOW_FORKS")) && strcmp(s, "0") == 0);
 	if ((s = getenv("WARD_FOLLOW_EXEC")) && strcmp(s, "0") == 0)
 		unsetenv("LD_PRELOAD");
-	if ((s = getenv("WARD_OUTPUT")))
-		snprintf(cfg.output, sizeof(cfg.output), "%s", s);
-	if ((s = getenv("WARD_SUMMARY")))
-		snprintf(cfg.summary, sizeof(cfg.summary), "%s", s);
+	if ((s = getenv("WARD_OUTPUT_PID")))
+		cfg.output_pid = (pid_t)strtol(s, NULL, 10);
+	if ((s = getenv("WARD_OUTPUT")) &&
+	    (size_t)snprintf(cfg.output, sizeof(cfg.output), "%s", s) >=
+		    sizeof(cfg.output)) {
+		say("ward: no profile: WARD_OUTPUT is longer than %d bytes",
+		    PATH_MAX - 1);
+		cfg.output[0] = '\0';
+	}
+	if ((s = getenv("WARD_SUMMARY")) &&
+	    (size_t)snprintf(cfg.summary, sizeof(cfg.summary), "%s", s) >=
+		    sizeof(cfg.summary)) {
+		say("ward: WARD_SUMMARY is longer than %d bytes: the report goes "
+		    "to standard error",
+		    PATH_MAX - 1);
+		cfg.summary[0] = '\0';
+	}
 	pthread_atfork(before_fork, after_fork_parent, after_fork_child);
 	atexit(report_at_exit);
+	at_quick_exit(report_at_exit);
 	if ((s = getenv("WARD_SNAPSHOT_SIGNAL")) && *s)
-		setup_snapshots(s);
+		snapshots_setup(s);
+	fatal_setup();
 	ward__in_registry--;
 	atomic_store(&active, true);
 }
 
+/* ---- The report -------------------------------------------------------- */
+
+/* The text report goes to a descriptor through a small buffer, not stdio:
+ * it may be written from a signal handler. */
 struct fd_out {
-	FILE *f;
+	int fd;
+	size_t len;
+	char buf[4096];
 };
 
-static void to_file(void *opaque, const void *buf, size_t len)
+static void fd_flush(struct fd_out *o)
 {
-	fwrite(buf, 1, len, ((struct fd_out *)opaque)->f);
+	for (size_t off = 0; off < o->len;) {
+		ssize_t w = write(o->fd, o->buf + off, o->len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
+	o->len = 0;
 }
 
-static void write_summary(const ward_profile_t *p, FILE *f)
+static void to_fd(void *opaque, const void *buf, size_t len)
 {
-	struct fd_out o = { f };
-	char head[160];
-	snprintf(head, sizeof(head), "live at exit (pid %d)%s", (int)getpid(),
-		 cfg.rate ? ", estimated from samples" : "");
-	ward__write_summary(p, head, cfg.kinds, to_file, &o);
+	struct fd_out *o = opaque;
+	const char *s = buf;
+	while (len > 0) {
+		if (o->len == sizeof(o->buf))
+			fd_flush(o);
+		size_t n = sizeof(o->buf) - o->len;
+		if (n > len)
+			n = len;
+		memcpy(o->buf + o->len, s, n);
+		o->len += n;
+		s += n;
+		len -= n;
+	}
+}
+
+static void write_report(const ward_profile_t *p)
+{
+	char path[PATH_MAX];
+	struct fd_out *o = malloc(sizeof(*o));
+	if (!o)
+		return;
+	o->fd = 2;
+	o->len = 0;
+	if (cfg.summary[0]) {
+		int fd = -1;
+		if (expand_path(path, sizeof(path), cfg.summary) < 0)
+			say("ward: the report path from %s is too long: the "
+			    "report goes to standard error",
+			    cfg.summary);
+		else if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC |
+						  O_CLOEXEC | O_NOCTTY,
+				    0644)) < 0)
+			say("ward: cannot write %s: %s", path, strerror(errno));
+		if (fd >= 0)
+			o->fd = fd;
+	}
+	const char *fmt = getenv("WARD_SUMMARY_FORMAT");
+	if (fmt && strcmp(fmt, "json") == 0) {
+		ward_profile_write(p, WARD_FORMAT_JSON, to_fd, o);
+	} else {
+		char head[160];
+		snprintf(head, sizeof(head), "live at exit (pid %d)%s",
+			 (int)getpid(),
+			 cfg.rate ? ", estimated from samples" : "");
+		ward__write_summary(p, head, cfg.kinds, to_fd, o);
+	}
+	fd_flush(o);
+	if (o->fd != 2)
+		close(o->fd);
+	free(o);
 }
 
 __attribute__((noinline)) void ward__intercept_report(void)
@@ -325,6 +788,10 @@ __attribute__((noinline)) void ward__intercept_report(void)
 	struct ward__scan_self self;
 	WARD__SCAN_SELF(&self);
 	const char *s_env;
+	/* A vfork() child shares the parent's memory: the books are the
+	 * parent's, and so is the report. */
+	if (getpid() != books_pid)
+		return;
 	if (!atomic_exchange(&active, false))
 		return;
 	ward__in_registry++;
@@ -344,47 +811,15 @@ __attribute__((noinline)) void ward__intercept_report(void)
 			ward__scan_free(&r);
 		}
 	}
-	if (p) {
-		char path[1100];
-		if (cfg.output[0]) {
-			expand_pid(path, sizeof(path), cfg.output);
-			int rc = ward_profile_save(p, path, WARD_FORMAT_PPROF);
-			if (rc < 0)
-				fprintf(stderr, "ward: cannot write %s: %s\n",
-					path, strerror(-rc));
-		}
-		FILE *f = stderr;
-		if (strcmp(cfg.summary, "none") == 0) {
-			ward_profile_free(p);
-			ward__in_registry--;
-			return;
-		}
-		if (cfg.summary[0]) {
-			expand_pid(path, sizeof(path), cfg.summary);
-			f = fopen(path, "w");
-			if (!f) {
-				fprintf(stderr, "ward: cannot write %s: %s\n",
-					path, strerror(errno));
-				f = stderr;
-			}
-		}
-		const char *fmt = getenv("WARD_SUMMARY_FORMAT");
-		if (fmt && strcmp(fmt, "json") == 0) {
-			struct fd_out o = { f };
-			ward_profile_write(p, WARD_FORMAT_JSON, to_file, &o);
-		} else {
-			write_summary(p, f);
-		}
-		if (f != stderr)
-			fclose(f);
-		else
-			fflush(stderr);
+	if (!p) {
+		if (cfg.output[0])
+			say("ward: no profile: out of memory for the snapshot");
+	} else {
+		if (cfg.output[0])
+			save_profile(p, "");
+		if (strcmp(cfg.summary, "none") != 0)
+			write_report(p);
 		ward_profile_free(p);
 	}
 	ward__in_registry--;
-}
-
-static void report_at_exit(void)
-{
-	ward__intercept_report();
 }

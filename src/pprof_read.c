@@ -14,11 +14,13 @@
  * Mappings are kept for symbolization.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zlib.h>
 
 #include "internal/profile.h"
@@ -625,9 +627,31 @@ WARD_API int ward_profile_load(const char *path, ward_profile_t **out,
 {
 	if (err && errlen)
 		err[0] = '\0';
-	FILE *f = fopen(path, "rb");
+	/* Only a regular file is read: a FIFO or a device named by mistake
+	 * would block or never end. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		if (err)
+			snprintf(err, errlen, "%s: %s", path, strerror(e));
+		return -e;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size == 0) {
+		close(fd);
+		if (err)
+			snprintf(err, errlen, "%s: %s", path,
+				 S_ISDIR(st.st_mode)   ? "is a directory"
+				 : S_ISREG(st.st_mode) ? "empty file, not a profile"
+						       : "not a regular file");
+		return S_ISDIR(st.st_mode) ? -EISDIR : -EBADMSG;
+	}
+	FILE *f = fdopen(fd, "rb");
 	if (!f) {
 		int e = errno;
+		close(fd);
 		if (err)
 			snprintf(err, errlen, "%s: %s", path, strerror(e));
 		return -e;

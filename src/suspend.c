@@ -101,7 +101,7 @@ static void on_stop(int sig, siginfo_t *si, void *ctx)
 	errno = saved;
 }
 
-static int stop_signal(void)
+int ward__stop_signal(void)
 {
 	return SIGRTMAX - 1;
 }
@@ -166,7 +166,7 @@ void ward__threads_resume(void)
 int ward__threads_stop(const struct ward__stopped **out)
 {
 	static int tids[MAX_STOPPED];
-	int sig = stop_signal();
+	int sig = ward__stop_signal();
 	int expected = 0;
 
 	*out = NULL;

@@ -60,6 +60,7 @@ struct sym {
 
 struct elf_syms {
 	char path[512];
+	bool regular; /* path was a regular file: the only kind ever read */
 #if WARD_HAVE_LIBDW
 	Dwfl *dwfl;         /* debug info, opened on first use; */
 	Dwfl_Module *mod;   /* NULL when the file has none */
@@ -125,14 +126,19 @@ static void take_table(struct elf_syms *e, const uint8_t *base, size_t size,
 
 static void load(struct elf_syms *e)
 {
-	int fd = open(e->path, O_RDONLY | O_CLOEXEC);
+	/* A profile may name anything as a mapping's file: a FIFO or a
+	 * device would block or never end. Open without blocking, read only
+	 * regular files. */
+	int fd = open(e->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0)
 		return;
 	struct stat st;
-	if (fstat(fd, &st) < 0 || st.st_size < (off_t)sizeof(Elf64_Ehdr)) {
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    st.st_size < (off_t)sizeof(Elf64_Ehdr)) {
 		close(fd);
 		return;
 	}
+	e->regular = true;
 	size_t size = (size_t)st.st_size;
 	const uint8_t *base = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
 	close(fd);
@@ -334,7 +340,7 @@ static bool dw_open(void)
 static Dwfl_Module *module_of(const char *path, GElf_Addr *bias)
 {
 	struct elf_syms *e = get(path);
-	if (e && !e->dwfl_tried && dw_open()) {
+	if (e && e->regular && !e->dwfl_tried && dw_open()) {
 		e->dwfl_tried = true;
 		e->dwfl = dw.dwfl_begin(ward__separate_debuginfo
 					     ? &separate_callbacks

@@ -27,6 +27,11 @@ for p in git sqlite3 perl xz make gcc; do
 	esac
 done
 [ -x /usr/bin/python3 ] || missing="$missing python3"
+# The tracer must run correctly over other allocators.
+[ -f /usr/lib/x86_64-linux-gnu/libjemalloc.so.2 ] || missing="$missing libjemalloc2"
+[ -f /usr/lib/x86_64-linux-gnu/libmimalloc.so.2 ] || missing="$missing libmimalloc2.0"
+# Statically linked test programs need libc.a.
+[ -f /usr/lib/x86_64-linux-gnu/libc.a ] || missing="$missing libc6-dev"
 if [ "${1:-}" = bench ]; then
 	command -v heaptrack >/dev/null 2>&1 || missing="$missing heaptrack"
 fi

@@ -21,8 +21,38 @@ void ward__intercept_free(void *p);
 void ward__intercept_acquire(int kind, uintptr_t handle);
 void ward__intercept_release(int kind, uintptr_t handle);
 
-/* Stop recording and write the report (at exit, or before _exit). */
+/* Stop recording and write the report (at exit, or before _exit). Does
+ * nothing in a process whose books these are not (a vfork() child). */
 void ward__intercept_report(void);
+
+/*
+ * The interposers that reach the allocator or ward's bookkeeping run
+ * between these two: a signal that would end the program and arrives
+ * meanwhile is acted on (profile written, program ended by it) when the
+ * call is done, not while it holds their locks.
+ */
+extern __thread int ward__busy __attribute__((tls_model("initial-exec")));
+extern __thread int ward__fatal_pending __attribute__((tls_model("initial-exec")));
+void ward__intercept_fatal_resume(void);
+#define WARD__ENTER() (ward__busy++)
+#define WARD__LEAVE()                                                         \
+	do {                                                                   \
+		if (__builtin_expect(--ward__busy == 0 && ward__fatal_pending, \
+				     0))                                       \
+			ward__intercept_fatal_resume();                        \
+	} while (0)
+
+/* sigaction() as the program sees it: the signals ward holds to write the
+ * profile before they end the program look as if at their default. */
+struct sigaction;
+int ward__intercept_sigaction(int sig, const struct sigaction *act,
+			      struct sigaction *old);
+
+/* The signal number a WARD_SNAPSHOT_SIGNAL value names ("USR2",
+ * "SIGUSR1", "RTMIN+3", "12"), or -EINVAL when it names none and -ERANGE
+ * when it is not one a snapshot may use (only USR1, USR2 and real-time
+ * signals: a fault signal would loop). */
+int ward__snapshot_signal_number(const char *s);
 
 #include "internal/sample.h"
 

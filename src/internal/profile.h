@@ -81,6 +81,24 @@ struct ward_profile *ward__profile_classify(const struct ward_profile *p,
 /* "definite", "indirect", "reachable", or NULL. */
 const char *ward__leak_name(int leak);
 
+/*
+ * Saving files. Where a file saved as path goes: path itself when nothing
+ * is there or a regular file is; the regular file a symbolic link names
+ * (the link stays). Anything else is refused: -EISDIR, -EEXIST (a device,
+ * FIFO or socket: never replaced), -ENOLINK (a link to nothing),
+ * -ENAMETOOLONG. The target's path is left in out.
+ */
+int ward__save_target(const char *path, char *out, size_t len);
+
+/* Words for the errors above, for "cannot write PATH: ..." lines. */
+const char *ward__save_strerror(int err);
+
+/* Write a file atomically: fill(fd, ctx) writes a temporary file next to
+ * the target, which is then renamed over it; a failure (fill's negative
+ * errno, or the system's) leaves whatever was there as it was. */
+int ward__save_atomic(const char *path, int (*fill)(int fd, void *ctx),
+		      void *ctx);
+
 /* pprof.c */
 int ward__write_pprof(const struct ward_profile *p, struct ward__out *o);
 

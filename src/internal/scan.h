@@ -81,4 +81,8 @@ struct ward__stopped {
 int ward__threads_stop(const struct ward__stopped **out);
 void ward__threads_resume(void);
 
+/* The signal that stops threads (SIGRTMAX-1): ward's own threads never
+ * block it, and it is never a snapshot signal. */
+int ward__stop_signal(void);
+
 #endif

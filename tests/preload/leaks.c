@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,8 @@
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
@@ -253,6 +256,197 @@ NOINLINE void leak_running_threads(bool masked)
 	pthread_join(t, NULL);
 }
 
+/* ---- What the tracer must not harm ------------------------------------- */
+
+/* malloc_usable_size and a failed realloc, with whatever allocator is
+ * loaded (jemalloc, mimalloc): ward must hand every block back to the
+ * allocator that made it. */
+NOINLINE void leak_usable(void)
+{
+	for (int i = 0; i < 10; i++) {
+		char *p = malloc(100);
+		if (malloc_usable_size(p) < 100)
+			exit(3);
+		KEEP(p);
+	}
+	char *q = malloc(10);
+	if (realloc(q, (size_t)1 << 62) != NULL)
+		exit(4);
+	free(q);
+}
+
+/* Closes every descriptor but 0-2, opens files of its own on the freed
+ * numbers, asks for a snapshot and checks that nothing wrote into them. */
+NOINLINE void leak_closeall(const char *dir)
+{
+	int fds[16], n = 0;
+	char path[4096];
+	for (int fd = 3; fd < 1024; fd++)
+		close(fd);
+	for (int i = 0; i < 16; i++) {
+		snprintf(path, sizeof(path), "%s/own%d", dir, i);
+		fds[n++] = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	}
+	raise(SIGUSR2);
+	usleep(300000);
+	for (int i = 0; i < n; i++) {
+		struct stat st;
+		if (fstat(fds[i], &st) == 0 && st.st_size != 0) {
+			printf("fd %d was written by someone else\n", fds[i]);
+			exit(5);
+		}
+	}
+	/* the files stay open: a leak of 16 descriptors */
+}
+
+NOINLINE void leak_after_vfork(void)
+{
+	for (int i = 0; i < 10; i++)
+		KEEP(malloc(20));
+}
+
+/* A vfork() child whose exec fails ends with _exit(127); the parent goes
+ * on and leaks 10 x 20 bytes after it. */
+NOINLINE void leak_vfork(void)
+{
+	pid_t pid = vfork();
+	if (pid == 0) {
+		execl("/nonexistent/program", "x", (char *)NULL);
+		_exit(127);
+	}
+	waitpid(pid, NULL, 0);
+	leak_after_vfork();
+}
+
+NOINLINE void leak_in_snapped_child(void)
+{
+	for (int i = 0; i < 7; i++)
+		KEEP(malloc(30));
+}
+
+/* A snapshot signal sent to a forked child snapshots the child. */
+NOINLINE void leak_snapfork(void)
+{
+	int ready[2], go[2];
+	if (pipe(ready) < 0 || pipe(go) < 0)
+		exit(1);
+	pid_t pid = fork();
+	if (pid == 0) {
+		char c;
+		leak_in_snapped_child();
+		if (write(ready[1], "r", 1) != 1 || read(go[0], &c, 1) != 1)
+			_exit(1);
+		usleep(300000);
+		exit(0);
+	}
+	char c;
+	if (read(ready[0], &c, 1) != 1)
+		exit(1);
+	kill(pid, SIGUSR2);
+	usleep(100000);
+	if (write(go[1], "g", 1) != 1)
+		exit(1);
+	waitpid(pid, NULL, 0);
+}
+
+/* Runs into RLIMIT_NOFILE (64) and leaks every descriptor it got. */
+NOINLINE void leak_fdlimit(void)
+{
+	struct rlimit rl = { 64, 64 };
+	int n = 0;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+		exit(1);
+	while (open("/dev/null", O_RDONLY) >= 0)
+		n++;
+	printf("opened %d\n", n);
+}
+
+NOINLINE void leak_before_signal(void)
+{
+	for (int i = 0; i < 4; i++)
+		KEEP(malloc(111));
+}
+
+/* Leaks, then dies by a signal (how, by the argument). */
+NOINLINE void leak_die(const char *how)
+{
+	leak_before_signal();
+	fflush(stdout);
+	if (strcmp(how, "term") == 0)
+		kill(getpid(), SIGTERM);
+	else if (strcmp(how, "segv") == 0)
+		*(volatile int *)(uintptr_t)8 = 1;
+	else if (strcmp(how, "abort") == 0)
+		abort();
+	else if (strcmp(how, "quick_exit") == 0)
+		quick_exit(3);
+	pause();
+}
+
+/* Allocates in a loop until a signal ends it (for ward run forwarding
+ * SIGTERM, and a signal arriving inside malloc). */
+NOINLINE void leak_spin(void)
+{
+	leak_before_signal();
+	printf("spinning\n");
+	fflush(stdout);
+	for (;;)
+		free(malloc(64));
+}
+
+/* What the program sees of the signals ward holds. */
+NOINLINE void leak_sigquery(void)
+{
+	const int sigs[] = { SIGTERM, SIGINT, SIGSEGV, SIGPIPE };
+	for (int i = 0; i < 4; i++) {
+		struct sigaction old;
+		sigaction(sigs[i], NULL, &old);
+		printf("%s ", old.sa_handler == SIG_DFL ? "dfl" : "other");
+	}
+	/* Set one, read it back. */
+	signal(SIGTERM, SIG_IGN);
+	struct sigaction now;
+	sigaction(SIGTERM, NULL, &now);
+	printf("%s\n", now.sa_handler == SIG_IGN ? "ign" : "other");
+}
+
+NOINLINE void leak_in_new_dir(void)
+{
+	KEEP(malloc(55));
+}
+
+/* Leaks after chdir(): the profile still lands where ward run was told. */
+NOINLINE void leak_chdir(void)
+{
+	if (chdir("/") != 0)
+		exit(1);
+	leak_in_new_dir();
+}
+
+NOINLINE void leak_snapshot_seen_batch(void)
+{
+	for (int i = 0; i < 3; i++)
+		KEEP(malloc(10));
+}
+
+/* Asks for a snapshot and waits for FILE.snap1 to appear while it still
+ * runs (the name `ward diff` is given on a live server). */
+NOINLINE void leak_snapshot_live(const char *file)
+{
+	char path[4096];
+	leak_snapshot_seen_batch();
+	snprintf(path, sizeof(path), "%s.snap1", file);
+	raise(SIGUSR2);
+	for (int i = 0; i < 300; i++) {
+		if (access(path, F_OK) == 0) {
+			printf("seen\n");
+			return;
+		}
+		usleep(10000);
+	}
+	printf("not seen\n");
+}
+
 int main(int argc, char **argv)
 {
 	const char *what = argc > 1 ? argv[1] : "";
@@ -283,6 +477,26 @@ int main(int argc, char **argv)
 		leak_running_threads(true);
 	else if (strcmp(what, "dlopen") == 0 && argc > 2)
 		leak_dlopen(argv[2]);
+	else if (strcmp(what, "usable") == 0)
+		leak_usable();
+	else if (strcmp(what, "closeall") == 0 && argc > 2)
+		leak_closeall(argv[2]);
+	else if (strcmp(what, "vfork") == 0)
+		leak_vfork();
+	else if (strcmp(what, "snapfork") == 0)
+		leak_snapfork();
+	else if (strcmp(what, "fdlimit") == 0)
+		leak_fdlimit();
+	else if (strcmp(what, "die") == 0 && argc > 2)
+		leak_die(argv[2]);
+	else if (strcmp(what, "spin") == 0)
+		leak_spin();
+	else if (strcmp(what, "sigquery") == 0)
+		leak_sigquery();
+	else if (strcmp(what, "chdir") == 0)
+		leak_chdir();
+	else if (strcmp(what, "snapshot_live") == 0 && argc > 2)
+		leak_snapshot_live(argv[2]);
 	else {
 		fprintf(stderr, "usage: leaks SCENARIO\n");
 		return 2;

@@ -47,19 +47,19 @@ run_leaks() { # SCENARIO [ARGS]
 
 # ---- 1. Known leaks --------------------------------------------------------
 
-run_leaks malloc_loop && expect_site "malloc loop: 1000 x 48 bytes" \
+run_leaks malloc_loop; expect_site "malloc loop: 1000 x 48 bytes" \
 	"$work/malloc_loop.pb.gz" leak_malloc_loop heap "1000 48000"
-run_leaks realloc_chain && expect_site "realloc chain: one block of 5000 bytes" \
+run_leaks realloc_chain; expect_site "realloc chain: one block of 5000 bytes" \
 	"$work/realloc_chain.pb.gz" leak_realloc_chain heap "1 5000"
-run_leaks memalign && expect_site "every memalign variant: 5 blocks, 1128 bytes" \
+run_leaks memalign; expect_site "every memalign variant: 5 blocks, 1128 bytes" \
 	"$work/memalign.pb.gz" leak_memalign heap "5 1128"
-run_leaks fds && expect_site "fifteen descriptors from thirteen sources" \
+run_leaks fds; expect_site "fifteen descriptors from thirteen sources" \
 	"$work/fds.pb.gz" leak_fds fd "15 15"
-run_leaks files && expect_site "FILE and DIR never closed" \
+run_leaks files; expect_site "FILE and DIR never closed" \
 	"$work/files.pb.gz" leak_files file "5 5"
-run_leaks threads && expect_site "threads never joined" \
+run_leaks threads; expect_site "threads never joined" \
 	"$work/threads.pb.gz" leak_threads thread "2 2"
-run_leaks dlopen "$build/libleakplugin.so" && expect_site \
+run_leaks dlopen "$build/libleakplugin.so"; expect_site \
 	"leak in a library dlclose() unloaded, still named" \
 	"$work/dlopen.pb.gz" plugin_leak heap "3 3000"
 
@@ -216,7 +216,190 @@ if need valgrind valgrind; then
 	fi
 fi
 
-# ---- 2. Real programs: same output, same status ----------------------------
+# ---- 2. The tracer never harms the program, never loses a run in silence ---
+
+status_is() { # NAME WANT GOT [DETAIL...]
+	name=$1 want=$2 got=$3
+	shift 3
+	if [ "$got" = "$want" ]; then ok "$name"; else bad "$name" "status $got, want $want" "$@"; fi
+}
+
+# -o is written only as a regular file or a new path: a FIFO (a device,
+# as root) is refused before the program runs, and stays what it was.
+mkfifo "$work/fifo"
+"$ward" run --quiet -o "$work/fifo" -- "$leaks" malloc_loop >"$work/o1" 2>"$work/e1"
+st=$?
+if [ "$st" = 2 ] && [ -p "$work/fifo" ] && grep -q "not a regular file" "$work/e1" &&
+	! grep -q "done" "$work/o1"; then
+	ok "-o naming a FIFO is refused before the program runs"
+else
+	bad "-o naming a FIFO is refused before the program runs" "status $st: $(cat "$work/e1")"
+fi
+ln -s "$work/target.pb.gz" "$work/link.pb.gz"
+echo old >"$work/target.pb.gz"
+run_leaks_to() { # FILE SCENARIO [ARGS]: with snapshots on SIGUSR2
+	out=$1
+	shift
+	"$ward" run --quiet --snapshot-signal USR2 -o "$out" -- "$leaks" "$@" \
+		>"$work/$1.out" 2>"$work/$1.err"
+}
+run_leaks_to "$work/link.pb.gz" malloc_loop
+if [ -L "$work/link.pb.gz" ] && [ "$(site "$work/target.pb.gz" leak_malloc_loop heap)" = "1000 48000" ]; then
+	ok "-o naming a symbolic link replaces the file it names, not the link"
+else
+	bad "-o naming a symbolic link replaces the file it names, not the link" "$(ls -l "$work/link.pb.gz")"
+fi
+
+# The snapshot signal is only one that cannot loop: USR1, USR2, real-time.
+"$ward" run --quiet --snapshot-signal 11 -o "$work/sig.pb.gz" -- true >/dev/null 2>"$work/e1"
+st=$?
+if [ "$st" = 2 ] && grep -q "snapshot-signal takes USR1, USR2" "$work/e1"; then
+	ok "a fault signal is refused as the snapshot signal"
+else
+	bad "a fault signal is refused as the snapshot signal" "status $st: $(cat "$work/e1")"
+fi
+WARD_SNAPSHOT_SIGNAL=SEGV WARD_OUTPUT="$work/sig2.pb.gz" LD_PRELOAD="$build/libward_preload.so" \
+	WARD_SUMMARY=none "$leaks" malloc_loop >/dev/null 2>"$work/e1"
+if grep -q "no snapshots: WARD_SNAPSHOT_SIGNAL=SEGV" "$work/e1"; then
+	ok "WARD_SNAPSHOT_SIGNAL=SEGV is refused in one line"
+else
+	bad "WARD_SNAPSHOT_SIGNAL=SEGV is refused in one line" "$(cat "$work/e1")"
+fi
+
+# A program that closes every descriptor and opens its own files on the
+# freed numbers: a snapshot writes nothing into them.
+mkdir -p "$work/own"
+"$ward" run --quiet --snapshot-signal USR2 -o "$work/closeall.pb.gz" -- "$leaks" closeall "$work/own" \
+	>"$work/closeall.out" 2>&1
+status_is "a snapshot never writes into the program's descriptors" 0 $? "$(cat "$work/closeall.out")"
+expect_site "a snapshot is written after the program closed every descriptor" \
+	"$work/closeall.pb.gz.snap1" leak_closeall fd "16 16"
+
+# Another allocator in the process: every block goes back to its own.
+for lib in jemalloc.so.2 mimalloc.so.2; do
+	path=/usr/lib/x86_64-linux-gnu/lib$lib
+	if [ ! -f "$path" ]; then
+		bad "under $lib" "missing: sudo apt-get install -y libjemalloc2 libmimalloc2.0"
+		bad "under $lib: the heap is traced"
+		continue
+	fi
+	LD_PRELOAD=$path "$ward" run --quiet -o "$work/$lib.pb.gz" -- "$leaks" usable >"$work/alloc.out" 2>&1
+	status_is "under $lib: malloc_usable_size and a failed realloc" 0 $? "$(cat "$work/alloc.out")"
+	expect_site "under $lib: the heap is traced" "$work/$lib.pb.gz" leak_usable heap "10 1000"
+done
+"$ward" run --quiet -o "$work/own.pb.gz" -- "$build/ownmalloc" >"$work/own.out" 2>&1
+st=$?
+if [ "$st" = 0 ] && grep -q "^own malloc: 1000 blocks" "$work/own.out"; then
+	ok "a program with its own malloc runs as it does alone"
+else
+	bad "a program with its own malloc runs as it does alone" "status $st" "$(cat "$work/own.out")"
+fi
+
+# A vfork() child whose exec fails: the parent keeps its books.
+run_leaks vfork
+expect_site "after a vfork child's _exit, the parent's leaks are still recorded" \
+	"$work/vfork.pb.gz" leak_after_vfork heap "10 200"
+
+# A snapshot signal sent to a forked child snapshots the child, not the parent.
+run_leaks_to "$work/snapfork.pb.gz" snapfork
+set -- "$work"/snapfork.pb.gz.*.snap1
+if [ -f "$1" ] && [ ! -e "$work/snapfork.pb.gz.snap1" ]; then
+	expect_site "a snapshot signal to a forked child snapshots the child" "$1" \
+		leak_in_snapped_child heap "7 210"
+else
+	bad "a snapshot signal to a forked child snapshots the child" "$(ls "$work" | grep snapfork)"
+fi
+
+# At RLIMIT_NOFILE the profile is still written.
+run_leaks fdlimit
+n=$(sed -n 's/^opened //p' "$work/fdlimit.out")
+expect_site "at the descriptor limit the profile is written" "$work/fdlimit.pb.gz" \
+	leak_fdlimit fd "${n:-none} ${n:-none}"
+
+# Signals that end the program: the profile is written, the status is the
+# same as without ward.
+for how in term:143 segv:139 abort:134 quick_exit:3; do
+	h=${how%:*}
+	run_leaks_to "$work/die_$h.pb.gz" die "$h"
+	status_is "killed by $h: same status" "${how#*:}" $?
+	expect_site "killed by $h: the profile is written" "$work/die_$h.pb.gz" \
+		leak_before_signal heap "4 444"
+done
+"$leaks" sigquery >"$work/q1" 2>&1
+run_leaks sigquery
+if cmp -s "$work/q1" "$work/sigquery.out"; then
+	ok "the program sees its signals at their default"
+else
+	bad "the program sees its signals at their default" "$(cat "$work/q1")" "$(cat "$work/sigquery.out")"
+fi
+
+# SIGTERM to ward run reaches the program, which writes its profile; a
+# signal that lands inside malloc waits for it to return.
+"$ward" run --quiet -o "$work/spin.pb.gz" -- "$leaks" spin >"$work/spin.out" 2>"$work/spin.err" &
+wpid=$!
+for i in $(seq 1 100); do grep -q spinning "$work/spin.out" 2>/dev/null && break; sleep 0.05; done
+sleep 0.2
+kill -TERM $wpid
+wait $wpid
+status_is "SIGTERM to ward run ends the program by SIGTERM" 143 $? "$(cat "$work/spin.err")"
+expect_site "SIGTERM to ward run: the program's profile is written" "$work/spin.pb.gz" \
+	leak_before_signal heap "4 444"
+
+# No profile: one line says why, and --fail-on-leak does not pass.
+"$ward" run --fail-on-leak -o "$work/static.pb.gz" -- "$build/static_hello" >/dev/null 2>"$work/e1"
+st=$?
+if [ "$st" = 3 ] && grep -q "no profile from .*statically linked" "$work/e1"; then
+	ok "a static program: one line why there is no profile, --fail-on-leak exits 3"
+else
+	bad "a static program: one line why there is no profile, --fail-on-leak exits 3" "status $st: $(cat "$work/e1")"
+fi
+
+# Output paths: resolved once, before the program can chdir(); '%' taken
+# as it is; long paths whole.
+(cd "$work" && "$ward" run --quiet -o rel.pb.gz -- "$leaks" chdir >/dev/null 2>&1)
+expect_site "a relative -o is where ward run was, after the program's chdir()" \
+	"$work/rel.pb.gz" leak_in_new_dir heap "1 55"
+run_leaks_to "$work/pct%p.pb.gz" malloc_loop
+expect_site "-o with a '%' is the file named" "$work/pct%p.pb.gz" leak_malloc_loop heap "1000 48000"
+long="$work"
+for i in $(seq 1 12); do long="$long/$(printf 'd%0100d' $i)"; done
+mkdir -p "$long"
+run_leaks_to "$long/long.pb.gz" malloc_loop
+expect_site "a path over 1024 bytes is written whole" "$long/long.pb.gz" leak_malloc_loop heap "1000 48000"
+
+# Snapshots have their final names while the program still runs.
+run_leaks_to "$work/live.pb.gz" snapshot_live "$work/live.pb.gz"
+if [ "$(head -1 "$work/snapshot_live.out")" = seen ]; then
+	ok "FILE.snap1 exists while the program runs"
+else
+	bad "FILE.snap1 exists while the program runs" "$(cat "$work/snapshot_live.out")"
+fi
+
+# A profile whose mapping names a FIFO: the reader opens regular files only.
+cp "$leaks" "$work/leakcopy"
+"$ward" run --quiet -o "$work/copy.pb.gz" -- "$work/leakcopy" malloc_loop >/dev/null 2>&1
+rm -f "$work/leakcopy" && mkfifo "$work/leakcopy"
+timeout 20 "$ward" report "$work/copy.pb.gz" >/dev/null 2>&1
+st=$?
+if [ "$st" = 0 ]; then
+	ok "a mapping naming a FIFO does not hang ward report"
+else
+	bad "a mapping naming a FIFO does not hang ward report" "status $st"
+fi
+
+: >"$work/empty.pb.gz"
+"$ward" report "$work/empty.pb.gz" >/dev/null 2>"$work/e1"
+st=$?
+"$ward" report "$work" >/dev/null 2>"$work/e2"
+st2=$?
+if [ "$st" = 2 ] && [ "$st2" = 2 ] && grep -q "empty.pb.gz: empty file, not a profile" "$work/e1" &&
+	grep -q ": is a directory" "$work/e2"; then
+	ok "an empty file and a directory are refused with their reasons"
+else
+	bad "an empty file and a directory are refused with their reasons" "$(cat "$work/e1" "$work/e2")"
+fi
+
+# ---- 3. Real programs: same output, same status ----------------------------
 
 same() { # NAME COMMAND...
 	name=$1
@@ -290,5 +473,9 @@ if need xz xz-utils; then
 	same "xz -T2 (threads)" sh -c 'xz -T2 -c data | xz -dc | md5sum'
 fi
 
+# Every check above ran (one that did not is a failure too).
+planned=73
+ran=$((pass + fail))
+[ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

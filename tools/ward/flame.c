@@ -133,6 +133,56 @@ static const char script[] =
 	"document.addEventListener('click',function(e){var g=e.target.closest('g.f');if(g)zoom(g);});\n"
 	"]]></script>\n";
 
+struct svg {
+	struct node *root;
+	const char *title, *unit;
+};
+
+/* Write the SVG of s to fd (ward__save_atomic()'s temporary file). */
+static int fill_svg(int fd, void *ctx)
+{
+	const struct svg *s = ctx;
+	const struct node *root = s->root;
+	int dupfd = dup(fd), rc = 0;
+	FILE *f = dupfd >= 0 ? fdopen(dupfd, "w") : NULL;
+	if (!f) {
+		rc = -errno;
+		if (dupfd >= 0)
+			close(dupfd);
+		return rc;
+	}
+	int levels = root->value > 0 ? depth_of(root) : 1;
+	int height = TOP + levels * ROW + 10;
+	fprintf(f, "<?xml version=\"1.0\" standalone=\"no\"?>\n"
+		   "<svg version=\"1.1\" width=\"%d\" height=\"%d\" "
+		   "viewBox=\"0 0 %d %d\" xmlns=\"http://www.w3.org/2000/svg\">\n"
+		   "<style>text{font:11px monospace;pointer-events:none}"
+		   "g.f:hover rect{stroke:#000;stroke-width:0.5}"
+		   "g.f{cursor:pointer}</style>\n",
+		WIDTH, height, WIDTH, height);
+	fprintf(f, "<rect width=\"100%%\" height=\"100%%\" fill=\"#fdf6e3\"/>\n"
+		   "<text x=\"10\" y=\"20\" style=\"font-size:15px\">ward: ");
+	xml_text(f, s->title);
+	fprintf(f, " (%s, %" PRId64 " %s)</text>\n", s->unit, root->value,
+		s->unit);
+	fprintf(f, "<text x=\"%d\" y=\"20\" id=\"search\" "
+		   "style=\"pointer-events:all;cursor:pointer\" "
+		   "onclick=\"search()\">Search</text>\n",
+		WIDTH - 60);
+	if (root->value > 0)
+		draw(f, root, 0, 0, levels, root->value, s->unit);
+	else
+		fprintf(f, "<text x=\"10\" y=\"%d\">nothing to show</text>\n",
+			TOP + 12);
+	fputs(script, f);
+	fputs("</svg>\n", f);
+	if (fflush(f) != 0 || ferror(f))
+		rc = -(errno ? errno : EIO);
+	if (fclose(f) != 0 && rc == 0)
+		rc = -errno;
+	return rc;
+}
+
 int flame_write_svg(const ward_profile_t *p, enum flame_value v,
 		    const char *title, const char *path)
 {
@@ -170,52 +220,8 @@ int flame_write_svg(const ward_profile_t *p, enum flame_value v,
 		}
 	}
 
-	char tmp[4096];
-	snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path);
-	int fd = mkstemp(tmp);
-	if (fd < 0) {
-		rc = -errno;
-		goto out;
-	}
-	FILE *f = fdopen(fd, "w");
-	if (!f) {
-		rc = -errno;
-		close(fd);
-		unlink(tmp);
-		goto out;
-	}
-	int levels = root.value > 0 ? depth_of(&root) : 1;
-	int height = TOP + levels * ROW + 10;
-	fprintf(f, "<?xml version=\"1.0\" standalone=\"no\"?>\n"
-		   "<svg version=\"1.1\" width=\"%d\" height=\"%d\" "
-		   "viewBox=\"0 0 %d %d\" xmlns=\"http://www.w3.org/2000/svg\">\n"
-		   "<style>text{font:11px monospace;pointer-events:none}"
-		   "g.f:hover rect{stroke:#000;stroke-width:0.5}"
-		   "g.f{cursor:pointer}</style>\n",
-		WIDTH, height, WIDTH, height);
-	fprintf(f, "<rect width=\"100%%\" height=\"100%%\" fill=\"#fdf6e3\"/>\n"
-		   "<text x=\"10\" y=\"20\" style=\"font-size:15px\">ward: ");
-	xml_text(f, title);
-	fprintf(f, " (%s, %" PRId64 " %s)</text>\n", unit, root.value, unit);
-	fprintf(f, "<text x=\"%d\" y=\"20\" id=\"search\" "
-		   "style=\"pointer-events:all;cursor:pointer\" "
-		   "onclick=\"search()\">Search</text>\n",
-		WIDTH - 60);
-	if (root.value > 0)
-		draw(f, &root, 0, 0, levels, root.value, unit);
-	else
-		fprintf(f, "<text x=\"10\" y=\"%d\">nothing to show</text>\n",
-			TOP + 12);
-	fputs(script, f);
-	fputs("</svg>\n", f);
-	if (fchmod(fileno(f), 0644) != 0 || fflush(f) != 0)
-		rc = -errno;
-	if (fclose(f) != 0 && rc == 0)
-		rc = -errno;
-	if (rc == 0 && rename(tmp, path) != 0)
-		rc = -errno;
-	if (rc < 0)
-		unlink(tmp);
+	struct svg s = { &root, title, unit };
+	rc = ward__save_atomic(path, fill_svg, &s);
 out:
 	free_tree(root.child);
 	return rc;

@@ -11,7 +11,10 @@
  * Every error is one line naming the problem, and a non-zero status.
  * docs/cli.md and docs/ward.1 are the manual.
  */
+#define _GNU_SOURCE
+#include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
@@ -25,6 +28,7 @@
 #include <unistd.h>
 
 #include "flame.h"
+#include "internal/intercept.h"
 #include "internal/profile.h"
 #include "internal/symbolize.h"
 #include "ward.h"
@@ -76,9 +80,10 @@ static void usage_run(FILE *f)
 	      "  --no-follow-forks    forked children record nothing\n"
 	      "  --no-follow-exec     programs PROGRAM executes run without ward\n"
 	      "  --fail-on-leak       exit 1 when PROGRAM exited 0 but left\n"
-	      "                       anything live\n"
-	      "  --snapshot-signal SIG  on signal SIG (e.g. USR2), write a\n"
-	      "                       snapshot FILE.snapN without stopping\n"
+	      "                       anything live, 3 when it wrote no profile\n"
+	      "  --snapshot-signal SIG  on signal SIG (USR1, USR2 or RTMIN+N),\n"
+	      "                       write a snapshot FILE.snapN without\n"
+	      "                       stopping\n"
 	      "  --json               print the report as JSON\n"
 	      "  --quiet              print no report (the profile is written)\n",
 	      f);
@@ -423,6 +428,149 @@ static bool kind_selected(const char *list, int k)
 	return false;
 }
 
+/* The value of option argv[*i], which must have one. */
+static const char *value_of(const char *cmd, int argc, char **argv, int *i)
+{
+	if (*i + 1 >= argc)
+		die("%s: %s needs a value (ward %s --help)", cmd, argv[*i], cmd);
+	return argv[++*i];
+}
+
+/*
+ * The profile path `ward run` gives the program: absolute (the program may
+ * chdir()), with '%' doubled (the tracer expands "%p"; ward run's paths
+ * are taken as they are), and checked before the program runs: a new
+ * path in a directory that exists, or a regular file.
+ */
+static void output_path(const char *out, char *abs, size_t len, char *escaped,
+			size_t elen)
+{
+	char target[PATH_MAX], dir[PATH_MAX];
+	int rc = ward__save_target(out, target, sizeof(target));
+	if (rc < 0)
+		die("run: cannot write the profile to %s: %s", out,
+		    ward__save_strerror(rc));
+	if (target[0] == '/') {
+		if ((size_t)snprintf(abs, len, "%s", target) >= len)
+			die("run: %s: path too long", out);
+	} else {
+		if (!getcwd(dir, sizeof(dir)))
+			die("run: cannot find the working directory: %s",
+			    strerror(errno));
+		if ((size_t)snprintf(abs, len, "%s/%s", dir, target) >= len)
+			die("run: %s: path too long", out);
+	}
+	snprintf(dir, sizeof(dir), "%s", abs);
+	*strrchr(dir, '/') = '\0';
+	if (access(dir[0] ? dir : "/", W_OK | X_OK) != 0)
+		die("run: cannot write the profile to %s: %s", out,
+		    strerror(errno));
+	size_t k = 0;
+	for (const char *s = abs; *s; s++) {
+		if (k + 3 >= elen)
+			die("run: %s: path too long", out);
+		if (*s == '%')
+			escaped[k++] = '%';
+		escaped[k++] = *s;
+	}
+	escaped[k] = '\0';
+	/* The program writes ABS.snapN and its children ABS.PID: both
+	 * must fit too. */
+	if (strlen(abs) + 24 >= PATH_MAX)
+		die("run: %s: path too long", out);
+}
+
+/* Whether the file at path was replaced since *before (which says whether
+ * anything was there then). */
+static bool written_since(const char *path, const struct stat *before,
+			  bool existed)
+{
+	struct stat now;
+	if (stat(path, &now) != 0 || !S_ISREG(now.st_mode))
+		return false;
+	return !existed || now.st_ino != before->st_ino ||
+	       now.st_dev != before->st_dev ||
+	       now.st_mtim.tv_sec != before->st_mtim.tv_sec ||
+	       now.st_mtim.tv_nsec != before->st_mtim.tv_nsec;
+}
+
+/* Whether path is an ELF executable with no program interpreter (no
+ * dynamic loader, so no LD_PRELOAD). */
+static bool elf_is_static(const char *path)
+{
+	Elf64_Ehdr eh;
+	bool interp = false;
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return false;
+	if (fread(&eh, sizeof(eh), 1, f) != 1 ||
+	    memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
+	    eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_phentsize != sizeof(Elf64_Phdr)) {
+		fclose(f);
+		return false;
+	}
+	for (int k = 0; k < eh.e_phnum && !interp; k++) {
+		Elf64_Phdr ph;
+		if (fseeko(f, (off_t)(eh.e_phoff + (uint64_t)k * sizeof(ph)),
+			   SEEK_SET) != 0 ||
+		    fread(&ph, sizeof(ph), 1, f) != 1)
+			break;
+		interp = ph.p_type == PT_INTERP;
+	}
+	fclose(f);
+	return !interp;
+}
+
+/* Why a program that was traced wrote no profile, in a few words. */
+static const char *why_no_profile(const char *program, int st)
+{
+	static char why[256];
+	if (WIFSIGNALED(st)) {
+		int sig = WTERMSIG(st);
+		snprintf(why, sizeof(why), "it was killed by signal %d (%s)%s",
+			 sig, strsignal(sig),
+			 sig == SIGKILL ? ": SIGKILL cannot be caught"
+					: " before ward could write");
+		return why;
+	}
+	char path[PATH_MAX];
+	const char *found = NULL;
+	if (strchr(program, '/')) {
+		found = program;
+	} else {
+		const char *env = getenv("PATH");
+		char dirs[8192];
+		snprintf(dirs, sizeof(dirs), "%s", env ? env : "/usr/bin:/bin");
+		for (char *s, *d = strtok_r(dirs, ":", &s); d && !found;
+		     d = strtok_r(NULL, ":", &s)) {
+			snprintf(path, sizeof(path), "%s/%s", *d ? d : ".",
+				 program);
+			if (access(path, X_OK) == 0)
+				found = path;
+		}
+	}
+	struct stat sb;
+	if (found && stat(found, &sb) == 0 && (sb.st_mode & (S_ISUID | S_ISGID)))
+		return "it is setuid or setgid: the loader ignores LD_PRELOAD "
+		       "for it";
+	if (found && elf_is_static(found))
+		return "it is statically linked: LD_PRELOAD cannot reach it";
+	return "it ended without running its exit handlers (a raw exit "
+	       "system call, or a runtime that bypasses exit())";
+}
+
+/* ward run passes these signals on to the program and waits for it to
+ * end: a service stopped with SIGTERM writes its profile. Signals the
+ * terminal sent (^C) reached the program already. */
+static volatile pid_t child_pid;
+
+static void forward(int sig, siginfo_t *si, void *uc)
+{
+	(void)uc;
+	if (child_pid > 0 && si->si_code != SI_KERNEL)
+		kill(child_pid, sig);
+}
+
 static int cmd_run(int argc, char **argv)
 {
 	const char *out = "ward.pb.gz", *kinds = NULL, *sample = NULL;
@@ -440,20 +588,20 @@ static int cmd_run(int argc, char **argv)
 		} else if (is_help(a)) {
 			usage_run(stdout);
 			return 0;
-		} else if (strcmp(a, "-o") == 0 && i + 1 < argc)
-			out = argv[++i];
+		} else if (strcmp(a, "-o") == 0)
+			out = value_of("run", argc, argv, &i);
 		else if (strcmp(a, "--full") == 0)
 			sample = NULL;
-		else if (strcmp(a, "--sample") == 0 && i + 1 < argc) {
-			sample = argv[++i];
+		else if (strcmp(a, "--sample") == 0) {
+			sample = value_of("run", argc, argv, &i);
 			char *end;
 			unsigned long long v = strtoull(sample, &end, 10);
-			if (*end || v == 0)
+			if (*end || v == 0 || sample[0] == '-')
 				die("run: --sample takes a number of bytes, not "
 				    "'%s'",
 				    sample);
-		} else if (strcmp(a, "--kinds") == 0 && i + 1 < argc) {
-			kinds = kinds_arg = argv[++i];
+		} else if (strcmp(a, "--kinds") == 0) {
+			kinds = kinds_arg = value_of("run", argc, argv, &i);
 			char buf[256];
 			snprintf(buf, sizeof(buf), "%s", kinds);
 			for (char *s, *t = strtok_r(buf, ",", &s); t;
@@ -463,8 +611,12 @@ static int cmd_run(int argc, char **argv)
 					die("run: unknown kind '%s' (kinds are "
 					    "heap, fd, file, thread)",
 					    t);
-		} else if (strcmp(a, "--snapshot-signal") == 0 && i + 1 < argc) {
-			snap_signal = argv[++i];
+		} else if (strcmp(a, "--snapshot-signal") == 0) {
+			snap_signal = value_of("run", argc, argv, &i);
+			if (ward__snapshot_signal_number(snap_signal) < 0)
+				die("run: --snapshot-signal takes USR1, USR2 or "
+				    "a real-time signal (RTMIN+N), not '%s'",
+				    snap_signal);
 		} else if (strcmp(a, "--follow-forks") == 0)
 			follow_forks = true;
 		else if (strcmp(a, "--no-follow-forks") == 0)
@@ -485,9 +637,12 @@ static int cmd_run(int argc, char **argv)
 	if (i >= argc)
 		die("run: which program? (ward run [options] -- PROGRAM ARGS)");
 
-	char preload[PATH_MAX], tmpl[PATH_MAX + 16];
+	char preload[PATH_MAX], abs[PATH_MAX], escaped[2 * PATH_MAX];
 	find_preload(preload, sizeof(preload));
-	snprintf(tmpl, sizeof(tmpl), "%s.%%p", out);
+	output_path(out, abs, sizeof(abs), escaped, sizeof(escaped));
+	out = abs;
+	struct stat before;
+	bool existed = stat(out, &before) == 0;
 
 	const char *old = getenv("LD_PRELOAD");
 	char ld[PATH_MAX * 2];
@@ -496,12 +651,31 @@ static int cmd_run(int argc, char **argv)
 	else
 		snprintf(ld, sizeof(ld), "%s", preload);
 
+	/* Forward what would end ward run; block it until the handler
+	 * knows whom to forward to. */
+	sigset_t fwd, orig;
+	sigemptyset(&fwd);
+	const int forwarded[] = { SIGTERM, SIGHUP, SIGINT, SIGQUIT };
+	for (size_t k = 0; k < sizeof(forwarded) / sizeof(*forwarded); k++)
+		sigaddset(&fwd, forwarded[k]);
+	sigprocmask(SIG_BLOCK, &fwd, &orig);
+
+	/* Tells the parent whether exec worked: closed by a successful
+	 * exec, an errno written when it failed. */
+	int execpipe[2];
+	if (pipe2(execpipe, O_CLOEXEC) < 0)
+		die("run: pipe: %s", strerror(errno));
 	pid_t pid = fork();
 	if (pid < 0)
 		die("run: fork: %s", strerror(errno));
 	if (pid == 0) {
+		char me[32];
+		close(execpipe[0]);
+		sigprocmask(SIG_SETMASK, &orig, NULL);
+		snprintf(me, sizeof(me), "%d", (int)getpid());
 		setenv("LD_PRELOAD", ld, 1);
-		setenv("WARD_OUTPUT", tmpl, 1);
+		setenv("WARD_OUTPUT", escaped, 1);
+		setenv("WARD_OUTPUT_PID", me, 1);
 		/* The report is printed here, from the profile: the traced
 		 * processes only write profiles (and load no symbolizer). */
 		setenv("WARD_SUMMARY", "none", 1);
@@ -515,35 +689,39 @@ static int cmd_run(int argc, char **argv)
 		setenv("WARD_FOLLOW_EXEC", follow_exec ? "1" : "0", 1);
 		if (snap_signal)
 			setenv("WARD_SNAPSHOT_SIGNAL", snap_signal, 1);
+		else
+			unsetenv("WARD_SNAPSHOT_SIGNAL");
 		execvp(argv[i], &argv[i]);
+		int e = errno;
 		fprintf(stderr, "ward: run: cannot run %s: %s\n", argv[i],
-			strerror(errno));
+			strerror(e));
+		if (write(execpipe[1], &e, sizeof(e)) < 0)
+			_exit(127);
 		_exit(127);
 	}
-	/* The program owns the terminal's signals; ward waits it out. */
-	signal(SIGINT, SIG_IGN);
-	signal(SIGQUIT, SIG_IGN);
+	close(execpipe[1]);
+	child_pid = pid;
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = forward;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	for (size_t k = 0; k < sizeof(forwarded) / sizeof(*forwarded); k++)
+		sigaction(forwarded[k], &sa, NULL);
+	sigprocmask(SIG_SETMASK, &orig, NULL);
+	int exec_errno = 0;
+	while (read(execpipe[0], &exec_errno, sizeof(exec_errno)) < 0 &&
+	       errno == EINTR)
+		;
+	close(execpipe[0]);
 	int st;
 	while (waitpid(pid, &st, 0) < 0)
 		if (errno != EINTR)
 			die("run: waitpid: %s", strerror(errno));
 	int status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	bool exec_failed = exec_errno != 0;
 
-	char mine[PATH_MAX + 32];
-	snprintf(mine, sizeof(mine), "%s.%d", out, (int)pid);
-	bool have = access(mine, R_OK) == 0;
-	if (have && rename(mine, out) != 0)
-		die("run: cannot move %s to %s: %s", mine, out, strerror(errno));
-	/* Snapshots the program's signal asked for: OUT.PID.snapN -> OUT.snapN. */
-	for (unsigned k = 1; snap_signal; k++) {
-		char from[PATH_MAX + 64], to[PATH_MAX + 64];
-		snprintf(from, sizeof(from), "%s.%d.snap%u", out, (int)pid, k);
-		snprintf(to, sizeof(to), "%s.snap%u", out, k);
-		if (rename(from, to) != 0)
-			break;
-		if (!quiet)
-			fprintf(stderr, "ward: snapshot written to %s\n", to);
-	}
+	bool have = written_since(out, &before, existed);
 	if (!quiet && have) {
 		ward_profile_t *p = load(out);
 		if (json) {
@@ -563,12 +741,16 @@ static int cmd_run(int argc, char **argv)
 	}
 	if (have && !quiet)
 		fprintf(stderr, "ward: profile written to %s\n", out);
-	else if (!have && WIFSIGNALED(st))
-		fprintf(stderr, "ward: %s was killed by signal %d before it "
-				"could write its profile\n",
-			argv[i], WTERMSIG(st));
+	else if (!have && !exec_failed)
+		fprintf(stderr, "ward: no profile from %s: %s\n", argv[i],
+			why_no_profile(argv[i], st));
 	/* Children that followed forks wrote OUT.PID; they stay. */
 
+	if (fail_on_leak && status == 0 && !have) {
+		fprintf(stderr, "ward: --fail-on-leak: no profile, so no "
+				"verdict (exit 3)\n");
+		return 3;
+	}
 	if (fail_on_leak && status == 0 && have) {
 		ward_profile_t *p = load(out);
 		int64_t live = 0;

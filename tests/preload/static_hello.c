@@ -1,0 +1,11 @@
+/* static_hello.c — a statically linked program: LD_PRELOAD cannot reach
+ * it, and `ward run` must say so instead of passing in silence. */
+#include <stdio.h>
+#include <stdlib.h>
+
+int main(void)
+{
+	char *p = malloc(100);
+	printf("hello %p\n", (void *)p);
+	return 0;
+}
