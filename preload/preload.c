@@ -37,8 +37,10 @@
 #include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/pidfd.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
+#include <wchar.h>
 
 #include "internal/intercept.h"
 #include "internal/unwind.h"
@@ -443,6 +445,56 @@ FD_CALL(epoll_create1, (int f), (f))
 FD_CALL(inotify_init, (void), ())
 FD_CALL(inotify_init1, (int f), (f))
 FD_CALL(memfd_create, (const char *n, unsigned int f), (n, f))
+FD_CALL(mkstemp, (char *t), (t))
+FD_CALL(mkstemp64, (char *t), (t))
+FD_CALL(mkostemp, (char *t, int f), (t, f))
+FD_CALL(mkostemp64, (char *t, int f), (t, f))
+FD_CALL(mkstemps, (char *t, int n), (t, n))
+FD_CALL(mkostemps, (char *t, int n, int f), (t, n, f))
+FD_CALL(posix_openpt, (int f), (f))
+FD_CALL(pidfd_open, (pid_t p, unsigned int f), (p, f))
+
+/* Descriptors passed over a socket (SCM_RIGHTS) are the receiver's. */
+static inline __attribute__((always_inline)) void
+received_fds(const struct msghdr *m)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR((struct msghdr *)m); c;
+	     c = CMSG_NXTHDR((struct msghdr *)m, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		const unsigned char *data = CMSG_DATA(c);
+		for (size_t k = 0; k < n; k++) {
+			int fd;
+			memcpy(&fd, data + k * sizeof(int), sizeof(fd));
+			fd_result(fd);
+		}
+	}
+}
+
+EXPORT ssize_t recvmsg(int s, struct msghdr *m, int flags)
+{
+	NEXT(ssize_t(*)(int, struct msghdr *, int), recvmsg);
+	ssize_t r = real_recvmsg(s, m, flags);
+	if (r >= 0 && m->msg_controllen > 0)
+		received_fds(m);
+	__asm__ volatile("" ::: "memory");
+	return r;
+}
+
+EXPORT int recvmmsg(int s, struct mmsghdr *v, unsigned int n, int flags,
+		    struct timespec *timeout)
+{
+	NEXT(int (*)(int, struct mmsghdr *, unsigned int, int,
+		     struct timespec *),
+	     recvmmsg);
+	int r = real_recvmmsg(s, v, n, flags, timeout);
+	for (int k = 0; k < r; k++)
+		if (v[k].msg_hdr.msg_controllen > 0)
+			received_fds(&v[k].msg_hdr);
+	__asm__ volatile("" ::: "memory");
+	return r;
+}
 
 EXPORT int dup2(int old, int fd)
 {
@@ -556,6 +608,34 @@ EXPORT FILE *fopen64(const char *path, const char *mode)
 	FILE *f = file_result(real_fopen64(path, mode));
 	__asm__ volatile("" ::: "memory");
 	return f;
+}
+
+/* Streams with no path, or a process behind them. */
+#define STREAM_CALL(name, params, args)                                       \
+	EXPORT FILE *name params                                               \
+	{                                                                      \
+		NEXT(FILE * (*) params, name);                                 \
+		FILE *f = file_result(real_##name args);                       \
+		__asm__ volatile("" ::: "memory");                             \
+		return f;                                                      \
+	}
+
+STREAM_CALL(tmpfile, (void), ())
+STREAM_CALL(tmpfile64, (void), ())
+STREAM_CALL(popen, (const char *cmd, const char *mode), (cmd, mode))
+STREAM_CALL(open_memstream, (char **buf, size_t *len), (buf, len))
+STREAM_CALL(open_wmemstream, (wchar_t **buf, size_t *len), (buf, len))
+STREAM_CALL(fmemopen, (void *buf, size_t len, const char *mode),
+	    (buf, len, mode))
+STREAM_CALL(fopencookie,
+	    (void *cookie, const char *mode, cookie_io_functions_t io),
+	    (cookie, mode, io))
+
+EXPORT int pclose(FILE *f)
+{
+	NEXT(int (*)(FILE *), pclose);
+	ward__intercept_release(WARD_KIND_FILE, (uintptr_t)f);
+	return real_pclose(f);
 }
 
 EXPORT FILE *fdopen(int fd, const char *mode)

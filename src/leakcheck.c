@@ -122,8 +122,11 @@ void ward__leakcheck_forget(int kind, uintptr_t handle, uint32_t site)
 struct walk {
 	struct ward_leakcheck *lc;
 	int kind;
-	/* at end: leaked counts per site */
+	/* at end: leaked counts per site, for the nsites ids counted when
+	 * the arrays were sized; a newer site sets grew */
 	int64_t *count, *bytes;
+	size_t nsites;
+	bool grew;
 	int64_t total, threads;
 };
 
@@ -140,9 +143,13 @@ static void compare(uintptr_t h, uint32_t site, uint64_t size, void *opaque)
 	if (set_has(&w->lc->seen, w->kind, h, site) ||
 	    set_has(&w->lc->ignored, w->kind, h, UINT32_MAX))
 		return;
-	if (site <= ward__site_count()) {
+	/* Sites are made while the walk runs: one made after the arrays
+	 * were sized is counted on the next walk (ward_leakcheck_end). */
+	if (site < w->nsites) {
 		w->count[site]++;
 		w->bytes[site] += (int64_t)size;
+	} else {
+		w->grew = true;
 	}
 	w->total++;
 	if (w->kind == WARD_KIND_THREAD)
@@ -176,7 +183,7 @@ WARD_API ward_leakcheck_t *ward_leakcheck_begin(void)
 		lc->next = active;
 		active = lc;
 		atomic_fetch_add(&ward__leakchecks_active, 1);
-		struct walk w = { lc, 0, NULL, NULL, 0, 0 };
+		struct walk w = { lc, 0, NULL, NULL, 0, false, 0, 0 };
 		for (w.kind = 0; w.kind < WARD_KIND_MAX; w.kind++)
 			ward__registry_each(w.kind, remember, &w);
 		pthread_mutex_unlock(&active_lock);
@@ -207,19 +214,20 @@ static int wait_ms(void)
 WARD_API int ward_leakcheck_end(ward_leakcheck_t *lc, ward_profile_t **leaks)
 {
 	int rc;
-	struct walk w = { lc, 0, NULL, NULL, 0, 0 };
-	int waited = 0, limit = wait_ms();
+	struct walk w = { lc, 0, NULL, NULL, 0, false, 0, 0 };
+	int waited = 0, limit = wait_ms(), regrown = 0;
 
 	if (leaks)
 		*leaks = NULL;
 	ward__in_registry++;
 	for (;;) {
-		size_t nsites = ward__site_count() + 1;
+		w.nsites = ward__site_count() + 1;
 		free(w.count);
 		free(w.bytes);
-		w.count = calloc(nsites, sizeof(*w.count));
-		w.bytes = calloc(nsites, sizeof(*w.bytes));
+		w.count = calloc(w.nsites, sizeof(*w.count));
+		w.bytes = calloc(w.nsites, sizeof(*w.bytes));
 		w.total = w.threads = 0;
+		w.grew = false;
 		if (!w.count || !w.bytes) {
 			rc = -ENOMEM;
 			goto out;
@@ -228,6 +236,10 @@ WARD_API int ward_leakcheck_end(ward_leakcheck_t *lc, ward_profile_t **leaks)
 		for (w.kind = 0; w.kind < WARD_KIND_MAX; w.kind++)
 			ward__registry_each(w.kind, compare, &w);
 		pthread_mutex_unlock(&active_lock);
+		/* A site made during the walk: walk again with room for it
+		 * (a few times; then its records count in the total only). */
+		if (w.grew && ++regrown < 8)
+			continue;
 		/* Threads still running may be on their way out. */
 		if (w.threads == 0 || w.total != w.threads || waited >= limit)
 			break;
@@ -237,7 +249,7 @@ WARD_API int ward_leakcheck_end(ward_leakcheck_t *lc, ward_profile_t **leaks)
 	}
 	rc = w.total > INT32_MAX ? INT32_MAX : (int)w.total;
 	if (leaks && w.total > 0) {
-		size_t nsites = ward__site_count() + 1, n = 0;
+		size_t nsites = w.nsites, n = 0;
 		struct ward_profile *p = calloc(1, sizeof(*p));
 		if (p) {
 			p->samples = calloc(nsites, sizeof(*p->samples));

@@ -244,6 +244,75 @@ TEST(leakcheck_reports_every_kind_with_sites)
 	ward_free(before);
 }
 
+/* Each depth of this recursion is a new stack, so a new site. */
+static _Atomic int stop_sites;
+static int site_kind;
+
+__attribute__((noinline)) static void track_at_depth(int depth, uintptr_t h)
+{
+	if (depth > 0) {
+		track_at_depth(depth - 1, h);
+		__asm__ volatile("" ::: "memory");
+		return;
+	}
+	ward_track(site_kind, h, 1);
+}
+
+/* Two recursions in a row: 30 x 30 stacks, all within the captured
+ * depth. */
+__attribute__((noinline)) static void track_at_depths(int outer, int inner,
+						      uintptr_t h)
+{
+	if (outer > 0) {
+		track_at_depths(outer - 1, inner, h);
+		__asm__ volatile("" ::: "memory");
+		return;
+	}
+	track_at_depth(inner, h);
+	__asm__ volatile("" ::: "memory");
+}
+
+static void *makes_sites(void *arg)
+{
+	(void)arg;
+	uintptr_t i;
+	for (i = 1; !atomic_load(&stop_sites); i++) {
+		track_at_depths((int)(i / 30 % 30), (int)(i % 30), i);
+		if (i > 16)
+			ward_untrack(site_kind, i - 16); /* 16 stay live */
+		usleep(20);
+	}
+	for (uintptr_t h = i > 16 ? i - 16 : 1; h < i; h++)
+		ward_untrack(site_kind, h);
+	return NULL;
+}
+
+TEST(leakcheck_with_sites_made_meanwhile)
+{
+	/* Sites made by another thread while a check ends must not be
+	 * counted past its arrays (ASan runs this too). */
+	site_kind = ward_kind_register("site_maker");
+	pthread_t th;
+	ASSERT_EQ(pthread_create(&th, NULL, makes_sites, NULL), 0);
+	for (int round = 0; round < 200; round++) {
+		ward_leakcheck_t *lc = ward_leakcheck_begin();
+		ASSERT_NOT_NULL(lc);
+		usleep(200);
+		ward_profile_t *leaks = NULL;
+		int n = ward_leakcheck_end(lc, &leaks);
+		ASSERT_GE(n, 0);
+		ward_profile_free(leaks);
+	}
+	atomic_store(&stop_sites, 1);
+	ASSERT_EQ(pthread_join(th, NULL), 0);
+	/* The thread released all it tracked. */
+	ward_profile_t *p = ward_profile_snapshot();
+	for (size_t i = 0; i < ward_profile_count(p); i++)
+		ASSERT_TRUE(ward_profile_sample(p, i)->kind != site_kind ||
+			    ward_profile_sample(p, i)->live_count == 0);
+	ward_profile_free(p);
+}
+
 TEST(leakcheck_counts_a_handle_released_and_acquired_again)
 {
 	/* A user kind, so the handle is the same one on purpose. */

@@ -20,6 +20,8 @@
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
 #include <sys/mman.h>
+#include <sys/pidfd.h>
+#include <sys/syscall.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/signalfd.h>
@@ -61,7 +63,38 @@ NOINLINE void leak_memalign(void)
 	KEEP(pvalloc(400));
 }
 
-/* Fifteen descriptors from thirteen sources. */
+/* One descriptor received over a socket (SCM_RIGHTS). */
+NOINLINE int receive_one(void)
+{
+	int sp[2], fd = open("/dev/null", O_RDONLY), got = -1;
+	char byte = 'x', cbuf[CMSG_SPACE(sizeof(int))];
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sp) < 0 || fd < 0)
+		exit(1);
+	struct iovec io = { &byte, 1 };
+	struct msghdr m = { 0 };
+	m.msg_iov = &io;
+	m.msg_iovlen = 1;
+	m.msg_control = cbuf;
+	m.msg_controllen = sizeof(cbuf);
+	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	if (sendmsg(sp[0], &m, 0) != 1)
+		exit(1);
+	memset(cbuf, 0, sizeof(cbuf));
+	m.msg_controllen = sizeof(cbuf);
+	if (recvmsg(sp[1], &m, 0) != 1)
+		exit(1);
+	memcpy(&got, CMSG_DATA(CMSG_FIRSTHDR(&m)), sizeof(int));
+	close(fd);
+	close(sp[0]);
+	close(sp[1]);
+	return got;
+}
+
+/* Nineteen descriptors from seventeen sources (one from receive_one). */
 NOINLINE void leak_fds(void)
 {
 	int two[2];
@@ -81,22 +114,37 @@ NOINLINE void leak_fds(void)
 	KEEP(memfd_create("ward", 0));
 	KEEP(dup(0));
 	KEEP(fcntl(0, F_DUPFD, 10));
-	int t = mkstemp(tmpl); /* mkstemp is glibc-internal: not seen */
+	int t = mkstemp(tmpl); /* closed: not a leak */
 	if (t >= 0) {
 		unlink(tmpl);
 		close(t);
 	}
+	char tmpl2[] = "/tmp/ward-leak-XXXXXX";
+	t = mkostemp(tmpl2, O_CLOEXEC);
+	if (t >= 0)
+		unlink(tmpl2);
+	KEEP(t);
 	KEEP(creat("/tmp/ward-leak-creat", 0600));
 	unlink("/tmp/ward-leak-creat");
+	KEEP(receive_one());
+	KEEP(posix_openpt(O_RDWR | O_NOCTTY));
+	KEEP(syscall(SYS_pidfd_open, getpid(), 0) >= 0 ? pidfd_open(getpid(), 0) : -1);
 }
 
-/* Five FILE/DIR handles. */
+/* Nine FILE/DIR handles from seven sources; a popen()ed stream closed. */
 NOINLINE void leak_files(void)
 {
+	static char buf[64], *mem;
+	static size_t memlen;
 	for (int i = 0; i < 3; i++)
 		KEEP(fopen("/dev/null", "r"));
 	KEEP(fdopen(open("/dev/null", O_RDONLY), "r"));
 	KEEP(opendir("/"));
+	KEEP(tmpfile());
+	KEEP(popen("true", "r"));
+	KEEP(open_memstream(&mem, &memlen));
+	KEEP(fmemopen(buf, sizeof(buf), "r+"));
+	pclose(popen("true", "r"));
 }
 
 static void *quick(void *arg)
