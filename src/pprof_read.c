@@ -162,7 +162,9 @@ struct sample {
 	struct u64s locs, vals;
 	/* Labels as (key string << 32 | value string), resolved once the
 	 * string table is read: the first four are kept. */
-	int64_t labels[4];
+	struct {
+		uint64_t key, str; /* string table indexes */
+	} labels[4];
 	int nlabels;
 };
 
@@ -199,8 +201,8 @@ static void *grow(struct rd *r, void *v, size_t *cap, size_t n, size_t elem)
 	return nv;
 }
 
-static void read_label(struct rd *r, struct rd s, struct parsed *pp,
-		       int64_t *kind_str)
+static void read_label(struct rd *r, struct rd s, uint64_t *key_out,
+		       uint64_t *str_out)
 {
 	uint64_t key = 0, str = 0;
 	while (!s.failed && s.p < s.end) {
@@ -217,10 +219,9 @@ static void read_label(struct rd *r, struct rd s, struct parsed *pp,
 		fail(r, "%s (in a label)", s.err);
 		return;
 	}
-	(void)pp;
 	/* Resolved after the string table is read: keep both indexes. */
-	if (key)
-		*kind_str = (int64_t)(key << 32 | (str & 0xffffffff));
+	*key_out = key;
+	*str_out = str;
 }
 
 static void read_sample(struct rd *r, struct rd s, struct parsed *pp)
@@ -238,10 +239,12 @@ static void read_sample(struct rd *r, struct rd s, struct parsed *pp)
 		else if (f == 2)
 			repeated(&s, w, &sm->vals);
 		else if (f == 3 && w == 2) {
-			int64_t k = -1;
-			read_label(r, sub(&s), pp, &k);
-			if (k >= 0 && sm->nlabels < 4)
-				sm->labels[sm->nlabels++] = k;
+			uint64_t key = 0, str = 0;
+			read_label(r, sub(&s), &key, &str);
+			if (key && sm->nlabels < 4) {
+				sm->labels[sm->nlabels].key = key;
+				sm->labels[sm->nlabels++].str = str;
+			}
 		} else
 			skip(&s, w);
 	}
@@ -426,6 +429,25 @@ static struct ward_profile *build(struct rd *r, struct parsed *pp)
 		fail(r, "the string table must start with the empty string");
 		return NULL;
 	}
+	if (col[0] < 0 && col[1] < 0 && col[2] < 0 && col[3] < 0) {
+		/* A CPU or other profile would read as "nothing live". */
+		char types[128] = "";
+		size_t k = 0;
+		for (size_t i = 0; i < pp->type_str.n && k + 2 < sizeof(types); i++) {
+			uint64_t id = pp->type_str.v[i];
+			int n = snprintf(types + k, sizeof(types) - k, "%s%.*s",
+					 i ? ", " : "", (int)pp->strlens[id],
+					 pp->strs[id]);
+			k = n > 0 ? k + (size_t)n : k;
+		}
+		if (k >= sizeof(types))
+			k = sizeof(types) - 1;
+		types[k] = '\0';
+		fail(r, "not a heap profile: no alloc_objects, alloc_space, "
+			"inuse_objects or inuse_space values (its values: %s)",
+		     types[0] ? types : "none");
+		return NULL;
+	}
 	if (pp->nlocs)
 		qsort(pp->locs, pp->nlocs, sizeof(*pp->locs), cmp_loc);
 	for (size_t i = 1; i < pp->nlocs; i++)
@@ -489,8 +511,8 @@ static struct ward_profile *build(struct rd *r, struct parsed *pp)
 		s->live_bytes = v[3];
 		s->kind = WARD_KIND_HEAP;
 		for (int l = 0; l < sm->nlabels; l++) {
-			uint64_t key = (uint64_t)sm->labels[l] >> 32;
-			uint64_t str = (uint64_t)sm->labels[l] & 0xffffffff;
+			uint64_t key = sm->labels[l].key;
+			uint64_t str = sm->labels[l].str;
 			if (key >= pp->nstrs || str >= pp->nstrs) {
 				fail(r, "sample %zu has a label naming string "
 					"%llu, but the string table has %zu",
@@ -504,9 +526,18 @@ static struct ward_profile *build(struct rd *r, struct parsed *pp)
 				size_t n = pp->strlens[str] < 63 ? pp->strlens[str] : 63;
 				memcpy(name, pp->strs[str], n);
 				name[n] = '\0';
+				for (size_t c = 0; c < n; c++)
+					if ((unsigned char)name[c] < 0x20 || name[c] == 0x7f)
+						name[c] = '?'; /* never raw to a terminal */
 				int k = ward_kind_register(name);
-				if (k >= 0)
-					s->kind = k;
+				if (k < 0) {
+					fail(r, "sample %zu names kind '%s', which "
+						"ward cannot hold (%s)",
+					     i + 1, name, strerror(-k));
+					ward_profile_free(p);
+					return NULL;
+				}
+				s->kind = k;
 			} else if (str_is(pp, key, "leak")) {
 				s->leak = str_is(pp, str, "definite")  ? WARD_LEAK_DEFINITE
 					  : str_is(pp, str, "indirect") ? WARD_LEAK_INDIRECT
@@ -610,6 +641,12 @@ WARD_API int ward_profile_read(const void *buf, size_t len,
 	struct parsed pp;
 	memset(&pp, 0, sizeof(pp));
 	read_profile(&r, &pp);
+	if (r.failed && err && errlen) {
+		/* A decoding error means the bytes are not a profile at all. */
+		char why[256];
+		snprintf(why, sizeof(why), "%s", err);
+		snprintf(err, errlen, "not a pprof profile (%s)", why);
+	}
 	struct ward_profile *p = r.failed ? NULL : build(&r, &pp);
 	free_parsed(&pp);
 	free(plain);

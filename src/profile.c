@@ -160,10 +160,10 @@ WARD_API ward_profile_t *ward_profile_diff(const ward_profile_t *base,
 		struct ward_sample s = now->samples[j];
 		if (i < base->count && base->sites[i] == now->sites[j]) {
 			const struct ward_sample *b = &base->samples[i];
-			s.live_count -= b->live_count;
-			s.live_bytes -= b->live_bytes;
-			s.alloc_count -= b->alloc_count;
-			s.alloc_bytes -= b->alloc_bytes;
+			s.live_count = ward__sat_sub(s.live_count, b->live_count);
+			s.live_bytes = ward__sat_sub(s.live_bytes, b->live_bytes);
+			s.alloc_count = ward__sat_sub(s.alloc_count, b->alloc_count);
+			s.alloc_bytes = ward__sat_sub(s.alloc_bytes, b->alloc_bytes);
 		}
 		if (!s.live_count && !s.live_bytes && !s.alloc_count &&
 		    !s.alloc_bytes)
@@ -289,8 +289,24 @@ static int describe_pc(uintptr_t pc, struct ward__frame_text *out, int max)
 	return 1;
 }
 
+static int describe_raw(const struct ward_profile *p, uintptr_t pc,
+			struct ward__frame_text *out, int max);
+
+/* Names come from files and profiles anyone may have written: control
+ * characters never reach a terminal raw. */
 int ward__describe_frames(const struct ward_profile *p, uintptr_t pc,
 			  struct ward__frame_text *out, int max)
+{
+	int n = describe_raw(p, pc, out, max);
+	for (int i = 0; i < n; i++)
+		for (char *c = out[i].s; *c; c++)
+			if ((unsigned char)*c < 0x20 || *c == 0x7f)
+				*c = '?';
+	return n;
+}
+
+static int describe_raw(const struct ward_profile *p, uintptr_t pc,
+			struct ward__frame_text *out, int max)
 {
 	const size_t len = sizeof(out[0].s);
 
@@ -390,8 +406,8 @@ static int write_text(const ward_profile_t *p, struct ward__out *o)
 	if (!v)
 		return -ENOMEM;
 	for (size_t i = 0; i < p->count; i++) {
-		total_count += p->samples[i].live_count;
-		total_bytes += p->samples[i].live_bytes;
+		total_count = ward__sat_add(total_count, p->samples[i].live_count);
+		total_bytes = ward__sat_add(total_bytes, p->samples[i].live_bytes);
 	}
 	ward__out_printf(o, "ward: %" PRId64 " live resources, %" PRId64
 			    " bytes, at %zu sites\n",
@@ -620,12 +636,12 @@ void ward__write_summary(const ward_profile_t *p, const char *head,
 	for (size_t i = 0; i < p->count; i++) {
 		const struct ward_sample *s = &p->samples[i];
 		if (s->kind >= 0 && s->kind < WARD_KIND_USER) {
-			count[s->kind] += s->live_count;
-			bytes[s->kind] += s->live_bytes;
+			count[s->kind] = ward__sat_add(count[s->kind], s->live_count);
+			bytes[s->kind] = ward__sat_add(bytes[s->kind], s->live_bytes);
 		}
 		if (s->kind == WARD_KIND_HEAP && s->leak > 0 && s->leak < 4) {
-			lc[s->leak] += s->live_count;
-			lb[s->leak] += s->live_bytes;
+			lc[s->leak] = ward__sat_add(lc[s->leak], s->live_count);
+			lb[s->leak] = ward__sat_add(lb[s->leak], s->live_bytes);
 		}
 	}
 	ward__out_printf(&o, "ward: %s:\n", head);

@@ -24,6 +24,7 @@
  * through the thread pointer (x86-64: static TLS below it, the descriptor
  * and its pointer to dynamic TLS at it).
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <link.h>
 #include <pthread.h>
@@ -133,6 +134,8 @@ static void read_maps(struct scan *s)
 		return;
 	for (;;) {
 		ssize_t got = read(fd, buf + have, sizeof(buf) - 1 - have);
+		if (got < 0 && errno == EINTR)
+			continue;
 		if (got <= 0)
 			break;
 		have += (size_t)got;

@@ -114,7 +114,10 @@ static bool blocks(int tid, int sig)
 	int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return false; /* gone: nothing to stop */
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	ssize_t n;
+	do
+		n = read(fd, buf, sizeof(buf) - 1);
+	while (n < 0 && errno == EINTR);
 	close(fd);
 	if (n <= 0)
 		return false;

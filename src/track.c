@@ -43,6 +43,10 @@ WARD_API int ward_kind_register(const char *name)
 {
 	if (!name || !*name)
 		return -EINVAL;
+	/* Kind names reach terminals and labels: printable text only. */
+	for (const char *c = name; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			return -EINVAL;
 	pthread_mutex_lock(&kinds_lock);
 	int free_slot = -1;
 	for (int k = 0; k < WARD_KIND_MAX; k++) {

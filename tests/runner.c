@@ -88,6 +88,8 @@ static void drain(int outfd, int errfd, char **out, char **err)
 					abort();
 			}
 			ssize_t r = read(s[i].fd, *s[i].buf + s[i].len, 4096);
+			if (r < 0 && errno == EINTR)
+				continue; /* poll again */
 			if (r <= 0) {
 				close(s[i].fd);
 				s[i].fd = -1;
@@ -219,6 +221,19 @@ int main(int argc, char **argv)
 		for (int i = 0; i < ntests; i++)
 			printf("%s\n", tests[i].name);
 		return 0;
+	}
+	/* Every name asked for must be a test: a misspelt one would
+	 * otherwise pass by running nothing. */
+	for (int a = 1; a < argc; a++) {
+		bool known = false;
+		for (int i = 0; i < ntests && !known; i++)
+			known = strcmp(tests[i].name, argv[a]) == 0;
+		if (!known) {
+			fprintf(stderr, "runner: no test named '%s' (--list "
+					"lists them)\n",
+				argv[a]);
+			return 1;
+		}
 	}
 	for (int i = 0; i < ntests; i++) {
 		if (!selected(tests[i].name, argc, argv))

@@ -105,6 +105,13 @@ TEST(kinds_register_by_name)
 	ASSERT_EQ(last, -ENOSPC);
 }
 
+TEST(kind_names_with_control_characters_are_refused)
+{
+	ASSERT_EQ(ward_kind_register("clear\033[2Jscreen"), -EINVAL);
+	ASSERT_EQ(ward_kind_register("tab\tname"), -EINVAL);
+	ASSERT_GE(ward_kind_register("plain name"), WARD_KIND_USER);
+}
+
 TEST(track_and_untrack_keep_counts)
 {
 	int k = ward_kind_register("socket_pool");
@@ -842,18 +849,27 @@ TEST(pprof_reader_refuses_bad_input_with_reasons)
 	ASSERT_EQ(ward_profile_read(junk, sizeof(junk), &back, err,
 				    sizeof(err)),
 		  -EBADMSG);
-	ASSERT_TRUE(err[0] != '\0');
+	ASSERT_CONTAINS(err, "not a pprof profile");
 
 	/* A sample that refers to a location that does not exist:
 	 * field 2 (sample) { field 1 (location_id) = 99; field 2 = 1 },
-	 * string table "" only. */
-	const unsigned char dangling[] = { 0x0a, 0x02, 0x08, 0x00,   /* type */
+	 * string table "", "inuse_space". */
+	const unsigned char dangling[] = { 0x0a, 0x02, 0x08, 0x01,   /* type */
 					   0x12, 0x04, 0x08, 0x63, 0x10, 0x01,
-					   0x32, 0x00 };
+					   0x32, 0x00, 0x32, 0x0b, 'i', 'n', 'u',
+					   's', 'e', '_', 's', 'p', 'a', 'c', 'e' };
 	ASSERT_EQ(ward_profile_read(dangling, sizeof(dangling), &back, err,
 				    sizeof(err)),
 		  -EBADMSG);
 	ASSERT_CONTAINS(err, "location 99, which is not defined");
+
+	/* No heap values at all (a CPU profile): refused by name. */
+	const unsigned char cpu[] = { 0x0a, 0x02, 0x08, 0x01, 0x32, 0x00,
+				      0x32, 0x03, 'c', 'p', 'u' };
+	ASSERT_EQ(ward_profile_read(cpu, sizeof(cpu), &back, err, sizeof(err)),
+		  -EBADMSG);
+	ASSERT_CONTAINS(err, "not a heap profile");
+	ASSERT_CONTAINS(err, "its values: cpu");
 
 	/* A length that runs past the end. */
 	const unsigned char overlong[] = { 0x12, 0x7f, 0x08 };

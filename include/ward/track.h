@@ -60,7 +60,8 @@ enum {
  * ward_kind_register - get the kind id for a name, registering it the first
  * time. The same name always gives the same id.
  * Returns the id (>= WARD_KIND_USER, or the built-in id for "heap", "fd",
- * "file" and "thread"), -EINVAL for an empty or NULL name, or -ENOSPC when
+ * "file" and "thread"), -EINVAL for an empty or NULL name or one with a
+ * control character (names reach terminals), or -ENOSPC when
  * WARD_KIND_MAX kinds exist.
  */
 WARD_API int ward_kind_register(const char *name);

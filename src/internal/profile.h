@@ -27,6 +27,24 @@ struct ward__mapping {
 	char *file; /* owned */
 };
 
+/* a + b, held at INT64_MIN or INT64_MAX instead of wrapping: a profile
+ * read from a file may hold any values. */
+static inline int64_t ward__sat_add(int64_t a, int64_t b)
+{
+	int64_t r;
+	if (__builtin_add_overflow(a, b, &r))
+		return b > 0 ? INT64_MAX : INT64_MIN;
+	return r;
+}
+
+static inline int64_t ward__sat_sub(int64_t a, int64_t b)
+{
+	int64_t r;
+	if (__builtin_sub_overflow(a, b, &r))
+		return b < 0 ? INT64_MAX : INT64_MIN;
+	return r;
+}
+
 struct ward__out {
 	ward_write_fn write;
 	void *opaque;

@@ -166,6 +166,29 @@ if [ "$st" = 2 ] && [ "$(wc -l <"$work/e2")" = 1 ] && grep -q "junk.pb.gz" "$wor
 else
 	bad "a malformed profile is refused with its reason" "status $st: $(cat "$work/e2")"
 fi
+if grep -q "not a pprof profile" "$work/e2"; then
+	ok "a file that is not a profile says so"
+else
+	bad "a file that is not a profile says so" "$(cat "$work/e2")"
+fi
+"$ward" report "$work/malloc_loop.pb.gz" >/dev/full 2>"$work/e4"
+st=$?
+if [ "$st" = 2 ] && grep -q "cannot write the output" "$work/e4"; then
+	ok "a report that cannot be written fails"
+else
+	bad "a report that cannot be written fails" "status $st: $(cat "$work/e4")"
+fi
+"$ward" report "$work/malloc_loop.pb.gz" --top >/dev/null 2>"$work/e4"
+st1=$?
+"$ward" run -o >/dev/null 2>"$work/e5"
+st2=$?
+if [ "$st1" = 2 ] && [ "$st2" = 2 ] && grep -q -- "--top needs a value" "$work/e4" &&
+	grep -q -- "-o needs a value" "$work/e5"; then
+	ok "an option missing its value says so"
+else
+	bad "an option missing its value says so" "$(cat "$work/e4" "$work/e5")"
+fi
+if "$ward" --version | grep -q "^ward [0-9]"; then ok "--version"; else bad "--version"; fi
 "$ward" run --bogus -- true >/dev/null 2>"$work/e3"
 if [ $? = 2 ] && grep -q "unknown option '--bogus'" "$work/e3"; then
 	ok "a bad option is one clear line"
@@ -203,6 +226,32 @@ if need go golang-go; then
 		ok "go tool pprof -tagfocus=leak=definite keeps only the lost"
 	else
 		bad "go tool pprof -tagfocus=leak=definite keeps only the lost" "$lost"
+	fi
+fi
+
+# Go's own profiles: a heap profile reads (names from the binary), a CPU
+# profile is refused with the reason.
+if need go golang-go; then
+	mkdir -p "$work/go"
+	if (cd "$(dirname "$0")/goprof" && HOME=${HOME:-$work} GOCACHE="$work/gocache" GOFLAGS=-mod=mod \
+		go build -o "$work/go/goprof" main.go) >"$work/go/build.log" 2>&1 &&
+		"$work/go/goprof" "$work/go" >/dev/null 2>&1; then
+		"$ward" report "$work/go/cpu.pb.gz" >/dev/null 2>"$work/e1"
+		st=$?
+		if [ "$st" = 2 ] && grep -q "not a heap profile: .*its values: samples, cpu" "$work/e1"; then
+			ok "a Go CPU profile is refused: not a heap profile"
+		else
+			bad "a Go CPU profile is refused: not a heap profile" "status $st: $(cat "$work/e1")"
+		fi
+		if "$ward" report "$work/go/heap.pb.gz" >"$work/go/heap.txt" 2>&1 &&
+			grep -q "leakyAllocations" "$work/go/heap.txt"; then
+			ok "a Go heap profile reads, with Go's function names"
+		else
+			bad "a Go heap profile reads, with Go's function names" "$(head -5 "$work/go/heap.txt")"
+		fi
+	else
+		bad "a Go CPU profile is refused: not a heap profile" "$(cat "$work/go/build.log")"
+		bad "a Go heap profile reads, with Go's function names"
 	fi
 fi
 
@@ -475,7 +524,7 @@ if need xz xz-utils; then
 fi
 
 # Every check above ran (one that did not is a failure too).
-planned=74
+planned=80
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"

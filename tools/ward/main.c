@@ -57,7 +57,8 @@ static void usage_main(FILE *f)
 	      "  diff    show what grew from one profile to another\n"
 	      "  flame   draw a profile as a flame graph (SVG)\n"
 	      "\n"
-	      "'ward COMMAND --help' describes each.\n",
+	      "'ward COMMAND --help' describes each; 'ward --version' prints\n"
+	      "the version.\n",
 	      f);
 }
 
@@ -153,6 +154,15 @@ static int top_arg(const char *s)
 
 /* ---- report ------------------------------------------------------------ */
 
+/* The value of option argv[*i], which must have one. */
+static const char *value_of(const char *cmd, int argc, char **argv, int *i)
+{
+	if (*i + 1 >= argc)
+		die("%s: %s needs a value (ward %s --help)", cmd, argv[*i], cmd);
+	return argv[++*i];
+}
+
+
 static int cmd_report(int argc, char **argv)
 {
 	const char *file = NULL;
@@ -165,8 +175,8 @@ static int cmd_report(int argc, char **argv)
 			return 0;
 		} else if (strcmp(argv[i], "--json") == 0)
 			json = true;
-		else if (strcmp(argv[i], "--top") == 0 && i + 1 < argc)
-			top = top_arg(argv[++i]);
+		else if (strcmp(argv[i], "--top") == 0)
+			top = top_arg(value_of("report", argc, argv, &i));
 		else if (argv[i][0] == '-')
 			die("report: unknown option '%s'", argv[i]);
 		else if (!file)
@@ -261,8 +271,8 @@ static int cmd_diff(int argc, char **argv)
 		if (is_help(argv[i])) {
 			usage_diff(stdout);
 			return 0;
-		} else if (strcmp(argv[i], "--top") == 0 && i + 1 < argc)
-			top = top_arg(argv[++i]);
+		} else if (strcmp(argv[i], "--top") == 0)
+			top = top_arg(value_of("diff", argc, argv, &i));
 		else if (argv[i][0] == '-')
 			die("diff: unknown option '%s'", argv[i]);
 		else if (nfiles < 2)
@@ -287,13 +297,13 @@ static int cmd_diff(int argc, char **argv)
 		const char *key = c <= 0 ? ka[i].key : kb[j].key;
 		int64_t dc = 0, db = 0;
 		while (i < na && strcmp(ka[i].key, key) == 0) {
-			dc -= ka[i].s->live_count;
-			db -= ka[i].s->live_bytes;
+			dc = ward__sat_sub(dc, ka[i].s->live_count);
+			db = ward__sat_sub(db, ka[i].s->live_bytes);
 			i++;
 		}
 		while (j < nb && strcmp(kb[j].key, key) == 0) {
-			dc += kb[j].s->live_count;
-			db += kb[j].s->live_bytes;
+			dc = ward__sat_add(dc, kb[j].s->live_count);
+			db = ward__sat_add(db, kb[j].s->live_bytes);
 			j++;
 		}
 		if (dc || db)
@@ -302,8 +312,8 @@ static int cmd_diff(int argc, char **argv)
 	qsort(g, ng, sizeof(*g), by_growth);
 	int64_t tc = 0, tb = 0;
 	for (size_t k = 0; k < ng; k++) {
-		tc += g[k].dcount;
-		tb += g[k].dbytes;
+		tc = ward__sat_add(tc, g[k].dcount);
+		tb = ward__sat_add(tb, g[k].dbytes);
 	}
 	printf("ward diff: %s -> %s: %+" PRId64 " live resources, %+" PRId64
 	       " bytes, at %zu sites\n",
@@ -341,10 +351,10 @@ static int cmd_flame(int argc, char **argv)
 		if (is_help(argv[i])) {
 			usage_flame(stdout);
 			return 0;
-		} else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc)
-			out = argv[++i];
-		else if (strcmp(argv[i], "--value") == 0 && i + 1 < argc)
-			value = argv[++i];
+		} else if (strcmp(argv[i], "-o") == 0)
+			out = value_of("flame", argc, argv, &i);
+		else if (strcmp(argv[i], "--value") == 0)
+			value = value_of("flame", argc, argv, &i);
 		else if (argv[i][0] == '-')
 			die("flame: unknown option '%s'", argv[i]);
 		else if (!file)
@@ -426,14 +436,6 @@ static bool kind_selected(const char *list, int k)
 		if ((p == list || p[-1] == ',') && (p[n] == ',' || p[n] == '\0'))
 			return true;
 	return false;
-}
-
-/* The value of option argv[*i], which must have one. */
-static const char *value_of(const char *cmd, int argc, char **argv, int *i)
-{
-	if (*i + 1 >= argc)
-		die("%s: %s needs a value (ward %s --help)", cmd, argv[*i], cmd);
-	return argv[++*i];
 }
 
 /*
@@ -755,7 +757,7 @@ static int cmd_run(int argc, char **argv)
 		ward_profile_t *p = load(out);
 		int64_t live = 0;
 		for (size_t k = 0; k < ward_profile_count(p); k++)
-			live += ward_profile_sample(p, k)->live_count;
+			live = ward__sat_add(live, ward_profile_sample(p, k)->live_count);
 		ward_profile_free(p);
 		if (live > 0) {
 			fprintf(stderr, "ward: %" PRId64 " resources still "
@@ -764,6 +766,15 @@ static int cmd_run(int argc, char **argv)
 			return 1;
 		}
 	}
+	return status;
+}
+
+/* Standard output must have taken everything: a full disk or a closed
+ * pipe is an error, not a report. */
+static int finish_stdout(int status)
+{
+	if (fflush(stdout) != 0 || ferror(stdout))
+		die("cannot write the output: %s", strerror(errno ? errno : EIO));
 	return status;
 }
 
@@ -777,15 +788,19 @@ int main(int argc, char **argv)
 	}
 	if (is_help(argv[1])) {
 		usage_main(stdout);
-		return 0;
+		return finish_stdout(0);
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("ward %s\n", ward_version());
+		return finish_stdout(0);
 	}
 	if (strcmp(argv[1], "run") == 0)
 		return cmd_run(argc - 1, argv + 1);
 	if (strcmp(argv[1], "report") == 0)
-		return cmd_report(argc - 1, argv + 1);
+		return finish_stdout(cmd_report(argc - 1, argv + 1));
 	if (strcmp(argv[1], "diff") == 0)
-		return cmd_diff(argc - 1, argv + 1);
+		return finish_stdout(cmd_diff(argc - 1, argv + 1));
 	if (strcmp(argv[1], "flame") == 0)
-		return cmd_flame(argc - 1, argv + 1);
+		return finish_stdout(cmd_flame(argc - 1, argv + 1));
 	die("unknown command '%s' (ward --help lists them)", argv[1]);
 }
