@@ -310,7 +310,7 @@ EXPORT void *realloc(void *old, size_t n)
 	if (p) {
 		if (!ward__alloc_unsampled(n))
 			ward__intercept_alloc(p, n);
-	} else if (n && !ward__sample_rate) {
+	} else if (n && !ward__rate()) {
 		ward__intercept_alloc(old, next.usable_size(old));
 	}
 	WARD__LEAVE();

@@ -174,17 +174,18 @@ void ward__count_acquire_slow(uint32_t site, int64_t count, int64_t bytes)
 				  memory_order_release);
 }
 
-void ward__count_release_slow(uint32_t site, uint64_t bytes)
+void ward__count_release_slow(uint32_t site, uint64_t count, uint64_t bytes)
 {
 	struct ward__count_slot *c = slot_cached(site);
 	if (c) {
-		ward__count_add_release(c, bytes);
+		ward__count_add_release(c, count, bytes);
 		return;
 	}
 	struct ward__site_rec *r = ward__site_get(site);
 	atomic_fetch_add_explicit(&r->totals.rel_bytes, bytes,
 				  memory_order_release);
-	atomic_fetch_add_explicit(&r->totals.rel_count, 1, memory_order_release);
+	atomic_fetch_add_explicit(&r->totals.rel_count, count,
+				  memory_order_release);
 }
 
 /* Pass 0 adds releases, pass 1 acquisitions, from one source. */

@@ -135,8 +135,12 @@ __attribute__((noinline)) void ward__intercept_alloc(void *p, size_t size)
 		if (ward__countdown > 0)
 			return;
 		ward__in_registry++;
-		ward__sample_take((uintptr_t)p);
+		bool due = ward__sample_due();
+		if (due)
+			ward__sample_take((uintptr_t)p);
 		ward__in_registry--;
+		if (!due)
+			return;
 	}
 	ward__in_registry++;
 	ward__track_at(WARD_KIND_HEAP, (uintptr_t)p, size, 2);
@@ -675,7 +679,7 @@ void ward__intercept_init(void)
 	}
 	if ((s = getenv("WARD_SAMPLE")) && *s)
 		cfg.rate = strtoull(s, NULL, 10);
-	ward__sample_rate = cfg.rate;
+	atomic_store(&ward__sample_rate, cfg.rate);
 	cfg.follow_forks = !((s = getenv("WARD_FOLLOW_FORKS")) && strcmp(s, "0") == 0);
 	if ((s = getenv("WARD_FOLLOW_EXEC")) && strcmp(s, "0") == 0)
 		unsetenv("LD_PRELOAD");

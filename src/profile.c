@@ -42,21 +42,6 @@ static struct ward_profile *profile_new(size_t cap)
 	return p;
 }
 
-/*
- * Sampled heap values, scaled back to estimates of the whole as Go's
- * scaleHeapSample does: a block of average size s was sampled with
- * probability 1 - exp(-s / rate).
- */
-static void scale(int64_t *count, int64_t *bytes)
-{
-	if (*count <= 0 || *bytes <= 0)
-		return;
-	double avg = (double)*bytes / (double)*count;
-	double f = 1.0 / (1.0 - ward__exp(-avg / (double)ward__sample_rate));
-	*count = (int64_t)((double)*count * f + 0.5);
-	*bytes = (int64_t)((double)*bytes * f + 0.5);
-}
-
 WARD_API ward_profile_t *ward_profile_snapshot(void)
 {
 	uint32_t n = ward__site_count();
@@ -92,9 +77,11 @@ WARD_API ward_profile_t *ward_profile_snapshot(void)
 		s->alloc_bytes = (int64_t)ab;
 		s->live_count = (int64_t)(ac - rc);
 		s->live_bytes = (int64_t)(ab - rb);
-		if (ward__sample_rate && r->kind == WARD_KIND_HEAP) {
-			scale(&s->live_count, &s->live_bytes);
-			scale(&s->alloc_count, &s->alloc_bytes);
+		if (r->kind == WARD_KIND_HEAP) { /* weighted, sample.h */
+			s->live_count = (s->live_count + WARD__WEIGHT_ONE / 2) /
+					WARD__WEIGHT_ONE;
+			s->alloc_count = (s->alloc_count + WARD__WEIGHT_ONE / 2) /
+					 WARD__WEIGHT_ONE;
 		}
 		p->sites[p->count] = id;
 		p->count++;

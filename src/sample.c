@@ -3,14 +3,16 @@
  * counts down the bytes it allocates; when the count crosses zero the
  * block is recorded with its stack and the next distance is drawn from an
  * exponential distribution with the configured mean, so a block of s bytes
- * is recorded with probability 1 - exp(-s / mean). Snapshots scale the
- * values back (profile.c).
+ * is recorded with probability 1 - exp(-s / mean). Each thread's countdown
+ * starts at such a distance too. A sampled block counts as many blocks as
+ * it stands for (ward__heap_weight()), so snapshots need no scaling.
  *
  * free() must tell sampled blocks from the rest without a table lookup per
  * call: a two-level table counts the sampled blocks live on each 4 KiB page,
  * and only frees on pages with a count look in the registry.
  */
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -19,11 +21,12 @@
 #include "internal/sample.h"
 #include "ward/track.h"
 
-uint64_t ward__sample_rate;
+_Atomic uint64_t ward__sample_rate;
 
 
 __thread int64_t ward__countdown __attribute__((tls_model("initial-exec")));
 static __thread uint64_t rng;
+static __thread bool started;
 
 static int64_t draw_distance(void)
 {
@@ -34,7 +37,7 @@ static int64_t draw_distance(void)
 	rng ^= rng >> 7;
 	rng ^= rng << 17;
 	double u = (double)(rng >> 11) * (1.0 / 9007199254740992.0);
-	double d = -ward__ln(1.0 - u) * (double)ward__sample_rate;
+	double d = -ward__ln(1.0 - u) * (double)ward__rate();
 	return d < 1 ? 1 : (int64_t)d;
 }
 
@@ -86,6 +89,15 @@ static void count_sampled(uintptr_t p, int delta)
 
 
 
+bool ward__sample_due(void)
+{
+	if (__builtin_expect(started, 1))
+		return true;
+	started = true;
+	ward__countdown += draw_distance();
+	return ward__countdown <= 0;
+}
+
 void ward__sample_take(uintptr_t p)
 {
 	ward__countdown = draw_distance();
@@ -99,7 +111,6 @@ void ward__sample_drop(uintptr_t p)
 
 WARD_API uint64_t ward_track_set_sampling(uint64_t mean_bytes)
 {
-	uint64_t old = ward__sample_rate;
-	ward__sample_rate = mean_bytes;
-	return old;
+	return atomic_exchange_explicit(&ward__sample_rate, mean_bytes,
+					memory_order_relaxed);
 }

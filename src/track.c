@@ -432,18 +432,31 @@ __attribute__((noinline)) int ward__track_at(int kind, uintptr_t handle,
 	uint32_t site = ward__site_capture((uint32_t)kind, skip + 1);
 	if (!site)
 		return -ENOMEM;
+	uint64_t count = 1, bytes = size;
+	if (kind == WARD_KIND_HEAP)
+		ward__heap_weight(size, ward__rate(), &count, &bytes);
 	/* Count the acquisition before the record can be seen: a release by
 	 * another thread then never counts ahead of it. */
-	ward__count_acquire(site, 1, (int64_t)size);
+	ward__count_acquire(site, (int64_t)count, (int64_t)bytes);
 	int rc = insert(kind, handle, site, size);
 	if (rc < 0)
-		ward__count_acquire(site, -1, -(int64_t)size);
+		ward__count_acquire(site, -(int64_t)count, -(int64_t)bytes);
 	return rc;
 }
 
 WARD_API int ward_track(int kind, uintptr_t handle, size_t size)
 {
 	return ward__track_at(kind, handle, size, 1);
+}
+
+/* A record of size bytes at site was removed: count it released, in the
+ * units it was counted acquired (heap: weighted, sample.h). */
+static void count_release(int kind, uint32_t site, uint64_t size)
+{
+	uint64_t count = 1, bytes = size;
+	if (kind == WARD_KIND_HEAP)
+		ward__heap_weight(size, ward__rate(), &count, &bytes);
+	ward__count_release(site, count, bytes);
 }
 
 WARD_API int ward_untrack(int kind, uintptr_t handle)
@@ -455,7 +468,7 @@ WARD_API int ward_untrack(int kind, uintptr_t handle)
 	uint32_t site = remove_rec(kind, handle, &size);
 	if (!site)
 		return -ENOENT;
-	ward__count_release(site, size);
+	count_release(kind, site, size);
 	return 0;
 }
 
@@ -482,6 +495,12 @@ WARD_API int ward_kind_stats(int kind, struct ward_kind_stats *out)
 		out->released_bytes += c[id - 1].rel_bytes;
 		out->acquired_count += c[id - 1].acq_count;
 		out->acquired_bytes += c[id - 1].acq_bytes;
+	}
+	if (kind == WARD_KIND_HEAP) { /* weighted counts, sample.h */
+		out->released_count = (out->released_count + WARD__WEIGHT_ONE / 2) /
+				      WARD__WEIGHT_ONE;
+		out->acquired_count = (out->acquired_count + WARD__WEIGHT_ONE / 2) /
+				      WARD__WEIGHT_ONE;
 	}
 	ward__in_registry++;
 	free(c);
@@ -511,8 +530,11 @@ WARD_API int ward_kind_stats(int kind, struct ward_kind_stats *out)
 static __attribute__((noinline)) void heap_record(void *p, size_t size,
 						   int skip)
 {
-	if (ward__sample_rate)
+	if (ward__rate()) {
+		if (!ward__sample_due())
+			return;
 		ward__sample_take((uintptr_t)p);
+	}
 	ward__track_at(WARD_KIND_HEAP, (uintptr_t)p, size, skip + 1);
 	__asm__ volatile("" ::: "memory");
 }
@@ -527,7 +549,7 @@ static inline void heap_released(void *p)
 {
 	if (ward__free_unsampled(p))
 		return;
-	if (ward_untrack(WARD_KIND_HEAP, (uintptr_t)p) == 0 && ward__sample_rate)
+	if (ward_untrack(WARD_KIND_HEAP, (uintptr_t)p) == 0 && ward__rate())
 		ward__sample_drop((uintptr_t)p);
 }
 
@@ -568,7 +590,7 @@ WARD_API void *ward_realloc(void *ptr, size_t size)
 	 * get its address and track it. */
 	if (ptr && !ward__free_unsampled(ptr))
 		old_site = remove_rec(WARD_KIND_HEAP, (uintptr_t)ptr, &old_size);
-	if (old_site && ward__sample_rate)
+	if (old_site && ward__rate())
 		ward__sample_drop((uintptr_t)ptr);
 	void *p = realloc(ptr, size);
 	if (!p && size) {
@@ -578,7 +600,7 @@ WARD_API void *ward_realloc(void *ptr, size_t size)
 		return NULL;
 	}
 	if (old_site)
-		ward__count_release(old_site, old_size);
+		count_release(WARD_KIND_HEAP, old_site, old_size);
 	heap_acquired(p, size);
 	__asm__ volatile("" ::: "memory");
 	return p;

@@ -896,6 +896,95 @@ __attribute__((noinline)) void *sampled_alloc(void)
 	return p;
 }
 
+/* Sampled estimates against the truth, in threads. Each thread holds
+ * `per` blocks of 16, 32, 64 and 128 bytes in turn from one site. */
+struct mixed_job {
+	int per;
+	void **keep;
+};
+
+__attribute__((noinline)) static void *mixed_alloc(int i)
+{
+	static const size_t sizes[4] = { 16, 32, 64, 128 };
+	void *p = ward_malloc(sizes[i & 3]);
+	__asm__ volatile("" ::: "memory");
+	return p;
+}
+
+static void *mixed_thread(void *arg)
+{
+	struct mixed_job *j = arg;
+	for (int i = 0; i < j->per; i++)
+		j->keep[i] = mixed_alloc(i);
+	return NULL;
+}
+
+/* Run `threads` threads of `per` blocks; return the estimate at the site,
+ * the truth in *bytes and *count; free everything. */
+static struct ward_sample mixed_estimate(int threads, int per, int64_t *bytes,
+					 int64_t *count)
+{
+	pthread_t *th = calloc((size_t)threads, sizeof(*th));
+	struct mixed_job *jobs = calloc((size_t)threads, sizeof(*jobs));
+	*bytes = *count = 0;
+	for (int t = 0; t < threads; t++) {
+		jobs[t].per = per;
+		jobs[t].keep = calloc((size_t)per, sizeof(void *));
+		pthread_create(&th[t], NULL, mixed_thread, &jobs[t]);
+	}
+	for (int t = 0; t < threads; t++)
+		pthread_join(th[t], NULL);
+	for (int i = 0; i < per; i++)
+		*bytes += (int64_t)(16 << (i & 3)) * threads;
+	*count = (int64_t)threads * per;
+	ward_profile_t *p = ward_profile_snapshot();
+	struct ward_sample s = sum_in(p, "mixed_alloc");
+	ward_profile_free(p);
+	for (int t = 0; t < threads; t++) {
+		for (int i = 0; i < per; i++)
+			ward_free(jobs[t].keep[i]);
+		free(jobs[t].keep);
+	}
+	free(jobs);
+	free(th);
+	return s;
+}
+
+TEST(sampled_estimates_hold_for_objects_and_bytes_in_threads)
+{
+	/* 100,000 blocks of 16-128 bytes at a mean distance of 1 KiB:
+	 * ~5,600 samples, so bytes and objects are within 10% (more than 5
+	 * standard deviations) — objects too, though the site's blocks
+	 * differ in size, because each sample is weighed by its own. */
+	const int threads[2] = { 1, 8 };
+	ASSERT_EQ(ward_track_set_sampling(1024), 0);
+	for (int k = 0; k < 2; k++) {
+		int64_t bytes, count;
+		struct ward_sample s =
+			mixed_estimate(threads[k], 100000 / threads[k], &bytes, &count);
+		ASSERT_GE(s.live_bytes, bytes * 90 / 100);
+		ASSERT_LE(s.live_bytes, bytes * 110 / 100);
+		ASSERT_GE(s.live_count, count * 90 / 100);
+		ASSERT_LE(s.live_count, count * 110 / 100);
+	}
+	ASSERT_EQ(ward_track_set_sampling(0), 1024);
+}
+
+TEST(sampled_threads_start_at_a_random_distance)
+{
+	/* 200 threads each holding one block of 16 bytes (3,200 bytes) at a
+	 * mean distance of 512 KiB: each block is sampled with chance
+	 * 6e-5, so the estimate is 0 or one sample's worth (more than two
+	 * samples: chance below 1e-6). A countdown starting at zero would
+	 * sample all 200 and estimate ~100 MB. */
+	ASSERT_EQ(ward_track_set_sampling(512 * 1024), 0);
+	int64_t bytes, count;
+	struct ward_sample s = mixed_estimate(200, 1, &bytes, &count);
+	ASSERT_EQ(bytes, 200 * 16);
+	ASSERT_LE(s.live_bytes, 2 * 512 * 1024);
+	ASSERT_EQ(ward_track_set_sampling(0), 512 * 1024);
+}
+
 TEST(sampling_estimates_and_frees_cleanly)
 {
 	enum { N = 20000 };

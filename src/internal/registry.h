@@ -39,7 +39,7 @@ extern __thread uint32_t ward__count_site
 extern __thread struct ward__count_slot *ward__count_cache
 	__attribute__((tls_model("initial-exec")));
 void ward__count_acquire_slow(uint32_t site, int64_t count, int64_t bytes);
-void ward__count_release_slow(uint32_t site, uint64_t bytes);
+void ward__count_release_slow(uint32_t site, uint64_t count, uint64_t bytes);
 
 static inline void ward__count_add_acquire(struct ward__count_slot *c,
 					   int64_t count, int64_t bytes)
@@ -59,7 +59,7 @@ static inline void ward__count_add_acquire(struct ward__count_slot *c,
 /* Bytes first, with release order: a reader that sees the count sees the
  * bytes, and the acquisition counted before the record was inserted. */
 static inline void ward__count_add_release(struct ward__count_slot *c,
-					   uint64_t bytes)
+					   uint64_t count, uint64_t bytes)
 {
 	atomic_store_explicit(&c->rel_bytes,
 			      atomic_load_explicit(&c->rel_bytes,
@@ -69,7 +69,7 @@ static inline void ward__count_add_release(struct ward__count_slot *c,
 	atomic_store_explicit(&c->rel_count,
 			      atomic_load_explicit(&c->rel_count,
 						   memory_order_relaxed) +
-				      1,
+				      count,
 			      memory_order_release);
 }
 
@@ -83,13 +83,14 @@ static inline void ward__count_acquire(uint32_t site, int64_t count,
 		ward__count_acquire_slow(site, count, bytes);
 }
 
-static inline void ward__count_release(uint32_t site, uint64_t bytes)
+static inline void ward__count_release(uint32_t site, uint64_t count,
+				       uint64_t bytes)
 {
 	struct ward__count_slot *c = ward__count_cache;
 	if (__builtin_expect(c && site == ward__count_site, 1))
-		ward__count_add_release(c, bytes);
+		ward__count_add_release(c, count, bytes);
 	else
-		ward__count_release_slow(site, bytes);
+		ward__count_release_slow(site, count, bytes);
 }
 
 /* Every site's totals: out[id - 1] for ids 1..n, all releases read before

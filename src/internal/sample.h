@@ -10,8 +10,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Mean bytes between heap samples, 0 when every block is recorded. */
-extern uint64_t ward__sample_rate;
+/* Mean bytes between heap samples, 0 when every block is recorded. Set
+ * by one thread while others read it: read it through ward__rate(). */
+extern _Atomic uint64_t ward__sample_rate;
+
+static inline uint64_t ward__rate(void)
+{
+	return atomic_load_explicit(&ward__sample_rate, memory_order_relaxed);
+}
 
 /*
  * The sampled mode's fast paths, inline in the interposers so that the
@@ -26,7 +32,7 @@ extern __thread int ward__in_registry __attribute__((tls_model("initial-exec")))
  * the program's samples. */
 static inline bool ward__alloc_unsampled(size_t n)
 {
-	return ward__sample_rate &&
+	return ward__rate() &&
 	       (ward__in_registry || (ward__countdown -= (int64_t)n) > 0);
 }
 
@@ -48,7 +54,7 @@ static inline bool ward__page_has_sampled(uintptr_t p)
 /* True when freeing p needs no bookkeeping (sampled mode, page clean). */
 static inline bool ward__free_unsampled(void *p)
 {
-	return ward__sample_rate && !ward__page_has_sampled((uintptr_t)p);
+	return ward__rate() && !ward__page_has_sampled((uintptr_t)p);
 }
 
 
@@ -107,9 +113,43 @@ static inline double ward__exp(double x)
 	return sum * a.d * b.d;
 }
 
-/* The countdown crossed zero at block p: draw the next distance and count
- * p's page as holding a sampled block. */
+/*
+ * The countdown crossed zero: whether this block is a sample. A thread's
+ * first crossing is where its countdown starts, at a random distance (as
+ * jemalloc starts each thread's): were it zero, the first block of every
+ * thread would be sampled, and 200 threads holding 32 bytes each would be
+ * estimated at 200 times the mean distance.
+ */
+bool ward__sample_due(void);
+
+/* The countdown crossed zero at block p, a sample: draw the next distance
+ * and count p's page as holding a sampled block. */
 void ward__sample_take(uintptr_t p);
+
+/*
+ * Heap counts are kept in 1/WARD__WEIGHT_ONE of a block. A block recorded
+ * in full mode counts one block and its size; a sampled block of size s
+ * stands for 1 / (1 - exp(-s / rate)) blocks like it (the chance it had to
+ * be sampled), so it counts that many, and that many times its size —
+ * jemalloc's per-sample weights. Weighing each sample by its own size keeps
+ * object counts right at sites whose blocks differ in size (scaling a
+ * site's totals by their average size does not: large blocks are sampled
+ * more often, and drag the count down).
+ */
+enum { WARD__WEIGHT_ONE = 1 << 16 };
+static inline void ward__heap_weight(uint64_t size, uint64_t rate,
+				     uint64_t *count, uint64_t *bytes)
+{
+	if (!rate) {
+		*count = WARD__WEIGHT_ONE;
+		*bytes = size;
+		return;
+	}
+	double p = 1.0 - ward__exp(-(double)(size ? size : 1) / (double)rate);
+	double w = p > 0 ? 1.0 / p : (double)rate;
+	*count = (uint64_t)(w * WARD__WEIGHT_ONE + 0.5);
+	*bytes = (uint64_t)((double)size * w + 0.5);
+}
 
 /* A sampled block at p was freed. */
 void ward__sample_drop(uintptr_t p);
