@@ -87,6 +87,8 @@ static void on_exit_thread(void *arg)
 {
 	struct tcounts *t = arg;
 
+	/* The thread's batched live changes, or the peaks drift (track.c). */
+	ward__track_flush_thread();
 	pthread_mutex_lock(&list_lock);
 	fold(t);
 	for (struct tcounts **pp = &threads; *pp; pp = &(*pp)->next)

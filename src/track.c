@@ -139,6 +139,22 @@ static void note_live(struct kind_table *t, int kind, int32_t dc, int64_t db)
 static struct kind_table *_Atomic tables[WARD_KIND_MAX];
 static pthread_mutex_t tables_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* A thread that ends publishes what it batched: a thread that only
+ * releases (handles another thread acquired) would otherwise take its
+ * share of the count with it, and the peaks would climb without bound. */
+void ward__track_flush_thread(void)
+{
+	for (int kind = 0; kind < WARD_KIND_MAX; kind++) {
+		struct kind_table *t = atomic_load(&tables[kind]);
+		if (!t || (!pending[kind].count && !pending[kind].bytes))
+			continue;
+		atomic_fetch_add(&t->live_count, pending[kind].count);
+		atomic_fetch_add(&t->live_bytes, pending[kind].bytes);
+		pending[kind].count = 0;
+		pending[kind].bytes = 0;
+	}
+}
+
 static __attribute__((noinline)) struct kind_table *table_new(int kind)
 {
 	struct kind_table *t;

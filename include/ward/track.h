@@ -89,7 +89,11 @@ struct ward_kind_stats {
 	uint64_t live_count, live_bytes;
 	uint64_t acquired_count, acquired_bytes;
 	uint64_t released_count, released_bytes;
-	uint64_t peak_count, peak_bytes; /* high-water marks of live_* */
+	/* High-water marks of live_*: each running thread batches up to 32
+	 * records' changes before they count here, so a peak may differ
+	 * from the truth by that much per running thread, never more (a
+	 * thread that ends publishes its batch). */
+	uint64_t peak_count, peak_bytes;
 };
 
 /* ward_kind_stats - fill *out for a kind. Returns 0 or -EINVAL. */

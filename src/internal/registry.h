@@ -101,6 +101,9 @@ struct ward__counts {
 void ward__counts_read(struct ward__counts *out, uint32_t n);
 
 /* Around fork(), and in the child: every count back to zero. */
+/* Publish this thread's batched live-count changes (at thread exit). */
+void ward__track_flush_thread(void);
+
 void ward__counts_lock(void);
 void ward__counts_unlock(void);
 void ward__counts_reset(void);
