@@ -172,9 +172,11 @@ __attribute__((noinline)) void ward__intercept_acquire(int kind,
 	ward__in_registry++;
 	/* A handle the program got back (an fd number reused after a close
 	 * ward did not see) replaces the old record. */
-	if (ward__track_at(kind, handle, 1, 2) == -EEXIST) {
+	/* Descriptors, FILEs and threads have no size: 0 bytes, so they
+	 * never mix into byte totals. */
+	if (ward__track_at(kind, handle, 0, 2) == -EEXIST) {
 		ward_untrack(kind, handle);
-		ward__track_at(kind, handle, 1, 2);
+		ward__track_at(kind, handle, 0, 2);
 	}
 	ward__in_registry--;
 	WARD__LEAVE();

@@ -109,7 +109,7 @@ struct ward_profile *ward__profile_top(const struct ward_profile *p, size_t n)
 	qsort(v, p->count, sizeof(*v), by_live_ptr);
 	for (size_t i = 0; i < p->count && t->count < n; i++) {
 		if (v[i]->live_count <= 0)
-			break;
+			continue;
 		t->samples[t->count] = *v[i];
 		t->sites[t->count] = p->sites[v[i] - p->samples];
 		t->count++;
@@ -359,11 +359,39 @@ void ward__frame_function(char *frame, bool with_object)
 	memmove(end, open, strlen(open) + 1);
 }
 
-/* Order for reports: live bytes, then live count, descending. */
+/* Whether a kind's sizes are bytes: the heap's and user kinds' are;
+ * descriptors, FILEs and threads are counted, not measured. */
+static bool sized(int kind)
+{
+	return kind == WARD_KIND_HEAP || kind >= WARD_KIND_USER;
+}
+
+/*
+ * What to fix first leads a report: heap definitely lost, then indirectly
+ * lost, then the other kinds (descriptors, FILEs, threads, user kinds),
+ * then heap not classified, then heap still reachable.
+ */
+static int severity(const struct ward_sample *s)
+{
+	if (s->kind != WARD_KIND_HEAP)
+		return 2;
+	switch (s->leak) {
+	case WARD_LEAK_DEFINITE: return 0;
+	case WARD_LEAK_INDIRECT: return 1;
+	case WARD_LEAK_REACHABLE: return 4;
+	default: return 3;
+	}
+}
+
+/* Order for reports: severity, then live bytes, then live count,
+ * largest first. */
 static int by_live_ptr(const void *a, const void *b)
 {
 	const struct ward_sample *x = *(const struct ward_sample *const *)a;
 	const struct ward_sample *y = *(const struct ward_sample *const *)b;
+	int sx = severity(x), sy = severity(y);
+	if (sx != sy)
+		return sx < sy ? -1 : 1;
 	if (x->live_bytes != y->live_bytes)
 		return x->live_bytes < y->live_bytes ? 1 : -1;
 	if (x->live_count != y->live_count)
@@ -386,19 +414,43 @@ static const struct ward_sample **sorted(const ward_profile_t *p)
 static int write_text(const ward_profile_t *p, struct ward__out *o)
 {
 	const struct ward_sample **v = sorted(p);
-	int64_t total_count = 0, total_bytes = 0;
+	int64_t count[WARD_KIND_MAX] = { 0 }, bytes[WARD_KIND_MAX] = { 0 };
+	int64_t total_bytes = 0;
+	size_t live_sites = 0;
 	char frame[512];
 	struct ward__frame_text fr[MAX_INLINE];
 
 	if (!v)
 		return -ENOMEM;
+	/* Counts and bytes are never summed across kinds: a kind's count
+	 * is its own, and only sized kinds have bytes. */
 	for (size_t i = 0; i < p->count; i++) {
-		total_count = ward__sat_add(total_count, p->samples[i].live_count);
-		total_bytes = ward__sat_add(total_bytes, p->samples[i].live_bytes);
+		const struct ward_sample *s = &p->samples[i];
+		if (s->kind < 0 || s->kind >= WARD_KIND_MAX)
+			continue;
+		count[s->kind] = ward__sat_add(count[s->kind], s->live_count);
+		if (sized(s->kind)) {
+			bytes[s->kind] = ward__sat_add(bytes[s->kind], s->live_bytes);
+			total_bytes = ward__sat_add(total_bytes, s->live_bytes);
+		}
+		live_sites += s->live_count != 0;
 	}
-	ward__out_printf(o, "ward: %" PRId64 " live resources, %" PRId64
-			    " bytes, at %zu sites\n",
-			 total_count, total_bytes, p->count);
+	ward__out_printf(o, "ward: live:");
+	bool any = false;
+	for (int k = 0; k < WARD_KIND_MAX; k++) {
+		const char *name = ward_kind_name(k);
+		if (!count[k] || !name)
+			continue;
+		if (sized(k))
+			ward__out_printf(o, "%s %s %" PRId64 " (%" PRId64 " bytes)",
+					 any ? "," : "", name, count[k], bytes[k]);
+		else
+			ward__out_printf(o, "%s %s %" PRId64, any ? "," : "",
+					 name, count[k]);
+		any = true;
+	}
+	ward__out_printf(o, "%s; at %zu sites\n", any ? "" : " nothing",
+			 live_sites);
 	ward__out_printf(o, "%12s %7s %10s  %-14s %s\n", "live bytes", "bytes%",
 			 "live count", "kind", "acquired at");
 	for (size_t i = 0; i < p->count; i++) {
@@ -418,8 +470,14 @@ static int write_text(const ward_profile_t *p, struct ward__out *o)
 		char kb[40];
 		snprintf(kb, sizeof(kb), "%s%s%s", kind ? kind : "?",
 			 leak ? "/" : "", leak ? leak : "");
-		ward__out_printf(o, "%12" PRId64 " %6.2f%% %10" PRId64 "  %-14s %s\n",
-				 s->live_bytes, pct, s->live_count, kb, frame);
+		if (sized(s->kind))
+			ward__out_printf(o, "%12" PRId64 " %6.2f%% %10" PRId64
+					    "  %-14s %s\n",
+					 s->live_bytes, pct, s->live_count, kb,
+					 frame);
+		else
+			ward__out_printf(o, "%12s %7s %10" PRId64 "  %-14s %s\n",
+					 "-", "-", s->live_count, kb, frame);
 	}
 	ward__out_printf(o, "\nstacks:\n");
 	for (size_t i = 0; i < p->count; i++) {

@@ -650,7 +650,7 @@ WARD_API int ward_open(const char *path, int flags, ...)
 	}
 	int fd = open(path, flags, mode);
 	if (fd >= 0)
-		ward__track_at(WARD_KIND_FD, (uintptr_t)fd, 1, 1);
+		ward__track_at(WARD_KIND_FD, (uintptr_t)fd, 0, 1);
 	return fd;
 }
 
@@ -664,7 +664,7 @@ WARD_API FILE *ward_fopen(const char *path, const char *mode)
 {
 	FILE *f = fopen(path, mode);
 	if (f)
-		ward__track_at(WARD_KIND_FILE, (uintptr_t)f, 1, 1);
+		ward__track_at(WARD_KIND_FILE, (uintptr_t)f, 0, 1);
 	return f;
 }
 
@@ -681,7 +681,7 @@ WARD_API int ward_thread_create(pthread_t *th, const pthread_attr_t *attr,
 {
 	int rc = pthread_create(th, attr, fn, arg);
 	if (rc == 0)
-		ward__track_at(WARD_KIND_THREAD, (uintptr_t)*th, 1, 1);
+		ward__track_at(WARD_KIND_THREAD, (uintptr_t)*th, 0, 1);
 	return rc;
 }
 

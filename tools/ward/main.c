@@ -80,8 +80,10 @@ static void usage_run(FILE *f)
 	      "                       write FILE.PID (the default)\n"
 	      "  --no-follow-forks    forked children record nothing\n"
 	      "  --no-follow-exec     programs PROGRAM executes run without ward\n"
-	      "  --fail-on-leak       exit 1 when PROGRAM exited 0 but left\n"
-	      "                       anything live, 3 when it wrote no profile\n"
+	      "  --fail-on-leak[=LIST]  exit 1 when PROGRAM exited 0 but leaked\n"
+	      "                       (LIST of definite,indirect,reachable,heap,\n"
+	      "                       fd,file,thread,user; default all but\n"
+	      "                       reachable), 3 when it wrote no profile\n"
 	      "  --snapshot-signal SIG  on signal SIG (USR1, USR2 or RTMIN+N),\n"
 	      "                       write a snapshot FILE.snapN without\n"
 	      "                       stopping\n"
@@ -573,6 +575,58 @@ static void forward(int sig, siginfo_t *si, void *uc)
 		kill(child_pid, sig);
 }
 
+/*
+ * What --fail-on-leak counts: classes of heap block (definite, indirect,
+ * reachable; "heap" for blocks the scan did not classify, in sampled mode
+ * or when it could not run) and kinds (fd, file, thread, a user kind's
+ * name). By default what LeakSanitizer and valgrind's
+ * --errors-for-leak-kinds=definite,indirect count, plus every descriptor,
+ * FILE and thread left open: what is still reachable (a stdout buffer, a
+ * cache a global holds) is no failure.
+ */
+#define DEFAULT_FAIL_LIST "definite,indirect,heap,fd,file,thread,user"
+
+static bool in_list(const char *list, const char *word)
+{
+	size_t n = strlen(word);
+	for (const char *p = list; (p = strstr(p, word)); p += n)
+		if ((p == list || p[-1] == ',') && (p[n] == ',' || p[n] == '\0'))
+			return true;
+	return false;
+}
+
+static const char *check_fail_list(const char *list)
+{
+	char buf[256];
+	snprintf(buf, sizeof(buf), "%s", list);
+	for (char *s, *t = strtok_r(buf, ",", &s); t; t = strtok_r(NULL, ",", &s))
+		if (strcmp(t, "definite") && strcmp(t, "indirect") &&
+		    strcmp(t, "reachable") && strcmp(t, "heap") &&
+		    strcmp(t, "fd") && strcmp(t, "file") &&
+		    strcmp(t, "thread") && strcmp(t, "user"))
+			die("run: --fail-on-leak= takes definite, indirect, "
+			    "reachable, heap, fd, file, thread, user; not '%s'",
+			    t);
+	if (!*list)
+		die("run: --fail-on-leak= needs a list (default %s)",
+		    DEFAULT_FAIL_LIST);
+	return list;
+}
+
+static bool fails_on(const char *list, const struct ward_sample *s)
+{
+	if (s->live_count <= 0)
+		return false;
+	if (s->kind == WARD_KIND_HEAP) {
+		const char *leak = ward__leak_name(s->leak);
+		return in_list(list, leak ? leak : "heap");
+	}
+	if (s->kind >= WARD_KIND_USER)
+		return in_list(list, "user");
+	const char *name = ward_kind_name(s->kind);
+	return name && in_list(list, name);
+}
+
 static int cmd_run(int argc, char **argv)
 {
 	const char *out = "ward.pb.gz", *kinds = NULL, *sample = NULL;
@@ -580,6 +634,7 @@ static int cmd_run(int argc, char **argv)
 	const char *snap_signal = NULL;
 	bool follow_forks = true, follow_exec = true, fail_on_leak = false;
 	bool json = false, quiet = false;
+	const char *fail_list = DEFAULT_FAIL_LIST;
 	int i = 1;
 
 	for (; i < argc; i++) {
@@ -627,6 +682,10 @@ static int cmd_run(int argc, char **argv)
 			follow_exec = false;
 		else if (strcmp(a, "--fail-on-leak") == 0)
 			fail_on_leak = true;
+		else if (strncmp(a, "--fail-on-leak=", 15) == 0) {
+			fail_on_leak = true;
+			fail_list = check_fail_list(a + 15);
+		}
 		else if (strcmp(a, "--json") == 0)
 			json = true;
 		else if (strcmp(a, "--quiet") == 0)
@@ -756,13 +815,16 @@ static int cmd_run(int argc, char **argv)
 	if (fail_on_leak && status == 0 && have) {
 		ward_profile_t *p = load(out);
 		int64_t live = 0;
-		for (size_t k = 0; k < ward_profile_count(p); k++)
-			live = ward__sat_add(live, ward_profile_sample(p, k)->live_count);
+		for (size_t k = 0; k < ward_profile_count(p); k++) {
+			const struct ward_sample *s = ward_profile_sample(p, k);
+			if (fails_on(fail_list, s))
+				live = ward__sat_add(live, s->live_count);
+		}
 		ward_profile_free(p);
 		if (live > 0) {
-			fprintf(stderr, "ward: %" PRId64 " resources still "
-					"live at exit (--fail-on-leak)\n",
-				live);
+			fprintf(stderr, "ward: %" PRId64 " resources leaked "
+					"(--fail-on-leak=%s)\n",
+				live, fail_list);
 			return 1;
 		}
 	}
