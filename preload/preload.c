@@ -771,6 +771,17 @@ EXPORT sighandler_t signal(int sig, sighandler_t handler)
 
 /* ---- Exit -------------------------------------------------------------- */
 
+/* exit() notes where its caller's frame ends: the scan at exit starts
+ * there, above exit's own frames, which lie where main's dead frames were
+ * and may hold stale copies of pointers main dropped. */
+EXPORT void exit(int status)
+{
+	NEXT(void (*)(int), exit);
+	ward__exit_sp = (uintptr_t)__builtin_frame_address(0) + 16;
+	real_exit(status);
+	__builtin_unreachable();
+}
+
 EXPORT void _exit(int status)
 {
 	NEXT(void (*)(int), _exit);

@@ -93,6 +93,7 @@ static _Atomic bool active;
 static pid_t books_pid;
 
 __thread int ward__busy __attribute__((tls_model("initial-exec")));
+uintptr_t ward__exit_sp;
 __thread int ward__fatal_pending __attribute__((tls_model("initial-exec")));
 
 
@@ -665,6 +666,7 @@ void ward__intercept_init(void)
 	done = true;
 	ward__in_registry++;
 	books_pid = getpid();
+	ward__main_thread = (uintptr_t)pthread_self(); /* constructors run there */
 	for (int k = 0; k < WARD_KIND_USER; k++)
 		cfg.kinds[k] = true;
 	if ((s = getenv("WARD_KINDS")) && *s) {
@@ -794,6 +796,11 @@ __attribute__((noinline)) void ward__intercept_report(void)
 	struct ward__scan_self self;
 	WARD__SCAN_SELF(&self);
 	const char *s_env;
+	/* Reached through exit(): scan the live frames only, from exit()'s
+	 * caller up (valgrind's rule), not the dead ones exit's reuse. */
+	uintptr_t exit_sp = ward__exit_sp;
+	if (exit_sp > self.stack_lo && exit_sp < self.stack_hi)
+		self.stack_lo = exit_sp;
 	/* A vfork() child shares the parent's memory: the books are the
 	 * parent's, and so is the report. */
 	if (getpid() != books_pid)

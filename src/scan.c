@@ -40,12 +40,15 @@
 
 #include "internal/registry.h"
 #include "internal/scan.h"
+
+uintptr_t ward__main_thread;
 #include "ward/track.h"
 
 struct block {
-	uintptr_t start, end;
+	uintptr_t start, end; /* end: start + size, or start + 1 for size 0 */
 	uint32_t site;
 	uint8_t state; /* 0 unreached, 1 reachable, 2 pointed to by lost */
+	bool empty;    /* of size 0 (reported so) */
 };
 
 struct range {
@@ -88,7 +91,8 @@ static void collect(uintptr_t h, uint32_t site, uint64_t size, void *opaque)
 {
 	struct scan *s = opaque;
 	if (s->n < s->cap)
-		s->b[s->n++] = (struct block){ h, h + (size ? size : 1), site, 0 };
+		s->b[s->n++] = (struct block){ h, h + (size ? size : 1), site, 0,
+					       size == 0 };
 }
 
 /* In place (qsort may allocate). */
@@ -188,7 +192,15 @@ static struct block *find(struct scan *s, uintptr_t p)
 	if (lo == 0)
 		return NULL;
 	struct block *b = &s->b[lo - 1];
-	return p < b->end ? b : NULL;
+	if (p < b->end)
+		return b;
+	/* C++'s `new T[0]` for a T with a destructor: an 8-byte block
+	 * holding the element count 0, and the program holds only the
+	 * pointer just past it (LeakSanitizer makes the same exception). */
+	if (p == b->end && b->end - b->start == 8 && !b->empty &&
+	    *(const uintptr_t *)b->start == 0)
+		return b;
+	return NULL;
 }
 
 /* Mark what [lo, hi) points to with `state`; reachable blocks are queued. */
@@ -396,6 +408,9 @@ int ward__scan_heap(const struct ward__scan_self *self,
 	dl_iterate_phdr(root_object, &s);
 #if defined(__x86_64__)
 	s.tps[s.ntps++] = (uintptr_t)pthread_self(); /* the thread pointer */
+	/* The main thread's, when another thread calls exit(). */
+	if (ward__main_thread && ward__main_thread != (uintptr_t)pthread_self())
+		s.tps[s.ntps++] = ward__main_thread;
 	ward__registry_each(WARD_KIND_THREAD, thread_tp, &s);
 #endif
 
@@ -432,7 +447,7 @@ int ward__scan_heap(const struct ward__scan_self *self,
 	}
 	for (size_t i = 0; i < s.n; i++) {
 		out->site[i] = s.b[i].site;
-		out->size[i] = s.b[i].end - s.b[i].start;
+		out->size[i] = s.b[i].empty ? 0 : s.b[i].end - s.b[i].start;
 		out->state[i] = s.b[i].state == 1   ? WARD_LEAK_REACHABLE
 				: s.b[i].state == 2 ? WARD_LEAK_INDIRECT
 						    : WARD_LEAK_DEFINITE;

@@ -186,9 +186,15 @@ int ward__threads_stop(const struct ward__stopped **out)
 	}
 	if (!install(sig))
 		return -1;
-	for (int i = 0; i < n; i++)
-		if (blocks(tids[i], sig))
-			return -1;
+	/* A thread may block every signal for a moment (pthread_create()
+	 * does around clone()): wait a little for it before giving up. */
+	for (int i = 0, tries = 0; i < n; i++)
+		while (blocks(tids[i], sig)) {
+			if (++tries > 250)
+				return -1;
+			struct timespec ms = { 0, 1000 * 1000 };
+			nanosleep(&ms, NULL);
+		}
 
 	atomic_store(&claimed, 0);
 	atomic_store(&arrived, 0);

@@ -21,6 +21,9 @@ void ward__intercept_free(void *p);
 void ward__intercept_acquire(int kind, uintptr_t handle);
 void ward__intercept_release(int kind, uintptr_t handle);
 
+/* The stack pointer of exit()'s caller, set by the preload's exit(). */
+extern uintptr_t ward__exit_sp;
+
 /* Stop recording and write the report (at exit, or before _exit). Does
  * nothing in a process whose books these are not (a vfork() child). */
 void ward__intercept_report(void);

@@ -57,6 +57,10 @@ ward__callee_saved(uintptr_t *r)
 #endif
 }
 
+/* The main thread's pthread_self(), set where the tracer starts (its TLS
+ * is a root when another thread calls exit()); 0 when unknown. */
+extern uintptr_t ward__main_thread;
+
 /* Scan from the roots (globals, this thread's, and every other thread's
  * registers and stack, the other threads stopped meanwhile). Returns 0, or
  * -1 when out of memory or when the other threads could not be stopped

@@ -495,6 +495,62 @@ NOINLINE void leak_snapshot_live(const char *file)
 	printf("not seen\n");
 }
 
+/* ---- The scan's rules, from valgrind's and LeakSanitizer's cases ----- */
+
+/* A pointer only in this frame, which is dead once main returns:
+ * definitely lost (the scan reads live frames only). */
+NOINLINE void leak_stale(void)
+{
+	char *volatile copies[1024]; /* deep enough that exit() leaves some */
+	char *p = malloc(77);
+	for (int i = 0; i < 1024; i++)
+		copies[i] = p;
+	(void)copies;
+}
+
+/* Three blocks of size 0: reported as 0 bytes. */
+NOINLINE void leak_zero(void)
+{
+	for (int i = 0; i < 3; i++)
+		KEEP(malloc(0));
+}
+
+/* C++'s new T[0] for a T with a destructor: an 8-byte block holding the
+ * count 0, and only a pointer just past it kept. Still reachable. */
+char *past_cookie;
+
+NOINLINE void leak_new0(void)
+{
+	uintptr_t *cookie = malloc(sizeof(uintptr_t));
+	*cookie = 0;
+	past_cookie = (char *)(cookie + 1);
+}
+
+/* Another thread calls exit() while main holds a block in its TLS:
+ * still reachable. */
+__thread char *main_tls_kept;
+
+NOINLINE void leak_main_tls(void)
+{
+	main_tls_kept = malloc(444);
+}
+
+static void *exits(void *arg)
+{
+	(void)arg;
+	printf("done exit_thread\n");
+	fflush(stdout);
+	exit(0);
+}
+
+NOINLINE void leak_exit_thread(void)
+{
+	pthread_t t;
+	leak_main_tls();
+	pthread_create(&t, NULL, exits, NULL);
+	pthread_join(t, NULL);
+}
+
 int main(int argc, char **argv)
 {
 	const char *what = argc > 1 ? argv[1] : "";
@@ -525,6 +581,14 @@ int main(int argc, char **argv)
 		leak_running_threads(true);
 	else if (strcmp(what, "dlopen") == 0 && argc > 2)
 		leak_dlopen(argv[2]);
+	else if (strcmp(what, "stale") == 0)
+		leak_stale();
+	else if (strcmp(what, "zero") == 0)
+		leak_zero();
+	else if (strcmp(what, "new0") == 0)
+		leak_new0();
+	else if (strcmp(what, "exit_thread") == 0)
+		leak_exit_thread();
 	else if (strcmp(what, "usable") == 0)
 		leak_usable();
 	else if (strcmp(what, "closeall") == 0 && argc > 2)

@@ -116,6 +116,19 @@ fi
 expect_site "pointers dropped in a loop: definitely lost, as valgrind says" \
 	"$work/malloc_loop.pb.gz" leak_malloc_loop heap/definite "1000 48000"
 
+# The scan's rules, from valgrind's and LeakSanitizer's own cases.
+run_leaks stale
+expect_site "a pointer left only in main's dead frames is no reference" \
+	"$work/stale.pb.gz" leak_stale heap/definite "1 77"
+run_leaks zero
+expect_site "blocks of size 0 are 0 bytes" "$work/zero.pb.gz" leak_zero heap/definite "3 0"
+run_leaks new0
+expect_site "new T[0]: a pointer just past its count keeps it" "$work/new0.pb.gz" \
+	leak_new0 heap/reachable "1 8"
+run_leaks exit_thread
+expect_site "exit() from another thread: main's TLS is a root" "$work/exit_thread.pb.gz" \
+	leak_main_tls heap/reachable "1 444"
+
 # Threads still running at exit are stopped for the scan, and what their
 # stacks hold is still reachable; a thread that blocks every signal cannot
 # be stopped, and then nothing is classified.
@@ -550,7 +563,7 @@ if need xz xz-utils; then
 fi
 
 # Every check above ran (one that did not is a failure too).
-planned=84
+planned=88
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
