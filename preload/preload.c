@@ -782,6 +782,33 @@ EXPORT void exit(int status)
 	__builtin_unreachable();
 }
 
+/* When main returns, the C library calls its own exit() directly, not
+ * through the interposer: main runs under this wrapper, which calls
+ * exit() itself, so the same rule holds. */
+typedef int (*main_fn)(int, char **, char **);
+static main_fn program_main;
+
+static int main_then_exit(int argc, char **argv, char **envp)
+{
+	exit(program_main(argc, argv, envp));
+}
+
+int __libc_start_main(main_fn main, int argc, char **argv,
+		      void (*init)(void), void (*fini)(void),
+		      void (*rtld_fini)(void), void *stack_end);
+
+EXPORT int __libc_start_main(main_fn main, int argc, char **argv,
+			     void (*init)(void), void (*fini)(void),
+			     void (*rtld_fini)(void), void *stack_end)
+{
+	NEXT(int (*)(main_fn, int, char **, void (*)(void), void (*)(void),
+		     void (*)(void), void *),
+	     __libc_start_main);
+	program_main = main;
+	return real___libc_start_main(main_then_exit, argc, argv, init, fini,
+				      rtld_fini, stack_end);
+}
+
 EXPORT void _exit(int status)
 {
 	NEXT(void (*)(int), _exit);
