@@ -9,6 +9,10 @@
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/mman.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +20,67 @@
 #include <unistd.h>
 
 #include "internal/log.h"
+#include "internal/map.h"
 #include "ward/core.h"
+
+/* ---- ward's own mappings ----------------------------------------------- */
+
+/*
+ * A fixed table of the ranges ward mapped, claimed and released slot by
+ * slot with compare-and-swap (no lock: the scan reads it with every other
+ * thread stopped, and the fatal-signal path maps too). A mapping made
+ * when the table is full is simply not remembered: the scan then reads it
+ * as the program's, which can only make blocks look reachable.
+ */
+enum { OWN_MAPS = 1024 };
+static struct {
+	_Atomic uintptr_t lo, hi;
+} own[OWN_MAPS];
+
+void *ward__map(size_t bytes)
+{
+	void *p = mmap(NULL, bytes ? bytes : 1, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	for (int i = 0; i < OWN_MAPS; i++) {
+		uintptr_t free_slot = 0;
+		if (atomic_compare_exchange_strong(&own[i].lo, &free_slot,
+						   (uintptr_t)p)) {
+			atomic_store(&own[i].hi, (uintptr_t)p + (bytes ? bytes : 1));
+			break;
+		}
+	}
+	return p;
+}
+
+void ward__unmap(void *p, size_t bytes)
+{
+	if (!p)
+		return;
+	for (int i = 0; i < OWN_MAPS; i++)
+		if (atomic_load(&own[i].lo) == (uintptr_t)p) {
+			atomic_store(&own[i].hi, 0);
+			atomic_store(&own[i].lo, 0);
+			break;
+		}
+	munmap(p, bytes ? bytes : 1);
+}
+
+bool ward__map_first_own(uintptr_t lo, uintptr_t hi, uintptr_t *olo,
+			 uintptr_t *ohi)
+{
+	bool found = false;
+	for (int i = 0; i < OWN_MAPS; i++) {
+		uintptr_t a = atomic_load(&own[i].lo), b = atomic_load(&own[i].hi);
+		if (a && b && a < hi && lo < b && (!found || a < *olo)) {
+			*olo = a;
+			*ohi = b;
+			found = true;
+		}
+	}
+	return found;
+}
 
 static pthread_mutex_t hook_lock = PTHREAD_MUTEX_INITIALIZER;
 static ward_log_fn hook_fn;   /* NULL: write to stderr; under hook_lock */

@@ -28,6 +28,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "internal/map.h"
 #include "internal/registry.h"
 
 enum { CHUNK_BITS = 10, DIR_BITS = 14 };
@@ -51,9 +52,7 @@ static __thread struct tcounts *mine
 
 static void *map(size_t n)
 {
-	void *p = mmap(NULL, n, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	return p == MAP_FAILED ? NULL : p;
+	return ward__map(n);
 }
 
 static void fold(struct tcounts *t)

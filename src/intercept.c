@@ -66,6 +66,7 @@
 #include <unistd.h>
 
 #include "internal/intercept.h"
+#include "internal/map.h"
 #include "internal/profile.h"
 #include "internal/registry.h"
 #include "internal/scan.h"
@@ -325,11 +326,8 @@ static int save_without_descriptor(const ward_profile_t *p, const char *path)
 	if (rc == 0 && m.failed)
 		rc = -ENOMEM;
 	size_t stack_size = 64 * 1024;
-	char *stack = rc == 0 ? mmap(NULL, stack_size, PROT_READ | PROT_WRITE,
-				     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK,
-				     -1, 0)
-			      : MAP_FAILED;
-	if (rc == 0 && stack == MAP_FAILED)
+	char *stack = rc == 0 ? ward__map(stack_size) : NULL;
+	if (rc == 0 && !stack)
 		rc = -ENOMEM;
 	if (rc == 0) {
 		struct helper_job j = { m.buf, m.len, tmp, target, 0 };
@@ -343,7 +341,7 @@ static int save_without_descriptor(const ward_profile_t *p, const char *path)
 				;
 			rc = j.err ? -j.err : 0;
 		}
-		munmap(stack, stack_size);
+		ward__unmap(stack, stack_size);
 	}
 	free(m.buf);
 	return rc;

@@ -17,6 +17,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "internal/map.h"
 #include "internal/registry.h"
 #include "internal/sample.h"
 #include "ward/track.h"
@@ -58,16 +59,15 @@ static _Atomic uint8_t *page_counter(uintptr_t p, bool create)
 	_Atomic uint8_t *leaf = atomic_load_explicit(&page_dir[top],
 						     memory_order_acquire);
 	if (!leaf && create) {
-		void *m = mmap(NULL, 1 << LEAF_BITS, PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (m == MAP_FAILED)
+		void *m = ward__map(1 << LEAF_BITS);
+		if (!m)
 			return NULL;
 		_Atomic uint8_t *expected = NULL;
 		if (atomic_compare_exchange_strong(&page_dir[top], &expected,
 						   (_Atomic uint8_t *)m))
 			leaf = m;
 		else {
-			munmap(m, 1 << LEAF_BITS);
+			ward__unmap(m, 1 << LEAF_BITS);
 			leaf = expected;
 		}
 	}

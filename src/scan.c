@@ -30,6 +30,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
@@ -38,6 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "internal/map.h"
 #include "internal/registry.h"
 #include "internal/scan.h"
 
@@ -67,24 +69,22 @@ struct scan {
 	size_t nroots;
 	struct range *maps;         /* readable mappings, in address order */
 	size_t nmaps;
+	struct range *anon;         /* the program's own writable memory */
+	size_t nanon;
 	uintptr_t *tps;             /* thread pointers: this thread's, and */
 	size_t ntps;                /* threads not joined (their TLS) */
 	size_t tls_below;           /* static TLS below a thread pointer */
 	uintptr_t loader_lo, loader_hi; /* the dynamic loader's code */
 };
 
-/* Sizes of 0 still map a page: unmap with the same size. */
 static void *map_pages(size_t bytes)
 {
-	void *p = mmap(NULL, bytes ? bytes : 1, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	return p == MAP_FAILED ? NULL : p;
+	return ward__map(bytes);
 }
 
 static void unmap_pages(void *p, size_t bytes)
 {
-	if (p)
-		munmap(p, bytes ? bytes : 1);
+	ward__unmap(p, bytes);
 }
 
 static void collect(uintptr_t h, uint32_t site, uint64_t size, void *opaque)
@@ -127,13 +127,38 @@ static void sort_blocks(struct block *b, size_t n)
 
 /* The readable mappings, from /proc/self/maps, read with system calls
  * into a static buffer. */
+/*
+ * A line of /proc/self/maps from its permissions on ("rw-p 00000000 00:00
+ * 0   [heap]"): the program's own writable memory when it is anonymous (no
+ * file, or the brk heap), and not a thread stack (stacks are read from
+ * their stack pointers only; above a guard page).
+ */
+static void note_anon(struct scan *s, uintptr_t lo, uintptr_t hi,
+		      const char *rest, bool above_guard)
+{
+	char perms[8] = "";
+	unsigned long long off, inode;
+	char dev[16];
+	int name_at = 0;
+	if (sscanf(rest, "%7s %llx %15s %llu %n", perms, &off, dev, &inode,
+		   &name_at) < 4 ||
+	    perms[0] != 'r' || perms[1] != 'w' || inode != 0 || above_guard)
+		return;
+	const char *name = name_at ? rest + name_at : "";
+	if (*name && strncmp(name, "[anon:", 6) != 0)
+		return; /* [heap] (malloc's main arena), [stack], [vvar] */
+	if (s->nanon < MAX_MAPS)
+		s->anon[s->nanon++] = (struct range){ lo, hi };
+}
+
 static void read_maps(struct scan *s)
 {
 	static char buf[65536];
 	size_t have = 0;
+	uintptr_t guard_below = 0;
 	int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/maps",
 			      O_RDONLY | O_CLOEXEC);
-	s->nmaps = 0;
+	s->nmaps = s->nanon = 0;
 	if (fd < 0)
 		return;
 	for (;;) {
@@ -147,16 +172,23 @@ static void read_maps(struct scan *s)
 		char *line = buf, *nl;
 		while ((nl = strchr(line, '\n'))) {
 			char *p = line, *e;
+			*nl = '\0';
 			uintptr_t lo = strtoull(p, &e, 16), hi = 0;
 			if (*e == '-')
 				hi = strtoull(e + 1, &e, 16);
 			if (*e == ' ' && e[1] == 'r' && hi > lo &&
 			    s->nmaps < MAX_MAPS)
 				s->maps[s->nmaps++] = (struct range){ lo, hi };
+			if (*e == ' ' && hi > lo)
+				note_anon(s, lo, hi, e + 1, guard_below == lo);
+			/* A thread stack is a mapping right above its guard
+			 * page, which is neither readable nor writable. */
+			guard_below = *e == ' ' && e[1] == '-' && e[2] == '-' ? hi : 0;
 			line = nl + 1;
 		}
 		have = (size_t)(buf + have - line);
 		memmove(buf, line, have);
+		buf[have] = '\0';
 	}
 	close(fd);
 }
@@ -203,6 +235,39 @@ static struct block *find(struct scan *s, uintptr_t p)
 	return NULL;
 }
 
+/* The index of the first block starting at or after p. */
+static size_t first_block_from(const struct scan *s, uintptr_t p)
+{
+	size_t a = 0, b = s->n;
+	while (a < b) {
+		size_t mid = (a + b) / 2;
+		if (s->b[mid].start < p)
+			a = mid + 1;
+		else
+			b = mid;
+	}
+	return a;
+}
+
+/*
+ * glibc malloc's heaps other than the main one are 64 MiB-aligned and open
+ * with a heap_info: the arena, the previous heap, the size in use and the
+ * size made writable (both page multiples up to 64 MiB). Returns the
+ * heap's writable size at a, or 0 when a holds none.
+ */
+enum { GLIBC_HEAP_MAX = 64 << 20 };
+static uintptr_t glibc_heap_at(const struct scan *s, uintptr_t a)
+{
+	if (!readable(s, a, a + 32, NULL))
+		return 0;
+	const uintptr_t *h = (const uintptr_t *)a;
+	uintptr_t size = h[2], writable = h[3];
+	if (!h[0] || size == 0 || size > GLIBC_HEAP_MAX || (size & 4095) ||
+	    writable < size || writable > GLIBC_HEAP_MAX || (writable & 4095))
+		return 0;
+	return writable;
+}
+
 /* Mark what [lo, hi) points to with `state`; reachable blocks are queued. */
 static void scan_range(struct scan *s, uintptr_t lo, uintptr_t hi,
 		       uint8_t state)
@@ -220,6 +285,56 @@ static void scan_range(struct scan *s, uintptr_t lo, uintptr_t hi,
 		b->state = state;
 		if (state == 1)
 			s->work[s->nwork++] = (size_t)(b - s->b);
+	}
+}
+
+/* Scan [lo, hi) as a root, less the live blocks in it. */
+static void scan_blocks_out(struct scan *s, uintptr_t lo, uintptr_t hi)
+{
+	uintptr_t at = lo;
+	for (size_t k = first_block_from(s, lo); k < s->n && s->b[k].start < hi;
+	     k++) {
+		if (s->b[k].start > at)
+			scan_range(s, at, s->b[k].start, 1);
+		if (s->b[k].end > at)
+			at = s->b[k].end;
+	}
+	if (at < hi)
+		scan_range(s, at, hi, 1);
+}
+
+/* Scan [lo, hi) as a root, less ward's own mappings and live blocks. */
+static void scan_gaps(struct scan *s, uintptr_t lo, uintptr_t hi)
+{
+	uintptr_t olo, ohi;
+	while (lo < hi && ward__map_first_own(lo, hi, &olo, &ohi)) {
+		if (olo > lo)
+			scan_blocks_out(s, lo, olo);
+		lo = ohi;
+	}
+	if (lo < hi)
+		scan_blocks_out(s, lo, hi);
+}
+
+/* Scan [lo, hi) of the program's own memory as a root, less glibc heaps,
+ * ward's mappings and live blocks. */
+static void scan_program_memory(struct scan *s, uintptr_t lo, uintptr_t hi)
+{
+	uintptr_t at = lo;
+	while (at < hi) {
+		uintptr_t end = hi, next = hi;
+		uintptr_t a = (at + GLIBC_HEAP_MAX - 1) &
+			      ~(uintptr_t)(GLIBC_HEAP_MAX - 1);
+		for (; a >= at && a < hi; a += GLIBC_HEAP_MAX) {
+			uintptr_t w = glibc_heap_at(s, a);
+			if (w) {
+				end = a;
+				next = a + w;
+				break;
+			}
+		}
+		scan_gaps(s, at, end);
+		at = next;
 	}
 }
 
@@ -311,6 +426,7 @@ static void unmap_all(struct scan *s)
 	unmap_pages(s->work, s->cap * sizeof(*s->work));
 	unmap_pages(s->roots, MAX_ROOTS * sizeof(*s->roots));
 	unmap_pages(s->maps, MAX_MAPS * sizeof(*s->maps));
+	unmap_pages(s->anon, MAX_MAPS * sizeof(*s->anon));
 	unmap_pages(s->tps, MAX_TPS * sizeof(*s->tps));
 }
 
@@ -361,6 +477,22 @@ static void mark(struct scan *s, const struct ward__scan_self *self,
 			s->work[s->nwork++] = i;
 		}
 	}
+	/* The program's own anonymous memory — another allocator's arenas
+	 * (pymalloc's), a custom allocator's — as valgrind scans every
+	 * mapping that is not a block: but not glibc malloc's own heaps
+	 * (their free chunks hold stale pointers), not the live blocks in
+	 * it (they count only once reached), not ward's tables, not a
+	 * running thread's stack. */
+	for (size_t i = 0; i < s->nanon; i++) {
+		uintptr_t lo = s->anon[i].lo, hi = s->anon[i].hi;
+		if (self->stack_lo < hi && lo < self->stack_hi + 1)
+			continue;
+		bool stack = false;
+		for (int t = 0; t < nthreads && !stack; t++)
+			stack = threads[t].sp >= lo && threads[t].sp < hi;
+		if (!stack)
+			scan_program_memory(s, lo, hi);
+	}
 	/* Saved registers: words like any other. */
 	scan_range(s, (uintptr_t)self->regs,
 		   (uintptr_t)(self->regs + WARD__SELF_REGS), 1);
@@ -397,8 +529,9 @@ int ward__scan_heap(const struct ward__scan_self *self,
 	 * on the heap, are not scanned. */
 	s.roots = map_pages(MAX_ROOTS * sizeof(*s.roots));
 	s.maps = map_pages(MAX_MAPS * sizeof(*s.maps));
+	s.anon = map_pages(MAX_MAPS * sizeof(*s.anon));
 	s.tps = map_pages(MAX_TPS * sizeof(*s.tps));
-	if (!s.roots || !s.maps || !s.tps) {
+	if (!s.roots || !s.maps || !s.anon || !s.tps) {
 		unmap_all(&s);
 		return -1;
 	}

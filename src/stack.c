@@ -33,6 +33,7 @@
 #include <unistd.h>
 #include <unwind.h>
 
+#include "internal/map.h"
 #include "internal/registry.h"
 #include "internal/unwind.h"
 
@@ -226,9 +227,8 @@ static void *arena_alloc(size_t n)
 	pthread_mutex_lock(&arena_lock);
 	if ((size_t)(arena_end - arena_cur) < n) {
 		size_t chunk = n > (1 << 20) ? n : (1 << 20);
-		void *p = mmap(NULL, chunk, PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (p == MAP_FAILED) {
+		void *p = ward__map(chunk);
+		if (!p) {
 			pthread_mutex_unlock(&arena_lock);
 			return NULL;
 		}

@@ -34,6 +34,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "internal/map.h"
 #include "internal/scan.h"
 
 /* Threads of this process other than the caller: up to max tids. */
@@ -177,10 +178,8 @@ int ward__threads_stop(const struct ward__stopped **out)
 	if (n <= 0)
 		return n; /* alone (0), or the threads cannot be listed */
 	if (!slots) {
-		void *m = mmap(NULL, MAX_STOPPED * sizeof(*slots),
-			       PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (m == MAP_FAILED)
+		void *m = ward__map(MAX_STOPPED * sizeof(*slots));
+		if (!m)
 			return -1;
 		slots = m;
 	}

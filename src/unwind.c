@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "internal/map.h"
 #include "internal/registry.h"
 #include "internal/unwind.h"
 
@@ -424,10 +425,8 @@ static void compute(uintptr_t ra, struct rule *r)
 static const struct rule *rule_for(uintptr_t ra)
 {
 	if (__builtin_expect(!cache, 0)) {
-		void *m = mmap(NULL, sizeof(struct rule) << CACHE_BITS,
-			       PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (m == MAP_FAILED)
+		void *m = ward__map(sizeof(struct rule) << CACHE_BITS);
+		if (!m)
 			return NULL;
 		cache = m;
 	}
@@ -565,10 +564,8 @@ static bool still_valid(const struct walk_log *m, uintptr_t bp)
 
 static bool memo_init(void)
 {
-	void *m = mmap(NULL, sizeof(struct walk_log) * MEMO_SETS * MEMO_WAYS,
-		       PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
-		       0);
-	if (m == MAP_FAILED)
+	void *m = ward__map(sizeof(struct walk_log) * MEMO_SETS * MEMO_WAYS);
+	if (!m)
 		return false;
 	memo = m;
 	return true;

@@ -551,6 +551,23 @@ NOINLINE void leak_exit_thread(void)
 	pthread_join(t, NULL);
 }
 
+/* Blocks a program keeps in memory it mapped itself (an arena of its own
+ * allocator, or another runtime's): still reachable. */
+NOINLINE void *held_in_own_arena(void)
+{
+	return malloc(123);
+}
+
+NOINLINE void leak_own_arena(void)
+{
+	void **arena = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (arena == MAP_FAILED)
+		exit(1);
+	for (int i = 0; i < 5; i++)
+		arena[1000 + i * 100] = held_in_own_arena();
+}
+
 int main(int argc, char **argv)
 {
 	const char *what = argc > 1 ? argv[1] : "";
@@ -581,6 +598,8 @@ int main(int argc, char **argv)
 		leak_running_threads(true);
 	else if (strcmp(what, "dlopen") == 0 && argc > 2)
 		leak_dlopen(argv[2]);
+	else if (strcmp(what, "own_arena") == 0)
+		leak_own_arena();
 	else if (strcmp(what, "stale") == 0)
 		leak_stale();
 	else if (strcmp(what, "zero") == 0)

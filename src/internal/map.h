@@ -1,0 +1,28 @@
+/*
+ * Memory ward maps for itself (core.c). Every anonymous mapping ward makes
+ * goes through ward__map(), which remembers its range, so the reachability
+ * scan can tell the program's own mappings (arenas of other allocators,
+ * pymalloc's) — roots — from ward's — tables holding copies of addresses,
+ * which would make every block look reachable.
+ */
+#ifndef WARD_INTERNAL_MAP_H
+#define WARD_INTERNAL_MAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Anonymous read-write memory, zeroed; NULL when the system refuses.
+ * Async-signal-safe, takes no lock. */
+void *ward__map(size_t bytes);
+
+/* Give back what ward__map() returned (same size). NULL is ignored. */
+void ward__unmap(void *p, size_t bytes);
+
+/* The lowest of ward's own mappings overlapping [lo, hi), in *olo and
+ * *ohi; false when none does. (Anonymous mappings that touch merge: the
+ * program's memory and ward's may share one line of /proc/self/maps.) */
+bool ward__map_first_own(uintptr_t lo, uintptr_t hi, uintptr_t *olo,
+			 uintptr_t *ohi);
+
+#endif
