@@ -42,6 +42,12 @@ NOINLINE void leak_malloc_loop(void)
 	}
 }
 
+/* One more leak, for `ward diff`. */
+NOINLINE void leak_extra(void)
+{
+	KEEP(malloc(999));
+}
+
 /* One block that grew by realloc to 5000 bytes. */
 NOINLINE void leak_realloc_chain(void)
 {
@@ -571,8 +577,11 @@ NOINLINE void leak_own_arena(void)
 int main(int argc, char **argv)
 {
 	const char *what = argc > 1 ? argv[1] : "";
-	if (strcmp(what, "malloc_loop") == 0)
+	if (strcmp(what, "malloc_loop") == 0) {
 		leak_malloc_loop();
+		if (argc > 2 && strcmp(argv[2], "extra") == 0)
+			leak_extra();
+	}
 	else if (strcmp(what, "realloc_chain") == 0)
 		leak_realloc_chain();
 	else if (strcmp(what, "memalign") == 0)

@@ -264,6 +264,23 @@ if grep -q "+48000 bytes    +1000  heap" "$work/diff.txt" && grep -q "leak_mallo
 else
 	bad "diff matches sites across runs by name" "$(head -8 "$work/diff.txt")"
 fi
+run_leaks malloc_loop
+cp "$work/malloc_loop.pb.gz" "$work/again.pb.gz"
+run_leaks malloc_loop
+"$ward" diff "$work/again.pb.gz" "$work/malloc_loop.pb.gz" >"$work/diff0.txt" 2>&1
+if grep -q "at 0 sites" "$work/diff0.txt"; then
+	ok "two runs of the same program diff to nothing"
+else
+	bad "two runs of the same program diff to nothing" "$(head -12 "$work/diff0.txt")"
+fi
+"$ward" run --quiet -o "$work/extra.pb.gz" -- "$leaks" malloc_loop extra >/dev/null 2>&1
+"$ward" diff "$work/malloc_loop.pb.gz" "$work/extra.pb.gz" >"$work/diff1.txt" 2>&1
+if grep -q "at 1 sites" "$work/diff1.txt" && grep -q "+999 bytes       +1  heap" "$work/diff1.txt" &&
+	grep -q "leak_extra" "$work/diff1.txt"; then
+	ok "a run with one more leak diffs to exactly that"
+else
+	bad "a run with one more leak diffs to exactly that" "$(head -12 "$work/diff1.txt")"
+fi
 "$ward" flame "$work/malloc_loop.pb.gz" -o "$work/flame.svg"
 if grep -q "<svg" "$work/flame.svg" && grep -q "leak_malloc_loop" "$work/flame.svg" &&
 	grep -q "function zoom" "$work/flame.svg"; then
@@ -582,7 +599,7 @@ if need xz xz-utils; then
 fi
 
 # Every check above ran (one that did not is a failure too).
-planned=90
+planned=92
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
