@@ -48,6 +48,8 @@ struct rule {
 	uint8_t cfa_reg;  /* REG_RSP or REG_RBP */
 	uint8_t ok;       /* 0: no usable rule, use the frame pointer;
 			     2: outermost frame, the walk ends here */
+	uint8_t code;     /* an FDE covers the call: pc is a return address
+			     into code, not a stray word */
 };
 
 enum { CACHE_BITS = 12 };
@@ -386,6 +388,7 @@ static void compute(uintptr_t ra, struct rule *r)
 	ward__in_registry++;
 	const uint8_t *fde = _Unwind_Find_FDE((void *)(ra - 1), &bases);
 	ward__in_registry--;
+	r->code = fde != NULL;
 	if (!fde)
 		return;
 	uint32_t len = rd32(fde);
@@ -496,12 +499,20 @@ walk(uintptr_t sp, uintptr_t bp, uintptr_t pc, uintptr_t *pcs, int max,
 		}                                                             \
 	} while (0)
 
-	while (n < max && pc >= 4096) {
+	for (bool first = true; n < max && pc >= 4096; first = false) {
+		const struct rule *r = rule_for(pc);
+		/* A word that is no return address into code (a frame-pointer
+		 * chain through code built without one reads text or heap
+		 * addresses) ends the walk: it is never a frame. The first pc
+		 * is where the walk starts, code by construction. */
+		if (!first && (!r || !r->code))
+			break;
 		if (skip > 0)
 			skip--;
 		else
 			pcs[n++] = pc;
-		const struct rule *r = rules ? rule_for(pc) : NULL;
+		if (!rules)
+			r = NULL; /* frame pointers only */
 		if (r && r->ok == 2)
 			break;
 		uintptr_t cfa;

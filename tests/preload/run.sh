@@ -141,6 +141,22 @@ if [ -x /usr/bin/python3 ]; then
 else
 	bad "python3 (pymalloc arenas hold its blocks): nothing lost" "install it with: sudo apt-get install -y python3"
 fi
+if [ -x /usr/bin/python3 ]; then
+	# python3 is built without frame pointers: the frame-pointer chain
+	# runs through text and heap words, which must never become frames.
+	WARD_STACK=fp "$ward" run --quiet -o "$work/pyfp.pb.gz" -- /usr/bin/python3 -c \
+		'd = [{"k": i, "v": str(i)} for i in range(100000)]; import os; os._exit(0)' >/dev/null 2>&1
+	stray=$("$ward" report "$work/pyfp.pb.gz" | grep -cE '^	0x[0-9a-f]+$')
+	frames=$("$ward" report "$work/pyfp.pb.gz" | grep -c '^	')
+	if [ "$stray" = 0 ] && [ "$frames" -gt 0 ]; then
+		ok "WARD_STACK=fp on python3: no word that is not a return address becomes a frame"
+	else
+		bad "WARD_STACK=fp on python3: no word that is not a return address becomes a frame" \
+			"$stray stray frames of $frames"
+	fi
+else
+	bad "WARD_STACK=fp on python3" "install it with: sudo apt-get install -y python3"
+fi
 run_leaks exit_thread
 expect_site "exit() from another thread: main's TLS is a root" "$work/exit_thread.pb.gz" \
 	leak_main_tls heap/reachable "1 444"
@@ -599,7 +615,7 @@ if need xz xz-utils; then
 fi
 
 # Every check above ran (one that did not is a failure too).
-planned=92
+planned=93
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
