@@ -365,7 +365,7 @@ ward__frame_leave(const volatile uint32_t *depth)
 		__FILE__, __LINE__, __func__                                   \
 	};                                                                     \
 	const qual uint32_t name                                               \
-		__attribute__((cleanup(ward__frame_leave))) =                  \
+		__attribute__((cleanup(ward__frame_leave), unused)) =          \
 			ward__frame_enter(&WARD__CAT(name, _site), (resume))
 
 #ifdef __cplusplus

@@ -12,7 +12,8 @@
 /* Format and deliver one message. Never fails; long messages are cut. */
 void ward__log(enum ward_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-void ward__vlog(enum ward_log_level level, const char *fmt, va_list ap);
+void ward__vlog(enum ward_log_level level, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
 
 /* Deliver an already formatted message. */
 void ward__log_raw(enum ward_log_level level, const char *msg, size_t len);
