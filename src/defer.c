@@ -624,33 +624,44 @@ WARD_API void ward__panic(int code, void *value, bool has_value,
 {
 	va_list ap;
 
-	char buf[256];
+	char buf[256], *heap = NULL;
 	const char *msg = fmt;
 	size_t len;
 
 	setup(&ward__self);
-	/* Format first: the arguments may point into records retired below. */
+	/* The message is made whole before a record is taken: its arguments
+	 * (or fmt itself) may point into a record that new_record() reuses,
+	 * a recovered panic's message passed on to the next panic. */
 	if (strchr(fmt, '%')) {
 		va_start(ap, fmt);
 		int n = vsnprintf(buf, sizeof(buf), fmt, ap);
 		va_end(ap);
 		len = n > 0 ? (size_t)n : 0;
 		msg = buf;
+		if (len >= sizeof(buf) && (heap = malloc(len + 1))) {
+			va_start(ap, fmt);
+			vsnprintf(heap, len + 1, fmt, ap);
+			va_end(ap);
+			msg = heap;
+		}
 	} else {
 		len = strlen(fmt);
+		if (len < sizeof(buf)) {
+			memcpy(buf, fmt, len + 1);
+			msg = buf;
+		} else if ((heap = malloc(len + 1))) {
+			memcpy(heap, fmt, len + 1);
+			msg = heap;
+		}
 	}
+	if (msg == buf && len >= sizeof(buf))
+		len = sizeof(buf) - 1; /* out of memory: what fits */
 	if (!P.panic)
 		retire_records();
 	struct panic_rec *p = new_record(len);
-	if (p->pub.message == p->msg) {
-		if (msg == buf && len >= sizeof(buf)) {
-			va_start(ap, fmt);
-			vsnprintf(p->msg, len + 1, fmt, ap);
-			va_end(ap);
-		} else {
-			memcpy(p->msg, msg, len + 1);
-		}
-	}
+	if (p->pub.message == p->msg)
+		memcpy(p->msg, msg, len + 1);
+	free(heap);
 	p->pub.code = code;
 	p->pub.value = value;
 	p->pub.has_value = has_value;

@@ -576,6 +576,38 @@ TEST(recovered_panic_stays_valid_until_the_next_panic)
 	ASSERT_EQ(a->code, 6);
 }
 
+static void panics_with_long_message(void *arg)
+{
+	(void)arg;
+	char msg[400];
+	memset(msg, 'x', sizeof(msg) - 1);
+	msg[sizeof(msg) - 1] = '\0';
+	memcpy(msg, "first:", 6);
+	ward_panic(1, "%s", msg);
+}
+
+static void repanics_with(void *prev)
+{
+	const ward_panic_t *r = prev;
+	ward_panic(2, "%s", r->message);
+}
+
+TEST(repanic_with_a_recovered_long_message_keeps_it)
+{
+	/* defer.h promises a recovered record may be used in the next
+	 * panic's arguments: a long message went through a record the new
+	 * panic reused, and came out empty. */
+	const ward_panic_t *a = ward_pcall(panics_with_long_message, NULL);
+	ASSERT_NOT_NULL(a);
+	ASSERT_EQ(strlen(a->message), 399);
+	char want[400];
+	snprintf(want, sizeof(want), "%s", a->message);
+	const ward_panic_t *b = ward_pcall(repanics_with, (void *)a);
+	ASSERT_NOT_NULL(b);
+	ASSERT_STREQ(b->message, want);
+	ASSERT_EQ(b->code, 2);
+}
+
 TEST(strerror_and_version)
 {
 	ASSERT_STREQ(ward_strerror(-ENOENT), "No such file or directory");
