@@ -560,10 +560,6 @@ static void unwind(struct panic_rec *p)
 					t->frames[t->depth].site;
 		}
 		struct ward__defer e = t->defers[i];
-		if (e.fn == NULL) {
-			t->n = i;
-			continue;
-		}
 		struct panic_rec *q = starter_of(i);
 		if (q) {
 			/* An earlier panic or Goexit was running this defer
@@ -574,8 +570,15 @@ static void unwind(struct panic_rec *p)
 			t->n = i;
 			continue;
 		}
+		if (e.fn == NULL) {
+			t->n = i;
+			continue;
+		}
 		p->running = i + 1;
 		t->run++;
+		/* Running counts as run: cancelling it from inside is
+		 * -ENOENT, as on a frame's normal exit. */
+		t->defers[i].fn = NULL;
 		call_deferred(p, e.fn, e.arg);
 		p->running = 0;
 		/* The call may have added defers to this frame above i; they

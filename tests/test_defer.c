@@ -608,6 +608,57 @@ TEST(repanic_with_a_recovered_long_message_keeps_it)
 	ASSERT_EQ(b->code, 2);
 }
 
+static ward_defer_t self_handle;
+static int self_cancel_rc;
+
+static void cancels_itself(void *arg)
+{
+	(void)arg;
+	self_cancel_rc = ward_defer_cancel(self_handle);
+}
+
+static void cancel_self_then_panic(void *arg)
+{
+	(void)arg;
+	ward_defer_cancel(self_handle);
+	ward_panic(9, "final");
+}
+
+static void runs_cancel_self(void *panics)
+{
+	WARD_FRAME;
+	self_handle = ward_defer(panics ? cancel_self_then_panic : cancels_itself,
+				 NULL);
+	if (panics)
+		ward_panic(8, "p");
+}
+
+static void panics_through_cancel_self(void *arg)
+{
+	WARD_FRAME;
+	self_handle = ward_defer(cancels_itself, NULL);
+	(void)arg;
+	ward_panic(7, "p");
+}
+
+TEST(cancelling_the_running_defer_is_enoent_in_and_out_of_panics)
+{
+	runs_cancel_self(NULL);
+	ASSERT_EQ(self_cancel_rc, -ENOENT);
+	self_cancel_rc = 0;
+	const ward_panic_t *r = ward_pcall(panics_through_cancel_self, NULL);
+	ASSERT_NOT_NULL(r);
+	ASSERT_EQ(self_cancel_rc, -ENOENT);
+	/* A running defer that cancels itself, then panics: the first panic
+	 * is aborted, and once the second is recovered nothing is left. */
+	r = ward_pcall(runs_cancel_self, (void *)1);
+	ASSERT_NOT_NULL(r);
+	ASSERT_STREQ(r->message, "final");
+	ASSERT_NOT_NULL(r->link);
+	ASSERT_TRUE(r->link->aborted);
+	ASSERT_TRUE(!ward_panicking());
+}
+
 TEST(strerror_and_version)
 {
 	ASSERT_STREQ(ward_strerror(-ENOENT), "No such file or directory");
