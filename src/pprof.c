@@ -43,8 +43,8 @@ struct pb {
 
 static void pb_raw(struct pb *b, const void *data, size_t n)
 {
-	if (b->oom)
-		return;
+	if (b->oom || n == 0)
+		return; /* nothing to add (data may be NULL then) */
 	if (b->len + n > b->cap) {
 		size_t ncap = b->cap ? b->cap : 256;
 		while (ncap < b->len + n)
