@@ -203,12 +203,17 @@ static int grow(void **arr, uint32_t *cap, void *first, size_t elem)
 	return 0;
 }
 
+static void close_dead_frames(uintptr_t fa, uintptr_t var,
+			      const char *file, int line);
+
 WARD_API uint32_t ward__frame_enter_slow(const struct ward__site *site,
+					 uintptr_t fa, uintptr_t var,
 					 jmp_buf *resume)
 {
 	struct ward__thread *t = &ward__self;
 
 	setup(t);
+	close_dead_frames(fa, var, site->file, site->line);
 	if (t->depth >= t->fcap) {
 		void *arr = t->frames;
 		if (grow(&arr, &t->fcap, P.first_frames,
@@ -218,7 +223,7 @@ WARD_API uint32_t ward__frame_enter_slow(const struct ward__site *site,
 				    "ward: out of memory opening a frame");
 		t->frames = arr;
 	}
-	return ward__frame_enter(site, resume);
+	return ward__frame_open(site, resume, fa, var);
 }
 
 /* ---- The accumulation guard -------------------------------------------- */
@@ -318,11 +323,12 @@ static void guard_release(uint32_t d)
 }
 
 WARD_API ward_defer_t ward__defer_slow(ward_defer_fn fn, void *arg,
-				       const char *file, int line)
+				       uintptr_t fa, const char *file, int line)
 {
 	struct ward__thread *t = &ward__self;
 
 	setup(t);
+	close_dead_frames(fa, 0, file, line);
 	if (t->depth == 0)
 		ward__fatal("ward: ward_defer() at %s:%d with no open frame.\n"
 			    "  Open one with WARD_FRAME; at the top of the "
@@ -395,6 +401,32 @@ static inline void note_depth(uint32_t n)
 }
 
 /* ---- Frame exit -------------------------------------------------------- */
+
+/*
+ * Close the frames at the top that are dead (WARD__TOP_DEAD): their
+ * functions were left by a longjmp that was not ward's, and no enclosing
+ * frame exited to notice. Their defers run now, after a warning naming
+ * them and where ward found out — leaving them would leak what they guard
+ * and let later defers land on a frame that is gone.
+ */
+static void close_dead_frames(uintptr_t fa, uintptr_t var,
+			      const char *file, int line)
+{
+	struct ward__thread *t = &ward__self;
+
+	while (t->depth > 0 &&
+	       (t->frames[t->depth - 1].fa < fa ||
+		(var && t->frames[t->depth - 1].var == var))) {
+		uint32_t d = t->depth - 1;
+		const struct ward__site *s = t->frames[d].site;
+		ward__log(WARD_LOG_WARN,
+			  "ward: the frame opened at %s:%d (%s) was left "
+			  "without closing (longjmp?); its defers run now, "
+			  "at %s:%d.\n",
+			  s->file, s->line, s->func, file, line);
+		ward__frame_exit(d);
+	}
+}
 
 /*
  * Run the pending defers of frame d, last first, then close it. Frames above

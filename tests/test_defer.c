@@ -567,6 +567,35 @@ TEST(longjmp_over_a_frame_is_caught_at_the_enclosing_exit)
 	ASSERT_EQ(level, WARD_LOG_WARN);
 }
 
+static jmp_buf out_of_outermost;
+
+static __attribute__((noinline)) void opens_and_jumps(void)
+{
+	WARD_FRAME;
+	ward_defer(mark, "dead-frame");
+	longjmp(out_of_outermost, 1);
+}
+
+TEST(longjmp_out_of_the_outermost_frame_is_caught)
+{
+	/* No frame encloses the one left by the longjmp: the next frame
+	 * opened by a shallower function (here) finds it dead, runs its
+	 * defer with a warning, and the new frame's defers are its own. */
+	int level = -1;
+	ward_set_log_hook(capture, &level);
+	if (setjmp(out_of_outermost) == 0)
+		opens_and_jumps();
+	mark("after");
+	{
+		WARD_FRAME;
+		ward_defer(mark, "new");
+	}
+	ward_set_log_hook(NULL, NULL);
+	ASSERT_STREQ(trace, "after dead-frame new");
+	ASSERT_CONTAINS(logged, "(opens_and_jumps) was left without closing");
+	ASSERT_EQ(ward__self.depth, 0);
+}
+
 TEST(recovered_panic_stays_valid_until_the_next_panic)
 {
 	const ward_panic_t *a = ward_pcall(panics_with_payload, NULL);

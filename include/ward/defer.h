@@ -231,6 +231,8 @@ struct ward__frame {
 	uint32_t base; /* index of the frame's first defer */
 	const struct ward__site *site;
 	jmp_buf *resume; /* where a recovery resumes, NULL if plain */
+	uintptr_t fa;    /* frame address of the function that opened it */
+	uintptr_t var;   /* the address of its WARD_FRAME variable */
 };
 
 struct ward__defer {
@@ -263,8 +265,10 @@ WARD_API extern __thread struct ward__thread ward__self
 	__attribute__((tls_model("initial-exec")));
 
 WARD_API ward_defer_t ward__defer_slow(ward_defer_fn fn, void *arg,
+				       uintptr_t fa,
 				       const char *file, int line);
 WARD_API uint32_t ward__frame_enter_slow(const struct ward__site *site,
+					 uintptr_t fa, uintptr_t var,
 					 jmp_buf *resume);
 WARD_API void ward__frame_exit(uint32_t depth);
 WARD_API __attribute__((noreturn, format(printf, 7, 8))) void
@@ -291,11 +295,15 @@ ward__defer_push(ward_defer_fn fn, void *arg, const char *file, int line)
 
 	if (__builtin_expect(fn == NULL, 0))
 		fn = ward__nil_defer; /* panics when it runs, as in Go */
+	uintptr_t fa = (uintptr_t)__builtin_frame_address(0);
+	/* A frame opened by a function deeper than this one is dead (left
+	 * by a longjmp): the slow path closes it. */
 	if (__builtin_expect(d == 0 || n >= WARD__T.cap ||
 				     n - WARD__T.frames[d - 1].base >=
-					     WARD__T.limit,
+					     WARD__T.limit ||
+				     WARD__T.frames[d - 1].fa < fa,
 			     0))
-		return ward__defer_slow(fn, arg, file, line);
+		return ward__defer_slow(fn, arg, fa, file, line);
 	uint32_t serial = ++WARD__T.serial;
 	struct ward__defer *e = &WARD__T.defers[n];
 	e->fn = fn;
@@ -306,19 +314,44 @@ ward__defer_push(ward_defer_fn fn, void *arg, const char *file, int line)
 }
 
 /* Returns the frame's depth; the frame is frames[depth]. */
+/*
+ * The innermost open frame is dead — its function was left by a longjmp
+ * that was not ward's — when it was opened by a function deeper than the
+ * one at fa (frame addresses grow toward the caller), or when var, a
+ * frame variable being opened now, has its address: two live frame
+ * variables never share one. The slow paths close dead frames (running
+ * their defers, after a warning) before going on.
+ */
+#define WARD__TOP_DEAD(d, fa, var)                                            \
+	((d) > 0 && (WARD__T.frames[(d) - 1].fa < (fa) ||                     \
+		     WARD__T.frames[(d) - 1].var == (var)))
+
 static inline __attribute__((always_inline)) uint32_t
-ward__frame_enter(const struct ward__site *site, jmp_buf *resume)
+ward__frame_open(const struct ward__site *site, jmp_buf *resume, uintptr_t fa,
+		 uintptr_t var)
 {
 	uint32_t d = WARD__T.depth;
 
-	if (__builtin_expect(d >= WARD__T.fcap, 0))
-		return ward__frame_enter_slow(site, resume);
+	if (__builtin_expect(d >= WARD__T.fcap || WARD__TOP_DEAD(d, fa, var), 0))
+		return ward__frame_enter_slow(site, fa, var, resume);
 	struct ward__frame *f = &WARD__T.frames[d];
 	f->base = WARD__T.n;
 	f->site = site;
 	f->resume = resume;
+	f->fa = fa;
+	f->var = var;
 	WARD__T.depth = d + 1;
 	return d;
+}
+
+/* Inlined into the function holding WARD_FRAME: the frame address is
+ * that function's. */
+static inline __attribute__((always_inline)) uint32_t
+ward__frame_enter(const struct ward__site *site, jmp_buf *resume,
+		  uintptr_t var)
+{
+	return ward__frame_open(site, resume,
+				(uintptr_t)__builtin_frame_address(0), var);
 }
 
 /*
@@ -366,7 +399,8 @@ ward__frame_leave(const volatile uint32_t *depth)
 	};                                                                     \
 	const qual uint32_t name                                               \
 		__attribute__((cleanup(ward__frame_leave), unused)) =          \
-			ward__frame_enter(&WARD__CAT(name, _site), (resume))
+			ward__frame_enter(&WARD__CAT(name, _site), (resume),     \
+					  (uintptr_t)&name)
 
 #ifdef __cplusplus
 }
