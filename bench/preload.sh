@@ -16,39 +16,74 @@ pairs=2000000
 
 now() { date +%s%N; }
 
-# best_of CMD...: best wall time of three runs, in ns.
+# best_of CMD...: best wall time of three runs, in ns. A run that fails,
+# or whose output differs from the first run's (for a run under a tracer:
+# from the plain run's, in $work/expect when set), is an error, not a fast
+# run: the bench stops.
 best_of() {
 	best=
 	for _ in 1 2 3; do
 		t0=$(now)
-		"$@" >/dev/null 2>&1 || true
+		"$@" >"$work/out" 2>"$work/err" ||
+			{ echo "bench: failed (status $?): $*" >&2; cat "$work/err" >&2; exit 1; }
 		t=$(($(now) - t0))
+		if [ -s "$work/expect" ] && ! cmp -s "$work/expect" "$work/out"; then
+			echo "bench: output differs from the plain run's: $*" >&2
+			diff "$work/expect" "$work/out" | head -5 >&2
+			exit 1
+		fi
 		if [ -z "$best" ] || [ "$t" -lt "$best" ]; then best=$t; fi
 	done
 	echo "$best"
 }
 
+# expect_from CMD...: run it plain once; its output is what the traced
+# runs must print.
+expect_from() {
+	"$@" >"$work/expect" 2>/dev/null ||
+		{ echo "bench: the plain run failed: $*" >&2; exit 1; }
+}
+
 work_bin="$build/alloc_work"
 echo "ANCHOR preload_pairs $pairs"
-echo "ANCHOR work_plain_ns $(best_of "$work_bin" $pairs)"
-echo "ANCHOR work_ward_full_ns $(best_of "$ward" run --quiet -o "$work/w.pb.gz" -- "$work_bin" $pairs)"
-echo "ANCHOR work_ward_sampled_ns $(best_of "$ward" run --quiet --sample 524288 -o "$work/w.pb.gz" -- "$work_bin" $pairs)"
+expect_from "$work_bin" $pairs
+t=$(best_of "$work_bin" $pairs)
+echo "ANCHOR work_plain_ns $t"
+t=$(best_of "$ward" run --quiet -o "$work/w.pb.gz" -- "$work_bin" $pairs)
+echo "ANCHOR work_ward_full_ns $t"
+t=$(best_of "$ward" run --quiet --sample 524288 -o "$work/w.pb.gz" -- "$work_bin" $pairs)
+echo "ANCHOR work_ward_sampled_ns $t"
 if command -v heaptrack >/dev/null 2>&1; then
-	echo "ANCHOR work_heaptrack_ns $(best_of heaptrack -o "$work/ht" "$work_bin" $pairs)"
+	# heaptrack prints its own lines to stdout: compare nothing.
+	: >"$work/expect"
+	t=$(best_of heaptrack -o "$work/ht" "$work_bin" $pairs)
+	echo "ANCHOR work_heaptrack_ns $t"
+	expect_from "$work_bin" $pairs
 else
 	echo "bench: heaptrack is missing (sudo apt-get install -y heaptrack)" >&2
 fi
 if command -v valgrind >/dev/null 2>&1; then
-	# One run: memcheck is slow and its time barely varies.
+	# memcheck is slow and its time barely varies: a tenth of the pairs,
+	# once, scaled up — its start-up (timed with no pairs) counted once,
+	# not ten times.
 	t0=$(now)
-	valgrind -q --leak-check=full "$work_bin" $((pairs / 10)) >/dev/null 2>&1 || true
-	echo "ANCHOR work_valgrind_ns $((($(now) - t0) * 10))"
+	valgrind -q --leak-check=full "$work_bin" 0 >/dev/null 2>&1 ||
+		{ echo "bench: valgrind failed" >&2; exit 1; }
+	start=$(($(now) - t0))
+	t0=$(now)
+	valgrind -q --leak-check=full "$work_bin" $((pairs / 10)) >/dev/null 2>&1 ||
+		{ echo "bench: valgrind failed" >&2; exit 1; }
+	tenth=$(($(now) - t0))
+	echo "ANCHOR work_valgrind_ns $((start + (tenth - start) * 10))"
 fi
 if command -v clang >/dev/null 2>&1; then
+	# LSan reports the workload's leaks and exits 23: that is its answer.
 	clang -O2 -fno-omit-frame-pointer -fsanitize=leak "$here/alloc_work.c" -o "$work/work_lsan" 2>/dev/null &&
-		echo "ANCHOR work_lsan_ns $(best_of "$work/work_lsan" $pairs)"
+		t=$(export LSAN_OPTIONS=exitcode=0; best_of "$work/work_lsan" $pairs)
+		echo "ANCHOR work_lsan_ns $t"
 	clang -O2 "$here/alloc_work.c" -o "$work/work_clang" 2>/dev/null &&
-		echo "ANCHOR work_clang_plain_ns $(best_of "$work/work_clang" $pairs)"
+		t=$(best_of "$work/work_clang" $pairs)
+		echo "ANCHOR work_clang_plain_ns $t"
 fi
 
 # The real programs.
@@ -58,10 +93,13 @@ seq 1 400000 >data
 printf 'all: a b\n\t@echo done\na:\n\t@echo a\nb: a\n\t@echo b\n' >Makefile
 cp "$here/alloc_work.c" .
 export GIT_AUTHOR_NAME=ward GIT_AUTHOR_EMAIL=w@example.org GIT_COMMITTER_NAME=ward \
-	GIT_COMMITTER_EMAIL=w@example.org GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null
+	GIT_COMMITTER_EMAIL=w@example.org GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null \
+	GIT_AUTHOR_DATE="2026-01-01T00:00:00Z" GIT_COMMITTER_DATE="2026-01-01T00:00:00Z"
 prog() { # NAME CMD...
 	name=$1
 	shift
+	: >"$work/expect"
+	expect_from "$@"
 	p=$(best_of "$@")
 	f=$(best_of "$ward" run --quiet -o "$work/p.pb.gz" -- "$@")
 	s=$(best_of "$ward" run --quiet --sample 524288 -o "$work/p.pb.gz" -- "$@")

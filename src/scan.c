@@ -303,17 +303,35 @@ static void scan_blocks_out(struct scan *s, uintptr_t lo, uintptr_t hi)
 		scan_range(s, at, hi, 1);
 }
 
-/* Scan [lo, hi) as a root, less ward's own mappings and live blocks. */
+/* Scan [lo, hi) as a root, less ward's own mappings and live blocks, and
+ * less pages never touched (mincore(): reading them would fault in pages
+ * of zeros, a cost in time and page tables for memory a program reserved
+ * and never used). */
 static void scan_gaps(struct scan *s, uintptr_t lo, uintptr_t hi)
 {
+	static unsigned char vec[4096];
 	uintptr_t olo, ohi;
 	while (lo < hi && ward__map_first_own(lo, hi, &olo, &ohi)) {
 		if (olo > lo)
-			scan_blocks_out(s, lo, olo);
+			scan_gaps(s, lo, olo);
 		lo = ohi;
 	}
-	if (lo < hi)
-		scan_blocks_out(s, lo, hi);
+	for (uintptr_t at = lo & ~(uintptr_t)4095; at < hi;) {
+		size_t pages = (hi - at + 4095) / 4096;
+		if (pages > sizeof(vec))
+			pages = sizeof(vec);
+		if (mincore((void *)at, pages * 4096, vec) != 0) {
+			scan_blocks_out(s, at < lo ? lo : at, hi); /* cannot tell */
+			return;
+		}
+		for (size_t k = 0; k < pages; k++) {
+			uintptr_t a = at + k * 4096, b = a + 4096;
+			if (!(vec[k] & 1))
+				continue;
+			scan_blocks_out(s, a < lo ? lo : a, b > hi ? hi : b);
+		}
+		at += pages * 4096;
+	}
 }
 
 /* Scan [lo, hi) of the program's own memory as a root, less glibc heaps,
@@ -486,6 +504,15 @@ static void mark(struct scan *s, const struct ward__scan_self *self,
 	for (size_t i = 0; i < s->nanon; i++) {
 		uintptr_t lo = s->anon[i].lo, hi = s->anon[i].hi;
 		if (self->stack_lo < hi && lo < self->stack_hi + 1)
+			continue;
+		/* A loaded object's zero-filled data (.bss) reads as anonymous
+		 * memory: it is a root already, or it is ward's. */
+		if (s->skip_lo < hi && lo < s->skip_hi)
+			continue;
+		bool object = false;
+		for (size_t r = 0; r < s->nroots && !object; r++)
+			object = s->roots[r].lo < hi && lo < s->roots[r].hi;
+		if (object)
 			continue;
 		bool stack = false;
 		for (int t = 0; t < nthreads && !stack; t++)
