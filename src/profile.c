@@ -259,10 +259,12 @@ static int describe_pc(uintptr_t pc, struct ward__frame_text *out, int max)
 	if (rc != -ESRCH && dladdr((void *)(pc - 1), &info) &&
 	    info.dli_fname) {
 		const char *obj = base_of(info.dli_fname);
-		if (info.dli_sname)
-			snprintf(out[0].s, len, "%s+0x%" PRIxPTR " (%s)",
-				 info.dli_sname,
+		if (info.dli_sname) {
+			snprintf(name, sizeof(name), "%s", info.dli_sname);
+			ward__demangle(name, sizeof(name));
+			snprintf(out[0].s, len, "%s+0x%" PRIxPTR " (%s)", name,
 				 pc - (uintptr_t)info.dli_saddr, obj);
+		}
 		else
 			snprintf(out[0].s, len, "0x%" PRIxPTR " (%s+0x%" PRIxPTR ")",
 				 pc, obj, pc - (uintptr_t)info.dli_fbase);
@@ -411,6 +413,44 @@ static const struct ward_sample **sorted(const ward_profile_t *p)
 	return v;
 }
 
+/* Whether a frame is one of the allocator's own wrappers, which every
+ * stack through them shares: the report's "acquired at" column starts
+ * above them, as every anchor tool's does. */
+static bool allocator_frame(const char *frame)
+{
+	static const char *const wrappers[] = {
+		"operator new", "operator delete", "_Znwm", "_Znam",
+		"std::allocator", "std::__new_allocator",
+		"__gnu_cxx::new_allocator", "std::allocator_traits",
+		"std::__allocated_ptr", "strdup", "__strdup", "strndup",
+		"__strndup", "xmalloc", "xcalloc", "xrealloc", "xstrdup",
+		"g_malloc", "g_malloc0", "g_strdup", "g_realloc", NULL
+	};
+	/* Inlined frames carry DWARF's short names ("allocate"): tell
+	 * them by the C++ library header they come from. */
+	static const char *const headers[] = {
+		"new_allocator.h:", "alloc_traits.h:", "allocator.h:",
+		"stl_vector.h:", "vector.tcc:", "basic_string.h:",
+		"basic_string.tcc:", "hashtable.h:", "hashtable_policy.h:",
+		"stl_tree.h:", "stl_list.h:", "stl_deque.h:",
+		"shared_ptr_base.h:", "shared_ptr.h:", "unique_ptr.h:",
+		"stl_construct.h:", "stl_uninitialized.h:", NULL
+	};
+	for (int i = 0; wrappers[i]; i++) {
+		size_t n = strlen(wrappers[i]);
+		if (strncmp(frame, wrappers[i], n) == 0 &&
+		    (frame[n] == '+' || frame[n] == '(' || frame[n] == ' ' ||
+		     frame[n] == '<' || frame[n] == '[' || frame[n] == ':'))
+			return true;
+	}
+	for (int i = 0; headers[i]; i++) {
+		const char *at = strstr(frame, headers[i]);
+		if (at && (at == frame || at[-1] == '/' || at[-1] == ' '))
+			return true;
+	}
+	return false;
+}
+
 static int write_text(const ward_profile_t *p, struct ward__out *o)
 {
 	const struct ward_sample **v = sorted(p);
@@ -460,10 +500,21 @@ static int write_text(const ward_profile_t *p, struct ward__out *o)
 		double pct = total_bytes ? 100.0 * (double)s->live_bytes /
 						   (double)total_bytes
 					 : 0.0;
-		if (s->depth > 0 && /* innermost: an inlined function, if any */
+		/* The first frame outside the allocator's wrappers and the
+		 * standard containers (operator new, strdup, an inlined
+		 * std::vector constructor, ...): the program's own. */
+		frame[0] = '\0';
+		for (int d = 0; d < s->depth && !frame[0]; d++) {
+			int nf = ward__describe_frames(p, s->pcs[d], fr, MAX_INLINE);
+			for (int j = 0; j < nf && !frame[0]; j++)
+				if (!allocator_frame(fr[j].s))
+					snprintf(frame, sizeof(frame), "%.*s",
+						 (int)sizeof(frame) - 1, fr[j].s);
+		}
+		if (!frame[0] && s->depth > 0 &&
 		    ward__describe_frames(p, s->pcs[0], fr, MAX_INLINE) > 0)
 			snprintf(frame, sizeof(frame), "%s", fr[0].s);
-		else
+		if (!frame[0])
 			snprintf(frame, sizeof(frame), "(no stack)");
 		const char *kind = ward_kind_name(s->kind);
 		const char *leak = ward__leak_name(s->leak);

@@ -65,4 +65,8 @@ struct ward__unloaded {
 };
 size_t ward__symbolize_unloaded(struct ward__unloaded *out, size_t max);
 
+/* Demangle a C++ name in place (a name that is not mangled, or no C++
+ * runtime to demangle it, leaves it as it is). */
+void ward__demangle(char *name, size_t len);
+
 #endif

@@ -89,6 +89,19 @@ else
 	ok "--no-follow-forks: children record nothing"
 fi
 
+# C++: names demangled, "acquired at" above operator new, strdup and the
+# standard containers' inlined allocators.
+"$ward" run --quiet -o "$work/cxx.pb.gz" -- "$build/cxxleaks" >/dev/null 2>&1
+expect_site "C++: blocks from new, at the program's function, demangled" "$work/cxx.pb.gz" \
+	"shop::fill_basket(int)" heap/definite "3 24"
+expect_site "C++: a vector's storage, at the function that built it" "$work/cxx.pb.gz" \
+	"shop::fill_basket(int)" heap/indirect "6 204"
+if "$ward" report "$work/cxx.pb.gz" | grep -q "heap/definite  copy_name(char const\*)+"; then
+	ok "strdup's block is acquired at its caller"
+else
+	bad "strdup's block is acquired at its caller" "$("$ward" report "$work/cxx.pb.gz" | head -8)"
+fi
+
 # Reports rank what is lost first and never add counts to bytes.
 first=$("$ward" report "$work/fds.pb.gz" | sed -n 3p | awk '{print $4}')
 head1=$("$ward" report "$work/fds.pb.gz" | head -1)
@@ -615,7 +628,7 @@ if need xz xz-utils; then
 fi
 
 # Every check above ran (one that did not is a failure too).
-planned=93
+planned=96
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
