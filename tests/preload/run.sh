@@ -318,6 +318,13 @@ else
 	bad "flame writes a self-contained SVG"
 fi
 
+"$ward" flame "$work/malloc_loop.pb.gz" --folded -o "$work/folded.txt"
+if grep -q ";leak_malloc_loop (leaks) 48000$" "$work/folded.txt" && ! grep -q "0x7f" "$work/folded.txt"; then
+	ok "flame --folded writes folded stacks, frames without names by object and offset"
+else
+	bad "flame --folded writes folded stacks, frames without names by object and offset" "$(head -3 "$work/folded.txt")"
+fi
+
 # The real go tool pprof reads the preload's profile.
 if need go golang-go; then
 	top=$(HOME=${HOME:-$work} go tool pprof -top -sample_index=inuse_space \
@@ -628,7 +635,7 @@ if need xz xz-utils; then
 fi
 
 # Every check above ran (one that did not is a failure too).
-planned=96
+planned=97
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"

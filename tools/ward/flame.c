@@ -183,8 +183,59 @@ static int fill_svg(int fd, void *ctx)
 	return rc;
 }
 
+/* One line per stack, root first, frames joined by ';', then the value
+ * of what is live at that stack itself (Brendan Gregg's folded format). */
+static int fold(FILE *f, const struct node *n, char *path, size_t len,
+		size_t at)
+{
+	int64_t below = 0;
+	for (const struct node *c = n->child; c; c = c->next)
+		below += c->value;
+	if (at > 0 && n->value > below)
+		fprintf(f, "%.*s %" PRId64 "\n", (int)at, path, n->value - below);
+	for (const struct node *c = n->child; c; c = c->next) {
+		size_t k = at;
+		if (k > 0 && k < len)
+			path[k++] = ';';
+		for (const char *s = c->name; *s && k < len; s++)
+			path[k++] = *s == ';' || *s == '\n' ? ':' : *s;
+		fold(f, c, path, len, k);
+	}
+	return 0;
+}
+
+static int fill_folded(int fd, void *ctx)
+{
+	const struct svg *s = ctx;
+	int dupfd = dup(fd), rc = 0;
+	FILE *f = dupfd >= 0 ? fdopen(dupfd, "w") : NULL;
+	char *path = malloc(1 << 16);
+	if (!f || !path) {
+		rc = -(errno ? errno : ENOMEM);
+		if (f)
+			fclose(f);
+		else if (dupfd >= 0)
+			close(dupfd);
+		free(path);
+		return rc;
+	}
+	fold(f, s->root, path, 1 << 16, 0);
+	free(path);
+	if (fflush(f) != 0 || ferror(f))
+		rc = -(errno ? errno : EIO);
+	if (fclose(f) != 0 && rc == 0)
+		rc = -errno;
+	return rc;
+}
+
 int flame_write_svg(const ward_profile_t *p, enum flame_value v,
 		    const char *title, const char *path)
+{
+	return flame_write(p, v, title, path, false);
+}
+
+int flame_write(const ward_profile_t *p, enum flame_value v,
+		const char *title, const char *path, bool folded)
 {
 	struct node root = { "all", 0, NULL, NULL };
 	struct ward__frame_text fr[MAX_INLINE];
@@ -208,7 +259,15 @@ int flame_write_svg(const ward_profile_t *p, enum flame_value v,
 			 * inlined into it. */
 			int k = ward__describe_frames(p, s->pcs[d], fr, MAX_INLINE);
 			for (int j = k - 1; j >= 0 && n; j--) {
-				ward__frame_function(fr[j].s, true);
+				/* A frame with no name: its object and offset
+				 * (its address moves from run to run). */
+				char *obj = strstr(fr[j].s, " (");
+				if (fr[j].s[0] == '0' && fr[j].s[1] == 'x' && obj) {
+					memmove(fr[j].s, obj + 2, strlen(obj + 2) + 1);
+					fr[j].s[strcspn(fr[j].s, ")")] = '\0';
+				} else {
+					ward__frame_function(fr[j].s, true);
+				}
 				n = child_named(n, fr[j].s);
 				if (n)
 					n->value += val;
@@ -221,7 +280,7 @@ int flame_write_svg(const ward_profile_t *p, enum flame_value v,
 	}
 
 	struct svg s = { &root, title, unit };
-	rc = ward__save_atomic(path, fill_svg, &s);
+	rc = ward__save_atomic(path, folded ? fill_folded : fill_svg, &s);
 out:
 	free_tree(root.child);
 	return rc;

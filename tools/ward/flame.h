@@ -4,6 +4,8 @@
 #ifndef WARD_TOOL_FLAME_H
 #define WARD_TOOL_FLAME_H
 
+#include <stdbool.h>
+
 #include "ward/profile.h"
 
 enum flame_value {
@@ -17,5 +19,11 @@ enum flame_value {
  * negative errno. `title` names the profile in the picture. */
 int flame_write_svg(const ward_profile_t *p, enum flame_value v,
 		    const char *title, const char *path);
+
+/* The same, or with folded, the stacks in Brendan Gregg's folded format
+ * ("root;...;leaf VALUE" per line), which flamegraph.pl, speedscope and
+ * inferno read. */
+int flame_write(const ward_profile_t *p, enum flame_value v,
+		const char *title, const char *path, bool folded);
 
 #endif

@@ -115,11 +115,13 @@ static void usage_diff(FILE *f)
 
 static void usage_flame(FILE *f)
 {
-	fputs("usage: ward flame FILE -o OUT.svg [--value NAME]\n"
+	fputs("usage: ward flame FILE -o OUT.svg [--value NAME] [--folded]\n"
 	      "\n"
 	      "Draws FILE as a self-contained SVG flame graph: click a frame to\n"
 	      "zoom, type in the search box to highlight. NAME is inuse_space\n"
-	      "(default), inuse_objects, alloc_space or alloc_objects.\n",
+	      "(default), inuse_objects, alloc_space or alloc_objects.\n"
+	      "--folded writes the stacks as folded lines (root;...;leaf VALUE)\n"
+	      "instead, for flamegraph.pl, speedscope or inferno.\n",
 	      f);
 }
 
@@ -354,6 +356,7 @@ static int cmd_diff(int argc, char **argv)
 static int cmd_flame(int argc, char **argv)
 {
 	const char *file = NULL, *out = NULL, *value = "inuse_space";
+	bool folded = false;
 
 	for (int i = 1; i < argc; i++) {
 		if (is_help(argv[i])) {
@@ -363,6 +366,8 @@ static int cmd_flame(int argc, char **argv)
 			out = value_of("flame", argc, argv, &i);
 		else if (strcmp(argv[i], "--value") == 0)
 			value = value_of("flame", argc, argv, &i);
+		else if (strcmp(argv[i], "--folded") == 0)
+			folded = true;
 		else if (argv[i][0] == '-')
 			die("flame: unknown option '%s'", argv[i]);
 		else if (!file)
@@ -371,7 +376,7 @@ static int cmd_flame(int argc, char **argv)
 			die("flame: one profile at a time ('%s')", argv[i]);
 	}
 	if (!file || !out)
-		die("flame: needs a profile and -o OUT.svg");
+		die("flame: needs a profile and -o OUT.svg (or --folded -o OUT.txt)");
 	enum flame_value v;
 	if (strcmp(value, "inuse_space") == 0)
 		v = FLAME_INUSE_SPACE;
@@ -386,7 +391,7 @@ static int cmd_flame(int argc, char **argv)
 		    "or alloc_objects, not '%s'",
 		    value);
 	ward_profile_t *p = load(file);
-	int rc = flame_write_svg(p, v, file, out);
+	int rc = flame_write(p, v, file, out, folded);
 	ward_profile_free(p);
 	if (rc < 0)
 		die("flame: cannot write %s: %s", out, strerror(-rc));
