@@ -344,8 +344,16 @@ void ward__describe_pc(uintptr_t pc, char *buf, size_t len)
 
 void ward__frame_function(char *frame, bool with_object)
 {
-	if (frame[0] == '0' && frame[1] == 'x')
-		return; /* no name: the address is all there is */
+	if (frame[0] == '0' && frame[1] == 'x') {
+		/* No name: "0xADDR (object+offset)" becomes "object+offset",
+		 * which, unlike the address, stays from run to run. */
+		char *open = strstr(frame, " (");
+		if (open) {
+			memmove(frame, open + 2, strlen(open + 2) + 1);
+			frame[strcspn(frame, ")")] = '\0';
+		}
+		return;
+	}
 	char *open = strstr(frame, " (");
 	char *plus = strchr(frame, '+');
 	char *end = plus && (!open || plus < open) ? plus : open;

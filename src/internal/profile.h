@@ -74,7 +74,9 @@ void ward__describe(const struct ward_profile *p, uintptr_t pc, char *buf,
 void ward__describe_pc(uintptr_t pc, char *buf, size_t len);
 
 /* Cut a frame's text down to its function's name ("name (object)" with
- * with_object), for matching frames across builds and merging them. */
+ * with_object), for matching frames across builds and merging them; a
+ * frame without a name becomes "object+offset" (its address moves from
+ * run to run). */
 void ward__frame_function(char *frame, bool with_object);
 
 /* A new profile of p's n sites holding the most (bytes, then objects),

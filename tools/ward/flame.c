@@ -259,15 +259,7 @@ int flame_write(const ward_profile_t *p, enum flame_value v,
 			 * inlined into it. */
 			int k = ward__describe_frames(p, s->pcs[d], fr, MAX_INLINE);
 			for (int j = k - 1; j >= 0 && n; j--) {
-				/* A frame with no name: its object and offset
-				 * (its address moves from run to run). */
-				char *obj = strstr(fr[j].s, " (");
-				if (fr[j].s[0] == '0' && fr[j].s[1] == 'x' && obj) {
-					memmove(fr[j].s, obj + 2, strlen(obj + 2) + 1);
-					fr[j].s[strcspn(fr[j].s, ")")] = '\0';
-				} else {
-					ward__frame_function(fr[j].s, true);
-				}
+				ward__frame_function(fr[j].s, true);
 				n = child_named(n, fr[j].s);
 				if (n)
 					n->value += val;

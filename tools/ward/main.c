@@ -233,14 +233,9 @@ static struct keyed *keys_of(const ward_profile_t *p, size_t *n)
 			int nf = ward__describe_frames(p, s->pcs[d], fr, MAX_INLINE);
 			for (int j = 0; j < nf; j++) {
 				/* Offsets and lines differ between builds;
-				 * names do not. A frame with no name is
-				 * matched by object and offset, never by
-				 * its address (which moves from run to run). */
-				char *obj = strstr(fr[j].s, " (");
-				if (fr[j].s[0] == '0' && fr[j].s[1] == 'x' && obj)
-					memmove(fr[j].s, obj + 1, strlen(obj + 1) + 1);
-				else
-					ward__frame_function(fr[j].s, false);
+				 * names do not (a frame with no name: its
+				 * object and offset, never its address). */
+				ward__frame_function(fr[j].s, false);
 				size_t need = len + strlen(fr[j].s) + 2;
 				if (need > cap) {
 					cap = need * 2;
