@@ -102,10 +102,13 @@ WARD_API int ward_kind_stats(int kind, struct ward_kind_stats *out);
 /*
  * ward_track_set_sampling - record only a sample of heap blocks: one per
  * `mean_bytes` allocated on average (a Poisson process by bytes, as Go and
- * jemalloc sample; 512 KiB is their default), with snapshots scaling the
- * values back to estimates. 0 records every block (the default). Applies to
+ * jemalloc sample; 512 KiB is their default); each thread starts at a
+ * random distance. A sampled block of s bytes counts as 1/(1-exp(-s/mean))
+ * blocks and that many times s bytes, so snapshots are estimates of the
+ * whole (docs/formats.md). 0 records every block (the default). Applies to
  * ward_malloc() and friends, and to the LD_PRELOAD tracer (WARD_SAMPLE);
- * ward_track() always records. Returns the previous setting.
+ * ward_track() always records. Safe to call while other threads allocate.
+ * Returns the previous setting.
  */
 WARD_API uint64_t ward_track_set_sampling(uint64_t mean_bytes);
 
