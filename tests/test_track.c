@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../src/internal/profile.h"
 #include "../src/internal/sample.h"
 #include "runner.h"
 #include "ward.h"
@@ -556,6 +557,10 @@ enum { STRESS_THREADS = 4, STRESS_OPS = 100000 };
 static atomic_int stop_snapshots;
 static int stress_kind;
 static uintptr_t stress_left[STRESS_THREADS + 1][64]; /* still tracked */
+/* What each worker did, counted by the worker itself: the registry's
+ * totals are checked against these, not against each other. */
+static uint64_t stress_tracked[STRESS_THREADS + 1];
+static uint64_t stress_untracked[STRESS_THREADS + 1];
 
 static void *stress_worker(void *arg)
 {
@@ -569,16 +574,21 @@ static void *stress_worker(void *arg)
 			if (rc != 0)
 				return (void *)(intptr_t)(1000 - rc);
 			held[slot] = 0;
+			stress_untracked[(uintptr_t)arg]++;
 		} else {
 			held[slot] = base + (uintptr_t)i;
 			int rc = ward_track(stress_kind, held[slot], 8);
 			if (rc != 0)
 				return (void *)(intptr_t)(2000 - rc);
+			stress_tracked[(uintptr_t)arg]++;
 		}
 	}
 	for (int s = 0; s < 64; s++) {
-		if (held[s] && (s % 2) && ward_untrack(stress_kind, held[s]))
-			return (void *)1;
+		if (held[s] && (s % 2)) {
+			if (ward_untrack(stress_kind, held[s]))
+				return (void *)1;
+			stress_untracked[(uintptr_t)arg]++;
+		}
 		if (!(s % 2))
 			stress_left[(uintptr_t)arg][s] = held[s];
 	}
@@ -625,10 +635,21 @@ TEST(stress_totals_balance_exactly)
 	ASSERT_NULL(r);
 	ASSERT_GE(snaps, 1);
 
+	/* The totals against what the workers counted themselves. */
+	uint64_t tracked = 0, untracked = 0, left = 0;
+	for (int i = 1; i <= STRESS_THREADS; i++) {
+		tracked += stress_tracked[i];
+		untracked += stress_untracked[i];
+		for (int s = 0; s < 64; s++)
+			left += stress_left[i][s] != 0;
+	}
+	ASSERT_EQ(tracked - untracked, left);
 	struct ward_kind_stats st;
 	ward_kind_stats(stress_kind, &st);
-	ASSERT_EQ(st.acquired_count - st.released_count, st.live_count);
-	ASSERT_EQ(st.live_bytes, st.live_count * 8);
+	ASSERT_EQ(st.acquired_count, tracked);
+	ASSERT_EQ(st.released_count, untracked);
+	ASSERT_EQ(st.live_count, left);
+	ASSERT_EQ(st.live_bytes, left * 8);
 	/* What is live is exactly what the registry still holds. */
 	ward_leakcheck_t *lc = ward_leakcheck_begin();
 	ward_profile_t *all = ward_profile_snapshot();
@@ -851,10 +872,28 @@ TEST(pprof_round_trips)
 		ASSERT_EQ(a->live_bytes, b->live_bytes);
 		ASSERT_EQ(a->alloc_count, b->alloc_count);
 		ASSERT_EQ(a->alloc_bytes, b->alloc_bytes);
+		ASSERT_EQ(a->leak, b->leak);
 		ASSERT_EQ(a->depth, b->depth);
-		for (int k = 0; k < a->depth; k++)
+		ASSERT_STREQ(ward_kind_name(a->kind), ward_kind_name(b->kind));
+		for (int k = 0; k < a->depth; k++) {
 			ASSERT_EQ(a->pcs[k], b->pcs[k]);
+			/* Named through the profile's own mappings, each frame
+			 * is the function it is in this process. */
+			char here[512], there[512];
+			ward__describe(NULL, a->pcs[k], here, sizeof(here));
+			ward__describe(back, b->pcs[k], there, sizeof(there));
+			ward__frame_function(here, true);
+			ward__frame_function(there, true);
+			ASSERT_STREQ(there, here);
+		}
 	}
+	/* The mappings name this program among the loaded objects. */
+	const struct ward_profile *bp = back;
+	bool self_mapped = false;
+	for (size_t i = 0; i < bp->nmaps; i++)
+		if (bp->maps[i].file && strstr(bp->maps[i].file, "test_track"))
+			self_mapped = true;
+	ASSERT_TRUE(self_mapped);
 	ward_profile_free(back);
 	ward_profile_free(p);
 	free(m.p);
