@@ -312,7 +312,8 @@ else
 fi
 "$ward" flame "$work/malloc_loop.pb.gz" -o "$work/flame.svg"
 if grep -q "<svg" "$work/flame.svg" && grep -q "leak_malloc_loop" "$work/flame.svg" &&
-	grep -q "function zoom" "$work/flame.svg"; then
+	grep -q "function zoom" "$work/flame.svg" && grep -q "Reset zoom" "$work/flame.svg" &&
+	grep -q 'data-n="leak_malloc_loop (leaks)"' "$work/flame.svg"; then
 	ok "flame writes a self-contained SVG"
 else
 	bad "flame writes a self-contained SVG"

@@ -88,17 +88,32 @@ static void draw(FILE *f, const struct node *n, double x, int level,
 {
 	double w = (double)n->value / (double)total;
 	double y = TOP + (double)(levels - level - 1) * ROW;
-	fprintf(f, "<g class=\"f\" data-x=\"%.6f\" data-w=\"%.6f\">"
-		   "<title>",
+	fprintf(f, "<g class=\"f\" data-x=\"%.6f\" data-w=\"%.6f\" data-n=\"",
 		x, w);
+	xml_text(f, n->name);
+	fprintf(f, "\"><title>");
 	xml_text(f, n->name);
 	fprintf(f, " (%" PRId64 " %s, %.2f%%)</title>", n->value, unit,
 		100.0 * w);
 	fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%d\" "
 		   "fill=\"#%06x\" rx=\"2\"/>",
 		x * WIDTH, y, w * WIDTH, ROW - 1, color_of(n->name));
+	/* The label is cut to the box, as FlameGraph cuts it: 11px
+	 * monospace is about 6.6 px a character. */
+	char label[512];
+	size_t fits = w * WIDTH > 6 ? (size_t)((w * WIDTH - 6) / 6.6) : 0;
+	size_t len = strlen(n->name);
+	if (fits < 3)
+		label[0] = '\0';
+	else if (len <= fits)
+		snprintf(label, sizeof(label), "%s", n->name);
+	else
+		snprintf(label, sizeof(label), "%.*s..",
+			 (int)(fits - 2 < sizeof(label) - 3 ? fits - 2
+							    : sizeof(label) - 3),
+			 n->name);
 	fprintf(f, "<text x=\"%.1f\" y=\"%.1f\">", x * WIDTH + 3, y + ROW - 5);
-	xml_text(f, n->name);
+	xml_text(f, label);
 	fprintf(f, "</text></g>\n");
 	double cx = x;
 	for (const struct node *c = n->child; c; c = c->next) {
@@ -124,12 +139,15 @@ static const char script[] =
 	"  b.style.display='';\n"
 	"  var nx=below?0:(bx-x)/w*W,nw=below?W:bw/w*W;\n"
 	"  r.setAttribute('x',nx);r.setAttribute('width',nw);\n"
-	"  t.setAttribute('x',nx+3);t.style.display=nw<30?'none':'';});}\n"
+	"  t.setAttribute('x',nx+3);t.textContent=fit(b.getAttribute('data-n'),nw);});}\n"
+	"function fit(s,px){var n=Math.floor((px-6)/6.6);if(n<3)return '';\n"
+	" return s.length<=n?s:s.slice(0,n-2)+'..';}\n"
+	"function reset(){zoom(boxes()[0]);}\n"
 	"function search(){var q=prompt('Search for (a regular expression):');\n"
 	" if(q===null)return;var re=new RegExp(q);\n"
 	" boxes().forEach(function(b){var r=b.querySelector('rect');\n"
 	"  if(!r.hasAttribute('data-fill'))r.setAttribute('data-fill',r.getAttribute('fill'));\n"
-	"  r.setAttribute('fill',q&&re.test(b.querySelector('text').textContent)?'#e040e0':r.getAttribute('data-fill'));});}\n"
+	"  r.setAttribute('fill',q&&re.test(b.getAttribute('data-n'))?'#e040e0':r.getAttribute('data-fill'));});}\n"
 	"document.addEventListener('click',function(e){var g=e.target.closest('g.f');if(g)zoom(g);});\n"
 	"]]></script>\n";
 
@@ -169,6 +187,10 @@ static int fill_svg(int fd, void *ctx)
 		   "style=\"pointer-events:all;cursor:pointer\" "
 		   "onclick=\"search()\">Search</text>\n",
 		WIDTH - 60);
+	fprintf(f, "<text x=\"%d\" y=\"20\" id=\"reset\" "
+		   "style=\"pointer-events:all;cursor:pointer\" "
+		   "onclick=\"reset()\">Reset zoom</text>\n",
+		WIDTH - 160);
 	if (root->value > 0)
 		draw(f, root, 0, 0, levels, root->value, s->unit);
 	else
