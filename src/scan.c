@@ -44,6 +44,22 @@
 #include "internal/scan.h"
 
 uintptr_t ward__main_thread;
+struct ward__range *ward__inherited;
+size_t ward__ninherited;
+
+void ward__inherited_forget(uintptr_t p)
+{
+	size_t lo = 0, hi = ward__ninherited;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (ward__inherited[mid].start < p)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < ward__ninherited && ward__inherited[lo].start == p)
+		ward__inherited[lo].end = p;
+}
 #include "ward/track.h"
 
 struct block {
@@ -519,6 +535,12 @@ static void mark(struct scan *s, const struct ward__scan_self *self,
 			stack = threads[t].sp >= lo && threads[t].sp < hi;
 		if (!stack)
 			scan_program_memory(s, lo, hi);
+	}
+	/* A forked child's inherited blocks (see ward__inherited). */
+	for (size_t i = 0; i < ward__ninherited; i++) {
+		uintptr_t lo = ward__inherited[i].start, hi = ward__inherited[i].end;
+		if (hi > lo && readable(s, lo, hi, NULL))
+			scan_range(s, lo, hi, 1);
 	}
 	/* Saved registers: words like any other. */
 	scan_range(s, (uintptr_t)self->regs,

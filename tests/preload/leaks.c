@@ -378,6 +378,30 @@ NOINLINE void leak_in_snapped_child(void)
 		KEEP(malloc(30));
 }
 
+/* A forked child links a block of its own into a list the parent built:
+ * still reachable through the inherited head. */
+struct link {
+	struct link *next;
+	char pad[24];
+};
+struct link *list_head;
+
+NOINLINE struct link *linked_by_child(void)
+{
+	return malloc(sizeof(struct link));
+}
+
+NOINLINE void leak_fork_list(void)
+{
+	list_head = calloc(1, sizeof(struct link));
+	pid_t pid = fork();
+	if (pid == 0) {
+		list_head->next = linked_by_child();
+		exit(0);
+	}
+	waitpid(pid, NULL, 0);
+}
+
 /* A snapshot signal sent to a forked child snapshots the child. */
 NOINLINE void leak_snapfork(void)
 {
@@ -623,6 +647,8 @@ int main(int argc, char **argv)
 		leak_closeall(argv[2]);
 	else if (strcmp(what, "vfork") == 0)
 		leak_vfork();
+	else if (strcmp(what, "fork_list") == 0)
+		leak_fork_list();
 	else if (strcmp(what, "snapfork") == 0)
 		leak_snapfork();
 	else if (strcmp(what, "fdlimit") == 0)

@@ -81,6 +81,15 @@ else
 	bad "a forked child writes its own profile" "no $work/fork.pb.gz.PID"
 fi
 
+run_leaks fork_list
+set -- "$work"/fork_list.pb.gz.*
+if [ -f "$1" ]; then
+	expect_site "a forked child's block linked from an inherited one is still reachable" \
+		"$1" linked_by_child heap/reachable "1 32"
+else
+	bad "a forked child's block linked from an inherited one is still reachable" "no child profile"
+fi
+
 rm -f "$work"/nofollow.pb.gz*
 "$ward" run --quiet --no-follow-forks -o "$work/nofollow.pb.gz" -- "$leaks" fork >/dev/null 2>&1
 if ls "$work"/nofollow.pb.gz.* >/dev/null 2>&1; then
@@ -639,7 +648,7 @@ if need xz xz-utils; then
 fi
 
 # Every check above ran (one that did not is a failure too).
-planned=97
+planned=98
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
