@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "flame.h"
+#include "suppress.h"
 #include "internal/intercept.h"
 #include "internal/profile.h"
 #include "internal/symbolize.h"
@@ -87,6 +88,10 @@ static void usage_run(FILE *f)
 	      "  --snapshot-signal SIG  on signal SIG (USR1, USR2 or RTMIN+N),\n"
 	      "                       write a snapshot FILE.snapN without\n"
 	      "                       stopping\n"
+	      "  --suppressions FILE  leak:PATTERN lines (LeakSanitizer's syntax):\n"
+	      "                       matching sites are taken out, and counted\n"
+	      "  --no-default-suppressions  show the C library's and loader's\n"
+	      "                       own allocations too\n"
 	      "  --json               print the report as JSON\n"
 	      "  --quiet              print no report (the profile is written)\n",
 	      f);
@@ -94,12 +99,16 @@ static void usage_run(FILE *f)
 
 static void usage_report(FILE *f)
 {
-	fputs("usage: ward report FILE [--json] [--top N]\n"
+	fputs("usage: ward report FILE [--json] [--top N] [--suppressions FILE]\n"
+	      "                   [--no-default-suppressions]\n"
 	      "\n"
 	      "Shows the live resources of a profile written by ward, by kind\n"
 	      "and site, largest first, with stacks named from the binaries\n"
 	      "the profile's mappings point to. --top N keeps the N sites\n"
-	      "holding the most.\n",
+	      "holding the most. --suppressions FILE takes out the sites a\n"
+	      "leak:PATTERN line of FILE matches (LeakSanitizer's syntax), as\n"
+	      "a built-in list does for the C library's and loader's own\n"
+	      "allocations; what is taken out is counted in the last line.\n",
 	      f);
 }
 
@@ -167,10 +176,24 @@ static const char *value_of(const char *cmd, int argc, char **argv, int *i)
 }
 
 
+/* The line that says what suppressions took out of a report. */
+static void say_suppressed(FILE *f, const struct suppressed *s,
+			   const char *file, bool defaults)
+{
+	if (!s->sites)
+		return;
+	fprintf(f, "ward: suppressed %" PRId64 " live resources (%" PRId64
+		   " bytes) at %zu sites (%s%s%s%s)\n",
+		s->count, s->bytes, s->sites, defaults ? "the built-in list" : "",
+		defaults && file ? " and " : "", file ? file : "",
+		defaults ? "; --no-default-suppressions shows the built-in ones"
+			 : "");
+}
+
 static int cmd_report(int argc, char **argv)
 {
-	const char *file = NULL;
-	bool json = false;
+	const char *file = NULL, *supp_file = NULL;
+	bool json = false, supp_defaults = true;
 	int top = 0;
 
 	for (int i = 1; i < argc; i++) {
@@ -181,6 +204,10 @@ static int cmd_report(int argc, char **argv)
 			json = true;
 		else if (strcmp(argv[i], "--top") == 0)
 			top = top_arg(value_of("report", argc, argv, &i));
+		else if (strcmp(argv[i], "--suppressions") == 0)
+			supp_file = value_of("report", argc, argv, &i);
+		else if (strcmp(argv[i], "--no-default-suppressions") == 0)
+			supp_defaults = false;
 		else if (argv[i][0] == '-')
 			die("report: unknown option '%s'", argv[i]);
 		else if (!file)
@@ -191,11 +218,17 @@ static int cmd_report(int argc, char **argv)
 	if (!file)
 		die("report: which profile? (ward report FILE)");
 	ward_profile_t *p = load(file), *shown = p;
+	struct suppressions *supp = suppressions_load(supp_file, supp_defaults);
+	struct suppressed gone = { 0, 0, 0 };
+	suppressions_apply(supp, p, &gone);
+	suppressions_free(supp);
 	/* The top sites share p's stacks: p lives until they are written. */
 	if (top > 0 && !(shown = ward__profile_top(p, (size_t)top)))
 		die("out of memory");
 	ward_profile_write(shown, json ? WARD_FORMAT_JSON : WARD_FORMAT_TEXT,
 			   to_stdout, NULL);
+	if (!json)
+		say_suppressed(stdout, &gone, supp_file, supp_defaults);
 	if (shown != p)
 		ward_profile_free(shown);
 	ward_profile_free(p);
@@ -641,6 +674,8 @@ static int cmd_run(int argc, char **argv)
 	bool follow_forks = true, follow_exec = true, fail_on_leak = false;
 	bool json = false, quiet = false;
 	const char *fail_list = DEFAULT_FAIL_LIST;
+	const char *supp_file = NULL;
+	bool supp_defaults = true;
 	int i = 1;
 
 	for (; i < argc; i++) {
@@ -696,6 +731,10 @@ static int cmd_run(int argc, char **argv)
 			json = true;
 		else if (strcmp(a, "--quiet") == 0)
 			quiet = true;
+		else if (strcmp(a, "--suppressions") == 0)
+			supp_file = value_of("run", argc, argv, &i);
+		else if (strcmp(a, "--no-default-suppressions") == 0)
+			supp_defaults = false;
 		else if (a[0] == '-')
 			die("run: unknown option '%s' (ward run --help)", a);
 		else
@@ -789,8 +828,14 @@ static int cmd_run(int argc, char **argv)
 	bool exec_failed = exec_errno != 0;
 
 	bool have = written_since(out, &before, existed);
-	if (!quiet && have) {
-		ward_profile_t *p = load(out);
+	/* Read once: the report and the verdict see the same suppressions. */
+	struct suppressions *supp = suppressions_load(supp_file, supp_defaults);
+	struct suppressed gone = { 0, 0, 0 };
+	ward_profile_t *p = have ? load(out) : NULL;
+	if (p)
+		suppressions_apply(supp, p, &gone);
+	suppressions_free(supp);
+	if (!quiet && p) {
 		if (json) {
 			ward_profile_write(p, WARD_FORMAT_JSON, to_stderr, NULL);
 		} else {
@@ -803,8 +848,8 @@ static int cmd_run(int argc, char **argv)
 				 sample ? ", estimated from samples" : "",
 				 isatty(2) ? "\033[0m" : "");
 			ward__write_summary(p, head, shown, to_stderr, NULL);
+			say_suppressed(stderr, &gone, supp_file, supp_defaults);
 		}
-		ward_profile_free(p);
 	}
 	if (have && !quiet)
 		fprintf(stderr, "ward: profile written to %s\n", out);
@@ -818,22 +863,22 @@ static int cmd_run(int argc, char **argv)
 				"verdict (exit 3)\n");
 		return 3;
 	}
-	if (fail_on_leak && status == 0 && have) {
-		ward_profile_t *p = load(out);
+	if (fail_on_leak && status == 0 && p) {
 		int64_t live = 0;
 		for (size_t k = 0; k < ward_profile_count(p); k++) {
 			const struct ward_sample *s = ward_profile_sample(p, k);
 			if (fails_on(fail_list, s))
 				live = ward__sat_add(live, s->live_count);
 		}
-		ward_profile_free(p);
 		if (live > 0) {
 			fprintf(stderr, "ward: %" PRId64 " resources leaked "
 					"(--fail-on-leak=%s)\n",
 				live, fail_list);
+			ward_profile_free(p);
 			return 1;
 		}
 	}
+	ward_profile_free(p);
 	return status;
 }
 
