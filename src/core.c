@@ -112,18 +112,21 @@ WARD_API ward_log_fn ward_set_log_hook(ward_log_fn fn, void *opaque)
 	return old;
 }
 
-static void write_all(int fd, const char *p, size_t len)
+int ward__write_all(int fd, const void *buf, size_t len)
 {
+	const char *p = buf;
 	while (len > 0) {
 		ssize_t w = write(fd, p, len);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return;
-		}
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		if (w == 0)
+			return -EIO;
 		p += w;
 		len -= (size_t)w;
 	}
+	return 0;
 }
 
 void ward__log_raw(enum ward_log_level level, const char *msg, size_t len)
@@ -136,7 +139,7 @@ void ward__log_raw(enum ward_log_level level, const char *msg, size_t len)
 	if (fn)
 		fn(opaque, level, msg, len);
 	else
-		write_all(STDERR_FILENO, msg, len);
+		ward__write_all(STDERR_FILENO, msg, len);
 }
 
 void ward__vlog(enum ward_log_level level, const char *fmt, va_list ap)

@@ -66,6 +66,7 @@
 #include <unistd.h>
 
 #include "internal/intercept.h"
+#include "internal/log.h"
 #include "internal/map.h"
 #include "internal/profile.h"
 #include "internal/registry.h"
@@ -112,14 +113,7 @@ static __attribute__((format(printf, 1, 2))) void say(const char *fmt, ...)
 	if ((size_t)n > sizeof(line) - 2)
 		n = (int)sizeof(line) - 2;
 	line[n++] = '\n';
-	for (int off = 0; off < n;) {
-		ssize_t w = write(2, line + off, (size_t)(n - off));
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return;
-		off += (int)w;
-	}
+	ward__write_all(2, line, (size_t)n);
 }
 
 
@@ -763,14 +757,7 @@ struct fd_out {
 
 static void fd_flush(struct fd_out *o)
 {
-	for (size_t off = 0; off < o->len;) {
-		ssize_t w = write(o->fd, o->buf + off, o->len - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			break;
-		off += (size_t)w;
-	}
+	ward__write_all(o->fd, o->buf, o->len);
 	o->len = 0;
 }
 

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "internal/log.h"
 #include "internal/sample.h"
 #include "internal/scan.h"
 #include "internal/profile.h"
@@ -878,22 +879,8 @@ struct file_out {
 static void file_write(void *opaque, const void *buf, size_t len)
 {
 	struct file_out *f = opaque;
-	const char *p = buf;
-
-	while (len > 0 && !f->err) {
-		ssize_t w = write(f->fd, p, len);
-		if (w < 0) {
-			if (errno != EINTR)
-				f->err = -errno;
-			continue;
-		}
-		if (w == 0) {
-			f->err = -EIO;
-			break;
-		}
-		p += w;
-		len -= (size_t)w;
-	}
+	if (!f->err)
+		f->err = ward__write_all(f->fd, buf, len);
 }
 
 static int fill_profile(int fd, void *ctx)

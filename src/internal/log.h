@@ -6,6 +6,7 @@
 #define WARD_INTERNAL_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 #include "ward/core.h"
 
@@ -14,6 +15,10 @@ void ward__log(enum ward_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void ward__vlog(enum ward_log_level level, const char *fmt, va_list ap)
 	__attribute__((format(printf, 2, 0)));
+
+/* Write all of buf to fd, through EINTR and short writes (async-signal-
+ * safe). Returns 0 or a negative errno (-EIO when nothing is taken). */
+int ward__write_all(int fd, const void *buf, size_t len);
 
 /* Deliver an already formatted message. */
 void ward__log_raw(enum ward_log_level level, const char *msg, size_t len);
