@@ -203,6 +203,8 @@ static int grow(void **arr, uint32_t *cap, void *first, size_t elem)
 	return 0;
 }
 
+WARD_API const int ward__frame_guard = 1;
+
 static void close_dead_frames(uintptr_t fa, uintptr_t var,
 			      const char *file, int line);
 

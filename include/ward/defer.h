@@ -84,7 +84,8 @@ typedef struct ward_panic {
 
 /*
  * WARD_FRAME; — open a frame bound to the enclosing block. One per block.
- * Cheap: a few stores, no setjmp. A deferred function of a plain frame must
+ * Cheap: a few stores, no setjmp. A jump past it into its block (a `case`
+ * label after it, a goto over it) does not compile. A deferred function of a plain frame must
  * not recover a panic (ward reports that as a programming error naming the
  * frame); use WARD_FRAME_RESUMABLE for frames that recover.
  */
@@ -393,10 +394,28 @@ ward__frame_leave(const volatile uint32_t *depth)
 }
 
 /* A resumable frame's depth is volatile: it is read after a longjmp. */
+/*
+ * A jump past WARD_FRAME into its block (a `case` label after it in a
+ * switch, a goto over it) would leave the frame unopened and still run its
+ * cleanup, closing the enclosing function's frame early. C forbids jumping
+ * into the scope of a variably modified type, so each frame declares one
+ * (a typedef: no storage, no code once optimised) and such a jump does not
+ * compile, under gcc and clang alike. Not in C++, which has no such types.
+ */
+#ifdef __cplusplus
+#define WARD__NO_JUMP_PAST(name)
+#else
+WARD_API extern const int ward__frame_guard; /* 1, not a constant expression */
+#define WARD__NO_JUMP_PAST(name)                                              \
+	typedef char WARD__CAT(name, _no_jump_past)[ward__frame_guard]         \
+		__attribute__((unused));
+#endif
+
 #define WARD__FRAME(name, resume, qual)                                       \
 	static const struct ward__site WARD__CAT(name, _site) = {              \
 		__FILE__, __LINE__, __func__                                   \
 	};                                                                     \
+	WARD__NO_JUMP_PAST(name)                                               \
 	const qual uint32_t name                                               \
 		__attribute__((cleanup(ward__frame_leave), unused)) =          \
 			ward__frame_enter(&WARD__CAT(name, _site), (resume),     \
