@@ -475,6 +475,24 @@ WARD_API void ward__frame_exit(uint32_t d)
  * Finished records move to P.spare when the next panic starts (after its
  * message is formatted, since its arguments may point into them).
  */
+/*
+ * Under AddressSanitizer no record is kept for reuse: a retired record is
+ * freed, so a program that reads a recovered panic after the thread's
+ * next panic (keeping two side by side) gets a use-after-free report
+ * naming both, instead of reading the second panic in the first's place.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define WARD__ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define WARD__ASAN 1
+#endif
+#endif
+#ifdef WARD__ASAN
+static const bool reuse_records = false;
+#else
+static const bool reuse_records = true;
+#endif
 enum { SPARE_MAX = 4 };
 
 static void retire_records(void)
@@ -484,7 +502,7 @@ static void retire_records(void)
 	P.records = NULL;
 	while (r) {
 		struct panic_rec *older = r->older;
-		if (P.nspare < SPARE_MAX) {
+		if (reuse_records && P.nspare < SPARE_MAX) {
 			r->older = P.spare;
 			P.spare = r;
 			P.nspare++;

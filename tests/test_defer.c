@@ -596,6 +596,33 @@ TEST(longjmp_out_of_the_outermost_frame_is_caught)
 	ASSERT_EQ(ward__self.depth, 0);
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+/* Under ASan only: there a record read after the thread's next panic is
+ * reported (defer.c frees retired records instead of reusing them). */
+static void panics_other(void *arg)
+{
+	(void)arg;
+	ward_panic(7, "second");
+}
+
+static void keeps_two_recovered_side_by_side(void)
+{
+	const ward_panic_t *a = ward_pcall(panics_with_payload, NULL);
+	const ward_panic_t *b = ward_pcall(panics_other, NULL);
+	/* a's record went back to the thread at b's panic: misuse. */
+	printf("%s %s\n", a->message, b->message);
+	exit(0);
+}
+
+TEST(a_recovered_record_read_after_the_next_panic_is_caught_under_asan)
+{
+	struct ward_test_spawned s = ward_test_spawn(keeps_two_recovered_side_by_side);
+	ASSERT_NE(s.status, 0);
+	ASSERT_CONTAINS(s.err, "heap-use-after-free");
+	ward_test_spawned_free(&s);
+}
+#endif
+
 TEST(recovered_panic_stays_valid_until_the_next_panic)
 {
 	const ward_panic_t *a = ward_pcall(panics_with_payload, NULL);

@@ -64,7 +64,9 @@ typedef struct ward_defer_handle {
 /*
  * A panic, as ward_recover() and ward_pcall() return it and as the report of
  * an unrecovered panic prints it. Owned by the thread that raised it: it
- * stays valid until that thread raises its next panic (so it may be passed to
+ * stays valid until that thread raises its next panic — copy what must
+ * outlive that; built with AddressSanitizer, a record read after it is
+ * reported as a use after free (so it may be passed to
  * that panic's own arguments) or exits. Copy what you need beyond that.
  */
 typedef struct ward_panic {
