@@ -464,19 +464,21 @@ static void to_stderr(void *opaque, const void *buf, size_t len)
 	fwrite(buf, 1, len, stderr);
 }
 
+/* Whether word is one of the comma list's items. */
+static bool in_list(const char *list, const char *word)
+{
+	size_t n = strlen(word);
+	for (const char *p = list; (p = strstr(p, word)); p += n)
+		if ((p == list || p[-1] == ',') && (p[n] == ',' || p[n] == '\0'))
+			return true;
+	return false;
+}
+
 /* Whether kind k is among the comma list (NULL: all). */
 static bool kind_selected(const char *list, int k)
 {
 	const char *name = ward_kind_name(k);
-	if (!name)
-		return false;
-	if (!list)
-		return true;
-	size_t n = strlen(name);
-	for (const char *p = list; (p = strstr(p, name)); p += n)
-		if ((p == list || p[-1] == ',') && (p[n] == ',' || p[n] == '\0'))
-			return true;
-	return false;
+	return name && (!list || in_list(list, name));
 }
 
 /*
@@ -624,15 +626,6 @@ static void forward(int sig, siginfo_t *si, void *uc)
  * cache a global holds) is no failure.
  */
 #define DEFAULT_FAIL_LIST "definite,indirect,heap,fd,file,thread,user"
-
-static bool in_list(const char *list, const char *word)
-{
-	size_t n = strlen(word);
-	for (const char *p = list; (p = strstr(p, word)); p += n)
-		if ((p == list || p[-1] == ',') && (p[n] == ',' || p[n] == '\0'))
-			return true;
-	return false;
-}
 
 static const char *check_fail_list(const char *list)
 {
