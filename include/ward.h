@@ -9,6 +9,7 @@
 #include "ward/defer.h"
 #include "ward/leakcheck.h"
 #include "ward/profile.h"
+#include "ward/trace.h"
 #include "ward/track.h"
 
 #endif

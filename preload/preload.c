@@ -42,10 +42,10 @@
 #include <unistd.h>
 #include <wchar.h>
 
-#include "internal/intercept.h"
-#include "internal/unwind.h"
-#include "internal/registry.h"
-#include "internal/symbolize.h"
+#include "trace/intercept.h"
+#include "capture/capture.h"
+#include "registry/registry.h"
+#include "snapshot/symbolize.h"
 #include "ward/track.h"
 
 #define EXPORT __attribute__((visibility("default")))

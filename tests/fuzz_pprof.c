@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "flame.h"
-#include "internal/profile.h"
+#include "export/export.h"
 #include "ward.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -11,8 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../src/internal/profile.h"
-#include "../src/internal/sample.h"
+#include "../src/snapshot/profile.h"
+#include "../src/registry/sample.h"
 #include "runner.h"
 #include "ward.h"
 
@@ -901,6 +901,55 @@ TEST(pprof_round_trips)
 	ward_free(keep[1]);
 	ward_free(keep[2]);
 	ward_close(fd);
+}
+
+/* A profile owns what names it: written again after it was read, it
+ * carries the mappings (file, range, offset, build id) and kind names it
+ * was read with, not the running process's. */
+TEST(loaded_profile_written_again_keeps_its_own_names)
+{
+	void *keep = leak_big();
+	ward_profile_t *p = ward_profile_snapshot();
+	struct membuf m = { 0 }, m2 = { 0 };
+	ASSERT_EQ(ward_profile_write(p, WARD_FORMAT_PPROF, to_mem, &m), 0);
+	ward_profile_t *back = NULL, *again = NULL;
+	char err[256];
+	ASSERT_EQ(ward_profile_read(m.p, m.len, &back, err, sizeof(err)), 0);
+	struct ward_profile *bp = back;
+	ASSERT_TRUE(bp->nmaps > 0);
+	bool with_build_id = false;
+	for (size_t i = 0; i < bp->nmaps; i++)
+		with_build_id |= bp->maps[i].build_id != NULL;
+	ASSERT_TRUE(with_build_id); /* Debian's gcc and clang write them */
+	/* As if read on another machine, where the objects live elsewhere. */
+	for (size_t i = 0; i < bp->nmaps; i++) {
+		free(bp->maps[i].file);
+		bp->maps[i].file = strdup("/elsewhere/libmoved.so");
+	}
+	ASSERT_EQ(ward_profile_write(back, WARD_FORMAT_PPROF, to_mem, &m2), 0);
+	ASSERT_EQ(ward_profile_read(m2.p, m2.len, &again, err, sizeof(err)), 0);
+	const struct ward_profile *ap = again;
+	ASSERT_EQ(ap->nmaps, bp->nmaps);
+	for (size_t i = 0; i < ap->nmaps; i++) {
+		ASSERT_EQ(ap->maps[i].start, bp->maps[i].start);
+		ASSERT_EQ(ap->maps[i].limit, bp->maps[i].limit);
+		ASSERT_EQ(ap->maps[i].offset, bp->maps[i].offset);
+		ASSERT_STREQ(ap->maps[i].file, "/elsewhere/libmoved.so");
+		if (bp->maps[i].build_id)
+			ASSERT_STREQ(ap->maps[i].build_id, bp->maps[i].build_id);
+	}
+	for (int k = 0; k < WARD_KIND_USER; k++)
+		if (ward_kind_name(k))
+			ASSERT_STREQ(ward_profile_kind_name(again, k),
+				     ward_kind_name(k));
+	ASSERT_TRUE(ward_profile_kind_name(again, WARD_KIND_MAX) == NULL);
+	ASSERT_TRUE(ward_profile_kind_name(NULL, 0) == NULL);
+	ward_profile_free(again);
+	ward_profile_free(back);
+	ward_profile_free(p);
+	free(m.p);
+	free(m2.p);
+	ward_free(keep);
 }
 
 TEST(pprof_reader_refuses_bad_input_with_reasons)

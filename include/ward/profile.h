@@ -69,6 +69,14 @@ WARD_API size_t ward_profile_count(const ward_profile_t *p);
 WARD_API const struct ward_sample *ward_profile_sample(const ward_profile_t *p,
 						       size_t i);
 
+/*
+ * ward_profile_kind_name - the name of a kind as the profile knows it: the
+ * registry's names when the snapshot was taken, or the names a profile
+ * file gave. NULL for a kind the profile does not know. The profile owns
+ * the string.
+ */
+WARD_API const char *ward_profile_kind_name(const ward_profile_t *p, int kind);
+
 /* Where exporters write: called with consecutive pieces of the output. */
 typedef void (*ward_write_fn)(void *opaque, const void *buf, size_t len);
 

@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "flame.h"
-#include "internal/profile.h"
+#include "export/export.h"
 
 struct node {
 	char *name;

@@ -29,9 +29,9 @@
 
 #include "flame.h"
 #include "suppress.h"
-#include "internal/intercept.h"
-#include "internal/profile.h"
-#include "internal/symbolize.h"
+#include "core/sat.h"
+#include "export/export.h"
+#include "snapshot/symbolize.h"
 #include "ward.h"
 
 static const char *prog = "ward";
@@ -704,7 +704,7 @@ static int cmd_run(int argc, char **argv)
 					    t);
 		} else if (strcmp(a, "--snapshot-signal") == 0) {
 			snap_signal = value_of("run", argc, argv, &i);
-			if (ward__snapshot_signal_number(snap_signal) < 0)
+			if (ward_trace_signal_number(snap_signal) < 0)
 				die("run: --snapshot-signal takes USR1, USR2 or "
 				    "a real-time signal (RTMIN+N), not '%s'",
 				    snap_signal);

@@ -8,7 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal/profile.h"
+#include "core/sat.h"
+#include "snapshot/profile.h"
 #include "suppress.h"
 
 struct suppressions {

@@ -51,12 +51,7 @@ struct sigaction;
 int ward__intercept_sigaction(int sig, const struct sigaction *act,
 			      struct sigaction *old);
 
-/* The signal number a WARD_SNAPSHOT_SIGNAL value names ("USR2",
- * "SIGUSR1", "RTMIN+3", "12"), or -EINVAL when it names none and -ERANGE
- * when it is not one a snapshot may use (only USR1, USR2 and real-time
- * signals: a fault signal would loop). */
-int ward__snapshot_signal_number(const char *s);
 
-#include "internal/sample.h"
+#include "registry/sample.h"
 
 #endif

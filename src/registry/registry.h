@@ -1,14 +1,18 @@
 /*
- * Internals shared by the registry (track.c), stack capture (stack.c),
- * snapshots and exporters (profile.c, pprof.c) and leak checks.
+ * The registry (track.c, sites.c, counters.c, observers.c): the live set
+ * of every kind, the sites that acquired them, and their counts. What
+ * reads it: snapshots, the scan, leak checks, the tracer.
  */
-#ifndef WARD_INTERNAL_REGISTRY_H
-#define WARD_INTERNAL_REGISTRY_H
+#ifndef WARD_REGISTRY_H
+#define WARD_REGISTRY_H
 
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "capture/capture.h"
+#include "core/guard.h"
 
 /*
  * A site: a kind and the stack that acquired it, deduplicated. Sites are
@@ -108,21 +112,17 @@ void ward__counts_lock(void);
 void ward__counts_unlock(void);
 void ward__counts_reset(void);
 
-/* The top of the calling thread's stack, or 0 when unknown. */
-uintptr_t ward__stack_top(void);
-
-/* Leave return addresses in [lo, hi) out of captured stacks. */
-void ward__stack_hide(uintptr_t lo, uintptr_t hi);
-
 /* Intern (kind, pcs[0..n)) and return its site id (>= 1), or 0 on ENOMEM. */
 uint32_t ward__site_intern(uint32_t kind, const uintptr_t *pcs, int n);
 
 /* The site of the calling stack, starting `skip` frames above the caller
- * (the configured walker, depth and hidden frames applied). 0 on ENOMEM. */
-uint32_t ward__site_capture(uint32_t kind, int skip);
-
-/* Intern a walk's stack, leaving out hidden frames (pcs is modified). */
-uint32_t ward__site_from_walk(uint32_t kind, uintptr_t *pcs, int n);
+ * (the configured walker, depth and hidden frames applied). 0 on ENOMEM.
+ * Inline, so the frames skipped are the caller's, as ward__capture's. */
+static inline __attribute__((always_inline)) uint32_t
+ward__site_capture(uint32_t kind, int skip)
+{
+	return ward__capture(kind, skip, ward__site_intern);
+}
 
 /* The site of an id, or NULL. Safe from any thread. */
 struct ward__site_rec *ward__site_get(uint32_t id);
@@ -130,9 +130,9 @@ struct ward__site_rec *ward__site_get(uint32_t id);
 /* Number of sites so far (ids are 1..count). */
 uint32_t ward__site_count(void);
 
-/* Per-thread re-entry guard: while set, ward's own allocations and calls
- * are not tracked. */
-extern __thread int ward__in_registry __attribute__((tls_model("initial-exec")));
+/* Take or release the site table's locks, around fork(). */
+void ward__sites_lock_all(void);
+void ward__sites_unlock_all(void);
 
 /* Visit every live record of a kind: fn(handle, site id, size, opaque). */
 typedef void (*ward__record_fn)(uintptr_t handle, uint32_t site, uint64_t size,
@@ -157,20 +157,29 @@ void ward__registry_reset(void);
 void ward__registry_lock_all(void);
 void ward__registry_unlock_all(void);
 
-/* Leak checks in progress (leakcheck.c): a released resource leaves their
- * sets, so one acquired again before the check ends counts as new. */
-extern _Atomic int ward__leakchecks_active;
-void ward__leakcheck_forget(int kind, uintptr_t handle, uint32_t site);
+/*
+ * Release observers (observers.c): what must know when a record leaves the
+ * live set — leak checks, owners, pools — registers an observer once (it
+ * stays registered; static storage) and raises ward__observers_wanted
+ * while it wants calls, so a release costs one load when nobody listens.
+ * released() runs on the releasing thread, after the record left the live
+ * set, with no registry lock held.
+ */
+struct ward__release_observer {
+	void (*released)(int kind, uintptr_t handle, uint32_t site);
+	struct ward__release_observer *_Atomic next;
+	_Atomic bool added;
+};
+void ward__observer_add(struct ward__release_observer *o);
+void ward__observers_want(int delta);
+extern _Atomic int ward__observers_wanted;
+void ward__observers_notify(int kind, uintptr_t handle, uint32_t site);
 
-static inline void ward__leakcheck_released(int kind, uintptr_t handle,
-					    uint32_t site)
+static inline void ward__released(int kind, uintptr_t handle, uint32_t site)
 {
-	if (__builtin_expect(atomic_load_explicit(&ward__leakchecks_active,
+	if (__builtin_expect(atomic_load_explicit(&ward__observers_wanted,
 						  memory_order_seq_cst) != 0, 0))
-		ward__leakcheck_forget(kind, handle, site);
+		ward__observers_notify(kind, handle, site);
 }
-
-/* Whether a record is live, and its site. */
-bool ward__registry_lookup(int kind, uintptr_t handle, uint32_t *site);
 
 #endif

@@ -18,20 +18,15 @@
  * The whole encoded profile is built in memory, then deflated through the
  * write callback in 64 KiB pieces.
  */
-#include <elf.h>
 #include <errno.h>
-#include <link.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 #include <zlib.h>
 
-#include "internal/profile.h"
-#include "internal/symbolize.h"
-#include "ward/track.h"
+#include "export/export.h"
 
 /* ---- A growable protobuf buffer ---------------------------------------- */
 
@@ -122,121 +117,11 @@ static int64_t str_id(struct strtab *t, const char *s)
 
 /* ---- Mappings ---------------------------------------------------------- */
 
-struct mapping {
-	uint64_t start, limit, offset;
-	char file[512];
-	char build_id[80];
-};
-
-struct maps {
-	struct mapping *v;
-	size_t n, cap;
-};
-
-static void hex(const uint8_t *p, size_t n, char *out, size_t outlen)
-{
-	static const char digits[] = "0123456789abcdef";
-	size_t k = 0;
-	for (size_t i = 0; i < n && k + 2 < outlen; i++) {
-		out[k++] = digits[p[i] >> 4];
-		out[k++] = digits[p[i] & 15];
-	}
-	out[k] = '\0';
-}
-
-static void find_build_id(struct dl_phdr_info *info, char *out, size_t len)
-{
-	out[0] = '\0';
-	for (int i = 0; i < info->dlpi_phnum; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		if (ph->p_type != PT_NOTE)
-			continue;
-		const uint8_t *p = (const uint8_t *)(info->dlpi_addr + ph->p_vaddr);
-		const uint8_t *end = p + ph->p_memsz;
-		while (p + sizeof(ElfW(Nhdr)) <= end) {
-			const ElfW(Nhdr) *nh = (const ElfW(Nhdr) *)p;
-			const uint8_t *name = p + sizeof(*nh);
-			const uint8_t *desc = name + ((nh->n_namesz + 3) & ~3u);
-			if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 &&
-			    memcmp(name, "GNU", 4) == 0) {
-				hex(desc, nh->n_descsz, out, len);
-				return;
-			}
-			p = desc + ((nh->n_descsz + 3) & ~3u);
-		}
-	}
-}
-
-static int add_mapping(struct dl_phdr_info *info, size_t size, void *arg)
-{
-	struct maps *m = arg;
-	char build_id[80];
-	bool first = true;
-
-	(void)size;
-	for (int i = 0; i < info->dlpi_phnum; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
-			continue;
-		if (first) {
-			find_build_id(info, build_id, sizeof(build_id));
-			first = false;
-		}
-		if (m->n == m->cap) {
-			size_t ncap = m->cap ? m->cap * 2 : 32;
-			struct mapping *nv = realloc(m->v, ncap * sizeof(*nv));
-			if (!nv)
-				return 1;
-			m->v = nv;
-			m->cap = ncap;
-		}
-		struct mapping *mp = &m->v[m->n++];
-		uint64_t page = 4096;
-		mp->start = (info->dlpi_addr + ph->p_vaddr) & ~(page - 1);
-		mp->limit = info->dlpi_addr + ph->p_vaddr + ph->p_memsz;
-		mp->offset = ph->p_offset & ~(page - 1);
-		const char *name = info->dlpi_name;
-		if (!name || !*name) {
-			ssize_t r = readlink("/proc/self/exe", mp->file,
-					     sizeof(mp->file) - 1);
-			mp->file[r > 0 ? r : 0] = '\0';
-		} else {
-			strncpy(mp->file, name, sizeof(mp->file) - 1);
-			mp->file[sizeof(mp->file) - 1] = '\0';
-		}
-		strcpy(mp->build_id, build_id);
-	}
-	return 0;
-}
-
-/* Libraries dlclose() unloaded keep their mappings in the profile. */
-static void add_unloaded(struct maps *m)
-{
-	struct ward__unloaded u[64];
-	size_t n = ward__symbolize_unloaded(u, 64);
-	for (size_t i = 0; i < n; i++) {
-		if (m->n == m->cap) {
-			size_t ncap = m->cap ? m->cap * 2 : 32;
-			struct mapping *nv = realloc(m->v, ncap * sizeof(*nv));
-			if (!nv)
-				return;
-			m->v = nv;
-			m->cap = ncap;
-		}
-		struct mapping *mp = &m->v[m->n++];
-		mp->start = u[i].start & ~(uint64_t)4095;
-		mp->limit = u[i].limit;
-		mp->offset = u[i].offset & ~(uint64_t)4095;
-		snprintf(mp->file, sizeof(mp->file), "%s", u[i].path);
-		mp->build_id[0] = '\0';
-	}
-}
-
 /* Mapping index (1-based) holding addr, or 0. */
-static uint64_t mapping_of(const struct maps *m, uint64_t addr)
+static uint64_t mapping_of(const struct ward_profile *p, uint64_t addr)
 {
-	for (size_t i = 0; i < m->n; i++)
-		if (addr >= m->v[i].start && addr < m->v[i].limit)
+	for (size_t i = 0; i < p->nmaps; i++)
+		if (addr >= p->maps[i].start && addr < p->maps[i].limit)
 			return i + 1;
 	return 0;
 }
@@ -311,7 +196,6 @@ int ward__write_pprof(const struct ward_profile *p, struct ward__out *o)
 {
 	struct pb b = { 0 }, sub = { 0 }, sub2 = { 0 };
 	struct strtab st = { 0 };
-	struct maps m = { 0 };
 	struct locs l = { 0 };
 	size_t total_frames = 0;
 	int rc = -ENOMEM;
@@ -320,8 +204,6 @@ int ward__write_pprof(const struct ward_profile *p, struct ward__out *o)
 		total_frames += (size_t)p->samples[i].depth;
 	if (locs_init(&l, total_frames + 1) < 0)
 		goto out;
-	dl_iterate_phdr(add_mapping, &m);
-	add_unloaded(&m);
 	str_id(&st, "");
 
 	static const char *const types[4][2] = {
@@ -351,7 +233,7 @@ int ward__write_pprof(const struct ward_profile *p, struct ward__out *o)
 			pb_varint(&sub2, (uint64_t)vals[k]);
 		pb_bytes(&sub, 2, sub2.p, sub2.len);
 		sub2.len = 0;
-		const char *kind = ward_kind_name(s->kind);
+		const char *kind = ward_profile_kind_name(p, s->kind);
 		pb_uint(&sub2, 1, (uint64_t)kind_key);
 		pb_uint(&sub2, 2, (uint64_t)str_id(&st, kind ? kind : "?"));
 		pb_msg(&sub, 3, &sub2);
@@ -364,20 +246,22 @@ int ward__write_pprof(const struct ward_profile *p, struct ward__out *o)
 		pb_msg(&b, 2, &sub);
 	}
 
-	for (size_t i = 0; i < m.n; i++) {
+	for (size_t i = 0; i < p->nmaps; i++) {
+		const struct ward__mapping *m = &p->maps[i];
 		pb_uint(&sub, 1, i + 1);
-		pb_uint(&sub, 2, m.v[i].start);
-		pb_uint(&sub, 3, m.v[i].limit);
-		pb_uint(&sub, 4, m.v[i].offset);
-		pb_uint(&sub, 5, (uint64_t)str_id(&st, m.v[i].file));
-		pb_uint(&sub, 6, (uint64_t)str_id(&st, m.v[i].build_id));
+		pb_uint(&sub, 2, m->start);
+		pb_uint(&sub, 3, m->limit);
+		pb_uint(&sub, 4, m->offset);
+		pb_uint(&sub, 5, (uint64_t)str_id(&st, m->file ? m->file : ""));
+		pb_uint(&sub, 6, (uint64_t)str_id(&st, m->build_id ? m->build_id
+								  : ""));
 		pb_msg(&b, 3, &sub);
 	}
 
 	for (size_t i = 0; i < l.n; i++) {
 		uint64_t addr = l.order[i];
 		pb_uint(&sub, 1, i + 1);
-		uint64_t mid = mapping_of(&m, addr);
+		uint64_t mid = mapping_of(p, addr);
 		if (mid)
 			pb_uint(&sub, 2, mid);
 		pb_uint(&sub, 3, addr);
@@ -403,7 +287,6 @@ out:
 	free(sub.p);
 	free(sub2.p);
 	free(st.v);
-	free(m.v);
 	free(l.addr);
 	free(l.id);
 	free(l.order);

@@ -28,8 +28,8 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "internal/map.h"
-#include "internal/registry.h"
+#include "core/map.h"
+#include "registry/registry.h"
 
 enum { CHUNK_BITS = 10, DIR_BITS = 14 };
 #define CHUNK (1u << CHUNK_BITS)

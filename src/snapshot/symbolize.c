@@ -26,8 +26,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "internal/registry.h"
-#include "internal/symbolize.h"
+#include "core/guard.h"
+#include "snapshot/symbolize.h"
 
 #if WARD_HAVE_LIBDW
 #include <dwarf.h>

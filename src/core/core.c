@@ -19,9 +19,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "internal/log.h"
-#include "internal/map.h"
+#include "core/guard.h"
+#include "core/log.h"
+#include "core/map.h"
 #include "ward/core.h"
+
+__thread int ward__in_registry __attribute__((tls_model("initial-exec")));
 
 /* ---- ward's own mappings ----------------------------------------------- */
 

@@ -17,9 +17,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "internal/map.h"
-#include "internal/registry.h"
-#include "internal/sample.h"
+#include "core/map.h"
+#include "registry/registry.h"
+#include "registry/sample.h"
 #include "ward/track.h"
 
 _Atomic uint64_t ward__sample_rate;

@@ -23,7 +23,7 @@
 #include <sys/stat.h>
 #include <zlib.h>
 
-#include "internal/profile.h"
+#include "export/export.h"
 #include "ward/track.h"
 
 enum { INPUT_LIMIT = 1 << 30 };
@@ -180,7 +180,7 @@ struct parsed {
 	size_t nlocs, caplocs;
 	struct ward__mapping *maps;
 	size_t nmaps, capmaps;
-	struct u64s map_file_str, map_id;
+	struct u64s map_file_str, map_build_id_str, map_id;
 	const uint8_t **strs;
 	size_t *strlens;
 	size_t nstrs, capstrs;
@@ -282,7 +282,7 @@ static void read_mapping(struct rd *r, struct rd s, struct parsed *pp)
 	if (r->failed)
 		return;
 	struct ward__mapping *m = &pp->maps[pp->nmaps++];
-	uint64_t id = 0, file = 0;
+	uint64_t id = 0, file = 0, build_id = 0;
 	while (!s.failed && s.p < s.end) {
 		uint64_t tag = varint(&s);
 		int f = (int)(tag >> 3), w = (int)(tag & 7);
@@ -296,6 +296,8 @@ static void read_mapping(struct rd *r, struct rd s, struct parsed *pp)
 			m->offset = varint(&s);
 		else if (f == 5 && w == 0)
 			file = varint(&s);
+		else if (f == 6 && w == 0)
+			build_id = varint(&s);
 		else
 			skip(&s, w);
 	}
@@ -303,6 +305,7 @@ static void read_mapping(struct rd *r, struct rd s, struct parsed *pp)
 		fail(r, "%s (in mapping %zu)", s.err, pp->nmaps);
 	push(r, &pp->map_id, id);
 	push(r, &pp->map_file_str, file);
+	push(r, &pp->map_build_id_str, build_id);
 }
 
 static void read_value_type(struct rd *r, struct rd s, struct parsed *pp)
@@ -403,12 +406,26 @@ static void free_parsed(struct parsed *pp)
 	free(pp->maps);
 	free(pp->type_str.v);
 	free(pp->map_file_str.v);
+	free(pp->map_build_id_str.v);
 	free(pp->map_id.v);
 	free(pp->strs);
 	free(pp->strlens);
 }
 
 /* Build the ward_profile from a parsed message; fails on bad references. */
+/* A copy of string table entry i, or NULL (none, or out of memory). */
+static char *string_copy(const struct parsed *pp, uint64_t i)
+{
+	if (!i || i >= pp->nstrs)
+		return NULL;
+	char *s = malloc(pp->strlens[i] + 1);
+	if (s) {
+		memcpy(s, pp->strs[i], pp->strlens[i]);
+		s[pp->strlens[i]] = '\0';
+	}
+	return s;
+}
+
 static struct ward_profile *build(struct rd *r, struct parsed *pp)
 {
 	int col[4] = { -1, -1, -1, -1 };
@@ -471,13 +488,11 @@ static struct ward_profile *build(struct rd *r, struct parsed *pp)
 		}
 		total += pp->samples[i].locs.n;
 	}
-	struct ward_profile *p = calloc(1, sizeof(*p));
+	struct ward_profile *p = ward__profile_new(pp->nsamples + 1);
 	if (!p) {
 		fail(r, "out of memory");
 		return NULL;
 	}
-	p->samples = calloc(pp->nsamples + 1, sizeof(*p->samples));
-	p->sites = calloc(pp->nsamples + 1, sizeof(*p->sites));
 	p->owned_pcs = calloc(total + 1, sizeof(*p->owned_pcs));
 	if (!p->samples || !p->sites || !p->owned_pcs) {
 		ward_profile_free(p);
@@ -537,6 +552,12 @@ static struct ward_profile *build(struct rd *r, struct parsed *pp)
 					ward_profile_free(p);
 					return NULL;
 				}
+				if (!p->kind_names[k] &&
+				    ward__profile_name_kind(p, k, name) < 0) {
+					fail(r, "out of memory");
+					ward_profile_free(p);
+					return NULL;
+				}
 				s->kind = k;
 			} else if (str_is(pp, key, "leak")) {
 				s->leak = str_is(pp, str, "definite")  ? WARD_LEAK_DEFINITE
@@ -555,20 +576,22 @@ static struct ward_profile *build(struct rd *r, struct parsed *pp)
 		fail(r, "out of memory");
 		return NULL;
 	}
+	p->from_file = true;
 	for (size_t i = 0; i < pp->nmaps; i++) {
 		p->maps[i] = pp->maps[i];
-		p->maps[i].file = NULL;
-		uint64_t fs = pp->map_file_str.v[i];
-		if (fs && fs < pp->nstrs) {
-			p->maps[i].file = malloc(pp->strlens[fs] + 1);
-			if (p->maps[i].file) {
-				memcpy(p->maps[i].file, pp->strs[fs],
-				       pp->strlens[fs]);
-				p->maps[i].file[pp->strlens[fs]] = '\0';
-			}
-		}
+		p->maps[i].file = string_copy(pp, pp->map_file_str.v[i]);
+		p->maps[i].build_id = string_copy(pp, pp->map_build_id_str.v[i]);
 		p->nmaps++;
 	}
+	/* Samples without a kind label are the heap's; the built-in kinds
+	 * keep their names in every profile. */
+	for (int k = 0; k < WARD_KIND_USER; k++)
+		if (!p->kind_names[k] && ward_kind_name(k) &&
+		    ward__profile_name_kind(p, k, ward_kind_name(k)) < 0) {
+			ward_profile_free(p);
+			fail(r, "out of memory");
+			return NULL;
+		}
 	return p;
 }
 

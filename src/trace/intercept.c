@@ -65,13 +65,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "internal/intercept.h"
-#include "internal/log.h"
-#include "internal/map.h"
-#include "internal/profile.h"
-#include "internal/registry.h"
-#include "internal/scan.h"
+#include "trace/intercept.h"
+#include "core/log.h"
+#include "core/map.h"
+#include "export/export.h"
+#include "registry/registry.h"
+#include "scan/scan.h"
 #include "ward/profile.h"
+#include "ward/trace.h"
 #include "ward/track.h"
 
 /* glibc's own sigaction, which the preload's interposer stands in front of. */
@@ -495,7 +496,7 @@ static void snapshots_start(void)
 		    strerror(rc));
 }
 
-int ward__snapshot_signal_number(const char *s)
+WARD_API int ward_trace_signal_number(const char *s)
 {
 	static const struct {
 		const char *name;
@@ -503,6 +504,8 @@ int ward__snapshot_signal_number(const char *s)
 	} names[] = { { "USR1", SIGUSR1 }, { "USR2", SIGUSR2 } };
 	char *end;
 	long v;
+	if (!s)
+		return -EINVAL;
 	if (strncmp(s, "SIG", 3) == 0)
 		s += 3;
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -529,7 +532,7 @@ int ward__snapshot_signal_number(const char *s)
 
 static void snapshots_setup(const char *name)
 {
-	int sig = ward__snapshot_signal_number(name);
+	int sig = ward_trace_signal_number(name);
 	if (sig < 0) {
 		say("ward: no snapshots: WARD_SNAPSHOT_SIGNAL=%s is not USR1, "
 		    "USR2 or a real-time signal",

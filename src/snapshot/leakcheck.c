@@ -15,8 +15,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "internal/profile.h"
-#include "internal/registry.h"
+#include "snapshot/profile.h"
+#include "registry/registry.h"
 #include "ward/core.h"
 #include "ward/leakcheck.h"
 #include "ward/track.h"
@@ -46,7 +46,6 @@ struct ward_leakcheck {
  */
 static pthread_mutex_t active_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct ward_leakcheck *active;
-_Atomic int ward__leakchecks_active;
 
 /* A key whose resource was released: never matches, keeps probing. */
 #define GONE (UINT32_MAX - 1)
@@ -111,13 +110,15 @@ static void set_forget(struct set *s, int kind, uintptr_t h, uint32_t site)
 		}
 }
 
-void ward__leakcheck_forget(int kind, uintptr_t handle, uint32_t site)
+static void forget(int kind, uintptr_t handle, uint32_t site)
 {
 	pthread_mutex_lock(&active_lock);
 	for (struct ward_leakcheck *lc = active; lc; lc = lc->next)
 		set_forget(&lc->seen, kind, handle, site);
 	pthread_mutex_unlock(&active_lock);
 }
+
+static struct ward__release_observer observer = { .released = forget };
 
 struct walk {
 	struct ward_leakcheck *lc;
@@ -165,7 +166,7 @@ static void finish(struct ward_leakcheck *lc)
 			*pp = lc->next;
 			break;
 		}
-	atomic_fetch_sub(&ward__leakchecks_active, 1);
+	ward__observers_want(-1);
 	pthread_mutex_unlock(&active_lock);
 	free(lc->seen.v);
 	free(lc->ignored.v);
@@ -182,7 +183,8 @@ WARD_API ward_leakcheck_t *ward_leakcheck_begin(void)
 		pthread_mutex_lock(&active_lock);
 		lc->next = active;
 		active = lc;
-		atomic_fetch_add(&ward__leakchecks_active, 1);
+		ward__observer_add(&observer);
+		ward__observers_want(1);
 		struct walk w = { lc, 0, NULL, NULL, 0, false, 0, 0 };
 		for (w.kind = 0; w.kind < WARD_KIND_MAX; w.kind++)
 			ward__registry_each(w.kind, remember, &w);
@@ -250,12 +252,9 @@ WARD_API int ward_leakcheck_end(ward_leakcheck_t *lc, ward_profile_t **leaks)
 	rc = w.total > INT32_MAX ? INT32_MAX : (int)w.total;
 	if (leaks && w.total > 0) {
 		size_t nsites = w.nsites, n = 0;
-		struct ward_profile *p = calloc(1, sizeof(*p));
-		if (p) {
-			p->samples = calloc(nsites, sizeof(*p->samples));
-			p->sites = calloc(nsites, sizeof(*p->sites));
-		}
-		if (!p || !p->samples || !p->sites) {
+		struct ward_profile *p = ward__profile_new(nsites);
+		if (!p || ward__profile_name_live_kinds(p) < 0 ||
+		    ward__profile_map_process(p) < 0) {
 			ward_profile_free(p);
 			rc = -ENOMEM;
 			goto out;

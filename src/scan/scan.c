@@ -39,9 +39,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "internal/map.h"
-#include "internal/registry.h"
-#include "internal/scan.h"
+#include "core/map.h"
+#include "registry/registry.h"
+#include "scan/scan.h"
 
 uintptr_t ward__main_thread;
 struct ward__range *ward__inherited;

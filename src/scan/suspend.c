@@ -34,8 +34,8 @@
 #include <ucontext.h>
 #include <unistd.h>
 
-#include "internal/map.h"
-#include "internal/scan.h"
+#include "core/map.h"
+#include "scan/scan.h"
 
 /* Threads of this process other than the caller: up to max tids. */
 static int list_threads(int *tids, int max)

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "internal/registry.h"
+#include "registry/registry.h"
 #include "ward/profile.h"
 
 /* Every live heap block: its site, size and class (WARD_LEAK_*). */

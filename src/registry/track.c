@@ -24,9 +24,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "internal/registry.h"
-#include "internal/sample.h"
-#include "internal/spin.h"
+#include "registry/registry.h"
+#include "registry/sample.h"
+#include "core/spin.h"
 #include "ward/track.h"
 
 /* ---- Kinds ------------------------------------------------------------- */
@@ -343,35 +343,12 @@ static uint32_t remove_rec(int kind, uintptr_t handle, uint64_t *size)
 out:
 	ward__spin_unlock(&s->lock);
 	if (site)
-		ward__leakcheck_released(kind, handle, site);
+		ward__released(kind, handle, site);
 	if (site && *size == UINT32_MAX)
 		*size = big_get(kind, handle, true);
 	if (site)
 		note_live(t, kind, -1, -(int64_t)*size);
 	return site;
-}
-
-bool ward__registry_lookup(int kind, uintptr_t handle, uint32_t *site)
-{
-	struct kind_table *t = table_for(kind, false);
-	if (!t)
-		return false;
-	uint64_t h = mix(handle);
-	struct shard *s = &t->shards[h & (SHARDS - 1)];
-	bool found = false;
-
-	ward__spin_lock(&s->lock);
-	if (s->cap) {
-		uint32_t mask = s->cap - 1, k = (uint32_t)(h >> 6) & mask;
-		for (; s->slots[k].site; k = (k + 1) & mask)
-			if (s->slots[k].handle == handle) {
-				*site = s->slots[k].site;
-				found = true;
-				break;
-			}
-	}
-	ward__spin_unlock(&s->lock);
-	return found;
 }
 
 void ward__registry_each(int kind, ward__record_fn fn, void *opaque)
@@ -703,8 +680,6 @@ WARD_API int ward_thread_detach(pthread_t th)
 
 /* ---- fork() ------------------------------------------------------------ */
 
-void ward__stack_lock_all(void);
-void ward__stack_unlock_all(void);
 
 /* Lock order: kinds, tables, each kind's shards, big sizes (taken under a
  * shard lock by insert()), then stack.c's. */
@@ -719,12 +694,12 @@ void ward__registry_lock_all(void)
 	}
 	pthread_mutex_lock(&big_lock);
 	ward__counts_lock();
-	ward__stack_lock_all();
+	ward__sites_lock_all();
 }
 
 void ward__registry_unlock_all(void)
 {
-	ward__stack_unlock_all();
+	ward__sites_unlock_all();
 	ward__counts_unlock();
 	pthread_mutex_unlock(&big_lock);
 	for (int k = WARD_KIND_MAX - 1; k >= 0; k--) {

@@ -42,8 +42,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "internal/log.h"
-#include "internal/registry.h"
+#include "core/log.h"
+#include "registry/registry.h"
 #include "ward/track.h"
 #include "ward/defer.h"
 

@@ -1,22 +1,7 @@
 /*
- * stack.c — capturing the acquiring stack, and the table of sites.
+ * sites.c — the table of sites.
  *
- * Capture. Three walkers, chosen once per process by WARD_STACK:
- *  - "cfi" (default): .eh_frame rules, cached per return address, and
- *    walks remembered per thread (unwind.c). Correct through code built
- *    without frame pointers, about 10 ns a frame once the cache is warm,
- *    about one compare a frame when a walk is repeated.
- *  - "fp": follows the frame-pointer chain — on x86-64 the same walker
- *    without rules, remembered the same way; elsewhere fp_walk() here.
- *    Each step is checked against the thread's stack bounds (the chain
- *    must climb and stay inside), so code built without frame pointers
- *    ends or skips instead of faulting.
- *  - "dwarf": libgcc's _Unwind_Backtrace. Correct, about 5 us a stack;
- *    kept as a reference.
- * Return addresses are stored as they are; exporters subtract one to name
- * the call instruction.
- *
- * Sites. A site is (kind, stack), hash-consed. A per-thread cache of recent
+ * A site is (kind, stack), hash-consed. A per-thread cache of recent
  * sites answers most lookups without a lock; otherwise interning takes one
  * of 256 stripe locks picked by the hash; each stripe holds an
  * open-addressed table of site ids. Site records live in an append-only
@@ -28,193 +13,9 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-#include <unwind.h>
 
-#include "internal/map.h"
-#include "internal/registry.h"
-#include "internal/unwind.h"
-
-__thread int ward__in_registry __attribute__((tls_model("initial-exec")));
-
-/* ---- Configuration ----------------------------------------------------- */
-
-static pthread_once_t conf_once = PTHREAD_ONCE_INIT;
-static enum { WALK_FP, WALK_CFI, WALK_DWARF } walker = WALK_CFI;
-static int max_depth = 64;
-
-static void configure(void)
-{
-	const char *s = getenv("WARD_STACK");
-	if (s && strcmp(s, "dwarf") == 0)
-		walker = WALK_DWARF;
-	else if (s && strcmp(s, "fp") == 0)
-		walker = WALK_FP;
-	s = getenv("WARD_STACK_DEPTH");
-	if (s && atoi(s) > 0)
-		max_depth = atoi(s) > 256 ? 256 : atoi(s);
-}
-
-/* ---- Frame-pointer walk ------------------------------------------------ */
-
-static __thread uintptr_t stack_lo, stack_hi;
-
-extern void *__libc_stack_end;
-
-static void thread_bounds(void)
-{
-	pthread_attr_t a;
-	void *addr;
-	size_t size;
-
-	/* The main thread: glibc's pthread_getattr_np reads /proc/self/maps
-	 * for it (a few hundred microseconds at every program start). Every
-	 * frame lies below __libc_stack_end; walks never go below their own
-	 * frame, so the lower bound does not matter. */
-	if (getpid() == (pid_t)syscall(SYS_gettid) && __libc_stack_end) {
-		stack_lo = 4096;
-		stack_hi = (uintptr_t)__libc_stack_end;
-		return;
-	}
-	ward__in_registry++;
-	if (pthread_getattr_np(pthread_self(), &a) == 0) {
-		if (pthread_attr_getstack(&a, &addr, &size) == 0) {
-			stack_lo = (uintptr_t)addr;
-			stack_hi = (uintptr_t)addr + size;
-		}
-		pthread_attr_destroy(&a);
-	}
-	if (stack_hi == 0)
-		stack_hi = 1; /* unknown: walk nothing but the first frame */
-	ward__in_registry--;
-}
-
-static __attribute__((noinline)) int fp_walk(uintptr_t *pcs, int max,
-					     int skip)
-{
-	if (__builtin_expect(stack_hi == 0, 0))
-		thread_bounds();
-	uintptr_t *fp = __builtin_frame_address(0);
-	/* Frames of callers lie above this one; below it the stack may not
-	 * even be mapped yet. */
-	uintptr_t lo = (uintptr_t)fp > stack_lo ? (uintptr_t)fp : stack_lo;
-	int n = 0;
-
-	while (n < max) {
-		uintptr_t f = (uintptr_t)fp;
-		if (f < lo || stack_hi < 16 || f > stack_hi - 16 || (f & 7))
-			break;
-		uintptr_t ret = fp[1];
-		if (ret < 4096)
-			break;
-		if (skip > 0)
-			skip--;
-		else
-			pcs[n++] = ret;
-		uintptr_t *next = (uintptr_t *)fp[0];
-		if ((uintptr_t)next <= f)
-			break;
-		fp = next;
-	}
-	return n;
-}
-
-/* ---- DWARF walk -------------------------------------------------------- */
-
-struct uw {
-	uintptr_t *pcs;
-	int n, max, skip;
-};
-
-static _Unwind_Reason_Code uw_step(struct _Unwind_Context *ctx, void *arg)
-{
-	struct uw *u = arg;
-	uintptr_t ip = _Unwind_GetIP(ctx);
-
-	if (ip == 0)
-		return _URC_END_OF_STACK;
-	if (u->skip > 0) {
-		u->skip--;
-		return _URC_NO_REASON;
-	}
-	u->pcs[u->n++] = ip;
-	return u->n >= u->max ? _URC_END_OF_STACK : _URC_NO_REASON;
-}
-
-static __attribute__((noinline)) int dwarf_walk(uintptr_t *pcs, int max,
-						int skip)
-{
-	struct uw u = { pcs, 0, max, skip + 1 }; /* +1: this function */
-
-	ward__in_registry++;
-	_Unwind_Backtrace(uw_step, &u);
-	ward__in_registry--;
-	return u.n;
-}
-
-uintptr_t ward__stack_top(void)
-{
-	if (stack_hi == 0)
-		thread_bounds();
-	return stack_hi > 1 ? stack_hi : 0;
-}
-
-/* Frames inside this range (the preload tracer's own interposers) are left
- * out of stacks: they are ward's plumbing, not the program's code. */
-static uintptr_t hide_lo, hide_hi;
-
-void ward__stack_hide(uintptr_t lo, uintptr_t hi)
-{
-	hide_lo = lo;
-	hide_hi = hi;
-}
-
-static int unhide(uintptr_t *pcs, int n)
-{
-	if (!hide_hi)
-		return n;
-	int k = 0;
-	for (int i = 0; i < n; i++)
-		if (pcs[i] < hide_lo || pcs[i] >= hide_hi)
-			pcs[k++] = pcs[i];
-	return k;
-}
-
-uint32_t ward__site_from_walk(uint32_t kind, uintptr_t *pcs, int n)
-{
-	return ward__site_intern(kind, pcs, unhide(pcs, n));
-}
-
-uint32_t ward__site_capture(uint32_t kind, int skip)
-{
-	static _Atomic bool configured;
-	if (__builtin_expect(!atomic_load_explicit(&configured,
-						   memory_order_acquire), 0)) {
-		pthread_once(&conf_once, configure);
-		atomic_store_explicit(&configured, true, memory_order_release);
-	}
-	if (walker != WALK_DWARF) {
-		if (__builtin_expect(stack_hi == 0, 0))
-			thread_bounds();
-		uint32_t site;
-		/* +1: this function, kept as a frame by the barrier below. */
-		if (ward__cfi_site(kind, max_depth, skip + 1, stack_lo, stack_hi,
-				   walker == WALK_CFI, &site) == 0) {
-			__asm__ volatile("" ::: "memory");
-			return site;
-		}
-	}
-	/* libgcc's walker, or frame pointers where the .eh_frame walker does
-	 * not run (other than x86-64). */
-	uintptr_t pcs[256];
-	int n = walker == WALK_DWARF ? dwarf_walk(pcs, max_depth, skip + 1)
-				     : fp_walk(pcs, max_depth, skip + 1);
-	uint32_t site = ward__site_from_walk(kind, pcs, n);
-	__asm__ volatile("" ::: "memory");
-	return site;
-}
+#include "core/map.h"
+#include "registry/registry.h"
 
 /* ---- Arena ------------------------------------------------------------- */
 
@@ -425,10 +226,7 @@ out:
 
 /* ---- fork() ------------------------------------------------------------ */
 
-void ward__stack_lock_all(void);
-void ward__stack_unlock_all(void);
-
-void ward__stack_lock_all(void)
+void ward__sites_lock_all(void)
 {
 	pthread_once(&stripes_once, stripes_init);
 	for (int i = 0; i < STRIPES; i++)
@@ -437,7 +235,7 @@ void ward__stack_lock_all(void)
 	pthread_mutex_lock(&arena_lock);
 }
 
-void ward__stack_unlock_all(void)
+void ward__sites_unlock_all(void)
 {
 	pthread_mutex_unlock(&arena_lock);
 	pthread_mutex_unlock(&dir_lock);

@@ -18,18 +18,19 @@
  * keyed by return address, 16 bytes each, allocated on a thread's first
  * walk.
  *
- * x86-64 only. Elsewhere ward__cfi_site returns -1 and callers use another
+ * x86-64 only. Elsewhere ward__cfi_capture returns -1 and callers use another
  * walker.
  */
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
-#include "internal/map.h"
-#include "internal/registry.h"
-#include "internal/unwind.h"
+#include "capture/cfi.h"
+#include "core/guard.h"
+#include "core/map.h"
 
 #if defined(__x86_64__)
 
@@ -453,7 +454,8 @@ enum { LOG_READS = 80 };
 
 struct walk_log {
 	uintptr_t sp, bp;   /* where the walk started */
-	uint32_t kind, site;
+	ward__walk_fn fn;   /* what made the id, */
+	uint32_t key, id;   /* from what */
 	uint16_t max, skip;
 	uint8_t nreads;
 	bool bp_used;       /* the starting bp is an input */
@@ -582,13 +584,14 @@ static bool memo_init(void)
 	return true;
 }
 
-static struct walk_log *memo_find(uintptr_t sp, uintptr_t bp, uint32_t kind,
-				  int max, int skip, bool rules, size_t set)
+static struct walk_log *memo_find(uintptr_t sp, uintptr_t bp, uint32_t key,
+				  ward__walk_fn fn, int max, int skip,
+				  bool rules, size_t set)
 {
 	struct walk_log *ways = &memo[set * MEMO_WAYS];
 	for (int w = 0; w < MEMO_WAYS; w++) {
 		struct walk_log *m = &ways[w];
-		if (m->valid && m->sp == sp && m->kind == kind &&
+		if (m->valid && m->sp == sp && m->key == key && m->fn == fn &&
 		    m->rules == rules && m->max == (uint16_t)max &&
 		    m->skip == (uint16_t)skip && still_valid(m, bp))
 			return m;
@@ -596,9 +599,10 @@ static struct walk_log *memo_find(uintptr_t sp, uintptr_t bp, uint32_t kind,
 	return NULL;
 }
 
-__attribute__((noinline)) int ward__cfi_site(uint32_t kind, int max, int skip,
-					    uintptr_t lo, uintptr_t hi,
-					    bool rules, uint32_t *site)
+__attribute__((noinline)) int ward__cfi_capture(uint32_t key, int max,
+					       int skip, uintptr_t lo,
+					       uintptr_t hi, bool rules,
+					       ward__walk_fn fn, uint32_t *id)
 {
 	uintptr_t *fp = __builtin_frame_address(0);
 	uintptr_t sp = (uintptr_t)(fp + 2), bp = fp[0], pc = fp[1];
@@ -612,15 +616,15 @@ __attribute__((noinline)) int ward__cfi_site(uint32_t kind, int max, int skip,
 	if (__builtin_expect(memo_busy || (!memo && !memo_init()), 0)) {
 		int n = walk(sp, bp, pc, pcs, max, skip, lo, hi, rules, NULL,
 			     NULL);
-		*site = ward__site_from_walk(kind, pcs, n);
+		*id = fn(key, pcs, ward__unhide(pcs, n));
 		return 0;
 	}
 	memo_busy = true;
 	__asm__ volatile("" ::: "memory");
 	size_t set = (size_t)(((sp >> 3) * 0x9e3779b97f4a7c15ull) >> 58);
-	struct walk_log *m = memo_find(sp, bp, kind, max, skip, rules, set);
+	struct walk_log *m = memo_find(sp, bp, key, fn, max, skip, rules, set);
 	if (m) {
-		*site = m->site;
+		*id = m->id;
 		__asm__ volatile("" ::: "memory");
 		memo_busy = false;
 		return 0;
@@ -631,11 +635,12 @@ __attribute__((noinline)) int ward__cfi_site(uint32_t kind, int max, int skip,
 	m->bp_used = false;
 	bool complete;
 	int n = walk(sp, bp, pc, pcs, max, skip, lo, hi, rules, m, &complete);
-	*site = ward__site_from_walk(kind, pcs, n);
-	if (complete && *site) {
+	*id = fn(key, pcs, ward__unhide(pcs, n));
+	if (complete && *id) {
 		m->sp = sp;
-		m->kind = kind;
-		m->site = *site;
+		m->key = key;
+		m->fn = fn;
+		m->id = *id;
 		m->max = (uint16_t)max;
 		m->skip = (uint16_t)skip;
 		m->rules = rules;
@@ -652,11 +657,11 @@ void ward__unwind_code_unmapped(void)
 {
 }
 
-int ward__cfi_site(uint32_t kind, int max, int skip, uintptr_t lo,
-		   uintptr_t hi, bool rules, uint32_t *site)
+int ward__cfi_capture(uint32_t key, int max, int skip, uintptr_t lo,
+		      uintptr_t hi, bool rules, ward__walk_fn fn, uint32_t *id)
 {
-	(void)kind; (void)max; (void)skip; (void)lo; (void)hi; (void)rules;
-	(void)site;
+	(void)key; (void)max; (void)skip; (void)lo; (void)hi; (void)rules;
+	(void)fn; (void)id;
 	return -1;
 }
 

@@ -1,0 +1,331 @@
+/*
+ * text.c — the text and JSON reports, the summary `ward run` prints, and
+ * ward_profile_write(), which picks an encoder (pprof.c has the pprof one).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/guard.h"
+#include "core/sat.h"
+#include "export/export.h"
+#include "snapshot/profile.h"
+#include "ward/track.h"
+
+/* ---- Buffered output through the callback ------------------------------ */
+
+void ward__out_printf(struct ward__out *o, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(buf))
+		n = sizeof(buf) - 1;
+	o->write(o->opaque, buf, (size_t)n);
+}
+
+/* Whether a frame is one of the allocator's own wrappers, which every
+ * stack through them shares: the report's "acquired at" column starts
+ * above them, as every anchor tool's does. */
+static bool allocator_frame(const char *frame)
+{
+	static const char *const wrappers[] = {
+		"operator new", "operator delete", "_Znwm", "_Znam",
+		"std::allocator", "std::__new_allocator",
+		"__gnu_cxx::new_allocator", "std::allocator_traits",
+		"std::__allocated_ptr", "strdup", "__strdup", "strndup",
+		"__strndup", "xmalloc", "xcalloc", "xrealloc", "xstrdup",
+		"g_malloc", "g_malloc0", "g_strdup", "g_realloc", NULL
+	};
+	/* Inlined frames carry DWARF's short names ("allocate"): tell
+	 * them by the C++ library header they come from. */
+	static const char *const headers[] = {
+		"new_allocator.h:", "alloc_traits.h:", "allocator.h:",
+		"stl_vector.h:", "vector.tcc:", "basic_string.h:",
+		"basic_string.tcc:", "hashtable.h:", "hashtable_policy.h:",
+		"stl_tree.h:", "stl_list.h:", "stl_deque.h:",
+		"shared_ptr_base.h:", "shared_ptr.h:", "unique_ptr.h:",
+		"stl_construct.h:", "stl_uninitialized.h:", NULL
+	};
+	for (int i = 0; wrappers[i]; i++) {
+		size_t n = strlen(wrappers[i]);
+		if (strncmp(frame, wrappers[i], n) == 0 &&
+		    (frame[n] == '+' || frame[n] == '(' || frame[n] == ' ' ||
+		     frame[n] == '<' || frame[n] == '[' || frame[n] == ':'))
+			return true;
+	}
+	for (int i = 0; headers[i]; i++) {
+		const char *at = strstr(frame, headers[i]);
+		if (at && (at == frame || at[-1] == '/' || at[-1] == ' '))
+			return true;
+	}
+	return false;
+}
+
+static int write_text(const ward_profile_t *p, struct ward__out *o)
+{
+	const struct ward_sample **v = ward__profile_sorted(p);
+	int64_t count[WARD_KIND_MAX] = { 0 }, bytes[WARD_KIND_MAX] = { 0 };
+	int64_t total_bytes = 0;
+	size_t live_sites = 0;
+	char frame[512];
+	struct ward__frame_text fr[MAX_INLINE];
+
+	if (!v)
+		return -ENOMEM;
+	/* Counts and bytes are never summed across kinds: a kind's count
+	 * is its own, and only sized kinds have bytes. */
+	for (size_t i = 0; i < p->count; i++) {
+		const struct ward_sample *s = &p->samples[i];
+		if (s->kind < 0 || s->kind >= WARD_KIND_MAX)
+			continue;
+		count[s->kind] = ward__sat_add(count[s->kind], s->live_count);
+		if (ward__kind_sized(s->kind)) {
+			bytes[s->kind] = ward__sat_add(bytes[s->kind], s->live_bytes);
+			total_bytes = ward__sat_add(total_bytes, s->live_bytes);
+		}
+		live_sites += s->live_count != 0;
+	}
+	ward__out_printf(o, "ward: live:");
+	bool any = false;
+	for (int k = 0; k < WARD_KIND_MAX; k++) {
+		const char *name = ward_profile_kind_name(p, k);
+		if (!count[k] || !name)
+			continue;
+		if (ward__kind_sized(k))
+			ward__out_printf(o, "%s %s %" PRId64 " (%" PRId64 " bytes)",
+					 any ? "," : "", name, count[k], bytes[k]);
+		else
+			ward__out_printf(o, "%s %s %" PRId64, any ? "," : "",
+					 name, count[k]);
+		any = true;
+	}
+	ward__out_printf(o, "%s; at %zu sites\n", any ? "" : " nothing",
+			 live_sites);
+	ward__out_printf(o, "%12s %7s %10s  %-14s %s\n", "live bytes", "bytes%",
+			 "live count", "kind", "acquired at");
+	for (size_t i = 0; i < p->count; i++) {
+		const struct ward_sample *s = v[i];
+		if (!s->live_count)
+			continue;
+		double pct = total_bytes ? 100.0 * (double)s->live_bytes /
+						   (double)total_bytes
+					 : 0.0;
+		/* The first frame outside the allocator's wrappers and the
+		 * standard containers (operator new, strdup, an inlined
+		 * std::vector constructor, ...): the program's own. */
+		frame[0] = '\0';
+		for (int d = 0; d < s->depth && !frame[0]; d++) {
+			int nf = ward__describe_frames(p, s->pcs[d], fr, MAX_INLINE);
+			for (int j = 0; j < nf && !frame[0]; j++)
+				if (!allocator_frame(fr[j].s))
+					snprintf(frame, sizeof(frame), "%.*s",
+						 (int)sizeof(frame) - 1, fr[j].s);
+		}
+		if (!frame[0] && s->depth > 0 &&
+		    ward__describe_frames(p, s->pcs[0], fr, MAX_INLINE) > 0)
+			snprintf(frame, sizeof(frame), "%s", fr[0].s);
+		if (!frame[0])
+			snprintf(frame, sizeof(frame), "(no stack)");
+		const char *kind = ward_profile_kind_name(p, s->kind);
+		const char *leak = ward__leak_name(s->leak);
+		char kb[40];
+		snprintf(kb, sizeof(kb), "%s%s%s", kind ? kind : "?",
+			 leak ? "/" : "", leak ? leak : "");
+		if (ward__kind_sized(s->kind))
+			ward__out_printf(o, "%12" PRId64 " %6.2f%% %10" PRId64
+					    "  %-14s %s\n",
+					 s->live_bytes, pct, s->live_count, kb,
+					 frame);
+		else
+			ward__out_printf(o, "%12s %7s %10" PRId64 "  %-14s %s\n",
+					 "-", "-", s->live_count, kb, frame);
+	}
+	ward__out_printf(o, "\nstacks:\n");
+	for (size_t i = 0; i < p->count; i++) {
+		const struct ward_sample *s = v[i];
+		if (!s->live_count)
+			continue;
+		const char *kind = ward_profile_kind_name(p, s->kind);
+		if (s->kind == WARD_KIND_HEAP && ward__leak_name(s->leak))
+			ward__out_printf(o, "%s: %" PRId64 " live, %" PRId64
+					    " bytes, %s\n",
+					 kind, s->live_count, s->live_bytes,
+					 s->leak == WARD_LEAK_DEFINITE
+						 ? "definitely lost"
+					 : s->leak == WARD_LEAK_INDIRECT
+						 ? "indirectly lost"
+						 : "still reachable");
+		else if (s->kind == WARD_KIND_HEAP)
+			ward__out_printf(o, "%s: %" PRId64 " live, %" PRId64
+					    " bytes (acquired %" PRId64
+					    ", %" PRId64 " bytes)\n",
+					 kind, s->live_count, s->live_bytes,
+					 s->alloc_count, s->alloc_bytes);
+		else /* sizes of descriptors and threads mean nothing */
+			ward__out_printf(o, "%s: %" PRId64 " live (acquired %"
+					    PRId64 ")\n",
+					 kind ? kind : "?", s->live_count,
+					 s->alloc_count);
+		for (int k = 0; k < s->depth; k++) {
+			int n = ward__describe_frames(p, s->pcs[k], fr, MAX_INLINE);
+			for (int j = 0; j < n; j++)
+				ward__out_printf(o, "\t%s\n", fr[j].s);
+		}
+	}
+	free(v);
+	return 0;
+}
+
+static void json_string(struct ward__out *o, const char *s)
+{
+	char buf[600];
+	size_t n = 0;
+
+	buf[n++] = '"';
+	for (; *s && n < sizeof(buf) - 8; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\') {
+			buf[n++] = '\\';
+			buf[n++] = (char)c;
+		} else if (c < 0x20) {
+			n += (size_t)snprintf(buf + n, 7, "\\u%04x", c);
+		} else {
+			buf[n++] = (char)c;
+		}
+	}
+	buf[n++] = '"';
+	o->write(o->opaque, buf, n);
+}
+
+static int write_json(const ward_profile_t *p, struct ward__out *o)
+{
+	struct ward__frame_text fr[MAX_INLINE];
+
+	ward__out_printf(o, "{\"samples\":[");
+	for (size_t i = 0; i < p->count; i++) {
+		const struct ward_sample *s = &p->samples[i];
+		const char *kind = ward_profile_kind_name(p, s->kind);
+		ward__out_printf(o, "%s\n{\"kind\":", i ? "," : "");
+		json_string(o, kind ? kind : "?");
+		if (ward__leak_name(s->leak)) {
+			ward__out_printf(o, ",\"leak\":");
+			json_string(o, ward__leak_name(s->leak));
+		}
+		ward__out_printf(o, ",\"live_count\":%" PRId64
+				    ",\"live_bytes\":%" PRId64
+				    ",\"alloc_count\":%" PRId64
+				    ",\"alloc_bytes\":%" PRId64 ",\"stack\":[",
+				 s->live_count, s->live_bytes, s->alloc_count,
+				 s->alloc_bytes);
+		for (int k = 0; k < s->depth; k++) {
+			int n = ward__describe_frames(p, s->pcs[k], fr, MAX_INLINE);
+			ward__out_printf(o, "%s{\"pc\":\"0x%" PRIxPTR "\",\"frame\":",
+					 k ? "," : "", s->pcs[k]);
+			json_string(o, fr[n - 1].s);
+			if (n > 1) {
+				ward__out_printf(o, ",\"inlined\":[");
+				for (int j = 0; j < n - 1; j++) {
+					ward__out_printf(o, j ? "," : "");
+					json_string(o, fr[j].s);
+				}
+				ward__out_printf(o, "]");
+			}
+			ward__out_printf(o, "}");
+		}
+		ward__out_printf(o, "]}");
+	}
+	ward__out_printf(o, "\n]}\n");
+	return 0;
+}
+
+WARD_API int ward_profile_write(const ward_profile_t *p, enum ward_format fmt,
+				ward_write_fn write, void *opaque)
+{
+	struct ward__out o = { write, opaque };
+	int rc;
+
+	if (!p || !write)
+		return -EINVAL;
+	ward__in_registry++;
+	switch (fmt) {
+	case WARD_FORMAT_PPROF:
+		rc = ward__write_pprof(p, &o);
+		break;
+	case WARD_FORMAT_TEXT:
+		rc = write_text(p, &o);
+		break;
+	case WARD_FORMAT_JSON:
+		rc = write_json(p, &o);
+		break;
+	default:
+		rc = -EINVAL;
+	}
+	ward__in_registry--;
+	return rc;
+}
+
+/* ---- The summary `ward run` prints ------------------------------------- */
+
+void ward__write_summary(const ward_profile_t *p, const char *head,
+			 const bool *kinds, ward_write_fn write, void *opaque)
+{
+	struct ward__out o = { write, opaque };
+	int64_t count[WARD_KIND_USER] = { 0 }, bytes[WARD_KIND_USER] = { 0 };
+	int64_t lc[4] = { 0 }, lb[4] = { 0 };
+
+	for (size_t i = 0; i < p->count; i++) {
+		const struct ward_sample *s = &p->samples[i];
+		if (s->kind >= 0 && s->kind < WARD_KIND_USER) {
+			count[s->kind] = ward__sat_add(count[s->kind], s->live_count);
+			bytes[s->kind] = ward__sat_add(bytes[s->kind], s->live_bytes);
+		}
+		if (s->kind == WARD_KIND_HEAP && s->leak > 0 && s->leak < 4) {
+			lc[s->leak] = ward__sat_add(lc[s->leak], s->live_count);
+			lb[s->leak] = ward__sat_add(lb[s->leak], s->live_bytes);
+		}
+	}
+	ward__out_printf(&o, "ward: %s:\n", head);
+	for (int k = 0; k < WARD_KIND_USER; k++) {
+		const char *name = ward_profile_kind_name(p, k);
+		if (!name || (kinds && !kinds[k]))
+			continue;
+		if (k == WARD_KIND_HEAP) {
+			ward__out_printf(&o, "  %-7s %10lld blocks %12lld bytes\n",
+					 name, (long long)count[k],
+					 (long long)bytes[k]);
+			static const char *const what[4] = {
+				NULL, "definitely lost", "indirectly lost",
+				"still reachable"
+			};
+			for (int l = 1; l < 4; l++)
+				if (lc[l])
+					ward__out_printf(
+						&o, "    %-15s %8lld blocks %12lld bytes\n",
+						what[l], (long long)lc[l],
+						(long long)lb[l]);
+		} else
+			ward__out_printf(&o, "  %-7s %10lld\n", name,
+					 (long long)count[k]);
+	}
+	ward__out_printf(&o, "\n");
+	/* The top sites; `ward report` shows them all. */
+	struct ward_profile *top = ward__profile_top(p, SUMMARY_SITES);
+	ward_profile_write(top ? top : p, WARD_FORMAT_TEXT, write, opaque);
+	size_t live_sites = 0;
+	for (size_t i = 0; i < p->count; i++)
+		live_sites += p->samples[i].live_count > 0;
+	if (top && top->count < live_sites)
+		ward__out_printf(&o, "(the %zu sites holding the most; `ward "
+				     "report` lists all %zu)\n",
+				 top->count, live_sites);
+	ward_profile_free(top);
+}

@@ -1,0 +1,36 @@
+/*
+ * observers.c — who is told when a record leaves the live set.
+ *
+ * The list only grows: an observer is added once and stays (its storage
+ * is static), so a release walks it without a lock while another thread
+ * adds one.
+ */
+#include <stdatomic.h>
+#include <stddef.h>
+
+#include "registry/registry.h"
+
+_Atomic int ward__observers_wanted;
+static struct ward__release_observer *_Atomic observers;
+
+void ward__observer_add(struct ward__release_observer *o)
+{
+	if (atomic_exchange(&o->added, true))
+		return;
+	struct ward__release_observer *head = atomic_load(&observers);
+	do
+		atomic_store_explicit(&o->next, head, memory_order_relaxed);
+	while (!atomic_compare_exchange_weak(&observers, &head, o));
+}
+
+void ward__observers_want(int delta)
+{
+	atomic_fetch_add(&ward__observers_wanted, delta);
+}
+
+void ward__observers_notify(int kind, uintptr_t handle, uint32_t site)
+{
+	for (struct ward__release_observer *o = atomic_load(&observers); o;
+	     o = atomic_load_explicit(&o->next, memory_order_acquire))
+		o->released(kind, handle, site);
+}

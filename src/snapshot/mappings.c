@@ -1,0 +1,127 @@
+/*
+ * mappings.c — the objects a snapshot's addresses lie in: each loaded
+ * object's executable segments (file, load range, file offset, GNU build
+ * id), and those of libraries dlclose() has unloaded since. A snapshot
+ * keeps them, so it names its frames the same when it is written after
+ * the objects moved, and a profile read from a file keeps its own.
+ */
+#include <elf.h>
+#include <errno.h>
+#include <link.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "snapshot/profile.h"
+#include "snapshot/symbolize.h"
+
+struct maps {
+	struct ward_profile *p;
+	size_t cap;
+	int err;
+};
+
+static void hex(const uint8_t *p, size_t n, char *out, size_t outlen)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t k = 0;
+	for (size_t i = 0; i < n && k + 2 < outlen; i++) {
+		out[k++] = digits[p[i] >> 4];
+		out[k++] = digits[p[i] & 15];
+	}
+	out[k] = '\0';
+}
+
+static void find_build_id(struct dl_phdr_info *info, char *out, size_t len)
+{
+	out[0] = '\0';
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_NOTE)
+			continue;
+		const uint8_t *p = (const uint8_t *)(info->dlpi_addr + ph->p_vaddr);
+		const uint8_t *end = p + ph->p_memsz;
+		while (p + sizeof(ElfW(Nhdr)) <= end) {
+			const ElfW(Nhdr) *nh = (const ElfW(Nhdr) *)p;
+			const uint8_t *name = p + sizeof(*nh);
+			const uint8_t *desc = name + ((nh->n_namesz + 3) & ~3u);
+			if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 &&
+			    memcmp(name, "GNU", 4) == 0) {
+				hex(desc, nh->n_descsz, out, len);
+				return;
+			}
+			p = desc + ((nh->n_descsz + 3) & ~3u);
+		}
+	}
+}
+
+/* Append a mapping (page-aligned start and offset); 0 or -ENOMEM. */
+static int add(struct maps *m, uint64_t start, uint64_t limit,
+	       uint64_t offset, const char *file, const char *build_id)
+{
+	struct ward_profile *p = m->p;
+	if (p->nmaps == m->cap) {
+		size_t ncap = m->cap ? m->cap * 2 : 32;
+		struct ward__mapping *nv = realloc(p->maps, ncap * sizeof(*nv));
+		if (!nv)
+			return -ENOMEM;
+		p->maps = nv;
+		m->cap = ncap;
+	}
+	struct ward__mapping *mp = &p->maps[p->nmaps];
+	mp->start = start & ~(uint64_t)4095;
+	mp->limit = limit;
+	mp->offset = offset & ~(uint64_t)4095;
+	mp->file = strdup(file);
+	mp->build_id = build_id[0] ? strdup(build_id) : NULL;
+	p->nmaps++;
+	if (!mp->file || (build_id[0] && !mp->build_id))
+		return -ENOMEM;
+	return 0;
+}
+
+static int add_object(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct maps *m = arg;
+	char build_id[80], exe[512];
+	bool first = true;
+
+	(void)size;
+	const char *name = info->dlpi_name;
+	if (!name || !*name) {
+		ssize_t r = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+		exe[r > 0 ? r : 0] = '\0';
+		name = exe;
+	}
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
+			continue;
+		if (first) {
+			find_build_id(info, build_id, sizeof(build_id));
+			first = false;
+		}
+		m->err = add(m, info->dlpi_addr + ph->p_vaddr,
+			     info->dlpi_addr + ph->p_vaddr + ph->p_memsz,
+			     ph->p_offset, name, build_id);
+		if (m->err)
+			return 1;
+	}
+	return 0;
+}
+
+int ward__profile_map_process(struct ward_profile *p)
+{
+	struct maps m = { p, 0, 0 };
+	dl_iterate_phdr(add_object, &m);
+	if (m.err)
+		return m.err;
+	struct ward__unloaded u[64];
+	size_t n = ward__symbolize_unloaded(u, 64);
+	for (size_t i = 0; i < n; i++)
+		if (add(&m, u[i].start, u[i].limit, u[i].offset, u[i].path,
+			"") < 0)
+			return -ENOMEM;
+	return 0;
+}

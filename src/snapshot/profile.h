@@ -1,0 +1,107 @@
+/*
+ * A profile (snapshot.c, describe.c): samples, and what names them — the
+ * kinds' names and, for a profile read from a file, its mappings. A
+ * profile owns all of it, so it reads the same after the registry moved
+ * on and in a process that never registered its kinds.
+ */
+#ifndef WARD_SNAPSHOT_PROFILE_H
+#define WARD_SNAPSHOT_PROFILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ward/profile.h"
+#include "ward/track.h"
+
+struct ward_profile {
+	struct ward_sample *samples;
+	uint32_t *sites;     /* site id of each sample, ascending */
+	size_t count;
+	uintptr_t *owned_pcs; /* stacks owned by this profile, if any */
+	/* The objects its addresses lie in (mappings.c). A profile read
+	 * from a file names its frames through them; a snapshot of this
+	 * process through the objects loaded now, which are faster to read
+	 * and know the libraries' inlined frames as well. */
+	struct ward__mapping *maps;
+	size_t nmaps;
+	bool from_file;
+	char *kind_names[WARD_KIND_MAX]; /* owned; NULL: no such kind */
+};
+
+/* An empty profile with room for cap samples, or NULL. */
+struct ward_profile *ward__profile_new(size_t cap);
+
+/* Name p's kinds as the registry names them now. 0 or -ENOMEM. */
+int ward__profile_name_live_kinds(struct ward_profile *p);
+
+/* Give dst copies of src's kind names and mappings. 0 or -ENOMEM. */
+int ward__profile_copy_names(struct ward_profile *dst,
+			     const struct ward_profile *src);
+
+/* Name kind in p (a copy of name); 0 or -ENOMEM. */
+int ward__profile_name_kind(struct ward_profile *p, int kind,
+			    const char *name);
+
+/* Whether a kind's sizes are bytes: the heap's and user kinds' are;
+ * descriptors, FILEs and threads are counted, not measured. */
+static inline bool ward__kind_sized(int kind)
+{
+	return kind == WARD_KIND_HEAP || kind >= WARD_KIND_USER;
+}
+
+/* p's samples in report order: heap definitely lost, then indirectly
+ * lost, the other kinds, heap not classified, heap still reachable; in
+ * each, live bytes then live count, largest first. Free the array. */
+const struct ward_sample **ward__profile_sorted(const struct ward_profile *p);
+
+/* A mapping as pprof describes it. */
+struct ward__mapping {
+	uint64_t start, limit, offset;
+	char *file;     /* owned */
+	char *build_id; /* owned, hex; NULL when unknown */
+};
+
+/* Add this process's mappings to p (a snapshot). 0 or -ENOMEM. */
+int ward__profile_map_process(struct ward_profile *p);
+
+/*
+ * The frames at a return address of profile p (NULL: of this process):
+ * through p's mappings when it was read from a file, else in this process.
+ * "function+0xoff (object) file:line" for the function containing the
+ * address, last; before it, innermost first, "function (object) file:line
+ * (inlined)" for each function inlined there. Returns the count (>= 1 when
+ * max >= 1).
+ */
+enum { MAX_INLINE = 16 };
+struct ward__frame_text {
+	char s[512];
+};
+int ward__describe_frames(const struct ward_profile *p, uintptr_t pc,
+			  struct ward__frame_text *out, int max);
+
+/* The last of those frames: the function containing the address. */
+void ward__describe(const struct ward_profile *p, uintptr_t pc, char *buf,
+		    size_t len);
+void ward__describe_pc(uintptr_t pc, char *buf, size_t len);
+
+/* Cut a frame's text down to its function's name ("name (object)" with
+ * with_object), for matching frames across builds and merging them; a
+ * frame without a name becomes "object+offset" (its address moves from
+ * run to run). */
+void ward__frame_function(char *frame, bool with_object);
+
+/* A new profile of p's n sites holding the most (bytes, then objects),
+ * largest first; NULL when out of memory. Stacks are shared with p. */
+struct ward_profile *ward__profile_top(const struct ward_profile *p, size_t n);
+
+/* A copy of p whose heap samples are split by the scan's classes (their
+ * `leak` set); NULL when out of memory. */
+struct ward__scan_result;
+struct ward_profile *ward__profile_classify(const struct ward_profile *p,
+					    const struct ward__scan_result *r);
+
+/* "definite", "indirect", "reachable", or NULL. */
+const char *ward__leak_name(int leak);
+
+#endif

@@ -1,0 +1,350 @@
+/*
+ * snapshot.c — snapshots of the registry, their diffs, the order reports
+ * use, and the split of heap samples by the scan's classes.
+ *
+ * A snapshot reads each site's counters (four relaxed atomic loads), so it
+ * costs time in proportion to the number of sites and never stops the
+ * threads that acquire and release meanwhile. Samples point at the sites'
+ * stacks, which live as long as the process.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/sat.h"
+#include "registry/registry.h"
+#include "registry/sample.h"
+#include "scan/scan.h"
+#include "snapshot/profile.h"
+#include "ward/track.h"
+
+static int by_live_ptr(const void *a, const void *b);
+
+struct ward_profile *ward__profile_new(size_t cap)
+{
+	struct ward_profile *p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->samples = calloc(cap ? cap : 1, sizeof(*p->samples));
+	p->sites = calloc(cap ? cap : 1, sizeof(*p->sites));
+	if (!p->samples || !p->sites) {
+		ward_profile_free(p);
+		return NULL;
+	}
+	return p;
+}
+
+int ward__profile_name_kind(struct ward_profile *p, int kind,
+			    const char *name)
+{
+	if (kind < 0 || kind >= WARD_KIND_MAX)
+		return -EINVAL;
+	char *copy = name ? strdup(name) : NULL;
+	if (name && !copy)
+		return -ENOMEM;
+	free(p->kind_names[kind]);
+	p->kind_names[kind] = copy;
+	return 0;
+}
+
+int ward__profile_copy_names(struct ward_profile *dst,
+			     const struct ward_profile *src)
+{
+	for (int k = 0; k < WARD_KIND_MAX; k++)
+		if (ward__profile_name_kind(dst, k, src->kind_names[k]) < 0)
+			return -ENOMEM;
+	dst->from_file = src->from_file;
+	if (!src->nmaps)
+		return 0;
+	dst->maps = calloc(src->nmaps + 1, sizeof(*dst->maps));
+	if (!dst->maps)
+		return -ENOMEM;
+	for (size_t i = 0; i < src->nmaps; i++) {
+		dst->maps[i] = src->maps[i];
+		dst->maps[i].file = dst->maps[i].build_id = NULL;
+		dst->nmaps = i + 1;
+		if (src->maps[i].file &&
+		    !(dst->maps[i].file = strdup(src->maps[i].file)))
+			return -ENOMEM;
+		if (src->maps[i].build_id &&
+		    !(dst->maps[i].build_id = strdup(src->maps[i].build_id)))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+int ward__profile_name_live_kinds(struct ward_profile *p)
+{
+	for (int k = 0; k < WARD_KIND_MAX; k++)
+		if (ward__profile_name_kind(p, k, ward_kind_name(k)) < 0)
+			return -ENOMEM;
+	return 0;
+}
+
+WARD_API const char *ward_profile_kind_name(const ward_profile_t *p, int kind)
+{
+	if (!p || kind < 0 || kind >= WARD_KIND_MAX)
+		return NULL;
+	return p->kind_names[kind];
+}
+
+WARD_API ward_profile_t *ward_profile_snapshot(void)
+{
+	uint32_t n = ward__site_count();
+	struct ward_profile *p;
+	struct ward__counts *c;
+
+	ward__in_registry++;
+	p = ward__profile_new(n);
+	c = malloc((n ? n : 1) * sizeof(*c));
+	if (!p || !c) {
+		ward_profile_free(p);
+		free(c);
+		ward__in_registry--;
+		return NULL;
+	}
+	if (ward__profile_name_live_kinds(p) < 0 ||
+	    ward__profile_map_process(p) < 0) {
+			ward_profile_free(p);
+			free(c);
+			ward__in_registry--;
+			return NULL;
+	}
+	ward__in_registry--;
+	/* Releases are read before acquisitions: every release follows its
+	 * acquisition, so live counts are never negative. */
+	ward__counts_read(c, n);
+	for (uint32_t id = 1; id <= n; id++) {
+		struct ward__site_rec *r = ward__site_get(id);
+		if (!r)
+			continue;
+		uint64_t rc = c[id - 1].rel_count, rb = c[id - 1].rel_bytes;
+		uint64_t ac = c[id - 1].acq_count, ab = c[id - 1].acq_bytes;
+		if (ac == 0)
+			continue;
+		struct ward_sample *s = &p->samples[p->count];
+		s->kind = (int)r->kind;
+		s->depth = (int)r->depth;
+		s->pcs = r->pcs;
+		s->alloc_count = (int64_t)ac;
+		s->alloc_bytes = (int64_t)ab;
+		s->live_count = (int64_t)(ac - rc);
+		s->live_bytes = (int64_t)(ab - rb);
+		if (r->kind == WARD_KIND_HEAP) { /* weighted, sample.h */
+			s->live_count = (s->live_count + WARD__WEIGHT_ONE / 2) /
+					WARD__WEIGHT_ONE;
+			s->alloc_count = (s->alloc_count + WARD__WEIGHT_ONE / 2) /
+					 WARD__WEIGHT_ONE;
+		}
+		p->sites[p->count] = id;
+		p->count++;
+	}
+	ward__in_registry++;
+	free(c);
+	ward__in_registry--;
+	return p;
+}
+
+struct ward_profile *ward__profile_top(const struct ward_profile *p, size_t n)
+{
+	struct ward_profile *t = ward__profile_new(n);
+	const struct ward_sample **v;
+
+	if (!t)
+		return NULL;
+	v = calloc(p->count ? p->count : 1, sizeof(*v));
+	if (!v) {
+		ward_profile_free(t);
+		return NULL;
+	}
+	for (size_t i = 0; i < p->count; i++)
+		v[i] = &p->samples[i];
+	qsort(v, p->count, sizeof(*v), by_live_ptr);
+	for (size_t i = 0; i < p->count && t->count < n; i++) {
+		if (v[i]->live_count <= 0)
+			continue;
+		t->samples[t->count] = *v[i];
+		t->sites[t->count] = p->sites[v[i] - p->samples];
+		t->count++;
+	}
+	free(v);
+	/* A profile read from a file names its frames through its mappings:
+	 * the copy needs them too. */
+	if (ward__profile_copy_names(t, p) < 0) {
+		ward_profile_free(t);
+		return NULL;
+	}
+	return t;
+}
+
+WARD_API ward_profile_t *ward_profile_diff(const ward_profile_t *base,
+					   const ward_profile_t *now)
+{
+	if (!base || !now)
+		return NULL;
+	struct ward_profile *d = ward__profile_new(now->count);
+	if (!d || ward__profile_copy_names(d, now) < 0) {
+		ward_profile_free(d);
+		return NULL;
+	}
+	/* Both are in site-id order: merge. */
+	size_t i = 0;
+	for (size_t j = 0; j < now->count; j++) {
+		while (i < base->count && base->sites[i] < now->sites[j])
+			i++;
+		struct ward_sample s = now->samples[j];
+		if (i < base->count && base->sites[i] == now->sites[j]) {
+			const struct ward_sample *b = &base->samples[i];
+			s.live_count = ward__sat_sub(s.live_count, b->live_count);
+			s.live_bytes = ward__sat_sub(s.live_bytes, b->live_bytes);
+			s.alloc_count = ward__sat_sub(s.alloc_count, b->alloc_count);
+			s.alloc_bytes = ward__sat_sub(s.alloc_bytes, b->alloc_bytes);
+		}
+		if (!s.live_count && !s.live_bytes && !s.alloc_count &&
+		    !s.alloc_bytes)
+			continue;
+		d->samples[d->count] = s;
+		d->sites[d->count] = now->sites[j];
+		d->count++;
+	}
+	return d;
+}
+
+WARD_API void ward_profile_free(ward_profile_t *p)
+{
+	if (!p)
+		return;
+	free(p->samples);
+	free(p->sites);
+	free(p->owned_pcs);
+	for (size_t i = 0; i < p->nmaps; i++) {
+		free(p->maps[i].file);
+		free(p->maps[i].build_id);
+	}
+	free(p->maps);
+	for (int k = 0; k < WARD_KIND_MAX; k++)
+		free(p->kind_names[k]);
+	free(p);
+}
+
+WARD_API size_t ward_profile_count(const ward_profile_t *p)
+{
+	return p ? p->count : 0;
+}
+
+WARD_API const struct ward_sample *ward_profile_sample(const ward_profile_t *p,
+						       size_t i)
+{
+	return p && i < p->count ? &p->samples[i] : NULL;
+}
+
+/*
+ * What to fix first leads a report: heap definitely lost, then indirectly
+ * lost, then the other kinds (descriptors, FILEs, threads, user kinds),
+ * then heap not classified, then heap still reachable.
+ */
+static int severity(const struct ward_sample *s)
+{
+	if (s->kind != WARD_KIND_HEAP)
+		return 2;
+	switch (s->leak) {
+	case WARD_LEAK_DEFINITE: return 0;
+	case WARD_LEAK_INDIRECT: return 1;
+	case WARD_LEAK_REACHABLE: return 4;
+	default: return 3;
+	}
+}
+
+/* Order for reports: severity, then live bytes, then live count,
+ * largest first. */
+static int by_live_ptr(const void *a, const void *b)
+{
+	const struct ward_sample *x = *(const struct ward_sample *const *)a;
+	const struct ward_sample *y = *(const struct ward_sample *const *)b;
+	int sx = severity(x), sy = severity(y);
+	if (sx != sy)
+		return sx < sy ? -1 : 1;
+	if (x->live_bytes != y->live_bytes)
+		return x->live_bytes < y->live_bytes ? 1 : -1;
+	if (x->live_count != y->live_count)
+		return x->live_count < y->live_count ? 1 : -1;
+	return 0;
+}
+
+const struct ward_sample **ward__profile_sorted(const ward_profile_t *p)
+{
+	const struct ward_sample **v = calloc(p->count ? p->count : 1,
+					      sizeof(*v));
+	if (!v)
+		return NULL;
+	for (size_t i = 0; i < p->count; i++)
+		v[i] = &p->samples[i];
+	qsort(v, p->count, sizeof(*v), by_live_ptr);
+	return v;
+}
+
+/* ---- Classified by a reachability scan ----------------------------------- */
+
+struct ward_profile *ward__profile_classify(const struct ward_profile *p,
+					    const struct ward__scan_result *r)
+{
+	/* Per site: count and bytes of each class. */
+	uint32_t nsites = ward__site_count() + 1;
+	int64_t(*c)[4] = calloc(nsites, sizeof(*c));
+	int64_t(*b)[4] = calloc(nsites, sizeof(*b));
+	struct ward_profile *t = ward__profile_new(p->count * 3 + 1);
+	if (!c || !b || !t || ward__profile_copy_names(t, p) < 0) {
+		free(c);
+		free(b);
+		ward_profile_free(t);
+		return NULL;
+	}
+	for (size_t i = 0; i < r->blocks; i++)
+		if (r->site[i] < nsites) {
+			c[r->site[i]][r->state[i]]++;
+			b[r->site[i]][r->state[i]] += (int64_t)r->size[i];
+		}
+	for (size_t i = 0; i < p->count; i++) {
+		const struct ward_sample *s = &p->samples[i];
+		uint32_t site = p->sites[i];
+		if (s->kind != WARD_KIND_HEAP || site >= nsites ||
+		    s->live_count <= 0) {
+			t->samples[t->count] = *s;
+			t->sites[t->count++] = site;
+			continue;
+		}
+		/* Live values split by class; allocation totals stay on the
+		 * first part, so they add up as before. */
+		bool first = true;
+		for (int k = WARD_LEAK_DEFINITE; k <= WARD_LEAK_REACHABLE; k++) {
+			if (!c[site][k])
+				continue;
+			struct ward_sample part = *s;
+			part.leak = k;
+			part.live_count = c[site][k];
+			part.live_bytes = b[site][k];
+			if (!first)
+				part.alloc_count = part.alloc_bytes = 0;
+			first = false;
+			t->samples[t->count] = part;
+			t->sites[t->count++] = site;
+		}
+		if (first) { /* the scan saw none: keep it as it was */
+			t->samples[t->count] = *s;
+			t->sites[t->count++] = site;
+		}
+	}
+	free(c);
+	free(b);
+	return t;
+}
+
+const char *ward__leak_name(int leak)
+{
+	switch (leak) {
+	case WARD_LEAK_DEFINITE: return "definite";
+	case WARD_LEAK_INDIRECT: return "indirect";
+	case WARD_LEAK_REACHABLE: return "reachable";
+	default: return NULL;
+	}
+}
