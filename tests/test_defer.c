@@ -234,6 +234,50 @@ TEST(defer_with_no_open_frame_aborts_naming_the_site)
 	ward_test_spawned_free(&s);
 }
 
+/* The abort hook sees the message and may end the process its own way. */
+static void exit_with_7(void *opaque, const char *msg, size_t len)
+{
+	char line[64];
+	snprintf(line, sizeof(line), "hook(%s): %.*s", (const char *)opaque,
+		 (int)(len < 30 ? len : 30), msg);
+	fputs(line, stdout);
+	fflush(stdout);
+	exit(7);
+}
+
+static void defer_without_frame_hooked(void)
+{
+	ward_set_abort_hook(exit_with_7, "mine");
+	ward_defer(mark, "nowhere");
+}
+
+static void returning_hook(void *opaque, const char *msg, size_t len)
+{
+	fputs("returned\n", stdout);
+	fflush(stdout);
+}
+
+static void defer_without_frame_hook_returns(void)
+{
+	ward_set_abort_hook(returning_hook, NULL);
+	ward_defer(mark, "nowhere");
+}
+
+TEST(abort_hook_replaces_the_abort)
+{
+	struct ward_test_spawned s = ward_test_spawn(defer_without_frame_hooked);
+	ASSERT_EQ(s.status, 7);
+	ASSERT_CONTAINS(s.out, "hook(mine): ward: ward_defer() at");
+	ASSERT_CONTAINS(s.err, "no open frame"); /* logged first */
+	ward_test_spawned_free(&s);
+	/* A hook that returns: ward aborts all the same. */
+	s = ward_test_spawn(defer_without_frame_hook_returns);
+	ASSERT_EQ(s.status, 128 + SIGABRT);
+	ASSERT_CONTAINS(s.out, "returned");
+	ward_test_spawned_free(&s);
+	ASSERT_TRUE(ward_set_abort_hook(NULL, NULL) == NULL);
+}
+
 static void nothing(void *unused)
 {
 }
@@ -719,7 +763,10 @@ TEST(strerror_and_version)
 {
 	ASSERT_STREQ(ward_strerror(-ENOENT), "No such file or directory");
 	ASSERT_STREQ(ward_strerror(0), "success");
-	ASSERT_STREQ(ward_version(), "0.1.0");
+	char v[32];
+	snprintf(v, sizeof(v), "%d.%d.%d", WARD_VERSION_MAJOR,
+		 WARD_VERSION_MINOR, WARD_VERSION_PATCH);
+	ASSERT_STREQ(ward_version(), v);
 }
 
 static size_t defer_records(int64_t *pending)

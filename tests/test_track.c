@@ -389,6 +389,10 @@ static void clean_test_body(void)
 	printf("verify: %d\n", ward_leakcheck_verify(lc, "clean_test_body"));
 }
 
+static void to_mem_null(void *opaque, const void *buf, size_t len)
+{
+}
+
 TEST(leakcheck_verify_fails_the_test_with_a_report)
 {
 	struct ward_test_spawned r = ward_test_spawn(leaky_test_body);
@@ -403,6 +407,66 @@ TEST(leakcheck_verify_fails_the_test_with_a_report)
 	ASSERT_CONTAINS(r.out, "verify: 0");
 	ASSERT_EQ(r.err[0], '\0');
 	ward_test_spawned_free(&r);
+}
+
+/* The report of ward_leakcheck_verify goes through the log hook. */
+static void log_to_stdout(void *opaque, enum ward_log_level level,
+			  const char *msg, size_t len)
+{
+	printf("[hook %d] %.*s", (int)level, (int)len, msg);
+	fflush(stdout);
+}
+
+static void leaky_test_body_logged(void)
+{
+	ward_set_log_hook(log_to_stdout, NULL);
+	leaky_test_body();
+}
+
+TEST(leakcheck_verify_reports_through_the_log_hook)
+{
+	struct ward_test_spawned r = ward_test_spawn(leaky_test_body_logged);
+	ASSERT_EQ(r.status, 1);
+	ASSERT_CONTAINS(r.out, "[hook 2] ward: leaky_test_body leaked 1 "
+			       "resource:");
+	ASSERT_CONTAINS(r.out, "leak_big+0x");
+	ASSERT_TRUE(!strstr(r.err, "leaked"));
+	ward_test_spawned_free(&r);
+}
+
+/* A NULL where an object is needed is refused, never a crash (the error
+ * convention in ward/core.h). */
+TEST(public_functions_refuse_null)
+{
+	ward_profile_t *p = NULL;
+	char err[64];
+	ASSERT_EQ(ward_leakcheck_end(NULL, NULL), -EINVAL);
+	ASSERT_EQ(ward_leakcheck_end(NULL, &p), -EINVAL);
+	ASSERT_TRUE(p == NULL);
+	ASSERT_EQ(ward_leakcheck_ignore(NULL, WARD_KIND_HEAP, 1), -EINVAL);
+	ASSERT_EQ(ward_kind_stats(WARD_KIND_HEAP, NULL), -EINVAL);
+	ASSERT_EQ(ward_kind_register(NULL), -EINVAL);
+	ASSERT_TRUE(ward_profile_diff(NULL, NULL) == NULL);
+	ASSERT_EQ(ward_profile_count(NULL), 0);
+	ASSERT_TRUE(ward_profile_sample(NULL, 0) == NULL);
+	ASSERT_TRUE(ward_profile_kind_name(NULL, 0) == NULL);
+	ASSERT_EQ(ward_profile_write(NULL, WARD_FORMAT_TEXT, to_mem_null, NULL),
+		  -EINVAL);
+	ASSERT_EQ(ward_profile_save(NULL, "/tmp/x", WARD_FORMAT_TEXT), -EINVAL);
+	ASSERT_EQ(ward_profile_read(NULL, 0, NULL, err, sizeof(err)), -EINVAL);
+	ASSERT_EQ(ward_profile_load(NULL, &p, err, sizeof(err)), -EINVAL);
+	ASSERT_EQ(ward_profile_load("/nonexistent", NULL, err, sizeof(err)),
+		  -EINVAL);
+	ASSERT_EQ(ward_trace_signal_number(NULL), -EINVAL);
+	errno = 0;
+	ASSERT_TRUE(ward_fopen(NULL, "r") == NULL);
+	ASSERT_EQ(errno, EINVAL);
+	ASSERT_TRUE(ward_fopen("/dev/null", NULL) == NULL);
+	ASSERT_EQ(ward_thread_create(NULL, NULL, NULL, NULL), EINVAL);
+	ward_profile_free(NULL);
+	ward_free(NULL);
+	ASSERT_EQ(ward_fclose(NULL), 0);
+	ward_defer_stats(NULL);
 }
 
 TEST(realloc_moves_the_record)

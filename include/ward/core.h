@@ -25,7 +25,9 @@ extern "C" {
 #define WARD_API
 #endif
 
-/* Library version, as numbers and as "MAJOR.MINOR.PATCH". */
+/* Library version, as numbers and as "MAJOR.MINOR.PATCH". These lines are
+ * the one place the version is set: the build (CMakeLists.txt) reads them,
+ * and make test checks docs/ward.1 names the same. */
 #define WARD_VERSION_MAJOR 0
 #define WARD_VERSION_MINOR 1
 #define WARD_VERSION_PATCH 0
@@ -60,6 +62,33 @@ typedef void (*ward_log_fn)(void *opaque, enum ward_log_level level,
  * Returns the previous hook (NULL when it was the default).
  */
 WARD_API ward_log_fn ward_set_log_hook(ward_log_fn fn, void *opaque);
+
+/*
+ * What ward does on a programming error it cannot return from (a defer
+ * with no open frame, a recovery where none may happen): it logs the
+ * message (WARD_LOG_ERROR), then calls the abort hook, then abort().
+ * A hook may end the process its own way (a test harness recording the
+ * failure, exit with a status, longjmp to a recovery point in a program
+ * that knows the state it abandons); if it returns, ward aborts.
+ */
+typedef void (*ward_abort_fn)(void *opaque, const char *msg, size_t len);
+
+/*
+ * ward_set_abort_hook - call fn(opaque, message) before aborting on a
+ * programming error. NULL restores plain abort(). Returns the previous
+ * hook.
+ */
+WARD_API ward_abort_fn ward_set_abort_hook(ward_abort_fn fn, void *opaque);
+
+/*
+ * Error convention of the whole API: functions that return int return 0
+ * (or a count) on success and a negative errno on failure; functions that
+ * return a pointer return NULL on failure. A NULL where an object is
+ * required is refused with -EINVAL (or NULL), never a crash. Free, close
+ * and release functions accept NULL and do nothing. The library-mode
+ * wrappers in ward/track.h are the exception: they keep the conventions of
+ * the calls they wrap (track.h says which).
+ */
 
 #ifdef __cplusplus
 }

@@ -112,16 +112,35 @@ WARD_API int ward_kind_stats(int kind, struct ward_kind_stats *out);
  */
 WARD_API uint64_t ward_track_set_sampling(uint64_t mean_bytes);
 
-/* ---- Library-mode wrappers: acquire, then track --------------------- */
+/*
+ * ---- Library-mode wrappers: acquire, then track ---------------------
+ *
+ * Each does the call it wraps and records (or forgets) the resource with
+ * the calling stack. They keep the conventions of the calls they wrap —
+ * not ward's negative errno — so they drop in where those calls were:
+ */
 
+/* malloc, calloc, realloc: NULL and errno ENOMEM on failure. ward_free
+ * accepts NULL. A block not from these (or the tracer) is freed as it is. */
 WARD_API void *ward_malloc(size_t size);
 WARD_API void *ward_calloc(size_t n, size_t size);
 WARD_API void *ward_realloc(void *ptr, size_t size);
-WARD_API void ward_free(void *ptr); /* accepts NULL */
+WARD_API void ward_free(void *ptr);
+
+/* open, close: -1 and errno on failure (close forgets the descriptor even
+ * then, as the kernel does). */
 WARD_API int ward_open(const char *path, int flags, ...);
 WARD_API int ward_close(int fd);
+
+/* fopen: NULL and errno (EINVAL for a NULL path or mode). fclose: EOF and
+ * errno; accepts NULL and returns 0. */
 WARD_API FILE *ward_fopen(const char *path, const char *mode);
-WARD_API int ward_fclose(FILE *f); /* accepts NULL: returns 0 */
+WARD_API int ward_fclose(FILE *f);
+
+/* pthread_create, pthread_join, pthread_detach: 0, or a positive error
+ * number (EINVAL for a NULL thread or function). A thread is live from
+ * create until it is joined or detached (ward cannot know when a detached
+ * thread ends). */
 WARD_API int ward_thread_create(pthread_t *th, const pthread_attr_t *attr,
 				void *(*fn)(void *), void *arg);
 WARD_API int ward_thread_join(pthread_t th, void **ret);

@@ -89,9 +89,13 @@ static pthread_mutex_t hook_lock = PTHREAD_MUTEX_INITIALIZER;
 static ward_log_fn hook_fn;   /* NULL: write to stderr; under hook_lock */
 static void *hook_opaque;     /* under hook_lock */
 
+#define WARD_STR_(x) #x
+#define WARD_STR(x) WARD_STR_(x)
+
 WARD_API const char *ward_version(void)
 {
-	return "0.1.0";
+	return WARD_STR(WARD_VERSION_MAJOR) "." WARD_STR(WARD_VERSION_MINOR)
+		"." WARD_STR(WARD_VERSION_PATCH);
 }
 
 WARD_API const char *ward_strerror(int err)
@@ -166,12 +170,37 @@ void ward__log(enum ward_log_level level, const char *fmt, ...)
 	va_end(ap);
 }
 
+static ward_abort_fn abort_fn;   /* under hook_lock */
+static void *abort_opaque;       /* under hook_lock */
+
+WARD_API ward_abort_fn ward_set_abort_hook(ward_abort_fn fn, void *opaque)
+{
+	pthread_mutex_lock(&hook_lock);
+	ward_abort_fn old = abort_fn;
+	abort_fn = fn;
+	abort_opaque = fn ? opaque : NULL;
+	pthread_mutex_unlock(&hook_lock);
+	return old;
+}
+
 void ward__fatal(const char *fmt, ...)
 {
+	char buf[4096];
 	va_list ap;
 
 	va_start(ap, fmt);
-	ward__vlog(WARD_LOG_ERROR, fmt, ap);
+	int len = vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
+	if (len < 0)
+		len = 0;
+	if ((size_t)len >= sizeof(buf))
+		len = sizeof(buf) - 1;
+	ward__log_raw(WARD_LOG_ERROR, buf, (size_t)len);
+	pthread_mutex_lock(&hook_lock);
+	ward_abort_fn fn = abort_fn;
+	void *opaque = abort_opaque;
+	pthread_mutex_unlock(&hook_lock);
+	if (fn)
+		fn(opaque, buf, (size_t)len);
 	abort();
 }

@@ -2,8 +2,8 @@
  * Internal logging: every message ward emits goes through ward__log(), which
  * formats it and hands it to the log hook set by ward_set_log_hook().
  */
-#ifndef WARD_INTERNAL_LOG_H
-#define WARD_INTERNAL_LOG_H
+#ifndef WARD_CORE_LOG_H
+#define WARD_CORE_LOG_H
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,7 +23,7 @@ int ward__write_all(int fd, const void *buf, size_t len);
 /* Deliver an already formatted message. */
 void ward__log_raw(enum ward_log_level level, const char *msg, size_t len);
 
-/* Log a programming error and abort. */
+/* Log a programming error, call the abort hook, and abort. */
 __attribute__((noreturn, format(printf, 1, 2))) void
 ward__fatal(const char *fmt, ...);
 

@@ -26,34 +26,17 @@
 #include <time.h>
 #include <zlib.h>
 
+#include "core/grow.h"
 #include "export/export.h"
 
 /* ---- A growable protobuf buffer ---------------------------------------- */
 
-struct pb {
-	uint8_t *p;
-	size_t len, cap;
-	bool oom;
-};
+/* The message being encoded: ward__buf, appended to by the pb_* calls. */
+#define pb ward__buf
 
 static void pb_raw(struct pb *b, const void *data, size_t n)
 {
-	if (b->oom || n == 0)
-		return; /* nothing to add (data may be NULL then) */
-	if (b->len + n > b->cap) {
-		size_t ncap = b->cap ? b->cap : 256;
-		while (ncap < b->len + n)
-			ncap *= 2;
-		uint8_t *np = realloc(b->p, ncap);
-		if (!np) {
-			b->oom = true;
-			return;
-		}
-		b->p = np;
-		b->cap = ncap;
-	}
-	memcpy(b->p + b->len, data, n);
-	b->len += n;
+	ward__buf_add(b, data, n);
 }
 
 static void pb_varint(struct pb *b, uint64_t v)
@@ -103,14 +86,10 @@ static int64_t str_id(struct strtab *t, const char *s)
 	for (size_t i = 0; i < t->n; i++)
 		if (strcmp(t->v[i], s) == 0)
 			return (int64_t)i;
-	if (t->n == t->cap) {
-		size_t ncap = t->cap ? t->cap * 2 : 32;
-		const char **nv = realloc(t->v, ncap * sizeof(*nv));
-		if (!nv)
-			return 0;
-		t->v = nv;
-		t->cap = ncap;
-	}
+	const char **nv = ward__grow(t->v, &t->cap, t->n + 1, sizeof(*nv), 32);
+	if (!nv)
+		return 0;
+	t->v = nv;
 	t->v[t->n] = s;
 	return (int64_t)t->n++;
 }
@@ -177,7 +156,7 @@ static int deflate_out(const struct pb *b, struct ward__out *o)
 	if (deflateInit2(&z, 6, Z_DEFLATED, wbits + 16, mem_level,
 			 Z_DEFAULT_STRATEGY) != Z_OK)
 		return -ENOMEM;
-	z.next_in = b->p;
+	z.next_in = (Bytef *)b->p;
 	z.avail_in = (uInt)b->len;
 	int rc;
 	do {

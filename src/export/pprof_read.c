@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <zlib.h>
 
+#include "core/grow.h"
 #include "export/export.h"
 #include "ward/track.h"
 
@@ -125,16 +126,12 @@ struct u64s {
 
 static void push(struct rd *r, struct u64s *a, uint64_t x)
 {
-	if (a->n == a->cap) {
-		size_t ncap = a->cap ? a->cap * 2 : 8;
-		uint64_t *nv = realloc(a->v, ncap * sizeof(*nv));
-		if (!nv) {
-			fail(r, "out of memory");
-			return;
-		}
-		a->v = nv;
-		a->cap = ncap;
+	uint64_t *nv = ward__grow(a->v, &a->cap, a->n + 1, sizeof(*nv), 8);
+	if (!nv) {
+		fail(r, "out of memory");
+		return;
 	}
+	a->v = nv;
 	a->v[a->n++] = x;
 }
 
@@ -183,21 +180,16 @@ struct parsed {
 	struct u64s map_file_str, map_build_id_str, map_id;
 	const uint8_t **strs;
 	size_t *strlens;
-	size_t nstrs, capstrs;
+	size_t nstrs, capstrs, caplens;
 };
 
 static void *grow(struct rd *r, void *v, size_t *cap, size_t n, size_t elem)
 {
-	if (n < *cap)
-		return v;
-	size_t ncap = *cap ? *cap * 2 : 16;
-	void *nv = realloc(v, ncap * elem);
+	void *nv = ward__grow(v, cap, n + 1, elem, 16);
 	if (!nv) {
 		fail(r, "out of memory");
 		return v;
 	}
-	memset((char *)nv + *cap * elem, 0, (ncap - *cap) * elem);
-	*cap = ncap;
 	return nv;
 }
 
@@ -349,14 +341,10 @@ static void read_profile(struct rd *r, struct parsed *pp)
 			struct rd s = sub(r);
 			pp->strs = grow(r, pp->strs, &pp->capstrs, pp->nstrs,
 					sizeof(*pp->strs));
-			size_t cap = pp->capstrs;
+			pp->strlens = grow(r, pp->strlens, &pp->caplens,
+					   pp->nstrs, sizeof(*pp->strlens));
 			if (r->failed)
 				break;
-			pp->strlens = realloc(pp->strlens, cap * sizeof(size_t));
-			if (!pp->strlens) {
-				fail(r, "out of memory");
-				break;
-			}
 			pp->strs[pp->nstrs] = s.p;
 			pp->strlens[pp->nstrs++] = (size_t)(s.end - s.p);
 		} else if (f >= 1 && f <= 6 && !bytes) {
@@ -687,6 +675,9 @@ WARD_API int ward_profile_load(const char *path, ward_profile_t **out,
 {
 	if (err && errlen)
 		err[0] = '\0';
+	if (!path || !out)
+		return -EINVAL;
+	*out = NULL;
 	/* Only a regular file is read: a FIFO or a device named by mistake
 	 * would block or never end. */
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);

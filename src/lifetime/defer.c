@@ -390,6 +390,8 @@ WARD_API void ward_defer_stats(struct ward_defer_stats *out)
 {
 	struct ward__thread *t = &ward__self;
 
+	if (!out)
+		return;
 	*out = P.stats;
 	out->registered = t->serial;
 	out->max_depth = t->max_depth;

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/grow.h"
 #include "registry/registry.h"
 #include "registry/sample.h"
 #include "core/spin.h"
@@ -209,18 +210,13 @@ static int big_put(int kind, uintptr_t h, uint64_t size)
 {
 	int rc = 0;
 	pthread_mutex_lock(&big_lock);
-	if (nbigs == capbigs) {
-		size_t ncap = capbigs ? capbigs * 2 : 16;
-		ward__in_registry++;
-		struct big *nb = realloc(bigs, ncap * sizeof(*nb));
-		ward__in_registry--;
-		if (!nb)
-			rc = -ENOMEM;
-		else {
-			bigs = nb;
-			capbigs = ncap;
-		}
-	}
+	ward__in_registry++;
+	struct big *nb = ward__grow(bigs, &capbigs, nbigs + 1, sizeof(*nb), 16);
+	ward__in_registry--;
+	if (!nb)
+		rc = -ENOMEM;
+	else
+		bigs = nb;
 	if (rc == 0)
 		bigs[nbigs++] = (struct big){ kind, h, size };
 	pthread_mutex_unlock(&big_lock);
@@ -467,7 +463,7 @@ WARD_API int ward_untrack(int kind, uintptr_t handle)
 
 WARD_API int ward_kind_stats(int kind, struct ward_kind_stats *out)
 {
-	if (kind < 0 || kind >= WARD_KIND_MAX || !ward_kind_name(kind))
+	if (!out || kind < 0 || kind >= WARD_KIND_MAX || !ward_kind_name(kind))
 		return -EINVAL;
 	memset(out, 0, sizeof(*out));
 	uint32_t n = ward__site_count();
@@ -639,6 +635,10 @@ WARD_API int ward_close(int fd)
 
 WARD_API FILE *ward_fopen(const char *path, const char *mode)
 {
+	if (!path || !mode) {
+		errno = EINVAL;
+		return NULL;
+	}
 	FILE *f = fopen(path, mode);
 	if (f)
 		ward__track_at(WARD_KIND_FILE, (uintptr_t)f, 0, 1);
@@ -656,6 +656,8 @@ WARD_API int ward_fclose(FILE *f)
 WARD_API int ward_thread_create(pthread_t *th, const pthread_attr_t *attr,
 				void *(*fn)(void *), void *arg)
 {
+	if (!th || !fn)
+		return EINVAL;
 	int rc = pthread_create(th, attr, fn, arg);
 	if (rc == 0)
 		ward__track_at(WARD_KIND_THREAD, (uintptr_t)*th, 0, 1);

@@ -15,6 +15,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/grow.h"
+#include "core/log.h"
 #include "snapshot/profile.h"
 #include "registry/registry.h"
 #include "ward/core.h"
@@ -201,6 +203,8 @@ WARD_API ward_leakcheck_t *ward_leakcheck_begin(void)
 WARD_API int ward_leakcheck_ignore(ward_leakcheck_t *lc, int kind,
 				   uintptr_t handle)
 {
+	if (!lc)
+		return -EINVAL;
 	ward__in_registry++;
 	set_add(&lc->ignored, kind, handle, UINT32_MAX);
 	ward__in_registry--;
@@ -221,6 +225,8 @@ WARD_API int ward_leakcheck_end(ward_leakcheck_t *lc, ward_profile_t **leaks)
 
 	if (leaks)
 		*leaks = NULL;
+	if (!lc)
+		return -EINVAL;
 	ward__in_registry++;
 	for (;;) {
 		w.nsites = ward__site_count() + 1;
@@ -282,10 +288,9 @@ out:
 	return rc;
 }
 
-static void to_stderr(void *opaque, const void *buf, size_t len)
+static void to_buf(void *opaque, const void *buf, size_t len)
 {
-	(void)opaque;
-	fwrite(buf, 1, len, stderr);
+	ward__buf_add(opaque, buf, len);
 }
 
 WARD_API int ward_leakcheck_verify(ward_leakcheck_t *lc, const char *name)
@@ -295,21 +300,32 @@ WARD_API int ward_leakcheck_verify(ward_leakcheck_t *lc, const char *name)
 	if (!name)
 		name = "the check";
 	if (!lc) {
-		fprintf(stderr, "ward: %s: no leak check (begin failed)\n", name);
+		ward__log(WARD_LOG_ERROR, "ward: %s: no leak check (begin "
+					  "failed)\n", name);
 		return -EINVAL;
 	}
 	int n = ward_leakcheck_end(lc, &leaks);
 	if (n < 0) {
-		fprintf(stderr, "ward: %s: leak check failed: %s\n", name,
-			ward_strerror(n));
+		ward__log(WARD_LOG_ERROR, "ward: %s: leak check failed: %s\n",
+			  name, ward_strerror(n));
 		return n;
 	}
 	if (n == 0)
 		return 0;
-	fprintf(stderr, "ward: %s leaked %d resource%s:\n", name, n,
-		n == 1 ? "" : "s");
+	/* One message through the log hook: the heading and the report. */
+	struct ward__buf b = { 0 };
+	char head[256];
+	int len = snprintf(head, sizeof(head), "ward: %.150s leaked %d "
+					       "resource%s:\n",
+			   name, n, n == 1 ? "" : "s");
+	ward__in_registry++;
+	ward__buf_add(&b, head, (size_t)len);
 	if (leaks)
-		ward_profile_write(leaks, WARD_FORMAT_TEXT, to_stderr, NULL);
-	fflush(stderr);
+		ward_profile_write(leaks, WARD_FORMAT_TEXT, to_buf, &b);
+	ward__in_registry--;
+	if (b.oom)
+		ward__log_raw(WARD_LOG_ERROR, head, (size_t)len);
+	else
+		ward__log_raw(WARD_LOG_ERROR, b.p, b.len);
 	exit(1);
 }

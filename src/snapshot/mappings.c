@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/grow.h"
 #include "snapshot/profile.h"
 #include "snapshot/symbolize.h"
 
@@ -61,14 +62,11 @@ static int add(struct maps *m, uint64_t start, uint64_t limit,
 	       uint64_t offset, const char *file, const char *build_id)
 {
 	struct ward_profile *p = m->p;
-	if (p->nmaps == m->cap) {
-		size_t ncap = m->cap ? m->cap * 2 : 32;
-		struct ward__mapping *nv = realloc(p->maps, ncap * sizeof(*nv));
-		if (!nv)
-			return -ENOMEM;
-		p->maps = nv;
-		m->cap = ncap;
-	}
+	struct ward__mapping *nv = ward__grow(p->maps, &m->cap, p->nmaps + 1,
+					      sizeof(*nv), 32);
+	if (!nv)
+		return -ENOMEM;
+	p->maps = nv;
 	struct ward__mapping *mp = &p->maps[p->nmaps];
 	mp->start = start & ~(uint64_t)4095;
 	mp->limit = limit;

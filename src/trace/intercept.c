@@ -66,6 +66,7 @@
 #include <unistd.h>
 
 #include "trace/intercept.h"
+#include "core/grow.h"
 #include "core/log.h"
 #include "core/map.h"
 #include "export/export.h"
@@ -233,31 +234,9 @@ static int expand_path(char *out, size_t len, const char *tmpl)
 
 /* ---- Saving ------------------------------------------------------------ */
 
-struct mem_out {
-	char *buf;
-	size_t len, cap;
-	bool failed;
-};
-
 static void to_mem(void *opaque, const void *data, size_t len)
 {
-	struct mem_out *m = opaque;
-	if (m->failed)
-		return;
-	if (m->len + len > m->cap) {
-		size_t cap = m->cap ? m->cap : 1 << 16;
-		while (cap < m->len + len)
-			cap *= 2;
-		char *nb = realloc(m->buf, cap);
-		if (!nb) {
-			m->failed = true;
-			return;
-		}
-		m->buf = nb;
-		m->cap = cap;
-	}
-	memcpy(m->buf + m->len, data, len);
-	m->len += len;
+	ward__buf_add(opaque, data, len);
 }
 
 /*
@@ -319,16 +298,16 @@ static int save_without_descriptor(const ward_profile_t *p, const char *path)
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%d", target,
 			     (int)getpid()) >= sizeof(tmp))
 		return -ENAMETOOLONG;
-	struct mem_out m = { NULL, 0, 0, false };
+	struct ward__buf m = { 0 };
 	rc = ward_profile_write(p, WARD_FORMAT_PPROF, to_mem, &m);
-	if (rc == 0 && m.failed)
+	if (rc == 0 && m.oom)
 		rc = -ENOMEM;
 	size_t stack_size = 64 * 1024;
 	char *stack = rc == 0 ? ward__map(stack_size) : NULL;
 	if (rc == 0 && !stack)
 		rc = -ENOMEM;
 	if (rc == 0) {
-		struct helper_job j = { m.buf, m.len, tmp, target, 0 };
+		struct helper_job j = { m.p, m.len, tmp, target, 0 };
 		int tid = clone(write_helper, stack + stack_size,
 				CLONE_VM | CLONE_VFORK, &j);
 		if (tid < 0) {
@@ -341,7 +320,7 @@ static int save_without_descriptor(const ward_profile_t *p, const char *path)
 		}
 		ward__unmap(stack, stack_size);
 	}
-	free(m.buf);
+	free(m.p);
 	return rc;
 }
 
@@ -842,7 +821,11 @@ __attribute__((noinline)) void ward__intercept_report(void)
 	if (p && !cfg.rate && cfg.kinds[WARD_KIND_HEAP] &&
 	    !((s_env = getenv("WARD_SCAN")) && strcmp(s_env, "0") == 0)) {
 		struct ward__scan_result r;
-		if (ward__scan_heap(&self, &r) == 0) {
+		int scanned = ward__scan_heap(&self, &r);
+		if (scanned == -ENOTSUP)
+			say("ward: heap not classified: the reachability scan "
+			    "runs on x86-64 only");
+		if (scanned == 0) {
 			ward_profile_t *c = ward__profile_classify(p, &r);
 			if (c) {
 				ward_profile_free(p);

@@ -64,6 +64,10 @@ for dir in src/* preload tools/ward; do
 " ;; esac
 	done
 done
+# The version is set in include/ward/core.h; the manual page names it.
+v=$(sed -n 's/^#define WARD_VERSION_\(MAJOR\|MINOR\|PATCH\) *\([0-9]*\).*/\2/p' include/ward/core.h | paste -sd.)
+grep -q "\"ward $v\"" docs/ward.1 || out="${out}docs/ward.1: does not name version $v (include/ward/core.h)
+"
 if [ "$files" -lt 20 ]; then
 	echo "layout: read $files source files; expected the whole tree (is this the source directory?)"
 	exit 1
