@@ -8,6 +8,7 @@
 #include "ward/core.h"
 #include "ward/defer.h"
 #include "ward/leakcheck.h"
+#include "ward/owner.h"
 #include "ward/profile.h"
 #include "ward/trace.h"
 #include "ward/track.h"

@@ -1,7 +1,8 @@
 /*
  * ward/profile.h — snapshots of the registry and what they export to.
  *
- * A profile is a list of samples, one per site (kind + acquiring stack):
+ * A profile is a list of samples, one per site (kind + acquiring stack)
+ * and holder (the owner holding them, ward/owner.h):
  * how many resources of that site are live and how many bytes they hold,
  * and how many were acquired since the process started. Every exporter
  * reads a profile, never the registry, and writes through a callback.
@@ -44,6 +45,11 @@ struct ward_sample {
 	int64_t live_count, live_bytes;
 	int64_t alloc_count, alloc_bytes;
 	int leak;              /* enum ward_leak; heap samples at exit */
+	/* The path of the owner holding these ("server/conn 17"), or NULL
+	 * for what no owner holds. A site's resources held by different
+	 * owners are different samples; the site's acquisition totals stay
+	 * on its sample without an owner. The profile owns the string. */
+	const char *owner;
 };
 
 /*

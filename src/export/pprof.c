@@ -76,21 +76,51 @@ static void pb_msg(struct pb *b, int field, struct pb *sub)
 
 /* ---- String table ------------------------------------------------------ */
 
+/* The string table, with an open-addressed index by hash (1 + the
+ * string's id; 0 empty), so a profile of many owners or files stays
+ * linear. On running out of memory a string becomes "" (id 0). */
 struct strtab {
 	const char **v;
 	size_t n, cap;
+	uint32_t *index;
+	size_t icap;
 };
+
+static uint64_t str_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h;
+}
 
 static int64_t str_id(struct strtab *t, const char *s)
 {
-	for (size_t i = 0; i < t->n; i++)
-		if (strcmp(t->v[i], s) == 0)
-			return (int64_t)i;
+	if (t->n + 1 > t->icap / 2) {
+		size_t ncap = t->icap ? t->icap * 2 : 64;
+		uint32_t *ni = calloc(ncap, sizeof(*ni));
+		if (!ni)
+			return 0;
+		for (size_t i = 0; i < t->n; i++) {
+			size_t k = str_hash(t->v[i]) & (ncap - 1);
+			while (ni[k])
+				k = (k + 1) & (ncap - 1);
+			ni[k] = (uint32_t)i + 1;
+		}
+		free(t->index);
+		t->index = ni;
+		t->icap = ncap;
+	}
+	size_t k = str_hash(s) & (t->icap - 1);
+	for (; t->index[k]; k = (k + 1) & (t->icap - 1))
+		if (strcmp(t->v[t->index[k] - 1], s) == 0)
+			return (int64_t)t->index[k] - 1;
 	const char **nv = ward__grow(t->v, &t->cap, t->n + 1, sizeof(*nv), 32);
-	if (!nv)
+	if (!nv || t->n >= UINT32_MAX)
 		return 0;
 	t->v = nv;
 	t->v[t->n] = s;
+	t->index[k] = (uint32_t)t->n + 1;
 	return (int64_t)t->n++;
 }
 
@@ -199,6 +229,7 @@ int ward__write_pprof(const struct ward_profile *p, struct ward__out *o)
 
 	int64_t kind_key = str_id(&st, "kind");
 	int64_t leak_key = str_id(&st, "leak");
+	int64_t owner_key = str_id(&st, "owner");
 	for (size_t i = 0; i < p->count; i++) {
 		const struct ward_sample *s = &p->samples[i];
 		/* location_id, packed */
@@ -220,6 +251,11 @@ int ward__write_pprof(const struct ward_profile *p, struct ward__out *o)
 			pb_uint(&sub2, 1, (uint64_t)leak_key);
 			pb_uint(&sub2, 2,
 				(uint64_t)str_id(&st, ward__leak_name(s->leak)));
+			pb_msg(&sub, 3, &sub2);
+		}
+		if (s->owner) {
+			pb_uint(&sub2, 1, (uint64_t)owner_key);
+			pb_uint(&sub2, 2, (uint64_t)str_id(&st, s->owner));
 			pb_msg(&sub, 3, &sub2);
 		}
 		pb_msg(&b, 2, &sub);
@@ -266,6 +302,7 @@ out:
 	free(sub.p);
 	free(sub2.p);
 	free(st.v);
+	free(st.index);
 	free(l.addr);
 	free(l.id);
 	free(l.order);

@@ -552,6 +552,22 @@ static struct ward_profile *build(struct rd *r, struct parsed *pp)
 					  : str_is(pp, str, "indirect") ? WARD_LEAK_INDIRECT
 					  : str_is(pp, str, "reachable") ? WARD_LEAK_REACHABLE
 									 : WARD_LEAK_UNKNOWN;
+			} else if (str_is(pp, key, "owner") && str &&
+				   str < pp->nstrs && pp->strlens[str]) {
+				char *label = string_copy(pp, str);
+				if (label)
+					for (char *c = label; *c; c++)
+						if ((unsigned char)*c < 0x20 ||
+						    *c == 0x7f)
+							*c = '?';
+				s->owner = label ? ward__profile_label(p, label)
+						 : NULL;
+				free(label);
+				if (!s->owner) {
+					fail(r, "out of memory");
+					ward_profile_free(p);
+					return NULL;
+				}
 			}
 		}
 		p->sites[i] = (uint32_t)(i + 1);

@@ -140,14 +140,21 @@ static int write_text(const ward_profile_t *p, struct ward__out *o)
 		char kb[40];
 		snprintf(kb, sizeof(kb), "%s%s%s", kind ? kind : "?",
 			 leak ? "/" : "", leak ? leak : "");
+		/* What an owner holds says so after where it was made. */
+		char held[300] = "";
+		if (s->owner)
+			snprintf(held, sizeof(held), "  [held by %.280s]",
+				 s->owner);
 		if (ward__kind_sized(s->kind))
 			ward__out_printf(o, "%12" PRId64 " %6.2f%% %10" PRId64
-					    "  %-14s %s\n",
+					    "  %-14s %s%s\n",
 					 s->live_bytes, pct, s->live_count, kb,
-					 frame);
+					 frame, held);
 		else
-			ward__out_printf(o, "%12s %7s %10" PRId64 "  %-14s %s\n",
-					 "-", "-", s->live_count, kb, frame);
+			ward__out_printf(o, "%12s %7s %10" PRId64
+					    "  %-14s %s%s\n",
+					 "-", "-", s->live_count, kb, frame,
+					 held);
 	}
 	ward__out_printf(o, "\nstacks:\n");
 	for (size_t i = 0; i < p->count; i++) {
@@ -175,6 +182,8 @@ static int write_text(const ward_profile_t *p, struct ward__out *o)
 					    PRId64 ")\n",
 					 kind ? kind : "?", s->live_count,
 					 s->alloc_count);
+		if (s->owner)
+			ward__out_printf(o, "\t[held by owner %s]\n", s->owner);
 		for (int k = 0; k < s->depth; k++) {
 			int n = ward__describe_frames(p, s->pcs[k], fr, MAX_INLINE);
 			for (int j = 0; j < n; j++)
@@ -219,6 +228,10 @@ static int write_json(const ward_profile_t *p, struct ward__out *o)
 		if (ward__leak_name(s->leak)) {
 			ward__out_printf(o, ",\"leak\":");
 			json_string(o, ward__leak_name(s->leak));
+		}
+		if (s->owner) {
+			ward__out_printf(o, ",\"owner\":");
+			json_string(o, s->owner);
 		}
 		ward__out_printf(o, ",\"live_count\":%" PRId64
 				    ",\"live_bytes\":%" PRId64

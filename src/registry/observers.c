@@ -1,5 +1,6 @@
 /*
- * observers.c — who is told when a record leaves the live set.
+ * observers.c — who is told when a record leaves the live set, and who
+ * holds records (owners), for the snapshots that label them.
  *
  * The list only grows: an observer is added once and stays (its storage
  * is static), so a release walks it without a lock while another thread
@@ -33,4 +34,16 @@ void ward__observers_notify(int kind, uintptr_t handle, uint32_t site)
 	for (struct ward__release_observer *o = atomic_load(&observers); o;
 	     o = atomic_load_explicit(&o->next, memory_order_acquire))
 		o->released(kind, handle, site);
+}
+
+static const struct ward__holders *_Atomic holders;
+
+void ward__holders_set(const struct ward__holders *h)
+{
+	atomic_store(&holders, h);
+}
+
+const struct ward__holders *ward__holders_get(void)
+{
+	return atomic_load(&holders);
 }

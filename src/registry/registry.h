@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "capture/capture.h"
 #include "core/guard.h"
@@ -150,6 +151,16 @@ void ward__registry_each_locked(int kind, ward__record_fn fn, void *opaque);
 /* Track with the stack starting `skip` frames above the caller. */
 int ward__track_at(int kind, uintptr_t handle, size_t size, int skip);
 
+/* open(), the descriptor tracked with the stack starting `skip` frames
+ * above the caller. */
+int ward__open_at(const char *path, int flags, mode_t mode, int skip);
+
+/* A heap block p of size bytes was allocated: record it when every block
+ * or the sample includes it, as ward_malloc does, with the stack starting
+ * `skip` frames above the caller. Not inlined. */
+__attribute__((noinline)) void ward__heap_acquired(void *p, size_t size,
+						   int skip);
+
 /* Forget every live record (a forked child starts its own books). */
 void ward__registry_reset(void);
 
@@ -181,5 +192,24 @@ static inline void ward__released(int kind, uintptr_t handle, uint32_t site)
 						  memory_order_seq_cst) != 0, 0))
 		ward__observers_notify(kind, handle, site);
 }
+
+/* Whether a record is live: its site and size. */
+bool ward__registry_find(int kind, uintptr_t handle, uint32_t *site,
+			 uint64_t *size);
+
+/*
+ * Holders (observers.c): who holds live records besides their stacks —
+ * the owners (src/lifetime/owner.c) register themselves here. each()
+ * visits every (kind, handle) some holder has, with the holder's label
+ * (an owner's path), consistently: nothing is attached or released while
+ * it runs. fn must not call back into the holder.
+ */
+typedef void (*ward__held_fn)(int kind, uintptr_t handle, const char *label,
+			      void *opaque);
+struct ward__holders {
+	void (*each)(ward__held_fn fn, void *opaque);
+};
+void ward__holders_set(const struct ward__holders *h);
+const struct ward__holders *ward__holders_get(void);
 
 #endif

@@ -455,10 +455,42 @@ WARD_API int ward_untrack(int kind, uintptr_t handle)
 	if (kind < 0 || kind >= WARD_KIND_MAX)
 		return -EINVAL;
 	uint32_t site = remove_rec(kind, handle, &size);
-	if (!site)
+	if (!site) {
+		/* Not recorded (a heap block sampling passed over): whoever
+		 * holds it is still told it is gone (site 0). */
+		ward__released(kind, handle, 0);
 		return -ENOENT;
+	}
 	count_release(kind, site, size);
 	return 0;
+}
+
+bool ward__registry_find(int kind, uintptr_t handle, uint32_t *site,
+			 uint64_t *size)
+{
+	struct kind_table *t = table_for(kind, false);
+	if (!t)
+		return false;
+	uint64_t h = mix(handle);
+	struct shard *s = &t->shards[h & (SHARDS - 1)];
+	bool found = false, big = false;
+
+	ward__spin_lock(&s->lock);
+	if (s->cap) {
+		uint32_t mask = s->cap - 1, k = (uint32_t)(h >> 6) & mask;
+		for (; s->slots[k].site; k = (k + 1) & mask)
+			if (s->slots[k].handle == handle) {
+				*site = s->slots[k].site;
+				*size = s->slots[k].size;
+				big = s->slots[k].size == UINT32_MAX;
+				found = true;
+				break;
+			}
+	}
+	ward__spin_unlock(&s->lock);
+	if (big)
+		*size = big_get(kind, handle, false);
+	return found;
 }
 
 WARD_API int ward_kind_stats(int kind, struct ward_kind_stats *out)
@@ -542,6 +574,13 @@ static inline void heap_released(void *p)
 		ward__sample_drop((uintptr_t)p);
 }
 
+void ward__heap_acquired(void *p, size_t size, int skip)
+{
+	if (p && !ward__alloc_unsampled(size))
+		heap_record(p, size, skip + 1);
+	__asm__ volatile("" ::: "memory");
+}
+
 /* ward_malloc()'s recording path: the stack starts above ward_malloc. */
 static __attribute__((noinline)) void *malloc_recorded(size_t size)
 {
@@ -603,13 +642,26 @@ static __attribute__((noinline)) void free_recorded(void *ptr)
 
 WARD_API void ward_free(void *ptr)
 {
-	/* Sampled mode, a page with no sampled block: straight to free. */
+	/* Sampled mode, a page with no sampled block: straight to free
+	 * (whoever holds the block — an owner — is still told). */
 	if (__builtin_expect(ward__free_unsampled(ptr), 1)) {
+		if (ptr)
+			ward__released(WARD_KIND_HEAP, (uintptr_t)ptr, 0);
 		free(ptr);
 		return;
 	}
 	if (ptr)
 		free_recorded(ptr);
+}
+
+__attribute__((noinline)) int ward__open_at(const char *path, int flags,
+					    mode_t mode, int skip)
+{
+	int fd = open(path, flags, mode);
+	if (fd >= 0)
+		ward__track_at(WARD_KIND_FD, (uintptr_t)fd, 0, skip + 1);
+	__asm__ volatile("" ::: "memory");
+	return fd;
 }
 
 WARD_API int ward_open(const char *path, int flags, ...)
@@ -621,9 +673,8 @@ WARD_API int ward_open(const char *path, int flags, ...)
 		mode = (mode_t)va_arg(ap, int);
 		va_end(ap);
 	}
-	int fd = open(path, flags, mode);
-	if (fd >= 0)
-		ward__track_at(WARD_KIND_FD, (uintptr_t)fd, 0, 1);
+	int fd = ward__open_at(path, flags, mode, 1);
+	__asm__ volatile("" ::: "memory");
 	return fd;
 }
 

@@ -630,13 +630,15 @@ int ward__scan_heap(const struct ward__scan_self *self,
 	out->site = malloc((s.n ? s.n : 1) * sizeof(*out->site));
 	out->state = malloc((s.n ? s.n : 1) * sizeof(*out->state));
 	out->size = malloc((s.n ? s.n : 1) * sizeof(*out->size));
-	if (!out->site || !out->state || !out->size) {
+	out->handle = malloc((s.n ? s.n : 1) * sizeof(*out->handle));
+	if (!out->site || !out->state || !out->size || !out->handle) {
 		ward__scan_free(out);
 		unmap_all(&s);
 		return -1;
 	}
 	for (size_t i = 0; i < s.n; i++) {
 		out->site[i] = s.b[i].site;
+		out->handle[i] = s.b[i].start;
 		out->size[i] = s.b[i].empty ? 0 : s.b[i].end - s.b[i].start;
 		out->state[i] = s.b[i].state == 1   ? WARD_LEAK_REACHABLE
 				: s.b[i].state == 2 ? WARD_LEAK_INDIRECT
@@ -648,6 +650,7 @@ int ward__scan_heap(const struct ward__scan_self *self,
 
 void ward__scan_free(struct ward__scan_result *r)
 {
+	free(r->handle);
 	free(r->site);
 	free(r->state);
 	free(r->size);

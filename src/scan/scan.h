@@ -16,6 +16,7 @@ struct ward__scan_result {
 	uint32_t *site;
 	uint64_t *size;
 	uint8_t *state;
+	uintptr_t *handle; /* the block's address */
 };
 
 /*

@@ -27,7 +27,29 @@ struct ward_profile {
 	size_t nmaps;
 	bool from_file;
 	char *kind_names[WARD_KIND_MAX]; /* owned; NULL: no such kind */
+	char **labels;       /* owner paths the samples point to, owned */
+	size_t nlabels, caplabels;
 };
+
+/* p's own copy of label s (the same pointer for the same text), or NULL
+ * when out of memory. */
+const char *ward__profile_label(struct ward_profile *p, const char *s);
+
+/* Point dst's samples' owner labels at dst's own copies (after copying
+ * samples from another profile). 0 or -ENOMEM. */
+int ward__profile_own_labels(struct ward_profile *dst);
+
+/* Split p's samples by the owner holding their resources (the registry's
+ * holders). 0 or -ENOMEM. */
+int ward__profile_split_by_holder(struct ward_profile *p);
+
+/* The handles of a kind that holders (owners) hold, sorted. */
+struct ward__handles {
+	uintptr_t *v;
+	size_t n, cap;
+};
+int ward__held_handles(int kind, struct ward__handles *out);
+bool ward__handles_has(const struct ward__handles *h, uintptr_t handle);
 
 /* An empty profile with room for cap samples, or NULL. */
 struct ward_profile *ward__profile_new(size_t cap);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/grow.h"
 #include "core/sat.h"
 #include "registry/registry.h"
 #include "registry/sample.h"
@@ -81,6 +82,35 @@ int ward__profile_name_live_kinds(struct ward_profile *p)
 	return 0;
 }
 
+const char *ward__profile_label(struct ward_profile *p, const char *s)
+{
+	if (!s)
+		return NULL;
+	for (size_t i = p->nlabels; i-- > 0;)
+		if (p->labels[i] == s || strcmp(p->labels[i], s) == 0)
+			return p->labels[i];
+	char **v = ward__grow(p->labels, &p->caplabels, p->nlabels + 1,
+			      sizeof(*v), 8);
+	if (!v)
+		return NULL;
+	p->labels = v;
+	char *copy = strdup(s);
+	if (!copy)
+		return NULL;
+	p->labels[p->nlabels++] = copy;
+	return copy;
+}
+
+int ward__profile_own_labels(struct ward_profile *dst)
+{
+	for (size_t i = 0; i < dst->count; i++) {
+		struct ward_sample *s = &dst->samples[i];
+		if (s->owner && !(s->owner = ward__profile_label(dst, s->owner)))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 WARD_API const char *ward_profile_kind_name(const ward_profile_t *p, int kind)
 {
 	if (!p || kind < 0 || kind >= WARD_KIND_MAX)
@@ -141,7 +171,12 @@ WARD_API ward_profile_t *ward_profile_snapshot(void)
 	}
 	ward__in_registry++;
 	free(c);
+	int rc = ward__profile_split_by_holder(p);
 	ward__in_registry--;
+	if (rc < 0) {
+		ward_profile_free(p);
+		return NULL;
+	}
 	return p;
 }
 
@@ -170,11 +205,22 @@ struct ward_profile *ward__profile_top(const struct ward_profile *p, size_t n)
 	free(v);
 	/* A profile read from a file names its frames through its mappings:
 	 * the copy needs them too. */
-	if (ward__profile_copy_names(t, p) < 0) {
+	if (ward__profile_copy_names(t, p) < 0 ||
+	    ward__profile_own_labels(t) < 0) {
 		ward_profile_free(t);
 		return NULL;
 	}
 	return t;
+}
+
+static bool same_holder(const struct ward_sample *a,
+			const struct ward_sample *b)
+{
+	if (a->leak != b->leak)
+		return false;
+	if (!a->owner || !b->owner)
+		return a->owner == b->owner;
+	return strcmp(a->owner, b->owner) == 0;
 }
 
 WARD_API ward_profile_t *ward_profile_diff(const ward_profile_t *base,
@@ -187,14 +233,22 @@ WARD_API ward_profile_t *ward_profile_diff(const ward_profile_t *base,
 		ward_profile_free(d);
 		return NULL;
 	}
-	/* Both are in site-id order: merge. */
+	/* Both are in site-id order: merge. A site may have several samples
+	 * (by owner, by the scan's class): the same site, owner and class
+	 * match. */
 	size_t i = 0;
 	for (size_t j = 0; j < now->count; j++) {
 		while (i < base->count && base->sites[i] < now->sites[j])
 			i++;
 		struct ward_sample s = now->samples[j];
-		if (i < base->count && base->sites[i] == now->sites[j]) {
-			const struct ward_sample *b = &base->samples[i];
+		const struct ward_sample *b = NULL;
+		for (size_t k = i; k < base->count &&
+				   base->sites[k] == now->sites[j]; k++)
+			if (same_holder(&base->samples[k], &s)) {
+				b = &base->samples[k];
+				break;
+			}
+		if (b) {
 			s.live_count = ward__sat_sub(s.live_count, b->live_count);
 			s.live_bytes = ward__sat_sub(s.live_bytes, b->live_bytes);
 			s.alloc_count = ward__sat_sub(s.alloc_count, b->alloc_count);
@@ -206,6 +260,10 @@ WARD_API ward_profile_t *ward_profile_diff(const ward_profile_t *base,
 		d->samples[d->count] = s;
 		d->sites[d->count] = now->sites[j];
 		d->count++;
+	}
+	if (ward__profile_own_labels(d) < 0) {
+		ward_profile_free(d);
+		return NULL;
 	}
 	return d;
 }
@@ -224,6 +282,9 @@ WARD_API void ward_profile_free(ward_profile_t *p)
 	free(p->maps);
 	for (int k = 0; k < WARD_KIND_MAX; k++)
 		free(p->kind_names[k]);
+	for (size_t i = 0; i < p->nlabels; i++)
+		free(p->labels[i]);
+	free(p->labels);
 	free(p);
 }
 
@@ -293,14 +354,20 @@ struct ward_profile *ward__profile_classify(const struct ward_profile *p,
 	int64_t(*c)[4] = calloc(nsites, sizeof(*c));
 	int64_t(*b)[4] = calloc(nsites, sizeof(*b));
 	struct ward_profile *t = ward__profile_new(p->count * 3 + 1);
-	if (!c || !b || !t || ward__profile_copy_names(t, p) < 0) {
+	struct ward__handles held = { 0 };
+	if (!c || !b || !t || ward__profile_copy_names(t, p) < 0 ||
+	    ward__held_handles(WARD_KIND_HEAP, &held) < 0) {
 		free(c);
 		free(b);
+		free(held.v);
 		ward_profile_free(t);
 		return NULL;
 	}
+	/* Blocks an owner holds are counted on their owner's sample, which
+	 * the scan does not split: they are held, whatever points to them. */
 	for (size_t i = 0; i < r->blocks; i++)
-		if (r->site[i] < nsites) {
+		if (r->site[i] < nsites &&
+		    !ward__handles_has(&held, r->handle[i])) {
 			c[r->site[i]][r->state[i]]++;
 			b[r->site[i]][r->state[i]] += (int64_t)r->size[i];
 		}
@@ -308,7 +375,7 @@ struct ward_profile *ward__profile_classify(const struct ward_profile *p,
 		const struct ward_sample *s = &p->samples[i];
 		uint32_t site = p->sites[i];
 		if (s->kind != WARD_KIND_HEAP || site >= nsites ||
-		    s->live_count <= 0) {
+		    s->live_count <= 0 || s->owner) {
 			t->samples[t->count] = *s;
 			t->sites[t->count++] = site;
 			continue;
@@ -336,6 +403,11 @@ struct ward_profile *ward__profile_classify(const struct ward_profile *p,
 	}
 	free(c);
 	free(b);
+	free(held.v);
+	if (ward__profile_own_labels(t) < 0) {
+		ward_profile_free(t);
+		return NULL;
+	}
 	return t;
 }
 

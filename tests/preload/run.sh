@@ -675,8 +675,29 @@ if need xz xz-utils; then
 	same "xz -T2 (threads)" sh -c 'xz -T2 -c data | xz -dc | md5sum'
 fi
 
+# ward report --by owner on the owner-tree example (examples/request_owner.c).
+if "$build/request_owner" "$work/owners.pb.gz" >"$work/owners.out" 2>&1 &&
+	"$ward" report --by owner "$work/owners.pb.gz" >"$work/byowner.txt" 2>&1; then
+	got=$(awk '/^[^ ]/ { o = $0 } /^  .* heap / { print o "|" $1 "|" $3 "|" $5 }' "$work/byowner.txt" |
+		sed 's/+0x[0-9a-f]*//' | tr '\n' ';')
+	want="server/conn 2/request 9: heap 1 (2048 bytes), fd 1|2048|1|handle_request;(no owner): heap 5 (20480 bytes), owner 1|20480|5|slow_reply;"
+	if [ "$got" = "$want" ]; then ok "report --by owner groups by owner path"; else
+		bad "report --by owner groups by owner path" "got  $got" "want $want"; fi
+	if grep -q '^server: owner 1$' "$work/byowner.txt" &&
+		grep -q '^server/conn 2: owner 1$' "$work/byowner.txt"; then
+		ok "report --by owner: an owner is held by its parent"
+	else
+		bad "report --by owner: an owner is held by its parent" "$(cat "$work/byowner.txt")"
+	fi
+else
+	bad "report --by owner groups by owner path" "$(cat "$work/owners.out" "$work/byowner.txt" 2>/dev/null)"
+	bad "report --by owner: an owner is held by its parent" "no report"
+fi
+"$ward" report --by color "$work/owners.pb.gz" >/dev/null 2>"$work/bycolor.err"
+status_is "report --by refuses what it does not know" 2 $? "$(cat "$work/bycolor.err")"
+
 # Every check above ran (one that did not is a failure too).
-planned=102
+planned=105
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"

@@ -99,13 +99,15 @@ static void usage_run(FILE *f)
 
 static void usage_report(FILE *f)
 {
-	fputs("usage: ward report FILE [--json] [--top N] [--suppressions FILE]\n"
-	      "                   [--no-default-suppressions]\n"
+	fputs("usage: ward report FILE [--json] [--top N] [--by owner]\n"
+	      "                   [--suppressions FILE] [--no-default-suppressions]\n"
 	      "\n"
 	      "Shows the live resources of a profile written by ward, by kind\n"
 	      "and site, largest first, with stacks named from the binaries\n"
 	      "the profile's mappings point to. --top N keeps the N sites\n"
-	      "holding the most. --suppressions FILE takes out the sites a\n"
+	      "holding the most. --by owner groups them by the owner holding\n"
+	      "them (ward/owner.h), each owner's path with its totals and\n"
+	      "sites, what no owner holds last. --suppressions FILE takes out the sites a\n"
 	      "leak:PATTERN line of FILE matches (LeakSanitizer's syntax), as\n"
 	      "a built-in list does for the C library's and loader's own\n"
 	      "allocations; what is taken out is counted in the last line.\n",
@@ -190,9 +192,96 @@ static void say_suppressed(FILE *f, const struct suppressed *s,
 			 : "");
 }
 
+/* ---- report --by owner ------------------------------------------------- */
+
+static int by_owner_then_size(const void *a, const void *b)
+{
+	const struct ward_sample *x = *(const struct ward_sample *const *)a;
+	const struct ward_sample *y = *(const struct ward_sample *const *)b;
+	if (!x->owner != !y->owner)
+		return x->owner ? -1 : 1; /* what no owner holds, last */
+	int c = x->owner ? strcmp(x->owner, y->owner) : 0;
+	if (c)
+		return c;
+	if (x->live_bytes != y->live_bytes)
+		return x->live_bytes < y->live_bytes ? 1 : -1;
+	return x->live_count < y->live_count ? 1 : x->live_count > y->live_count ? -1 : 0;
+}
+
+/* The first frame that is not the allocator's: where the program acquired. */
+static void acquired_at(const ward_profile_t *p, const struct ward_sample *s,
+			char *out, size_t len)
+{
+	struct ward__frame_text fr[MAX_INLINE];
+	snprintf(out, len, "(no stack)");
+	if (s->depth > 0) {
+		int n = ward__describe_frames(p, s->pcs[0], fr, MAX_INLINE);
+		snprintf(out, len, "%s", fr[n - 1].s);
+	}
+}
+
+/*
+ * Owners, each with its totals by kind and its sites, as talloc's full
+ * report lists a context's children — with the acquiring stacks' frames.
+ */
+static void report_by_owner(const ward_profile_t *p)
+{
+	size_t n = ward_profile_count(p), m = 0;
+	const struct ward_sample **v = calloc(n + 1, sizeof(*v));
+	if (!v)
+		die("out of memory");
+	for (size_t i = 0; i < n; i++) {
+		const struct ward_sample *s = ward_profile_sample(p, i);
+		if (s->live_count > 0)
+			v[m++] = s;
+	}
+	qsort(v, m, sizeof(*v), by_owner_then_size);
+	for (size_t i = 0; i < m;) {
+		size_t j = i;
+		while (j < m && (v[j]->owner == v[i]->owner ||
+				 (v[j]->owner && v[i]->owner &&
+				  strcmp(v[j]->owner, v[i]->owner) == 0)))
+			j++;
+		int64_t count[WARD_KIND_MAX] = { 0 }, bytes[WARD_KIND_MAX] = { 0 };
+		for (size_t k = i; k < j; k++)
+			if (v[k]->kind >= 0 && v[k]->kind < WARD_KIND_MAX) {
+				count[v[k]->kind] = ward__sat_add(
+					count[v[k]->kind], v[k]->live_count);
+				bytes[v[k]->kind] = ward__sat_add(
+					bytes[v[k]->kind], v[k]->live_bytes);
+			}
+		printf("%s:", v[i]->owner ? v[i]->owner : "(no owner)");
+		bool any = false;
+		for (int k = 0; k < WARD_KIND_MAX; k++) {
+			const char *name = ward_profile_kind_name(p, k);
+			if (!count[k] || !name)
+				continue;
+			printf("%s %s %lld", any ? "," : "", name,
+			       (long long)count[k]);
+			if (k == WARD_KIND_HEAP)
+				printf(" (%lld bytes)", (long long)bytes[k]);
+			any = true;
+		}
+		printf("\n");
+		for (size_t k = i; k < j; k++) {
+			char at[512];
+			const char *name = ward_profile_kind_name(p, v[k]->kind);
+			acquired_at(p, v[k], at, sizeof(at));
+			char b[32] = "-";
+			if (ward__kind_sized(v[k]->kind))
+				snprintf(b, sizeof(b), "%lld",
+					 (long long)v[k]->live_bytes);
+			printf("  %10s bytes %6lld  %-8s %s\n", b,
+			       (long long)v[k]->live_count, name ? name : "?", at);
+		}
+		i = j;
+	}
+	free(v);
+}
+
 static int cmd_report(int argc, char **argv)
 {
-	const char *file = NULL, *supp_file = NULL;
+	const char *file = NULL, *supp_file = NULL, *by = "site";
 	bool json = false, supp_defaults = true;
 	int top = 0;
 
@@ -208,7 +297,12 @@ static int cmd_report(int argc, char **argv)
 			supp_file = value_of("report", argc, argv, &i);
 		else if (strcmp(argv[i], "--no-default-suppressions") == 0)
 			supp_defaults = false;
-		else if (argv[i][0] == '-')
+		else if (strcmp(argv[i], "--by") == 0) {
+			by = value_of("report", argc, argv, &i);
+			if (strcmp(by, "owner") != 0 && strcmp(by, "site") != 0)
+				die("report: --by takes 'owner' or 'site', not "
+				    "'%s'", by);
+		} else if (argv[i][0] == '-')
 			die("report: unknown option '%s'", argv[i]);
 		else if (!file)
 			file = argv[i];
@@ -225,8 +319,12 @@ static int cmd_report(int argc, char **argv)
 	/* The top sites share p's stacks: p lives until they are written. */
 	if (top > 0 && !(shown = ward__profile_top(p, (size_t)top)))
 		die("out of memory");
-	ward_profile_write(shown, json ? WARD_FORMAT_JSON : WARD_FORMAT_TEXT,
-			   to_stdout, NULL);
+	if (strcmp(by, "owner") == 0 && !json)
+		report_by_owner(shown);
+	else
+		ward_profile_write(shown, json ? WARD_FORMAT_JSON
+					       : WARD_FORMAT_TEXT,
+				   to_stdout, NULL);
 	if (!json)
 		say_suppressed(stdout, &gone, supp_file, supp_defaults);
 	if (shown != p)
@@ -261,7 +359,17 @@ static struct keyed *keys_of(const ward_profile_t *p, size_t *n)
 		struct ward__frame_text fr[MAX_INLINE];
 		if (!key)
 			die("out of memory");
-		len += (size_t)snprintf(key, cap, "%s", ward_kind_name(s->kind));
+		/* The kind as the profile names it, and the holder: what
+		 * conn 7 holds compares with what conn 7 held. */
+		const char *kind = ward_profile_kind_name(p, s->kind);
+		len += (size_t)snprintf(key, cap, "%.30s", kind ? kind : "?");
+		if (s->owner) {
+			size_t need = len + strlen(s->owner) + 16;
+			if (need > cap && !(key = realloc(key, cap = need * 2)))
+				die("out of memory");
+			len += (size_t)snprintf(key + len, cap - len,
+						"\nheld by %s", s->owner);
+		}
 		for (int d = 0; d < s->depth; d++) {
 			int nf = ward__describe_frames(p, s->pcs[d], fr, MAX_INLINE);
 			for (int j = 0; j < nf; j++) {

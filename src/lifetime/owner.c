@@ -1,0 +1,809 @@
+/*
+ * owner.c — owner trees (include/ward/owner.h; the model in docs/owners.md).
+ *
+ * One lock guards every tree. Release functions run without it, so they
+ * may call back into owners; the release walk takes the newest child or
+ * resource, unlinks it under the lock, releases it unlocked, and looks
+ * again — whatever a release function changed is seen on the next look.
+ *
+ * Every live owner and every held tracked resource is in one hash table
+ * keyed by (kind, handle): an owner pointer is checked there before it is
+ * read, so a released owner passed again is an error with both sites, not
+ * a use after free; a tracked resource released elsewhere is found there
+ * by the release observer and leaves its owner. Released owners are
+ * remembered (a ring of the last RECENT) for those messages.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/grow.h"
+#include "core/log.h"
+#include "registry/registry.h"
+#include "ward/defer.h"
+#include "ward/owner.h"
+#include "ward/track.h"
+
+enum { KEY_OWNER = -1, KEY_PLAIN = -2, RECENT = 1024, PATH_MAX_LEN = 1024 };
+
+struct node { /* in the table, by (kind, handle) */
+	struct node *next;
+	int kind;
+	uintptr_t handle;
+};
+
+struct entry { /* one held resource */
+	struct node node; /* kind KEY_PLAIN: not in the table */
+	void (*fn)(void *);
+	void *arg;
+	struct ward_owner *owner;
+	struct entry *newer, *older;
+};
+
+struct ward_owner {
+	struct node node; /* (KEY_OWNER, address) */
+	char *name;
+	struct ward_owner *parent;
+	struct ward_owner *children;       /* newest first */
+	struct ward_owner *newer, *older;  /* siblings */
+	struct entry *res;                 /* newest first */
+	const char *file;                  /* created at */
+	int line;
+	bool releasing;
+	pthread_t releaser;
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t released_cond = PTHREAD_COND_INITIALIZER;
+static struct node **table;
+static size_t table_cap, table_n;
+static size_t held_tracked; /* entries in the table: observers wanted */
+static int owner_kind = -1;
+
+static struct recent {
+	uintptr_t owner;
+	char name[48];
+	const char *file, *made_file;
+	int line, made_line;
+} recent[RECENT];
+static size_t recent_next;
+
+/* ---- The table ---------------------------------------------------------- */
+
+static size_t slot(int kind, uintptr_t handle, size_t cap)
+{
+	uint64_t h = (uint64_t)handle * 0x9e3779b97f4a7c15ull ^ (uint64_t)kind;
+	return (size_t)(h >> 17) & (cap - 1);
+}
+
+static struct node *find(int kind, uintptr_t handle)
+{
+	if (!table_cap)
+		return NULL;
+	for (struct node *n = table[slot(kind, handle, table_cap)]; n;
+	     n = n->next)
+		if (n->kind == kind && n->handle == handle)
+			return n;
+	return NULL;
+}
+
+static int put(struct node *n)
+{
+	if (table_n + 1 > table_cap / 2) {
+		size_t ncap = table_cap ? table_cap * 2 : 256;
+		struct node **nt = calloc(ncap, sizeof(*nt));
+		if (!nt)
+			return -ENOMEM;
+		for (size_t i = 0; i < table_cap; i++)
+			for (struct node *m = table[i], *next; m; m = next) {
+				next = m->next;
+				size_t k = slot(m->kind, m->handle, ncap);
+				m->next = nt[k];
+				nt[k] = m;
+			}
+		free(table);
+		table = nt;
+		table_cap = ncap;
+	}
+	size_t k = slot(n->kind, n->handle, table_cap);
+	n->next = table[k];
+	table[k] = n;
+	table_n++;
+	return 0;
+}
+
+static void take(struct node *n)
+{
+	for (struct node **pp = &table[slot(n->kind, n->handle, table_cap)];
+	     *pp; pp = &(*pp)->next)
+		if (*pp == n) {
+			*pp = n->next;
+			table_n--;
+			return;
+		}
+}
+
+static struct ward_owner *live(const ward_owner_t *o)
+{
+	struct node *n = o ? find(KEY_OWNER, (uintptr_t)o) : NULL;
+	return n ? (struct ward_owner *)n : NULL;
+}
+
+static const struct recent *recently_released(const void *o)
+{
+	for (size_t i = 0; i < RECENT; i++) {
+		const struct recent *r = &recent[(recent_next - 1 - i) % RECENT];
+		if (r->owner == (uintptr_t)o)
+			return r;
+	}
+	return NULL;
+}
+
+/* "owner "NAME" (created at F:L) was released at F:L" or why not. */
+static void describe_dead(const void *o, char *buf, size_t len)
+{
+	const struct recent *r = recently_released(o);
+	if (r)
+		snprintf(buf, len, "owner \"%s\" (created at %s:%d) was "
+				   "released at %s:%d",
+			 r->name, r->made_file, r->made_line, r->file, r->line);
+	else
+		snprintf(buf, len, "%p is not a live owner", o);
+}
+
+/* ---- Observers: resources released elsewhere leave their owner ---------- */
+
+static void unlink_entry(struct entry *e)
+{
+	struct ward_owner *o = e->owner;
+	if (e->newer)
+		e->newer->older = e->older;
+	else
+		o->res = e->older;
+	if (e->older)
+		e->older->newer = e->newer;
+	e->newer = e->older = NULL;
+	if (e->node.kind != KEY_PLAIN) {
+		take(&e->node);
+		if (--held_tracked == 0)
+			ward__observers_want(-1);
+	}
+}
+
+static void link_entry(struct ward_owner *o, struct entry *e)
+{
+	e->owner = o;
+	e->newer = NULL;
+	e->older = o->res;
+	if (o->res)
+		o->res->newer = e;
+	o->res = e;
+}
+
+static void released_elsewhere(int kind, uintptr_t handle, uint32_t site)
+{
+	(void)site;
+	pthread_mutex_lock(&lock);
+	struct node *n = find(kind, handle);
+	struct entry *e = n && kind != KEY_OWNER ? (struct entry *)n : NULL;
+	if (e)
+		unlink_entry(e);
+	pthread_mutex_unlock(&lock);
+	ward__in_registry++;
+	free(e);
+	ward__in_registry--;
+}
+
+static struct ward__release_observer observer = {
+	.released = released_elsewhere
+};
+
+/* ---- Paths, for messages and the snapshot's labels ---------------------- */
+
+static size_t path_of(const struct ward_owner *o, char *buf, size_t len)
+{
+	size_t n = 0;
+	if (o->parent)
+		n = path_of(o->parent, buf, len);
+	if (n && n + 1 < len)
+		buf[n] = '/';
+	n += n ? 1 : 0;
+	size_t k = strlen(o->name);
+	if (n < len)
+		memcpy(buf + n, o->name, n + k < len ? k : len - n - 1);
+	n += k;
+	if (len)
+		buf[n < len ? n : len - 1] = '\0';
+	return n;
+}
+
+static void each_held(ward__held_fn fn, void *opaque)
+{
+	char path[PATH_MAX_LEN];
+	pthread_mutex_lock(&lock);
+	for (size_t i = 0; i < table_cap; i++)
+		for (struct node *n = table[i]; n; n = n->next) {
+			if (n->kind == KEY_OWNER) {
+				/* An owner is held by its parent. */
+				struct ward_owner *o = (struct ward_owner *)n;
+				if (!o->parent || owner_kind < 0)
+					continue;
+				path_of(o->parent, path, sizeof(path));
+				fn(owner_kind, n->handle, path, opaque);
+			} else {
+				struct entry *e = (struct entry *)n;
+				path_of(e->owner, path, sizeof(path));
+				fn(n->kind, n->handle, path, opaque);
+			}
+		}
+	pthread_mutex_unlock(&lock);
+}
+
+static const struct ward__holders holders = { .each = each_held };
+
+/* ---- Owners ------------------------------------------------------------- */
+
+static void link_child(struct ward_owner *parent, struct ward_owner *c)
+{
+	c->parent = parent;
+	c->newer = NULL;
+	c->older = parent ? parent->children : NULL;
+	if (parent) {
+		if (parent->children)
+			parent->children->newer = c;
+		parent->children = c;
+	}
+}
+
+static void unlink_child(struct ward_owner *c)
+{
+	if (c->newer)
+		c->newer->older = c->older;
+	else if (c->parent)
+		c->parent->children = c->older;
+	if (c->older)
+		c->older->newer = c->newer;
+	c->parent = c->newer = c->older = NULL;
+}
+
+static pthread_once_t setup_once = PTHREAD_ONCE_INIT;
+
+static void setup(void)
+{
+	owner_kind = ward_kind_register("owner");
+	ward__observer_add(&observer);
+	ward__holders_set(&holders);
+}
+
+WARD_API __attribute__((noinline)) ward_owner_t *
+ward__owner_new(ward_owner_t *parent, const char *name, const char *file,
+		int line)
+{
+	pthread_once(&setup_once, setup);
+	ward__in_registry++;
+	struct ward_owner *o = calloc(1, sizeof(*o));
+	char *copy = strdup(name ? name : "owner");
+	ward__in_registry--;
+	if (!o || !copy) {
+		free(o);
+		free(copy);
+		errno = ENOMEM;
+		return NULL;
+	}
+	o->name = copy;
+	o->file = file;
+	o->line = line;
+	o->node.kind = KEY_OWNER;
+	o->node.handle = (uintptr_t)o;
+	/* Tracked before anyone can see it: a parent released meanwhile
+	 * finds a record to take away. */
+	bool tracked = owner_kind >= 0 &&
+		       ward__track_at(owner_kind, (uintptr_t)o, 0, 1) == 0;
+
+	pthread_mutex_lock(&lock);
+	struct ward_owner *p = parent ? live(parent) : NULL;
+	int err = 0;
+	char why[256] = "";
+	if (parent && (!p || p->releasing)) {
+		if (p)
+			snprintf(why, sizeof(why), "owner \"%s\" (created at "
+				 "%s:%d) is being released", p->name, p->file,
+				 p->line);
+		else
+			describe_dead(parent, why, sizeof(why));
+		err = EINVAL;
+	} else {
+		ward__in_registry++;
+		err = put(&o->node) < 0 ? ENOMEM : 0;
+		ward__in_registry--;
+	}
+	if (!err)
+		link_child(p, o);
+	pthread_mutex_unlock(&lock);
+	if (err) {
+		if (why[0])
+			ward__log(WARD_LOG_WARN, "ward: ward_owner_new(\"%s\") "
+				  "at %s:%d under a parent that cannot take "
+				  "it: %s\n", o->name, file, line, why);
+		if (tracked)
+			ward_untrack(owner_kind, (uintptr_t)o);
+		free(copy);
+		free(o);
+		errno = err;
+		return NULL;
+	}
+	__asm__ volatile("" ::: "memory");
+	return o;
+}
+
+/* Release o, whose `releasing` the caller set under the lock (held now);
+ * returns with the lock released. file:line is where the release began. */
+static void release_locked(struct ward_owner *o, const char *file, int line)
+{
+	for (;;) {
+		struct ward_owner *c = o->children;
+		if (c) {
+			if (c->releasing) {
+				if (pthread_equal(c->releaser, pthread_self())) {
+					/* Its release function released o:
+					 * it finishes on its own. */
+					unlink_child(c);
+					continue;
+				}
+				/* Another thread releases it: wait for it. */
+				pthread_cond_wait(&released_cond, &lock);
+				continue;
+			}
+			c->releasing = true;
+			c->releaser = pthread_self();
+			release_locked(c, file, line);
+			pthread_mutex_lock(&lock);
+			continue;
+		}
+		struct entry *e = o->res;
+		if (!e)
+			break;
+		unlink_entry(e);
+		pthread_mutex_unlock(&lock);
+		e->fn(e->arg);
+		ward__in_registry++;
+		free(e);
+		ward__in_registry--;
+		pthread_mutex_lock(&lock);
+	}
+	unlink_child(o);
+	take(&o->node);
+	struct recent *r = &recent[recent_next++ % RECENT];
+	r->owner = (uintptr_t)o;
+	snprintf(r->name, sizeof(r->name), "%s", o->name);
+	r->made_file = o->file;
+	r->made_line = o->line;
+	r->file = file;
+	r->line = line;
+	pthread_cond_broadcast(&released_cond);
+	pthread_mutex_unlock(&lock);
+	if (owner_kind >= 0)
+		ward_untrack(owner_kind, (uintptr_t)o);
+	ward__in_registry++;
+	free(o->name);
+	free(o);
+	ward__in_registry--;
+}
+
+WARD_API int ward__owner_release(ward_owner_t *owner, const char *file,
+				 int line)
+{
+	if (!owner)
+		return 0;
+	pthread_mutex_lock(&lock);
+	struct ward_owner *o = live(owner);
+	if (!o || o->releasing) {
+		char why[256];
+		if (o)
+			snprintf(why, sizeof(why), "owner \"%s\" (created at "
+				 "%s:%d) is being released now", o->name,
+				 o->file, o->line);
+		else
+			describe_dead(owner, why, sizeof(why));
+		bool known = o || recently_released(owner);
+		pthread_mutex_unlock(&lock);
+		ward__log(WARD_LOG_WARN, "ward: ward_owner_release at %s:%d "
+			  "released an owner twice: %s\n", file, line, why);
+		return known ? -EALREADY : -EINVAL;
+	}
+	o->releasing = true;
+	o->releaser = pthread_self();
+	release_locked(o, file, line);
+	return 0;
+}
+
+static int add_entry(ward_owner_t *owner, int kind, uintptr_t handle,
+		     void (*fn)(void *), void *arg, const char *what,
+		     const char *file, int line)
+{
+	if (!fn)
+		return -EINVAL;
+	ward__in_registry++;
+	struct entry *e = calloc(1, sizeof(*e));
+	ward__in_registry--;
+	if (!e)
+		return -ENOMEM;
+	e->fn = fn;
+	e->arg = arg;
+	e->node.kind = kind;
+	e->node.handle = handle;
+	pthread_mutex_lock(&lock);
+	struct ward_owner *o = live(owner);
+	int rc = 0;
+	if (!o) {
+		char why[256];
+		describe_dead(owner, why, sizeof(why));
+		pthread_mutex_unlock(&lock);
+		ward__log(WARD_LOG_WARN, "ward: %s at %s:%d to an owner that "
+			  "cannot take it: %s\n", what, file, line, why);
+		free(e);
+		return -EINVAL;
+	}
+	if (kind != KEY_PLAIN) {
+		if (find(kind, handle)) {
+			rc = -EEXIST;
+		} else {
+			ward__in_registry++;
+			rc = put(&e->node);
+			ward__in_registry--;
+			if (rc == 0 && held_tracked++ == 0)
+				ward__observers_want(1);
+		}
+	}
+	if (rc == 0)
+		link_entry(o, e);
+	pthread_mutex_unlock(&lock);
+	if (rc < 0)
+		free(e);
+	return rc;
+}
+
+WARD_API int ward__owner_attach(ward_owner_t *o, void (*fn)(void *), void *arg,
+				const char *file, int line)
+{
+	return add_entry(o, KEY_PLAIN, 0, fn, arg, "ward_owner_attach", file,
+			 line);
+}
+
+WARD_API int ward__owner_hold(ward_owner_t *o, int kind, uintptr_t handle,
+			      void (*fn)(void *), void *arg, const char *file,
+			      int line)
+{
+	if (kind < 0 || kind >= WARD_KIND_MAX)
+		return -EINVAL;
+	pthread_once(&setup_once, setup);
+	return add_entry(o, kind, handle, fn, arg, "ward_owner_hold", file,
+			 line);
+}
+
+static struct entry *find_entry(struct ward_owner *o, void (*fn)(void *),
+				void *arg)
+{
+	for (struct entry *e = o->res; e; e = e->older)
+		if (e->arg == arg && (!fn || e->fn == fn))
+			return e;
+	return NULL;
+}
+
+WARD_API int ward_owner_detach(ward_owner_t *owner, void (*fn)(void *),
+			       void *arg)
+{
+	pthread_mutex_lock(&lock);
+	struct ward_owner *o = live(owner);
+	struct entry *e = o ? find_entry(o, fn, arg) : NULL;
+	if (e)
+		unlink_entry(e);
+	pthread_mutex_unlock(&lock);
+	if (!o)
+		return -EINVAL;
+	if (!e)
+		return -ENOENT;
+	ward__in_registry++;
+	free(e);
+	ward__in_registry--;
+	return 0;
+}
+
+WARD_API int ward_owner_move(ward_owner_t *from, ward_owner_t *to,
+			     void (*fn)(void *), void *arg)
+{
+	pthread_mutex_lock(&lock);
+	struct ward_owner *f = live(from), *t = live(to);
+	int rc = 0;
+	if (!f || !t || t->releasing) {
+		rc = -EINVAL;
+	} else {
+		struct entry *e = find_entry(f, fn, arg);
+		if (!e) {
+			rc = -ENOENT;
+		} else {
+			/* Out of from's list (kept in the table), into to's. */
+			if (e->newer)
+				e->newer->older = e->older;
+			else
+				f->res = e->older;
+			if (e->older)
+				e->older->newer = e->newer;
+			link_entry(t, e);
+		}
+	}
+	pthread_mutex_unlock(&lock);
+	return rc;
+}
+
+WARD_API int ward__owner_reparent(ward_owner_t *owner, ward_owner_t *parent,
+				  const char *file, int line)
+{
+	pthread_mutex_lock(&lock);
+	struct ward_owner *o = live(owner), *p = parent ? live(parent) : NULL;
+	if (!o || (parent && !p) || o->releasing || (p && p->releasing)) {
+		pthread_mutex_unlock(&lock);
+		return -EINVAL;
+	}
+	for (struct ward_owner *a = p; a; a = a->parent)
+		if (a == o) {
+			char op[PATH_MAX_LEN], pp[PATH_MAX_LEN];
+			path_of(o, op, sizeof(op));
+			path_of(p, pp, sizeof(pp));
+			pthread_mutex_unlock(&lock);
+			ward__log(WARD_LOG_WARN, "ward: ward_owner_reparent at "
+				  "%s:%d would move owner \"%s\" (created at "
+				  "%s:%d) under its own descendant \"%s\" "
+				  "(created at %s:%d)\n",
+				  file, line, op, o->file, o->line, pp,
+				  p->file, p->line);
+			return -ELOOP;
+		}
+	unlink_child(o);
+	link_child(p, o);
+	pthread_mutex_unlock(&lock);
+	return 0;
+}
+
+WARD_API const char *ward_owner_name(const ward_owner_t *o)
+{
+	return o ? o->name : NULL;
+}
+
+WARD_API int ward_owner_path(const ward_owner_t *owner, char *buf, size_t len)
+{
+	pthread_mutex_lock(&lock);
+	struct ward_owner *o = live(owner);
+	size_t n = o ? path_of(o, buf, len) : 0;
+	pthread_mutex_unlock(&lock);
+	if (!o || !buf)
+		return -EINVAL;
+	return n > INT32_MAX ? INT32_MAX : (int)n;
+}
+
+/* ---- The frame's owner -------------------------------------------------- */
+
+/* Per thread, the owners of open frames that asked for one, innermost
+ * last, each with the frame it belongs to. */
+struct frame_owner {
+	uint32_t depth;
+	uint32_t base;
+	uintptr_t var;
+	struct ward_owner *o;
+};
+static __thread struct frame_owner *frame_owners;
+static __thread size_t nframe_owners, capframe_owners;
+
+static void frame_owner_end(void *arg)
+{
+	struct ward_owner *o = arg;
+	if (nframe_owners && frame_owners[nframe_owners - 1].o == o)
+		nframe_owners--;
+	ward__owner_release(o, "(end of frame)", 0);
+}
+
+WARD_API ward_owner_t *ward_owner_frame(void)
+{
+	struct ward__thread *t = &ward__self;
+	if (t->depth == 0)
+		return NULL;
+	const struct ward__frame *f = &t->frames[t->depth - 1];
+	/* Owners of frames that ended without running their defers (left
+	 * by longjmp) are dropped from the list. */
+	while (nframe_owners &&
+	       frame_owners[nframe_owners - 1].depth > t->depth)
+		nframe_owners--;
+	if (nframe_owners) {
+		struct frame_owner *fo = &frame_owners[nframe_owners - 1];
+		if (fo->depth == t->depth && fo->base == f->base &&
+		    fo->var == f->var)
+			return fo->o;
+		if (fo->depth == t->depth)
+			nframe_owners--;
+	}
+	char name[160];
+	snprintf(name, sizeof(name), "frame %s",
+		 f->site && f->site->func ? f->site->func : "?");
+	ward__in_registry++;
+	struct frame_owner *v = ward__grow(frame_owners, &capframe_owners,
+					   nframe_owners + 1, sizeof(*v), 8);
+	ward__in_registry--;
+	if (!v)
+		return NULL;
+	frame_owners = v;
+	struct ward_owner *o = ward__owner_new(
+		NULL, name, f->site ? f->site->file : "?",
+		f->site ? f->site->line : 0);
+	if (!o)
+		return NULL;
+	ward_defer(frame_owner_end, o);
+	frame_owners[nframe_owners++] = (struct frame_owner){
+		t->depth, f->base, f->var, o
+	};
+	return o;
+}
+
+/* ---- Tracked acquisitions held by an owner ------------------------------ */
+
+static void free_block(void *p)
+{
+	ward_free(p);
+}
+
+static void close_fd(void *fd)
+{
+	ward_close((int)(intptr_t)fd);
+}
+
+static void close_file(void *f)
+{
+	ward_fclose(f);
+}
+
+/* Hold a block the caller just allocated and recorded; free it when that
+ * fails. */
+static void *hold_block(ward_owner_t *o, void *p)
+{
+	int rc = p ? ward__owner_hold(o, WARD_KIND_HEAP, (uintptr_t)p,
+				      free_block, p, "ward_owner_malloc", 0)
+		   : 0;
+	if (rc < 0) {
+		ward_free(p);
+		errno = -rc;
+		return NULL;
+	}
+	return p;
+}
+
+static bool usable(ward_owner_t *owner)
+{
+	pthread_mutex_lock(&lock);
+	struct ward_owner *o = live(owner);
+	bool ok = o && !o->releasing;
+	pthread_mutex_unlock(&lock);
+	if (!ok)
+		errno = EINVAL;
+	return ok;
+}
+
+WARD_API __attribute__((noinline)) void *ward_owner_malloc(ward_owner_t *o,
+							   size_t size)
+{
+	if (!usable(o))
+		return NULL;
+	void *p = malloc(size);
+	ward__heap_acquired(p, size, 1);
+	p = hold_block(o, p);
+	__asm__ volatile("" ::: "memory");
+	return p;
+}
+
+WARD_API __attribute__((noinline)) void *ward_owner_calloc(ward_owner_t *o,
+							   size_t n,
+							   size_t size)
+{
+	if (!usable(o))
+		return NULL;
+	void *p = calloc(n, size);
+	ward__heap_acquired(p, n * size, 1);
+	p = hold_block(o, p);
+	__asm__ volatile("" ::: "memory");
+	return p;
+}
+
+WARD_API __attribute__((noinline)) char *ward_owner_strdup(ward_owner_t *o,
+							   const char *s)
+{
+	if (!s) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (!usable(o))
+		return NULL;
+	size_t n = strlen(s) + 1;
+	char *p = malloc(n);
+	if (p)
+		memcpy(p, s, n);
+	ward__heap_acquired(p, n, 1);
+	p = hold_block(o, p);
+	__asm__ volatile("" ::: "memory");
+	return p;
+}
+
+WARD_API __attribute__((noinline)) void *ward_owner_realloc(ward_owner_t *o,
+							    void *ptr,
+							    size_t size)
+{
+	if (!ptr)
+		return ward_owner_malloc(o, size);
+	if (!usable(o))
+		return NULL;
+	/* Let go of the old block, move it, hold the new one. */
+	ward_owner_detach(o, free_block, ptr);
+	void *p = ward_realloc(ptr, size);
+	if (!p) {
+		if (size)
+			hold_block(o, ptr); /* still the caller's */
+		return NULL;
+	}
+	p = hold_block(o, p);
+	__asm__ volatile("" ::: "memory");
+	return p;
+}
+
+WARD_API __attribute__((noinline)) int ward_owner_open(ward_owner_t *o,
+						       const char *path,
+						       int flags, ...)
+{
+	mode_t mode = 0;
+	if (flags & (O_CREAT | O_TMPFILE)) {
+		va_list ap;
+		va_start(ap, flags);
+		mode = (mode_t)va_arg(ap, int);
+		va_end(ap);
+	}
+	if (!usable(o))
+		return -1;
+	int fd = ward__open_at(path, flags, mode, 1);
+	if (fd < 0)
+		return -1;
+	if (ward__owner_hold(o, WARD_KIND_FD, (uintptr_t)fd, close_fd,
+			     (void *)(intptr_t)fd, "ward_owner_open", 0) < 0) {
+		ward_close(fd);
+		errno = ENOMEM;
+		return -1;
+	}
+	__asm__ volatile("" ::: "memory");
+	return fd;
+}
+
+WARD_API __attribute__((noinline)) FILE *ward_owner_fopen(ward_owner_t *o,
+							  const char *path,
+							  const char *mode)
+{
+	if (!path || !mode) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (!usable(o))
+		return NULL;
+	FILE *f = fopen(path, mode);
+	if (!f)
+		return NULL;
+	ward__track_at(WARD_KIND_FILE, (uintptr_t)f, 0, 1);
+	if (ward__owner_hold(o, WARD_KIND_FILE, (uintptr_t)f, close_file, f,
+			     "ward_owner_fopen", 0) < 0) {
+		ward_fclose(f);
+		errno = ENOMEM;
+		return NULL;
+	}
+	__asm__ volatile("" ::: "memory");
+	return f;
+}
