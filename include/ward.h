@@ -6,6 +6,7 @@
 #define WARD_H
 
 #include "ward/core.h"
+#include "ward/ctx.h"
 #include "ward/defer.h"
 #include "ward/leakcheck.h"
 #include "ward/owner.h"

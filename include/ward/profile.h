@@ -50,6 +50,10 @@ struct ward_sample {
 	 * owners are different samples; the site's acquisition totals stay
 	 * on its sample without an owner. The profile owns the string. */
 	const char *owner;
+	/* For a leaked thread (ward/ctx.h): where it is blocked now,
+	 * innermost first; 0 frames when unknown. */
+	int blocked_depth;
+	const uintptr_t *blocked_pcs;
 };
 
 /*

@@ -18,6 +18,16 @@ typedef uint32_t (*ward__walk_fn)(uint32_t key, const uintptr_t *pcs, int n);
  * return fn's id for it (or the remembered id of the same walk). */
 uint32_t ward__capture(uint32_t key, int skip, ward__walk_fn fn);
 
+/*
+ * The stack of the calling thread from an interrupted context (a signal
+ * handler's ucontext: pc, stack and frame pointer), innermost first, pcs[0]
+ * being pc itself. Returns how many (0 where unsupported, or when the
+ * thread's stack bounds are not known yet). Safe in a signal handler of a
+ * thread whose bounds ward__stack_top() found before.
+ */
+int ward__capture_context(uintptr_t pc, uintptr_t sp, uintptr_t bp,
+			  uintptr_t *pcs, int max);
+
 /* The top of the calling thread's stack, or 0 when unknown. */
 uintptr_t ward__stack_top(void);
 

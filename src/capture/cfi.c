@@ -599,6 +599,16 @@ static struct walk_log *memo_find(uintptr_t sp, uintptr_t bp, uint32_t key,
 	return NULL;
 }
 
+int ward__capture_context(uintptr_t pc, uintptr_t sp, uintptr_t bp,
+			  uintptr_t *pcs, int max)
+{
+	uintptr_t hi = ward__stack_top_known();
+	if (!hi || sp >= hi || max <= 0)
+		return 0;
+	drop_stale_rules();
+	return walk(sp, bp, pc, pcs, max, 0, sp, hi, true, NULL, NULL);
+}
+
 __attribute__((noinline)) int ward__cfi_capture(uint32_t key, int max,
 					       int skip, uintptr_t lo,
 					       uintptr_t hi, bool rules,
@@ -655,6 +665,13 @@ __attribute__((noinline)) int ward__cfi_capture(uint32_t key, int max,
 
 void ward__unwind_code_unmapped(void)
 {
+}
+
+int ward__capture_context(uintptr_t pc, uintptr_t sp, uintptr_t bp,
+			  uintptr_t *pcs, int max)
+{
+	(void)pc; (void)sp; (void)bp; (void)pcs; (void)max;
+	return 0;
 }
 
 int ward__cfi_capture(uint32_t key, int max, int skip, uintptr_t lo,

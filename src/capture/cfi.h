@@ -23,6 +23,10 @@ int ward__cfi_capture(uint32_t key, int max, int skip, uintptr_t lo,
 		      uintptr_t hi, bool rules, ward__walk_fn fn,
 		      uint32_t *id);
 
+/* The top of the calling thread's stack if found before, else 0 (never
+ * looks it up: safe in a signal handler). */
+uintptr_t ward__stack_top_known(void);
+
 /* Drop the hidden frames (ward__stack_hide) from pcs[0..n); the new n. */
 int ward__unhide(uintptr_t *pcs, int n);
 

@@ -150,6 +150,11 @@ static __attribute__((noinline)) int dwarf_walk(uintptr_t *pcs, int max,
 	return u.n;
 }
 
+uintptr_t ward__stack_top_known(void)
+{
+	return stack_hi > 1 ? stack_hi : 0;
+}
+
 uintptr_t ward__stack_top(void)
 {
 	if (stack_hi == 0)

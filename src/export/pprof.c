@@ -124,6 +124,43 @@ static int64_t str_id(struct strtab *t, const char *s)
 	return (int64_t)t->n++;
 }
 
+/* Strings made for one profile, freed with it (the table points at them). */
+struct strs {
+	char **v;
+	size_t n, cap;
+};
+
+static bool strs_keep(struct strs *k, char *s)
+{
+	char **v = ward__grow(k->v, &k->cap, k->n + 1, sizeof(*v), 8);
+	if (!v)
+		return false;
+	k->v = v;
+	k->v[k->n++] = s;
+	return true;
+}
+
+/* "read <- wait_for_input <- worker": a blocked stack's first functions. */
+static char *blocked_text(const struct ward_profile *p,
+			  const struct ward_sample *s)
+{
+	struct ward__buf b = { 0 };
+	struct ward__frame_text fr[MAX_INLINE];
+	for (int k = 0; k < s->blocked_depth && k < 6; k++) {
+		int n = ward__describe_frames(p, s->blocked_pcs[k], fr, MAX_INLINE);
+		ward__frame_function(fr[n - 1].s, false);
+		if (k)
+			ward__buf_add(&b, " <- ", 4);
+		ward__buf_add(&b, fr[n - 1].s, strlen(fr[n - 1].s));
+	}
+	ward__buf_add(&b, "", 1);
+	if (b.oom) {
+		free(b.p);
+		return NULL;
+	}
+	return b.p;
+}
+
 /* ---- Mappings ---------------------------------------------------------- */
 
 /* Mapping index (1-based) holding addr, or 0. */
@@ -205,6 +242,7 @@ int ward__write_pprof(const struct ward_profile *p, struct ward__out *o)
 {
 	struct pb b = { 0 }, sub = { 0 }, sub2 = { 0 };
 	struct strtab st = { 0 };
+	struct strs kept = { 0 };
 	struct locs l = { 0 };
 	size_t total_frames = 0;
 	int rc = -ENOMEM;
@@ -230,6 +268,7 @@ int ward__write_pprof(const struct ward_profile *p, struct ward__out *o)
 	int64_t kind_key = str_id(&st, "kind");
 	int64_t leak_key = str_id(&st, "leak");
 	int64_t owner_key = str_id(&st, "owner");
+	int64_t blocked_key = str_id(&st, "blocked");
 	for (size_t i = 0; i < p->count; i++) {
 		const struct ward_sample *s = &p->samples[i];
 		/* location_id, packed */
@@ -257,6 +296,18 @@ int ward__write_pprof(const struct ward_profile *p, struct ward__out *o)
 			pb_uint(&sub2, 1, (uint64_t)owner_key);
 			pb_uint(&sub2, 2, (uint64_t)str_id(&st, s->owner));
 			pb_msg(&sub, 3, &sub2);
+		}
+		if (s->blocked_depth > 0) {
+			/* Where a leaked thread blocks, as function names
+			 * (pprof keeps one stack per sample). */
+			char *text = blocked_text(p, s);
+			if (text && strs_keep(&kept, text)) {
+				pb_uint(&sub2, 1, (uint64_t)blocked_key);
+				pb_uint(&sub2, 2, (uint64_t)str_id(&st, text));
+				pb_msg(&sub, 3, &sub2);
+			} else {
+				free(text);
+			}
 		}
 		pb_msg(&b, 2, &sub);
 	}
@@ -303,6 +354,9 @@ out:
 	free(sub2.p);
 	free(st.v);
 	free(st.index);
+	for (size_t i = 0; i < kept.n; i++)
+		free(kept.v[i]);
+	free(kept.v);
 	free(l.addr);
 	free(l.id);
 	free(l.order);

@@ -183,7 +183,17 @@ static int write_text(const ward_profile_t *p, struct ward__out *o)
 					 kind ? kind : "?", s->live_count,
 					 s->alloc_count);
 		if (s->owner)
-			ward__out_printf(o, "\t[held by owner %s]\n", s->owner);
+			ward__out_printf(o, "\t[held by %s]\n", s->owner);
+		if (s->blocked_depth > 0) {
+			ward__out_printf(o, "\t[blocked now in:]\n");
+			for (int k = 0; k < s->blocked_depth; k++) {
+				int n = ward__describe_frames(p, s->blocked_pcs[k],
+							      fr, MAX_INLINE);
+				for (int j = 0; j < n; j++)
+					ward__out_printf(o, "\t  %s\n", fr[j].s);
+			}
+			ward__out_printf(o, "\t[started at:]\n");
+		}
 		for (int k = 0; k < s->depth; k++) {
 			int n = ward__describe_frames(p, s->pcs[k], fr, MAX_INLINE);
 			for (int j = 0; j < n; j++)
@@ -232,6 +242,16 @@ static int write_json(const ward_profile_t *p, struct ward__out *o)
 		if (s->owner) {
 			ward__out_printf(o, ",\"owner\":");
 			json_string(o, s->owner);
+		}
+		if (s->blocked_depth > 0) {
+			ward__out_printf(o, ",\"blocked\":[");
+			for (int k = 0; k < s->blocked_depth; k++) {
+				int n = ward__describe_frames(p, s->blocked_pcs[k],
+							      fr, MAX_INLINE);
+				ward__out_printf(o, k ? "," : "");
+				json_string(o, fr[n - 1].s);
+			}
+			ward__out_printf(o, "]");
 		}
 		ward__out_printf(o, ",\"live_count\":%" PRId64
 				    ",\"live_bytes\":%" PRId64

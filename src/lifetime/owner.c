@@ -26,6 +26,7 @@
 
 #include "core/grow.h"
 #include "core/log.h"
+#include "lifetime/lifetime.h"
 #include "registry/registry.h"
 #include "ward/defer.h"
 #include "ward/owner.h"
@@ -43,8 +44,10 @@ struct entry { /* one held resource */
 	struct node node; /* kind KEY_PLAIN: not in the table */
 	void (*fn)(void *);
 	void *arg;
-	struct ward_owner *owner;
+	struct ward_owner *owner; /* NULL: a leftover (below) */
 	struct entry *newer, *older;
+	uint32_t note;    /* a second stack's site, or 0 */
+	char *label;      /* a leftover's label */
 };
 
 struct ward_owner {
@@ -187,18 +190,25 @@ static void link_entry(struct ward_owner *o, struct entry *e)
 	o->res = e;
 }
 
+static void drop_leftover(struct entry *e);
+
 static void released_elsewhere(int kind, uintptr_t handle, uint32_t site)
 {
 	(void)site;
 	pthread_mutex_lock(&lock);
 	struct node *n = find(kind, handle);
 	struct entry *e = n && kind != KEY_OWNER ? (struct entry *)n : NULL;
-	if (e)
+	if (e && e->owner)
 		unlink_entry(e);
+	else if (e)
+		drop_leftover(e);
 	pthread_mutex_unlock(&lock);
-	ward__in_registry++;
-	free(e);
-	ward__in_registry--;
+	if (e) {
+		ward__in_registry++;
+		free(e->label);
+		free(e);
+		ward__in_registry--;
+	}
 }
 
 static struct ward__release_observer observer = {
@@ -236,11 +246,13 @@ static void each_held(ward__held_fn fn, void *opaque)
 				if (!o->parent || owner_kind < 0)
 					continue;
 				path_of(o->parent, path, sizeof(path));
-				fn(owner_kind, n->handle, path, opaque);
+				fn(owner_kind, n->handle, path, 0, opaque);
 			} else {
 				struct entry *e = (struct entry *)n;
-				path_of(e->owner, path, sizeof(path));
-				fn(n->kind, n->handle, path, opaque);
+				if (e->owner)
+					path_of(e->owner, path, sizeof(path));
+				fn(n->kind, n->handle,
+				   e->owner ? path : e->label, e->note, opaque);
 			}
 		}
 	pthread_mutex_unlock(&lock);
@@ -586,6 +598,51 @@ WARD_API int ward_owner_path(const ward_owner_t *owner, char *buf, size_t len)
 	if (!o || !buf)
 		return -EINVAL;
 	return n > INT32_MAX ? INT32_MAX : (int)n;
+}
+
+/* ---- Leftovers: held records whose owner is gone ------------------------ */
+
+/* A leftover is an entry in the table with no owner: it labels a record
+ * that outlived its owner (a leaked thread) until the record goes. */
+static void drop_leftover(struct entry *e)
+{
+	take(&e->node);
+	if (--held_tracked == 0)
+		ward__observers_want(-1);
+}
+
+int ward__owner_leftover(int kind, uintptr_t handle, const char *label,
+			 uint32_t note)
+{
+	pthread_once(&setup_once, setup);
+	ward__in_registry++;
+	struct entry *e = calloc(1, sizeof(*e));
+	char *copy = strdup(label);
+	ward__in_registry--;
+	if (!e || !copy) {
+		free(e);
+		free(copy);
+		return -ENOMEM;
+	}
+	e->node.kind = kind;
+	e->node.handle = handle;
+	e->label = copy;
+	e->note = note;
+	pthread_mutex_lock(&lock);
+	int rc = find(kind, handle) ? -EEXIST : 0;
+	if (rc == 0) {
+		ward__in_registry++;
+		rc = put(&e->node);
+		ward__in_registry--;
+		if (rc == 0 && held_tracked++ == 0)
+			ward__observers_want(1);
+	}
+	pthread_mutex_unlock(&lock);
+	if (rc < 0) {
+		free(copy);
+		free(e);
+	}
+	return rc;
 }
 
 /* ---- The frame's owner -------------------------------------------------- */

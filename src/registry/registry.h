@@ -201,11 +201,13 @@ bool ward__registry_find(int kind, uintptr_t handle, uint32_t *site,
  * Holders (observers.c): who holds live records besides their stacks —
  * the owners (src/lifetime/owner.c) register themselves here. each()
  * visits every (kind, handle) some holder has, with the holder's label
- * (an owner's path), consistently: nothing is attached or released while
- * it runs. fn must not call back into the holder.
+ * (an owner's path) and a note: the site of a second stack that belongs
+ * to the record (a leaked thread's: where it is blocked), or 0. It runs
+ * consistently: nothing is attached or released meanwhile. fn must not
+ * call back into the holder.
  */
 typedef void (*ward__held_fn)(int kind, uintptr_t handle, const char *label,
-			      void *opaque);
+			      uint32_t note, void *opaque);
 struct ward__holders {
 	void (*each)(ward__held_fn fn, void *opaque);
 };

@@ -101,6 +101,15 @@ struct ward__stopped {
 int ward__threads_stop(const struct ward__stopped **out);
 void ward__threads_resume(void);
 
+/*
+ * The stack of thread tid of this process where it is now (blocked in a
+ * call, or running), innermost first: the thread is sent ward's stop
+ * signal and walks itself. Returns how many return addresses (pcs[0] is
+ * where it was), -ETIMEDOUT when it did not answer within a second (it
+ * blocks signals), -ESRCH when it is gone, -ENOTSUP where unsupported.
+ */
+int ward__thread_stack(int tid, uintptr_t *pcs, int max);
+
 /* The signal that stops threads (SIGRTMAX-1): ward's own threads never
  * block it, and it is never a snapshot signal. */
 int ward__stop_signal(void);

@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -34,6 +35,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "capture/capture.h"
 #include "core/map.h"
 #include "scan/scan.h"
 
@@ -77,6 +79,15 @@ static _Atomic int claimed, arrived;
 static _Atomic uint32_t stop_gen, release_gen;
 static bool installed;
 
+static bool install(int sig);
+
+/* A request for one thread's stack (ward__thread_stack): the thread walks
+ * itself from where the signal found it, and answers. */
+static _Atomic int stack_want_tid;
+static uintptr_t stack_buf[128];
+static _Atomic int stack_got;
+static pthread_mutex_t stack_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static void on_stop(int sig, siginfo_t *si, void *ctx)
 {
 	int saved = errno;
@@ -84,6 +95,22 @@ static void on_stop(int sig, siginfo_t *si, void *ctx)
 	uint32_t gen = atomic_load(&stop_gen);
 	(void)sig;
 	(void)si;
+
+	int want = atomic_load(&stack_want_tid);
+	if (want && want == (int)syscall(SYS_gettid)) {
+		const greg_t *g = uc->uc_mcontext.gregs;
+		int n = ward__capture_context((uintptr_t)g[REG_RIP],
+					      (uintptr_t)g[REG_RSP],
+					      (uintptr_t)g[REG_RBP], stack_buf,
+					      128);
+		atomic_store(&stack_got, n);
+		syscall(SYS_futex, (uint32_t *)&stack_got, FUTEX_WAKE_PRIVATE,
+			1, NULL, NULL, 0);
+		if (gen == atomic_load(&release_gen)) {
+			errno = saved;
+			return;
+		}
+	}
 
 	if (gen != atomic_load(&release_gen)) {
 		int i = atomic_fetch_add(&claimed, 1);
@@ -105,6 +132,40 @@ static void on_stop(int sig, siginfo_t *si, void *ctx)
 int ward__stop_signal(void)
 {
 	return SIGRTMAX - 1;
+}
+
+int ward__thread_stack(int tid, uintptr_t *pcs, int max)
+{
+	int sig = ward__stop_signal();
+	pthread_mutex_lock(&stack_lock);
+	if (!install(sig)) {
+		pthread_mutex_unlock(&stack_lock);
+		return -ENOTSUP;
+	}
+	atomic_store(&stack_got, -1);
+	atomic_store(&stack_want_tid, tid);
+	int rc = -ESRCH;
+	if (syscall(SYS_tgkill, getpid(), tid, sig) == 0) {
+		/* A second at most: a thread that blocks every signal never
+		 * answers. */
+		struct timespec step = { 0, 10 * 1000 * 1000 };
+		for (int i = 0; i < 100 && atomic_load(&stack_got) < 0; i++)
+			syscall(SYS_futex, (uint32_t *)&stack_got,
+				FUTEX_WAIT_PRIVATE, (uint32_t)-1, &step, NULL, 0);
+		rc = atomic_load(&stack_got);
+		if (rc < 0)
+			rc = -ETIMEDOUT;
+	}
+	atomic_store(&stack_want_tid, 0);
+	/* The handler writes into ward's buffer, never the caller's: one
+	 * answering late finds no one to answer. */
+	if (rc > 0) {
+		if (rc > max)
+			rc = max;
+		memcpy(pcs, stack_buf, (size_t)rc * sizeof(*pcs));
+	}
+	pthread_mutex_unlock(&stack_lock);
+	return rc;
 }
 
 /* Whether thread tid blocks signal sig (from its SigBlk mask). */
@@ -235,6 +296,12 @@ int ward__threads_stop(const struct ward__stopped **out)
 }
 
 #else
+
+int ward__thread_stack(int tid, uintptr_t *pcs, int max)
+{
+	(void)tid; (void)pcs; (void)max;
+	return -ENOTSUP;
+}
 
 /* Elsewhere the registers cannot be read: only a process with no other
  * thread can be scanned. */

@@ -14,7 +14,7 @@
 #include "snapshot/profile.h"
 
 struct held {
-	uint32_t site;
+	uint32_t site, note;
 	const char *label; /* the profile's copy */
 	int64_t count, bytes; /* heap: weighted count, WARD__WEIGHT_ONE = 1 */
 };
@@ -27,7 +27,7 @@ struct gather {
 };
 
 static void gather_one(int kind, uintptr_t handle, const char *label,
-		       void *opaque)
+		       uint32_t note, void *opaque)
 {
 	struct gather *g = opaque;
 	uint32_t site;
@@ -44,7 +44,8 @@ static void gather_one(int kind, uintptr_t handle, const char *label,
 	uint64_t count = WARD__WEIGHT_ONE, bytes = size;
 	if (kind == WARD_KIND_HEAP)
 		ward__heap_weight(size, ward__rate(), &count, &bytes);
-	g->v[g->n++] = (struct held){ site, l, (int64_t)count, (int64_t)bytes };
+	g->v[g->n++] = (struct held){ site, note, l, (int64_t)count,
+				      (int64_t)bytes };
 }
 
 static int by_site_label(const void *a, const void *b)
@@ -52,7 +53,9 @@ static int by_site_label(const void *a, const void *b)
 	const struct held *x = a, *y = b;
 	if (x->site != y->site)
 		return x->site < y->site ? -1 : 1;
-	return x->label < y->label ? -1 : x->label > y->label;
+	if (x->label != y->label)
+		return x->label < y->label ? -1 : 1;
+	return x->note < y->note ? -1 : x->note > y->note;
 }
 
 int ward__profile_split_by_holder(struct ward_profile *p)
@@ -71,7 +74,8 @@ int ward__profile_split_by_holder(struct ward_profile *p)
 	size_t m = 0;
 	for (size_t i = 0; i < g.n; i++) {
 		if (m && g.v[m - 1].site == g.v[i].site &&
-		    g.v[m - 1].label == g.v[i].label) {
+		    g.v[m - 1].label == g.v[i].label &&
+		    g.v[m - 1].note == g.v[i].note) {
 			g.v[m - 1].count += g.v[i].count;
 			g.v[m - 1].bytes += g.v[i].bytes;
 		} else {
@@ -101,6 +105,12 @@ int ward__profile_split_by_holder(struct ward_profile *p)
 						: g.v[k].count / WARD__WEIGHT_ONE;
 			struct ward_sample s = base;
 			s.owner = g.v[k].label;
+			struct ward__site_rec *note =
+				g.v[k].note ? ward__site_get(g.v[k].note) : NULL;
+			if (note) {
+				s.blocked_pcs = note->pcs;
+				s.blocked_depth = (int)note->depth;
+			}
 			s.live_count = count;
 			s.live_bytes = g.v[k].bytes;
 			s.alloc_count = s.alloc_bytes = 0;
@@ -140,10 +150,11 @@ struct want {
 };
 
 static void want_one(int kind, uintptr_t handle, const char *label,
-		     void *opaque)
+		     uint32_t note, void *opaque)
 {
 	struct want *w = opaque;
 	(void)label;
+	(void)note;
 	if (kind != w->kind || w->err)
 		return;
 	uintptr_t *v = ward__grow(w->h->v, &w->h->cap, w->h->n + 1,

@@ -216,7 +216,7 @@ struct ward_profile *ward__profile_top(const struct ward_profile *p, size_t n)
 static bool same_holder(const struct ward_sample *a,
 			const struct ward_sample *b)
 {
-	if (a->leak != b->leak)
+	if (a->leak != b->leak || a->blocked_pcs != b->blocked_pcs)
 		return false;
 	if (!a->owner || !b->owner)
 		return a->owner == b->owner;

@@ -15,7 +15,7 @@ allowed() {
 	src/core) echo "" ;;
 	src/capture) echo "core" ;;
 	src/registry) echo "core capture" ;;
-	src/lifetime) echo "core capture registry" ;;
+	src/lifetime) echo "core capture registry scan" ;;
 	src/scan) echo "core capture registry" ;;
 	src/snapshot) echo "core registry scan" ;;
 	src/export) echo "core snapshot" ;;

@@ -696,8 +696,28 @@ fi
 "$ward" report --by color "$work/owners.pb.gz" >/dev/null 2>"$work/bycolor.err"
 status_is "report --by refuses what it does not know" 2 $? "$(cat "$work/bycolor.err")"
 
+# A worker blocked on a pipe, leaked and then fixed (examples/blocked_worker.c).
+"$build/blocked_worker" leaky >"$work/blocked.out" 2>"$work/blocked.err"
+st=$?
+if [ "$st" = 1 ] && grep -q 'did not end within 200 ms after its owner "server/conn 1"' "$work/blocked.err" &&
+	grep -q '^	  worker_leaky+0x[0-9a-f]* (blocked_worker) blocked_worker.c:' "$work/blocked.out" &&
+	grep -q 'read' "$work/blocked.out" && grep -q '^	serve+0x' "$work/blocked.out"; then
+	ok "a leaked worker is reported blocked in read, with where it was started"
+else
+	bad "a leaked worker is reported blocked in read, with where it was started" "status $st" \
+		"$(cat "$work/blocked.out" "$work/blocked.err")"
+fi
+"$build/blocked_worker" fixed >"$work/fixed.out" 2>"$work/fixed.err"
+st=$?
+if [ "$st" = 0 ] && [ ! -s "$work/fixed.err" ] && grep -q '^leaked: 0 threads$' "$work/fixed.out"; then
+	ok "the worker that watches its context ends with its owner"
+else
+	bad "the worker that watches its context ends with its owner" "status $st" \
+		"$(cat "$work/fixed.out" "$work/fixed.err")"
+fi
+
 # Every check above ran (one that did not is a failure too).
-planned=105
+planned=107
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
