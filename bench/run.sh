@@ -19,6 +19,11 @@
 # valgrind and LeakSanitizer; and the geometric mean of the slowdowns of the
 # real-program matrix (python3, sqlite3, perl, bash, xz -T2, gcc, git, make).
 #
+# The owners' figures come from bench/bench_owner.c: an owner made with one
+# block and released, against talloc_new + talloc_size + talloc_free; one
+# resource attached to an existing owner and released, against a bare
+# defer; 10,000 child contexts cancelled, against Go's context.WithCancel.
+#
 # Prints one line "BENCH <name> <value> <unit>" per figure.
 set -eu
 build=${1:-build}
@@ -37,6 +42,12 @@ done
 WARD_STACK=fp "$build/bench_track" >>"$tmp/anchors"
 "$build/bench_track" nofp cfi >>"$tmp/anchors"
 WARD_STACK=dwarf "$build/bench_track" nofp dwarf >>"$tmp/anchors"
+# Owners and contexts against talloc and a bare defer (bench/bench_owner.c,
+# built here against libward.a and libtalloc).
+cc -O2 -fno-omit-frame-pointer -I"$here/../include" "$here/bench_owner.c" \
+	-o "$tmp/bench_owner" "$build/libward.a" $(pkg-config --cflags --libs talloc) \
+	-lpthread -lz -ldl
+"$tmp/bench_owner" >>"$tmp/anchors"
 # The preload tracer against plain runs, heaptrack, valgrind and LSan.
 "$here/preload.sh" "$build" >>"$tmp/anchors"
 
@@ -50,6 +61,10 @@ export GOCACHE="${GOCACHE:-$tmp/gocache}" GO111MODULE=off GOFLAGS=
 	{ cat "$tmp/go" >&2; exit 1; }
 awk '/^Benchmark/ { name = $1; sub(/-[0-9]+$/, "", name); print "ANCHOR go_" name " " $3 }' \
 	"$tmp/go" >>"$tmp/anchors"
+(cd "$here/anchors/goctx" && go test -run '^$' -bench . -benchtime 30x -count 5) >"$tmp/goctx" 2>&1 ||
+	{ cat "$tmp/goctx" >&2; exit 1; }
+awk '/^Benchmark/ { name = $1; sub(/-[0-9]+$/, "", name); print "ANCHOR go_" name " " $3 }' \
+	"$tmp/goctx" >>"$tmp/anchors"
 
 echo "anchors (best of $PROCS processes; ns per operation):"
 awk '{ if (!($2 in best) || $3 < best[$2]) best[$2] = $3 }
@@ -104,4 +119,9 @@ END {
 		printf "BENCH preload_sampled_slowdown %.3f ratio\n", exp(ls / np)
 	}
 	printf "BENCH panic_mallocs_per_op %.6f count\n", b["panic_mallocs_per_op"]
+	printf "BENCH owner_one_block_ns %.1f ns\n", b["owner_one_block"]
+	printf "BENCH owner_vs_talloc %.2f ratio\n", b["owner_one_block"] / b["talloc_one_block"]
+	printf "BENCH owner_attach_vs_defer %.2f ratio\n", b["owner_attach_release"] / b["defer_one_bare"]
+	printf "BENCH ctx_cancel_10k_ms %.3f ms\n", b["ctx_cancel_10k_ms"]
+	printf "BENCH ctx_cancel_go_over_ward %.2f ratio\n", b["go_BenchmarkCancel10k"] / 1e6 / b["ctx_cancel_10k_ms"]
 }' "$tmp/anchors"

@@ -34,6 +34,8 @@ done
 [ -f /usr/lib/x86_64-linux-gnu/libc.a ] || missing="$missing libc6-dev"
 if [ "${1:-}" = bench ]; then
 	command -v heaptrack >/dev/null 2>&1 || missing="$missing heaptrack"
+	# The owners' anchor: talloc.
+	[ -f /usr/include/talloc.h ] || missing="$missing libtalloc-dev"
 fi
 
 [ -z "$missing" ] && exit 0

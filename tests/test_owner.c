@@ -205,6 +205,11 @@ TEST(move_detach_and_reparent)
 	ASSERT_EQ(ward_owner_move(x, y, mark, "nothing"), -ENOENT);
 	ASSERT_EQ(ward_owner_detach(x, NULL, "let-go"), 0);
 	ASSERT_EQ(ward_owner_detach(x, NULL, "let-go"), -ENOENT);
+	ward_owner_attach(x, mark, "early");
+	ASSERT_EQ(ward_owner_release_one(x, mark, "early"), 0);
+	ASSERT_STREQ(trace, "early ");
+	ASSERT_EQ(ward_owner_release_one(x, mark, "early"), -ENOENT);
+	trace[0] = '\0';
 	ward_owner_t *c = ward_owner_new(x, "child");
 	ward_owner_attach(c, mark, "child-r");
 	ASSERT_EQ(ward_owner_reparent(c, y), 0);

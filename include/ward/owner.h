@@ -88,6 +88,14 @@ typedef struct ward_owner ward_owner_t;
 WARD_API int ward_owner_detach(ward_owner_t *o, void (*fn)(void *), void *arg);
 
 /*
+ * ward_owner_release_one - release the newest resource of o whose release
+ * is fn(arg) (fn NULL: any function with that arg) now, before o is
+ * (talloc_free of one child). Returns 0 or -ENOENT.
+ */
+WARD_API int ward_owner_release_one(ward_owner_t *o, void (*fn)(void *),
+				    void *arg);
+
+/*
  * ward_owner_move - move that resource from `from` to `to` (talloc_steal).
  * Returns 0, -ENOENT, or -EINVAL when either is not a live owner.
  */

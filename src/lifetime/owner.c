@@ -47,12 +47,16 @@ struct entry { /* one held resource */
 	struct ward_owner *owner; /* NULL: a leftover (below) */
 	struct entry *newer, *older;
 	uint32_t note;    /* a second stack's site, or 0 */
+	bool inline_;     /* the owner's own first entry, not allocated */
 	char *label;      /* a leftover's label */
 };
 
 struct ward_owner {
 	struct node node; /* (KEY_OWNER, address) */
-	char *name;
+	char *name;                        /* name_inline when it fits */
+	char name_inline[32];
+	struct entry first;                /* one resource without malloc */
+	bool first_used;
 	struct ward_owner *parent;
 	struct ward_owner *children;       /* newest first */
 	struct ward_owner *newer, *older;  /* siblings */
@@ -67,7 +71,10 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t released_cond = PTHREAD_COND_INITIALIZER;
 static struct node **table;
 static size_t table_cap, table_n;
-static size_t held_tracked; /* entries in the table: observers wanted */
+/* How many held tracked records hash to each slot (a counting filter):
+ * a release of a record no owner holds finds 0 without the lock. */
+enum { FILTER_BITS = 16 };
+static _Atomic uint16_t held_filter[1 << FILTER_BITS];
 static int owner_kind = -1;
 
 static struct recent {
@@ -84,6 +91,21 @@ static size_t slot(int kind, uintptr_t handle, size_t cap)
 {
 	uint64_t h = (uint64_t)handle * 0x9e3779b97f4a7c15ull ^ (uint64_t)kind;
 	return (size_t)(h >> 17) & (cap - 1);
+}
+
+static size_t filter_slot(int kind, uintptr_t handle)
+{
+	uint64_t h = ((uint64_t)handle ^ (uint64_t)kind << 58) *
+		     0x9e3779b97f4a7c15ull;
+	return (size_t)(h >> (64 - FILTER_BITS));
+}
+
+static void filter_add(const struct node *n, int delta)
+{
+	if (n->kind >= 0)
+		atomic_fetch_add_explicit(&held_filter[filter_slot(n->kind,
+								   n->handle)],
+					  (uint16_t)delta, memory_order_relaxed);
 }
 
 static struct node *find(int kind, uintptr_t handle)
@@ -119,6 +141,7 @@ static int put(struct node *n)
 	n->next = table[k];
 	table[k] = n;
 	table_n++;
+	filter_add(n, 1);
 	return 0;
 }
 
@@ -129,6 +152,7 @@ static void take(struct node *n)
 		if (*pp == n) {
 			*pp = n->next;
 			table_n--;
+			filter_add(n, -1);
 			return;
 		}
 }
@@ -173,11 +197,26 @@ static void unlink_entry(struct entry *e)
 	if (e->older)
 		e->older->newer = e->newer;
 	e->newer = e->older = NULL;
-	if (e->node.kind != KEY_PLAIN) {
+	if (e->node.kind != KEY_PLAIN)
 		take(&e->node);
-		if (--held_tracked == 0)
-			ward__observers_want(-1);
-	}
+}
+
+/* e left its owner (lock held): whether it is to be freed once its
+ * release ran; the owner's own first entry is given back instead. */
+static bool retire(struct entry *e)
+{
+	if (!e->inline_)
+		return true;
+	e->owner->first_used = false;
+	return false;
+}
+
+static void free_entry(struct entry *e)
+{
+	ward__in_registry++;
+	free(e->label);
+	free(e);
+	ward__in_registry--;
 }
 
 static void link_entry(struct ward_owner *o, struct entry *e)
@@ -195,20 +234,24 @@ static void drop_leftover(struct entry *e);
 static void released_elsewhere(int kind, uintptr_t handle, uint32_t site)
 {
 	(void)site;
+	if (kind < 0 || !atomic_load_explicit(&held_filter[filter_slot(kind,
+								       handle)],
+					      memory_order_relaxed))
+		return; /* no owner holds it: most releases end here */
 	pthread_mutex_lock(&lock);
 	struct node *n = find(kind, handle);
-	struct entry *e = n && kind != KEY_OWNER ? (struct entry *)n : NULL;
-	if (e && e->owner)
+	struct entry *e = n ? (struct entry *)n : NULL;
+	bool to_free = false;
+	if (e && e->owner) {
 		unlink_entry(e);
-	else if (e)
+		to_free = retire(e);
+	} else if (e) {
 		drop_leftover(e);
-	pthread_mutex_unlock(&lock);
-	if (e) {
-		ward__in_registry++;
-		free(e->label);
-		free(e);
-		ward__in_registry--;
+		to_free = true;
 	}
+	pthread_mutex_unlock(&lock);
+	if (to_free)
+		free_entry(e);
 }
 
 static struct ward__release_observer observer = {
@@ -291,6 +334,9 @@ static void setup(void)
 {
 	owner_kind = ward_kind_register("owner");
 	ward__observer_add(&observer);
+	/* Wanted from now on: the filter makes a release no owner holds
+	 * cost one load. */
+	ward__observers_want(1);
 	ward__holders_set(&holders);
 }
 
@@ -299,17 +345,27 @@ ward__owner_new(ward_owner_t *parent, const char *name, const char *file,
 		int line)
 {
 	pthread_once(&setup_once, setup);
+	if (!name)
+		name = "owner";
+	size_t nlen = strlen(name);
 	ward__in_registry++;
-	struct ward_owner *o = calloc(1, sizeof(*o));
-	char *copy = strdup(name ? name : "owner");
+	struct ward_owner *o = malloc(sizeof(*o));
+	char *copy = nlen < sizeof(o->name_inline) ? NULL : strdup(name);
 	ward__in_registry--;
-	if (!o || !copy) {
+	if (!o || (nlen >= sizeof(o->name_inline) && !copy)) {
 		free(o);
 		free(copy);
 		errno = ENOMEM;
 		return NULL;
 	}
-	o->name = copy;
+	memset(o, 0, sizeof(*o));
+	o->first.inline_ = true;
+	if (copy) {
+		o->name = copy;
+	} else {
+		memcpy(o->name_inline, name, nlen + 1);
+		o->name = o->name_inline;
+	}
 	o->file = file;
 	o->line = line;
 	o->node.kind = KEY_OWNER;
@@ -383,18 +439,22 @@ static void release_locked(struct ward_owner *o, const char *file, int line)
 		if (!e)
 			break;
 		unlink_entry(e);
+		void (*fn)(void *) = e->fn;
+		void *arg = e->arg;
+		bool to_free = retire(e);
 		pthread_mutex_unlock(&lock);
-		e->fn(e->arg);
-		ward__in_registry++;
-		free(e);
-		ward__in_registry--;
+		fn(arg);
+		if (to_free)
+			free_entry(e);
 		pthread_mutex_lock(&lock);
 	}
 	unlink_child(o);
 	take(&o->node);
 	struct recent *r = &recent[recent_next++ % RECENT];
 	r->owner = (uintptr_t)o;
-	snprintf(r->name, sizeof(r->name), "%s", o->name);
+	size_t nl = strnlen(o->name, sizeof(r->name) - 1);
+	memcpy(r->name, o->name, nl);
+	r->name[nl] = '\0';
 	r->made_file = o->file;
 	r->made_line = o->line;
 	r->file = file;
@@ -404,7 +464,8 @@ static void release_locked(struct ward_owner *o, const char *file, int line)
 	if (owner_kind >= 0)
 		ward_untrack(owner_kind, (uintptr_t)o);
 	ward__in_registry++;
-	free(o->name);
+	if (o->name != o->name_inline)
+		free(o->name);
 	free(o);
 	ward__in_registry--;
 }
@@ -442,43 +503,50 @@ static int add_entry(ward_owner_t *owner, int kind, uintptr_t handle,
 {
 	if (!fn)
 		return -EINVAL;
-	ward__in_registry++;
-	struct entry *e = calloc(1, sizeof(*e));
-	ward__in_registry--;
-	if (!e)
-		return -ENOMEM;
-	e->fn = fn;
-	e->arg = arg;
-	e->node.kind = kind;
-	e->node.handle = handle;
 	pthread_mutex_lock(&lock);
 	struct ward_owner *o = live(owner);
-	int rc = 0;
 	if (!o) {
 		char why[256];
 		describe_dead(owner, why, sizeof(why));
 		pthread_mutex_unlock(&lock);
 		ward__log(WARD_LOG_WARN, "ward: %s at %s:%d to an owner that "
 			  "cannot take it: %s\n", what, file, line, why);
-		free(e);
 		return -EINVAL;
 	}
-	if (kind != KEY_PLAIN) {
-		if (find(kind, handle)) {
-			rc = -EEXIST;
-		} else {
-			ward__in_registry++;
-			rc = put(&e->node);
-			ward__in_registry--;
-			if (rc == 0 && held_tracked++ == 0)
-				ward__observers_want(1);
+	if (kind != KEY_PLAIN && find(kind, handle)) {
+		pthread_mutex_unlock(&lock);
+		return -EEXIST;
+	}
+	struct entry *e = &o->first;
+	if (o->first_used) {
+		ward__in_registry++;
+		e = calloc(1, sizeof(*e));
+		ward__in_registry--;
+		if (!e) {
+			pthread_mutex_unlock(&lock);
+			return -ENOMEM;
 		}
+	} else {
+		o->first_used = true;
+	}
+	e->fn = fn;
+	e->arg = arg;
+	e->note = 0;
+	e->node.kind = kind;
+	e->node.handle = handle;
+	int rc = 0;
+	if (kind != KEY_PLAIN) {
+		ward__in_registry++;
+		rc = put(&e->node);
+		ward__in_registry--;
 	}
 	if (rc == 0)
 		link_entry(o, e);
+	else if (!retire(e))
+		e = NULL;
 	pthread_mutex_unlock(&lock);
-	if (rc < 0)
-		free(e);
+	if (rc < 0 && e)
+		free_entry(e);
 	return rc;
 }
 
@@ -515,16 +583,44 @@ WARD_API int ward_owner_detach(ward_owner_t *owner, void (*fn)(void *),
 	pthread_mutex_lock(&lock);
 	struct ward_owner *o = live(owner);
 	struct entry *e = o ? find_entry(o, fn, arg) : NULL;
-	if (e)
+	bool to_free = false;
+	if (e) {
 		unlink_entry(e);
+		to_free = retire(e);
+	}
 	pthread_mutex_unlock(&lock);
 	if (!o)
 		return -EINVAL;
 	if (!e)
 		return -ENOENT;
-	ward__in_registry++;
-	free(e);
-	ward__in_registry--;
+	if (to_free)
+		free_entry(e);
+	return 0;
+}
+
+WARD_API int ward_owner_release_one(ward_owner_t *owner, void (*fn)(void *),
+				    void *arg)
+{
+	pthread_mutex_lock(&lock);
+	struct ward_owner *o = live(owner);
+	struct entry *e = o ? find_entry(o, fn, arg) : NULL;
+	void (*call)(void *) = NULL;
+	void *call_arg = NULL;
+	bool to_free = false;
+	if (e) {
+		unlink_entry(e);
+		call = e->fn;
+		call_arg = e->arg;
+		to_free = retire(e);
+	}
+	pthread_mutex_unlock(&lock);
+	if (!o)
+		return -EINVAL;
+	if (!e)
+		return -ENOENT;
+	call(call_arg);
+	if (to_free)
+		free_entry(e);
 	return 0;
 }
 
@@ -538,17 +634,36 @@ WARD_API int ward_owner_move(ward_owner_t *from, ward_owner_t *to,
 		rc = -EINVAL;
 	} else {
 		struct entry *e = find_entry(f, fn, arg);
+		struct entry *moved = e;
+		if (e && e->inline_) {
+			/* It lives in from: to gets a copy of its own. */
+			ward__in_registry++;
+			moved = calloc(1, sizeof(*moved));
+			ward__in_registry--;
+		}
 		if (!e) {
 			rc = -ENOENT;
+		} else if (!moved) {
+			rc = -ENOMEM;
 		} else {
-			/* Out of from's list (kept in the table), into to's. */
-			if (e->newer)
-				e->newer->older = e->older;
+			unlink_entry(e);
+			if (moved != e) {
+				moved->fn = e->fn;
+				moved->arg = e->arg;
+				moved->note = e->note;
+				moved->node.kind = e->node.kind;
+				moved->node.handle = e->node.handle;
+				retire(e);
+				if (moved->node.kind != KEY_PLAIN) {
+					ward__in_registry++;
+					rc = put(&moved->node);
+					ward__in_registry--;
+				}
+			}
+			if (rc == 0)
+				link_entry(t, moved);
 			else
-				f->res = e->older;
-			if (e->older)
-				e->older->newer = e->newer;
-			link_entry(t, e);
+				free_entry(moved);
 		}
 	}
 	pthread_mutex_unlock(&lock);
@@ -607,8 +722,6 @@ WARD_API int ward_owner_path(const ward_owner_t *owner, char *buf, size_t len)
 static void drop_leftover(struct entry *e)
 {
 	take(&e->node);
-	if (--held_tracked == 0)
-		ward__observers_want(-1);
 }
 
 int ward__owner_leftover(int kind, uintptr_t handle, const char *label,
@@ -634,8 +747,6 @@ int ward__owner_leftover(int kind, uintptr_t handle, const char *label,
 		ward__in_registry++;
 		rc = put(&e->node);
 		ward__in_registry--;
-		if (rc == 0 && held_tracked++ == 0)
-			ward__observers_want(1);
 	}
 	pthread_mutex_unlock(&lock);
 	if (rc < 0) {
