@@ -24,6 +24,10 @@
 # resource attached to an existing owner and released, against a bare
 # defer; 10,000 child contexts cancelled, against Go's context.WithCancel.
 #
+# The pools' figures come from bench/bench_pool.c: get+put of a 64-byte
+# object from one thread and from two at once, and in checking mode,
+# against malloc+free of glibc, jemalloc and mimalloc, and Go's sync.Pool.
+#
 # Prints one line "BENCH <name> <value> <unit>" per figure.
 set -eu
 build=${1:-build}
@@ -48,6 +52,12 @@ cc -O2 -fno-omit-frame-pointer -I"$here/../include" "$here/bench_owner.c" \
 	-o "$tmp/bench_owner" "$build/libward.a" $(pkg-config --cflags --libs talloc) \
 	-lpthread -lz -ldl
 "$tmp/bench_owner" >>"$tmp/anchors"
+# Pools against glibc, jemalloc and mimalloc (each preloaded by path).
+cc -O2 -fno-omit-frame-pointer -I"$here/../include" "$here/bench_pool.c" \
+	-o "$tmp/bench_pool" "$build/libward.a" -lpthread -lz -ldl
+"$tmp/bench_pool" >>"$tmp/anchors"
+LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2 "$tmp/bench_pool" malloc jemalloc_pair >>"$tmp/anchors"
+LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libmimalloc.so.2 "$tmp/bench_pool" malloc mimalloc_pair >>"$tmp/anchors"
 # The preload tracer against plain runs, heaptrack, valgrind and LSan.
 "$here/preload.sh" "$build" >>"$tmp/anchors"
 
@@ -124,4 +134,11 @@ END {
 	printf "BENCH owner_attach_vs_defer %.2f ratio\n", b["owner_attach_release"] / b["defer_one_bare"]
 	printf "BENCH ctx_cancel_10k_ms %.3f ms\n", b["ctx_cancel_10k_ms"]
 	printf "BENCH ctx_cancel_go_over_ward %.2f ratio\n", b["go_BenchmarkCancel10k"] / 1e6 / b["ctx_cancel_10k_ms"]
+	printf "BENCH pool_pair_ns %.3f ns\n", b["pool_pair"]
+	printf "BENCH pool_vs_glibc %.3f ratio\n", b["pool_pair"] / b["glibc_pair"]
+	printf "BENCH pool_vs_jemalloc %.3f ratio\n", b["pool_pair"] / b["jemalloc_pair"]
+	printf "BENCH pool_vs_mimalloc %.3f ratio\n", b["pool_pair"] / b["mimalloc_pair"]
+	printf "BENCH pool_pair_2threads_ns %.3f ns\n", b["pool_pair_2threads"]
+	printf "BENCH pool_check_pair_ns %.1f ns\n", b["pool_check_pair"]
+	printf "BENCH pool_go_over_ward %.3f ratio\n", b["go_BenchmarkPoolPair"] / b["pool_pair"]
 }' "$tmp/anchors"

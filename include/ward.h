@@ -10,6 +10,7 @@
 #include "ward/defer.h"
 #include "ward/leakcheck.h"
 #include "ward/owner.h"
+#include "ward/pool.h"
 #include "ward/profile.h"
 #include "ward/trace.h"
 #include "ward/track.h"

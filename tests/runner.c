@@ -2,6 +2,7 @@
  * runner.c — runs the TEST()s of one test program, each in a child process
  * with a timeout, and prints a closing "N passed, N failed" line.
  */
+#include <pthread.h>
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -139,6 +140,45 @@ void ward_test_spawned_free(struct ward_test_spawned *s)
 	free(s->out);
 	free(s->err);
 	s->out = s->err = NULL;
+}
+
+char ward_test_logged[16384];
+static pthread_mutex_t logged_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void capture(void *opaque, enum ward_log_level level, const char *msg,
+		    size_t len)
+{
+	(void)opaque;
+	(void)level;
+	pthread_mutex_lock(&logged_lock);
+	size_t n = strlen(ward_test_logged);
+	if (n + len + 1 < sizeof(ward_test_logged)) {
+		memcpy(ward_test_logged + n, msg, len);
+		ward_test_logged[n + len] = '\0';
+	}
+	pthread_mutex_unlock(&logged_lock);
+}
+
+void ward_test_capture_log(void)
+{
+	pthread_mutex_lock(&logged_lock);
+	ward_test_logged[0] = '\0';
+	pthread_mutex_unlock(&logged_lock);
+	ward_set_log_hook(capture, NULL);
+}
+
+void ward_test_to_buf(void *opaque, const void *data, size_t len)
+{
+	struct ward_test_buf *b = opaque;
+	if (b->len + len + 1 > b->cap) {
+		b->cap = (b->len + len + 1) * 2;
+		b->p = realloc(b->p, b->cap);
+		if (!b->p)
+			abort();
+	}
+	memcpy(b->p + b->len, data, len);
+	b->len += len;
+	b->p[b->len] = '\0';
 }
 
 /* Every test ends with nothing of ward's still open on its thread. */

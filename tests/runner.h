@@ -107,4 +107,17 @@ struct ward_test_spawned {
 struct ward_test_spawned ward_test_spawn(void (*fn)(void));
 void ward_test_spawned_free(struct ward_test_spawned *s);
 
+/* ward's log, captured (from any thread) into ward_test_logged from the
+ * call on; the capture starts empty. */
+extern char ward_test_logged[16384];
+void ward_test_capture_log(void);
+
+/* A growing NUL-terminated buffer, for ward_profile_write(): pass
+ * ward_test_to_buf and a struct ward_test_buf; free b.p. */
+struct ward_test_buf {
+	char *p;
+	size_t len, cap;
+};
+void ward_test_to_buf(void *opaque, const void *data, size_t len);
+
 #endif

@@ -17,25 +17,9 @@
 #include "runner.h"
 #include "ward.h"
 
-static pthread_mutex_t logged_lock = PTHREAD_MUTEX_INITIALIZER;
-static char logged[16384];
-
-static void capture_log(void *opaque, enum ward_log_level level,
-			const char *msg, size_t len)
-{
-	pthread_mutex_lock(&logged_lock);
-	size_t n = strlen(logged);
-	if (n + len + 1 < sizeof(logged)) {
-		memcpy(logged + n, msg, len);
-		logged[n + len] = '\0';
-	}
-	pthread_mutex_unlock(&logged_lock);
-}
-
 static void start(void)
 {
-	logged[0] = '\0';
-	ward_set_log_hook(capture_log, NULL);
+	ward_test_capture_log();
 }
 
 static uint64_t now_ms(void)
@@ -204,7 +188,7 @@ TEST(releasing_the_owner_cancels_and_joins_its_threads)
 	ASSERT_EQ(atomic_load(&worker_ended), 8); /* joined: all ended */
 	ward_kind_stats(WARD_KIND_THREAD, &st);
 	ASSERT_EQ(st.live_count, 0);
-	ASSERT_EQ(logged[0], '\0');
+	ASSERT_EQ(ward_test_logged[0], '\0');
 	/* No new thread on a cancelled context. */
 	ward_owner_t *o2 = ward_owner_new(NULL, "o2");
 	ward_ctx_t *c2 = ward_ctx_new(o2, NULL);
@@ -254,23 +238,6 @@ static const struct ward_sample *leaked_sample(const ward_profile_t *p,
 	return NULL;
 }
 
-struct buf {
-	char *p;
-	size_t len, cap;
-};
-
-static void to_buf(void *opaque, const void *data, size_t len)
-{
-	struct buf *b = opaque;
-	if (b->len + len + 1 > b->cap) {
-		b->cap = (b->len + len + 1) * 2;
-		b->p = realloc(b->p, b->cap);
-	}
-	memcpy(b->p + b->len, data, len);
-	b->len += len;
-	b->p[b->len] = '\0';
-}
-
 static void leaks_one(void (*fn)(ward_ctx_t *, void *), const char *name,
 		      const char *blocked_in)
 {
@@ -284,9 +251,9 @@ static void leaks_one(void (*fn)(ward_ctx_t *, void *), const char *name,
 	uint64_t t0 = now_ms();
 	ASSERT_EQ(ward_owner_release(conn), 0);
 	ASSERT_GE(now_ms() - t0, 100); /* the grace period was given */
-	ASSERT_CONTAINS(logged, "did not end within 100 ms after its owner");
-	ASSERT_CONTAINS(logged, name);
-	ASSERT_CONTAINS(logged, "test_ctx.c:");
+	ASSERT_CONTAINS(ward_test_logged, "did not end within 100 ms after its owner");
+	ASSERT_CONTAINS(ward_test_logged, name);
+	ASSERT_CONTAINS(ward_test_logged, "test_ctx.c:");
 
 	char label[64];
 	snprintf(label, sizeof(label), "leaked from server/%s", name);
@@ -294,14 +261,14 @@ static void leaks_one(void (*fn)(ward_ctx_t *, void *), const char *name,
 	const struct ward_sample *s = leaked_sample(p, label);
 	ASSERT_NOT_NULL(s);
 	ASSERT_GE(s->blocked_depth, 2);
-	struct buf b = { 0 };
-	ward_profile_write(p, WARD_FORMAT_TEXT, to_buf, &b);
+	struct ward_test_buf b = { 0 };
+	ward_profile_write(p, WARD_FORMAT_TEXT, ward_test_to_buf, &b);
 	ASSERT_CONTAINS(b.p, "[blocked now in:]");
 	ASSERT_CONTAINS(b.p, blocked_in);
 	ASSERT_CONTAINS(b.p, "leaks_one"); /* where it was started */
 	free(b.p);
-	b = (struct buf){ 0 };
-	ward_profile_write(p, WARD_FORMAT_JSON, to_buf, &b);
+	b = (struct ward_test_buf){ 0 };
+	ward_profile_write(p, WARD_FORMAT_JSON, ward_test_to_buf, &b);
 	ASSERT_CONTAINS(b.p, "\"blocked\":[");
 	free(b.p);
 	ward_profile_free(p);
@@ -330,7 +297,7 @@ TEST(a_thread_blocked_in_read_is_reported_where_it_blocks)
 {
 	ASSERT_EQ(pipe(leak_pipe), 0);
 	leaks_one(wait_for_input, "conn read", "wait_for_input");
-	ASSERT_CONTAINS(logged, "leaked");
+	ASSERT_CONTAINS(ward_test_logged, "leaked");
 }
 
 TEST(a_thread_blocked_in_cond_wait_is_reported_where_it_blocks)

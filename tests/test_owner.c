@@ -24,27 +24,10 @@ static void mark(void *word)
 	strcat(trace, " ");
 }
 
-/* The log, captured. */
-static char logged[8192];
-
-static pthread_mutex_t logged_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static void capture_log(void *opaque, enum ward_log_level level,
-			const char *msg, size_t len)
-{
-	pthread_mutex_lock(&logged_lock);
-	size_t n = strlen(logged);
-	if (n + len + 1 < sizeof(logged)) {
-		memcpy(logged + n, msg, len);
-		logged[n + len] = '\0';
-	}
-	pthread_mutex_unlock(&logged_lock);
-}
-
 static void start(void)
 {
-	trace[0] = logged[0] = '\0';
-	ward_set_log_hook(capture_log, NULL);
+	trace[0] = '\0';
+	ward_test_capture_log();
 }
 
 /* ---- Release order ------------------------------------------------------ */
@@ -109,7 +92,7 @@ TEST(release_functions_may_attach_and_release_without_double_release)
 	ASSERT_EQ(ward_owner_release(o), 0);
 	ASSERT_STREQ(trace, "release-sibling sib-r attacher late detacher "
 			    "first ");
-	ASSERT_EQ(logged[0], '\0');
+	ASSERT_EQ(ward_test_logged[0], '\0');
 }
 
 /* A release function that releases its own owner: refused, no loop. */
@@ -128,7 +111,7 @@ TEST(a_release_function_releasing_its_own_owner_is_refused)
 	ward_owner_attach(self_releasing, release_own_owner, NULL);
 	ASSERT_EQ(ward_owner_release(self_releasing), 0);
 	ASSERT_STREQ(trace, "tried ");
-	ASSERT_CONTAINS(logged, "is being released now");
+	ASSERT_CONTAINS(ward_test_logged, "is being released now");
 }
 
 /* ---- Tracked resources released elsewhere -------------------------------- */
@@ -231,9 +214,9 @@ TEST(moving_an_owner_under_its_descendant_is_refused_naming_both)
 	ward_owner_t *c = ward_owner_new(b, "c");
 	ASSERT_EQ(ward_owner_reparent(a, c), -ELOOP);
 	ASSERT_EQ(ward_owner_reparent(a, a), -ELOOP);
-	ASSERT_CONTAINS(logged, "owner \"a\" (created at ");
-	ASSERT_CONTAINS(logged, "under its own descendant \"a/b/c\"");
-	ASSERT_CONTAINS(logged, "test_owner.c:");
+	ASSERT_CONTAINS(ward_test_logged, "owner \"a\" (created at ");
+	ASSERT_CONTAINS(ward_test_logged, "under its own descendant \"a/b/c\"");
+	ASSERT_CONTAINS(ward_test_logged, "test_owner.c:");
 	ASSERT_EQ(ward_owner_reparent(c, NULL), 0); /* to the top: fine */
 	ward_owner_release(a);
 	ward_owner_release(c);
@@ -255,11 +238,11 @@ TEST(releasing_twice_names_where_it_was_made_and_released)
 		 "an owner twice: owner \"twice\" (created at %s:%d) was "
 		 "released at %s:%d", __FILE__, second, __FILE__, made,
 		 __FILE__, first);
-	ASSERT_CONTAINS(logged, want);
+	ASSERT_CONTAINS(ward_test_logged, want);
 	/* Not an owner at all. */
 	int x;
 	ASSERT_EQ(ward_owner_release((ward_owner_t *)&x), -EINVAL);
-	ASSERT_CONTAINS(logged, "is not a live owner");
+	ASSERT_CONTAINS(ward_test_logged, "is not a live owner");
 }
 
 TEST(attaching_to_a_released_owner_names_both_sites)
@@ -273,10 +256,10 @@ TEST(attaching_to_a_released_owner_names_both_sites)
 	char want[256];
 	snprintf(want, sizeof(want), "ward_owner_attach at %s:%d to an owner "
 		 "that cannot take it: owner \"gone\"", __FILE__, attached);
-	ASSERT_CONTAINS(logged, want);
+	ASSERT_CONTAINS(ward_test_logged, want);
 	snprintf(want, sizeof(want), "was released at %s:%d", __FILE__,
 		 released);
-	ASSERT_CONTAINS(logged, want);
+	ASSERT_CONTAINS(ward_test_logged, want);
 	errno = 0;
 	ASSERT_TRUE(ward_owner_new(o, "orphan") == NULL);
 	ASSERT_EQ(errno, EINVAL);
@@ -345,23 +328,6 @@ static __attribute__((noinline)) ward_owner_t *forget_an_owner(void)
 	return o;
 }
 
-struct buf {
-	char *p;
-	size_t len, cap;
-};
-
-static void to_buf(void *opaque, const void *data, size_t len)
-{
-	struct buf *b = opaque;
-	if (b->len + len + 1 > b->cap) {
-		b->cap = (b->len + len + 1) * 2;
-		b->p = realloc(b->p, b->cap);
-	}
-	memcpy(b->p + b->len, data, len);
-	b->len += len;
-	b->p[b->len] = '\0';
-}
-
 TEST(a_forgotten_owner_is_a_leak_with_its_creation_stack)
 {
 	start();
@@ -369,8 +335,8 @@ TEST(a_forgotten_owner_is_a_leak_with_its_creation_stack)
 	ward_owner_t *o = forget_an_owner();
 	ward_profile_t *leaks = NULL;
 	ASSERT_EQ(ward_leakcheck_end(lc, &leaks), 1);
-	struct buf b = { 0 };
-	ward_profile_write(leaks, WARD_FORMAT_TEXT, to_buf, &b);
+	struct ward_test_buf b = { 0 };
+	ward_profile_write(leaks, WARD_FORMAT_TEXT, ward_test_to_buf, &b);
 	ASSERT_CONTAINS(b.p, "owner");
 	ASSERT_CONTAINS(b.p, "forget_an_owner+0x");
 	free(b.p);
@@ -428,19 +394,19 @@ TEST(snapshots_label_what_an_owner_holds_with_its_path)
 	}
 	ASSERT_EQ(owners_held, 2);
 
-	struct buf b = { 0 };
-	ward_profile_write(p, WARD_FORMAT_TEXT, to_buf, &b);
+	struct ward_test_buf b = { 0 };
+	ward_profile_write(p, WARD_FORMAT_TEXT, ward_test_to_buf, &b);
 	ASSERT_CONTAINS(b.p, "[held by server/conn 1]");
 	ASSERT_CONTAINS(b.p, "request_buffer");
 	free(b.p);
-	b = (struct buf){ 0 };
-	ward_profile_write(p, WARD_FORMAT_JSON, to_buf, &b);
+	b = (struct ward_test_buf){ 0 };
+	ward_profile_write(p, WARD_FORMAT_JSON, ward_test_to_buf, &b);
 	ASSERT_CONTAINS(b.p, "\"owner\":\"server/conn 2\"");
 	free(b.p);
 
 	/* Through pprof and back, and the diff keeps owners apart. */
-	b = (struct buf){ 0 };
-	ASSERT_EQ(ward_profile_write(p, WARD_FORMAT_PPROF, to_buf, &b), 0);
+	b = (struct ward_test_buf){ 0 };
+	ASSERT_EQ(ward_profile_write(p, WARD_FORMAT_PPROF, ward_test_to_buf, &b), 0);
 	ward_profile_t *back = NULL;
 	char err[128];
 	ASSERT_EQ(ward_profile_read(b.p, b.len, &back, err, sizeof(err)), 0);
@@ -494,11 +460,11 @@ TEST(go_tool_pprof_focuses_on_an_owner)
 		 "%s 2>&1", path);
 	FILE *f = popen(cmd, "r");
 	ASSERT_NOT_NULL(f);
-	struct buf b = { 0 };
+	struct ward_test_buf b = { 0 };
 	char chunk[4096];
 	size_t r;
 	while ((r = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		to_buf(&b, chunk, r);
+		ward_test_to_buf(&b, chunk, r);
 	ASSERT_EQ(pclose(f), 0);
 	ASSERT_NOT_NULL(b.p);
 	/* -raw prints each sample's values (alloc_objects, alloc_space,

@@ -3,7 +3,10 @@
 // only the arrangement of the release differs between variants.
 package anchors
 
-import "testing"
+import (
+	"sync"
+	"testing"
+)
 
 var slots [64]int64
 var released int64
@@ -93,5 +96,17 @@ func BenchmarkLoop16Defer(b *testing.B) {
 func BenchmarkPanic10(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		sink += panic10()
+	}
+}
+
+// sync.Pool Get+Put of a 64-byte object, reset by hand as ward's reset
+// hook does: the anchor for bench/bench_pool.c's pool_pair.
+var pool64 = sync.Pool{New: func() any { return new([8]int64) }}
+
+func BenchmarkPoolPair(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		o := pool64.Get().(*[8]int64)
+		o[0] = 0
+		pool64.Put(o)
 	}
 }

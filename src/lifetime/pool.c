@@ -1,0 +1,813 @@
+/*
+ * pool.c — pools of reusable objects (include/ward/pool.h; docs/pools.md).
+ *
+ * The fast path is the calling thread's cache: a small stack of objects per
+ * pool, in TLS, touched by no one else, so a get or a put is a few loads
+ * and stores. A full cache moves half of itself to the pool's shared list,
+ * an empty one takes from it (under the pool's lock). Counts are kept in
+ * the cache and added to the pool's when objects move, so figures lag by
+ * what the threads' caches hold.
+ *
+ * A trim bumps the pool's generation: each thread's cache, at its next use
+ * of the pool, gives its objects back to the shared list, so what a thread
+ * stopped using ages too. A freed pool's struct is kept (it is small) so a
+ * thread that still caches its objects can give them back safely.
+ *
+ * Checking mode goes around the caches: every get and put takes the pool's
+ * lock and looks the object up in the pool's table of objects, which
+ * holds its state, a checksum of its bytes when it was cached, and where it
+ * was last got and put.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/grow.h"
+#include "core/log.h"
+#include "registry/registry.h"
+#include "ward/pool.h"
+#include "ward/track.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define WARD_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define WARD_ASAN 1
+#endif
+#endif
+#ifdef WARD_ASAN
+void __asan_poison_memory_region(void const volatile *addr, size_t size);
+void __asan_unpoison_memory_region(void const volatile *addr, size_t size);
+#define POISON(p, n) __asan_poison_memory_region((p), (n))
+#define UNPOISON(p, n) __asan_unpoison_memory_region((p), (n))
+#else
+#define POISON(p, n) ((void)(p), (void)(n))
+#define UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
+enum { TCACHE = WARD__POOL_CACHE, TSLOTS = WARD__POOL_SLOTS };
+
+/* An object's record in checking mode. */
+enum { OUT = 1, CACHED = 2 };
+struct meta {
+	void *obj;
+	int state;
+	uint64_t sum;             /* of its bytes when cached */
+	const char *get_file, *put_file;
+	int get_line, put_line;
+};
+
+struct ward_pool {
+	struct ward__pool_head h; /* what the inline fast paths read */
+	char name[48];
+	size_t size;
+	void (*init)(void *, void *);
+	void (*destroy)(void *, void *);
+	_Atomic bool dead;   /* freed by the program; kept for the caches */
+	size_t max_cached;   /* buffer pools: bigger ones are not kept */
+	pthread_mutex_t lock;
+	void **shared, **victims;
+	size_t nshared, capshared, nvictims, capvictims;
+	struct meta *metas;  /* checking mode: open addressing by obj */
+	size_t nmetas, capmetas;
+	void *template_obj;  /* checking mode: a new object, for reset */
+	uint32_t trim_ms;
+	uint64_t next_trim_ns;
+	struct ward_pool *next_timed;
+	struct ward_pool *next_dead;
+	_Atomic uint64_t gets, puts, victim_hits, misses, victims_freed,
+		dropped, misuses;
+};
+
+#define tcache ward__pool_cache
+WARD_API __thread struct tcache ward__pool_caches[TSLOTS]
+	__attribute__((tls_model("initial-exec")));
+#define tcaches ward__pool_caches
+static __thread bool tcache_exit_hooked;
+static pthread_key_t exit_key;
+static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
+static _Atomic unsigned next_slot;
+static int pool_kind = -1;
+/* Freed pools, kept (a few hundred bytes each) for the threads' caches. */
+static struct ward_pool *_Atomic dead_pools;
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- Objects made and freed --------------------------------------------- */
+
+static void *make(struct ward_pool *p)
+{
+	ward__in_registry++;
+	void *o = malloc(p->size);
+	ward__in_registry--;
+	if (o && p->init)
+		p->init(o, p->h.arg);
+	return o;
+}
+
+static void destroy(struct ward_pool *p, void *o)
+{
+	UNPOISON(o, p->size);
+	if (p->destroy)
+		p->destroy(o, p->h.arg);
+	ward__in_registry++;
+	free(o);
+	ward__in_registry--;
+}
+
+static bool push(void ***v, size_t *n, size_t *cap, void *o)
+{
+	ward__in_registry++;
+	void **nv = ward__grow(*v, cap, *n + 1, sizeof(*nv), 64);
+	ward__in_registry--;
+	if (!nv)
+		return false;
+	*v = nv;
+	(*v)[(*n)++] = o;
+	return true;
+}
+
+/* ---- The threads' caches ------------------------------------------------- */
+
+/* Give c's objects and counts back to its pool. */
+static void flush(struct tcache *c)
+{
+	struct ward_pool *p = (struct ward_pool *)c->pool;
+	if (!p)
+		return;
+	atomic_fetch_add_explicit(&p->gets, c->gets, memory_order_relaxed);
+	atomic_fetch_add_explicit(&p->puts, c->puts, memory_order_relaxed);
+	c->gets = c->puts = 0;
+	pthread_mutex_lock(&p->lock);
+	for (uint32_t i = 0; i < c->n; i++)
+		if (p->dead || !push(&p->shared, &p->nshared, &p->capshared,
+				     c->obj[i])) {
+			pthread_mutex_unlock(&p->lock);
+			destroy(p, c->obj[i]);
+			pthread_mutex_lock(&p->lock);
+		}
+	pthread_mutex_unlock(&p->lock);
+	c->n = 0;
+	c->pool = NULL;
+}
+
+static void thread_exit(void *unused)
+{
+	(void)unused;
+	for (int i = 0; i < TSLOTS; i++)
+		flush(&tcaches[i]);
+}
+
+static void exit_key_make(void)
+{
+	pthread_key_create(&exit_key, thread_exit);
+}
+
+/* The calling thread's cache for p, flushed of another pool or of an
+ * older generation. */
+static struct tcache *cache_for(struct ward_pool *p)
+{
+	struct tcache *c = &tcaches[p->h.slot];
+	uint64_t gen = __atomic_load_n(&p->h.gen, __ATOMIC_ACQUIRE);
+	if (__builtin_expect(c->pool == p && c->gen == gen, 1))
+		return c;
+	flush(c);
+	if (!tcache_exit_hooked) {
+		pthread_once(&exit_once, exit_key_make);
+		pthread_setspecific(exit_key, (void *)1);
+		tcache_exit_hooked = true;
+	}
+	c->pool = p;
+	c->gen = gen;
+	return c;
+}
+
+/* ---- Checking mode ------------------------------------------------------- */
+
+static uint64_t checksum(const void *o, size_t n)
+{
+	const unsigned char *b = o;
+	uint64_t h = 1469598103934665603ull;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 1099511628211ull;
+	return h;
+}
+
+static struct meta *meta_find(struct ward_pool *p, const void *o, bool add)
+{
+	if (add && p->nmetas + 1 > p->capmetas / 2) {
+		size_t ncap = p->capmetas ? p->capmetas * 2 : 256;
+		ward__in_registry++;
+		struct meta *nm = calloc(ncap, sizeof(*nm));
+		ward__in_registry--;
+		if (!nm)
+			return NULL;
+		for (size_t i = 0; i < p->capmetas; i++)
+			if (p->metas[i].obj) {
+				size_t k = ((uintptr_t)p->metas[i].obj >> 4) *
+					   0x9e3779b97f4a7c15ull >> 20 & (ncap - 1);
+				while (nm[k].obj)
+					k = (k + 1) & (ncap - 1);
+				nm[k] = p->metas[i];
+			}
+		free(p->metas);
+		p->metas = nm;
+		p->capmetas = ncap;
+	}
+	if (!p->capmetas)
+		return NULL;
+	size_t k = ((uintptr_t)o >> 4) * 0x9e3779b97f4a7c15ull >> 20 &
+		   (p->capmetas - 1);
+	for (; p->metas[k].obj; k = (k + 1) & (p->capmetas - 1))
+		if (p->metas[k].obj == o)
+			return &p->metas[k];
+	if (!add)
+		return NULL;
+	p->metas[k] = (struct meta){ .obj = (void *)o };
+	p->nmetas++;
+	return &p->metas[k];
+}
+
+static void misuse(struct ward_pool *p, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void misuse(struct ward_pool *p, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	atomic_fetch_add(&p->misuses, 1);
+	ward__log(WARD_LOG_WARN, "ward: pool \"%s\": %s\n", p->name, msg);
+}
+
+/* The first byte where a reset object differs from a new one, or -1. */
+static long not_reset_at(struct ward_pool *p, const void *o)
+{
+	if (!p->template_obj)
+		return -1;
+	const unsigned char *a = o, *b = p->template_obj;
+	for (size_t i = 0; i < p->size; i++)
+		if (a[i] != b[i])
+			return (long)i;
+	return -1;
+}
+
+static __attribute__((noinline)) void *checked_get(struct ward_pool *p,
+						   const char *file, int line)
+{
+	pthread_mutex_lock(&p->lock);
+	void *o = NULL;
+	bool victim = false;
+	if (p->nshared)
+		o = p->shared[--p->nshared];
+	else if (p->nvictims) {
+		o = p->victims[--p->nvictims];
+		victim = true;
+	}
+	struct meta *m = o ? meta_find(p, o, false) : NULL;
+	if (o && m) {
+		UNPOISON(o, p->size);
+		if (checksum(o, p->size) != m->sum)
+			misuse(p, "an object was written after it was put back: "
+				  "put at %s:%d, found at the get at %s:%d "
+				  "(its previous get: %s:%d)",
+			       m->put_file, m->put_line, file, line,
+			       m->get_file ? m->get_file : "?", m->get_line);
+		if (victim)
+			atomic_fetch_add(&p->victim_hits, 1);
+	}
+	pthread_mutex_unlock(&p->lock);
+	if (!o) {
+		o = make(p);
+		if (!o)
+			return NULL;
+		atomic_fetch_add(&p->misses, 1);
+	}
+	pthread_mutex_lock(&p->lock);
+	m = meta_find(p, o, true);
+	if (m) {
+		m->state = OUT;
+		m->get_file = file;
+		m->get_line = line;
+	}
+	pthread_mutex_unlock(&p->lock);
+	atomic_fetch_add(&p->gets, 1);
+	if (pool_kind >= 0)
+		ward__track_at(pool_kind, (uintptr_t)o, p->size, 2);
+	return o;
+}
+
+static __attribute__((noinline)) void checked_put(struct ward_pool *p, void *o,
+						  const char *file, int line)
+{
+	pthread_mutex_lock(&p->lock);
+	struct meta *m = meta_find(p, o, false);
+	if (!m) {
+		pthread_mutex_unlock(&p->lock);
+		misuse(p, "ward_pool_put at %s:%d of %p, which this pool never "
+			  "gave out (a foreign object)", file, line, o);
+		return;
+	}
+	if (m->state == CACHED) {
+		const char *pf = m->put_file;
+		int pl = m->put_line;
+		pthread_mutex_unlock(&p->lock);
+		misuse(p, "ward_pool_put at %s:%d of an object already put "
+			  "back at %s:%d (a double put)", file, line, pf, pl);
+		return;
+	}
+	m->state = CACHED;
+	m->put_file = file;
+	m->put_line = line;
+	pthread_mutex_unlock(&p->lock);
+	if (pool_kind >= 0)
+		ward_untrack(pool_kind, (uintptr_t)o);
+	p->h.reset(o, p->h.arg);
+	long at = not_reset_at(p, o);
+	if (at >= 0)
+		misuse(p, "the reset hook left state behind: after the put at "
+			  "%s:%d, byte %ld differs from a new object's", file,
+		       line, at);
+	pthread_mutex_lock(&p->lock);
+	m = meta_find(p, o, false);
+	if (m)
+		m->sum = checksum(o, p->size);
+	if (!push(&p->shared, &p->nshared, &p->capshared, o)) {
+		pthread_mutex_unlock(&p->lock);
+		destroy(p, o);
+		return;
+	}
+	POISON(o, p->size);
+	pthread_mutex_unlock(&p->lock);
+	atomic_fetch_add(&p->puts, 1);
+}
+
+/* ---- Get and put ---------------------------------------------------------- */
+
+static __attribute__((noinline)) void *get_slow(struct ward_pool *p,
+						struct tcache *c)
+{
+	pthread_mutex_lock(&p->lock);
+	/* Refill half the cache from the shared list, then the victims. */
+	while (c->n < TCACHE / 2 && p->nshared)
+		c->obj[c->n++] = p->shared[--p->nshared];
+	bool victim = false;
+	while (c->n < TCACHE / 2 && p->nvictims) {
+		c->obj[c->n++] = p->victims[--p->nvictims];
+		victim = true;
+	}
+	pthread_mutex_unlock(&p->lock);
+	c->gets++;
+	if (c->n) {
+		if (victim)
+			atomic_fetch_add_explicit(&p->victim_hits, 1,
+						  memory_order_relaxed);
+		return c->obj[--c->n];
+	}
+	atomic_fetch_add_explicit(&p->misses, 1, memory_order_relaxed);
+	return make(p);
+}
+
+WARD_API void *ward__pool_get(ward_pool_t *p, const char *file, int line)
+{
+	if (__builtin_expect(!p, 0))
+		return NULL;
+	if (__builtin_expect(p->h.check, 0)) {
+		void *o = checked_get(p, file, line);
+		__asm__ volatile("" ::: "memory"); /* a frame of its own */
+		return o;
+	}
+	struct tcache *c = cache_for(p);
+	if (__builtin_expect(c->n > 0, 1)) {
+		c->gets++;
+		return c->obj[--c->n];
+	}
+	return get_slow(p, c);
+}
+
+static __attribute__((noinline)) void put_slow(struct ward_pool *p,
+					       struct tcache *c, void *o)
+{
+	/* Half the cache to the shared list. */
+	pthread_mutex_lock(&p->lock);
+	while (c->n > TCACHE / 2 &&
+	       push(&p->shared, &p->nshared, &p->capshared, c->obj[c->n - 1]))
+		c->n--;
+	pthread_mutex_unlock(&p->lock);
+	atomic_fetch_add_explicit(&p->gets, c->gets, memory_order_relaxed);
+	atomic_fetch_add_explicit(&p->puts, c->puts, memory_order_relaxed);
+	c->gets = c->puts = 0;
+	if (c->n < TCACHE) {
+		c->obj[c->n++] = o;
+		c->puts++;
+	} else {
+		destroy(p, o);
+	}
+}
+
+WARD_API void ward__pool_put(ward_pool_t *p, void *o, const char *file,
+			     int line)
+{
+	if (__builtin_expect(!p || !o, 0))
+		return;
+	if (__builtin_expect(p->h.check, 0)) {
+		checked_put(p, o, file, line);
+		return;
+	}
+	p->h.reset(o, p->h.arg);
+	struct tcache *c = cache_for(p);
+	if (__builtin_expect(c->n < TCACHE, 1)) {
+		c->obj[c->n++] = o;
+		c->puts++;
+		return;
+	}
+	put_slow(p, c, o);
+}
+
+/* ---- Trim ---------------------------------------------------------------- */
+
+static void trim(struct ward_pool *p)
+{
+	/* Threads give their caches back at their next use. */
+	__atomic_fetch_add(&p->h.gen, 1, __ATOMIC_RELEASE);
+	pthread_mutex_lock(&p->lock);
+	void **old = p->victims;
+	size_t nold = p->nvictims;
+	p->victims = p->shared;
+	p->nvictims = p->nshared;
+	p->capvictims = p->capshared;
+	p->shared = NULL;
+	p->nshared = p->capshared = 0;
+	pthread_mutex_unlock(&p->lock);
+	for (size_t i = 0; i < nold; i++) {
+		if (p->h.check) {
+			pthread_mutex_lock(&p->lock);
+			struct meta *m = meta_find(p, old[i], false);
+			if (m)
+				m->state = 0; /* gone */
+			pthread_mutex_unlock(&p->lock);
+		}
+		destroy(p, old[i]);
+	}
+	atomic_fetch_add(&p->victims_freed, nold);
+	ward__in_registry++;
+	free(old);
+	ward__in_registry--;
+}
+
+WARD_API void ward_pool_trim(ward_pool_t *p)
+{
+	if (p) {
+		/* The calling thread's own cache is given back now. */
+		struct tcache *c = &tcaches[p->h.slot];
+		if (c->pool == p)
+			flush(c);
+		trim(p);
+	}
+}
+
+/* Pools that trim themselves, and the one thread that does it. */
+static pthread_mutex_t timed_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t timed_cond = PTHREAD_COND_INITIALIZER;
+static struct ward_pool *timed;
+static bool trimmer_running;
+
+static void *trimmer(void *unused)
+{
+	(void)unused;
+	ward__in_registry++; /* its work is ward's, not the program's */
+	pthread_mutex_lock(&timed_lock);
+	for (;;) {
+		uint64_t now = now_ns(), next = UINT64_MAX;
+		for (struct ward_pool *p = timed; p; p = p->next_timed) {
+			if (now >= p->next_trim_ns) {
+				pthread_mutex_unlock(&timed_lock);
+				trim(p);
+				pthread_mutex_lock(&timed_lock);
+				p->next_trim_ns = now + p->trim_ms * 1000000ull;
+			}
+			if (p->next_trim_ns < next)
+				next = p->next_trim_ns;
+		}
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		uint64_t wait = next == UINT64_MAX ? 1000000000ull
+						   : next > now ? next - now : 0;
+		until.tv_sec += (time_t)(wait / 1000000000ull);
+		until.tv_nsec += (long)(wait % 1000000000ull);
+		if (until.tv_nsec >= 1000000000) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&timed_cond, &timed_lock, &until);
+	}
+	return NULL;
+}
+
+/* ---- Pools ---------------------------------------------------------------- */
+
+static struct ward_pool *pool_make(const char *name, size_t size)
+{
+	ward__in_registry++;
+	struct ward_pool *p = calloc(1, sizeof(*p));
+	ward__in_registry--;
+	if (!p)
+		return NULL;
+	snprintf(p->name, sizeof(p->name), "%s", name ? name : "pool");
+	p->size = size;
+	p->h.slot = atomic_fetch_add(&next_slot, 1) % TSLOTS;
+	pthread_mutex_init(&p->lock, NULL);
+	return p;
+}
+
+WARD_API ward_pool_t *ward_pool_new(const struct ward_pool_config *cfg)
+{
+	if (!cfg || !cfg->reset || !cfg->size) {
+		errno = EINVAL;
+		return NULL;
+	}
+	struct ward_pool *p = pool_make(cfg->name, cfg->size);
+	if (!p) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	p->init = cfg->init;
+	p->h.reset = cfg->reset;
+	p->destroy = cfg->destroy;
+	p->h.arg = cfg->arg;
+	const char *env = getenv("WARD_POOL_CHECK");
+	p->h.check = cfg->check || (env && strcmp(env, "1") == 0);
+	if (p->h.check) {
+		if (pool_kind < 0)
+			pool_kind = ward_kind_register("pool");
+		/* A new object, reset: what every reset object must equal. */
+		p->template_obj = make(p);
+		if (p->template_obj)
+			p->h.reset(p->template_obj, p->h.arg);
+	}
+	if (cfg->trim_ms) {
+		p->trim_ms = cfg->trim_ms;
+		p->next_trim_ns = now_ns() + cfg->trim_ms * 1000000ull;
+		pthread_mutex_lock(&timed_lock);
+		p->next_timed = timed;
+		timed = p;
+		if (!trimmer_running) {
+			pthread_t th;
+			pthread_attr_t a;
+			sigset_t all, old;
+			pthread_attr_init(&a);
+			pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+			/* The program's signals are not for ward's thread. */
+			sigfillset(&all);
+			pthread_sigmask(SIG_SETMASK, &all, &old);
+			ward__in_registry++;
+			trimmer_running =
+				pthread_create(&th, &a, trimmer, NULL) == 0;
+			ward__in_registry--;
+			pthread_sigmask(SIG_SETMASK, &old, NULL);
+			pthread_attr_destroy(&a);
+		}
+		pthread_cond_broadcast(&timed_cond);
+		pthread_mutex_unlock(&timed_lock);
+	}
+	return p;
+}
+
+static void pool_stats(struct ward_pool *p, struct ward_pool_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->gets = atomic_load(&p->gets);
+	out->puts = atomic_load(&p->puts);
+	struct tcache *c = &tcaches[p->h.slot];
+	if (c->pool == p) { /* the calling thread's, not yet added */
+		out->gets += c->gets;
+		out->puts += c->puts;
+	}
+	out->victim_hits = atomic_load(&p->victim_hits);
+	out->misses = atomic_load(&p->misses);
+	/* Every get is a miss, a victim hit, or a hit of a cache. */
+	uint64_t other = out->misses + out->victim_hits;
+	out->hits = out->gets > other ? out->gets - other : 0;
+	out->in_use = out->gets > out->puts ? out->gets - out->puts : 0;
+	pthread_mutex_lock(&p->lock);
+	out->cached = p->nshared + p->nvictims;
+	pthread_mutex_unlock(&p->lock);
+	out->bytes_retained = out->cached * p->size;
+	out->victims_freed = atomic_load(&p->victims_freed);
+	out->dropped = atomic_load(&p->dropped);
+	out->misuses = atomic_load(&p->misuses);
+}
+
+WARD_API int ward_pool_stats(ward_pool_t *p, struct ward_pool_stats *out)
+{
+	if (!p || !out)
+		return -EINVAL;
+	pool_stats(p, out);
+	return 0;
+}
+
+WARD_API void ward_pool_free(ward_pool_t *p)
+{
+	if (!p)
+		return;
+	struct tcache *c = &tcaches[p->h.slot];
+	if (c->pool == p)
+		flush(c);
+	if (p->trim_ms) { /* no more trims by ward's thread */
+		pthread_mutex_lock(&timed_lock);
+		for (struct ward_pool **pp = &timed; *pp; pp = &(*pp)->next_timed)
+			if (*pp == p) {
+				*pp = p->next_timed;
+				break;
+			}
+		pthread_mutex_unlock(&timed_lock);
+	}
+	pthread_mutex_lock(&p->lock);
+	p->dead = true;
+	void **s = p->shared, **v = p->victims;
+	size_t ns = p->nshared, nv = p->nvictims;
+	p->shared = p->victims = NULL;
+	p->nshared = p->nvictims = p->capshared = p->capvictims = 0;
+	__atomic_fetch_add(&p->h.gen, 1, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&p->lock);
+	for (size_t i = 0; i < ns; i++)
+		destroy(p, s[i]);
+	for (size_t i = 0; i < nv; i++)
+		destroy(p, v[i]);
+	ward__in_registry++;
+	free(s);
+	free(v);
+	free(p->metas);
+	p->metas = NULL;
+	p->nmetas = p->capmetas = 0;
+	ward__in_registry--;
+	if (p->template_obj)
+		destroy(p, p->template_obj);
+	p->template_obj = NULL;
+	/* The struct stays: other threads' caches may still hold objects
+	 * of this pool, and give them back (freed) at their next use. */
+	struct ward_pool *head = atomic_load(&dead_pools);
+	do
+		p->next_dead = head;
+	while (!atomic_compare_exchange_weak(&dead_pools, &head, p));
+}
+
+/* ---- Byte buffers ----------------------------------------------------------- */
+
+enum { CLASSES = 21, MIN_SHIFT = 6 }; /* 64 B .. 64 MiB */
+
+struct ward_bufpool {
+	struct ward_pool *classes[CLASSES];
+	size_t max_cached;
+	_Atomic uint64_t dropped, big_gets;
+};
+
+/* A buffer's header: its class (or the size of one too big to pool). */
+struct bufhdr {
+	size_t cap;
+	size_t pad; /* keeps the buffer 16-byte aligned */
+};
+
+static void buf_reset(void *obj, void *arg)
+{
+	(void)obj;
+	(void)arg; /* bytes are the caller's to overwrite */
+}
+
+WARD_API ward_bufpool_t *ward_bufpool_new(const char *name, size_t max_cached)
+{
+	ward__in_registry++;
+	struct ward_bufpool *bp = calloc(1, sizeof(*bp));
+	ward__in_registry--;
+	if (!bp)
+		return NULL;
+	bp->max_cached = max_cached ? max_cached : (size_t)1 << 20;
+	for (int k = 0; k < CLASSES; k++) {
+		size_t cap = (size_t)1 << (k + MIN_SHIFT);
+		if (cap > bp->max_cached)
+			break;
+		char cname[48];
+		snprintf(cname, sizeof(cname), "%.30s/%zu", name ? name : "buf", cap);
+		struct ward_pool *p = pool_make(cname, sizeof(struct bufhdr) + cap);
+		if (!p) {
+			ward_bufpool_free(bp);
+			return NULL;
+		}
+		p->h.reset = buf_reset;
+		bp->classes[k] = p;
+	}
+	return bp;
+}
+
+WARD_API void ward_bufpool_free(ward_bufpool_t *bp)
+{
+	if (!bp)
+		return;
+	for (int k = 0; k < CLASSES; k++)
+		ward_pool_free(bp->classes[k]);
+	ward__in_registry++;
+	free(bp);
+	ward__in_registry--;
+}
+
+static int class_of(size_t size)
+{
+	int k = 0;
+	while (k < CLASSES && ((size_t)1 << (k + MIN_SHIFT)) < size)
+		k++;
+	return k;
+}
+
+WARD_API void *ward_bufpool_get(ward_bufpool_t *bp, size_t size)
+{
+	if (!bp)
+		return NULL;
+	int k = class_of(size ? size : 1);
+	struct bufhdr *h;
+	if (k < CLASSES && bp->classes[k]) {
+		h = ward__pool_get(bp->classes[k], NULL, 0);
+		if (!h)
+			return NULL;
+		h->cap = (size_t)1 << (k + MIN_SHIFT);
+	} else {
+		h = malloc(sizeof(*h) + size);
+		if (!h)
+			return NULL;
+		h->cap = size;
+		atomic_fetch_add(&bp->big_gets, 1);
+	}
+	return h + 1;
+}
+
+WARD_API size_t ward_bufpool_cap(const void *buf)
+{
+	return buf ? ((const struct bufhdr *)buf - 1)->cap : 0;
+}
+
+WARD_API void ward_bufpool_put(ward_bufpool_t *bp, void *buf)
+{
+	if (!bp || !buf)
+		return;
+	struct bufhdr *h = (struct bufhdr *)buf - 1;
+	int k = class_of(h->cap);
+	if (k < CLASSES && bp->classes[k] &&
+	    h->cap == (size_t)1 << (k + MIN_SHIFT)) {
+		ward__pool_put(bp->classes[k], h, NULL, 0);
+		return;
+	}
+	/* Bigger than what the pool keeps: freed, and counted. */
+	atomic_fetch_add(&bp->dropped, 1);
+	free(h);
+}
+
+WARD_API int ward_bufpool_stats(ward_bufpool_t *bp, struct ward_pool_stats *out)
+{
+	if (!bp || !out)
+		return -EINVAL;
+	memset(out, 0, sizeof(*out));
+	for (int k = 0; k < CLASSES; k++) {
+		if (!bp->classes[k])
+			continue;
+		struct ward_pool_stats s;
+		pool_stats(bp->classes[k], &s);
+		out->gets += s.gets;
+		out->puts += s.puts;
+		out->hits += s.hits;
+		out->victim_hits += s.victim_hits;
+		out->misses += s.misses;
+		out->cached += s.cached;
+		out->bytes_retained += s.bytes_retained;
+		out->victims_freed += s.victims_freed;
+		out->misuses += s.misuses;
+	}
+	uint64_t big = atomic_load(&bp->big_gets), dropped = atomic_load(&bp->dropped);
+	out->gets += big;
+	out->puts += dropped;
+	out->misses += big;
+	out->dropped = dropped;
+	out->in_use = out->gets > out->puts ? out->gets - out->puts : 0;
+	return 0;
+}
+
+WARD_API void ward_bufpool_trim(ward_bufpool_t *bp)
+{
+	if (!bp)
+		return;
+	for (int k = 0; k < CLASSES; k++)
+		ward_pool_trim(bp->classes[k]);
+}

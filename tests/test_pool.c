@@ -1,0 +1,324 @@
+/*
+ * test_pool.c — pools (include/ward/pool.h): reuse through the thread's
+ * cache and the shared list, victim aging by trims, the buffer pool's cap,
+ * and every checking-mode report with both places: a write after put, a
+ * double put, a foreign put, a reset that leaves state, an object never
+ * put back (tracked with its get stack).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <unistd.h>
+
+#include "runner.h"
+#include "ward.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+
+static void start(void)
+{
+	ward_test_capture_log();
+}
+
+struct conn {
+	int fd;
+	char buf[56];
+};
+
+static atomic_int inits, destroys;
+
+static void conn_init(void *obj, void *arg)
+{
+	struct conn *c = obj;
+	memset(c, 0, sizeof(*c));
+	c->fd = -1;
+	atomic_fetch_add(&inits, 1);
+}
+
+static void conn_reset(void *obj, void *arg)
+{
+	struct conn *c = obj;
+	c->fd = -1;
+	memset(c->buf, 0, sizeof(c->buf));
+}
+
+/* A reset that forgets the buffer: state survives into the next get. */
+static void sloppy_reset(void *obj, void *arg)
+{
+	((struct conn *)obj)->fd = -1;
+}
+
+static void conn_destroy(void *obj, void *arg)
+{
+	atomic_fetch_add(&destroys, 1);
+}
+
+static ward_pool_t *conn_pool(bool check, void (*reset)(void *, void *))
+{
+	atomic_store(&inits, 0);
+	atomic_store(&destroys, 0);
+	return ward_pool_new(&(struct ward_pool_config){
+		.name = "conns", .size = sizeof(struct conn), .init = conn_init,
+		.reset = reset, .destroy = conn_destroy, .check = check });
+}
+
+/* ---- Reuse ---------------------------------------------------------------- */
+
+TEST(a_put_object_is_reused_reset)
+{
+	start();
+	ward_pool_t *p = conn_pool(false, conn_reset);
+	ASSERT_NOT_NULL(p);
+	struct conn *c = ward_pool_get(p);
+	ASSERT_EQ(c->fd, -1);
+	c->fd = 7;
+	strcpy(c->buf, "secret");
+	ward_pool_put(p, c);
+	struct conn *again = ward_pool_get(p);
+	ASSERT_TRUE(again == c);            /* the same object */
+	ASSERT_EQ(again->fd, -1);           /* reset */
+	ASSERT_EQ(again->buf[0], '\0');
+	ASSERT_EQ(atomic_load(&inits), 1);  /* made once */
+	ward_pool_put(p, again);
+	struct ward_pool_stats st;
+	ASSERT_EQ(ward_pool_stats(p, &st), 0);
+	ASSERT_EQ(st.gets, 2);
+	ASSERT_EQ(st.puts, 2);
+	ASSERT_EQ(st.misses, 1);
+	ASSERT_EQ(st.hits, 1);
+	ASSERT_EQ(st.in_use, 0);
+	ward_pool_free(p);
+	ASSERT_EQ(atomic_load(&destroys), 1);
+	ward_pool_free(NULL);
+}
+
+TEST(a_pool_needs_a_reset_hook)
+{
+	errno = 0;
+	ASSERT_TRUE(ward_pool_new(&(struct ward_pool_config){ .size = 8 }) == NULL);
+	ASSERT_EQ(errno, EINVAL);
+	ASSERT_TRUE(ward_pool_new(NULL) == NULL);
+	ASSERT_TRUE(ward_pool_get(NULL) == NULL);
+	ward_pool_put(NULL, NULL);
+}
+
+TEST(objects_unused_for_two_trims_are_freed)
+{
+	start();
+	ward_pool_t *p = conn_pool(false, conn_reset);
+	void *o[40];
+	for (int i = 0; i < 40; i++)
+		o[i] = ward_pool_get(p);
+	for (int i = 0; i < 40; i++)
+		ward_pool_put(p, o[i]);
+	ward_pool_trim(p); /* all cached: now the victims */
+	struct ward_pool_stats st;
+	ward_pool_stats(p, &st);
+	ASSERT_EQ(st.victims_freed, 0);
+	ASSERT_EQ(st.cached, 40);
+	/* A get now is served from the victims. */
+	void *v = ward_pool_get(p);
+	ward_pool_stats(p, &st);
+	ASSERT_EQ(st.victim_hits, 1);
+	ward_pool_put(p, v);
+	ward_pool_trim(p); /* the victims not taken back are freed */
+	ward_pool_stats(p, &st);
+	ASSERT_GE(st.victims_freed, 30);
+	ward_pool_trim(p);
+	ward_pool_stats(p, &st);
+	ASSERT_EQ(st.cached, 0);
+	ASSERT_EQ(st.victims_freed, 40);
+	ASSERT_EQ(atomic_load(&destroys), 40);
+	ward_pool_free(p);
+}
+
+TEST(a_pool_trims_itself_on_its_interval)
+{
+	start();
+	atomic_store(&destroys, 0);
+	ward_pool_t *p = ward_pool_new(&(struct ward_pool_config){
+		.name = "timed", .size = sizeof(struct conn), .reset = conn_reset,
+		.destroy = conn_destroy, .trim_ms = 20 });
+	void *o = ward_pool_get(p);
+	ward_pool_put(p, o);
+	ward_pool_trim(p); /* the calling thread's cache back to the pool */
+	for (int i = 0; i < 200 && atomic_load(&destroys) == 0; i++)
+		usleep(5000);
+	ASSERT_EQ(atomic_load(&destroys), 1);
+	ward_pool_free(p);
+}
+
+static ward_pool_t *shared_pool;
+
+static void *churn(void *unused)
+{
+	void *held[8];
+	for (int r = 0; r < 20000; r++) {
+		for (int i = 0; i < 8; i++)
+			held[i] = ward_pool_get(shared_pool);
+		for (int i = 0; i < 8; i++)
+			ward_pool_put(shared_pool, held[i]);
+	}
+	return NULL;
+}
+
+TEST(pools_from_many_threads_keep_their_counts)
+{
+	start();
+	shared_pool = conn_pool(false, conn_reset);
+	pthread_t th[4];
+	for (int i = 0; i < 4; i++)
+		ASSERT_EQ(pthread_create(&th[i], NULL, churn, NULL), 0);
+	for (int i = 0; i < 4; i++)
+		pthread_join(th[i], NULL);
+	struct ward_pool_stats st;
+	ward_pool_stats(shared_pool, &st);
+	/* Ended threads gave their caches and counts back. */
+	ASSERT_EQ(st.gets, 4 * 20000 * 8);
+	ASSERT_EQ(st.puts, 4 * 20000 * 8);
+	ASSERT_LE(atomic_load(&inits), 4 * 8 + 4 * 16);
+	ward_pool_free(shared_pool);
+	ASSERT_EQ(atomic_load(&destroys), atomic_load(&inits));
+}
+
+/* ---- Buffers --------------------------------------------------------------- */
+
+TEST(a_buffer_over_the_cap_is_freed_not_kept)
+{
+	ward_bufpool_t *bp = ward_bufpool_new("bufs", 64 * 1024);
+	char *small = ward_bufpool_get(bp, 100);
+	ASSERT_NOT_NULL(small);
+	ASSERT_EQ(ward_bufpool_cap(small), 128);
+	memset(small, 1, 128);
+	ward_bufpool_put(bp, small);
+	ASSERT_TRUE(ward_bufpool_get(bp, 120) == small); /* reused */
+	char *huge = ward_bufpool_get(bp, 10 * 1024 * 1024);
+	ASSERT_NOT_NULL(huge);
+	memset(huge, 2, 10 * 1024 * 1024);
+	ward_bufpool_put(bp, huge);
+	struct ward_pool_stats st;
+	ASSERT_EQ(ward_bufpool_stats(bp, &st), 0);
+	ASSERT_EQ(st.dropped, 1);
+	ASSERT_LE(st.bytes_retained, 64 * 1024 + 64);
+	ward_bufpool_put(bp, small);
+	ward_bufpool_free(bp);
+}
+
+/* ---- Checking mode ------------------------------------------------------------ */
+
+static void write_after_put(void)
+{
+	ward_test_capture_log();
+	ward_pool_t *p = conn_pool(true, conn_reset);
+	struct conn *c = ward_pool_get(p);
+	ward_pool_put(p, c);
+	c->fd = 99; /* the bug: still using it */
+	void *again = ward_pool_get(p);
+	fputs(ward_test_logged, stdout);
+	ward_pool_put(p, again);
+	ward_pool_free(p);
+}
+
+TEST(a_write_after_put_is_reported_with_both_sites)
+{
+	struct ward_test_spawned r = ward_test_spawn(write_after_put);
+#ifdef UNDER_ASAN
+	/* AddressSanitizer catches the write itself. */
+	ASSERT_NE(r.status, 0);
+	ASSERT_CONTAINS(r.err, "use-after-poison");
+	ASSERT_CONTAINS(r.err, "write_after_put");
+#else
+	ASSERT_EQ(r.status, 0);
+	ASSERT_CONTAINS(r.out, "pool \"conns\": an object was written after it "
+			       "was put back: put at ");
+	ASSERT_CONTAINS(r.out, "test_pool.c:");
+	ASSERT_CONTAINS(r.out, "found at the get at");
+#endif
+	ward_test_spawned_free(&r);
+}
+
+TEST(a_double_put_names_both_puts)
+{
+	start();
+	ward_pool_t *p = conn_pool(true, conn_reset);
+	void *c = ward_pool_get(p);
+	ward_pool_put(p, c);
+	int first = __LINE__ - 1;
+	ward_pool_put(p, c);
+	int second = __LINE__ - 1;
+	char want[256];
+	snprintf(want, sizeof(want), "ward_pool_put at %s:%d of an object "
+		 "already put back at %s:%d (a double put)", __FILE__, second,
+		 __FILE__, first);
+	ASSERT_CONTAINS(ward_test_logged, want);
+	struct ward_pool_stats st;
+	ward_pool_stats(p, &st);
+	ASSERT_EQ(st.misuses, 1);
+	ASSERT_EQ(st.cached, 1); /* cached once, not twice */
+	ward_pool_free(p);
+}
+
+TEST(a_foreign_put_is_refused)
+{
+	start();
+	ward_pool_t *p = conn_pool(true, conn_reset);
+	struct conn mine;
+	ward_pool_put(p, &mine);
+	ASSERT_CONTAINS(ward_test_logged, "which this pool never gave out (a foreign "
+				"object)");
+	ASSERT_CONTAINS(ward_test_logged, "test_pool.c:");
+	struct ward_pool_stats st;
+	ward_pool_stats(p, &st);
+	ASSERT_EQ(st.cached, 0);
+	ward_pool_free(p);
+}
+
+TEST(a_reset_that_leaves_state_is_reported)
+{
+	start();
+	ward_pool_t *p = conn_pool(true, sloppy_reset);
+	struct conn *c = ward_pool_get(p);
+	strcpy(c->buf, "previous user's data");
+	ward_pool_put(p, c);
+	int at = __LINE__ - 1;
+	char want[200];
+	snprintf(want, sizeof(want), "the reset hook left state behind: after "
+		 "the put at %s:%d, byte %zu differs", __FILE__, at,
+		 offsetof(struct conn, buf));
+	ASSERT_CONTAINS(ward_test_logged, want);
+	ward_pool_free(p);
+}
+
+static __attribute__((noinline)) void *take_and_forget(ward_pool_t *p)
+{
+	void *o = ward_pool_get(p);
+	__asm__ volatile("" ::: "memory");
+	return o;
+}
+
+TEST(an_object_never_put_back_is_a_leak_with_its_get_stack)
+{
+	start();
+	ward_pool_t *p = conn_pool(true, conn_reset);
+	void *kept = ward_pool_get(p);
+	ward_leakcheck_t *lc = ward_leakcheck_begin();
+	void *lost = take_and_forget(p);
+	ward_profile_t *leaks = NULL;
+	ASSERT_EQ(ward_leakcheck_end(lc, &leaks), 1);
+	struct ward_test_buf b = { 0 };
+	ward_profile_write(leaks, WARD_FORMAT_TEXT, ward_test_to_buf, &b);
+	ASSERT_CONTAINS(b.p, "pool");
+	ASSERT_CONTAINS(b.p, "take_and_forget");
+	free(b.p);
+	ward_profile_free(leaks);
+	ward_pool_put(p, kept);
+	ward_pool_put(p, lost);
+	ward_pool_free(p);
+}
