@@ -8,6 +8,7 @@
 #   make install PREFIX=/usr/local
 #   make fuzz-defer N=2000 [SEED=7]   more differential programs against Go
 #   make fuzz-pprof SECONDS=600       fuzz the profile reader longer
+#   make fuzz-http SECONDS=600        fuzz the endpoint's request parser longer
 
 BUILD ?= build
 PREFIX ?= /usr/local
@@ -18,7 +19,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
 SECONDS ?= 600
 
-.PHONY: all build demo test bench install fuzz-defer fuzz-pprof clean deps
+.PHONY: all build demo test bench install fuzz-defer fuzz-pprof fuzz-http clean deps
 
 all: build
 
@@ -61,6 +62,10 @@ fuzz-defer: deps build
 fuzz-pprof: build
 	mkdir -p $(BUILD)/fuzz-corpus
 	$(BUILD)/fuzz_pprof -max_total_time=$(SECONDS) $(BUILD)/fuzz-corpus tests/corpus/pprof
+
+fuzz-http: build
+	mkdir -p $(BUILD)/fuzz-corpus-http
+	$(BUILD)/fuzz_http -max_total_time=$(SECONDS) $(BUILD)/fuzz-corpus-http tests/corpus/http
 
 clean:
 	rm -rf $(BUILD)

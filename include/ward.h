@@ -8,6 +8,7 @@
 #include "ward/core.h"
 #include "ward/ctx.h"
 #include "ward/defer.h"
+#include "ward/http.h"
 #include "ward/leakcheck.h"
 #include "ward/owner.h"
 #include "ward/pool.h"

@@ -27,6 +27,10 @@ for p in git sqlite3 perl xz make gcc; do
 	esac
 done
 [ -x /usr/bin/python3 ] || missing="$missing python3"
+# The endpoint's tests: promtool checks /metrics, a real Prometheus scrapes
+# it, curl fetches pages.
+command -v promtool >/dev/null 2>&1 || missing="$missing prometheus"
+command -v curl >/dev/null 2>&1 || missing="$missing curl"
 # The tracer must run correctly over other allocators.
 [ -f /usr/lib/x86_64-linux-gnu/libjemalloc.so.2 ] || missing="$missing libjemalloc2"
 [ -f /usr/lib/x86_64-linux-gnu/libmimalloc.so.2 ] || missing="$missing libmimalloc2.0"

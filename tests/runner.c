@@ -181,6 +181,24 @@ void ward_test_to_buf(void *opaque, const void *data, size_t len)
 	b->p[b->len] = '\0';
 }
 
+char *ward_test_run(const char *cmd, int *status)
+{
+	FILE *f = popen(cmd, "r");
+	if (!f)
+		ward_test__fail(__FILE__, __LINE__, "cannot run `%s`", cmd);
+	struct ward_test_buf b = { 0 };
+	char chunk[4096];
+	size_t r;
+	while ((r = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		ward_test_to_buf(&b, chunk, r);
+	int st = pclose(f);
+	if (status)
+		*status = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+	if (!b.p)
+		ward_test_to_buf(&b, "", 0);
+	return b.p;
+}
+
 /* Every test ends with nothing of ward's still open on its thread. */
 static void check_clean(const struct test *t)
 {

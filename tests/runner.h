@@ -58,6 +58,7 @@ ward_test__fail(const char *file, int line, const char *fmt, ...);
 #define ASSERT_EQ(a, b) ASSERT_INT_OP(a, ==, b)
 #define ASSERT_NE(a, b) ASSERT_INT_OP(a, !=, b)
 #define ASSERT_LT(a, b) ASSERT_INT_OP(a, <, b)
+#define ASSERT_GT(a, b) ASSERT_INT_OP(a, >, b)
 #define ASSERT_LE(a, b) ASSERT_INT_OP(a, <=, b)
 #define ASSERT_GE(a, b) ASSERT_INT_OP(a, >=, b)
 
@@ -119,5 +120,9 @@ struct ward_test_buf {
 	size_t len, cap;
 };
 void ward_test_to_buf(void *opaque, const void *data, size_t len);
+
+/* Run a shell command; its standard output (free it). *status gets its
+ * exit status (128 when a signal ended it) when status is not NULL. */
+char *ward_test_run(const char *cmd, int *status);
 
 #endif

@@ -458,14 +458,10 @@ TEST(go_tool_pprof_focuses_on_an_owner)
 	snprintf(cmd, sizeof(cmd),
 		 "HOME=${HOME:-/tmp} go tool pprof -raw -tagfocus='owner=server/conn 7' "
 		 "%s 2>&1", path);
-	FILE *f = popen(cmd, "r");
-	ASSERT_NOT_NULL(f);
-	struct ward_test_buf b = { 0 };
-	char chunk[4096];
-	size_t r;
-	while ((r = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		ward_test_to_buf(&b, chunk, r);
-	ASSERT_EQ(pclose(f), 0);
+	int st;
+	char *out = ward_test_run(cmd, &st);
+	ASSERT_EQ(st, 0);
+	struct ward_test_buf b = { out, strlen(out), strlen(out) + 1 };
 	ASSERT_NOT_NULL(b.p);
 	/* -raw prints each sample's values (alloc_objects, alloc_space,
 	 * inuse_objects, inuse_space) and labels: conn 7's two buffers of

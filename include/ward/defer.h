@@ -217,6 +217,13 @@ struct ward_defer_stats {
 /* ward_defer_stats - fill *out with the calling thread's counters. */
 WARD_API void ward_defer_stats(struct ward_defer_stats *out);
 
+/* Process-wide totals since the process started, all threads. */
+struct ward_defer_totals {
+	uint64_t panics;        /* ward_panic() calls */
+	uint64_t accumulations; /* accumulation reports */
+};
+WARD_API void ward_defer_totals(struct ward_defer_totals *out);
+
 /* ======================================================================
  * Internals the macros above need. Not API: names and layout may change.
  * ====================================================================== */

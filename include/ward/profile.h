@@ -94,6 +94,10 @@ enum ward_format {
 	WARD_FORMAT_PPROF = 0, /* profile.proto, gzipped: go tool pprof */
 	WARD_FORMAT_TEXT = 1,  /* pprof -top style, with stacks */
 	WARD_FORMAT_JSON = 2,
+	/* profile.proto with its functions and lines (inlined frames too),
+	 * as Go's own profiles: readable without the binaries, on another
+	 * machine or in a profile store. Costs the symbolization. */
+	WARD_FORMAT_PPROF_NAMED = 3,
 };
 
 /*

@@ -47,6 +47,7 @@ int ward__save_atomic(const char *path, int (*fill)(int fd, void *ctx),
 		      void *ctx);
 
 /* The pprof encoder (pprof.c). */
-int ward__write_pprof(const struct ward_profile *p, struct ward__out *o);
+int ward__write_pprof(const struct ward_profile *p, struct ward__out *o,
+		      bool named);
 
 #endif

@@ -28,6 +28,7 @@
 
 #include "core/grow.h"
 #include "export/export.h"
+#include "snapshot/symbolize.h"
 
 /* ---- A growable protobuf buffer ---------------------------------------- */
 
@@ -238,7 +239,93 @@ static int deflate_out(const struct pb *b, struct ward__out *o)
 	return rc == Z_STREAM_END ? 0 : -EIO;
 }
 
-int ward__write_pprof(const struct ward_profile *p, struct ward__out *o)
+/* A string the table keeps for the whole encoding: its id. */
+static int64_t str_kept(struct strtab *st, struct strs *kept, const char *s)
+{
+	size_t before = st->n;
+	char *copy = strdup(s);
+	if (!copy)
+		return 0;
+	int64_t id = str_id(st, copy);
+	if (st->n == before || !strs_keep(kept, copy))
+		free(copy); /* known already (or dropped: then "") */
+	return id;
+}
+
+/* Functions by (name, file) string ids: their ids from 1. */
+struct funcs {
+	uint64_t *key, *id;
+	size_t cap, n;
+};
+
+static uint64_t func_id(struct funcs *f, struct ward__buf *out, int64_t name,
+			int64_t file, bool *oom)
+{
+	if (f->n + 1 > f->cap / 2) {
+		size_t ncap = f->cap ? f->cap * 2 : 256;
+		uint64_t *nk = calloc(ncap, sizeof(*nk)), *ni = calloc(ncap, sizeof(*ni));
+		if (!nk || !ni) {
+			free(nk);
+			free(ni);
+			*oom = true;
+			return 0;
+		}
+		for (size_t i = 0; i < f->cap; i++)
+			if (f->id[i]) {
+				size_t k = (size_t)(f->key[i] * 0x9e3779b97f4a7c15ull >> 20) & (ncap - 1);
+				while (ni[k])
+					k = (k + 1) & (ncap - 1);
+				nk[k] = f->key[i];
+				ni[k] = f->id[i];
+			}
+		free(f->key);
+		free(f->id);
+		f->key = nk;
+		f->id = ni;
+		f->cap = ncap;
+	}
+	uint64_t key = (uint64_t)name << 32 | (uint64_t)file;
+	size_t k = (size_t)(key * 0x9e3779b97f4a7c15ull >> 20) & (f->cap - 1);
+	for (; f->id[k]; k = (k + 1) & (f->cap - 1))
+		if (f->key[k] == key)
+			return f->id[k];
+	f->key[k] = key;
+	f->id[k] = ++f->n;
+	/* The Function message, into the functions' part of the profile. */
+	struct pb fn = { 0 };
+	pb_uint(&fn, 1, f->n);
+	pb_uint(&fn, 2, (uint64_t)name);
+	pb_uint(&fn, 3, (uint64_t)name);
+	pb_uint(&fn, 4, (uint64_t)file);
+	pb_msg(out, 5, &fn);
+	free(fn.p);
+	return f->n;
+}
+
+/* Location i's lines: its frames named, innermost first. */
+static void location_lines(const struct ward_profile *p, uint64_t addr,
+			   struct pb *loc, struct strtab *st, struct strs *kept,
+			   struct funcs *f, struct pb *funcs_out, bool *oom)
+{
+	struct ward__src_frame fr[16];
+	int n = ward__name_frames(p, (uintptr_t)addr + 1, fr, 16);
+	struct pb line = { 0 };
+	for (int i = 0; i < n; i++) {
+		int64_t name = str_kept(st, kept, fr[i].func);
+		int64_t file = str_kept(st, kept, fr[i].file);
+		uint64_t id = func_id(f, funcs_out, name, file, oom);
+		if (!id)
+			continue;
+		pb_uint(&line, 1, id);
+		if (fr[i].line > 0)
+			pb_uint(&line, 2, (uint64_t)fr[i].line);
+		pb_msg(loc, 4, &line);
+	}
+	free(line.p);
+}
+
+int ward__write_pprof(const struct ward_profile *p, struct ward__out *o,
+		      bool named)
 {
 	struct pb b = { 0 }, sub = { 0 }, sub2 = { 0 };
 	struct strtab st = { 0 };
@@ -321,9 +408,16 @@ int ward__write_pprof(const struct ward_profile *p, struct ward__out *o)
 		pb_uint(&sub, 5, (uint64_t)str_id(&st, m->file ? m->file : ""));
 		pb_uint(&sub, 6, (uint64_t)str_id(&st, m->build_id ? m->build_id
 								  : ""));
+		if (named) { /* functions, files, lines, inlined frames */
+			for (int f = 7; f <= 10; f++)
+				pb_uint(&sub, f, 1);
+		}
 		pb_msg(&b, 3, &sub);
 	}
 
+	struct funcs fns = { 0 };
+	struct pb fn_msgs = { 0 };
+	bool fn_oom = false;
 	for (size_t i = 0; i < l.n; i++) {
 		uint64_t addr = l.order[i];
 		pb_uint(&sub, 1, i + 1);
@@ -331,8 +425,17 @@ int ward__write_pprof(const struct ward_profile *p, struct ward__out *o)
 		if (mid)
 			pb_uint(&sub, 2, mid);
 		pb_uint(&sub, 3, addr);
+		if (named)
+			location_lines(p, addr, &sub, &st, &kept, &fns, &fn_msgs,
+				       &fn_oom);
 		pb_msg(&b, 4, &sub);
 	}
+	pb_raw(&b, fn_msgs.p, fn_msgs.len);
+	if (fn_oom || fn_msgs.oom)
+		b.oom = true;
+	free(fn_msgs.p);
+	free(fns.key);
+	free(fns.id);
 
 	/* Every string is interned before the table goes out. */
 	pb_uint(&sub, 1, (uint64_t)str_id(&st, "space"));

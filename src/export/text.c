@@ -291,7 +291,8 @@ WARD_API int ward_profile_write(const ward_profile_t *p, enum ward_format fmt,
 	ward__in_registry++;
 	switch (fmt) {
 	case WARD_FORMAT_PPROF:
-		rc = ward__write_pprof(p, &o);
+	case WARD_FORMAT_PPROF_NAMED:
+		rc = ward__write_pprof(p, &o, fmt == WARD_FORMAT_PPROF_NAMED);
 		break;
 	case WARD_FORMAT_TEXT:
 		rc = write_text(p, &o);

@@ -47,6 +47,9 @@
 #include "ward/track.h"
 #include "ward/defer.h"
 
+/* Process-wide totals, for the metrics endpoint. */
+static _Atomic uint64_t totals_panics, totals_accumulations;
+
 enum { FIRST_DEFERS = 32, FIRST_FRAMES = 16, MAX_UNWOUND = 32 };
 
 struct panic_rec {
@@ -273,6 +276,7 @@ static void accumulation_warning(struct ward__thread *t, const char *file,
 	if (!first_warning_for(file, line))
 		return;
 	P.stats.warnings++;
+	atomic_fetch_add_explicit(&totals_accumulations, 1, memory_order_relaxed);
 	ward__log(WARD_LOG_WARN,
 		  "ward: defer accumulation: the frame opened at %s:%d (%s) "
 		  "holds %u pending defers, more than the limit of %u.\n"
@@ -386,6 +390,15 @@ WARD_API uint32_t ward_defer_set_limit(uint32_t limit)
 }
 
 /* Counters the fast paths keep live in ward__self; the rest in P. */
+WARD_API void ward_defer_totals(struct ward_defer_totals *out)
+{
+	if (!out)
+		return;
+	out->panics = atomic_load_explicit(&totals_panics, memory_order_relaxed);
+	out->accumulations = atomic_load_explicit(&totals_accumulations,
+						  memory_order_relaxed);
+}
+
 WARD_API void ward_defer_stats(struct ward_defer_stats *out)
 {
 	struct ward__thread *t = &ward__self;
@@ -726,6 +739,7 @@ WARD_API void ward__panic(int code, void *value, bool has_value,
 	p->pub.line = line;
 	p->pub.func = func;
 	P.stats.panics++;
+	atomic_fetch_add_explicit(&totals_panics, 1, memory_order_relaxed);
 	push_panic(p);
 	unwind(p);
 	fatal_panic(p);

@@ -178,3 +178,62 @@ void ward__frame_function(char *frame, bool with_object)
 		close[1] = '\0';
 	memmove(end, open, strlen(open) + 1);
 }
+
+/* The frames at pc as (function, file, line), innermost first, the
+ * function containing pc last; 0 when nothing names it. */
+int ward__name_frames(const struct ward_profile *p, uintptr_t pc,
+		      struct ward__src_frame *out, int max)
+{
+	char name[200];
+	uint64_t off, vaddr;
+	const char *path = NULL;
+	int n = 0;
+
+	if (max < 1)
+		return 0;
+	if (!p || !p->from_file) {
+		const char *object = NULL;
+		uintptr_t bias = 0;
+		if (ward__symbolize_pc(pc - 1, name, sizeof(name), &off, &object,
+				       &bias) == 0) {
+			path = object;
+			vaddr = pc - 1 - bias;
+		} else {
+			Dl_info info;
+			if (!dladdr((void *)(pc - 1), &info) || !info.dli_sname)
+				return 0;
+			snprintf(name, sizeof(name), "%s", info.dli_sname);
+			ward__demangle(name, sizeof(name));
+		}
+	} else {
+		const struct ward__mapping *m = NULL;
+		for (size_t i = 0; i < p->nmaps && !m; i++)
+			if (pc - 1 >= p->maps[i].start && pc - 1 < p->maps[i].limit)
+				m = &p->maps[i];
+		if (!m || !m->file || !m->file[0])
+			return 0;
+		uint64_t foff = pc - 1 - m->start + m->offset;
+		if (ward__symbolize_offset(m->file, foff, name, sizeof(name),
+					   &off) < 0)
+			return 0;
+		if (ward__offset_to_vaddr(m->file, foff, &vaddr) == 0)
+			path = m->file;
+	}
+	if (path)
+		n = ward__source_frames(path, vaddr, out, max);
+	if (n <= 0) {
+		snprintf(out[0].func, sizeof(out[0].func), "%s", name);
+		out[0].file[0] = '\0';
+		out[0].line = 0;
+		n = 1;
+	} else {
+		/* The symbol table's name for the function itself: DWARF's
+		 * may be a short one. */
+		snprintf(out[n - 1].func, sizeof(out[n - 1].func), "%s", name);
+	}
+	for (int i = 0; i < n; i++) /* never raw to a terminal */
+		for (char *c = out[i].func; *c; c++)
+			if ((unsigned char)*c < 0x20 || *c == 0x7f)
+				*c = '?';
+	return n;
+}

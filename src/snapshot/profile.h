@@ -102,6 +102,12 @@ struct ward__frame_text {
 int ward__describe_frames(const struct ward_profile *p, uintptr_t pc,
 			  struct ward__frame_text *out, int max);
 
+/* The same as (function, file, line), innermost first; 0 when nothing
+ * names the address. */
+struct ward__src_frame;
+int ward__name_frames(const struct ward_profile *p, uintptr_t pc,
+		      struct ward__src_frame *out, int max);
+
 /* The last of those frames: the function containing the address. */
 void ward__describe(const struct ward_profile *p, uintptr_t pc, char *buf,
 		    size_t len);

@@ -20,6 +20,9 @@
  *   WARD_SNAPSHOT_SIGNAL  a signal (USR1, USR2, RTMIN+N or a number of
  *                      one of those) that writes a snapshot, OUTPUT.snapN,
  *                      without stopping the program
+ *   WARD_HTTP          HOST:PORT: serve /debug/pprof/ and /metrics there
+ *                      (include/ward/http.h); loopback unless
+ *                      WARD_HTTP_REMOTE=1
  *
  * What ward keeps of its own lives out of the program's way: no
  * descriptor at all (a profile is written even when the program has used
@@ -73,6 +76,8 @@
 #include "registry/registry.h"
 #include "scan/scan.h"
 #include "ward/profile.h"
+#include "serve/serve.h"
+#include "ward/http.h"
 #include "ward/trace.h"
 #include "ward/track.h"
 
@@ -397,6 +402,8 @@ static void after_fork_parent(void)
 
 static void after_fork_child(void)
 {
+	/* The endpoint's thread stayed in the parent: so do its sockets. */
+	ward__http_forked();
 	if (!atomic_load(&active))
 		return;
 	ward__registry_unlock_all();
@@ -722,6 +729,20 @@ void ward__intercept_init(void)
 	at_quick_exit(report_at_exit);
 	if ((s = getenv("WARD_SNAPSHOT_SIGNAL")) && *s)
 		snapshots_setup(s);
+	if ((s = getenv("WARD_HTTP")) && *s) {
+		const char *remote = getenv("WARD_HTTP_REMOTE");
+		int port = ward_http_start(s, remote && strcmp(remote, "1") == 0
+						      ? WARD_HTTP_ANY_ADDRESS
+						      : 0);
+		if (port < 0)
+			say("ward: no endpoint: WARD_HTTP=%s: %s", s,
+			    port == -EINVAL ? "not a loopback HOST:PORT "
+					      "(WARD_HTTP_REMOTE=1 allows others)"
+					    : strerror(-port));
+		else
+			say("ward: serving /debug/pprof/ and /metrics on port %d "
+			    "(pid %d)", port, (int)getpid());
+	}
 	fatal_setup();
 	ward__in_registry--;
 	atomic_store(&active, true);

@@ -19,8 +19,8 @@ allowed() {
 	src/scan) echo "core capture registry" ;;
 	src/snapshot) echo "core registry scan" ;;
 	src/export) echo "core snapshot" ;;
-	src/serve) echo "core snapshot export" ;;
-	src/trace) echo "core capture registry scan snapshot export" ;;
+	src/serve) echo "core scan snapshot export" ;;
+	src/trace) echo "core capture registry scan snapshot export serve" ;;
 	preload) echo "core capture registry snapshot trace" ;;
 	tools/ward) echo "core snapshot export" ;;
 	*) echo "?" ;;

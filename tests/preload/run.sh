@@ -716,8 +716,26 @@ else
 		"$(cat "$work/fixed.out" "$work/fixed.err")"
 fi
 
+# The live endpoint in an unmodified program (ward run --http).
+if need go golang-go && need curl curl; then
+	"$ward" run --quiet --http 127.0.0.1:0 -o "$work/http.pb.gz" -- "$leaks" spin \
+		>"$work/http.out" 2>"$work/http.err" &
+	for i in $(seq 1 100); do grep -q spinning "$work/http.out" 2>/dev/null && break; sleep 0.05; done
+	port=$(sed -n 's/^ward: serving .* on port \([0-9]*\) .*/\1/p' "$work/http.err")
+	got=$(HOME=${HOME:-/tmp} go tool pprof -top "http://127.0.0.1:$port/debug/pprof/heap" 2>&1)
+	case $got in
+	*"leak_before_signal"*) ok "go tool pprof reads a traced program's live heap over HTTP" ;;
+	*) bad "go tool pprof reads a traced program's live heap over HTTP" "port '$port'" "$got" "$(cat "$work/http.err")" ;;
+	esac
+	got=$(curl -s "http://127.0.0.1:$port/metrics" | grep -c '^ward_live{kind="heap"} [0-9]')
+	if [ "$got" = 1 ]; then ok "a traced program serves /metrics"; else
+		bad "a traced program serves /metrics" "$(curl -s "http://127.0.0.1:$port/metrics" | head -5)"; fi
+	pkill -TERM -f "$leaks spin"
+	wait
+fi
+
 # Every check above ran (one that did not is a failure too).
-planned=107
+planned=109
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"

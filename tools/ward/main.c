@@ -88,6 +88,9 @@ static void usage_run(FILE *f)
 	      "  --snapshot-signal SIG  on signal SIG (USR1, USR2 or RTMIN+N),\n"
 	      "                       write a snapshot FILE.snapN without\n"
 	      "                       stopping\n"
+	      "  --http ADDR          serve /debug/pprof/ and /metrics on ADDR\n"
+	      "                       (127.0.0.1:PORT; port 0 picks one and\n"
+	      "                       says which) while PROGRAM runs\n"
 	      "  --suppressions FILE  leak:PATTERN lines (LeakSanitizer's syntax):\n"
 	      "                       matching sites are taken out, and counted\n"
 	      "  --no-default-suppressions  show the C library's and loader's\n"
@@ -771,7 +774,7 @@ static int cmd_run(int argc, char **argv)
 {
 	const char *out = "ward.pb.gz", *kinds = NULL, *sample = NULL;
 	const char *kinds_arg = NULL;
-	const char *snap_signal = NULL;
+	const char *snap_signal = NULL, *http = NULL;
 	bool follow_forks = true, follow_exec = true, fail_on_leak = false;
 	bool json = false, quiet = false;
 	const char *fail_list = DEFAULT_FAIL_LIST;
@@ -810,6 +813,8 @@ static int cmd_run(int argc, char **argv)
 					die("run: unknown kind '%s' (kinds are "
 					    "heap, fd, file, thread)",
 					    t);
+		} else if (strcmp(a, "--http") == 0) {
+			http = value_of("run", argc, argv, &i);
 		} else if (strcmp(a, "--snapshot-signal") == 0) {
 			snap_signal = value_of("run", argc, argv, &i);
 			if (ward_trace_signal_number(snap_signal) < 0)
@@ -898,6 +903,8 @@ static int cmd_run(int argc, char **argv)
 			setenv("WARD_SNAPSHOT_SIGNAL", snap_signal, 1);
 		else
 			unsetenv("WARD_SNAPSHOT_SIGNAL");
+		if (http)
+			setenv("WARD_HTTP", http, 1);
 		execvp(argv[i], &argv[i]);
 		int e = errno;
 		fprintf(stderr, "ward: run: cannot run %s: %s\n", argv[i],
