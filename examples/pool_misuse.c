@@ -10,12 +10,14 @@
  *
  *     $ ./pool_misuse
  *     ward: pool "requests": the reset hook left state behind: after the put
- *     at examples/pool_misuse.c:60, byte 8 differs from a new object's
- *     ward: pool "requests": an object was written after it was put back:
- *     put at examples/pool_misuse.c:60, found at the get at
- *     examples/pool_misuse.c:56 (its previous get: examples/pool_misuse.c:56)
+ *     at examples/pool_misuse.c:61, byte 4 differs from a new object's
  *     leaked user data into the next request: "alice's token"
+ *     ward: pool "requests": an object was written after it was put back:
+ *     put at examples/pool_misuse.c:61, found at the get at
+ *     examples/pool_misuse.c:56 (its previous get: examples/pool_misuse.c:56)
+ *     ...
  *
+ * (Byte 4 is the token: the reset clears the status and the body only.)
  * (Built with AddressSanitizer, the write after put stops at the write
  * itself: the cached object is poisoned.) Without checking mode the same
  * program runs silently, and the next request sees the previous user's

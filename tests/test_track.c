@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "../src/snapshot/profile.h"
+#include "../src/snapshot/symbolize.h"
 #include "../src/registry/sample.h"
 #include "runner.h"
 #include "ward.h"
@@ -1013,6 +1014,40 @@ TEST(loaded_profile_written_again_keeps_its_own_names)
 	ward_profile_free(p);
 	free(m.p);
 	free(m2.p);
+	ward_free(keep);
+}
+
+/* A named profile carries function, file and line for every frame, and
+ * a reader names its frames from them, binary or not. */
+TEST(named_profiles_carry_their_frames_names)
+{
+	void *keep = leak_big();
+	ward_profile_t *p = ward_profile_snapshot();
+	struct membuf m = { 0 };
+	ASSERT_EQ(ward_profile_write(p, WARD_FORMAT_PPROF_NAMED, to_mem, &m), 0);
+	ward_profile_t *back = NULL;
+	char err[256];
+	ASSERT_EQ(ward_profile_read(m.p, m.len, &back, err, sizeof(err)), 0);
+	const struct ward_profile *bp = back;
+	ASSERT_GT(bp->nnamed, 0);
+	bool found = false;
+	for (size_t i = 0; i < ward_profile_count(back); i++) {
+		const struct ward_sample *s = ward_profile_sample(back, i);
+		for (int k = 0; k < s->depth; k++) {
+			uint32_t n;
+			const struct ward__src_frame *f =
+				ward__profile_named(back, s->pcs[k], &n);
+			if (f && strcmp(f[n - 1].func, "leak_big") == 0) {
+				ASSERT_STREQ(f[n - 1].file, "test_track.c");
+				ASSERT_GT(f[n - 1].line, 0);
+				found = true;
+			}
+		}
+	}
+	ASSERT_TRUE(found);
+	ward_profile_free(back);
+	ward_profile_free(p);
+	free(m.p);
 	ward_free(keep);
 }
 

@@ -25,6 +25,7 @@
 
 #include "core/grow.h"
 #include "export/export.h"
+#include "snapshot/symbolize.h"
 #include "ward/track.h"
 
 enum { INPUT_LIMIT = 1 << 30 };
@@ -167,9 +168,23 @@ struct sample {
 
 struct location {
 	uint64_t id, address, mapping;
+	size_t first_line, nlines; /* into parsed.lines */
+};
+
+/* A Location's Line: its function and line (innermost first). */
+struct line {
+	uint64_t function, line;
+};
+
+struct function {
+	uint64_t id, name, filename; /* string indexes */
 };
 
 struct parsed {
+	struct line *lines;
+	size_t nlines, caplines;
+	struct function *funcs;
+	size_t nfuncs, capfuncs;
 	struct u64s type_str; /* string index of each sample type's name */
 	struct sample *samples;
 	size_t nsamples, capsamples;
@@ -250,6 +265,7 @@ static void read_location(struct rd *r, struct rd s, struct parsed *pp)
 	if (r->failed)
 		return;
 	struct location *l = &pp->locs[pp->nlocs++];
+	*l = (struct location){ .first_line = pp->nlines };
 	while (!s.failed && s.p < s.end) {
 		uint64_t tag = varint(&s);
 		int f = (int)(tag >> 3), w = (int)(tag & 7);
@@ -259,13 +275,60 @@ static void read_location(struct rd *r, struct rd s, struct parsed *pp)
 			l->mapping = varint(&s);
 		else if (f == 3 && w == 0)
 			l->address = varint(&s);
-		else
+		else if (f == 4 && w == 2) { /* a Line: the names it carries */
+			struct rd ls = sub(&s);
+			struct line ln = { 0, 0 };
+			while (!ls.failed && ls.p < ls.end) {
+				uint64_t t = varint(&ls);
+				if ((t >> 3) == 1 && (t & 7) == 0)
+					ln.function = varint(&ls);
+				else if ((t >> 3) == 2 && (t & 7) == 0)
+					ln.line = varint(&ls);
+				else
+					skip(&ls, (int)(t & 7));
+			}
+			if (ls.failed) {
+				s.failed = true;
+				s.err = ls.err;
+				break;
+			}
+			pp->lines = grow(r, pp->lines, &pp->caplines, pp->nlines,
+					 sizeof(*pp->lines));
+			if (r->failed)
+				return;
+			pp->lines[pp->nlines++] = ln;
+			l->nlines++;
+		} else
 			skip(&s, w);
 	}
 	if (s.failed)
 		fail(r, "%s (in location %zu)", s.err, pp->nlocs);
 	else if (l->id == 0)
 		fail(r, "location %zu has no id", pp->nlocs);
+}
+
+static void read_function(struct rd *r, struct rd s, struct parsed *pp)
+{
+	pp->funcs = grow(r, pp->funcs, &pp->capfuncs, pp->nfuncs,
+			 sizeof(*pp->funcs));
+	if (r->failed)
+		return;
+	struct function *fn = &pp->funcs[pp->nfuncs++];
+	*fn = (struct function){ 0, 0, 0 };
+	while (!s.failed && s.p < s.end) {
+		uint64_t tag = varint(&s);
+		int f = (int)(tag >> 3), w = (int)(tag & 7);
+		if (f == 1 && w == 0)
+			fn->id = varint(&s);
+		else if (f == 2 && w == 0)
+			fn->name = varint(&s);
+		else if (f == 4 && w == 0)
+			fn->filename = varint(&s);
+		else
+			skip(&s, w);
+	}
+	if (s.failed)
+		fail(r, "%s (in function %zu)", s.err, pp->nfuncs);
 }
 
 static void read_mapping(struct rd *r, struct rd s, struct parsed *pp)
@@ -337,6 +400,8 @@ static void read_profile(struct rd *r, struct parsed *pp)
 			read_mapping(r, sub(r), pp);
 		else if (f == 4 && bytes)
 			read_location(r, sub(r), pp);
+		else if (f == 5 && bytes)
+			read_function(r, sub(r), pp);
 		else if (f == 6 && bytes) {
 			struct rd s = sub(r);
 			pp->strs = grow(r, pp->strs, &pp->capstrs, pp->nstrs,
@@ -391,6 +456,8 @@ static void free_parsed(struct parsed *pp)
 	}
 	free(pp->samples);
 	free(pp->locs);
+	free(pp->lines);
+	free(pp->funcs);
 	free(pp->maps);
 	free(pp->type_str.v);
 	free(pp->map_file_str.v);
@@ -401,6 +468,82 @@ static void free_parsed(struct parsed *pp)
 }
 
 /* Build the ward_profile from a parsed message; fails on bad references. */
+static const struct function *find_func(const struct parsed *pp, uint64_t id)
+{
+	for (size_t i = 0; i < pp->nfuncs; i++) /* usually in id order */
+		if (pp->funcs[(i + id - 1) % pp->nfuncs].id == id)
+			return &pp->funcs[(i + id - 1) % pp->nfuncs];
+	return NULL;
+}
+
+static int by_pc(const void *a, const void *b)
+{
+	const struct ward__named_pc *x = a, *y = b;
+	return x->pc < y->pc ? -1 : x->pc > y->pc;
+}
+
+/* The names the locations carry, into the profile (a profile from Go, or
+ * one ward's endpoint served, names its frames without the binaries). */
+static int carry_names(struct rd *r, const struct parsed *pp,
+		       struct ward_profile *p)
+{
+	(void)r;
+	if (!pp->nlines || !pp->nfuncs)
+		return 0;
+	p->named = calloc(pp->nlocs + 1, sizeof(*p->named));
+	p->named_frames = calloc(pp->nlines + 1, sizeof(*p->named_frames));
+	if (!p->named || !p->named_frames)
+		return -ENOMEM;
+	for (size_t i = 0; i < pp->nlocs; i++) {
+		const struct location *l = &pp->locs[i];
+		if (!l->nlines)
+			continue;
+		struct ward__named_pc *np = &p->named[p->nnamed++];
+		np->pc = (uintptr_t)l->address + 1;
+		np->first = (uint32_t)p->nnamed_frames;
+		np->n = 0;
+		for (size_t k = 0; k < l->nlines; k++) {
+			const struct line *ln = &pp->lines[l->first_line + k];
+			const struct function *fn = find_func(pp, ln->function);
+			if (!fn || !fn->name || fn->name >= pp->nstrs)
+				continue;
+			struct ward__src_frame *f = &p->named_frames[p->nnamed_frames++];
+			size_t n = pp->strlens[fn->name];
+			if (n >= sizeof(f->func))
+				n = sizeof(f->func) - 1;
+			memcpy(f->func, pp->strs[fn->name], n);
+			f->func[n] = '\0';
+			f->file[0] = '\0';
+			if (fn->filename && fn->filename < pp->nstrs) {
+				/* The base name, as ward's own reports show. */
+				const char *fs = (const char *)pp->strs[fn->filename];
+				size_t fl = pp->strlens[fn->filename];
+				const char *slash = memrchr(fs, '/', fl);
+				if (slash) {
+					fl -= (size_t)(slash + 1 - fs);
+					fs = slash + 1;
+				}
+				if (fl >= sizeof(f->file))
+					fl = sizeof(f->file) - 1;
+				memcpy(f->file, fs, fl);
+				f->file[fl] = '\0';
+			}
+			f->line = ln->line > INT32_MAX ? 0 : (int)ln->line;
+			for (char *c = f->func; *c; c++) /* never raw to a terminal */
+				if ((unsigned char)*c < 0x20 || *c == 0x7f)
+					*c = '?';
+			for (char *c = f->file; *c; c++)
+				if ((unsigned char)*c < 0x20 || *c == 0x7f)
+					*c = '?';
+			np->n++;
+		}
+		if (!np->n)
+			p->nnamed--;
+	}
+	qsort(p->named, p->nnamed, sizeof(*p->named), by_pc);
+	return 0;
+}
+
 /* A copy of string table entry i, or NULL (none, or out of memory). */
 static char *string_copy(const struct parsed *pp, uint64_t i)
 {
@@ -581,6 +724,11 @@ static struct ward_profile *build(struct rd *r, struct parsed *pp)
 		return NULL;
 	}
 	p->from_file = true;
+	if (carry_names(r, pp, p) < 0) {
+		ward_profile_free(p);
+		fail(r, "out of memory");
+		return NULL;
+	}
 	for (size_t i = 0; i < pp->nmaps; i++) {
 		p->maps[i] = pp->maps[i];
 		p->maps[i].file = string_copy(pp, pp->map_file_str.v[i]);

@@ -113,6 +113,29 @@ static int describe_raw(const struct ward_profile *p, uintptr_t pc,
 		return 0;
 	if (!p || !p->from_file)
 		return describe_pc(pc, out, max);
+	/* Names the profile carries come first: they were made from the
+	 * binary the profile came from, wherever that is now. */
+	uint32_t nn;
+	const struct ward__src_frame *named = ward__profile_named(p, pc, &nn);
+	if (named) {
+		const char *obj = "?";
+		for (size_t i = 0; i < p->nmaps; i++)
+			if (pc - 1 >= p->maps[i].start && pc - 1 < p->maps[i].limit &&
+			    p->maps[i].file)
+				obj = base_of(p->maps[i].file);
+		int k = 0;
+		for (uint32_t i = 0; i < nn && k < max; i++) {
+			const struct ward__src_frame *f = &named[i];
+			if (f->file[0] && f->line > 0)
+				snprintf(out[k++].s, len, "%.200s (%.150s) %.120s:%d%s",
+					 f->func, obj, f->file, f->line,
+					 i + 1 < nn ? " (inlined)" : "");
+			else
+				snprintf(out[k++].s, len, "%.200s (%.150s)%s",
+					 f->func, obj, i + 1 < nn ? " (inlined)" : "");
+		}
+		return k;
+	}
 	for (size_t i = 0; i < p->nmaps; i++) {
 		const struct ward__mapping *m = &p->maps[i];
 		if (pc - 1 < m->start || pc - 1 >= m->limit)
@@ -191,6 +214,14 @@ int ward__name_frames(const struct ward_profile *p, uintptr_t pc,
 
 	if (max < 1)
 		return 0;
+	uint32_t nn;
+	const struct ward__src_frame *named = ward__profile_named(p, pc, &nn);
+	if (named) { /* what the profile carries, as it carries it */
+		int k = 0;
+		for (uint32_t i = 0; i < nn && k < max; i++)
+			out[k++] = named[i];
+		return k;
+	}
 	if (!p || !p->from_file) {
 		const char *object = NULL;
 		uintptr_t bias = 0;

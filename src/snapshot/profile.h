@@ -29,7 +29,22 @@ struct ward_profile {
 	char *kind_names[WARD_KIND_MAX]; /* owned; NULL: no such kind */
 	char **labels;       /* owner paths the samples point to, owned */
 	size_t nlabels, caplabels;
+	/* Names a profile read from a file carried (its Function and Line
+	 * tables): frames for a pc, innermost first, pcs ascending. */
+	struct ward__named_pc *named;
+	size_t nnamed;
+	struct ward__src_frame *named_frames;
+	size_t nnamed_frames;
 };
+
+struct ward__named_pc {
+	uintptr_t pc;
+	uint32_t first, n; /* into named_frames */
+};
+
+/* The frames p carries for pc, or NULL (*n set). */
+const struct ward__src_frame *ward__profile_named(const struct ward_profile *p,
+						  uintptr_t pc, uint32_t *n);
 
 /* p's own copy of label s (the same pointer for the same text), or NULL
  * when out of memory. */

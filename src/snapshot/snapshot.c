@@ -17,6 +17,7 @@
 #include "registry/sample.h"
 #include "scan/scan.h"
 #include "snapshot/profile.h"
+#include "snapshot/symbolize.h"
 #include "ward/track.h"
 
 static int by_live_ptr(const void *a, const void *b);
@@ -55,6 +56,18 @@ int ward__profile_copy_names(struct ward_profile *dst,
 		if (ward__profile_name_kind(dst, k, src->kind_names[k]) < 0)
 			return -ENOMEM;
 	dst->from_file = src->from_file;
+	if (src->nnamed) {
+		dst->named = malloc(src->nnamed * sizeof(*dst->named));
+		dst->named_frames = malloc((src->nnamed_frames + 1) *
+					   sizeof(*dst->named_frames));
+		if (!dst->named || !dst->named_frames)
+			return -ENOMEM;
+		memcpy(dst->named, src->named, src->nnamed * sizeof(*dst->named));
+		memcpy(dst->named_frames, src->named_frames,
+		       src->nnamed_frames * sizeof(*dst->named_frames));
+		dst->nnamed = src->nnamed;
+		dst->nnamed_frames = src->nnamed_frames;
+	}
 	if (!src->nmaps)
 		return 0;
 	dst->maps = calloc(src->nmaps + 1, sizeof(*dst->maps));
@@ -72,6 +85,25 @@ int ward__profile_copy_names(struct ward_profile *dst,
 			return -ENOMEM;
 	}
 	return 0;
+}
+
+const struct ward__src_frame *ward__profile_named(const struct ward_profile *p,
+						  uintptr_t pc, uint32_t *n)
+{
+	size_t lo = 0, hi = p ? p->nnamed : 0;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (p->named[mid].pc < pc)
+			lo = mid + 1;
+		else if (p->named[mid].pc > pc)
+			hi = mid;
+		else {
+			*n = p->named[mid].n;
+			return &p->named_frames[p->named[mid].first];
+		}
+	}
+	*n = 0;
+	return NULL;
 }
 
 int ward__profile_name_live_kinds(struct ward_profile *p)
@@ -285,6 +317,8 @@ WARD_API void ward_profile_free(ward_profile_t *p)
 	for (size_t i = 0; i < p->nlabels; i++)
 		free(p->labels[i]);
 	free(p->labels);
+	free(p->named);
+	free(p->named_frames);
 	free(p);
 }
 

@@ -718,7 +718,8 @@ fi
 
 # The live endpoint in an unmodified program (ward run --http).
 if need go golang-go && need curl curl; then
-	"$ward" run --quiet --http 127.0.0.1:0 -o "$work/http.pb.gz" -- "$leaks" spin \
+	cp "$leaks" "$work/leaks_moved"
+	"$ward" run --quiet --http 127.0.0.1:0 -o "$work/http.pb.gz" -- "$work/leaks_moved" spin \
 		>"$work/http.out" 2>"$work/http.err" &
 	for i in $(seq 1 100); do grep -q spinning "$work/http.out" 2>/dev/null && break; sleep 0.05; done
 	port=$(sed -n 's/^ward: serving .* on port \([0-9]*\) .*/\1/p' "$work/http.err")
@@ -730,12 +731,39 @@ if need go golang-go && need curl curl; then
 	got=$(curl -s "http://127.0.0.1:$port/metrics" | grep -c '^ward_live{kind="heap"} [0-9]')
 	if [ "$got" = 1 ]; then ok "a traced program serves /metrics"; else
 		bad "a traced program serves /metrics" "$(curl -s "http://127.0.0.1:$port/metrics" | head -5)"; fi
-	pkill -TERM -f "$leaks spin"
+	curl -s -o "$work/served.pb.gz" "http://127.0.0.1:$port/debug/pprof/heap"
+	pkill -TERM -f "$work/leaks_moved spin"
 	wait
+	# The served profile names its frames itself: the binary can go.
+	rm -f "$work/leaks_moved"
+	got=$("$ward" report "$work/served.pb.gz" 2>&1)
+	case $got in
+	*"leak_before_signal (leaks_moved)"*) ok "a served profile keeps its names when the binary is gone" ;;
+	*) bad "a served profile keeps its names when the binary is gone" "$got" ;;
+	esac
 fi
 
+# ward watch names the cache that grows, not the sites that stay level
+# (examples/growing_cache.c).
+"$build/growing_cache" 0 8 >"$work/gc.out" 2>&1 &
+for i in $(seq 1 50); do grep -q 'serving on port' "$work/gc.out" 2>/dev/null && break; sleep 0.05; done
+port=$(sed -n 's/.*serving on port \([0-9]*\).*/\1/p' "$work/gc.out")
+"$ward" watch "http://127.0.0.1:$port/debug/pprof/heap" --every 1 --window 3 --count 4 \
+	>"$work/watch.out" 2>&1
+wait
+growing=$(grep -c '^  growing: heap' "$work/watch.out")
+first=$(grep -A1 '^  growing:' "$work/watch.out" | grep -v '^  growing:' | grep -v '^--' | sort -u | tr -d '\t')
+if [ "$growing" = 2 ] && [ "$first" = cache_insert ]; then
+	ok "ward watch names the growing cache and nothing else"
+else
+	bad "ward watch names the growing cache and nothing else" "$(cat "$work/watch.out")"
+fi
+"$ward" watch "http://127.0.0.1:1/debug/pprof/heap" --count 1 >/dev/null 2>"$work/watch.err"
+status_is "ward watch: an endpoint that does not answer is one line, status 2" 2 $? \
+	"$(cat "$work/watch.err")"
+
 # Every check above ran (one that did not is a failure too).
-planned=109
+planned=112
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"

@@ -26,6 +26,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <netdb.h>
+#include <sys/socket.h>
 
 #include "flame.h"
 #include "suppress.h"
@@ -57,6 +59,7 @@ static void usage_main(FILE *f)
 	      "  report  show a profile's live resources by site\n"
 	      "  diff    show what grew from one profile to another\n"
 	      "  flame   draw a profile as a flame graph (SVG)\n"
+	      "  watch   fetch a live endpoint's profiles and name what grows\n"
 	      "\n"
 	      "'ward COMMAND --help' describes each; 'ward --version' prints\n"
 	      "the version.\n",
@@ -487,6 +490,222 @@ static int cmd_diff(int argc, char **argv)
 	free(g);
 	ward_profile_free(a);
 	ward_profile_free(b);
+	return 0;
+}
+
+/* ---- watch ------------------------------------------------------------- */
+
+static void usage_watch(FILE *f)
+{
+	fputs("usage: ward watch URL [--every SECONDS] [--window N] [--count N]\n"
+	      "                  [--save DIR]\n"
+	      "\n"
+	      "Fetches a profile from a live endpoint (ward_http_start, or\n"
+	      "WARD_HTTP / ward run --http), e.g.\n"
+	      "http://127.0.0.1:6060/debug/pprof/heap, every SECONDS (default\n"
+	      "10), and after each fetch names the sites whose live bytes grew\n"
+	      "at every one of the last N fetches (default 4): a steady climb\n"
+	      "is a leak suspect though the program never exits. Each is shown\n"
+	      "with its growth rate and stack. Sites that go up and down are\n"
+	      "not named. --count N stops after N fetches (default: never);\n"
+	      "--save DIR keeps each profile as DIR/watch-K.pb.gz for ward diff.\n",
+	      f);
+}
+
+/* GET url (http://HOST:PORT/PATH) into a malloc'd body; dies on error. */
+static char *http_get(const char *url, size_t *len)
+{
+	char host[256], path[512];
+	int port = 80;
+	if (strncmp(url, "http://", 7) != 0)
+		die("watch: '%s' is not an http:// URL", url);
+	const char *h = url + 7, *slash = strchr(h, '/');
+	size_t hl = slash ? (size_t)(slash - h) : strlen(h);
+	if (hl == 0 || hl >= sizeof(host))
+		die("watch: '%s' has no host", url);
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	snprintf(path, sizeof(path), "%s", slash ? slash : "/");
+	char *colon = strrchr(host, ':');
+	if (colon && !strchr(colon, ']')) {
+		*colon = '\0';
+		port = atoi(colon + 1);
+	}
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai = NULL;
+	char ports[16];
+	snprintf(ports, sizeof(ports), "%d", port);
+	const char *hn = host[0] == '[' ? host + 1 : host;
+	if (host[0] == '[')
+		host[strlen(host) - 1] = '\0';
+	if (getaddrinfo(hn, ports, &hints, &ai) != 0 || !ai)
+		die("watch: cannot resolve '%s'", hn);
+	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, ai->ai_addr, ai->ai_addrlen) < 0)
+		die("watch: cannot connect to %s:%d: %s", hn, port,
+		    strerror(errno));
+	freeaddrinfo(ai);
+	char req[1024];
+	int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: %s\r\n"
+					  "Connection: close\r\n\r\n", path, hn);
+	if (write(fd, req, (size_t)n) != n)
+		die("watch: cannot send to %s", url);
+	size_t cap = 1 << 16, got = 0;
+	char *buf = malloc(cap);
+	ssize_t r;
+	while (buf && (r = read(fd, buf + got, cap - got)) > 0) {
+		got += (size_t)r;
+		if (got == cap)
+			buf = realloc(buf, cap *= 2);
+	}
+	close(fd);
+	if (!buf)
+		die("out of memory");
+	char *body = NULL;
+	for (size_t i = 0; i + 3 < got; i++)
+		if (memcmp(buf + i, "\r\n\r\n", 4) == 0) {
+			body = buf + i + 4;
+			break;
+		}
+	if (got < 12 || memcmp(buf, "HTTP/1.", 7) != 0 || !body)
+		die("watch: %s did not answer in HTTP", url);
+	if (memcmp(buf + 9, "200", 3) != 0)
+		die("watch: %s answered %.3s", url, buf + 9);
+	*len = got - (size_t)(body - buf);
+	memmove(buf, body, *len);
+	return buf;
+}
+
+struct watched {
+	char *key;
+	int64_t bytes[64]; /* the last fetches, oldest first */
+	int64_t count[64];
+};
+
+static int by_watched(const void *a, const void *b)
+{
+	return strcmp(((const struct watched *)a)->key,
+		      ((const struct watched *)b)->key);
+}
+
+static int cmd_watch(int argc, char **argv)
+{
+	const char *url = NULL, *save = NULL;
+	long every = 10, window = 4, count = 0;
+	for (int i = 1; i < argc; i++) {
+		if (is_help(argv[i])) {
+			usage_watch(stdout);
+			return 0;
+		} else if (strcmp(argv[i], "--every") == 0)
+			every = top_arg(value_of("watch", argc, argv, &i));
+		else if (strcmp(argv[i], "--window") == 0)
+			window = top_arg(value_of("watch", argc, argv, &i));
+		else if (strcmp(argv[i], "--count") == 0)
+			count = top_arg(value_of("watch", argc, argv, &i));
+		else if (strcmp(argv[i], "--save") == 0)
+			save = value_of("watch", argc, argv, &i);
+		else if (argv[i][0] == '-')
+			die("watch: unknown option '%s'", argv[i]);
+		else if (!url)
+			url = argv[i];
+		else
+			die("watch: one URL at a time ('%s')", argv[i]);
+	}
+	if (!url)
+		die("watch: which endpoint? (ward watch http://127.0.0.1:6060/debug/pprof/heap)");
+	if (window < 2 || window > 63)
+		die("watch: --window takes 2 to 63");
+	struct watched *w = NULL;
+	size_t nw = 0;
+	for (long fetch = 0; !count || fetch < count; fetch++) {
+		if (fetch)
+			sleep((unsigned)every);
+		size_t len;
+		char *body = http_get(url, &len);
+		ward_profile_t *p = NULL;
+		char err[512];
+		if (ward_profile_read(body, len, &p, err, sizeof(err)) < 0)
+			die("watch: %s: %s", url, err);
+		if (save) {
+			char path[4096];
+			snprintf(path, sizeof(path), "%s/watch-%ld.pb.gz", save,
+				 fetch + 1);
+			int rc = ward_profile_save(p, path, WARD_FORMAT_PPROF_NAMED);
+			if (rc < 0)
+				die("watch: cannot write %s: %s", path,
+				    ward_strerror(rc));
+		}
+		free(body);
+		/* This fetch's sites, by named stack; every site known
+		 * shifts one place (absent now: 0). */
+		size_t nk;
+		struct keyed *k = keys_of(p, &nk);
+		for (size_t i = 0; i < nw; i++) {
+			memmove(w[i].bytes, w[i].bytes + 1, 63 * sizeof(int64_t));
+			memmove(w[i].count, w[i].count + 1, 63 * sizeof(int64_t));
+			w[i].bytes[63] = w[i].count[63] = 0;
+		}
+		for (size_t i = 0; i < nk; i++) {
+			struct watched probe = { .key = k[i].key };
+			struct watched *f = nw ? bsearch(&probe, w, nw, sizeof(*w),
+							 by_watched)
+					       : NULL;
+			if (!f) {
+				w = realloc(w, (nw + 1) * sizeof(*w));
+				if (!w)
+					die("out of memory");
+				w[nw] = (struct watched){ .key = strdup(k[i].key) };
+				f = &w[nw++];
+				qsort(w, nw, sizeof(*w), by_watched);
+				f = bsearch(&probe, w, nw, sizeof(*w), by_watched);
+			}
+			f->bytes[63] = ward__sat_add(f->bytes[63], k[i].s->live_bytes);
+			f->count[63] = ward__sat_add(f->count[63], k[i].s->live_count);
+		}
+		for (size_t i = 0; i < nk; i++)
+			free(k[i].key);
+		free(k);
+		ward_profile_free(p);
+		printf("ward watch: fetch %ld of %s\n", fetch + 1, url);
+		if (fetch + 1 < window) {
+			fflush(stdout);
+			continue;
+		}
+		/* Growing: up at each of the last `window` fetches. */
+		int named = 0;
+		for (size_t i = 0; i < nw; i++) {
+			const int64_t *b = w[i].bytes + 64 - window;
+			bool up = true;
+			for (long j = 1; j < window && up; j++)
+				up = b[j] > b[j - 1];
+			if (!up)
+				continue;
+			double rate = (double)(b[window - 1] - b[0]) /
+				      (double)((window - 1) * every);
+			const char *nl = strchr(w[i].key, '\n');
+			int kl = nl ? (int)(nl - w[i].key) : (int)strlen(w[i].key);
+			printf("  growing: %.*s +%.0f bytes/s, %" PRId64 " -> %"
+			       PRId64 " bytes (%" PRId64 " -> %" PRId64
+			       " live) over the last %ld fetches\n",
+			       kl, w[i].key, rate, b[0], b[window - 1],
+			       w[i].count[64 - window], w[i].count[63], window);
+			int shown = 0;
+			for (const char *f = nl; f && shown < 6; shown++) {
+				const char *next = strchr(f + 1, '\n');
+				printf("\t%.*s\n",
+				       (int)(next ? next - f - 1 : (long)strlen(f + 1)),
+				       f + 1);
+				f = next;
+			}
+			named++;
+		}
+		if (!named)
+			printf("  nothing grew at each of the last %ld fetches\n",
+			       window);
+		fflush(stdout);
+	}
+	for (size_t i = 0; i < nw; i++)
+		free(w[i].key);
+	free(w);
 	return 0;
 }
 
@@ -1023,5 +1242,7 @@ int main(int argc, char **argv)
 		return finish_stdout(cmd_diff(argc - 1, argv + 1));
 	if (strcmp(argv[1], "flame") == 0)
 		return finish_stdout(cmd_flame(argc - 1, argv + 1));
+	if (strcmp(argv[1], "watch") == 0)
+		return finish_stdout(cmd_watch(argc - 1, argv + 1));
 	die("unknown command '%s' (ward --help lists them)", argv[1]);
 }
