@@ -28,6 +28,10 @@
 # object from one thread and from two at once, and in checking mode,
 # against malloc+free of glibc, jemalloc and mimalloc, and Go's sync.Pool.
 #
+# The endpoint's figures come from bench/bench_http.c: serving a named
+# heap profile of 100k live records at 1k sites; a malloc/free workload
+# scraped once a second against the same unscraped, alternating.
+#
 # Prints one line "BENCH <name> <value> <unit>" per figure.
 set -eu
 build=${1:-build}
@@ -58,6 +62,11 @@ cc -O2 -fno-omit-frame-pointer -I"$here/../include" "$here/bench_pool.c" \
 "$tmp/bench_pool" >>"$tmp/anchors"
 LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2 "$tmp/bench_pool" malloc jemalloc_pair >>"$tmp/anchors"
 LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libmimalloc.so.2 "$tmp/bench_pool" malloc mimalloc_pair >>"$tmp/anchors"
+# The live endpoint: a named heap profile of 100k records at 1k sites, and
+# the work's slowdown while /metrics is scraped once a second.
+cc -O2 -g -fno-omit-frame-pointer -I"$here/../include" "$here/bench_http.c" \
+	-o "$tmp/bench_http" "$build/libward.a" -lpthread -lz -ldl
+"$tmp/bench_http" >>"$tmp/anchors"
 # The preload tracer against plain runs, heaptrack, valgrind and LSan.
 "$here/preload.sh" "$build" >>"$tmp/anchors"
 
@@ -141,4 +150,6 @@ END {
 	printf "BENCH pool_pair_2threads_ns %.3f ns\n", b["pool_pair_2threads"]
 	printf "BENCH pool_check_pair_ns %.1f ns\n", b["pool_check_pair"]
 	printf "BENCH pool_go_over_ward %.3f ratio\n", b["go_BenchmarkPoolPair"] / b["pool_pair"]
+	printf "BENCH http_heap_ms %.2f ms\n", b["http_heap_ms"]
+	printf "BENCH http_scrape_slowdown %.3f ratio\n", b["work_scraped_ns"] / b["work_unscraped_ns"]
 }' "$tmp/anchors"
