@@ -54,6 +54,9 @@ struct ward_sample {
 	 * innermost first; 0 frames when unknown. */
 	int blocked_depth;
 	const uintptr_t *blocked_pcs;
+	/* The same as read from a profile file: "read <- wait_for_input
+	 * <- worker", or NULL. The profile owns the string. */
+	const char *blocked;
 };
 
 /*

@@ -384,10 +384,11 @@ int ward__write_pprof(const struct ward_profile *p, struct ward__out *o,
 			pb_uint(&sub2, 2, (uint64_t)str_id(&st, s->owner));
 			pb_msg(&sub, 3, &sub2);
 		}
-		if (s->blocked_depth > 0) {
+		if (s->blocked_depth > 0 || s->blocked) {
 			/* Where a leaked thread blocks, as function names
 			 * (pprof keeps one stack per sample). */
-			char *text = blocked_text(p, s);
+			char *text = s->blocked_depth > 0 ? blocked_text(p, s)
+							  : strdup(s->blocked);
 			if (text && strs_keep(&kept, text)) {
 				pb_uint(&sub2, 1, (uint64_t)blocked_key);
 				pb_uint(&sub2, 2, (uint64_t)str_id(&st, text));

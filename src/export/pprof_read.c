@@ -695,6 +695,22 @@ static struct ward_profile *build(struct rd *r, struct parsed *pp)
 					  : str_is(pp, str, "indirect") ? WARD_LEAK_INDIRECT
 					  : str_is(pp, str, "reachable") ? WARD_LEAK_REACHABLE
 									 : WARD_LEAK_UNKNOWN;
+			} else if (str_is(pp, key, "blocked") && str &&
+				   str < pp->nstrs && pp->strlens[str]) {
+				char *text = string_copy(pp, str);
+				if (text)
+					for (char *c = text; *c; c++)
+						if ((unsigned char)*c < 0x20 ||
+						    *c == 0x7f)
+							*c = '?';
+				s->blocked = text ? ward__profile_label(p, text)
+						  : NULL;
+				free(text);
+				if (!s->blocked) {
+					fail(r, "out of memory");
+					ward_profile_free(p);
+					return NULL;
+				}
 			} else if (str_is(pp, key, "owner") && str &&
 				   str < pp->nstrs && pp->strlens[str]) {
 				char *label = string_copy(pp, str);

@@ -193,6 +193,15 @@ static int write_text(const ward_profile_t *p, struct ward__out *o)
 					ward__out_printf(o, "\t  %s\n", fr[j].s);
 			}
 			ward__out_printf(o, "\t[started at:]\n");
+		} else if (s->blocked) { /* as a profile file carries it */
+			ward__out_printf(o, "\t[blocked now in:]\n");
+			for (const char *f = s->blocked; *f;) {
+				const char *sep = strstr(f, " <- ");
+				size_t n = sep ? (size_t)(sep - f) : strlen(f);
+				ward__out_printf(o, "\t  %.*s\n", (int)n, f);
+				f += n + (sep ? 4 : 0);
+			}
+			ward__out_printf(o, "\t[started at:]\n");
 		}
 		for (int k = 0; k < s->depth; k++) {
 			int n = ward__describe_frames(p, s->pcs[k], fr, MAX_INLINE);

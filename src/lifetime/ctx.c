@@ -387,7 +387,7 @@ static void *go_main(void *arg)
 static uint32_t report_leaked(struct go *g, const char *path)
 {
 	uintptr_t pcs[64];
-	int n = ward__thread_stack(atomic_load(&g->tid), pcs, 64);
+	int n = ward__thread_stack(atomic_load(&g->tid), pcs, 64, NULL);
 	uint32_t site = n > 0 ? ward__site_intern(WARD_KIND_THREAD, pcs, n) : 0;
 	char where[1024] = "";
 	size_t at = 0;

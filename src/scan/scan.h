@@ -107,8 +107,13 @@ void ward__threads_resume(void);
  * signal and walks itself. Returns how many return addresses (pcs[0] is
  * where it was), -ETIMEDOUT when it did not answer within a second (it
  * blocks signals), -ESRCH when it is gone, -ENOTSUP where unsupported.
+ * *self (when not NULL) gets the thread's pthread_self().
  */
-int ward__thread_stack(int tid, uintptr_t *pcs, int max);
+int ward__thread_stack(int tid, uintptr_t *pcs, int max, uintptr_t *self);
+
+/* The other threads of this process (not the caller): up to max ids into
+ * tids, how many, or -1. Allocates nothing (safe in a signal handler). */
+int ward__list_threads(int *tids, int max);
 
 /* The signal that stops threads (SIGRTMAX-1): ward's own threads never
  * block it, and it is never a snapshot signal. */

@@ -40,7 +40,7 @@
 #include "scan/scan.h"
 
 /* Threads of this process other than the caller: up to max tids. */
-static int list_threads(int *tids, int max)
+int ward__list_threads(int *tids, int max)
 {
 	char buf[4096];
 	int self = (int)syscall(SYS_gettid), n = 0;
@@ -85,6 +85,7 @@ static bool install(int sig);
  * itself from where the signal found it, and answers. */
 static _Atomic int stack_want_tid;
 static uintptr_t stack_buf[128];
+static uintptr_t stack_self; /* the answering thread's pthread_self() */
 static _Atomic int stack_got;
 static pthread_mutex_t stack_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -99,6 +100,7 @@ static void on_stop(int sig, siginfo_t *si, void *ctx)
 	int want = atomic_load(&stack_want_tid);
 	if (want && want == (int)syscall(SYS_gettid)) {
 		const greg_t *g = uc->uc_mcontext.gregs;
+		stack_self = (uintptr_t)pthread_self();
 		int n = ward__capture_context((uintptr_t)g[REG_RIP],
 					      (uintptr_t)g[REG_RSP],
 					      (uintptr_t)g[REG_RBP], stack_buf,
@@ -134,7 +136,7 @@ int ward__stop_signal(void)
 	return SIGRTMAX - 1;
 }
 
-int ward__thread_stack(int tid, uintptr_t *pcs, int max)
+int ward__thread_stack(int tid, uintptr_t *pcs, int max, uintptr_t *self)
 {
 	int sig = ward__stop_signal();
 	pthread_mutex_lock(&stack_lock);
@@ -163,6 +165,8 @@ int ward__thread_stack(int tid, uintptr_t *pcs, int max)
 		if (rc > max)
 			rc = max;
 		memcpy(pcs, stack_buf, (size_t)rc * sizeof(*pcs));
+		if (self)
+			*self = stack_self;
 	}
 	pthread_mutex_unlock(&stack_lock);
 	return rc;
@@ -235,7 +239,7 @@ int ward__threads_stop(const struct ward__stopped **out)
 	int expected = 0;
 
 	*out = NULL;
-	int n = list_threads(tids, MAX_STOPPED);
+	int n = ward__list_threads(tids, MAX_STOPPED);
 	if (n <= 0)
 		return n; /* alone (0), or the threads cannot be listed */
 	if (!slots) {
@@ -278,7 +282,7 @@ int ward__threads_stop(const struct ward__stopped **out)
 		nstopped = atomic_load(&claimed);
 		if (nstopped > MAX_STOPPED)
 			break;
-		int all = list_threads(tids, MAX_STOPPED), k = 0;
+		int all = ward__list_threads(tids, MAX_STOPPED), k = 0;
 		if (all < 0)
 			break;
 		for (int i = 0; i < all; i++)
@@ -297,9 +301,9 @@ int ward__threads_stop(const struct ward__stopped **out)
 
 #else
 
-int ward__thread_stack(int tid, uintptr_t *pcs, int max)
+int ward__thread_stack(int tid, uintptr_t *pcs, int max, uintptr_t *self)
 {
-	(void)tid; (void)pcs; (void)max;
+	(void)tid; (void)pcs; (void)max; (void)self;
 	return -ENOTSUP;
 }
 
@@ -309,7 +313,7 @@ int ward__threads_stop(const struct ward__stopped **out)
 {
 	int tid;
 	*out = NULL;
-	return list_threads(&tid, 1) == 0 ? 0 : -1;
+	return ward__list_threads(&tid, 1) == 0 ? 0 : -1;
 }
 
 void ward__threads_resume(void)

@@ -148,7 +148,7 @@ static int threads_dump(struct ward__buf *body)
 		addf(body, "thread %d [%s]%s:\n", tid, comm,
 		     tid == getpid() ? " (main)" : "");
 		uintptr_t pcs[64];
-		int k = ward__thread_stack(tid, pcs, 64);
+		int k = ward__thread_stack(tid, pcs, 64, NULL);
 		if (k <= 0) {
 			addf(body, "\t(its stack could not be read: %s)\n\n",
 			     k == -ETIMEDOUT ? "it blocks signals"

@@ -139,6 +139,9 @@ int ward__profile_own_labels(struct ward_profile *dst)
 		struct ward_sample *s = &dst->samples[i];
 		if (s->owner && !(s->owner = ward__profile_label(dst, s->owner)))
 			return -ENOMEM;
+		if (s->blocked &&
+		    !(s->blocked = ward__profile_label(dst, s->blocked)))
+			return -ENOMEM;
 	}
 	return 0;
 }

@@ -66,6 +66,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "trace/intercept.h"
@@ -73,6 +74,7 @@
 #include "core/log.h"
 #include "core/map.h"
 #include "export/export.h"
+#include "lifetime/lifetime.h"
 #include "registry/registry.h"
 #include "scan/scan.h"
 #include "ward/profile.h"
@@ -818,6 +820,41 @@ static void write_report(const ward_profile_t *p)
 	free(o);
 }
 
+/*
+ * Threads still running at exit: each is asked where it is now (it walks
+ * its own stack from where ward's signal finds it), and the report shows
+ * that stack beside the one that started it, labelled "running at exit".
+ * At most a second and a half in all: a thread that blocks signals does
+ * not answer.
+ */
+static void note_running_threads(void)
+{
+	struct ward_kind_stats st;
+	if (ward_kind_stats(WARD_KIND_THREAD, &st) < 0 || !st.live_count)
+		return;
+	static int tids[256];
+	int n = ward__list_threads(tids, 256);
+	struct timespec t0, t;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int i = 0; i < n; i++) {
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if ((t.tv_sec - t0.tv_sec) * 1000 +
+			    (t.tv_nsec - t0.tv_nsec) / 1000000 > 1500)
+			break;
+		uintptr_t pcs[64], self = 0;
+		int k = ward__thread_stack(tids[i], pcs, 64, &self);
+		uint32_t site;
+		uint64_t size;
+		if (k <= 0 || !ward__registry_find(WARD_KIND_THREAD, self, &site,
+						   &size))
+			continue; /* not one the books hold as live */
+		uint32_t blocked = ward__site_intern(WARD_KIND_THREAD, pcs, k);
+		if (blocked)
+			ward__owner_leftover(WARD_KIND_THREAD, self,
+					     "running at exit", blocked);
+	}
+}
+
 __attribute__((noinline)) void ward__intercept_report(void)
 {
 	struct ward__scan_self self;
@@ -835,6 +872,7 @@ __attribute__((noinline)) void ward__intercept_report(void)
 	if (!atomic_exchange(&active, false))
 		return;
 	ward__in_registry++;
+	note_running_threads();
 	ward_profile_t *p = ward_profile_snapshot();
 	/* Every heap block is known in full mode: tell the lost from the
 	 * still reachable. The scan stops the program's other threads while

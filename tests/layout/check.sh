@@ -20,7 +20,7 @@ allowed() {
 	src/snapshot) echo "core registry scan" ;;
 	src/export) echo "core snapshot" ;;
 	src/serve) echo "core scan snapshot export" ;;
-	src/trace) echo "core capture registry scan snapshot export serve" ;;
+	src/trace) echo "core capture registry lifetime scan snapshot export serve" ;;
 	preload) echo "core capture registry snapshot trace" ;;
 	tools/ward) echo "core snapshot export" ;;
 	*) echo "?" ;;

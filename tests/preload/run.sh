@@ -219,6 +219,16 @@ expect_site "threads running at exit: their stacks are roots" \
 	"$work/running_threads.pb.gz" held_by_thread heap/reachable "2 800"
 expect_site "threads running at exit: what nobody holds is lost" \
 	"$work/running_threads.pb.gz" lost_while_threads_run heap/definite "3 270"
+# ... and the report shows where each is blocked now, beside where it
+# was started.
+got=$("$ward" report "$work/running_threads.pb.gz" 2>&1 |
+	awk '/\[blocked now in:\]/ { getline a; getline b; print a "|" b }' | sort -u | tr -d '\t ')
+if [ "$got" = "__read|holder" ]; then
+	ok "threads running at exit: the report shows where each is blocked"
+else
+	bad "threads running at exit: the report shows where each is blocked" "got '$got'" \
+		"$("$ward" report "$work/running_threads.pb.gz" 2>&1 | grep -A8 '^thread')"
+fi
 run_leaks masked_threads
 expect_site "a thread that blocks every signal: no classes" \
 	"$work/masked_threads.pb.gz" lost_while_threads_run heap/definite "0 0"
@@ -763,7 +773,7 @@ status_is "ward watch: an endpoint that does not answer is one line, status 2" 2
 	"$(cat "$work/watch.err")"
 
 # Every check above ran (one that did not is a failure too).
-planned=112
+planned=113
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
