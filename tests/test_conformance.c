@@ -681,14 +681,14 @@ TEST(go_second_recover_returns_nil)
 static void sets_result(void *r)
 {
 	if (ward_recover())
-		*(int *)r = 42;
+		*(volatile int *)r = 42;
 }
 
 static int named_result(void)
 {
-	int r = 1;
+	volatile int r = 1; /* read after the resume: volatile (defer.h) */
 	WARD_FRAME_RESUMABLE(return r);
-	ward_defer(sets_result, &r);
+	ward_defer(sets_result, (void *)&r);
 	ward_panic(0, "p");
 	return 7;
 }
@@ -787,10 +787,10 @@ TEST(go_panic_runs_defers_across_frames_innermost_first)
 
 static int recursive(int n)
 {
-	int r = -1;
+	volatile int r = -1;
 	WARD_FRAME_RESUMABLE(return r);
 	if (n == 50)
-		ward_defer(sets_result, &r);
+		ward_defer(sets_result, (void *)&r);
 	if (n == 100)
 		ward_panic(0, "bottom");
 	return recursive(n + 1) + 1;

@@ -234,6 +234,35 @@ TEST(defer_with_no_open_frame_aborts_naming_the_site)
 	ward_test_spawned_free(&s);
 }
 
+/* Go's named result, in C: a struct the deferred function changes after a
+ * recovery, read by the resume statement. volatile, per defer.h. */
+struct named_result {
+	int code;
+	char detail[12];
+};
+
+static void recover_and_set(void *arg)
+{
+	volatile struct named_result *r = arg;
+	if (ward_recover())
+		r->code = 42;
+}
+
+static __attribute__((noinline)) int resumed_with_struct(void)
+{
+	volatile struct named_result r = { 1, "" };
+	WARD_FRAME_RESUMABLE(return r.code);
+	ward_defer(recover_and_set, (void *)&r);
+	r.code = 2;
+	ward_panic(0, "recovered into a named result");
+	return 0;
+}
+
+TEST(resume_statement_reads_a_volatile_struct_the_defer_changed)
+{
+	ASSERT_EQ(resumed_with_struct(), 42);
+}
+
 /* The abort hook sees the message and may end the process its own way. */
 static void exit_with_7(void *opaque, const char *msg, size_t len)
 {

@@ -98,8 +98,11 @@ typedef struct ward_panic {
  * of its deferred functions recovers a panic. Execution then continues with
  * `stmt` (typically `return result`, Go's named result, or `break` in a loop
  * body); leaving the block runs the frame's remaining deferred calls.
- * Variables read by `stmt` that change after the frame opens should have
- * their address taken by a deferred function or be volatile (setjmp rules).
+ * Variables read by `stmt` that change after the frame opens must be
+ * volatile (the setjmp rule, C11 7.13.2.1) — Go's named result is
+ * `volatile int result;`. A deferred function holding their address is not
+ * enough: clang -O2 keeps a copy of a struct's field in a register across
+ * the setjmp, and `stmt` reads the copy.
  */
 #define WARD_FRAME_RESUMABLE(...)                                             \
 	jmp_buf WARD__CAT(ward__jb_, __LINE__);                                \

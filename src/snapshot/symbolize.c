@@ -497,18 +497,6 @@ int ward__source_frames(const char *path, uint64_t vaddr,
 #endif
 }
 
-int ward__source_line(const char *path, uint64_t vaddr, char *file,
-		      size_t len, int *line)
-{
-	struct ward__src_frame f;
-	int rc = ward__source_frames(path, vaddr, &f, 1);
-	if (rc < 0)
-		return rc;
-	snprintf(file, len, "%s", f.file);
-	*line = f.line;
-	return 0;
-}
-
 /* ---- Objects unloaded by dlclose() -------------------------------------- */
 
 /*

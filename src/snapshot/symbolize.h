@@ -33,12 +33,6 @@ int ward__offset_to_vaddr(const char *path, uint64_t file_offset,
 int ward__symbolize_pc(uintptr_t pc, char *name, size_t len,
 		       uint64_t *offset, const char **object, uintptr_t *base);
 
-/* The source file (base name) and line of a file-relative virtual address,
- * from the file's DWARF debug info. Returns 0, -ENOENT without debug info
- * there, -ENOSYS when ward was built without libdw. */
-int ward__source_line(const char *path, uint64_t vaddr, char *file,
-		      size_t len, int *line);
-
 /*
  * The source positions at a file-relative virtual address, from DWARF:
  * out[0] is the function the address is in and its line; when that
