@@ -24,9 +24,9 @@
  *
  *     int parse(const char *s)
  *     {
- *         int result = -1;
+ *         volatile int result = -1;   // read after a resume: volatile
  *         WARD_FRAME_RESUMABLE(return result);
- *         ward_defer(catch_parse_error, &result);
+ *         ward_defer(catch_parse_error, (void *)&result);
  *         ...   // may call ward_panic() at any depth
  *     }
  *
