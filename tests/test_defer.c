@@ -234,6 +234,35 @@ TEST(defer_with_no_open_frame_aborts_naming_the_site)
 	ward_test_spawned_free(&s);
 }
 
+/* Go: recover() in a helper the deferred function calls returns nil —
+ * also when the helper is called last, and -O2 makes it a sibling call
+ * that takes over the deferred function's frame. */
+static __attribute__((noinline)) void helper_tries_to_recover(void *arg)
+{
+	*(volatile bool *)arg = ward_recover() != NULL;
+}
+
+static void deferred_calls_helper_last(void *arg)
+{
+	helper_tries_to_recover(arg); /* a tail call at -O2 */
+}
+
+static void panics_under_a_tail_calling_defer(void *arg)
+{
+	WARD_FRAME;
+	ward_defer(deferred_calls_helper_last, arg);
+	ward_panic(0, "not recovered by a helper");
+}
+
+TEST(recover_in_a_helper_called_last_returns_null_at_O2)
+{
+	volatile bool recovered = true;
+	const ward_panic_t *p = ward_pcall(panics_under_a_tail_calling_defer,
+					   (void *)&recovered);
+	ASSERT_NOT_NULL(p); /* the panic went on, as in Go */
+	ASSERT_TRUE(!recovered);
+}
+
 /* Go's named result, in C: a struct the deferred function changes after a
  * recovery, read by the resume statement. volatile, per defer.h. */
 struct named_result {

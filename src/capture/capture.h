@@ -28,6 +28,10 @@ uint32_t ward__capture(uint32_t key, int skip, ward__walk_fn fn);
 int ward__capture_context(uintptr_t pc, uintptr_t sp, uintptr_t bp,
 			  uintptr_t *pcs, int max);
 
+/* The start of the function containing pc, from the unwind tables; 0
+ * when no table covers it. */
+uintptr_t ward__function_start(uintptr_t pc);
+
 /* The top of the calling thread's stack, or 0 when unknown. */
 uintptr_t ward__stack_top(void);
 

@@ -212,3 +212,17 @@ uint32_t ward__capture(uint32_t key, int skip, ward__walk_fn fn)
 	__asm__ volatile("" ::: "memory");
 	return id;
 }
+
+/* libgcc's FDE lookup: bases.func is the covered function's start. */
+struct ward__eh_bases {
+	void *tbase, *dbase, *func;
+};
+extern const void *_Unwind_Find_FDE(void *pc, struct ward__eh_bases *bases);
+
+uintptr_t ward__function_start(uintptr_t pc)
+{
+	struct ward__eh_bases b = { 0, 0, 0 };
+	if (!_Unwind_Find_FDE((void *)pc, &b))
+		return 0;
+	return (uintptr_t)b.func;
+}

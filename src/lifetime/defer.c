@@ -42,6 +42,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "capture/capture.h"
 #include "core/log.h"
 #include "registry/registry.h"
 #include "ward/track.h"
@@ -57,6 +58,7 @@ struct panic_rec {
 	struct panic_rec *link;  /* chain: the panic in progress before */
 	struct panic_rec *older; /* every record of the thread, for freeing */
 	void *argp;              /* call_deferred()'s frame for this panic */
+	ward_defer_fn fn;        /* the deferred function it is calling */
 	uint32_t running;        /* 1 + index of the defer it runs, or 0 */
 	bool goexit;
 	jmp_buf *goexit_resume;  /* Goexit's loop, for a bypassed recovery */
@@ -589,6 +591,7 @@ static void push_panic(struct panic_rec *r)
 static NOT_CLONED void call_deferred(struct panic_rec *p, ward_defer_fn fn, void *arg)
 {
 	p->argp = __builtin_frame_address(0);
+	p->fn = fn;
 	fn(arg);
 	__asm__ volatile("" ::: "memory");
 }
@@ -764,6 +767,18 @@ WARD_API const ward_panic_t *ward__recover(void *caller_frame)
 	const char *ret = fp[1];
 	if (fp[0] != p->argp || ret < (const char *)call_deferred ||
 	    ret >= (const char *)call_deferred + 256)
+		return NULL;
+	/* A helper the deferred function called as its last statement takes
+	 * over its frame (a sibling call at -O2): the frame checks above
+	 * pass. The function ward_recover() was written in must be the
+	 * deferred function itself, as the unwind tables tell. */
+	const char *from = __builtin_return_address(0);
+	bool tail = from >= (const char *)call_deferred &&
+		    from < (const char *)call_deferred + 256;
+	/* (Returning into call_deferred: the deferred function itself ended
+	 * with a jump to here.) */
+	uintptr_t at = tail ? 0 : ward__function_start((uintptr_t)from - 1);
+	if (at && at != (uintptr_t)p->fn)
 		return NULL;
 	p->pub.recovered = true;
 	P.stats.recoveries++;
