@@ -50,6 +50,15 @@ static NOINLINE void checked_pair(void)
 	ward_pool_put(checked, o);
 }
 
+static void *ref_obj;
+
+static NOINLINE void ref_pair(void)
+{
+	void *o = ward_ref_retain(ref_obj);
+	sink = o;
+	ward_ref_release(o);
+}
+
 static NOINLINE void malloc_pair(void)
 {
 	void *o = malloc(64);
@@ -101,6 +110,7 @@ int main(int argc, char **argv)
 	}
 	pool = ward_pool_new(&(struct ward_pool_config){
 		.name = "bench", .size = 64, .reset = reset64 });
+	ref_obj = ward_ref_new(64, NULL, NULL);
 	checked = ward_pool_new(&(struct ward_pool_config){
 		.name = "checked", .size = 64, .reset = reset64, .check = true });
 	static const struct {
@@ -111,6 +121,7 @@ int main(int argc, char **argv)
 		{ "pool_pair", pool_pair, 5000000 },
 		{ "glibc_pair", malloc_pair, 5000000 },
 		{ "pool_check_pair", checked_pair, 200000 },
+		{ "ref_pair", ref_pair, 5000000 },
 	};
 	enum { N = sizeof(v) / sizeof(v[0]) };
 	double best[N], two = 1e30;

@@ -13,6 +13,7 @@
 #include "ward/owner.h"
 #include "ward/pool.h"
 #include "ward/profile.h"
+#include "ward/ref.h"
 #include "ward/trace.h"
 #include "ward/track.h"
 

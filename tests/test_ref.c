@@ -1,0 +1,207 @@
+/*
+ * test_ref.c — references (include/ward/ref.h): finalizers run exactly
+ * once, weak gets never revive a finalizing object (also racing the last
+ * release from 8 threads), finalizers on their own thread with the
+ * monitor's figures, and objects still alive reported with the stack that
+ * made them.
+ */
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <unistd.h>
+
+#include "runner.h"
+#include "ward.h"
+
+static atomic_int finalized;
+static _Atomic(pthread_t) finalized_on;
+
+static void count_finalize(void *obj, void *arg)
+{
+	(void)obj;
+	atomic_fetch_add(&finalized, 1);
+	atomic_store(&finalized_on, pthread_self());
+	if (arg)
+		*(int *)obj = -1; /* what a finalizer may still touch */
+}
+
+TEST(the_last_release_finalizes_once)
+{
+	atomic_store(&finalized, 0);
+	int *o = ward_ref_new(sizeof(int), count_finalize, NULL);
+	ASSERT_NOT_NULL(o);
+	ASSERT_EQ(*o, 0);
+	ASSERT_EQ(ward_ref_count(o), 1);
+	ASSERT_TRUE(ward_ref_retain(o) == o);
+	ASSERT_EQ(ward_ref_count(o), 2);
+	ward_ref_release(o);
+	ASSERT_EQ(atomic_load(&finalized), 0);
+	ward_ref_release(o);
+	ASSERT_EQ(atomic_load(&finalized), 1);
+	ward_ref_release(NULL);
+	ASSERT_TRUE(ward_ref_retain(NULL) == NULL);
+}
+
+TEST(a_weak_reference_never_revives_a_finalized_object)
+{
+	ward_test_capture_log();
+	atomic_store(&finalized, 0);
+	int *o = ward_ref_new(sizeof(int), count_finalize, NULL);
+	*o = 7;
+	ward_weak_t *w = ward_weak_new(o);
+	int *again = ward_weak_get(w);
+	ASSERT_TRUE(again == o);
+	ASSERT_EQ(*again, 7);
+	ward_ref_release(again);
+	ward_ref_release(o); /* the last strong reference */
+	ASSERT_EQ(atomic_load(&finalized), 1);
+	ASSERT_TRUE(ward_weak_get(w) == NULL);
+	ASSERT_TRUE(ward_weak_get(w) == NULL);
+	/* Released once too often: the header is still there (the weak
+	 * reference holds it), so it is told, not done. */
+	ward_ref_release(o);
+	ASSERT_CONTAINS(ward_test_logged, "released once too often");
+	ASSERT_EQ(atomic_load(&finalized), 1);
+	ward_weak_free(w); /* the memory goes now (ASan, valgrind: no leak) */
+	ward_weak_free(NULL);
+	ASSERT_TRUE(ward_weak_get(NULL) == NULL);
+}
+
+/* 8 threads take strong references through a weak one while the owner
+ * drops the last: each gets the object or NULL, the finalizer runs once,
+ * after every reference a thread got is released. */
+struct race {
+	ward_weak_t *w;
+	atomic_int got;
+	atomic_bool go;
+};
+
+static atomic_int use_after_finalize;
+
+static void check_finalize(void *obj, void *arg)
+{
+	(void)arg;
+	atomic_fetch_add(&finalized, 1);
+	*(volatile int *)obj = -1;
+}
+
+static void *racer(void *arg)
+{
+	struct race *r = arg;
+	while (!atomic_load(&r->go))
+		sched_yield();
+	for (int i = 0; i < 50; i++) {
+		int *o = ward_weak_get(r->w);
+		if (!o)
+			break;
+		if (*(volatile int *)o == -1)
+			atomic_fetch_add(&use_after_finalize, 1);
+		atomic_fetch_add(&r->got, 1);
+		ward_ref_release(o);
+	}
+	return NULL;
+}
+
+TEST(weak_gets_racing_the_last_release_finalize_exactly_once)
+{
+	atomic_store(&use_after_finalize, 0);
+	for (int round = 0; round < 60; round++) {
+		atomic_store(&finalized, 0);
+		int *o = ward_ref_new(sizeof(int), check_finalize, NULL);
+		*o = 1;
+		struct race r;
+		r.w = ward_weak_new(o);
+		atomic_init(&r.got, 0);
+		atomic_init(&r.go, false);
+		pthread_t th[8];
+		for (int i = 0; i < 8; i++)
+			ASSERT_EQ(pthread_create(&th[i], NULL, racer, &r), 0);
+		atomic_store(&r.go, true);
+		ward_ref_release(o); /* the owner's last reference */
+		for (int i = 0; i < 8; i++)
+			pthread_join(th[i], NULL);
+		ASSERT_EQ(atomic_load(&finalized), 1);
+		ASSERT_TRUE(ward_weak_get(r.w) == NULL);
+		ward_weak_free(r.w);
+	}
+	ASSERT_EQ(atomic_load(&use_after_finalize), 0);
+}
+
+TEST(finalizers_on_their_own_thread)
+{
+	atomic_store(&finalized, 0);
+	ASSERT_EQ(ward_ref_finalizer_thread(true), 0);
+	struct ward_ref_stats st;
+	ward_ref_stats(&st);
+	uint64_t before = st.finalized;
+	for (int i = 0; i < 100; i++) {
+		int *o = ward_ref_new(sizeof(int), count_finalize, NULL);
+		ward_ref_release(o);
+	}
+	ward_ref_drain();
+	ward_ref_stats(&st);
+	ASSERT_EQ(st.finalized, before + 100);
+	ASSERT_EQ(st.pending, 0);
+	ASSERT_EQ(atomic_load(&finalized), 100);
+	ASSERT_TRUE(!pthread_equal(atomic_load(&finalized_on), pthread_self()));
+	ASSERT_EQ(ward_ref_finalizer_thread(false), 0);
+	int *o = ward_ref_new(sizeof(int), count_finalize, NULL);
+	ward_ref_release(o); /* inline again */
+	ASSERT_TRUE(pthread_equal(atomic_load(&finalized_on), pthread_self()));
+}
+
+/* A finalizer that waits: the monitor sees it pending, and how long. */
+static atomic_bool release_slow;
+
+static void slow_finalize(void *obj, void *arg)
+{
+	(void)obj;
+	(void)arg;
+	while (!atomic_load(&release_slow))
+		usleep(1000);
+}
+
+TEST(the_monitor_sees_finalizers_waiting)
+{
+	ASSERT_EQ(ward_ref_finalizer_thread(true), 0);
+	atomic_store(&release_slow, false);
+	int *a = ward_ref_new(sizeof(int), slow_finalize, NULL);
+	int *b = ward_ref_new(sizeof(int), count_finalize, NULL);
+	ward_ref_release(a);
+	ward_ref_release(b);
+	usleep(60 * 1000);
+	struct ward_ref_stats st;
+	ward_ref_stats(&st);
+	ASSERT_EQ(st.pending, 2); /* one running, one queued behind it */
+	ASSERT_GE(st.oldest_pending_ms, 50);
+	atomic_store(&release_slow, true);
+	ward_ref_drain();
+	ward_ref_stats(&st);
+	ASSERT_EQ(st.pending, 0);
+	ward_ref_finalizer_thread(false);
+}
+
+static __attribute__((noinline)) void *make_and_forget(void)
+{
+	void *o = ward_ref_new(32, NULL, NULL);
+	__asm__ volatile("" ::: "memory");
+	return o;
+}
+
+TEST(an_object_still_referenced_is_reported_with_its_creation_stack)
+{
+	ward_leakcheck_t *lc = ward_leakcheck_begin();
+	void *o = make_and_forget();
+	ward_profile_t *leaks = NULL;
+	ASSERT_EQ(ward_leakcheck_end(lc, &leaks), 1);
+	struct ward_test_buf b = { 0 };
+	ward_profile_write(leaks, WARD_FORMAT_TEXT, ward_test_to_buf, &b);
+	ASSERT_CONTAINS(b.p, "ref");
+	ASSERT_CONTAINS(b.p, "make_and_forget");
+	free(b.p);
+	ward_profile_free(leaks);
+	struct ward_ref_stats st;
+	ward_ref_stats(&st);
+	ASSERT_GE(st.alive, 1);
+	ward_ref_release(o);
+}
