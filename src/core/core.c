@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <sys/mman.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 
 #include "core/guard.h"
 #include "core/log.h"
+#include "core/thread.h"
 #include "core/map.h"
 #include "ward/core.h"
 
@@ -203,4 +205,27 @@ void ward__fatal(const char *fmt, ...)
 	if (fn)
 		fn(opaque, buf, (size_t)len);
 	abort();
+}
+
+int ward__thread_start(pthread_t *th, void *(*fn)(void *), void *arg,
+		       bool detached, int open_sig)
+{
+	pthread_t local;
+	pthread_attr_t a;
+	sigset_t all, old;
+	pthread_attr_init(&a);
+	if (detached)
+		pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	/* The program's signals are not for ward's threads; the new thread
+	 * starts with this mask. */
+	sigfillset(&all);
+	if (open_sig)
+		sigdelset(&all, open_sig);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	ward__in_registry++;
+	int rc = pthread_create(th ? th : &local, &a, fn, arg);
+	ward__in_registry--;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&a);
+	return -rc;
 }

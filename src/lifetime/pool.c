@@ -32,7 +32,9 @@
 
 #include "core/grow.h"
 #include "core/log.h"
+#include "core/thread.h"
 #include "registry/registry.h"
+#include "scan/scan.h"
 #include "ward/pool.h"
 #include "ward/track.h"
 
@@ -566,22 +568,9 @@ WARD_API ward_pool_t *ward_pool_new(const struct ward_pool_config *cfg)
 		pthread_mutex_lock(&timed_lock);
 		p->next_timed = timed;
 		timed = p;
-		if (!trimmer_running) {
-			pthread_t th;
-			pthread_attr_t a;
-			sigset_t all, old;
-			pthread_attr_init(&a);
-			pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-			/* The program's signals are not for ward's thread. */
-			sigfillset(&all);
-			pthread_sigmask(SIG_SETMASK, &all, &old);
-			ward__in_registry++;
-			trimmer_running =
-				pthread_create(&th, &a, trimmer, NULL) == 0;
-			ward__in_registry--;
-			pthread_sigmask(SIG_SETMASK, &old, NULL);
-			pthread_attr_destroy(&a);
-		}
+		if (!trimmer_running)
+			trimmer_running = ward__thread_start(
+				NULL, trimmer, NULL, true, ward__stop_signal()) == 0;
 		pthread_cond_broadcast(&timed_cond);
 		pthread_mutex_unlock(&timed_lock);
 	}

@@ -21,7 +21,9 @@
 #include <time.h>
 
 #include "core/log.h"
+#include "core/thread.h"
 #include "registry/registry.h"
+#include "scan/scan.h"
 #include "ward/ref.h"
 #include "ward/track.h"
 
@@ -119,18 +121,8 @@ WARD_API int ward_ref_finalizer_thread(bool on)
 	pthread_mutex_lock(&q_lock);
 	int rc = 0;
 	if (on && !thread_started) {
-		pthread_t th;
-		pthread_attr_t a;
-		sigset_t all, old;
-		pthread_attr_init(&a);
-		pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-		sigfillset(&all);
-		pthread_sigmask(SIG_SETMASK, &all, &old);
-		ward__in_registry++;
-		rc = -pthread_create(&th, &a, finalizer_main, NULL);
-		ward__in_registry--;
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
-		pthread_attr_destroy(&a);
+		rc = ward__thread_start(NULL, finalizer_main, NULL, true,
+					ward__stop_signal());
 		thread_started = rc == 0;
 	}
 	if (rc == 0)

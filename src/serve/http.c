@@ -30,6 +30,8 @@
 
 #include "core/guard.h"
 #include "core/log.h"
+#include "core/thread.h"
+#include "scan/scan.h"
 #include "serve/serve.h"
 #include "ward/http.h"
 
@@ -438,16 +440,9 @@ WARD_API int ward_http_start(const char *addr, int flags)
 		for (int i = 0; i < MAX_CONNS; i++)
 			conns[i].fd = -1;
 		stopping = 0;
-		/* The program's signals are not for ward's thread. */
-		sigset_t all, old;
-		sigfillset(&all);
-		pthread_sigmask(SIG_SETMASK, &all, &old);
-		int e = pthread_create(&server, NULL, server_main, NULL);
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
-		if (e)
-			rc = -e;
-		else
-			running = true;
+		rc = ward__thread_start(&server, server_main, NULL, false,
+					ward__stop_signal());
+		running = rc == 0;
 	}
 	if (rc < 0) {
 		if (fd >= 0)

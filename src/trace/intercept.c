@@ -72,6 +72,7 @@
 #include "trace/intercept.h"
 #include "core/grow.h"
 #include "core/log.h"
+#include "core/thread.h"
 #include "core/map.h"
 #include "export/export.h"
 #include "lifetime/lifetime.h"
@@ -467,21 +468,11 @@ static void *snap_thread(void *arg)
 static void snapshots_start(void)
 {
 	sem_init(&snap_sem, 0, 0);
-	sigset_t all, old;
-	sigfillset(&all);
-	sigdelset(&all, ward__stop_signal());
-	pthread_t th;
-	pthread_attr_t a;
-	pthread_attr_init(&a);
-	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-	/* The new thread starts with this mask. */
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	int rc = pthread_create(&th, &a, snap_thread, NULL);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	pthread_attr_destroy(&a);
+	int rc = ward__thread_start(NULL, snap_thread, NULL, true,
+				    ward__stop_signal());
 	if (rc != 0)
 		say("ward: no snapshots: cannot start a thread: %s",
-		    strerror(rc));
+		    strerror(-rc));
 }
 
 WARD_API int ward_trace_signal_number(const char *s)

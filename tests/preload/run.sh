@@ -229,6 +229,14 @@ else
 	bad "threads running at exit: the report shows where each is blocked" "got '$got'" \
 		"$("$ward" report "$work/running_threads.pb.gz" 2>&1 | grep -A8 '^thread')"
 fi
+# ward's own endpoint thread is neither a leak nor in the scan's way.
+"$ward" run --quiet --http 127.0.0.1:0 -o "$work/rt_http.pb.gz" -- "$leaks" running_threads \
+	>/dev/null 2>"$work/rt_http.err"
+expect_site "with the endpoint on, the scan still classifies" \
+	"$work/rt_http.pb.gz" lost_while_threads_run heap/definite "3 270"
+got=$("$ward" report "$work/rt_http.pb.gz" | sed -n 's/^ward: live: .*thread \([0-9]*\).*/\1/p')
+if [ "$got" = 2 ]; then ok "ward's endpoint thread is not the program's"; else
+	bad "ward's endpoint thread is not the program's" "threads: '$got'"; fi
 run_leaks masked_threads
 expect_site "a thread that blocks every signal: no classes" \
 	"$work/masked_threads.pb.gz" lost_while_threads_run heap/definite "0 0"
@@ -773,7 +781,7 @@ status_is "ward watch: an endpoint that does not answer is one line, status 2" 2
 	"$(cat "$work/watch.err")"
 
 # Every check above ran (one that did not is a failure too).
-planned=113
+planned=115
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
