@@ -346,3 +346,35 @@ TEST(contexts_from_many_threads)
 	ASSERT_EQ(ward_ctx_cause(k), -EINTR);
 	ASSERT_EQ(ward_owner_release(o), 0);
 }
+
+/* A leak check names a leaked thread's blocked call too. */
+static int check_pipe[2];
+
+static __attribute__((noinline)) void *stuck_reader(void *unused)
+{
+	char c;
+	(void)!read(check_pipe[0], &c, 1);
+	__asm__ volatile("" ::: "memory");
+	return NULL;
+}
+
+TEST(a_leak_check_shows_where_a_leaked_thread_is_blocked)
+{
+	ASSERT_EQ(pipe(check_pipe), 0);
+	setenv("WARD_LEAKCHECK_WAIT_MS", "50", 1);
+	ward_leakcheck_t *lc = ward_leakcheck_begin();
+	pthread_t th;
+	ASSERT_EQ(ward_thread_create(&th, NULL, stuck_reader, NULL), 0);
+	usleep(20 * 1000);
+	ward_profile_t *leaks = NULL;
+	ASSERT_EQ(ward_leakcheck_end(lc, &leaks), 1);
+	struct ward_test_buf b = { 0 };
+	ward_profile_write(leaks, WARD_FORMAT_TEXT, ward_test_to_buf, &b);
+	ASSERT_CONTAINS(b.p, "[blocked now in:]");
+	ASSERT_CONTAINS(b.p, "stuck_reader");
+	ASSERT_CONTAINS(b.p, "thread: 1 live");
+	free(b.p);
+	ward_profile_free(leaks);
+	(void)!write(check_pipe[1], "x", 1);
+	ASSERT_EQ(ward_thread_join(th, NULL), 0);
+}

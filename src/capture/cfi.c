@@ -603,6 +603,8 @@ int ward__capture_context(uintptr_t pc, uintptr_t sp, uintptr_t bp,
 			  uintptr_t *pcs, int max)
 {
 	uintptr_t hi = ward__stack_top_known();
+	if (!hi || sp >= hi) /* a thread that never walked before */
+		hi = ward__stack_top_of(sp);
 	if (!hi || sp >= hi || max <= 0)
 		return 0;
 	drop_stale_rules();

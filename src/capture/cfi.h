@@ -27,6 +27,10 @@ int ward__cfi_capture(uint32_t key, int max, int skip, uintptr_t lo,
  * looks it up: safe in a signal handler). */
 uintptr_t ward__stack_top_known(void);
 
+/* The top of the stack holding sp, read from /proc/self/maps with system
+ * calls only (safe in a signal handler); 0 when unknown. */
+uintptr_t ward__stack_top_of(uintptr_t sp);
+
 /* Drop the hidden frames (ward__stack_hide) from pcs[0..n); the new n. */
 int ward__unhide(uintptr_t *pcs, int n);
 

@@ -22,6 +22,7 @@
  * interns it as a site), and the remembered walks hold that id.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -153,6 +154,50 @@ static __attribute__((noinline)) int dwarf_walk(uintptr_t *pcs, int max,
 uintptr_t ward__stack_top_known(void)
 {
 	return stack_hi > 1 ? stack_hi : 0;
+}
+
+/* The end of the mapping that holds sp, from /proc/self/maps, with system
+ * calls and a buffer on the stack only (safe in a signal handler); 0 when
+ * it cannot be read. */
+uintptr_t ward__stack_top_of(uintptr_t sp)
+{
+	int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/maps",
+			      O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	char buf[4096];
+	size_t have = 0;
+	uintptr_t top = 0;
+	for (;;) {
+		ssize_t r = syscall(SYS_read, fd, buf + have, sizeof(buf) - have);
+		if (r <= 0)
+			break;
+		have += (size_t)r;
+		size_t line = 0;
+		for (size_t i = 0; i < have; i++) {
+			if (buf[i] != '\n')
+				continue;
+			uintptr_t lo = 0, hi = 0;
+			size_t k = line;
+			for (; k < i && buf[k] != '-'; k++)
+				lo = lo * 16 + (uintptr_t)(buf[k] <= '9' ? buf[k] - '0'
+									: (buf[k] | 32) - 'a' + 10);
+			for (k++; k < i && buf[k] != ' '; k++)
+				hi = hi * 16 + (uintptr_t)(buf[k] <= '9' ? buf[k] - '0'
+									: (buf[k] | 32) - 'a' + 10);
+			if (sp >= lo && sp < hi)
+				top = hi;
+			line = i + 1;
+		}
+		if (top)
+			break;
+		memmove(buf, buf + line, have - line);
+		have -= line;
+		if (have == sizeof(buf))
+			break; /* a line longer than the buffer: give up */
+	}
+	syscall(SYS_close, fd);
+	return top;
 }
 
 uintptr_t ward__stack_top(void)

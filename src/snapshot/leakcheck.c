@@ -17,6 +17,7 @@
 
 #include "core/grow.h"
 #include "core/log.h"
+#include "scan/scan.h"
 #include "snapshot/profile.h"
 #include "registry/registry.h"
 #include "ward/core.h"
@@ -131,6 +132,12 @@ struct walk {
 	size_t nsites;
 	bool grew;
 	int64_t total, threads;
+	/* the threads counted: their handles and sites */
+	struct leaked_thread {
+		uintptr_t handle;
+		uint32_t site, blocked;
+	} *tv;
+	size_t ntv, captv;
 };
 
 static void remember(uintptr_t h, uint32_t site, uint64_t size, void *opaque)
@@ -155,8 +162,42 @@ static void compare(uintptr_t h, uint32_t site, uint64_t size, void *opaque)
 		w->grew = true;
 	}
 	w->total++;
-	if (w->kind == WARD_KIND_THREAD)
+	if (w->kind == WARD_KIND_THREAD) {
 		w->threads++;
+		struct leaked_thread *tv = ward__grow(w->tv, &w->captv,
+						      w->ntv + 1, sizeof(*tv), 8);
+		if (tv) {
+			w->tv = tv;
+			w->tv[w->ntv++] = (struct leaked_thread){ h, site, 0 };
+		}
+	}
+}
+
+/*
+ * Where each leaked thread is blocked now: every thread is asked (ward's
+ * stop signal; it walks its own stack) and says which it is. At most a
+ * second and a half in all.
+ */
+static void find_blocked(struct walk *w)
+{
+	static int tids[256];
+	int n = ward__list_threads(tids, 256);
+	struct timespec t0, t;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int i = 0; i < n; i++) {
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if ((t.tv_sec - t0.tv_sec) * 1000 +
+			    (t.tv_nsec - t0.tv_nsec) / 1000000 > 1500)
+			break;
+		uintptr_t pcs[64], self = 0;
+		int k = ward__thread_stack(tids[i], pcs, 64, &self);
+		if (k <= 0)
+			continue;
+		for (size_t j = 0; j < w->ntv; j++)
+			if (w->tv[j].handle == self)
+				w->tv[j].blocked =
+					ward__site_intern(WARD_KIND_THREAD, pcs, k);
+	}
 }
 
 /* Leave the active list and free lc. */
@@ -187,7 +228,7 @@ WARD_API ward_leakcheck_t *ward_leakcheck_begin(void)
 		active = lc;
 		ward__observer_add(&observer);
 		ward__observers_want(1);
-		struct walk w = { lc, 0, NULL, NULL, 0, false, 0, 0 };
+		struct walk w = { .lc = lc };
 		for (w.kind = 0; w.kind < WARD_KIND_MAX; w.kind++)
 			ward__registry_each(w.kind, remember, &w);
 		pthread_mutex_unlock(&active_lock);
@@ -220,7 +261,7 @@ static int wait_ms(void)
 WARD_API int ward_leakcheck_end(ward_leakcheck_t *lc, ward_profile_t **leaks)
 {
 	int rc;
-	struct walk w = { lc, 0, NULL, NULL, 0, false, 0, 0 };
+	struct walk w = { .lc = lc };
 	int waited = 0, limit = wait_ms(), regrown = 0;
 
 	if (leaks)
@@ -235,6 +276,7 @@ WARD_API int ward_leakcheck_end(ward_leakcheck_t *lc, ward_profile_t **leaks)
 		w.count = calloc(w.nsites, sizeof(*w.count));
 		w.bytes = calloc(w.nsites, sizeof(*w.bytes));
 		w.total = w.threads = 0;
+		w.ntv = 0;
 		w.grew = false;
 		if (!w.count || !w.bytes) {
 			rc = -ENOMEM;
@@ -258,7 +300,9 @@ WARD_API int ward_leakcheck_end(ward_leakcheck_t *lc, ward_profile_t **leaks)
 	rc = w.total > INT32_MAX ? INT32_MAX : (int)w.total;
 	if (leaks && w.total > 0) {
 		size_t nsites = w.nsites, n = 0;
-		struct ward_profile *p = ward__profile_new(nsites);
+		if (w.ntv)
+			find_blocked(&w);
+		struct ward_profile *p = ward__profile_new(nsites + w.ntv);
 		if (!p || ward__profile_name_live_kinds(p) < 0 ||
 		    ward__profile_map_process(p) < 0) {
 			ward_profile_free(p);
@@ -276,6 +320,32 @@ WARD_API int ward_leakcheck_end(ward_leakcheck_t *lc, ward_profile_t **leaks)
 			s->live_count = s->alloc_count = w.count[id];
 			s->live_bytes = s->alloc_bytes = w.bytes[id];
 			p->sites[n++] = id;
+			/* Each leaked thread whose stack was read: a sample
+			 * of its own, with where it is blocked. */
+			for (size_t j = 0; j < w.ntv; j++) {
+				struct ward__site_rec *b =
+					w.tv[j].blocked
+						? ward__site_get(w.tv[j].blocked)
+						: NULL;
+				if (w.tv[j].site != id || !b || s->live_count < 1)
+					continue;
+				s->live_count--;
+				s->alloc_count--;
+				struct ward_sample *t = &p->samples[n];
+				*t = *s;
+				t->live_count = t->alloc_count = 1;
+				t->blocked_pcs = b->pcs;
+				t->blocked_depth = (int)b->depth;
+				p->sites[n++] = id;
+			}
+			if (s->live_count == 0) { /* every one was split off */
+				size_t first = (size_t)(s - p->samples);
+				memmove(&p->samples[first], &p->samples[first + 1],
+					(n - first - 1) * sizeof(*s));
+				memmove(&p->sites[first], &p->sites[first + 1],
+					(n - first - 1) * sizeof(*p->sites));
+				n--;
+			}
 		}
 		p->count = n;
 		*leaks = p;
@@ -283,6 +353,7 @@ WARD_API int ward_leakcheck_end(ward_leakcheck_t *lc, ward_profile_t **leaks)
 out:
 	free(w.count);
 	free(w.bytes);
+	free(w.tv);
 	finish(lc);
 	ward__in_registry--;
 	return rc;
