@@ -14,6 +14,7 @@
 #ifndef WARD_PROFILE_H
 #define WARD_PROFILE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -142,6 +143,72 @@ WARD_API int ward_profile_read(const void *buf, size_t len,
  * name the file. Returns 0 or a negative errno. */
 WARD_API int ward_profile_load(const char *path, ward_profile_t **out,
 			       char *err, size_t errlen);
+
+/* ---- What reports are made of (the ward command uses these) ----------- */
+
+/*
+ * ward_profile_frames - the frames at return address pc of profile p, as
+ * reports print them: "function+0xoff (object) file:line" for the function
+ * containing pc, last; before it, innermost first, each function inlined
+ * there ("(inlined)"). Named from what the profile carries, else from the
+ * files its mappings name (a profile read from a file) or from this
+ * process. Returns how many (>= 1 when max >= 1). Control characters come
+ * out as '?'.
+ */
+struct ward_frame {
+	char text[512];
+};
+enum { WARD_MAX_INLINE = 16 };
+WARD_API int ward_profile_frames(const ward_profile_t *p, uintptr_t pc,
+				 struct ward_frame *out, int max);
+
+/*
+ * ward_frame_function - cut a frame's text down to its function's name
+ * ("name (object)" with with_object), for matching frames across builds;
+ * a frame without a name becomes "object+offset".
+ */
+WARD_API void ward_frame_function(char *text, bool with_object);
+
+/* ward_profile_top - a new profile of p's n sites holding the most, in
+ * report order; NULL when out of memory. Stacks are shared with p. */
+WARD_API ward_profile_t *ward_profile_top(const ward_profile_t *p, size_t n);
+
+/* ward_profile_clear_live - take sample i's live values out (a
+ * suppression); its acquisition totals stay. */
+WARD_API void ward_profile_clear_live(ward_profile_t *p, size_t i);
+
+/* "definite", "indirect", "reachable" for enum ward_leak, else NULL. */
+WARD_API const char *ward_leak_name(int leak);
+
+/* Whether a kind's sizes are bytes (heap, user kinds), not counts. */
+WARD_API bool ward_kind_sized(int kind);
+
+/*
+ * ward_profile_write_summary - what `ward run` prints when a program ends:
+ * per-kind totals (of the kinds marked in kinds[WARD_KIND_USER]; all when
+ * NULL) under "ward: HEAD:", then the ten sites holding the most.
+ */
+WARD_API void ward_profile_write_summary(const ward_profile_t *p,
+					 const char *head, const bool *kinds,
+					 ward_write_fn write, void *opaque);
+
+/*
+ * Saving any file as profiles are saved. ward_save_target: where path
+ * would be written (itself when new or a regular file; the regular file a
+ * symbolic link names), into out; -EISDIR, -EEXIST (a device, FIFO or
+ * socket: never replaced), -ENOLINK, -ENAMETOOLONG otherwise.
+ * ward_save_atomic: fill(fd, ctx) writes a temporary file beside it, then
+ * it is renamed over the target. ward_save_strerror: words for those
+ * errors.
+ */
+WARD_API int ward_save_target(const char *path, char *out, size_t len);
+WARD_API int ward_save_atomic(const char *path, int (*fill)(int fd, void *ctx),
+			      void *ctx);
+WARD_API const char *ward_save_strerror(int err);
+
+/* Whether source lines may come from separate debug files found by build
+ * id (/usr/lib/debug/.build-id): the ward command turns it on. */
+WARD_API void ward_symbolize_separate_debuginfo(bool on);
 
 #ifdef __cplusplus
 }

@@ -127,3 +127,19 @@ WARD_API int ward_profile_save(const ward_profile_t *p, const char *path,
 	struct file_out f = { -1, 0, p, fmt };
 	return ward__save_atomic(path, fill_profile, &f);
 }
+
+WARD_API int ward_save_target(const char *path, char *out, size_t len)
+{
+	return out ? ward__save_target(path, out, len) : -EINVAL;
+}
+
+WARD_API int ward_save_atomic(const char *path, int (*fill)(int fd, void *ctx),
+			      void *ctx)
+{
+	return path && fill ? ward__save_atomic(path, fill, ctx) : -EINVAL;
+}
+
+WARD_API const char *ward_save_strerror(int err)
+{
+	return ward__save_strerror(err);
+}

@@ -372,3 +372,11 @@ void ward__write_summary(const ward_profile_t *p, const char *head,
 				 top->count, live_sites);
 	ward_profile_free(top);
 }
+
+WARD_API void ward_profile_write_summary(const ward_profile_t *p,
+					 const char *head, const bool *kinds,
+					 ward_write_fn write, void *opaque)
+{
+	if (p && head && write)
+		ward__write_summary(p, head, kinds, write, opaque);
+}

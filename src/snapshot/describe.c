@@ -268,3 +268,24 @@ int ward__name_frames(const struct ward_profile *p, uintptr_t pc,
 				*c = '?';
 	return n;
 }
+
+WARD_API int ward_profile_frames(const ward_profile_t *p, uintptr_t pc,
+				 struct ward_frame *out, int max)
+{
+	_Static_assert(sizeof(struct ward_frame) == sizeof(struct ward__frame_text),
+		       "a public frame is an internal one");
+	if (!out || max < 1)
+		return 0;
+	return ward__describe_frames(p, pc, (struct ward__frame_text *)out, max);
+}
+
+WARD_API void ward_frame_function(char *text, bool with_object)
+{
+	if (text)
+		ward__frame_function(text, with_object);
+}
+
+WARD_API void ward_symbolize_separate_debuginfo(bool on)
+{
+	ward__separate_debuginfo = on;
+}

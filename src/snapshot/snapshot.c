@@ -457,3 +457,24 @@ const char *ward__leak_name(int leak)
 	default: return NULL;
 	}
 }
+
+WARD_API ward_profile_t *ward_profile_top(const ward_profile_t *p, size_t n)
+{
+	return p ? ward__profile_top(p, n) : NULL;
+}
+
+WARD_API void ward_profile_clear_live(ward_profile_t *p, size_t i)
+{
+	if (p && i < p->count)
+		p->samples[i].live_count = p->samples[i].live_bytes = 0;
+}
+
+WARD_API const char *ward_leak_name(int leak)
+{
+	return ward__leak_name(leak);
+}
+
+WARD_API bool ward_kind_sized(int kind)
+{
+	return ward__kind_sized(kind);
+}

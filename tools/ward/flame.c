@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 #include "flame.h"
-#include "export/export.h"
 
 struct node {
 	char *name;
@@ -156,7 +155,7 @@ struct svg {
 	const char *title, *unit;
 };
 
-/* Write the SVG of s to fd (ward__save_atomic()'s temporary file). */
+/* Write the SVG of s to fd (ward_save_atomic()'s temporary file). */
 static int fill_svg(int fd, void *ctx)
 {
 	const struct svg *s = ctx;
@@ -260,7 +259,7 @@ int flame_write(const ward_profile_t *p, enum flame_value v,
 		const char *title, const char *path, bool folded)
 {
 	struct node root = { "all", 0, NULL, NULL };
-	struct ward__frame_text fr[MAX_INLINE];
+	struct ward_frame fr[WARD_MAX_INLINE];
 	const char *unit = v == FLAME_INUSE_SPACE || v == FLAME_ALLOC_SPACE
 				   ? "bytes"
 				   : "objects";
@@ -279,10 +278,10 @@ int flame_write(const ward_profile_t *p, enum flame_value v,
 		for (int d = s->depth - 1; d >= 0 && n; d--) {
 			/* Outermost first: the function, then what was
 			 * inlined into it. */
-			int k = ward__describe_frames(p, s->pcs[d], fr, MAX_INLINE);
+			int k = ward_profile_frames(p, s->pcs[d], fr, WARD_MAX_INLINE);
 			for (int j = k - 1; j >= 0 && n; j--) {
-				ward__frame_function(fr[j].s, true);
-				n = child_named(n, fr[j].s);
+				ward_frame_function(fr[j].text, true);
+				n = child_named(n, fr[j].text);
 				if (n)
 					n->value += val;
 			}
@@ -294,7 +293,7 @@ int flame_write(const ward_profile_t *p, enum flame_value v,
 	}
 
 	struct svg s = { &root, title, unit };
-	rc = ward__save_atomic(path, folded ? fill_folded : fill_svg, &s);
+	rc = ward_save_atomic(path, folded ? fill_folded : fill_svg, &s);
 out:
 	free_tree(root.child);
 	return rc;

@@ -32,8 +32,6 @@
 #include "flame.h"
 #include "suppress.h"
 #include "core/sat.h"
-#include "export/export.h"
-#include "snapshot/symbolize.h"
 #include "ward.h"
 
 static const char *prog = "ward";
@@ -218,11 +216,11 @@ static int by_owner_then_size(const void *a, const void *b)
 static void acquired_at(const ward_profile_t *p, const struct ward_sample *s,
 			char *out, size_t len)
 {
-	struct ward__frame_text fr[MAX_INLINE];
+	struct ward_frame fr[WARD_MAX_INLINE];
 	snprintf(out, len, "(no stack)");
 	if (s->depth > 0) {
-		int n = ward__describe_frames(p, s->pcs[0], fr, MAX_INLINE);
-		snprintf(out, len, "%s", fr[n - 1].s);
+		int n = ward_profile_frames(p, s->pcs[0], fr, WARD_MAX_INLINE);
+		snprintf(out, len, "%s", fr[n - 1].text);
 	}
 }
 
@@ -274,7 +272,7 @@ static void report_by_owner(const ward_profile_t *p)
 			const char *name = ward_profile_kind_name(p, v[k]->kind);
 			acquired_at(p, v[k], at, sizeof(at));
 			char b[32] = "-";
-			if (ward__kind_sized(v[k]->kind))
+			if (ward_kind_sized(v[k]->kind))
 				snprintf(b, sizeof(b), "%lld",
 					 (long long)v[k]->live_bytes);
 			printf("  %10s bytes %6lld  %-8s %s\n", b,
@@ -323,7 +321,7 @@ static int cmd_report(int argc, char **argv)
 	suppressions_apply(supp, p, &gone);
 	suppressions_free(supp);
 	/* The top sites share p's stacks: p lives until they are written. */
-	if (top > 0 && !(shown = ward__profile_top(p, (size_t)top)))
+	if (top > 0 && !(shown = ward_profile_top(p, (size_t)top)))
 		die("out of memory");
 	if (strcmp(by, "owner") == 0 && !json)
 		report_by_owner(shown);
@@ -362,7 +360,7 @@ static struct keyed *keys_of(const ward_profile_t *p, size_t *n)
 		const struct ward_sample *s = ward_profile_sample(p, i);
 		size_t cap = 64, len = 0;
 		char *key = malloc(cap);
-		struct ward__frame_text fr[MAX_INLINE];
+		struct ward_frame fr[WARD_MAX_INLINE];
 		if (!key)
 			die("out of memory");
 		/* The kind as the profile names it, and the holder: what
@@ -377,13 +375,13 @@ static struct keyed *keys_of(const ward_profile_t *p, size_t *n)
 						"\nheld by %s", s->owner);
 		}
 		for (int d = 0; d < s->depth; d++) {
-			int nf = ward__describe_frames(p, s->pcs[d], fr, MAX_INLINE);
+			int nf = ward_profile_frames(p, s->pcs[d], fr, WARD_MAX_INLINE);
 			for (int j = 0; j < nf; j++) {
 				/* Offsets and lines differ between builds;
 				 * names do not (a frame with no name: its
 				 * object and offset, never its address). */
-				ward__frame_function(fr[j].s, false);
-				size_t need = len + strlen(fr[j].s) + 2;
+				ward_frame_function(fr[j].text, false);
+				size_t need = len + strlen(fr[j].text) + 2;
 				if (need > cap) {
 					cap = need * 2;
 					key = realloc(key, cap);
@@ -391,7 +389,7 @@ static struct keyed *keys_of(const ward_profile_t *p, size_t *n)
 						die("out of memory");
 				}
 				len += (size_t)snprintf(key + len, cap - len,
-							"\n%s", fr[j].s);
+							"\n%s", fr[j].text);
 			}
 		}
 		k[i] = (struct keyed){ key, s };
@@ -821,10 +819,10 @@ static void output_path(const char *out, char *abs, size_t len, char *escaped,
 			size_t elen)
 {
 	char target[PATH_MAX], dir[PATH_MAX];
-	int rc = ward__save_target(out, target, sizeof(target));
+	int rc = ward_save_target(out, target, sizeof(target));
 	if (rc < 0)
 		die("run: cannot write the profile to %s: %s", out,
-		    ward__save_strerror(rc));
+		    ward_save_strerror(rc));
 	if (target[0] == '/') {
 		if ((size_t)snprintf(abs, len, "%s", target) >= len)
 			die("run: %s: path too long", out);
@@ -980,7 +978,7 @@ static bool fails_on(const char *list, const struct ward_sample *s)
 	if (s->live_count <= 0)
 		return false;
 	if (s->kind == WARD_KIND_HEAP) {
-		const char *leak = ward__leak_name(s->leak);
+		const char *leak = ward_leak_name(s->leak);
 		return in_list(list, leak ? leak : "heap");
 	}
 	if (s->kind >= WARD_KIND_USER)
@@ -1174,7 +1172,7 @@ static int cmd_run(int argc, char **argv)
 				 isatty(2) ? "\033[1m" : "", (int)pid,
 				 sample ? ", estimated from samples" : "",
 				 isatty(2) ? "\033[0m" : "");
-			ward__write_summary(p, head, shown, to_stderr, NULL);
+			ward_profile_write_summary(p, head, shown, to_stderr, NULL);
 			say_suppressed(stderr, &gone, supp_file, supp_defaults);
 		}
 	}
@@ -1221,7 +1219,7 @@ static int finish_stdout(int status)
 int main(int argc, char **argv)
 {
 	/* Offline, source lines may come from separate debug files too. */
-	ward__separate_debuginfo = true;
+	ward_symbolize_separate_debuginfo(true);
 	if (argc < 2) {
 		usage_main(stderr);
 		return 2;

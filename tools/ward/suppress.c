@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "core/sat.h"
-#include "snapshot/profile.h"
 #include "suppress.h"
 
 struct suppressions {
@@ -142,24 +141,23 @@ static bool frame_matches(const char *pat, const char *frame)
 void suppressions_apply(const struct suppressions *s, ward_profile_t *p,
 			struct suppressed *out)
 {
-	struct ward__frame_text fr[MAX_INLINE];
-	for (size_t i = 0; s->n && i < p->count; i++) {
-		struct ward_sample *smp = &p->samples[i];
+	struct ward_frame fr[WARD_MAX_INLINE];
+	for (size_t i = 0; s->n && i < ward_profile_count(p); i++) {
+		const struct ward_sample *smp = ward_profile_sample(p, i);
 		bool hit = false;
 		if (smp->live_count == 0)
 			continue;
 		for (int d = 0; d < smp->depth && !hit; d++) {
-			int nf = ward__describe_frames(p, smp->pcs[d], fr, MAX_INLINE);
+			int nf = ward_profile_frames(p, smp->pcs[d], fr, WARD_MAX_INLINE);
 			for (int j = 0; j < nf && !hit; j++)
 				for (size_t k = 0; k < s->n && !hit; k++)
-					hit = frame_matches(s->pat[k], fr[j].s);
+					hit = frame_matches(s->pat[k], fr[j].text);
 		}
 		if (!hit)
 			continue;
 		out->count = ward__sat_add(out->count, smp->live_count);
 		out->bytes = ward__sat_add(out->bytes, smp->live_bytes);
 		out->sites++;
-		smp->live_count = 0;
-		smp->live_bytes = 0;
+		ward_profile_clear_live(p, i);
 	}
 }
