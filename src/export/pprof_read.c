@@ -557,9 +557,13 @@ static char *string_copy(const struct parsed *pp, uint64_t i)
 	return s;
 }
 
-static struct ward_profile *build(struct rd *r, struct parsed *pp)
+/* Which value column holds each of alloc_objects, alloc_space,
+ * inuse_objects and inuse_space (-1: none); -1 when the profile holds
+ * none of them (it is not a heap profile) or is malformed. */
+static int columns(struct rd *r, const struct parsed *pp, int col[4])
 {
-	int col[4] = { -1, -1, -1, -1 };
+	for (int k = 0; k < 4; k++)
+		col[k] = -1;
 	static const char *const names[4] = { "alloc_objects", "alloc_space",
 					      "inuse_objects", "inuse_space" };
 	for (size_t i = 0; i < pp->type_str.n; i++) {
@@ -567,7 +571,7 @@ static struct ward_profile *build(struct rd *r, struct parsed *pp)
 			fail(r, "sample type %zu names string %llu, but the "
 				"string table has %zu",
 			     i, (unsigned long long)pp->type_str.v[i], pp->nstrs);
-			return NULL;
+			return -1;
 		}
 		for (int k = 0; k < 4; k++)
 			if (str_is(pp, pp->type_str.v[i], names[k]))
@@ -575,7 +579,7 @@ static struct ward_profile *build(struct rd *r, struct parsed *pp)
 	}
 	if (pp->nstrs == 0 || pp->strlens[0] != 0) {
 		fail(r, "the string table must start with the empty string");
-		return NULL;
+		return -1;
 	}
 	if (col[0] < 0 && col[1] < 0 && col[2] < 0 && col[3] < 0) {
 		/* A CPU or other profile would read as "nothing live". */
@@ -594,31 +598,116 @@ static struct ward_profile *build(struct rd *r, struct parsed *pp)
 		fail(r, "not a heap profile: no alloc_objects, alloc_space, "
 			"inuse_objects or inuse_space values (its values: %s)",
 		     types[0] ? types : "none");
-		return NULL;
+		return -1;
 	}
+	return 0;
+}
+
+/* Locations in id order, each defined once; samples with as many values
+ * as types and sane stacks. *total: the frames of all samples. */
+static int check_samples(struct rd *r, struct parsed *pp, size_t *total)
+{
 	if (pp->nlocs)
 		qsort(pp->locs, pp->nlocs, sizeof(*pp->locs), cmp_loc);
 	for (size_t i = 1; i < pp->nlocs; i++)
 		if (pp->locs[i].id == pp->locs[i - 1].id) {
 			fail(r, "location id %llu is defined twice",
 			     (unsigned long long)pp->locs[i].id);
-			return NULL;
+			return -1;
 		}
-	size_t total = 0;
+	*total = 0;
 	for (size_t i = 0; i < pp->nsamples; i++) {
 		if (pp->samples[i].vals.n != pp->type_str.n) {
 			fail(r, "sample %zu has %zu values, but the profile "
 				"declares %zu sample types",
 			     i + 1, pp->samples[i].vals.n, pp->type_str.n);
-			return NULL;
+			return -1;
 		}
 		if (pp->samples[i].locs.n > 4096) {
 			fail(r, "sample %zu has a stack of %zu frames", i + 1,
 			     pp->samples[i].locs.n);
-			return NULL;
+			return -1;
 		}
-		total += pp->samples[i].locs.n;
+		*total += pp->samples[i].locs.n;
 	}
+	return 0;
+}
+
+/* A label string, copied, control characters as '?'; NULL when out of
+ * memory. */
+static char *label_text(const struct parsed *pp, uint64_t str)
+{
+	char *text = string_copy(pp, str);
+	if (text)
+		for (char *c = text; *c; c++)
+			if ((unsigned char)*c < 0x20 || *c == 0x7f)
+				*c = '?'; /* never raw to a terminal */
+	return text;
+}
+
+/* Sample i's label key=str onto s: kind, leak, blocked, owner. 0, or -1
+ * with the reason failed. */
+static int apply_label(struct rd *r, const struct parsed *pp,
+		       struct ward_profile *p, size_t i, struct ward_sample *s,
+		       uint64_t key, uint64_t str)
+{
+	if (key >= pp->nstrs || str >= pp->nstrs) {
+		fail(r, "sample %zu has a label naming string %llu, but the "
+			"string table has %zu",
+		     i + 1, (unsigned long long)(key > str ? key : str),
+		     pp->nstrs);
+		return -1;
+	}
+	if (str_is(pp, key, "kind")) {
+		char name[64];
+		size_t n = pp->strlens[str] < 63 ? pp->strlens[str] : 63;
+		memcpy(name, pp->strs[str], n);
+		name[n] = '\0';
+		for (size_t c = 0; c < n; c++)
+			if ((unsigned char)name[c] < 0x20 || name[c] == 0x7f)
+				name[c] = '?'; /* never raw to a terminal */
+		int k = ward_kind_register(name);
+		if (k < 0) {
+			fail(r, "sample %zu names kind '%s', which ward cannot "
+				"hold (%s)",
+			     i + 1, name, strerror(-k));
+			return -1;
+		}
+		if (!p->kind_names[k] && ward__profile_name_kind(p, k, name) < 0) {
+			fail(r, "out of memory");
+			return -1;
+		}
+		s->kind = k;
+	} else if (str_is(pp, key, "leak")) {
+		s->leak = str_is(pp, str, "definite")  ? WARD_LEAK_DEFINITE
+			  : str_is(pp, str, "indirect") ? WARD_LEAK_INDIRECT
+			  : str_is(pp, str, "reachable") ? WARD_LEAK_REACHABLE
+							 : WARD_LEAK_UNKNOWN;
+	} else if ((str_is(pp, key, "blocked") || str_is(pp, key, "owner")) &&
+		   str && pp->strlens[str]) {
+		char *text = label_text(pp, str);
+		const char *own = text ? ward__profile_label(p, text) : NULL;
+		free(text);
+		if (!own) {
+			fail(r, "out of memory");
+			return -1;
+		}
+		if (str_is(pp, key, "owner"))
+			s->owner = own;
+		else
+			s->blocked = own;
+	}
+	return 0;
+}
+
+static struct ward_profile *build(struct rd *r, struct parsed *pp)
+{
+	int col[4];
+	if (columns(r, pp, col) < 0)
+		return NULL;
+	size_t total;
+	if (check_samples(r, pp, &total) < 0)
+		return NULL;
 	struct ward_profile *p = ward__profile_new(pp->nsamples + 1);
 	if (!p) {
 		fail(r, "out of memory");
@@ -656,79 +745,12 @@ static struct ward_profile *build(struct rd *r, struct parsed *pp)
 		s->live_count = v[2];
 		s->live_bytes = v[3];
 		s->kind = WARD_KIND_HEAP;
-		for (int l = 0; l < sm->nlabels; l++) {
-			uint64_t key = sm->labels[l].key;
-			uint64_t str = sm->labels[l].str;
-			if (key >= pp->nstrs || str >= pp->nstrs) {
-				fail(r, "sample %zu has a label naming string "
-					"%llu, but the string table has %zu",
-				     i + 1, (unsigned long long)(key > str ? key : str),
-				     pp->nstrs);
+		for (int l = 0; l < sm->nlabels; l++)
+			if (apply_label(r, pp, p, i, s, sm->labels[l].key,
+					sm->labels[l].str) < 0) {
 				ward_profile_free(p);
 				return NULL;
 			}
-			if (str_is(pp, key, "kind")) {
-				char name[64];
-				size_t n = pp->strlens[str] < 63 ? pp->strlens[str] : 63;
-				memcpy(name, pp->strs[str], n);
-				name[n] = '\0';
-				for (size_t c = 0; c < n; c++)
-					if ((unsigned char)name[c] < 0x20 || name[c] == 0x7f)
-						name[c] = '?'; /* never raw to a terminal */
-				int k = ward_kind_register(name);
-				if (k < 0) {
-					fail(r, "sample %zu names kind '%s', which "
-						"ward cannot hold (%s)",
-					     i + 1, name, strerror(-k));
-					ward_profile_free(p);
-					return NULL;
-				}
-				if (!p->kind_names[k] &&
-				    ward__profile_name_kind(p, k, name) < 0) {
-					fail(r, "out of memory");
-					ward_profile_free(p);
-					return NULL;
-				}
-				s->kind = k;
-			} else if (str_is(pp, key, "leak")) {
-				s->leak = str_is(pp, str, "definite")  ? WARD_LEAK_DEFINITE
-					  : str_is(pp, str, "indirect") ? WARD_LEAK_INDIRECT
-					  : str_is(pp, str, "reachable") ? WARD_LEAK_REACHABLE
-									 : WARD_LEAK_UNKNOWN;
-			} else if (str_is(pp, key, "blocked") && str &&
-				   str < pp->nstrs && pp->strlens[str]) {
-				char *text = string_copy(pp, str);
-				if (text)
-					for (char *c = text; *c; c++)
-						if ((unsigned char)*c < 0x20 ||
-						    *c == 0x7f)
-							*c = '?';
-				s->blocked = text ? ward__profile_label(p, text)
-						  : NULL;
-				free(text);
-				if (!s->blocked) {
-					fail(r, "out of memory");
-					ward_profile_free(p);
-					return NULL;
-				}
-			} else if (str_is(pp, key, "owner") && str &&
-				   str < pp->nstrs && pp->strlens[str]) {
-				char *label = string_copy(pp, str);
-				if (label)
-					for (char *c = label; *c; c++)
-						if ((unsigned char)*c < 0x20 ||
-						    *c == 0x7f)
-							*c = '?';
-				s->owner = label ? ward__profile_label(p, label)
-						 : NULL;
-				free(label);
-				if (!s->owner) {
-					fail(r, "out of memory");
-					ward_profile_free(p);
-					return NULL;
-				}
-			}
-		}
 		p->sites[i] = (uint32_t)(i + 1);
 	}
 	p->count = pp->nsamples;
