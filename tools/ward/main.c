@@ -987,18 +987,23 @@ static bool fails_on(const char *list, const struct ward_sample *s)
 	return name && in_list(list, name);
 }
 
-static int cmd_run(int argc, char **argv)
-{
-	const char *out = "ward.pb.gz", *kinds = NULL, *sample = NULL;
-	const char *kinds_arg = NULL;
-	const char *snap_signal = NULL, *http = NULL;
-	bool follow_forks = true, follow_exec = true, fail_on_leak = false;
-	bool json = false, quiet = false;
-	const char *fail_list = DEFAULT_FAIL_LIST;
-	const char *supp_file = NULL;
-	bool supp_defaults = true;
-	int i = 1;
+/* What `ward run` was asked. */
+struct run_opts {
+	const char *out, *kinds, *sample, *snap_signal, *http;
+	bool follow_forks, follow_exec, fail_on_leak, json, quiet;
+	const char *fail_list, *supp_file;
+	bool supp_defaults;
+};
 
+/* Parse ward run's options into *o: the index of the program in argv, or
+ * 0 when --help was answered. Dies on a bad option. */
+static int parse_run(int argc, char **argv, struct run_opts *o)
+{
+	*o = (struct run_opts){ .out = "ward.pb.gz", .follow_forks = true,
+				.follow_exec = true,
+				.fail_list = DEFAULT_FAIL_LIST,
+				.supp_defaults = true };
+	int i = 1;
 	for (; i < argc; i++) {
 		const char *a = argv[i];
 		if (strcmp(a, "--") == 0) {
@@ -1008,56 +1013,56 @@ static int cmd_run(int argc, char **argv)
 			usage_run(stdout);
 			return 0;
 		} else if (strcmp(a, "-o") == 0)
-			out = value_of("run", argc, argv, &i);
+			o->out = value_of("run", argc, argv, &i);
 		else if (strcmp(a, "--full") == 0)
-			sample = NULL;
+			o->sample = NULL;
 		else if (strcmp(a, "--sample") == 0) {
-			sample = value_of("run", argc, argv, &i);
+			o->sample = value_of("run", argc, argv, &i);
 			char *end;
-			unsigned long long v = strtoull(sample, &end, 10);
-			if (*end || v == 0 || sample[0] == '-')
+			unsigned long long v = strtoull(o->sample, &end, 10);
+			if (*end || v == 0 || o->sample[0] == '-')
 				die("run: --sample takes a number of bytes, not "
 				    "'%s'",
-				    sample);
+				    o->sample);
 		} else if (strcmp(a, "--kinds") == 0) {
-			kinds = kinds_arg = value_of("run", argc, argv, &i);
+			o->kinds = value_of("run", argc, argv, &i);
 			char buf[256];
-			snprintf(buf, sizeof(buf), "%s", kinds);
-			for (char *s, *t = strtok_r(buf, ",", &s); t;
-			     t = strtok_r(NULL, ",", &s))
+			snprintf(buf, sizeof(buf), "%s", o->kinds);
+			for (char *sv, *t = strtok_r(buf, ",", &sv); t;
+			     t = strtok_r(NULL, ",", &sv))
 				if (strcmp(t, "heap") && strcmp(t, "fd") &&
 				    strcmp(t, "file") && strcmp(t, "thread"))
 					die("run: unknown kind '%s' (kinds are "
 					    "heap, fd, file, thread)",
 					    t);
 		} else if (strcmp(a, "--http") == 0) {
-			http = value_of("run", argc, argv, &i);
+			o->http = value_of("run", argc, argv, &i);
 		} else if (strcmp(a, "--snapshot-signal") == 0) {
-			snap_signal = value_of("run", argc, argv, &i);
-			if (ward_trace_signal_number(snap_signal) < 0)
+			o->snap_signal = value_of("run", argc, argv, &i);
+			if (ward_trace_signal_number(o->snap_signal) < 0)
 				die("run: --snapshot-signal takes USR1, USR2 or "
 				    "a real-time signal (RTMIN+N), not '%s'",
-				    snap_signal);
+				    o->snap_signal);
 		} else if (strcmp(a, "--follow-forks") == 0)
-			follow_forks = true;
+			o->follow_forks = true;
 		else if (strcmp(a, "--no-follow-forks") == 0)
-			follow_forks = false;
+			o->follow_forks = false;
 		else if (strcmp(a, "--no-follow-exec") == 0)
-			follow_exec = false;
+			o->follow_exec = false;
 		else if (strcmp(a, "--fail-on-leak") == 0)
-			fail_on_leak = true;
+			o->fail_on_leak = true;
 		else if (strncmp(a, "--fail-on-leak=", 15) == 0) {
-			fail_on_leak = true;
-			fail_list = check_fail_list(a + 15);
+			o->fail_on_leak = true;
+			o->fail_list = check_fail_list(a + 15);
 		}
 		else if (strcmp(a, "--json") == 0)
-			json = true;
+			o->json = true;
 		else if (strcmp(a, "--quiet") == 0)
-			quiet = true;
+			o->quiet = true;
 		else if (strcmp(a, "--suppressions") == 0)
-			supp_file = value_of("run", argc, argv, &i);
+			o->supp_file = value_of("run", argc, argv, &i);
 		else if (strcmp(a, "--no-default-suppressions") == 0)
-			supp_defaults = false;
+			o->supp_defaults = false;
 		else if (a[0] == '-')
 			die("run: unknown option '%s' (ward run --help)", a);
 		else
@@ -1065,13 +1070,123 @@ static int cmd_run(int argc, char **argv)
 	}
 	if (i >= argc)
 		die("run: which program? (ward run [options] -- PROGRAM ARGS)");
+	return i;
+}
+
+/* In the child: the tracer's settings, then the program. Writes errno to
+ * execpipe when the program cannot run. */
+static __attribute__((noreturn)) void exec_traced(const struct run_opts *o,
+						  char **program, const char *ld,
+						  const char *escaped,
+						  int execpipe)
+{
+	char me[32];
+	snprintf(me, sizeof(me), "%d", (int)getpid());
+	setenv("LD_PRELOAD", ld, 1);
+	setenv("WARD_OUTPUT", escaped, 1);
+	setenv("WARD_OUTPUT_PID", me, 1);
+	/* The report is printed here, from the profile: the traced
+	 * processes only write profiles (and load no symbolizer). */
+	setenv("WARD_SUMMARY", "none", 1);
+	if (o->sample)
+		setenv("WARD_SAMPLE", o->sample, 1);
+	else
+		unsetenv("WARD_SAMPLE");
+	if (o->kinds)
+		setenv("WARD_KINDS", o->kinds, 1);
+	setenv("WARD_FOLLOW_FORKS", o->follow_forks ? "1" : "0", 1);
+	setenv("WARD_FOLLOW_EXEC", o->follow_exec ? "1" : "0", 1);
+	if (o->snap_signal)
+		setenv("WARD_SNAPSHOT_SIGNAL", o->snap_signal, 1);
+	else
+		unsetenv("WARD_SNAPSHOT_SIGNAL");
+	if (o->http)
+		setenv("WARD_HTTP", o->http, 1);
+	execvp(program[0], program);
+	int e = errno;
+	fprintf(stderr, "ward: run: cannot run %s: %s\n", program[0],
+		strerror(e));
+	if (write(execpipe, &e, sizeof(e)) < 0)
+		_exit(127);
+	_exit(127);
+}
+
+/* After the program: the report from its profile, the line saying why
+ * there is none, and the --fail-on-leak verdict. Returns ward run's
+ * status. */
+static int run_verdict(const struct run_opts *o, const char *program,
+		       pid_t pid, int st, bool have, bool exec_failed)
+{
+	int status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	/* Read once: the report and the verdict see the same suppressions. */
+	struct suppressions *supp = suppressions_load(o->supp_file,
+						      o->supp_defaults);
+	struct suppressed gone = { 0, 0, 0 };
+	ward_profile_t *p = have ? load(o->out) : NULL;
+	if (p)
+		suppressions_apply(supp, p, &gone);
+	suppressions_free(supp);
+	if (!o->quiet && p) {
+		if (o->json) {
+			ward_profile_write(p, WARD_FORMAT_JSON, to_stderr, NULL);
+		} else {
+			bool shown[WARD_KIND_USER] = { false };
+			for (int k = 0; k < WARD_KIND_USER; k++)
+				shown[k] = kind_selected(o->kinds, k);
+			char head[200];
+			snprintf(head, sizeof(head), "%slive at exit (pid %d)%s%s",
+				 isatty(2) ? "\033[1m" : "", (int)pid,
+				 o->sample ? ", estimated from samples" : "",
+				 isatty(2) ? "\033[0m" : "");
+			ward_profile_write_summary(p, head, shown, to_stderr, NULL);
+			say_suppressed(stderr, &gone, o->supp_file,
+				       o->supp_defaults);
+		}
+	}
+	if (have && !o->quiet)
+		fprintf(stderr, "ward: profile written to %s\n", o->out);
+	else if (!have && !exec_failed)
+		fprintf(stderr, "ward: no profile from %s: %s\n", program,
+			why_no_profile(program, st));
+	/* Children that followed forks wrote OUT.PID; they stay. */
+
+	if (o->fail_on_leak && status == 0 && !have) {
+		fprintf(stderr, "ward: --fail-on-leak: no profile, so no "
+				"verdict (exit 3)\n");
+		return 3;
+	}
+	if (o->fail_on_leak && status == 0 && p) {
+		int64_t live = 0;
+		for (size_t k = 0; k < ward_profile_count(p); k++) {
+			const struct ward_sample *s = ward_profile_sample(p, k);
+			if (fails_on(o->fail_list, s))
+				live = ward__sat_add(live, s->live_count);
+		}
+		if (live > 0) {
+			fprintf(stderr, "ward: %" PRId64 " resources leaked "
+					"(--fail-on-leak=%s)\n",
+				live, o->fail_list);
+			ward_profile_free(p);
+			return 1;
+		}
+	}
+	ward_profile_free(p);
+	return status;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	struct run_opts o;
+	int i = parse_run(argc, argv, &o);
+	if (i == 0)
+		return 0;
 
 	char preload[PATH_MAX], abs[PATH_MAX], escaped[2 * PATH_MAX];
 	find_preload(preload, sizeof(preload));
-	output_path(out, abs, sizeof(abs), escaped, sizeof(escaped));
-	out = abs;
+	output_path(o.out, abs, sizeof(abs), escaped, sizeof(escaped));
+	o.out = abs;
 	struct stat before;
-	bool existed = stat(out, &before) == 0;
+	bool existed = stat(o.out, &before) == 0;
 
 	const char *old = getenv("LD_PRELOAD");
 	char ld[PATH_MAX * 2];
@@ -1098,37 +1213,9 @@ static int cmd_run(int argc, char **argv)
 	if (pid < 0)
 		die("run: fork: %s", strerror(errno));
 	if (pid == 0) {
-		char me[32];
 		close(execpipe[0]);
 		sigprocmask(SIG_SETMASK, &orig, NULL);
-		snprintf(me, sizeof(me), "%d", (int)getpid());
-		setenv("LD_PRELOAD", ld, 1);
-		setenv("WARD_OUTPUT", escaped, 1);
-		setenv("WARD_OUTPUT_PID", me, 1);
-		/* The report is printed here, from the profile: the traced
-		 * processes only write profiles (and load no symbolizer). */
-		setenv("WARD_SUMMARY", "none", 1);
-		if (sample)
-			setenv("WARD_SAMPLE", sample, 1);
-		else
-			unsetenv("WARD_SAMPLE");
-		if (kinds)
-			setenv("WARD_KINDS", kinds, 1);
-		setenv("WARD_FOLLOW_FORKS", follow_forks ? "1" : "0", 1);
-		setenv("WARD_FOLLOW_EXEC", follow_exec ? "1" : "0", 1);
-		if (snap_signal)
-			setenv("WARD_SNAPSHOT_SIGNAL", snap_signal, 1);
-		else
-			unsetenv("WARD_SNAPSHOT_SIGNAL");
-		if (http)
-			setenv("WARD_HTTP", http, 1);
-		execvp(argv[i], &argv[i]);
-		int e = errno;
-		fprintf(stderr, "ward: run: cannot run %s: %s\n", argv[i],
-			strerror(e));
-		if (write(execpipe[1], &e, sizeof(e)) < 0)
-			_exit(127);
-		_exit(127);
+		exec_traced(&o, &argv[i], ld, escaped, execpipe[1]);
 	}
 	close(execpipe[1]);
 	child_pid = pid;
@@ -1149,62 +1236,8 @@ static int cmd_run(int argc, char **argv)
 	while (waitpid(pid, &st, 0) < 0)
 		if (errno != EINTR)
 			die("run: waitpid: %s", strerror(errno));
-	int status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-	bool exec_failed = exec_errno != 0;
-
-	bool have = written_since(out, &before, existed);
-	/* Read once: the report and the verdict see the same suppressions. */
-	struct suppressions *supp = suppressions_load(supp_file, supp_defaults);
-	struct suppressed gone = { 0, 0, 0 };
-	ward_profile_t *p = have ? load(out) : NULL;
-	if (p)
-		suppressions_apply(supp, p, &gone);
-	suppressions_free(supp);
-	if (!quiet && p) {
-		if (json) {
-			ward_profile_write(p, WARD_FORMAT_JSON, to_stderr, NULL);
-		} else {
-			bool shown[WARD_KIND_USER] = { false };
-			for (int k = 0; k < WARD_KIND_USER; k++)
-				shown[k] = kind_selected(kinds_arg, k);
-			char head[200];
-			snprintf(head, sizeof(head), "%slive at exit (pid %d)%s%s",
-				 isatty(2) ? "\033[1m" : "", (int)pid,
-				 sample ? ", estimated from samples" : "",
-				 isatty(2) ? "\033[0m" : "");
-			ward_profile_write_summary(p, head, shown, to_stderr, NULL);
-			say_suppressed(stderr, &gone, supp_file, supp_defaults);
-		}
-	}
-	if (have && !quiet)
-		fprintf(stderr, "ward: profile written to %s\n", out);
-	else if (!have && !exec_failed)
-		fprintf(stderr, "ward: no profile from %s: %s\n", argv[i],
-			why_no_profile(argv[i], st));
-	/* Children that followed forks wrote OUT.PID; they stay. */
-
-	if (fail_on_leak && status == 0 && !have) {
-		fprintf(stderr, "ward: --fail-on-leak: no profile, so no "
-				"verdict (exit 3)\n");
-		return 3;
-	}
-	if (fail_on_leak && status == 0 && p) {
-		int64_t live = 0;
-		for (size_t k = 0; k < ward_profile_count(p); k++) {
-			const struct ward_sample *s = ward_profile_sample(p, k);
-			if (fails_on(fail_list, s))
-				live = ward__sat_add(live, s->live_count);
-		}
-		if (live > 0) {
-			fprintf(stderr, "ward: %" PRId64 " resources leaked "
-					"(--fail-on-leak=%s)\n",
-				live, fail_list);
-			ward_profile_free(p);
-			return 1;
-		}
-	}
-	ward_profile_free(p);
-	return status;
+	bool have = written_since(o.out, &before, existed);
+	return run_verdict(&o, argv[i], pid, st, have, exec_errno != 0);
 }
 
 /* Standard output must have taken everything: a full disk or a closed
