@@ -330,8 +330,22 @@ static void unlink_child(struct ward_owner *c)
 
 static pthread_once_t setup_once = PTHREAD_ONCE_INIT;
 
+static void fork_prepare(void)
+{
+	pthread_mutex_lock(&lock);
+}
+
+static void fork_done(void)
+{
+	pthread_mutex_unlock(&lock);
+}
+
 static void setup(void)
 {
+	/* The tree's lock is held across fork(): a child never inherits it
+	 * held by a thread that did not come along. */
+	ward__registry_fork_handlers();
+	pthread_atfork(fork_prepare, fork_done, fork_done);
 	owner_kind = ward_kind_register("owner");
 	ward__observer_add(&observer);
 	/* Wanted from now on: the filter makes a release no owner holds

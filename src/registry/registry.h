@@ -164,6 +164,11 @@ __attribute__((noinline)) void ward__heap_acquired(void *p, size_t size,
 /* Forget every live record (a forked child starts its own books). */
 void ward__registry_reset(void);
 
+/* Hold every registry lock across fork() (pthread_atfork, once; the
+ * registry does it when its first table is made, the tracer before its
+ * own handlers). */
+void ward__registry_fork_handlers(void);
+
 /* Take or release every registry lock, around fork(). */
 void ward__registry_lock_all(void);
 void ward__registry_unlock_all(void);

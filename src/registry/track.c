@@ -160,6 +160,7 @@ static __attribute__((noinline)) struct kind_table *table_new(int kind)
 {
 	struct kind_table *t;
 
+	ward__registry_fork_handlers();
 	pthread_mutex_lock(&tables_lock);
 	t = atomic_load(&tables[kind]);
 	if (!t) {
@@ -770,6 +771,23 @@ void ward__registry_unlock_all(void)
  * interning again). Only the forking thread exists in the child, so no
  * lock is needed.
  */
+/* Every registry lock is held across fork(): a child never inherits one
+ * another thread held, in library mode as under the tracer. Registered
+ * before anything else of ward's, so the tracer's child handler runs with
+ * the locks free. */
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+static void fork_register(void)
+{
+	pthread_atfork(ward__registry_lock_all, ward__registry_unlock_all,
+		       ward__registry_unlock_all);
+}
+
+void ward__registry_fork_handlers(void)
+{
+	pthread_once(&fork_once, fork_register);
+}
+
 void ward__registry_reset(void)
 {
 	for (int k = 0; k < WARD_KIND_MAX; k++) {

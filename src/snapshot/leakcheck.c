@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -113,8 +114,14 @@ static void set_forget(struct set *s, int kind, uintptr_t h, uint32_t site)
 		}
 }
 
+/* Checks open now: a release while none is (other observers keep the
+ * list called) costs one load, no lock. */
+static _Atomic int nactive;
+
 static void forget(int kind, uintptr_t handle, uint32_t site)
 {
+	if (!atomic_load_explicit(&nactive, memory_order_seq_cst))
+		return;
 	pthread_mutex_lock(&active_lock);
 	for (struct ward_leakcheck *lc = active; lc; lc = lc->next)
 		set_forget(&lc->seen, kind, handle, site);
@@ -122,6 +129,26 @@ static void forget(int kind, uintptr_t handle, uint32_t site)
 }
 
 static struct ward__release_observer observer = { .released = forget };
+
+/* The list's lock is held across fork(), as the registry's are (and
+ * taken before them: active_lock, then shard locks). */
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+static void fork_prepare(void)
+{
+	pthread_mutex_lock(&active_lock);
+}
+
+static void fork_done(void)
+{
+	pthread_mutex_unlock(&active_lock);
+}
+
+static void fork_register(void)
+{
+	ward__registry_fork_handlers();
+	pthread_atfork(fork_prepare, fork_done, fork_done);
+}
 
 struct walk {
 	struct ward_leakcheck *lc;
@@ -210,6 +237,7 @@ static void finish(struct ward_leakcheck *lc)
 			break;
 		}
 	ward__observers_want(-1);
+	atomic_fetch_sub(&nactive, 1);
 	pthread_mutex_unlock(&active_lock);
 	free(lc->seen.v);
 	free(lc->ignored.v);
@@ -226,7 +254,9 @@ WARD_API ward_leakcheck_t *ward_leakcheck_begin(void)
 		pthread_mutex_lock(&active_lock);
 		lc->next = active;
 		active = lc;
+		pthread_once(&fork_once, fork_register);
 		ward__observer_add(&observer);
+		atomic_fetch_add(&nactive, 1);
 		ward__observers_want(1);
 		struct walk w = { .lc = lc };
 		for (w.kind = 0; w.kind < WARD_KIND_MAX; w.kind++)

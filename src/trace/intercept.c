@@ -391,25 +391,14 @@ static void keep_inherited(void)
 	qsort(ward__inherited, n, sizeof(*ward__inherited), by_start);
 }
 
-static void before_fork(void)
-{
-	if (atomic_load(&active))
-		ward__registry_lock_all();
-}
-
-static void after_fork_parent(void)
-{
-	if (atomic_load(&active))
-		ward__registry_unlock_all();
-}
-
+/* The registry's own fork handlers hold its locks across fork(); they
+ * were registered first, so they unlock before this child handler runs. */
 static void after_fork_child(void)
 {
 	/* The endpoint's thread stayed in the parent: so do its sockets. */
 	ward__http_forked();
 	if (!atomic_load(&active))
 		return;
-	ward__registry_unlock_all();
 	if (!cfg.follow_forks) {
 		atomic_store(&active, false);
 		cfg.output[0] = cfg.summary[0] = '\0';
@@ -717,7 +706,8 @@ void ward__intercept_init(void)
 		    PATH_MAX - 1);
 		cfg.summary[0] = '\0';
 	}
-	pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+	ward__registry_fork_handlers();
+	pthread_atfork(NULL, NULL, after_fork_child);
 	atexit(report_at_exit);
 	at_quick_exit(report_at_exit);
 	if ((s = getenv("WARD_SNAPSHOT_SIGNAL")) && *s)
