@@ -47,6 +47,28 @@ struct ward_ctx {
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t go_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The contexts' and threads' locks are held across fork(). */
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+static void fork_prepare(void)
+{
+	pthread_mutex_lock(&lock);
+	pthread_mutex_lock(&go_lock);
+}
+
+static void fork_done(void)
+{
+	pthread_mutex_unlock(&go_lock);
+	pthread_mutex_unlock(&lock);
+}
+
+static void fork_register(void)
+{
+	ward__registry_fork_handlers();
+	pthread_atfork(fork_prepare, fork_done, fork_done);
+}
 
 static uint64_t now_ns(void)
 {
@@ -168,6 +190,7 @@ static ward_ctx_t *make(ward_owner_t *owner, ward_ctx_t *parent,
 		errno = EINVAL;
 		return NULL;
 	}
+	pthread_once(&fork_once, fork_register);
 	struct ward_ctx *c = calloc(1, sizeof(*c));
 	if (!c) {
 		errno = ENOMEM;
@@ -332,7 +355,6 @@ struct go {
 	int line;
 };
 
-static pthread_mutex_t go_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t go_started = PTHREAD_COND_INITIALIZER;
 static _Atomic uint32_t grace_ms;
 static pthread_once_t grace_once = PTHREAD_ONCE_INIT;

@@ -85,6 +85,7 @@ struct ward_pool {
 	uint64_t next_trim_ns;
 	struct ward_pool *next_timed;
 	struct ward_pool *next_dead;
+	struct ward_pool *next_made; /* every pool ever made */
 	_Atomic uint64_t gets, puts, victim_hits, misses, victims_freed,
 		dropped, misuses;
 };
@@ -98,6 +99,7 @@ static pthread_key_t exit_key;
 static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
 static _Atomic unsigned next_slot;
 static int pool_kind = -1;
+static pthread_mutex_t timed_lock = PTHREAD_MUTEX_INITIALIZER;
 /* Freed pools, kept (a few hundred bytes each) for the threads' caches. */
 static struct ward_pool *_Atomic dead_pools;
 
@@ -484,7 +486,6 @@ WARD_API void ward_pool_trim(ward_pool_t *p)
 }
 
 /* Pools that trim themselves, and the one thread that does it. */
-static pthread_mutex_t timed_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t timed_cond = PTHREAD_COND_INITIALIZER;
 static struct ward_pool *timed;
 static bool trimmer_running;
@@ -523,8 +524,38 @@ static void *trimmer(void *unused)
 
 /* ---- Pools ---------------------------------------------------------------- */
 
+/* Every pool's lock (and the trimmer's) is held across fork(): a child
+ * never inherits one held by a thread that did not come along. Pools are
+ * never freed, so the list only grows. */
+static pthread_mutex_t made_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct ward_pool *made;
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+static void fork_prepare(void)
+{
+	pthread_mutex_lock(&made_lock);
+	pthread_mutex_lock(&timed_lock);
+	for (struct ward_pool *p = made; p; p = p->next_made)
+		pthread_mutex_lock(&p->lock);
+}
+
+static void fork_done(void)
+{
+	for (struct ward_pool *p = made; p; p = p->next_made)
+		pthread_mutex_unlock(&p->lock);
+	pthread_mutex_unlock(&timed_lock);
+	pthread_mutex_unlock(&made_lock);
+}
+
+static void fork_register(void)
+{
+	ward__registry_fork_handlers();
+	pthread_atfork(fork_prepare, fork_done, fork_done);
+}
+
 static struct ward_pool *pool_make(const char *name, size_t size)
 {
+	pthread_once(&fork_once, fork_register);
 	ward__in_registry++;
 	struct ward_pool *p = calloc(1, sizeof(*p));
 	ward__in_registry--;
@@ -534,6 +565,10 @@ static struct ward_pool *pool_make(const char *name, size_t size)
 	p->size = size;
 	p->h.slot = atomic_fetch_add(&next_slot, 1) % TSLOTS;
 	pthread_mutex_init(&p->lock, NULL);
+	pthread_mutex_lock(&made_lock);
+	p->next_made = made;
+	made = p;
+	pthread_mutex_unlock(&made_lock);
 	return p;
 }
 

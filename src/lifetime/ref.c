@@ -47,9 +47,24 @@ static int ref_kind = -1;
 static pthread_once_t kind_once = PTHREAD_ONCE_INIT;
 static _Atomic uint64_t created, finalized, alive;
 
+static pthread_mutex_t q_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The finalizer queue's lock is held across fork(). */
+static void fork_prepare(void)
+{
+	pthread_mutex_lock(&q_lock);
+}
+
+static void fork_done(void)
+{
+	pthread_mutex_unlock(&q_lock);
+}
+
 static void kind_init(void)
 {
 	ref_kind = ward_kind_register("ref");
+	ward__registry_fork_handlers();
+	pthread_atfork(fork_prepare, fork_done, fork_done);
 }
 
 static uint64_t now_ns(void)
@@ -76,7 +91,6 @@ static void drop_weak(struct hdr *h)
 
 /* ---- The finalizer thread ------------------------------------------------ */
 
-static pthread_mutex_t q_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t q_cond = PTHREAD_COND_INITIALIZER;
 static pthread_cond_t q_empty = PTHREAD_COND_INITIALIZER;
 static struct hdr *q_head, *q_tail;
