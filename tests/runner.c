@@ -181,6 +181,40 @@ void ward_test_to_buf(void *opaque, const void *data, size_t len)
 	b->p[b->len] = '\0';
 }
 
+void ward_test_fork_rounds(int rounds, void (*child)(void))
+{
+	int done[2];
+	if (pipe(done) < 0)
+		ward_test__fail(__FILE__, __LINE__, "pipe: %s", strerror(errno));
+	for (int round = 0; round < rounds; round++) {
+		pid_t pid = fork();
+		if (pid < 0)
+			ward_test__fail(__FILE__, __LINE__, "fork: %s",
+					strerror(errno));
+		if (pid == 0) {
+			child();
+			(void)!write(done[1], "k", 1);
+			_exit(0);
+		}
+		int st = 0;
+		for (int w = 0; waitpid(pid, &st, WNOHANG) != pid; w++) {
+			if (w == 500) {
+				kill(pid, SIGKILL);
+				waitpid(pid, &st, 0);
+				ward_test__fail(__FILE__, __LINE__,
+						"round %d: the child hung", round);
+			}
+			usleep(10 * 1000);
+		}
+		char k = 0;
+		if (read(done[0], &k, 1) != 1 || k != 'k')
+			ward_test__fail(__FILE__, __LINE__, "round %d: the child "
+					"ended without finishing", round);
+	}
+	close(done[0]);
+	close(done[1]);
+}
+
 char *ward_test_run(const char *cmd, int *status)
 {
 	FILE *f = popen(cmd, "r");

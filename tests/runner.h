@@ -121,6 +121,15 @@ struct ward_test_buf {
 };
 void ward_test_to_buf(void *opaque, const void *data, size_t len);
 
+/*
+ * Fork `rounds` times while the test's own threads keep working; each
+ * child runs child() and must finish within 5 s (else the test fails
+ * naming the round: a lock copied held into the child). A child says it
+ * finished through a pipe: its exit status is valgrind's to set, since the
+ * parent's threads' blocks are lost in it.
+ */
+void ward_test_fork_rounds(int rounds, void (*child)(void));
+
 /* Run a shell command; its standard output (free it). *status gets its
  * exit status (128 when a signal ended it) when status is not NULL. */
 char *ward_test_run(const char *cmd, int *status);

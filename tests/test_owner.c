@@ -598,6 +598,16 @@ static void *track_and_own(void *unused)
 	return NULL;
 }
 
+/* Would hang on a lock copied held. */
+static void own_in_child(void)
+{
+	ward_owner_t *o = ward_owner_new(NULL, "child");
+	ward_owner_malloc(o, 16);
+	ward_owner_release(o);
+	void *q = ward_malloc(16);
+	ward_free(q);
+}
+
 TEST(fork_while_threads_track_and_own_never_deadlocks_the_child)
 {
 	start();
@@ -605,43 +615,7 @@ TEST(fork_while_threads_track_and_own_never_deadlocks_the_child)
 	pthread_t th[3];
 	for (int i = 0; i < 3; i++)
 		ASSERT_EQ(pthread_create(&th[i], NULL, track_and_own, NULL), 0);
-	int done[2];
-	ASSERT_EQ(pipe(done), 0);
-	for (int round = 0; round < 60; round++) {
-		pid_t pid = fork();
-		ASSERT_GE(pid, 0);
-		if (pid == 0) {
-			/* Would hang on a lock copied held. */
-			ward_owner_t *o = ward_owner_new(NULL, "child");
-			void *p = ward_owner_malloc(o, 16);
-			(void)p;
-			ward_owner_release(o);
-			void *q = ward_malloc(16);
-			ward_free(q);
-			/* Done: said through the pipe, as the exit status is
-			 * valgrind's to set (the parent's threads' blocks are
-			 * lost in the child). */
-			(void)!write(done[1], "k", 1);
-			_exit(0);
-		}
-		int st = 0;
-		for (int w = 0; w < 500; w++) { /* 5 s at most */
-			if (waitpid(pid, &st, WNOHANG) == pid)
-				break;
-			if (w == 499) {
-				kill(pid, SIGKILL);
-				waitpid(pid, &st, 0);
-				ward_test__fail(__FILE__, __LINE__,
-						"round %d: the child hung", round);
-			}
-			usleep(10 * 1000);
-		}
-		char k = 0;
-		ASSERT_EQ(read(done[0], &k, 1), 1);
-		ASSERT_EQ(k, 'k');
-	}
-	close(done[0]);
-	close(done[1]);
+	ward_test_fork_rounds(60, own_in_child);
 	atomic_store(&churning, false);
 	for (int i = 0; i < 3; i++)
 		pthread_join(th[i], NULL);

@@ -338,6 +338,17 @@ static void *get_put(void *unused)
 	return NULL;
 }
 
+static void pool_in_child(void)
+{
+	void *o = ward_pool_get(shared_pool);
+	ward_pool_put(shared_pool, o);
+	ward_pool_trim(shared_pool);
+	ward_owner_t *ow = ward_owner_new(NULL, "child");
+	ward_ctx_t *c = ward_ctx_new(ow, NULL);
+	ward_ctx_cancel(c, 0);
+	ward_owner_release(ow);
+}
+
 TEST(fork_while_threads_use_a_pool_never_deadlocks_the_child)
 {
 	start();
@@ -346,41 +357,9 @@ TEST(fork_while_threads_use_a_pool_never_deadlocks_the_child)
 	pthread_t th[3];
 	for (int i = 0; i < 3; i++)
 		ASSERT_EQ(pthread_create(&th[i], NULL, get_put, NULL), 0);
-	int done[2];
-	ASSERT_EQ(pipe(done), 0);
-	for (int round = 0; round < 60; round++) {
-		pid_t pid = fork();
-		ASSERT_GE(pid, 0);
-		if (pid == 0) {
-			void *o = ward_pool_get(shared_pool);
-			ward_pool_put(shared_pool, o);
-			ward_pool_trim(shared_pool);
-			ward_owner_t *ow = ward_owner_new(NULL, "child");
-			ward_ctx_t *c = ward_ctx_new(ow, NULL);
-			ward_ctx_cancel(c, 0);
-			ward_owner_release(ow);
-			(void)!write(done[1], "k", 1);
-			_exit(0);
-		}
-		int st = 0;
-		for (int w = 0; w < 500; w++) {
-			if (waitpid(pid, &st, WNOHANG) == pid)
-				break;
-			if (w == 499) {
-				kill(pid, SIGKILL);
-				waitpid(pid, &st, 0);
-				ward_test__fail(__FILE__, __LINE__,
-						"round %d: the child hung", round);
-			}
-			usleep(10 * 1000);
-		}
-		char k = 0;
-		ASSERT_EQ(read(done[0], &k, 1), 1);
-	}
+	ward_test_fork_rounds(60, pool_in_child);
 	atomic_store(&forking_churn, false);
 	for (int i = 0; i < 3; i++)
 		pthread_join(th[i], NULL);
-	close(done[0]);
-	close(done[1]);
 	ward_pool_free(shared_pool);
 }

@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/grow.h"
 #include "core/log.h"
 #include "lifetime/lifetime.h"
@@ -68,13 +69,6 @@ static void fork_register(void)
 {
 	ward__registry_fork_handlers();
 	pthread_atfork(fork_prepare, fork_done, fork_done);
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 /* Arm c's descriptor: at its deadline, or at once when cancelled. */
@@ -200,7 +194,7 @@ static ward_ctx_t *make(ward_owner_t *owner, ward_ctx_t *parent,
 	c->refs = 1;
 	c->owner = owner;
 	if (timed) {
-		uint64_t now = now_ns();
+		uint64_t now = ward__now_ns();
 		c->deadline = timeout_ns > UINT64_MAX - now ? UINT64_MAX
 							    : now + timeout_ns;
 		if (!c->deadline)
@@ -265,7 +259,7 @@ WARD_API int ward_ctx_cancel(ward_ctx_t *c, int cause)
 static int cause_now(struct ward_ctx *c)
 {
 	int cause = atomic_load(&c->cause);
-	if (!cause && c->deadline && now_ns() >= c->deadline) {
+	if (!cause && c->deadline && ward__now_ns() >= c->deadline) {
 		pthread_mutex_lock(&lock);
 		cancel_locked(c, -ETIMEDOUT);
 		pthread_mutex_unlock(&lock);
@@ -312,14 +306,14 @@ WARD_API int ward_ctx_wait(ward_ctx_t *c, uint64_t timeout_ns)
 	int fd = ward_ctx_done_fd(c);
 	if (fd < 0)
 		return fd;
-	uint64_t end = timeout_ns == UINT64_MAX ? 0 : now_ns() + timeout_ns;
+	uint64_t end = timeout_ns == UINT64_MAX ? 0 : ward__now_ns() + timeout_ns;
 	for (;;) {
 		int err = ward_ctx_err(c);
 		if (err)
 			return err;
 		int ms = -1;
 		if (end) {
-			uint64_t now = now_ns();
+			uint64_t now = ward__now_ns();
 			if (now >= end)
 				return 0;
 			uint64_t left = (end - now + 999999) / 1000000;

@@ -591,50 +591,44 @@ static struct entry *find_entry(struct ward_owner *o, void (*fn)(void *),
 	return NULL;
 }
 
-WARD_API int ward_owner_detach(ward_owner_t *owner, void (*fn)(void *),
-			       void *arg)
+/* Take o's newest entry for (fn, arg) out of o: its copy in *copy (an
+ * owner's inline entry is reused once the lock is dropped), and in
+ * *to_free the entry to free after, if any. 0, -EINVAL or -ENOENT. */
+static int take_entry(ward_owner_t *owner, void (*fn)(void *), void *arg,
+		      struct entry *copy, struct entry **to_free)
 {
 	pthread_mutex_lock(&lock);
 	struct ward_owner *o = live(owner);
 	struct entry *e = o ? find_entry(o, fn, arg) : NULL;
-	bool to_free = false;
 	if (e) {
 		unlink_entry(e);
-		to_free = retire(e);
+		*copy = *e;
+		*to_free = retire(e) ? e : NULL;
 	}
 	pthread_mutex_unlock(&lock);
-	if (!o)
-		return -EINVAL;
-	if (!e)
-		return -ENOENT;
-	if (to_free)
-		free_entry(e);
-	return 0;
+	return !o ? -EINVAL : !e ? -ENOENT : 0;
+}
+
+WARD_API int ward_owner_detach(ward_owner_t *owner, void (*fn)(void *),
+			       void *arg)
+{
+	struct entry copy, *to_free;
+	int rc = take_entry(owner, fn, arg, &copy, &to_free);
+	if (rc == 0 && to_free)
+		free_entry(to_free);
+	return rc;
 }
 
 WARD_API int ward_owner_release_one(ward_owner_t *owner, void (*fn)(void *),
 				    void *arg)
 {
-	pthread_mutex_lock(&lock);
-	struct ward_owner *o = live(owner);
-	struct entry *e = o ? find_entry(o, fn, arg) : NULL;
-	void (*call)(void *) = NULL;
-	void *call_arg = NULL;
-	bool to_free = false;
-	if (e) {
-		unlink_entry(e);
-		call = e->fn;
-		call_arg = e->arg;
-		to_free = retire(e);
-	}
-	pthread_mutex_unlock(&lock);
-	if (!o)
-		return -EINVAL;
-	if (!e)
-		return -ENOENT;
-	call(call_arg);
+	struct entry copy, *to_free;
+	int rc = take_entry(owner, fn, arg, &copy, &to_free);
+	if (rc < 0)
+		return rc;
+	copy.fn(copy.arg);
 	if (to_free)
-		free_entry(e);
+		free_entry(to_free);
 	return 0;
 }
 

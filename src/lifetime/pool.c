@@ -30,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/grow.h"
 #include "core/log.h"
 #include "core/thread.h"
@@ -102,13 +103,6 @@ static int pool_kind = -1;
 static pthread_mutex_t timed_lock = PTHREAD_MUTEX_INITIALIZER;
 /* Freed pools, kept (a few hundred bytes each) for the threads' caches. */
 static struct ward_pool *_Atomic dead_pools;
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* ---- Objects made and freed --------------------------------------------- */
 
@@ -496,7 +490,7 @@ static void *trimmer(void *unused)
 	ward__in_registry++; /* its work is ward's, not the program's */
 	pthread_mutex_lock(&timed_lock);
 	for (;;) {
-		uint64_t now = now_ns(), next = UINT64_MAX;
+		uint64_t now = ward__now_ns(), next = UINT64_MAX;
 		for (struct ward_pool *p = timed; p; p = p->next_timed) {
 			if (now >= p->next_trim_ns) {
 				pthread_mutex_unlock(&timed_lock);
@@ -599,7 +593,7 @@ WARD_API ward_pool_t *ward_pool_new(const struct ward_pool_config *cfg)
 	}
 	if (cfg->trim_ms) {
 		p->trim_ms = cfg->trim_ms;
-		p->next_trim_ns = now_ns() + cfg->trim_ms * 1000000ull;
+		p->next_trim_ns = ward__now_ns() + cfg->trim_ms * 1000000ull;
 		pthread_mutex_lock(&timed_lock);
 		p->next_timed = timed;
 		timed = p;

@@ -20,6 +20,7 @@
 #include <sys/single_threaded.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/thread.h"
 #include "registry/registry.h"
@@ -65,13 +66,6 @@ static void kind_init(void)
 	ref_kind = ward_kind_register("ref");
 	ward__registry_fork_handlers();
 	pthread_atfork(fork_prepare, fork_done, fork_done);
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 static struct hdr *hdr_of(const void *obj)
@@ -238,7 +232,7 @@ WARD_API void ward_ref_release(void *obj)
 	bool queue = thread_on;
 	if (queue) {
 		h->next = NULL;
-		h->queued_ns = now_ns();
+		h->queued_ns = ward__now_ns();
 		if (q_tail)
 			q_tail->next = h;
 		else
@@ -309,6 +303,6 @@ WARD_API void ward_ref_stats(struct ward_ref_stats *out)
 	pthread_mutex_lock(&q_lock);
 	out->pending = q_len + (q_running ? 1 : 0);
 	if (q_head)
-		out->oldest_pending_ms = (now_ns() - q_head->queued_ns) / 1000000;
+		out->oldest_pending_ms = (ward__now_ns() - q_head->queued_ns) / 1000000;
 	pthread_mutex_unlock(&q_lock);
 }

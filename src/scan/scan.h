@@ -111,6 +111,15 @@ void ward__threads_resume(void);
  */
 int ward__thread_stack(int tid, uintptr_t *pcs, int max, uintptr_t *self);
 
+/*
+ * Every other thread's stack now: fn(self, pcs, n, arg) for each thread
+ * that answered (self: its pthread_self()), at most budget_ms in all — a
+ * thread that blocks signals costs up to a second of it.
+ */
+void ward__each_thread_stack(void (*fn)(uintptr_t self, const uintptr_t *pcs,
+					int n, void *arg),
+			     void *arg, int budget_ms);
+
 /* The other threads of this process (not the caller): up to max ids into
  * tids, how many, or -1. Allocates nothing (safe in a signal handler). */
 int ward__list_threads(int *tids, int max);

@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "capture/capture.h"
+#include "core/clock.h"
 #include "core/map.h"
 #include "scan/scan.h"
 
@@ -321,3 +322,18 @@ void ward__threads_resume(void)
 }
 
 #endif
+
+void ward__each_thread_stack(void (*fn)(uintptr_t self, const uintptr_t *pcs,
+					int n, void *arg),
+			     void *arg, int budget_ms)
+{
+	int tids[256];
+	int n = ward__list_threads(tids, 256);
+	uint64_t end = ward__now_ns() + (uint64_t)budget_ms * 1000000;
+	for (int i = 0; i < n && ward__now_ns() < end; i++) {
+		uintptr_t pcs[64], self = 0;
+		int k = ward__thread_stack(tids[i], pcs, 64, &self);
+		if (k > 0)
+			fn(self, pcs, k, arg);
+	}
+}

@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/guard.h"
 #include "core/log.h"
 #include "core/thread.h"
@@ -155,9 +156,7 @@ static struct conn *conns;
 
 static uint64_t now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return ward__now_ns() / 1000000;
 }
 
 /* Move fd above the numbers programs use first; CLOEXEC either way. */

@@ -14,7 +14,6 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "core/grow.h"
 #include "core/log.h"
@@ -200,31 +199,13 @@ static void compare(uintptr_t h, uint32_t site, uint64_t size, void *opaque)
 	}
 }
 
-/*
- * Where each leaked thread is blocked now: every thread is asked (ward's
- * stop signal; it walks its own stack) and says which it is. At most a
- * second and a half in all.
- */
-static void find_blocked(struct walk *w)
+/* Where each leaked thread is blocked now (it says which it is). */
+static void note_blocked(uintptr_t self, const uintptr_t *pcs, int n, void *arg)
 {
-	static int tids[256];
-	int n = ward__list_threads(tids, 256);
-	struct timespec t0, t;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (int i = 0; i < n; i++) {
-		clock_gettime(CLOCK_MONOTONIC, &t);
-		if ((t.tv_sec - t0.tv_sec) * 1000 +
-			    (t.tv_nsec - t0.tv_nsec) / 1000000 > 1500)
-			break;
-		uintptr_t pcs[64], self = 0;
-		int k = ward__thread_stack(tids[i], pcs, 64, &self);
-		if (k <= 0)
-			continue;
-		for (size_t j = 0; j < w->ntv; j++)
-			if (w->tv[j].handle == self)
-				w->tv[j].blocked =
-					ward__site_intern(WARD_KIND_THREAD, pcs, k);
-	}
+	struct walk *w = arg;
+	for (size_t j = 0; j < w->ntv; j++)
+		if (w->tv[j].handle == self)
+			w->tv[j].blocked = ward__site_intern(WARD_KIND_THREAD, pcs, n);
 }
 
 /* Leave the active list and free lc. */
@@ -331,7 +312,7 @@ WARD_API int ward_leakcheck_end(ward_leakcheck_t *lc, ward_profile_t **leaks)
 	if (leaks && w.total > 0) {
 		size_t nsites = w.nsites, n = 0;
 		if (w.ntv)
-			find_blocked(&w);
+			ward__each_thread_stack(note_blocked, &w, 1500);
 		struct ward_profile *p = ward__profile_new(nsites + w.ntv);
 		if (!p || ward__profile_name_live_kinds(p) < 0 ||
 		    ward__profile_map_process(p) < 0) {

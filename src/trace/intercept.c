@@ -66,7 +66,6 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "trace/intercept.h"
@@ -808,32 +807,24 @@ static void write_report(const ward_profile_t *p)
  * At most a second and a half in all: a thread that blocks signals does
  * not answer.
  */
+static void note_running(uintptr_t self, const uintptr_t *pcs, int n,
+			 void *arg)
+{
+	uint32_t site, blocked;
+	uint64_t size;
+	(void)arg;
+	if (!ward__registry_find(WARD_KIND_THREAD, self, &site, &size))
+		return; /* not one the books hold as live */
+	if ((blocked = ward__site_intern(WARD_KIND_THREAD, pcs, n)))
+		ward__owner_leftover(WARD_KIND_THREAD, self, "running at exit",
+				     blocked);
+}
+
 static void note_running_threads(void)
 {
 	struct ward_kind_stats st;
-	if (ward_kind_stats(WARD_KIND_THREAD, &st) < 0 || !st.live_count)
-		return;
-	static int tids[256];
-	int n = ward__list_threads(tids, 256);
-	struct timespec t0, t;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (int i = 0; i < n; i++) {
-		clock_gettime(CLOCK_MONOTONIC, &t);
-		if ((t.tv_sec - t0.tv_sec) * 1000 +
-			    (t.tv_nsec - t0.tv_nsec) / 1000000 > 1500)
-			break;
-		uintptr_t pcs[64], self = 0;
-		int k = ward__thread_stack(tids[i], pcs, 64, &self);
-		uint32_t site;
-		uint64_t size;
-		if (k <= 0 || !ward__registry_find(WARD_KIND_THREAD, self, &site,
-						   &size))
-			continue; /* not one the books hold as live */
-		uint32_t blocked = ward__site_intern(WARD_KIND_THREAD, pcs, k);
-		if (blocked)
-			ward__owner_leftover(WARD_KIND_THREAD, self,
-					     "running at exit", blocked);
-	}
+	if (ward_kind_stats(WARD_KIND_THREAD, &st) == 0 && st.live_count)
+		ward__each_thread_stack(note_running, NULL, 1500);
 }
 
 __attribute__((noinline)) void ward__intercept_report(void)
