@@ -2,7 +2,8 @@
  * describe.c — the names of a profile's frames: "function+0xoff (object)
  * file:line", inlined frames first. A snapshot of this process is named
  * from the loaded objects; a profile read from a file through its own
- * mappings.
+ * mappings, from files whose build id is the one the mapping carries (a
+ * rebuilt binary at the same path would name every frame wrongly).
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -145,6 +146,7 @@ static int describe_raw(const struct ward_profile *p, uintptr_t pc,
 		uint64_t off, vaddr;
 		uint64_t foff = pc - 1 - m->start + m->offset;
 		if (m->file && m->file[0] &&
+		    ward__check_build_id(m->file, m->build_id) == 0 &&
 		    ward__symbolize_offset(m->file, foff, name, sizeof(name),
 					   &off) == 0) {
 			if (ward__offset_to_vaddr(m->file, foff, &vaddr) == 0)
@@ -241,7 +243,8 @@ int ward__name_frames(const struct ward_profile *p, uintptr_t pc,
 		for (size_t i = 0; i < p->nmaps && !m; i++)
 			if (pc - 1 >= p->maps[i].start && pc - 1 < p->maps[i].limit)
 				m = &p->maps[i];
-		if (!m || !m->file || !m->file[0])
+		if (!m || !m->file || !m->file[0] ||
+		    ward__check_build_id(m->file, m->build_id) < 0)
 			return 0;
 		uint64_t foff = pc - 1 - m->start + m->offset;
 		if (ward__symbolize_offset(m->file, foff, name, sizeof(name),

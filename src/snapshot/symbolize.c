@@ -22,11 +22,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/guard.h"
+#include "core/log.h"
 #include "snapshot/symbolize.h"
 
 #if WARD_HAVE_LIBDW
@@ -75,6 +77,8 @@ struct elf_syms {
 		uint64_t vaddr, offset, filesz;
 	} loads[16];
 	int nloads;
+	char build_id[80]; /* hex of its GNU build id note; "" when none */
+	char warned[80];   /* the profile's build id a mismatch was told for */
 	bool ok;
 };
 
@@ -124,6 +128,33 @@ static void take_table(struct elf_syms *e, const uint8_t *base, size_t size,
 	e->strings = strings;
 }
 
+/* The GNU build id among the notes of one PT_NOTE segment, as hex. */
+static void note_build_id(struct elf_syms *e, const uint8_t *p, size_t len)
+{
+	static const char digits[] = "0123456789abcdef";
+	while (len >= sizeof(Elf64_Nhdr)) {
+		const Elf64_Nhdr *nh = (const Elf64_Nhdr *)p;
+		size_t name = (nh->n_namesz + 3) & ~(size_t)3;
+		size_t desc = (nh->n_descsz + 3) & ~(size_t)3;
+		if (name > len - sizeof(*nh) || desc > len - sizeof(*nh) - name)
+			return;
+		const uint8_t *d = p + sizeof(*nh) + name;
+		if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 &&
+		    memcmp(p + sizeof(*nh), "GNU", 4) == 0) {
+			size_t k = 0;
+			for (size_t i = 0; i < nh->n_descsz &&
+					   k + 2 < sizeof(e->build_id); i++) {
+				e->build_id[k++] = digits[d[i] >> 4];
+				e->build_id[k++] = digits[d[i] & 15];
+			}
+			e->build_id[k] = '\0';
+			return;
+		}
+		p += sizeof(*nh) + name + desc;
+		len -= sizeof(*nh) + name + desc;
+	}
+}
+
 static void load(struct elf_syms *e)
 {
 	/* A profile may name anything as a mapping's file: a FIFO or a
@@ -151,6 +182,10 @@ static void load(struct elf_syms *e)
 	    eh->e_phoff + (uint64_t)eh->e_phnum * sizeof(Elf64_Phdr) > size)
 		goto out;
 	const Elf64_Phdr *ph = (const Elf64_Phdr *)(base + eh->e_phoff);
+	for (int i = 0; i < eh->e_phnum; i++)
+		if (ph[i].p_type == PT_NOTE && ph[i].p_offset <= size &&
+		    ph[i].p_filesz <= size - ph[i].p_offset)
+			note_build_id(e, base + ph[i].p_offset, ph[i].p_filesz);
 	for (int i = 0; i < eh->e_phnum && e->nloads < 16; i++)
 		if (ph[i].p_type == PT_LOAD) {
 			e->loads[e->nloads].vaddr = ph[i].p_vaddr;
@@ -318,6 +353,33 @@ int ward__symbolize_offset(const char *path, uint64_t file_offset,
 	if (!found)
 		return -ENOENT;
 	return ward__symbolize_vaddr(path, vaddr, name, len, offset);
+}
+
+int ward__check_build_id(const char *path, const char *want)
+{
+	int rc = 0;
+	if (!want || !want[0])
+		return 0;
+	pthread_mutex_lock(&lock);
+	ward__in_registry++;
+	struct elf_syms *e = get(path);
+	bool tell = false;
+	char have[80];
+	if (e && e->ok && strcasecmp(e->build_id, want) != 0) {
+		rc = -ESTALE;
+		tell = strcmp(e->warned, want) != 0;
+		snprintf(e->warned, sizeof(e->warned), "%s", want);
+		snprintf(have, sizeof(have), "%s", e->build_id[0] ? e->build_id
+								  : "none");
+	}
+	ward__in_registry--;
+	pthread_mutex_unlock(&lock);
+	if (tell)
+		ward__log(WARD_LOG_WARN,
+			  "ward: %s is not the file the profile was written "
+			  "from (build id %s, the profile's %s): its frames "
+			  "are left unnamed\n", path, have, want);
+	return rc;
 }
 
 /* ---- Source lines, from DWARF debug info --------------------------------- */

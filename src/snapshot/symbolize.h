@@ -24,6 +24,12 @@ int ward__symbolize_vaddr(const char *path, uint64_t vaddr, char *name,
 int ward__symbolize_offset(const char *path, uint64_t file_offset,
 			   char *name, size_t len, uint64_t *offset);
 
+/* Whether path is the file a profile's mapping with build id `want` was
+ * made from: 0 when it is, or when either build id is unknown (no check
+ * can be made); -ESTALE when path's build id differs (or it has none),
+ * told once per file and profile build id through the log. */
+int ward__check_build_id(const char *path, const char *want);
+
 /* A file offset of path as a file-relative virtual address. 0 or -ENOENT. */
 int ward__offset_to_vaddr(const char *path, uint64_t file_offset,
 			  uint64_t *vaddr);

@@ -761,6 +761,29 @@ if need go golang-go && need curl curl; then
 	esac
 fi
 
+# A binary rebuilt at the same path has another build id: the profile's
+# frames are not named from it (every name would be wrong), and ward says so.
+rebuilt() { # NAME SIZE (a change in code: names alone leave the build id)
+	printf '#include <stdlib.h>\n__attribute__((noinline)) void *%s(void) { return malloc(%s); }\nvoid *volatile kept;\nint main(void) { kept = %s(); kept = 0; return 0; }\n' \
+		"$1" "$2" "$1" >"$work/rebuilt.c"
+	cc -O0 -g0 -Wl,--build-id -o "$work/rebuilt" "$work/rebuilt.c"
+}
+rebuilt first_version_leak 100
+"$ward" run --quiet -o "$work/rebuilt.pb.gz" -- "$work/rebuilt"
+got=$("$ward" report "$work/rebuilt.pb.gz" 2>&1)
+case $got in
+*"first_version_leak+"*) ok "a profile is named from the binary it was written from" ;;
+*) bad "a profile is named from the binary it was written from" "$got" ;;
+esac
+rebuilt other_version_name 101
+got=$("$ward" report "$work/rebuilt.pb.gz" 2>&1)
+case $got in
+*other_version_name*) bad "a rebuilt binary does not name an older profile's frames" "$got" ;;
+*"rebuilt is not the file the profile was written from (build id"*"its frames are left unnamed"*)
+	ok "a rebuilt binary does not name an older profile's frames, and ward says why" ;;
+*) bad "a rebuilt binary does not name an older profile's frames, and ward says why" "$got" ;;
+esac
+
 # ward watch names the cache that grows, not the sites that stay level
 # (examples/growing_cache.c).
 "$build/growing_cache" 0 8 >"$work/gc.out" 2>&1 &
@@ -781,7 +804,7 @@ status_is "ward watch: an endpoint that does not answer is one line, status 2" 2
 	"$(cat "$work/watch.err")"
 
 # Every check above ran (one that did not is a failure too).
-planned=115
+planned=117
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
