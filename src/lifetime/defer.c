@@ -96,6 +96,12 @@ static uint32_t default_limit = 1024;
 
 static void thread_exit(void *unused);
 
+static pthread_once_t key_once = PTHREAD_ONCE_INIT;
+static void make_key(void)
+{
+	pthread_key_create(&exit_key, thread_exit);
+}
+
 static void init_process(void)
 {
 	const char *s = getenv("WARD_DEFER_LIMIT");
@@ -111,7 +117,14 @@ static void init_process(void)
 				  "keeping %u\n",
 				  s, default_limit);
 	}
-	pthread_key_create(&exit_key, thread_exit);
+	pthread_once(&key_once, make_key);
+}
+
+/* Made when the library loads, so among the program's first 32 keys (see
+ * registry/counters.c). */
+__attribute__((constructor(101))) static void key_early(void)
+{
+	pthread_once(&key_once, make_key);
 }
 
 static inline uint32_t stored_limit(uint32_t limit)

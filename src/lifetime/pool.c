@@ -174,6 +174,13 @@ static void exit_key_make(void)
 	pthread_key_create(&exit_key, thread_exit);
 }
 
+/* Made when the library loads, so among the program's first 32 keys (see
+ * registry/counters.c). */
+__attribute__((constructor(101))) static void key_early(void)
+{
+	pthread_once(&exit_once, exit_key_make);
+}
+
 /* The calling thread's cache for p, flushed of another pool or of an
  * older generation. */
 static struct tcache *cache_for(struct ward_pool *p)

@@ -107,6 +107,19 @@ static void make_key(void)
 	pthread_key_create(&key, on_exit_thread);
 }
 
+/*
+ * ward's keys are made when the library loads, before the program makes
+ * its own: glibc keeps the values of a thread's first 32 keys in the
+ * thread's descriptor and those of later ones in a block it allocates for
+ * the thread on the first set. Allocated inside ward's bookkeeping, that
+ * block would be unrecorded, so never scanned, and the program's values in
+ * keys 32 to 63 of that thread would be reported lost.
+ */
+__attribute__((constructor(101))) static void key_early(void)
+{
+	pthread_once(&key_once, make_key);
+}
+
 static struct tcounts *join(void)
 {
 	pthread_once(&key_once, make_key);

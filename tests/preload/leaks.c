@@ -581,6 +581,39 @@ NOINLINE void leak_exit_thread(void)
 	pthread_join(t, NULL);
 }
 
+/* A value in a thread's pthread key past the first 32 (glibc keeps those
+ * in a block it allocates per thread): still reachable. The program makes
+ * its keys before any thread ward records in, as a server's libraries
+ * do at start. */
+static pthread_key_t many_keys[40];
+static pthread_barrier_t keys_set;
+
+NOINLINE void *held_in_key_39(void)
+{
+	return malloc(4242);
+}
+
+static void *keys_worker(void *arg)
+{
+	(void)arg;
+	free(malloc(10)); /* the thread's first block */
+	pthread_setspecific(many_keys[39], held_in_key_39());
+	pthread_barrier_wait(&keys_set);
+	for (;;)
+		pause();
+	return NULL;
+}
+
+NOINLINE void leak_keys(void)
+{
+	pthread_t t;
+	for (int i = 0; i < 40; i++)
+		pthread_key_create(&many_keys[i], NULL);
+	pthread_barrier_init(&keys_set, NULL, 2);
+	pthread_create(&t, NULL, keys_worker, NULL);
+	pthread_barrier_wait(&keys_set);
+}
+
 /* Blocks a program keeps in memory it mapped itself (an arena of its own
  * allocator, or another runtime's): still reachable. */
 NOINLINE void *held_in_own_arena(void)
@@ -639,6 +672,8 @@ int main(int argc, char **argv)
 		leak_zero();
 	else if (strcmp(what, "new0") == 0)
 		leak_new0();
+	else if (strcmp(what, "keys") == 0)
+		leak_keys();
 	else if (strcmp(what, "exit_thread") == 0)
 		leak_exit_thread();
 	else if (strcmp(what, "usable") == 0)

@@ -207,6 +207,9 @@ if [ -x /usr/bin/python3 ]; then
 else
 	bad "WARD_STACK=fp on python3" "install it with: sudo apt-get install -y python3"
 fi
+run_leaks keys
+expect_site "a value in a thread's pthread key past the first 32 is reachable" "$work/keys.pb.gz" \
+	held_in_key_39 heap/reachable "1 4242"
 run_leaks exit_thread
 expect_site "exit() from another thread: main's TLS is a root" "$work/exit_thread.pb.gz" \
 	leak_main_tls heap/reachable "1 444"
@@ -804,7 +807,7 @@ status_is "ward watch: an endpoint that does not answer is one line, status 2" 2
 	"$(cat "$work/watch.err")"
 
 # Every check above ran (one that did not is a failure too).
-planned=117
+planned=118
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
