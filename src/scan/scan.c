@@ -13,8 +13,12 @@
  * The other threads' registers and stacks are roots too: they are stopped
  * for the scan (suspend.c), and each one's stack is scanned from its stack
  * pointer (less the 128-byte red zone) to the end of the mapping holding
- * it, which for threads glibc created also holds their static TLS. Nothing
- * is classified when they cannot be stopped. While they are stopped the
+ * it, which for threads glibc created also holds their static TLS. A
+ * thread held asleep instead (suspend.c) is read the same way from where
+ * it sleeps, without its registers; while one is, memory is read through
+ * copies (a page it unmaps cannot fault the scan) and the heap's books
+ * stay locked (a block it frees waits). Nothing is classified when a
+ * running thread cannot be stopped. While they are stopped the
  * scan allocates only with mmap and sorts in place: a stopped thread may
  * hold malloc's locks. Roots are checked against /proc/self/maps before
  * they are read.
@@ -36,6 +40,7 @@
 #include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -91,7 +96,22 @@ struct scan {
 	size_t ntps;                /* threads not joined (their TLS) */
 	size_t tls_below;           /* static TLS below a thread pointer */
 	uintptr_t loader_lo, loader_hi; /* the dynamic loader's code */
+	/* Threads that could not be stopped (held): memory is read through
+	 * copies, which a page unmapped meanwhile cannot fault. */
+	int held;
+	uintptr_t *copy; /* COPY_WORDS words */
 };
+
+enum { COPY_WORDS = 4096 };
+
+/* Copy up to n bytes at src into dst without faulting: the bytes copied,
+ * up to the first unreadable page. */
+static size_t copy_in(void *dst, uintptr_t src, size_t n)
+{
+	struct iovec local = { dst, n }, remote = { (void *)src, n };
+	ssize_t got = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+	return got > 0 ? (size_t)got : 0;
+}
 
 static void *map_pages(size_t bytes)
 {
@@ -276,7 +296,10 @@ static uintptr_t glibc_heap_at(const struct scan *s, uintptr_t a)
 {
 	if (!readable(s, a, a + 32, NULL))
 		return 0;
-	const uintptr_t *h = (const uintptr_t *)a;
+	uintptr_t h[4];
+	if (s->held ? copy_in(h, a, sizeof(h)) != sizeof(h)
+		    : !memcpy(h, (const void *)a, sizeof(h)))
+		return 0;
 	uintptr_t size = h[2], writable = h[3];
 	if (!h[0] || size == 0 || size > GLIBC_HEAP_MAX || (size & 4095) ||
 	    writable < size || writable > GLIBC_HEAP_MAX || (writable & 4095))
@@ -284,13 +307,14 @@ static uintptr_t glibc_heap_at(const struct scan *s, uintptr_t a)
 	return writable;
 }
 
-/* Mark what [lo, hi) points to with `state`; reachable blocks are queued. */
-static void scan_range(struct scan *s, uintptr_t lo, uintptr_t hi,
-		       uint8_t state)
+/* Mark what the n words at w point to with `state`; reachable blocks are
+ * queued. lo: where the range scanned starts (a lost block pointing into
+ * itself is not indirect). */
+static void scan_words(struct scan *s, const uintptr_t *w, size_t n,
+		       uintptr_t lo, uint8_t state)
 {
-	lo = (lo + 7) & ~(uintptr_t)7;
-	for (uintptr_t a = lo; a + 8 <= hi; a += 8) {
-		uintptr_t v = *(const uintptr_t *)a;
+	for (size_t i = 0; i < n; i++) {
+		uintptr_t v = w[i];
 		if (v < s->b[0].start || v >= s->b[s->n - 1].end)
 			continue;
 		struct block *b = find(s, v);
@@ -301,6 +325,36 @@ static void scan_range(struct scan *s, uintptr_t lo, uintptr_t hi,
 		b->state = state;
 		if (state == 1)
 			s->work[s->nwork++] = (size_t)(b - s->b);
+	}
+}
+
+/* Mark what [lo, hi) points to with `state`. */
+static void scan_range(struct scan *s, uintptr_t lo, uintptr_t hi,
+		       uint8_t state)
+{
+	lo = (lo + 7) & ~(uintptr_t)7;
+	if (hi < lo + 8)
+		return;
+	size_t words = (hi - lo) / 8;
+	if (!s->held) {
+		scan_words(s, (const uintptr_t *)lo, words, lo, state);
+		return;
+	}
+	for (uintptr_t a = lo; words > 0;) {
+		size_t want = words < COPY_WORDS ? words : COPY_WORDS;
+		size_t got = copy_in(s->copy, a, want * 8) / 8;
+		scan_words(s, s->copy, got, lo, state);
+		if (got < want) { /* unreadable now: on from the next page */
+			uintptr_t next = ((a + got * 8) | 4095) + 1;
+			size_t skipped = (next - a) / 8;
+			if (skipped >= words)
+				return;
+			words -= skipped;
+			a = next;
+			continue;
+		}
+		words -= got;
+		a += got * 8;
 	}
 }
 
@@ -462,6 +516,7 @@ static void unmap_all(struct scan *s)
 	unmap_pages(s->maps, MAX_MAPS * sizeof(*s->maps));
 	unmap_pages(s->anon, MAX_MAPS * sizeof(*s->anon));
 	unmap_pages(s->tps, MAX_TPS * sizeof(*s->tps));
+	unmap_pages(s->copy, COPY_WORDS * sizeof(*s->copy));
 }
 
 /* Stop the other threads with the heap's shard locks free, and take
@@ -588,7 +643,8 @@ int ward__scan_heap(const struct ward__scan_self *self,
 	s.maps = map_pages(MAX_MAPS * sizeof(*s.maps));
 	s.anon = map_pages(MAX_MAPS * sizeof(*s.anon));
 	s.tps = map_pages(MAX_TPS * sizeof(*s.tps));
-	if (!s.roots || !s.maps || !s.anon || !s.tps) {
+	s.copy = map_pages(COPY_WORDS * sizeof(*s.copy));
+	if (!s.roots || !s.maps || !s.anon || !s.tps || !s.copy) {
 		unmap_all(&s);
 		return -1;
 	}
@@ -609,13 +665,20 @@ int ward__scan_heap(const struct ward__scan_self *self,
 		unmap_all(&s);
 		return -1;
 	}
+	for (int t = 0; t < nthreads; t++)
+		s.held += threads[t].held;
 	s.cap = ward__registry_count_locked(WARD_KIND_HEAP);
 	s.b = map_pages(s.cap * sizeof(*s.b));
 	s.work = map_pages(s.cap * sizeof(*s.work));
 	if (s.b && s.work)
 		ward__registry_each_locked(WARD_KIND_HEAP, collect, &s);
-	ward__registry_unlock(WARD_KIND_HEAP);
+	/* A held thread that wakes and frees a block waits for the heap's
+	 * books before the memory goes: keep them while marking. */
+	if (!s.held)
+		ward__registry_unlock(WARD_KIND_HEAP);
 	if (!s.b || !s.work) {
+		if (s.held)
+			ward__registry_unlock(WARD_KIND_HEAP);
 		ward__threads_resume();
 		unmap_all(&s);
 		return -1;
@@ -624,7 +687,10 @@ int ward__scan_heap(const struct ward__scan_self *self,
 		sort_blocks(s.b, s.n);
 		mark(&s, self, threads, nthreads);
 	}
+	if (s.held)
+		ward__registry_unlock(WARD_KIND_HEAP);
 	ward__threads_resume();
+	out->held = s.held;
 
 	out->blocks = s.n;
 	out->site = malloc((s.n ? s.n : 1) * sizeof(*out->site));

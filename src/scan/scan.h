@@ -12,6 +12,8 @@
 
 /* Every live heap block: its site, size and class (WARD_LEAK_*). */
 struct ward__scan_result {
+	int held; /* threads not stopped (their registers unread): the
+		   * classes are partial, see ward__stopped */
 	size_t blocks;
 	uint32_t *site;
 	uint64_t *size;
@@ -90,14 +92,18 @@ void ward__scan_free(struct ward__scan_result *r);
 enum { WARD__STOPPED_REGS = 23 };
 struct ward__stopped {
 	int tid;
+	bool held; /* not stopped: asleep in a system call with ward's
+		    * signal blocked or awaited (sigwait); sp is from
+		    * /proc/self/task/TID/syscall, regs are zero */
 	uintptr_t sp;
 	uintptr_t regs[WARD__STOPPED_REGS];
 };
 
 /* Stop every other thread of the process until ward__threads_resume().
- * Returns how many (*out lists them), or -1 when one could not be stopped
- * (none is then). While they are stopped, allocate nothing and take no
- * lock a stopped thread may hold. */
+ * Returns how many (*out lists them, those that could not be stopped but
+ * sleep in a system call last, marked held), or -1 when one could not be
+ * stopped and is not asleep (none is then). While they are stopped,
+ * allocate nothing and take no lock a stopped thread may hold. */
 int ward__threads_stop(const struct ward__stopped **out);
 void ward__threads_resume(void);
 

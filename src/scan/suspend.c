@@ -5,10 +5,14 @@
  * helper; ward sends each thread a signal whose handler saves the
  * thread's registers and waits on a futex until the scan is done.
  *
- * The signal is SIGRTMAX-1. Nothing is stopped, and the caller skips what
- * needed it, when the program has its own handler for that signal, when
- * a thread blocks it, or when a thread does not answer within 1 s (a
- * thread that is running answers at once; the wait is for a loaded machine).
+ * The signal is SIGRTMAX-1. A thread that blocks it, or waits for it in
+ * sigwait() (which would hand it to the program), is never sent it: when
+ * it sleeps in a system call it is "held" — its stack pointer read from
+ * /proc — and the scan reads it where it sleeps. Nothing is stopped, and
+ * the caller skips what needed it, when the program has its own handler
+ * for that signal, when a thread that blocks it is running, or when a
+ * thread does not answer within 1 s (a thread that is running answers at
+ * once; the wait is for a loaded machine).
  * While stopped, a thread may hold any lock (malloc's included): the
  * scanner allocates nothing and takes no lock until it resumes them.
  *
@@ -76,6 +80,13 @@ enum { MAX_STOPPED = 4096 };
 
 static struct ward__stopped *slots;
 static int nstopped;
+/* Threads never sent the signal (see ward__threads_stop). */
+enum { MAX_HELD = 256 };
+static struct {
+	int tid;
+	uintptr_t sp;
+} held[MAX_HELD];
+static int nheld;
 static _Atomic int claimed, arrived;
 static _Atomic uint32_t stop_gen, release_gen;
 static bool installed;
@@ -132,6 +143,73 @@ static void on_stop(int sig, siginfo_t *si, void *ctx)
 	errno = saved;
 }
 
+/*
+ * What thread tid is doing, from /proc/self/task/TID/syscall: running,
+ * asleep in a system call (*sp: its stack pointer), or asleep in
+ * sigwait()/sigtimedwait(), which would take ward's signal for the
+ * program's own were it sent one (the kernel unblocks the awaited
+ * signals for the wait, so SigBlk does not show it).
+ */
+enum doing { GONE, RUNNING, ASLEEP, SIGWAIT };
+
+static enum doing doing(int tid, uintptr_t *sp)
+{
+	char path[64], buf[256];
+	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", tid);
+	int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return GONE;
+	ssize_t n;
+	do
+		n = read(fd, buf, sizeof(buf) - 1);
+	while (n < 0 && errno == EINTR);
+	close(fd);
+	if (n <= 0)
+		return GONE;
+	buf[n] = '\0';
+	if (strncmp(buf, "running", 7) == 0)
+		return RUNNING;
+	/* "NR ARG1 .. ARG6 SP PC", or "-1 SP PC" when blocked elsewhere. */
+	char *p = buf, *end;
+	long nr = strtol(p, &end, 10);
+	if (end == p)
+		return RUNNING;
+	int skip = nr < 0 ? 0 : 6;
+	for (p = end; skip > 0; skip--) {
+		strtoull(p, &end, 16);
+		if (end == p)
+			return RUNNING;
+		p = end;
+	}
+	*sp = (uintptr_t)strtoull(p, &end, 16);
+	if (end == p || *sp == 0)
+		return RUNNING;
+	return nr == SYS_rt_sigtimedwait ? SIGWAIT : ASLEEP;
+}
+
+/* Whether thread tid blocks signal sig (from its SigBlk mask). */
+static bool blocks(int tid, int sig)
+{
+	char path[64], buf[4096];
+	snprintf(path, sizeof(path), "/proc/self/task/%d/status", tid);
+	int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false; /* gone: nothing to stop */
+	ssize_t n;
+	do
+		n = read(fd, buf, sizeof(buf) - 1);
+	while (n < 0 && errno == EINTR);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	const char *p = strstr(buf, "SigBlk:");
+	if (!p)
+		return true;
+	unsigned long long mask = strtoull(p + 7, NULL, 16);
+	return (mask >> (sig - 1)) & 1;
+}
+
 int ward__stop_signal(void)
 {
 	return SIGRTMAX - 1;
@@ -144,6 +222,14 @@ int ward__thread_stack(int tid, uintptr_t *pcs, int max, uintptr_t *self)
 	if (!install(sig)) {
 		pthread_mutex_unlock(&stack_lock);
 		return -ENOTSUP;
+	}
+	/* A thread that blocks the signal would never answer; one in
+	 * sigwait() would take it for the program's own. */
+	uintptr_t sp;
+	enum doing d = doing(tid, &sp);
+	if (d == SIGWAIT || (d != GONE && blocks(tid, sig))) {
+		pthread_mutex_unlock(&stack_lock);
+		return -ETIMEDOUT;
 	}
 	atomic_store(&stack_got, -1);
 	atomic_store(&stack_want_tid, tid);
@@ -173,29 +259,6 @@ int ward__thread_stack(int tid, uintptr_t *pcs, int max, uintptr_t *self)
 	return rc;
 }
 
-/* Whether thread tid blocks signal sig (from its SigBlk mask). */
-static bool blocks(int tid, int sig)
-{
-	char path[64], buf[4096];
-	snprintf(path, sizeof(path), "/proc/self/task/%d/status", tid);
-	int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false; /* gone: nothing to stop */
-	ssize_t n;
-	do
-		n = read(fd, buf, sizeof(buf) - 1);
-	while (n < 0 && errno == EINTR);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
-	const char *p = strstr(buf, "SigBlk:");
-	if (!p)
-		return true;
-	unsigned long long mask = strtoull(p + 7, NULL, 16);
-	return (mask >> (sig - 1)) & 1;
-}
-
 static bool install(int sig)
 {
 	struct sigaction sa, old;
@@ -213,6 +276,14 @@ static bool install(int sig)
 		return false;
 	installed = true;
 	return true;
+}
+
+static bool is_held(int tid)
+{
+	for (int i = 0; i < nheld; i++)
+		if (held[i].tid == tid)
+			return true;
+	return false;
 }
 
 static bool is_stopped(int tid)
@@ -252,14 +323,30 @@ int ward__threads_stop(const struct ward__stopped **out)
 	if (!install(sig))
 		return -1;
 	/* A thread may block every signal for a moment (pthread_create()
-	 * does around clone()): wait a little for it before giving up. */
-	for (int i = 0, tries = 0; i < n; i++)
-		while (blocks(tids[i], sig)) {
-			if (++tries > 250)
-				return -1;
+	 * does around clone()): wait a little for it. One that still blocks
+	 * it, or awaits it in sigwait(), is never sent it: asleep in a
+	 * system call, it is held instead (its stack read from where it
+	 * sleeps, its registers unread); running, nothing is stopped. */
+	nheld = 0;
+	for (int i = 0, tries = 0; i < n; i++) {
+		uintptr_t sp = 0;
+		enum doing d;
+		while ((d = doing(tids[i], &sp)) == SIGWAIT ||
+		       (d != GONE && blocks(tids[i], sig))) {
+			if (++tries > 250) {
+				if ((d != ASLEEP && d != SIGWAIT) ||
+				    nheld == MAX_HELD)
+					return -1;
+				held[nheld].tid = tids[i];
+				held[nheld].sp = sp;
+				nheld++;
+				tids[i--] = tids[--n];
+				break;
+			}
 			struct timespec ms = { 0, 1000 * 1000 };
 			nanosleep(&ms, NULL);
 		}
+	}
 
 	atomic_store(&claimed, 0);
 	atomic_store(&arrived, 0);
@@ -287,17 +374,24 @@ int ward__threads_stop(const struct ward__stopped **out)
 		if (all < 0)
 			break;
 		for (int i = 0; i < all; i++)
-			if (!is_stopped(tids[i]))
+			if (!is_stopped(tids[i]) && !is_held(tids[i]))
 				tids[k++] = tids[i];
 		n = k;
 	}
 	if (n != 0 || atomic_load(&arrived) != expected ||
-	    nstopped > MAX_STOPPED) {
+	    nstopped + nheld > MAX_STOPPED) {
 		ward__threads_resume();
 		return -1;
 	}
+	for (int i = 0; i < nheld; i++) {
+		struct ward__stopped *h = &slots[nstopped + i];
+		memset(h, 0, sizeof(*h));
+		h->tid = held[i].tid;
+		h->sp = held[i].sp;
+		h->held = true;
+	}
 	*out = slots;
-	return nstopped;
+	return nstopped + nheld;
 }
 
 #else

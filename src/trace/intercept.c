@@ -848,7 +848,8 @@ __attribute__((noinline)) void ward__intercept_report(void)
 	ward_profile_t *p = ward_profile_snapshot();
 	/* Every heap block is known in full mode: tell the lost from the
 	 * still reachable. The scan stops the program's other threads while
-	 * it reads; when it cannot, nothing is classified. */
+	 * it reads (those asleep with its signal blocked are read where they
+	 * sleep, and said); when it cannot, nothing is classified. */
 	if (p && !cfg.rate && cfg.kinds[WARD_KIND_HEAP] &&
 	    !((s_env = getenv("WARD_SCAN")) && strcmp(s_env, "0") == 0)) {
 		struct ward__scan_result r;
@@ -856,6 +857,11 @@ __attribute__((noinline)) void ward__intercept_report(void)
 		if (scanned == -ENOTSUP)
 			say("ward: heap not classified: the reachability scan "
 			    "runs on x86-64 only");
+		if (scanned == 0 && r.held)
+			say("ward: heap classified without the registers of "
+			    "%d thread(s) asleep with ward's signal blocked or "
+			    "awaited (sigwait): a block only a register of "
+			    "theirs holds shows as lost", r.held);
 		if (scanned == 0) {
 			ward_profile_t *c = ward__profile_classify(p, &r);
 			if (c) {

@@ -295,8 +295,8 @@ static void *lose(void *arg)
 }
 
 /* Two threads hold a block each on their stacks; 3 x 90 bytes lost. With
- * "masked", one thread blocks every signal, so it cannot be stopped and
- * nothing is classified. */
+ * "masked", one thread blocks every signal, so it cannot be stopped: it is
+ * read where it sleeps. */
 NOINLINE void leak_running_threads(bool masked)
 {
 	pthread_t t;
@@ -614,6 +614,52 @@ NOINLINE void leak_keys(void)
 	pthread_barrier_wait(&keys_set);
 }
 
+/* A server's signal thread: every signal blocked in every thread, one
+ * thread taking them with sigwait(). ward's stop signal must never reach
+ * the program through it, and the heap is still classified: the block
+ * on the waiter's stack is reachable, the one dropped is lost. */
+static pthread_barrier_t waiting;
+
+NOINLINE void *held_on_waiter_stack(void)
+{
+	return malloc(99);
+}
+
+NOINLINE void *dropped_by_main(void)
+{
+	return malloc(55);
+}
+
+static void *signal_waiter(void *arg)
+{
+	(void)arg;
+	void *volatile mine = held_on_waiter_stack();
+	sigset_t all;
+	sigfillset(&all);
+	pthread_barrier_wait(&waiting);
+	for (;;) {
+		int sig = 0;
+		sigwait(&all, &sig);
+		printf("the program got signal %d\n", sig);
+		fflush(stdout);
+	}
+	return (void *)mine;
+}
+
+NOINLINE void leak_sigwait(void)
+{
+	sigset_t all;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	pthread_barrier_init(&waiting, NULL, 2);
+	pthread_t t;
+	pthread_create(&t, NULL, signal_waiter, NULL);
+	pthread_barrier_wait(&waiting);
+	void *volatile dropped = dropped_by_main();
+	dropped = NULL;
+	usleep(50 * 1000); /* into sigwait */
+}
+
 /* Blocks a program keeps in memory it mapped itself (an arena of its own
  * allocator, or another runtime's): still reachable. */
 NOINLINE void *held_in_own_arena(void)
@@ -672,6 +718,8 @@ int main(int argc, char **argv)
 		leak_zero();
 	else if (strcmp(what, "new0") == 0)
 		leak_new0();
+	else if (strcmp(what, "sigwait") == 0)
+		leak_sigwait();
 	else if (strcmp(what, "keys") == 0)
 		leak_keys();
 	else if (strcmp(what, "exit_thread") == 0)
