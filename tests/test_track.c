@@ -286,6 +286,53 @@ TEST(leakcheck_reports_every_kind_with_sites)
 	ward_free(before);
 }
 
+TEST(suppressions_take_sites_out_of_checks_and_profiles)
+{
+	char err[256];
+	ward_suppressions_t *s = NULL;
+	ASSERT_EQ(ward_suppressions_parse("# ours\nleak:ok\nbogus line\n", false,
+					  &s, err, sizeof(err)), -EINVAL);
+	ASSERT_NULL(s);
+	ASSERT_NOT_NULL(strstr(err, "line 3: not a suppression"));
+	ASSERT_EQ(ward_suppressions_load("/nonexistent/supp", false, &s, err,
+					 sizeof(err)), -ENOENT);
+	ASSERT_EQ(ward_suppressions_load("/dev/null", false, &s, err,
+					 sizeof(err)), -EINVAL);
+	ASSERT_NOT_NULL(strstr(err, "not a regular file"));
+	ASSERT_EQ(ward_suppressions_parse("  leak:^leak_big$  # the cache\n",
+					  true, &s, err, sizeof(err)), 0);
+
+	ward_leakcheck_t *lc = ward_leakcheck_begin();
+	ASSERT_NOT_NULL(lc);
+	ASSERT_EQ(ward_leakcheck_suppress(lc, s), 0);
+	void *a = leak_small(), *b = leak_big();
+	ward_profile_t *leaks = NULL;
+	ASSERT_EQ(ward_leakcheck_end(lc, &leaks), 1); /* leak_big's is not */
+	ASSERT_NOT_NULL(sample_in(leaks, "leak_small"));
+	ASSERT_NULL(sample_in(leaks, "leak_big"));
+	ward_profile_free(leaks);
+
+	ward_profile_t *p = ward_profile_snapshot();
+	ASSERT_NOT_NULL(p);
+	const struct ward_sample *big = sample_in(p, "leak_big");
+	ASSERT_NOT_NULL(big);
+	int64_t count = big->live_count, bytes = big->live_bytes;
+	ASSERT_GT(count, 0);
+	struct ward_suppressed gone = { 0, 0, 0 };
+	ASSERT_EQ(ward_profile_suppress(p, s, &gone), 0);
+	ASSERT_EQ(big->live_count, 0);
+	ASSERT_EQ(gone.count, count);
+	ASSERT_EQ(gone.bytes, bytes);
+	ASSERT_EQ(gone.sites, 1);
+	ASSERT_GT(sample_in(p, "leak_small")->live_count, 0);
+	ASSERT_EQ(ward_profile_suppress(p, NULL, &gone), -EINVAL);
+	ward_profile_free(p);
+	ward_suppressions_free(s);
+	ward_suppressions_free(NULL);
+	ward_free(a);
+	ward_free(b);
+}
+
 /* Each depth of this recursion is a new stack, so a new site. */
 static _Atomic int stop_sites;
 static int site_kind;

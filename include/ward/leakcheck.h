@@ -46,6 +46,15 @@ WARD_API int ward_leakcheck_ignore(ward_leakcheck_t *lc, int kind,
 				   uintptr_t handle);
 
 /*
+ * ward_leakcheck_suppress - count nothing at the sites a suppression of s
+ * matches (ward_suppressions_parse() in ward/profile.h: a library's own
+ * caches, by function, object or source file anywhere in the stack). s is
+ * the caller's and must outlive the check. Returns 0 or -EINVAL.
+ */
+WARD_API int ward_leakcheck_suppress(ward_leakcheck_t *lc,
+				     const ward_suppressions_t *s);
+
+/*
  * ward_leakcheck_end - finish the check and free lc. Returns how many
  * resources acquired since begin are still live (0: no leak), or a negative
  * errno. When leaks is not NULL, *leaks gets a profile of them by site

@@ -177,6 +177,44 @@ WARD_API ward_profile_t *ward_profile_top(const ward_profile_t *p, size_t n);
  * suppression); its acquisition totals stay. */
 WARD_API void ward_profile_clear_live(ward_profile_t *p, size_t i);
 
+/*
+ * Suppressions, in LeakSanitizer's syntax: one "leak:PATTERN" a line, '#'
+ * starts a comment. A pattern matches a site when it matches, anywhere in
+ * the site's stack, a frame's function name, its object's file name or
+ * its source file; '*' matches any run of characters, '^' and '$' anchor,
+ * and a pattern is otherwise found anywhere in the name.
+ *
+ * ward_suppressions_parse - the patterns of text (NULL: none), after the
+ * built-in list when with_defaults (the C library's and the dynamic
+ * loader's own allocations, which a program cannot free). Returns 0 and
+ * *out, to be freed with ward_suppressions_free(); -EINVAL with the line
+ * and its number in err when a line is not a suppression; -ENOMEM.
+ * ward_suppressions_load - the same from a file: also a negative errno
+ * when it cannot be read, with the reason in err.
+ */
+typedef struct ward_suppressions ward_suppressions_t;
+WARD_API int ward_suppressions_parse(const char *text, bool with_defaults,
+				     ward_suppressions_t **out, char *err,
+				     size_t errlen);
+WARD_API int ward_suppressions_load(const char *path, bool with_defaults,
+				    ward_suppressions_t **out, char *err,
+				    size_t errlen);
+WARD_API void ward_suppressions_free(ward_suppressions_t *s);
+
+/*
+ * ward_profile_suppress - take the live values of every site of p that a
+ * suppression of s matches out of p (its acquisition totals stay), adding
+ * what was taken to *out: what is suppressed is counted, never dropped in
+ * silence. Returns 0, or -EINVAL for a NULL argument.
+ */
+struct ward_suppressed {
+	int64_t count, bytes; /* live resources and their bytes */
+	size_t sites;
+};
+WARD_API int ward_profile_suppress(ward_profile_t *p,
+				   const ward_suppressions_t *s,
+				   struct ward_suppressed *out);
+
 /* "definite", "indirect", "reachable" for enum ward_leak, else NULL. */
 WARD_API const char *ward_leak_name(int leak);
 

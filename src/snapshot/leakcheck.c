@@ -39,6 +39,7 @@ struct set {
 struct ward_leakcheck {
 	struct set seen;
 	struct set ignored;
+	const struct ward_suppressions *supp; /* the caller's; NULL: none */
 	struct ward_leakcheck *next; /* on the active list */
 };
 
@@ -263,6 +264,15 @@ WARD_API int ward_leakcheck_ignore(ward_leakcheck_t *lc, int kind,
 	return lc->ignored.oom ? -ENOMEM : 0;
 }
 
+WARD_API int ward_leakcheck_suppress(ward_leakcheck_t *lc,
+				     const ward_suppressions_t *s)
+{
+	if (!lc)
+		return -EINVAL;
+	lc->supp = s;
+	return 0;
+}
+
 static int wait_ms(void)
 {
 	const char *s = getenv("WARD_LEAKCHECK_WAIT_MS");
@@ -307,6 +317,17 @@ WARD_API int ward_leakcheck_end(ward_leakcheck_t *lc, ward_profile_t **leaks)
 		struct timespec ts = { 0, 10 * 1000 * 1000 };
 		nanosleep(&ts, NULL);
 		waited += 10;
+	}
+	/* Suppressed sites count for nothing (named from this process). */
+	for (uint32_t id = 1; lc->supp && id < w.nsites; id++) {
+		if (!w.count[id])
+			continue;
+		struct ward__site_rec *r = ward__site_get(id);
+		if (!r || !ward__suppressed(lc->supp, NULL, r->pcs,
+					    (int)r->depth))
+			continue;
+		w.total -= w.count[id];
+		w.count[id] = w.bytes[id] = 0;
 	}
 	rc = w.total > INT32_MAX ? INT32_MAX : (int)w.total;
 	if (leaks && w.total > 0) {

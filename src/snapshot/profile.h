@@ -117,6 +117,12 @@ struct ward__frame_text {
 int ward__describe_frames(const struct ward_profile *p, uintptr_t pc,
 			  struct ward__frame_text *out, int max);
 
+/* Whether a suppression of s matches a frame of the stack pcs[0..depth),
+ * named through p (NULL: this process). suppress.c. */
+bool ward__suppressed(const struct ward_suppressions *s,
+		      const struct ward_profile *p, const uintptr_t *pcs,
+		      int depth);
+
 /* The same as (function, file, line), innermost first; 0 when nothing
  * names the address. */
 struct ward__src_frame;

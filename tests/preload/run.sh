@@ -127,7 +127,7 @@ status_is "--fail-on-leak passes when every leak is suppressed (by source file)"
 printf 'leak:libc.so.6\nnot a suppression\n' >"$work/supp3"
 "$ward" report --suppressions "$work/supp3" "$work/malloc_loop.pb.gz" >/dev/null 2>"$work/e1"
 st=$?
-if [ "$st" = 2 ] && grep -q "supp3:2: not a suppression" "$work/e1"; then
+if [ "$st" = 2 ] && grep -q "supp3: line 2: not a suppression" "$work/e1"; then
 	ok "a bad suppression line is refused with its line number"
 else
 	bad "a bad suppression line is refused with its line number" "status $st: $(cat "$work/e1")"

@@ -30,7 +30,6 @@
 #include <sys/socket.h>
 
 #include "flame.h"
-#include "suppress.h"
 #include "core/sat.h"
 #include "ward.h"
 
@@ -182,8 +181,19 @@ static const char *value_of(const char *cmd, int argc, char **argv, int *i)
 }
 
 
+/* The suppressions of file (NULL: none) after the built-in ones when
+ * with_defaults; one line and exit 2 when file cannot be used. */
+static ward_suppressions_t *suppressions(const char *file, bool with_defaults)
+{
+	char err[512];
+	ward_suppressions_t *s;
+	if (ward_suppressions_load(file, with_defaults, &s, err, sizeof(err)) < 0)
+		die("%s: %s", file ? file : "suppressions", err);
+	return s;
+}
+
 /* The line that says what suppressions took out of a report. */
-static void say_suppressed(FILE *f, const struct suppressed *s,
+static void say_suppressed(FILE *f, const struct ward_suppressed *s,
 			   const char *file, bool defaults)
 {
 	if (!s->sites)
@@ -316,10 +326,10 @@ static int cmd_report(int argc, char **argv)
 	if (!file)
 		die("report: which profile? (ward report FILE)");
 	ward_profile_t *p = load(file), *shown = p;
-	struct suppressions *supp = suppressions_load(supp_file, supp_defaults);
-	struct suppressed gone = { 0, 0, 0 };
-	suppressions_apply(supp, p, &gone);
-	suppressions_free(supp);
+	ward_suppressions_t *supp = suppressions(supp_file, supp_defaults);
+	struct ward_suppressed gone = { 0, 0, 0 };
+	ward_profile_suppress(p, supp, &gone);
+	ward_suppressions_free(supp);
 	/* The top sites share p's stacks: p lives until they are written. */
 	if (top > 0 && !(shown = ward_profile_top(p, (size_t)top)))
 		die("out of memory");
@@ -1119,13 +1129,12 @@ static int run_verdict(const struct run_opts *o, const char *program,
 {
 	int status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 	/* Read once: the report and the verdict see the same suppressions. */
-	struct suppressions *supp = suppressions_load(o->supp_file,
-						      o->supp_defaults);
-	struct suppressed gone = { 0, 0, 0 };
+	ward_suppressions_t *supp = suppressions(o->supp_file, o->supp_defaults);
+	struct ward_suppressed gone = { 0, 0, 0 };
 	ward_profile_t *p = have ? load(o->out) : NULL;
 	if (p)
-		suppressions_apply(supp, p, &gone);
-	suppressions_free(supp);
+		ward_profile_suppress(p, supp, &gone);
+	ward_suppressions_free(supp);
 	if (!o->quiet && p) {
 		if (o->json) {
 			ward_profile_write(p, WARD_FORMAT_JSON, to_stderr, NULL);

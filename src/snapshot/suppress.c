@@ -1,0 +1,231 @@
+/*
+ * suppress.c — leak suppressions in LeakSanitizer's syntax (ward/profile.h):
+ * one "leak:PATTERN" a line, '#' starts a comment. A pattern matches a site
+ * when it matches, anywhere in its stack, a frame's function name, its
+ * object's file name or its source file. Patterns are few and stacks
+ * short: each frame is named once and every pattern tried on it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/sat.h"
+#include "snapshot/profile.h"
+
+struct ward_suppressions {
+	char **pat;
+	size_t n;
+};
+
+/* The C library's and the dynamic loader's own allocations, which a
+ * program cannot free: stdio's buffers, the loader's and thread-local
+ * storage's bookkeeping. */
+static const char *const defaults[] = {
+	"_IO_file_doallocate", "ld-linux-x86-64.so.2", "_dl_allocate_tls",
+	"__libc_setlocale", "_nl_load_locale", "__gconv_open",
+};
+
+static int add(struct ward_suppressions *s, const char *pat, size_t len)
+{
+	char **np = realloc(s->pat, (s->n + 1) * sizeof(*np));
+	if (!np)
+		return -ENOMEM;
+	s->pat = np;
+	if (!(np[s->n] = strndup(pat, len)))
+		return -ENOMEM;
+	s->n++;
+	return 0;
+}
+
+WARD_API void ward_suppressions_free(ward_suppressions_t *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->n; i++)
+		free(s->pat[i]);
+	free(s->pat);
+	free(s);
+}
+
+WARD_API int ward_suppressions_parse(const char *text, bool with_defaults,
+				     ward_suppressions_t **out, char *err,
+				     size_t errlen)
+{
+	if (err && errlen)
+		err[0] = '\0';
+	if (!out)
+		return -EINVAL;
+	*out = NULL;
+	struct ward_suppressions *s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	int rc = 0;
+	for (size_t i = 0; with_defaults && !rc &&
+			   i < sizeof(defaults) / sizeof(*defaults); i++)
+		rc = add(s, defaults[i], strlen(defaults[i]));
+	for (int no = 1; text && *text && !rc; no++) {
+		size_t len = strcspn(text, "\n");
+		const char *p = text, *e = text + len;
+		text = *e ? e + 1 : e;
+		const char *hash = memchr(p, '#', (size_t)(e - p));
+		if (hash)
+			e = hash;
+		while (p < e && (*p == ' ' || *p == '\t'))
+			p++;
+		while (e > p && (e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t'))
+			e--;
+		if (p == e)
+			continue;
+		if (e - p <= 5 || strncmp(p, "leak:", 5) != 0) {
+			if (err && errlen)
+				snprintf(err, errlen,
+					 "line %d: not a suppression "
+					 "(leak:PATTERN): '%.*s'",
+					 no, (int)(e - p < 200 ? e - p : 200), p);
+			rc = -EINVAL;
+			break;
+		}
+		rc = add(s, p + 5, (size_t)(e - p - 5));
+	}
+	if (rc) {
+		ward_suppressions_free(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
+
+WARD_API int ward_suppressions_load(const char *path, bool with_defaults,
+				    ward_suppressions_t **out, char *err,
+				    size_t errlen)
+{
+	if (err && errlen)
+		err[0] = '\0';
+	if (!out)
+		return -EINVAL;
+	*out = NULL;
+	if (!path)
+		return ward_suppressions_parse(NULL, with_defaults, out, err,
+					       errlen);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    st.st_size > (16 << 20)) {
+		int e = fd < 0 ? errno : !S_ISREG(st.st_mode) ? EINVAL : EFBIG;
+		if (fd >= 0)
+			close(fd);
+		if (err && errlen)
+			snprintf(err, errlen, "%s",
+				 e == EINVAL ? "not a regular file"
+				 : e == EFBIG ? "larger than 16 MiB"
+					      : strerror(e));
+		return -e;
+	}
+	char *text = malloc((size_t)st.st_size + 1);
+	size_t have = 0;
+	while (text && have < (size_t)st.st_size) {
+		ssize_t r = read(fd, text + have, (size_t)st.st_size - have);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		have += (size_t)r;
+	}
+	close(fd);
+	if (!text)
+		return -ENOMEM;
+	text[have] = '\0';
+	int rc = ward_suppressions_parse(text, with_defaults, out, err, errlen);
+	free(text);
+	return rc;
+}
+
+/* Whether glob pattern p (with '*') matches all of name[0..len). */
+static bool glob(const char *p, const char *name, size_t len)
+{
+	if (!*p)
+		return len == 0;
+	if (*p == '*') {
+		for (size_t k = 0; k <= len; k++)
+			if (glob(p + 1, name + k, len - k))
+				return true;
+		return false;
+	}
+	return len > 0 && *p == *name && glob(p + 1, name + 1, len - 1);
+}
+
+/* LeakSanitizer's rule: anchored by '^' and '$', else found anywhere. */
+static bool matches(const char *pat, const char *name, size_t len)
+{
+	char buf[1024];
+	bool start = pat[0] == '^';
+	size_t n = strlen(pat + start);
+	bool end = n > 0 && pat[start + n - 1] == '$';
+	snprintf(buf, sizeof(buf), "%s%.*s%s", start ? "" : "*",
+		 (int)(n - end), pat + start, end ? "" : "*");
+	return glob(buf, name, len);
+}
+
+/* The function, object and source file of a frame's text
+ * ("fn+0x1a (obj) file.c:12", "fn (obj) file.c:3 (inlined)",
+ * "0x7f.. (obj+0x10)"), each tried against pat. */
+static bool frame_matches(const char *pat, const char *frame)
+{
+	const char *open = strstr(frame, " (");
+	size_t fn = open ? (size_t)(open - frame) : strlen(frame);
+	const char *plus = memchr(frame, '+', fn);
+	if (plus)
+		fn = (size_t)(plus - frame);
+	if (!(frame[0] == '0' && frame[1] == 'x') && matches(pat, frame, fn))
+		return true;
+	if (!open)
+		return false;
+	const char *obj = open + 2, *close = strchr(obj, ')');
+	if (!close)
+		return false;
+	size_t olen = strcspn(obj, "+)");
+	if (matches(pat, obj, olen))
+		return true;
+	const char *file = close[1] == ' ' ? close + 2 : NULL;
+	if (!file || *file == '(')
+		return false;
+	return matches(pat, file, strcspn(file, ": "));
+}
+
+bool ward__suppressed(const struct ward_suppressions *s,
+		      const struct ward_profile *p, const uintptr_t *pcs,
+		      int depth)
+{
+	struct ward__frame_text fr[WARD_MAX_INLINE];
+	for (int d = 0; s && s->n && d < depth; d++) {
+		int nf = ward__describe_frames(p, pcs[d], fr, WARD_MAX_INLINE);
+		for (int j = 0; j < nf; j++)
+			for (size_t k = 0; k < s->n; k++)
+				if (frame_matches(s->pat[k], fr[j].s))
+					return true;
+	}
+	return false;
+}
+
+WARD_API int ward_profile_suppress(ward_profile_t *p,
+				   const ward_suppressions_t *s,
+				   struct ward_suppressed *out)
+{
+	if (!p || !s || !out)
+		return -EINVAL;
+	for (size_t i = 0; i < p->count; i++) {
+		struct ward_sample *smp = &p->samples[i];
+		if (smp->live_count == 0 ||
+		    !ward__suppressed(s, p, smp->pcs, smp->depth))
+			continue;
+		out->count = ward__sat_add(out->count, smp->live_count);
+		out->bytes = ward__sat_add(out->bytes, smp->live_bytes);
+		out->sites++;
+		smp->live_count = smp->live_bytes = 0;
+	}
+	return 0;
+}
