@@ -34,6 +34,8 @@ command -v curl >/dev/null 2>&1 || missing="$missing curl"
 # The tracer must run correctly over other allocators.
 [ -f /usr/lib/x86_64-linux-gnu/libjemalloc.so.2 ] || missing="$missing libjemalloc2"
 [ -f /usr/lib/x86_64-linux-gnu/libmimalloc.so.2 ] || missing="$missing libmimalloc2.0"
+# The C library's static functions are named from its separate debug file.
+dpkg -s libc6-dbg >/dev/null 2>&1 || missing="$missing libc6-dbg"
 # Statically linked test programs need libc.a.
 [ -f /usr/lib/x86_64-linux-gnu/libc.a ] || missing="$missing libc6-dev"
 if [ "${1:-}" = bench ]; then

@@ -110,6 +110,11 @@ static void take_table(struct elf_syms *e, const uint8_t *base, size_t size,
 	}
 	memcpy(strings, base + strsh->sh_offset, strsh->sh_size);
 	strings[strsh->sh_size] = '\0';
+	/* "__libc_start_main@GLIBC_2.2.5": a symbol version is no part of
+	 * the function's name. */
+	for (char *at = strings; (at = memchr(at, '@', strsh->sh_size -
+						      (size_t)(at - strings)));)
+		*at++ = '\0';
 	size_t n = 0;
 	for (size_t i = 0; i < count; i++) {
 		const Elf64_Sym *s =
@@ -155,32 +160,91 @@ static void note_build_id(struct elf_syms *e, const uint8_t *p, size_t len)
 	}
 }
 
-static void load(struct elf_syms *e)
+/*
+ * A regular file mapped read-only if it is a 64-bit ELF file whose tables
+ * lie inside it; NULL otherwise. A profile may name anything as a
+ * mapping's file: a FIFO or a device would block or never end, so the
+ * file is opened without blocking and only a regular one is read.
+ */
+static const uint8_t *map_elf(const char *path, size_t *size, bool *regular)
 {
-	/* A profile may name anything as a mapping's file: a FIFO or a
-	 * device would block or never end. Open without blocking, read only
-	 * regular files. */
-	int fd = open(e->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0)
-		return;
+		return NULL;
 	struct stat st;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
 	    st.st_size < (off_t)sizeof(Elf64_Ehdr)) {
 		close(fd);
-		return;
+		return NULL;
 	}
-	e->regular = true;
-	size_t size = (size_t)st.st_size;
-	const uint8_t *base = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (regular)
+		*regular = true;
+	*size = (size_t)st.st_size;
+	const uint8_t *base = mmap(NULL, *size, PROT_READ, MAP_PRIVATE, fd, 0);
 	close(fd);
 	if (base == MAP_FAILED)
-		return;
+		return NULL;
 	const Elf64_Ehdr *eh = (const Elf64_Ehdr *)base;
 	if (memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 ||
 	    eh->e_ident[EI_CLASS] != ELFCLASS64 ||
-	    eh->e_shoff + (uint64_t)eh->e_shnum * sizeof(Elf64_Shdr) > size ||
-	    eh->e_phoff + (uint64_t)eh->e_phnum * sizeof(Elf64_Phdr) > size)
-		goto out;
+	    eh->e_shoff + (uint64_t)eh->e_shnum * sizeof(Elf64_Shdr) > *size ||
+	    eh->e_phoff + (uint64_t)eh->e_phnum * sizeof(Elf64_Phdr) > *size) {
+		munmap((void *)base, *size);
+		return NULL;
+	}
+	return base;
+}
+
+/* The symbol table of a type (SHT_SYMTAB, SHT_DYNSYM) of a mapped file,
+ * whose string table index is valid; NULL when none. */
+static const Elf64_Shdr *table_of(const uint8_t *base, uint32_t type)
+{
+	const Elf64_Ehdr *eh = (const Elf64_Ehdr *)base;
+	const Elf64_Shdr *sh = (const Elf64_Shdr *)(base + eh->e_shoff);
+	for (int i = 0; i < eh->e_shnum; i++)
+		if (sh[i].sh_type == type && sh[i].sh_link < eh->e_shnum)
+			return &sh[i];
+	return NULL;
+}
+
+static void take(struct elf_syms *e, const uint8_t *base, size_t size,
+		 const Elf64_Shdr *table)
+{
+	const Elf64_Ehdr *eh = (const Elf64_Ehdr *)base;
+	const Elf64_Shdr *sh = (const Elf64_Shdr *)(base + eh->e_shoff);
+	take_table(e, base, size, table, &sh[table->sh_link]);
+}
+
+/*
+ * A stripped file's complete symbol table from its separate debug file,
+ * found by build id (libc6-dbg's for the C library: its static functions,
+ * __libc_start_call_main and the like, have no name otherwise). Only where
+ * separate debug files are wanted (the ward command).
+ */
+static void take_debug_file_table(struct elf_syms *e)
+{
+	char path[160];
+	size_t size;
+	if (!ward__separate_debuginfo || strlen(e->build_id) < 4)
+		return;
+	snprintf(path, sizeof(path), "/usr/lib/debug/.build-id/%.2s/%s.debug",
+		 e->build_id, e->build_id + 2);
+	const uint8_t *base = map_elf(path, &size, NULL);
+	if (!base)
+		return;
+	const Elf64_Shdr *full = table_of(base, SHT_SYMTAB);
+	if (full)
+		take(e, base, size, full);
+	munmap((void *)base, size);
+}
+
+static void load(struct elf_syms *e)
+{
+	size_t size;
+	const uint8_t *base = map_elf(e->path, &size, &e->regular);
+	if (!base)
+		return;
+	const Elf64_Ehdr *eh = (const Elf64_Ehdr *)base;
 	const Elf64_Phdr *ph = (const Elf64_Phdr *)(base + eh->e_phoff);
 	for (int i = 0; i < eh->e_phnum; i++)
 		if (ph[i].p_type == PT_NOTE && ph[i].p_offset <= size &&
@@ -193,23 +257,16 @@ static void load(struct elf_syms *e)
 			e->loads[e->nloads].filesz = ph[i].p_filesz;
 			e->nloads++;
 		}
-	const Elf64_Shdr *sh = (const Elf64_Shdr *)(base + eh->e_shoff);
-	const Elf64_Shdr *dyn = NULL, *full = NULL;
-	for (int i = 0; i < eh->e_shnum; i++) {
-		if (sh[i].sh_link >= eh->e_shnum)
-			continue;
-		if (sh[i].sh_type == SHT_SYMTAB)
-			full = &sh[i];
-		else if (sh[i].sh_type == SHT_DYNSYM)
-			dyn = &sh[i];
-	}
+	const Elf64_Shdr *dyn = table_of(base, SHT_DYNSYM);
+	const Elf64_Shdr *full = table_of(base, SHT_SYMTAB);
 	if (dyn)
-		take_table(e, base, size, dyn, &sh[dyn->sh_link]);
+		take(e, base, size, dyn);
 	if (full) /* a complete table replaces the exported one */
-		take_table(e, base, size, full, &sh[full->sh_link]);
-	e->ok = true;
-out:
+		take(e, base, size, full);
 	munmap((void *)base, size);
+	if (!full)
+		take_debug_file_table(e);
+	e->ok = true;
 }
 
 static struct elf_syms *get(const char *path)

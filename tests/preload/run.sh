@@ -794,6 +794,16 @@ case $got in
 *"first_version_leak+"*) ok "a profile is named from the binary it was written from" ;;
 *) bad "a profile is named from the binary it was written from" "$got" ;;
 esac
+# The C library's static functions are named from its separate debug file
+# (libc6-dbg), found by build id.
+if dpkg -s libc6-dbg >/dev/null 2>&1; then
+	case $got in
+	*"__libc_start_call_main+"*"(libc.so.6)"*) ok "libc's static functions are named from its separate debug file" ;;
+	*) bad "libc's static functions are named from its separate debug file" "$got" ;;
+	esac
+else
+	bad "libc6-dbg is missing" "install it with: sudo apt-get install -y libc6-dbg"
+fi
 rebuilt other_version_name 101
 got=$("$ward" report "$work/rebuilt.pb.gz" 2>&1)
 case $got in
@@ -823,7 +833,7 @@ status_is "ward watch: an endpoint that does not answer is one line, status 2" 2
 	"$(cat "$work/watch.err")"
 
 # Every check above ran (one that did not is a failure too).
-planned=122
+planned=123
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
