@@ -121,6 +121,7 @@ static NOINLINE long loop_ward(int i)
 /* ---- a panic through ten frames, each holding a defer ------------------ */
 
 static jmp_buf top;
+static void *sj_held[10]; /* what each level holds, for the unwinding */
 
 /* Each level either recurses or ends the recursion by jumping out. */
 #pragma GCC diagnostic ignored "-Winfinite-recursion"
@@ -128,18 +129,21 @@ static jmp_buf top;
 static NOINLINE void sj_level(int n)
 {
 	void *p = acquire(n);
-	if (n == 0) {
-		release(p); /* hand-written unwinding: release, then jump */
+	sj_held[n] = p;
+	if (n == 0)
 		longjmp(top, 1);
-	}
 	sj_level(n - 1);
 	release(p);
 }
 
+/* Hand-written unwinding: after the jump, every level's resource is
+ * released, innermost first, as the ten defers are. */
 static NOINLINE long panic10_setjmp(void)
 {
 	if (setjmp(top) == 0)
 		sj_level(9);
+	for (int n = 0; n < 10; n++)
+		release(sj_held[n]);
 	return 0;
 }
 

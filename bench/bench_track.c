@@ -10,6 +10,10 @@
  *  track_sampled_pair ward_malloc+ward_free, sampling at 512 KiB
  *  bytes_per_record   heap the live set uses per live record, 1M records
  *  export_1m          snapshot + pprof of 1M live records over 10k stacks
+ *  track_first_walk   (mode "sites") a track whose stack was never seen:
+ *                     the walk remembers nothing and the site is new
+ *  export_1m_sites    (mode "sites") snapshot + pprof of 1M live records
+ *                     at 1M sites
  *
  * Output: "ANCHOR <name> <value>" lines; bench/run.sh prints BENCH lines.
  */
@@ -132,6 +136,31 @@ int main(int argc, char **argv)
 	long iters = 200000;
 	int reps = 5;
 
+	if (strcmp(mode, "sites") == 0) {
+		/* 1M records, each from a stack never seen before (six levels
+		 * of ten call sites): every walk is a first walk (nothing
+		 * remembered matches) and makes a new site. */
+		double t0 = now_ns();
+		for (long i = 0; i < 1000000; i++)
+			descend(6, (int)i, (i + 1) * 16);
+		printf("ANCHOR track_first_walk_ns %.1f\n",
+		       (now_ns() - t0) / 1e6);
+		double best = 1e30;
+		for (int r = 0; r < 3; r++) {
+			counted = 0;
+			t0 = now_ns();
+			ward_profile_t *p = ward_profile_snapshot();
+			ward_profile_write(p, WARD_FORMAT_PPROF, count_bytes, NULL);
+			if (r == 0)
+				printf("ANCHOR export_1m_sites_samples %zu\n",
+				       ward_profile_count(p));
+			ward_profile_free(p);
+			double ms = (now_ns() - t0) / 1e6;
+			best = ms < best ? ms : best;
+		}
+		printf("ANCHOR export_1m_sites_ms %.2f\n", best);
+		return 0;
+	}
 	if (strcmp(mode, "nofp") == 0) {
 		/* Through code without frame pointers, with the walker run.sh
 		 * chose in WARD_STACK (named by argv[2]). */

@@ -12,7 +12,9 @@
 # The registry's figures (track_*, bytes_per_live_record, export_1m_ms) come
 # from bench/bench_track.c: a track+untrack pair with a stack of ~16 frames,
 # against malloc+free of the same block; the live set's heap per record at
-# 1M records; a snapshot and pprof export of 1M records over 10k stacks.
+# 1M records; a snapshot and pprof export of 1M records over 10k stacks;
+# a track whose stack was never seen (no remembered walk, a new site) and
+# an export of 1M records at 1M sites.
 #
 # The preload figures come from bench/preload.sh: bench/alloc_work.c's 2M
 # malloc/free pairs plain, under `ward run` (full and sampled), heaptrack,
@@ -50,6 +52,7 @@ done
 WARD_STACK=fp "$build/bench_track" >>"$tmp/anchors"
 "$build/bench_track" nofp cfi >>"$tmp/anchors"
 WARD_STACK=dwarf "$build/bench_track" nofp dwarf >>"$tmp/anchors"
+"$build/bench_track" sites >>"$tmp/anchors"
 # Owners and contexts against talloc and a bare defer (bench/bench_owner.c,
 # built here against libward.a and libtalloc).
 cc -O2 -fno-omit-frame-pointer -I"$here/../include" "$here/bench_owner.c" \
@@ -114,6 +117,8 @@ END {
 	printf "BENCH track_pair_libgcc_ns %.3f ns\n", b["track_pair_nofp_dwarf"]
 	printf "BENCH bytes_per_live_record %.2f bytes\n", b["bytes_per_record"]
 	printf "BENCH export_1m_ms %.2f ms\n", b["export_1m_ms"]
+	printf "BENCH track_first_walk_ns %.1f ns\n", b["track_first_walk_ns"]
+	printf "BENCH export_1m_sites_ms %.1f ms\n", b["export_1m_sites_ms"]
 	n = b["preload_pairs"]
 	plain = b["work_plain_ns"]
 	full = b["work_ward_full_ns"]
