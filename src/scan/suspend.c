@@ -259,12 +259,18 @@ int ward__thread_stack(int tid, uintptr_t *pcs, int max, uintptr_t *self)
 	return rc;
 }
 
+/* glibc's own sigaction: the tracer's interposer would run the handler
+ * through the program's trampoline, which holds signals back from a
+ * thread inside ward (handlers.c) — ward's own threads always are. */
+extern int __sigaction(int sig, const struct sigaction *act,
+		       struct sigaction *old);
+
 static bool install(int sig)
 {
 	struct sigaction sa, old;
 	if (installed)
 		return true;
-	if (sigaction(sig, NULL, &old) < 0 ||
+	if (__sigaction(sig, NULL, &old) < 0 ||
 	    ((old.sa_flags & SA_SIGINFO) ? old.sa_sigaction != NULL
 					 : old.sa_handler != SIG_DFL))
 		return false; /* the program's own */
@@ -272,7 +278,7 @@ static bool install(int sig)
 	sa.sa_sigaction = on_stop;
 	sa.sa_flags = SA_SIGINFO | SA_RESTART;
 	sigfillset(&sa.sa_mask);
-	if (sigaction(sig, &sa, NULL) < 0)
+	if (__sigaction(sig, &sa, NULL) < 0)
 		return false;
 	installed = true;
 	return true;

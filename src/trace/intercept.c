@@ -603,6 +603,14 @@ static void on_fatal(int sig, siginfo_t *si, void *uc)
 	errno = saved;
 }
 
+void ward__intercept_after(void)
+{
+	if (ward__signal_waiting)
+		ward__intercept_run_waiting();
+	if (ward__fatal_pending)
+		ward__intercept_fatal_resume();
+}
+
 void ward__intercept_fatal_resume(void)
 {
 	int sig = ward__fatal_pending;
@@ -635,9 +643,9 @@ int ward__intercept_sigaction(int sig, const struct sigaction *act,
 			      struct sigaction *old)
 {
 	if (!holds(sig))
-		return __sigaction(sig, act, old);
+		return ward__handlers_sigaction(sig, act, old);
 	if (act) {
-		int rc = __sigaction(sig, act, NULL);
+		int rc = ward__handlers_sigaction(sig, act, NULL);
 		if (rc < 0)
 			return rc;
 		atomic_fetch_and(&held, ~(1ull << sig));

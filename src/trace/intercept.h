@@ -36,13 +36,21 @@ void ward__intercept_report(void);
  */
 extern __thread int ward__busy __attribute__((tls_model("initial-exec")));
 extern __thread int ward__fatal_pending __attribute__((tls_model("initial-exec")));
+/* A program's handler waits for the end of the call (handlers.c). */
+extern __thread int ward__signal_waiting __attribute__((tls_model("initial-exec")));
 void ward__intercept_fatal_resume(void);
+void ward__intercept_run_waiting(void);
+/* What waited for the call to end: the program's handlers, then a fatal
+ * signal ward holds. */
+void ward__intercept_after(void);
 #define WARD__ENTER() (ward__busy++)
 #define WARD__LEAVE()                                                         \
 	do {                                                                   \
-		if (__builtin_expect(--ward__busy == 0 && ward__fatal_pending, \
+		if (__builtin_expect(--ward__busy == 0 &&                      \
+					     (ward__fatal_pending |            \
+					      ward__signal_waiting),           \
 				     0))                                       \
-			ward__intercept_fatal_resume();                        \
+			ward__intercept_after();                               \
 	} while (0)
 
 /* sigaction() as the program sees it: the signals ward holds to write the
@@ -50,6 +58,11 @@ void ward__intercept_fatal_resume(void);
 struct sigaction;
 int ward__intercept_sigaction(int sig, const struct sigaction *act,
 			      struct sigaction *old);
+
+/* sigaction() for the program's own handlers, which run through ward's
+ * trampoline (handlers.c); old is what the program set. */
+int ward__handlers_sigaction(int sig, const struct sigaction *act,
+			     struct sigaction *old);
 
 
 #include "registry/sample.h"

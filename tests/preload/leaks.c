@@ -312,6 +312,58 @@ NOINLINE void leak_running_threads(bool masked)
 
 /* ---- What the tracer must not harm ------------------------------------- */
 
+/* A signal handler that allocates and frees (not async-signal-safe, but
+ * programs do it), signalled thousands of times while the main thread
+ * opens and closes descriptors: many signals land inside ward's
+ * bookkeeping (none inside malloc, where the handler's malloc would
+ * deadlock with or without ward). The handler keeps its last 16 blocks;
+ * every other one it freed. Exactly 16 must be live at its site. */
+enum { HANDLER_KEEPS = 16 };
+static void *handler_kept[HANDLER_KEEPS];
+static volatile sig_atomic_t handler_runs;
+
+NOINLINE void *allocated_in_handler(void)
+{
+	return malloc(24);
+}
+
+static void allocating_handler(int sig)
+{
+	(void)sig;
+	int i = handler_runs++ % HANDLER_KEEPS;
+	free(handler_kept[i]);
+	handler_kept[i] = allocated_in_handler();
+}
+
+static void *signaller(void *arg)
+{
+	pthread_t target = *(pthread_t *)arg;
+	for (int i = 0; i < 20000; i++) {
+		pthread_kill(target, SIGUSR1);
+		if (i % 64 == 0)
+			sched_yield();
+	}
+	return NULL;
+}
+
+NOINLINE void leak_in_handler(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = allocating_handler;
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGUSR1, &sa, NULL);
+	pthread_t self = pthread_self(), t;
+	pthread_create(&t, NULL, signaller, &self);
+	void *ret;
+	while (pthread_tryjoin_np(t, &ret) != 0)
+		for (int i = 0; i < 64; i++)
+			close(open("/dev/null", O_RDONLY));
+	signal(SIGUSR1, SIG_IGN);
+	printf("handler ran %d times\n", (int)handler_runs);
+}
+
+
 /* malloc_usable_size and a failed realloc, with whatever allocator is
  * loaded (jemalloc, mimalloc): ward must hand every block back to the
  * allocator that made it. */
@@ -718,6 +770,8 @@ int main(int argc, char **argv)
 		leak_zero();
 	else if (strcmp(what, "new0") == 0)
 		leak_new0();
+	else if (strcmp(what, "handler") == 0)
+		leak_in_handler();
 	else if (strcmp(what, "sigwait") == 0)
 		leak_sigwait();
 	else if (strcmp(what, "keys") == 0)
