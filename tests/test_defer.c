@@ -817,6 +817,81 @@ TEST(cancelling_the_running_defer_is_enoent_in_and_out_of_panics)
 	ASSERT_TRUE(!ward_panicking());
 }
 
+/* A deferred function that leaves the panic by longjmp: the call runs
+ * once, the frame it was deferred on is dead and its other defers run
+ * once, and the panic it left is over (not current, not in the next
+ * panic's chain). */
+static jmp_buf out_of_defer;
+static int jumper_runs, guarded_runs;
+
+static void jumps_out_of_the_panic(void *arg)
+{
+	(void)arg;
+	jumper_runs++;
+	longjmp(out_of_defer, 1);
+}
+
+static void guarded(void *arg)
+{
+	(void)arg;
+	guarded_runs++;
+}
+
+static __attribute__((noinline)) void panics_into_a_jumping_defer(void)
+{
+	WARD_FRAME;
+	ward_defer(guarded, NULL);
+	ward_defer(jumps_out_of_the_panic, NULL);
+	ward_panic(1, "left by longjmp");
+}
+
+static void panics_final(void *arg)
+{
+	(void)arg;
+	ward_panic(2, "final");
+}
+
+static __attribute__((noinline)) void jump_out_of_a_panic_once(void)
+{
+	if (setjmp(out_of_defer) == 0)
+		panics_into_a_jumping_defer();
+}
+
+TEST(longjmp_out_of_a_deferred_call_ends_the_panic_it_left)
+{
+	int level = -1;
+	ward_set_log_hook(capture, &level);
+	if (setjmp(out_of_defer) == 0)
+		panics_into_a_jumping_defer();
+	ASSERT_TRUE(!ward_panicking());
+	{
+		WARD_FRAME; /* finds the dead frame: its defer runs now */
+	}
+	ward_set_log_hook(NULL, NULL);
+	ASSERT_EQ(jumper_runs, 1);
+	ASSERT_EQ(guarded_runs, 1);
+	ASSERT_EQ(ward__self.depth, 0);
+	const ward_panic_t *r = ward_pcall(panics_final, NULL);
+	ASSERT_NOT_NULL(r);
+	ASSERT_STREQ(r->message, "final");
+	ASSERT_NULL(r->link); /* the abandoned panic is not in its chain */
+	ASSERT_TRUE(!ward_panicking());
+	ASSERT_CONTAINS(logged, "(panics_into_a_jumping_defer) was left without closing");
+	/* Over and over, nothing is kept. */
+	ward_set_log_hook(capture, &level);
+	for (int i = 0; i < 1000; i++) {
+		logged[0] = '\0';
+		jump_out_of_a_panic_once();
+	}
+	{
+		WARD_FRAME;
+	}
+	ward_set_log_hook(NULL, NULL);
+	ASSERT_EQ(jumper_runs, 1001);
+	ASSERT_EQ(guarded_runs, 1001);
+	ASSERT_TRUE(!ward_panicking());
+}
+
 TEST(strerror_and_version)
 {
 	ASSERT_STREQ(ward_strerror(-ENOENT), "No such file or directory");

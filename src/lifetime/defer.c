@@ -226,6 +226,24 @@ WARD_API const int ward__frame_guard = 1;
 static void close_dead_frames(uintptr_t fa, uintptr_t var,
 			      const char *file, int line);
 
+/*
+ * Panics (and Goexits) whose deferred call a longjmp left for a frame
+ * above it: the stack at `here`, the caller's, is above the call's frame.
+ * They are over — not current, not in the next panic's chain, their
+ * records retired with the rest. The frames the jump skipped are dead, and
+ * their other defers run when that is found (close_dead_frames()); the
+ * call the jump left is never run again (unwind() marks it run before the
+ * call).
+ */
+static void end_abandoned(uintptr_t here)
+{
+	while (P.panic && P.panic->running &&
+	       (uintptr_t)P.panic->argp < here) {
+		P.panic->running = 0;
+		P.panic = P.panic->link;
+	}
+}
+
 WARD_API uint32_t ward__frame_enter_slow(const struct ward__site *site,
 					 uintptr_t fa, uintptr_t var,
 					 jmp_buf *resume)
@@ -233,6 +251,7 @@ WARD_API uint32_t ward__frame_enter_slow(const struct ward__site *site,
 	struct ward__thread *t = &ward__self;
 
 	setup(t);
+	end_abandoned((uintptr_t)__builtin_frame_address(0));
 	close_dead_frames(fa, var, site->file, site->line);
 	if (t->depth >= t->fcap) {
 		void *arr = t->frames;
@@ -470,6 +489,8 @@ WARD_API void ward__frame_exit(uint32_t d)
 {
 	struct ward__thread *t = &ward__self;
 
+	if (P.panic)
+		end_abandoned((uintptr_t)__builtin_frame_address(0));
 	if (t->depth <= d)
 		return;
 	if (t->depth > d + 1) {
@@ -742,6 +763,7 @@ WARD_API void ward__panic(int code, void *value, bool has_value,
 	}
 	if (msg == buf && len >= sizeof(buf))
 		len = sizeof(buf) - 1; /* out of memory: what fits */
+	end_abandoned((uintptr_t)__builtin_frame_address(0));
 	if (!P.panic)
 		retire_records();
 	struct panic_rec *p = new_record(len);
@@ -770,10 +792,10 @@ WARD_API void ward__panic(int code, void *value, bool has_value,
  */
 WARD_API const ward_panic_t *ward__recover(void *caller_frame)
 {
-	struct panic_rec *p = P.panic;
 	void *volatile self = __builtin_frame_address(0);
 
-	(void)self;
+	end_abandoned((uintptr_t)self);
+	struct panic_rec *p = P.panic;
 	if (!p || p->goexit || p->pub.recovered || !caller_frame)
 		return NULL;
 	void *const *fp = caller_frame;
@@ -800,6 +822,7 @@ WARD_API const ward_panic_t *ward__recover(void *caller_frame)
 
 WARD_API bool ward_panicking(void)
 {
+	end_abandoned((uintptr_t)__builtin_frame_address(0));
 	for (struct panic_rec *p = P.panic; p; p = p->link)
 		if (!p->goexit && !p->pub.recovered)
 			return true;
