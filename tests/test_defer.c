@@ -600,6 +600,89 @@ TEST(pthread_exit_still_runs_pending_defers)
 	ASSERT_STREQ(trace, "ran-at-thread-exit");
 }
 
+/* pthread_exit() with defers pending in two frames, from a deferred call
+ * during a panic, and ward_goexit() from a defer pthread_exit() runs:
+ * each defer once, the thread ends (built with -fexceptions too, where
+ * the unwinding runs them, under gcc and clang). */
+static void *exits_with_two_frames_pending(void *arg)
+{
+	(void)arg;
+	WARD_FRAME;
+	ward_defer(mark, "outer");
+	{
+		WARD_FRAME;
+		ward_defer(mark, "inner1");
+		ward_defer(mark, "inner2");
+		pthread_exit((void *)"exited");
+	}
+	return NULL;
+}
+
+static void exits_now(void *arg)
+{
+	(void)arg;
+	mark("exits");
+	pthread_exit((void *)"exited");
+}
+
+static void *exits_from_a_deferred_call_in_a_panic(void *arg)
+{
+	(void)arg;
+	WARD_FRAME;
+	ward_defer(mark, "outer");
+	{
+		WARD_FRAME;
+		ward_defer(mark, "inner");
+		ward_defer(exits_now, NULL);
+		ward_panic(2, "p");
+	}
+	return NULL;
+}
+
+static void goexits_now(void *arg)
+{
+	(void)arg;
+	mark("goexits");
+	ward_goexit();
+}
+
+static void *goexits_from_a_defer_pthread_exit_runs(void *arg)
+{
+	(void)arg;
+	WARD_FRAME;
+	ward_defer(mark, "outer");
+	{
+		WARD_FRAME;
+		ward_defer(goexits_now, NULL);
+		pthread_exit((void *)"exited");
+	}
+	return NULL;
+}
+
+static const char *thread_trace(void *(*fn)(void *), void **ret)
+{
+	pthread_t th;
+	trace[0] = '\0';
+	if (pthread_create(&th, NULL, fn, NULL) != 0 ||
+	    pthread_join(th, ret) != 0)
+		return "(no thread)";
+	return trace;
+}
+
+TEST(pthread_exit_runs_each_pending_defer_once)
+{
+	void *ret = NULL;
+	ASSERT_STREQ(thread_trace(exits_with_two_frames_pending, &ret),
+		     "inner2 inner1 outer");
+	ASSERT_STREQ((char *)ret, "exited");
+	ASSERT_STREQ(thread_trace(exits_from_a_deferred_call_in_a_panic, &ret),
+		     "exits inner outer");
+	ASSERT_STREQ((char *)ret, "exited");
+	ASSERT_STREQ(thread_trace(goexits_from_a_defer_pthread_exit_runs, &ret),
+		     "goexits outer");
+	ASSERT_NULL(ret);
+}
+
 static void *counting_thread(void *arg)
 {
 	long sum = 0;

@@ -371,8 +371,15 @@ ward__frame_enter(const struct ward__site *site, jmp_buf *resume,
  * Leaving a frame with nothing pending pops it; with exactly one pending
  * defer (the common case) it runs it here. Anything else, and frames left
  * behind by a longjmp, go to ward__frame_exit().
+ *
+ * nothrow: built with -fexceptions, clang guards what a cleanup calls
+ * while an unwinding runs it with a handler that aborts, as C++ does for a
+ * destructor that throws. A deferred call that starts an unwinding of its
+ * own there (pthread_exit() or ward_goexit() in a defer that
+ * pthread_exit()'s unwinding runs) is allowed: with no handler the C
+ * personality lets it through, as gcc does.
  */
-static inline __attribute__((always_inline)) void
+static inline __attribute__((always_inline, nothrow)) void
 ward__frame_leave(const volatile uint32_t *depth)
 {
 	uint32_t d = *depth, n = WARD__T.n;

@@ -4,9 +4,11 @@
 # keep), or with -fexceptions (unwinding through C frames). A tree of its
 # own under BUILD_DIR/variant-NAME.
 #
-#   run.sh SRC_DIR BUILD_DIR NAME CC CFLAGS SANITIZERS(ON|OFF)
+#   run.sh SRC_DIR BUILD_DIR NAME CC CFLAGS SANITIZERS(ON|OFF) [BATCH(ON|OFF)]
+#
+# BATCH OFF leaves out the differential batch (the unit tests only).
 set -u
-src=$1 build=$2 name=$3 cc=$4 cflags=$5 san=$6
+src=$1 build=$2 name=$3 cc=$4 cflags=$5 san=$6 batch=${7:-ON}
 dir="$build/variant-$name"
 mkdir -p "$dir" || exit 1
 command -v "$cc" >/dev/null 2>&1 ||
@@ -14,13 +16,15 @@ command -v "$cc" >/dev/null 2>&1 ||
 cmake -S "$src" -B "$dir" -DCMAKE_C_COMPILER="$cc" -DCMAKE_C_FLAGS="$cflags" \
 	-DCMAKE_BUILD_TYPE=RelWithDebInfo -DWARD_WERROR=ON \
 	-DWARD_SANITIZER_TESTS="$san" -DWARD_VALGRIND_TESTS=OFF \
-	-DWARD_TSAN_TESTS=OFF -DWARD_GO_TESTS=ON -DWARD_VARIANT_TESTS=OFF >"$dir.log" 2>&1 ||
+	-DWARD_TSAN_TESTS=OFF -DWARD_GO_TESTS="$batch" -DWARD_VARIANT_TESTS=OFF >"$dir.log" 2>&1 ||
 	{ tail -20 "$dir.log"; exit 1; }
 targets="test_defer test_conformance ward_static"
 [ "$san" = ON ] && targets="$targets test_defer_asan test_conformance_asan ward_asan"
 cmake --build "$dir" -j "$(nproc 2>/dev/null || echo 2)" --target $targets >>"$dir.log" 2>&1 ||
 	{ grep -E "error|warning" "$dir.log" | head -20; exit 1; }
-tests="^(defer|conformance|go_differential)\$"
-[ "$san" = ON ] && tests="^(defer|conformance|go_differential)(_asan)?\$"
+suites="defer|conformance|go_differential"
+[ "$batch" = OFF ] && suites="defer|conformance"
+tests="^($suites)\$"
+[ "$san" = ON ] && tests="^($suites)(_asan)?\$"
 # The differential batch compiles its C programs with $CC.
 cd "$dir" && CC="$cc $cflags" ctest --output-on-failure -R "$tests"
