@@ -975,6 +975,57 @@ TEST(longjmp_out_of_a_deferred_call_ends_the_panic_it_left)
 	ASSERT_TRUE(!ward_panicking());
 }
 
+/* Locals a deferred call points to, declared with the frame: alive when
+ * it runs (a local declared after WARD_FRAME is not, under clang). */
+static void show_int(void *p)
+{
+	mark_int((void *)(intptr_t)*(int *)p);
+}
+
+static __attribute__((noinline)) void defers_on_a_local_declared_with_the_frame(void)
+{
+	WARD_FRAME_WITH(int x = 1, y = 10);
+	ward_defer(show_int, &x);
+	ward_defer(show_int, &y);
+	x = 2;
+	y = 20;
+	__asm__ volatile("" ::: "memory");
+}
+
+TEST(frame_with_declares_what_its_defers_point_to)
+{
+	defers_on_a_local_declared_with_the_frame();
+	ASSERT_STREQ(trace, "20 2");
+}
+
+#if defined(__clang__) && defined(__has_feature)
+#if __has_feature(address_sanitizer)
+static __attribute__((noinline)) void defers_on_a_local_declared_after(void)
+{
+	WARD_FRAME;
+	int x = 1;
+	ward_defer(show_int, &x);
+	x = 2;
+	__asm__ volatile("" ::: "memory");
+}
+
+static void runs_the_dead_local_defer(void)
+{
+	defers_on_a_local_declared_after();
+	exit(0);
+}
+
+/* The rule broken is caught where the toolchain can: clang's ASan. */
+TEST(a_local_declared_after_the_frame_is_caught_under_clang_asan)
+{
+	struct ward_test_spawned s = ward_test_spawn(runs_the_dead_local_defer);
+	ASSERT_NE(s.status, 0);
+	ASSERT_CONTAINS(s.err, "stack-use-after-scope");
+	ward_test_spawned_free(&s);
+}
+#endif
+#endif
+
 TEST(strerror_and_version)
 {
 	ASSERT_STREQ(ward_strerror(-ENOENT), "No such file or directory");

@@ -94,6 +94,34 @@ typedef struct ward_panic {
 #define WARD_FRAME WARD__FRAME(WARD__CAT(ward__frame_, __LINE__), NULL, )
 
 /*
+ * What a deferred call points to must outlive the frame: declared before
+ * WARD_FRAME (in its block or an enclosing one), static, or on the heap.
+ * A local declared after WARD_FRAME in the same block is gone when the
+ * frame's deferred calls run, the way Go's closures never are: C ends the
+ * block's objects' lifetimes last-declared first, so the later local's ends
+ * before the frame's cleanup runs, and clang reuses its storage (from -O1:
+ *
+ *     WARD_FRAME;
+ *     int x = 1;
+ *     ward_defer(show, &x);   // show() reads 1, not 2, under clang -O2
+ *     x = 2;
+ *
+ * ASan built by clang reports it as stack-use-after-scope; gcc happens to
+ * keep the storage). WARD_FRAME_WITH(declarations); declares them first,
+ * then opens the frame:
+ *
+ *     WARD_FRAME_WITH(int x = 1);
+ *     ward_defer(show, &x);   // 2
+ *     x = 2;
+ *
+ * A value is captured in the argument itself: ward_defer(fn, (void
+ * *)(intptr_t)n) reads n now, as Go's `defer f(n)` does.
+ */
+#define WARD_FRAME_WITH(...)                                                  \
+	__VA_ARGS__;                                                           \
+	WARD_FRAME
+
+/*
  * WARD_FRAME_RESUMABLE(stmt); — open a frame that can be resumed after one
  * of its deferred functions recovers a panic. Execution then continues with
  * `stmt` (typically `return result`, Go's named result, or `break` in a loop
