@@ -28,6 +28,16 @@ uint32_t ward__capture(uint32_t key, int skip, ward__walk_fn fn);
 int ward__capture_context(uintptr_t pc, uintptr_t sp, uintptr_t bp,
 			  uintptr_t *pcs, int max);
 
+/*
+ * The frames of a stack from a context (pc, stack and frame pointer) whose
+ * stack is any mapping, this thread's or a stopped one's: pcs[i] and the
+ * canonical frame address cfas[i] (the stack pointer before the call that
+ * made frame i; frame i's words lie below it, above cfas[i - 1]). Returns
+ * how many. Not for signal handlers (it reads /proc/self/maps).
+ */
+int ward__capture_frames(uintptr_t pc, uintptr_t sp, uintptr_t bp,
+			 uintptr_t *pcs, uintptr_t *cfas, int max);
+
 /* The start of the function containing pc, from the unwind tables; 0
  * when no table covers it. */
 uintptr_t ward__function_start(uintptr_t pc);

@@ -482,7 +482,7 @@ static inline bool log_read(struct walk_log *log, uintptr_t addr,
 static inline __attribute__((always_inline)) int
 walk(uintptr_t sp, uintptr_t bp, uintptr_t pc, uintptr_t *pcs, int max,
      int skip, uintptr_t lo, uintptr_t hi, bool rules, struct walk_log *log,
-     bool *complete)
+     bool *complete, uintptr_t *cfas)
 {
 	uintptr_t bp_src = 0; /* where bp was loaded from; 0: the register */
 	bool bp_logged = false, ok = true;
@@ -511,8 +511,11 @@ walk(uintptr_t sp, uintptr_t bp, uintptr_t pc, uintptr_t *pcs, int max,
 			break;
 		if (skip > 0)
 			skip--;
-		else
+		else {
+			if (cfas) /* until this frame's own is known */
+				cfas[n] = hi;
 			pcs[n++] = pc;
+		}
 		if (!rules)
 			r = NULL; /* frame pointers only */
 		if (r && r->ok == 2)
@@ -528,6 +531,8 @@ walk(uintptr_t sp, uintptr_t bp, uintptr_t pc, uintptr_t *pcs, int max,
 		}
 		if (cfa <= sp || cfa < lo + 8 || cfa > hi)
 			break;
+		if (cfas && n > 0 && skip == 0)
+			cfas[n - 1] = cfa;
 		uintptr_t next_pc = *(uintptr_t *)(cfa - 8);
 		if (log)
 			ok &= log_read(log, cfa - 8, next_pc);
@@ -599,6 +604,16 @@ static struct walk_log *memo_find(uintptr_t sp, uintptr_t bp, uint32_t key,
 	return NULL;
 }
 
+int ward__capture_frames(uintptr_t pc, uintptr_t sp, uintptr_t bp,
+			 uintptr_t *pcs, uintptr_t *cfas, int max)
+{
+	uintptr_t hi = ward__stack_top_of(sp);
+	if (!hi || sp >= hi || max <= 0)
+		return 0;
+	drop_stale_rules();
+	return walk(sp, bp, pc, pcs, max, 0, sp, hi, true, NULL, NULL, cfas);
+}
+
 int ward__capture_context(uintptr_t pc, uintptr_t sp, uintptr_t bp,
 			  uintptr_t *pcs, int max)
 {
@@ -608,7 +623,7 @@ int ward__capture_context(uintptr_t pc, uintptr_t sp, uintptr_t bp,
 	if (!hi || sp >= hi || max <= 0)
 		return 0;
 	drop_stale_rules();
-	return walk(sp, bp, pc, pcs, max, 0, sp, hi, true, NULL, NULL);
+	return walk(sp, bp, pc, pcs, max, 0, sp, hi, true, NULL, NULL, NULL);
 }
 
 __attribute__((noinline)) int ward__cfi_capture(uint32_t key, int max,
@@ -627,7 +642,7 @@ __attribute__((noinline)) int ward__cfi_capture(uint32_t key, int max,
 	 * without the memo, whose entry may be half written. */
 	if (__builtin_expect(memo_busy || (!memo && !memo_init()), 0)) {
 		int n = walk(sp, bp, pc, pcs, max, skip, lo, hi, rules, NULL,
-			     NULL);
+			     NULL, NULL);
 		*id = fn(key, pcs, ward__unhide(pcs, n));
 		return 0;
 	}
@@ -646,7 +661,8 @@ __attribute__((noinline)) int ward__cfi_capture(uint32_t key, int max,
 	m->nreads = 0;
 	m->bp_used = false;
 	bool complete;
-	int n = walk(sp, bp, pc, pcs, max, skip, lo, hi, rules, m, &complete);
+	int n = walk(sp, bp, pc, pcs, max, skip, lo, hi, rules, m, &complete,
+		     NULL);
 	*id = fn(key, pcs, ward__unhide(pcs, n));
 	if (complete && *id) {
 		m->sp = sp;
@@ -673,6 +689,13 @@ int ward__capture_context(uintptr_t pc, uintptr_t sp, uintptr_t bp,
 			  uintptr_t *pcs, int max)
 {
 	(void)pc; (void)sp; (void)bp; (void)pcs; (void)max;
+	return 0;
+}
+
+int ward__capture_frames(uintptr_t pc, uintptr_t sp, uintptr_t bp,
+			 uintptr_t *pcs, uintptr_t *cfas, int max)
+{
+	(void)pc; (void)sp; (void)bp; (void)pcs; (void)cfas; (void)max;
 	return 0;
 }
 

@@ -42,8 +42,10 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <time.h>
+#include <ucontext.h>
 #include <unistd.h>
 
+#include "capture/capture.h"
 #include "core/map.h"
 #include "registry/registry.h"
 #include "scan/scan.h"
@@ -72,6 +74,8 @@ struct block {
 	uint32_t site;
 	uint8_t state; /* 0 unreached, 1 reachable, 2 pointed to by lost */
 	bool empty;    /* of size 0 (reported so) */
+	uintptr_t via; /* reachable: the word that reached it first (0:
+			* the loader's own) */
 };
 
 struct range {
@@ -100,6 +104,11 @@ struct scan {
 	 * copies, which a page unmapped meanwhile cannot fault. */
 	int held;
 	uintptr_t *copy; /* COPY_WORDS words */
+	/* Who holds it: the sites whose reachable blocks get a path. */
+	const uint8_t *want; /* by site id; NULL: none */
+	uint32_t nwant;
+	struct ward__scan_path *paths; /* MAX_PATHS */
+	size_t npaths;
 };
 
 enum { COPY_WORDS = 4096 };
@@ -128,7 +137,7 @@ static void collect(uintptr_t h, uint32_t site, uint64_t size, void *opaque)
 	struct scan *s = opaque;
 	if (s->n < s->cap)
 		s->b[s->n++] = (struct block){ h, h + (size ? size : 1), site, 0,
-					       size == 0 };
+					       size == 0, 0 };
 }
 
 /* In place (qsort may allocate). */
@@ -311,7 +320,7 @@ static uintptr_t glibc_heap_at(const struct scan *s, uintptr_t a)
  * queued. lo: where the range scanned starts (a lost block pointing into
  * itself is not indirect). */
 static void scan_words(struct scan *s, const uintptr_t *w, size_t n,
-		       uintptr_t lo, uint8_t state)
+		       uintptr_t at, uintptr_t lo, uint8_t state)
 {
 	for (size_t i = 0; i < n; i++) {
 		uintptr_t v = w[i];
@@ -323,8 +332,10 @@ static void scan_words(struct scan *s, const uintptr_t *w, size_t n,
 		if (state == 2 && b->state == 0 && b->start == lo)
 			continue;
 		b->state = state;
-		if (state == 1)
+		if (state == 1) {
+			b->via = at + i * 8;
 			s->work[s->nwork++] = (size_t)(b - s->b);
+		}
 	}
 }
 
@@ -337,13 +348,13 @@ static void scan_range(struct scan *s, uintptr_t lo, uintptr_t hi,
 		return;
 	size_t words = (hi - lo) / 8;
 	if (!s->held) {
-		scan_words(s, (const uintptr_t *)lo, words, lo, state);
+		scan_words(s, (const uintptr_t *)lo, words, lo, lo, state);
 		return;
 	}
 	for (uintptr_t a = lo; words > 0;) {
 		size_t want = words < COPY_WORDS ? words : COPY_WORDS;
 		size_t got = copy_in(s->copy, a, want * 8) / 8;
-		scan_words(s, s->copy, got, lo, state);
+		scan_words(s, s->copy, got, a, lo, state);
 		if (got < want) { /* unreadable now: on from the next page */
 			uintptr_t next = ((a + got * 8) | 4095) + 1;
 			size_t skipped = (next - a) / 8;
@@ -517,6 +528,8 @@ static void unmap_all(struct scan *s)
 	unmap_pages(s->anon, MAX_MAPS * sizeof(*s->anon));
 	unmap_pages(s->tps, MAX_TPS * sizeof(*s->tps));
 	unmap_pages(s->copy, COPY_WORDS * sizeof(*s->copy));
+	unmap_pages((void *)s->want, s->nwant);
+	unmap_pages(s->paths, WARD__PATHS_MAX * sizeof(*s->paths));
 }
 
 /* Stop the other threads with the heap's shard locks free, and take
@@ -619,8 +632,187 @@ static void mark(struct scan *s, const struct ward__scan_self *self,
 			scan_range(s, s->b[i].start, s->b[i].end, 2);
 }
 
+/* ---- Who holds it ------------------------------------------------------ */
+
+/* This thread's frames, from its caller up: pcs and frame addresses. */
+static __attribute__((noinline)) int self_frames(uintptr_t *pcs,
+						 uintptr_t *cfas, int max)
+{
+	uintptr_t *fp = __builtin_frame_address(0);
+	return ward__capture_frames(fp[1], (uintptr_t)(fp + 2), fp[0], pcs,
+				    cfas, max);
+}
+
+/* The function whose frame holds stack word w, of a stack walked into
+ * pcs/cfas: the innermost frame whose frame address is above w. */
+static uintptr_t frame_of(const uintptr_t *pcs, const uintptr_t *cfas,
+			  int n, uintptr_t w)
+{
+	for (int i = 0; i < n; i++)
+		if (w < cfas[i])
+			return pcs[i];
+	return 0;
+}
+
+static const char *const self_reg_names[WARD__SELF_REGS] = {
+	"rbx", "rbp", "r12", "r13", "r14", "r15",
+};
+static const char *const greg_names[WARD__STOPPED_REGS] = {
+	"r8",  "r9",  "r10", "r11", "r12", "r13", "r14", "r15",
+	"rdi", "rsi", "rbp", "rbx", "rdx", "rax", "rcx", "rsp",
+	"rip", "efl", "csgsfs", "err", "trapno", "oldmask", "cr2",
+};
+
+/* The thread pointer whose TLS (and descriptor) holds v, the TLS taken
+ * `slack` bytes lower; 0 when none. */
+static uintptr_t tls_of(const struct scan *s, uintptr_t v, uintptr_t slack)
+{
+	for (size_t i = 0; i < s->ntps; i++)
+		if (v >= s->tps[i] - s->tls_below - slack &&
+		    v < s->tps[i] + 4096)
+			return s->tps[i];
+	return 0;
+}
+
+/* What root word v is (ranges as mark() scanned them). */
+static void name_root(struct scan *s, const struct ward__scan_self *self,
+		      const struct ward__stopped *threads, int nthreads,
+		      struct ward__scan_path *p, uintptr_t v)
+{
+	enum { DEPTH = 128 };
+	uintptr_t pcs[DEPTH], cfas[DEPTH];
+
+	p->word = v;
+	p->root = WARD__ROOT_MAPPED;
+	if (!v) {
+		p->root = WARD__ROOT_LOADER;
+		return;
+	}
+	uintptr_t r = (uintptr_t)self->regs;
+	if (v >= r && v < r + sizeof(self->regs)) {
+		p->root = WARD__ROOT_REGISTER;
+		snprintf(p->reg, sizeof(p->reg), "%s", self_reg_names[(v - r) / 8]);
+		return;
+	}
+	for (int t = 0; t < nthreads; t++) {
+		r = (uintptr_t)threads[t].regs;
+		if (v >= r && v < r + sizeof(threads[t].regs)) {
+			p->root = WARD__ROOT_REGISTER;
+			p->tid = threads[t].tid;
+			snprintf(p->reg, sizeof(p->reg), "%s",
+				 greg_names[(v - r) / 8]);
+			return;
+		}
+	}
+	/* Static TLS and the descriptor exactly, then the stacks (a thread's
+	 * first frames lie just below its TLS, in the slack mark() scans
+	 * with it), then that slack. */
+	if ((p->tp = tls_of(s, v, 0))) {
+		p->root = WARD__ROOT_TLS;
+		return;
+	}
+	if (v >= self->stack_lo && v < self->stack_hi) {
+		p->root = WARD__ROOT_STACK;
+		int n = self_frames(pcs, cfas, DEPTH);
+		p->pc = frame_of(pcs, cfas, n, v);
+		return;
+	}
+	for (int t = 0; t < nthreads; t++) {
+		uintptr_t lo = threads[t].sp - 128, end;
+		if (!readable(s, lo, lo + 8, &end) || v < lo || v >= end)
+			continue;
+		p->root = WARD__ROOT_STACK;
+		p->tid = threads[t].tid;
+#if defined(__x86_64__)
+		const uintptr_t *g = threads[t].regs;
+		if (!threads[t].held) {
+			int n = ward__capture_frames(g[REG_RIP], g[REG_RSP],
+						     g[REG_RBP], pcs, cfas, DEPTH);
+			p->pc = frame_of(pcs, cfas, n, v);
+		}
+#endif
+		return;
+	}
+	if ((p->tp = tls_of(s, v, 2048))) {
+		p->root = WARD__ROOT_TLS;
+		return;
+	}
+	for (size_t i = 0; i < s->nroots; i++)
+		if (v >= s->roots[i].lo && v < s->roots[i].hi) {
+			p->root = WARD__ROOT_GLOBAL;
+			return;
+		}
+	for (size_t i = 0; i < ward__ninherited; i++)
+		if (v >= ward__inherited[i].start && v < ward__inherited[i].end) {
+			p->root = WARD__ROOT_INHERITED;
+			return;
+		}
+}
+
+/* Paths for the reachable blocks of the wanted sites, a few a site, with
+ * every other thread still stopped: nothing here allocates. */
+static void build_paths(struct scan *s, const struct ward__scan_self *self,
+			const struct ward__stopped *threads, int nthreads)
+{
+	enum { PER_SITE = 3 };
+
+	for (size_t i = 0; i < s->n && s->npaths < WARD__PATHS_MAX; i++) {
+		const struct block *b = &s->b[i];
+		if (b->state != 1 || b->site >= s->nwant || !s->want[b->site])
+			continue;
+		int taken = 0;
+		for (size_t k = 0; k < s->npaths; k++)
+			taken += s->paths[k].hop[s->paths[k].n - 1].site == b->site;
+		if (taken >= PER_SITE)
+			continue;
+		struct ward__scan_path *p = &s->paths[s->npaths++];
+		memset(p, 0, sizeof(*p));
+		/* From the block back to its root, then reversed. */
+		size_t chain[WARD__PATH_MAX];
+		int n = 0;
+		size_t cur = i;
+		chain[n++] = cur;
+		uintptr_t v = b->via;
+		for (;;) {
+			struct block *up = v ? find(s, v) : NULL;
+			if (!up)
+				break;
+			size_t j = (size_t)(up - s->b);
+			bool seen = false;
+			for (int k = 0; k < n && !seen; k++)
+				seen = chain[k] == j;
+			if (seen)
+				break;
+			if (n == WARD__PATH_MAX) {
+				p->cut = true;
+				break;
+			}
+			chain[n++] = j;
+			v = up->via;
+		}
+		name_root(s, self, threads, nthreads, p, v);
+		p->n = n;
+		for (int k = 0; k < n; k++) {
+			const struct block *h = &s->b[chain[n - 1 - k]];
+			p->hop[k].start = h->start;
+			p->hop[k].size = h->empty ? 0 : h->end - h->start;
+			p->hop[k].site = h->site;
+			/* Where in it the pointer to the next block lies. */
+			p->hop[k].off = k + 1 < n
+				? s->b[chain[n - 2 - k]].via - h->start : 0;
+		}
+	}
+}
+
 int ward__scan_heap(const struct ward__scan_self *self,
-		   struct ward__scan_result *out)
+		    struct ward__scan_result *out)
+{
+	return ward__scan_heap_why(self, NULL, NULL, out);
+}
+
+int ward__scan_heap_why(const struct ward__scan_self *self,
+			bool (*want)(uint32_t site, void *arg), void *arg,
+			struct ward__scan_result *out)
 {
 	struct scan s;
 	const struct ward__stopped *threads;
@@ -647,6 +839,20 @@ int ward__scan_heap(const struct ward__scan_self *self,
 	if (!s.roots || !s.maps || !s.anon || !s.tps || !s.copy) {
 		unmap_all(&s);
 		return -1;
+	}
+	if (want) { /* asked now: naming sites may allocate */
+		uint32_t nsites = ward__site_count() + 1;
+		uint8_t *w = map_pages(nsites);
+		s.paths = map_pages(WARD__PATHS_MAX * sizeof(*s.paths));
+		if (w && s.paths) {
+			for (uint32_t id = 1; id < nsites; id++) {
+				const struct ward__site_rec *r = ward__site_get(id);
+				w[id] = r && r->kind == WARD_KIND_HEAP &&
+					want(id, arg);
+			}
+			s.want = w;
+			s.nwant = nsites;
+		}
 	}
 	dl_iterate_phdr(find_self, &s);
 	if (s.skip_lo == 0 || (s.skip_hi - s.skip_lo) > ((uintptr_t)1 << 30))
@@ -686,6 +892,8 @@ int ward__scan_heap(const struct ward__scan_self *self,
 	if (s.n > 0) {
 		sort_blocks(s.b, s.n);
 		mark(&s, self, threads, nthreads);
+		if (s.want)
+			build_paths(&s, self, threads, nthreads);
 	}
 	if (s.held)
 		ward__registry_unlock(WARD_KIND_HEAP);
@@ -702,6 +910,10 @@ int ward__scan_heap(const struct ward__scan_self *self,
 		unmap_all(&s);
 		return -1;
 	}
+	if (s.npaths && (out->paths = malloc(s.npaths * sizeof(*s.paths)))) {
+		memcpy(out->paths, s.paths, s.npaths * sizeof(*s.paths));
+		out->npaths = s.npaths;
+	}
 	for (size_t i = 0; i < s.n; i++) {
 		out->site[i] = s.b[i].site;
 		out->handle[i] = s.b[i].start;
@@ -716,6 +928,7 @@ int ward__scan_heap(const struct ward__scan_self *self,
 
 void ward__scan_free(struct ward__scan_result *r)
 {
+	free(r->paths);
 	free(r->handle);
 	free(r->site);
 	free(r->state);

@@ -4,14 +4,49 @@
 #ifndef WARD_INTERNAL_SCAN_H
 #define WARD_INTERNAL_SCAN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "registry/registry.h"
 #include "ward/profile.h"
 
+/*
+ * Who holds a reachable block: the root word holding the first block of a
+ * chain, then each block of the chain, the last the one asked about. The
+ * block's `off` is where in it the pointer to the next one lies.
+ */
+enum ward__root_kind {
+	WARD__ROOT_LOADER,    /* the dynamic loader's own bookkeeping */
+	WARD__ROOT_GLOBAL,    /* a loaded object's data */
+	WARD__ROOT_STACK,     /* a thread's stack */
+	WARD__ROOT_REGISTER,  /* a thread's register */
+	WARD__ROOT_TLS,       /* a thread's thread-local storage */
+	WARD__ROOT_MAPPED,    /* memory the program mapped itself */
+	WARD__ROOT_INHERITED, /* a block a forked child inherited */
+};
+enum { WARD__PATH_MAX = 16, WARD__PATHS_MAX = 32 };
+struct ward__scan_path {
+	int root;        /* enum ward__root_kind */
+	uintptr_t word;  /* the root word's address */
+	int tid;         /* stack, register: the thread (0: the scanning one) */
+	char reg[8];     /* register: its name */
+	uintptr_t pc;    /* stack: an address in the function whose frame
+			  * holds the word (0: unknown) */
+	uintptr_t tp;    /* TLS: the thread pointer */
+	int n;           /* blocks in hop[] */
+	bool cut;        /* the chain was longer than hop[] */
+	struct {
+		uintptr_t start, off;
+		uint64_t size;
+		uint32_t site;
+	} hop[WARD__PATH_MAX];
+};
+
 /* Every live heap block: its site, size and class (WARD_LEAK_*). */
 struct ward__scan_result {
+	struct ward__scan_path *paths; /* for the blocks asked about */
+	size_t npaths;
 	int held; /* threads not stopped (their registers unread): the
 		   * classes are partial, see ward__stopped */
 	size_t blocks;
@@ -85,6 +120,13 @@ void ward__inherited_forget(uintptr_t p);
  * (out is then empty). */
 int ward__scan_heap(const struct ward__scan_self *self,
 		    struct ward__scan_result *out);
+
+/* The same, and for the reachable blocks of the sites want(site, arg)
+ * picks (asked before any thread is stopped; at most WARD__PATHS_MAX, a
+ * few a site), the path from a root (out->paths). */
+int ward__scan_heap_why(const struct ward__scan_self *self,
+			bool (*want)(uint32_t site, void *arg), void *arg,
+			struct ward__scan_result *out);
 void ward__scan_free(struct ward__scan_result *r);
 
 /* A thread stopped by ward__threads_stop(): its id, stack pointer and

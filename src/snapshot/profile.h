@@ -134,6 +134,12 @@ void ward__describe(const struct ward_profile *p, uintptr_t pc, char *buf,
 		    size_t len);
 void ward__describe_pc(uintptr_t pc, char *buf, size_t len);
 
+/* Who holds each block the scan was asked about: a line per path, from
+ * its root, named (roots.c). 0 or -ENOMEM. */
+struct ward__scan_path;
+int ward__write_paths(const struct ward__scan_path *paths, size_t n,
+		      ward_write_fn write, void *opaque);
+
 /* Cut a frame's text down to its function's name ("name (object)" with
  * with_object), for matching frames across builds and merging them; a
  * frame without a name becomes "object+offset" (its address moves from

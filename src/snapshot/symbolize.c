@@ -69,8 +69,10 @@ struct elf_syms {
 	GElf_Addr bias;
 	bool dwfl_tried;
 #endif
-	struct sym *syms;
+	struct sym *syms; /* functions */
 	size_t n;
+	struct sym *objs; /* data objects (globals, statics), sized */
+	size_t nobjs;
 	char *strings;
 	/* PT_LOAD segments, to turn file offsets into virtual addresses. */
 	struct {
@@ -103,9 +105,11 @@ static void take_table(struct elf_syms *e, const uint8_t *base, size_t size,
 	size_t count = sh->sh_size / sh->sh_entsize;
 	char *strings = malloc(strsh->sh_size + 1);
 	struct sym *syms = malloc((count + 1) * sizeof(*syms));
-	if (!strings || !syms) {
+	struct sym *objs = malloc((count + 1) * sizeof(*objs));
+	if (!strings || !syms || !objs) {
 		free(strings);
 		free(syms);
+		free(objs);
 		return;
 	}
 	memcpy(strings, base + strsh->sh_offset, strsh->sh_size);
@@ -115,21 +119,29 @@ static void take_table(struct elf_syms *e, const uint8_t *base, size_t size,
 	for (char *at = strings; (at = memchr(at, '@', strsh->sh_size -
 						      (size_t)(at - strings)));)
 		*at++ = '\0';
-	size_t n = 0;
+	size_t n = 0, nobjs = 0;
 	for (size_t i = 0; i < count; i++) {
 		const Elf64_Sym *s =
 			(const Elf64_Sym *)(base + sh->sh_offset + i * sh->sh_entsize);
-		if (ELF64_ST_TYPE(s->st_info) != STT_FUNC || s->st_value == 0 ||
-		    s->st_name >= strsh->sh_size)
+		int type = ELF64_ST_TYPE(s->st_info);
+		if (s->st_value == 0 || s->st_name >= strsh->sh_size)
 			continue;
-		syms[n++] = (struct sym){ s->st_value, s->st_size,
-					  strings + s->st_name };
+		if (type == STT_FUNC)
+			syms[n++] = (struct sym){ s->st_value, s->st_size,
+						  strings + s->st_name };
+		else if (type == STT_OBJECT && s->st_size)
+			objs[nobjs++] = (struct sym){ s->st_value, s->st_size,
+						      strings + s->st_name };
 	}
 	qsort(syms, n, sizeof(*syms), by_addr);
+	qsort(objs, nobjs, sizeof(*objs), by_addr);
 	free(e->syms);
+	free(e->objs);
 	free(e->strings);
 	e->syms = syms;
 	e->n = n;
+	e->objs = objs;
+	e->nobjs = nobjs;
 	e->strings = strings;
 }
 
@@ -281,6 +293,7 @@ static struct elf_syms *get(const char *path)
 	load(e);
 	if (ncache == CACHE) { /* forget the oldest */
 		free(cache[0]->syms);
+		free(cache[0]->objs);
 		free(cache[0]->strings);
 #if WARD_HAVE_LIBDW
 		if (cache[0]->dwfl)
@@ -294,24 +307,30 @@ static struct elf_syms *get(const char *path)
 	return e;
 }
 
-static const struct sym *find(const struct elf_syms *e, uint64_t vaddr)
+static const struct sym *find_in(const struct sym *syms, size_t n,
+				 uint64_t vaddr)
 {
-	size_t lo = 0, hi = e->n;
+	size_t lo = 0, hi = n;
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
-		if (e->syms[mid].addr <= vaddr)
+		if (syms[mid].addr <= vaddr)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
 	if (lo == 0)
 		return NULL;
-	const struct sym *s = &e->syms[lo - 1];
+	const struct sym *s = &syms[lo - 1];
 	/* Sized symbols must contain the address; unsized ones are trusted
 	 * up to the next symbol. */
 	if (s->size && vaddr >= s->addr + s->size)
 		return NULL;
 	return s;
+}
+
+static const struct sym *find(const struct elf_syms *e, uint64_t vaddr)
+{
+	return find_in(e->syms, e->n, vaddr);
 }
 
 /*
@@ -764,4 +783,33 @@ int ward__symbolize_pc(uintptr_t pc, char *name, size_t len,
 	if (base)
 		*base = l.bias;
 	return ward__symbolize_vaddr(path, pc - l.bias, name, len, offset);
+}
+
+int ward__symbolize_data(uintptr_t addr, char *name, size_t len,
+			 uint64_t *offset, const char **object)
+{
+	struct lookup l = { addr, 0, NULL };
+	static __thread char path[512];
+
+	if (!dl_iterate_phdr(which_object, &l) || !l.path)
+		return -ENOENT;
+	snprintf(path, sizeof(path), "%s", l.path);
+	if (object)
+		*object = path;
+	int rc = -ESRCH;
+	pthread_mutex_lock(&lock);
+	ward__in_registry++;
+	struct elf_syms *e = get(path);
+	const struct sym *s = e && e->ok ? find_in(e->objs, e->nobjs,
+						   addr - l.bias)
+					 : NULL;
+	if (s) {
+		snprintf(name, len, "%s", s->name);
+		if (offset)
+			*offset = addr - l.bias - s->addr;
+		rc = 0;
+	}
+	ward__in_registry--;
+	pthread_mutex_unlock(&lock);
+	return rc;
 }

@@ -55,6 +55,13 @@ struct ward__src_frame {
 int ward__source_frames(const char *path, uint64_t vaddr,
 			struct ward__src_frame *out, int max);
 
+/* The global or static variable holding address addr of this process
+ * (its name, the distance from its start, the object's path, valid until
+ * the thread's next call): 0, -ESRCH when no sized data symbol covers it,
+ * -ENOENT when no loaded object does. */
+int ward__symbolize_data(uintptr_t addr, char *name, size_t len,
+			 uint64_t *offset, const char **object);
+
 /* Remember the library loaded at load_base before dlclose() unmaps it. */
 void ward__symbolize_remember(uintptr_t load_base);
 

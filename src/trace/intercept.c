@@ -835,6 +835,30 @@ static void note_running_threads(void)
 		ward__each_thread_stack(note_running, NULL, 1500);
 }
 
+/* Who holds it (WARD_WHY, ward run --why): the sites a pattern names. */
+static bool wanted_site(uint32_t site, void *arg)
+{
+	const struct ward__site_rec *r = ward__site_get(site);
+	return r && ward__suppressed(arg, NULL, r->pcs, (int)r->depth);
+}
+
+static void to_stderr(void *opaque, const void *buf, size_t len)
+{
+	(void)opaque;
+	ward__write_all(2, buf, len);
+}
+
+static void tell_who_holds(const char *why, const struct ward__scan_result *r)
+{
+	if (r->npaths == 0) {
+		say("ward: who holds: no block still reachable at a site "
+		    "matching '%s' (a lost block has no holder)", why);
+		return;
+	}
+	if (ward__write_paths(r->paths, r->npaths, to_stderr, NULL) < 0)
+		say("ward: who holds: out of memory");
+}
+
 __attribute__((noinline)) void ward__intercept_report(void)
 {
 	struct ward__scan_self self;
@@ -861,7 +885,17 @@ __attribute__((noinline)) void ward__intercept_report(void)
 	if (p && !cfg.rate && cfg.kinds[WARD_KIND_HEAP] &&
 	    !((s_env = getenv("WARD_SCAN")) && strcmp(s_env, "0") == 0)) {
 		struct ward__scan_result r;
-		int scanned = ward__scan_heap(&self, &r);
+		const char *why = getenv("WARD_WHY");
+		ward_suppressions_t *want = NULL;
+		if (why && *why) {
+			char text[1024], err[256];
+			snprintf(text, sizeof(text), "leak:%s", why);
+			if (ward_suppressions_parse(text, false, &want, err,
+						    sizeof(err)) < 0)
+				say("ward: WARD_WHY=%s: %s", why, err);
+		}
+		int scanned = want ? ward__scan_heap_why(&self, wanted_site, want, &r)
+				   : ward__scan_heap(&self, &r);
 		if (scanned == -ENOTSUP)
 			say("ward: heap not classified: the reachability scan "
 			    "runs on x86-64 only");
@@ -870,6 +904,9 @@ __attribute__((noinline)) void ward__intercept_report(void)
 			    "%d thread(s) asleep with ward's signal blocked or "
 			    "awaited (sigwait): a block only a register of "
 			    "theirs holds shows as lost", r.held);
+		if (scanned == 0 && want)
+			tell_who_holds(why, &r);
+		ward_suppressions_free(want);
 		if (scanned == 0) {
 			ward_profile_t *c = ward__profile_classify(p, &r);
 			if (c) {

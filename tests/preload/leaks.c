@@ -310,6 +310,70 @@ NOINLINE void leak_running_threads(bool masked)
 	pthread_join(t, NULL);
 }
 
+/* ---- Who holds it ------------------------------------------------------- */
+
+/* Four blocks still reachable, each held by another kind of root: a
+ * global through a block of its own, a thread's stack, the exiting
+ * thread's TLS, and a register of a thread that spins. */
+struct why_mid {
+	long tag;
+	void *held; /* at +0x8 */
+};
+struct why_mid *why_cache[4];
+__thread void *why_tls;
+static atomic_int why_ready;
+
+NOINLINE void *why_target_global(void) { return malloc(100); }
+NOINLINE void *why_target_stack(void) { return malloc(101); }
+NOINLINE void *why_target_tls(void) { return malloc(102); }
+NOINLINE void *why_target_register(void) { return malloc(103); }
+NOINLINE struct why_mid *why_middle(void) { return malloc(sizeof(struct why_mid)); }
+
+NOINLINE void why_wipe_stack(void)
+{
+	volatile char junk[8192];
+	for (size_t i = 0; i < sizeof(junk); i++)
+		junk[i] = 0;
+}
+
+NOINLINE void *why_stack_holder(void *arg)
+{
+	(void)arg;
+	void *volatile mine = why_target_stack();
+	atomic_fetch_add(&why_ready, 1);
+	for (;;)
+		pause();
+	return (void *)mine;
+}
+
+NOINLINE void *why_register_holder(void *arg)
+{
+	(void)arg;
+	uintptr_t p = (uintptr_t)why_target_register();
+	/* Only r13 holds it: the copy is taken out of the variable, and the
+	 * stack below is wiped of what malloc left. */
+	__asm__ volatile("mov %0, %%r13\n\txor %0, %0" : "+r"(p) : : "r13");
+	why_wipe_stack();
+	atomic_fetch_add(&why_ready, 1);
+	for (;;)
+		__asm__ volatile("pause" : : : "memory");
+	return (void *)p;
+}
+
+NOINLINE void leak_why(void)
+{
+	struct why_mid *mid = why_middle();
+	mid->tag = 1;
+	mid->held = why_target_global();
+	why_cache[2] = mid; /* at +0x10 */
+	why_tls = why_target_tls();
+	pthread_t t;
+	pthread_create(&t, NULL, why_stack_holder, NULL);
+	pthread_create(&t, NULL, why_register_holder, NULL);
+	while (atomic_load(&why_ready) < 2)
+		usleep(1000);
+}
+
 /* ---- What the tracer must not harm ------------------------------------- */
 
 /* A signal handler that allocates and frees (not async-signal-safe, but
@@ -770,6 +834,8 @@ int main(int argc, char **argv)
 		leak_zero();
 	else if (strcmp(what, "new0") == 0)
 		leak_new0();
+	else if (strcmp(what, "why") == 0)
+		leak_why();
 	else if (strcmp(what, "handler") == 0)
 		leak_in_handler();
 	else if (strcmp(what, "sigwait") == 0)

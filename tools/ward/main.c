@@ -91,6 +91,11 @@ static void usage_run(FILE *f)
 	      "  --http ADDR          serve /debug/pprof/ and /metrics on ADDR\n"
 	      "                       (127.0.0.1:PORT; port 0 picks one and\n"
 	      "                       says which) while PROGRAM runs\n"
+	      "  --why PATTERN        for the still reachable blocks of the\n"
+	      "                       sites PATTERN names (a function, object\n"
+	      "                       or source file, as in suppressions),\n"
+	      "                       print who holds them: the path from a\n"
+	      "                       root (global, stack, register, TLS)\n"
 	      "  --suppressions FILE  leak:PATTERN lines (LeakSanitizer's syntax):\n"
 	      "                       matching sites are taken out, and counted\n"
 	      "  --no-default-suppressions  show the C library's and loader's\n"
@@ -999,7 +1004,7 @@ static bool fails_on(const char *list, const struct ward_sample *s)
 
 /* What `ward run` was asked. */
 struct run_opts {
-	const char *out, *kinds, *sample, *snap_signal, *http;
+	const char *out, *kinds, *sample, *snap_signal, *http, *why;
 	bool follow_forks, follow_exec, fail_on_leak, json, quiet;
 	const char *fail_list, *supp_file;
 	bool supp_defaults;
@@ -1047,6 +1052,8 @@ static int parse_run(int argc, char **argv, struct run_opts *o)
 					    t);
 		} else if (strcmp(a, "--http") == 0) {
 			o->http = value_of("run", argc, argv, &i);
+		} else if (strcmp(a, "--why") == 0) {
+			o->why = value_of("run", argc, argv, &i);
 		} else if (strcmp(a, "--snapshot-signal") == 0) {
 			o->snap_signal = value_of("run", argc, argv, &i);
 			if (ward_trace_signal_number(o->snap_signal) < 0)
@@ -1112,6 +1119,10 @@ static __attribute__((noreturn)) void exec_traced(const struct run_opts *o,
 		unsetenv("WARD_SNAPSHOT_SIGNAL");
 	if (o->http)
 		setenv("WARD_HTTP", o->http, 1);
+	if (o->why)
+		setenv("WARD_WHY", o->why, 1);
+	else
+		unsetenv("WARD_WHY");
 	execvp(program[0], program);
 	int e = errno;
 	fprintf(stderr, "ward: run: cannot run %s: %s\n", program[0],
