@@ -141,6 +141,11 @@ struct ward__stopped {
 	uintptr_t regs[WARD__STOPPED_REGS];
 };
 
+/* Whether act is ward's own stop handler (which the tracer's sigaction()
+ * must not wrap). */
+struct sigaction;
+bool ward__is_stop_handler(const struct sigaction *act);
+
 /* Stop every other thread of the process until ward__threads_resume().
  * Returns how many (*out lists them, those that could not be stopped but
  * sleep in a system call last, marked held), or -1 when one could not be

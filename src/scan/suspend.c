@@ -223,11 +223,13 @@ int ward__thread_stack(int tid, uintptr_t *pcs, int max, uintptr_t *self)
 		pthread_mutex_unlock(&stack_lock);
 		return -ENOTSUP;
 	}
-	/* A thread that blocks the signal would never answer; one in
-	 * sigwait() would take it for the program's own. */
+	/* A thread in sigwait() would take it for the program's own. (One
+	 * that blocks it is sent it all the same: what the kernel shows as
+	 * blocked is not always what the thread blocks — valgrind blocks
+	 * every signal of a thread it is not running — and it answers
+	 * within the second, or never.) */
 	uintptr_t sp;
-	enum doing d = doing(tid, &sp);
-	if (d == SIGWAIT || (d != GONE && blocks(tid, sig))) {
+	if (doing(tid, &sp) == SIGWAIT) {
 		pthread_mutex_unlock(&stack_lock);
 		return -ETIMEDOUT;
 	}
@@ -259,18 +261,22 @@ int ward__thread_stack(int tid, uintptr_t *pcs, int max, uintptr_t *self)
 	return rc;
 }
 
-/* glibc's own sigaction: the tracer's interposer would run the handler
- * through the program's trampoline, which holds signals back from a
- * thread inside ward (handlers.c) — ward's own threads always are. */
-extern int __sigaction(int sig, const struct sigaction *act,
-		       struct sigaction *old);
+/* The tracer's sigaction() runs the program's handlers through a
+ * trampoline that holds a signal back from a thread inside ward
+ * (handlers.c) — ward's own threads always are: this one it leaves as it
+ * is. */
+bool ward__is_stop_handler(const struct sigaction *act)
+{
+	return act && (act->sa_flags & SA_SIGINFO) &&
+	       act->sa_sigaction == on_stop;
+}
 
 static bool install(int sig)
 {
 	struct sigaction sa, old;
 	if (installed)
 		return true;
-	if (__sigaction(sig, NULL, &old) < 0 ||
+	if (sigaction(sig, NULL, &old) < 0 ||
 	    ((old.sa_flags & SA_SIGINFO) ? old.sa_sigaction != NULL
 					 : old.sa_handler != SIG_DFL))
 		return false; /* the program's own */
@@ -278,7 +284,7 @@ static bool install(int sig)
 	sa.sa_sigaction = on_stop;
 	sa.sa_flags = SA_SIGINFO | SA_RESTART;
 	sigfillset(&sa.sa_mask);
-	if (__sigaction(sig, &sa, NULL) < 0)
+	if (sigaction(sig, &sa, NULL) < 0)
 		return false;
 	installed = true;
 	return true;
@@ -401,6 +407,12 @@ int ward__threads_stop(const struct ward__stopped **out)
 }
 
 #else
+
+bool ward__is_stop_handler(const struct sigaction *act)
+{
+	(void)act;
+	return false;
+}
 
 int ward__thread_stack(int tid, uintptr_t *pcs, int max, uintptr_t *self)
 {

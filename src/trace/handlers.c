@@ -28,6 +28,7 @@
 #include <ucontext.h>
 
 #include "core/guard.h"
+#include "scan/scan.h"
 #include "trace/intercept.h"
 
 extern int __sigaction(int sig, const struct sigaction *act,
@@ -155,6 +156,8 @@ int ward__handlers_sigaction(int sig, const struct sigaction *act,
 	if ((kernel.sa_flags & SA_SIGINFO) &&
 	    kernel.sa_sigaction == trampoline)
 		read_action(sig, &before);
+	if (act && ward__is_stop_handler(act))
+		return __sigaction(sig, act, old);
 	if (act) {
 		bool function = (act->sa_flags & SA_SIGINFO)
 					? act->sa_sigaction != NULL
