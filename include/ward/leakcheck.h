@@ -72,6 +72,28 @@ WARD_API int ward_leakcheck_end(ward_leakcheck_t *lc, ward_profile_t **leaks);
  */
 WARD_API int ward_leakcheck_verify(ward_leakcheck_t *lc, const char *name);
 
+/*
+ * ward_who_holds - who holds what is still alive: for each live block of
+ * ward_malloc() and ward_ref_new() (ward/ref.h) at a site pattern names (a
+ * function, object or source file anywhere in its stack, as in
+ * suppressions: ward/profile.h) that the program can still reach, write a
+ * line with the path from a root to it — a global by name, a thread's
+ * stack and the function whose frame holds the word, a register, TLS —
+ * through each tracked block on the way, with the site of each:
+ *
+ *   ward: who holds ref 0x4052a0 (48 bytes, acquired at open_session+0x1c
+ *   (server)): global session_cache+0x10 (server) → the block
+ *
+ * The other threads are stopped while it reads (docs/cli.md, "Who holds
+ * it"). Only what ward tracks is followed: a chain through memory the
+ * program got from plain malloc() starts at that memory, named as such.
+ * Returns how many paths were written (0: nothing alive there is
+ * reachable), -EINVAL, -EAGAIN when the other threads could not be
+ * stopped, -ENOTSUP off x86-64.
+ */
+WARD_API int ward_who_holds(const char *pattern, ward_write_fn write,
+			    void *opaque);
+
 #ifdef __cplusplus
 }
 #endif

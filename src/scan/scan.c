@@ -512,7 +512,9 @@ static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
 		if (me >= a && me < a + ph->p_memsz)
 			mine = true;
 	}
-	if (mine) {
+	/* Linked into the executable (the static library), ward's object is
+	 * the program's: its globals are roots, ward's few with them. */
+	if (mine && info->dlpi_name && info->dlpi_name[0]) {
 		s->skip_lo = lo;
 		s->skip_hi = hi;
 	}
@@ -532,16 +534,20 @@ static void unmap_all(struct scan *s)
 	unmap_pages(s->paths, WARD__PATHS_MAX * sizeof(*s->paths));
 }
 
-/* Stop the other threads with the heap's shard locks free, and take
- * those. Returns the threads stopped, or -1. */
-static int quiesce(const struct ward__stopped **threads)
+/* Stop the other threads with the heap's shard locks free (and those of
+ * kind `also`, when >= 0), and take them. Returns the threads stopped, or
+ * -1. */
+static int quiesce(const struct ward__stopped **threads, int also)
 {
 	for (int attempt = 0; attempt < 50; attempt++) {
 		int n = ward__threads_stop(threads);
 		if (n < 0)
 			return -1;
-		if (ward__registry_trylock(WARD_KIND_HEAP))
-			return n;
+		if (ward__registry_trylock(WARD_KIND_HEAP)) {
+			if (also < 0 || ward__registry_trylock(also))
+				return n;
+			ward__registry_unlock(WARD_KIND_HEAP);
+		}
 		ward__threads_resume(); /* one was inside the registry */
 		struct timespec ms = { 0, 1000 * 1000 };
 		nanosleep(&ms, NULL);
@@ -807,10 +813,18 @@ static void build_paths(struct scan *s, const struct ward__scan_self *self,
 int ward__scan_heap(const struct ward__scan_self *self,
 		    struct ward__scan_result *out)
 {
-	return ward__scan_heap_why(self, NULL, NULL, out);
+	return ward__scan_heap_why(self, -1, NULL, NULL, out);
 }
 
-int ward__scan_heap_why(const struct ward__scan_self *self,
+/* Both kinds' locks: taken by quiesce(), dropped here. */
+static void unlock_kinds(int also)
+{
+	ward__registry_unlock(WARD_KIND_HEAP);
+	if (also >= 0)
+		ward__registry_unlock(also);
+}
+
+int ward__scan_heap_why(const struct ward__scan_self *self, int also,
 			bool (*want)(uint32_t site, void *arg), void *arg,
 			struct ward__scan_result *out)
 {
@@ -847,7 +861,8 @@ int ward__scan_heap_why(const struct ward__scan_self *self,
 		if (w && s.paths) {
 			for (uint32_t id = 1; id < nsites; id++) {
 				const struct ward__site_rec *r = ward__site_get(id);
-				w[id] = r && r->kind == WARD_KIND_HEAP &&
+				w[id] = r && (r->kind == WARD_KIND_HEAP ||
+					      (int)r->kind == also) &&
 					want(id, arg);
 			}
 			s.want = w;
@@ -866,25 +881,29 @@ int ward__scan_heap_why(const struct ward__scan_self *self,
 	ward__registry_each(WARD_KIND_THREAD, thread_tp, &s);
 #endif
 
-	int nthreads = quiesce(&threads);
+	int nthreads = quiesce(&threads, also);
 	if (nthreads < 0) {
 		unmap_all(&s);
 		return -1;
 	}
 	for (int t = 0; t < nthreads; t++)
 		s.held += threads[t].held;
-	s.cap = ward__registry_count_locked(WARD_KIND_HEAP);
+	s.cap = ward__registry_count_locked(WARD_KIND_HEAP) +
+		(also >= 0 ? ward__registry_count_locked(also) : 0);
 	s.b = map_pages(s.cap * sizeof(*s.b));
 	s.work = map_pages(s.cap * sizeof(*s.work));
-	if (s.b && s.work)
+	if (s.b && s.work) {
 		ward__registry_each_locked(WARD_KIND_HEAP, collect, &s);
+		if (also >= 0)
+			ward__registry_each_locked(also, collect, &s);
+	}
 	/* A held thread that wakes and frees a block waits for the heap's
 	 * books before the memory goes: keep them while marking. */
 	if (!s.held)
-		ward__registry_unlock(WARD_KIND_HEAP);
+		unlock_kinds(also);
 	if (!s.b || !s.work) {
 		if (s.held)
-			ward__registry_unlock(WARD_KIND_HEAP);
+			unlock_kinds(also);
 		ward__threads_resume();
 		unmap_all(&s);
 		return -1;
@@ -896,7 +915,7 @@ int ward__scan_heap_why(const struct ward__scan_self *self,
 			build_paths(&s, self, threads, nthreads);
 	}
 	if (s.held)
-		ward__registry_unlock(WARD_KIND_HEAP);
+		unlock_kinds(also);
 	ward__threads_resume();
 	out->held = s.held;
 

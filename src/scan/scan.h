@@ -121,10 +121,11 @@ void ward__inherited_forget(uintptr_t p);
 int ward__scan_heap(const struct ward__scan_self *self,
 		    struct ward__scan_result *out);
 
-/* The same, and for the reachable blocks of the sites want(site, arg)
- * picks (asked before any thread is stopped; at most WARD__PATHS_MAX, a
- * few a site), the path from a root (out->paths). */
-int ward__scan_heap_why(const struct ward__scan_self *self,
+/* The same over the records of kind `also` too (when >= 0: a sized kind
+ * whose handles are addresses, refs), and for the reachable blocks of the
+ * sites want(site, arg) picks (asked before any thread is stopped; at most
+ * WARD__PATHS_MAX, a few a site), the path from a root (out->paths). */
+int ward__scan_heap_why(const struct ward__scan_self *self, int also,
 			bool (*want)(uint32_t site, void *arg), void *arg,
 			struct ward__scan_result *out);
 void ward__scan_free(struct ward__scan_result *r);

@@ -20,9 +20,21 @@
 #include <string.h>
 
 #include "core/grow.h"
+#include "core/guard.h"
 #include "scan/scan.h"
 #include "snapshot/profile.h"
 #include "snapshot/symbolize.h"
+#include "ward/leakcheck.h"
+
+/* "heap block", or the kind's name ("ref"), of what a site acquired. */
+static const char *what(uint32_t site)
+{
+	const struct ward__site_rec *r = ward__site_get(site);
+	if (!r || r->kind == WARD_KIND_HEAP)
+		return "heap block";
+	const char *name = ward_kind_name((int)r->kind);
+	return name ? name : "block";
+}
 
 static void site_text(uint32_t site, char *out, size_t len)
 {
@@ -107,8 +119,9 @@ int ward__write_paths(const struct ward__scan_path *paths, size_t n,
 			continue;
 		site_text(p->hop[p->n - 1].site, site, sizeof(site));
 		int k = snprintf(text, sizeof(text),
-				 "ward: who holds heap block 0x%" PRIxPTR
+				 "ward: who holds %s 0x%" PRIxPTR
 				 " (%" PRIu64 " bytes, acquired at %s): ",
+				 what(p->hop[p->n - 1].site),
 				 p->hop[p->n - 1].start, p->hop[p->n - 1].size,
 				 site);
 		ward__buf_add(&b, text, (size_t)k);
@@ -118,9 +131,11 @@ int ward__write_paths(const struct ward__scan_path *paths, size_t n,
 			ward__buf_add(&b, " → …", strlen(" → …"));
 		for (int h = 0; h + 1 < p->n; h++) {
 			site_text(p->hop[h].site, site, sizeof(site));
+			const char *w = what(p->hop[h].site);
 			k = snprintf(text, sizeof(text),
-				     " → block 0x%" PRIxPTR " (%" PRIu64
+				     " → %s 0x%" PRIxPTR " (%" PRIu64
 				     " bytes, acquired at %s) → +0x%" PRIxPTR,
+				     strcmp(w, "heap block") == 0 ? "block" : w,
 				     p->hop[h].start, p->hop[h].size, site,
 				     p->hop[h].off);
 			ward__buf_add(&b, text, (size_t)k);
@@ -135,4 +150,42 @@ int ward__write_paths(const struct ward__scan_path *paths, size_t n,
 		write(opaque, b.p, b.len);
 	free(b.p);
 	return 0;
+}
+
+/* ---- The library's call --------------------------------------------------- */
+
+static bool wanted(uint32_t site, void *arg)
+{
+	const struct ward__site_rec *r = ward__site_get(site);
+	return r && ward__suppressed(arg, NULL, r->pcs, (int)r->depth);
+}
+
+WARD_API __attribute__((noinline)) int
+ward_who_holds(const char *pattern, ward_write_fn write, void *opaque)
+{
+	struct ward__scan_self self;
+	WARD__SCAN_SELF(&self);
+	if (!pattern || !*pattern || !write)
+		return -EINVAL;
+	char text[1024], err[256];
+	ward_suppressions_t *want;
+	snprintf(text, sizeof(text), "leak:%s", pattern);
+	if (ward_suppressions_parse(text, false, &want, err, sizeof(err)) < 0)
+		return -EINVAL;
+	int refs = ward_kind_register("ref");
+	struct ward__scan_result r;
+	ward__in_registry++;
+	int rc = ward__scan_heap_why(&self, refs >= 0 ? refs : -1, wanted, want,
+				     &r);
+	ward__in_registry--;
+	ward_suppressions_free(want);
+	if (rc == -ENOTSUP)
+		return rc;
+	if (rc < 0)
+		return -EAGAIN;
+	rc = ward__write_paths(r.paths, r.npaths, write, opaque);
+	if (rc == 0)
+		rc = r.npaths > INT32_MAX ? INT32_MAX : (int)r.npaths;
+	ward__scan_free(&r);
+	return rc;
 }

@@ -894,7 +894,7 @@ __attribute__((noinline)) void ward__intercept_report(void)
 						    sizeof(err)) < 0)
 				say("ward: WARD_WHY=%s: %s", why, err);
 		}
-		int scanned = want ? ward__scan_heap_why(&self, wanted_site, want, &r)
+		int scanned = want ? ward__scan_heap_why(&self, -1, wanted_site, want, &r)
 				   : ward__scan_heap(&self, &r);
 		if (scanned == -ENOTSUP)
 			say("ward: heap not classified: the reachability scan "

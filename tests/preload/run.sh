@@ -537,6 +537,22 @@ else
 	bad "who holds it: a lost block has no holder, and ward says so" "$(cat "$work/why2.err")"
 fi
 
+# The ghost reference (examples/ghost_reference.c): the finalizers that
+# never ran, and the global slots that hold their sessions.
+"$build/ghost_reference" >"$work/ghost.out" 2>&1
+if grep -q '^sessions opened 3, finalized 1$' "$work/ghost.out" &&
+	[ "$(grep -c 'who holds ref 0x.*acquired at open_session+.*): global session_cache+0x\(8\|10\) (ghost_reference) → the block$' "$work/ghost.out")" = 2 ]; then
+	ok "ward_who_holds names the global cache slots that keep two finalizers from running"
+else
+	bad "ward_who_holds names the global cache slots that keep two finalizers from running" "$(cat "$work/ghost.out")"
+fi
+"$build/ghost_reference" fixed >"$work/ghost2.out" 2>&1
+if grep -q '^sessions opened 3, finalized 3$' "$work/ghost2.out" && grep -q '^no session is held$' "$work/ghost2.out"; then
+	ok "with the cache cleared every finalizer runs and nothing holds a session"
+else
+	bad "with the cache cleared every finalizer runs and nothing holds a session" "$(cat "$work/ghost2.out")"
+fi
+
 # A signal handler that allocates, signalled thousands of times while
 # ward records descriptors: it never deadlocks on a lock ward holds (one
 # run in three did), and what it allocates is recorded (16 kept live).
@@ -878,7 +894,7 @@ status_is "ward watch: an endpoint that does not answer is one line, status 2" 2
 	"$(cat "$work/watch.err")"
 
 # Every check above ran (one that did not is a failure too).
-planned=130
+planned=132
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
