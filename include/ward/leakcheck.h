@@ -94,6 +94,21 @@ WARD_API int ward_leakcheck_verify(ward_leakcheck_t *lc, const char *name);
 WARD_API int ward_who_holds(const char *pattern, ward_write_fn write,
 			    void *opaque);
 
+/*
+ * ward_ref_cycles - refs (ward/ref.h) alive that nothing reaches, because
+ * they hold each other: each cycle is one line, every member with its
+ * site and where in it the pointer to the next lies:
+ *
+ *   ward: a cycle of 3 refs that nothing reaches, so none is ever
+ *   finalized: ref 0x… (40 bytes, acquired at node_new+0x1a (prog)) →
+ *   +0x8 → ref 0x… (…) → +0x8 → ref 0x… (…) → +0x8 → back to ref 0x…
+ *
+ * A reference count cannot free them; CPython's cycle collector would.
+ * Returns how many cycles were written, or -EAGAIN, -ENOMEM, -ENOTSUP as
+ * ward_who_holds().
+ */
+WARD_API int ward_ref_cycles(ward_write_fn write, void *opaque);
+
 #ifdef __cplusplus
 }
 #endif

@@ -189,3 +189,251 @@ ward_who_holds(const char *pattern, ward_write_fn write, void *opaque)
 	ward__scan_free(&r);
 	return rc;
 }
+
+/* ---- Cycles of refs ------------------------------------------------------ */
+
+struct cyc {
+	size_t n;              /* lost refs */
+	const uintptr_t *lo;   /* their addresses, sorted */
+	const uint64_t *size;
+	const uint32_t *site;
+	/* edges: out[i] .. out[i+1] in to[] (CSR), with the offsets */
+	size_t *first, *to;
+	uintptr_t *off;
+	/* Tarjan, iterative */
+	size_t *index, *low, *stack, *call, *edge;
+	bool *on;
+};
+
+static size_t lost_at(const struct cyc *c, uintptr_t v)
+{
+	size_t a = 0, b = c->n;
+	while (a < b) {
+		size_t m = (a + b) / 2;
+		if (c->lo[m] <= v)
+			a = m + 1;
+		else
+			b = m;
+	}
+	if (a == 0)
+		return SIZE_MAX;
+	size_t i = a - 1;
+	return v < c->lo[i] + (c->size[i] ? c->size[i] : 1) ? i : SIZE_MAX;
+}
+
+/* One cycle of component `members` (k of them): follow an edge inside it
+ * from the first until it returns, and write the line. */
+static void write_cycle(const struct cyc *c, const size_t *members, size_t k,
+			struct ward__buf *b)
+{
+	char text[700], site[400];
+	int len = snprintf(text, sizeof(text),
+			   "ward: a cycle of %zu refs that nothing reaches, so "
+			   "none is ever finalized:", k);
+	ward__buf_add(b, text, (size_t)len);
+	bool *in = calloc(c->n, sizeof(*in)), *seen = calloc(c->n, sizeof(*seen));
+	if (!in || !seen) {
+		free(in);
+		free(seen);
+		ward__buf_add(b, " (out of memory)\n", 17);
+		return;
+	}
+	for (size_t i = 0; i < k; i++)
+		in[members[i]] = true;
+	size_t at = members[0];
+	for (size_t steps = 0; steps <= k; steps++) {
+		site_text(c->site[at], site, sizeof(site));
+		len = snprintf(text, sizeof(text),
+			       " ref 0x%" PRIxPTR " (%" PRIu64
+			       " bytes, acquired at %s)",
+			       c->lo[at], c->size[at], site);
+		ward__buf_add(b, text, (size_t)len);
+		seen[at] = true;
+		/* On to a member not seen yet; back to the first once every
+		 * one is; else any. */
+		size_t next = SIZE_MAX;
+		uintptr_t off = 0;
+		int best = 0;
+		for (size_t e = c->first[at]; e < c->first[at + 1]; e++) {
+			size_t w = c->to[e];
+			if (!in[w])
+				continue;
+			int rank = w == members[0] && steps + 1 >= k ? 3
+				   : !seen[w]			    ? 2
+								    : 1;
+			if (rank > best) {
+				best = rank;
+				next = w;
+				off = c->off[e];
+			}
+		}
+		if (next == SIZE_MAX)
+			break;
+		if (seen[next]) {
+			len = snprintf(text, sizeof(text),
+				       " → +0x%" PRIxPTR " → back to ref 0x%" PRIxPTR,
+				       off, c->lo[next]);
+			ward__buf_add(b, text, (size_t)len);
+			break;
+		}
+		len = snprintf(text, sizeof(text), " → +0x%" PRIxPTR " →", off);
+		ward__buf_add(b, text, (size_t)len);
+		at = next;
+	}
+	ward__buf_add(b, "\n", 1);
+	free(in);
+	free(seen);
+}
+
+/* Strongly connected components of the lost refs' graph (Tarjan's, with
+ * an explicit stack); each of two or more members, or one pointing to
+ * itself, is a cycle. Returns how many. */
+static int find_cycles(struct cyc *c, struct ward__buf *b)
+{
+	size_t next_index = 1, sp = 0, depth = 0;
+	int cycles = 0;
+	for (size_t root = 0; root < c->n; root++) {
+		if (c->index[root])
+			continue;
+		c->call[depth] = root;
+		c->edge[depth++] = c->first[root];
+		c->index[root] = c->low[root] = next_index++;
+		c->stack[sp++] = root;
+		c->on[root] = true;
+		while (depth) {
+			size_t v = c->call[depth - 1];
+			if (c->edge[depth - 1] < c->first[v + 1]) {
+				size_t w = c->to[c->edge[depth - 1]++];
+				if (!c->index[w]) {
+					c->index[w] = c->low[w] = next_index++;
+					c->stack[sp++] = w;
+					c->on[w] = true;
+					c->call[depth] = w;
+					c->edge[depth++] = c->first[w];
+				} else if (c->on[w] && c->index[w] < c->low[v]) {
+					c->low[v] = c->index[w];
+				}
+				continue;
+			}
+			depth--;
+			if (depth && c->low[v] < c->low[c->call[depth - 1]])
+				c->low[c->call[depth - 1]] = c->low[v];
+			if (c->low[v] != c->index[v])
+				continue;
+			size_t top = sp;
+			do
+				c->on[c->stack[--sp]] = false;
+			while (c->stack[sp] != v);
+			size_t k = top - sp;
+			bool self = false;
+			for (size_t e = c->first[v]; e < c->first[v + 1]; e++)
+				self |= c->to[e] == v;
+			if (k >= 2 || self) {
+				write_cycle(c, &c->stack[sp], k, b);
+				cycles++;
+			}
+		}
+	}
+	return cycles;
+}
+
+WARD_API __attribute__((noinline)) int ward_ref_cycles(ward_write_fn write,
+							void *opaque)
+{
+	struct ward__scan_self self;
+	WARD__SCAN_SELF(&self);
+	if (!write)
+		return -EINVAL;
+	int refs = ward_kind_register("ref");
+	if (refs < 0)
+		return refs;
+	struct ward__scan_result r;
+	ward__in_registry++;
+	int rc = ward__scan_heap_why(&self, refs, NULL, NULL, &r);
+	if (rc < 0) {
+		ward__in_registry--;
+		return rc == -ENOTSUP ? rc : -EAGAIN;
+	}
+	/* The refs nothing reaches, in address order (as the scan's). */
+	struct cyc c = { 0 };
+	size_t cap = r.blocks ? r.blocks : 1;
+	uintptr_t *lo = malloc(cap * sizeof(*lo));
+	uint64_t *size = malloc(cap * sizeof(*size));
+	uint32_t *site = malloc(cap * sizeof(*site));
+	rc = -ENOMEM;
+	if (!lo || !size || !site)
+		goto out;
+	for (size_t i = 0; i < r.blocks; i++) {
+		const struct ward__site_rec *s = ward__site_get(r.site[i]);
+		if (!s || (int)s->kind != refs ||
+		    r.state[i] == WARD_LEAK_REACHABLE)
+			continue;
+		lo[c.n] = r.handle[i];
+		size[c.n] = r.size[i];
+		site[c.n++] = r.site[i];
+	}
+	c.lo = lo;
+	c.size = size;
+	c.site = site;
+	/* Edges: every word of a lost ref that points into another. */
+	size_t nedges = 0, ecap = 64;
+	c.first = calloc(c.n + 1, sizeof(*c.first));
+	c.to = malloc(ecap * sizeof(*c.to));
+	c.off = malloc(ecap * sizeof(*c.off));
+	if (!c.first || !c.to || !c.off)
+		goto out;
+	for (size_t i = 0; i < c.n; i++) {
+		c.first[i] = nedges;
+		const uintptr_t *w = (const uintptr_t *)lo[i];
+		for (size_t k = 0; k < size[i] / sizeof(*w); k++) {
+			size_t j = lost_at(&c, w[k]);
+			if (j == SIZE_MAX)
+				continue;
+			if (nedges == ecap) {
+				ecap *= 2;
+				size_t *nt = realloc(c.to, ecap * sizeof(*nt));
+				if (nt)
+					c.to = nt;
+				uintptr_t *no = realloc(c.off, ecap * sizeof(*no));
+				if (no)
+					c.off = no;
+				if (!nt || !no)
+					goto out;
+			}
+			c.to[nedges] = j;
+			c.off[nedges++] = k * sizeof(*w);
+		}
+	}
+	c.first[c.n] = nedges;
+	c.index = calloc(c.n + 1, sizeof(*c.index));
+	c.low = calloc(c.n + 1, sizeof(*c.low));
+	c.stack = calloc(c.n + 1, sizeof(*c.stack));
+	c.call = calloc(c.n + 1, sizeof(*c.call));
+	c.edge = calloc(c.n + 1, sizeof(*c.edge));
+	c.on = calloc(c.n + 1, sizeof(*c.on));
+	if (!c.index || !c.low || !c.stack || !c.call || !c.edge || !c.on)
+		goto out;
+	struct ward__buf b = { 0 };
+	rc = find_cycles(&c, &b);
+	if (b.oom)
+		rc = -ENOMEM;
+	else if (b.len)
+		write(opaque, b.p, b.len);
+	free(b.p);
+out:
+	free(lo);
+	free(size);
+	free(site);
+	free(c.first);
+	free(c.to);
+	free(c.off);
+	free(c.index);
+	free(c.low);
+	free(c.stack);
+	free(c.call);
+	free(c.edge);
+	free(c.on);
+	ward__scan_free(&r);
+	ward__in_registry--;
+	return rc;
+}

@@ -553,6 +553,23 @@ else
 	bad "with the cache cleared every finalizer runs and nothing holds a session" "$(cat "$work/ghost2.out")"
 fi
 
+# A cycle of refs nothing reaches (examples/ref_cycle.c): reported as one,
+# every member with its site; with the back link weak, no cycle.
+"$build/ref_cycle" >"$work/cycle.out" 2>&1
+if grep -q '^finalized: 0 of 3$' "$work/cycle.out" &&
+	grep -q '^ward: a cycle of 3 refs that nothing reaches, so none is ever finalized: ref 0x[0-9a-f]* (24 bytes, acquired at node_new+.*) → +0x8 → ref .* → +0x8 → ref .* → +0x8 → back to ref 0x' "$work/cycle.out" &&
+	[ "$(grep -o 'acquired at node_new+' "$work/cycle.out" | wc -l)" = 3 ]; then
+	ok "a three-ref cycle is reported as a cycle, every member with its site"
+else
+	bad "a three-ref cycle is reported as a cycle, every member with its site" "$(cat "$work/cycle.out")"
+fi
+"$build/ref_cycle" broken >"$work/cycle2.out" 2>&1
+if grep -q '^finalized: 3 of 3$' "$work/cycle2.out" && grep -q '^no cycle$' "$work/cycle2.out"; then
+	ok "with the back link weak, all three are finalized and no cycle is reported"
+else
+	bad "with the back link weak, all three are finalized and no cycle is reported" "$(cat "$work/cycle2.out")"
+fi
+
 # A signal handler that allocates, signalled thousands of times while
 # ward records descriptors: it never deadlocks on a lock ward holds (one
 # run in three did), and what it allocates is recorded (16 kept live).
@@ -894,7 +911,7 @@ status_is "ward watch: an endpoint that does not answer is one line, status 2" 2
 	"$(cat "$work/watch.err")"
 
 # Every check above ran (one that did not is a failure too).
-planned=132
+planned=134
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
