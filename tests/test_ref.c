@@ -5,9 +5,12 @@
  * monitor's figures, and objects still alive reported with the stack that
  * made them.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "runner.h"
@@ -204,4 +207,86 @@ TEST(an_object_still_referenced_is_reported_with_its_creation_stack)
 	ward_ref_stats(&st);
 	ASSERT_GE(st.alive, 1);
 	ward_ref_release(o);
+}
+
+/* Who holds a ref a global keeps, and a cycle of three nothing reaches. */
+void *held_by_global[2];
+
+void *ref_made_for_the_global(void);
+void *ref_made_for_a_cycle(void);
+
+/* Not a tail call: the function stays in the stack ward records. */
+__attribute__((noinline)) void *ref_made_for_the_global(void)
+{
+	void *r = ward_ref_new(40, NULL, NULL);
+	__asm__ volatile("" ::: "memory");
+	return r;
+}
+
+struct link {
+	void *pad;
+	struct link *next; /* at +0x8 */
+};
+
+static void unlink_next(void *obj, void *arg)
+{
+	(void)arg;
+	ward_ref_release(((struct link *)obj)->next);
+}
+
+__attribute__((noinline)) void *ref_made_for_a_cycle(void)
+{
+	void *r = ward_ref_new(sizeof(struct link), unlink_next, NULL);
+	__asm__ volatile("" ::: "memory");
+	return r;
+}
+
+/* The cycle's first member, hidden from the scan (no word holds it). */
+enum { HIDE = 0x5a5a5a5a };
+
+static __attribute__((noinline)) uintptr_t make_cycle_and_drop_it(void)
+{
+	struct link *a = ref_made_for_a_cycle(), *b = ref_made_for_a_cycle(),
+		    *c = ref_made_for_a_cycle();
+	a->next = b;
+	b->next = c;
+	c->next = a;
+	/* One reference each, held by the one before: nothing else. */
+	return (uintptr_t)a ^ HIDE;
+}
+
+/* Break it: each is finalized, releasing the next. */
+static void break_cycle(uintptr_t hidden)
+{
+	struct link *a = (struct link *)(hidden ^ HIDE), *b = a->next;
+	a->next = NULL;
+	ward_ref_release(b);
+}
+
+TEST(who_holds_names_the_global_and_cycles_are_found)
+{
+	held_by_global[1] = ref_made_for_the_global();
+	struct ward_test_buf out = { 0 };
+	int n = ward_who_holds("ref_made_for_the_global", ward_test_to_buf, &out);
+	ASSERT_EQ(n, 1);
+	ASSERT_CONTAINS(out.p, "who holds ref 0x");
+	ASSERT_CONTAINS(out.p, "acquired at ref_made_for_the_global+");
+	ASSERT_CONTAINS(out.p, "): global held_by_global+0x8 (");
+	ASSERT_CONTAINS(out.p, ") → the block\n");
+	free(out.p);
+	ASSERT_EQ(ward_who_holds(NULL, ward_test_to_buf, &out), -EINVAL);
+
+	volatile uintptr_t hidden = make_cycle_and_drop_it();
+	out = (struct ward_test_buf){ 0 };
+	ASSERT_EQ(ward_ref_cycles(ward_test_to_buf, &out), 1);
+	ASSERT_CONTAINS(out.p, "a cycle of 3 refs that nothing reaches");
+	ASSERT_CONTAINS(out.p, "→ +0x8 → back to ref 0x");
+	int members = 0;
+	for (const char *p = out.p; (p = strstr(p, "acquired at ref_made_for_a_cycle+")); p++)
+		members++;
+	ASSERT_EQ(members, 3);
+	free(out.p);
+	break_cycle(hidden);
+	ward_ref_release(held_by_global[1]);
+	held_by_global[1] = NULL;
 }

@@ -47,6 +47,19 @@
 
 #include "capture/capture.h"
 #include "core/map.h"
+
+/* Under valgrind, the scan's reads of every root word (stacks' unwritten
+ * words, valgrind's own mappings) are the scan's business, not errors of
+ * the program's: they are kept out of valgrind's report. */
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#endif
+#endif
+#ifndef VALGRIND_DISABLE_ERROR_REPORTING
+#define VALGRIND_DISABLE_ERROR_REPORTING
+#define VALGRIND_ENABLE_ERROR_REPORTING
+#endif
 #include "registry/registry.h"
 #include "scan/scan.h"
 
@@ -189,6 +202,10 @@ static void note_anon(struct scan *s, uintptr_t lo, uintptr_t hi,
 		   &name_at) < 4 ||
 	    perms[0] != 'r' || perms[1] != 'w' || inode != 0 || above_guard)
 		return;
+	/* Writable and executable: generated code (a JIT's cache, a
+	 * debugger's or valgrind's translations), not the program's data. */
+	if (perms[2] == 'x')
+		return;
 	const char *name = name_at ? rest + name_at : "";
 	if (*name && strncmp(name, "[anon:", 6) != 0)
 		return; /* [heap] (malloc's main arena), [stack], [vvar] */
@@ -256,6 +273,7 @@ static bool readable(const struct scan *s, uintptr_t lo, uintptr_t hi,
 	return hi <= reach;
 }
 
+__attribute__((no_sanitize("address")))
 static struct block *find(struct scan *s, uintptr_t p)
 {
 	size_t lo = 0, hi = s->n;
@@ -301,14 +319,19 @@ static size_t first_block_from(const struct scan *s, uintptr_t p)
  * heap's writable size at a, or 0 when a holds none.
  */
 enum { GLIBC_HEAP_MAX = 64 << 20 };
+__attribute__((no_sanitize("address")))
 static uintptr_t glibc_heap_at(const struct scan *s, uintptr_t a)
 {
 	if (!readable(s, a, a + 32, NULL))
 		return 0;
 	uintptr_t h[4];
-	if (s->held ? copy_in(h, a, sizeof(h)) != sizeof(h)
-		    : !memcpy(h, (const void *)a, sizeof(h)))
-		return 0;
+	if (s->held) {
+		if (copy_in(h, a, sizeof(h)) != sizeof(h))
+			return 0;
+	} else {
+		for (int i = 0; i < 4; i++)
+			h[i] = ((const volatile uintptr_t *)a)[i];
+	}
 	uintptr_t size = h[2], writable = h[3];
 	if (!h[0] || size == 0 || size > GLIBC_HEAP_MAX || (size & 4095) ||
 	    writable < size || writable > GLIBC_HEAP_MAX || (writable & 4095))
@@ -319,6 +342,11 @@ static uintptr_t glibc_heap_at(const struct scan *s, uintptr_t a)
 /* Mark what the n words at w point to with `state`; reachable blocks are
  * queued. lo: where the range scanned starts (a lost block pointing into
  * itself is not indirect). */
+/* Every word of a root is read, whatever the program keeps there: where
+ * ward is built with AddressSanitizer, its redzones too. */
+#define WARD__READS_ANYTHING __attribute__((no_sanitize("address")))
+
+WARD__READS_ANYTHING
 static void scan_words(struct scan *s, const uintptr_t *w, size_t n,
 		       uintptr_t at, uintptr_t lo, uint8_t state)
 {
@@ -607,7 +635,9 @@ static void mark(struct scan *s, const struct ward__scan_self *self,
 		bool stack = false;
 		for (int t = 0; t < nthreads && !stack; t++)
 			stack = threads[t].sp >= lo && threads[t].sp < hi;
-		if (!stack)
+		/* A terabyte and more is a reservation, not data: a
+		 * sanitizer's shadow memory, an allocator's address space. */
+		if (!stack && hi - lo < ((uintptr_t)1 << 40))
 			scan_program_memory(s, lo, hi);
 	}
 	/* A forked child's inherited blocks (see ward__inherited). */
@@ -910,9 +940,11 @@ int ward__scan_heap_why(const struct ward__scan_self *self, int also,
 	}
 	if (s.n > 0) {
 		sort_blocks(s.b, s.n);
+		VALGRIND_DISABLE_ERROR_REPORTING;
 		mark(&s, self, threads, nthreads);
 		if (s.want)
 			build_paths(&s, self, threads, nthreads);
+		VALGRIND_ENABLE_ERROR_REPORTING;
 	}
 	if (s.held)
 		unlock_kinds(also);
