@@ -161,6 +161,7 @@ static void retire_records(void);
 
 static void goexit_unwind(void);
 static void guard_release(uint32_t d);
+static void release_thread_state(void);
 
 /*
  * A thread that ends with defers pending (pthread_exit() from code built
@@ -182,6 +183,14 @@ static void thread_exit(void *unused)
 		P.in_thread_exit = true;
 		goexit_unwind();
 	}
+	release_thread_state();
+}
+
+/* What the thread's defers and panics held, freed as it ends. */
+static void release_thread_state(void)
+{
+	struct ward__thread *t = &ward__self;
+
 	t->depth = 0;
 	t->n = 0;
 	if (t->defers != P.first_defers)
@@ -855,6 +864,10 @@ WARD_API void ward_goexit(void)
 {
 	setup(&ward__self);
 	goexit_unwind();
+	/* Called by a defer the thread's end runs (thread_exit()): this
+	 * pthread_exit() never returns there to free what it holds. */
+	if (P.in_thread_exit)
+		release_thread_state();
 	pthread_exit(NULL);
 }
 
