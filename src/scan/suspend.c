@@ -152,21 +152,31 @@ static void on_stop(int sig, siginfo_t *si, void *ctx)
  */
 enum doing { GONE, RUNNING, ASLEEP, SIGWAIT };
 
-static enum doing doing(int tid, uintptr_t *sp)
+/* /proc/self/task/TID/FILE into buf, NUL-terminated: its length, or
+ * <= 0 when the thread is gone. System calls only. */
+static ssize_t read_task_file(int tid, const char *file, char *buf,
+			      size_t len)
 {
-	char path[64], buf[256];
-	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", tid);
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/self/task/%d/%s", tid, file);
 	int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return GONE;
+		return -1;
 	ssize_t n;
 	do
-		n = read(fd, buf, sizeof(buf) - 1);
+		n = read(fd, buf, len - 1);
 	while (n < 0 && errno == EINTR);
 	close(fd);
-	if (n <= 0)
+	if (n > 0)
+		buf[n] = '\0';
+	return n;
+}
+
+static enum doing doing(int tid, uintptr_t *sp)
+{
+	char buf[256];
+	if (read_task_file(tid, "syscall", buf, sizeof(buf)) <= 0)
 		return GONE;
-	buf[n] = '\0';
 	if (strncmp(buf, "running", 7) == 0)
 		return RUNNING;
 	/* "NR ARG1 .. ARG6 SP PC", or "-1 SP PC" when blocked elsewhere. */
@@ -190,19 +200,9 @@ static enum doing doing(int tid, uintptr_t *sp)
 /* Whether thread tid blocks signal sig (from its SigBlk mask). */
 static bool blocks(int tid, int sig)
 {
-	char path[64], buf[4096];
-	snprintf(path, sizeof(path), "/proc/self/task/%d/status", tid);
-	int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	char buf[4096];
+	if (read_task_file(tid, "status", buf, sizeof(buf)) <= 0)
 		return false; /* gone: nothing to stop */
-	ssize_t n;
-	do
-		n = read(fd, buf, sizeof(buf) - 1);
-	while (n < 0 && errno == EINTR);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
 	const char *p = strstr(buf, "SigBlk:");
 	if (!p)
 		return true;

@@ -51,15 +51,23 @@ WARD_API void ward_suppressions_free(ward_suppressions_t *s)
 	free(s);
 }
 
-WARD_API int ward_suppressions_parse(const char *text, bool with_defaults,
-				     ward_suppressions_t **out, char *err,
-				     size_t errlen)
+/* Both entry points start the same: nothing said yet, nothing made. */
+static int start(ward_suppressions_t **out, char *err, size_t errlen)
 {
 	if (err && errlen)
 		err[0] = '\0';
 	if (!out)
 		return -EINVAL;
 	*out = NULL;
+	return 0;
+}
+
+WARD_API int ward_suppressions_parse(const char *text, bool with_defaults,
+				     ward_suppressions_t **out, char *err,
+				     size_t errlen)
+{
+	if (start(out, err, errlen) < 0)
+		return -EINVAL;
 	struct ward_suppressions *s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
@@ -103,11 +111,8 @@ WARD_API int ward_suppressions_load(const char *path, bool with_defaults,
 				    ward_suppressions_t **out, char *err,
 				    size_t errlen)
 {
-	if (err && errlen)
-		err[0] = '\0';
-	if (!out)
+	if (start(out, err, errlen) < 0)
 		return -EINVAL;
-	*out = NULL;
 	if (!path)
 		return ward_suppressions_parse(NULL, with_defaults, out, err,
 					       errlen);

@@ -363,8 +363,10 @@ void ward__demangle(char *name, size_t len)
 	free(plain);
 }
 
-int ward__symbolize_vaddr(const char *path, uint64_t vaddr, char *name,
-			  size_t len, uint64_t *offset)
+/* The function (or, with data, the variable) at vaddr of path: 0,
+ * -ESRCH when no symbol covers it, -ENOENT when the file cannot be read. */
+static int lookup(const char *path, uint64_t vaddr, bool data, char *name,
+		  size_t len, uint64_t *offset)
 {
 	int rc = -ESRCH; /* the file is known; no symbol covers vaddr */
 	pthread_mutex_lock(&lock);
@@ -372,7 +374,9 @@ int ward__symbolize_vaddr(const char *path, uint64_t vaddr, char *name,
 	struct elf_syms *e = get(path);
 	if (!e || !e->ok)
 		rc = -ENOENT;
-	const struct sym *s = e && e->ok ? find(e, vaddr) : NULL;
+	const struct sym *s = NULL;
+	if (e && e->ok)
+		s = data ? find_in(e->objs, e->nobjs, vaddr) : find(e, vaddr);
 	if (s) {
 		snprintf(name, len, "%s", s->name);
 		if (offset)
@@ -381,6 +385,13 @@ int ward__symbolize_vaddr(const char *path, uint64_t vaddr, char *name,
 	}
 	ward__in_registry--;
 	pthread_mutex_unlock(&lock);
+	return rc;
+}
+
+int ward__symbolize_vaddr(const char *path, uint64_t vaddr, char *name,
+			  size_t len, uint64_t *offset)
+{
+	int rc = lookup(path, vaddr, false, name, len, offset);
 	if (rc == 0) {
 		ward__in_registry++;
 		ward__demangle(name, len);
@@ -796,20 +807,5 @@ int ward__symbolize_data(uintptr_t addr, char *name, size_t len,
 	snprintf(path, sizeof(path), "%s", l.path);
 	if (object)
 		*object = path;
-	int rc = -ESRCH;
-	pthread_mutex_lock(&lock);
-	ward__in_registry++;
-	struct elf_syms *e = get(path);
-	const struct sym *s = e && e->ok ? find_in(e->objs, e->nobjs,
-						   addr - l.bias)
-					 : NULL;
-	if (s) {
-		snprintf(name, len, "%s", s->name);
-		if (offset)
-			*offset = addr - l.bias - s->addr;
-		rc = 0;
-	}
-	ward__in_registry--;
-	pthread_mutex_unlock(&lock);
-	return rc;
+	return lookup(path, addr - l.bias, true, name, len, offset);
 }
