@@ -655,7 +655,7 @@ static void mark(struct scan *s, const struct ward__scan_self *self,
 		scan_range(s, (uintptr_t)threads[t].regs,
 			   (uintptr_t)(threads[t].regs + WARD__STOPPED_REGS), 1);
 		uintptr_t lo = threads[t].sp - 128, end;
-		if (readable(s, lo, lo + 8, &end))
+		if (threads[t].sp && readable(s, lo, lo + 8, &end))
 			scan_range(s, lo, end, 1);
 	}
 	while (s->nwork > 0) {
@@ -755,7 +755,8 @@ static void name_root(struct scan *s, const struct ward__scan_self *self,
 	}
 	for (int t = 0; t < nthreads; t++) {
 		uintptr_t lo = threads[t].sp - 128, end;
-		if (!readable(s, lo, lo + 8, &end) || v < lo || v >= end)
+		if (!threads[t].sp || !readable(s, lo, lo + 8, &end) ||
+		    v < lo || v >= end)
 			continue;
 		p->root = WARD__ROOT_STACK;
 		p->tid = threads[t].tid;

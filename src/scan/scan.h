@@ -135,9 +135,10 @@ void ward__scan_free(struct ward__scan_result *r);
 enum { WARD__STOPPED_REGS = 23 };
 struct ward__stopped {
 	int tid;
-	bool held; /* not stopped: asleep in a system call with ward's
-		    * signal blocked or awaited (sigwait); sp is from
-		    * /proc/self/task/TID/syscall, regs are zero */
+	bool held; /* not stopped: it blocks ward's signal or awaits it
+		    * (sigwait); asleep in a system call, sp is from
+		    * /proc/self/task/TID/syscall; running, sp is 0 (its
+		    * stack unread); regs are zero */
 	uintptr_t sp;
 	uintptr_t regs[WARD__STOPPED_REGS];
 };
@@ -148,9 +149,8 @@ struct sigaction;
 bool ward__is_stop_handler(const struct sigaction *act);
 
 /* Stop every other thread of the process until ward__threads_resume().
- * Returns how many (*out lists them, those that could not be stopped but
- * sleep in a system call last, marked held), or -1 when one could not be
- * stopped and is not asleep (none is then). While they are stopped,
+ * Returns how many (*out lists them, those that could not be stopped
+ * last, marked held), or -1 (none is then). While they are stopped,
  * allocate nothing and take no lock a stopped thread may hold. */
 int ward__threads_stop(const struct ward__stopped **out);
 void ward__threads_resume(void);

@@ -6,11 +6,11 @@
  * thread's registers and waits on a futex until the scan is done.
  *
  * The signal is SIGRTMAX-1. A thread that blocks it, or waits for it in
- * sigwait() (which would hand it to the program), is never sent it: when
- * it sleeps in a system call it is "held" — its stack pointer read from
- * /proc — and the scan reads it where it sleeps. Nothing is stopped, and
- * the caller skips what needed it, when the program has its own handler
- * for that signal, when a thread that blocks it is running, or when a
+ * sigwait() (which would hand it to the program), is never sent it: it
+ * is "held" — when it sleeps in a system call, its stack pointer is read
+ * from /proc and the scan reads it where it sleeps; running, its stack is
+ * not read at all. Nothing is stopped, and the caller skips what needed
+ * it, when the program has its own handler for that signal, or when a
  * thread does not answer within 1 s (a thread that is running answers at
  * once; the wait is for a loaded machine).
  * While stopped, a thread may hold any lock (malloc's included): the
@@ -346,11 +346,12 @@ int ward__threads_stop(const struct ward__stopped **out)
 		while ((d = doing(tids[i], &sp)) == SIGWAIT ||
 		       (d != GONE && blocks(tids[i], sig))) {
 			if (++tries > 250) {
-				if ((d != ASLEEP && d != SIGWAIT) ||
-				    nheld == MAX_HELD)
+				if (nheld == MAX_HELD)
 					return -1;
+				/* Running, its stack moves under any read:
+				 * only its TLS is read (sp 0). */
 				held[nheld].tid = tids[i];
-				held[nheld].sp = sp;
+				held[nheld].sp = d == ASLEEP || d == SIGWAIT ? sp : 0;
 				nheld++;
 				tids[i--] = tids[--n];
 				break;

@@ -901,9 +901,9 @@ __attribute__((noinline)) void ward__intercept_report(void)
 			    "runs on x86-64 only");
 		if (scanned == 0 && r.held)
 			say("ward: heap classified without the registers of "
-			    "%d thread(s) asleep with ward's signal blocked or "
-			    "awaited (sigwait): a block only a register of "
-			    "theirs holds shows as lost", r.held);
+			    "%d thread(s) that block ward's signal or await it "
+			    "(sigwait), nor the stack of one running: a block "
+			    "only they hold shows as lost", r.held);
 		if (scanned == 0 && want)
 			tell_who_holds(why, &r);
 		ward_suppressions_free(want);

@@ -762,6 +762,35 @@ static void *signal_waiter(void *arg)
 	return (void *)mine;
 }
 
+/* A thread that blocks every signal and never sleeps: its stack cannot be
+ * read, the rest of the heap is still classified. */
+static void *spins_masked(void *arg)
+{
+	sigset_t all;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	atomic_store((atomic_int *)arg, 1);
+	for (;;)
+		__asm__ volatile("pause" ::: "memory");
+	return NULL;
+}
+
+NOINLINE void *dropped_while_one_spins(void)
+{
+	return malloc(66);
+}
+
+NOINLINE void leak_masked_busy(void)
+{
+	static atomic_int started;
+	pthread_t t;
+	pthread_create(&t, NULL, spins_masked, &started);
+	while (!atomic_load(&started))
+		usleep(1000);
+	void *volatile dropped = dropped_while_one_spins();
+	dropped = NULL;
+}
+
 NOINLINE void leak_sigwait(void)
 {
 	sigset_t all;
@@ -838,6 +867,8 @@ int main(int argc, char **argv)
 		leak_why();
 	else if (strcmp(what, "handler") == 0)
 		leak_in_handler();
+	else if (strcmp(what, "masked_busy") == 0)
+		leak_masked_busy();
 	else if (strcmp(what, "sigwait") == 0)
 		leak_sigwait();
 	else if (strcmp(what, "keys") == 0)
