@@ -96,11 +96,20 @@ uint32_t ward__site_count(void)
 
 enum { STRIPES = 256 };
 
+/* A slot: the site id in the low half, 0 when empty; in the high half the
+ * bits of the stack's hash the slot is found by, so that probing past
+ * other sites, and moving them when the table grows, reads no record (one
+ * cache miss each, at a million sites). */
 static struct stripe {
 	pthread_mutex_t lock;
-	uint32_t *ids; /* open addressing, 0 = empty */
+	uint64_t *slots; /* open addressing */
 	uint32_t cap, count;
 } stripes[STRIPES];
+
+static inline uint32_t slot_key(uint64_t h)
+{
+	return (uint32_t)(h >> 8);
+}
 
 static pthread_once_t stripes_once = PTHREAD_ONCE_INIT;
 
@@ -140,20 +149,20 @@ static bool same(const struct ward__site_rec *r, uint64_t h, uint32_t kind,
 static int stripe_grow(struct stripe *s)
 {
 	uint32_t ncap = s->cap ? s->cap * 2 : 64;
-	uint32_t *ids = arena_alloc(ncap * sizeof(*ids)); /* old ones leak: */
-	if (!ids)                                        /* tables only grow */
+	uint64_t *slots = arena_alloc(ncap * sizeof(*slots)); /* old ones */
+	if (!slots)                               /* leak: tables only grow */
 		return -ENOMEM;
-	memset(ids, 0, ncap * sizeof(*ids));
+	memset(slots, 0, ncap * sizeof(*slots));
 	for (uint32_t i = 0; i < s->cap; i++) {
-		uint32_t id = s->ids[i];
-		if (!id)
+		uint64_t v = s->slots[i];
+		if (!(uint32_t)v)
 			continue;
-		uint32_t k = (uint32_t)(ward__site_get(id)->hash >> 8) & (ncap - 1);
-		while (ids[k])
+		uint32_t k = (uint32_t)(v >> 32) & (ncap - 1);
+		while ((uint32_t)slots[k])
 			k = (k + 1) & (ncap - 1);
-		ids[k] = id;
+		slots[k] = v;
 	}
-	s->ids = ids;
+	s->slots = slots;
 	s->cap = ncap;
 	return 0;
 }
@@ -191,12 +200,15 @@ static uint32_t site_intern_locked(uint32_t kind, const uintptr_t *pcs, int n,
 
 	pthread_once(&stripes_once, stripes_init);
 	pthread_mutex_lock(&s->lock);
+	uint32_t key = slot_key(h);
 	if (s->cap) {
-		uint32_t k = (uint32_t)(h >> 8) & (s->cap - 1);
-		for (; s->ids[k]; k = (k + 1) & (s->cap - 1)) {
-			struct ward__site_rec *r = ward__site_get(s->ids[k]);
-			if (same(r, h, kind, pcs, n)) {
-				id = s->ids[k];
+		uint32_t k = key & (s->cap - 1);
+		for (; (uint32_t)s->slots[k]; k = (k + 1) & (s->cap - 1)) {
+			if ((uint32_t)(s->slots[k] >> 32) != key)
+				continue;
+			uint32_t found = (uint32_t)s->slots[k];
+			if (same(ward__site_get(found), h, kind, pcs, n)) {
+				id = found;
 				goto out;
 			}
 		}
@@ -214,10 +226,10 @@ static uint32_t site_intern_locked(uint32_t kind, const uintptr_t *pcs, int n,
 	id = publish(r);
 	if (!id)
 		goto out;
-	uint32_t k = (uint32_t)(h >> 8) & (s->cap - 1);
-	while (s->ids[k])
+	uint32_t k = key & (s->cap - 1);
+	while ((uint32_t)s->slots[k])
 		k = (k + 1) & (s->cap - 1);
-	s->ids[k] = id;
+	s->slots[k] = (uint64_t)key << 32 | id;
 	s->count++;
 out:
 	pthread_mutex_unlock(&s->lock);
