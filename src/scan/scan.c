@@ -126,6 +126,10 @@ struct scan {
 
 enum { COPY_WORDS = 4096 };
 
+/* A thread's TLS as the scan reads it: from its static TLS, less a slack
+ * for alignment, to the end of its descriptor above the thread pointer. */
+enum { TLS_SLACK = 2048, TLS_ABOVE = 4096 };
+
 /* Copy up to n bytes at src into dst without faulting: the bytes copied,
  * up to the first unreadable page. */
 static size_t copy_in(void *dst, uintptr_t src, size_t n)
@@ -595,8 +599,8 @@ static void mark(struct scan *s, const struct ward__scan_self *self,
 	 * below the thread pointer and the thread descriptor (with the
 	 * pointer to the dynamic TLS vector) at it. */
 	for (size_t i = 0; i < s->ntps; i++) {
-		uintptr_t lo = s->tps[i] - s->tls_below - 2048;
-		uintptr_t hi = s->tps[i] + 4096;
+		uintptr_t lo = s->tps[i] - s->tls_below - TLS_SLACK;
+		uintptr_t hi = s->tps[i] + TLS_ABOVE;
 		if (clip(s, s->tps[i], &lo, &hi))
 			scan_range(s, lo, hi, 1);
 	}
@@ -705,7 +709,7 @@ static uintptr_t tls_of(const struct scan *s, uintptr_t v, uintptr_t slack)
 {
 	for (size_t i = 0; i < s->ntps; i++)
 		if (v >= s->tps[i] - s->tls_below - slack &&
-		    v < s->tps[i] + 4096)
+		    v < s->tps[i] + TLS_ABOVE)
 			return s->tps[i];
 	return 0;
 }
@@ -770,7 +774,7 @@ static void name_root(struct scan *s, const struct ward__scan_self *self,
 #endif
 		return;
 	}
-	if ((p->tp = tls_of(s, v, 2048))) {
+	if ((p->tp = tls_of(s, v, TLS_SLACK))) {
 		p->root = WARD__ROOT_TLS;
 		return;
 	}

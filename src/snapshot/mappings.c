@@ -23,37 +23,16 @@ struct maps {
 	int err;
 };
 
-static void hex(const uint8_t *p, size_t n, char *out, size_t outlen)
-{
-	static const char digits[] = "0123456789abcdef";
-	size_t k = 0;
-	for (size_t i = 0; i < n && k + 2 < outlen; i++) {
-		out[k++] = digits[p[i] >> 4];
-		out[k++] = digits[p[i] & 15];
-	}
-	out[k] = '\0';
-}
-
 static void find_build_id(struct dl_phdr_info *info, char *out, size_t len)
 {
 	out[0] = '\0';
 	for (int i = 0; i < info->dlpi_phnum; i++) {
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		if (ph->p_type != PT_NOTE)
-			continue;
-		const uint8_t *p = (const uint8_t *)(info->dlpi_addr + ph->p_vaddr);
-		const uint8_t *end = p + ph->p_memsz;
-		while (p + sizeof(ElfW(Nhdr)) <= end) {
-			const ElfW(Nhdr) *nh = (const ElfW(Nhdr) *)p;
-			const uint8_t *name = p + sizeof(*nh);
-			const uint8_t *desc = name + ((nh->n_namesz + 3) & ~3u);
-			if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 &&
-			    memcmp(name, "GNU", 4) == 0) {
-				hex(desc, nh->n_descsz, out, len);
-				return;
-			}
-			p = desc + ((nh->n_descsz + 3) & ~3u);
-		}
+		if (ph->p_type == PT_NOTE &&
+		    ward__note_build_id((const uint8_t *)(info->dlpi_addr +
+							  ph->p_vaddr),
+					ph->p_memsz, out, len))
+			return;
 	}
 }
 

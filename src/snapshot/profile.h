@@ -140,6 +140,13 @@ struct ward__scan_path;
 int ward__write_paths(const struct ward__scan_path *paths, size_t n,
 		      ward_write_fn write, void *opaque);
 
+/* The sites a who-holds-it pattern names (a function, object or source
+ * file anywhere in the stack, as a leak: suppression): parsed once, then
+ * asked of each site (the scan's want callback, pattern the parsed one). */
+int ward__site_pattern(const char *pattern, ward_suppressions_t **out,
+		       char *err, size_t errlen);
+bool ward__site_matches(uint32_t site, void *pattern);
+
 /* Cut a frame's text down to its function's name ("name (object)" with
  * with_object), for matching frames across builds and merging them; a
  * frame without a name becomes "object+offset" (its address moves from

@@ -154,10 +154,18 @@ int ward__write_paths(const struct ward__scan_path *paths, size_t n,
 
 /* ---- The library's call --------------------------------------------------- */
 
-static bool wanted(uint32_t site, void *arg)
+bool ward__site_matches(uint32_t site, void *pattern)
 {
 	const struct ward__site_rec *r = ward__site_get(site);
-	return r && ward__suppressed(arg, NULL, r->pcs, (int)r->depth);
+	return r && ward__suppressed(pattern, NULL, r->pcs, (int)r->depth);
+}
+
+int ward__site_pattern(const char *pattern, ward_suppressions_t **out,
+		       char *err, size_t errlen)
+{
+	char text[1024];
+	snprintf(text, sizeof(text), "leak:%s", pattern);
+	return ward_suppressions_parse(text, false, out, err, errlen);
 }
 
 WARD_API __attribute__((noinline)) int
@@ -167,15 +175,13 @@ ward_who_holds(const char *pattern, ward_write_fn write, void *opaque)
 	WARD__SCAN_SELF(&self);
 	if (!pattern || !*pattern || !write)
 		return -EINVAL;
-	char text[1024], err[256];
 	ward_suppressions_t *want;
-	snprintf(text, sizeof(text), "leak:%s", pattern);
-	if (ward_suppressions_parse(text, false, &want, err, sizeof(err)) < 0)
+	if (ward__site_pattern(pattern, &want, NULL, 0) < 0)
 		return -EINVAL;
 	int refs = ward_kind_register("ref");
 	struct ward__scan_result r;
 	ward__in_registry++;
-	int rc = ward__scan_heap_why(&self, refs >= 0 ? refs : -1, wanted, want,
+	int rc = ward__scan_heap_why(&self, refs >= 0 ? refs : -1, ward__site_matches, want,
 				     &r);
 	ward__in_registry--;
 	ward_suppressions_free(want);
@@ -203,6 +209,7 @@ struct cyc {
 	/* Tarjan, iterative */
 	size_t *index, *low, *stack, *call, *edge;
 	bool *on;
+	bool *in, *seen; /* write_cycle()'s, cleared after each cycle */
 };
 
 static size_t lost_at(const struct cyc *c, uintptr_t v)
@@ -231,13 +238,7 @@ static void write_cycle(const struct cyc *c, const size_t *members, size_t k,
 			   "ward: a cycle of %zu refs that nothing reaches, so "
 			   "none is ever finalized:", k);
 	ward__buf_add(b, text, (size_t)len);
-	bool *in = calloc(c->n, sizeof(*in)), *seen = calloc(c->n, sizeof(*seen));
-	if (!in || !seen) {
-		free(in);
-		free(seen);
-		ward__buf_add(b, " (out of memory)\n", 17);
-		return;
-	}
+	bool *in = c->in, *seen = c->seen;
 	for (size_t i = 0; i < k; i++)
 		in[members[i]] = true;
 	size_t at = members[0];
@@ -281,8 +282,8 @@ static void write_cycle(const struct cyc *c, const size_t *members, size_t k,
 		at = next;
 	}
 	ward__buf_add(b, "\n", 1);
-	free(in);
-	free(seen);
+	for (size_t i = 0; i < k; i++)
+		in[members[i]] = seen[members[i]] = false;
 }
 
 /* Strongly connected components of the lost refs' graph (Tarjan's, with
@@ -411,7 +412,10 @@ WARD_API __attribute__((noinline)) int ward_ref_cycles(ward_write_fn write,
 	c.call = calloc(c.n + 1, sizeof(*c.call));
 	c.edge = calloc(c.n + 1, sizeof(*c.edge));
 	c.on = calloc(c.n + 1, sizeof(*c.on));
-	if (!c.index || !c.low || !c.stack || !c.call || !c.edge || !c.on)
+	c.in = calloc(c.n + 1, sizeof(*c.in));
+	c.seen = calloc(c.n + 1, sizeof(*c.seen));
+	if (!c.index || !c.low || !c.stack || !c.call || !c.edge || !c.on ||
+	    !c.in || !c.seen)
 		goto out;
 	struct ward__buf b = { 0 };
 	rc = find_cycles(&c, &b);
@@ -433,6 +437,8 @@ out:
 	free(c.call);
 	free(c.edge);
 	free(c.on);
+	free(c.in);
+	free(c.seen);
 	ward__scan_free(&r);
 	ward__in_registry--;
 	return rc;

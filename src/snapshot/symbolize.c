@@ -145,8 +145,8 @@ static void take_table(struct elf_syms *e, const uint8_t *base, size_t size,
 	e->strings = strings;
 }
 
-/* The GNU build id among the notes of one PT_NOTE segment, as hex. */
-static void note_build_id(struct elf_syms *e, const uint8_t *p, size_t len)
+bool ward__note_build_id(const uint8_t *p, size_t len, char *out,
+			 size_t outlen)
 {
 	static const char digits[] = "0123456789abcdef";
 	while (len >= sizeof(Elf64_Nhdr)) {
@@ -154,22 +154,22 @@ static void note_build_id(struct elf_syms *e, const uint8_t *p, size_t len)
 		size_t name = (nh->n_namesz + 3) & ~(size_t)3;
 		size_t desc = (nh->n_descsz + 3) & ~(size_t)3;
 		if (name > len - sizeof(*nh) || desc > len - sizeof(*nh) - name)
-			return;
+			return false;
 		const uint8_t *d = p + sizeof(*nh) + name;
 		if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 &&
 		    memcmp(p + sizeof(*nh), "GNU", 4) == 0) {
 			size_t k = 0;
-			for (size_t i = 0; i < nh->n_descsz &&
-					   k + 2 < sizeof(e->build_id); i++) {
-				e->build_id[k++] = digits[d[i] >> 4];
-				e->build_id[k++] = digits[d[i] & 15];
+			for (size_t i = 0; i < nh->n_descsz && k + 2 < outlen; i++) {
+				out[k++] = digits[d[i] >> 4];
+				out[k++] = digits[d[i] & 15];
 			}
-			e->build_id[k] = '\0';
-			return;
+			out[k] = '\0';
+			return true;
 		}
 		p += sizeof(*nh) + name + desc;
 		len -= sizeof(*nh) + name + desc;
 	}
+	return false;
 }
 
 /*
@@ -261,7 +261,8 @@ static void load(struct elf_syms *e)
 	for (int i = 0; i < eh->e_phnum; i++)
 		if (ph[i].p_type == PT_NOTE && ph[i].p_offset <= size &&
 		    ph[i].p_filesz <= size - ph[i].p_offset)
-			note_build_id(e, base + ph[i].p_offset, ph[i].p_filesz);
+			ward__note_build_id(base + ph[i].p_offset, ph[i].p_filesz,
+					    e->build_id, sizeof(e->build_id));
 	for (int i = 0; i < eh->e_phnum && e->nloads < 16; i++)
 		if (ph[i].p_type == PT_LOAD) {
 			e->loads[e->nloads].vaddr = ph[i].p_vaddr;

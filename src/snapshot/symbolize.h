@@ -24,6 +24,11 @@ int ward__symbolize_vaddr(const char *path, uint64_t vaddr, char *name,
 int ward__symbolize_offset(const char *path, uint64_t file_offset,
 			   char *name, size_t len, uint64_t *offset);
 
+/* The GNU build id among the ELF notes at p (one PT_NOTE segment's len
+ * bytes), as hex into out: true when found. */
+bool ward__note_build_id(const uint8_t *p, size_t len, char *out,
+			 size_t outlen);
+
 /* Whether path is the file a profile's mapping with build id `want` was
  * made from: 0 when it is, or when either build id is unknown (no check
  * can be made); -ESTALE when path's build id differs (or it has none),

@@ -66,18 +66,16 @@ static void run(const struct sigaction *a, int sig, siginfo_t *si, void *uc)
 	}
 }
 
-/* Signals that came while the thread was in ward's bookkeeping. */
+/* Signals that came while the thread was in ward's bookkeeping: how many
+ * (which WARD__LEAVE() reads), and each. */
 enum { WAITING_MAX = 16 };
-static __thread struct {
-	int n;
-	struct {
-		int sig;
-		siginfo_t si;
-	} q[WAITING_MAX];
-} waiting;
 __thread int ward__signal_waiting __attribute__((tls_model("initial-exec")));
+static __thread struct {
+	int sig;
+	siginfo_t si;
+} waiting[WAITING_MAX];
 
-static bool raised_by_fault(int sig, const siginfo_t *si)
+bool ward__raised_by_fault(int sig, const siginfo_t *si)
 {
 	return (sig == SIGSEGV || sig == SIGBUS || sig == SIGFPE ||
 		sig == SIGILL || sig == SIGTRAP) &&
@@ -86,22 +84,21 @@ static bool raised_by_fault(int sig, const siginfo_t *si)
 
 static void trampoline(int sig, siginfo_t *si, void *uc)
 {
-	if (ward__in_registry && !raised_by_fault(sig, si)) {
+	if (ward__in_registry && !ward__raised_by_fault(sig, si)) {
 		/* Ordinary signals do not queue in the kernel either: one
 		 * waiting is enough. Real-time ones queue, up to the room. */
-		for (int i = 0; sig < SIGRTMIN && i < waiting.n; i++)
-			if (waiting.q[i].sig == sig)
+		int n = ward__signal_waiting;
+		for (int i = 0; sig < SIGRTMIN && i < n; i++)
+			if (waiting[i].sig == sig)
 				return;
-		if (waiting.n < WAITING_MAX) {
-			waiting.q[waiting.n].sig = sig;
+		if (n < WAITING_MAX) {
+			waiting[n].sig = sig;
 			if (si)
-				waiting.q[waiting.n].si = *si;
+				waiting[n].si = *si;
 			else
-				memset(&waiting.q[waiting.n].si, 0,
-				       sizeof(siginfo_t));
-			waiting.n++;
+				memset(&waiting[n].si, 0, sizeof(siginfo_t));
+			ward__signal_waiting = n + 1;
 		}
-		ward__signal_waiting = 1;
 		return;
 	}
 	struct sigaction a;
@@ -117,16 +114,16 @@ void ward__intercept_run_waiting(void)
 		/* Take the first off with signals blocked: a handler may
 		 * add to the list. */
 		pthread_sigmask(SIG_SETMASK, &all, &before);
-		if (waiting.n == 0) {
-			ward__signal_waiting = 0;
+		int n = ward__signal_waiting;
+		if (n == 0) {
 			pthread_sigmask(SIG_SETMASK, &before, NULL);
 			return;
 		}
-		int sig = waiting.q[0].sig;
-		siginfo_t si = waiting.q[0].si;
-		waiting.n--;
-		memmove(&waiting.q[0], &waiting.q[1],
-			(size_t)waiting.n * sizeof(waiting.q[0]));
+		int sig = waiting[0].sig;
+		siginfo_t si = waiting[0].si;
+		memmove(&waiting[0], &waiting[1],
+			(size_t)(n - 1) * sizeof(waiting[0]));
+		ward__signal_waiting = n - 1;
 		struct sigaction a;
 		read_action(sig, &a);
 		/* The mask the kernel would have set for the handler. */

@@ -542,12 +542,6 @@ static bool holds(int sig)
 	       (atomic_load_explicit(&held, memory_order_acquire) >> sig & 1);
 }
 
-static bool is_fault(int sig)
-{
-	return sig == SIGSEGV || sig == SIGBUS || sig == SIGFPE ||
-	       sig == SIGILL;
-}
-
 /* End the process by sig with its default action. */
 static void die_by(int sig, bool refault)
 {
@@ -577,7 +571,7 @@ static void report_for_signal(int sig)
 static void on_fatal(int sig, siginfo_t *si, void *uc)
 {
 	int saved = errno;
-	bool fault = is_fault(sig) && si && si->si_code > 0;
+	bool fault = ward__raised_by_fault(sig, si);
 	(void)uc;
 	if (reporting) {
 		say("ward: no profile: signal %d while writing it after signal %d",
@@ -835,19 +829,13 @@ static void note_running_threads(void)
 		ward__each_thread_stack(note_running, NULL, 1500);
 }
 
-/* Who holds it (WARD_WHY, ward run --why): the sites a pattern names. */
-static bool wanted_site(uint32_t site, void *arg)
-{
-	const struct ward__site_rec *r = ward__site_get(site);
-	return r && ward__suppressed(arg, NULL, r->pcs, (int)r->depth);
-}
-
 static void to_stderr(void *opaque, const void *buf, size_t len)
 {
 	(void)opaque;
 	ward__write_all(2, buf, len);
 }
 
+/* Who holds it (WARD_WHY, ward run --why): the paths the scan found. */
 static void tell_who_holds(const char *why, const struct ward__scan_result *r)
 {
 	if (r->npaths == 0) {
@@ -888,13 +876,13 @@ __attribute__((noinline)) void ward__intercept_report(void)
 		const char *why = getenv("WARD_WHY");
 		ward_suppressions_t *want = NULL;
 		if (why && *why) {
-			char text[1024], err[256];
-			snprintf(text, sizeof(text), "leak:%s", why);
-			if (ward_suppressions_parse(text, false, &want, err,
-						    sizeof(err)) < 0)
+			char err[256];
+			if (ward__site_pattern(why, &want, err, sizeof(err)) < 0)
 				say("ward: WARD_WHY=%s: %s", why, err);
 		}
-		int scanned = want ? ward__scan_heap_why(&self, -1, wanted_site, want, &r)
+		int scanned = want ? ward__scan_heap_why(&self, -1,
+							 ward__site_matches,
+							 want, &r)
 				   : ward__scan_heap(&self, &r);
 		if (scanned == -ENOTSUP)
 			say("ward: heap not classified: the reachability scan "

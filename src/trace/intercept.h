@@ -5,6 +5,7 @@
 #ifndef WARD_INTERNAL_INTERCEPT_H
 #define WARD_INTERNAL_INTERCEPT_H
 
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -36,7 +37,8 @@ void ward__intercept_report(void);
  */
 extern __thread int ward__busy __attribute__((tls_model("initial-exec")));
 extern __thread int ward__fatal_pending __attribute__((tls_model("initial-exec")));
-/* A program's handler waits for the end of the call (handlers.c). */
+/* How many of the program's handlers wait for the end of the call
+ * (handlers.c). */
 extern __thread int ward__signal_waiting __attribute__((tls_model("initial-exec")));
 void ward__intercept_fatal_resume(void);
 void ward__intercept_run_waiting(void);
@@ -58,6 +60,10 @@ void ward__intercept_after(void);
 struct sigaction;
 int ward__intercept_sigaction(int sig, const struct sigaction *act,
 			      struct sigaction *old);
+
+/* Whether sig was raised by the instruction that faulted (SIGSEGV and
+ * the like, si_code > 0): it cannot wait. */
+bool ward__raised_by_fault(int sig, const siginfo_t *si);
 
 /* sigaction() for the program's own handlers, which run through ward's
  * trampoline (handlers.c); old is what the program set. */
