@@ -259,8 +259,8 @@ static void read_maps(struct scan *s)
 	close(fd);
 }
 
-/* Whether [lo, hi) is readable throughout; *end gets where the readable
- * run holding lo ends. */
+/* Whether [lo, hi) is readable throughout (across adjacent mappings);
+ * *end gets where the mapping holding lo ends. */
 static bool readable(const struct scan *s, uintptr_t lo, uintptr_t hi,
 		     uintptr_t *end)
 {
@@ -269,11 +269,13 @@ static bool readable(const struct scan *s, uintptr_t lo, uintptr_t hi,
 		i++;
 	if (i == s->nmaps || s->maps[i].lo > lo)
 		return false;
+	/* A thread's stack ends there, whatever mapping happens to follow
+	 * it (a library's, a file's whose last pages lie past its end). */
+	if (end)
+		*end = s->maps[i].hi;
 	uintptr_t reach = s->maps[i].hi;
 	while (++i < s->nmaps && s->maps[i].lo == reach)
 		reach = s->maps[i].hi;
-	if (end)
-		*end = reach;
 	return hi <= reach;
 }
 
