@@ -157,6 +157,8 @@ END {
 	printf "BENCH pool_go_over_ward %.3f ratio\n", b["go_BenchmarkPoolPair"] / b["pool_pair"]
 	printf "BENCH ref_pair_ns %.3f ns\n", b["ref_pair"]
 	printf "BENCH ref_vs_shared_ptr %.3f ratio\n", b["ref_pair"] / b["shared_ptr_copy"]
+	printf "BENCH ref_pair_2threads_ns %.3f ns\n", b["ref_pair_2threads"]
+	printf "BENCH ref_2threads_vs_shared_ptr %.3f ratio\n", b["ref_pair_2threads"] / b["shared_ptr_copy_2threads"]
 	printf "BENCH http_heap_ms %.2f ms\n", b["http_heap_ms"]
 	printf "BENCH http_scrape_slowdown %.3f ratio\n", b["work_scraped_ns"] / b["work_unscraped_ns"]
 }' "$tmp/anchors"
