@@ -2,8 +2,9 @@
  * test_ref.c — references (include/ward/ref.h): finalizers run exactly
  * once, weak gets never revive a finalizing object (also racing the last
  * release from 8 threads), finalizers on their own thread with the
- * monitor's figures, and objects still alive reported with the stack that
- * made them.
+ * monitor's figures, objects still alive reported with the stack that
+ * made them, and in checking mode the reference never given back named
+ * with the stack that took it.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -289,4 +290,126 @@ TEST(who_holds_names_the_global_and_cycles_are_found)
 	break_cycle(hidden);
 	ward_ref_release(held_by_global[1]);
 	held_by_global[1] = NULL;
+}
+
+/* Checking mode: which reference keeps an object alive. */
+static void *kept[1];
+
+static __attribute__((noinline)) void *make_checked(void)
+{
+	void *o = ward_ref_new(24, NULL, NULL);
+	__asm__ volatile("" ::: "memory");
+	return o;
+}
+
+static __attribute__((noinline)) void cache_keep(void *o)
+{
+	kept[0] = ward_ref_retain(o);
+	__asm__ volatile("" ::: "memory");
+}
+
+static __attribute__((noinline)) void use_briefly(void *o)
+{
+	void *r = ward_ref_retain(o);
+	__asm__ volatile("" ::: "memory");
+	ward_ref_release(r);
+	__asm__ volatile("" ::: "memory");
+}
+
+static __attribute__((noinline)) void peek_through(ward_weak_t *w)
+{
+	void *r = ward_weak_get(w);
+	__asm__ volatile("" ::: "memory");
+	ward_ref_release(r);
+	__asm__ volatile("" ::: "memory");
+}
+
+static int kind_named(const char *name)
+{
+	for (int k = 0; k < WARD_KIND_MAX; k++) {
+		const char *n = ward_kind_name(k);
+		if (n && strcmp(n, name) == 0)
+			return k;
+	}
+	return -1;
+}
+
+/* The live "retain" records' text report, and how many there are. */
+static char *live_retains(ward_profile_t *p, int64_t *count)
+{
+	struct ward_test_buf b = { 0 };
+	*count = 0;
+	for (size_t i = 0; i < ward_profile_count(p); i++) {
+		const struct ward_sample *s = ward_profile_sample(p, i);
+		const char *kind = ward_profile_kind_name(p, s->kind);
+		if (kind && strcmp(kind, "retain") == 0)
+			*count += s->live_count;
+	}
+	ward_profile_write(p, WARD_FORMAT_TEXT, ward_test_to_buf, &b);
+	return b.p;
+}
+
+TEST(checking_mode_names_the_reference_never_released)
+{
+	ward_ref_check(true);
+	ward_leakcheck_t *lc = ward_leakcheck_begin();
+	void *o = make_checked();
+	ward_weak_t *w = ward_weak_new(o);
+	use_briefly(o);
+	cache_keep(o);      /* the extra one: never released */
+	use_briefly(o);
+	peek_through(w);
+	ward_ref_release(o); /* the maker's own reference */
+	ward_ref_check(false);
+	ASSERT_EQ(ward_ref_count(o), 1);
+
+	ward_profile_t *leaks = NULL;
+	ASSERT_EQ(ward_leakcheck_end(lc, &leaks), 2); /* the object, its retain */
+	int64_t n;
+	char *text = live_retains(leaks, &n);
+	ASSERT_EQ(n, 1);
+	ASSERT_CONTAINS(text, "retain");
+	ASSERT_CONTAINS(text, "cache_keep");
+	ASSERT_CONTAINS(text, "make_checked"); /* the object's own record */
+	ASSERT_TRUE(strstr(text, "use_briefly") == NULL);
+	ASSERT_TRUE(strstr(text, "peek_through") == NULL);
+	free(text);
+	ward_profile_free(leaks);
+
+	ward_ref_release(kept[0]); /* the last: the book ends with it */
+	struct ward_kind_stats st;
+	ASSERT_EQ(ward_kind_stats(kind_named("retain"), &st), 0);
+	ASSERT_EQ(st.live_count, 0);
+	ward_weak_free(w);
+}
+
+static void *retain_release_many(void *obj)
+{
+	for (int i = 0; i < 2000; i++) {
+		void *r = ward_ref_retain(obj);
+		if (i % 3 == 0)
+			sched_yield();
+		ward_ref_release(r);
+	}
+	return NULL;
+}
+
+TEST(checking_mode_counts_every_reference_under_threads)
+{
+	ward_ref_check(true);
+	void *o = ward_ref_new(8, NULL, NULL);
+	ward_ref_check(false);
+	int retain = kind_named("retain");
+	pthread_t th[4];
+	for (int i = 0; i < 4; i++)
+		ASSERT_EQ(pthread_create(&th[i], NULL, retain_release_many, o), 0);
+	for (int i = 0; i < 4; i++)
+		pthread_join(th[i], NULL);
+	struct ward_kind_stats st;
+	ASSERT_EQ(ward_kind_stats(retain, &st), 0);
+	ASSERT_EQ(st.live_count, 1); /* the maker's */
+	ASSERT_EQ(st.acquired_count, st.released_count + 1);
+	ward_ref_release(o);
+	ASSERT_EQ(ward_kind_stats(retain, &st), 0);
+	ASSERT_EQ(st.live_count, 0);
 }

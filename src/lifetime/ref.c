@@ -10,6 +10,12 @@
  * above zero (a compare-and-swap loop), so it never revives an object whose
  * last strong reference went: the finalizer runs exactly once, and a weak
  * get after it returns NULL.
+ *
+ * In checking mode an object also keeps a book of its strong references:
+ * each one taken (the first by ward_ref_new, then retains and weak gets) is
+ * a record of kind "retain" with the stack that took it, and each release
+ * ends the record it most likely pairs with (below), so the references
+ * alive at exit are reported with the stacks that took them.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -20,6 +26,7 @@
 #include <sys/single_threaded.h>
 #include <time.h>
 
+#include "capture/capture.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/thread.h"
@@ -30,6 +37,8 @@
 
 enum { MAGIC = 0x77617264726566ull }; /* "wardref" */
 
+struct book;
+
 struct hdr {
 	_Atomic uint32_t strong;
 	_Atomic uint32_t weak;    /* weak references, plus one for the strong */
@@ -38,13 +47,15 @@ struct hdr {
 	uint64_t magic;
 	struct hdr *next;         /* in the finalizer queue */
 	uint64_t queued_ns;
+	struct book *book;        /* checking mode: the references taken */
 } __attribute__((aligned(16)));
 
 struct ward_weak {
 	struct hdr *h;
 };
 
-static int ref_kind = -1;
+static int ref_kind = -1, retain_kind = -1;
+static _Atomic bool checking;
 static pthread_once_t kind_once = PTHREAD_ONCE_INIT;
 static _Atomic uint64_t created, finalized, alive;
 
@@ -64,6 +75,10 @@ static void fork_done(void)
 static void kind_init(void)
 {
 	ref_kind = ward_kind_register("ref");
+	retain_kind = ward_kind_register("retain");
+	const char *env = getenv("WARD_REF_CHECK");
+	if (env && *env && strcmp(env, "0") != 0)
+		atomic_store(&checking, true);
 	ward__registry_fork_handlers();
 	pthread_atfork(fork_prepare, fork_done, fork_done);
 }
@@ -81,6 +96,168 @@ static void drop_weak(struct hdr *h)
 		free(h);
 		ward__in_registry--;
 	}
+}
+
+/* ---- Checking mode: the book of references -------------------------------- */
+
+/*
+ * One strong reference taken: tracked as kind "retain" at the address of
+ * its entry, with the stack that took it.
+ */
+struct ref_entry {
+	struct ref_entry *prev, *next; /* newest at the book's head */
+	uint32_t site;
+};
+
+struct book {
+	pthread_mutex_t lock;
+	struct ref_entry *head;
+};
+
+static struct book *book_new(void)
+{
+	ward__in_registry++;
+	struct book *b = calloc(1, sizeof(*b));
+	ward__in_registry--;
+	if (b)
+		pthread_mutex_init(&b->lock, NULL);
+	return b;
+}
+
+/* A reference taken, with the stack `skip` frames above the caller. */
+static __attribute__((noinline)) void book_take(struct book *b, int skip)
+{
+	ward__in_registry++;
+	struct ref_entry *e = calloc(1, sizeof(*e));
+	ward__in_registry--;
+	if (!e)
+		return;
+	uint64_t size;
+	if (ward__track_at(retain_kind, (uintptr_t)e, 0, skip + 1) < 0 ||
+	    !ward__registry_find(retain_kind, (uintptr_t)e, &e->site, &size)) {
+		ward_untrack(retain_kind, (uintptr_t)e);
+		ward__in_registry++;
+		free(e);
+		ward__in_registry--;
+		return;
+	}
+	pthread_mutex_lock(&b->lock);
+	e->next = b->head;
+	if (b->head)
+		b->head->prev = e;
+	b->head = e;
+	pthread_mutex_unlock(&b->lock);
+}
+
+static void entry_end(struct ref_entry *e)
+{
+	ward_untrack(retain_kind, (uintptr_t)e);
+	ward__in_registry++;
+	free(e);
+	ward__in_registry--;
+}
+
+/* The stack of a release: copied where book_give reads it (capture's
+ * callback; 0 keeps the walk from being remembered as an id). */
+static __thread uintptr_t release_pcs[64];
+static __thread int release_depth;
+
+static uint32_t keep_walk(uint32_t key, const uintptr_t *pcs, int n)
+{
+	(void)key;
+	if (n > 64)
+		n = 64;
+	memcpy(release_pcs, pcs, (size_t)n * sizeof(*pcs));
+	release_depth = n;
+	return 0;
+}
+
+static bool same_function(uintptr_t a, uintptr_t b)
+{
+	if (a == b)
+		return true;
+	uintptr_t fa = ward__function_start(a - 1);
+	return fa && fa == ward__function_start(b - 1);
+}
+
+/*
+ * How likely the reference taken at stack t is the one a release from
+ * stack r gives back. Retains and releases carry no identity, so this is a
+ * guess, made as a reader of the code would: first, the function that took
+ * it is the one releasing (a function releases what it retained); then the
+ * longer the two stacks agree from the outermost frame, and whether they
+ * part in the same function. Ties go to the oldest reference: the one
+ * the object was made with is its maker's, given back last, and the one
+ * nobody gives back is more often a later retain than the first.
+ */
+static int affinity(const uintptr_t *t, int nt, const uintptr_t *r, int nr)
+{
+	int common = 0;
+	while (common < nt && common < nr &&
+	       t[nt - 1 - common] == r[nr - 1 - common])
+		common++;
+	int score = common * 2;
+	if (common < nt && common < nr &&
+	    same_function(t[nt - 1 - common], r[nr - 1 - common]))
+		score++;
+	if (nt > 0 && nr > 0 && same_function(t[0], r[0]))
+		score += 1 << 16;
+	return score;
+}
+
+/* A reference given back from the stack `skip` frames above the caller:
+ * the entry it most likely pairs with ends. */
+static __attribute__((noinline)) void book_give(struct book *b, int skip)
+{
+	release_depth = 0;
+	ward__capture((uint32_t)retain_kind, skip + 1, keep_walk);
+	pthread_mutex_lock(&b->lock);
+	struct ref_entry *best = NULL;
+	int best_score = -1, looked = 0;
+	for (struct ref_entry *e = b->head; e && looked < 256;
+	     e = e->next, looked++) {
+		struct ward__site_rec *site = ward__site_get(e->site);
+		if (!site)
+			continue;
+		int score = affinity(site->pcs, (int)site->depth,
+				     release_pcs, release_depth);
+		if (score >= best_score) { /* newest first: the oldest tie wins */
+			best = e;
+			best_score = score;
+		}
+	}
+	if (best) {
+		if (best->prev)
+			best->prev->next = best->next;
+		else
+			b->head = best->next;
+		if (best->next)
+			best->next->prev = best->prev;
+	}
+	pthread_mutex_unlock(&b->lock);
+	if (best)
+		entry_end(best);
+}
+
+/* The last reference went: whatever the book still holds ends. */
+static void book_free(struct book *b)
+{
+	struct ref_entry *e = b->head;
+	while (e) {
+		struct ref_entry *next = e->next;
+		entry_end(e);
+		e = next;
+	}
+	pthread_mutex_destroy(&b->lock);
+	ward__in_registry++;
+	free(b);
+	ward__in_registry--;
+}
+
+WARD_API void ward_ref_check(bool on)
+{
+	pthread_once(&kind_once, kind_init);
+	atomic_store(&checking, on);
 }
 
 /* ---- The finalizer thread ------------------------------------------------ */
@@ -169,11 +346,14 @@ ward_ref_new(size_t size, ward_finalizer_fn finalize, void *arg)
 	atomic_fetch_add(&alive, 1);
 	if (ref_kind >= 0)
 		ward__track_at(ref_kind, (uintptr_t)(h + 1), size, 1);
+	if (atomic_load_explicit(&checking, memory_order_relaxed) &&
+	    retain_kind >= 0 && (h->book = book_new()))
+		book_take(h->book, 1);
 	__asm__ volatile("" ::: "memory");
 	return h + 1;
 }
 
-WARD_API void *ward_ref_retain(void *obj)
+WARD_API __attribute__((noinline)) void *ward_ref_retain(void *obj)
 {
 	if (!obj)
 		return NULL;
@@ -191,10 +371,12 @@ WARD_API void *ward_ref_retain(void *obj)
 	if (s == 0)
 		ward__log(WARD_LOG_WARN, "ward: ward_ref_retain of %p, whose "
 			  "last reference went: it is finalized\n", obj);
+	else if (__builtin_expect(h->book != NULL, 0))
+		book_take(h->book, 1);
 	return obj;
 }
 
-WARD_API void ward_ref_release(void *obj)
+WARD_API __attribute__((noinline)) void ward_ref_release(void *obj)
 {
 	if (!obj)
 		return;
@@ -217,6 +399,14 @@ WARD_API void ward_ref_release(void *obj)
 			  "has no reference left (released once too often)\n",
 			  obj);
 		return;
+	}
+	if (__builtin_expect(h->book != NULL, 0)) {
+		if (s != 1) {
+			book_give(h->book, 1);
+			return;
+		}
+		book_free(h->book);
+		h->book = NULL;
 	}
 	if (s != 1)
 		return;
@@ -267,7 +457,7 @@ WARD_API ward_weak_t *ward_weak_new(void *obj)
 	return w;
 }
 
-WARD_API void *ward_weak_get(ward_weak_t *w)
+WARD_API __attribute__((noinline)) void *ward_weak_get(ward_weak_t *w)
 {
 	if (!w)
 		return NULL;
@@ -279,6 +469,8 @@ WARD_API void *ward_weak_get(ward_weak_t *w)
 	} while (!atomic_compare_exchange_weak_explicit(
 		&h->strong, &s, s + 1, memory_order_acq_rel,
 		memory_order_acquire));
+	if (__builtin_expect(h->book != NULL, 0))
+		book_take(h->book, 1);
 	return h + 1;
 }
 
