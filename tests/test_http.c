@@ -98,16 +98,36 @@ TEST(go_tool_pprof_reads_the_live_heap_with_its_names)
 	done();
 }
 
+static void zero32(void *obj, void *arg)
+{
+	(void)arg;
+	memset(obj, 0, 32);
+}
+
 TEST(metrics_pass_promtool)
 {
 	need("promtool", "prometheus");
 	need("curl", "curl");
 	int port = serve();
+	/* Two pools of one name are one series; a pool's figures come with
+	 * their help, counters as _total. */
+	ward_pool_t *pools[2];
+	void *got[3];
+	for (int i = 0; i < 2; i++)
+		pools[i] = ward_pool_new(&(struct ward_pool_config){
+			.name = "sess\"ions", .size = 32, .reset = zero32 });
+	got[0] = ward_pool_get(pools[0]);
+	got[1] = ward_pool_get(pools[1]);
+	got[2] = ward_pool_get(pools[1]);
 	char cmd[256];
 	snprintf(cmd, sizeof(cmd), "curl -sf http://127.0.0.1:%d/metrics", port);
 	int st;
 	char *out = ward_test_run(cmd, &st);
 	ASSERT_EQ(st, 0);
+	ASSERT_CONTAINS(out, "# TYPE ward_pool_in_use gauge\n"
+			     "ward_pool_in_use{pool=\"sess\\\"ions\"} 3\n");
+	ASSERT_CONTAINS(out, "# HELP ward_pool_gets_total Objects taken from the pool.\n"
+			     "# TYPE ward_pool_gets_total counter\n");
 	ASSERT_CONTAINS(out, "ward_live{kind=\"heap\"} 200\n");
 	ASSERT_CONTAINS(out, "ward_live_bytes{kind=\"heap\"} 200000\n");
 	ASSERT_CONTAINS(out, "# TYPE ward_acquired_total counter\n");
@@ -119,6 +139,11 @@ TEST(metrics_pass_promtool)
 	if (st != 0)
 		ward_test__fail(__FILE__, __LINE__, "promtool: %s", out);
 	free(out);
+	ward_pool_put(pools[0], got[0]);
+	ward_pool_put(pools[1], got[1]);
+	ward_pool_put(pools[1], got[2]);
+	ward_pool_free(pools[0]);
+	ward_pool_free(pools[1]);
 	done();
 }
 

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -593,6 +594,7 @@ static void *track_and_own(void *unused)
 		ward_free(p);
 		void *q = ward_malloc(48);
 		ward_free(q);
+		sched_yield(); /* the forking thread gets its turn under valgrind */
 	}
 	ward_owner_release(o);
 	return NULL;

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <sys/wait.h>
@@ -189,6 +190,58 @@ TEST(pools_from_many_threads_keep_their_counts)
 	ASSERT_EQ(atomic_load(&destroys), atomic_load(&inits));
 }
 
+/* Figures read on another thread while the workers' counts wait in their
+ * caches: they count those too, and a counter never goes back. */
+static atomic_bool churning;
+
+static void *hold_two(void *unused)
+{
+	(void)unused;
+	void *a = ward_pool_get(shared_pool), *b = ward_pool_get(shared_pool);
+	while (atomic_load(&churning)) {
+		void *c = ward_pool_get(shared_pool);
+		ward_pool_put(shared_pool, c);
+		sched_yield(); /* valgrind runs one thread at a time */
+	}
+	ward_pool_put(shared_pool, a);
+	ward_pool_put(shared_pool, b);
+	return NULL;
+}
+
+TEST(another_thread_reads_the_counts_waiting_in_caches)
+{
+	start();
+	shared_pool = conn_pool(false, conn_reset);
+	atomic_store(&churning, true);
+	pthread_t th[2];
+	for (int i = 0; i < 2; i++)
+		ASSERT_EQ(pthread_create(&th[i], NULL, hold_two, NULL), 0);
+	uint64_t last_gets = 0, last_puts = 0;
+	struct ward_pool_stats st;
+	for (int i = 0; i < 2000; i++) {
+		ASSERT_EQ(ward_pool_stats(shared_pool, &st), 0);
+		ASSERT_GE(st.gets, last_gets);
+		ASSERT_GE(st.puts, last_puts);
+		last_gets = st.gets;
+		last_puts = st.puts;
+		if (st.gets >= 4 + 1000)
+			break;
+		usleep(100);
+	}
+	/* Each worker holds two and churns in its own cache, whose counts
+	 * this thread could not see before. */
+	ASSERT_GE(st.gets, 4 + 1000);
+	ASSERT_GE(st.in_use, 4);
+	ASSERT_LE(st.in_use, 6);
+	atomic_store(&churning, false);
+	for (int i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	ASSERT_EQ(ward_pool_stats(shared_pool, &st), 0);
+	ASSERT_EQ(st.in_use, 0);
+	ASSERT_EQ(st.gets, st.puts);
+	ward_pool_free(shared_pool);
+}
+
 /* ---- Buffers --------------------------------------------------------------- */
 
 TEST(a_buffer_over_the_cap_is_freed_not_kept)
@@ -334,6 +387,7 @@ static void *get_put(void *unused)
 		void *o = ward_pool_get(shared_pool);
 		ward_pool_put(shared_pool, o);
 		ward_pool_trim(shared_pool);
+		sched_yield(); /* the forking thread gets its turn under valgrind */
 	}
 	return NULL;
 }
@@ -362,4 +416,95 @@ TEST(fork_while_threads_use_a_pool_never_deadlocks_the_child)
 	for (int i = 0; i < 3; i++)
 		pthread_join(th[i], NULL);
 	ward_pool_free(shared_pool);
+}
+
+/* ---- Figures in snapshots, reports and profiles -------------------------- */
+
+static const struct ward_figure *figure_of(const ward_profile_t *p,
+					   const char *name, const char *figure)
+{
+	for (size_t i = 0; i < ward_profile_figure_count(p); i++) {
+		const struct ward_figure *f = ward_profile_figure(p, i);
+		if (strcmp(f->what, "pool") == 0 && strcmp(f->name, name) == 0 &&
+		    strcmp(f->figure, figure) == 0)
+			return f;
+	}
+	return NULL;
+}
+
+TEST(a_pool_s_figures_are_in_snapshots_reports_and_profiles)
+{
+	start();
+	ward_pool_t *p = ward_pool_new(&(struct ward_pool_config){
+		.name = "figs", .size = sizeof(struct conn), .reset = conn_reset });
+	void *a = ward_pool_get(p), *b = ward_pool_get(p), *c = ward_pool_get(p);
+	ward_pool_put(p, a);
+	ward_pool_t *gone = ward_pool_new(&(struct ward_pool_config){
+		.name = "gone", .size = sizeof(struct conn), .reset = conn_reset });
+	ward_pool_free(gone); /* a freed pool has no figures */
+
+	ward_profile_t *snap = ward_profile_snapshot();
+	const struct ward_figure *f = figure_of(snap, "figs", "in_use");
+	ASSERT_NOT_NULL(f);
+	ASSERT_EQ(f->value, 2);
+	ASSERT_TRUE(!f->counter);
+	ASSERT_NOT_NULL(f->help);
+	f = figure_of(snap, "figs", "gets");
+	ASSERT_NOT_NULL(f);
+	ASSERT_EQ(f->value, 3);
+	ASSERT_TRUE(f->counter);
+	ASSERT_TRUE(figure_of(snap, "gone", "gets") == NULL);
+
+	struct ward_test_buf text = { 0 }, json = { 0 }, pb = { 0 };
+	ward_profile_write(snap, WARD_FORMAT_TEXT, ward_test_to_buf, &text);
+	ASSERT_CONTAINS(text.p, "\nfigures:\n");
+	ASSERT_CONTAINS(text.p, "\tpool figs: gets 3, puts 1, hits 0, ");
+	ASSERT_CONTAINS(text.p, ", in_use 2, ");
+	ward_profile_write(snap, WARD_FORMAT_JSON, ward_test_to_buf, &json);
+	ASSERT_CONTAINS(json.p, "{\"what\":\"pool\",\"name\":\"figs\","
+				"\"figure\":\"in_use\",\"value\":2,"
+				"\"counter\":false}");
+
+	/* The profile carries them as comments and reads them back. */
+	ASSERT_EQ(ward_profile_write(snap, WARD_FORMAT_PPROF, ward_test_to_buf,
+				     &pb), 0);
+	ward_profile_t *back = NULL;
+	char err[200];
+	ASSERT_EQ(ward_profile_read(pb.p, pb.len, &back, err, sizeof(err)), 0);
+	f = figure_of(back, "figs", "in_use");
+	ASSERT_NOT_NULL(f);
+	ASSERT_EQ(f->value, 2);
+	ASSERT_EQ(ward_profile_figure_count(back), ward_profile_figure_count(snap));
+	/* ... and keeps them when written again, and in a diff. */
+	ward_profile_t *diff = ward_profile_diff(back, back);
+	ASSERT_NOT_NULL(figure_of(diff, "figs", "in_use"));
+	ward_profile_free(diff);
+	ward_profile_free(back);
+
+	/* The real go tool pprof shows them. */
+	if (system("go version >/dev/null 2>&1") != 0)
+		ward_test__fail(__FILE__, __LINE__,
+				"go is missing: sudo apt-get install -y golang-go");
+	char path[] = "/tmp/ward_pool_XXXXXX";
+	int fd = mkstemp(path);
+	ASSERT_GE(fd, 0);
+	close(fd);
+	ASSERT_EQ(ward_profile_save(snap, path, WARD_FORMAT_PPROF), 0);
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd),
+		 "HOME=${HOME:-/tmp} go tool pprof -comments %s 2>&1", path);
+	int st;
+	char *out = ward_test_run(cmd, &st);
+	ASSERT_EQ(st, 0);
+	ASSERT_CONTAINS(out, "pool figs: in_use 2");
+	free(out);
+	unlink(path);
+
+	free(text.p);
+	free(json.p);
+	free(pb.p);
+	ward_profile_free(snap);
+	ward_pool_put(p, b);
+	ward_pool_put(p, c);
+	ward_pool_free(p);
 }

@@ -144,7 +144,10 @@ struct ward__pool_head {
 struct ward__pool_cache {
 	const void *pool;
 	uint64_t gen;
-	uint64_t gets, puts;          /* not yet added to the pool's */
+	/* Not yet added to the pool's. Only the owning thread writes them,
+	 * with relaxed atomic stores (plain ones on x86-64), so a snapshot
+	 * on another thread may read them. */
+	uint64_t gets, puts;
 	uint32_t n;
 	void *obj[WARD__POOL_CACHE];
 };
@@ -163,7 +166,7 @@ ward__pool_get_inline(ward_pool_t *pool, const char *file, int line)
 				     c->gen == __atomic_load_n(&h->gen,
 							       __ATOMIC_ACQUIRE),
 				     1)) {
-			c->gets++;
+			__atomic_store_n(&c->gets, c->gets + 1, __ATOMIC_RELAXED);
 			return c->obj[--c->n];
 		}
 	}
@@ -183,7 +186,7 @@ ward__pool_put_inline(ward_pool_t *pool, void *obj, const char *file, int line)
 				     1)) {
 			h->reset(obj, h->arg);
 			c->obj[c->n++] = obj;
-			c->puts++;
+			__atomic_store_n(&c->puts, c->puts + 1, __ATOMIC_RELAXED);
 			return;
 		}
 	}

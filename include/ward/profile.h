@@ -84,6 +84,26 @@ WARD_API const struct ward_sample *ward_profile_sample(const ward_profile_t *p,
 						       size_t i);
 
 /*
+ * Figures the modules keep of their objects, as of the snapshot: each
+ * pool's (gets, hits, misses, in use, cached, bytes retained, victims
+ * freed, dropped, misuses) and the finalizer monitor's. Reports print
+ * them, the pprof profile carries them as comments ("pool conns: cached
+ * 12", `go tool pprof -comments`) and reads them back, /metrics serves
+ * them. A diff carries the newer profile's. The profile owns the strings.
+ */
+struct ward_figure {
+	const char *what;   /* "pool", "refs" */
+	const char *name;   /* which one ("conns"); "" for the only one */
+	const char *figure; /* "cached" */
+	const char *help;   /* what it counts; NULL in a profile read back */
+	bool counter;       /* only grows (else it goes up and down) */
+	uint64_t value;
+};
+WARD_API size_t ward_profile_figure_count(const ward_profile_t *p);
+WARD_API const struct ward_figure *ward_profile_figure(const ward_profile_t *p,
+						       size_t i);
+
+/*
  * ward_profile_kind_name - the name of a kind as the profile knows it: the
  * registry's names when the snapshot was taken, or the names a profile
  * file gave. NULL for a kind the profile does not know. The profile owns

@@ -19,6 +19,7 @@
  * write callback in 64 KiB pieces.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -437,6 +438,21 @@ int ward__write_pprof(const struct ward_profile *p, struct ward__out *o,
 	free(fn_msgs.p);
 	free(fns.key);
 	free(fns.id);
+
+	/* The modules' figures, one comment each: "pool conns: cached 12"
+	 * (`go tool pprof -comments`; the reader takes them back). */
+	for (size_t i = 0; i < p->nfigures; i++) {
+		const struct ward_figure *f = &p->figures[i];
+		char *text = NULL;
+		if (asprintf(&text, "%s%s%s: %s %" PRIu64, f->what,
+			     *f->name ? " " : "", f->name, f->figure,
+			     f->value) < 0 || !strs_keep(&kept, text)) {
+			free(text);
+			b.oom = true;
+			break;
+		}
+		pb_uint(&b, 13, (uint64_t)str_id(&st, text));
+	}
 
 	/* Every string is interned before the table goes out. */
 	pb_uint(&sub, 1, (uint64_t)str_id(&st, "space"));

@@ -193,6 +193,7 @@ struct parsed {
 	struct ward__mapping *maps;
 	size_t nmaps, capmaps;
 	struct u64s map_file_str, map_build_id_str, map_id;
+	struct u64s comments; /* string indices */
 	const uint8_t **strs;
 	size_t *strlens;
 	size_t nstrs, capstrs, caplens;
@@ -412,6 +413,8 @@ static void read_profile(struct rd *r, struct parsed *pp)
 				break;
 			pp->strs[pp->nstrs] = s.p;
 			pp->strlens[pp->nstrs++] = (size_t)(s.end - s.p);
+		} else if (f == 13) {
+			repeated(r, w, &pp->comments);
 		} else if (f >= 1 && f <= 6 && !bytes) {
 			fail(r, "field %d has wire type %d, expected 2 "
 				"(length-delimited), at byte %zu",
@@ -463,6 +466,7 @@ static void free_parsed(struct parsed *pp)
 	free(pp->map_file_str.v);
 	free(pp->map_build_id_str.v);
 	free(pp->map_id.v);
+	free(pp->comments.v);
 	free(pp->strs);
 	free(pp->strlens);
 }
@@ -700,6 +704,50 @@ static int apply_label(struct rd *r, const struct parsed *pp,
 	return 0;
 }
 
+/*
+ * A comment the writer made of a figure, "pool conns: cached 12" (what,
+ * then the name if any, a colon, the figure and its value), added to p;
+ * other comments are left alone. 0, or -ENOMEM.
+ */
+static int take_figure(struct ward_profile *p, char *text)
+{
+	char *colon = NULL;
+	for (char *c = strstr(text, ": "); c; c = strstr(c + 1, ": "))
+		colon = c;
+	if (!colon || colon == text)
+		return 0;
+	char *figure = colon + 2, *space = strrchr(figure, ' ');
+	if (!space || space == figure || !space[1])
+		return 0;
+	char *end;
+	errno = 0;
+	unsigned long long value = strtoull(space + 1, &end, 10);
+	if (*end || errno || space[1] == '-')
+		return 0;
+	*colon = *space = '\0';
+	if (strchr(figure, ' '))
+		return 0;
+	char *name = strchr(text, ' ');
+	if (name)
+		*name++ = '\0';
+	return ward__profile_add_figure(p, text, name ? name : "", figure, NULL,
+					false, value);
+}
+
+static int take_figures(const struct parsed *pp, struct ward_profile *p)
+{
+	for (size_t i = 0; i < pp->comments.n; i++) {
+		char *text = string_copy(pp, pp->comments.v[i]);
+		if (!text)
+			continue; /* index 0 or past the table: not ours */
+		int rc = take_figure(p, text);
+		free(text);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
 static struct ward_profile *build(struct rd *r, struct parsed *pp)
 {
 	int col[4];
@@ -762,7 +810,7 @@ static struct ward_profile *build(struct rd *r, struct parsed *pp)
 		return NULL;
 	}
 	p->from_file = true;
-	if (carry_names(r, pp, p) < 0) {
+	if (carry_names(r, pp, p) < 0 || take_figures(pp, p) < 0) {
 		ward_profile_free(p);
 		fail(r, "out of memory");
 		return NULL;

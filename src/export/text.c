@@ -70,17 +70,14 @@ static bool allocator_frame(const char *frame)
 	return false;
 }
 
-static int write_text(const ward_profile_t *p, struct ward__out *o)
+/* The first line: what is live, kind by kind. Returns the bytes of the
+ * sized kinds together (what the table's percentages are of). */
+static int64_t write_totals(const ward_profile_t *p, struct ward__out *o)
 {
-	const struct ward_sample **v = ward__profile_sorted(p);
 	int64_t count[WARD_KIND_MAX] = { 0 }, bytes[WARD_KIND_MAX] = { 0 };
 	int64_t total_bytes = 0;
 	size_t live_sites = 0;
-	char frame[512];
-	struct ward__frame_text fr[MAX_INLINE];
 
-	if (!v)
-		return -ENOMEM;
 	/* Counts and bytes are never summed across kinds: a kind's count
 	 * is its own, and only sized kinds have bytes. */
 	for (size_t i = 0; i < p->count; i++) {
@@ -110,6 +107,39 @@ static int write_text(const ward_profile_t *p, struct ward__out *o)
 	}
 	ward__out_printf(o, "%s; at %zu sites\n", any ? "" : " nothing",
 			 live_sites);
+	return total_bytes;
+}
+
+/* The first frame outside the allocator's wrappers and the standard
+ * containers (operator new, strdup, an inlined std::vector constructor,
+ * ...): the program's own. */
+static void program_frame(const ward_profile_t *p, const struct ward_sample *s,
+			  char *frame, size_t len)
+{
+	struct ward__frame_text fr[MAX_INLINE];
+
+	frame[0] = '\0';
+	for (int d = 0; d < s->depth && !frame[0]; d++) {
+		int nf = ward__describe_frames(p, s->pcs[d], fr, MAX_INLINE);
+		for (int j = 0; j < nf && !frame[0]; j++)
+			if (!allocator_frame(fr[j].s))
+				snprintf(frame, len, "%.*s", (int)len - 1,
+					 fr[j].s);
+	}
+	if (!frame[0] && s->depth > 0 &&
+	    ward__describe_frames(p, s->pcs[0], fr, MAX_INLINE) > 0)
+		snprintf(frame, len, "%s", fr[0].s);
+	if (!frame[0])
+		snprintf(frame, len, "(no stack)");
+}
+
+/* One line a site, in report order: live bytes and count, kind, where. */
+static void write_table(const ward_profile_t *p,
+			const struct ward_sample **v, int64_t total_bytes,
+			struct ward__out *o)
+{
+	char frame[512];
+
 	ward__out_printf(o, "%12s %7s %10s  %-14s %s\n", "live bytes", "bytes%",
 			 "live count", "kind", "acquired at");
 	for (size_t i = 0; i < p->count; i++) {
@@ -119,22 +149,7 @@ static int write_text(const ward_profile_t *p, struct ward__out *o)
 		double pct = total_bytes ? 100.0 * (double)s->live_bytes /
 						   (double)total_bytes
 					 : 0.0;
-		/* The first frame outside the allocator's wrappers and the
-		 * standard containers (operator new, strdup, an inlined
-		 * std::vector constructor, ...): the program's own. */
-		frame[0] = '\0';
-		for (int d = 0; d < s->depth && !frame[0]; d++) {
-			int nf = ward__describe_frames(p, s->pcs[d], fr, MAX_INLINE);
-			for (int j = 0; j < nf && !frame[0]; j++)
-				if (!allocator_frame(fr[j].s))
-					snprintf(frame, sizeof(frame), "%.*s",
-						 (int)sizeof(frame) - 1, fr[j].s);
-		}
-		if (!frame[0] && s->depth > 0 &&
-		    ward__describe_frames(p, s->pcs[0], fr, MAX_INLINE) > 0)
-			snprintf(frame, sizeof(frame), "%s", fr[0].s);
-		if (!frame[0])
-			snprintf(frame, sizeof(frame), "(no stack)");
+		program_frame(p, s, frame, sizeof(frame));
 		const char *kind = ward_profile_kind_name(p, s->kind);
 		const char *leak = ward__leak_name(s->leak);
 		char kb[40];
@@ -156,53 +171,99 @@ static int write_text(const ward_profile_t *p, struct ward__out *o)
 					 "-", "-", s->live_count, kb, frame,
 					 held);
 	}
+}
+
+/* A sample's heading in the stacks section. */
+static void write_stack_head(const ward_profile_t *p,
+			     const struct ward_sample *s, struct ward__out *o)
+{
+	const char *kind = ward_profile_kind_name(p, s->kind);
+	if (s->kind == WARD_KIND_HEAP && ward__leak_name(s->leak))
+		ward__out_printf(o, "%s: %" PRId64 " live, %" PRId64
+				    " bytes, %s\n",
+				 kind, s->live_count, s->live_bytes,
+				 s->leak == WARD_LEAK_DEFINITE
+					 ? "definitely lost"
+				 : s->leak == WARD_LEAK_INDIRECT
+					 ? "indirectly lost"
+					 : "still reachable");
+	else if (s->kind == WARD_KIND_HEAP)
+		ward__out_printf(o, "%s: %" PRId64 " live, %" PRId64
+				    " bytes (acquired %" PRId64
+				    ", %" PRId64 " bytes)\n",
+				 kind, s->live_count, s->live_bytes,
+				 s->alloc_count, s->alloc_bytes);
+	else /* sizes of descriptors and threads mean nothing */
+		ward__out_printf(o, "%s: %" PRId64 " live (acquired %"
+				    PRId64 ")\n",
+				 kind ? kind : "?", s->live_count,
+				 s->alloc_count);
+	if (s->owner)
+		ward__out_printf(o, "\t[held by %s]\n", s->owner);
+}
+
+/* Where a leaked thread is blocked, before where it was started. */
+static void write_blocked(const ward_profile_t *p, const struct ward_sample *s,
+			  struct ward__out *o)
+{
+	struct ward__frame_text fr[MAX_INLINE];
+
+	if (s->blocked_depth > 0) {
+		ward__out_printf(o, "\t[blocked now in:]\n");
+		for (int k = 0; k < s->blocked_depth; k++) {
+			int n = ward__describe_frames(p, s->blocked_pcs[k], fr,
+						      MAX_INLINE);
+			for (int j = 0; j < n; j++)
+				ward__out_printf(o, "\t  %s\n", fr[j].s);
+		}
+		ward__out_printf(o, "\t[started at:]\n");
+	} else if (s->blocked) { /* as a profile file carries it */
+		ward__out_printf(o, "\t[blocked now in:]\n");
+		for (const char *f = s->blocked; *f;) {
+			const char *sep = strstr(f, " <- ");
+			size_t n = sep ? (size_t)(sep - f) : strlen(f);
+			ward__out_printf(o, "\t  %.*s\n", (int)n, f);
+			f += n + (sep ? 4 : 0);
+		}
+		ward__out_printf(o, "\t[started at:]\n");
+	}
+}
+
+/* Each object's figures on one line: "pool conns: gets 10, cached 3". */
+static void write_figures(const ward_profile_t *p, struct ward__out *o)
+{
+	if (!p->nfigures)
+		return;
+	ward__out_printf(o, "\nfigures:\n");
+	for (size_t i = 0; i < p->nfigures; i++) {
+		const struct ward_figure *f = &p->figures[i];
+		bool same = i > 0 && strcmp(f->what, p->figures[i - 1].what) == 0 &&
+			    strcmp(f->name, p->figures[i - 1].name) == 0;
+		if (!same)
+			ward__out_printf(o, "%s\t%s%s%s: ", i ? "\n" : "", f->what,
+					 *f->name ? " " : "", f->name);
+		ward__out_printf(o, "%s%s %" PRIu64, same ? ", " : "",
+				 f->figure, f->value);
+	}
+	ward__out_printf(o, "\n");
+}
+
+static int write_text(const ward_profile_t *p, struct ward__out *o)
+{
+	const struct ward_sample **v = ward__profile_sorted(p);
+	struct ward__frame_text fr[MAX_INLINE];
+
+	if (!v)
+		return -ENOMEM;
+	int64_t total_bytes = write_totals(p, o);
+	write_table(p, v, total_bytes, o);
 	ward__out_printf(o, "\nstacks:\n");
 	for (size_t i = 0; i < p->count; i++) {
 		const struct ward_sample *s = v[i];
 		if (!s->live_count)
 			continue;
-		const char *kind = ward_profile_kind_name(p, s->kind);
-		if (s->kind == WARD_KIND_HEAP && ward__leak_name(s->leak))
-			ward__out_printf(o, "%s: %" PRId64 " live, %" PRId64
-					    " bytes, %s\n",
-					 kind, s->live_count, s->live_bytes,
-					 s->leak == WARD_LEAK_DEFINITE
-						 ? "definitely lost"
-					 : s->leak == WARD_LEAK_INDIRECT
-						 ? "indirectly lost"
-						 : "still reachable");
-		else if (s->kind == WARD_KIND_HEAP)
-			ward__out_printf(o, "%s: %" PRId64 " live, %" PRId64
-					    " bytes (acquired %" PRId64
-					    ", %" PRId64 " bytes)\n",
-					 kind, s->live_count, s->live_bytes,
-					 s->alloc_count, s->alloc_bytes);
-		else /* sizes of descriptors and threads mean nothing */
-			ward__out_printf(o, "%s: %" PRId64 " live (acquired %"
-					    PRId64 ")\n",
-					 kind ? kind : "?", s->live_count,
-					 s->alloc_count);
-		if (s->owner)
-			ward__out_printf(o, "\t[held by %s]\n", s->owner);
-		if (s->blocked_depth > 0) {
-			ward__out_printf(o, "\t[blocked now in:]\n");
-			for (int k = 0; k < s->blocked_depth; k++) {
-				int n = ward__describe_frames(p, s->blocked_pcs[k],
-							      fr, MAX_INLINE);
-				for (int j = 0; j < n; j++)
-					ward__out_printf(o, "\t  %s\n", fr[j].s);
-			}
-			ward__out_printf(o, "\t[started at:]\n");
-		} else if (s->blocked) { /* as a profile file carries it */
-			ward__out_printf(o, "\t[blocked now in:]\n");
-			for (const char *f = s->blocked; *f;) {
-				const char *sep = strstr(f, " <- ");
-				size_t n = sep ? (size_t)(sep - f) : strlen(f);
-				ward__out_printf(o, "\t  %.*s\n", (int)n, f);
-				f += n + (sep ? 4 : 0);
-			}
-			ward__out_printf(o, "\t[started at:]\n");
-		}
+		write_stack_head(p, s, o);
+		write_blocked(p, s, o);
 		for (int k = 0; k < s->depth; k++) {
 			int n = ward__describe_frames(p, s->pcs[k], fr, MAX_INLINE);
 			for (int j = 0; j < n; j++)
@@ -210,6 +271,7 @@ static int write_text(const ward_profile_t *p, struct ward__out *o)
 		}
 	}
 	free(v);
+	write_figures(p, o);
 	return 0;
 }
 
@@ -284,6 +346,18 @@ static int write_json(const ward_profile_t *p, struct ward__out *o)
 			ward__out_printf(o, "}");
 		}
 		ward__out_printf(o, "]}");
+	}
+	ward__out_printf(o, "\n],\"figures\":[");
+	for (size_t i = 0; i < p->nfigures; i++) {
+		const struct ward_figure *f = &p->figures[i];
+		ward__out_printf(o, "%s\n{\"what\":", i ? "," : "");
+		json_string(o, f->what);
+		ward__out_printf(o, ",\"name\":");
+		json_string(o, f->name);
+		ward__out_printf(o, ",\"figure\":");
+		json_string(o, f->figure);
+		ward__out_printf(o, ",\"value\":%" PRIu64 ",\"counter\":%s}",
+				 f->value, f->counter ? "true" : "false");
 	}
 	ward__out_printf(o, "\n]}\n");
 	return 0;

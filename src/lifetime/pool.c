@@ -23,6 +23,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -140,15 +141,86 @@ static bool push(void ***v, size_t *n, size_t *cap, void *o)
 
 /* ---- The threads' caches ------------------------------------------------- */
 
+/*
+ * A thread's counts wait in its caches until they are added to the pool's
+ * (a cache spilling, a flush), so the figures of a pool also read every
+ * thread's caches: each thread that used a pool is on this list from its
+ * first use to its exit. Counts move from a cache to its pool by zeroing
+ * the cache's, then adding to the pool's (release); a reader loads the
+ * pool's (acquire), then the caches': it may miss a batch in flight,
+ * never count one twice, so a counter never goes back.
+ */
+struct cache_set {
+	struct tcache *caches;
+	struct cache_set *prev, *next;
+};
+static pthread_mutex_t sets_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct cache_set *sets;
+static __thread struct cache_set my_set;
+
+static inline void count(uint64_t *c, uint64_t v)
+{
+	__atomic_store_n(c, v, __ATOMIC_RELAXED);
+}
+
+/* Move c's counts to its pool p. */
+static void publish(struct ward_pool *p, struct tcache *c)
+{
+	uint64_t gets = c->gets, puts = c->puts;
+	count(&c->gets, 0);
+	count(&c->puts, 0);
+	atomic_fetch_add_explicit(&p->gets, gets, memory_order_release);
+	atomic_fetch_add_explicit(&p->puts, puts, memory_order_release);
+}
+
+static void sets_add(void)
+{
+	my_set.caches = tcaches;
+	pthread_mutex_lock(&sets_lock);
+	my_set.prev = NULL;
+	my_set.next = sets;
+	if (sets)
+		sets->prev = &my_set;
+	sets = &my_set;
+	pthread_mutex_unlock(&sets_lock);
+}
+
+static void sets_remove(void)
+{
+	if (!my_set.caches)
+		return;
+	pthread_mutex_lock(&sets_lock);
+	if (my_set.prev)
+		my_set.prev->next = my_set.next;
+	else
+		sets = my_set.next;
+	if (my_set.next)
+		my_set.next->prev = my_set.prev;
+	pthread_mutex_unlock(&sets_lock);
+	my_set.caches = NULL;
+}
+
+/* The counts p's thread caches hold, added to *gets and *puts. */
+static void sets_read(struct ward_pool *p, uint64_t *gets, uint64_t *puts)
+{
+	pthread_mutex_lock(&sets_lock);
+	for (struct cache_set *s = sets; s; s = s->next) {
+		struct tcache *c = &s->caches[p->h.slot];
+		if (__atomic_load_n(&c->pool, __ATOMIC_RELAXED) != p)
+			continue;
+		*gets += __atomic_load_n(&c->gets, __ATOMIC_RELAXED);
+		*puts += __atomic_load_n(&c->puts, __ATOMIC_RELAXED);
+	}
+	pthread_mutex_unlock(&sets_lock);
+}
+
 /* Give c's objects and counts back to its pool. */
 static void flush(struct tcache *c)
 {
 	struct ward_pool *p = (struct ward_pool *)c->pool;
 	if (!p)
 		return;
-	atomic_fetch_add_explicit(&p->gets, c->gets, memory_order_relaxed);
-	atomic_fetch_add_explicit(&p->puts, c->puts, memory_order_relaxed);
-	c->gets = c->puts = 0;
+	publish(p, c);
 	pthread_mutex_lock(&p->lock);
 	for (uint32_t i = 0; i < c->n; i++)
 		if (p->dead || !push(&p->shared, &p->nshared, &p->capshared,
@@ -159,7 +231,7 @@ static void flush(struct tcache *c)
 		}
 	pthread_mutex_unlock(&p->lock);
 	c->n = 0;
-	c->pool = NULL;
+	__atomic_store_n(&c->pool, NULL, __ATOMIC_RELAXED);
 }
 
 static void thread_exit(void *unused)
@@ -167,6 +239,7 @@ static void thread_exit(void *unused)
 	(void)unused;
 	for (int i = 0; i < TSLOTS; i++)
 		flush(&tcaches[i]);
+	sets_remove();
 }
 
 static void exit_key_make(void)
@@ -194,8 +267,9 @@ static struct tcache *cache_for(struct ward_pool *p)
 		pthread_once(&exit_once, exit_key_make);
 		pthread_setspecific(exit_key, (void *)1);
 		tcache_exit_hooked = true;
+		sets_add();
 	}
-	c->pool = p;
+	__atomic_store_n(&c->pool, p, __ATOMIC_RELAXED);
 	c->gen = gen;
 	return c;
 }
@@ -377,7 +451,7 @@ static __attribute__((noinline)) void *get_slow(struct ward_pool *p,
 		victim = true;
 	}
 	pthread_mutex_unlock(&p->lock);
-	c->gets++;
+	count(&c->gets, c->gets + 1);
 	if (c->n) {
 		if (victim)
 			atomic_fetch_add_explicit(&p->victim_hits, 1,
@@ -399,7 +473,7 @@ WARD_API void *ward__pool_get(ward_pool_t *p, const char *file, int line)
 	}
 	struct tcache *c = cache_for(p);
 	if (__builtin_expect(c->n > 0, 1)) {
-		c->gets++;
+		count(&c->gets, c->gets + 1);
 		return c->obj[--c->n];
 	}
 	return get_slow(p, c);
@@ -414,12 +488,10 @@ static __attribute__((noinline)) void put_slow(struct ward_pool *p,
 	       push(&p->shared, &p->nshared, &p->capshared, c->obj[c->n - 1]))
 		c->n--;
 	pthread_mutex_unlock(&p->lock);
-	atomic_fetch_add_explicit(&p->gets, c->gets, memory_order_relaxed);
-	atomic_fetch_add_explicit(&p->puts, c->puts, memory_order_relaxed);
-	c->gets = c->puts = 0;
+	publish(p, c);
 	if (c->n < TCACHE) {
 		c->obj[c->n++] = o;
-		c->puts++;
+		count(&c->puts, c->puts + 1);
 	} else {
 		destroy(p, o);
 	}
@@ -438,7 +510,7 @@ WARD_API void ward__pool_put(ward_pool_t *p, void *o, const char *file,
 	struct tcache *c = cache_for(p);
 	if (__builtin_expect(c->n < TCACHE, 1)) {
 		c->obj[c->n++] = o;
-		c->puts++;
+		count(&c->puts, c->puts + 1);
 		return;
 	}
 	put_slow(p, c, o);
@@ -534,7 +606,8 @@ static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 
 static void fork_prepare(void)
 {
-	pthread_mutex_lock(&made_lock);
+	pthread_mutex_lock(&made_lock); /* then sets_lock, as pool_figures */
+	pthread_mutex_lock(&sets_lock);
 	pthread_mutex_lock(&timed_lock);
 	for (struct ward_pool *p = made; p; p = p->next_made)
 		pthread_mutex_lock(&p->lock);
@@ -545,13 +618,64 @@ static void fork_done(void)
 	for (struct ward_pool *p = made; p; p = p->next_made)
 		pthread_mutex_unlock(&p->lock);
 	pthread_mutex_unlock(&timed_lock);
+	pthread_mutex_unlock(&sets_lock);
 	pthread_mutex_unlock(&made_lock);
 }
+
+/* The child has one thread: the others' caches count no more. */
+static void fork_child(void)
+{
+	sets = my_set.caches ? &my_set : NULL;
+	my_set.prev = my_set.next = NULL;
+	fork_done();
+}
+
+static void pool_stats(struct ward_pool *p, struct ward_pool_stats *out);
+
+/* Each pool's figures, for snapshots: the pools the program still has. */
+static void pool_figures(ward__figure_fn fn, void *opaque)
+{
+	static const struct {
+		const char *figure, *help;
+		bool counter;
+		size_t off;
+	} f[] = {
+#define FIG(name, counter, help) \
+	{ #name, help, counter, offsetof(struct ward_pool_stats, name) }
+		FIG(gets, true, "Objects taken from the pool."),
+		FIG(puts, true, "Objects given back to the pool."),
+		FIG(hits, true, "Gets served from a cache."),
+		FIG(victim_hits, true, "Gets served from the victims of a trim."),
+		FIG(misses, true, "Gets that made a new object."),
+		FIG(in_use, false, "Objects taken and not given back."),
+		FIG(cached, false, "Objects the pool keeps for reuse."),
+		FIG(bytes_retained, false, "Bytes the cached objects hold."),
+		FIG(victims_freed, true, "Objects freed by trims, unused for two."),
+		FIG(dropped, true, "Buffers over the cap, freed on put."),
+		FIG(misuses, true, "Misuses reported in checking mode."),
+#undef FIG
+	};
+	pthread_mutex_lock(&made_lock);
+	for (struct ward_pool *p = made; p; p = p->next_made) {
+		if (atomic_load(&p->dead))
+			continue;
+		struct ward_pool_stats st;
+		pool_stats(p, &st);
+		for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+			fn("pool", p->name, f[i].figure, f[i].help, f[i].counter,
+			   *(const uint64_t *)((const char *)&st + f[i].off),
+			   opaque);
+	}
+	pthread_mutex_unlock(&made_lock);
+}
+
+static struct ward__figure_source figures = { .each = pool_figures };
 
 static void fork_register(void)
 {
 	ward__registry_fork_handlers();
-	pthread_atfork(fork_prepare, fork_done, fork_done);
+	pthread_atfork(fork_prepare, fork_done, fork_child);
+	ward__figure_source_add(&figures);
 }
 
 static struct ward_pool *pool_make(const char *name, size_t size)
@@ -616,13 +740,10 @@ WARD_API ward_pool_t *ward_pool_new(const struct ward_pool_config *cfg)
 static void pool_stats(struct ward_pool *p, struct ward_pool_stats *out)
 {
 	memset(out, 0, sizeof(*out));
-	out->gets = atomic_load(&p->gets);
-	out->puts = atomic_load(&p->puts);
-	struct tcache *c = &tcaches[p->h.slot];
-	if (c->pool == p) { /* the calling thread's, not yet added */
-		out->gets += c->gets;
-		out->puts += c->puts;
-	}
+	/* The pool's first, then what waits in the threads' caches. */
+	out->gets = atomic_load_explicit(&p->gets, memory_order_acquire);
+	out->puts = atomic_load_explicit(&p->puts, memory_order_acquire);
+	sets_read(p, &out->gets, &out->puts);
 	out->victim_hits = atomic_load(&p->victim_hits);
 	out->misses = atomic_load(&p->misses);
 	/* Every get is a miss, a victim hit, or a hit of a cache. */

@@ -72,8 +72,29 @@ static void fork_done(void)
 	pthread_mutex_unlock(&q_lock);
 }
 
+/* The finalizer monitor's figures, for snapshots. */
+static void ref_figures(ward__figure_fn fn, void *opaque)
+{
+	struct ward_ref_stats st;
+	ward_ref_stats(&st);
+	fn("refs", "", "created", "Reference-counted objects made.", true,
+	   st.created, opaque);
+	fn("refs", "", "finalized", "Finalizers run.", true, st.finalized,
+	   opaque);
+	fn("refs", "", "alive", "Objects with strong references.", false,
+	   st.alive, opaque);
+	fn("refs", "", "pending", "Finalizers queued and not run yet.", false,
+	   st.pending, opaque);
+	fn("refs", "", "oldest_pending_ms",
+	   "How long the oldest queued finalizer has waited, in ms.", false,
+	   st.oldest_pending_ms, opaque);
+}
+
+static struct ward__figure_source figures = { .each = ref_figures };
+
 static void kind_init(void)
 {
+	ward__figure_source_add(&figures);
 	ref_kind = ward_kind_register("ref");
 	retain_kind = ward_kind_register("retain");
 	const char *env = getenv("WARD_REF_CHECK");

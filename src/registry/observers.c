@@ -1,6 +1,7 @@
 /*
- * observers.c — who is told when a record leaves the live set, and who
- * holds records (owners), for the snapshots that label them.
+ * observers.c — who is told when a record leaves the live set, who holds
+ * records (owners), for the snapshots that label them, and whose objects
+ * keep figures a snapshot copies (pools, the finalizer queue).
  *
  * The list only grows: an observer is added once and stays (its storage
  * is static), so a release walks it without a lock while another thread
@@ -46,4 +47,23 @@ void ward__holders_set(const struct ward__holders *h)
 const struct ward__holders *ward__holders_get(void)
 {
 	return atomic_load(&holders);
+}
+
+static struct ward__figure_source *_Atomic figure_sources;
+
+void ward__figure_source_add(struct ward__figure_source *s)
+{
+	if (atomic_exchange(&s->added, true))
+		return;
+	struct ward__figure_source *head = atomic_load(&figure_sources);
+	do
+		atomic_store_explicit(&s->next, head, memory_order_relaxed);
+	while (!atomic_compare_exchange_weak(&figure_sources, &head, s));
+}
+
+void ward__figures_each(ward__figure_fn fn, void *opaque)
+{
+	for (struct ward__figure_source *s = atomic_load(&figure_sources); s;
+	     s = atomic_load_explicit(&s->next, memory_order_acquire))
+		s->each(fn, opaque);
 }

@@ -219,4 +219,24 @@ struct ward__holders {
 void ward__holders_set(const struct ward__holders *h);
 const struct ward__holders *ward__holders_get(void);
 
+/*
+ * Figure sources (observers.c): modules whose objects keep figures of
+ * their own — each pool's cached objects and hits, the finalizer queue —
+ * register a source once (static storage; it stays), and a snapshot copies
+ * what each() reports into the profile. fn(what, name, figure, help,
+ * counter, value): what the object is ("pool"), its name ("" for one of a
+ * kind), the figure ("cached") and one line saying what it counts, and
+ * whether it only grows (a counter) or goes up and down (a gauge).
+ */
+typedef void (*ward__figure_fn)(const char *what, const char *name,
+				const char *figure, const char *help,
+				bool counter, uint64_t value, void *opaque);
+struct ward__figure_source {
+	void (*each)(ward__figure_fn fn, void *opaque);
+	struct ward__figure_source *_Atomic next;
+	_Atomic bool added;
+};
+void ward__figure_source_add(struct ward__figure_source *s);
+void ward__figures_each(ward__figure_fn fn, void *opaque);
+
 #endif

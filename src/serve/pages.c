@@ -179,6 +179,98 @@ static void metric_head(struct ward__buf *b, const char *name,
 	addf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* A name made of what the modules call things: [a-zA-Z0-9_] kept, the
+ * rest made '_'. */
+static void add_metric_part(struct ward__buf *b, const char *s)
+{
+	for (; *s; s++) {
+		char c = (char)((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+				(*s >= '0' && *s <= '9') ? *s : '_');
+		ward__buf_add(b, &c, 1);
+	}
+}
+
+/* A label value, quotes and backslashes escaped (the names hold no
+ * control characters). */
+static void add_label_value(struct ward__buf *b, const char *s)
+{
+	for (const char *c = s; *c; c++) {
+		if (*c == '"' || *c == '\\')
+			add(b, "\\");
+		if ((unsigned char)*c >= 0x20)
+			ward__buf_add(b, c, 1);
+	}
+}
+
+static void add_figure_name(struct ward__buf *b, const struct ward_figure *f)
+{
+	add(b, "ward_");
+	add_metric_part(b, f->what);
+	add(b, "_");
+	add_metric_part(b, f->figure);
+	if (f->counter)
+		add(b, "_total");
+}
+
+/* Whether g is of f's family (what, figure) and, given a name, of it. */
+static bool same_series(const struct ward_figure *g,
+			const struct ward_figure *f, const char *name)
+{
+	return strcmp(g->what, f->what) == 0 &&
+	       strcmp(g->figure, f->figure) == 0 &&
+	       (!name || strcmp(g->name, name) == 0);
+}
+
+/* The modules' figures: ward_pool_cached{pool="conns"} 12, one family
+ * for each (what, figure), in the order they first come. */
+static void figure_metrics(struct ward__buf *b)
+{
+	struct ward_profile *p = ward__profile_figures_now();
+	size_t n = ward_profile_figure_count(p);
+	for (size_t i = 0; i < n; i++) {
+		const struct ward_figure *f = ward_profile_figure(p, i), *g;
+		bool seen = false;
+		for (size_t k = 0; k < i && !seen; k++)
+			seen = same_series(ward_profile_figure(p, k), f, NULL);
+		if (seen)
+			continue;
+		add(b, "# HELP ");
+		add_figure_name(b, f);
+		addf(b, " %s\n# TYPE ", f->help ? f->help : f->figure);
+		add_figure_name(b, f);
+		add(b, f->counter ? " counter\n" : " gauge\n");
+		for (size_t k = i; k < n; k++) {
+			g = ward_profile_figure(p, k);
+			if (!same_series(g, f, NULL))
+				continue;
+			/* Objects of the same name (two pools "conns") are
+			 * one series: their sum, where the first comes. */
+			uint64_t value = 0;
+			bool first = true;
+			for (size_t j = 0; j < n; j++) {
+				const struct ward_figure *h = ward_profile_figure(p, j);
+				if (!same_series(h, f, g->name))
+					continue;
+				if (j < k)
+					first = false;
+				value += h->value;
+			}
+			if (!first)
+				continue;
+			add_figure_name(b, g);
+			if (*g->name) {
+				add(b, "{");
+				add_metric_part(b, g->what);
+				add(b, "=\"");
+				add_label_value(b, g->name);
+				add(b, "\"}");
+			}
+			addf(b, " %" PRIu64 "\n", value);
+		}
+	}
+	ward_profile_free(p);
+}
+
 static int metrics(struct ward__buf *b)
 {
 	struct ward_kind_stats st[WARD_KIND_MAX];
@@ -226,11 +318,7 @@ static int metrics(struct ward__buf *b)
 			 * escaped. */
 			add(b, m[i].name);
 			add(b, "{kind=\"");
-			for (const char *c = names[k]; *c; c++) {
-				if (*c == '"' || *c == '\\')
-					add(b, "\\");
-				ward__buf_add(b, c, 1);
-			}
+			add_label_value(b, names[k]);
 			addf(b, "\"} %" PRIu64 "\n", v);
 		}
 	}
@@ -243,6 +331,7 @@ static int metrics(struct ward__buf *b)
 	metric_head(b, "ward_panics_total", "counter",
 		    "Panics raised (recovered or not).");
 	addf(b, "ward_panics_total %" PRIu64 "\n", t.panics);
+	figure_metrics(b);
 	long pages = 0;
 	FILE *f = fopen("/proc/self/statm", "re");
 	if (f) {

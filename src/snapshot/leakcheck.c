@@ -336,7 +336,8 @@ WARD_API int ward_leakcheck_end(ward_leakcheck_t *lc, ward_profile_t **leaks)
 			ward__each_thread_stack(note_blocked, &w, 1500);
 		struct ward_profile *p = ward__profile_new(nsites + w.ntv);
 		if (!p || ward__profile_name_live_kinds(p) < 0 ||
-		    ward__profile_map_process(p) < 0) {
+		    ward__profile_map_process(p) < 0 ||
+		    ward__profile_take_figures(p) < 0) {
 			ward_profile_free(p);
 			rc = -ENOMEM;
 			goto out;

@@ -35,6 +35,9 @@ struct ward_profile {
 	size_t nnamed;
 	struct ward__src_frame *named_frames;
 	size_t nnamed_frames;
+	/* The modules' figures (figures.c); strings among labels. */
+	struct ward_figure *figures;
+	size_t nfigures, capfigures;
 };
 
 struct ward__named_pc {
@@ -66,13 +69,27 @@ struct ward__handles {
 int ward__held_handles(int kind, struct ward__handles *out);
 bool ward__handles_has(const struct ward__handles *h, uintptr_t handle);
 
+/* Add a figure to p, its strings copied among p's labels (help may be
+ * NULL). 0 or -ENOMEM. */
+int ward__profile_add_figure(struct ward_profile *p, const char *what,
+			     const char *name, const char *figure,
+			     const char *help, bool counter, uint64_t value);
+
+/* Copy the modules' figures now into p (a snapshot). 0 or -ENOMEM. */
+int ward__profile_take_figures(struct ward_profile *p);
+
+/* A profile of the figures alone, now (no samples: cheap). NULL when out
+ * of memory. */
+struct ward_profile *ward__profile_figures_now(void);
+
 /* An empty profile with room for cap samples, or NULL. */
 struct ward_profile *ward__profile_new(size_t cap);
 
 /* Name p's kinds as the registry names them now. 0 or -ENOMEM. */
 int ward__profile_name_live_kinds(struct ward_profile *p);
 
-/* Give dst copies of src's kind names and mappings. 0 or -ENOMEM. */
+/* Give dst copies of src's kind names, mappings, carried names and
+ * figures. 0 or -ENOMEM. */
 int ward__profile_copy_names(struct ward_profile *dst,
 			     const struct ward_profile *src);
 

@@ -56,6 +56,12 @@ int ward__profile_copy_names(struct ward_profile *dst,
 		if (ward__profile_name_kind(dst, k, src->kind_names[k]) < 0)
 			return -ENOMEM;
 	dst->from_file = src->from_file;
+	for (size_t i = 0; i < src->nfigures; i++) {
+		const struct ward_figure *f = &src->figures[i];
+		if (ward__profile_add_figure(dst, f->what, f->name, f->figure,
+					     f->help, f->counter, f->value) < 0)
+			return -ENOMEM;
+	}
 	if (src->nnamed) {
 		dst->named = malloc(src->nnamed * sizeof(*dst->named));
 		dst->named_frames = malloc((src->nnamed_frames + 1) *
@@ -208,6 +214,8 @@ WARD_API ward_profile_t *ward_profile_snapshot(void)
 	free(c);
 	int rc = ward__profile_split_by_holder(p);
 	ward__in_registry--;
+	if (rc == 0)
+		rc = ward__profile_take_figures(p);
 	if (rc < 0) {
 		ward_profile_free(p);
 		return NULL;
@@ -322,6 +330,7 @@ WARD_API void ward_profile_free(ward_profile_t *p)
 	free(p->labels);
 	free(p->named);
 	free(p->named_frames);
+	free(p->figures);
 	free(p);
 }
 
