@@ -34,6 +34,18 @@ void ward_test__register(const char *name, void (*fn)(void), const char *file,
 	tests[ntests++] = (struct test){ name, fn, file, line };
 }
 
+/* Tests this build does not run, and why: listed, never counted passed. */
+static struct {
+	const char *name, *reason;
+} excluded[64];
+static int nexcluded;
+
+void ward_test__exclude(const char *name, const char *reason)
+{
+	if (nexcluded < 64)
+		excluded[nexcluded++] = (typeof(excluded[0])){ name, reason };
+}
+
 void ward_test__fail(const char *file, int line, const char *fmt, ...)
 {
 	va_list ap;
@@ -320,6 +332,8 @@ int main(int argc, char **argv)
 		bool known = false;
 		for (int i = 0; i < ntests && !known; i++)
 			known = strcmp(tests[i].name, argv[a]) == 0;
+		for (int i = 0; i < nexcluded && !known; i++)
+			known = strcmp(excluded[i].name, argv[a]) == 0;
 		if (!known) {
 			fprintf(stderr, "runner: no test named '%s' (--list "
 					"lists them)\n",
@@ -341,10 +355,21 @@ int main(int argc, char **argv)
 		fflush(stdout);
 		bad ? failed++ : passed++;
 	}
-	if (passed + failed == 0) {
+	int skipped = 0;
+	for (int i = 0; i < nexcluded; i++)
+		if (selected(excluded[i].name, argc, argv)) {
+			printf("--   %s excluded: %s\n", excluded[i].name,
+			       excluded[i].reason);
+			skipped++;
+		}
+	if (passed + failed + skipped == 0) {
 		fprintf(stderr, "runner: no test matched\n");
 		return 1;
 	}
-	printf("%d passed, %d failed\n", passed, failed);
+	if (skipped)
+		printf("%d passed, %d failed, %d excluded in this build\n", passed,
+		       failed, skipped);
+	else
+		printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }

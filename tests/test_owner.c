@@ -610,7 +610,7 @@ static void own_in_child(void)
 	ward_free(q);
 }
 
-TEST(fork_while_threads_track_and_own_never_deadlocks_the_child)
+TEST_FORK_UNDER_LOAD(fork_while_threads_track_and_own_never_deadlocks_the_child)
 {
 	start();
 	atomic_store(&churning, true);

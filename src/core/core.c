@@ -23,6 +23,7 @@
 
 #include "core/clock.h"
 #include "core/guard.h"
+#include "core/lock.h"
 #include "core/log.h"
 #include "core/thread.h"
 #include "core/map.h"
@@ -115,11 +116,11 @@ WARD_API const char *ward_strerror(int err)
 
 WARD_API ward_log_fn ward_set_log_hook(ward_log_fn fn, void *opaque)
 {
-	pthread_mutex_lock(&hook_lock);
+	ward__mutex_lock(&hook_lock);
 	ward_log_fn old = hook_fn;
 	hook_fn = fn;
 	hook_opaque = fn ? opaque : NULL;
-	pthread_mutex_unlock(&hook_lock);
+	ward__mutex_unlock(&hook_lock);
 	return old;
 }
 
@@ -142,10 +143,10 @@ int ward__write_all(int fd, const void *buf, size_t len)
 
 void ward__log_raw(enum ward_log_level level, const char *msg, size_t len)
 {
-	pthread_mutex_lock(&hook_lock);
+	ward__mutex_lock(&hook_lock);
 	ward_log_fn fn = hook_fn;
 	void *opaque = hook_opaque;
-	pthread_mutex_unlock(&hook_lock);
+	ward__mutex_unlock(&hook_lock);
 
 	if (fn)
 		fn(opaque, level, msg, len);
@@ -179,11 +180,11 @@ static void *abort_opaque;       /* under hook_lock */
 
 WARD_API ward_abort_fn ward_set_abort_hook(ward_abort_fn fn, void *opaque)
 {
-	pthread_mutex_lock(&hook_lock);
+	ward__mutex_lock(&hook_lock);
 	ward_abort_fn old = abort_fn;
 	abort_fn = fn;
 	abort_opaque = fn ? opaque : NULL;
-	pthread_mutex_unlock(&hook_lock);
+	ward__mutex_unlock(&hook_lock);
 	return old;
 }
 
@@ -200,10 +201,10 @@ void ward__fatal(const char *fmt, ...)
 	if ((size_t)len >= sizeof(buf))
 		len = sizeof(buf) - 1;
 	ward__log_raw(WARD_LOG_ERROR, buf, (size_t)len);
-	pthread_mutex_lock(&hook_lock);
+	ward__mutex_lock(&hook_lock);
 	ward_abort_fn fn = abort_fn;
 	void *opaque = abort_opaque;
-	pthread_mutex_unlock(&hook_lock);
+	ward__mutex_unlock(&hook_lock);
 	if (fn)
 		fn(opaque, buf, (size_t)len);
 	abort();

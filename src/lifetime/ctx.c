@@ -28,6 +28,7 @@
 
 #include "core/clock.h"
 #include "core/grow.h"
+#include "core/lock.h"
 #include "core/log.h"
 #include "lifetime/lifetime.h"
 #include "registry/registry.h"
@@ -55,14 +56,14 @@ static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 
 static void fork_prepare(void)
 {
-	pthread_mutex_lock(&lock);
-	pthread_mutex_lock(&go_lock);
+	ward__mutex_lock(&lock);
+	ward__mutex_lock(&go_lock);
 }
 
 static void fork_done(void)
 {
-	pthread_mutex_unlock(&go_lock);
-	pthread_mutex_unlock(&lock);
+	ward__mutex_unlock(&go_lock);
+	ward__mutex_unlock(&lock);
 }
 
 static void fork_register(void)
@@ -156,7 +157,7 @@ static void free_ctx(struct ward_ctx *c)
 static void owner_released(void *arg)
 {
 	struct ward_ctx *c = arg;
-	pthread_mutex_lock(&lock);
+	ward__mutex_lock(&lock);
 	cancel_locked(c, -ECANCELED);
 	c->released = true;
 	for (struct ward_ctx *k = c->children; k; k = k->older)
@@ -172,7 +173,7 @@ static void owner_released(void *arg)
 	}
 	c->parent = c->newer = c->older = NULL;
 	bool gone = unref_locked(c);
-	pthread_mutex_unlock(&lock);
+	ward__mutex_unlock(&lock);
 	if (gone)
 		free_ctx(c);
 }
@@ -200,9 +201,9 @@ static ward_ctx_t *make(ward_owner_t *owner, ward_ctx_t *parent,
 		if (!c->deadline)
 			c->deadline = 1;
 	}
-	pthread_mutex_lock(&lock);
+	ward__mutex_lock(&lock);
 	if (parent && parent->released) {
-		pthread_mutex_unlock(&lock);
+		ward__mutex_unlock(&lock);
 		free(c);
 		errno = EINVAL;
 		return NULL;
@@ -220,7 +221,7 @@ static ward_ctx_t *make(ward_owner_t *owner, ward_ctx_t *parent,
 		if (pc)
 			atomic_store(&c->cause, pc);
 	}
-	pthread_mutex_unlock(&lock);
+	ward__mutex_unlock(&lock);
 	if (ward_owner_attach(owner, owner_released, c) < 0) {
 		/* Not a live owner: undo. */
 		c->refs = 1;
@@ -249,9 +250,9 @@ WARD_API int ward_ctx_cancel(ward_ctx_t *c, int cause)
 		return -EINVAL;
 	if (cause >= 0)
 		cause = -ECANCELED;
-	pthread_mutex_lock(&lock);
+	ward__mutex_lock(&lock);
 	int rc = cancel_locked(c, cause);
-	pthread_mutex_unlock(&lock);
+	ward__mutex_unlock(&lock);
 	return rc;
 }
 
@@ -260,9 +261,9 @@ static int cause_now(struct ward_ctx *c)
 {
 	int cause = atomic_load(&c->cause);
 	if (!cause && c->deadline && ward__now_ns() >= c->deadline) {
-		pthread_mutex_lock(&lock);
+		ward__mutex_lock(&lock);
 		cancel_locked(c, -ETIMEDOUT);
-		pthread_mutex_unlock(&lock);
+		ward__mutex_unlock(&lock);
 		cause = atomic_load(&c->cause);
 	}
 	return cause;
@@ -285,19 +286,19 @@ WARD_API int ward_ctx_done_fd(ward_ctx_t *c)
 {
 	if (!c)
 		return -EINVAL;
-	pthread_mutex_lock(&lock);
+	ward__mutex_lock(&lock);
 	if (c->fd < 0) {
 		c->fd = timerfd_create(CLOCK_MONOTONIC,
 				       TFD_CLOEXEC | TFD_NONBLOCK);
 		if (c->fd < 0) {
 			int err = -errno;
-			pthread_mutex_unlock(&lock);
+			ward__mutex_unlock(&lock);
 			return err;
 		}
 		arm(c);
 	}
 	int fd = c->fd;
-	pthread_mutex_unlock(&lock);
+	ward__mutex_unlock(&lock);
 	return fd;
 }
 
@@ -368,9 +369,9 @@ WARD_API uint32_t ward_go_set_grace(uint32_t ms)
 
 static void ctx_unref(struct ward_ctx *c)
 {
-	pthread_mutex_lock(&lock);
+	ward__mutex_lock(&lock);
 	bool gone = unref_locked(c);
-	pthread_mutex_unlock(&lock);
+	ward__mutex_unlock(&lock);
 	if (gone)
 		free_ctx(c);
 }
@@ -379,18 +380,18 @@ static void *go_main(void *arg)
 {
 	struct go *g = arg;
 	ward__stack_top(); /* its bounds, for a walk from a signal later */
-	pthread_mutex_lock(&go_lock);
+	ward__mutex_lock(&go_lock);
 	atomic_store(&g->tid, (int)syscall(SYS_gettid));
 	pthread_cond_broadcast(&go_started);
-	pthread_mutex_unlock(&go_lock);
+	ward__mutex_unlock(&go_lock);
 
 	g->fn(g->ctx, g->arg);
 
 	ctx_unref(g->ctx);
-	pthread_mutex_lock(&go_lock);
+	ward__mutex_lock(&go_lock);
 	bool leaked = g->state == LEAKED;
 	g->state = FINISHED;
-	pthread_mutex_unlock(&go_lock);
+	ward__mutex_unlock(&go_lock);
 	if (leaked) {
 		/* Nobody will join it: it leaves the books itself. */
 		ward_untrack(WARD_KIND_THREAD, (uintptr_t)g->th);
@@ -456,11 +457,11 @@ static void go_released(void *arg)
 		free(g);
 		return;
 	}
-	pthread_mutex_lock(&go_lock);
+	ward__mutex_lock(&go_lock);
 	bool finished = g->state == FINISHED;
 	if (!finished)
 		g->state = LEAKED;
-	pthread_mutex_unlock(&go_lock);
+	ward__mutex_unlock(&go_lock);
 	if (finished) { /* it ended just now */
 		pthread_join(g->th, NULL);
 		ward_untrack(WARD_KIND_THREAD, (uintptr_t)g->th);
@@ -489,11 +490,11 @@ ward__go(ward_ctx_t *c, void (*fn)(ward_ctx_t *, void *), void *arg,
 	g->arg = arg;
 	g->file = file;
 	g->line = line;
-	pthread_mutex_lock(&lock);
+	ward__mutex_lock(&lock);
 	bool ok = !c->released;
 	if (ok)
 		c->refs++;
-	pthread_mutex_unlock(&lock);
+	ward__mutex_unlock(&lock);
 	if (!ok) {
 		free(g);
 		return -EINVAL;
@@ -506,10 +507,10 @@ ward__go(ward_ctx_t *c, void (*fn)(ward_ctx_t *, void *), void *arg,
 	}
 	ward__track_at(WARD_KIND_THREAD, (uintptr_t)g->th, 0, 1);
 	/* Its id, for the stack where it blocks if it ever leaks. */
-	pthread_mutex_lock(&go_lock);
+	ward__mutex_lock(&go_lock);
 	while (!atomic_load(&g->tid))
 		pthread_cond_wait(&go_started, &go_lock);
-	pthread_mutex_unlock(&go_lock);
+	ward__mutex_unlock(&go_lock);
 	if (ward__owner_hold(c->owner, WARD_KIND_THREAD, (uintptr_t)g->th,
 			     go_released, g, file, line) < 0)
 		go_released(g); /* the owner went meanwhile: end it now */

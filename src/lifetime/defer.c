@@ -43,6 +43,7 @@
 #include <unistd.h>
 
 #include "capture/capture.h"
+#include "core/lock.h"
 #include "core/log.h"
 #include "registry/registry.h"
 #include "ward/track.h"
@@ -288,7 +289,7 @@ static bool first_warning_for(const char *file, int line)
 	size_t h = ((uintptr_t)file >> 3) * 31u + (size_t)line;
 	bool first = true;
 
-	pthread_mutex_lock(&warned_lock);
+	ward__mutex_lock(&warned_lock);
 	for (size_t i = 0; i < 4096; i++) {
 		size_t k = (h + i) & 4095;
 		if (warned[k].file == NULL) {
@@ -301,7 +302,7 @@ static bool first_warning_for(const char *file, int line)
 			break;
 		}
 	}
-	pthread_mutex_unlock(&warned_lock);
+	ward__mutex_unlock(&warned_lock);
 	return first;
 }
 
@@ -993,5 +994,5 @@ WARD_API void ward__fclose_fn(void *fp)
 
 WARD_API void ward__unlock_fn(void *mutex)
 {
-	pthread_mutex_unlock(mutex);
+	ward__mutex_unlock(mutex);
 }

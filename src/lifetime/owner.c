@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "core/grow.h"
+#include "core/lock.h"
 #include "core/log.h"
 #include "lifetime/lifetime.h"
 #include "registry/registry.h"
@@ -238,7 +239,7 @@ static void released_elsewhere(int kind, uintptr_t handle, uint32_t site)
 								       handle)],
 					      memory_order_relaxed))
 		return; /* no owner holds it: most releases end here */
-	pthread_mutex_lock(&lock);
+	ward__mutex_lock(&lock);
 	struct node *n = find(kind, handle);
 	struct entry *e = n ? (struct entry *)n : NULL;
 	bool to_free = false;
@@ -249,7 +250,7 @@ static void released_elsewhere(int kind, uintptr_t handle, uint32_t site)
 		drop_leftover(e);
 		to_free = true;
 	}
-	pthread_mutex_unlock(&lock);
+	ward__mutex_unlock(&lock);
 	if (to_free)
 		free_entry(e);
 }
@@ -280,7 +281,7 @@ static size_t path_of(const struct ward_owner *o, char *buf, size_t len)
 static void each_held(ward__held_fn fn, void *opaque)
 {
 	char path[PATH_MAX_LEN];
-	pthread_mutex_lock(&lock);
+	ward__mutex_lock(&lock);
 	for (size_t i = 0; i < table_cap; i++)
 		for (struct node *n = table[i]; n; n = n->next) {
 			if (n->kind == KEY_OWNER) {
@@ -298,7 +299,7 @@ static void each_held(ward__held_fn fn, void *opaque)
 				   e->owner ? path : e->label, e->note, opaque);
 			}
 		}
-	pthread_mutex_unlock(&lock);
+	ward__mutex_unlock(&lock);
 }
 
 static const struct ward__holders holders = { .each = each_held };
@@ -332,12 +333,12 @@ static pthread_once_t setup_once = PTHREAD_ONCE_INIT;
 
 static void fork_prepare(void)
 {
-	pthread_mutex_lock(&lock);
+	ward__mutex_lock(&lock);
 }
 
 static void fork_done(void)
 {
-	pthread_mutex_unlock(&lock);
+	ward__mutex_unlock(&lock);
 }
 
 static void setup(void)
@@ -389,7 +390,7 @@ ward__owner_new(ward_owner_t *parent, const char *name, const char *file,
 	bool tracked = owner_kind >= 0 &&
 		       ward__track_at(owner_kind, (uintptr_t)o, 0, 1) == 0;
 
-	pthread_mutex_lock(&lock);
+	ward__mutex_lock(&lock);
 	struct ward_owner *p = parent ? live(parent) : NULL;
 	int err = 0;
 	char why[256] = "";
@@ -408,7 +409,7 @@ ward__owner_new(ward_owner_t *parent, const char *name, const char *file,
 	}
 	if (!err)
 		link_child(p, o);
-	pthread_mutex_unlock(&lock);
+	ward__mutex_unlock(&lock);
 	if (err) {
 		if (why[0])
 			ward__log(WARD_LOG_WARN, "ward: ward_owner_new(\"%s\") "
@@ -446,7 +447,7 @@ static void release_locked(struct ward_owner *o, const char *file, int line)
 			c->releasing = true;
 			c->releaser = pthread_self();
 			release_locked(c, file, line);
-			pthread_mutex_lock(&lock);
+			ward__mutex_lock(&lock);
 			continue;
 		}
 		struct entry *e = o->res;
@@ -456,11 +457,11 @@ static void release_locked(struct ward_owner *o, const char *file, int line)
 		void (*fn)(void *) = e->fn;
 		void *arg = e->arg;
 		bool to_free = retire(e);
-		pthread_mutex_unlock(&lock);
+		ward__mutex_unlock(&lock);
 		fn(arg);
 		if (to_free)
 			free_entry(e);
-		pthread_mutex_lock(&lock);
+		ward__mutex_lock(&lock);
 	}
 	unlink_child(o);
 	take(&o->node);
@@ -474,7 +475,7 @@ static void release_locked(struct ward_owner *o, const char *file, int line)
 	r->file = file;
 	r->line = line;
 	pthread_cond_broadcast(&released_cond);
-	pthread_mutex_unlock(&lock);
+	ward__mutex_unlock(&lock);
 	if (owner_kind >= 0)
 		ward_untrack(owner_kind, (uintptr_t)o);
 	ward__in_registry++;
@@ -489,7 +490,7 @@ WARD_API int ward__owner_release(ward_owner_t *owner, const char *file,
 {
 	if (!owner)
 		return 0;
-	pthread_mutex_lock(&lock);
+	ward__mutex_lock(&lock);
 	struct ward_owner *o = live(owner);
 	if (!o || o->releasing) {
 		char why[256];
@@ -500,7 +501,7 @@ WARD_API int ward__owner_release(ward_owner_t *owner, const char *file,
 		else
 			describe_dead(owner, why, sizeof(why));
 		bool known = o || recently_released(owner);
-		pthread_mutex_unlock(&lock);
+		ward__mutex_unlock(&lock);
 		ward__log(WARD_LOG_WARN, "ward: ward_owner_release at %s:%d "
 			  "released an owner twice: %s\n", file, line, why);
 		return known ? -EALREADY : -EINVAL;
@@ -517,18 +518,18 @@ static int add_entry(ward_owner_t *owner, int kind, uintptr_t handle,
 {
 	if (!fn)
 		return -EINVAL;
-	pthread_mutex_lock(&lock);
+	ward__mutex_lock(&lock);
 	struct ward_owner *o = live(owner);
 	if (!o) {
 		char why[256];
 		describe_dead(owner, why, sizeof(why));
-		pthread_mutex_unlock(&lock);
+		ward__mutex_unlock(&lock);
 		ward__log(WARD_LOG_WARN, "ward: %s at %s:%d to an owner that "
 			  "cannot take it: %s\n", what, file, line, why);
 		return -EINVAL;
 	}
 	if (kind != KEY_PLAIN && find(kind, handle)) {
-		pthread_mutex_unlock(&lock);
+		ward__mutex_unlock(&lock);
 		return -EEXIST;
 	}
 	struct entry *e = &o->first;
@@ -537,7 +538,7 @@ static int add_entry(ward_owner_t *owner, int kind, uintptr_t handle,
 		e = calloc(1, sizeof(*e));
 		ward__in_registry--;
 		if (!e) {
-			pthread_mutex_unlock(&lock);
+			ward__mutex_unlock(&lock);
 			return -ENOMEM;
 		}
 	} else {
@@ -558,7 +559,7 @@ static int add_entry(ward_owner_t *owner, int kind, uintptr_t handle,
 		link_entry(o, e);
 	else if (!retire(e))
 		e = NULL;
-	pthread_mutex_unlock(&lock);
+	ward__mutex_unlock(&lock);
 	if (rc < 0 && e)
 		free_entry(e);
 	return rc;
@@ -597,7 +598,7 @@ static struct entry *find_entry(struct ward_owner *o, void (*fn)(void *),
 static int take_entry(ward_owner_t *owner, void (*fn)(void *), void *arg,
 		      struct entry *copy, struct entry **to_free)
 {
-	pthread_mutex_lock(&lock);
+	ward__mutex_lock(&lock);
 	struct ward_owner *o = live(owner);
 	struct entry *e = o ? find_entry(o, fn, arg) : NULL;
 	if (e) {
@@ -605,7 +606,7 @@ static int take_entry(ward_owner_t *owner, void (*fn)(void *), void *arg,
 		*copy = *e;
 		*to_free = retire(e) ? e : NULL;
 	}
-	pthread_mutex_unlock(&lock);
+	ward__mutex_unlock(&lock);
 	return !o ? -EINVAL : !e ? -ENOENT : 0;
 }
 
@@ -635,7 +636,7 @@ WARD_API int ward_owner_release_one(ward_owner_t *owner, void (*fn)(void *),
 WARD_API int ward_owner_move(ward_owner_t *from, ward_owner_t *to,
 			     void (*fn)(void *), void *arg)
 {
-	pthread_mutex_lock(&lock);
+	ward__mutex_lock(&lock);
 	struct ward_owner *f = live(from), *t = live(to);
 	int rc = 0;
 	if (!f || !t || t->releasing) {
@@ -674,17 +675,17 @@ WARD_API int ward_owner_move(ward_owner_t *from, ward_owner_t *to,
 				free_entry(moved);
 		}
 	}
-	pthread_mutex_unlock(&lock);
+	ward__mutex_unlock(&lock);
 	return rc;
 }
 
 WARD_API int ward__owner_reparent(ward_owner_t *owner, ward_owner_t *parent,
 				  const char *file, int line)
 {
-	pthread_mutex_lock(&lock);
+	ward__mutex_lock(&lock);
 	struct ward_owner *o = live(owner), *p = parent ? live(parent) : NULL;
 	if (!o || (parent && !p) || o->releasing || (p && p->releasing)) {
-		pthread_mutex_unlock(&lock);
+		ward__mutex_unlock(&lock);
 		return -EINVAL;
 	}
 	for (struct ward_owner *a = p; a; a = a->parent)
@@ -692,7 +693,7 @@ WARD_API int ward__owner_reparent(ward_owner_t *owner, ward_owner_t *parent,
 			char op[PATH_MAX_LEN], pp[PATH_MAX_LEN];
 			path_of(o, op, sizeof(op));
 			path_of(p, pp, sizeof(pp));
-			pthread_mutex_unlock(&lock);
+			ward__mutex_unlock(&lock);
 			ward__log(WARD_LOG_WARN, "ward: ward_owner_reparent at "
 				  "%s:%d would move owner \"%s\" (created at "
 				  "%s:%d) under its own descendant \"%s\" "
@@ -703,7 +704,7 @@ WARD_API int ward__owner_reparent(ward_owner_t *owner, ward_owner_t *parent,
 		}
 	unlink_child(o);
 	link_child(p, o);
-	pthread_mutex_unlock(&lock);
+	ward__mutex_unlock(&lock);
 	return 0;
 }
 
@@ -714,10 +715,10 @@ WARD_API const char *ward_owner_name(const ward_owner_t *o)
 
 WARD_API int ward_owner_path(const ward_owner_t *owner, char *buf, size_t len)
 {
-	pthread_mutex_lock(&lock);
+	ward__mutex_lock(&lock);
 	struct ward_owner *o = live(owner);
 	size_t n = o ? path_of(o, buf, len) : 0;
-	pthread_mutex_unlock(&lock);
+	ward__mutex_unlock(&lock);
 	if (!o || !buf)
 		return -EINVAL;
 	return n > INT32_MAX ? INT32_MAX : (int)n;
@@ -749,14 +750,14 @@ int ward__owner_leftover(int kind, uintptr_t handle, const char *label,
 	e->node.handle = handle;
 	e->label = copy;
 	e->note = note;
-	pthread_mutex_lock(&lock);
+	ward__mutex_lock(&lock);
 	int rc = find(kind, handle) ? -EEXIST : 0;
 	if (rc == 0) {
 		ward__in_registry++;
 		rc = put(&e->node);
 		ward__in_registry--;
 	}
-	pthread_mutex_unlock(&lock);
+	ward__mutex_unlock(&lock);
 	if (rc < 0) {
 		free(copy);
 		free(e);
@@ -860,10 +861,10 @@ static void *hold_block(ward_owner_t *o, void *p)
 
 static bool usable(ward_owner_t *owner)
 {
-	pthread_mutex_lock(&lock);
+	ward__mutex_lock(&lock);
 	struct ward_owner *o = live(owner);
 	bool ok = o && !o->releasing;
-	pthread_mutex_unlock(&lock);
+	ward__mutex_unlock(&lock);
 	if (!ok)
 		errno = EINVAL;
 	return ok;

@@ -33,6 +33,7 @@
 
 #include "core/clock.h"
 #include "core/grow.h"
+#include "core/lock.h"
 #include "core/log.h"
 #include "core/thread.h"
 #include "registry/registry.h"
@@ -176,34 +177,34 @@ static void publish(struct ward_pool *p, struct tcache *c)
 static void sets_add(void)
 {
 	my_set.caches = tcaches;
-	pthread_mutex_lock(&sets_lock);
+	ward__mutex_lock(&sets_lock);
 	my_set.prev = NULL;
 	my_set.next = sets;
 	if (sets)
 		sets->prev = &my_set;
 	sets = &my_set;
-	pthread_mutex_unlock(&sets_lock);
+	ward__mutex_unlock(&sets_lock);
 }
 
 static void sets_remove(void)
 {
 	if (!my_set.caches)
 		return;
-	pthread_mutex_lock(&sets_lock);
+	ward__mutex_lock(&sets_lock);
 	if (my_set.prev)
 		my_set.prev->next = my_set.next;
 	else
 		sets = my_set.next;
 	if (my_set.next)
 		my_set.next->prev = my_set.prev;
-	pthread_mutex_unlock(&sets_lock);
+	ward__mutex_unlock(&sets_lock);
 	my_set.caches = NULL;
 }
 
 /* The counts p's thread caches hold, added to *gets and *puts. */
 static void sets_read(struct ward_pool *p, uint64_t *gets, uint64_t *puts)
 {
-	pthread_mutex_lock(&sets_lock);
+	ward__mutex_lock(&sets_lock);
 	for (struct cache_set *s = sets; s; s = s->next) {
 		struct tcache *c = &s->caches[p->h.slot];
 		if (__atomic_load_n(&c->pool, __ATOMIC_RELAXED) != p)
@@ -211,7 +212,7 @@ static void sets_read(struct ward_pool *p, uint64_t *gets, uint64_t *puts)
 		*gets += __atomic_load_n(&c->gets, __ATOMIC_RELAXED);
 		*puts += __atomic_load_n(&c->puts, __ATOMIC_RELAXED);
 	}
-	pthread_mutex_unlock(&sets_lock);
+	ward__mutex_unlock(&sets_lock);
 }
 
 /* Give c's objects and counts back to its pool. */
@@ -221,15 +222,15 @@ static void flush(struct tcache *c)
 	if (!p)
 		return;
 	publish(p, c);
-	pthread_mutex_lock(&p->lock);
+	ward__mutex_lock(&p->lock);
 	for (uint32_t i = 0; i < c->n; i++)
 		if (p->dead || !push(&p->shared, &p->nshared, &p->capshared,
 				     c->obj[i])) {
-			pthread_mutex_unlock(&p->lock);
+			ward__mutex_unlock(&p->lock);
 			destroy(p, c->obj[i]);
-			pthread_mutex_lock(&p->lock);
+			ward__mutex_lock(&p->lock);
 		}
-	pthread_mutex_unlock(&p->lock);
+	ward__mutex_unlock(&p->lock);
 	c->n = 0;
 	__atomic_store_n(&c->pool, NULL, __ATOMIC_RELAXED);
 }
@@ -349,7 +350,7 @@ static long not_reset_at(struct ward_pool *p, const void *o)
 static __attribute__((noinline)) void *checked_get(struct ward_pool *p,
 						   const char *file, int line)
 {
-	pthread_mutex_lock(&p->lock);
+	ward__mutex_lock(&p->lock);
 	void *o = NULL;
 	bool victim = false;
 	if (p->nshared)
@@ -370,21 +371,21 @@ static __attribute__((noinline)) void *checked_get(struct ward_pool *p,
 		if (victim)
 			atomic_fetch_add(&p->victim_hits, 1);
 	}
-	pthread_mutex_unlock(&p->lock);
+	ward__mutex_unlock(&p->lock);
 	if (!o) {
 		o = make(p);
 		if (!o)
 			return NULL;
 		atomic_fetch_add(&p->misses, 1);
 	}
-	pthread_mutex_lock(&p->lock);
+	ward__mutex_lock(&p->lock);
 	m = meta_find(p, o, true);
 	if (m) {
 		m->state = OUT;
 		m->get_file = file;
 		m->get_line = line;
 	}
-	pthread_mutex_unlock(&p->lock);
+	ward__mutex_unlock(&p->lock);
 	atomic_fetch_add(&p->gets, 1);
 	if (pool_kind >= 0)
 		ward__track_at(pool_kind, (uintptr_t)o, p->size, 2);
@@ -394,10 +395,10 @@ static __attribute__((noinline)) void *checked_get(struct ward_pool *p,
 static __attribute__((noinline)) void checked_put(struct ward_pool *p, void *o,
 						  const char *file, int line)
 {
-	pthread_mutex_lock(&p->lock);
+	ward__mutex_lock(&p->lock);
 	struct meta *m = meta_find(p, o, false);
 	if (!m) {
-		pthread_mutex_unlock(&p->lock);
+		ward__mutex_unlock(&p->lock);
 		misuse(p, "ward_pool_put at %s:%d of %p, which this pool never "
 			  "gave out (a foreign object)", file, line, o);
 		return;
@@ -405,7 +406,7 @@ static __attribute__((noinline)) void checked_put(struct ward_pool *p, void *o,
 	if (m->state == CACHED) {
 		const char *pf = m->put_file;
 		int pl = m->put_line;
-		pthread_mutex_unlock(&p->lock);
+		ward__mutex_unlock(&p->lock);
 		misuse(p, "ward_pool_put at %s:%d of an object already put "
 			  "back at %s:%d (a double put)", file, line, pf, pl);
 		return;
@@ -413,7 +414,7 @@ static __attribute__((noinline)) void checked_put(struct ward_pool *p, void *o,
 	m->state = CACHED;
 	m->put_file = file;
 	m->put_line = line;
-	pthread_mutex_unlock(&p->lock);
+	ward__mutex_unlock(&p->lock);
 	if (pool_kind >= 0)
 		ward_untrack(pool_kind, (uintptr_t)o);
 	p->h.reset(o, p->h.arg);
@@ -422,17 +423,17 @@ static __attribute__((noinline)) void checked_put(struct ward_pool *p, void *o,
 		misuse(p, "the reset hook left state behind: after the put at "
 			  "%s:%d, byte %ld differs from a new object's", file,
 		       line, at);
-	pthread_mutex_lock(&p->lock);
+	ward__mutex_lock(&p->lock);
 	m = meta_find(p, o, false);
 	if (m)
 		m->sum = checksum(o, p->size);
 	if (!push(&p->shared, &p->nshared, &p->capshared, o)) {
-		pthread_mutex_unlock(&p->lock);
+		ward__mutex_unlock(&p->lock);
 		destroy(p, o);
 		return;
 	}
 	POISON(o, p->size);
-	pthread_mutex_unlock(&p->lock);
+	ward__mutex_unlock(&p->lock);
 	atomic_fetch_add(&p->puts, 1);
 }
 
@@ -441,7 +442,7 @@ static __attribute__((noinline)) void checked_put(struct ward_pool *p, void *o,
 static __attribute__((noinline)) void *get_slow(struct ward_pool *p,
 						struct tcache *c)
 {
-	pthread_mutex_lock(&p->lock);
+	ward__mutex_lock(&p->lock);
 	/* Refill half the cache from the shared list, then the victims. */
 	while (c->n < TCACHE / 2 && p->nshared)
 		c->obj[c->n++] = p->shared[--p->nshared];
@@ -450,7 +451,7 @@ static __attribute__((noinline)) void *get_slow(struct ward_pool *p,
 		c->obj[c->n++] = p->victims[--p->nvictims];
 		victim = true;
 	}
-	pthread_mutex_unlock(&p->lock);
+	ward__mutex_unlock(&p->lock);
 	count(&c->gets, c->gets + 1);
 	if (c->n) {
 		if (victim)
@@ -483,11 +484,11 @@ static __attribute__((noinline)) void put_slow(struct ward_pool *p,
 					       struct tcache *c, void *o)
 {
 	/* Half the cache to the shared list. */
-	pthread_mutex_lock(&p->lock);
+	ward__mutex_lock(&p->lock);
 	while (c->n > TCACHE / 2 &&
 	       push(&p->shared, &p->nshared, &p->capshared, c->obj[c->n - 1]))
 		c->n--;
-	pthread_mutex_unlock(&p->lock);
+	ward__mutex_unlock(&p->lock);
 	publish(p, c);
 	if (c->n < TCACHE) {
 		c->obj[c->n++] = o;
@@ -522,7 +523,7 @@ static void trim(struct ward_pool *p)
 {
 	/* Threads give their caches back at their next use. */
 	__atomic_fetch_add(&p->h.gen, 1, __ATOMIC_RELEASE);
-	pthread_mutex_lock(&p->lock);
+	ward__mutex_lock(&p->lock);
 	void **old = p->victims;
 	size_t nold = p->nvictims;
 	p->victims = p->shared;
@@ -530,14 +531,14 @@ static void trim(struct ward_pool *p)
 	p->capvictims = p->capshared;
 	p->shared = NULL;
 	p->nshared = p->capshared = 0;
-	pthread_mutex_unlock(&p->lock);
+	ward__mutex_unlock(&p->lock);
 	for (size_t i = 0; i < nold; i++) {
 		if (p->h.check) {
-			pthread_mutex_lock(&p->lock);
+			ward__mutex_lock(&p->lock);
 			struct meta *m = meta_find(p, old[i], false);
 			if (m)
 				m->state = 0; /* gone */
-			pthread_mutex_unlock(&p->lock);
+			ward__mutex_unlock(&p->lock);
 		}
 		destroy(p, old[i]);
 	}
@@ -567,14 +568,14 @@ static void *trimmer(void *unused)
 {
 	(void)unused;
 	ward__in_registry++; /* its work is ward's, not the program's */
-	pthread_mutex_lock(&timed_lock);
+	ward__mutex_lock(&timed_lock);
 	for (;;) {
 		uint64_t now = ward__now_ns(), next = UINT64_MAX;
 		for (struct ward_pool *p = timed; p; p = p->next_timed) {
 			if (now >= p->next_trim_ns) {
-				pthread_mutex_unlock(&timed_lock);
+				ward__mutex_unlock(&timed_lock);
 				trim(p);
-				pthread_mutex_lock(&timed_lock);
+				ward__mutex_lock(&timed_lock);
 				p->next_trim_ns = now + p->trim_ms * 1000000ull;
 			}
 			if (p->next_trim_ns < next)
@@ -606,20 +607,20 @@ static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 
 static void fork_prepare(void)
 {
-	pthread_mutex_lock(&made_lock); /* then sets_lock, as pool_figures */
-	pthread_mutex_lock(&sets_lock);
-	pthread_mutex_lock(&timed_lock);
+	ward__mutex_lock(&made_lock); /* then sets_lock, as pool_figures */
+	ward__mutex_lock(&sets_lock);
+	ward__mutex_lock(&timed_lock);
 	for (struct ward_pool *p = made; p; p = p->next_made)
-		pthread_mutex_lock(&p->lock);
+		ward__mutex_lock(&p->lock);
 }
 
 static void fork_done(void)
 {
 	for (struct ward_pool *p = made; p; p = p->next_made)
-		pthread_mutex_unlock(&p->lock);
-	pthread_mutex_unlock(&timed_lock);
-	pthread_mutex_unlock(&sets_lock);
-	pthread_mutex_unlock(&made_lock);
+		ward__mutex_unlock(&p->lock);
+	ward__mutex_unlock(&timed_lock);
+	ward__mutex_unlock(&sets_lock);
+	ward__mutex_unlock(&made_lock);
 }
 
 /* The child has one thread: the others' caches count no more. */
@@ -655,7 +656,7 @@ static void pool_figures(ward__figure_fn fn, void *opaque)
 		FIG(misuses, true, "Misuses reported in checking mode."),
 #undef FIG
 	};
-	pthread_mutex_lock(&made_lock);
+	ward__mutex_lock(&made_lock);
 	for (struct ward_pool *p = made; p; p = p->next_made) {
 		if (atomic_load(&p->dead))
 			continue;
@@ -666,7 +667,7 @@ static void pool_figures(ward__figure_fn fn, void *opaque)
 			   *(const uint64_t *)((const char *)&st + f[i].off),
 			   opaque);
 	}
-	pthread_mutex_unlock(&made_lock);
+	ward__mutex_unlock(&made_lock);
 }
 
 static struct ward__figure_source figures = { .each = pool_figures };
@@ -690,10 +691,10 @@ static struct ward_pool *pool_make(const char *name, size_t size)
 	p->size = size;
 	p->h.slot = atomic_fetch_add(&next_slot, 1) % TSLOTS;
 	pthread_mutex_init(&p->lock, NULL);
-	pthread_mutex_lock(&made_lock);
+	ward__mutex_lock(&made_lock);
 	p->next_made = made;
 	made = p;
-	pthread_mutex_unlock(&made_lock);
+	ward__mutex_unlock(&made_lock);
 	return p;
 }
 
@@ -725,14 +726,14 @@ WARD_API ward_pool_t *ward_pool_new(const struct ward_pool_config *cfg)
 	if (cfg->trim_ms) {
 		p->trim_ms = cfg->trim_ms;
 		p->next_trim_ns = ward__now_ns() + cfg->trim_ms * 1000000ull;
-		pthread_mutex_lock(&timed_lock);
+		ward__mutex_lock(&timed_lock);
 		p->next_timed = timed;
 		timed = p;
 		if (!trimmer_running)
 			trimmer_running = ward__thread_start(
 				NULL, trimmer, NULL, true, ward__stop_signal()) == 0;
 		pthread_cond_broadcast(&timed_cond);
-		pthread_mutex_unlock(&timed_lock);
+		ward__mutex_unlock(&timed_lock);
 	}
 	return p;
 }
@@ -750,9 +751,9 @@ static void pool_stats(struct ward_pool *p, struct ward_pool_stats *out)
 	uint64_t other = out->misses + out->victim_hits;
 	out->hits = out->gets > other ? out->gets - other : 0;
 	out->in_use = out->gets > out->puts ? out->gets - out->puts : 0;
-	pthread_mutex_lock(&p->lock);
+	ward__mutex_lock(&p->lock);
 	out->cached = p->nshared + p->nvictims;
-	pthread_mutex_unlock(&p->lock);
+	ward__mutex_unlock(&p->lock);
 	out->bytes_retained = out->cached * p->size;
 	out->victims_freed = atomic_load(&p->victims_freed);
 	out->dropped = atomic_load(&p->dropped);
@@ -775,22 +776,22 @@ WARD_API void ward_pool_free(ward_pool_t *p)
 	if (c->pool == p)
 		flush(c);
 	if (p->trim_ms) { /* no more trims by ward's thread */
-		pthread_mutex_lock(&timed_lock);
+		ward__mutex_lock(&timed_lock);
 		for (struct ward_pool **pp = &timed; *pp; pp = &(*pp)->next_timed)
 			if (*pp == p) {
 				*pp = p->next_timed;
 				break;
 			}
-		pthread_mutex_unlock(&timed_lock);
+		ward__mutex_unlock(&timed_lock);
 	}
-	pthread_mutex_lock(&p->lock);
+	ward__mutex_lock(&p->lock);
 	p->dead = true;
 	void **s = p->shared, **v = p->victims;
 	size_t ns = p->nshared, nv = p->nvictims;
 	p->shared = p->victims = NULL;
 	p->nshared = p->nvictims = p->capshared = p->capvictims = 0;
 	__atomic_fetch_add(&p->h.gen, 1, __ATOMIC_RELEASE);
-	pthread_mutex_unlock(&p->lock);
+	ward__mutex_unlock(&p->lock);
 	for (size_t i = 0; i < ns; i++)
 		destroy(p, s[i]);
 	for (size_t i = 0; i < nv; i++)

@@ -28,6 +28,7 @@
 
 #include "capture/capture.h"
 #include "core/clock.h"
+#include "core/lock.h"
 #include "core/log.h"
 #include "core/thread.h"
 #include "registry/registry.h"
@@ -64,12 +65,12 @@ static pthread_mutex_t q_lock = PTHREAD_MUTEX_INITIALIZER;
 /* The finalizer queue's lock is held across fork(). */
 static void fork_prepare(void)
 {
-	pthread_mutex_lock(&q_lock);
+	ward__mutex_lock(&q_lock);
 }
 
 static void fork_done(void)
 {
-	pthread_mutex_unlock(&q_lock);
+	ward__mutex_unlock(&q_lock);
 }
 
 /* The finalizer monitor's figures, for snapshots. */
@@ -162,12 +163,12 @@ static __attribute__((noinline)) void book_take(struct book *b, int skip)
 		ward__in_registry--;
 		return;
 	}
-	pthread_mutex_lock(&b->lock);
+	ward__mutex_lock(&b->lock);
 	e->next = b->head;
 	if (b->head)
 		b->head->prev = e;
 	b->head = e;
-	pthread_mutex_unlock(&b->lock);
+	ward__mutex_unlock(&b->lock);
 }
 
 static void entry_end(struct ref_entry *e)
@@ -232,7 +233,7 @@ static __attribute__((noinline)) void book_give(struct book *b, int skip)
 {
 	release_depth = 0;
 	ward__capture((uint32_t)retain_kind, skip + 1, keep_walk);
-	pthread_mutex_lock(&b->lock);
+	ward__mutex_lock(&b->lock);
 	struct ref_entry *best = NULL;
 	int best_score = -1, looked = 0;
 	for (struct ref_entry *e = b->head; e && looked < 256;
@@ -255,7 +256,7 @@ static __attribute__((noinline)) void book_give(struct book *b, int skip)
 		if (best->next)
 			best->next->prev = best->prev;
 	}
-	pthread_mutex_unlock(&b->lock);
+	ward__mutex_unlock(&b->lock);
 	if (best)
 		entry_end(best);
 }
@@ -302,7 +303,7 @@ static void run_finalizer(struct hdr *h)
 static void *finalizer_main(void *unused)
 {
 	(void)unused;
-	pthread_mutex_lock(&q_lock);
+	ward__mutex_lock(&q_lock);
 	for (;;) {
 		while (!q_head)
 			pthread_cond_wait(&q_cond, &q_lock);
@@ -312,9 +313,9 @@ static void *finalizer_main(void *unused)
 			q_tail = NULL;
 		q_len--;
 		q_running = true;
-		pthread_mutex_unlock(&q_lock);
+		ward__mutex_unlock(&q_lock);
 		run_finalizer(h);
-		pthread_mutex_lock(&q_lock);
+		ward__mutex_lock(&q_lock);
 		q_running = false;
 		if (!q_head)
 			pthread_cond_broadcast(&q_empty);
@@ -324,7 +325,7 @@ static void *finalizer_main(void *unused)
 
 WARD_API int ward_ref_finalizer_thread(bool on)
 {
-	pthread_mutex_lock(&q_lock);
+	ward__mutex_lock(&q_lock);
 	int rc = 0;
 	if (on && !thread_started) {
 		rc = ward__thread_start(NULL, finalizer_main, NULL, true,
@@ -333,16 +334,16 @@ WARD_API int ward_ref_finalizer_thread(bool on)
 	}
 	if (rc == 0)
 		thread_on = on;
-	pthread_mutex_unlock(&q_lock);
+	ward__mutex_unlock(&q_lock);
 	return rc;
 }
 
 WARD_API void ward_ref_drain(void)
 {
-	pthread_mutex_lock(&q_lock);
+	ward__mutex_lock(&q_lock);
 	while (q_head || q_running)
 		pthread_cond_wait(&q_empty, &q_lock);
-	pthread_mutex_unlock(&q_lock);
+	ward__mutex_unlock(&q_lock);
 }
 
 /* ---- Strong references ----------------------------------------------------- */
@@ -439,7 +440,7 @@ WARD_API __attribute__((noinline)) void ward_ref_release(void *obj)
 		run_finalizer(h);
 		return;
 	}
-	pthread_mutex_lock(&q_lock);
+	ward__mutex_lock(&q_lock);
 	bool queue = thread_on;
 	if (queue) {
 		h->next = NULL;
@@ -452,7 +453,7 @@ WARD_API __attribute__((noinline)) void ward_ref_release(void *obj)
 		q_len++;
 		pthread_cond_signal(&q_cond);
 	}
-	pthread_mutex_unlock(&q_lock);
+	ward__mutex_unlock(&q_lock);
 	if (!queue)
 		run_finalizer(h);
 }
@@ -513,9 +514,9 @@ WARD_API void ward_ref_stats(struct ward_ref_stats *out)
 	out->created = atomic_load(&created);
 	out->finalized = atomic_load(&finalized);
 	out->alive = atomic_load(&alive);
-	pthread_mutex_lock(&q_lock);
+	ward__mutex_lock(&q_lock);
 	out->pending = q_len + (q_running ? 1 : 0);
 	if (q_head)
 		out->oldest_pending_ms = (ward__now_ns() - q_head->queued_ns) / 1000000;
-	pthread_mutex_unlock(&q_lock);
+	ward__mutex_unlock(&q_lock);
 }

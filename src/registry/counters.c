@@ -28,6 +28,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "core/lock.h"
 #include "core/map.h"
 #include "registry/registry.h"
 
@@ -88,7 +89,7 @@ static void on_exit_thread(void *arg)
 
 	/* The thread's batched live changes, or the peaks drift (track.c). */
 	ward__track_flush_thread();
-	pthread_mutex_lock(&list_lock);
+	ward__mutex_lock(&list_lock);
 	fold(t);
 	for (struct tcounts **pp = &threads; *pp; pp = &(*pp)->next)
 		if (*pp == t) {
@@ -99,7 +100,7 @@ static void on_exit_thread(void *arg)
 	spare = t;
 	mine = DEAD;
 	ward__count_cache = NULL; /* its chunk is gone */
-	pthread_mutex_unlock(&list_lock);
+	ward__mutex_unlock(&list_lock);
 }
 
 static void make_key(void)
@@ -123,7 +124,7 @@ __attribute__((constructor(101))) static void key_early(void)
 static struct tcounts *join(void)
 {
 	pthread_once(&key_once, make_key);
-	pthread_mutex_lock(&list_lock);
+	ward__mutex_lock(&list_lock);
 	struct tcounts *t = spare;
 	if (t)
 		spare = t->next;
@@ -133,7 +134,7 @@ static struct tcounts *join(void)
 		t->next = threads;
 		threads = t;
 	}
-	pthread_mutex_unlock(&list_lock);
+	ward__mutex_unlock(&list_lock);
 	if (!t)
 		return DEAD;
 	ward__in_registry++;
@@ -222,7 +223,7 @@ static void add(struct ward__counts *o, int pass,
 void ward__counts_read(struct ward__counts *out, uint32_t n)
 {
 	memset(out, 0, n * sizeof(*out));
-	pthread_mutex_lock(&list_lock);
+	ward__mutex_lock(&list_lock);
 	for (int pass = 0; pass < 2; pass++) {
 		for (uint32_t id = 1; id <= n; id++) {
 			struct ward__site_rec *r = ward__site_get(id);
@@ -240,17 +241,17 @@ void ward__counts_read(struct ward__counts *out, uint32_t n)
 				}
 			}
 	}
-	pthread_mutex_unlock(&list_lock);
+	ward__mutex_unlock(&list_lock);
 }
 
 void ward__counts_lock(void)
 {
-	pthread_mutex_lock(&list_lock);
+	ward__mutex_lock(&list_lock);
 }
 
 void ward__counts_unlock(void)
 {
-	pthread_mutex_unlock(&list_lock);
+	ward__mutex_unlock(&list_lock);
 }
 
 /* In a forked child: every count back to zero. Only this thread exists. */

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/lock.h"
 #include "core/map.h"
 #include "registry/registry.h"
 
@@ -25,12 +26,12 @@ static char *arena_cur, *arena_end;
 static void *arena_alloc(size_t n)
 {
 	n = (n + 15) & ~(size_t)15;
-	pthread_mutex_lock(&arena_lock);
+	ward__mutex_lock(&arena_lock);
 	if ((size_t)(arena_end - arena_cur) < n) {
 		size_t chunk = n > (1 << 20) ? n : (1 << 20);
 		void *p = ward__map(chunk);
 		if (!p) {
-			pthread_mutex_unlock(&arena_lock);
+			ward__mutex_unlock(&arena_lock);
 			return NULL;
 		}
 		arena_cur = p;
@@ -38,7 +39,7 @@ static void *arena_alloc(size_t n)
 	}
 	void *r = arena_cur;
 	arena_cur += n;
-	pthread_mutex_unlock(&arena_lock);
+	ward__mutex_unlock(&arena_lock);
 	return r;
 }
 
@@ -54,25 +55,25 @@ static pthread_mutex_t dir_lock = PTHREAD_MUTEX_INITIALIZER;
 /* Assign the next id to rec. Returns 0 when the directory is full. */
 static uint32_t publish(struct ward__site_rec *rec)
 {
-	pthread_mutex_lock(&dir_lock);
+	ward__mutex_lock(&dir_lock);
 	uint32_t id = atomic_load_explicit(&nsites, memory_order_relaxed) + 1;
 	uint32_t hi = id >> CHUNK_BITS, lo = id & (CHUNK_SIZE - 1);
 	if (hi >= (1u << DIR_BITS)) {
-		pthread_mutex_unlock(&dir_lock);
+		ward__mutex_unlock(&dir_lock);
 		return 0;
 	}
 	struct ward__site_rec *_Atomic *chunk = atomic_load(&dir[hi]);
 	if (!chunk) {
 		chunk = arena_alloc(CHUNK_SIZE * sizeof(*chunk));
 		if (!chunk) {
-			pthread_mutex_unlock(&dir_lock);
+			ward__mutex_unlock(&dir_lock);
 			return 0;
 		}
 		atomic_store_explicit(&dir[hi], chunk, memory_order_release);
 	}
 	atomic_store_explicit(&chunk[lo], rec, memory_order_release);
 	atomic_store_explicit(&nsites, id, memory_order_release);
-	pthread_mutex_unlock(&dir_lock);
+	ward__mutex_unlock(&dir_lock);
 	return id;
 }
 
@@ -199,7 +200,7 @@ static uint32_t site_intern_locked(uint32_t kind, const uintptr_t *pcs, int n,
 	uint32_t id = 0;
 
 	pthread_once(&stripes_once, stripes_init);
-	pthread_mutex_lock(&s->lock);
+	ward__mutex_lock(&s->lock);
 	uint32_t key = slot_key(h);
 	if (s->cap) {
 		uint32_t k = key & (s->cap - 1);
@@ -232,7 +233,7 @@ static uint32_t site_intern_locked(uint32_t kind, const uintptr_t *pcs, int n,
 	s->slots[k] = (uint64_t)key << 32 | id;
 	s->count++;
 out:
-	pthread_mutex_unlock(&s->lock);
+	ward__mutex_unlock(&s->lock);
 	return id;
 }
 
@@ -242,15 +243,15 @@ void ward__sites_lock_all(void)
 {
 	pthread_once(&stripes_once, stripes_init);
 	for (int i = 0; i < STRIPES; i++)
-		pthread_mutex_lock(&stripes[i].lock);
-	pthread_mutex_lock(&dir_lock);
-	pthread_mutex_lock(&arena_lock);
+		ward__mutex_lock(&stripes[i].lock);
+	ward__mutex_lock(&dir_lock);
+	ward__mutex_lock(&arena_lock);
 }
 
 void ward__sites_unlock_all(void)
 {
-	pthread_mutex_unlock(&arena_lock);
-	pthread_mutex_unlock(&dir_lock);
+	ward__mutex_unlock(&arena_lock);
+	ward__mutex_unlock(&dir_lock);
 	for (int i = STRIPES - 1; i >= 0; i--)
-		pthread_mutex_unlock(&stripes[i].lock);
+		ward__mutex_unlock(&stripes[i].lock);
 }

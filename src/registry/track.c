@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "core/grow.h"
+#include "core/lock.h"
 #include "registry/registry.h"
 #include "registry/sample.h"
 #include "core/spin.h"
@@ -48,12 +49,12 @@ WARD_API int ward_kind_register(const char *name)
 	for (const char *c = name; *c; c++)
 		if ((unsigned char)*c < 0x20 || *c == 0x7f)
 			return -EINVAL;
-	pthread_mutex_lock(&kinds_lock);
+	ward__mutex_lock(&kinds_lock);
 	int free_slot = -1;
 	for (int k = 0; k < WARD_KIND_MAX; k++) {
 		const char *n = atomic_load(&kind_names[k]);
 		if (n && strcmp(n, name) == 0) {
-			pthread_mutex_unlock(&kinds_lock);
+			ward__mutex_unlock(&kinds_lock);
 			return k;
 		}
 		if (!n && k >= WARD_KIND_USER && free_slot < 0)
@@ -62,12 +63,12 @@ WARD_API int ward_kind_register(const char *name)
 	if (free_slot >= 0) {
 		char *copy = strdup(name);
 		if (!copy) {
-			pthread_mutex_unlock(&kinds_lock);
+			ward__mutex_unlock(&kinds_lock);
 			return -ENOMEM;
 		}
 		atomic_store(&kind_names[free_slot], copy);
 	}
-	pthread_mutex_unlock(&kinds_lock);
+	ward__mutex_unlock(&kinds_lock);
 	return free_slot >= 0 ? free_slot : -ENOSPC;
 }
 
@@ -161,7 +162,7 @@ static __attribute__((noinline)) struct kind_table *table_new(int kind)
 	struct kind_table *t;
 
 	ward__registry_fork_handlers();
-	pthread_mutex_lock(&tables_lock);
+	ward__mutex_lock(&tables_lock);
 	t = atomic_load(&tables[kind]);
 	if (!t) {
 		ward__in_registry++;
@@ -172,7 +173,7 @@ static __attribute__((noinline)) struct kind_table *table_new(int kind)
 					      memory_order_release);
 		}
 	}
-	pthread_mutex_unlock(&tables_lock);
+	ward__mutex_unlock(&tables_lock);
 	return t;
 }
 
@@ -210,7 +211,7 @@ static size_t nbigs, capbigs;
 static int big_put(int kind, uintptr_t h, uint64_t size)
 {
 	int rc = 0;
-	pthread_mutex_lock(&big_lock);
+	ward__mutex_lock(&big_lock);
 	ward__in_registry++;
 	struct big *nb = ward__grow(bigs, &capbigs, nbigs + 1, sizeof(*nb), 16);
 	ward__in_registry--;
@@ -220,14 +221,14 @@ static int big_put(int kind, uintptr_t h, uint64_t size)
 		bigs = nb;
 	if (rc == 0)
 		bigs[nbigs++] = (struct big){ kind, h, size };
-	pthread_mutex_unlock(&big_lock);
+	ward__mutex_unlock(&big_lock);
 	return rc;
 }
 
 static uint64_t big_get(int kind, uintptr_t h, bool remove)
 {
 	uint64_t size = UINT32_MAX;
-	pthread_mutex_lock(&big_lock);
+	ward__mutex_lock(&big_lock);
 	for (size_t i = 0; i < nbigs; i++)
 		if (bigs[i].kind == kind && bigs[i].handle == h) {
 			size = bigs[i].size;
@@ -235,7 +236,7 @@ static uint64_t big_get(int kind, uintptr_t h, bool remove)
 				bigs[i] = bigs[--nbigs];
 			break;
 		}
-	pthread_mutex_unlock(&big_lock);
+	ward__mutex_unlock(&big_lock);
 	return size;
 }
 
@@ -283,7 +284,7 @@ static int insert(int kind, uintptr_t handle, uint32_t site, uint64_t size)
 	struct shard *s = &t->shards[h & (SHARDS - 1)];
 	int rc = 0;
 
-	ward__spin_lock(&s->lock);
+	ward__spin_take(&s->lock);
 	if ((s->count + 1) * 4 > s->cap * 3 && (rc = shard_grow(s)) < 0)
 		goto out;
 	uint32_t k = (uint32_t)(h >> 6) & (s->cap - 1);
@@ -299,7 +300,7 @@ static int insert(int kind, uintptr_t handle, uint32_t site, uint64_t size)
 							  : (uint32_t)size };
 	s->count++;
 out:
-	ward__spin_unlock(&s->lock);
+	ward__spin_drop(&s->lock);
 	if (rc == 0)
 		note_live(t, kind, 1, (int64_t)size);
 	return rc;
@@ -315,7 +316,7 @@ static uint32_t remove_rec(int kind, uintptr_t handle, uint64_t *size)
 	struct shard *s = &t->shards[h & (SHARDS - 1)];
 	uint32_t site = 0;
 
-	ward__spin_lock(&s->lock);
+	ward__spin_take(&s->lock);
 	if (!s->cap)
 		goto out;
 	uint32_t mask = s->cap - 1, k = (uint32_t)(h >> 6) & mask;
@@ -338,7 +339,7 @@ static uint32_t remove_rec(int kind, uintptr_t handle, uint64_t *size)
 	s->slots[hole] = (struct record){ 0 };
 	s->count--;
 out:
-	ward__spin_unlock(&s->lock);
+	ward__spin_drop(&s->lock);
 	if (site)
 		ward__released(kind, handle, site);
 	if (site && *size == UINT32_MAX)
@@ -355,14 +356,14 @@ void ward__registry_each(int kind, ward__record_fn fn, void *opaque)
 		return;
 	for (int i = 0; i < SHARDS; i++) {
 		struct shard *s = &t->shards[i];
-		ward__spin_lock(&s->lock);
+		ward__spin_take(&s->lock);
 		for (uint32_t k = 0; k < s->cap; k++)
 			if (s->slots[k].site) {
 				uint64_t size = s->slots[k].size;
 				fn(s->slots[k].handle, s->slots[k].site,
 				   size, opaque);
 			}
-		ward__spin_unlock(&s->lock);
+		ward__spin_drop(&s->lock);
 	}
 }
 
@@ -377,7 +378,7 @@ bool ward__registry_trylock(int kind)
 		if (atomic_exchange_explicit(&t->shards[i].lock, 1,
 					     memory_order_acquire)) {
 			while (--i >= 0)
-				ward__spin_unlock(&t->shards[i].lock);
+				ward__spin_drop(&t->shards[i].lock);
 			return false;
 		}
 	return true;
@@ -387,7 +388,7 @@ void ward__registry_unlock(int kind)
 {
 	struct kind_table *t = table_for(kind, false);
 	for (int i = 0; t && i < SHARDS; i++)
-		ward__spin_unlock(&t->shards[i].lock);
+		ward__spin_drop(&t->shards[i].lock);
 }
 
 size_t ward__registry_count_locked(int kind)
@@ -476,7 +477,7 @@ bool ward__registry_find(int kind, uintptr_t handle, uint32_t *site,
 	struct shard *s = &t->shards[h & (SHARDS - 1)];
 	bool found = false, big = false;
 
-	ward__spin_lock(&s->lock);
+	ward__spin_take(&s->lock);
 	if (s->cap) {
 		uint32_t mask = s->cap - 1, k = (uint32_t)(h >> 6) & mask;
 		for (; s->slots[k].site; k = (k + 1) & mask)
@@ -488,7 +489,7 @@ bool ward__registry_find(int kind, uintptr_t handle, uint32_t *site,
 				break;
 			}
 	}
-	ward__spin_unlock(&s->lock);
+	ward__spin_drop(&s->lock);
 	if (big)
 		*size = big_get(kind, handle, false);
 	return found;
@@ -739,14 +740,14 @@ WARD_API int ward_thread_detach(pthread_t th)
  * shard lock by insert()), then stack.c's. */
 void ward__registry_lock_all(void)
 {
-	pthread_mutex_lock(&kinds_lock);
-	pthread_mutex_lock(&tables_lock);
+	ward__mutex_lock(&kinds_lock);
+	ward__mutex_lock(&tables_lock);
 	for (int k = 0; k < WARD_KIND_MAX; k++) {
 		struct kind_table *t = atomic_load(&tables[k]);
 		for (int i = 0; t && i < SHARDS; i++)
-			ward__spin_lock(&t->shards[i].lock);
+			ward__spin_take(&t->shards[i].lock);
 	}
-	pthread_mutex_lock(&big_lock);
+	ward__mutex_lock(&big_lock);
 	ward__counts_lock();
 	ward__sites_lock_all();
 }
@@ -755,14 +756,14 @@ void ward__registry_unlock_all(void)
 {
 	ward__sites_unlock_all();
 	ward__counts_unlock();
-	pthread_mutex_unlock(&big_lock);
+	ward__mutex_unlock(&big_lock);
 	for (int k = WARD_KIND_MAX - 1; k >= 0; k--) {
 		struct kind_table *t = atomic_load(&tables[k]);
 		for (int i = SHARDS - 1; t && i >= 0; i--)
-			ward__spin_unlock(&t->shards[i].lock);
+			ward__spin_drop(&t->shards[i].lock);
 	}
-	pthread_mutex_unlock(&tables_lock);
-	pthread_mutex_unlock(&kinds_lock);
+	ward__mutex_unlock(&tables_lock);
+	ward__mutex_unlock(&kinds_lock);
 }
 
 /*

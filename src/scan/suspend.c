@@ -41,6 +41,7 @@
 
 #include "capture/capture.h"
 #include "core/clock.h"
+#include "core/lock.h"
 #include "core/map.h"
 #include "scan/scan.h"
 
@@ -218,9 +219,9 @@ int ward__stop_signal(void)
 int ward__thread_stack(int tid, uintptr_t *pcs, int max, uintptr_t *self)
 {
 	int sig = ward__stop_signal();
-	pthread_mutex_lock(&stack_lock);
+	ward__mutex_lock(&stack_lock);
 	if (!install(sig)) {
-		pthread_mutex_unlock(&stack_lock);
+		ward__mutex_unlock(&stack_lock);
 		return -ENOTSUP;
 	}
 	/* A thread in sigwait() would take it for the program's own. (One
@@ -230,7 +231,7 @@ int ward__thread_stack(int tid, uintptr_t *pcs, int max, uintptr_t *self)
 	 * within the second, or never.) */
 	uintptr_t sp;
 	if (doing(tid, &sp) == SIGWAIT) {
-		pthread_mutex_unlock(&stack_lock);
+		ward__mutex_unlock(&stack_lock);
 		return -ETIMEDOUT;
 	}
 	atomic_store(&stack_got, -1);
@@ -257,7 +258,7 @@ int ward__thread_stack(int tid, uintptr_t *pcs, int max, uintptr_t *self)
 		if (self)
 			*self = stack_self;
 	}
-	pthread_mutex_unlock(&stack_lock);
+	ward__mutex_unlock(&stack_lock);
 	return rc;
 }
 

@@ -30,6 +30,7 @@
 
 #include "core/clock.h"
 #include "core/guard.h"
+#include "core/lock.h"
 #include "core/log.h"
 #include "core/thread.h"
 #include "scan/scan.h"
@@ -407,9 +408,9 @@ WARD_API int ward_http_start(const char *addr, int flags)
 			  addr);
 		return -EINVAL;
 	}
-	pthread_mutex_lock(&server_lock);
+	ward__mutex_lock(&server_lock);
 	if (running) {
-		pthread_mutex_unlock(&server_lock);
+		ward__mutex_unlock(&server_lock);
 		return -EALREADY;
 	}
 	ward__in_registry++;
@@ -453,7 +454,7 @@ WARD_API int ward_http_start(const char *addr, int flags)
 		wake[0] = wake[1] = -1;
 	}
 	ward__in_registry--;
-	pthread_mutex_unlock(&server_lock);
+	ward__mutex_unlock(&server_lock);
 	if (rc < 0)
 		return rc;
 	return ntohs(bound.ss_family == AF_INET6
@@ -463,7 +464,7 @@ WARD_API int ward_http_start(const char *addr, int flags)
 
 WARD_API void ward_http_stop(void)
 {
-	pthread_mutex_lock(&server_lock);
+	ward__mutex_lock(&server_lock);
 	if (running) {
 		stopping = 1;
 		(void)!write(wake[1], "x", 1);
@@ -474,7 +475,7 @@ WARD_API void ward_http_stop(void)
 		listen_fd = wake[0] = wake[1] = -1;
 		running = false;
 	}
-	pthread_mutex_unlock(&server_lock);
+	ward__mutex_unlock(&server_lock);
 }
 
 void ward__http_forked(void)

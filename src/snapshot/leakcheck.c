@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "core/grow.h"
+#include "core/lock.h"
 #include "core/log.h"
 #include "scan/scan.h"
 #include "snapshot/profile.h"
@@ -122,10 +123,10 @@ static void forget(int kind, uintptr_t handle, uint32_t site)
 {
 	if (!atomic_load_explicit(&nactive, memory_order_seq_cst))
 		return;
-	pthread_mutex_lock(&active_lock);
+	ward__mutex_lock(&active_lock);
 	for (struct ward_leakcheck *lc = active; lc; lc = lc->next)
 		set_forget(&lc->seen, kind, handle, site);
-	pthread_mutex_unlock(&active_lock);
+	ward__mutex_unlock(&active_lock);
 }
 
 static struct ward__release_observer observer = { .released = forget };
@@ -136,12 +137,12 @@ static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 
 static void fork_prepare(void)
 {
-	pthread_mutex_lock(&active_lock);
+	ward__mutex_lock(&active_lock);
 }
 
 static void fork_done(void)
 {
-	pthread_mutex_unlock(&active_lock);
+	ward__mutex_unlock(&active_lock);
 }
 
 static void fork_register(void)
@@ -212,7 +213,7 @@ static void note_blocked(uintptr_t self, const uintptr_t *pcs, int n, void *arg)
 /* Leave the active list and free lc. */
 static void finish(struct ward_leakcheck *lc)
 {
-	pthread_mutex_lock(&active_lock);
+	ward__mutex_lock(&active_lock);
 	for (struct ward_leakcheck **pp = &active; *pp; pp = &(*pp)->next)
 		if (*pp == lc) {
 			*pp = lc->next;
@@ -220,7 +221,7 @@ static void finish(struct ward_leakcheck *lc)
 		}
 	ward__observers_want(-1);
 	atomic_fetch_sub(&nactive, 1);
-	pthread_mutex_unlock(&active_lock);
+	ward__mutex_unlock(&active_lock);
 	free(lc->seen.v);
 	free(lc->ignored.v);
 	free(lc);
@@ -233,7 +234,7 @@ WARD_API ward_leakcheck_t *ward_leakcheck_begin(void)
 	if (lc) {
 		/* Active before the copy: a release after the copy of its
 		 * shard finds the check and takes the handle out. */
-		pthread_mutex_lock(&active_lock);
+		ward__mutex_lock(&active_lock);
 		lc->next = active;
 		active = lc;
 		pthread_once(&fork_once, fork_register);
@@ -243,7 +244,7 @@ WARD_API ward_leakcheck_t *ward_leakcheck_begin(void)
 		struct walk w = { .lc = lc };
 		for (w.kind = 0; w.kind < WARD_KIND_MAX; w.kind++)
 			ward__registry_each(w.kind, remember, &w);
-		pthread_mutex_unlock(&active_lock);
+		ward__mutex_unlock(&active_lock);
 		if (lc->seen.oom) {
 			finish(lc);
 			lc = NULL;
@@ -303,10 +304,10 @@ WARD_API int ward_leakcheck_end(ward_leakcheck_t *lc, ward_profile_t **leaks)
 			rc = -ENOMEM;
 			goto out;
 		}
-		pthread_mutex_lock(&active_lock);
+		ward__mutex_lock(&active_lock);
 		for (w.kind = 0; w.kind < WARD_KIND_MAX; w.kind++)
 			ward__registry_each(w.kind, compare, &w);
-		pthread_mutex_unlock(&active_lock);
+		ward__mutex_unlock(&active_lock);
 		/* A site made during the walk: walk again with room for it
 		 * (a few times; then its records count in the total only). */
 		if (w.grew && ++regrown < 8)

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "core/guard.h"
+#include "core/lock.h"
 #include "core/log.h"
 #include "snapshot/symbolize.h"
 
@@ -370,7 +371,7 @@ static int lookup(const char *path, uint64_t vaddr, bool data, char *name,
 		  size_t len, uint64_t *offset)
 {
 	int rc = -ESRCH; /* the file is known; no symbol covers vaddr */
-	pthread_mutex_lock(&lock);
+	ward__mutex_lock(&lock);
 	ward__in_registry++;
 	struct elf_syms *e = get(path);
 	if (!e || !e->ok)
@@ -385,7 +386,7 @@ static int lookup(const char *path, uint64_t vaddr, bool data, char *name,
 		rc = 0;
 	}
 	ward__in_registry--;
-	pthread_mutex_unlock(&lock);
+	ward__mutex_unlock(&lock);
 	return rc;
 }
 
@@ -405,7 +406,7 @@ int ward__offset_to_vaddr(const char *path, uint64_t file_offset,
 			  uint64_t *vaddr)
 {
 	int rc = -ENOENT;
-	pthread_mutex_lock(&lock);
+	ward__mutex_lock(&lock);
 	ward__in_registry++;
 	struct elf_syms *e = get(path);
 	for (int i = 0; e && i < e->nloads; i++)
@@ -417,14 +418,14 @@ int ward__offset_to_vaddr(const char *path, uint64_t file_offset,
 			break;
 		}
 	ward__in_registry--;
-	pthread_mutex_unlock(&lock);
+	ward__mutex_unlock(&lock);
 	return rc;
 }
 
 int ward__symbolize_offset(const char *path, uint64_t file_offset,
 			   char *name, size_t len, uint64_t *offset)
 {
-	pthread_mutex_lock(&lock);
+	ward__mutex_lock(&lock);
 	ward__in_registry++;
 	struct elf_syms *e = get(path);
 	uint64_t vaddr = file_offset;
@@ -437,7 +438,7 @@ int ward__symbolize_offset(const char *path, uint64_t file_offset,
 			break;
 		}
 	ward__in_registry--;
-	pthread_mutex_unlock(&lock);
+	ward__mutex_unlock(&lock);
 	if (!found)
 		return -ENOENT;
 	return ward__symbolize_vaddr(path, vaddr, name, len, offset);
@@ -448,7 +449,7 @@ int ward__check_build_id(const char *path, const char *want)
 	int rc = 0;
 	if (!want || !want[0])
 		return 0;
-	pthread_mutex_lock(&lock);
+	ward__mutex_lock(&lock);
 	ward__in_registry++;
 	struct elf_syms *e = get(path);
 	bool tell = false;
@@ -461,7 +462,7 @@ int ward__check_build_id(const char *path, const char *want)
 								  : "none");
 	}
 	ward__in_registry--;
-	pthread_mutex_unlock(&lock);
+	ward__mutex_unlock(&lock);
 	if (tell)
 		ward__log(WARD_LOG_WARN,
 			  "ward: %s is not the file the profile was written "
@@ -618,7 +619,7 @@ int ward__source_frames(const char *path, uint64_t vaddr,
 
 	if (max < 1)
 		return -EINVAL;
-	pthread_mutex_lock(&lock);
+	ward__mutex_lock(&lock);
 	ward__in_registry++;
 	Dwfl_Module *mod = module_of(path, &bias);
 	Dwfl_Line *ln = mod ? dw.dwfl_module_getsrc(mod, vaddr + bias) : NULL;
@@ -636,7 +637,7 @@ int ward__source_frames(const char *path, uint64_t vaddr,
 		}
 	}
 	ward__in_registry--;
-	pthread_mutex_unlock(&lock);
+	ward__mutex_unlock(&lock);
 	return rc;
 #else
 	(void)path;
@@ -697,14 +698,14 @@ void ward__symbolize_remember(uintptr_t load_base)
 	struct remember r = { load_base, &g };
 	ward__in_registry++;
 	if (dl_iterate_phdr(find_by_base, &r) && g.n > 0) {
-		pthread_mutex_lock(&lock);
+		ward__mutex_lock(&lock);
 		get(g.path); /* read its symbols while the file is surely there */
 		if (ngone == GONE)
 			memmove(gone, gone + 1, (GONE - 1) * sizeof(*gone));
 		else
 			ngone++;
 		gone[ngone - 1] = g;
-		pthread_mutex_unlock(&lock);
+		ward__mutex_unlock(&lock);
 	}
 	ward__in_registry--;
 }
@@ -712,7 +713,7 @@ void ward__symbolize_remember(uintptr_t load_base)
 size_t ward__symbolize_unloaded(struct ward__unloaded *out, size_t max)
 {
 	size_t n = 0;
-	pthread_mutex_lock(&lock);
+	ward__mutex_lock(&lock);
 	for (int i = 0; i < ngone; i++)
 		for (int k = 0; k < gone[i].n && n < max; k++) {
 			out[n].path = gone[i].path;
@@ -721,7 +722,7 @@ size_t ward__symbolize_unloaded(struct ward__unloaded *out, size_t max)
 			out[n].offset = gone[i].seg[k].offset;
 			n++;
 		}
-	pthread_mutex_unlock(&lock);
+	ward__mutex_unlock(&lock);
 	return n;
 }
 
@@ -771,7 +772,7 @@ int ward__symbolize_pc(uintptr_t pc, char *name, size_t len,
 	if (!dl_iterate_phdr(which_object, &l) || !l.path) {
 		/* Not mapped now: perhaps a library dlclose() unloaded. */
 		const char *found = NULL;
-		pthread_mutex_lock(&lock);
+		ward__mutex_lock(&lock);
 		for (int i = ngone - 1; i >= 0 && !found; i--)
 			for (int k = 0; k < gone[i].n; k++)
 				if (pc >= gone[i].seg[k].lo && pc < gone[i].seg[k].hi) {
@@ -780,7 +781,7 @@ int ward__symbolize_pc(uintptr_t pc, char *name, size_t len,
 					found = path;
 					break;
 				}
-		pthread_mutex_unlock(&lock);
+		ward__mutex_unlock(&lock);
 		if (!found)
 			return -ENOENT;
 		if (object)
