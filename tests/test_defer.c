@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <unistd.h>
 
 #include "runner.h"
@@ -600,6 +601,36 @@ TEST(pthread_exit_still_runs_pending_defers)
 	ASSERT_STREQ(trace, "ran-at-thread-exit");
 }
 
+/* A cancelled thread ends in a way ward does not see: its defers run from
+ * the thread-exit destructor (or, with -fexceptions, the unwinding). */
+static atomic_int cancel_ready;
+
+static void *cancelled_thread(void *arg)
+{
+	(void)arg;
+	WARD_FRAME;
+	ward_defer(mark, "ran-at-cancel");
+	atomic_store(&cancel_ready, 1);
+	for (;;)
+		pause(); /* a cancellation point */
+	return NULL;
+}
+
+TEST(a_cancelled_thread_still_runs_pending_defers)
+{
+	pthread_t th;
+	void *ret = NULL;
+	trace[0] = '\0';
+	atomic_store(&cancel_ready, 0);
+	ASSERT_EQ(pthread_create(&th, NULL, cancelled_thread, NULL), 0);
+	while (!atomic_load(&cancel_ready))
+		usleep(1000);
+	ASSERT_EQ(pthread_cancel(th), 0);
+	ASSERT_EQ(pthread_join(th, &ret), 0);
+	ASSERT_TRUE(ret == PTHREAD_CANCELED);
+	ASSERT_STREQ(trace, "ran-at-cancel");
+}
+
 /* pthread_exit() with defers pending in two frames, from a deferred call
  * during a panic, and ward_goexit() from a defer pthread_exit() runs:
  * each defer once, the thread ends (built with -fexceptions too, where
@@ -659,6 +690,52 @@ static void *goexits_from_a_defer_pthread_exit_runs(void *arg)
 	return NULL;
 }
 
+/* A panic raised by a defer pthread_exit() runs, recovered further up:
+ * the exit goes on, as Goexit does — the recovering frame is not resumed
+ * (with -fexceptions it was: the thread ran on after pthread_exit()). */
+static void panics_now(void *arg)
+{
+	(void)arg;
+	mark("panics");
+	ward_panic(0, "during the exit");
+}
+
+static void recovers_it(void *arg)
+{
+	(void)arg;
+	if (ward_recover())
+		mark("recovered");
+}
+
+static void *recovery_during_pthread_exit(void *arg)
+{
+	(void)arg;
+	WARD_FRAME;
+	ward_defer(recovers_it, NULL);
+	{
+		WARD_FRAME;
+		ward_defer(panics_now, NULL);
+		pthread_exit((void *)"exited");
+	}
+	mark("resumed");
+	return (void *)"resumed";
+}
+
+/* The same where the recovering frame could resume: it is not. */
+static void *resumable_recovery_during_pthread_exit(void *arg)
+{
+	(void)arg;
+	WARD_FRAME_RESUMABLE(return (void *)"resumed");
+	ward_defer(recovers_it, NULL);
+	{
+		WARD_FRAME;
+		ward_defer(panics_now, NULL);
+		pthread_exit((void *)"exited");
+	}
+	mark("resumed");
+	return (void *)"resumed";
+}
+
 static const char *thread_trace(void *(*fn)(void *), void **ret)
 {
 	pthread_t th;
@@ -681,6 +758,17 @@ TEST(pthread_exit_runs_each_pending_defer_once)
 	ASSERT_STREQ(thread_trace(goexits_from_a_defer_pthread_exit_runs, &ret),
 		     "goexits outer");
 	ASSERT_NULL(ret);
+}
+
+TEST(a_recovery_does_not_stop_pthread_exit)
+{
+	void *ret = NULL;
+	ASSERT_STREQ(thread_trace(recovery_during_pthread_exit, &ret),
+		     "panics recovered");
+	ASSERT_STREQ((char *)ret, "exited");
+	ASSERT_STREQ(thread_trace(resumable_recovery_during_pthread_exit, &ret),
+		     "panics recovered");
+	ASSERT_STREQ((char *)ret, "exited");
 }
 
 static void *counting_thread(void *arg)

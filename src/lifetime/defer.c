@@ -31,6 +31,7 @@
  * Invariants: frames[d].base is non-decreasing in d; n >= frames[depth-1].base;
  * a defer whose fn is NULL has been cancelled or already run by an unwinder.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <stddef.h>
 #include <execinfo.h>
@@ -871,6 +872,42 @@ WARD_API void ward_goexit(void)
 		release_thread_state();
 	pthread_exit(NULL);
 }
+
+/*
+ * pthread_exit() is Goexit for a thread with defers pending: they run
+ * first, innermost first, each once; a panic one of them raises and
+ * another recovers does not stop the exit, and a panic under way is
+ * abandoned quietly — as ward_goexit(), then the C library's
+ * pthread_exit() with the program's value. Without this, pthread_exit()'s
+ * unwinding in code built with -fexceptions ran the frames' cleanups one
+ * by one, and a recovery in them resumed a frame: the thread went on
+ * running code after pthread_exit(). A thread without pending defers goes
+ * straight to the C library's. (The tracer, which never has the
+ * program's frames, does not replace it.)
+ */
+#ifndef WARD_TRACER
+typedef void (*exit_fn)(void *) __attribute__((noreturn));
+static exit_fn libc_pthread_exit;
+
+__attribute__((constructor)) static void find_pthread_exit(void)
+{
+	libc_pthread_exit = (exit_fn)dlsym(RTLD_NEXT, "pthread_exit");
+}
+
+WARD_API __attribute__((noreturn)) void pthread_exit(void *ret)
+{
+	if (!libc_pthread_exit)
+		find_pthread_exit();
+	if (!libc_pthread_exit)
+		ward__fatal("ward: pthread_exit: the C library's is not found "
+			    "(%s)\n", dlerror());
+	if (ward__self.n > 0 && !P.in_thread_exit) {
+		setup(&ward__self);
+		goexit_unwind();
+	}
+	libc_pthread_exit(ret);
+}
+#endif
 
 /* ---- Unrecovered panics ------------------------------------------------ */
 
