@@ -227,6 +227,123 @@ static bool parse_cie(const uint8_t *c, struct cie *out)
 	return p <= end;
 }
 
+/* An advance_loc instruction's distance in code units; -1 for any other
+ * instruction (then *pp is left alone). */
+static int64_t advance_of(uint8_t op, const uint8_t **pp)
+{
+	const uint8_t *p = *pp;
+	int64_t units;
+
+	if ((op & 0xc0) == 0x40)
+		units = op & 0x3f;
+	else if (op == 0x02)
+		units = *p++;
+	else if (op == 0x03) {
+		units = rd16(p);
+		p += 2;
+	} else if (op == 0x04) {
+		units = rd32(p);
+		p += 4;
+	} else
+		return -1;
+	*pp = p;
+	return units;
+}
+
+/* Where a rule says a register is saved: only rbp's and the return
+ * address's matter to the walker. Returns false for an instruction that
+ * is not a register rule (*pp then left alone). */
+static bool register_rule(uint8_t op, const uint8_t **pp, const uint8_t *end,
+			  const struct cie *cie, struct state *st,
+			  const struct state *initial)
+{
+	const uint8_t *p = *pp;
+	uint8_t hi = op & 0xc0, lo = op & 0x3f;
+	uint64_t reg;
+	int64_t off;
+
+	if (hi == 0x80) { /* offset */
+		off = (int64_t)uleb(&p, end) * cie->data_align;
+		if (lo == REG_RBP)
+			st->rbp_off = off;
+	} else if (hi == 0xc0) { /* restore */
+		if (lo == REG_RBP)
+			st->rbp_off = initial->rbp_off;
+	} else if (op == 0x05 || op == 0x11 || op == 0x2f) {
+		/* offset_extended, _sf, GNU_negative_offset_extended */
+		reg = uleb(&p, end);
+		off = op == 0x05   ? (int64_t)uleb(&p, end) * cie->data_align
+		      : op == 0x11 ? sleb(&p, end) * cie->data_align
+				   : -(int64_t)uleb(&p, end) * cie->data_align;
+		if (reg == REG_RBP)
+			st->rbp_off = off;
+	} else if (op == 0x06) { /* restore_extended */
+		if (uleb(&p, end) == REG_RBP)
+			st->rbp_off = initial->rbp_off;
+	} else if (op == 0x07) { /* undefined */
+		reg = uleb(&p, end);
+		if (reg == REG_RA)
+			st->last = true; /* _start, thread entry */
+		else if (reg == REG_RBP)
+			st->rbp_off = NO_SAVE;
+	} else if (op == 0x08) { /* same_value */
+		if (uleb(&p, end) == REG_RBP)
+			st->rbp_off = NO_SAVE;
+	} else if (op == 0x09 || op == 0x14 || op == 0x15 || op == 0x10 ||
+		   op == 0x16) {
+		/* register (saved in another), val_offset(_sf), expression,
+		 * val_expression: rules the walker does not follow */
+		reg = uleb(&p, end);
+		if (op == 0x15)
+			sleb(&p, end);
+		else if (op == 0x10 || op == 0x16)
+			p += uleb(&p, end);
+		else
+			uleb(&p, end);
+		if (reg == REG_RBP || reg == REG_RA)
+			st->bad = true;
+	} else {
+		return false;
+	}
+	*pp = p;
+	return true;
+}
+
+/* The rule for the canonical frame address. Returns false for an
+ * instruction that is not one (*pp then left alone). */
+static bool cfa_rule(uint8_t op, const uint8_t **pp, const uint8_t *end,
+		     const struct cie *cie, struct state *st)
+{
+	const uint8_t *p = *pp;
+
+	switch (op) {
+	case 0x0c: /* def_cfa */
+		st->cfa_reg = (uint8_t)uleb(&p, end);
+		st->cfa_off = (int64_t)uleb(&p, end);
+		break;
+	case 0x0d: /* def_cfa_register */
+		st->cfa_reg = (uint8_t)uleb(&p, end);
+		break;
+	case 0x0e: /* def_cfa_offset */
+		st->cfa_off = (int64_t)uleb(&p, end);
+		break;
+	case 0x12: /* def_cfa_sf */
+		st->cfa_reg = (uint8_t)uleb(&p, end);
+		st->cfa_off = sleb(&p, end) * cie->data_align;
+		break;
+	case 0x13: /* def_cfa_offset_sf */
+		st->cfa_off = sleb(&p, end) * cie->data_align;
+		break;
+	case 0x0f: /* def_cfa_expression */
+		st->bad = true;
+		break;
+	default:
+		return false;
+	}
+	*pp = p;
+	return true;
+}
+
 /* Run call-frame instructions [p, end) up to address `target`. */
 static void run(struct state *st, const struct cie *cie, const uint8_t *p,
 		const uint8_t *end, uintptr_t loc, uintptr_t target,
@@ -237,76 +354,21 @@ static void run(struct state *st, const struct cie *cie, const uint8_t *p,
 
 	while (p < end && !st->bad) {
 		uint8_t op = *p++;
-		uint8_t hi = op & 0xc0, lo = op & 0x3f;
-		uint64_t reg;
-		int64_t off;
-
-		if (hi == 0x40) { /* advance_loc */
-			loc += lo * cie->code_align;
+		int64_t units = advance_of(op, &p);
+		if (units >= 0) {
+			loc += (uintptr_t)units * cie->code_align;
 			if (loc > target)
 				return;
 			continue;
 		}
-		if (hi == 0x80) { /* offset */
-			off = (int64_t)uleb(&p, end) * cie->data_align;
-			if (lo == REG_RBP)
-				st->rbp_off = off;
+		if (register_rule(op, &p, end, cie, st, initial) ||
+		    cfa_rule(op, &p, end, cie, st))
 			continue;
-		}
-		if (hi == 0xc0) { /* restore */
-			if (lo == REG_RBP)
-				st->rbp_off = initial->rbp_off;
-			continue;
-		}
 		switch (op) {
 		case 0x00: /* nop */
 			break;
-		case 0x01: /* set_loc: not emitted with .eh_frame_hdr */
-			st->bad = true;
-			break;
-		case 0x02:
-			loc += *p++ * cie->code_align;
-			if (loc > target)
-				return;
-			break;
-		case 0x03:
-			loc += rd16(p) * cie->code_align;
-			p += 2;
-			if (loc > target)
-				return;
-			break;
-		case 0x04:
-			loc += rd32(p) * cie->code_align;
-			p += 4;
-			if (loc > target)
-				return;
-			break;
-		case 0x05: /* offset_extended */
-			reg = uleb(&p, end);
-			off = (int64_t)uleb(&p, end) * cie->data_align;
-			if (reg == REG_RBP)
-				st->rbp_off = off;
-			break;
-		case 0x06: /* restore_extended */
-			if (uleb(&p, end) == REG_RBP)
-				st->rbp_off = initial->rbp_off;
-			break;
-		case 0x07: /* undefined */
-			reg = uleb(&p, end);
-			if (reg == REG_RA)
-				st->last = true; /* _start, thread entry */
-			else if (reg == REG_RBP)
-				st->rbp_off = NO_SAVE;
-			break;
-		case 0x08: /* same_value */
-			if (uleb(&p, end) == REG_RBP)
-				st->rbp_off = NO_SAVE;
-			break;
-		case 0x09: /* register: saved in another register */
-			reg = uleb(&p, end);
+		case 0x2e: /* GNU_args_size */
 			uleb(&p, end);
-			if (reg == REG_RBP || reg == REG_RA)
-				st->bad = true;
 			break;
 		case 0x0a: /* remember_state */
 			if (nsaved == 8)
@@ -320,61 +382,7 @@ static void run(struct state *st, const struct cie *cie, const uint8_t *p,
 			else
 				*st = saved[--nsaved];
 			break;
-		case 0x0c: /* def_cfa */
-			st->cfa_reg = (uint8_t)uleb(&p, end);
-			st->cfa_off = (int64_t)uleb(&p, end);
-			break;
-		case 0x0d: /* def_cfa_register */
-			st->cfa_reg = (uint8_t)uleb(&p, end);
-			break;
-		case 0x0e: /* def_cfa_offset */
-			st->cfa_off = (int64_t)uleb(&p, end);
-			break;
-		case 0x0f: /* def_cfa_expression */
-			st->bad = true;
-			break;
-		case 0x10: /* expression */
-		case 0x16: /* val_expression */
-			reg = uleb(&p, end);
-			p += uleb(&p, end);
-			if (reg == REG_RBP || reg == REG_RA)
-				st->bad = true;
-			break;
-		case 0x11: /* offset_extended_sf */
-			reg = uleb(&p, end);
-			off = sleb(&p, end) * cie->data_align;
-			if (reg == REG_RBP)
-				st->rbp_off = off;
-			break;
-		case 0x12: /* def_cfa_sf */
-			st->cfa_reg = (uint8_t)uleb(&p, end);
-			st->cfa_off = sleb(&p, end) * cie->data_align;
-			break;
-		case 0x13: /* def_cfa_offset_sf */
-			st->cfa_off = sleb(&p, end) * cie->data_align;
-			break;
-		case 0x14: /* val_offset */
-			reg = uleb(&p, end);
-			uleb(&p, end);
-			if (reg == REG_RBP || reg == REG_RA)
-				st->bad = true;
-			break;
-		case 0x15: /* val_offset_sf */
-			reg = uleb(&p, end);
-			sleb(&p, end);
-			if (reg == REG_RBP || reg == REG_RA)
-				st->bad = true;
-			break;
-		case 0x2e: /* GNU_args_size */
-			uleb(&p, end);
-			break;
-		case 0x2f: /* GNU_negative_offset_extended */
-			reg = uleb(&p, end);
-			off = -(int64_t)uleb(&p, end) * cie->data_align;
-			if (reg == REG_RBP)
-				st->rbp_off = off;
-			break;
-		default:
+		default: /* set_loc (never with .eh_frame_hdr), and unknown */
 			st->bad = true;
 		}
 	}

@@ -325,22 +325,27 @@ static void location_lines(const struct ward_profile *p, uint64_t addr,
 	free(line.p);
 }
 
-int ward__write_pprof(const struct ward_profile *p, struct ward__out *o,
-		      bool named)
+/* The message being built, and what its parts share. */
+struct writer {
+	const struct ward_profile *p;
+	bool named;
+	struct pb b, sub, sub2; /* the profile; scratch messages */
+	struct strtab st;
+	struct strs kept;
+	struct locs l;
+};
+
+/* A label (key, string) on the sample being built in w->sub. */
+static void add_label(struct writer *w, int64_t key, const char *value)
 {
-	struct pb b = { 0 }, sub = { 0 }, sub2 = { 0 };
-	struct strtab st = { 0 };
-	struct strs kept = { 0 };
-	struct locs l = { 0 };
-	size_t total_frames = 0;
-	int rc = -ENOMEM;
+	pb_uint(&w->sub2, 1, (uint64_t)key);
+	pb_uint(&w->sub2, 2, (uint64_t)str_id(&w->st, value));
+	pb_msg(&w->sub, 3, &w->sub2);
+}
 
-	for (size_t i = 0; i < p->count; i++)
-		total_frames += (size_t)p->samples[i].depth;
-	if (locs_init(&l, total_frames + 1) < 0)
-		goto out;
-	str_id(&st, "");
-
+/* The four sample types, alloc_* first, so inuse_space is the default. */
+static void write_sample_types(struct writer *w)
+{
 	static const char *const types[4][2] = {
 		{ "alloc_objects", "count" },
 		{ "alloc_space", "bytes" },
@@ -348,137 +353,162 @@ int ward__write_pprof(const struct ward_profile *p, struct ward__out *o,
 		{ "inuse_space", "bytes" },
 	};
 	for (int i = 0; i < 4; i++) {
-		pb_uint(&sub, 1, (uint64_t)str_id(&st, types[i][0]));
-		pb_uint(&sub, 2, (uint64_t)str_id(&st, types[i][1]));
-		pb_msg(&b, 1, &sub);
+		pb_uint(&w->sub, 1, (uint64_t)str_id(&w->st, types[i][0]));
+		pb_uint(&w->sub, 2, (uint64_t)str_id(&w->st, types[i][1]));
+		pb_msg(&w->b, 1, &w->sub);
 	}
+}
 
-	int64_t kind_key = str_id(&st, "kind");
-	int64_t leak_key = str_id(&st, "leak");
-	int64_t owner_key = str_id(&st, "owner");
-	int64_t blocked_key = str_id(&st, "blocked");
+/* Each sample: its stack, its four values, and its labels. */
+static void write_samples(struct writer *w)
+{
+	const struct ward_profile *p = w->p;
+	int64_t kind_key = str_id(&w->st, "kind");
+	int64_t leak_key = str_id(&w->st, "leak");
+	int64_t owner_key = str_id(&w->st, "owner");
+	int64_t blocked_key = str_id(&w->st, "blocked");
 	for (size_t i = 0; i < p->count; i++) {
 		const struct ward_sample *s = &p->samples[i];
 		/* location_id, packed */
 		for (int k = 0; k < s->depth; k++)
-			pb_varint(&sub2, loc_id(&l, (uint64_t)s->pcs[k] - 1));
-		pb_bytes(&sub, 1, sub2.p, sub2.len);
-		sub2.len = 0;
+			pb_varint(&w->sub2, loc_id(&w->l, (uint64_t)s->pcs[k] - 1));
+		pb_bytes(&w->sub, 1, w->sub2.p, w->sub2.len);
+		w->sub2.len = 0;
 		int64_t vals[4] = { s->alloc_count, s->alloc_bytes,
 				    s->live_count, s->live_bytes };
 		for (int k = 0; k < 4; k++)
-			pb_varint(&sub2, (uint64_t)vals[k]);
-		pb_bytes(&sub, 2, sub2.p, sub2.len);
-		sub2.len = 0;
+			pb_varint(&w->sub2, (uint64_t)vals[k]);
+		pb_bytes(&w->sub, 2, w->sub2.p, w->sub2.len);
+		w->sub2.len = 0;
 		const char *kind = ward_profile_kind_name(p, s->kind);
-		pb_uint(&sub2, 1, (uint64_t)kind_key);
-		pb_uint(&sub2, 2, (uint64_t)str_id(&st, kind ? kind : "?"));
-		pb_msg(&sub, 3, &sub2);
-		if (ward__leak_name(s->leak)) {
-			pb_uint(&sub2, 1, (uint64_t)leak_key);
-			pb_uint(&sub2, 2,
-				(uint64_t)str_id(&st, ward__leak_name(s->leak)));
-			pb_msg(&sub, 3, &sub2);
-		}
-		if (s->owner) {
-			pb_uint(&sub2, 1, (uint64_t)owner_key);
-			pb_uint(&sub2, 2, (uint64_t)str_id(&st, s->owner));
-			pb_msg(&sub, 3, &sub2);
-		}
+		add_label(w, kind_key, kind ? kind : "?");
+		if (ward__leak_name(s->leak))
+			add_label(w, leak_key, ward__leak_name(s->leak));
+		if (s->owner)
+			add_label(w, owner_key, s->owner);
 		if (s->blocked_depth > 0 || s->blocked) {
 			/* Where a leaked thread blocks, as function names
 			 * (pprof keeps one stack per sample). */
 			char *text = s->blocked_depth > 0 ? blocked_text(p, s)
 							  : strdup(s->blocked);
-			if (text && strs_keep(&kept, text)) {
-				pb_uint(&sub2, 1, (uint64_t)blocked_key);
-				pb_uint(&sub2, 2, (uint64_t)str_id(&st, text));
-				pb_msg(&sub, 3, &sub2);
-			} else {
+			if (text && strs_keep(&w->kept, text))
+				add_label(w, blocked_key, text);
+			else
 				free(text);
-			}
 		}
-		pb_msg(&b, 2, &sub);
+		pb_msg(&w->b, 2, &w->sub);
 	}
+}
 
-	for (size_t i = 0; i < p->nmaps; i++) {
-		const struct ward__mapping *m = &p->maps[i];
-		pb_uint(&sub, 1, i + 1);
-		pb_uint(&sub, 2, m->start);
-		pb_uint(&sub, 3, m->limit);
-		pb_uint(&sub, 4, m->offset);
-		pb_uint(&sub, 5, (uint64_t)str_id(&st, m->file ? m->file : ""));
-		pb_uint(&sub, 6, (uint64_t)str_id(&st, m->build_id ? m->build_id
-								  : ""));
-		if (named) { /* functions, files, lines, inlined frames */
+static void write_mappings(struct writer *w)
+{
+	for (size_t i = 0; i < w->p->nmaps; i++) {
+		const struct ward__mapping *m = &w->p->maps[i];
+		pb_uint(&w->sub, 1, i + 1);
+		pb_uint(&w->sub, 2, m->start);
+		pb_uint(&w->sub, 3, m->limit);
+		pb_uint(&w->sub, 4, m->offset);
+		pb_uint(&w->sub, 5,
+			(uint64_t)str_id(&w->st, m->file ? m->file : ""));
+		pb_uint(&w->sub, 6, (uint64_t)str_id(&w->st, m->build_id
+								 ? m->build_id
+								 : ""));
+		if (w->named) { /* functions, files, lines, inlined frames */
 			for (int f = 7; f <= 10; f++)
-				pb_uint(&sub, f, 1);
+				pb_uint(&w->sub, f, 1);
 		}
-		pb_msg(&b, 3, &sub);
+		pb_msg(&w->b, 3, &w->sub);
 	}
+}
 
+/* Each location, in address order, named when asked (then the functions
+ * its lines refer to follow). */
+static void write_locations(struct writer *w)
+{
 	struct funcs fns = { 0 };
 	struct pb fn_msgs = { 0 };
 	bool fn_oom = false;
-	for (size_t i = 0; i < l.n; i++) {
-		uint64_t addr = l.order[i];
-		pb_uint(&sub, 1, i + 1);
-		uint64_t mid = mapping_of(p, addr);
+	for (size_t i = 0; i < w->l.n; i++) {
+		uint64_t addr = w->l.order[i];
+		pb_uint(&w->sub, 1, i + 1);
+		uint64_t mid = mapping_of(w->p, addr);
 		if (mid)
-			pb_uint(&sub, 2, mid);
-		pb_uint(&sub, 3, addr);
-		if (named)
-			location_lines(p, addr, &sub, &st, &kept, &fns, &fn_msgs,
-				       &fn_oom);
-		pb_msg(&b, 4, &sub);
+			pb_uint(&w->sub, 2, mid);
+		pb_uint(&w->sub, 3, addr);
+		if (w->named)
+			location_lines(w->p, addr, &w->sub, &w->st, &w->kept,
+				       &fns, &fn_msgs, &fn_oom);
+		pb_msg(&w->b, 4, &w->sub);
 	}
-	pb_raw(&b, fn_msgs.p, fn_msgs.len);
+	pb_raw(&w->b, fn_msgs.p, fn_msgs.len);
 	if (fn_oom || fn_msgs.oom)
-		b.oom = true;
+		w->b.oom = true;
 	free(fn_msgs.p);
 	free(fns.key);
 	free(fns.id);
+}
 
-	/* The modules' figures, one comment each: "pool conns: cached 12"
-	 * (`go tool pprof -comments`; the reader takes them back). */
-	for (size_t i = 0; i < p->nfigures; i++) {
-		const struct ward_figure *f = &p->figures[i];
+/* The modules' figures, one comment each: "pool conns: cached 12"
+ * (`go tool pprof -comments`; the reader takes them back). */
+static void write_figures(struct writer *w)
+{
+	for (size_t i = 0; i < w->p->nfigures; i++) {
+		const struct ward_figure *f = &w->p->figures[i];
 		char *text = NULL;
 		if (asprintf(&text, "%s%s%s: %s %" PRIu64, f->what,
 			     *f->name ? " " : "", f->name, f->figure,
-			     f->value) < 0 || !strs_keep(&kept, text)) {
+			     f->value) < 0 || !strs_keep(&w->kept, text)) {
 			free(text);
-			b.oom = true;
-			break;
+			w->b.oom = true;
+			return;
 		}
-		pb_uint(&b, 13, (uint64_t)str_id(&st, text));
+		pb_uint(&w->b, 13, (uint64_t)str_id(&w->st, text));
 	}
+}
+
+int ward__write_pprof(const struct ward_profile *p, struct ward__out *o,
+		      bool named)
+{
+	struct writer w = { .p = p, .named = named };
+	size_t total_frames = 0;
+	int rc = -ENOMEM;
+
+	for (size_t i = 0; i < p->count; i++)
+		total_frames += (size_t)p->samples[i].depth;
+	if (locs_init(&w.l, total_frames + 1) < 0)
+		goto out;
+	str_id(&w.st, "");
+	write_sample_types(&w);
+	write_samples(&w);
+	write_mappings(&w);
+	write_locations(&w);
+	write_figures(&w);
 
 	/* Every string is interned before the table goes out. */
-	pb_uint(&sub, 1, (uint64_t)str_id(&st, "space"));
-	pb_uint(&sub, 2, (uint64_t)str_id(&st, "bytes"));
-	pb_msg(&b, 11, &sub);
-	pb_uint(&b, 12, 1);
+	pb_uint(&w.sub, 1, (uint64_t)str_id(&w.st, "space"));
+	pb_uint(&w.sub, 2, (uint64_t)str_id(&w.st, "bytes"));
+	pb_msg(&w.b, 11, &w.sub);
+	pb_uint(&w.b, 12, 1);
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
-	pb_uint(&b, 9, (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec);
+	pb_uint(&w.b, 9, (uint64_t)now.tv_sec * 1000000000ull +
+				 (uint64_t)now.tv_nsec);
+	for (size_t i = 0; i < w.st.n; i++)
+		pb_bytes(&w.b, 6, w.st.v[i], strlen(w.st.v[i]));
 
-	for (size_t i = 0; i < st.n; i++)
-		pb_bytes(&b, 6, st.v[i], strlen(st.v[i]));
-
-	if (!b.oom)
-		rc = deflate_out(&b, o);
+	if (!w.b.oom)
+		rc = deflate_out(&w.b, o);
 out:
-	free(b.p);
-	free(sub.p);
-	free(sub2.p);
-	free(st.v);
-	free(st.index);
-	for (size_t i = 0; i < kept.n; i++)
-		free(kept.v[i]);
-	free(kept.v);
-	free(l.addr);
-	free(l.id);
-	free(l.order);
+	free(w.b.p);
+	free(w.sub.p);
+	free(w.sub2.p);
+	free(w.st.v);
+	free(w.st.index);
+	for (size_t i = 0; i < w.kept.n; i++)
+		free(w.kept.v[i]);
+	free(w.kept.v);
+	free(w.l.addr);
+	free(w.l.id);
+	free(w.l.order);
 	return rc;
 }
