@@ -58,6 +58,11 @@ struct ward_sample {
 	/* The same as read from a profile file: "read <- wait_for_input
 	 * <- worker", or NULL. The profile owns the string. */
 	const char *blocked;
+	/* Heap still reachable at exit: the kind of root its chain starts
+	 * at — "global", "stack", "register", "tls", "mapped" (memory the
+	 * program mapped itself), "inherited" (a forked child's), "loader"
+	 * (the dynamic loader's) — or NULL. The profile owns the string. */
+	const char *root;
 };
 
 /*

@@ -367,6 +367,7 @@ static void write_samples(struct writer *w)
 	int64_t leak_key = str_id(&w->st, "leak");
 	int64_t owner_key = str_id(&w->st, "owner");
 	int64_t blocked_key = str_id(&w->st, "blocked");
+	int64_t root_key = str_id(&w->st, "root");
 	for (size_t i = 0; i < p->count; i++) {
 		const struct ward_sample *s = &p->samples[i];
 		/* location_id, packed */
@@ -386,6 +387,8 @@ static void write_samples(struct writer *w)
 			add_label(w, leak_key, ward__leak_name(s->leak));
 		if (s->owner)
 			add_label(w, owner_key, s->owner);
+		if (s->root)
+			add_label(w, root_key, s->root);
 		if (s->blocked_depth > 0 || s->blocked) {
 			/* Where a leaked thread blocks, as function names
 			 * (pprof keeps one stack per sample). */

@@ -687,7 +687,8 @@ static int apply_label(struct rd *r, const struct parsed *pp,
 			  : str_is(pp, str, "indirect") ? WARD_LEAK_INDIRECT
 			  : str_is(pp, str, "reachable") ? WARD_LEAK_REACHABLE
 							 : WARD_LEAK_UNKNOWN;
-	} else if ((str_is(pp, key, "blocked") || str_is(pp, key, "owner")) &&
+	} else if ((str_is(pp, key, "blocked") || str_is(pp, key, "owner") ||
+		    str_is(pp, key, "root")) &&
 		   str && pp->strlens[str]) {
 		char *text = label_text(pp, str);
 		const char *own = text ? ward__profile_label(p, text) : NULL;
@@ -698,6 +699,8 @@ static int apply_label(struct rd *r, const struct parsed *pp,
 		}
 		if (str_is(pp, key, "owner"))
 			s->owner = own;
+		else if (str_is(pp, key, "root"))
+			s->root = own;
 		else
 			s->blocked = own;
 	}

@@ -155,11 +155,14 @@ static void write_table(const ward_profile_t *p,
 		char kb[40];
 		snprintf(kb, sizeof(kb), "%s%s%s", kind ? kind : "?",
 			 leak ? "/" : "", leak ? leak : "");
-		/* What an owner holds says so after where it was made. */
+		/* What an owner holds says so after where it was made, and
+		 * what is still reachable, from which kind of root. */
 		char held[300] = "";
 		if (s->owner)
 			snprintf(held, sizeof(held), "  [held by %.280s]",
 				 s->owner);
+		else if (s->root)
+			snprintf(held, sizeof(held), "  [root: %.60s]", s->root);
 		if (ward__kind_sized(s->kind))
 			ward__out_printf(o, "%12" PRId64 " %6.2f%% %10" PRId64
 					    "  %-14s %s%s\n",
@@ -187,6 +190,8 @@ static void write_stack_head(const ward_profile_t *p,
 				 : s->leak == WARD_LEAK_INDIRECT
 					 ? "indirectly lost"
 					 : "still reachable");
+	if (s->root)
+		ward__out_printf(o, "\t[root: %s]\n", s->root);
 	else if (s->kind == WARD_KIND_HEAP)
 		ward__out_printf(o, "%s: %" PRId64 " live, %" PRId64
 				    " bytes (acquired %" PRId64
@@ -313,6 +318,10 @@ static int write_json(const ward_profile_t *p, struct ward__out *o)
 		if (s->owner) {
 			ward__out_printf(o, ",\"owner\":");
 			json_string(o, s->owner);
+		}
+		if (s->root) {
+			ward__out_printf(o, ",\"root\":");
+			json_string(o, s->root);
 		}
 		if (s->blocked_depth > 0) {
 			ward__out_printf(o, ",\"blocked\":[");

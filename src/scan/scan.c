@@ -87,6 +87,7 @@ struct block {
 	uint32_t site;
 	uint8_t state; /* 0 unreached, 1 reachable, 2 pointed to by lost */
 	bool empty;    /* of size 0 (reported so) */
+	uint8_t root;  /* reachable: the kind of root its chain starts at */
 	uintptr_t via; /* reachable: the word that reached it first (0:
 			* the loader's own) */
 };
@@ -118,6 +119,7 @@ struct scan {
 	int held;
 	uintptr_t *copy; /* COPY_WORDS words */
 	/* Who holds it: the sites whose reachable blocks get a path. */
+	uint8_t cur_root; /* the kind of root being scanned now */
 	const uint8_t *want; /* by site id; NULL: none */
 	uint32_t nwant;
 	struct ward__scan_path *paths; /* MAX_PATHS */
@@ -153,8 +155,10 @@ static void collect(uintptr_t h, uint32_t site, uint64_t size, void *opaque)
 {
 	struct scan *s = opaque;
 	if (s->n < s->cap)
-		s->b[s->n++] = (struct block){ h, h + (size ? size : 1), site, 0,
-					       size == 0, 0 };
+		s->b[s->n++] = (struct block){ .start = h,
+					       .end = h + (size ? size : 1),
+					       .site = site,
+					       .empty = size == 0 };
 }
 
 /* In place (qsort may allocate). */
@@ -368,6 +372,7 @@ static void scan_words(struct scan *s, const uintptr_t *w, size_t n,
 		b->state = state;
 		if (state == 1) {
 			b->via = at + i * 8;
+			b->root = s->cur_root;
 			s->work[s->nwork++] = (size_t)(b - s->b);
 		}
 	}
@@ -594,12 +599,32 @@ static void mark(struct scan *s, const struct ward__scan_self *self,
 		 const struct ward__stopped *threads, int nthreads)
 {
 	read_maps(s);
+	s->cur_root = WARD__ROOT_GLOBAL;
 	for (size_t i = 0; i < s->nroots; i++)
 		if (readable(s, s->roots[i].lo, s->roots[i].hi, NULL))
 			scan_range(s, s->roots[i].lo, s->roots[i].hi, 1);
+	/* Saved registers: words like any other; then the stacks, before
+	 * TLS, whose slack below a thread's static TLS may reach into the
+	 * top of its stack: a block held there is held by the stack. */
+	s->cur_root = WARD__ROOT_REGISTER;
+	scan_range(s, (uintptr_t)self->regs,
+		   (uintptr_t)(self->regs + WARD__SELF_REGS), 1);
+	s->cur_root = WARD__ROOT_STACK;
+	if (self->stack_hi > self->stack_lo)
+		scan_range(s, self->stack_lo, self->stack_hi, 1);
+	for (int t = 0; t < nthreads; t++) {
+		s->cur_root = WARD__ROOT_REGISTER;
+		scan_range(s, (uintptr_t)threads[t].regs,
+			   (uintptr_t)(threads[t].regs + WARD__STOPPED_REGS), 1);
+		s->cur_root = WARD__ROOT_STACK;
+		uintptr_t lo = threads[t].sp - 128, end;
+		if (threads[t].sp && readable(s, lo, lo + 8, &end))
+			scan_range(s, lo, end, 1);
+	}
 	/* Thread-local storage: glibc's x86-64 threads keep static TLS just
 	 * below the thread pointer and the thread descriptor (with the
 	 * pointer to the dynamic TLS vector) at it. */
+	s->cur_root = WARD__ROOT_TLS;
 	for (size_t i = 0; i < s->ntps; i++) {
 		uintptr_t lo = s->tps[i] - s->tls_below - TLS_SLACK;
 		uintptr_t hi = s->tps[i] + TLS_ABOVE;
@@ -616,6 +641,7 @@ static void mark(struct scan *s, const struct ward__scan_self *self,
 		if (r && r->depth > 0 && r->pcs[0] - 1 >= s->loader_lo &&
 		    r->pcs[0] - 1 < s->loader_hi && s->b[i].state != 1) {
 			s->b[i].state = 1;
+			s->b[i].root = WARD__ROOT_LOADER;
 			s->work[s->nwork++] = i;
 		}
 	}
@@ -625,6 +651,7 @@ static void mark(struct scan *s, const struct ward__scan_self *self,
 	 * (their free chunks hold stale pointers), not the live blocks in
 	 * it (they count only once reached), not ward's tables, not a
 	 * running thread's stack. */
+	s->cur_root = WARD__ROOT_MAPPED;
 	for (size_t i = 0; i < s->nanon; i++) {
 		uintptr_t lo = s->anon[i].lo, hi = s->anon[i].hi;
 		if (self->stack_lo < hi && lo < self->stack_hi + 1)
@@ -647,25 +674,16 @@ static void mark(struct scan *s, const struct ward__scan_self *self,
 			scan_program_memory(s, lo, hi);
 	}
 	/* A forked child's inherited blocks (see ward__inherited). */
+	s->cur_root = WARD__ROOT_INHERITED;
 	for (size_t i = 0; i < ward__ninherited; i++) {
 		uintptr_t lo = ward__inherited[i].start, hi = ward__inherited[i].end;
 		if (hi > lo && readable(s, lo, hi, NULL))
 			scan_range(s, lo, hi, 1);
 	}
-	/* Saved registers: words like any other. */
-	scan_range(s, (uintptr_t)self->regs,
-		   (uintptr_t)(self->regs + WARD__SELF_REGS), 1);
-	if (self->stack_hi > self->stack_lo)
-		scan_range(s, self->stack_lo, self->stack_hi, 1);
-	for (int t = 0; t < nthreads; t++) {
-		scan_range(s, (uintptr_t)threads[t].regs,
-			   (uintptr_t)(threads[t].regs + WARD__STOPPED_REGS), 1);
-		uintptr_t lo = threads[t].sp - 128, end;
-		if (threads[t].sp && readable(s, lo, lo + 8, &end))
-			scan_range(s, lo, end, 1);
-	}
+	/* What a block reaches, its chain's root reaches. */
 	while (s->nwork > 0) {
 		struct block *b = &s->b[s->work[--s->nwork]];
+		s->cur_root = b->root;
 		scan_range(s, b->start, b->end, 1);
 	}
 	/* Lost blocks pointing to other lost blocks make those indirect. */
@@ -961,9 +979,11 @@ int ward__scan_heap_why(const struct ward__scan_self *self, int also,
 	out->blocks = s.n;
 	out->site = malloc((s.n ? s.n : 1) * sizeof(*out->site));
 	out->state = malloc((s.n ? s.n : 1) * sizeof(*out->state));
+	out->root = malloc((s.n ? s.n : 1) * sizeof(*out->root));
 	out->size = malloc((s.n ? s.n : 1) * sizeof(*out->size));
 	out->handle = malloc((s.n ? s.n : 1) * sizeof(*out->handle));
-	if (!out->site || !out->state || !out->size || !out->handle) {
+	if (!out->site || !out->state || !out->root || !out->size ||
+	    !out->handle) {
 		ward__scan_free(out);
 		unmap_all(&s);
 		return -1;
@@ -979,6 +999,7 @@ int ward__scan_heap_why(const struct ward__scan_self *self, int also,
 		out->state[i] = s.b[i].state == 1   ? WARD_LEAK_REACHABLE
 				: s.b[i].state == 2 ? WARD_LEAK_INDIRECT
 						    : WARD_LEAK_DEFINITE;
+		out->root[i] = s.b[i].root;
 	}
 	unmap_all(&s);
 	return 0;
@@ -990,6 +1011,7 @@ void ward__scan_free(struct ward__scan_result *r)
 	free(r->handle);
 	free(r->site);
 	free(r->state);
+	free(r->root);
 	free(r->size);
 	memset(r, 0, sizeof(*r));
 }

@@ -53,6 +53,8 @@ struct ward__scan_result {
 	uint32_t *site;
 	uint64_t *size;
 	uint8_t *state;
+	uint8_t *root;     /* reachable: the kind of root (ward__root_kind)
+			    * its chain starts at */
 	uintptr_t *handle; /* the block's address */
 };
 

@@ -148,6 +148,8 @@ int ward__profile_own_labels(struct ward_profile *dst)
 		if (s->blocked &&
 		    !(s->blocked = ward__profile_label(dst, s->blocked)))
 			return -ENOMEM;
+		if (s->root && !(s->root = ward__profile_label(dst, s->root)))
+			return -ENOMEM;
 	}
 	return 0;
 }
@@ -260,6 +262,8 @@ static bool same_holder(const struct ward_sample *a,
 			const struct ward_sample *b)
 {
 	if (a->leak != b->leak || a->blocked_pcs != b->blocked_pcs)
+		return false;
+	if (!a->root != !b->root || (a->root && strcmp(a->root, b->root) != 0))
 		return false;
 	if (!a->owner || !b->owner)
 		return a->owner == b->owner;
@@ -392,21 +396,35 @@ const struct ward_sample **ward__profile_sorted(const ward_profile_t *p)
 
 /* ---- Classified by a reachability scan ----------------------------------- */
 
+/* The classes a site's blocks fall in: lost, indirectly lost, and
+ * reachable from each kind of root. */
+enum { ROOT_KINDS = WARD__ROOT_INHERITED + 1, COLS = 3 + ROOT_KINDS };
+
+static const char *const root_names[ROOT_KINDS] = {
+	[WARD__ROOT_LOADER] = "loader",     [WARD__ROOT_GLOBAL] = "global",
+	[WARD__ROOT_STACK] = "stack",       [WARD__ROOT_REGISTER] = "register",
+	[WARD__ROOT_TLS] = "tls",           [WARD__ROOT_MAPPED] = "mapped",
+	[WARD__ROOT_INHERITED] = "inherited",
+};
+
+static int column_of(uint8_t state, uint8_t root)
+{
+	if (state != WARD_LEAK_REACHABLE)
+		return state; /* 1, 2: definite, indirect */
+	return 3 + (root < ROOT_KINDS ? root : WARD__ROOT_LOADER);
+}
+
 struct ward_profile *ward__profile_classify(const struct ward_profile *p,
 					    const struct ward__scan_result *r)
 {
 	/* Per site: count and bytes of each class. */
 	uint32_t nsites = ward__site_count() + 1;
-	int64_t(*c)[4] = calloc(nsites, sizeof(*c));
-	int64_t(*b)[4] = calloc(nsites, sizeof(*b));
-	struct ward_profile *t = ward__profile_new(p->count * 3 + 1);
+	int64_t(*c)[COLS] = calloc(nsites, sizeof(*c));
+	int64_t(*b)[COLS] = calloc(nsites, sizeof(*b));
 	struct ward__handles held = { 0 };
-	if (!c || !b || !t || ward__profile_copy_names(t, p) < 0 ||
-	    ward__held_handles(WARD_KIND_HEAP, &held) < 0) {
+	if (!c || !b || ward__held_handles(WARD_KIND_HEAP, &held) < 0) {
 		free(c);
 		free(b);
-		free(held.v);
-		ward_profile_free(t);
 		return NULL;
 	}
 	/* Blocks an owner holds are counted on their owner's sample, which
@@ -414,9 +432,30 @@ struct ward_profile *ward__profile_classify(const struct ward_profile *p,
 	for (size_t i = 0; i < r->blocks; i++)
 		if (r->site[i] < nsites &&
 		    !ward__handles_has(&held, r->handle[i])) {
-			c[r->site[i]][r->state[i]]++;
-			b[r->site[i]][r->state[i]] += (int64_t)r->size[i];
+			int k = column_of(r->state[i], r->root[i]);
+			c[r->site[i]][k]++;
+			b[r->site[i]][k] += (int64_t)r->size[i];
 		}
+	free(held.v);
+	/* How many samples the split makes. */
+	size_t need = 1;
+	for (size_t i = 0; i < p->count; i++) {
+		size_t parts = 0;
+		for (int k = 1; k < COLS && p->sites[i] < nsites; k++)
+			parts += c[p->sites[i]][k] != 0;
+		need += parts ? parts : 1;
+	}
+	struct ward_profile *t = ward__profile_new(need);
+	const char *names[ROOT_KINDS];
+	bool named = t && ward__profile_copy_names(t, p) == 0;
+	for (int k = 0; named && k < ROOT_KINDS; k++)
+		named = (names[k] = ward__profile_label(t, root_names[k])) != NULL;
+	if (!named) {
+		free(c);
+		free(b);
+		ward_profile_free(t);
+		return NULL;
+	}
 	for (size_t i = 0; i < p->count; i++) {
 		const struct ward_sample *s = &p->samples[i];
 		uint32_t site = p->sites[i];
@@ -429,11 +468,12 @@ struct ward_profile *ward__profile_classify(const struct ward_profile *p,
 		/* Live values split by class; allocation totals stay on the
 		 * first part, so they add up as before. */
 		bool first = true;
-		for (int k = WARD_LEAK_DEFINITE; k <= WARD_LEAK_REACHABLE; k++) {
+		for (int k = 1; k < COLS; k++) {
 			if (!c[site][k])
 				continue;
 			struct ward_sample part = *s;
-			part.leak = k;
+			part.leak = k < 3 ? k : WARD_LEAK_REACHABLE;
+			part.root = k < 3 ? NULL : names[k - 3];
 			part.live_count = c[site][k];
 			part.live_bytes = b[site][k];
 			if (!first)
@@ -449,7 +489,6 @@ struct ward_profile *ward__profile_classify(const struct ward_profile *p,
 	}
 	free(c);
 	free(b);
-	free(held.v);
 	if (ward__profile_own_labels(t) < 0) {
 		ward_profile_free(t);
 		return NULL;

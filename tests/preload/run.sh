@@ -538,6 +538,25 @@ case $(why_line why_target_register) in
 *"): register r13 of thread "*" → the block") ok "who holds it: a register of a running thread" ;;
 *) bad "who holds it: a register of a running thread" "$(cat "$work/why.err")" ;;
 esac
+# The profile marks each still reachable block's kind of root.
+roots=$("$ward" report "$work/why.pb.gz" | awk '/^stacks:/ { exit }
+	/heap\/reachable/ && /why_target_/ { sub(/\+.*/, "", $5); print $5, $NF }' | sort | tr '\n' ' ')
+if [ "$roots" = "why_target_global global] why_target_register register] why_target_stack stack] why_target_tls tls] " ]; then
+	ok "the report marks a reachable block's root: global, register, stack, TLS"
+else
+	bad "the report marks a reachable block's root: global, register, stack, TLS" "$roots"
+fi
+if command -v go >/dev/null 2>&1; then
+	focus=$(HOME=${HOME:-$work} go tool pprof -top -tagfocus=root=stack "$leaks" "$work/why.pb.gz" 2>&1)
+	targets=$(printf '%s\n' "$focus" | grep -o 'why_target_[a-z]*' | sort -u | tr '\n' ' ')
+	if [ "$targets" = "why_target_stack " ]; then
+		ok "go tool pprof -tagfocus=root=stack keeps only what a stack holds"
+	else
+		bad "go tool pprof -tagfocus=root=stack keeps only what a stack holds" "$focus"
+	fi
+else
+	bad "go tool pprof -tagfocus=root=stack keeps only what a stack holds" "go is missing: sudo apt-get install -y golang-go"
+fi
 "$ward" run --quiet --why leak_malloc_loop -o "$work/why2.pb.gz" -- "$leaks" malloc_loop >/dev/null 2>"$work/why2.err"
 if grep -q "who holds: no block still reachable at a site matching 'leak_malloc_loop' (a lost block has no holder)" "$work/why2.err"; then
 	ok "who holds it: a lost block has no holder, and ward says so"
@@ -919,7 +938,7 @@ status_is "ward watch: an endpoint that does not answer is one line, status 2" 2
 	"$(cat "$work/watch.err")"
 
 # Every check above ran (one that did not is a failure too).
-planned=136
+planned=138
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
