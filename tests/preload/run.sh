@@ -933,12 +933,26 @@ if [ "$growing" = 2 ] && [ "$first" = cache_insert ]; then
 else
 	bad "ward watch names the growing cache and nothing else" "$(cat "$work/watch.out")"
 fi
+# ward top: the sites largest first, with what each gained since the last
+# fetch: the cache climbs, the level site stays at +0.
+"$build/growing_cache" 0 6 >"$work/gc2.out" 2>&1 &
+for i in $(seq 1 50); do grep -q 'serving on port' "$work/gc2.out" 2>/dev/null && break; sleep 0.05; done
+port=$(sed -n 's/.*serving on port \([0-9]*\).*/\1/p' "$work/gc2.out")
+"$ward" top "http://127.0.0.1:$port/debug/pprof/heap" --every 1 --count 3 --lines 5 \
+	>"$work/top.out" 2>&1
+wait
+last=$(awk '/^ward top:/ { n++ } n == 3 && / heap / { print $6, ($2 > 0 ? "up" : $2) }' "$work/top.out" | tr '\n' ' ')
+if [ "$last" = "cache_insert up serve +0 " ]; then
+	ok "ward top lists the sites largest first, with the cache's climb since the last fetch"
+else
+	bad "ward top lists the sites largest first, with the cache's climb since the last fetch" "$(cat "$work/top.out")"
+fi
 "$ward" watch "http://127.0.0.1:1/debug/pprof/heap" --count 1 >/dev/null 2>"$work/watch.err"
 status_is "ward watch: an endpoint that does not answer is one line, status 2" 2 $? \
 	"$(cat "$work/watch.err")"
 
 # Every check above ran (one that did not is a failure too).
-planned=138
+planned=139
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"

@@ -166,12 +166,16 @@ static void to_stdout(void *opaque, const void *buf, size_t len)
 	fwrite(buf, 1, len, stdout);
 }
 
-static int top_arg(const char *s)
+static const char *value_of(const char *cmd, int argc, char **argv, int *i);
+
+/* The positive number option argv[*i] of command cmd takes. */
+static int positive_arg(const char *cmd, int argc, char **argv, int *i)
 {
+	const char *opt = argv[*i], *s = value_of(cmd, argc, argv, i);
 	char *end;
 	long v = strtol(s, &end, 10);
 	if (*end || v <= 0 || v > INT_MAX)
-		die("--top takes a positive number, not '%s'", s);
+		die("%s: %s takes a positive number, not '%s'", cmd, opt, s);
 	return (int)v;
 }
 
@@ -311,7 +315,7 @@ static int cmd_report(int argc, char **argv)
 		} else if (strcmp(argv[i], "--json") == 0)
 			json = true;
 		else if (strcmp(argv[i], "--top") == 0)
-			top = top_arg(value_of("report", argc, argv, &i));
+			top = positive_arg("report", argc, argv, &i);
 		else if (strcmp(argv[i], "--suppressions") == 0)
 			supp_file = value_of("report", argc, argv, &i);
 		else if (strcmp(argv[i], "--no-default-suppressions") == 0)
@@ -437,7 +441,7 @@ static int cmd_diff(int argc, char **argv)
 			usage_diff(stdout);
 			return 0;
 		} else if (strcmp(argv[i], "--top") == 0)
-			top = top_arg(value_of("diff", argc, argv, &i));
+			top = positive_arg("diff", argc, argv, &i);
 		else if (argv[i][0] == '-')
 			die("diff: unknown option '%s'", argv[i]);
 		else if (nfiles < 2)
@@ -525,17 +529,18 @@ static void usage_watch(FILE *f)
 	      f);
 }
 
-/* GET url (http://HOST:PORT/PATH) into a malloc'd body; dies on error. */
-static char *http_get(const char *url, size_t *len)
+/* GET url (http://HOST:PORT/PATH) into a malloc'd body; dies on error,
+ * naming the command cmd. */
+static char *http_get(const char *cmd, const char *url, size_t *len)
 {
 	char host[256], path[512];
 	int port = 80;
 	if (strncmp(url, "http://", 7) != 0)
-		die("watch: '%s' is not an http:// URL", url);
+		die("%s: '%s' is not an http:// URL", cmd, url);
 	const char *h = url + 7, *slash = strchr(h, '/');
 	size_t hl = slash ? (size_t)(slash - h) : strlen(h);
 	if (hl == 0 || hl >= sizeof(host))
-		die("watch: '%s' has no host", url);
+		die("%s: '%s' has no host", cmd, url);
 	memcpy(host, h, hl);
 	host[hl] = '\0';
 	snprintf(path, sizeof(path), "%s", slash ? slash : "/");
@@ -551,17 +556,17 @@ static char *http_get(const char *url, size_t *len)
 	if (host[0] == '[')
 		host[strlen(host) - 1] = '\0';
 	if (getaddrinfo(hn, ports, &hints, &ai) != 0 || !ai)
-		die("watch: cannot resolve '%s'", hn);
+		die("%s: cannot resolve '%s'", cmd, hn);
 	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, ai->ai_addr, ai->ai_addrlen) < 0)
-		die("watch: cannot connect to %s:%d: %s", hn, port,
+		die("%s: cannot connect to %s:%d: %s", cmd, hn, port,
 		    strerror(errno));
 	freeaddrinfo(ai);
 	char req[1024];
 	int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: %s\r\n"
 					  "Connection: close\r\n\r\n", path, hn);
 	if (write(fd, req, (size_t)n) != n)
-		die("watch: cannot send to %s", url);
+		die("%s: cannot send to %s", cmd, url);
 	size_t cap = 1 << 16, got = 0;
 	char *buf = malloc(cap);
 	ssize_t r;
@@ -580,9 +585,9 @@ static char *http_get(const char *url, size_t *len)
 			break;
 		}
 	if (got < 12 || memcmp(buf, "HTTP/1.", 7) != 0 || !body)
-		die("watch: %s did not answer in HTTP", url);
+		die("%s: %s did not answer in HTTP", cmd, url);
 	if (memcmp(buf + 9, "200", 3) != 0)
-		die("watch: %s answered %.3s", url, buf + 9);
+		die("%s: %s answered %.3s", cmd, url, buf + 9);
 	*len = got - (size_t)(body - buf);
 	memmove(buf, body, *len);
 	return buf;
@@ -600,6 +605,95 @@ static int by_watched(const void *a, const void *b)
 		      ((const struct watched *)b)->key);
 }
 
+/* Fetch url's profile; dies, naming cmd, when it is not one. */
+static ward_profile_t *fetch_profile(const char *cmd, const char *url)
+{
+	size_t len;
+	char *body = http_get(cmd, url, &len);
+	ward_profile_t *p = NULL;
+	char err[512];
+	if (ward_profile_read(body, len, &p, err, sizeof(err)) < 0)
+		die("%s: %s: %s", cmd, url, err);
+	free(body);
+	return p;
+}
+
+/* Add a fetch's sites to the watched ones: every site known shifts one
+ * place (absent now: 0), and this fetch's values come last. */
+static void watch_add(struct watched **wp, size_t *nwp, const ward_profile_t *p)
+{
+	struct watched *w = *wp;
+	size_t nw = *nwp, nk;
+	struct keyed *k = keys_of(p, &nk);
+	for (size_t i = 0; i < nw; i++) {
+		memmove(w[i].bytes, w[i].bytes + 1, 63 * sizeof(int64_t));
+		memmove(w[i].count, w[i].count + 1, 63 * sizeof(int64_t));
+		w[i].bytes[63] = w[i].count[63] = 0;
+	}
+	for (size_t i = 0; i < nk; i++) {
+		struct watched probe = { .key = k[i].key };
+		struct watched *f = nw ? bsearch(&probe, w, nw, sizeof(*w),
+						 by_watched)
+				       : NULL;
+		if (!f) {
+			w = realloc(w, (nw + 1) * sizeof(*w));
+			if (!w)
+				die("out of memory");
+			w[nw] = (struct watched){ .key = strdup(k[i].key) };
+			nw++;
+			qsort(w, nw, sizeof(*w), by_watched);
+			f = bsearch(&probe, w, nw, sizeof(*w), by_watched);
+		}
+		f->bytes[63] = ward__sat_add(f->bytes[63], k[i].s->live_bytes);
+		f->count[63] = ward__sat_add(f->count[63], k[i].s->live_count);
+	}
+	for (size_t i = 0; i < nk; i++)
+		free(k[i].key);
+	free(k);
+	*wp = w;
+	*nwp = nw;
+}
+
+/* A key's first line (the kind) and up to `frames` frames after it. */
+static void print_key(const char *key, int frames)
+{
+	const char *nl = strchr(key, '\n');
+	int shown = 0;
+	for (const char *f = nl; f && shown < frames; shown++) {
+		const char *next = strchr(f + 1, '\n');
+		printf("\t%.*s\n",
+		       (int)(next ? next - f - 1 : (long)strlen(f + 1)), f + 1);
+		f = next;
+	}
+}
+
+/* Name the sites up at each of the last `window` fetches; how many. */
+static int watch_report(const struct watched *w, size_t nw, long window,
+			long every)
+{
+	int named = 0;
+	for (size_t i = 0; i < nw; i++) {
+		const int64_t *b = w[i].bytes + 64 - window;
+		bool up = true;
+		for (long j = 1; j < window && up; j++)
+			up = b[j] > b[j - 1];
+		if (!up)
+			continue;
+		double rate = (double)(b[window - 1] - b[0]) /
+			      (double)((window - 1) * every);
+		const char *nl = strchr(w[i].key, '\n');
+		int kl = nl ? (int)(nl - w[i].key) : (int)strlen(w[i].key);
+		printf("  growing: %.*s +%.0f bytes/s, %" PRId64 " -> %" PRId64
+		       " bytes (%" PRId64 " -> %" PRId64
+		       " live) over the last %ld fetches\n",
+		       kl, w[i].key, rate, b[0], b[window - 1],
+		       w[i].count[64 - window], w[i].count[63], window);
+		print_key(w[i].key, 6);
+		named++;
+	}
+	return named;
+}
+
 static int cmd_watch(int argc, char **argv)
 {
 	const char *url = NULL, *save = NULL;
@@ -609,11 +703,11 @@ static int cmd_watch(int argc, char **argv)
 			usage_watch(stdout);
 			return 0;
 		} else if (strcmp(argv[i], "--every") == 0)
-			every = top_arg(value_of("watch", argc, argv, &i));
+			every = positive_arg("watch", argc, argv, &i);
 		else if (strcmp(argv[i], "--window") == 0)
-			window = top_arg(value_of("watch", argc, argv, &i));
+			window = positive_arg("watch", argc, argv, &i);
 		else if (strcmp(argv[i], "--count") == 0)
-			count = top_arg(value_of("watch", argc, argv, &i));
+			count = positive_arg("watch", argc, argv, &i);
 		else if (strcmp(argv[i], "--save") == 0)
 			save = value_of("watch", argc, argv, &i);
 		else if (argv[i][0] == '-')
@@ -632,12 +726,7 @@ static int cmd_watch(int argc, char **argv)
 	for (long fetch = 0; !count || fetch < count; fetch++) {
 		if (fetch)
 			sleep((unsigned)every);
-		size_t len;
-		char *body = http_get(url, &len);
-		ward_profile_t *p = NULL;
-		char err[512];
-		if (ward_profile_read(body, len, &p, err, sizeof(err)) < 0)
-			die("watch: %s: %s", url, err);
+		ward_profile_t *p = fetch_profile("watch", url);
 		if (save) {
 			char path[4096];
 			snprintf(path, sizeof(path), "%s/watch-%ld.pb.gz", save,
@@ -647,71 +736,10 @@ static int cmd_watch(int argc, char **argv)
 				die("watch: cannot write %s: %s", path,
 				    ward_strerror(rc));
 		}
-		free(body);
-		/* This fetch's sites, by named stack; every site known
-		 * shifts one place (absent now: 0). */
-		size_t nk;
-		struct keyed *k = keys_of(p, &nk);
-		for (size_t i = 0; i < nw; i++) {
-			memmove(w[i].bytes, w[i].bytes + 1, 63 * sizeof(int64_t));
-			memmove(w[i].count, w[i].count + 1, 63 * sizeof(int64_t));
-			w[i].bytes[63] = w[i].count[63] = 0;
-		}
-		for (size_t i = 0; i < nk; i++) {
-			struct watched probe = { .key = k[i].key };
-			struct watched *f = nw ? bsearch(&probe, w, nw, sizeof(*w),
-							 by_watched)
-					       : NULL;
-			if (!f) {
-				w = realloc(w, (nw + 1) * sizeof(*w));
-				if (!w)
-					die("out of memory");
-				w[nw] = (struct watched){ .key = strdup(k[i].key) };
-				f = &w[nw++];
-				qsort(w, nw, sizeof(*w), by_watched);
-				f = bsearch(&probe, w, nw, sizeof(*w), by_watched);
-			}
-			f->bytes[63] = ward__sat_add(f->bytes[63], k[i].s->live_bytes);
-			f->count[63] = ward__sat_add(f->count[63], k[i].s->live_count);
-		}
-		for (size_t i = 0; i < nk; i++)
-			free(k[i].key);
-		free(k);
+		watch_add(&w, &nw, p);
 		ward_profile_free(p);
 		printf("ward watch: fetch %ld of %s\n", fetch + 1, url);
-		if (fetch + 1 < window) {
-			fflush(stdout);
-			continue;
-		}
-		/* Growing: up at each of the last `window` fetches. */
-		int named = 0;
-		for (size_t i = 0; i < nw; i++) {
-			const int64_t *b = w[i].bytes + 64 - window;
-			bool up = true;
-			for (long j = 1; j < window && up; j++)
-				up = b[j] > b[j - 1];
-			if (!up)
-				continue;
-			double rate = (double)(b[window - 1] - b[0]) /
-				      (double)((window - 1) * every);
-			const char *nl = strchr(w[i].key, '\n');
-			int kl = nl ? (int)(nl - w[i].key) : (int)strlen(w[i].key);
-			printf("  growing: %.*s +%.0f bytes/s, %" PRId64 " -> %"
-			       PRId64 " bytes (%" PRId64 " -> %" PRId64
-			       " live) over the last %ld fetches\n",
-			       kl, w[i].key, rate, b[0], b[window - 1],
-			       w[i].count[64 - window], w[i].count[63], window);
-			int shown = 0;
-			for (const char *f = nl; f && shown < 6; shown++) {
-				const char *next = strchr(f + 1, '\n');
-				printf("\t%.*s\n",
-				       (int)(next ? next - f - 1 : (long)strlen(f + 1)),
-				       f + 1);
-				f = next;
-			}
-			named++;
-		}
-		if (!named)
+		if (fetch + 1 >= window && !watch_report(w, nw, window, every))
 			printf("  nothing grew at each of the last %ld fetches\n",
 			       window);
 		fflush(stdout);
@@ -722,7 +750,120 @@ static int cmd_watch(int argc, char **argv)
 	return 0;
 }
 
-/* ---- flame ------------------------------------------------------------- */
+/* ---- top --------------------------------------------------------------- */
+
+static void usage_top(FILE *f)
+{
+	fputs("usage: ward top URL [--every SECONDS] [--lines N] [--count N]\n"
+	      "\n"
+	      "A live endpoint's sites, largest first, refreshed every SECONDS\n"
+	      "(default 2): live bytes and count, and how much each changed\n"
+	      "since the previous fetch and since the first, per second. On a\n"
+	      "terminal the screen is redrawn; otherwise each fetch is printed\n"
+	      "after the last. --lines N shows N sites (default 20); --count N\n"
+	      "stops after N fetches (default: never). The URL is a profile\n"
+	      "path, e.g. http://127.0.0.1:6060/debug/pprof/heap.\n",
+	      f);
+}
+
+struct top_row {
+	const struct watched *w;
+	int64_t bytes;
+};
+
+static int by_top_bytes(const void *a, const void *b)
+{
+	const struct top_row *x = a, *y = b;
+	if (x->bytes != y->bytes)
+		return x->bytes < y->bytes ? 1 : -1;
+	return strcmp(x->w->key, y->w->key);
+}
+
+/* One screen: the sites of the newest fetch, largest first. */
+static void top_screen(const char *url, const struct watched *w, size_t nw,
+		       long fetch, long every, long lines, bool tty)
+{
+	struct top_row *rows = calloc(nw + 1, sizeof(*rows));
+	if (!rows)
+		die("out of memory");
+	size_t n = 0;
+	int64_t total = 0;
+	for (size_t i = 0; i < nw; i++) {
+		if (!w[i].bytes[63] && !w[i].count[63])
+			continue;
+		rows[n++] = (struct top_row){ &w[i], w[i].bytes[63] };
+		total = ward__sat_add(total, w[i].bytes[63]);
+	}
+	qsort(rows, n, sizeof(*rows), by_top_bytes);
+	long seen = fetch + 1 < 64 ? fetch + 1 : 64;
+	if (tty)
+		fputs("\033[H\033[2J", stdout);
+	printf("ward top: %s, fetch %ld (every %lds): %" PRId64
+	       " bytes live at %zu sites\n",
+	       url, fetch + 1, every, total, n);
+	printf("%12s %12s %12s %10s  %s\n", "live bytes", "since last",
+	       "per second", "live count", "kind, acquired at");
+	for (size_t i = 0; i < n && (long)i < lines; i++) {
+		const struct watched *r = rows[i].w;
+		int64_t last = r->bytes[63] - r->bytes[62];
+		double rate = seen > 1 ? (double)(r->bytes[63] - r->bytes[64 - seen]) /
+					 (double)((seen - 1) * every)
+				       : 0.0;
+		const char *nl = strchr(r->key, '\n');
+		const char *f2 = nl ? strchr(nl + 1, '\n') : NULL;
+		int kl = nl ? (int)(nl - r->key) : (int)strlen(r->key);
+		printf("%12" PRId64 " %+12" PRId64 " %+12.0f %10" PRId64
+		       "  %.*s %.*s\n",
+		       r->bytes[63], fetch ? last : 0, rate, r->count[63], kl,
+		       r->key, nl ? (int)(f2 ? f2 - nl - 1 : (long)strlen(nl + 1))
+				  : 0,
+		       nl ? nl + 1 : "");
+	}
+	fflush(stdout);
+	free(rows);
+}
+
+static int cmd_top(int argc, char **argv)
+{
+	const char *url = NULL;
+	long every = 2, lines = 20, count = 0;
+	for (int i = 1; i < argc; i++) {
+		if (is_help(argv[i])) {
+			usage_top(stdout);
+			return 0;
+		} else if (strcmp(argv[i], "--every") == 0)
+			every = positive_arg("top", argc, argv, &i);
+		else if (strcmp(argv[i], "--lines") == 0)
+			lines = positive_arg("top", argc, argv, &i);
+		else if (strcmp(argv[i], "--count") == 0)
+			count = positive_arg("top", argc, argv, &i);
+		else if (argv[i][0] == '-')
+			die("top: unknown option '%s'", argv[i]);
+		else if (!url)
+			url = argv[i];
+		else
+			die("top: one URL at a time ('%s')", argv[i]);
+	}
+	if (!url)
+		die("top: which endpoint? (ward top http://127.0.0.1:6060/debug/pprof/heap)");
+	bool tty = isatty(STDOUT_FILENO);
+	struct watched *w = NULL;
+	size_t nw = 0;
+	for (long fetch = 0; !count || fetch < count; fetch++) {
+		if (fetch)
+			sleep((unsigned)every);
+		ward_profile_t *p = fetch_profile("top", url);
+		watch_add(&w, &nw, p);
+		ward_profile_free(p);
+		top_screen(url, w, nw, fetch, every, lines, tty);
+		if (!tty)
+			putchar('\n');
+	}
+	for (size_t i = 0; i < nw; i++)
+		free(w[i].key);
+	free(w);
+	return 0;
+}
 
 static int cmd_flame(int argc, char **argv)
 {
@@ -1295,5 +1436,7 @@ int main(int argc, char **argv)
 		return finish_stdout(cmd_flame(argc - 1, argv + 1));
 	if (strcmp(argv[1], "watch") == 0)
 		return finish_stdout(cmd_watch(argc - 1, argv + 1));
+	if (strcmp(argv[1], "top") == 0)
+		return finish_stdout(cmd_top(argc - 1, argv + 1));
 	die("unknown command '%s' (ward --help lists them)", argv[1]);
 }
