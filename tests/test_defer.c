@@ -616,7 +616,7 @@ static void *cancelled_thread(void *arg)
 	return NULL;
 }
 
-TEST(a_cancelled_thread_still_runs_pending_defers)
+TEST_CANCELS_A_THREAD(a_cancelled_thread_still_runs_pending_defers)
 {
 	pthread_t th;
 	void *ret = NULL;

@@ -301,6 +301,92 @@ TEST(a_write_after_put_is_reported_with_both_sites)
 	ward_test_spawned_free(&r);
 }
 
+/* A large object: its pages are read-only while it is cached, so the
+ * write faults where it happens, and the report names the writer. */
+struct page_buf {
+	char bytes[8192];
+};
+
+static void page_reset(void *obj, void *arg)
+{
+	(void)arg;
+	memset(obj, 0, sizeof(struct page_buf));
+}
+
+__attribute__((noinline)) void scribbles_after_put(struct page_buf *b);
+__attribute__((noinline)) void scribbles_after_put(struct page_buf *b)
+{
+	b->bytes[5000] = 'x';
+	__asm__ volatile("" ::: "memory");
+}
+
+/* Not static: the report names frames by their dynamic symbols. */
+void large_write_after_put(void);
+void large_write_after_put(void)
+{
+	ward_pool_t *p = ward_pool_new(&(struct ward_pool_config){
+		.name = "pages", .size = sizeof(struct page_buf),
+		.reset = page_reset, .check = true });
+	struct page_buf *b = ward_pool_get(p);
+	b->bytes[0] = 1;  /* in use: writable */
+	ward_pool_put(p, b);
+	(void)b->bytes[100]; /* a read is not the bug this catches */
+	scribbles_after_put(b);
+	puts("not reached");
+}
+
+TEST(a_write_after_put_to_a_large_object_faults_at_the_writer)
+{
+	struct ward_test_spawned r = ward_test_spawn(large_write_after_put);
+#ifdef UNDER_ASAN
+	ASSERT_NE(r.status, 0);
+	ASSERT_CONTAINS(r.err, "use-after-poison");
+	ASSERT_CONTAINS(r.err, "scribbles_after_put");
+#else
+	ASSERT_EQ(r.status, 128 + SIGABRT);
+	ASSERT_TRUE(strstr(r.out, "not reached") == NULL);
+	ASSERT_CONTAINS(r.err, "ward: pool \"pages\": an object was written "
+			       "after it was put back at ");
+	ASSERT_CONTAINS(r.err, "test_pool.c:");
+	ASSERT_CONTAINS(r.err, "\tscribbles_after_put+0x");
+	ASSERT_CONTAINS(r.err, "\tlarge_write_after_put+0x");
+#endif
+	ward_test_spawned_free(&r);
+}
+
+/* A guarded pool's objects in use next to cached ones stay roots of the
+ * scan: what they point to is reachable, not lost. */
+static void *held_by_pooled;
+
+TEST(a_block_an_object_in_use_points_to_is_not_lost)
+{
+	ward_pool_t *p = ward_pool_new(&(struct ward_pool_config){
+		.name = "pages2", .size = sizeof(struct page_buf),
+		.reset = page_reset, .check = true });
+	struct page_buf *v[8];
+	for (int i = 0; i < 8; i++)
+		v[i] = ward_pool_get(p);
+	for (int i = 0; i < 8; i += 2)
+		ward_pool_put(p, v[i]); /* cached, read-only, between */
+	ward_leakcheck_t *lc = ward_leakcheck_begin();
+	void *block = ward_malloc(77);
+	memcpy(v[3]->bytes + 64, &block, sizeof(block));
+	block = NULL;
+	held_by_pooled = NULL;
+	ward_profile_t *leaks = NULL;
+	ASSERT_EQ(ward_leakcheck_end(lc, &leaks), 1);
+	struct ward_test_buf text = { 0 };
+	ward_profile_write(leaks, WARD_FORMAT_TEXT, ward_test_to_buf, &text);
+	ASSERT_TRUE(strstr(text.p, "heap/definite") == NULL);
+	free(text.p);
+	ward_profile_free(leaks);
+	memcpy(&block, v[3]->bytes + 64, sizeof(block));
+	ward_free(block);
+	for (int i = 1; i < 8; i += 2)
+		ward_pool_put(p, v[i]);
+	ward_pool_free(p);
+}
+
 TEST(a_double_put_names_both_puts)
 {
 	start();

@@ -490,7 +490,7 @@ static inline bool log_read(struct walk_log *log, uintptr_t addr,
 static inline __attribute__((always_inline)) int
 walk(uintptr_t sp, uintptr_t bp, uintptr_t pc, uintptr_t *pcs, int max,
      int skip, uintptr_t lo, uintptr_t hi, bool rules, struct walk_log *log,
-     bool *complete, uintptr_t *cfas)
+     bool *complete, uintptr_t *cfas, bool interrupted)
 {
 	uintptr_t bp_src = 0; /* where bp was loaded from; 0: the register */
 	bool bp_logged = false, ok = true;
@@ -510,7 +510,11 @@ walk(uintptr_t sp, uintptr_t bp, uintptr_t pc, uintptr_t *pcs, int max,
 	} while (0)
 
 	for (bool first = true; n < max && pc >= 4096; first = false) {
-		const struct rule *r = rule_for(pc);
+		/* Rules are looked up for a return address, whose call is the
+		 * byte before; an interrupted context's pc is the instruction
+		 * itself, which may be its function's first (the byte before
+		 * is another function's). */
+		const struct rule *r = rule_for(first && interrupted ? pc + 1 : pc);
 		/* A word that is no return address into code (a frame-pointer
 		 * chain through code built without one reads text or heap
 		 * addresses) ends the walk: it is never a frame. The first pc
@@ -619,7 +623,8 @@ int ward__capture_frames(uintptr_t pc, uintptr_t sp, uintptr_t bp,
 	if (!hi || sp >= hi || max <= 0)
 		return 0;
 	drop_stale_rules();
-	return walk(sp, bp, pc, pcs, max, 0, sp, hi, true, NULL, NULL, cfas);
+	return walk(sp, bp, pc, pcs, max, 0, sp, hi, true, NULL, NULL, cfas,
+		    true);
 }
 
 int ward__capture_context(uintptr_t pc, uintptr_t sp, uintptr_t bp,
@@ -631,7 +636,8 @@ int ward__capture_context(uintptr_t pc, uintptr_t sp, uintptr_t bp,
 	if (!hi || sp >= hi || max <= 0)
 		return 0;
 	drop_stale_rules();
-	return walk(sp, bp, pc, pcs, max, 0, sp, hi, true, NULL, NULL, NULL);
+	return walk(sp, bp, pc, pcs, max, 0, sp, hi, true, NULL, NULL, NULL,
+		    true);
 }
 
 __attribute__((noinline)) int ward__cfi_capture(uint32_t key, int max,
@@ -650,7 +656,7 @@ __attribute__((noinline)) int ward__cfi_capture(uint32_t key, int max,
 	 * without the memo, whose entry may be half written. */
 	if (__builtin_expect(memo_busy || (!memo && !memo_init()), 0)) {
 		int n = walk(sp, bp, pc, pcs, max, skip, lo, hi, rules, NULL,
-			     NULL, NULL);
+			     NULL, NULL, false);
 		*id = fn(key, pcs, ward__unhide(pcs, n));
 		return 0;
 	}
@@ -670,7 +676,7 @@ __attribute__((noinline)) int ward__cfi_capture(uint32_t key, int max,
 	m->bp_used = false;
 	bool complete;
 	int n = walk(sp, bp, pc, pcs, max, skip, lo, hi, rules, m, &complete,
-		     NULL);
+		     NULL, false);
 	*id = fn(key, pcs, ward__unhide(pcs, n));
 	if (complete && *id) {
 		m->sp = sp;

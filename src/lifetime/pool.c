@@ -18,6 +18,7 @@
  * holds its state, a checksum of its bytes when it was cached, and where it
  * was last got and put.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -28,9 +29,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "capture/capture.h"
 #include "core/clock.h"
 #include "core/grow.h"
 #include "core/lock.h"
@@ -84,6 +87,7 @@ struct ward_pool {
 	struct meta *metas;  /* checking mode: open addressing by obj */
 	size_t nmetas, capmetas;
 	void *template_obj;  /* checking mode: a new object, for reset */
+	size_t span;         /* guarded (below): the pages an object spans */
 	uint32_t trim_ms;
 	uint64_t next_trim_ns;
 	struct ward_pool *next_timed;
@@ -103,26 +107,61 @@ static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
 static _Atomic unsigned next_slot;
 static int pool_kind = -1;
 static pthread_mutex_t timed_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Every pool ever made, newest first (pool_make, under made_lock). */
+static struct ward_pool *made;
 /* Freed pools, kept (a few hundred bytes each) for the threads' caches. */
 static struct ward_pool *_Atomic dead_pools;
 
 /* ---- Objects made and freed --------------------------------------------- */
 
+/*
+ * Guarded objects: in checking mode, an object of a page or more (and not
+ * under AddressSanitizer, whose poisoning catches the write itself) gets
+ * pages of its own, made read-only while it is cached, so a write after
+ * put faults at the writing instruction; the fault handler names the
+ * pool, the put and the writer's stack, and ends the program, as
+ * AddressSanitizer would. Read-only, not inaccessible: the reachability
+ * scan takes a mapping right above an inaccessible one for a thread's
+ * stack (above its guard page), and would pass over an object in use
+ * next to a cached one.
+ */
+enum { PAGE = 4096 };
+
 static void *make(struct ward_pool *p)
 {
-	ward__in_registry++;
-	void *o = malloc(p->size);
-	ward__in_registry--;
+	void *o;
+	if (p->span) {
+		o = mmap(NULL, p->span, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (o == MAP_FAILED)
+			o = NULL;
+	} else {
+		ward__in_registry++;
+		o = malloc(p->size);
+		ward__in_registry--;
+	}
 	if (o && p->init)
 		p->init(o, p->h.arg);
 	return o;
 }
 
+/* A cached object's pages: inaccessible, or usable again. */
+static void guard(struct ward_pool *p, void *o, bool on)
+{
+	if (p->span)
+		mprotect(o, p->span, on ? PROT_READ : PROT_READ | PROT_WRITE);
+}
+
 static void destroy(struct ward_pool *p, void *o)
 {
 	UNPOISON(o, p->size);
+	guard(p, o, false);
 	if (p->destroy)
 		p->destroy(o, p->h.arg);
+	if (p->span) {
+		munmap(o, p->span);
+		return;
+	}
 	ward__in_registry++;
 	free(o);
 	ward__in_registry--;
@@ -335,6 +374,117 @@ static void misuse(struct ward_pool *p, const char *fmt, ...)
 	ward__log(WARD_LOG_WARN, "ward: pool \"%s\": %s\n", p->name, msg);
 }
 
+/* ---- Writes to guarded objects -------------------------------------------- */
+
+#ifndef WARD_ASAN /* there, AddressSanitizer's poisoning catches them */
+
+static struct sigaction fault_prev;
+static pthread_once_t fault_once = PTHREAD_ONCE_INIT;
+
+/* The cached object of guarded pool p whose pages hold addr, or NULL
+ * (p's lock held). */
+static struct meta *guarded_meta(struct ward_pool *p, uintptr_t addr)
+{
+	uintptr_t page = addr & ~(uintptr_t)(PAGE - 1);
+	for (size_t k = 0; k < p->span / PAGE && page >= k * PAGE; k++) {
+		struct meta *m = meta_find(p, (void *)(page - k * PAGE), false);
+		if (m && m->state == CACHED)
+			return m;
+	}
+	return NULL;
+}
+
+/* Not ours: what the program (or the default) does with the fault. */
+static void fault_chain(int sig, siginfo_t *si, void *uc)
+{
+	if (fault_prev.sa_flags & SA_SIGINFO) {
+		if (fault_prev.sa_sigaction) {
+			fault_prev.sa_sigaction(sig, si, uc);
+			return;
+		}
+	} else if (fault_prev.sa_handler != SIG_DFL &&
+		   fault_prev.sa_handler != SIG_IGN) {
+		fault_prev.sa_handler(sig);
+		return;
+	}
+	/* The default: the faulting instruction runs again and the fault
+	 * ends the process as it would have. */
+	signal(sig, SIG_DFL);
+}
+
+/* The writer's stack, one frame a line, named by the dynamic symbols. */
+static void writer_stack(void *ucv, char *out, size_t len)
+{
+	size_t at = 0;
+	out[0] = '\0';
+#if defined(__x86_64__)
+	ucontext_t *uc = ucv;
+	uintptr_t pcs[24];
+	int n = ward__capture_context((uintptr_t)uc->uc_mcontext.gregs[REG_RIP],
+				      (uintptr_t)uc->uc_mcontext.gregs[REG_RSP],
+				      (uintptr_t)uc->uc_mcontext.gregs[REG_RBP],
+				      pcs, 24);
+	for (int i = 0; i < n && at + 1 < len; i++) {
+		Dl_info di;
+		uintptr_t pc = i ? pcs[i] - 1 : pcs[i];
+		int w;
+		if (dladdr((void *)pc, &di) && di.dli_sname) {
+			const char *base = strrchr(di.dli_fname, '/');
+			w = snprintf(out + at, len - at, "\t%s+0x%lx (%s)\n",
+				     di.dli_sname,
+				     (unsigned long)(pc - (uintptr_t)di.dli_saddr),
+				     base ? base + 1 : di.dli_fname);
+		} else {
+			w = snprintf(out + at, len - at, "\t0x%lx\n",
+				     (unsigned long)pc);
+		}
+		if (w < 0)
+			break;
+		at += (size_t)w;
+	}
+#else
+	(void)ucv;
+	snprintf(out, len, "\t(no stack on this architecture)\n");
+#endif
+}
+
+static void guard_fault(int sig, siginfo_t *si, void *uc)
+{
+	uintptr_t addr = (uintptr_t)si->si_addr;
+	for (struct ward_pool *p = __atomic_load_n(&made, __ATOMIC_ACQUIRE); p;
+	     p = p->next_made) {
+		if (!p->span || pthread_mutex_trylock(&p->lock) != 0)
+			continue;
+		struct meta *m = guarded_meta(p, addr);
+		struct meta seen = m ? *m : (struct meta){ 0 };
+		pthread_mutex_unlock(&p->lock);
+		if (!m)
+			continue;
+		static char stack[4096];
+		writer_stack(uc, stack, sizeof(stack));
+		atomic_fetch_add(&p->misuses, 1);
+		ward__fatal("ward: pool \"%s\": an object was written after it "
+			    "was put back at %s:%d (its last get: %s:%d), by:\n%s",
+			    p->name, seen.put_file ? seen.put_file : "?",
+			    seen.put_line, seen.get_file ? seen.get_file : "?",
+			    seen.get_line, stack);
+	}
+	fault_chain(sig, si, uc);
+}
+
+/* The handler, once a pool guards its objects: only then, and chained to
+ * whatever handled SIGSEGV before. */
+static void fault_install(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = guard_fault;
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGSEGV, &sa, &fault_prev);
+}
+#endif
+
 /* The first byte where a reset object differs from a new one, or -1. */
 static long not_reset_at(struct ward_pool *p, const void *o)
 {
@@ -362,6 +512,7 @@ static __attribute__((noinline)) void *checked_get(struct ward_pool *p,
 	struct meta *m = o ? meta_find(p, o, false) : NULL;
 	if (o && m) {
 		UNPOISON(o, p->size);
+		guard(p, o, false);
 		if (checksum(o, p->size) != m->sum)
 			misuse(p, "an object was written after it was put back: "
 				  "put at %s:%d, found at the get at %s:%d "
@@ -433,6 +584,7 @@ static __attribute__((noinline)) void checked_put(struct ward_pool *p, void *o,
 		return;
 	}
 	POISON(o, p->size);
+	guard(p, o, true);
 	ward__mutex_unlock(&p->lock);
 	atomic_fetch_add(&p->puts, 1);
 }
@@ -602,7 +754,6 @@ static void *trimmer(void *unused)
  * never inherits one held by a thread that did not come along. Pools are
  * never freed, so the list only grows. */
 static pthread_mutex_t made_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct ward_pool *made;
 static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 
 static void fork_prepare(void)
@@ -693,7 +844,7 @@ static struct ward_pool *pool_make(const char *name, size_t size)
 	pthread_mutex_init(&p->lock, NULL);
 	ward__mutex_lock(&made_lock);
 	p->next_made = made;
-	made = p;
+	__atomic_store_n(&made, p, __ATOMIC_RELEASE); /* guard_fault reads it */
 	ward__mutex_unlock(&made_lock);
 	return p;
 }
@@ -718,6 +869,12 @@ WARD_API ward_pool_t *ward_pool_new(const struct ward_pool_config *cfg)
 	if (p->h.check) {
 		if (pool_kind < 0)
 			pool_kind = ward_kind_register("pool");
+#ifndef WARD_ASAN
+		if (cfg->size >= PAGE) {
+			p->span = (cfg->size + PAGE - 1) & ~(size_t)(PAGE - 1);
+			pthread_once(&fault_once, fault_install);
+		}
+#endif
 		/* A new object, reset: what every reset object must equal. */
 		p->template_obj = make(p);
 		if (p->template_obj)
