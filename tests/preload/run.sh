@@ -918,11 +918,16 @@ case $got in
 *) bad "a rebuilt binary does not name an older profile's frames, and ward says why" "$got" ;;
 esac
 
-# ward watch names the cache that grows, not the sites that stay level
-# (examples/growing_cache.c).
-"$build/growing_cache" 0 8 >"$work/gc.out" 2>&1 &
-for i in $(seq 1 50); do grep -q 'serving on port' "$work/gc.out" 2>/dev/null && break; sleep 0.05; done
-port=$(sed -n 's/.*serving on port \([0-9]*\).*/\1/p' "$work/gc.out")
+# examples/growing_cache.c in the background for SECONDS; $port is where
+# it serves.
+start_growing_cache() { # OUT SECONDS
+	"$build/growing_cache" 0 "$2" >"$1" 2>&1 &
+	for i in $(seq 1 50); do grep -q 'serving on port' "$1" 2>/dev/null && break; sleep 0.05; done
+	port=$(sed -n 's/.*serving on port \([0-9]*\).*/\1/p' "$1")
+}
+
+# ward watch names the cache that grows, not the sites that stay level.
+start_growing_cache "$work/gc.out" 8
 "$ward" watch "http://127.0.0.1:$port/debug/pprof/heap" --every 1 --window 3 --count 4 \
 	>"$work/watch.out" 2>&1
 wait
@@ -935,9 +940,7 @@ else
 fi
 # ward top: the sites largest first, with what each gained since the last
 # fetch: the cache climbs, the level site stays at +0.
-"$build/growing_cache" 0 6 >"$work/gc2.out" 2>&1 &
-for i in $(seq 1 50); do grep -q 'serving on port' "$work/gc2.out" 2>/dev/null && break; sleep 0.05; done
-port=$(sed -n 's/.*serving on port \([0-9]*\).*/\1/p' "$work/gc2.out")
+start_growing_cache "$work/gc2.out" 6
 "$ward" top "http://127.0.0.1:$port/debug/pprof/heap" --every 1 --count 3 --lines 5 \
 	>"$work/top.out" 2>&1
 wait
