@@ -196,11 +196,13 @@ TEST(pools_from_many_threads_keep_their_counts)
 /* Figures read on another thread while the workers' counts wait in their
  * caches: they count those too, and a counter never goes back. */
 static atomic_bool churning;
+static atomic_int holding;
 
 static void *hold_two(void *unused)
 {
 	(void)unused;
 	void *a = ward_pool_get(shared_pool), *b = ward_pool_get(shared_pool);
+	atomic_fetch_add(&holding, 1);
 	while (atomic_load(&churning)) {
 		void *c = ward_pool_get(shared_pool);
 		ward_pool_put(shared_pool, c);
@@ -216,9 +218,12 @@ TEST(another_thread_reads_the_counts_waiting_in_caches)
 	start();
 	shared_pool = conn_pool(false, conn_reset);
 	atomic_store(&churning, true);
+	atomic_store(&holding, 0);
 	pthread_t th[2];
 	for (int i = 0; i < 2; i++)
 		ASSERT_EQ(pthread_create(&th[i], NULL, hold_two, NULL), 0);
+	while (atomic_load(&holding) < 2) /* each holds its two */
+		usleep(100);
 	uint64_t last_gets = 0, last_puts = 0;
 	struct ward_pool_stats st;
 	for (int i = 0; i < 100000; i++) { /* 10 s at most */
