@@ -198,17 +198,12 @@ static pthread_mutex_t sets_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct cache_set *sets;
 static __thread struct cache_set my_set;
 
-static inline void count(uint64_t *c, uint64_t v)
-{
-	__atomic_store_n(c, v, __ATOMIC_RELAXED);
-}
-
 /* Move c's counts to its pool p. */
 static void publish(struct ward_pool *p, struct tcache *c)
 {
 	uint64_t gets = c->gets, puts = c->puts;
-	count(&c->gets, 0);
-	count(&c->puts, 0);
+	__atomic_store_n(&c->gets, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&c->puts, 0, __ATOMIC_RELAXED);
 	atomic_fetch_add_explicit(&p->gets, gets, memory_order_release);
 	atomic_fetch_add_explicit(&p->puts, puts, memory_order_release);
 }
@@ -604,7 +599,7 @@ static __attribute__((noinline)) void *get_slow(struct ward_pool *p,
 		victim = true;
 	}
 	ward__mutex_unlock(&p->lock);
-	count(&c->gets, c->gets + 1);
+	WARD__POOL_COUNT(c->gets);
 	if (c->n) {
 		if (victim)
 			atomic_fetch_add_explicit(&p->victim_hits, 1,
@@ -626,7 +621,7 @@ WARD_API void *ward__pool_get(ward_pool_t *p, const char *file, int line)
 	}
 	struct tcache *c = cache_for(p);
 	if (__builtin_expect(c->n > 0, 1)) {
-		count(&c->gets, c->gets + 1);
+		WARD__POOL_COUNT(c->gets);
 		return c->obj[--c->n];
 	}
 	return get_slow(p, c);
@@ -644,7 +639,7 @@ static __attribute__((noinline)) void put_slow(struct ward_pool *p,
 	publish(p, c);
 	if (c->n < TCACHE) {
 		c->obj[c->n++] = o;
-		count(&c->puts, c->puts + 1);
+		WARD__POOL_COUNT(c->puts);
 	} else {
 		destroy(p, o);
 	}
@@ -663,7 +658,7 @@ WARD_API void ward__pool_put(ward_pool_t *p, void *o, const char *file,
 	struct tcache *c = cache_for(p);
 	if (__builtin_expect(c->n < TCACHE, 1)) {
 		c->obj[c->n++] = o;
-		count(&c->puts, c->puts + 1);
+		WARD__POOL_COUNT(c->puts);
 		return;
 	}
 	put_slow(p, c, o);

@@ -179,18 +179,22 @@ static void entry_end(struct ref_entry *e)
 	ward__in_registry--;
 }
 
-/* The stack of a release: copied where book_give reads it (capture's
- * callback; 0 keeps the walk from being remembered as an id). */
-static __thread uintptr_t release_pcs[64];
-static __thread int release_depth;
+/* The stack of a release, copied by capture's callback into book_give's
+ * buffer (returning 0 keeps the walk from being remembered as an id). */
+enum { RELEASE_DEPTH = 64 };
+struct walk_copy {
+	uintptr_t pcs[RELEASE_DEPTH];
+	int n;
+};
+static __thread struct walk_copy *walk_into;
 
 static uint32_t keep_walk(uint32_t key, const uintptr_t *pcs, int n)
 {
 	(void)key;
-	if (n > 64)
-		n = 64;
-	memcpy(release_pcs, pcs, (size_t)n * sizeof(*pcs));
-	release_depth = n;
+	if (n > RELEASE_DEPTH)
+		n = RELEASE_DEPTH;
+	memcpy(walk_into->pcs, pcs, (size_t)n * sizeof(*pcs));
+	walk_into->n = n;
 	return 0;
 }
 
@@ -231,7 +235,8 @@ static int affinity(const uintptr_t *t, int nt, const uintptr_t *r, int nr)
  * the entry it most likely pairs with ends. */
 static __attribute__((noinline)) void book_give(struct book *b, int skip)
 {
-	release_depth = 0;
+	struct walk_copy release = { .n = 0 };
+	walk_into = &release;
 	ward__capture((uint32_t)retain_kind, skip + 1, keep_walk);
 	ward__mutex_lock(&b->lock);
 	struct ref_entry *best = NULL;
@@ -242,7 +247,7 @@ static __attribute__((noinline)) void book_give(struct book *b, int skip)
 		if (!site)
 			continue;
 		int score = affinity(site->pcs, (int)site->depth,
-				     release_pcs, release_depth);
+				     release.pcs, release.n);
 		if (score >= best_score) { /* newest first: the oldest tie wins */
 			best = e;
 			best_score = score;
