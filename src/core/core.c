@@ -40,7 +40,7 @@ __thread int ward__in_registry __attribute__((tls_model("initial-exec")));
  * when the table is full is simply not remembered: the scan then reads it
  * as the program's, which can only make blocks look reachable.
  */
-enum { OWN_MAPS = 1024 };
+enum { OWN_MAPS = 4096 };
 static struct {
 	_Atomic uintptr_t lo, hi;
 } own[OWN_MAPS];

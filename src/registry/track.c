@@ -26,6 +26,7 @@
 
 #include "core/grow.h"
 #include "core/lock.h"
+#include "core/map.h"
 #include "registry/registry.h"
 #include "registry/sample.h"
 #include "core/spin.h"
@@ -242,10 +243,12 @@ static uint64_t big_get(int kind, uintptr_t h, bool remove)
 
 static int shard_grow(struct shard *s)
 {
-	uint32_t ncap = s->cap ? s->cap * 2 : 64;
-	ward__in_registry++;
-	struct record *slots = calloc(ncap, sizeof(*slots));
-	ward__in_registry--;
+	uint32_t ncap = s->cap ? s->cap * 2 : 256;
+	/* Mapped as ward's own, never from malloc: the slots hold every
+	 * live handle, and a table the reachability scan read as the
+	 * program's memory (a large block glibc maps apart, any block of
+	 * another allocator's arenas) would make every block reachable. */
+	struct record *slots = ward__map(ncap * sizeof(*slots));
 	if (!slots)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < s->cap; i++) {
@@ -256,9 +259,7 @@ static int shard_grow(struct shard *s)
 			k = (k + 1) & (ncap - 1);
 		slots[k] = s->slots[i];
 	}
-	ward__in_registry++;
-	free(s->slots);
-	ward__in_registry--;
+	ward__unmap(s->slots, s->cap * sizeof(*s->slots));
 	s->slots = slots;
 	s->cap = ncap;
 	return 0;

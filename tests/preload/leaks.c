@@ -225,6 +225,40 @@ NOINLINE void leak_indirect(void)
 	leak_kept();
 }
 
+/* Many live blocks: 400,000 still reachable from a global (lists of
+ * 1000) and 100 definitely lost, each in a list of its own of 10. With
+ * this many, the live set's tables are large: the scan must not read them
+ * as the program's memory (every block would look reachable). */
+struct many {
+	struct many *next;
+	char pad[24];
+};
+struct many *many_lists[400]; /* not static: the stores must stay */
+
+NOINLINE static struct many *many_list(int n)
+{
+	struct many *head = NULL;
+	for (int i = 0; i < n; i++) {
+		struct many *m = malloc(sizeof(*m));
+		m->next = head;
+		head = m;
+	}
+	return head;
+}
+
+NOINLINE void leak_among_many(void)
+{
+	for (int i = 0; i < 100; i++)
+		KEEP(many_list(10));
+}
+
+NOINLINE static void leak_many(void)
+{
+	for (int l = 0; l < 400; l++)
+		many_lists[l] = many_list(1000);
+	leak_among_many();
+}
+
 /* What only thread-local storage points to is still reachable: one block
  * from this thread's __thread variable. */
 __thread char *tls_kept; /* not static: the store must stay */
@@ -845,6 +879,8 @@ int main(int argc, char **argv)
 		leak_fork();
 	else if (strcmp(what, "indirect") == 0)
 		leak_indirect();
+	else if (strcmp(what, "many") == 0)
+		leak_many();
 	else if (strcmp(what, "snapshot") == 0)
 		leak_snapshot();
 	else if (strcmp(what, "tls") == 0)
