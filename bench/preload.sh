@@ -1,9 +1,9 @@
 #!/bin/sh
-# The preload tracer's costs, in one run, against the same workloads run
-# plain and under heaptrack, valgrind memcheck and LeakSanitizer:
-#  - alloc_work (bench/alloc_work.c): 2M malloc/free pairs ten frames deep;
-#  - the real-program matrix of tests/preload/run.sh.
-# Times are wall clock, best of three. Prints ANCHOR lines for run.sh.
+# The preload tracer's cost per allocation, in one run, against the same
+# workload run plain and under heaptrack, valgrind memcheck and
+# LeakSanitizer: alloc_work (bench/alloc_work.c), 2M malloc/free pairs ten
+# frames deep. (Real programs: bench/real.sh.) Times are wall clock, best
+# of three. Prints ANCHOR lines for run.sh.
 #
 #   preload.sh BUILD_DIR
 set -eu
@@ -85,33 +85,3 @@ if command -v clang >/dev/null 2>&1; then
 		t=$(best_of "$work/work_clang" $pairs)
 		echo "ANCHOR work_clang_plain_ns $t"
 fi
-
-# The real programs.
-mkdir -p "$work/r"
-cd "$work/r"
-seq 1 400000 >data
-printf 'all: a b\n\t@echo done\na:\n\t@echo a\nb: a\n\t@echo b\n' >Makefile
-cp "$here/alloc_work.c" .
-export GIT_AUTHOR_NAME=ward GIT_AUTHOR_EMAIL=w@example.org GIT_COMMITTER_NAME=ward \
-	GIT_COMMITTER_EMAIL=w@example.org GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null \
-	GIT_AUTHOR_DATE="2026-01-01T00:00:00Z" GIT_COMMITTER_DATE="2026-01-01T00:00:00Z"
-prog() { # NAME CMD...
-	name=$1
-	shift
-	: >"$work/expect"
-	expect_from "$@"
-	p=$(best_of "$@")
-	f=$(best_of "$ward" run --quiet -o "$work/p.pb.gz" -- "$@")
-	s=$(best_of "$ward" run --quiet --sample 524288 -o "$work/p.pb.gz" -- "$@")
-	echo "ANCHOR prog_${name}_plain_ns $p"
-	echo "ANCHOR prog_${name}_full_ns $f"
-	echo "ANCHOR prog_${name}_sampled_ns $s"
-}
-prog python3 /usr/bin/python3 -c 'd = [{"k": i} for i in range(300000)]; print(len(d))'
-prog sqlite3 sqlite3 :memory: 'create table t(a); with recursive c(x) as (select 1 union all select x+1 from c where x<100000) insert into t select x from c; select count(*) from t;'
-prog perl perl -e 'my %h; $h{$_} = $_ for 1..100000; print scalar(keys %h)'
-prog bash bash -c 'x=; for i in $(seq 1 3000); do x="$x$i"; done; echo ${#x}'
-prog xz sh -c 'xz -T2 -c data >/dev/null'
-prog gcc gcc -O2 -c alloc_work.c -o /dev/null
-prog git sh -c 'rm -rf g && git init -q g && cd g && echo x >f && git add f && git commit -qm m && git log --oneline'
-prog make make -s

@@ -18,8 +18,13 @@
 #
 # The preload figures come from bench/preload.sh: bench/alloc_work.c's 2M
 # malloc/free pairs plain, under `ward run` (full and sampled), heaptrack,
-# valgrind and LeakSanitizer; and the geometric mean of the slowdowns of the
-# real-program matrix (python3, sqlite3, perl, bash, xz -T2, gcc, git, make).
+# valgrind and LeakSanitizer.
+#
+# The real workloads' figures come from bench/real.sh: cc1, sqlite3, perl,
+# git, python3, xz and a 4-thread stress, each plain, under ward (full,
+# full without its report, sampled), heaptrack, LeakSanitizer (the stress)
+# and jemalloc with and without its heap profiling; and the exit scan of
+# 1.6M live blocks against LeakSanitizer's exit-time check.
 #
 # The owners' figures come from bench/bench_owner.c: an owner made with one
 # block and released, against talloc_new + talloc_size + talloc_free; one
@@ -72,6 +77,8 @@ cc -O2 -g -fno-omit-frame-pointer -I"$here/../include" "$here/bench_http.c" \
 "$tmp/bench_http" >>"$tmp/anchors"
 # The preload tracer against plain runs, heaptrack, valgrind and LSan.
 "$here/preload.sh" "$build" >>"$tmp/anchors"
+# Real workloads, against heaptrack, LSan and jemalloc's profiling.
+"$here/real.sh" "$build" >>"$tmp/anchors"
 
 if ! command -v go >/dev/null 2>&1; then
 	echo "bench: the Go toolchain is missing; install it with: sudo apt-get install -y golang-go" >&2
@@ -131,16 +138,29 @@ END {
 	if ("work_lsan_ns" in b)
 		printf "BENCH preload_full_lsan_over_ward %.2f ratio\n", (b["work_lsan_ns"] - b["work_clang_plain_ns"]) / (full - plain)
 	printf "BENCH preload_work_sampled_slowdown %.3f ratio\n", b["work_ward_sampled_ns"] / plain
-	lf = 0; ls = 0; np = 0
-	for (k in b) if (k ~ /^prog_.*_plain_ns$/) {
-		name = k; sub(/^prog_/, "", name); sub(/_plain_ns$/, "", name)
-		lf += log(b["prog_" name "_full_ns"] / b[k])
-		ls += log(b["prog_" name "_sampled_ns"] / b[k])
+	# Real workloads: geometric means over them.
+	lf = 0; lh = 0; ls = 0; lj = 0; np = 0
+	for (k in b) if (k ~ /^real_.*_plain_ns$/) {
+		w = k; sub(/^real_/, "", w); sub(/_plain_ns$/, "", w)
+		p = b[k]; f = b["real_" w "_full_ns"]
+		lf += log(f / p)
+		lh += log((f - p) / (b["real_" w "_heaptrack_ns"] - p))
+		ls += log(b["real_" w "_sampled_ns"] / p)
+		lj += log((b["real_" w "_sampled_ns"] / p) / (b["real_" w "_je_prof_ns"] / b["real_" w "_je_plain_ns"]))
 		np++
+		printf "BENCH real_%s_full_slowdown %.3f ratio\n", w, f / p
+		printf "BENCH real_%s_sampled_slowdown %.3f ratio\n", w, b["real_" w "_sampled_ns"] / p
 	}
 	if (np) {
-		printf "BENCH preload_full_slowdown %.3f ratio\n", exp(lf / np)
-		printf "BENCH preload_sampled_slowdown %.3f ratio\n", exp(ls / np)
+		printf "BENCH real_full_slowdown %.3f ratio\n", exp(lf / np)
+		printf "BENCH real_full_vs_heaptrack %.3f ratio\n", exp(lh / np)
+		printf "BENCH real_sampled_slowdown %.3f ratio\n", exp(ls / np)
+		printf "BENCH sampled_vs_jemalloc_prof %.3f ratio\n", exp(lj / np)
+		printf "BENCH stress_full_vs_lsan %.3f ratio\n", b["real_stress_full_ns"] / b["real_stress_lsan_ns"]
+		printf "BENCH report_cost_ratio %.3f ratio\n", b["real_git_full_ns"] / b["real_git_quiet_ns"]
+		scan = (b["scan_ward_on_ns"] - b["scan_ward_off_ns"]) / 1e6
+		printf "BENCH scan_1600k_ms %.1f ms\n", scan
+		printf "BENCH scan_vs_lsan %.3f ratio\n", scan * 1e6 / (b["scan_lsan_on_ns"] - b["scan_lsan_off_ns"])
 	}
 	printf "BENCH panic_mallocs_per_op %.6f count\n", b["panic_mallocs_per_op"]
 	printf "BENCH owner_one_block_ns %.1f ns\n", b["owner_one_block"]

@@ -45,6 +45,17 @@
 #include "core/map.h"
 #include "scan/scan.h"
 
+/* Under valgrind, what the kernel shows a thread blocking is not what it
+ * blocks (below). */
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#endif
+#endif
+#ifndef RUNNING_ON_VALGRIND
+#define RUNNING_ON_VALGRIND 0
+#endif
+
 /* Threads of this process other than the caller: up to max tids. */
 int ward__list_threads(int *tids, int max)
 {
@@ -173,7 +184,7 @@ static ssize_t read_task_file(int tid, const char *file, char *buf,
 	return n;
 }
 
-static enum doing doing(int tid, uintptr_t *sp)
+static enum doing doing(int tid, uintptr_t *sp, long *nr_out)
 {
 	char buf[256];
 	if (read_task_file(tid, "syscall", buf, sizeof(buf)) <= 0)
@@ -185,6 +196,7 @@ static enum doing doing(int tid, uintptr_t *sp)
 	long nr = strtol(p, &end, 10);
 	if (end == p)
 		return RUNNING;
+	*nr_out = nr;
 	int skip = nr < 0 ? 0 : 6;
 	for (p = end; skip > 0; skip--) {
 		strtoull(p, &end, 16);
@@ -196,6 +208,39 @@ static enum doing doing(int tid, uintptr_t *sp)
 	if (end == p || *sp == 0)
 		return RUNNING;
 	return nr == SYS_rt_sigtimedwait ? SIGWAIT : ASLEEP;
+}
+
+/*
+ * Whether a thread asleep in system call nr while it blocks ward's signal
+ * will soon take it: only around pthread_create(), which blocks every
+ * signal in the creating thread across clone() and in the new thread
+ * until it is set up. One asleep in anything else (a worker that blocks
+ * every signal and waits on a futex or a pipe, as xz's do) never will:
+ * waiting for it is only time lost at the program's exit. Under valgrind
+ * every thread it is not running shows as blocking everything: there,
+ * wait as for the others.
+ */
+static bool blocked_briefly(long nr)
+{
+	if (RUNNING_ON_VALGRIND)
+		return true;
+	switch (nr) {
+	case SYS_clone:
+#ifdef SYS_clone3
+	case SYS_clone3:
+#endif
+	case SYS_rt_sigprocmask:
+	case SYS_set_robust_list:
+#ifdef SYS_rseq
+	case SYS_rseq:
+#endif
+	case SYS_mmap:
+	case SYS_mprotect:
+	case SYS_madvise:
+		return true;
+	default:
+		return false;
+	}
 }
 
 /* Whether thread tid blocks signal sig (from its SigBlk mask). */
@@ -224,13 +269,15 @@ int ward__thread_stack(int tid, uintptr_t *pcs, int max, uintptr_t *self)
 		ward__mutex_unlock(&stack_lock);
 		return -ENOTSUP;
 	}
-	/* A thread in sigwait() would take it for the program's own. (One
-	 * that blocks it is sent it all the same: what the kernel shows as
-	 * blocked is not always what the thread blocks — valgrind blocks
-	 * every signal of a thread it is not running — and it answers
-	 * within the second, or never.) */
+	/* A thread in sigwait() would take it for the program's own; one
+	 * asleep with it blocked will not answer (blocked_briefly()). Any
+	 * other is sent it: one running with it blocked answers within the
+	 * second, or never. */
 	uintptr_t sp;
-	if (doing(tid, &sp) == SIGWAIT) {
+	long nr = -1;
+	enum doing d = doing(tid, &sp, &nr);
+	if (d == SIGWAIT ||
+	    (d == ASLEEP && !blocked_briefly(nr) && blocks(tid, sig))) {
 		ward__mutex_unlock(&stack_lock);
 		return -ETIMEDOUT;
 	}
@@ -343,10 +390,12 @@ int ward__threads_stop(const struct ward__stopped **out)
 	nheld = 0;
 	for (int i = 0, tries = 0; i < n; i++) {
 		uintptr_t sp = 0;
+		long nr = -1;
 		enum doing d;
-		while ((d = doing(tids[i], &sp)) == SIGWAIT ||
+		while ((d = doing(tids[i], &sp, &nr)) == SIGWAIT ||
 		       (d != GONE && blocks(tids[i], sig))) {
-			if (++tries > 250) {
+			if (++tries > 250 || d == SIGWAIT ||
+			    (d == ASLEEP && !blocked_briefly(nr))) {
 				if (nheld == MAX_HELD)
 					return -1;
 				/* Running, its stack moves under any read:

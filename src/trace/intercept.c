@@ -806,8 +806,9 @@ static void write_report(const ward_profile_t *p)
  * Threads still running at exit: each is asked where it is now (it walks
  * its own stack from where ward's signal finds it), and the report shows
  * that stack beside the one that started it, labelled "running at exit".
- * At most a second and a half in all: a thread that blocks signals does
- * not answer.
+ * At most a second and a half in all. A thread asleep with every signal
+ * blocked is not asked (it would not answer): its leak is reported with
+ * the stack that started it only.
  */
 static void note_running(uintptr_t self, const uintptr_t *pcs, int n,
 			 void *arg)
