@@ -132,6 +132,14 @@ if [ "$st" = 2 ] && grep -q "supp3: line 2: not a suppression" "$work/e1"; then
 else
 	bad "a bad suppression line is refused with its line number" "status $st: $(cat "$work/e1")"
 fi
+rm -f "$work/ran"
+"$ward" run --quiet --suppressions "$work/supp3" -o "$work/f3.pb.gz" -- touch "$work/ran" 2>"$work/e2"
+st=$?
+if [ "$st" = 2 ] && [ ! -e "$work/ran" ] && grep -q "supp3: line 2: not a suppression" "$work/e2"; then
+	ok "ward run refuses a bad suppressions file before the program runs"
+else
+	bad "ward run refuses a bad suppressions file before the program runs" "status $st, ran: $([ -e "$work/ran" ] && echo yes || echo no)" "$(cat "$work/e2")"
+fi
 if "$ward" report "$work/malloc_loop.pb.gz" | grep -q "_IO_file_doallocate" ||
 	! "$ward" report --no-default-suppressions "$work/malloc_loop.pb.gz" | grep -q "_IO_file_doallocate"; then
 	bad "stdio's buffer is suppressed by default, and shown with --no-default-suppressions"
@@ -978,7 +986,7 @@ status_is "ward watch: an endpoint that does not answer is one line, status 2" 2
 	"$(cat "$work/watch.err")"
 
 # Every check above ran (one that did not is a failure too).
-planned=141
+planned=142
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"

@@ -1280,13 +1280,19 @@ static int run_verdict(const struct run_opts *o, const char *program,
 		       pid_t pid, int st, bool have, bool exec_failed)
 {
 	int status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-	/* Read once: the report and the verdict see the same suppressions. */
-	ward_suppressions_t *supp = suppressions(o->supp_file, o->supp_defaults);
+	/* Read once: the report and the verdict see the same suppressions.
+	 * Quiet and with no verdict to give, nothing reads the profile
+	 * (matching suppressions names frames: libc's debug information
+	 * alone takes tens of milliseconds to load). */
+	ward_profile_t *p = NULL;
 	struct ward_suppressed gone = { 0, 0, 0 };
-	ward_profile_t *p = have ? load(o->out) : NULL;
-	if (p)
-		ward_profile_suppress(p, supp, &gone);
-	ward_suppressions_free(supp);
+	if (have && (!o->quiet || o->fail_on_leak)) {
+		ward_suppressions_t *supp = suppressions(o->supp_file,
+							 o->supp_defaults);
+		if ((p = load(o->out)))
+			ward_profile_suppress(p, supp, &gone);
+		ward_suppressions_free(supp);
+	}
 	if (!o->quiet && p) {
 		if (o->json) {
 			ward_profile_write(p, WARD_FORMAT_JSON, to_stderr, NULL);
@@ -1341,6 +1347,11 @@ static int cmd_run(int argc, char **argv)
 	int i = parse_run(argc, argv, &o);
 	if (i == 0)
 		return 0;
+
+	/* A suppressions file that does not parse is said before the
+	 * program runs, not after. */
+	if (o.supp_file)
+		ward_suppressions_free(suppressions(o.supp_file, false));
 
 	char preload[PATH_MAX], abs[PATH_MAX], escaped[2 * PATH_MAX];
 	find_preload(preload, sizeof(preload));
