@@ -22,6 +22,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "core/grow.h"
@@ -31,6 +32,10 @@
 #include "registry/sample.h"
 #include "core/spin.h"
 #include "ward/track.h"
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
 
 /* ---- Kinds ------------------------------------------------------------- */
 
@@ -251,6 +256,8 @@ static int shard_grow(struct shard *s)
 	struct record *slots = ward__map(ncap * sizeof(*slots));
 	if (!slots)
 		return -ENOMEM;
+	/* Every page is written below: fault them in at once. */
+	madvise(slots, ncap * sizeof(*slots), MADV_POPULATE_WRITE);
 	for (uint32_t i = 0; i < s->cap; i++) {
 		if (!s->slots[i].site)
 			continue;
@@ -260,8 +267,9 @@ static int shard_grow(struct shard *s)
 		slots[k] = s->slots[i];
 	}
 	ward__unmap(s->slots, s->cap * sizeof(*s->slots));
-	s->slots = slots;
-	s->cap = ncap;
+	/* Stored atomically for prefetch_slot(), which reads them unlocked. */
+	__atomic_store_n(&s->slots, slots, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->cap, ncap, __ATOMIC_RELAXED);
 	return 0;
 }
 
@@ -273,6 +281,27 @@ static void raise_peak(_Atomic uint64_t *peak, int64_t now)
 						      memory_order_relaxed,
 						      memory_order_relaxed))
 		;
+}
+
+/*
+ * Start loading the slot where a record for handle would go, so that the
+ * cache miss it costs (the table is as large as the live set, and hashing
+ * scatters neighbouring blocks over it) overlaps the stack capture that
+ * precedes the insert. Unlocked: a table grown meanwhile makes it a
+ * prefetch of the wrong line, which cannot fault.
+ */
+static inline void prefetch_slot(int kind, uintptr_t handle)
+{
+	struct kind_table *t = atomic_load_explicit(&tables[kind],
+						    memory_order_acquire);
+	if (!t)
+		return;
+	uint64_t h = mix(handle);
+	struct shard *s = &t->shards[h & (SHARDS - 1)];
+	struct record *slots = __atomic_load_n(&s->slots, __ATOMIC_RELAXED);
+	uint32_t cap = __atomic_load_n(&s->cap, __ATOMIC_RELAXED);
+	if (slots && cap)
+		__builtin_prefetch(&slots[(uint32_t)(h >> 6) & (cap - 1)], 1);
 }
 
 /* Insert a record; the site is already interned. */
@@ -421,6 +450,7 @@ __attribute__((noinline)) int ward__track_at(int kind, uintptr_t handle,
 {
 	if (kind < 0 || kind >= WARD_KIND_MAX || !ward_kind_name(kind))
 		return -EINVAL;
+	prefetch_slot(kind, handle);
 	uint32_t site = ward__site_capture((uint32_t)kind, skip + 1);
 	if (!site)
 		return -ENOMEM;
