@@ -273,6 +273,18 @@ WARD_API const char *ward_save_strerror(int err);
  * id (/usr/lib/debug/.build-id): the ward command turns it on. */
 WARD_API void ward_symbolize_separate_debuginfo(bool on);
 
+/*
+ * Keep the source positions found for each ELF file in dir, one file per
+ * GNU build id, and look there first: reading DWARF (the C library's
+ * separate debug file alone is megabytes of compressed sections) is then
+ * paid once per file and address, not once per report. What was added is
+ * written at exit (atomically; a cache file that does not parse is
+ * ignored and rewritten). NULL or "" turns it off (the default). The ward
+ * command keeps it in $WARD_CACHE_DIR, else $XDG_CACHE_HOME/ward/lines,
+ * else ~/.cache/ward/lines.
+ */
+WARD_API void ward_symbolize_cache(const char *dir);
+
 #ifdef __cplusplus
 }
 #endif

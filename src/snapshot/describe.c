@@ -292,3 +292,8 @@ WARD_API void ward_symbolize_separate_debuginfo(bool on)
 {
 	ward__separate_debuginfo = on;
 }
+
+WARD_API void ward_symbolize_cache(const char *dir)
+{
+	ward__symcache_dir(dir);
+}

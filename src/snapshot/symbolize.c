@@ -621,6 +621,15 @@ int ward__source_frames(const char *path, uint64_t vaddr,
 		return -EINVAL;
 	ward__mutex_lock(&lock);
 	ward__in_registry++;
+	/* Known from an earlier run: no debug information opened. */
+	struct elf_syms *e = get(path);
+	const char *build_id = e && e->regular ? e->build_id : "";
+	if ((rc = ward__symcache_get(build_id, vaddr, out, max)) != -EAGAIN) {
+		ward__in_registry--;
+		ward__mutex_unlock(&lock);
+		return rc;
+	}
+	rc = -ENOENT;
 	Dwfl_Module *mod = module_of(path, &bias);
 	Dwfl_Line *ln = mod ? dw.dwfl_module_getsrc(mod, vaddr + bias) : NULL;
 	int lineno = 0;
@@ -636,6 +645,7 @@ int ward__source_frames(const char *path, uint64_t vaddr,
 			rc = 1;
 		}
 	}
+	ward__symcache_put(build_id, vaddr, out, rc > 0 ? rc : 0);
 	ward__in_registry--;
 	ward__mutex_unlock(&lock);
 	return rc;

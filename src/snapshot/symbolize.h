@@ -60,6 +60,20 @@ struct ward__src_frame {
 int ward__source_frames(const char *path, uint64_t vaddr,
 			struct ward__src_frame *out, int max);
 
+/*
+ * What ward__source_frames() found, kept across runs by build id
+ * (symcache.c). ward__symcache_dir: where (NULL or "": nowhere); what was
+ * added is written there at exit. ward__symcache_get: the count kept for
+ * the address, -ENOENT when it has no source position, -EAGAIN when the
+ * cache does not know. ward__symcache_put: keep a count (>= 0, 0 for
+ * none) and its frames. Under symbolize.c's lock.
+ */
+void ward__symcache_dir(const char *dir);
+int ward__symcache_get(const char *build_id, uint64_t vaddr,
+		       struct ward__src_frame *out, int max);
+void ward__symcache_put(const char *build_id, uint64_t vaddr,
+			const struct ward__src_frame *frames, int n);
+
 /* The global or static variable holding address addr of this process
  * (its name, the distance from its start, the object's path, valid until
  * the thread's next call): 0, -ESRCH when no sized data symbol covers it,

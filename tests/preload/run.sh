@@ -13,6 +13,8 @@ ward="$build/ward"
 leaks="$build/leaks"
 work=$(mktemp -d /tmp/ward-preload-XXXXXX)
 trap 'rm -rf "$work"' EXIT
+# Source positions are kept here, not in the user's cache.
+export WARD_CACHE_DIR="$work/lines"
 pass=0 fail=0
 
 ok() { pass=$((pass + 1)); echo "ok   $1"; }
@@ -110,6 +112,36 @@ if "$ward" report "$work/cxx.pb.gz" | grep -q "heap/definite  copy_name(char con
 else
 	bad "strdup's block is acquired at its caller" "$("$ward" report "$work/cxx.pb.gz" | head -8)"
 fi
+
+# Source positions kept across reports, one file per build id: the same
+# report from the cache as from the debug information; the cache is what
+# is read; a file that does not parse is ignored and rewritten; an empty
+# WARD_CACHE_DIR keeps nothing.
+c="$work/cache1"
+WARD_CACHE_DIR="$c" "$ward" report "$work/malloc_loop.pb.gz" >"$work/c1.out" 2>&1
+WARD_CACHE_DIR="$c" "$ward" report "$work/malloc_loop.pb.gz" >"$work/c2.out" 2>&1
+kept=$(ls "$c" 2>/dev/null | grep -c '^[0-9a-f]\{40\}$')
+if [ "$kept" -ge 2 ] && cmp -s "$work/c1.out" "$work/c2.out" && grep -q "leaks.c:" "$work/c2.out"; then
+	ok "source positions are kept by build id, and a report from them reads the same"
+else
+	bad "source positions are kept by build id, and a report from them reads the same" \
+		"$kept files: $(ls "$c" 2>&1 | head -3)" "$(diff "$work/c1.out" "$work/c2.out" | head -5)"
+fi
+sed -i 's/\tleaks\.c\t/\tfrom-the-cache.c\t/' "$c"/*
+WARD_CACHE_DIR="$c" "$ward" report "$work/malloc_loop.pb.gz" >"$work/c3.out" 2>&1
+if grep -q "from-the-cache.c:" "$work/c3.out"; then ok "a report reads its source positions from the cache"; else
+	bad "a report reads its source positions from the cache" "$(grep -m3 "leaks.c" "$work/c3.out")"; fi
+for f in "$c"/*; do printf 'not\tan entry\n' >"$f"; done
+WARD_CACHE_DIR="$c" "$ward" report "$work/malloc_loop.pb.gz" >"$work/c4.out" 2>&1
+if cmp -s "$work/c1.out" "$work/c4.out" && ! grep -q "not" "$c"/*; then
+	ok "a cache file that does not parse is ignored, and rewritten"
+else
+	bad "a cache file that does not parse is ignored, and rewritten" "$(diff "$work/c1.out" "$work/c4.out" | head -5)" "$(head -2 "$c"/* | head -6)"
+fi
+mkdir -p "$work/xdg"
+WARD_CACHE_DIR= XDG_CACHE_HOME="$work/xdg" "$ward" report "$work/malloc_loop.pb.gz" >/dev/null 2>&1
+if [ -z "$(ls -A "$work/xdg")" ]; then ok "an empty WARD_CACHE_DIR keeps nothing"; else
+	bad "an empty WARD_CACHE_DIR keeps nothing" "$(ls -R "$work/xdg" | head -5)"; fi
 
 # Suppressions, in LeakSanitizer's syntax: by function, object or source
 # file, '*' and anchors; counted, never dropped in silence.
@@ -986,7 +1018,7 @@ status_is "ward watch: an endpoint that does not answer is one line, status 2" 2
 	"$(cat "$work/watch.err")"
 
 # Every check above ran (one that did not is a failure too).
-planned=142
+planned=146
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"

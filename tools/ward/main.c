@@ -1412,6 +1412,21 @@ static int cmd_run(int argc, char **argv)
 	return run_verdict(&o, argv[i], pid, st, have, exec_errno != 0);
 }
 
+/* Where source positions are kept between runs: $WARD_CACHE_DIR (empty:
+ * nowhere), else $XDG_CACHE_HOME/ward/lines, else ~/.cache/ward/lines. */
+static const char *cache_dir(void)
+{
+	static char dir[512];
+	const char *env = getenv("WARD_CACHE_DIR"), *base;
+	if (env)
+		return env;
+	if ((base = getenv("XDG_CACHE_HOME")) && base[0] == '/')
+		snprintf(dir, sizeof(dir), "%s/ward/lines", base);
+	else if ((base = getenv("HOME")) && base[0] == '/')
+		snprintf(dir, sizeof(dir), "%s/.cache/ward/lines", base);
+	return dir;
+}
+
 /* Standard output must have taken everything: a full disk or a closed
  * pipe is an error, not a report. */
 static int finish_stdout(int status)
@@ -1423,8 +1438,10 @@ static int finish_stdout(int status)
 
 int main(int argc, char **argv)
 {
-	/* Offline, source lines may come from separate debug files too. */
+	/* Offline, source lines may come from separate debug files too,
+	 * and what was found is kept for the next report. */
 	ward_symbolize_separate_debuginfo(true);
+	ward_symbolize_cache(cache_dir());
 	if (argc < 2) {
 		usage_main(stderr);
 		return 2;
