@@ -158,6 +158,7 @@ END {
 		printf "BENCH sampled_vs_jemalloc_prof %.3f ratio\n", exp(lj / np)
 		printf "BENCH stress_full_vs_lsan %.3f ratio\n", b["real_stress_full_ns"] / b["real_stress_lsan_ns"]
 		printf "BENCH report_cost_ratio %.3f ratio\n", b["real_git_full_ns"] / b["real_git_quiet_ns"]
+		printf "BENCH report_cost_cold_ratio %.3f ratio\n", b["real_git_cold_ns"] / b["real_git_quiet_ns"]
 		scan = (b["scan_ward_on_ns"] - b["scan_ward_off_ns"]) / 1e6
 		printf "BENCH scan_1600k_ms %.1f ms\n", scan
 		printf "BENCH scan_vs_lsan %.3f ratio\n", scan * 1e6 / (b["scan_lsan_on_ns"] - b["scan_lsan_off_ns"])
