@@ -97,8 +97,11 @@ _Static_assert(sizeof(struct record) == 16, "a live record is 16 bytes");
 
 enum { SHARDS = 64 };
 
+/* A cache line each: threads working on different shards never contend
+ * for one (packed, three shards shared a line, and every track and
+ * untrack of one thread bounced the lock another was taking). */
 struct shard {
-	ward__spin_t lock;
+	_Alignas(64) ward__spin_t lock;
 	struct record *slots;
 	uint32_t cap, count;
 };
@@ -171,9 +174,8 @@ static __attribute__((noinline)) struct kind_table *table_new(int kind)
 	ward__mutex_lock(&tables_lock);
 	t = atomic_load(&tables[kind]);
 	if (!t) {
-		ward__in_registry++;
-		t = calloc(1, sizeof(*t));
-		ward__in_registry--;
+		/* Mapped: page-aligned for the shards' cache lines. */
+		t = ward__map(sizeof(*t));
 		if (t) {
 			atomic_store_explicit(&tables[kind], t,
 					      memory_order_release);
