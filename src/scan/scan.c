@@ -504,6 +504,22 @@ static void scan_range(struct scan *s, uintptr_t lo, uintptr_t hi,
 	}
 }
 
+/* Scan [lo, hi) as a root, less ward's own mappings in it: a range read
+ * with slack (a thread's TLS, below its static block) can reach into
+ * whatever mapping lies next to it, and the next one mmap() handed out
+ * may well be ward's, whose tables hold every live block's address. */
+static void scan_root(struct scan *s, uintptr_t lo, uintptr_t hi)
+{
+	uintptr_t olo, ohi;
+	while (lo < hi && ward__map_first_own(lo, hi, &olo, &ohi)) {
+		if (olo > lo)
+			scan_range(s, lo, olo, 1);
+		lo = ohi;
+	}
+	if (lo < hi)
+		scan_range(s, lo, hi, 1);
+}
+
 /* Scan [lo, hi) as a root, less the live blocks in it. */
 static void scan_blocks_out(struct scan *s, uintptr_t lo, uintptr_t hi)
 {
@@ -718,8 +734,10 @@ static void mark(struct scan *s, const struct ward__scan_self *self,
 			   (uintptr_t)(threads[t].regs + WARD__STOPPED_REGS), 1);
 		s->cur_root = WARD__ROOT_STACK;
 		uintptr_t lo = threads[t].sp - 128, end;
+		/* To the end of its mapping, which may have merged with the
+		 * anonymous mapping above it, ward's among them. */
 		if (threads[t].sp && readable(s, lo, lo + 8, &end))
-			scan_range(s, lo, end, 1);
+			scan_root(s, lo, end);
 	}
 	/* Thread-local storage: glibc's x86-64 threads keep static TLS just
 	 * below the thread pointer and the thread descriptor (with the
@@ -729,7 +747,7 @@ static void mark(struct scan *s, const struct ward__scan_self *self,
 		uintptr_t lo = s->tps[i] - s->tls_below - TLS_SLACK;
 		uintptr_t hi = s->tps[i] + TLS_ABOVE;
 		if (clip(s, s->tps[i], &lo, &hi))
-			scan_range(s, lo, hi, 1);
+			scan_root(s, lo, hi);
 	}
 	/* What the dynamic loader allocated for itself (threads' TLS vectors,
 	 * dlopen bookkeeping) it still holds, though often only through
