@@ -989,6 +989,61 @@ int ward__scan_heap(const struct ward__scan_self *self,
 	return ward__scan_heap_why(self, -1, NULL, NULL, out);
 }
 
+/* The blocks of the heap (and of kind `also`), with the kinds' locks
+ * held: false when out of memory. */
+static bool take_blocks(struct scan *s, int also)
+{
+	s->cap = ward__registry_count_locked(WARD_KIND_HEAP) +
+		 (also >= 0 ? ward__registry_count_locked(also) : 0);
+	s->b = map_pages(s->cap * sizeof(*s->b));
+	s->sorted = map_pages(s->cap * sizeof(*s->sorted));
+	s->segs = map_pages(s->cap * sizeof(*s->segs));
+	s->work = map_pages(s->cap * sizeof(*s->work));
+	if (s->want)
+		s->via = map_pages(s->cap * sizeof(*s->via));
+	populate(s->b, s->cap * sizeof(*s->b));
+	populate(s->sorted, s->cap * sizeof(*s->sorted));
+	if (!s->b || !s->sorted || !s->segs || !s->work || (s->want && !s->via))
+		return false;
+	ward__registry_each_locked(WARD_KIND_HEAP, collect, s);
+	if (also >= 0)
+		ward__registry_each_locked(also, collect, s);
+	return true;
+}
+
+/* What the scan found, into out's arrays (malloc'd: the other threads
+ * run again). 0, or -1 when out of memory. */
+static int give_result(const struct scan *s, struct ward__scan_result *out)
+{
+	size_t n = s->n ? s->n : 1;
+	out->blocks = s->n;
+	out->site = malloc(n * sizeof(*out->site));
+	out->state = malloc(n * sizeof(*out->state));
+	out->root = malloc(n * sizeof(*out->root));
+	out->size = malloc(n * sizeof(*out->size));
+	out->handle = malloc(n * sizeof(*out->handle));
+	if (!out->site || !out->state || !out->root || !out->size ||
+	    !out->handle) {
+		ward__scan_free(out);
+		return -1;
+	}
+	if (s->npaths && (out->paths = malloc(s->npaths * sizeof(*s->paths)))) {
+		memcpy(out->paths, s->paths, s->npaths * sizeof(*s->paths));
+		out->npaths = s->npaths;
+	}
+	for (size_t i = 0; i < s->n; i++) {
+		const struct block *b = &s->b[i];
+		out->site[i] = b->site;
+		out->handle[i] = b->start;
+		out->size[i] = b->empty ? 0 : b->end - b->start;
+		out->state[i] = b->state == 1	? WARD_LEAK_REACHABLE
+				: b->state == 2 ? WARD_LEAK_INDIRECT
+						: WARD_LEAK_DEFINITE;
+		out->root[i] = b->root;
+	}
+	return 0;
+}
+
 /* Both kinds' locks: taken by quiesce(), dropped here. */
 static void unlock_kinds(int also)
 {
@@ -1061,22 +1116,7 @@ int ward__scan_heap_why(const struct ward__scan_self *self, int also,
 	}
 	for (int t = 0; t < nthreads; t++)
 		s.held += threads[t].held;
-	s.cap = ward__registry_count_locked(WARD_KIND_HEAP) +
-		(also >= 0 ? ward__registry_count_locked(also) : 0);
-	s.b = map_pages(s.cap * sizeof(*s.b));
-	s.sorted = map_pages(s.cap * sizeof(*s.sorted));
-	s.segs = map_pages(s.cap * sizeof(*s.segs));
-	s.work = map_pages(s.cap * sizeof(*s.work));
-	if (s.want)
-		s.via = map_pages(s.cap * sizeof(*s.via));
-	populate(s.b, s.cap * sizeof(*s.b));
-	populate(s.sorted, s.cap * sizeof(*s.sorted));
-	bool mapped = s.b && s.sorted && s.segs && s.work && (!s.want || s.via);
-	if (mapped) {
-		ward__registry_each_locked(WARD_KIND_HEAP, collect, &s);
-		if (also >= 0)
-			ward__registry_each_locked(also, collect, &s);
-	}
+	bool mapped = take_blocks(&s, also);
 	/* A held thread that wakes and frees a block waits for the heap's
 	 * books before the memory goes: keep them while marking. */
 	if (!s.held)
@@ -1103,34 +1143,9 @@ int ward__scan_heap_why(const struct ward__scan_self *self, int also,
 		unlock_kinds(also);
 	ward__threads_resume();
 	out->held = s.held;
-
-	out->blocks = s.n;
-	out->site = malloc((s.n ? s.n : 1) * sizeof(*out->site));
-	out->state = malloc((s.n ? s.n : 1) * sizeof(*out->state));
-	out->root = malloc((s.n ? s.n : 1) * sizeof(*out->root));
-	out->size = malloc((s.n ? s.n : 1) * sizeof(*out->size));
-	out->handle = malloc((s.n ? s.n : 1) * sizeof(*out->handle));
-	if (!out->site || !out->state || !out->root || !out->size ||
-	    !out->handle) {
-		ward__scan_free(out);
-		unmap_all(&s);
-		return -1;
-	}
-	if (s.npaths && (out->paths = malloc(s.npaths * sizeof(*s.paths)))) {
-		memcpy(out->paths, s.paths, s.npaths * sizeof(*s.paths));
-		out->npaths = s.npaths;
-	}
-	for (size_t i = 0; i < s.n; i++) {
-		out->site[i] = s.b[i].site;
-		out->handle[i] = s.b[i].start;
-		out->size[i] = s.b[i].empty ? 0 : s.b[i].end - s.b[i].start;
-		out->state[i] = s.b[i].state == 1   ? WARD_LEAK_REACHABLE
-				: s.b[i].state == 2 ? WARD_LEAK_INDIRECT
-						    : WARD_LEAK_DEFINITE;
-		out->root[i] = s.b[i].root;
-	}
+	int rc = give_result(&s, out);
 	unmap_all(&s);
-	return 0;
+	return rc;
 }
 
 void ward__scan_free(struct ward__scan_result *r)

@@ -6,13 +6,11 @@
  * short: each frame is named once and every pattern tried on it.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
+#include "core/file.h"
 #include "core/sat.h"
 #include "snapshot/profile.h"
 
@@ -116,34 +114,16 @@ WARD_API int ward_suppressions_load(const char *path, bool with_defaults,
 	if (!path)
 		return ward_suppressions_parse(NULL, with_defaults, out, err,
 					       errlen);
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-	struct stat st;
-	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    st.st_size > (16 << 20)) {
-		int e = fd < 0 ? errno : !S_ISREG(st.st_mode) ? EINVAL : EFBIG;
-		if (fd >= 0)
-			close(fd);
+	char *text;
+	ssize_t got = ward__read_file(path, 16 << 20, &text);
+	if (got < 0) {
 		if (err && errlen)
 			snprintf(err, errlen, "%s",
-				 e == EINVAL ? "not a regular file"
-				 : e == EFBIG ? "larger than 16 MiB"
-					      : strerror(e));
-		return -e;
+				 got == -EINVAL ? "not a regular file"
+				 : got == -EFBIG ? "larger than 16 MiB"
+						 : strerror((int)-got));
+		return (int)got;
 	}
-	char *text = malloc((size_t)st.st_size + 1);
-	size_t have = 0;
-	while (text && have < (size_t)st.st_size) {
-		ssize_t r = read(fd, text + have, (size_t)st.st_size - have);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		have += (size_t)r;
-	}
-	close(fd);
-	if (!text)
-		return -ENOMEM;
-	text[have] = '\0';
 	int rc = ward_suppressions_parse(text, with_defaults, out, err, errlen);
 	free(text);
 	return rc;

@@ -20,7 +20,6 @@
  * Locking: callers hold symbolize.c's lock.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,8 +27,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ward/profile.h"
+#include "core/file.h"
 #include "snapshot/symbolize.h"
+#include "ward/profile.h"
 
 enum {
 	MAX_FILES = 64,
@@ -152,31 +152,10 @@ static bool path_of(const struct symfile *f, char *out, size_t len)
  * what was read before is forgotten too. */
 static void read_file(struct symfile *f)
 {
-	char path[700];
-	int fd = path_of(f, path, sizeof(path))
-		? open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY) : -1;
-	struct stat st;
-	if (fd < 0)
+	char path[700], *buf;
+	if (!path_of(f, path, sizeof(path)) ||
+	    ward__read_file(path, MAX_FILE_BYTES, &buf) < 0)
 		return;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    st.st_size > MAX_FILE_BYTES) {
-		close(fd);
-		return;
-	}
-	char *buf = malloc((size_t)st.st_size + 1);
-	size_t have = 0;
-	while (buf && have < (size_t)st.st_size) {
-		ssize_t r = read(fd, buf + have, (size_t)st.st_size - have);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		have += (size_t)r;
-	}
-	close(fd);
-	if (!buf)
-		return;
-	buf[have] = '\0';
 	struct ward__src_frame probe[1];
 	bool bad = false;
 	for (char *line = buf, *nl; !bad && *line; line = nl + 1) {
