@@ -140,7 +140,7 @@ END {
 	printf "BENCH preload_work_sampled_slowdown %.3f ratio\n", b["work_ward_sampled_ns"] / plain
 	# Real workloads: geometric means over them.
 	lf = 0; lh = 0; ls = 0; lj = 0; np = 0
-	for (k in b) if (k ~ /^real_.*_plain_ns$/) {
+	for (k in b) if (k ~ /^real_.*_plain_ns$/ && k !~ /_je_plain_ns$/) {
 		w = k; sub(/^real_/, "", w); sub(/_plain_ns$/, "", w)
 		p = b[k]; f = b["real_" w "_full_ns"]
 		lf += log(f / p)
