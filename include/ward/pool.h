@@ -181,9 +181,12 @@ ward__pool_get_inline(ward_pool_t *pool, const char *file, int line)
 	const struct ward__pool_head *h = (const struct ward__pool_head *)pool;
 	if (__builtin_expect(h != NULL, 1)) {
 		struct ward__pool_cache *c = &ward__pool_caches[h->slot];
-		if (__builtin_expect(c->pool == pool && c->n &&
+		/* The generation first: loads after an acquire cannot move
+		 * above it, so the count is read once. */
+		if (__builtin_expect(c->pool == pool &&
 				     c->gen == __atomic_load_n(&h->gen,
-							       __ATOMIC_ACQUIRE),
+							       __ATOMIC_ACQUIRE) &&
+				     c->n,
 				     1)) {
 			WARD__POOL_COUNT(c->gets);
 			return c->obj[--c->n];
