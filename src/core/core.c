@@ -62,6 +62,15 @@ void *ward__map(size_t bytes)
 	return p;
 }
 
+void ward__map_populate(void *p, size_t bytes)
+{
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+	if (p)
+		madvise(p, bytes, MADV_POPULATE_WRITE);
+}
+
 void ward__unmap(void *p, size_t bytes)
 {
 	if (!p)

@@ -16,6 +16,11 @@
  * Async-signal-safe, takes no lock. */
 void *ward__map(size_t bytes);
 
+/* Fault in [p, p + bytes) of a mapping that will all be written at once,
+ * in one system call rather than a page fault a page (costly under a
+ * hypervisor). Only a hint: an older kernel ignores it. NULL is ignored. */
+void ward__map_populate(void *p, size_t bytes);
+
 /* Give back what ward__map() returned (same size). NULL is ignored. */
 void ward__unmap(void *p, size_t bytes);
 

@@ -22,7 +22,6 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "core/grow.h"
@@ -32,10 +31,6 @@
 #include "registry/sample.h"
 #include "core/spin.h"
 #include "ward/track.h"
-
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23
-#endif
 
 /* ---- Kinds ------------------------------------------------------------- */
 
@@ -259,7 +254,7 @@ static int shard_grow(struct shard *s)
 	if (!slots)
 		return -ENOMEM;
 	/* Every page is written below: fault them in at once. */
-	madvise(slots, ncap * sizeof(*slots), MADV_POPULATE_WRITE);
+	ward__map_populate(slots, ncap * sizeof(*slots));
 	for (uint32_t i = 0; i < s->cap; i++) {
 		if (!s->slots[i].site)
 			continue;

@@ -169,17 +169,6 @@ static void *map_pages(size_t bytes)
 	return ward__map(bytes);
 }
 
-/* Fault in what will all be written at once, in one system call rather
- * than a page fault a page (costly under a hypervisor). Only a hint. */
-static void populate(void *p, size_t bytes)
-{
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23
-#endif
-	if (p)
-		madvise(p, bytes, MADV_POPULATE_WRITE);
-}
-
 static void unmap_pages(void *p, size_t bytes)
 {
 	ward__unmap(p, bytes);
@@ -231,15 +220,17 @@ static void sort_blocks(struct scan *s)
 
 /* Divide the sorted blocks into segments and index their pages. Returns
  * false when out of memory. */
+static size_t seg_pages(const struct segment *g)
+{
+	return ((g->hi - 1 - g->lo) >> 12) + 1;
+}
+
 static bool index_blocks(struct scan *s)
 {
-	size_t slots = 0;
+	struct segment *g = NULL;
 	s->nsegs = 0;
 	for (size_t i = 0; i < s->n; i++) {
-		struct segment *g = &s->segs[s->nsegs - 1];
-		if (s->nsegs == 0 || s->b[i].start > g->hi + SEG_GAP) {
-			if (s->nsegs)
-				slots += ((g->hi - 1 - g->lo) >> 12) + 2;
+		if (!g || s->b[i].start > g->hi + SEG_GAP) {
 			g = &s->segs[s->nsegs++];
 			g->lo = s->b[i].start & ~(uintptr_t)4095;
 			g->hi = 0;
@@ -247,24 +238,23 @@ static bool index_blocks(struct scan *s)
 		if (s->b[i].end + 1 > g->hi)
 			g->hi = s->b[i].end + 1;
 	}
-	if (s->nsegs) {
-		const struct segment *g = &s->segs[s->nsegs - 1];
-		slots += ((g->hi - 1 - g->lo) >> 12) + 2;
+	size_t slots = 0;
+	for (size_t j = 0; j < s->nsegs; j++) {
+		s->segs[j].slot = slots;
+		slots += seg_pages(&s->segs[j]) + 1;
 	}
 	s->nfirst = slots;
 	s->first = map_pages(slots * sizeof(*s->first));
 	if (!s->first)
 		return false;
-	size_t k = 0, slot = 0;
-	for (size_t g = 0; g < s->nsegs; g++) {
-		struct segment *seg = &s->segs[g];
-		size_t pages = ((seg->hi - 1 - seg->lo) >> 12) + 1;
-		seg->slot = slot;
-		for (size_t pg = 0; pg <= pages; pg++) {
+	size_t k = 0;
+	for (size_t j = 0; j < s->nsegs; j++) {
+		const struct segment *seg = &s->segs[j];
+		for (size_t pg = 0; pg <= seg_pages(seg); pg++) {
 			uintptr_t base = seg->lo + (pg << 12);
 			while (k < s->n && s->b[k].start < base)
 				k++;
-			s->first[slot++] = (uint32_t)k;
+			s->first[seg->slot + pg] = (uint32_t)k;
 		}
 	}
 	return true;
@@ -1001,8 +991,8 @@ static bool take_blocks(struct scan *s, int also)
 	s->work = map_pages(s->cap * sizeof(*s->work));
 	if (s->want)
 		s->via = map_pages(s->cap * sizeof(*s->via));
-	populate(s->b, s->cap * sizeof(*s->b));
-	populate(s->sorted, s->cap * sizeof(*s->sorted));
+	ward__map_populate(s->b, s->cap * sizeof(*s->b));
+	ward__map_populate(s->sorted, s->cap * sizeof(*s->sorted));
 	if (!s->b || !s->sorted || !s->segs || !s->work || (s->want && !s->via))
 		return false;
 	ward__registry_each_locked(WARD_KIND_HEAP, collect, s);

@@ -522,10 +522,11 @@ static bool dw_open(void)
 #endif
 
 #if WARD_HAVE_LIBDW
-/* The debug info of path, opened on first use; NULL without. Under lock. */
-static Dwfl_Module *module_of(const char *path, GElf_Addr *bias)
+/* The debug info of e's file, opened on first use; NULL without. Under
+ * lock. */
+static Dwfl_Module *module_of(struct elf_syms *e, GElf_Addr *bias)
 {
-	struct elf_syms *e = get(path);
+	const char *path = e ? e->path : NULL;
 	if (e && e->regular && !e->dwfl_tried && dw_open()) {
 		e->dwfl_tried = true;
 		e->dwfl = dw.dwfl_begin(ward__separate_debuginfo
@@ -630,7 +631,7 @@ int ward__source_frames(const char *path, uint64_t vaddr,
 		return rc;
 	}
 	rc = -ENOENT;
-	Dwfl_Module *mod = module_of(path, &bias);
+	Dwfl_Module *mod = module_of(e, &bias);
 	Dwfl_Line *ln = mod ? dw.dwfl_module_getsrc(mod, vaddr + bias) : NULL;
 	int lineno = 0;
 	const char *src = ln ? dw.dwfl_lineinfo(ln, NULL, &lineno, NULL, NULL,
