@@ -250,6 +250,60 @@ TEST(another_thread_reads_the_counts_waiting_in_caches)
 	ward_pool_free(shared_pool);
 }
 
+/* Counts moving from a cache to the pool while another thread reads the
+ * figures: each worker takes 20 and puts them back, so its cache refills
+ * and spills (the slow paths move its counts) on every round. A reader
+ * sees each batch once, in the cache or in the pool: gets and puts never
+ * go back, and never more are out than the workers hold. */
+static void *spill_and_refill(void *unused)
+{
+	(void)unused;
+	void *held[20];
+	while (atomic_load(&churning)) {
+		for (int i = 0; i < 20; i++)
+			held[i] = ward_pool_get(shared_pool);
+		for (int i = 0; i < 20; i++)
+			ward_pool_put(shared_pool, held[i]);
+		sched_yield();
+	}
+	return NULL;
+}
+
+TEST(figures_never_go_back_while_caches_spill_and_refill)
+{
+	start();
+	shared_pool = conn_pool(false, conn_reset);
+	atomic_store(&churning, true);
+	pthread_t th[2];
+	for (int i = 0; i < 2; i++)
+		ASSERT_EQ(pthread_create(&th[i], NULL, spill_and_refill, NULL),
+			  0);
+	uint64_t last_gets = 0, last_puts = 0;
+	struct ward_pool_stats st;
+	/* 1000 reads at least, and 500 rounds of the workers' (10 s at
+	 * most). */
+	for (int i = 0; i < 1000000; i++) {
+		ASSERT_EQ(ward_pool_stats(shared_pool, &st), 0);
+		ASSERT_GE(st.gets, last_gets);
+		ASSERT_GE(st.puts, last_puts);
+		ASSERT_LE(st.in_use, 2 * 20);
+		last_gets = st.gets;
+		last_puts = st.puts;
+		if (i >= 1000 && st.gets >= 500 * 20)
+			break;
+		if (i % 100 == 99)
+			usleep(1000); /* valgrind runs one thread at a time */
+	}
+	atomic_store(&churning, false);
+	for (int i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	ASSERT_GE(last_gets, 500 * 20);
+	ASSERT_EQ(ward_pool_stats(shared_pool, &st), 0);
+	ASSERT_EQ(st.in_use, 0);
+	ASSERT_EQ(st.gets, st.puts);
+	ward_pool_free(shared_pool);
+}
+
 /* ---- Buffers --------------------------------------------------------------- */
 
 TEST(a_buffer_over_the_cap_is_freed_not_kept)

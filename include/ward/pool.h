@@ -126,6 +126,8 @@ WARD_API void ward_bufpool_trim(ward_bufpool_t *bp);
 WARD_API void *ward__pool_get(ward_pool_t *pool, const char *file, int line);
 WARD_API void ward__pool_put(ward_pool_t *pool, void *obj, const char *file,
 			     int line);
+/* A put whose object the caller has reset already (not in checking mode). */
+WARD_API void ward__pool_put_reset(ward_pool_t *pool, void *obj);
 
 /*
  * The fast paths, inline: the calling thread's cache of the pool, in TLS.
@@ -136,27 +138,41 @@ enum { WARD__POOL_CACHE = 16, WARD__POOL_SLOTS = 8 };
 struct ward__pool_head {
 	unsigned slot;                /* which thread cache it uses */
 	bool check;                   /* checking mode: never inline */
-	uint64_t gen;                 /* trims bump it (atomically) */
+	uint16_t cache_at;            /* that cache's byte offset */
+	/* The pool's address + its trims << 48 (trims add, atomically): a
+	 * thread's cache of this pool filled since the last trim has the
+	 * same. One compare checks both; two pools' tags never meet. */
+	uint64_t tag;
 	void (*reset)(void *obj, void *arg);
 	void *arg;
 };
 
+/*
+ * A thread's cache of one pool. `word` holds how many objects it caches
+ * (the low WARD__POOL_NBITS bits) and how many gets it served since its
+ * counts were last added to the pool's (the bits above): a get counts
+ * itself in the one store that takes its object, and a put counts nothing
+ * — the cache's puts are its gets + its objects - `base`, which only the
+ * slow paths set, under the pool's lock. Only the owning thread writes
+ * either; a snapshot reads them on another thread, under the pool's lock,
+ * with relaxed atomic loads (an aligned 64-bit store is never torn).
+ */
+enum { WARD__POOL_NBITS = 8, WARD__POOL_NMASK = (1 << WARD__POOL_NBITS) - 1 };
+/* Added to `word` by a get: one more get, one object fewer. */
+#define WARD__POOL_ONE_GET ((1ull << WARD__POOL_NBITS) - 1)
+
 struct ward__pool_cache {
 	const void *pool;
-	uint64_t gen;
-	/* Not yet added to the pool's. Only the owning thread writes them
-	 * (WARD__POOL_COUNT); a snapshot on another thread reads them with
-	 * relaxed atomic loads: an aligned 64-bit store is never torn, and a
-	 * count read a moment late is a figure a moment old. */
-	uint64_t gets, puts;
-	uint32_t n;
+	uint64_t tag;
+	uint64_t word;
+	uint64_t base;
 	void *obj[WARD__POOL_CACHE];
 };
 
-/* One more get or put in the thread's cache. A plain increment: an atomic
- * store, even relaxed, makes compilers reload the cache around it (a
- * nanosecond a pair). Under ThreadSanitizer, which would report the
- * snapshot's read, an atomic store. */
+/* The owning thread stores a cache's word. A plain store: an atomic one,
+ * even relaxed, makes compilers reload the cache around it. Under
+ * ThreadSanitizer, which would report the snapshot's read, an atomic
+ * store. */
 #if defined(__SANITIZE_THREAD__)
 #define WARD__POOL_TSAN 1
 #elif defined(__has_feature)
@@ -165,52 +181,66 @@ struct ward__pool_cache {
 #endif
 #endif
 #ifdef WARD__POOL_TSAN
-#define WARD__POOL_COUNT(field) \
-	__atomic_store_n(&(field), (field) + 1, __ATOMIC_RELAXED)
+#define WARD__POOL_STORE(field, value) \
+	__atomic_store_n(&(field), (value), __ATOMIC_RELAXED)
 #else
-#define WARD__POOL_COUNT(field) ((field)++)
+#define WARD__POOL_STORE(field, value) ((field) = (value))
 #endif
 
 WARD_API extern __thread struct ward__pool_cache
 	ward__pool_caches[WARD__POOL_SLOTS]
 	__attribute__((tls_model("initial-exec")));
 
+static inline __attribute__((always_inline)) struct ward__pool_cache *
+ward__pool_cache_of(const struct ward__pool_head *h)
+{
+	return (struct ward__pool_cache *)((char *)ward__pool_caches +
+					   h->cache_at);
+}
+
 static inline __attribute__((always_inline)) void *
 ward__pool_get_inline(ward_pool_t *pool, const char *file, int line)
 {
 	const struct ward__pool_head *h = (const struct ward__pool_head *)pool;
 	if (__builtin_expect(h != NULL, 1)) {
-		struct ward__pool_cache *c = &ward__pool_caches[h->slot];
-		/* The generation first: loads after an acquire cannot move
-		 * above it, so the count is read once. */
-		if (__builtin_expect(c->pool == pool &&
-				     c->gen == __atomic_load_n(&h->gen,
-							       __ATOMIC_ACQUIRE) &&
-				     c->n,
+		struct ward__pool_cache *c = ward__pool_cache_of(h);
+		if (__builtin_expect(c->tag == __atomic_load_n(&h->tag,
+							       __ATOMIC_ACQUIRE),
 				     1)) {
-			WARD__POOL_COUNT(c->gets);
-			return c->obj[--c->n];
+			uint64_t w = c->word;
+			unsigned n = (unsigned)w & WARD__POOL_NMASK;
+			if (__builtin_expect(n != 0, 1)) {
+				WARD__POOL_STORE(c->word,
+						 w + WARD__POOL_ONE_GET);
+				return c->obj[n - 1];
+			}
 		}
 	}
 	return ward__pool_get(pool, file, line);
 }
 
+/* The reset hook runs first, before the cache is looked at: the call then
+ * keeps only the pool and the object alive across it. */
 static inline __attribute__((always_inline)) void
 ward__pool_put_inline(ward_pool_t *pool, void *obj, const char *file, int line)
 {
 	const struct ward__pool_head *h = (const struct ward__pool_head *)pool;
 	if (__builtin_expect(h != NULL && obj != NULL && !h->check, 1)) {
-		struct ward__pool_cache *c = &ward__pool_caches[h->slot];
-		if (__builtin_expect(c->pool == pool &&
-				     c->n < WARD__POOL_CACHE &&
-				     c->gen == __atomic_load_n(&h->gen,
+		h->reset(obj, h->arg);
+		struct ward__pool_cache *c = ward__pool_cache_of(h);
+		if (__builtin_expect(c->tag == __atomic_load_n(&h->tag,
 							       __ATOMIC_ACQUIRE),
 				     1)) {
-			h->reset(obj, h->arg);
-			c->obj[c->n++] = obj;
-			WARD__POOL_COUNT(c->puts);
-			return;
+			uint64_t w = c->word;
+			unsigned n = (unsigned)w & WARD__POOL_NMASK;
+			if (__builtin_expect(n < WARD__POOL_CACHE, 1)) {
+				c->obj[n] = obj;
+				WARD__POOL_STORE(c->word, w + 1);
+				return;
+			}
 		}
+		ward__pool_put_reset(pool, obj);
+		return;
 	}
 	ward__pool_put(pool, obj, file, line);
 }

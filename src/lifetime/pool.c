@@ -62,6 +62,7 @@ void __asan_unpoison_memory_region(void const volatile *addr, size_t size);
 #endif
 
 enum { TCACHE = WARD__POOL_CACHE, TSLOTS = WARD__POOL_SLOTS };
+#define TRIM (1ull << 48) /* a trim's step in a pool's tag (pool.h) */
 
 /* An object's record in checking mode. */
 enum { OUT = 1, CACHED = 2 };
@@ -183,12 +184,13 @@ static bool push(void ***v, size_t *n, size_t *cap, void *o)
 
 /*
  * A thread's counts wait in its caches until they are added to the pool's
- * (a cache spilling, a flush), so the figures of a pool also read every
- * thread's caches: each thread that used a pool is on this list from its
- * first use to its exit. Counts move from a cache to its pool by zeroing
- * the cache's, then adding to the pool's (release); a reader loads the
- * pool's (acquire), then the caches': it may miss a batch in flight,
- * never count one twice, so a counter never goes back.
+ * (a cache refilling or spilling, a flush), so the figures of a pool also
+ * read every thread's caches: each thread that used a pool is on this
+ * list from its first use to its exit. Counts move from a cache to its
+ * pool under the pool's lock, and a reader holds that lock: it sees a
+ * batch either in the cache or in the pool, never in both nor in neither,
+ * so a counter never goes back. Between slow paths a cache's word alone
+ * changes, and its every value gives consistent counts.
  */
 struct cache_set {
 	struct tcache *caches;
@@ -198,14 +200,32 @@ static pthread_mutex_t sets_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct cache_set *sets;
 static __thread struct cache_set my_set;
 
-/* Move c's counts to its pool p. */
-static void publish(struct ward_pool *p, struct tcache *c)
+static unsigned cached(const struct tcache *c)
 {
-	uint64_t gets = c->gets, puts = c->puts;
-	__atomic_store_n(&c->gets, 0, __ATOMIC_RELAXED);
-	__atomic_store_n(&c->puts, 0, __ATOMIC_RELAXED);
-	atomic_fetch_add_explicit(&p->gets, gets, memory_order_release);
-	atomic_fetch_add_explicit(&p->puts, puts, memory_order_release);
+	return (unsigned)c->word & WARD__POOL_NMASK;
+}
+
+/* The gets and puts a cache's word and base count (see pool.h). */
+static uint64_t word_gets(uint64_t word)
+{
+	return word >> WARD__POOL_NBITS;
+}
+
+static uint64_t word_puts(uint64_t word, uint64_t base)
+{
+	return word_gets(word) + (word & WARD__POOL_NMASK) - base;
+}
+
+/* Move c's counts to its pool p, and leave it holding n objects (p's lock
+ * held: what the slow paths change they change together). */
+static void publish(struct ward_pool *p, struct tcache *c, unsigned n)
+{
+	atomic_fetch_add_explicit(&p->gets, word_gets(c->word),
+				  memory_order_relaxed);
+	atomic_fetch_add_explicit(&p->puts, word_puts(c->word, c->base),
+				  memory_order_relaxed);
+	WARD__POOL_STORE(c->word, n);
+	WARD__POOL_STORE(c->base, n);
 }
 
 static void sets_add(void)
@@ -235,18 +255,19 @@ static void sets_remove(void)
 	my_set.caches = NULL;
 }
 
-/* The counts p's thread caches hold, added to *gets and *puts. */
+/* The counts p's thread caches hold, added to *gets and *puts (sets_lock
+ * and p's lock held). */
 static void sets_read(struct ward_pool *p, uint64_t *gets, uint64_t *puts)
 {
-	ward__mutex_lock(&sets_lock);
 	for (struct cache_set *s = sets; s; s = s->next) {
 		struct tcache *c = &s->caches[p->h.slot];
-		if (__atomic_load_n(&c->pool, __ATOMIC_RELAXED) != p)
+		if (__atomic_load_n(&c->pool, __ATOMIC_ACQUIRE) != p)
 			continue;
-		*gets += __atomic_load_n(&c->gets, __ATOMIC_RELAXED);
-		*puts += __atomic_load_n(&c->puts, __ATOMIC_RELAXED);
+		uint64_t word = __atomic_load_n(&c->word, __ATOMIC_RELAXED);
+		*gets += word_gets(word);
+		*puts += word_puts(word,
+				   __atomic_load_n(&c->base, __ATOMIC_RELAXED));
 	}
-	ward__mutex_unlock(&sets_lock);
 }
 
 /* Give c's objects and counts back to its pool. */
@@ -255,9 +276,10 @@ static void flush(struct tcache *c)
 	struct ward_pool *p = (struct ward_pool *)c->pool;
 	if (!p)
 		return;
-	publish(p, c);
 	ward__mutex_lock(&p->lock);
-	for (uint32_t i = 0; i < c->n; i++)
+	unsigned n = cached(c);
+	publish(p, c, 0);
+	for (unsigned i = 0; i < n; i++)
 		if (p->dead || !push(&p->shared, &p->nshared, &p->capshared,
 				     c->obj[i])) {
 			ward__mutex_unlock(&p->lock);
@@ -265,7 +287,7 @@ static void flush(struct tcache *c)
 			ward__mutex_lock(&p->lock);
 		}
 	ward__mutex_unlock(&p->lock);
-	c->n = 0;
+	c->tag = 0;
 	__atomic_store_n(&c->pool, NULL, __ATOMIC_RELAXED);
 }
 
@@ -294,8 +316,8 @@ __attribute__((constructor(101))) static void key_early(void)
 static struct tcache *cache_for(struct ward_pool *p)
 {
 	struct tcache *c = &tcaches[p->h.slot];
-	uint64_t gen = __atomic_load_n(&p->h.gen, __ATOMIC_ACQUIRE);
-	if (__builtin_expect(c->pool == p && c->gen == gen, 1))
+	uint64_t tag = __atomic_load_n(&p->h.tag, __ATOMIC_ACQUIRE);
+	if (__builtin_expect(c->tag == tag, 1))
 		return c;
 	flush(c);
 	if (!tcache_exit_hooked) {
@@ -304,8 +326,9 @@ static struct tcache *cache_for(struct ward_pool *p)
 		tcache_exit_hooked = true;
 		sets_add();
 	}
-	__atomic_store_n(&c->pool, p, __ATOMIC_RELAXED);
-	c->gen = gen;
+	c->tag = tag;
+	/* Its word and base are 0 (flushed): a snapshot may count it now. */
+	__atomic_store_n(&c->pool, p, __ATOMIC_RELEASE);
 	return c;
 }
 
@@ -586,26 +609,44 @@ static __attribute__((noinline)) void checked_put(struct ward_pool *p, void *o,
 
 /* ---- Get and put ---------------------------------------------------------- */
 
+/* One of c's objects (it has one), counted as a get. */
+static void *take_cached(struct tcache *c)
+{
+	uint64_t word = c->word;
+	WARD__POOL_STORE(c->word, word + WARD__POOL_ONE_GET);
+	return c->obj[(word & WARD__POOL_NMASK) - 1];
+}
+
+/* o into c (it has room): counted as a put by the word's rule. */
+static void put_cached(struct tcache *c, void *o)
+{
+	uint64_t word = c->word;
+	c->obj[word & WARD__POOL_NMASK] = o;
+	WARD__POOL_STORE(c->word, word + 1);
+}
+
 static __attribute__((noinline)) void *get_slow(struct ward_pool *p,
 						struct tcache *c)
 {
 	ward__mutex_lock(&p->lock);
 	/* Refill half the cache from the shared list, then the victims. */
-	while (c->n < TCACHE / 2 && p->nshared)
-		c->obj[c->n++] = p->shared[--p->nshared];
+	unsigned n = cached(c);
+	while (n < TCACHE / 2 && p->nshared)
+		c->obj[n++] = p->shared[--p->nshared];
 	bool victim = false;
-	while (c->n < TCACHE / 2 && p->nvictims) {
-		c->obj[c->n++] = p->victims[--p->nvictims];
+	while (n < TCACHE / 2 && p->nvictims) {
+		c->obj[n++] = p->victims[--p->nvictims];
 		victim = true;
 	}
+	publish(p, c, n);
 	ward__mutex_unlock(&p->lock);
-	WARD__POOL_COUNT(c->gets);
-	if (c->n) {
+	if (n) {
 		if (victim)
 			atomic_fetch_add_explicit(&p->victim_hits, 1,
 						  memory_order_relaxed);
-		return c->obj[--c->n];
+		return take_cached(c);
 	}
+	atomic_fetch_add_explicit(&p->gets, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&p->misses, 1, memory_order_relaxed);
 	return make(p);
 }
@@ -620,10 +661,8 @@ WARD_API void *ward__pool_get(ward_pool_t *p, const char *file, int line)
 		return o;
 	}
 	struct tcache *c = cache_for(p);
-	if (__builtin_expect(c->n > 0, 1)) {
-		WARD__POOL_COUNT(c->gets);
-		return c->obj[--c->n];
-	}
+	if (__builtin_expect(cached(c) > 0, 1))
+		return take_cached(c);
 	return get_slow(p, c);
 }
 
@@ -632,15 +671,16 @@ static __attribute__((noinline)) void put_slow(struct ward_pool *p,
 {
 	/* Half the cache to the shared list. */
 	ward__mutex_lock(&p->lock);
-	while (c->n > TCACHE / 2 &&
-	       push(&p->shared, &p->nshared, &p->capshared, c->obj[c->n - 1]))
-		c->n--;
+	unsigned n = cached(c);
+	while (n > TCACHE / 2 &&
+	       push(&p->shared, &p->nshared, &p->capshared, c->obj[n - 1]))
+		n--;
+	publish(p, c, n);
 	ward__mutex_unlock(&p->lock);
-	publish(p, c);
-	if (c->n < TCACHE) {
-		c->obj[c->n++] = o;
-		WARD__POOL_COUNT(c->puts);
+	if (n < TCACHE) {
+		put_cached(c, o);
 	} else {
+		atomic_fetch_add_explicit(&p->puts, 1, memory_order_relaxed);
 		destroy(p, o);
 	}
 }
@@ -655,13 +695,16 @@ WARD_API void ward__pool_put(ward_pool_t *p, void *o, const char *file,
 		return;
 	}
 	p->h.reset(o, p->h.arg);
+	ward__pool_put_reset(p, o);
+}
+
+WARD_API void ward__pool_put_reset(ward_pool_t *p, void *o)
+{
 	struct tcache *c = cache_for(p);
-	if (__builtin_expect(c->n < TCACHE, 1)) {
-		c->obj[c->n++] = o;
-		WARD__POOL_COUNT(c->puts);
-		return;
-	}
-	put_slow(p, c, o);
+	if (__builtin_expect(cached(c) < TCACHE, 1))
+		put_cached(c, o);
+	else
+		put_slow(p, c, o);
 }
 
 /* ---- Trim ---------------------------------------------------------------- */
@@ -669,7 +712,7 @@ WARD_API void ward__pool_put(ward_pool_t *p, void *o, const char *file,
 static void trim(struct ward_pool *p)
 {
 	/* Threads give their caches back at their next use. */
-	__atomic_fetch_add(&p->h.gen, 1, __ATOMIC_RELEASE);
+	__atomic_fetch_add(&p->h.tag, TRIM, __ATOMIC_RELEASE);
 	ward__mutex_lock(&p->lock);
 	void **old = p->victims;
 	size_t nold = p->nvictims;
@@ -836,6 +879,8 @@ static struct ward_pool *pool_make(const char *name, size_t size)
 	snprintf(p->name, sizeof(p->name), "%s", name ? name : "pool");
 	p->size = size;
 	p->h.slot = atomic_fetch_add(&next_slot, 1) % TSLOTS;
+	p->h.cache_at = (uint16_t)(p->h.slot * sizeof(struct tcache));
+	p->h.tag = (uint64_t)(uintptr_t)p;
 	pthread_mutex_init(&p->lock, NULL);
 	ward__mutex_lock(&made_lock);
 	p->next_made = made;
@@ -893,19 +938,22 @@ WARD_API ward_pool_t *ward_pool_new(const struct ward_pool_config *cfg)
 static void pool_stats(struct ward_pool *p, struct ward_pool_stats *out)
 {
 	memset(out, 0, sizeof(*out));
-	/* The pool's first, then what waits in the threads' caches. */
-	out->gets = atomic_load_explicit(&p->gets, memory_order_acquire);
-	out->puts = atomic_load_explicit(&p->puts, memory_order_acquire);
+	/* The pool's and what waits in the threads' caches, under the lock
+	 * that moves counts from one to the other. */
+	ward__mutex_lock(&sets_lock);
+	ward__mutex_lock(&p->lock);
+	out->gets = atomic_load_explicit(&p->gets, memory_order_relaxed);
+	out->puts = atomic_load_explicit(&p->puts, memory_order_relaxed);
 	sets_read(p, &out->gets, &out->puts);
+	out->cached = p->nshared + p->nvictims;
+	ward__mutex_unlock(&p->lock);
+	ward__mutex_unlock(&sets_lock);
 	out->victim_hits = atomic_load(&p->victim_hits);
 	out->misses = atomic_load(&p->misses);
 	/* Every get is a miss, a victim hit, or a hit of a cache. */
 	uint64_t other = out->misses + out->victim_hits;
 	out->hits = out->gets > other ? out->gets - other : 0;
 	out->in_use = out->gets > out->puts ? out->gets - out->puts : 0;
-	ward__mutex_lock(&p->lock);
-	out->cached = p->nshared + p->nvictims;
-	ward__mutex_unlock(&p->lock);
 	out->bytes_retained = out->cached * p->size;
 	out->victims_freed = atomic_load(&p->victims_freed);
 	out->dropped = atomic_load(&p->dropped);
@@ -942,7 +990,7 @@ WARD_API void ward_pool_free(ward_pool_t *p)
 	size_t ns = p->nshared, nv = p->nvictims;
 	p->shared = p->victims = NULL;
 	p->nshared = p->nvictims = p->capshared = p->capvictims = 0;
-	__atomic_fetch_add(&p->h.gen, 1, __ATOMIC_RELEASE);
+	__atomic_fetch_add(&p->h.tag, TRIM, __ATOMIC_RELEASE);
 	ward__mutex_unlock(&p->lock);
 	for (size_t i = 0; i < ns; i++)
 		destroy(p, s[i]);
