@@ -16,12 +16,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/grow.h"
@@ -68,8 +70,10 @@ struct ward_owner {
 	pthread_t releaser;
 };
 
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t released_cond = PTHREAD_COND_INITIALIZER;
+/* A spinlock: its sections are short (a table probe, a link), and in a
+ * program with one thread it costs nothing. Nothing under it starts a
+ * thread (a program that never had one does not take it at all). */
+static ward__spin_t lock;
 static struct node **table;
 static size_t table_cap, table_n;
 /* How many held tracked records hash to each slot (a counting filter):
@@ -158,6 +162,7 @@ static void take(struct node *n)
 		}
 }
 
+/* o if it is a live owner, else NULL (lock held). */
 static struct ward_owner *live(const ward_owner_t *o)
 {
 	struct node *n = o ? find(KEY_OWNER, (uintptr_t)o) : NULL;
@@ -239,7 +244,7 @@ static void released_elsewhere(int kind, uintptr_t handle, uint32_t site)
 								       handle)],
 					      memory_order_relaxed))
 		return; /* no owner holds it: most releases end here */
-	ward__mutex_lock(&lock);
+	ward__spin_take(&lock);
 	struct node *n = find(kind, handle);
 	struct entry *e = n ? (struct entry *)n : NULL;
 	bool to_free = false;
@@ -250,7 +255,7 @@ static void released_elsewhere(int kind, uintptr_t handle, uint32_t site)
 		drop_leftover(e);
 		to_free = true;
 	}
-	ward__mutex_unlock(&lock);
+	ward__spin_drop(&lock);
 	if (to_free)
 		free_entry(e);
 }
@@ -281,7 +286,7 @@ static size_t path_of(const struct ward_owner *o, char *buf, size_t len)
 static void each_held(ward__held_fn fn, void *opaque)
 {
 	char path[PATH_MAX_LEN];
-	ward__mutex_lock(&lock);
+	ward__spin_take(&lock);
 	for (size_t i = 0; i < table_cap; i++)
 		for (struct node *n = table[i]; n; n = n->next) {
 			if (n->kind == KEY_OWNER) {
@@ -299,7 +304,7 @@ static void each_held(ward__held_fn fn, void *opaque)
 				   e->owner ? path : e->label, e->note, opaque);
 			}
 		}
-	ward__mutex_unlock(&lock);
+	ward__spin_drop(&lock);
 }
 
 static const struct ward__holders holders = { .each = each_held };
@@ -333,12 +338,12 @@ static pthread_once_t setup_once = PTHREAD_ONCE_INIT;
 
 static void fork_prepare(void)
 {
-	ward__mutex_lock(&lock);
+	ward__spin_take(&lock);
 }
 
 static void fork_done(void)
 {
-	ward__mutex_unlock(&lock);
+	ward__spin_drop(&lock);
 }
 
 static void setup(void)
@@ -390,7 +395,7 @@ ward__owner_new(ward_owner_t *parent, const char *name, const char *file,
 	bool tracked = owner_kind >= 0 &&
 		       ward__track_at(owner_kind, (uintptr_t)o, 0, 1) == 0;
 
-	ward__mutex_lock(&lock);
+	ward__spin_take(&lock);
 	struct ward_owner *p = parent ? live(parent) : NULL;
 	int err = 0;
 	char why[256] = "";
@@ -409,7 +414,7 @@ ward__owner_new(ward_owner_t *parent, const char *name, const char *file,
 	}
 	if (!err)
 		link_child(p, o);
-	ward__mutex_unlock(&lock);
+	ward__spin_drop(&lock);
 	if (err) {
 		if (why[0])
 			ward__log(WARD_LOG_WARN, "ward: ward_owner_new(\"%s\") "
@@ -426,10 +431,23 @@ ward__owner_new(ward_owner_t *parent, const char *name, const char *file,
 	return o;
 }
 
+/* While another thread releases a child: yield, then sleep up to 1 ms at a
+ * time (its release functions may take long: a thread joined). */
+static void wait_a_little(unsigned *waits)
+{
+	if (++*waits < 100) {
+		sched_yield();
+		return;
+	}
+	unsigned us = *waits < 1100 ? *waits - 99 : 1000;
+	nanosleep(&(struct timespec){ 0, (long)us * 1000 }, NULL);
+}
+
 /* Release o, whose `releasing` the caller set under the lock (held now);
  * returns with the lock released. file:line is where the release began. */
 static void release_locked(struct ward_owner *o, const char *file, int line)
 {
+	unsigned waits = 0;
 	for (;;) {
 		struct ward_owner *c = o->children;
 		if (c) {
@@ -441,13 +459,15 @@ static void release_locked(struct ward_owner *o, const char *file, int line)
 					continue;
 				}
 				/* Another thread releases it: wait for it. */
-				pthread_cond_wait(&released_cond, &lock);
+				ward__spin_drop(&lock);
+				wait_a_little(&waits);
+				ward__spin_take(&lock);
 				continue;
 			}
 			c->releasing = true;
 			c->releaser = pthread_self();
 			release_locked(c, file, line);
-			ward__mutex_lock(&lock);
+			ward__spin_take(&lock);
 			continue;
 		}
 		struct entry *e = o->res;
@@ -457,11 +477,11 @@ static void release_locked(struct ward_owner *o, const char *file, int line)
 		void (*fn)(void *) = e->fn;
 		void *arg = e->arg;
 		bool to_free = retire(e);
-		ward__mutex_unlock(&lock);
+		ward__spin_drop(&lock);
 		fn(arg);
 		if (to_free)
 			free_entry(e);
-		ward__mutex_lock(&lock);
+		ward__spin_take(&lock);
 	}
 	unlink_child(o);
 	take(&o->node);
@@ -474,8 +494,7 @@ static void release_locked(struct ward_owner *o, const char *file, int line)
 	r->made_line = o->line;
 	r->file = file;
 	r->line = line;
-	pthread_cond_broadcast(&released_cond);
-	ward__mutex_unlock(&lock);
+	ward__spin_drop(&lock);
 	if (owner_kind >= 0)
 		ward_untrack(owner_kind, (uintptr_t)o);
 	ward__in_registry++;
@@ -490,7 +509,7 @@ WARD_API int ward__owner_release(ward_owner_t *owner, const char *file,
 {
 	if (!owner)
 		return 0;
-	ward__mutex_lock(&lock);
+	ward__spin_take(&lock);
 	struct ward_owner *o = live(owner);
 	if (!o || o->releasing) {
 		char why[256];
@@ -501,7 +520,7 @@ WARD_API int ward__owner_release(ward_owner_t *owner, const char *file,
 		else
 			describe_dead(owner, why, sizeof(why));
 		bool known = o || recently_released(owner);
-		ward__mutex_unlock(&lock);
+		ward__spin_drop(&lock);
 		ward__log(WARD_LOG_WARN, "ward: ward_owner_release at %s:%d "
 			  "released an owner twice: %s\n", file, line, why);
 		return known ? -EALREADY : -EINVAL;
@@ -512,24 +531,30 @@ WARD_API int ward__owner_release(ward_owner_t *owner, const char *file,
 	return 0;
 }
 
+/* An attach to what is not a live owner (lock held; dropped). */
+static __attribute__((noinline, cold)) int
+refuse_dead(ward_owner_t *owner, const char *what, const char *file, int line)
+{
+	char why[256];
+	describe_dead(owner, why, sizeof(why));
+	ward__spin_drop(&lock);
+	ward__log(WARD_LOG_WARN, "ward: %s at %s:%d to an owner that cannot "
+		  "take it: %s\n", what, file, line, why);
+	return -EINVAL;
+}
+
 static int add_entry(ward_owner_t *owner, int kind, uintptr_t handle,
 		     void (*fn)(void *), void *arg, const char *what,
 		     const char *file, int line)
 {
 	if (!fn)
 		return -EINVAL;
-	ward__mutex_lock(&lock);
+	ward__spin_take(&lock);
 	struct ward_owner *o = live(owner);
-	if (!o) {
-		char why[256];
-		describe_dead(owner, why, sizeof(why));
-		ward__mutex_unlock(&lock);
-		ward__log(WARD_LOG_WARN, "ward: %s at %s:%d to an owner that "
-			  "cannot take it: %s\n", what, file, line, why);
-		return -EINVAL;
-	}
+	if (!o)
+		return refuse_dead(owner, what, file, line);
 	if (kind != KEY_PLAIN && find(kind, handle)) {
-		ward__mutex_unlock(&lock);
+		ward__spin_drop(&lock);
 		return -EEXIST;
 	}
 	struct entry *e = &o->first;
@@ -538,7 +563,7 @@ static int add_entry(ward_owner_t *owner, int kind, uintptr_t handle,
 		e = calloc(1, sizeof(*e));
 		ward__in_registry--;
 		if (!e) {
-			ward__mutex_unlock(&lock);
+			ward__spin_drop(&lock);
 			return -ENOMEM;
 		}
 	} else {
@@ -559,7 +584,7 @@ static int add_entry(ward_owner_t *owner, int kind, uintptr_t handle,
 		link_entry(o, e);
 	else if (!retire(e))
 		e = NULL;
-	ward__mutex_unlock(&lock);
+	ward__spin_drop(&lock);
 	if (rc < 0 && e)
 		free_entry(e);
 	return rc;
@@ -592,29 +617,31 @@ static struct entry *find_entry(struct ward_owner *o, void (*fn)(void *),
 	return NULL;
 }
 
-/* Take o's newest entry for (fn, arg) out of o: its copy in *copy (an
- * owner's inline entry is reused once the lock is dropped), and in
- * *to_free the entry to free after, if any. 0, -EINVAL or -ENOENT. */
+/* Take o's newest entry for (fn, arg) out of o: its release function in
+ * *release (an owner's inline entry is reused once the lock is dropped),
+ * and in *to_free the entry to free after, if any. 0, -EINVAL or
+ * -ENOENT. */
 static int take_entry(ward_owner_t *owner, void (*fn)(void *), void *arg,
-		      struct entry *copy, struct entry **to_free)
+		      void (**release)(void *), struct entry **to_free)
 {
-	ward__mutex_lock(&lock);
+	ward__spin_take(&lock);
 	struct ward_owner *o = live(owner);
 	struct entry *e = o ? find_entry(o, fn, arg) : NULL;
 	if (e) {
 		unlink_entry(e);
-		*copy = *e;
+		*release = e->fn;
 		*to_free = retire(e) ? e : NULL;
 	}
-	ward__mutex_unlock(&lock);
+	ward__spin_drop(&lock);
 	return !o ? -EINVAL : !e ? -ENOENT : 0;
 }
 
 WARD_API int ward_owner_detach(ward_owner_t *owner, void (*fn)(void *),
 			       void *arg)
 {
-	struct entry copy, *to_free;
-	int rc = take_entry(owner, fn, arg, &copy, &to_free);
+	void (*release)(void *);
+	struct entry *to_free;
+	int rc = take_entry(owner, fn, arg, &release, &to_free);
 	if (rc == 0 && to_free)
 		free_entry(to_free);
 	return rc;
@@ -623,11 +650,12 @@ WARD_API int ward_owner_detach(ward_owner_t *owner, void (*fn)(void *),
 WARD_API int ward_owner_release_one(ward_owner_t *owner, void (*fn)(void *),
 				    void *arg)
 {
-	struct entry copy, *to_free;
-	int rc = take_entry(owner, fn, arg, &copy, &to_free);
+	void (*release)(void *);
+	struct entry *to_free;
+	int rc = take_entry(owner, fn, arg, &release, &to_free);
 	if (rc < 0)
 		return rc;
-	copy.fn(copy.arg);
+	release(arg);
 	if (to_free)
 		free_entry(to_free);
 	return 0;
@@ -636,7 +664,7 @@ WARD_API int ward_owner_release_one(ward_owner_t *owner, void (*fn)(void *),
 WARD_API int ward_owner_move(ward_owner_t *from, ward_owner_t *to,
 			     void (*fn)(void *), void *arg)
 {
-	ward__mutex_lock(&lock);
+	ward__spin_take(&lock);
 	struct ward_owner *f = live(from), *t = live(to);
 	int rc = 0;
 	if (!f || !t || t->releasing) {
@@ -675,17 +703,17 @@ WARD_API int ward_owner_move(ward_owner_t *from, ward_owner_t *to,
 				free_entry(moved);
 		}
 	}
-	ward__mutex_unlock(&lock);
+	ward__spin_drop(&lock);
 	return rc;
 }
 
 WARD_API int ward__owner_reparent(ward_owner_t *owner, ward_owner_t *parent,
 				  const char *file, int line)
 {
-	ward__mutex_lock(&lock);
+	ward__spin_take(&lock);
 	struct ward_owner *o = live(owner), *p = parent ? live(parent) : NULL;
 	if (!o || (parent && !p) || o->releasing || (p && p->releasing)) {
-		ward__mutex_unlock(&lock);
+		ward__spin_drop(&lock);
 		return -EINVAL;
 	}
 	for (struct ward_owner *a = p; a; a = a->parent)
@@ -693,7 +721,7 @@ WARD_API int ward__owner_reparent(ward_owner_t *owner, ward_owner_t *parent,
 			char op[PATH_MAX_LEN], pp[PATH_MAX_LEN];
 			path_of(o, op, sizeof(op));
 			path_of(p, pp, sizeof(pp));
-			ward__mutex_unlock(&lock);
+			ward__spin_drop(&lock);
 			ward__log(WARD_LOG_WARN, "ward: ward_owner_reparent at "
 				  "%s:%d would move owner \"%s\" (created at "
 				  "%s:%d) under its own descendant \"%s\" "
@@ -704,7 +732,7 @@ WARD_API int ward__owner_reparent(ward_owner_t *owner, ward_owner_t *parent,
 		}
 	unlink_child(o);
 	link_child(p, o);
-	ward__mutex_unlock(&lock);
+	ward__spin_drop(&lock);
 	return 0;
 }
 
@@ -715,10 +743,10 @@ WARD_API const char *ward_owner_name(const ward_owner_t *o)
 
 WARD_API int ward_owner_path(const ward_owner_t *owner, char *buf, size_t len)
 {
-	ward__mutex_lock(&lock);
+	ward__spin_take(&lock);
 	struct ward_owner *o = live(owner);
 	size_t n = o ? path_of(o, buf, len) : 0;
-	ward__mutex_unlock(&lock);
+	ward__spin_drop(&lock);
 	if (!o || !buf)
 		return -EINVAL;
 	return n > INT32_MAX ? INT32_MAX : (int)n;
@@ -750,14 +778,14 @@ int ward__owner_leftover(int kind, uintptr_t handle, const char *label,
 	e->node.handle = handle;
 	e->label = copy;
 	e->note = note;
-	ward__mutex_lock(&lock);
+	ward__spin_take(&lock);
 	int rc = find(kind, handle) ? -EEXIST : 0;
 	if (rc == 0) {
 		ward__in_registry++;
 		rc = put(&e->node);
 		ward__in_registry--;
 	}
-	ward__mutex_unlock(&lock);
+	ward__spin_drop(&lock);
 	if (rc < 0) {
 		free(copy);
 		free(e);
@@ -861,10 +889,10 @@ static void *hold_block(ward_owner_t *o, void *p)
 
 static bool usable(ward_owner_t *owner)
 {
-	ward__mutex_lock(&lock);
+	ward__spin_take(&lock);
 	struct ward_owner *o = live(owner);
 	bool ok = o && !o->releasing;
-	ward__mutex_unlock(&lock);
+	ward__spin_drop(&lock);
 	if (!ok)
 		errno = EINVAL;
 	return ok;
