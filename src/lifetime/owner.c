@@ -105,12 +105,18 @@ static size_t filter_slot(int kind, uintptr_t handle)
 	return (size_t)(h >> (64 - FILTER_BITS));
 }
 
+/* Lock held: every writer holds it, so a load and a store, not a locked
+ * add; readers load it without the lock. */
 static void filter_add(const struct node *n, int delta)
 {
-	if (n->kind >= 0)
-		atomic_fetch_add_explicit(&held_filter[filter_slot(n->kind,
-								   n->handle)],
-					  (uint16_t)delta, memory_order_relaxed);
+	if (n->kind < 0)
+		return;
+	_Atomic uint16_t *f = &held_filter[filter_slot(n->kind, n->handle)];
+	atomic_store_explicit(f,
+			      (uint16_t)(atomic_load_explicit(
+						 f, memory_order_relaxed) +
+					 delta),
+			      memory_order_relaxed);
 }
 
 static struct node *find(int kind, uintptr_t handle)
