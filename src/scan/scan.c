@@ -1001,27 +1001,33 @@ static bool take_blocks(struct scan *s, int also)
 	return true;
 }
 
-/* What the scan found, into out's arrays (malloc'd: the other threads
- * run again). 0, or -1 when out of memory. */
-static int give_result(const struct scan *s, struct ward__scan_result *out)
+/* What the scan found, into out's arrays. They take over the radix sort's
+ * spare half (24 bytes a block, faulted in by take_blocks(); the arrays
+ * need 22): nothing is allocated or faulted in now, with a million blocks
+ * a third of the scan's time. 0, or -1 when out of memory. */
+static int give_result(struct scan *s, struct ward__scan_result *out)
 {
-	size_t n = s->n ? s->n : 1;
-	out->blocks = s->n;
-	out->site = malloc(n * sizeof(*out->site));
-	out->state = malloc(n * sizeof(*out->state));
-	out->root = malloc(n * sizeof(*out->root));
-	out->size = malloc(n * sizeof(*out->size));
-	out->handle = malloc(n * sizeof(*out->handle));
-	if (!out->site || !out->state || !out->root || !out->size ||
-	    !out->handle) {
-		ward__scan_free(out);
-		return -1;
-	}
-	if (s->npaths && (out->paths = malloc(s->npaths * sizeof(*s->paths)))) {
+	size_t n = s->n;
+	char *m = (char *)s->sorted;
+	out->mapped = m;
+	out->mapped_len = s->cap * sizeof(*s->sorted);
+	s->sorted = NULL; /* out's now */
+	out->blocks = n;
+	out->handle = (uintptr_t *)(void *)m;
+	out->size = (uint64_t *)(void *)(m + n * 8);
+	out->site = (uint32_t *)(void *)(m + n * 16);
+	out->state = (uint8_t *)(m + n * 20);
+	out->root = (uint8_t *)(m + n * 21);
+	if (s->npaths) {
+		out->paths = malloc(s->npaths * sizeof(*s->paths));
+		if (!out->paths) {
+			ward__scan_free(out);
+			return -1;
+		}
 		memcpy(out->paths, s->paths, s->npaths * sizeof(*s->paths));
 		out->npaths = s->npaths;
 	}
-	for (size_t i = 0; i < s->n; i++) {
+	for (size_t i = 0; i < n; i++) {
 		const struct block *b = &s->b[i];
 		out->site[i] = b->site;
 		out->handle[i] = b->start;
@@ -1141,10 +1147,6 @@ int ward__scan_heap_why(const struct ward__scan_self *self, int also,
 void ward__scan_free(struct ward__scan_result *r)
 {
 	free(r->paths);
-	free(r->handle);
-	free(r->site);
-	free(r->state);
-	free(r->root);
-	free(r->size);
+	unmap_pages(r->mapped, r->mapped_len);
 	memset(r, 0, sizeof(*r));
 }

@@ -56,6 +56,8 @@ struct ward__scan_result {
 	uint8_t *root;     /* reachable: the kind of root (ward__root_kind)
 			    * its chain starts at */
 	uintptr_t *handle; /* the block's address */
+	void *mapped;      /* the arrays' one mapping (ward's own) */
+	size_t mapped_len;
 };
 
 /*
