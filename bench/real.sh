@@ -15,7 +15,11 @@
 #           (the same source built with -fsanitize=leak)
 # and the exit-time reachability scan at 1.6M live blocks
 # (bench/scan_heap.c) against LeakSanitizer's exit-time check of the same
-# heap, each as the time with the check less the time without.
+# heap: ward's as ward measures it (the profile's "scan: took_us"),
+# LeakSanitizer's as the time with its check less the time without, run
+# back to back in pairs (three a round; the median of the pairs'
+# differences, which follows the machine's speed within a pair, where a
+# difference of two medians does not).
 #
 # Each figure is the median of ROUNDS (default 3) interleaved rounds. A
 # run that fails, or whose standard output differs from the plain run's,
@@ -23,7 +27,7 @@
 #
 # Prints ANCHOR lines for run.sh:
 #   ANCHOR real_<workload>_<mode>_ns   median wall time
-#   ANCHOR scan_<tool>_<on|off>_ns     median wall time
+#   ANCHOR scan_<tool>_added_ns        median time of the exit check
 #
 #   real.sh BUILD_DIR
 set -eu
@@ -152,6 +156,34 @@ run() {
 }
 
 workloads="cc1 sqlite3 perl git python3 xz stress"
+# scan_time ward: scan_heap traced in full, its exit scan's time as ward
+# measured it (the profile's figure "scan: took_us"); appends "scan
+# ward_added NS". scan_time lsan: scan_heap under LeakSanitizer with its
+# exit check and without, back to back; appends "scan lsan_added NS"
+# (with less without).
+scan_time() {
+	if [ "$1" = ward ]; then
+		"$ward" run --quiet -o "$work/s.pb.gz" -- ./scan_heap >/dev/null ||
+			{ echo "bench: scan_heap failed under ward" >&2; exit 1; }
+		us=$("$ward" report "$work/s.pb.gz" 2>/dev/null |
+			sed -n 's/.*scan: .*took_us \([0-9]*\).*/\1/p')
+		[ -n "$us" ] ||
+			{ echo "bench: ward's profile has no scan time" >&2; exit 1; }
+		echo "scan ward_added $((us * 1000))" >>"$work/times"
+		return
+	fi
+	added=0
+	for s in 1 0; do
+		t0=$(now)
+		LSAN_OPTIONS=exitcode=0:detect_leaks=$s ./scan_heap_lsan \
+			>/dev/null 2>&1 ||
+			{ echo "bench: scan_heap failed under LeakSanitizer" >&2; exit 1; }
+		t=$(($(now) - t0))
+		added=$([ $s = 1 ] && echo $((added + t)) || echo $((added - t)))
+	done
+	echo "scan lsan_added $added" >>"$work/times"
+}
+
 modes="plain full quiet sampled heaptrack je_plain je_prof"
 r=0
 while [ "$r" -lt "$rounds" ]; do
@@ -160,18 +192,10 @@ while [ "$r" -lt "$rounds" ]; do
 		[ "$w" = stress ] && run stress lsan
 		[ "$w" = git ] && run git cold
 	done
-	# The exit scan: 1.6M live blocks, checked and not.
-	for s in on off; do
-		t0=$(now)
-		WARD_SCAN=$([ $s = on ] && echo 1 || echo 0) \
-			"$ward" run --quiet -o "$work/s.pb.gz" -- ./scan_heap >/dev/null ||
-			{ echo "bench: scan_heap failed under ward" >&2; exit 1; }
-		echo "scan ward_$s $(($(now) - t0))" >>"$work/times"
-		t0=$(now)
-		LSAN_OPTIONS=exitcode=0:detect_leaks=$([ $s = on ] && echo 1 || echo 0) \
-			./scan_heap_lsan >/dev/null 2>&1 ||
-			{ echo "bench: scan_heap failed under LeakSanitizer" >&2; exit 1; }
-		echo "scan lsan_$s $(($(now) - t0))" >>"$work/times"
+	# The exit scan: 1.6M live blocks, checked and not, in pairs.
+	for pair in 1 2 3; do
+		scan_time ward
+		scan_time lsan
 	done
 	r=$((r + 1))
 done

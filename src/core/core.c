@@ -64,7 +64,7 @@ void *ward__map(size_t bytes)
 
 enum { HUGE_FROM = 4 << 20 };
 
-void ward__map_populate(void *p, size_t bytes)
+void ward__map_populate(void *p, size_t bytes, bool huge)
 {
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23
@@ -74,7 +74,7 @@ void ward__map_populate(void *p, size_t bytes)
 	/* Large arrays in huge pages where the system allows them (THP
 	 * "madvise"): a 2 MiB page faults in once, not 512 times, and the
 	 * random reads and writes over them miss the TLB far less. */
-	if (bytes >= HUGE_FROM)
+	if (huge && bytes >= HUGE_FROM)
 		madvise(p, bytes, MADV_HUGEPAGE);
 	madvise(p, bytes, MADV_POPULATE_WRITE);
 }

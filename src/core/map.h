@@ -18,8 +18,11 @@ void *ward__map(size_t bytes);
 
 /* Fault in [p, p + bytes) of a mapping that will all be written at once,
  * in one system call rather than a page fault a page (costly under a
- * hypervisor). Only a hint: an older kernel ignores it. NULL is ignored. */
-void ward__map_populate(void *p, size_t bytes);
+ * hypervisor). Only a hint: an older kernel ignores it. NULL is ignored.
+ * huge: in huge pages too, where the system allows them — for ward's own
+ * work at exit (the scan); not for what a traced program waits on, whose
+ * fault could then stall on the kernel compacting memory. */
+void ward__map_populate(void *p, size_t bytes, bool huge);
 
 /* Give back what ward__map() returned (same size). NULL is ignored. */
 void ward__unmap(void *p, size_t bytes);

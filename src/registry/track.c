@@ -254,7 +254,7 @@ static int shard_grow(struct shard *s)
 	if (!slots)
 		return -ENOMEM;
 	/* Every page is written below: fault them in at once. */
-	ward__map_populate(slots, ncap * sizeof(*slots));
+	ward__map_populate(slots, ncap * sizeof(*slots), false);
 	for (uint32_t i = 0; i < s->cap; i++) {
 		if (!s->slots[i].site)
 			continue;

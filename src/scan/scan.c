@@ -991,8 +991,8 @@ static bool take_blocks(struct scan *s, int also)
 	s->work = map_pages(s->cap * sizeof(*s->work));
 	if (s->want)
 		s->via = map_pages(s->cap * sizeof(*s->via));
-	ward__map_populate(s->b, s->cap * sizeof(*s->b));
-	ward__map_populate(s->sorted, s->cap * sizeof(*s->sorted));
+	ward__map_populate(s->b, s->cap * sizeof(*s->b), true);
+	ward__map_populate(s->sorted, s->cap * sizeof(*s->sorted), true);
 	if (!s->b || !s->sorted || !s->segs || !s->work || (s->want && !s->via))
 		return false;
 	ward__registry_each_locked(WARD_KIND_HEAP, collect, s);

@@ -69,6 +69,7 @@
 #include <unistd.h>
 
 #include "trace/intercept.h"
+#include "core/clock.h"
 #include "core/grow.h"
 #include "core/log.h"
 #include "core/thread.h"
@@ -837,6 +838,19 @@ static void to_stderr(void *opaque, const void *buf, size_t len)
 }
 
 /* Who holds it (WARD_WHY, ward run --why): the paths the scan found. */
+/* What the exit's scan cost, among p's figures: "scan: blocks N, took_us
+ * T" (a figure can be left out when memory is short). */
+static void note_scan(ward_profile_t *p, size_t blocks, uint64_t ns)
+{
+	ward__profile_add_figure(p, "scan", "", "blocks",
+				 "Heap blocks the exit's reachability scan "
+				 "classified.", false, blocks);
+	ward__profile_add_figure(p, "scan", "", "took_us",
+				 "The exit's scan, in microseconds: threads "
+				 "stopped, the heap read, its blocks "
+				 "classified.", false, ns / 1000);
+}
+
 static void tell_who_holds(const char *why, const struct ward__scan_result *r)
 {
 	if (r->npaths == 0) {
@@ -874,6 +888,7 @@ __attribute__((noinline)) void ward__intercept_report(void)
 	if (p && !cfg.rate && cfg.kinds[WARD_KIND_HEAP] &&
 	    !((s_env = getenv("WARD_SCAN")) && strcmp(s_env, "0") == 0)) {
 		struct ward__scan_result r;
+		uint64_t t0 = ward__now_ns();
 		const char *why = getenv("WARD_WHY");
 		ward_suppressions_t *want = NULL;
 		if (why && *why) {
@@ -901,6 +916,7 @@ __attribute__((noinline)) void ward__intercept_report(void)
 			if (c) {
 				ward_profile_free(p);
 				p = c;
+				note_scan(p, r.blocks, ward__now_ns() - t0);
 			}
 			ward__scan_free(&r);
 		}

@@ -205,6 +205,13 @@ else
 fi
 expect_site "pointers dropped in a loop: definitely lost, as valgrind says" \
 	"$work/malloc_loop.pb.gz" leak_malloc_loop heap/definite "1000 48000"
+# The profile says what the scan cost: how many blocks, how long.
+scanned=$("$ward" report "$work/indirect.pb.gz" | grep "scan: ")
+if echo "$scanned" | grep -Eq "^	scan: blocks [1-9][0-9]*, took_us [0-9]+$"; then
+	ok "the exit profile carries the scan's figures (blocks, time)"
+else
+	bad "the exit profile carries the scan's figures (blocks, time)" "$scanned"
+fi
 
 # At scale: 401,000 live blocks, 100 lists of 10 lost among them — under
 # glibc's malloc and under another allocator (whose arenas are scanned as
@@ -1018,7 +1025,7 @@ status_is "ward watch: an endpoint that does not answer is one line, status 2" 2
 	"$(cat "$work/watch.err")"
 
 # Every check above ran (one that did not is a failure too).
-planned=146
+planned=147
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
