@@ -90,7 +90,16 @@ struct record {
 
 _Static_assert(sizeof(struct record) == 16, "a live record is 16 bytes");
 
-enum { SHARDS = 64 };
+/*
+ * Shards in groups: a heap block's group is the 64 MiB region it is in,
+ * its shard in the group by its address. glibc gives each thread's arena
+ * heaps of their own, 64 MiB aligned (jemalloc and others likewise keep a
+ * thread's blocks together), so a thread freeing what it allocated takes
+ * locks and touches slots that stay in its core's cache, where hashing
+ * the address alone sent every other one to a line another core wrote
+ * last. Other kinds: by the address alone.
+ */
+enum { SHARDS = 256, GROUP_SHARDS = 8, REGION_BITS = 26 };
 
 /* A cache line each: threads working on different shards never contend
  * for one (packed, three shards shared a line, and every track and
@@ -202,6 +211,16 @@ static inline uint64_t mix(uintptr_t h)
 	return x;
 }
 
+static inline struct shard *shard_of(struct kind_table *t, int kind,
+				     uintptr_t handle, uint64_t h)
+{
+	if (kind != WARD_KIND_HEAP)
+		return &t->shards[h & (SHARDS - 1)];
+	uint64_t group = mix(handle >> REGION_BITS) %
+			 (SHARDS / GROUP_SHARDS);
+	return &t->shards[group * GROUP_SHARDS + (h & (GROUP_SHARDS - 1))];
+}
+
 /* Big sizes: handle -> size, for the rare block of 4 GiB or more. */
 static pthread_mutex_t big_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct big {
@@ -294,7 +313,7 @@ static inline void prefetch_slot(int kind, uintptr_t handle)
 	if (!t)
 		return;
 	uint64_t h = mix(handle);
-	struct shard *s = &t->shards[h & (SHARDS - 1)];
+	struct shard *s = shard_of(t, kind, handle, h);
 	struct record *slots = __atomic_load_n(&s->slots, __ATOMIC_RELAXED);
 	uint32_t cap = __atomic_load_n(&s->cap, __ATOMIC_RELAXED);
 	if (slots && cap)
@@ -308,7 +327,7 @@ static int insert(int kind, uintptr_t handle, uint32_t site, uint64_t size)
 	if (!t)
 		return -ENOMEM;
 	uint64_t h = mix(handle);
-	struct shard *s = &t->shards[h & (SHARDS - 1)];
+	struct shard *s = shard_of(t, kind, handle, h);
 	int rc = 0;
 
 	ward__spin_take(&s->lock);
@@ -340,7 +359,7 @@ static uint32_t remove_rec(int kind, uintptr_t handle, uint64_t *size)
 	if (!t)
 		return 0;
 	uint64_t h = mix(handle);
-	struct shard *s = &t->shards[h & (SHARDS - 1)];
+	struct shard *s = shard_of(t, kind, handle, h);
 	uint32_t site = 0;
 
 	ward__spin_take(&s->lock);
@@ -502,7 +521,7 @@ bool ward__registry_find(int kind, uintptr_t handle, uint32_t *site,
 	if (!t)
 		return false;
 	uint64_t h = mix(handle);
-	struct shard *s = &t->shards[h & (SHARDS - 1)];
+	struct shard *s = shard_of(t, kind, handle, h);
 	bool found = false, big = false;
 
 	ward__spin_take(&s->lock);
