@@ -44,6 +44,7 @@
 
 #include "trace/intercept.h"
 #include "capture/capture.h"
+#include "core/map.h"
 #include "registry/registry.h"
 #include "snapshot/symbolize.h"
 #include "ward/track.h"
@@ -254,17 +255,83 @@ static size_t resolve_usable_size(void *p)
 	return resolve_heap() ? next.usable_size(p) : 0;
 }
 
+/*
+ * ward's own allocations once the exit report has begun come from an
+ * arena of their own: reserved address space, bump-allocated, never
+ * given back (the process is ending). From the program's allocator, the
+ * report's first large request made glibc consolidate every small block
+ * the program had freed (5% of a perl run, in the sampled mode that is
+ * meant to cost nothing), and the report would leave the program's heap
+ * changed for the destructors that run after it. When the reservation
+ * fails or fills, requests go to the next allocator as before.
+ */
+enum { EXIT_ARENA = 1 << 30 };
+static char *exit_lo, *exit_hi;
+static size_t exit_used;
+static bool exit_on;
+
+static void exit_arena_begin(void)
+{
+	/* glibc's malloc only, whose consolidation is the cost: another
+	 * allocator keeps serving ward too, as it always did (under
+	 * jemalloc, what its metadata points to at exit — and so which lost
+	 * blocks look reachable, docs/cli.md — moves with what ward
+	 * allocates there). */
+	if (next.malloc != __libc_malloc)
+		return;
+	/* ward's own mapping: the exit scan does not read it as the
+	 * program's memory. */
+	char *m = ward__map_reserve(EXIT_ARENA);
+	if (!m)
+		return;
+	exit_lo = m;
+	exit_hi = exit_lo + EXIT_ARENA;
+	__atomic_store_n(&exit_on, true, __ATOMIC_RELEASE);
+}
+
+static bool in_exit_arena(const void *p)
+{
+	return (const char *)p >= exit_lo && (const char *)p < exit_hi;
+}
+
+/* Whether this call is ward's own, during the exit report. */
+static inline bool exit_own(void)
+{
+	return __builtin_expect(__atomic_load_n(&exit_on, __ATOMIC_ACQUIRE),
+				0) &&
+	       ward__in_registry;
+}
+
+/* n bytes from the exit arena, 16-byte aligned and zeroed (pages never
+ * used before), their size in the 16 bytes below; NULL when full. */
+static void *exit_alloc(size_t n)
+{
+	size_t total = (n + 16 + 15) & ~(size_t)15;
+	if (total < n)
+		return NULL;
+	size_t at = __atomic_fetch_add(&exit_used, total, __ATOMIC_RELAXED);
+	if (at > EXIT_ARENA - total || total > EXIT_ARENA)
+		return NULL;
+	char *p = exit_lo + at + 16;
+	*(size_t *)(void *)(p - 16) = n;
+	return p;
+}
+
 __attribute__((constructor)) static void start(void)
 {
 	/* Stacks show the program's frames, not the interposers'. */
 	dl_iterate_phdr(find_self, (void *)(uintptr_t)find_self);
 	if (next.malloc == resolve_malloc)
 		resolve_heap();
+	ward__exit_heap = exit_arena_begin;
 	ward__intercept_init();
 }
 
 EXPORT void *malloc(size_t n)
 {
+	void *own;
+	if (exit_own() && (own = exit_alloc(n)))
+		return own;
 	WARD__ENTER();
 	void *p = next.malloc(n);
 	if (!ward__alloc_unsampled(n))
@@ -275,6 +342,11 @@ EXPORT void *malloc(size_t n)
 
 EXPORT void *calloc(size_t n, size_t size)
 {
+	void *own;
+	size_t total;
+	if (exit_own() && !__builtin_mul_overflow(n, size, &total) &&
+	    (own = exit_alloc(total)))
+		return own;
 	WARD__ENTER();
 	void *p = next.calloc(n, size);
 	if (!ward__alloc_unsampled(n * size))
@@ -290,6 +362,18 @@ EXPORT void *realloc(void *old, size_t n)
 		void *p = malloc(n);
 		if (p)
 			memcpy(p, old, n);
+		return p;
+	}
+	void *own;
+	if (!old && exit_own() && (own = exit_alloc(n)))
+		return own;
+	if (__builtin_expect(in_exit_arena(old), 0)) {
+		/* One of the exit report's: a new block, the old left. */
+		size_t had = *(const size_t *)(const void *)((const char *)old -
+							     16);
+		void *p = malloc(n);
+		if (p)
+			memcpy(p, old, had < n ? had : n);
 		return p;
 	}
 	WARD__ENTER();
@@ -331,7 +415,7 @@ EXPORT void *reallocarray(void *old, size_t n, size_t size)
 
 EXPORT void free(void *p)
 {
-	if (__builtin_expect(in_boot_arena(p), 0))
+	if (__builtin_expect(in_boot_arena(p) || in_exit_arena(p), 0))
 		return;
 	WARD__ENTER();
 	if (!ward__free_unsampled(p))

@@ -45,10 +45,10 @@ static struct {
 	_Atomic uintptr_t lo, hi;
 } own[OWN_MAPS];
 
-void *ward__map(size_t bytes)
+static void *map_own(size_t bytes, int flags)
 {
 	void *p = mmap(NULL, bytes ? bytes : 1, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		       MAP_PRIVATE | MAP_ANONYMOUS | flags, -1, 0);
 	if (p == MAP_FAILED)
 		return NULL;
 	for (int i = 0; i < OWN_MAPS; i++) {
@@ -60,6 +60,16 @@ void *ward__map(size_t bytes)
 		}
 	}
 	return p;
+}
+
+void *ward__map(size_t bytes)
+{
+	return map_own(bytes, 0);
+}
+
+void *ward__map_reserve(size_t bytes)
+{
+	return map_own(bytes, MAP_NORESERVE);
 }
 
 enum { HUGE_FROM = 4 << 20 };

@@ -16,6 +16,10 @@
  * Async-signal-safe, takes no lock. */
 void *ward__map(size_t bytes);
 
+/* The same, with no swap reserved for it: address space to be used in
+ * part (pages are backed as they are first written). */
+void *ward__map_reserve(size_t bytes);
+
 /* Fault in [p, p + bytes) of a mapping that will all be written at once,
  * in one system call rather than a page fault a page (costly under a
  * hypervisor). Only a hint: an older kernel ignores it. NULL is ignored.

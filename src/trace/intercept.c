@@ -105,6 +105,7 @@ static _Atomic bool active;
 static pid_t books_pid;
 
 __thread int ward__busy __attribute__((tls_model("initial-exec")));
+void (*ward__exit_heap)(void);
 uintptr_t ward__exit_sp;
 __thread int ward__fatal_pending __attribute__((tls_model("initial-exec")));
 
@@ -878,6 +879,8 @@ __attribute__((noinline)) void ward__intercept_report(void)
 		return;
 	if (!atomic_exchange(&active, false))
 		return;
+	if (ward__exit_heap)
+		ward__exit_heap();
 	ward__in_registry++;
 	note_running_threads();
 	ward_profile_t *p = ward_profile_snapshot();

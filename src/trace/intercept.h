@@ -29,6 +29,10 @@ extern uintptr_t ward__exit_sp;
  * nothing in a process whose books these are not (a vfork() child). */
 void ward__intercept_report(void);
 
+/* Set by the preload library: from the exit report on, ward's own
+ * allocations come from an arena of its own (preload.c). */
+extern void (*ward__exit_heap)(void);
+
 /*
  * The interposers that reach the allocator or ward's bookkeeping run
  * between these two: a signal that would end the program and arrives
