@@ -612,17 +612,13 @@ static __attribute__((noinline)) void checked_put(struct ward_pool *p, void *o,
 /* One of c's objects (it has one), counted as a get. */
 static void *take_cached(struct tcache *c)
 {
-	uint64_t word = c->word;
-	WARD__POOL_STORE(c->word, word + WARD__POOL_ONE_GET);
-	return c->obj[(word & WARD__POOL_NMASK) - 1];
+	return ward__pool_take(c, c->word, cached(c));
 }
 
-/* o into c (it has room): counted as a put by the word's rule. */
+/* o into c (it has room), counted as a put. */
 static void put_cached(struct tcache *c, void *o)
 {
-	uint64_t word = c->word;
-	c->obj[word & WARD__POOL_NMASK] = o;
-	WARD__POOL_STORE(c->word, word + 1);
+	ward__pool_keep(c, c->word, cached(c), o);
 }
 
 static __attribute__((noinline)) void *get_slow(struct ward_pool *p,

@@ -838,7 +838,6 @@ static void to_stderr(void *opaque, const void *buf, size_t len)
 	ward__write_all(2, buf, len);
 }
 
-/* Who holds it (WARD_WHY, ward run --why): the paths the scan found. */
 /* What the exit's scan cost, among p's figures: "scan: blocks N, took_us
  * T" (a figure can be left out when memory is short). */
 static void note_scan(ward_profile_t *p, size_t blocks, uint64_t ns)
@@ -852,6 +851,7 @@ static void note_scan(ward_profile_t *p, size_t blocks, uint64_t ns)
 				 "classified.", false, ns / 1000);
 }
 
+/* Who holds it (WARD_WHY, ward run --why): the paths the scan found. */
 static void tell_who_holds(const char *why, const struct ward__scan_result *r)
 {
 	if (r->npaths == 0) {
