@@ -1,7 +1,7 @@
 /*
- * The registry (track.c, sites.c, counters.c, observers.c): the live set
- * of every kind, the sites that acquired them, and their counts. What
- * reads it: snapshots, the scan, leak checks, the tracer.
+ * The registry (track.c, blocks.c, sites.c, counters.c, observers.c): the
+ * live set of every kind, the sites that acquired them, and their counts.
+ * What reads it: snapshots, the scan, leak checks, the tracer.
  */
 #ifndef WARD_REGISTRY_H
 #define WARD_REGISTRY_H
@@ -147,6 +147,25 @@ bool ward__registry_trylock(int kind);
 void ward__registry_unlock(int kind);
 size_t ward__registry_count_locked(int kind);
 void ward__registry_each_locked(int kind, ward__record_fn fn, void *opaque);
+
+/*
+ * The heap blocks' live set (blocks.c), which track.c's calls route
+ * WARD_KIND_HEAP to: put (-EEXIST when the block is there, -ENOMEM),
+ * take (its site and size; 0 when absent), find; each record, with the
+ * locks taken shard by shard or (locked) already held by
+ * ward__blocks_trylock(); the locks around fork(); a forked child's reset.
+ * (blocks.h: the layout, and the prefetch track.c inlines.)
+ */
+int ward__blocks_put(uintptr_t handle, uint32_t site, uint64_t size);
+uint32_t ward__blocks_take(uintptr_t handle, uint64_t *size);
+bool ward__blocks_find(uintptr_t handle, uint32_t *site, uint64_t *size);
+void ward__blocks_each(ward__record_fn fn, void *opaque, bool locked);
+bool ward__blocks_trylock(void);
+void ward__blocks_unlock(void);
+size_t ward__blocks_count_locked(void);
+void ward__blocks_lock_all(void);
+void ward__blocks_unlock_all(void);
+void ward__blocks_reset(void);
 
 /* Track with the stack starting `skip` frames above the caller. */
 int ward__track_at(int kind, uintptr_t handle, size_t size, int skip);

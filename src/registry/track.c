@@ -1,6 +1,8 @@
 /*
  * track.c — the live set: which handles of each kind are held, and where
- * they were acquired.
+ * they were acquired. Heap blocks, nearly all of a traced program's
+ * records, have a set of their own (blocks.c); this file keeps the other
+ * kinds and routes the heap's calls there.
  *
  * Data structures. Each kind has 64 shards, picked by a hash of the handle.
  * A shard is a lock and an open-addressed table of 16-byte records:
@@ -27,6 +29,7 @@
 #include "core/grow.h"
 #include "core/lock.h"
 #include "core/map.h"
+#include "registry/blocks.h"
 #include "registry/registry.h"
 #include "registry/sample.h"
 #include "core/spin.h"
@@ -90,16 +93,7 @@ struct record {
 
 _Static_assert(sizeof(struct record) == 16, "a live record is 16 bytes");
 
-/*
- * Shards in groups: a heap block's group is the 64 MiB region it is in,
- * its shard in the group by its address. glibc gives each thread's arena
- * heaps of their own, 64 MiB aligned (jemalloc and others likewise keep a
- * thread's blocks together), so a thread freeing what it allocated takes
- * locks and touches slots that stay in its core's cache, where hashing
- * the address alone sent every other one to a line another core wrote
- * last. Other kinds: by the address alone.
- */
-enum { SHARDS = 256, GROUP_SHARDS = 8, REGION_BITS = 26 };
+enum { SHARDS = 64 };
 
 /* A cache line each: threads working on different shards never contend
  * for one (packed, three shards shared a line, and every track and
@@ -211,14 +205,9 @@ static inline uint64_t mix(uintptr_t h)
 	return x;
 }
 
-static inline struct shard *shard_of(struct kind_table *t, int kind,
-				     uintptr_t handle, uint64_t h)
+static inline struct shard *shard_of(struct kind_table *t, uint64_t h)
 {
-	if (kind != WARD_KIND_HEAP)
-		return &t->shards[h & (SHARDS - 1)];
-	uint64_t group = mix(handle >> REGION_BITS) %
-			 (SHARDS / GROUP_SHARDS);
-	return &t->shards[group * GROUP_SHARDS + (h & (GROUP_SHARDS - 1))];
+	return &t->shards[h & (SHARDS - 1)];
 }
 
 /* Big sizes: handle -> size, for the rare block of 4 GiB or more. */
@@ -308,26 +297,28 @@ static void raise_peak(_Atomic uint64_t *peak, int64_t now)
  */
 static inline void prefetch_slot(int kind, uintptr_t handle)
 {
+	if (kind == WARD_KIND_HEAP) {
+		ward__blocks_prefetch(handle);
+		return;
+	}
 	struct kind_table *t = atomic_load_explicit(&tables[kind],
 						    memory_order_acquire);
 	if (!t)
 		return;
 	uint64_t h = mix(handle);
-	struct shard *s = shard_of(t, kind, handle, h);
+	struct shard *s = shard_of(t, h);
 	struct record *slots = __atomic_load_n(&s->slots, __ATOMIC_RELAXED);
 	uint32_t cap = __atomic_load_n(&s->cap, __ATOMIC_RELAXED);
 	if (slots && cap)
 		__builtin_prefetch(&slots[(uint32_t)(h >> 6) & (cap - 1)], 1);
 }
 
-/* Insert a record; the site is already interned. */
-static int insert(int kind, uintptr_t handle, uint32_t site, uint64_t size)
+/* Insert a record of a kind other than the heap. */
+static int table_put(struct kind_table *t, int kind, uintptr_t handle,
+		     uint32_t site, uint64_t size)
 {
-	struct kind_table *t = table_for(kind, true);
-	if (!t)
-		return -ENOMEM;
 	uint64_t h = mix(handle);
-	struct shard *s = shard_of(t, kind, handle, h);
+	struct shard *s = shard_of(t, h);
 	int rc = 0;
 
 	ward__spin_take(&s->lock);
@@ -347,19 +338,29 @@ static int insert(int kind, uintptr_t handle, uint32_t site, uint64_t size)
 	s->count++;
 out:
 	ward__spin_drop(&s->lock);
+	return rc;
+}
+
+/* Insert a record; the site is already interned. */
+static int insert(int kind, uintptr_t handle, uint32_t site, uint64_t size)
+{
+	struct kind_table *t = table_for(kind, true);
+	if (!t)
+		return -ENOMEM;
+	int rc = kind == WARD_KIND_HEAP
+			 ? ward__blocks_put(handle, site, size)
+			 : table_put(t, kind, handle, site, size);
 	if (rc == 0)
 		note_live(t, kind, 1, (int64_t)size);
 	return rc;
 }
 
-/* Remove a record; returns its site (0 if absent) and size. */
-static uint32_t remove_rec(int kind, uintptr_t handle, uint64_t *size)
+/* Remove a record of a kind other than the heap. */
+static uint32_t table_take(struct kind_table *t, int kind, uintptr_t handle,
+			   uint64_t *size)
 {
-	struct kind_table *t = table_for(kind, false);
-	if (!t)
-		return 0;
 	uint64_t h = mix(handle);
-	struct shard *s = shard_of(t, kind, handle, h);
+	struct shard *s = shard_of(t, h);
 	uint32_t site = 0;
 
 	ward__spin_take(&s->lock);
@@ -386,17 +387,33 @@ static uint32_t remove_rec(int kind, uintptr_t handle, uint64_t *size)
 	s->count--;
 out:
 	ward__spin_drop(&s->lock);
-	if (site)
-		ward__released(kind, handle, site);
 	if (site && *size == UINT32_MAX)
 		*size = big_get(kind, handle, true);
-	if (site)
+	return site;
+}
+
+/* Remove a record; returns its site (0 if absent) and size. */
+static uint32_t remove_rec(int kind, uintptr_t handle, uint64_t *size)
+{
+	struct kind_table *t = table_for(kind, false);
+	if (!t)
+		return 0;
+	uint32_t site = kind == WARD_KIND_HEAP
+				? ward__blocks_take(handle, size)
+				: table_take(t, kind, handle, size);
+	if (site) {
+		ward__released(kind, handle, site);
 		note_live(t, kind, -1, -(int64_t)*size);
+	}
 	return site;
 }
 
 void ward__registry_each(int kind, ward__record_fn fn, void *opaque)
 {
+	if (kind == WARD_KIND_HEAP) {
+		ward__blocks_each(fn, opaque, false);
+		return;
+	}
 	struct kind_table *t = table_for(kind, false);
 	if (!t)
 		return;
@@ -419,6 +436,8 @@ void ward__registry_each(int kind, ward__record_fn fn, void *opaque)
  */
 bool ward__registry_trylock(int kind)
 {
+	if (kind == WARD_KIND_HEAP)
+		return ward__blocks_trylock();
 	struct kind_table *t = table_for(kind, false);
 	for (int i = 0; t && i < SHARDS; i++)
 		if (atomic_exchange_explicit(&t->shards[i].lock, 1,
@@ -432,6 +451,10 @@ bool ward__registry_trylock(int kind)
 
 void ward__registry_unlock(int kind)
 {
+	if (kind == WARD_KIND_HEAP) {
+		ward__blocks_unlock();
+		return;
+	}
 	struct kind_table *t = table_for(kind, false);
 	for (int i = 0; t && i < SHARDS; i++)
 		ward__spin_drop(&t->shards[i].lock);
@@ -439,6 +462,8 @@ void ward__registry_unlock(int kind)
 
 size_t ward__registry_count_locked(int kind)
 {
+	if (kind == WARD_KIND_HEAP)
+		return ward__blocks_count_locked();
 	struct kind_table *t = table_for(kind, false);
 	size_t n = 0;
 	for (int i = 0; t && i < SHARDS; i++)
@@ -448,6 +473,10 @@ size_t ward__registry_count_locked(int kind)
 
 void ward__registry_each_locked(int kind, ward__record_fn fn, void *opaque)
 {
+	if (kind == WARD_KIND_HEAP) {
+		ward__blocks_each(fn, opaque, true);
+		return;
+	}
 	struct kind_table *t = table_for(kind, false);
 	for (int i = 0; t && i < SHARDS; i++) {
 		struct shard *s = &t->shards[i];
@@ -517,11 +546,13 @@ WARD_API int ward_untrack(int kind, uintptr_t handle)
 bool ward__registry_find(int kind, uintptr_t handle, uint32_t *site,
 			 uint64_t *size)
 {
+	if (kind == WARD_KIND_HEAP)
+		return ward__blocks_find(handle, site, size);
 	struct kind_table *t = table_for(kind, false);
 	if (!t)
 		return false;
 	uint64_t h = mix(handle);
-	struct shard *s = shard_of(t, kind, handle, h);
+	struct shard *s = shard_of(t, h);
 	bool found = false, big = false;
 
 	ward__spin_take(&s->lock);
@@ -783,7 +814,8 @@ WARD_API int ward_thread_detach(pthread_t th)
 /* ---- fork() ------------------------------------------------------------ */
 
 
-/* Lock order: kinds, tables, each kind's shards, big sizes (taken under a
+/* Lock order: kinds, tables, each kind's shards, the blocks' zones and
+ * shards, big sizes (taken under a
  * shard lock by insert()), then stack.c's. */
 void ward__registry_lock_all(void)
 {
@@ -794,6 +826,7 @@ void ward__registry_lock_all(void)
 		for (int i = 0; t && i < SHARDS; i++)
 			ward__spin_take(&t->shards[i].lock);
 	}
+	ward__blocks_lock_all();
 	ward__mutex_lock(&big_lock);
 	ward__counts_lock();
 	ward__sites_lock_all();
@@ -804,6 +837,7 @@ void ward__registry_unlock_all(void)
 	ward__sites_unlock_all();
 	ward__counts_unlock();
 	ward__mutex_unlock(&big_lock);
+	ward__blocks_unlock_all();
 	for (int k = WARD_KIND_MAX - 1; k >= 0; k--) {
 		struct kind_table *t = atomic_load(&tables[k]);
 		for (int i = SHARDS - 1; t && i >= 0; i--)
@@ -853,6 +887,7 @@ void ward__registry_reset(void)
 		atomic_store(&t->peak_count, 0);
 		atomic_store(&t->peak_bytes, 0);
 	}
+	ward__blocks_reset();
 	memset(pending, 0, sizeof(pending));
 	nbigs = 0;
 	ward__counts_reset();

@@ -1,0 +1,464 @@
+/*
+ * blocks.c — the live set of heap blocks: for every live block, the site
+ * that allocated it and its size, found by its address. track.c keeps
+ * every other kind; a traced program's records are nearly all blocks, so
+ * this is where the live set's memory and cache misses go.
+ *
+ * Zones. A block's address splits into its zone (the high 32 bits: which
+ * 4 GiB of address space it is in) and its offset in the zone (the low
+ * 32). A program's heap is in a handful of zones; each zone has its own
+ * shards, so a record keeps only the offset: the zone is implied by the
+ * table, the stack by the site. A record is 10 bytes: {offset, site,
+ * size}. Sizes of 65,535 bytes and more are kept beside, in a shard's
+ * sorted array of big sizes (few blocks are that large: by count, a
+ * heap's blocks are nearly all small).
+ *
+ * Shards. A zone has 256, eight for each group of 64 MiB regions: glibc
+ * gives each thread's arena heaps of their own, 64 MiB aligned (jemalloc
+ * and others likewise keep a thread's blocks together), so a thread
+ * freeing what it allocated takes locks and touches slots that stay in
+ * its core's cache. Within its group, a block's shard is picked by a hash
+ * of its offset.
+ *
+ * Tables. A shard is a spinlock and an open-addressed table, probed
+ * linearly with robin hood hashing: a record being placed takes the slot
+ * of one nearer its own home, so every record is within a short distance
+ * of its home even in a full table, and a lookup stops at the first
+ * record nearer its home than the probe is (no need to reach an empty
+ * slot). Deletion shifts the following records back: no tombstones. A
+ * table grows by a quarter when it would be fuller than 85%, so it is
+ * 68-85% full: 12-15 bytes a live block (16-byte records in a table kept
+ * 37-75% full took 21-43). Fuller, an insert walks and shifts longer runs
+ * (their length grows as 1/(1 - load)^2). A table's capacity is any
+ * number, not a power of two: a record's home is its hash scaled to the
+ * capacity (a multiply and a shift), so records stay in the order of
+ * their hashes and a table grows in one merge-like pass.
+ *
+ * Locking: a shard's lock for a probe; the zones' lock when a zone is
+ * first seen. Zones are never given back, so a zone found needs no lock.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "core/lock.h"
+#include "core/map.h"
+#include "registry/blocks.h"
+#include "registry/registry.h"
+
+enum {
+	BIG = 0xffff,          /* size field: the size is in the big sizes */
+	ZONE_SLOTS = 1 << 16,  /* the zones' directory */
+	PAGE = 4096,
+};
+
+/*
+ * The zones' directory: open-addressed by the zone's number, written
+ * under zones_lock, read without it (a slot once set never changes).
+ * Room for twice the zones of a 47-bit address space; a heap spread over
+ * more 4 GiB zones than it has slots (possible only with handles made up,
+ * never with memory) is refused with -ENOMEM. The zones are also listed
+ * in the order they were made, for the calls that visit them all.
+ */
+static struct ward__zone *_Atomic zones[ZONE_SLOTS];
+static struct ward__zone *_Atomic zone_list[ZONE_SLOTS];
+static _Atomic uint32_t nzones;
+static pthread_mutex_t zones_lock = PTHREAD_MUTEX_INITIALIZER;
+
+__thread struct ward__zone *ward__near_zone;
+
+static inline uint32_t zone_slot(uint32_t high)
+{
+	return (uint32_t)(((uint64_t)high * 0x9e3779b97f4a7c15ull) >> 48);
+}
+
+static __attribute__((noinline)) struct ward__zone *
+zone_find(uint32_t high, bool create)
+{
+	uint32_t i = zone_slot(high);
+	for (uint32_t n = 0; n < ZONE_SLOTS; n++, i = (i + 1) % ZONE_SLOTS) {
+		struct ward__zone *z =
+			atomic_load_explicit(&zones[i], memory_order_acquire);
+		if (z && z->high == high)
+			return ward__near_zone = z;
+		if (z)
+			continue;
+		if (!create)
+			return NULL;
+		ward__mutex_lock(&zones_lock);
+		z = atomic_load_explicit(&zones[i], memory_order_relaxed);
+		if (!z) {
+			/* Mapped as ward's own (never malloc'd): its slots
+			 * hold the offsets of every live block. */
+			z = ward__map(sizeof(*z));
+			if (z) {
+				z->high = high;
+				uint32_t made = atomic_load(&nzones);
+				atomic_store(&zone_list[made], z);
+				atomic_store(&nzones, made + 1);
+				atomic_store_explicit(&zones[i], z,
+						      memory_order_release);
+			}
+		}
+		ward__mutex_unlock(&zones_lock);
+		if (!z)
+			return NULL;
+		if (z->high == high)
+			return ward__near_zone = z;
+	}
+	return NULL;
+}
+
+static inline struct ward__zone *zone_of(uintptr_t handle, bool create)
+{
+	uint32_t high = (uint32_t)((uint64_t)handle >> 32);
+	struct ward__zone *z = ward__near_zone;
+	if (__builtin_expect(z && z->high == high, 1))
+		return z;
+	return zone_find(high, create);
+}
+
+/* How far slot `at` is from `home`, going forward round the table. */
+static inline uint32_t distance(uint32_t cap, uint32_t at, uint32_t home)
+{
+	return at >= home ? at - home : at + cap - home;
+}
+
+/* The slot holding lo, or cap when none does. */
+static inline uint32_t lookup(const struct ward__zshard *s, uint32_t lo)
+{
+	uint32_t cap = s->cap;
+	if (!cap)
+		return 0;
+	uint32_t i = ward__home_in(cap, lo);
+	for (uint32_t d = 0;; d++) {
+		const struct ward__block *r = &s->slots[i];
+		if (!r->site)
+			return cap;
+		if (r->lo == lo)
+			return i;
+		if (distance(cap, i, ward__home_in(cap, r->lo)) < d)
+			return cap; /* robin hood: lo would be before r */
+		if (++i == cap)
+			i = 0;
+	}
+}
+
+/*
+ * Place a record for lo in a table with an empty slot; -EEXIST when lo
+ * is there. One pass: lo cannot be past the first record nearer its home
+ * than lo would be, so from there on the records only move up. Field by
+ * field: a packed record built whole on the stack is written in parts
+ * and read back at once, which stalls store forwarding.
+ */
+static int place(struct ward__zshard *s, uint32_t lo, uint32_t site,
+		 uint16_t size)
+{
+	uint32_t cap = s->cap, i = ward__home_in(cap, lo);
+	bool moving = false;
+	for (uint32_t d = 0;; d++) {
+		struct ward__block *at = &s->slots[i];
+		if (!at->site) {
+			at->lo = lo;
+			at->site = site;
+			at->size = size;
+			return 0;
+		}
+		if (!moving && at->lo == lo)
+			return -EEXIST;
+		uint32_t ad = distance(cap, i, ward__home_in(cap, at->lo));
+		if (ad < d) { /* lo goes here; carry on with the one it moved */
+			uint32_t mlo = at->lo, msite = at->site;
+			uint16_t msize = at->size;
+			at->lo = lo;
+			at->site = site;
+			at->size = size;
+			lo = mlo;
+			site = msite;
+			size = msize;
+			d = ad;
+			moving = true;
+		}
+		if (++i == cap)
+			i = 0;
+	}
+}
+
+/* Empty slot i: pull the records after it back towards their homes. */
+static void unplace(struct ward__zshard *s, uint32_t i)
+{
+	uint32_t cap = s->cap;
+	for (;;) {
+		uint32_t j = i + 1 == cap ? 0 : i + 1;
+		struct ward__block *next = &s->slots[j];
+		if (!next->site || ward__home_in(cap, next->lo) == j)
+			break;
+		s->slots[i] = *next;
+		i = j;
+	}
+	s->slots[i] = (struct ward__block){ 0 };
+}
+
+static size_t page_round(size_t bytes)
+{
+	return (bytes + PAGE - 1) & ~(size_t)(PAGE - 1);
+}
+
+/* Grow by a quarter (a page at first), every mapped byte used. */
+static int grow(struct ward__zshard *s)
+{
+	size_t old_bytes = page_round((size_t)s->cap * sizeof(*s->slots));
+	size_t bytes = old_bytes ? page_round(old_bytes + old_bytes / 4) : PAGE;
+	if (bytes / sizeof(struct ward__block) > UINT32_MAX)
+		return -ENOMEM;
+	/* Mapped as ward's own, never from malloc: a table the
+	 * reachability scan read as the program's memory could make blocks
+	 * look reachable. */
+	struct ward__block *slots = ward__map(bytes);
+	if (!slots)
+		return -ENOMEM;
+	ward__map_populate(slots, bytes, false);
+	struct ward__block *old = s->slots;
+	uint32_t old_cap = s->cap;
+	s->slots = slots;
+	s->cap = (uint32_t)(bytes / sizeof(struct ward__block));
+	for (uint32_t i = 0; i < old_cap; i++)
+		if (old[i].site)
+			(void)place(s, old[i].lo, old[i].site, old[i].size);
+	ward__unmap(old, old_bytes);
+	return 0;
+}
+
+/* ---- Big sizes: a sorted array a shard keeps beside its table ---------- */
+
+static uint32_t big_at(const struct ward__zshard *s, uint32_t lo)
+{
+	uint32_t a = 0, b = s->nbigs;
+	while (a < b) {
+		uint32_t m = a + (b - a) / 2;
+		if (s->bigs[m].lo < lo)
+			a = m + 1;
+		else
+			b = m;
+	}
+	return a;
+}
+
+static int big_put(struct ward__zshard *s, uint32_t lo, uint64_t size)
+{
+	if (s->nbigs == s->capbigs) {
+		size_t old_bytes = (size_t)s->capbigs * sizeof(*s->bigs);
+		size_t bytes = old_bytes ? old_bytes * 2 : PAGE;
+		/* Mapped, as the table: the array holds offsets. */
+		struct ward__big *nb = ward__map(bytes);
+		if (!nb)
+			return -ENOMEM;
+		if (s->nbigs)
+			memcpy(nb, s->bigs, s->nbigs * sizeof(*nb));
+		ward__unmap(s->bigs, old_bytes);
+		s->bigs = nb;
+		s->capbigs = (uint32_t)(bytes / sizeof(*nb));
+	}
+	uint32_t i = big_at(s, lo);
+	memmove(&s->bigs[i + 1], &s->bigs[i],
+		(s->nbigs - i) * sizeof(*s->bigs));
+	s->bigs[i] = (struct ward__big){ lo, size };
+	s->nbigs++;
+	return 0;
+}
+
+static uint64_t big_get(struct ward__zshard *s, uint32_t lo, bool remove)
+{
+	uint32_t i = big_at(s, lo);
+	if (i == s->nbigs || s->bigs[i].lo != lo)
+		return BIG; /* cannot happen: every BIG record has its size */
+	uint64_t size = s->bigs[i].size;
+	if (remove) {
+		s->nbigs--;
+		memmove(&s->bigs[i], &s->bigs[i + 1],
+			(s->nbigs - i) * sizeof(*s->bigs));
+	}
+	return size;
+}
+
+/* ---- The live set's calls (registry.h) --------------------------------- */
+
+int ward__blocks_put(uintptr_t handle, uint32_t site, uint64_t size)
+{
+	struct ward__zone *z = zone_of(handle, true);
+	if (!z)
+		return -ENOMEM;
+	uint32_t lo = (uint32_t)handle;
+	struct ward__zshard *s = ward__zshard_of(z, lo);
+	int rc = 0;
+
+	ward__spin_take(&s->lock);
+	if ((uint64_t)(s->count + 1) * 20 > (uint64_t)s->cap * 17 &&
+	    (rc = grow(s)) < 0)
+		goto out;
+	rc = place(s, lo, site, size >= BIG ? BIG : (uint16_t)size);
+	if (rc == 0 && size >= BIG && (rc = big_put(s, lo, size)) < 0)
+		unplace(s, lookup(s, lo));
+	if (rc == 0)
+		s->count++;
+out:
+	ward__spin_drop(&s->lock);
+	return rc;
+}
+
+uint32_t ward__blocks_take(uintptr_t handle, uint64_t *size)
+{
+	struct ward__zone *z = zone_of(handle, false);
+	if (!z)
+		return 0;
+	uint32_t lo = (uint32_t)handle, site = 0;
+	struct ward__zshard *s = ward__zshard_of(z, lo);
+
+	ward__spin_take(&s->lock);
+	uint32_t i = lookup(s, lo);
+	if (i < s->cap) {
+		site = s->slots[i].site;
+		*size = s->slots[i].size;
+		if (*size == BIG)
+			*size = big_get(s, lo, true);
+		unplace(s, i);
+		s->count--;
+	}
+	ward__spin_drop(&s->lock);
+	return site;
+}
+
+bool ward__blocks_find(uintptr_t handle, uint32_t *site, uint64_t *size)
+{
+	struct ward__zone *z = zone_of(handle, false);
+	if (!z)
+		return false;
+	uint32_t lo = (uint32_t)handle;
+	struct ward__zshard *s = ward__zshard_of(z, lo);
+
+	ward__spin_take(&s->lock);
+	uint32_t i = lookup(s, lo);
+	bool found = i < s->cap;
+	if (found) {
+		*site = s->slots[i].site;
+		*size = s->slots[i].size;
+		if (*size == BIG)
+			*size = big_get(s, lo, false);
+	}
+	ward__spin_drop(&s->lock);
+	return found;
+}
+
+static void shard_each(struct ward__zshard *s, uint64_t high,
+		       ward__record_fn fn, void *opaque)
+{
+	for (uint32_t k = 0; k < s->cap; k++) {
+		const struct ward__block *r = &s->slots[k];
+		if (!r->site)
+			continue;
+		uint64_t size = r->size == BIG ? big_get(s, r->lo, false)
+					       : r->size;
+		fn((uintptr_t)(high << 32 | r->lo), r->site, size, opaque);
+	}
+}
+
+/* Each zone in turn, in the order they were made. */
+#define EACH_ZONE(z)                                                          \
+	for (uint32_t zi_ = 0, nz_ = atomic_load(&nzones); zi_ < nz_; zi_++)  \
+		for (struct ward__zone *z = atomic_load(&zone_list[zi_]); z;  \
+		     z = NULL)
+
+void ward__blocks_each(ward__record_fn fn, void *opaque, bool locked)
+{
+	EACH_ZONE(z)
+	{
+		for (int i = 0; i < WARD__ZSHARDS; i++) {
+			struct ward__zshard *s = &z->shards[i];
+			if (!locked)
+				ward__spin_take(&s->lock);
+			shard_each(s, z->high, fn, opaque);
+			if (!locked)
+				ward__spin_drop(&s->lock);
+		}
+	}
+}
+
+size_t ward__blocks_count_locked(void)
+{
+	size_t n = 0;
+	EACH_ZONE(z)
+	{
+		for (int i = 0; i < WARD__ZSHARDS; i++)
+			n += z->shards[i].count;
+	}
+	return n;
+}
+
+/* Drop the locks of every zone's shards before `stop`'s shard `upto`. */
+static void drop_before(struct ward__zone *stop, int upto)
+{
+	EACH_ZONE(z)
+	{
+		int n = z == stop ? upto : WARD__ZSHARDS;
+		for (int i = 0; i < n; i++)
+			ward__spin_drop(&z->shards[i].lock);
+		if (z == stop)
+			return;
+	}
+}
+
+/* For a scan that runs while every other thread is stopped (scan.c): a
+ * stopped thread may hold a shard lock, so the scan only tries them. */
+bool ward__blocks_trylock(void)
+{
+	EACH_ZONE(z)
+	{
+		for (int i = 0; i < WARD__ZSHARDS; i++)
+			if (atomic_exchange_explicit(&z->shards[i].lock, 1,
+						     memory_order_acquire)) {
+				drop_before(z, i);
+				return false;
+			}
+	}
+	return true;
+}
+
+void ward__blocks_unlock(void)
+{
+	drop_before(NULL, 0);
+}
+
+/* Around fork(): the zones' lock, then every shard's. */
+void ward__blocks_lock_all(void)
+{
+	ward__mutex_lock(&zones_lock);
+	EACH_ZONE(z)
+	{
+		for (int i = 0; i < WARD__ZSHARDS; i++)
+			ward__spin_take(&z->shards[i].lock);
+	}
+}
+
+void ward__blocks_unlock_all(void)
+{
+	EACH_ZONE(z)
+	{
+		for (int i = WARD__ZSHARDS - 1; i >= 0; i--)
+			ward__spin_drop(&z->shards[i].lock);
+	}
+	ward__mutex_unlock(&zones_lock);
+}
+
+/* A forked child's books start empty (its only thread holds no lock). */
+void ward__blocks_reset(void)
+{
+	EACH_ZONE(z)
+	{
+		for (int i = 0; i < WARD__ZSHARDS; i++) {
+			struct ward__zshard *s = &z->shards[i];
+			if (s->cap)
+				memset(s->slots, 0, s->cap * sizeof(*s->slots));
+			s->count = 0;
+			s->nbigs = 0;
+		}
+	}
+}
