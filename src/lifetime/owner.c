@@ -384,8 +384,15 @@ ward__owner_new(ward_owner_t *parent, const char *name, const char *file,
 		errno = ENOMEM;
 		return NULL;
 	}
-	memset(o, 0, sizeof(*o));
-	o->first.inline_ = true;
+	/* Field by field, not a memset: a 216-byte memset is a `rep stos`,
+	 * whose start-up cost was the largest part of making an owner. */
+	o->node = (struct node){ .kind = KEY_OWNER, .handle = (uintptr_t)o };
+	o->first = (struct entry){ .inline_ = true };
+	o->first_used = false;
+	o->parent = o->children = o->newer = o->older = NULL;
+	o->res = NULL;
+	o->releasing = false;
+	o->releaser = 0;
 	if (copy) {
 		o->name = copy;
 	} else {
@@ -394,8 +401,6 @@ ward__owner_new(ward_owner_t *parent, const char *name, const char *file,
 	}
 	o->file = file;
 	o->line = line;
-	o->node.kind = KEY_OWNER;
-	o->node.handle = (uintptr_t)o;
 	/* Tracked before anyone can see it: a parent released meanwhile
 	 * finds a record to take away. */
 	bool tracked = owner_kind >= 0 &&
