@@ -18,7 +18,9 @@
  * and others likewise keep a thread's blocks together), so a thread
  * freeing what it allocated takes locks and touches slots that stay in
  * its core's cache. Within its group, a block's shard is picked by a hash
- * of its offset.
+ * of its 256-byte granule; so is its home slot (blocks.h), so that
+ * neighbouring small blocks' records share a run of slots and cache
+ * lines (python3 traced: 8% faster than with each block's own hash).
  *
  * Tables. A shard is a spinlock and an open-addressed table, probed
  * linearly with robin hood hashing: a record being placed takes the slot
@@ -145,42 +147,45 @@ static inline uint32_t lookup(const struct ward__zshard *s, uint32_t lo)
 
 /*
  * Place a record for lo in a table with an empty slot; -EEXIST when lo
- * is there. One pass: lo cannot be past the first record nearer its home
- * than lo would be, so from there on the records only move up. Field by
- * field: a packed record built whole on the stack is written in parts
- * and read back at once, which stalls store forwarding.
+ * is there. Its slot is the first holding a record farther from its home
+ * than lo would be (lo cannot be past it) or an empty one; the records
+ * from there to the next empty slot move up one, in one memmove, and
+ * stay in the order of their homes. The packed record is written field
+ * by field: one built whole on the stack is written in parts and read
+ * back at once, which stalls store forwarding.
  */
-static int place(struct ward__zshard *s, uint32_t lo, uint32_t site,
-		 uint16_t size)
+static inline int place(struct ward__zshard *s, uint32_t lo,
+			uint32_t site, uint16_t size)
 {
 	uint32_t cap = s->cap, i = ward__home_in(cap, lo);
-	bool moving = false;
+	struct ward__block *slots = s->slots;
 	for (uint32_t d = 0;; d++) {
-		struct ward__block *at = &s->slots[i];
-		if (!at->site) {
-			at->lo = lo;
-			at->site = site;
-			at->size = size;
-			return 0;
-		}
-		if (!moving && at->lo == lo)
+		const struct ward__block *at = &slots[i];
+		if (!at->site)
+			break;
+		if (at->lo == lo)
 			return -EEXIST;
-		uint32_t ad = distance(cap, i, ward__home_in(cap, at->lo));
-		if (ad < d) { /* lo goes here; carry on with the one it moved */
-			uint32_t mlo = at->lo, msite = at->site;
-			uint16_t msize = at->size;
-			at->lo = lo;
-			at->site = site;
-			at->size = size;
-			lo = mlo;
-			site = msite;
-			size = msize;
-			d = ad;
-			moving = true;
-		}
+		if (distance(cap, i, ward__home_in(cap, at->lo)) < d)
+			break;
 		if (++i == cap)
 			i = 0;
 	}
+	uint32_t e = i;
+	while (slots[e].site)
+		if (++e == cap)
+			e = 0;
+	if (e > i) {
+		memmove(&slots[i + 1], &slots[i], (e - i) * sizeof(*slots));
+	} else if (e < i) { /* the run wraps round the end */
+		memmove(&slots[1], &slots[0], e * sizeof(*slots));
+		slots[0] = slots[cap - 1];
+		memmove(&slots[i + 1], &slots[i],
+			(cap - 1 - i) * sizeof(*slots));
+	}
+	slots[i].lo = lo;
+	slots[i].site = site;
+	slots[i].size = size;
+	return 0;
 }
 
 /* Empty slot i: pull the records after it back towards their homes. */

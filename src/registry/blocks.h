@@ -52,12 +52,16 @@ struct ward__zone {
 /* The zone this thread used last: consecutive blocks share one. */
 extern __thread struct ward__zone *ward__near_zone;
 
-/* An offset's hash: a multiply, whose high bits depend on every bit of
- * the offset. The top three pick the shard in its group; the next 32 the
- * home slot. */
+/* An offset's hash: that of its 256-byte granule, so a granule's blocks
+ * (consecutive small blocks, often allocated and freed together) share a
+ * home and their records a run of slots, found in cache one after the
+ * other where hashing each block's own address sent every one to a
+ * cache miss. A multiply, whose high bits depend on every bit of the
+ * granule's number: the top three pick the shard in its group, the next
+ * 32 the home slot. */
 static inline uint64_t ward__spread(uint32_t lo)
 {
-	return (uint64_t)lo * 0x9e3779b97f4a7c15ull;
+	return (uint64_t)(lo >> 8) * 0x9e3779b97f4a7c15ull;
 }
 
 static inline struct ward__zshard *ward__zshard_of(struct ward__zone *z,
