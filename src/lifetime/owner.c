@@ -168,10 +168,20 @@ static void take(struct node *n)
 		}
 }
 
+/* The owner last found live (lock held to read or write it): the next
+ * call is most often for the same owner, and then costs one compare, not
+ * a probe of the table. Cleared when that owner is released, before its
+ * memory can go back. */
+static struct ward_owner *live_last;
+
 /* o if it is a live owner, else NULL (lock held). */
 static struct ward_owner *live(const ward_owner_t *o)
 {
+	if (o && o == live_last)
+		return live_last;
 	struct node *n = o ? find(KEY_OWNER, (uintptr_t)o) : NULL;
+	if (n)
+		live_last = (struct ward_owner *)n;
 	return n ? (struct ward_owner *)n : NULL;
 }
 
@@ -496,6 +506,8 @@ static void release_locked(struct ward_owner *o, const char *file, int line)
 	}
 	unlink_child(o);
 	take(&o->node);
+	if (live_last == o)
+		live_last = NULL;
 	struct recent *r = &recent[recent_next++ % RECENT];
 	r->owner = (uintptr_t)o;
 	size_t nl = strnlen(o->name, sizeof(r->name) - 1);
