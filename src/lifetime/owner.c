@@ -566,6 +566,16 @@ refuse_dead(ward_owner_t *owner, const char *what, const char *file, int line)
 	return -EINVAL;
 }
 
+static inline void fill_entry(struct entry *e, int kind, uintptr_t handle,
+			      void (*fn)(void *), void *arg)
+{
+	e->fn = fn;
+	e->arg = arg;
+	e->note = 0;
+	e->node.kind = kind;
+	e->node.handle = handle;
+}
+
 static int add_entry(ward_owner_t *owner, int kind, uintptr_t handle,
 		     void (*fn)(void *), void *arg, const char *what,
 		     const char *file, int line)
@@ -592,11 +602,7 @@ static int add_entry(ward_owner_t *owner, int kind, uintptr_t handle,
 	} else {
 		o->first_used = true;
 	}
-	e->fn = fn;
-	e->arg = arg;
-	e->note = 0;
-	e->node.kind = kind;
-	e->node.handle = handle;
+	fill_entry(e, kind, handle, fn, arg);
 	int rc = 0;
 	if (kind != KEY_PLAIN) {
 		ward__in_registry++;
@@ -613,11 +619,23 @@ static int add_entry(ward_owner_t *owner, int kind, uintptr_t handle,
 	return rc;
 }
 
-WARD_API int ward__owner_attach(ward_owner_t *o, void (*fn)(void *), void *arg,
-				const char *file, int line)
+WARD_API int ward__owner_attach(ward_owner_t *owner, void (*fn)(void *),
+				void *arg, const char *file, int line)
 {
-	return add_entry(o, KEY_PLAIN, 0, fn, arg, "ward_owner_attach", file,
-			 line);
+	/* The common case first, with nothing to save around a call: a
+	 * live owner whose own entry is free. */
+	ward__spin_take(&lock);
+	struct ward_owner *o = live(owner);
+	if (fn && o && !o->first_used) {
+		o->first_used = true;
+		fill_entry(&o->first, KEY_PLAIN, 0, fn, arg);
+		link_entry(o, &o->first);
+		ward__spin_drop(&lock);
+		return 0;
+	}
+	ward__spin_drop(&lock);
+	return add_entry(owner, KEY_PLAIN, 0, fn, arg, "ward_owner_attach",
+			 file, line);
 }
 
 WARD_API int ward__owner_hold(ward_owner_t *o, int kind, uintptr_t handle,
