@@ -224,8 +224,11 @@ static int grow(struct ward__zshard *s)
 	ward__map_populate(slots, bytes, false);
 	struct ward__block *old = s->slots;
 	uint32_t old_cap = s->cap;
-	s->slots = slots;
-	s->cap = (uint32_t)(bytes / sizeof(struct ward__block));
+	/* Stored atomically for ward__blocks_prefetch(), which reads them
+	 * unlocked. */
+	__atomic_store_n(&s->slots, slots, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->cap, (uint32_t)(bytes / sizeof(*slots)),
+			 __ATOMIC_RELAXED);
 	for (uint32_t i = 0; i < old_cap; i++)
 		if (old[i].site)
 			(void)place(s, old[i].lo, old[i].site, old[i].size);
