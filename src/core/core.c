@@ -40,10 +40,21 @@ __thread int ward__in_registry __attribute__((tls_model("initial-exec")));
  * when the table is full is simply not remembered: the scan then reads it
  * as the program's, which can only make blocks look reachable.
  */
-enum { OWN_MAPS = 4096 };
+enum { OWN_MAPS = 16384 };
 static struct {
 	_Atomic uintptr_t lo, hi;
 } own[OWN_MAPS];
+/* One past the highest slot ever claimed: the searches stop there, so a
+ * process that maps little pays for little. */
+static _Atomic int own_top;
+
+static void own_claimed(int i)
+{
+	int top = atomic_load(&own_top);
+	while (top < i + 1 &&
+	       !atomic_compare_exchange_weak(&own_top, &top, i + 1))
+		;
+}
 
 static void *map_own(size_t bytes, int flags)
 {
@@ -56,6 +67,7 @@ static void *map_own(size_t bytes, int flags)
 		if (atomic_compare_exchange_strong(&own[i].lo, &free_slot,
 						   (uintptr_t)p)) {
 			atomic_store(&own[i].hi, (uintptr_t)p + (bytes ? bytes : 1));
+			own_claimed(i);
 			break;
 		}
 	}
@@ -93,7 +105,7 @@ void ward__unmap(void *p, size_t bytes)
 {
 	if (!p)
 		return;
-	for (int i = 0; i < OWN_MAPS; i++)
+	for (int i = 0, top = atomic_load(&own_top); i < top; i++)
 		if (atomic_load(&own[i].lo) == (uintptr_t)p) {
 			atomic_store(&own[i].hi, 0);
 			atomic_store(&own[i].lo, 0);
@@ -106,7 +118,7 @@ bool ward__map_first_own(uintptr_t lo, uintptr_t hi, uintptr_t *olo,
 			 uintptr_t *ohi)
 {
 	bool found = false;
-	for (int i = 0; i < OWN_MAPS; i++) {
+	for (int i = 0, top = atomic_load(&own_top); i < top; i++) {
 		uintptr_t a = atomic_load(&own[i].lo), b = atomic_load(&own[i].hi);
 		if (a && b && a < hi && lo < b && (!found || a < *olo)) {
 			*olo = a;
