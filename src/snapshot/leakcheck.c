@@ -280,111 +280,131 @@ static int wait_ms(void)
 	return s && *s ? atoi(s) : 1000;
 }
 
+/* Count what is live now and was not when lc began, per site, into w:
+ * again while sites are made meanwhile (a few times), and, while the only
+ * records left are threads, for up to the wait limit (they may be on
+ * their way out). 0 or -ENOMEM. */
+static int count_new(struct walk *w)
+{
+	int waited = 0, limit = wait_ms(), regrown = 0;
+	for (;;) {
+		w->nsites = ward__site_count() + 1;
+		free(w->count);
+		free(w->bytes);
+		w->count = calloc(w->nsites, sizeof(*w->count));
+		w->bytes = calloc(w->nsites, sizeof(*w->bytes));
+		w->total = w->threads = 0;
+		w->ntv = 0;
+		w->grew = false;
+		if (!w->count || !w->bytes)
+			return -ENOMEM;
+		ward__mutex_lock(&active_lock);
+		for (w->kind = 0; w->kind < WARD_KIND_MAX; w->kind++)
+			ward__registry_each(w->kind, compare, w);
+		ward__mutex_unlock(&active_lock);
+		/* A site made during the walk: walk again with room for it
+		 * (a few times; then its records count in the total only). */
+		if (w->grew && ++regrown < 8)
+			continue;
+		if (w->threads == 0 || w->total != w->threads ||
+		    waited >= limit)
+			return 0;
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+		waited += 10;
+	}
+}
+
+/* Suppressed sites count for nothing (named from this process). */
+static void drop_suppressed(struct walk *w,
+			    const struct ward_suppressions *supp)
+{
+	for (uint32_t id = 1; supp && id < w->nsites; id++) {
+		if (!w->count[id])
+			continue;
+		struct ward__site_rec *r = ward__site_get(id);
+		if (!r || !ward__suppressed(supp, NULL, r->pcs, (int)r->depth))
+			continue;
+		w->total -= w->count[id];
+		w->count[id] = w->bytes[id] = 0;
+	}
+}
+
+/* Site id's sample at p->samples[*n], then each of its leaked threads
+ * whose stack was read as a sample of its own, with where it is blocked;
+ * the site's own sample goes when every one was split off. */
+static void add_site(const struct walk *w, struct ward_profile *p,
+		     uint32_t id, size_t *n)
+{
+	struct ward__site_rec *r = ward__site_get(id);
+	struct ward_sample *s = &p->samples[*n];
+	s->kind = (int)r->kind;
+	s->depth = (int)r->depth;
+	s->pcs = r->pcs;
+	s->live_count = s->alloc_count = w->count[id];
+	s->live_bytes = s->alloc_bytes = w->bytes[id];
+	p->sites[(*n)++] = id;
+	for (size_t j = 0; j < w->ntv; j++) {
+		struct ward__site_rec *b =
+			w->tv[j].blocked ? ward__site_get(w->tv[j].blocked)
+					 : NULL;
+		if (w->tv[j].site != id || !b || s->live_count < 1)
+			continue;
+		s->live_count--;
+		s->alloc_count--;
+		struct ward_sample *t = &p->samples[*n];
+		*t = *s;
+		t->live_count = t->alloc_count = 1;
+		t->blocked_pcs = b->pcs;
+		t->blocked_depth = (int)b->depth;
+		p->sites[(*n)++] = id;
+	}
+	if (s->live_count == 0) {
+		size_t first = (size_t)(s - p->samples);
+		memmove(&p->samples[first], &p->samples[first + 1],
+			(*n - first - 1) * sizeof(*s));
+		memmove(&p->sites[first], &p->sites[first + 1],
+			(*n - first - 1) * sizeof(*p->sites));
+		(*n)--;
+	}
+}
+
+/* The leaks w counted, as a profile; NULL when out of memory. */
+static struct ward_profile *leaks_profile(struct walk *w)
+{
+	if (w->ntv)
+		ward__each_thread_stack(note_blocked, w, 1500);
+	struct ward_profile *p = ward__profile_new(w->nsites + w->ntv);
+	if (!p || ward__profile_name_live_kinds(p) < 0 ||
+	    ward__profile_map_process(p) < 0 ||
+	    ward__profile_take_figures(p) < 0) {
+		ward_profile_free(p);
+		return NULL;
+	}
+	size_t n = 0;
+	for (uint32_t id = 1; id < w->nsites; id++)
+		if (w->count[id])
+			add_site(w, p, id, &n);
+	p->count = n;
+	return p;
+}
+
 WARD_API int ward_leakcheck_end(ward_leakcheck_t *lc, ward_profile_t **leaks)
 {
-	int rc;
 	struct walk w = { .lc = lc };
-	int waited = 0, limit = wait_ms(), regrown = 0;
 
 	if (leaks)
 		*leaks = NULL;
 	if (!lc)
 		return -EINVAL;
 	ward__in_registry++;
-	for (;;) {
-		w.nsites = ward__site_count() + 1;
-		free(w.count);
-		free(w.bytes);
-		w.count = calloc(w.nsites, sizeof(*w.count));
-		w.bytes = calloc(w.nsites, sizeof(*w.bytes));
-		w.total = w.threads = 0;
-		w.ntv = 0;
-		w.grew = false;
-		if (!w.count || !w.bytes) {
+	int rc = count_new(&w);
+	if (rc == 0) {
+		drop_suppressed(&w, lc->supp);
+		rc = w.total > INT32_MAX ? INT32_MAX : (int)w.total;
+		if (leaks && w.total > 0 && !(*leaks = leaks_profile(&w)))
 			rc = -ENOMEM;
-			goto out;
-		}
-		ward__mutex_lock(&active_lock);
-		for (w.kind = 0; w.kind < WARD_KIND_MAX; w.kind++)
-			ward__registry_each(w.kind, compare, &w);
-		ward__mutex_unlock(&active_lock);
-		/* A site made during the walk: walk again with room for it
-		 * (a few times; then its records count in the total only). */
-		if (w.grew && ++regrown < 8)
-			continue;
-		/* Threads still running may be on their way out. */
-		if (w.threads == 0 || w.total != w.threads || waited >= limit)
-			break;
-		struct timespec ts = { 0, 10 * 1000 * 1000 };
-		nanosleep(&ts, NULL);
-		waited += 10;
 	}
-	/* Suppressed sites count for nothing (named from this process). */
-	for (uint32_t id = 1; lc->supp && id < w.nsites; id++) {
-		if (!w.count[id])
-			continue;
-		struct ward__site_rec *r = ward__site_get(id);
-		if (!r || !ward__suppressed(lc->supp, NULL, r->pcs,
-					    (int)r->depth))
-			continue;
-		w.total -= w.count[id];
-		w.count[id] = w.bytes[id] = 0;
-	}
-	rc = w.total > INT32_MAX ? INT32_MAX : (int)w.total;
-	if (leaks && w.total > 0) {
-		size_t nsites = w.nsites, n = 0;
-		if (w.ntv)
-			ward__each_thread_stack(note_blocked, &w, 1500);
-		struct ward_profile *p = ward__profile_new(nsites + w.ntv);
-		if (!p || ward__profile_name_live_kinds(p) < 0 ||
-		    ward__profile_map_process(p) < 0 ||
-		    ward__profile_take_figures(p) < 0) {
-			ward_profile_free(p);
-			rc = -ENOMEM;
-			goto out;
-		}
-		for (uint32_t id = 1; id < nsites; id++) {
-			if (!w.count[id])
-				continue;
-			struct ward__site_rec *r = ward__site_get(id);
-			struct ward_sample *s = &p->samples[n];
-			s->kind = (int)r->kind;
-			s->depth = (int)r->depth;
-			s->pcs = r->pcs;
-			s->live_count = s->alloc_count = w.count[id];
-			s->live_bytes = s->alloc_bytes = w.bytes[id];
-			p->sites[n++] = id;
-			/* Each leaked thread whose stack was read: a sample
-			 * of its own, with where it is blocked. */
-			for (size_t j = 0; j < w.ntv; j++) {
-				struct ward__site_rec *b =
-					w.tv[j].blocked
-						? ward__site_get(w.tv[j].blocked)
-						: NULL;
-				if (w.tv[j].site != id || !b || s->live_count < 1)
-					continue;
-				s->live_count--;
-				s->alloc_count--;
-				struct ward_sample *t = &p->samples[n];
-				*t = *s;
-				t->live_count = t->alloc_count = 1;
-				t->blocked_pcs = b->pcs;
-				t->blocked_depth = (int)b->depth;
-				p->sites[n++] = id;
-			}
-			if (s->live_count == 0) { /* every one was split off */
-				size_t first = (size_t)(s - p->samples);
-				memmove(&p->samples[first], &p->samples[first + 1],
-					(n - first - 1) * sizeof(*s));
-				memmove(&p->sites[first], &p->sites[first + 1],
-					(n - first - 1) * sizeof(*p->sites));
-				n--;
-			}
-		}
-		p->count = n;
-		*leaks = p;
-	}
-out:
 	free(w.count);
 	free(w.bytes);
 	free(w.tv);
