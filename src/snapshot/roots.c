@@ -338,6 +338,102 @@ static int find_cycles(struct cyc *c, struct ward__buf *b)
 	return cycles;
 }
 
+/* The refs nothing reaches, in address order (as the scan's), into c's
+ * arrays, which the caller frees. 0 or -ENOMEM. */
+static int collect_lost(struct cyc *c, uintptr_t **lo, uint64_t **size,
+			uint32_t **site, const struct ward__scan_result *r,
+			int refs)
+{
+	size_t cap = r->blocks ? r->blocks : 1;
+	*lo = malloc(cap * sizeof(**lo));
+	*size = malloc(cap * sizeof(**size));
+	*site = malloc(cap * sizeof(**site));
+	if (!*lo || !*size || !*site)
+		return -ENOMEM;
+	for (size_t i = 0; i < r->blocks; i++) {
+		const struct ward__site_rec *s = ward__site_get(r->site[i]);
+		if (!s || (int)s->kind != refs ||
+		    r->state[i] == WARD_LEAK_REACHABLE)
+			continue;
+		(*lo)[c->n] = r->handle[i];
+		(*size)[c->n] = r->size[i];
+		(*site)[c->n++] = r->site[i];
+	}
+	c->lo = *lo;
+	c->size = *size;
+	c->site = *site;
+	return 0;
+}
+
+/* Edges: every word of a lost ref that points into another. 0 or
+ * -ENOMEM. */
+static int find_edges(struct cyc *c)
+{
+	size_t nedges = 0, ecap = 64;
+	c->first = calloc(c->n + 1, sizeof(*c->first));
+	c->to = malloc(ecap * sizeof(*c->to));
+	c->off = malloc(ecap * sizeof(*c->off));
+	if (!c->first || !c->to || !c->off)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->n; i++) {
+		c->first[i] = nedges;
+		const uintptr_t *w = (const uintptr_t *)c->lo[i];
+		for (size_t k = 0; k < c->size[i] / sizeof(*w); k++) {
+			size_t j = lost_at(c, w[k]);
+			if (j == SIZE_MAX)
+				continue;
+			if (nedges == ecap) {
+				ecap *= 2;
+				size_t *nt = realloc(c->to, ecap * sizeof(*nt));
+				if (nt)
+					c->to = nt;
+				uintptr_t *no = realloc(c->off,
+							ecap * sizeof(*no));
+				if (no)
+					c->off = no;
+				if (!nt || !no)
+					return -ENOMEM;
+			}
+			c->to[nedges] = j;
+			c->off[nedges++] = k * sizeof(*w);
+		}
+	}
+	c->first[c->n] = nedges;
+	return 0;
+}
+
+/* The search's arrays, one slot a lost ref. 0 or -ENOMEM. */
+static int search_arrays(struct cyc *c)
+{
+	c->index = calloc(c->n + 1, sizeof(*c->index));
+	c->low = calloc(c->n + 1, sizeof(*c->low));
+	c->stack = calloc(c->n + 1, sizeof(*c->stack));
+	c->call = calloc(c->n + 1, sizeof(*c->call));
+	c->edge = calloc(c->n + 1, sizeof(*c->edge));
+	c->on = calloc(c->n + 1, sizeof(*c->on));
+	c->in = calloc(c->n + 1, sizeof(*c->in));
+	c->seen = calloc(c->n + 1, sizeof(*c->seen));
+	return c->index && c->low && c->stack && c->call && c->edge &&
+			       c->on && c->in && c->seen
+		       ? 0
+		       : -ENOMEM;
+}
+
+static void cyc_free(struct cyc *c)
+{
+	free(c->first);
+	free(c->to);
+	free(c->off);
+	free(c->index);
+	free(c->low);
+	free(c->stack);
+	free(c->call);
+	free(c->edge);
+	free(c->on);
+	free(c->in);
+	free(c->seen);
+}
+
 WARD_API __attribute__((noinline)) int ward_ref_cycles(ward_write_fn write,
 							void *opaque)
 {
@@ -355,90 +451,28 @@ WARD_API __attribute__((noinline)) int ward_ref_cycles(ward_write_fn write,
 		ward__in_registry--;
 		return rc == -ENOTSUP ? rc : -EAGAIN;
 	}
-	/* The refs nothing reaches, in address order (as the scan's). */
 	struct cyc c = { 0 };
-	size_t cap = r.blocks ? r.blocks : 1;
-	uintptr_t *lo = malloc(cap * sizeof(*lo));
-	uint64_t *size = malloc(cap * sizeof(*size));
-	uint32_t *site = malloc(cap * sizeof(*site));
-	rc = -ENOMEM;
-	if (!lo || !size || !site)
-		goto out;
-	for (size_t i = 0; i < r.blocks; i++) {
-		const struct ward__site_rec *s = ward__site_get(r.site[i]);
-		if (!s || (int)s->kind != refs ||
-		    r.state[i] == WARD_LEAK_REACHABLE)
-			continue;
-		lo[c.n] = r.handle[i];
-		size[c.n] = r.size[i];
-		site[c.n++] = r.site[i];
+	uintptr_t *lo = NULL;
+	uint64_t *size = NULL;
+	uint32_t *site = NULL;
+	rc = collect_lost(&c, &lo, &size, &site, &r, refs);
+	if (rc == 0)
+		rc = find_edges(&c);
+	if (rc == 0)
+		rc = search_arrays(&c);
+	if (rc == 0) {
+		struct ward__buf b = { 0 };
+		rc = find_cycles(&c, &b);
+		if (b.oom)
+			rc = -ENOMEM;
+		else if (b.len)
+			write(opaque, b.p, b.len);
+		free(b.p);
 	}
-	c.lo = lo;
-	c.size = size;
-	c.site = site;
-	/* Edges: every word of a lost ref that points into another. */
-	size_t nedges = 0, ecap = 64;
-	c.first = calloc(c.n + 1, sizeof(*c.first));
-	c.to = malloc(ecap * sizeof(*c.to));
-	c.off = malloc(ecap * sizeof(*c.off));
-	if (!c.first || !c.to || !c.off)
-		goto out;
-	for (size_t i = 0; i < c.n; i++) {
-		c.first[i] = nedges;
-		const uintptr_t *w = (const uintptr_t *)lo[i];
-		for (size_t k = 0; k < size[i] / sizeof(*w); k++) {
-			size_t j = lost_at(&c, w[k]);
-			if (j == SIZE_MAX)
-				continue;
-			if (nedges == ecap) {
-				ecap *= 2;
-				size_t *nt = realloc(c.to, ecap * sizeof(*nt));
-				if (nt)
-					c.to = nt;
-				uintptr_t *no = realloc(c.off, ecap * sizeof(*no));
-				if (no)
-					c.off = no;
-				if (!nt || !no)
-					goto out;
-			}
-			c.to[nedges] = j;
-			c.off[nedges++] = k * sizeof(*w);
-		}
-	}
-	c.first[c.n] = nedges;
-	c.index = calloc(c.n + 1, sizeof(*c.index));
-	c.low = calloc(c.n + 1, sizeof(*c.low));
-	c.stack = calloc(c.n + 1, sizeof(*c.stack));
-	c.call = calloc(c.n + 1, sizeof(*c.call));
-	c.edge = calloc(c.n + 1, sizeof(*c.edge));
-	c.on = calloc(c.n + 1, sizeof(*c.on));
-	c.in = calloc(c.n + 1, sizeof(*c.in));
-	c.seen = calloc(c.n + 1, sizeof(*c.seen));
-	if (!c.index || !c.low || !c.stack || !c.call || !c.edge || !c.on ||
-	    !c.in || !c.seen)
-		goto out;
-	struct ward__buf b = { 0 };
-	rc = find_cycles(&c, &b);
-	if (b.oom)
-		rc = -ENOMEM;
-	else if (b.len)
-		write(opaque, b.p, b.len);
-	free(b.p);
-out:
 	free(lo);
 	free(size);
 	free(site);
-	free(c.first);
-	free(c.to);
-	free(c.off);
-	free(c.index);
-	free(c.low);
-	free(c.stack);
-	free(c.call);
-	free(c.edge);
-	free(c.on);
-	free(c.in);
-	free(c.seen);
+	cyc_free(&c);
 	ward__scan_free(&r);
 	ward__in_registry--;
 	return rc;
