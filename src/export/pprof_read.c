@@ -836,6 +836,57 @@ static struct ward_profile *build(struct rd *r, struct parsed *pp)
 	return p;
 }
 
+/* Inflate gzip data in[0..len) into a buffer of its own (*plain,
+ * *plain_len). 0, -ENOMEM, -EFBIG (more than INPUT_LIMIT) or -EBADMSG,
+ * saying why in err. */
+static int gunzip(const uint8_t *in, size_t len, uint8_t **plain,
+		  size_t *plain_len, char *err, size_t errlen)
+{
+	z_stream z;
+	memset(&z, 0, sizeof(z));
+	if (inflateInit2(&z, 15 + 32) != Z_OK)
+		return -ENOMEM;
+	size_t cap = len * 4 + 1024;
+	int rc = Z_OK;
+	z.next_in = (Bytef *)(uintptr_t)in;
+	z.avail_in = (uInt)len;
+	for (;;) {
+		if (cap > INPUT_LIMIT) {
+			inflateEnd(&z);
+			if (err)
+				snprintf(err, errlen, "decompresses to more "
+				 "than 1 GiB");
+			return -EFBIG;
+		}
+		uint8_t *np = realloc(*plain, cap);
+		if (!np) {
+			inflateEnd(&z);
+			return -ENOMEM;
+		}
+		*plain = np;
+		z.next_out = *plain + *plain_len;
+		z.avail_out = (uInt)(cap - *plain_len);
+		rc = inflate(&z, Z_NO_FLUSH);
+		*plain_len = cap - z.avail_out;
+		if (rc == Z_STREAM_END || rc != Z_OK)
+			break;
+		if (z.avail_out == 0)
+			cap *= 2;
+		else if (z.avail_in == 0)
+			break;
+	}
+	inflateEnd(&z);
+	if (rc == Z_STREAM_END)
+		return 0;
+	if (err)
+		snprintf(err, errlen,
+			 "gzip data is %s (after %zu bytes of output)",
+			 rc == Z_OK || rc == Z_BUF_ERROR ? "truncated"
+							 : "corrupt",
+			 *plain_len);
+	return -EBADMSG;
+}
+
 WARD_API int ward_profile_read(const void *buf, size_t len,
 			       ward_profile_t **out, char *err, size_t errlen)
 {
@@ -849,53 +900,10 @@ WARD_API int ward_profile_read(const void *buf, size_t len,
 		return -EINVAL;
 	*out = NULL;
 	if (len >= 2 && in[0] == 0x1f && in[1] == 0x8b) {
-		z_stream z;
-		memset(&z, 0, sizeof(z));
-		if (inflateInit2(&z, 15 + 32) != Z_OK)
-			return -ENOMEM;
-		size_t cap = len * 4 + 1024;
-		int rc = Z_OK;
-		z.next_in = (Bytef *)(uintptr_t)in;
-		z.avail_in = (uInt)len;
-		for (;;) {
-			if (cap > INPUT_LIMIT) {
-				inflateEnd(&z);
-				free(plain);
-				if (err)
-					snprintf(err, errlen, "decompresses to "
-						 "more than 1 GiB");
-				return -EFBIG;
-			}
-			uint8_t *np = realloc(plain, cap);
-			if (!np) {
-				inflateEnd(&z);
-				free(plain);
-				return -ENOMEM;
-			}
-			plain = np;
-			z.next_out = plain + plain_len;
-			z.avail_out = (uInt)(cap - plain_len);
-			rc = inflate(&z, Z_NO_FLUSH);
-			plain_len = cap - z.avail_out;
-			if (rc == Z_STREAM_END || rc != Z_OK)
-				break;
-			if (z.avail_out == 0)
-				cap *= 2;
-			else if (z.avail_in == 0)
-				break;
-		}
-		inflateEnd(&z);
-		if (rc != Z_STREAM_END) {
+		int rc = gunzip(in, len, &plain, &plain_len, err, errlen);
+		if (rc < 0) {
 			free(plain);
-			if (err)
-				snprintf(err, errlen,
-					 "gzip data is %s (after %zu bytes "
-					 "of output)",
-					 rc == Z_OK || rc == Z_BUF_ERROR
-						 ? "truncated"
-						 : "corrupt",
-					 plain_len);
-			return -EBADMSG;
+			return rc;
 		}
 		in = plain;
 		len = plain_len;
