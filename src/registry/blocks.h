@@ -46,6 +46,9 @@ struct ward__zshard {
 /* The blocks of one 4 GiB of address space (the same high 32 bits). */
 struct ward__zone {
 	uint32_t high;
+	/* In a forked child: the parent's tables as they were at the fork
+	 * (blocks.c, "Inherited blocks"); NULL elsewhere. */
+	struct ward__zshard *inherited;
 	struct ward__zshard shards[WARD__ZSHARDS];
 };
 

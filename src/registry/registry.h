@@ -167,6 +167,15 @@ void ward__blocks_lock_all(void);
 void ward__blocks_unlock_all(void);
 void ward__blocks_reset(void);
 
+/* In a forked child (its only thread): set the parent's blocks aside as
+ * the inherited ones, the child's books empty. forget: the child freed
+ * handle, an inherited block (false when it is none). each: every
+ * inherited block still there. gen changes whenever they do. */
+void ward__blocks_set_aside(void);
+bool ward__blocks_inherited_forget(uintptr_t handle);
+void ward__blocks_inherited_each(ward__record_fn fn, void *opaque);
+uint64_t ward__blocks_inherited_gen(void);
+
 /* Track with the stack starting `skip` frames above the caller. */
 int ward__track_at(int kind, uintptr_t handle, size_t size, int skip);
 

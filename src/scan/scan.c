@@ -62,25 +62,71 @@
 #endif
 #include "registry/registry.h"
 #include "scan/scan.h"
+#include "ward/track.h"
 
 uintptr_t ward__main_thread;
-struct ward__range *ward__inherited;
-size_t ward__ninherited;
 
-void ward__inherited_forget(uintptr_t p)
+/*
+ * Blocks a forked child inherited from its parent: its books start empty,
+ * but what the parent's blocks point to is still reachable, so they stay
+ * roots. The live set keeps them aside (blocks.c); the scan reads them
+ * into this array, sorted by start, before it stops anyone, again only
+ * when they changed since.
+ */
+struct inherited_range {
+	uintptr_t start, end;
+};
+static struct inherited_range *inherited;
+static size_t ninherited, inherited_cap;
+static uint64_t inherited_seen; /* the generation read last (0: none) */
+
+static void count_inherited(uintptr_t h, uint32_t site, uint64_t size,
+			    void *n)
 {
-	size_t lo = 0, hi = ward__ninherited;
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		if (ward__inherited[mid].start < p)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo < ward__ninherited && ward__inherited[lo].start == p)
-		ward__inherited[lo].end = p;
+	(void)h;
+	(void)site;
+	(void)size;
+	++*(size_t *)n;
 }
-#include "ward/track.h"
+
+static void add_inherited(uintptr_t h, uint32_t site, uint64_t size,
+			  void *opaque)
+{
+	(void)opaque;
+	(void)site;
+	if (ninherited < inherited_cap)
+		inherited[ninherited++] = (struct inherited_range){ h, h + size };
+}
+
+static int by_start(const void *a, const void *b)
+{
+	const struct inherited_range *x = a, *y = b;
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* Whether any record of kind is live, from the sites' counters. */
+static bool any_live(int kind)
+{
+	struct ward_kind_stats st;
+	return ward_kind_stats(kind, &st) < 0 || st.live_count > 0;
+}
+
+static void read_inherited(void)
+{
+	uint64_t gen = ward__blocks_inherited_gen();
+	if (gen == inherited_seen)
+		return;
+	ward__unmap(inherited, inherited_cap * sizeof(*inherited));
+	inherited = NULL;
+	ninherited = inherited_cap = 0;
+	size_t n = 0;
+	ward__blocks_inherited_each(count_inherited, &n);
+	inherited = n ? ward__map(n * sizeof(*inherited)) : NULL;
+	inherited_cap = inherited ? n : 0;
+	ward__blocks_inherited_each(add_inherited, NULL);
+	qsort(inherited, ninherited, sizeof(*inherited), by_start);
+	inherited_seen = gen;
+}
 
 /* 24 bytes a block: the scan's own memory grows with the heap. */
 struct block {
@@ -781,10 +827,10 @@ static void mark(struct scan *s, const struct ward__scan_self *self,
 		if (!stack && hi - lo < ((uintptr_t)1 << 40))
 			scan_program_memory(s, lo, hi);
 	}
-	/* A forked child's inherited blocks (see ward__inherited). */
+	/* A forked child's inherited blocks (see read_inherited). */
 	s->cur_root = WARD__ROOT_INHERITED;
-	for (size_t i = 0; i < ward__ninherited; i++) {
-		uintptr_t lo = ward__inherited[i].start, hi = ward__inherited[i].end;
+	for (size_t i = 0; i < ninherited; i++) {
+		uintptr_t lo = inherited[i].start, hi = inherited[i].end;
 		if (hi > lo && readable(s, lo, hi, NULL))
 			scan_range(s, lo, hi, 1);
 	}
@@ -911,8 +957,8 @@ static void name_root(struct scan *s, const struct ward__scan_self *self,
 			p->root = WARD__ROOT_GLOBAL;
 			return;
 		}
-	for (size_t i = 0; i < ward__ninherited; i++)
-		if (v >= ward__inherited[i].start && v < ward__inherited[i].end) {
+	for (size_t i = 0; i < ninherited; i++)
+		if (v >= inherited[i].start && v < inherited[i].end) {
 			p->root = WARD__ROOT_INHERITED;
 			return;
 		}
@@ -1065,6 +1111,11 @@ int ward__scan_heap_why(const struct ward__scan_self *self, int also,
 	(void)threads;
 	return -ENOTSUP;
 #endif
+	/* Nothing to classify when no block is live (a forked child that
+	 * only execs or exits): no thread stopped, nothing read. */
+	if (!any_live(WARD_KIND_HEAP) && (also < 0 || !any_live(also)))
+		return 0;
+	read_inherited();
 	/* Before stopping anyone: the loader's lock may be held by a thread
 	 * that would then be stopped. In the static library the "object" is
 	 * the program itself: then its globals are roots and ward's tables,

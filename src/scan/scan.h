@@ -103,21 +103,6 @@ ward__callee_saved(uintptr_t *r)
  * is a root when another thread calls exit()); 0 when unknown. */
 extern uintptr_t ward__main_thread;
 
-/*
- * Blocks a forked child inherited from its parent: its books start empty,
- * but what the parent's blocks point to is still reachable, so they stay
- * roots (sorted by start; a freed one gets end == start). Set in the child
- * by intercept.c, read by the scan.
- */
-struct ward__range {
-	uintptr_t start, end;
-};
-extern struct ward__range *ward__inherited;
-extern size_t ward__ninherited;
-
-/* The program freed p: if it is an inherited block, it is no root now. */
-void ward__inherited_forget(uintptr_t p);
-
 /* Scan from the roots (globals, this thread's, and every other thread's
  * registers and stack, the other threads stopped meanwhile). Returns 0, or
  * -1 when out of memory or when the other threads could not be stopped

@@ -166,8 +166,8 @@ __attribute__((noinline)) void ward__intercept_free(void *p)
 	int rc = ward_untrack(WARD_KIND_HEAP, (uintptr_t)p);
 	if (rc == 0 && cfg.rate)
 		ward__sample_drop((uintptr_t)p);
-	else if (rc == -ENOENT && ward__ninherited)
-		ward__inherited_forget((uintptr_t)p);
+	else if (rc == -ENOENT)
+		ward__blocks_inherited_forget((uintptr_t)p);
 	ward__in_registry--;
 }
 
@@ -357,41 +357,6 @@ static void save_profile(const ward_profile_t *p, const char *suffix)
 
 static void snapshots_start(void);
 
-/* The heap blocks a forked child inherits stay roots of its scan. */
-static void count_heap(uintptr_t h, uint32_t site, uint64_t size, void *n)
-{
-	(void)h;
-	(void)site;
-	(void)size;
-	++*(size_t *)n;
-}
-
-static void add_heap(uintptr_t h, uint32_t site, uint64_t size, void *opaque)
-{
-	size_t *n = opaque;
-	(void)site;
-	if (*n < ward__ninherited)
-		ward__inherited[(*n)++] = (struct ward__range){ h, h + size };
-}
-
-static int by_start(const void *a, const void *b)
-{
-	const struct ward__range *x = a, *y = b;
-	return x->start < y->start ? -1 : x->start > y->start;
-}
-
-static void keep_inherited(void)
-{
-	size_t n = 0;
-	ward__registry_each(WARD_KIND_HEAP, count_heap, &n);
-	ward__inherited = n ? ward__map(n * sizeof(*ward__inherited)) : NULL;
-	ward__ninherited = ward__inherited ? n : 0;
-	n = 0;
-	ward__registry_each(WARD_KIND_HEAP, add_heap, &n);
-	ward__ninherited = n;
-	qsort(ward__inherited, n, sizeof(*ward__inherited), by_start);
-}
-
 /* The registry's own fork handlers hold its locks across fork(); they
  * were registered first, so they unlock before this child handler runs. */
 static void after_fork_child(void)
@@ -406,7 +371,9 @@ static void after_fork_child(void)
 		return;
 	}
 	books_pid = getpid();
-	keep_inherited();
+	/* The parent's blocks are the child's inherited ones (roots of
+	 * its scan, not its leaks); its own books start empty. */
+	ward__blocks_set_aside();
 	ward__registry_reset();
 	/* The parent's snapshot thread did not come along. */
 	if (cfg.snap_signal)

@@ -552,6 +552,37 @@ NOINLINE void leak_fork_list(void)
 	waitpid(pid, NULL, 0);
 }
 
+/* A forked child frees the inherited block that alone pointed to its
+ * own: the block is lost, as the freed one is no root any more. The
+ * pointer sits past the bytes free() writes into a chunk, in a chunk of
+ * a size nothing else asks for (its memory stays as it was). */
+struct holder {
+	char pad[600];
+	void *kept;
+};
+static struct holder *freed_holder;
+
+NOINLINE void *held_by_freed_inherited(void)
+{
+	void *p = malloc(48);
+	__asm__ volatile("" ::: "memory");
+	return p;
+}
+
+NOINLINE void leak_fork_freed(void)
+{
+	freed_holder = calloc(1, sizeof(*freed_holder));
+	pid_t pid = fork();
+	if (pid == 0) {
+		freed_holder->kept = held_by_freed_inherited();
+		free(freed_holder);
+		freed_holder = NULL;
+		exit(0);
+	}
+	waitpid(pid, NULL, 0);
+	free(freed_holder);
+}
+
 /* A snapshot signal sent to a forked child snapshots the child. */
 NOINLINE void leak_snapfork(void)
 {
@@ -919,6 +950,8 @@ int main(int argc, char **argv)
 		leak_vfork();
 	else if (strcmp(what, "fork_list") == 0)
 		leak_fork_list();
+	else if (strcmp(what, "fork_freed") == 0)
+		leak_fork_freed();
 	else if (strcmp(what, "snapfork") == 0)
 		leak_snapfork();
 	else if (strcmp(what, "fdlimit") == 0)

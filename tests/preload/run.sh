@@ -92,6 +92,15 @@ else
 	bad "a forked child's block linked from an inherited one is still reachable" "no child profile"
 fi
 
+run_leaks fork_freed
+set -- "$work"/fork_freed.pb.gz.*
+if [ -f "$1" ]; then
+	expect_site "a block only a freed inherited one pointed to is lost" \
+		"$1" held_by_freed_inherited heap/definite "1 48"
+else
+	bad "a block only a freed inherited one pointed to is lost" "no child profile"
+fi
+
 rm -f "$work"/nofollow.pb.gz*
 "$ward" run --quiet --no-follow-forks -o "$work/nofollow.pb.gz" -- "$leaks" fork >/dev/null 2>&1
 if ls "$work"/nofollow.pb.gz.* >/dev/null 2>&1; then
@@ -1025,7 +1034,7 @@ status_is "ward watch: an endpoint that does not answer is one line, status 2" 2
 	"$(cat "$work/watch.err")"
 
 # Every check above ran (one that did not is a failure too).
-planned=147
+planned=148
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
