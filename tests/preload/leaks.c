@@ -575,6 +575,9 @@ NOINLINE void leak_fork_freed(void)
 	pid_t pid = fork();
 	if (pid == 0) {
 		freed_holder->kept = held_by_freed_inherited();
+		/* Kept: a store into memory freed next is otherwise dead
+		 * to the compiler, which drops it. */
+		__asm__ volatile("" ::: "memory");
 		free(freed_holder);
 		freed_holder = NULL;
 		exit(0);
