@@ -313,14 +313,11 @@ out:
 	return rc;
 }
 
-uint32_t ward__blocks_take(uintptr_t handle, uint64_t *size)
+/* Take lo's record out of shard s: its site (0 when absent) and size. */
+static uint32_t take_from(struct ward__zshard *s, uint32_t lo,
+			  uint64_t *size)
 {
-	struct ward__zone *z = zone_of(handle, false);
-	if (!z)
-		return 0;
-	uint32_t lo = (uint32_t)handle, site = 0;
-	struct ward__zshard *s = ward__zshard_of(z, lo);
-
+	uint32_t site = 0;
 	ward__spin_take(&s->lock);
 	uint32_t i = lookup(s, lo);
 	if (i < s->cap) {
@@ -333,6 +330,15 @@ uint32_t ward__blocks_take(uintptr_t handle, uint64_t *size)
 	}
 	ward__spin_drop(&s->lock);
 	return site;
+}
+
+uint32_t ward__blocks_take(uintptr_t handle, uint64_t *size)
+{
+	struct ward__zone *z = zone_of(handle, false);
+	if (!z)
+		return 0;
+	uint32_t lo = (uint32_t)handle;
+	return take_from(ward__zshard_of(z, lo), lo, size);
 }
 
 bool ward__blocks_find(uintptr_t handle, uint32_t *site, uint64_t *size)
@@ -375,18 +381,26 @@ static void shard_each(struct ward__zshard *s, uint64_t high,
 		for (struct ward__zone *z = atomic_load(&zone_list[zi_]); z;  \
 		     z = NULL)
 
+/* Every record in a zone's shards (its own or those set aside), each
+ * shard's lock taken unless the caller holds them. */
+static void shards_each(struct ward__zshard *shards, uint64_t high,
+			ward__record_fn fn, void *opaque, bool locked)
+{
+	for (int i = 0; i < WARD__ZSHARDS; i++) {
+		struct ward__zshard *s = &shards[i];
+		if (!locked)
+			ward__spin_take(&s->lock);
+		shard_each(s, high, fn, opaque);
+		if (!locked)
+			ward__spin_drop(&s->lock);
+	}
+}
+
 void ward__blocks_each(ward__record_fn fn, void *opaque, bool locked)
 {
 	EACH_ZONE(z)
 	{
-		for (int i = 0; i < WARD__ZSHARDS; i++) {
-			struct ward__zshard *s = &z->shards[i];
-			if (!locked)
-				ward__spin_take(&s->lock);
-			shard_each(s, z->high, fn, opaque);
-			if (!locked)
-				ward__spin_drop(&s->lock);
-		}
+		shards_each(z->shards, z->high, fn, opaque, locked);
 	}
 }
 
@@ -517,18 +531,10 @@ bool ward__blocks_inherited_forget(uintptr_t handle)
 	if (!z || !z->inherited)
 		return false;
 	uint32_t lo = (uint32_t)handle;
-	struct ward__zshard *s =
-		&z->inherited[ward__zshard_of(z, lo) - z->shards];
-	ward__spin_take(&s->lock);
-	uint32_t i = lookup(s, lo);
-	bool found = i < s->cap;
-	if (found) {
-		if (s->slots[i].size == BIG)
-			big_get(s, lo, true);
-		unplace(s, i);
-		s->count--;
-	}
-	ward__spin_drop(&s->lock);
+	uint64_t size;
+	bool found = take_from(&z->inherited[ward__zshard_of(z, lo) -
+					      z->shards],
+			       lo, &size) != 0;
 	if (found)
 		atomic_fetch_add(&aside_gen, 1);
 	return found;
@@ -538,12 +544,8 @@ void ward__blocks_inherited_each(ward__record_fn fn, void *opaque)
 {
 	EACH_ZONE(z)
 	{
-		for (int i = 0; z->inherited && i < WARD__ZSHARDS; i++) {
-			struct ward__zshard *s = &z->inherited[i];
-			ward__spin_take(&s->lock);
-			shard_each(s, z->high, fn, opaque);
-			ward__spin_drop(&s->lock);
-		}
+		if (z->inherited)
+			shards_each(z->inherited, z->high, fn, opaque, false);
 	}
 }
 

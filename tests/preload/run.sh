@@ -53,6 +53,17 @@ run_leaks() { # SCENARIO [ARGS]
 	"$ward" run --quiet -o "$out" -- "$leaks" "$@" >"$work/$1.out" 2>"$work/$1.err"
 }
 
+# The scenario's forked child's profile (SCENARIO.pb.gz.PID) has the site.
+expect_child_site() { # NAME SCENARIO FUNC KIND "COUNT BYTES"
+	run_leaks "$2"
+	set -- "$@" "$work/$2".pb.gz.*
+	if [ -f "$6" ]; then
+		expect_site "$1" "$6" "$3" "$4" "$5"
+	else
+		bad "$1" "no child profile"
+	fi
+}
+
 # ---- 1. Known leaks --------------------------------------------------------
 
 run_leaks malloc_loop; expect_site "malloc loop: 1000 x 48 bytes" \
@@ -83,23 +94,10 @@ else
 	bad "a forked child writes its own profile" "no $work/fork.pb.gz.PID"
 fi
 
-run_leaks fork_list
-set -- "$work"/fork_list.pb.gz.*
-if [ -f "$1" ]; then
-	expect_site "a forked child's block linked from an inherited one is still reachable" \
-		"$1" linked_by_child heap/reachable "1 32"
-else
-	bad "a forked child's block linked from an inherited one is still reachable" "no child profile"
-fi
-
-run_leaks fork_freed
-set -- "$work"/fork_freed.pb.gz.*
-if [ -f "$1" ]; then
-	expect_site "a block only a freed inherited one pointed to is lost" \
-		"$1" held_by_freed_inherited heap/definite "1 48"
-else
-	bad "a block only a freed inherited one pointed to is lost" "no child profile"
-fi
+expect_child_site "a forked child's block linked from an inherited one is still reachable" \
+	fork_list linked_by_child heap/reachable "1 32"
+expect_child_site "a block only a freed inherited one pointed to is lost" \
+	fork_freed held_by_freed_inherited heap/definite "1 48"
 
 rm -f "$work"/nofollow.pb.gz*
 "$ward" run --quiet --no-follow-forks -o "$work/nofollow.pb.gz" -- "$leaks" fork >/dev/null 2>&1
