@@ -6,6 +6,8 @@
 #ifndef WARD_CAPTURE_H
 #define WARD_CAPTURE_H
 
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 /* What the caller makes of a walk: an id (0: none) for the return
@@ -14,9 +16,63 @@
  * Capture remembers the id of a walk it may see again, not the walk. */
 typedef uint32_t (*ward__walk_fn)(uint32_t key, const uintptr_t *pcs, int n);
 
-/* Walk the calling stack, starting `skip` frames above the caller, and
- * return fn's id for it (or the remembered id of the same walk). */
-uint32_t ward__capture(uint32_t key, int skip, ward__walk_fn fn);
+/*
+ * The cached .eh_frame walker (cfi.c), behind ward__capture(): fn's id
+ * for the calling stack, walked by the .eh_frame rules (with `rules`
+ * false, by frame pointers alone) into at most max return addresses,
+ * skipping `skip` frames — the first being the return into the caller's
+ * own caller — hidden frames left out (ward__unhide). lo and hi bound the
+ * thread's stack. A walk that starts where one the thread did before
+ * started, with the same key and fn, and would read the same stack words,
+ * is not done again: its id is returned. Returns -1 where unsupported,
+ * else 0 with *id set.
+ */
+int ward__cfi_capture(uint32_t key, int max, int skip, uintptr_t lo,
+		      uintptr_t hi, bool rules, ward__walk_fn fn,
+		      uint32_t *id);
+
+/* The walker's settings, read by ward__capture()'s fast path: fast is set
+ * once WARD_STACK is read, when the walker is ward's own (.eh_frame or
+ * frame pointers, not libgcc's). */
+struct ward__capture_conf {
+	_Atomic bool fast;
+	bool rules; /* .eh_frame rules, or frame pointers alone */
+	int max;    /* frames at most */
+};
+extern struct ward__capture_conf ward__capture_conf;
+
+/* The calling thread's stack bounds; 0 until its first capture. */
+extern __thread uintptr_t ward__stack_lo, ward__stack_hi;
+
+/* ward__capture() the first time, with libgcc's walker, or where the
+ * .eh_frame walker does not run. */
+uint32_t ward__capture_slow(uint32_t key, int skip, ward__walk_fn fn);
+
+/*
+ * Walk the calling stack, starting `skip` frames above the caller, and
+ * return fn's id for it (or the remembered id of the same walk). Inline:
+ * the walker starts from the caller's frame, with no call of ward's own
+ * in between to walk through and check.
+ */
+static inline __attribute__((always_inline)) uint32_t
+ward__capture(uint32_t key, int skip, ward__walk_fn fn)
+{
+	uint32_t id;
+	if (__builtin_expect(atomic_load_explicit(&ward__capture_conf.fast,
+						  memory_order_acquire) &&
+			     ward__stack_hi != 0, 1) &&
+	    ward__cfi_capture(key, ward__capture_conf.max, skip,
+			      ward__stack_lo, ward__stack_hi,
+			      ward__capture_conf.rules, fn, &id) == 0) {
+		/* Keeps the caller's frame: a tail call would drop it from
+		 * the walk, and `skip` counts it. */
+		__asm__ volatile("" ::: "memory");
+		return id;
+	}
+	id = ward__capture_slow(key, skip, fn);
+	__asm__ volatile("" ::: "memory");
+	return id;
+}
 
 /*
  * The stack of the calling thread from an interrupted context (a signal

@@ -1,5 +1,7 @@
 /*
- * The cached .eh_frame stack walker (cfi.c), behind ward__capture().
+ * The cached .eh_frame stack walker's helpers (cfi.c); its entry,
+ * ward__cfi_capture(), is declared in capture.h for ward__capture()'s
+ * inline fast path.
  */
 #ifndef WARD_CAPTURE_CFI_H
 #define WARD_CAPTURE_CFI_H
@@ -8,20 +10,6 @@
 #include <stdint.h>
 
 #include "capture/capture.h"
-
-/*
- * fn's id for the calling stack: the stack walked by the .eh_frame rules
- * (with `rules` false, by frame pointers alone) into at most max return
- * addresses, skipping `skip` frames — the first being the return into the
- * caller's own caller — hidden frames left out (ward__unhide). lo and hi
- * bound the thread's stack. A walk that starts where one the thread did
- * before started, with the same key and fn, and would read the same stack
- * words, is not done again: its id is returned. Returns -1 where
- * unsupported, else 0 with *id set.
- */
-int ward__cfi_capture(uint32_t key, int max, int skip, uintptr_t lo,
-		      uintptr_t hi, bool rules, ward__walk_fn fn,
-		      uint32_t *id);
 
 /* The top of the calling thread's stack if found before, else 0 (never
  * looks it up: safe in a signal handler). */

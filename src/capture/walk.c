@@ -42,6 +42,9 @@ static pthread_once_t conf_once = PTHREAD_ONCE_INIT;
 static enum { WALK_FP, WALK_CFI, WALK_DWARF } walker = WALK_CFI;
 static int max_depth = 64;
 
+/* What ward__capture()'s inline fast path reads (capture.h). */
+struct ward__capture_conf ward__capture_conf;
+
 static void configure(void)
 {
 	const char *s = getenv("WARD_STACK");
@@ -52,11 +55,15 @@ static void configure(void)
 	s = getenv("WARD_STACK_DEPTH");
 	if (s && atoi(s) > 0)
 		max_depth = atoi(s) > 256 ? 256 : atoi(s);
+	ward__capture_conf.max = max_depth;
+	ward__capture_conf.rules = walker == WALK_CFI;
 }
 
 /* ---- Frame-pointer walk ------------------------------------------------ */
 
-static __thread uintptr_t stack_lo, stack_hi;
+__thread uintptr_t ward__stack_lo, ward__stack_hi;
+#define stack_lo ward__stack_lo
+#define stack_hi ward__stack_hi
 
 extern void *__libc_stack_end;
 
@@ -228,13 +235,15 @@ int ward__unhide(uintptr_t *pcs, int n)
 	return k;
 }
 
-uint32_t ward__capture(uint32_t key, int skip, ward__walk_fn fn)
+__attribute__((noinline)) uint32_t ward__capture_slow(uint32_t key, int skip,
+						   ward__walk_fn fn)
 {
-	static _Atomic bool configured;
-	if (__builtin_expect(!atomic_load_explicit(&configured,
+	if (__builtin_expect(!atomic_load_explicit(&ward__capture_conf.fast,
 						   memory_order_acquire), 0)) {
 		pthread_once(&conf_once, configure);
-		atomic_store_explicit(&configured, true, memory_order_release);
+		atomic_store_explicit(&ward__capture_conf.fast,
+				      walker != WALK_DWARF,
+				      memory_order_release);
 	}
 	if (walker != WALK_DWARF) {
 		if (__builtin_expect(stack_hi == 0, 0))
