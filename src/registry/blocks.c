@@ -208,11 +208,11 @@ static size_t page_round(size_t bytes)
 	return (bytes + PAGE - 1) & ~(size_t)(PAGE - 1);
 }
 
-/* Grow by a quarter (a page at first), every mapped byte used. */
-static int grow(struct ward__zshard *s)
+/* Move the records into a table of `bytes` (whole pages, every byte
+ * used), each placed again by its home in the new capacity. */
+static int resize(struct ward__zshard *s, size_t bytes)
 {
 	size_t old_bytes = page_round((size_t)s->cap * sizeof(*s->slots));
-	size_t bytes = old_bytes ? page_round(old_bytes + old_bytes / 4) : PAGE;
 	if (bytes / sizeof(struct ward__block) > UINT32_MAX)
 		return -ENOMEM;
 	/* Mapped as ward's own, never from malloc: a table the
@@ -234,6 +234,33 @@ static int grow(struct ward__zshard *s)
 			(void)place(s, old[i].lo, old[i].site, old[i].size);
 	ward__unmap(old, old_bytes);
 	return 0;
+}
+
+/* Grow by a quarter (a page at first). */
+static int grow(struct ward__zshard *s)
+{
+	size_t old_bytes = page_round((size_t)s->cap * sizeof(*s->slots));
+	return resize(s, old_bytes ? page_round(old_bytes + old_bytes / 4)
+				   : PAGE);
+}
+
+/*
+ * A table of more than a page that fell below a fifth full goes down to
+ * at most half full: the memory a program's peak made ward take is given
+ * back once the program frees those blocks (a server's burst of a million
+ * requests would otherwise leave ward holding their records' room for the
+ * rest of its run). Half, not 85%: the records left must fall by 60% more
+ * before the next shrink, or grow by 70% before a grow, so a table never
+ * swings between the two; each resize costs its two tables' slots, paid
+ * for by the removals since the last one.
+ */
+static void shrink_if_sparse(struct ward__zshard *s)
+{
+	if (s->cap <= PAGE / sizeof(*s->slots) ||
+	    (uint64_t)s->count * 5 >= s->cap)
+		return;
+	size_t bytes = page_round((size_t)s->count * 2 * sizeof(*s->slots));
+	(void)resize(s, bytes ? bytes : PAGE); /* no memory: stays as it is */
 }
 
 /* ---- Big sizes: a sorted array a shard keeps beside its table ---------- */
@@ -327,6 +354,7 @@ static uint32_t take_from(struct ward__zshard *s, uint32_t lo,
 			*size = big_get(s, lo, true);
 		unplace(s, i);
 		s->count--;
+		shrink_if_sparse(s);
 	}
 	ward__spin_drop(&s->lock);
 	return site;
@@ -402,6 +430,20 @@ void ward__blocks_each(ward__record_fn fn, void *opaque, bool locked)
 	{
 		shards_each(z->shards, z->high, fn, opaque, locked);
 	}
+}
+
+size_t ward__blocks_slots(void)
+{
+	size_t n = 0;
+	EACH_ZONE(z)
+	{
+		for (int i = 0; i < WARD__ZSHARDS; i++) {
+			ward__spin_take(&z->shards[i].lock);
+			n += z->shards[i].cap;
+			ward__spin_drop(&z->shards[i].lock);
+		}
+	}
+	return n;
 }
 
 size_t ward__blocks_count_locked(void)

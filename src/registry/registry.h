@@ -163,6 +163,8 @@ void ward__blocks_each(ward__record_fn fn, void *opaque, bool locked);
 bool ward__blocks_trylock(void);
 void ward__blocks_unlock(void);
 size_t ward__blocks_count_locked(void);
+/* The slots of every zone's tables: what the live set's room is. */
+size_t ward__blocks_slots(void);
 void ward__blocks_lock_all(void);
 void ward__blocks_unlock_all(void);
 void ward__blocks_reset(void);
