@@ -302,60 +302,67 @@ TEST(heap_records_hold_through_growth_deletion_and_big_sizes)
 	model_check();
 }
 
-/* A peak of records in a zone of their own, then nearly all gone: the
- * tables give their room back, and the records left are all there. */
+/* A peak of records, then nearly all gone: the tables give their room
+ * back, the records left are all there, and the tables grow again. The
+ * heap's in a zone of their own; another kind's in its own tables. */
 enum { PEAK = 400000, KEPT_EVERY = 50 };
 
-static uintptr_t peak_handle(int i)
+static uintptr_t peak_handle(int kind, int i)
 {
-	/* 8 KiB apart: every region group of the zone, every shard. */
-	return (uintptr_t)((uint64_t)0x7200 << 32 | (uint64_t)i << 13 |
-			   (uint64_t)(i % 7) << 3);
+	/* Heap: 8 KiB apart, so every region group and shard of the zone. */
+	if (kind == WARD_KIND_HEAP)
+		return (uintptr_t)((uint64_t)0x7200 << 32 | (uint64_t)i << 13 |
+				   (uint64_t)(i % 7) << 3);
+	return (uintptr_t)i + 1;
 }
 
-static void peak_check(int upto, bool all)
+static void peak_check(int kind, int upto, bool all)
 {
 	for (int i = 0; i < upto; i++) {
 		uint32_t site = 0;
 		uint64_t size = 0;
 		bool kept = all || i % KEPT_EVERY == 0;
-		ASSERT_EQ(ward__registry_find(WARD_KIND_HEAP, peak_handle(i),
-					      &site, &size),
+		ASSERT_EQ(ward__registry_find(kind, peak_handle(kind, i), &site,
+					      &size),
 			  kept);
 		if (kept)
 			ASSERT_EQ(size, (uint64_t)(i % 1000) + 1);
 	}
 }
 
-TEST(heap_tables_give_back_room_after_a_peak)
+static void peak_then_drain(int kind)
 {
-	size_t base = ward__blocks_slots();
+	size_t base = ward__registry_slots(kind);
 	for (int i = 0; i < PEAK; i++)
-		ASSERT_EQ(ward_track(WARD_KIND_HEAP, peak_handle(i),
+		ASSERT_EQ(ward_track(kind, peak_handle(kind, i),
 				     (size_t)(i % 1000) + 1),
 			  0);
-	size_t peak = ward__blocks_slots() - base;
+	size_t peak = ward__registry_slots(kind) - base;
 	ASSERT_GE(peak, (size_t)PEAK);
 	for (int i = 0; i < PEAK; i++)
 		if (i % KEPT_EVERY)
-			ASSERT_EQ(ward_untrack(WARD_KIND_HEAP, peak_handle(i)),
-				  0);
-	peak_check(PEAK, false);
-	/* 8,000 records left: every shard back to a page or two. */
-	size_t after = ward__blocks_slots() - base;
-	ASSERT_LT(after, peak / 4);
-	/* The shrunk tables take records again, and grow. */
+			ASSERT_EQ(ward_untrack(kind, peak_handle(kind, i)), 0);
+	peak_check(kind, PEAK, false);
+	/* 8,000 records left: every table back to its smallest or so. */
+	ASSERT_LT(ward__registry_slots(kind) - base, peak / 4);
 	for (int i = 0; i < PEAK / 2; i++)
 		if (i % KEPT_EVERY)
-			ASSERT_EQ(ward_track(WARD_KIND_HEAP, peak_handle(i),
+			ASSERT_EQ(ward_track(kind, peak_handle(kind, i),
 					     (size_t)(i % 1000) + 1),
 				  0);
-	peak_check(PEAK / 2, true);
+	peak_check(kind, PEAK / 2, true);
 	for (int i = 0; i < PEAK; i++)
 		if (i < PEAK / 2 || i % KEPT_EVERY == 0)
-			ASSERT_EQ(ward_untrack(WARD_KIND_HEAP, peak_handle(i)),
-				  0);
-	ASSERT_LT(ward__blocks_slots() - base, peak / 4);
+			ASSERT_EQ(ward_untrack(kind, peak_handle(kind, i)), 0);
+	ASSERT_LT(ward__registry_slots(kind) - base, peak / 4);
+}
+
+TEST(tables_give_back_room_after_a_peak)
+{
+	peak_then_drain(WARD_KIND_HEAP);
+	int k = ward_kind_register("peaky");
+	ASSERT_GE(k, 0);
+	peak_then_drain(k);
 }
 
 TEST(snapshot_attributes_to_the_acquiring_function)

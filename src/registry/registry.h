@@ -139,6 +139,8 @@ void ward__sites_unlock_all(void);
 typedef void (*ward__record_fn)(uintptr_t handle, uint32_t site, uint64_t size,
 				void *opaque);
 void ward__registry_each(int kind, ward__record_fn fn, void *opaque);
+/* The slots of a kind's tables: the room its live set takes. */
+size_t ward__registry_slots(int kind);
 
 /* The same with the kind's shard locks held by the caller: take them all
  * with ward__registry_trylock() (false when one is held elsewhere; none is
@@ -163,7 +165,6 @@ void ward__blocks_each(ward__record_fn fn, void *opaque, bool locked);
 bool ward__blocks_trylock(void);
 void ward__blocks_unlock(void);
 size_t ward__blocks_count_locked(void);
-/* The slots of every zone's tables: what the live set's room is. */
 size_t ward__blocks_slots(void);
 void ward__blocks_lock_all(void);
 void ward__blocks_unlock_all(void);

@@ -251,9 +251,9 @@ static uint64_t big_get(int kind, uintptr_t h, bool remove)
 	return size;
 }
 
-static int shard_grow(struct shard *s)
+/* Move a shard's records into a table of ncap slots (a power of two). */
+static int shard_resize(struct shard *s, uint32_t ncap)
 {
-	uint32_t ncap = s->cap ? s->cap * 2 : 256;
 	/* Mapped as ward's own, never from malloc: the slots hold every
 	 * live handle, and a table the reachability scan read as the
 	 * program's memory (a large block glibc maps apart, any block of
@@ -276,6 +276,26 @@ static int shard_grow(struct shard *s)
 	__atomic_store_n(&s->slots, slots, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->cap, ncap, __ATOMIC_RELAXED);
 	return 0;
+}
+
+static int shard_grow(struct shard *s)
+{
+	return shard_resize(s, s->cap ? s->cap * 2 : 256);
+}
+
+/* A shard below an eighth full halves until it is at least a quarter
+ * full (or 256 slots): the room a peak took is given back once its
+ * records go (blocks.c does the same for the heap). A quarter: the
+ * records must halve again before the next shrink, or triple before a
+ * grow. Out of memory, it stays as it is. */
+static void shard_shrink_if_sparse(struct shard *s)
+{
+	if (s->cap <= 256 || (uint64_t)s->count * 8 >= s->cap)
+		return;
+	uint32_t ncap = s->cap;
+	while (ncap > 256 && (uint64_t)s->count * 4 < ncap)
+		ncap /= 2;
+	(void)shard_resize(s, ncap);
 }
 
 static void raise_peak(_Atomic uint64_t *peak, int64_t now)
@@ -385,6 +405,7 @@ static uint32_t table_take(struct kind_table *t, int kind, uintptr_t handle,
 	}
 	s->slots[hole] = (struct record){ 0 };
 	s->count--;
+	shard_shrink_if_sparse(s);
 out:
 	ward__spin_drop(&s->lock);
 	if (site && *size == UINT32_MAX)
@@ -458,6 +479,20 @@ void ward__registry_unlock(int kind)
 	struct kind_table *t = table_for(kind, false);
 	for (int i = 0; t && i < SHARDS; i++)
 		ward__spin_drop(&t->shards[i].lock);
+}
+
+size_t ward__registry_slots(int kind)
+{
+	if (kind == WARD_KIND_HEAP)
+		return ward__blocks_slots();
+	struct kind_table *t = table_for(kind, false);
+	size_t n = 0;
+	for (int i = 0; t && i < SHARDS; i++) {
+		ward__spin_take(&t->shards[i].lock);
+		n += t->shards[i].cap;
+		ward__spin_drop(&t->shards[i].lock);
+	}
+	return n;
 }
 
 size_t ward__registry_count_locked(int kind)
