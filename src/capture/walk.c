@@ -62,8 +62,6 @@ static void configure(void)
 /* ---- Frame-pointer walk ------------------------------------------------ */
 
 __thread uintptr_t ward__stack_lo, ward__stack_hi;
-#define stack_lo ward__stack_lo
-#define stack_hi ward__stack_hi
 
 extern void *__libc_stack_end;
 
@@ -78,37 +76,39 @@ static void thread_bounds(void)
 	 * frame lies below __libc_stack_end; walks never go below their own
 	 * frame, so the lower bound does not matter. */
 	if (getpid() == (pid_t)syscall(SYS_gettid) && __libc_stack_end) {
-		stack_lo = 4096;
-		stack_hi = (uintptr_t)__libc_stack_end;
+		ward__stack_lo = 4096;
+		ward__stack_hi = (uintptr_t)__libc_stack_end;
 		return;
 	}
 	ward__in_registry++;
 	if (pthread_getattr_np(pthread_self(), &a) == 0) {
 		if (pthread_attr_getstack(&a, &addr, &size) == 0) {
-			stack_lo = (uintptr_t)addr;
-			stack_hi = (uintptr_t)addr + size;
+			ward__stack_lo = (uintptr_t)addr;
+			ward__stack_hi = (uintptr_t)addr + size;
 		}
 		pthread_attr_destroy(&a);
 	}
-	if (stack_hi == 0)
-		stack_hi = 1; /* unknown: walk nothing but the first frame */
+	if (ward__stack_hi == 0)
+		ward__stack_hi = 1; /* unknown: walk only the first frame */
 	ward__in_registry--;
 }
 
 static __attribute__((noinline)) int fp_walk(uintptr_t *pcs, int max,
 					     int skip)
 {
-	if (__builtin_expect(stack_hi == 0, 0))
+	if (__builtin_expect(ward__stack_hi == 0, 0))
 		thread_bounds();
 	uintptr_t *fp = __builtin_frame_address(0);
 	/* Frames of callers lie above this one; below it the stack may not
 	 * even be mapped yet. */
-	uintptr_t lo = (uintptr_t)fp > stack_lo ? (uintptr_t)fp : stack_lo;
+	uintptr_t lo = (uintptr_t)fp > ward__stack_lo ? (uintptr_t)fp
+						      : ward__stack_lo,
+		  hi = ward__stack_hi;
 	int n = 0;
 
 	while (n < max) {
 		uintptr_t f = (uintptr_t)fp;
-		if (f < lo || stack_hi < 16 || f > stack_hi - 16 || (f & 7))
+		if (f < lo || hi < 16 || f > hi - 16 || (f & 7))
 			break;
 		uintptr_t ret = fp[1];
 		if (ret < 4096)
@@ -160,7 +160,7 @@ static __attribute__((noinline)) int dwarf_walk(uintptr_t *pcs, int max,
 
 uintptr_t ward__stack_top_known(void)
 {
-	return stack_hi > 1 ? stack_hi : 0;
+	return ward__stack_hi > 1 ? ward__stack_hi : 0;
 }
 
 /* The end of the mapping that holds sp, from /proc/self/maps, with system
@@ -209,9 +209,9 @@ uintptr_t ward__stack_top_of(uintptr_t sp)
 
 uintptr_t ward__stack_top(void)
 {
-	if (stack_hi == 0)
+	if (ward__stack_hi == 0)
 		thread_bounds();
-	return stack_hi > 1 ? stack_hi : 0;
+	return ward__stack_hi > 1 ? ward__stack_hi : 0;
 }
 
 /* Frames inside this range (the preload tracer's own interposers) are left
@@ -246,12 +246,12 @@ __attribute__((noinline)) uint32_t ward__capture_slow(uint32_t key, int skip,
 				      memory_order_release);
 	}
 	if (walker != WALK_DWARF) {
-		if (__builtin_expect(stack_hi == 0, 0))
+		if (__builtin_expect(ward__stack_hi == 0, 0))
 			thread_bounds();
 		uint32_t id;
 		/* +1: this function, kept as a frame by the barrier below. */
-		if (ward__cfi_capture(key, max_depth, skip + 1, stack_lo,
-				      stack_hi, walker == WALK_CFI, fn,
+		if (ward__cfi_capture(key, max_depth, skip + 1, ward__stack_lo,
+				      ward__stack_hi, walker == WALK_CFI, fn,
 				      &id) == 0) {
 			__asm__ volatile("" ::: "memory");
 			return id;
