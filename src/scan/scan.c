@@ -1094,6 +1094,94 @@ static void unlock_kinds(int also)
 		ward__registry_unlock(also);
 }
 
+/* Which sites' blocks get a path from a root: the ones want() picks,
+ * asked before any thread is stopped (naming sites may allocate). */
+static void choose_sites(struct scan *s, int also,
+			 bool (*want)(uint32_t site, void *arg), void *arg)
+{
+	uint32_t nsites = ward__site_count() + 1;
+	uint8_t *w = map_pages(nsites);
+	s->paths = map_pages(WARD__PATHS_MAX * sizeof(*s->paths));
+	if (!w || !s->paths) { /* no paths, then: the scan goes on */
+		unmap_pages(w, nsites);
+		return;
+	}
+	for (uint32_t id = 1; id < nsites; id++) {
+		const struct ward__site_rec *r = ward__site_get(id);
+		w[id] = r && (r->kind == WARD_KIND_HEAP || (int)r->kind == also) &&
+			want(id, arg);
+	}
+	s->want = w;
+	s->nwant = nsites;
+}
+
+/*
+ * What can be found before any thread is stopped: the scan's arrays, the
+ * sites asked about, the roots in loaded objects and the threads'
+ * pointers. Before stopping anyone: the loader's lock may be held by a
+ * thread that would then be stopped. In the static library the "object"
+ * is the program itself: then its globals are roots and ward's tables,
+ * on the heap, are not scanned. False when out of memory.
+ */
+static bool prepare(struct scan *s, int also,
+		    bool (*want)(uint32_t site, void *arg), void *arg)
+{
+	s->roots = map_pages(MAX_ROOTS * sizeof(*s->roots));
+	s->maps = map_pages(MAX_MAPS * sizeof(*s->maps));
+	s->anon = map_pages(MAX_MAPS * sizeof(*s->anon));
+	s->tps = map_pages(MAX_TPS * sizeof(*s->tps));
+	s->copy = map_pages(COPY_WORDS * sizeof(*s->copy));
+	if (!s->roots || !s->maps || !s->anon || !s->tps || !s->copy)
+		return false;
+	if (want)
+		choose_sites(s, also, want, arg);
+	dl_iterate_phdr(find_self, s);
+	if (s->skip_lo == 0 || (s->skip_hi - s->skip_lo) > ((uintptr_t)1 << 30))
+		s->skip_lo = s->skip_hi = 0;
+	dl_iterate_phdr(root_object, s);
+#if defined(__x86_64__)
+	s->tps[s->ntps++] = (uintptr_t)pthread_self(); /* the thread pointer */
+	/* The main thread's, when another thread calls exit(). */
+	if (ward__main_thread && ward__main_thread != (uintptr_t)pthread_self())
+		s->tps[s->ntps++] = ward__main_thread;
+	ward__registry_each(WARD_KIND_THREAD, thread_tp, s);
+#endif
+	return true;
+}
+
+/*
+ * With every other thread stopped: the live blocks taken, sorted and
+ * indexed, then marked from the roots. A held thread (one stopped while
+ * ward's books were its to change) that wakes and frees a block waits for
+ * the heap's books before the memory goes: they stay locked while
+ * marking. False when out of memory (the threads resumed).
+ */
+static bool mark_stopped(struct scan *s, const struct ward__scan_self *self,
+			 int also, const struct ward__stopped *threads,
+			 int nthreads)
+{
+	for (int t = 0; t < nthreads; t++)
+		s->held += threads[t].held;
+	bool mapped = take_blocks(s, also);
+	if (!s->held)
+		unlock_kinds(also);
+	if (mapped && s->n > 0) {
+		sort_blocks(s);
+		mapped = index_blocks(s);
+	}
+	if (mapped && s->n > 0) {
+		VALGRIND_DISABLE_ERROR_REPORTING;
+		mark(s, self, threads, nthreads);
+		if (s->want)
+			build_paths(s, self, threads, nthreads);
+		VALGRIND_ENABLE_ERROR_REPORTING;
+	}
+	if (s->held)
+		unlock_kinds(also);
+	ward__threads_resume();
+	return mapped;
+}
+
 int ward__scan_heap_why(const struct ward__scan_self *self, int also,
 			bool (*want)(uint32_t site, void *arg), void *arg,
 			struct ward__scan_result *out)
@@ -1116,79 +1204,13 @@ int ward__scan_heap_why(const struct ward__scan_self *self, int also,
 	if (!any_live(WARD_KIND_HEAP) && (also < 0 || !any_live(also)))
 		return 0;
 	read_inherited();
-	/* Before stopping anyone: the loader's lock may be held by a thread
-	 * that would then be stopped. In the static library the "object" is
-	 * the program itself: then its globals are roots and ward's tables,
-	 * on the heap, are not scanned. */
-	s.roots = map_pages(MAX_ROOTS * sizeof(*s.roots));
-	s.maps = map_pages(MAX_MAPS * sizeof(*s.maps));
-	s.anon = map_pages(MAX_MAPS * sizeof(*s.anon));
-	s.tps = map_pages(MAX_TPS * sizeof(*s.tps));
-	s.copy = map_pages(COPY_WORDS * sizeof(*s.copy));
-	if (!s.roots || !s.maps || !s.anon || !s.tps || !s.copy) {
+	int nthreads = -1;
+	if (!prepare(&s, also, want, arg) ||
+	    (nthreads = quiesce(&threads, also)) < 0 ||
+	    !mark_stopped(&s, self, also, threads, nthreads)) {
 		unmap_all(&s);
 		return -1;
 	}
-	if (want) { /* asked now: naming sites may allocate */
-		uint32_t nsites = ward__site_count() + 1;
-		uint8_t *w = map_pages(nsites);
-		s.paths = map_pages(WARD__PATHS_MAX * sizeof(*s.paths));
-		if (w && s.paths) {
-			for (uint32_t id = 1; id < nsites; id++) {
-				const struct ward__site_rec *r = ward__site_get(id);
-				w[id] = r && (r->kind == WARD_KIND_HEAP ||
-					      (int)r->kind == also) &&
-					want(id, arg);
-			}
-			s.want = w;
-			s.nwant = nsites;
-		}
-	}
-	dl_iterate_phdr(find_self, &s);
-	if (s.skip_lo == 0 || (s.skip_hi - s.skip_lo) > ((uintptr_t)1 << 30))
-		s.skip_lo = s.skip_hi = 0;
-	dl_iterate_phdr(root_object, &s);
-#if defined(__x86_64__)
-	s.tps[s.ntps++] = (uintptr_t)pthread_self(); /* the thread pointer */
-	/* The main thread's, when another thread calls exit(). */
-	if (ward__main_thread && ward__main_thread != (uintptr_t)pthread_self())
-		s.tps[s.ntps++] = ward__main_thread;
-	ward__registry_each(WARD_KIND_THREAD, thread_tp, &s);
-#endif
-
-	int nthreads = quiesce(&threads, also);
-	if (nthreads < 0) {
-		unmap_all(&s);
-		return -1;
-	}
-	for (int t = 0; t < nthreads; t++)
-		s.held += threads[t].held;
-	bool mapped = take_blocks(&s, also);
-	/* A held thread that wakes and frees a block waits for the heap's
-	 * books before the memory goes: keep them while marking. */
-	if (!s.held)
-		unlock_kinds(also);
-	if (mapped && s.n > 0) {
-		sort_blocks(&s);
-		mapped = index_blocks(&s);
-	}
-	if (!mapped) {
-		if (s.held)
-			unlock_kinds(also);
-		ward__threads_resume();
-		unmap_all(&s);
-		return -1;
-	}
-	if (s.n > 0) {
-		VALGRIND_DISABLE_ERROR_REPORTING;
-		mark(&s, self, threads, nthreads);
-		if (s.want)
-			build_paths(&s, self, threads, nthreads);
-		VALGRIND_ENABLE_ERROR_REPORTING;
-	}
-	if (s.held)
-		unlock_kinds(also);
-	ward__threads_resume();
 	out->held = s.held;
 	int rc = give_result(&s, out);
 	unmap_all(&s);

@@ -364,31 +364,18 @@ void ward__threads_resume(void)
 	nstopped = 0;
 }
 
-int ward__threads_stop(const struct ward__stopped **out)
+/*
+ * A thread may block every signal for a moment (pthread_create() does
+ * around clone()): wait a little for it. One that still blocks it, or
+ * awaits it in sigwait(), is never sent it: asleep in a system call, it is
+ * held instead (its stack read from where it sleeps, its registers
+ * unread); running, nothing is stopped. The held leave tids[0..*n).
+ * False when more are held than there is room for.
+ */
+static bool hold_unsignallable(int *tids, int *n, int sig)
 {
-	static int tids[MAX_STOPPED];
-	int sig = ward__stop_signal();
-	int expected = 0;
-
-	*out = NULL;
-	int n = ward__list_threads(tids, MAX_STOPPED);
-	if (n <= 0)
-		return n; /* alone (0), or the threads cannot be listed */
-	if (!slots) {
-		void *m = ward__map(MAX_STOPPED * sizeof(*slots));
-		if (!m)
-			return -1;
-		slots = m;
-	}
-	if (!install(sig))
-		return -1;
-	/* A thread may block every signal for a moment (pthread_create()
-	 * does around clone()): wait a little for it. One that still blocks
-	 * it, or awaits it in sigwait(), is never sent it: asleep in a
-	 * system call, it is held instead (its stack read from where it
-	 * sleeps, its registers unread); running, nothing is stopped. */
 	nheld = 0;
-	for (int i = 0, tries = 0; i < n; i++) {
+	for (int i = 0, tries = 0; i < *n; i++) {
 		uintptr_t sp = 0;
 		long nr = -1;
 		enum doing d;
@@ -397,26 +384,32 @@ int ward__threads_stop(const struct ward__stopped **out)
 			if (++tries > 250 || d == SIGWAIT ||
 			    (d == ASLEEP && !blocked_briefly(nr))) {
 				if (nheld == MAX_HELD)
-					return -1;
+					return false;
 				/* Running, its stack moves under any read:
 				 * only its TLS is read (sp 0). */
 				held[nheld].tid = tids[i];
 				held[nheld].sp = d == ASLEEP || d == SIGWAIT ? sp : 0;
 				nheld++;
-				tids[i--] = tids[--n];
+				tids[i--] = tids[--*n];
 				break;
 			}
 			struct timespec ms = { 0, 1000 * 1000 };
 			nanosleep(&ms, NULL);
 		}
 	}
+	return true;
+}
 
+/* Send sig to tids[0..n) and wait for each to answer. Threads may start
+ * while others are being stopped: list again until every thread listed
+ * has answered. False when one did not, or they were too many. */
+static bool signal_all(int *tids, int n, int sig)
+{
+	int expected = 0;
 	atomic_store(&claimed, 0);
 	atomic_store(&arrived, 0);
 	nstopped = 0;
 	atomic_store(&stop_gen, atomic_load(&release_gen) + 1);
-	/* Threads may start while others are being stopped: list again until
-	 * every thread listed has answered. */
 	for (int round = 0; round < 8 && n > 0; round++) {
 		for (int i = 0; i < n; i++) {
 			if (syscall(SYS_tgkill, getpid(), tids[i], sig) == 0)
@@ -441,8 +434,28 @@ int ward__threads_stop(const struct ward__stopped **out)
 				tids[k++] = tids[i];
 		n = k;
 	}
-	if (n != 0 || atomic_load(&arrived) != expected ||
-	    nstopped + nheld > MAX_STOPPED) {
+	return n == 0 && atomic_load(&arrived) == expected &&
+	       nstopped + nheld <= MAX_STOPPED;
+}
+
+int ward__threads_stop(const struct ward__stopped **out)
+{
+	static int tids[MAX_STOPPED];
+	int sig = ward__stop_signal();
+
+	*out = NULL;
+	int n = ward__list_threads(tids, MAX_STOPPED);
+	if (n <= 0)
+		return n; /* alone (0), or the threads cannot be listed */
+	if (!slots) {
+		void *m = ward__map(MAX_STOPPED * sizeof(*slots));
+		if (!m)
+			return -1;
+		slots = m;
+	}
+	if (!install(sig) || !hold_unsignallable(tids, &n, sig))
+		return -1;
+	if (!signal_all(tids, n, sig)) {
 		ward__threads_resume();
 		return -1;
 	}
