@@ -751,6 +751,67 @@ static int take_figures(const struct parsed *pp, struct ward_profile *p)
 	return 0;
 }
 
+/* Sample i of the file as p's sample i: its stack (from p->owned_pcs at
+ * *at), its values from the columns col, its labels. */
+static int take_sample(struct rd *r, struct parsed *pp, struct ward_profile *p,
+		       size_t i, const int col[4], size_t *at)
+{
+	struct sample *sm = &pp->samples[i];
+	struct ward_sample *s = &p->samples[i];
+	s->pcs = &p->owned_pcs[*at];
+	for (size_t k = 0; k < sm->locs.n; k++) {
+		const struct location *l = find_loc(pp, sm->locs.v[k]);
+		if (!l) {
+			fail(r, "sample %zu refers to location %llu, which is "
+				"not defined",
+			     i + 1, (unsigned long long)sm->locs.v[k]);
+			return -1;
+		}
+		p->owned_pcs[(*at)++] = (uintptr_t)l->address + 1;
+	}
+	s->depth = (int)sm->locs.n;
+	int64_t v[4] = { 0 };
+	for (int k = 0; k < 4; k++)
+		if (col[k] >= 0)
+			v[k] = (int64_t)sm->vals.v[col[k]];
+	s->alloc_count = v[0];
+	s->alloc_bytes = v[1];
+	s->live_count = v[2];
+	s->live_bytes = v[3];
+	s->kind = WARD_KIND_HEAP;
+	for (int l = 0; l < sm->nlabels; l++)
+		if (apply_label(r, pp, p, i, s, sm->labels[l].key,
+				sm->labels[l].str) < 0)
+			return -1;
+	p->sites[i] = (uint32_t)(i + 1);
+	return 0;
+}
+
+/* What p carries besides its samples: the mappings with their files
+ * named (for symbolization), the kinds' names, the figures. */
+static int take_rest(struct rd *r, struct parsed *pp, struct ward_profile *p)
+{
+	p->maps = calloc(pp->nmaps + 1, sizeof(*p->maps));
+	if (!p->maps)
+		return -1;
+	p->from_file = true;
+	if (carry_names(r, pp, p) < 0 || take_figures(pp, p) < 0)
+		return -1;
+	for (size_t i = 0; i < pp->nmaps; i++) {
+		p->maps[i] = pp->maps[i];
+		p->maps[i].file = string_copy(pp, pp->map_file_str.v[i]);
+		p->maps[i].build_id = string_copy(pp, pp->map_build_id_str.v[i]);
+		p->nmaps++;
+	}
+	/* Samples without a kind label are the heap's; the built-in kinds
+	 * keep their names in every profile. */
+	for (int k = 0; k < WARD_KIND_USER; k++)
+		if (!p->kind_names[k] && ward_kind_name(k) &&
+		    ward__profile_name_kind(p, k, ward_kind_name(k)) < 0)
+			return -1;
+	return 0;
+}
+
 static struct ward_profile *build(struct rd *r, struct parsed *pp)
 {
 	int col[4];
@@ -771,68 +832,17 @@ static struct ward_profile *build(struct rd *r, struct parsed *pp)
 		return NULL;
 	}
 	size_t at = 0;
-	for (size_t i = 0; i < pp->nsamples; i++) {
-		struct sample *sm = &pp->samples[i];
-		struct ward_sample *s = &p->samples[i];
-		s->pcs = &p->owned_pcs[at];
-		for (size_t k = 0; k < sm->locs.n; k++) {
-			const struct location *l = find_loc(pp, sm->locs.v[k]);
-			if (!l) {
-				fail(r, "sample %zu refers to location %llu, "
-					"which is not defined",
-				     i + 1, (unsigned long long)sm->locs.v[k]);
-				ward_profile_free(p);
-				return NULL;
-			}
-			p->owned_pcs[at++] = (uintptr_t)l->address + 1;
-		}
-		s->depth = (int)sm->locs.n;
-		int64_t v[4] = { 0 };
-		for (int k = 0; k < 4; k++)
-			if (col[k] >= 0)
-				v[k] = (int64_t)sm->vals.v[col[k]];
-		s->alloc_count = v[0];
-		s->alloc_bytes = v[1];
-		s->live_count = v[2];
-		s->live_bytes = v[3];
-		s->kind = WARD_KIND_HEAP;
-		for (int l = 0; l < sm->nlabels; l++)
-			if (apply_label(r, pp, p, i, s, sm->labels[l].key,
-					sm->labels[l].str) < 0) {
-				ward_profile_free(p);
-				return NULL;
-			}
-		p->sites[i] = (uint32_t)(i + 1);
-	}
-	p->count = pp->nsamples;
-	/* Mappings, with their files named, for symbolization. */
-	p->maps = calloc(pp->nmaps + 1, sizeof(*p->maps));
-	if (!p->maps) {
-		ward_profile_free(p);
-		fail(r, "out of memory");
-		return NULL;
-	}
-	p->from_file = true;
-	if (carry_names(r, pp, p) < 0 || take_figures(pp, p) < 0) {
-		ward_profile_free(p);
-		fail(r, "out of memory");
-		return NULL;
-	}
-	for (size_t i = 0; i < pp->nmaps; i++) {
-		p->maps[i] = pp->maps[i];
-		p->maps[i].file = string_copy(pp, pp->map_file_str.v[i]);
-		p->maps[i].build_id = string_copy(pp, pp->map_build_id_str.v[i]);
-		p->nmaps++;
-	}
-	/* Samples without a kind label are the heap's; the built-in kinds
-	 * keep their names in every profile. */
-	for (int k = 0; k < WARD_KIND_USER; k++)
-		if (!p->kind_names[k] && ward_kind_name(k) &&
-		    ward__profile_name_kind(p, k, ward_kind_name(k)) < 0) {
+	for (size_t i = 0; i < pp->nsamples; i++)
+		if (take_sample(r, pp, p, i, col, &at) < 0) {
 			ward_profile_free(p);
-			fail(r, "out of memory");
 			return NULL;
 		}
+	p->count = pp->nsamples;
+	if (take_rest(r, pp, p) < 0) {
+		ward_profile_free(p);
+		fail(r, "out of memory");
+		return NULL;
+	}
 	return p;
 }
 
