@@ -32,7 +32,7 @@
 #include "core/map.h"
 #include "registry/registry.h"
 
-enum { CHUNK_BITS = 10, DIR_BITS = 14 };
+enum { CHUNK_BITS = WARD__COUNT_CHUNK_BITS, DIR_BITS = WARD__COUNT_DIR_BITS };
 #define CHUNK (1u << CHUNK_BITS)
 #define DIR (1u << DIR_BITS)
 
@@ -99,7 +99,7 @@ static void on_exit_thread(void *arg)
 	t->next = spare;
 	spare = t;
 	mine = DEAD;
-	ward__count_cache = NULL; /* its chunk is gone */
+	ward__count_dir = NULL; /* the directory goes to the next thread */
 	ward__mutex_unlock(&list_lock);
 }
 
@@ -143,18 +143,25 @@ static struct tcounts *join(void)
 	return t;
 }
 
-/* The counters of `site` for this thread, or NULL: count in the site. */
-static inline struct ward__count_slot *slot(uint32_t site)
+__thread struct ward__count_slot *_Atomic *ward__count_dir;
+
+/* The counters of `site` for this thread, or NULL: count in the site. The
+ * thread joins on its first count, and a chunk is mapped on its first
+ * site. */
+static struct ward__count_slot *slot(uint32_t site)
 {
 	struct tcounts *t = mine;
-	if (__builtin_expect(!t, 0))
+	if (__builtin_expect(!t, 0)) {
 		t = mine = join();
-	if (t == DEAD)
+		if (t != DEAD)
+			ward__count_dir = t->dir;
+	}
+	if (t == DEAD || (site >> CHUNK_BITS) >= DIR)
 		return NULL;
 	struct ward__count_slot *c = atomic_load_explicit(
 		&t->dir[site >> CHUNK_BITS], memory_order_relaxed);
-	if (__builtin_expect(!c, 0)) {
-		if ((site >> CHUNK_BITS) >= DIR || !(c = map(CHUNK * sizeof(*c))))
+	if (!c) {
+		if (!(c = map(CHUNK * sizeof(*c))))
 			return NULL;
 		atomic_store_explicit(&t->dir[site >> CHUNK_BITS], c,
 				      memory_order_release);
@@ -162,22 +169,9 @@ static inline struct ward__count_slot *slot(uint32_t site)
 	return &c[site & (CHUNK - 1)];
 }
 
-__thread uint32_t ward__count_site;
-__thread struct ward__count_slot *ward__count_cache;
-
-/* The slot of `site` for this thread, remembered for the next count; NULL
- * when this thread counts in the site itself. */
-static struct ward__count_slot *slot_cached(uint32_t site)
-{
-	struct ward__count_slot *c = slot(site);
-	ward__count_site = site;
-	ward__count_cache = c;
-	return c;
-}
-
 void ward__count_acquire_slow(uint32_t site, int64_t count, int64_t bytes)
 {
-	struct ward__count_slot *c = slot_cached(site);
+	struct ward__count_slot *c = slot(site);
 	if (c) {
 		ward__count_add_acquire(c, count, bytes);
 		return;
@@ -191,7 +185,7 @@ void ward__count_acquire_slow(uint32_t site, int64_t count, int64_t bytes)
 
 void ward__count_release_slow(uint32_t site, uint64_t count, uint64_t bytes)
 {
-	struct ward__count_slot *c = slot_cached(site);
+	struct ward__count_slot *c = slot(site);
 	if (c) {
 		ward__count_add_release(c, count, bytes);
 		return;

@@ -37,11 +37,12 @@ struct ward__site_rec {
 /* Counting, per thread (counters.c). An acquisition is counted before its
  * record is inserted, a release after its record is removed; a failed
  * insertion is taken back with count -1. Only the owning thread writes a
- * slot, so a count is a load and a store; the slot of the site counted
- * last is kept at hand. */
-extern __thread uint32_t ward__count_site
-	__attribute__((tls_model("initial-exec")));
-extern __thread struct ward__count_slot *ward__count_cache
+ * slot, so a count is a load and a store. A thread's slots are in chunks
+ * of 1 << WARD__COUNT_CHUNK_BITS sites, found through its directory;
+ * NULL until the thread's first count and after its exit, and a chunk
+ * not mapped yet, take the slow path. */
+enum { WARD__COUNT_CHUNK_BITS = 10, WARD__COUNT_DIR_BITS = 14 };
+extern __thread struct ward__count_slot *_Atomic *ward__count_dir
 	__attribute__((tls_model("initial-exec")));
 void ward__count_acquire_slow(uint32_t site, int64_t count, int64_t bytes);
 void ward__count_release_slow(uint32_t site, uint64_t count, uint64_t bytes);
@@ -78,11 +79,24 @@ static inline void ward__count_add_release(struct ward__count_slot *c,
 			      memory_order_release);
 }
 
+/* This thread's slot of `site`, or NULL (the slow path). */
+static inline struct ward__count_slot *ward__count_slot_of(uint32_t site)
+{
+	struct ward__count_slot *_Atomic *dir = ward__count_dir;
+	if (__builtin_expect(!dir || (site >> WARD__COUNT_CHUNK_BITS) >=
+					     (1u << WARD__COUNT_DIR_BITS),
+			     0))
+		return NULL;
+	struct ward__count_slot *c = atomic_load_explicit(
+		&dir[site >> WARD__COUNT_CHUNK_BITS], memory_order_relaxed);
+	return c ? &c[site & ((1u << WARD__COUNT_CHUNK_BITS) - 1)] : NULL;
+}
+
 static inline void ward__count_acquire(uint32_t site, int64_t count,
 				       int64_t bytes)
 {
-	struct ward__count_slot *c = ward__count_cache;
-	if (__builtin_expect(c && site == ward__count_site, 1))
+	struct ward__count_slot *c = ward__count_slot_of(site);
+	if (__builtin_expect(c != NULL, 1))
 		ward__count_add_acquire(c, count, bytes);
 	else
 		ward__count_acquire_slow(site, count, bytes);
@@ -91,8 +105,8 @@ static inline void ward__count_acquire(uint32_t site, int64_t count,
 static inline void ward__count_release(uint32_t site, uint64_t count,
 				       uint64_t bytes)
 {
-	struct ward__count_slot *c = ward__count_cache;
-	if (__builtin_expect(c && site == ward__count_site, 1))
+	struct ward__count_slot *c = ward__count_slot_of(site);
+	if (__builtin_expect(c != NULL, 1))
 		ward__count_add_release(c, count, bytes);
 	else
 		ward__count_release_slow(site, count, bytes);
