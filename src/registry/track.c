@@ -83,6 +83,14 @@ WARD_API const char *ward_kind_name(int kind)
 	return atomic_load(&kind_names[kind]);
 }
 
+/* Whether kind is registered: ward_kind_name() without a call through
+ * the library's exported symbol, on every track. */
+static inline bool kind_known(int kind)
+{
+	return kind >= 0 && kind < WARD_KIND_MAX &&
+	       atomic_load_explicit(&kind_names[kind], memory_order_acquire);
+}
+
 /* ---- Shards ------------------------------------------------------------ */
 
 struct record {
@@ -528,7 +536,7 @@ void ward__registry_each_locked(int kind, ward__record_fn fn, void *opaque)
 __attribute__((noinline)) int ward__track_at(int kind, uintptr_t handle,
 					    size_t size, int skip)
 {
-	if (kind < 0 || kind >= WARD_KIND_MAX || !ward_kind_name(kind))
+	if (!kind_known(kind))
 		return -EINVAL;
 	prefetch_slot(kind, handle);
 	uint32_t site = ward__site_capture((uint32_t)kind, skip + 1);
@@ -610,7 +618,7 @@ bool ward__registry_find(int kind, uintptr_t handle, uint32_t *site,
 
 WARD_API int ward_kind_stats(int kind, struct ward_kind_stats *out)
 {
-	if (!out || kind < 0 || kind >= WARD_KIND_MAX || !ward_kind_name(kind))
+	if (!out || !kind_known(kind))
 		return -EINVAL;
 	memset(out, 0, sizeof(*out));
 	uint32_t n = ward__site_count();
