@@ -394,7 +394,7 @@ static void *go_main(void *arg)
 	ward__mutex_unlock(&go_lock);
 	if (leaked) {
 		/* Nobody will join it: it leaves the books itself. */
-		ward_untrack(WARD_KIND_THREAD, (uintptr_t)g->th);
+		ward__untrack(WARD_KIND_THREAD, (uintptr_t)g->th);
 		free(g);
 	}
 	return NULL;
@@ -453,7 +453,7 @@ static void go_released(void *arg)
 	}
 	int rc = pthread_timedjoin_np(g->th, NULL, &until);
 	if (rc == 0) {
-		ward_untrack(WARD_KIND_THREAD, (uintptr_t)g->th);
+		ward__untrack(WARD_KIND_THREAD, (uintptr_t)g->th);
 		free(g);
 		return;
 	}
@@ -464,7 +464,7 @@ static void go_released(void *arg)
 	ward__mutex_unlock(&go_lock);
 	if (finished) { /* it ended just now */
 		pthread_join(g->th, NULL);
-		ward_untrack(WARD_KIND_THREAD, (uintptr_t)g->th);
+		ward__untrack(WARD_KIND_THREAD, (uintptr_t)g->th);
 		free(g);
 		return;
 	}

@@ -356,7 +356,7 @@ static __attribute__((noinline)) void guard_track(struct ward__thread *t)
 		return;
 	/* The record is re-made with the pending count as its size. */
 	if (P.guarded)
-		ward_untrack(defer_kind, guard_handle(P.guarded - 1));
+		ward__untrack(defer_kind, guard_handle(P.guarded - 1));
 	P.guarded = d + 1;
 	/* skip 2: this function and ward__defer_slow; the stack starts at
 	 * the code that called ward_defer(). */
@@ -368,7 +368,7 @@ static __attribute__((noinline)) void guard_track(struct ward__thread *t)
 static void guard_release(uint32_t d)
 {
 	if (P.guarded == d + 1) {
-		ward_untrack(defer_kind, guard_handle(d));
+		ward__untrack(defer_kind, guard_handle(d));
 		P.guarded = 0;
 	}
 }

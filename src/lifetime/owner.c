@@ -442,7 +442,7 @@ ward__owner_new(ward_owner_t *parent, const char *name, const char *file,
 				  "at %s:%d under a parent that cannot take "
 				  "it: %s\n", o->name, file, line, why);
 		if (tracked)
-			ward_untrack(owner_kind, (uintptr_t)o);
+			ward__untrack(owner_kind, (uintptr_t)o);
 		free(copy);
 		free(o);
 		errno = err;
@@ -519,7 +519,7 @@ static void release_locked(struct ward_owner *o, const char *file, int line)
 	r->line = line;
 	ward__spin_drop(&lock);
 	if (owner_kind >= 0)
-		ward_untrack(owner_kind, (uintptr_t)o);
+		ward__untrack(owner_kind, (uintptr_t)o);
 	ward__in_registry++;
 	if (o->name != o->name_inline)
 		free(o->name);

@@ -585,7 +585,7 @@ static __attribute__((noinline)) void checked_put(struct ward_pool *p, void *o,
 	m->put_line = line;
 	ward__mutex_unlock(&p->lock);
 	if (pool_kind >= 0)
-		ward_untrack(pool_kind, (uintptr_t)o);
+		ward__untrack(pool_kind, (uintptr_t)o);
 	p->h.reset(o, p->h.arg);
 	long at = not_reset_at(p, o);
 	if (at >= 0)

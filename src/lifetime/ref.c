@@ -157,7 +157,7 @@ static __attribute__((noinline)) void book_take(struct book *b, int skip)
 	uint64_t size;
 	if (ward__track_at(retain_kind, (uintptr_t)e, 0, skip + 1) < 0 ||
 	    !ward__registry_find(retain_kind, (uintptr_t)e, &e->site, &size)) {
-		ward_untrack(retain_kind, (uintptr_t)e);
+		ward__untrack(retain_kind, (uintptr_t)e);
 		ward__in_registry++;
 		free(e);
 		ward__in_registry--;
@@ -173,7 +173,7 @@ static __attribute__((noinline)) void book_take(struct book *b, int skip)
 
 static void entry_end(struct ref_entry *e)
 {
-	ward_untrack(retain_kind, (uintptr_t)e);
+	ward__untrack(retain_kind, (uintptr_t)e);
 	ward__in_registry++;
 	free(e);
 	ward__in_registry--;
@@ -439,7 +439,7 @@ WARD_API __attribute__((noinline)) void ward_ref_release(void *obj)
 		return;
 	/* The last one: finalized once, here or on the finalizer thread. */
 	if (ref_kind >= 0)
-		ward_untrack(ref_kind, (uintptr_t)obj);
+		ward__untrack(ref_kind, (uintptr_t)obj);
 	atomic_fetch_sub(&alive, 1);
 	if (!atomic_load_explicit(&thread_on, memory_order_relaxed)) {
 		run_finalizer(h);

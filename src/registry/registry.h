@@ -196,6 +196,11 @@ uint64_t ward__blocks_inherited_gen(void);
 /* Track with the stack starting `skip` frames above the caller. */
 int ward__track_at(int kind, uintptr_t handle, size_t size, int skip);
 
+/* ward_untrack() for ward's own callers: a direct call, where the
+ * exported one goes through the PLT in the shared library and the
+ * preload tracer. */
+int ward__untrack(int kind, uintptr_t handle);
+
 /* open(), the descriptor tracked with the stack starting `skip` frames
  * above the caller. */
 int ward__open_at(const char *path, int flags, mode_t mode, int skip);

@@ -569,7 +569,7 @@ static void count_release(int kind, uint32_t site, uint64_t size)
 	ward__count_release(site, count, bytes);
 }
 
-WARD_API int ward_untrack(int kind, uintptr_t handle)
+int ward__untrack(int kind, uintptr_t handle)
 {
 	uint64_t size = 0;
 
@@ -584,6 +584,11 @@ WARD_API int ward_untrack(int kind, uintptr_t handle)
 	}
 	count_release(kind, site, size);
 	return 0;
+}
+
+WARD_API int ward_untrack(int kind, uintptr_t handle)
+{
+	return ward__untrack(kind, handle);
 }
 
 bool ward__registry_find(int kind, uintptr_t handle, uint32_t *site,
@@ -693,7 +698,7 @@ static inline void heap_released(void *p)
 {
 	if (ward__free_unsampled(p))
 		return;
-	if (ward_untrack(WARD_KIND_HEAP, (uintptr_t)p) == 0 && ward__rate())
+	if (ward__untrack(WARD_KIND_HEAP, (uintptr_t)p) == 0 && ward__rate())
 		ward__sample_drop((uintptr_t)p);
 }
 
@@ -803,7 +808,7 @@ WARD_API int ward_open(const char *path, int flags, ...)
 
 WARD_API int ward_close(int fd)
 {
-	ward_untrack(WARD_KIND_FD, (uintptr_t)fd);
+	ward__untrack(WARD_KIND_FD, (uintptr_t)fd);
 	return close(fd);
 }
 
@@ -823,7 +828,7 @@ WARD_API int ward_fclose(FILE *f)
 {
 	if (!f)
 		return 0;
-	ward_untrack(WARD_KIND_FILE, (uintptr_t)f);
+	ward__untrack(WARD_KIND_FILE, (uintptr_t)f);
 	return fclose(f);
 }
 
@@ -842,7 +847,7 @@ WARD_API int ward_thread_join(pthread_t th, void **ret)
 {
 	int rc = pthread_join(th, ret);
 	if (rc == 0)
-		ward_untrack(WARD_KIND_THREAD, (uintptr_t)th);
+		ward__untrack(WARD_KIND_THREAD, (uintptr_t)th);
 	return rc;
 }
 
@@ -850,7 +855,7 @@ WARD_API int ward_thread_detach(pthread_t th)
 {
 	int rc = pthread_detach(th);
 	if (rc == 0)
-		ward_untrack(WARD_KIND_THREAD, (uintptr_t)th);
+		ward__untrack(WARD_KIND_THREAD, (uintptr_t)th);
 	return rc;
 }
 

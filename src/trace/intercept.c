@@ -163,7 +163,7 @@ __attribute__((noinline)) void ward__intercept_free(void *p)
 	if (cfg.rate && !ward__page_has_sampled((uintptr_t)p))
 		return;
 	ward__in_registry++;
-	int rc = ward_untrack(WARD_KIND_HEAP, (uintptr_t)p);
+	int rc = ward__untrack(WARD_KIND_HEAP, (uintptr_t)p);
 	if (rc == 0 && cfg.rate)
 		ward__sample_drop((uintptr_t)p);
 	else if (rc == -ENOENT)
@@ -185,7 +185,7 @@ __attribute__((noinline)) void ward__intercept_acquire(int kind,
 	/* Descriptors, FILEs and threads have no size: 0 bytes, so they
 	 * never mix into byte totals. */
 	if (ward__track_at(kind, handle, 0, 2) == -EEXIST) {
-		ward_untrack(kind, handle);
+		ward__untrack(kind, handle);
 		ward__track_at(kind, handle, 0, 2);
 	}
 	ward__in_registry--;
@@ -200,7 +200,7 @@ void ward__intercept_release(int kind, uintptr_t handle)
 		return;
 	WARD__ENTER();
 	ward__in_registry++;
-	ward_untrack(kind, handle);
+	ward__untrack(kind, handle);
 	ward__in_registry--;
 	WARD__LEAVE();
 }
