@@ -40,10 +40,10 @@
 
 static pthread_once_t conf_once = PTHREAD_ONCE_INIT;
 static enum { WALK_FP, WALK_CFI, WALK_DWARF } walker = WALK_CFI;
-static int max_depth = 64;
 
-/* What ward__capture()'s inline fast path reads (capture.h). */
-struct ward__capture_conf ward__capture_conf;
+/* What ward__capture()'s inline fast path reads (capture.h); max is the
+ * depth every walker stops at. */
+struct ward__capture_conf ward__capture_conf = { .max = 64 };
 
 static void configure(void)
 {
@@ -54,8 +54,7 @@ static void configure(void)
 		walker = WALK_FP;
 	s = getenv("WARD_STACK_DEPTH");
 	if (s && atoi(s) > 0)
-		max_depth = atoi(s) > 256 ? 256 : atoi(s);
-	ward__capture_conf.max = max_depth;
+		ward__capture_conf.max = atoi(s) > 256 ? 256 : atoi(s);
 	ward__capture_conf.rules = walker == WALK_CFI;
 }
 
@@ -245,14 +244,15 @@ __attribute__((noinline)) uint32_t ward__capture_slow(uint32_t key, int skip,
 				      walker != WALK_DWARF,
 				      memory_order_release);
 	}
+	int max = ward__capture_conf.max;
 	if (walker != WALK_DWARF) {
 		if (__builtin_expect(ward__stack_hi == 0, 0))
 			thread_bounds();
 		uint32_t id;
 		/* +1: this function, kept as a frame by the barrier below. */
-		if (ward__cfi_capture(key, max_depth, skip + 1, ward__stack_lo,
-				      ward__stack_hi, walker == WALK_CFI, fn,
-				      &id) == 0) {
+		if (ward__cfi_capture(key, max, skip + 1, ward__stack_lo,
+				      ward__stack_hi, ward__capture_conf.rules,
+				      fn, &id) == 0) {
 			__asm__ volatile("" ::: "memory");
 			return id;
 		}
@@ -260,8 +260,8 @@ __attribute__((noinline)) uint32_t ward__capture_slow(uint32_t key, int skip,
 	/* libgcc's walker, or frame pointers where the .eh_frame walker does
 	 * not run (other than x86-64). */
 	uintptr_t pcs[256];
-	int n = walker == WALK_DWARF ? dwarf_walk(pcs, max_depth, skip + 1)
-				     : fp_walk(pcs, max_depth, skip + 1);
+	int n = walker == WALK_DWARF ? dwarf_walk(pcs, max, skip + 1)
+				     : fp_walk(pcs, max, skip + 1);
 	uint32_t id = fn(key, pcs, ward__unhide(pcs, n));
 	__asm__ volatile("" ::: "memory");
 	return id;

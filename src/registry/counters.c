@@ -147,25 +147,21 @@ __thread struct ward__count_slot *_Atomic *ward__count_dir;
 
 /* The counters of `site` for this thread, or NULL: count in the site. The
  * thread joins on its first count, and a chunk is mapped on its first
- * site. */
+ * site; otherwise the inline lookup (registry.h) finds it. */
 static struct ward__count_slot *slot(uint32_t site)
 {
-	struct tcounts *t = mine;
-	if (__builtin_expect(!t, 0)) {
-		t = mine = join();
-		if (t != DEAD)
-			ward__count_dir = t->dir;
+	if (__builtin_expect(!mine, 0)) {
+		mine = join();
+		if (mine != DEAD)
+			ward__count_dir = mine->dir;
 	}
-	if (t == DEAD || (site >> CHUNK_BITS) >= DIR)
+	struct ward__count_slot *c = ward__count_slot_of(site);
+	if (c || mine == DEAD || (site >> CHUNK_BITS) >= DIR)
+		return c;
+	if (!(c = map(CHUNK * sizeof(*c))))
 		return NULL;
-	struct ward__count_slot *c = atomic_load_explicit(
-		&t->dir[site >> CHUNK_BITS], memory_order_relaxed);
-	if (!c) {
-		if (!(c = map(CHUNK * sizeof(*c))))
-			return NULL;
-		atomic_store_explicit(&t->dir[site >> CHUNK_BITS], c,
-				      memory_order_release);
-	}
+	atomic_store_explicit(&mine->dir[site >> CHUNK_BITS], c,
+			      memory_order_release);
 	return &c[site & (CHUNK - 1)];
 }
 
