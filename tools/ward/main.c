@@ -1323,7 +1323,7 @@ static void put_decimal(char *buf, unsigned long v)
  * Start the program under the tracer with ward's signal mask `mask`; 0,
  * or the errno of an exec that failed (the program never ran). vfork: the
  * child borrows ward's memory until its exec, so starting a program costs
- * no copy of ward's page tables and no copy-on-write faults after (~0.8
+ * no copy of ward's page tables and no copy-on-write faults after (~1.7
  * ms a run here); the child only writes its pid into the environment
  * made for it, sets its signal mask and execs, or writes its errno where
  * the parent reads it once the child is gone.
