@@ -27,6 +27,9 @@
 #
 # Prints ANCHOR lines for run.sh:
 #   ANCHOR real_<workload>_<mode>_ns   median wall time
+#   ANCHOR real_<workload>_<a>_over_<b>
+#                                      median over the rounds of mode a's
+#                                      time over mode b's, run back to back
 #   ANCHOR scan_<tool>_added_ns        median time of the exit check
 #
 #   real.sh BUILD_DIR
@@ -119,7 +122,8 @@ workload() {
 }
 
 # run NAME MODE: one timed run, its standard output and status checked
-# against the plain run's; appends "NAME MODE NS" to $work/times.
+# against the plain run's; appends "NAME MODE NS ROUND" to $work/times
+# (ROUND: the round it ran in, "x" for the extra runs below).
 run() {
 	name=$1 mode=$2
 	t0=$(now)
@@ -152,7 +156,7 @@ run() {
 		cmp "$work/expect.$name" "$work/out" >&2
 		exit 1
 	fi
-	echo "$name $mode $t" >>"$work/times"
+	echo "$name $mode $t ${r:-x}" >>"$work/times"
 }
 
 workloads="cc1 sqlite3 perl git python3 xz stress"
@@ -184,13 +188,19 @@ scan_time() {
 	echo "scan lsan_added $added" >>"$work/times"
 }
 
-modes="plain full quiet sampled heaptrack je_plain je_prof"
+# The modes a figure compares run back to back, each pair in every round
+# (see ratio below): plain and sampled, jemalloc without and with its
+# profiling, full and --quiet (git: then with nothing cached), full and
+# LeakSanitizer (the stress).
+modes="plain sampled je_plain je_prof full quiet heaptrack"
 r=0
 while [ "$r" -lt "$rounds" ]; do
 	for w in $workloads; do
-		for m in $modes; do run "$w" "$m"; done
-		[ "$w" = stress ] && run stress lsan
-		[ "$w" = git ] && run git cold
+		for m in $modes; do
+			run "$w" "$m"
+			[ "$w$m" = stressfull ] && run stress lsan
+			[ "$w$m" = gitquiet ] && run git cold
+		done
 	done
 	# The exit scan: 1.6M live blocks, checked and not, in pairs.
 	for pair in 1 2 3; do
@@ -215,8 +225,8 @@ for w in $workloads; do
 	extra=0
 	while [ "$(median "$w" full)" -le "$(median "$w" plain)" ] &&
 		[ "$extra" -lt 8 ]; do
-		run "$w" plain
-		run "$w" full
+		r=x run "$w" plain
+		r=x run "$w" full
 		extra=$((extra + 1))
 	done
 	[ "$extra" -gt 0 ] &&
@@ -228,3 +238,31 @@ function flush() { if (n) printf "ANCHOR %s_%s_ns %.0f\n", key == "scan" ? "scan
 $1 != key || $2 != mode { flush(); key = $1; mode = $2; n = 0 }
 { v[++n] = $3 }
 END { flush() }'
+
+# The compared modes' ratios, pair by pair: for each round, the two runs'
+# times divided (they ran back to back), then the median over the rounds.
+# A ratio of two medians took each median from runs minutes apart, and a
+# minute's slowdown of this shared machine moved it by up to 1.5x.
+#   ANCHOR real_<workload>_<a>_over_<b>   median of a/b over the rounds
+awk '$4 != "" && $4 != "x" { t[$1 " " $2 " " $4] = $3; w[$1]; rounds[$4] }
+function ratio(wl, a, b,    n, k, r, v, i, j, x) {
+	n = 0
+	for (r in rounds) {
+		k = wl " " a " " r
+		if (!(k in t) || !((wl " " b " " r) in t)) continue
+		v[++n] = t[k] / t[wl " " b " " r]
+	}
+	if (!n) return
+	for (i = 2; i <= n; i++)
+		for (j = i; j > 1 && v[j - 1] > v[j]; j--) { x = v[j]; v[j] = v[j - 1]; v[j - 1] = x }
+	printf "ANCHOR real_%s_%s_over_%s %.4f\n", wl, a, b, n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+}
+END {
+	for (wl in w) {
+		ratio(wl, "sampled", "plain")
+		ratio(wl, "je_prof", "je_plain")
+		ratio(wl, "full", "quiet")
+		ratio(wl, "cold", "quiet")
+		ratio(wl, "full", "lsan")
+	}
+}' "$work/times"

@@ -149,11 +149,13 @@ END {
 			nh++
 		} else
 			printf "bench: %s: ward full no slower than plain after the extra runs: left out of real_full_vs_heaptrack\n", w > "/dev/stderr"
-		ls += log(b["real_" w "_sampled_ns"] / p)
-		lj += log((b["real_" w "_sampled_ns"] / p) / (b["real_" w "_je_prof_ns"] / b["real_" w "_je_plain_ns"]))
+		# Sampled runs against the run just before them (real.sh).
+		sp = b["real_" w "_sampled_over_plain"]
+		ls += log(sp)
+		lj += log(sp / b["real_" w "_je_prof_over_je_plain"])
 		np++
 		printf "BENCH real_%s_full_slowdown %.3f ratio\n", w, f / p
-		printf "BENCH real_%s_sampled_slowdown %.3f ratio\n", w, b["real_" w "_sampled_ns"] / p
+		printf "BENCH real_%s_sampled_slowdown %.3f ratio\n", w, sp
 	}
 	if (np) {
 		printf "BENCH real_full_slowdown %.3f ratio\n", exp(lf / np)
@@ -161,9 +163,9 @@ END {
 			printf "BENCH real_full_vs_heaptrack %.3f ratio\n", exp(lh / nh)
 		printf "BENCH real_sampled_slowdown %.3f ratio\n", exp(ls / np)
 		printf "BENCH sampled_vs_jemalloc_prof %.3f ratio\n", exp(lj / np)
-		printf "BENCH stress_full_vs_lsan %.3f ratio\n", b["real_stress_full_ns"] / b["real_stress_lsan_ns"]
-		printf "BENCH report_cost_ratio %.3f ratio\n", b["real_git_full_ns"] / b["real_git_quiet_ns"]
-		printf "BENCH report_cost_cold_ratio %.3f ratio\n", b["real_git_cold_ns"] / b["real_git_quiet_ns"]
+		printf "BENCH stress_full_vs_lsan %.3f ratio\n", b["real_stress_full_over_lsan"]
+		printf "BENCH report_cost_ratio %.3f ratio\n", b["real_git_full_over_quiet"]
+		printf "BENCH report_cost_cold_ratio %.3f ratio\n", b["real_git_cold_over_quiet"]
 		scan = b["scan_ward_added_ns"] / 1e6
 		printf "BENCH scan_1600k_ms %.1f ms\n", scan
 		printf "BENCH scan_vs_lsan %.3f ratio\n", b["scan_ward_added_ns"] / b["scan_lsan_added_ns"]
