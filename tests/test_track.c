@@ -302,6 +302,70 @@ TEST(heap_records_hold_through_growth_deletion_and_big_sizes)
 	model_check();
 }
 
+/* Sixteen blocks to a 256-byte granule (they share a home slot), placed in
+ * a shuffled order and through the heap tables' growth and shrinking,
+ * which move records in one pass in the order of their hashes: every
+ * record stays where a lookup finds it, with its size. */
+enum { PACKED = 200000 };
+
+static uintptr_t packed_handle(uint32_t i)
+{
+	return (uintptr_t)((uint64_t)0x7300 << 32 | (uint64_t)i << 4);
+}
+
+static void packed_check(const bool *live)
+{
+	for (uint32_t i = 0; i < PACKED; i++) {
+		uint32_t site = 0;
+		uint64_t size = 0;
+		ASSERT_EQ(ward__registry_find(WARD_KIND_HEAP, packed_handle(i),
+					      &site, &size),
+			  live[i]);
+		if (live[i])
+			ASSERT_EQ(size, (uint64_t)(i % 64) + 1);
+	}
+}
+
+TEST(packed_blocks_hold_through_growth_and_shrinking)
+{
+	static uint32_t order[PACKED];
+	static bool live[PACKED];
+	uint64_t x = 0x2545f4914f6cdd1dull;
+	for (uint32_t i = 0; i < PACKED; i++)
+		order[i] = i;
+	for (uint32_t i = PACKED - 1; i > 0; i--) {
+		uint32_t j = (uint32_t)(model_rand(&x) % (i + 1)), t = order[i];
+		order[i] = order[j];
+		order[j] = t;
+	}
+	for (int round = 0; round < 2; round++) {
+		for (uint32_t k = 0; k < PACKED; k++) {
+			uint32_t i = order[k];
+			if (live[i])
+				continue;
+			ASSERT_EQ(ward_track(WARD_KIND_HEAP, packed_handle(i),
+					     (size_t)(i % 64) + 1),
+				  0);
+			live[i] = true;
+		}
+		packed_check(live);
+		/* Nine in ten go, in another order: the tables shrink. */
+		for (uint32_t k = 0; k < PACKED; k++) {
+			uint32_t i = order[(k * 7919u) % PACKED];
+			if (i % 10 == (uint32_t)round)
+				continue;
+			ASSERT_EQ(ward_untrack(WARD_KIND_HEAP, packed_handle(i)),
+				  0);
+			live[i] = false;
+		}
+		packed_check(live);
+	}
+	for (uint32_t i = 0; i < PACKED; i++)
+		if (live[i])
+			ASSERT_EQ(ward_untrack(WARD_KIND_HEAP, packed_handle(i)),
+				  0);
+}
+
 /* A peak of records, then nearly all gone: the tables give their room
  * back, the records left are all there, and the tables grow again. The
  * heap's in a zone of their own; another kind's in its own tables. */

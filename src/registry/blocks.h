@@ -76,11 +76,18 @@ static inline struct ward__zshard *ward__zshard_of(struct ward__zone *z,
 			  (uint32_t)(ward__spread(lo) >> 61)];
 }
 
-/* The home slot of lo in a table of cap slots: its hash scaled to cap. */
+/* The 32 bits of lo's hash a table orders its records by. */
+static inline uint32_t ward__order_of(uint32_t lo)
+{
+	return (uint32_t)(ward__spread(lo) >> 29);
+}
+
+/* The home slot of lo in a table of cap slots: its hash scaled to cap, so
+ * that records in the order of their hashes are in the order of their
+ * homes in a table of any capacity. */
 static inline uint32_t ward__home_in(uint32_t cap, uint32_t lo)
 {
-	return (uint32_t)(((ward__spread(lo) >> 29) & 0xffffffffu) * cap >>
-			  32);
+	return (uint32_t)((uint64_t)ward__order_of(lo) * cap >> 32);
 }
 
 /* Start loading the slot where handle's record would go. Unlocked: a
