@@ -114,6 +114,26 @@ void ward__unmap(void *p, size_t bytes)
 	munmap(p, bytes ? bytes : 1);
 }
 
+void *ward__remap(void *p, size_t bytes, size_t new_bytes)
+{
+#ifdef MREMAP_MAYMOVE
+	void *q = mremap(p, bytes, new_bytes, MREMAP_MAYMOVE);
+	if (q == MAP_FAILED)
+		return NULL;
+	for (int i = 0, top = atomic_load(&own_top); i < top; i++)
+		if (atomic_load(&own[i].lo) == (uintptr_t)p) {
+			atomic_store(&own[i].hi, 0);
+			atomic_store(&own[i].lo, (uintptr_t)q);
+			atomic_store(&own[i].hi, (uintptr_t)q + new_bytes);
+			break;
+		}
+	return q;
+#else
+	(void)p; (void)bytes; (void)new_bytes;
+	return NULL;
+#endif
+}
+
 bool ward__map_first_own(uintptr_t lo, uintptr_t hi, uintptr_t *olo,
 			 uintptr_t *ohi)
 {

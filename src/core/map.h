@@ -28,6 +28,12 @@ void *ward__map_reserve(size_t bytes);
  * fault could then stall on the kernel compacting memory. */
 void ward__map_populate(void *p, size_t bytes, bool huge);
 
+/* Resize what ward__map() returned (bytes long) to new_bytes, moving it
+ * if it must: its pages move with it, written as they were, and only what
+ * is added is new memory. The new address, or NULL (the mapping is then
+ * as it was). */
+void *ward__remap(void *p, size_t bytes, size_t new_bytes);
+
 /* Give back what ward__map() returned (same size). NULL is ignored. */
 void ward__unmap(void *p, size_t bytes);
 

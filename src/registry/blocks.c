@@ -251,6 +251,126 @@ static void copy_in_order(struct ward__zshard *s, const struct ward__block *old,
 		}
 }
 
+/*
+ * Growing in place. A new table is new memory, and here (a hypervisor
+ * that shadows the page tables) a page's first writes cost ~8 µs even
+ * after it was populated: copying into it was ~25 ns a record, copying
+ * within pages already used ~7. So a table grows where it lies (its pages
+ * move with it, only the added quarter is new) and its records are laid
+ * out again in place, in the same order copy_in_order() copies them:
+ *   1. the records that wrapped round the end (a prefix of the table) go
+ *      aside, and the rest move to the end of the grown table, last
+ *      first, packed, then those set aside after them: every record is
+ *      moved up (the table grew by more than those set aside), never
+ *      onto one not yet moved;
+ *   2. in order, each packed record goes down to its home or just past
+ *      the one before it, never past where it is;
+ *   3. the last few, whose place would be past where they are, go aside
+ *      and are placed as an insert places them.
+ * A dry run first counts those set aside; more than IN_PLACE_ASIDE of
+ * either, or a mapping that cannot grow, and the table is copied into a
+ * new one instead. python3 traced: its tables' growth took 188 ms copying
+ * into new tables, 131 growing in place (perl 62 and 44).
+ */
+enum { IN_PLACE_ASIDE = 128 };
+
+/* The records in the order copy_in_order() takes them, from old (cap
+ * slots): fn(record, opaque) for each, stopping when it returns false. */
+static void each_in_order(const struct ward__block *old, uint32_t cap,
+			  bool (*fn)(const struct ward__block *, void *),
+			  void *opaque)
+{
+	for (int wrapped = 0; wrapped < 2; wrapped++)
+		for (uint32_t i = 0; i < cap; i++) {
+			const struct ward__block *r = &old[i];
+			if (r->site &&
+			    (ward__home_in(cap, r->lo) > i) == wrapped &&
+			    !fn(r, opaque))
+				return;
+		}
+}
+
+struct dry_run {
+	uint32_t ncap, n, i, next;
+	uint32_t fit; /* records laid out in step 2 */
+};
+
+static bool dry_step(const struct ward__block *r, void *opaque)
+{
+	struct dry_run *d = opaque;
+	uint32_t at = ward__home_in(d->ncap, r->lo);
+	if (at < d->next)
+		at = d->next;
+	if (at > d->ncap - d->n + d->i)
+		return false;
+	d->next = at + 1;
+	d->fit = ++d->i;
+	return true;
+}
+
+static bool grow_in_place(struct ward__zshard *s, size_t old_bytes,
+			  size_t bytes)
+{
+	uint32_t old_cap = s->cap, n = s->count;
+	uint32_t ncap = (uint32_t)(bytes / sizeof(struct ward__block));
+	struct ward__block *slots = s->slots;
+	uint32_t nwrapped = 0;
+	while (nwrapped < old_cap && slots[nwrapped].site &&
+	       ward__home_in(old_cap, slots[nwrapped].lo) > nwrapped)
+		nwrapped++;
+	struct dry_run d = { .ncap = ncap, .n = n };
+	each_in_order(slots, old_cap, dry_step, &d);
+	if (nwrapped > IN_PLACE_ASIDE || n - d.fit > IN_PLACE_ASIDE ||
+	    ncap - old_cap < nwrapped)
+		return false;
+	slots = ward__remap(slots, old_bytes, bytes);
+	if (!slots)
+		return false;
+	ward__map_populate((char *)slots + old_bytes, bytes - old_bytes,
+			   false);
+	/* Stored atomically for ward__blocks_prefetch(), which reads them
+	 * unlocked. */
+	__atomic_store_n(&s->slots, slots, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->cap, ncap, __ATOMIC_RELAXED);
+
+	struct ward__block aside[IN_PLACE_ASIDE];
+	const struct ward__block none = { 0 };
+	/* 1. */
+	memcpy(aside, slots, nwrapped * sizeof(*slots));
+	for (uint32_t k = 0; k < nwrapped; k++)
+		slots[k] = none;
+	uint32_t to = ncap - nwrapped;
+	for (uint32_t k = old_cap; k-- > nwrapped;)
+		if (slots[k].site) {
+			struct ward__block r = slots[k];
+			slots[k] = none;
+			slots[--to] = r;
+		}
+	memcpy(&slots[ncap - nwrapped], aside, nwrapped * sizeof(*slots));
+	/* 2. */
+	uint32_t next = 0;
+	for (uint32_t i = 0; i < d.fit; i++) {
+		uint32_t from = ncap - n + i;
+		struct ward__block r = slots[from];
+		uint32_t at = ward__home_in(ncap, r.lo);
+		if (at < next)
+			at = next;
+		if (at != from) {
+			slots[from] = none;
+			slots[at] = r;
+		}
+		next = at + 1;
+	}
+	/* 3. */
+	uint32_t left = n - d.fit;
+	memcpy(aside, &slots[ncap - left], left * sizeof(*slots));
+	for (uint32_t k = ncap - left; k < ncap; k++)
+		slots[k] = none;
+	for (uint32_t k = 0; k < left; k++)
+		(void)place(s, aside[k].lo, aside[k].site, aside[k].size);
+	return true;
+}
+
 /* Move the records into a table of `bytes` (whole pages, every byte
  * used), each by its home in the new capacity. */
 static int resize(struct ward__zshard *s, size_t bytes)
@@ -258,6 +378,8 @@ static int resize(struct ward__zshard *s, size_t bytes)
 	size_t old_bytes = page_round((size_t)s->cap * sizeof(*s->slots));
 	if (bytes / sizeof(struct ward__block) > UINT32_MAX)
 		return -ENOMEM;
+	if (old_bytes && bytes > old_bytes && grow_in_place(s, old_bytes, bytes))
+		return 0;
 	/* Mapped as ward's own, never from malloc: a table the
 	 * reachability scan read as the program's memory could make blocks
 	 * look reachable. */
