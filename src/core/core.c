@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -56,21 +57,28 @@ static void own_claimed(int i)
 		;
 }
 
+/* Remember [p, p + bytes) as ward's; false when the table is full. */
+static bool own_remember(void *p, size_t bytes)
+{
+	for (int i = 0; i < OWN_MAPS; i++) {
+		uintptr_t free_slot = 0;
+		if (atomic_compare_exchange_strong(&own[i].lo, &free_slot,
+						   (uintptr_t)p)) {
+			atomic_store(&own[i].hi, (uintptr_t)p + bytes);
+			own_claimed(i);
+			return true;
+		}
+	}
+	return false;
+}
+
 static void *map_own(size_t bytes, int flags)
 {
 	void *p = mmap(NULL, bytes ? bytes : 1, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | flags, -1, 0);
 	if (p == MAP_FAILED)
 		return NULL;
-	for (int i = 0; i < OWN_MAPS; i++) {
-		uintptr_t free_slot = 0;
-		if (atomic_compare_exchange_strong(&own[i].lo, &free_slot,
-						   (uintptr_t)p)) {
-			atomic_store(&own[i].hi, (uintptr_t)p + (bytes ? bytes : 1));
-			own_claimed(i);
-			break;
-		}
-	}
+	own_remember(p, bytes ? bytes : 1);
 	return p;
 }
 
@@ -114,24 +122,45 @@ void ward__unmap(void *p, size_t bytes)
 	munmap(p, bytes ? bytes : 1);
 }
 
-void *ward__remap(void *p, size_t bytes, size_t new_bytes)
+void *ward__map_room(size_t bytes)
 {
-#ifdef MREMAP_MAYMOVE
-	void *q = mremap(p, bytes, new_bytes, MREMAP_MAYMOVE);
-	if (q == MAP_FAILED)
+	/* A process whose address space is limited gets none: the room
+	 * would count against the program's own limit. */
+	static int limited = -1;
+	if (limited < 0) {
+		struct rlimit rl;
+		limited = getrlimit(RLIMIT_AS, &rl) != 0 ||
+			  rl.rlim_cur != RLIM_INFINITY;
+	}
+	if (limited)
 		return NULL;
-	for (int i = 0, top = atomic_load(&own_top); i < top; i++)
-		if (atomic_load(&own[i].lo) == (uintptr_t)p) {
-			atomic_store(&own[i].hi, 0);
-			atomic_store(&own[i].lo, (uintptr_t)q);
-			atomic_store(&own[i].hi, (uintptr_t)q + new_bytes);
-			break;
-		}
-	return q;
-#else
-	(void)p; (void)bytes; (void)new_bytes;
-	return NULL;
-#endif
+	void *p = mmap(NULL, bytes, PROT_NONE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	if (!own_remember(p, bytes)) {
+		munmap(p, bytes);
+		return NULL;
+	}
+	return p;
+}
+
+bool ward__room_use(void *p, size_t from, size_t to)
+{
+	if (to <= from)
+		return true;
+	if (mprotect((char *)p + from, to - from, PROT_READ | PROT_WRITE))
+		return false;
+	ward__map_populate((char *)p + from, to - from, false);
+	return true;
+}
+
+void ward__room_give_back(void *p, size_t from, size_t to)
+{
+	if (to <= from)
+		return;
+	madvise((char *)p + from, to - from, MADV_DONTNEED);
+	mprotect((char *)p + from, to - from, PROT_NONE);
 }
 
 bool ward__map_first_own(uintptr_t lo, uintptr_t hi, uintptr_t *olo,

@@ -28,11 +28,19 @@ void *ward__map_reserve(size_t bytes);
  * fault could then stall on the kernel compacting memory. */
 void ward__map_populate(void *p, size_t bytes, bool huge);
 
-/* Resize what ward__map() returned (bytes long) to new_bytes, moving it
- * if it must: its pages move with it, written as they were, and only what
- * is added is new memory. The new address, or NULL (the mapping is then
- * as it was). */
-void *ward__remap(void *p, size_t bytes, size_t new_bytes);
+/*
+ * Room: address space reserved for an array that grows and shrinks where
+ * it lies. map_room reserves bytes, inaccessible (no memory, no commit
+ * charge), remembered as ward's like a mapping; NULL when it cannot, and
+ * always in a process whose address space is limited (RLIMIT_AS): the
+ * reservation would count against the program's own limit. room_use makes
+ * [from, to) of it usable (populated); false when the system refuses.
+ * room_give_back returns [from, to) to the system, inaccessible again.
+ * Given back whole with ward__unmap(p, bytes).
+ */
+void *ward__map_room(size_t bytes);
+bool ward__room_use(void *p, size_t from, size_t to);
+void ward__room_give_back(void *p, size_t from, size_t to);
 
 /* Give back what ward__map() returned (same size). NULL is ignored. */
 void ward__unmap(void *p, size_t bytes);

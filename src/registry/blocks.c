@@ -35,17 +35,17 @@
  * number, not a power of two: a record's home is its hash scaled to the
  * capacity (a multiply and a shift), so records kept in the order of
  * their hashes (ties too) are in the order of their homes in a table of
- * any capacity, and a table is resized in one pass, each record copied to
- * its home or just past the one copied before it, not placed again as an
- * insert places it. A table that grows by a quarter copies each record
- * ~4 times over its life: python3 traced spends ~15% of its time in
- * resizes, where the copying's stores wait on memory (135 ms in one pass,
- * 155 placing each again).
+ * any capacity, and a table is resized in one pass, each record moved to
+ * its home or just past the one moved before it, not placed again as an
+ * insert places it; where it lies, in a room of address space reserved
+ * for it (below). A table that grows by a quarter moves each record ~4
+ * times over its life.
  *
  * Locking: a shard's lock for a probe; the zones' lock when a zone is
  * first seen. Zones are never given back, so a zone found needs no lock.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "core/lock.h"
@@ -252,27 +252,39 @@ static void copy_in_order(struct ward__zshard *s, const struct ward__block *old,
 }
 
 /*
- * Growing in place. A new table is new memory, and here (a hypervisor
- * that shadows the page tables) a page's first writes cost ~8 µs even
- * after it was populated: copying into it was ~25 ns a record, copying
- * within pages already used ~7. So a table grows where it lies (its pages
- * move with it, only the added quarter is new) and its records are laid
- * out again in place, in the same order copy_in_order() copies them:
- *   1. the records that wrapped round the end (a prefix of the table) go
- *      aside, and the rest move to the end of the grown table, last
- *      first, packed, then those set aside after them: every record is
- *      moved up (the table grew by more than those set aside), never
- *      onto one not yet moved;
- *   2. in order, each packed record goes down to its home or just past
- *      the one before it, never past where it is;
- *   3. the last few, whose place would be past where they are, go aside
- *      and are placed as an insert places them.
- * A dry run first counts those set aside; more than IN_PLACE_ASIDE of
- * either, or a mapping that cannot grow, and the table is copied into a
- * new one instead. python3 traced: its tables' growth took 188 ms copying
- * into new tables, 131 growing in place (perl 62 and 44).
+ * Rooms. A new table is new memory, and here (a hypervisor that shadows
+ * the page tables) a page's first writes cost ~8 µs even after it was
+ * populated: copying a table into a new one took ~25 ns a record, moving
+ * records within pages already used ~7. So a table lives at the start of
+ * a room of its own (ROOM bytes of address space, ward__map_room()),
+ * grows and shrinks where it lies, and only the pages a growth adds are
+ * new. Its records are laid out again in place, in the order
+ * copy_in_order() takes them (those that wrapped round the end of the
+ * table, a prefix of it, go aside first and come last):
+ *   growing:   1. pack them at the end of the grown table, the last
+ *                 first: each moves up (the table grew by more than those
+ *                 set aside), never onto one not yet moved;
+ *              2. in order, each goes down to its home or just past the
+ *                 one before it, never past where it is; a dry run finds
+ *                 first where one would have to go past, and from there
+ *              3. the rest go aside and are placed as an insert places
+ *                 them;
+ *   shrinking: 1. pack them at the end of the old table, as above;
+ *              2. in order, each goes to its home or just past the one
+ *                 before it in the smaller table below them, or, once
+ *                 one would be past its end, is placed as an insert
+ *                 places it.
+ * More than IN_PLACE_ASIDE records to set aside, a table outgrowing its
+ * room, or no room (the address space limited, or refused), and the table
+ * is copied into a new one, in a room of its own when it can have one.
+ * python3 traced: its tables' resizes took 188 ms copying into new
+ * tables, 57 in their rooms (perl 62 and 18; bench_track's million
+ * records 410 and 272 ms). A zone's 256 rooms reserve 16 GiB of address
+ * space, none of it memory until used.
  */
-enum { IN_PLACE_ASIDE = 128 };
+enum { ROOM = 64 << 20, IN_PLACE_ASIDE = 128 };
+
+static const struct ward__block none;
 
 /* The records in the order copy_in_order() takes them, from old (cap
  * slots): fn(record, opaque) for each, stopping when it returns false. */
@@ -287,6 +299,34 @@ static void each_in_order(const struct ward__block *old, uint32_t cap,
 			    (ward__home_in(cap, r->lo) > i) == wrapped &&
 			    !fn(r, opaque))
 				return;
+		}
+}
+
+/* How many records wrapped round the end of a table of cap slots: they
+ * are its first. */
+static uint32_t count_wrapped(const struct ward__block *slots, uint32_t cap)
+{
+	uint32_t n = 0;
+	while (n < cap && slots[n].site && ward__home_in(cap, slots[n].lo) > n)
+		n++;
+	return n;
+}
+
+/* Step 1: the first nwrapped of the table's cap slots, which wrapped,
+ * into aside, and the rest packed in order just below slot end (>= cap),
+ * every slot left below them empty. */
+static void pack_up(struct ward__block *slots, uint32_t cap,
+		    uint32_t nwrapped, uint32_t end, struct ward__block *aside)
+{
+	memcpy(aside, slots, nwrapped * sizeof(*slots));
+	for (uint32_t k = 0; k < nwrapped; k++)
+		slots[k] = none;
+	uint32_t to = end;
+	for (uint32_t k = cap; k-- > nwrapped;)
+		if (slots[k].site) {
+			struct ward__block r = slots[k];
+			slots[k] = none;
+			slots[--to] = r;
 		}
 }
 
@@ -308,48 +348,27 @@ static bool dry_step(const struct ward__block *r, void *opaque)
 	return true;
 }
 
-static bool grow_in_place(struct ward__zshard *s, size_t old_bytes,
-			  size_t bytes)
+static bool grow_in_room(struct ward__zshard *s, size_t old_bytes,
+			 size_t bytes)
 {
 	uint32_t old_cap = s->cap, n = s->count;
 	uint32_t ncap = (uint32_t)(bytes / sizeof(struct ward__block));
 	struct ward__block *slots = s->slots;
-	uint32_t nwrapped = 0;
-	while (nwrapped < old_cap && slots[nwrapped].site &&
-	       ward__home_in(old_cap, slots[nwrapped].lo) > nwrapped)
-		nwrapped++;
+	uint32_t nwrapped = count_wrapped(slots, old_cap);
 	struct dry_run d = { .ncap = ncap, .n = n };
 	each_in_order(slots, old_cap, dry_step, &d);
 	if (nwrapped > IN_PLACE_ASIDE || n - d.fit > IN_PLACE_ASIDE ||
-	    ncap - old_cap < nwrapped)
+	    ncap - old_cap < nwrapped ||
+	    !ward__room_use(slots, old_bytes, bytes))
 		return false;
-	slots = ward__remap(slots, old_bytes, bytes);
-	if (!slots)
-		return false;
-	ward__map_populate((char *)slots + old_bytes, bytes - old_bytes,
-			   false);
-	/* Stored atomically for ward__blocks_prefetch(), which reads them
+	/* Stored atomically for ward__blocks_prefetch(), which reads it
 	 * unlocked. */
-	__atomic_store_n(&s->slots, slots, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->cap, ncap, __ATOMIC_RELAXED);
-
 	struct ward__block aside[IN_PLACE_ASIDE];
-	const struct ward__block none = { 0 };
-	/* 1. */
-	memcpy(aside, slots, nwrapped * sizeof(*slots));
-	for (uint32_t k = 0; k < nwrapped; k++)
-		slots[k] = none;
-	uint32_t to = ncap - nwrapped;
-	for (uint32_t k = old_cap; k-- > nwrapped;)
-		if (slots[k].site) {
-			struct ward__block r = slots[k];
-			slots[k] = none;
-			slots[--to] = r;
-		}
+	pack_up(slots, old_cap, nwrapped, ncap - nwrapped, aside);
 	memcpy(&slots[ncap - nwrapped], aside, nwrapped * sizeof(*slots));
-	/* 2. */
 	uint32_t next = 0;
-	for (uint32_t i = 0; i < d.fit; i++) {
+	for (uint32_t i = 0; i < d.fit; i++) { /* 2. */
 		uint32_t from = ncap - n + i;
 		struct ward__block r = slots[from];
 		uint32_t at = ward__home_in(ncap, r.lo);
@@ -361,8 +380,7 @@ static bool grow_in_place(struct ward__zshard *s, size_t old_bytes,
 		}
 		next = at + 1;
 	}
-	/* 3. */
-	uint32_t left = n - d.fit;
+	uint32_t left = n - d.fit; /* 3. */
 	memcpy(aside, &slots[ncap - left], left * sizeof(*slots));
 	for (uint32_t k = ncap - left; k < ncap; k++)
 		slots[k] = none;
@@ -371,31 +389,92 @@ static bool grow_in_place(struct ward__zshard *s, size_t old_bytes,
 	return true;
 }
 
+static bool shrink_in_room(struct ward__zshard *s, size_t old_bytes,
+			   size_t bytes)
+{
+	uint32_t old_cap = s->cap, n = s->count;
+	uint32_t ncap = (uint32_t)(bytes / sizeof(struct ward__block));
+	struct ward__block *slots = s->slots;
+	uint32_t nwrapped = count_wrapped(slots, old_cap);
+	if (nwrapped > IN_PLACE_ASIDE || old_cap - n < ncap)
+		return false;
+	struct ward__block aside[IN_PLACE_ASIDE];
+	pack_up(slots, old_cap, nwrapped, old_cap, aside);
+	__atomic_store_n(&s->cap, ncap, __ATOMIC_RELAXED);
+	uint32_t next = 0, packed = n - nwrapped;
+	bool in_order = true;
+	for (uint32_t i = 0; i < n; i++) { /* 2. */
+		struct ward__block r;
+		if (i < packed) {
+			uint32_t from = old_cap - packed + i;
+			r = slots[from];
+			/* Emptied: the slot past the new end that shares
+			 * its page must read empty when the table grows
+			 * again. */
+			slots[from] = none;
+		} else {
+			r = aside[i - packed];
+		}
+		uint32_t at = ward__home_in(ncap, r.lo);
+		if (at < next)
+			at = next;
+		if (in_order && at < ncap) {
+			slots[at] = r;
+			next = at + 1;
+		} else {
+			in_order = false;
+			(void)place(s, r.lo, r.site, r.size);
+		}
+	}
+	ward__room_give_back(slots, bytes, old_bytes);
+	return true;
+}
+
+static _Atomic bool rooms = true;
+
+void ward__blocks_rooms(bool on)
+{
+	atomic_store(&rooms, on);
+}
+
 /* Move the records into a table of `bytes` (whole pages, every byte
- * used), each by its home in the new capacity. */
+ * used), each by its home in the new capacity: where it lies when its
+ * room allows, else in a new table. */
 static int resize(struct ward__zshard *s, size_t bytes)
 {
 	size_t old_bytes = page_round((size_t)s->cap * sizeof(*s->slots));
 	if (bytes / sizeof(struct ward__block) > UINT32_MAX)
 		return -ENOMEM;
-	if (old_bytes && bytes > old_bytes && grow_in_place(s, old_bytes, bytes))
+	if (s->cap && bytes <= s->room && atomic_load(&rooms) &&
+	    (bytes > old_bytes ? grow_in_room(s, old_bytes, bytes)
+			       : shrink_in_room(s, old_bytes, bytes)))
 		return 0;
 	/* Mapped as ward's own, never from malloc: a table the
 	 * reachability scan read as the program's memory could make blocks
 	 * look reachable. */
-	struct ward__block *slots = ward__map(bytes);
-	if (!slots)
-		return -ENOMEM;
-	ward__map_populate(slots, bytes, false);
+	size_t room = bytes <= ROOM && atomic_load(&rooms) ? ROOM : 0;
+	struct ward__block *slots = room ? ward__map_room(room) : NULL;
+	if (slots && !ward__room_use(slots, 0, bytes)) {
+		ward__unmap(slots, room);
+		slots = NULL;
+	}
+	if (!slots) {
+		room = 0;
+		if (!(slots = ward__map(bytes)))
+			return -ENOMEM;
+		ward__map_populate(slots, bytes, false);
+	}
 	struct ward__block *old = s->slots;
 	uint32_t old_cap = s->cap;
+	size_t old_room = s->room;
 	/* Stored atomically for ward__blocks_prefetch(), which reads them
 	 * unlocked. */
 	__atomic_store_n(&s->slots, slots, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->cap, (uint32_t)(bytes / sizeof(*slots)),
 			 __ATOMIC_RELAXED);
+	s->room = room;
 	copy_in_order(s, old, old_cap);
-	ward__unmap(old, old_bytes);
+	ward__unmap(old, old_room ? old_room : old_bytes);
 	return 0;
 }
 
@@ -691,7 +770,9 @@ static _Atomic uint64_t aside_gen;
 
 static void shard_unmap(struct ward__zshard *s)
 {
-	ward__unmap(s->slots, page_round((size_t)s->cap * sizeof(*s->slots)));
+	ward__unmap(s->slots, s->room ? s->room
+				      : page_round((size_t)s->cap *
+						   sizeof(*s->slots)));
 	ward__unmap(s->bigs, (size_t)s->capbigs * sizeof(*s->bigs));
 }
 

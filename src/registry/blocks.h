@@ -39,6 +39,7 @@ struct ward__zshard {
 	_Alignas(64) ward__spin_t lock;
 	uint32_t cap, count;
 	struct ward__block *slots;
+	size_t room;            /* the address space reserved at slots, or 0 */
 	struct ward__big *bigs; /* sorted by offset */
 	uint32_t nbigs, capbigs;
 };

@@ -180,6 +180,10 @@ bool ward__blocks_trylock(void);
 void ward__blocks_unlock(void);
 size_t ward__blocks_count_locked(void);
 size_t ward__blocks_slots(void);
+/* Whether new heap tables get rooms to resize in (blocks.c; on unless the
+ * address space is limited): off, every resize copies into a new table,
+ * as where no room can be had. For tests. */
+void ward__blocks_rooms(bool on);
 void ward__blocks_lock_all(void);
 void ward__blocks_unlock_all(void);
 void ward__blocks_reset(void);
