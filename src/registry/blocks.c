@@ -227,27 +227,42 @@ static size_t page_round(size_t bytes)
  * copied before it; once one would run past the end, it and the rest are
  * placed as an insert places them (round to the start, robin hood).
  */
+/* Where lo goes when records are laid out in order in a table of cap
+ * slots: its home, or just past the one laid out before it (next). */
+static inline uint32_t in_order_at(uint32_t cap, uint32_t lo, uint32_t next)
+{
+	uint32_t at = ward__home_in(cap, lo);
+	return at < next ? next : at;
+}
+
+/* Lay r out in order in s's table (*next: the slot past the one laid out
+ * before), or, from the first that would run past its end, as an insert
+ * places it (*in_order then false). */
+static inline void lay_in_order(struct ward__zshard *s,
+				const struct ward__block *r, uint32_t *next,
+				bool *in_order)
+{
+	uint32_t at = in_order_at(s->cap, r->lo, *next);
+	if (*in_order && at < s->cap) {
+		s->slots[at] = *r;
+		*next = at + 1;
+	} else {
+		*in_order = false;
+		(void)place(s, r->lo, r->site, r->size);
+	}
+}
+
 static void copy_in_order(struct ward__zshard *s, const struct ward__block *old,
 			  uint32_t old_cap)
 {
-	uint32_t cap = s->cap, next = 0;
+	uint32_t next = 0;
 	bool in_order = true;
 	for (int wrapped = 0; wrapped < 2; wrapped++)
 		for (uint32_t i = 0; i < old_cap; i++) {
 			const struct ward__block *r = &old[i];
-			if (!r->site ||
-			    (ward__home_in(old_cap, r->lo) > i) != wrapped)
-				continue;
-			uint32_t at = ward__home_in(cap, r->lo);
-			if (at < next)
-				at = next;
-			if (in_order && at < cap) {
-				s->slots[at] = *r;
-				next = at + 1;
-			} else {
-				in_order = false;
-				(void)place(s, r->lo, r->site, r->size);
-			}
+			if (r->site &&
+			    (ward__home_in(old_cap, r->lo) > i) == wrapped)
+				lay_in_order(s, r, &next, &in_order);
 		}
 }
 
@@ -330,6 +345,16 @@ static void pack_up(struct ward__block *slots, uint32_t cap,
 		}
 }
 
+/* A resize in a room: the table's capacities before and after, its
+ * records, those that wrapped (set aside). */
+struct relayout {
+	struct ward__zshard *s;
+	struct ward__block *slots;
+	size_t old_bytes, bytes;
+	uint32_t old_cap, ncap, n, nwrapped;
+	struct ward__block aside[IN_PLACE_ASIDE];
+};
+
 struct dry_run {
 	uint32_t ncap, n, i, next;
 	uint32_t fit; /* records laid out in step 2 */
@@ -338,9 +363,7 @@ struct dry_run {
 static bool dry_step(const struct ward__block *r, void *opaque)
 {
 	struct dry_run *d = opaque;
-	uint32_t at = ward__home_in(d->ncap, r->lo);
-	if (at < d->next)
-		at = d->next;
+	uint32_t at = in_order_at(d->ncap, r->lo, d->next);
 	if (at > d->ncap - d->n + d->i)
 		return false;
 	d->next = at + 1;
@@ -348,32 +371,26 @@ static bool dry_step(const struct ward__block *r, void *opaque)
 	return true;
 }
 
-static bool grow_in_room(struct ward__zshard *s, size_t old_bytes,
-			 size_t bytes)
+static bool grow_in_room(struct relayout *t)
 {
-	uint32_t old_cap = s->cap, n = s->count;
-	uint32_t ncap = (uint32_t)(bytes / sizeof(struct ward__block));
-	struct ward__block *slots = s->slots;
-	uint32_t nwrapped = count_wrapped(slots, old_cap);
+	struct ward__block *slots = t->slots;
+	uint32_t n = t->n, ncap = t->ncap;
 	struct dry_run d = { .ncap = ncap, .n = n };
-	each_in_order(slots, old_cap, dry_step, &d);
-	if (nwrapped > IN_PLACE_ASIDE || n - d.fit > IN_PLACE_ASIDE ||
-	    ncap - old_cap < nwrapped ||
-	    !ward__room_use(slots, old_bytes, bytes))
+	each_in_order(slots, t->old_cap, dry_step, &d);
+	if (n - d.fit > IN_PLACE_ASIDE || ncap - t->old_cap < t->nwrapped ||
+	    !ward__room_use(slots, t->old_bytes, t->bytes))
 		return false;
 	/* Stored atomically for ward__blocks_prefetch(), which reads it
 	 * unlocked. */
-	__atomic_store_n(&s->cap, ncap, __ATOMIC_RELAXED);
-	struct ward__block aside[IN_PLACE_ASIDE];
-	pack_up(slots, old_cap, nwrapped, ncap - nwrapped, aside);
-	memcpy(&slots[ncap - nwrapped], aside, nwrapped * sizeof(*slots));
+	__atomic_store_n(&t->s->cap, ncap, __ATOMIC_RELAXED);
+	pack_up(slots, t->old_cap, t->nwrapped, ncap - t->nwrapped, t->aside);
+	memcpy(&slots[ncap - t->nwrapped], t->aside,
+	       t->nwrapped * sizeof(*slots));
 	uint32_t next = 0;
 	for (uint32_t i = 0; i < d.fit; i++) { /* 2. */
 		uint32_t from = ncap - n + i;
 		struct ward__block r = slots[from];
-		uint32_t at = ward__home_in(ncap, r.lo);
-		if (at < next)
-			at = next;
+		uint32_t at = in_order_at(ncap, r.lo, next);
 		if (at != from) {
 			slots[from] = none;
 			slots[at] = r;
@@ -381,53 +398,60 @@ static bool grow_in_room(struct ward__zshard *s, size_t old_bytes,
 		next = at + 1;
 	}
 	uint32_t left = n - d.fit; /* 3. */
-	memcpy(aside, &slots[ncap - left], left * sizeof(*slots));
+	memcpy(t->aside, &slots[ncap - left], left * sizeof(*slots));
 	for (uint32_t k = ncap - left; k < ncap; k++)
 		slots[k] = none;
 	for (uint32_t k = 0; k < left; k++)
-		(void)place(s, aside[k].lo, aside[k].site, aside[k].size);
+		(void)place(t->s, t->aside[k].lo, t->aside[k].site,
+			    t->aside[k].size);
 	return true;
 }
 
-static bool shrink_in_room(struct ward__zshard *s, size_t old_bytes,
-			   size_t bytes)
+static bool shrink_in_room(struct relayout *t)
 {
-	uint32_t old_cap = s->cap, n = s->count;
-	uint32_t ncap = (uint32_t)(bytes / sizeof(struct ward__block));
-	struct ward__block *slots = s->slots;
-	uint32_t nwrapped = count_wrapped(slots, old_cap);
-	if (nwrapped > IN_PLACE_ASIDE || old_cap - n < ncap)
+	struct ward__block *slots = t->slots;
+	uint32_t n = t->n, packed = n - t->nwrapped;
+	if (t->old_cap - n < t->ncap)
 		return false;
-	struct ward__block aside[IN_PLACE_ASIDE];
-	pack_up(slots, old_cap, nwrapped, old_cap, aside);
-	__atomic_store_n(&s->cap, ncap, __ATOMIC_RELAXED);
-	uint32_t next = 0, packed = n - nwrapped;
+	pack_up(slots, t->old_cap, t->nwrapped, t->old_cap, t->aside);
+	__atomic_store_n(&t->s->cap, t->ncap, __ATOMIC_RELAXED);
+	uint32_t next = 0;
 	bool in_order = true;
 	for (uint32_t i = 0; i < n; i++) { /* 2. */
 		struct ward__block r;
 		if (i < packed) {
-			uint32_t from = old_cap - packed + i;
+			uint32_t from = t->old_cap - packed + i;
 			r = slots[from];
 			/* Emptied: the slot past the new end that shares
 			 * its page must read empty when the table grows
 			 * again. */
 			slots[from] = none;
 		} else {
-			r = aside[i - packed];
+			r = t->aside[i - packed];
 		}
-		uint32_t at = ward__home_in(ncap, r.lo);
-		if (at < next)
-			at = next;
-		if (in_order && at < ncap) {
-			slots[at] = r;
-			next = at + 1;
-		} else {
-			in_order = false;
-			(void)place(s, r.lo, r.site, r.size);
-		}
+		lay_in_order(t->s, &r, &next, &in_order);
 	}
-	ward__room_give_back(slots, bytes, old_bytes);
+	ward__room_give_back(slots, t->bytes, t->old_bytes);
 	return true;
+}
+
+/* s's table resized to bytes where it lies; false when it cannot be. */
+static bool resize_in_room(struct ward__zshard *s, size_t old_bytes,
+			   size_t bytes)
+{
+	struct relayout t = {
+		.s = s,
+		.slots = s->slots,
+		.old_bytes = old_bytes,
+		.bytes = bytes,
+		.old_cap = s->cap,
+		.ncap = (uint32_t)(bytes / sizeof(struct ward__block)),
+		.n = s->count,
+		.nwrapped = count_wrapped(s->slots, s->cap),
+	};
+	if (t.nwrapped > IN_PLACE_ASIDE)
+		return false;
+	return bytes > old_bytes ? grow_in_room(&t) : shrink_in_room(&t);
 }
 
 static _Atomic bool rooms = true;
@@ -446,8 +470,7 @@ static int resize(struct ward__zshard *s, size_t bytes)
 	if (bytes / sizeof(struct ward__block) > UINT32_MAX)
 		return -ENOMEM;
 	if (s->cap && bytes <= s->room && atomic_load(&rooms) &&
-	    (bytes > old_bytes ? grow_in_room(s, old_bytes, bytes)
-			       : shrink_in_room(s, old_bytes, bytes)))
+	    resize_in_room(s, old_bytes, bytes))
 		return 0;
 	/* Mapped as ward's own, never from malloc: a table the
 	 * reachability scan read as the program's memory could make blocks
