@@ -367,8 +367,17 @@ static void read_maps(struct scan *s)
 			if (*e == ' ' && hi > lo)
 				note_anon(s, lo, hi, e + 1, guard_below == lo);
 			/* A thread stack is a mapping right above its guard
-			 * page, which is neither readable nor writable. */
-			guard_below = *e == ' ' && e[1] == '-' && e[2] == '-' ? hi : 0;
+			 * page, which is neither readable nor writable —
+			 * and is not ward's: the room a live-set table
+			 * reserved (blocks.c) is inaccessible too, and
+			 * whatever the program mapped right above it is
+			 * its own memory, a root. */
+			uintptr_t olo, ohi;
+			guard_below = *e == ' ' && e[1] == '-' && e[2] == '-' &&
+					      !ward__map_first_own(lo, hi, &olo,
+								   &ohi)
+					      ? hi
+					      : 0;
 			line = nl + 1;
 		}
 		have = (size_t)(buf + have - line);
@@ -463,7 +472,12 @@ enum { GLIBC_HEAP_MAX = 64 << 20 };
 __attribute__((no_sanitize("address")))
 static uintptr_t glibc_heap_at(const struct scan *s, uintptr_t a)
 {
-	if (!readable(s, a, a + 32, NULL))
+	/* ward's own mappings hold what they hold: a table of ward's at a
+	 * heap's alignment can read as a heap's header, and the program's
+	 * memory after it would go unread. */
+	uintptr_t olo, ohi;
+	if (!readable(s, a, a + 32, NULL) ||
+	    ward__map_first_own(a, a + 32, &olo, &ohi))
 		return 0;
 	uintptr_t h[4];
 	if (s->held) {

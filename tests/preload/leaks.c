@@ -890,6 +890,51 @@ NOINLINE void leak_own_arena(void)
 		arena[1000 + i * 100] = held_in_own_arena();
 }
 
+/* Memory the program maps right above an inaccessible region that is no
+ * thread's guard page (the tracer's reserved address space, or any other
+ * reservation of a megabyte and more): the program's own, so what it
+ * points to is still reachable. Exits 3 when no such place was free. */
+NOINLINE void *held_above_reservation(void)
+{
+	return malloc(77);
+}
+
+NOINLINE void leak_above_reservation(void)
+{
+	FILE *maps = fopen("/proc/self/maps", "r");
+	if (!maps)
+		exit(1);
+	unsigned long above[64];
+	int n = 0;
+	char line[512];
+	while (n < 64 && fgets(line, sizeof(line), maps)) {
+		unsigned long lo, hi;
+		char perms[8];
+		if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) == 3 &&
+		    strcmp(perms, "---p") == 0 && hi - lo >= (1ul << 20))
+			above[n++] = hi;
+	}
+	fclose(maps);
+	int placed = 0;
+	for (int i = 0; i < n; i++) {
+		void **m = mmap((void *)above[i], 4096, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS |
+					MAP_FIXED_NOREPLACE,
+				-1, 0);
+		if (m == MAP_FAILED)
+			continue;
+		if ((unsigned long)m != above[i]) { /* an old kernel's hint */
+			munmap(m, 4096);
+			continue;
+		}
+		m[7] = held_above_reservation();
+		placed++;
+	}
+	printf("placed %d\n", placed);
+	if (!placed)
+		exit(3);
+}
+
 int main(int argc, char **argv)
 {
 	const char *what = argc > 1 ? argv[1] : "";
@@ -927,6 +972,8 @@ int main(int argc, char **argv)
 		leak_dlopen(argv[2]);
 	else if (strcmp(what, "own_arena") == 0)
 		leak_own_arena();
+	else if (strcmp(what, "above_reservation") == 0)
+		leak_above_reservation();
 	else if (strcmp(what, "stale") == 0)
 		leak_stale();
 	else if (strcmp(what, "zero") == 0)
