@@ -302,11 +302,18 @@ static inline bool exit_own(void)
 	       ward__in_registry;
 }
 
+/* What a block of n bytes takes of the exit arena, with its size; less
+ * than n when n is too large. */
+static size_t exit_span(size_t n)
+{
+	return (n + 16 + 15) & ~(size_t)15;
+}
+
 /* n bytes from the exit arena, 16-byte aligned and zeroed (pages never
  * used before), their size in the 16 bytes below; NULL when full. */
 static void *exit_alloc(size_t n)
 {
-	size_t total = (n + 16 + 15) & ~(size_t)15;
+	size_t total = exit_span(n);
 	if (total < n)
 		return NULL;
 	size_t at = __atomic_fetch_add(&exit_used, total, __ATOMIC_RELAXED);
@@ -368,9 +375,23 @@ EXPORT void *realloc(void *old, size_t n)
 	if (!old && exit_own() && (own = exit_alloc(n)))
 		return own;
 	if (__builtin_expect(in_exit_arena(old), 0)) {
-		/* One of the exit report's: a new block, the old left. */
+		/* One of the exit report's: the arena's last block grows
+		 * where it lies (a buffer doubling as the profile is
+		 * written: no copy, and no pages taken twice, each new page
+		 * costing a fault); another, a new block, the old left. */
 		size_t had = *(const size_t *)(const void *)((const char *)old -
 							     16);
+		size_t at = (size_t)((const char *)old - 16 - exit_lo);
+		size_t end = at + exit_span(had), total = exit_span(n);
+		if (n <= had)
+			return old; /* it fits: its room stays taken */
+		if (total >= n && total <= EXIT_ARENA - at &&
+		    __atomic_compare_exchange_n(&exit_used, &end, at + total,
+						false, __ATOMIC_RELAXED,
+						__ATOMIC_RELAXED)) {
+			*(size_t *)(void *)((char *)old - 16) = n;
+			return old;
+		}
 		void *p = malloc(n);
 		if (p)
 			memcpy(p, old, had < n ? had : n);
