@@ -252,18 +252,26 @@ static inline void lay_in_order(struct ward__zshard *s,
 	}
 }
 
+/* How many records wrapped round the end of a table of cap slots: they
+ * are its first. */
+static uint32_t count_wrapped(const struct ward__block *slots, uint32_t cap)
+{
+	uint32_t n = 0;
+	while (n < cap && slots[n].site && ward__home_in(cap, slots[n].lo) > n)
+		n++;
+	return n;
+}
+
 static void copy_in_order(struct ward__zshard *s, const struct ward__block *old,
 			  uint32_t old_cap)
 {
-	uint32_t next = 0;
+	uint32_t nwrapped = count_wrapped(old, old_cap), next = 0;
 	bool in_order = true;
-	for (int wrapped = 0; wrapped < 2; wrapped++)
-		for (uint32_t i = 0; i < old_cap; i++) {
-			const struct ward__block *r = &old[i];
-			if (r->site &&
-			    (ward__home_in(old_cap, r->lo) > i) == wrapped)
-				lay_in_order(s, r, &next, &in_order);
-		}
+	for (uint32_t k = nwrapped; k < old_cap; k++)
+		if (old[k].site)
+			lay_in_order(s, &old[k], &next, &in_order);
+	for (uint32_t k = 0; k < nwrapped; k++)
+		lay_in_order(s, &old[k], &next, &in_order);
 }
 
 /*
@@ -301,32 +309,6 @@ enum { ROOM = 64 << 20, IN_PLACE_ASIDE = 128 };
 
 static const struct ward__block none;
 
-/* The records in the order copy_in_order() takes them, from old (cap
- * slots): fn(record, opaque) for each, stopping when it returns false. */
-static void each_in_order(const struct ward__block *old, uint32_t cap,
-			  bool (*fn)(const struct ward__block *, void *),
-			  void *opaque)
-{
-	for (int wrapped = 0; wrapped < 2; wrapped++)
-		for (uint32_t i = 0; i < cap; i++) {
-			const struct ward__block *r = &old[i];
-			if (r->site &&
-			    (ward__home_in(cap, r->lo) > i) == wrapped &&
-			    !fn(r, opaque))
-				return;
-		}
-}
-
-/* How many records wrapped round the end of a table of cap slots: they
- * are its first. */
-static uint32_t count_wrapped(const struct ward__block *slots, uint32_t cap)
-{
-	uint32_t n = 0;
-	while (n < cap && slots[n].site && ward__home_in(cap, slots[n].lo) > n)
-		n++;
-	return n;
-}
-
 /* Step 1: the first nwrapped of the table's cap slots, which wrapped,
  * into aside, and the rest packed in order just below slot end (>= cap),
  * every slot left below them empty. */
@@ -355,29 +337,33 @@ struct relayout {
 	struct ward__block aside[IN_PLACE_ASIDE];
 };
 
-struct dry_run {
-	uint32_t ncap, n, i, next;
-	uint32_t fit; /* records laid out in step 2 */
-};
-
-static bool dry_step(const struct ward__block *r, void *opaque)
+/* Step 2's dry run: how many of the records, in the order
+ * copy_in_order() takes them, are laid out before the first that would
+ * have to go past where step 1 packs it. */
+static uint32_t fit_in_order(const struct relayout *t)
 {
-	struct dry_run *d = opaque;
-	uint32_t at = in_order_at(d->ncap, r->lo, d->next);
-	if (at > d->ncap - d->n + d->i)
-		return false;
-	d->next = at + 1;
-	d->fit = ++d->i;
-	return true;
+	uint32_t i = 0, next = 0;
+	for (int pass = 0; pass < 2; pass++) {
+		uint32_t from = pass ? 0 : t->nwrapped;
+		uint32_t to = pass ? t->nwrapped : t->old_cap;
+		for (uint32_t k = from; k < to; k++) {
+			if (!t->slots[k].site)
+				continue;
+			uint32_t at = in_order_at(t->ncap, t->slots[k].lo, next);
+			if (at > t->ncap - t->n + i)
+				return i;
+			next = at + 1;
+			i++;
+		}
+	}
+	return i;
 }
 
 static bool grow_in_room(struct relayout *t)
 {
 	struct ward__block *slots = t->slots;
-	uint32_t n = t->n, ncap = t->ncap;
-	struct dry_run d = { .ncap = ncap, .n = n };
-	each_in_order(slots, t->old_cap, dry_step, &d);
-	if (n - d.fit > IN_PLACE_ASIDE || ncap - t->old_cap < t->nwrapped ||
+	uint32_t n = t->n, ncap = t->ncap, fit = fit_in_order(t);
+	if (n - fit > IN_PLACE_ASIDE || ncap - t->old_cap < t->nwrapped ||
 	    !ward__room_use(slots, t->old_bytes, t->bytes))
 		return false;
 	/* Stored atomically for ward__blocks_prefetch(), which reads it
@@ -387,7 +373,7 @@ static bool grow_in_room(struct relayout *t)
 	memcpy(&slots[ncap - t->nwrapped], t->aside,
 	       t->nwrapped * sizeof(*slots));
 	uint32_t next = 0;
-	for (uint32_t i = 0; i < d.fit; i++) { /* 2. */
+	for (uint32_t i = 0; i < fit; i++) { /* 2. */
 		uint32_t from = ncap - n + i;
 		struct ward__block r = slots[from];
 		uint32_t at = in_order_at(ncap, r.lo, next);
@@ -397,7 +383,7 @@ static bool grow_in_room(struct relayout *t)
 		}
 		next = at + 1;
 	}
-	uint32_t left = n - d.fit; /* 3. */
+	uint32_t left = n - fit; /* 3. */
 	memcpy(t->aside, &slots[ncap - left], left * sizeof(*slots));
 	for (uint32_t k = ncap - left; k < ncap; k++)
 		slots[k] = none;
