@@ -278,10 +278,15 @@ static void copy_in_order(struct ward__zshard *s, const struct ward__block *old,
  * Rooms. A new table is new memory, and here (a hypervisor that shadows
  * the page tables) a page's first writes cost ~8 µs even after it was
  * populated: copying a table into a new one took ~25 ns a record, moving
- * records within pages already used ~7. So a table lives at the start of
- * a room of its own (ROOM bytes of address space, ward__map_room()),
- * grows and shrinks where it lies, and only the pages a growth adds are
- * new. Its records are laid out again in place, in the order
+ * records within pages already used ~7. So a table of ROOM_FROM bytes and
+ * more lives at the start of a room of its own (ROOM_TIMES its size in
+ * address space when made, ward__map_room()), grows and shrinks where it
+ * lies, and only the pages a growth adds are new. Rooms so sized keep the
+ * address space reserved within ROOM_TIMES the tables' memory (a program
+ * may lower its address-space limit after ward reserved them: a zone's
+ * 256 tables with a fixed 64 MiB each took 16 GiB), and a table that
+ * outgrows its room is copied into one ROOM_TIMES larger, once for every
+ * ~12 growths by a quarter. Smaller tables are copied, cheaply. Its records are laid out again in place, in the order
  * copy_in_order() takes them (those that wrapped round the end of the
  * table, a prefix of it, go aside first and come last):
  *   growing:   1. pack them at the end of the grown table, the last
@@ -301,11 +306,12 @@ static void copy_in_order(struct ward__zshard *s, const struct ward__block *old,
  * room, or no room (the address space limited, or refused), and the table
  * is copied into a new one, in a room of its own when it can have one.
  * python3 traced: its tables' resizes took 188 ms copying into new
- * tables, 57 in their rooms (perl 62 and 18; bench_track's million
- * records 410 and 272 ms). A zone's 256 rooms reserve 16 GiB of address
- * space, none of it memory until used.
+ * tables, ~60 with rooms (perl 62 and ~22; bench_track's million records
+ * 410 and ~290 ms).
  */
-enum { ROOM = 64 << 20, IN_PLACE_ASIDE = 128 };
+enum { IN_PLACE_ASIDE = 128 };
+static const size_t ROOM_FROM = 64 << 10, ROOM_TIMES = 16,
+		    ROOM_MAX = (size_t)1 << 32;
 
 static const struct ward__block none;
 
@@ -461,7 +467,10 @@ static int resize(struct ward__zshard *s, size_t bytes)
 	/* Mapped as ward's own, never from malloc: a table the
 	 * reachability scan read as the program's memory could make blocks
 	 * look reachable. */
-	size_t room = bytes <= ROOM && atomic_load(&rooms) ? ROOM : 0;
+	size_t room = bytes >= ROOM_FROM && bytes <= ROOM_MAX / ROOM_TIMES &&
+				      atomic_load(&rooms)
+			      ? bytes * ROOM_TIMES
+			      : 0;
 	struct ward__block *slots = room ? ward__map_room(room) : NULL;
 	if (slots && !ward__room_use(slots, 0, bytes)) {
 		ward__unmap(slots, room);

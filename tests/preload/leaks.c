@@ -901,6 +901,17 @@ NOINLINE void *held_above_reservation(void)
 
 NOINLINE void leak_above_reservation(void)
 {
+	/* Enough blocks at once for the tracer's tables to take rooms;
+	 * freed, the rooms stay. */
+	enum { MANY = 100000 };
+	void **many = malloc(MANY * sizeof(*many));
+	if (!many)
+		exit(1);
+	for (int i = 0; i < MANY; i++)
+		many[i] = malloc(16);
+	for (int i = 0; i < MANY; i++)
+		free(many[i]);
+	free(many);
 	FILE *maps = fopen("/proc/self/maps", "r");
 	if (!maps)
 		exit(1);
