@@ -126,13 +126,15 @@ void *ward__map_room(size_t bytes)
 {
 	/* A process whose address space is limited gets none: the room
 	 * would count against the program's own limit. */
-	static int limited = -1;
-	if (limited < 0) {
+	static _Atomic int limited = -1; /* threads may ask at once */
+	int lim = atomic_load_explicit(&limited, memory_order_relaxed);
+	if (lim < 0) {
 		struct rlimit rl;
-		limited = getrlimit(RLIMIT_AS, &rl) != 0 ||
-			  rl.rlim_cur != RLIM_INFINITY;
+		lim = getrlimit(RLIMIT_AS, &rl) != 0 ||
+		      rl.rlim_cur != RLIM_INFINITY;
+		atomic_store_explicit(&limited, lim, memory_order_relaxed);
 	}
-	if (limited)
+	if (lim)
 		return NULL;
 	void *p = mmap(NULL, bytes, PROT_NONE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
