@@ -469,6 +469,20 @@ static size_t first_block_from(const struct scan *s, uintptr_t p)
  * heap's writable size at a, or 0 when a holds none.
  */
 enum { GLIBC_HEAP_MAX = 64 << 20 };
+
+/* n words at a, readable (the caller checked): copied in while the
+ * other threads are held, read in place otherwise. */
+__attribute__((no_sanitize("address")))
+static bool read_words(const struct scan *s, uintptr_t *w, uintptr_t a,
+		       size_t n)
+{
+	if (s->held)
+		return copy_in(w, a, n * sizeof(*w)) == n * sizeof(*w);
+	for (size_t i = 0; i < n; i++)
+		w[i] = ((const volatile uintptr_t *)a)[i];
+	return true;
+}
+
 __attribute__((no_sanitize("address")))
 static uintptr_t glibc_heap_at(const struct scan *s, uintptr_t a)
 {
@@ -480,16 +494,18 @@ static uintptr_t glibc_heap_at(const struct scan *s, uintptr_t a)
 	    ward__map_first_own(a, a + 32, &olo, &ohi))
 		return 0;
 	uintptr_t h[4];
-	if (s->held) {
-		if (copy_in(h, a, sizeof(h)) != sizeof(h))
-			return 0;
-	} else {
-		for (int i = 0; i < 4; i++)
-			h[i] = ((const volatile uintptr_t *)a)[i];
-	}
+	if (!read_words(s, h, a, 4))
+		return 0;
 	uintptr_t size = h[2], writable = h[3];
 	if (!h[0] || size == 0 || size > GLIBC_HEAP_MAX || (size & 4095) ||
 	    writable < size || writable > GLIBC_HEAP_MAX || (writable & 4095))
+		return 0;
+	/* And the arena it names lies in the arena's first heap, right
+	 * after that heap's header, which names it too: the program's own
+	 * words that happen to fit the sizes do not also fit this. */
+	uintptr_t first = h[0] & ~(uintptr_t)(GLIBC_HEAP_MAX - 1), back;
+	if (h[0] - first > 4096 || !readable(s, first, first + 8, NULL) ||
+	    !read_words(s, &back, first, 1) || back != h[0])
 		return 0;
 	return writable;
 }

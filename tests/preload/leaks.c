@@ -946,6 +946,66 @@ NOINLINE void leak_above_reservation(void)
 		exit(3);
 }
 
+/* A thread's block that only a freed block of the same thread's arena
+ * (glibc's heap of its own, not the main one) still names: lost. A freed
+ * chunk keeps what was written past its first 16 bytes, and reading
+ * glibc's heaps as roots would make it reachable. */
+NOINLINE void *lost_past_a_freed_chunk(void)
+{
+	return malloc(100);
+}
+
+static NOINLINE void scrub_stack(void)
+{
+	volatile char room[16384];
+	for (size_t i = 0; i < sizeof(room); i++)
+		room[i] = 0;
+}
+
+static void *free_the_holder(void *unused)
+{
+	(void)unused;
+	void **holder = malloc(64);
+	if (!holder)
+		exit(1);
+	holder[4] = lost_past_a_freed_chunk();
+	free(holder);
+	scrub_stack();
+	return NULL;
+}
+
+NOINLINE void leak_past_freed_chunk(void)
+{
+	pthread_t t;
+	if (pthread_create(&t, NULL, free_the_holder, NULL) != 0)
+		exit(1);
+	pthread_join(t, NULL);
+}
+
+/* The program's own memory at a glibc heap's 64 MiB alignment whose
+ * first words fit a heap's header (an arena pointer, two page-multiple
+ * sizes) but name no arena: still the program's memory, a root. */
+NOINLINE void *held_past_a_lookalike_header(void)
+{
+	return malloc(55);
+}
+
+NOINLINE void leak_lookalike_header(void)
+{
+	size_t span = (size_t)128 << 20, align = (size_t)64 << 20;
+	char *m = mmap(NULL, span, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (m == MAP_FAILED)
+		exit(1);
+	uintptr_t *at = (uintptr_t *)(((uintptr_t)m + align - 1) &
+				      ~(uintptr_t)(align - 1));
+	at[0] = (uintptr_t)at + 4096 * 3; /* no arena there */
+	at[1] = 0;
+	at[2] = 1 << 20;
+	at[3] = 1 << 20;
+	at[512] = (uintptr_t)held_past_a_lookalike_header();
+}
+
 int main(int argc, char **argv)
 {
 	const char *what = argc > 1 ? argv[1] : "";
@@ -985,6 +1045,10 @@ int main(int argc, char **argv)
 		leak_own_arena();
 	else if (strcmp(what, "above_reservation") == 0)
 		leak_above_reservation();
+	else if (strcmp(what, "past_freed_chunk") == 0)
+		leak_past_freed_chunk();
+	else if (strcmp(what, "lookalike_header") == 0)
+		leak_lookalike_header();
 	else if (strcmp(what, "stale") == 0)
 		leak_stale();
 	else if (strcmp(what, "zero") == 0)

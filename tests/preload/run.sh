@@ -255,6 +255,14 @@ expect_site "new T[0]: a pointer just past its count keeps it" "$work/new0.pb.gz
 run_leaks own_arena
 expect_site "what the program's own mapped memory points to is still reachable" \
 	"$work/own_arena.pb.gz" held_in_own_arena heap/reachable "5 615"
+# glibc's heaps other than the main one are no root (a freed chunk keeps
+# stale pointers), and only they are taken for one.
+run_leaks past_freed_chunk
+expect_site "a block only a freed chunk of a thread's arena names is definitely lost" \
+	"$work/past_freed_chunk.pb.gz" lost_past_a_freed_chunk heap/definite "1 100"
+run_leaks lookalike_header
+expect_site "the program's memory that looks like a glibc heap's header is still a root" \
+	"$work/lookalike_header.pb.gz" held_past_a_lookalike_header heap/reachable "1 55"
 # Inaccessible reservations (ward's tables reserve address space) are no
 # thread's guard page: what the program maps right above one is a root.
 run_leaks above_reservation
@@ -1049,7 +1057,7 @@ status_is "ward watch: an endpoint that does not answer is one line, status 2" 2
 	"$(cat "$work/watch.err")"
 
 # Every check above ran (one that did not is a failure too).
-planned=149
+planned=151
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
