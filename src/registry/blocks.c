@@ -286,7 +286,8 @@ static void copy_in_order(struct ward__zshard *s, const struct ward__block *old,
  * may lower its address-space limit after ward reserved them: a zone's
  * 256 tables with a fixed 64 MiB each took 16 GiB), and a table that
  * outgrows its room is copied into one ROOM_TIMES larger, once for every
- * ~12 growths by a quarter. Smaller tables are copied, cheaply. Its records are laid out again in place, in the order
+ * ~12 growths by a quarter. Smaller tables are copied, cheaply. A table
+ * in its room has its records laid out again in place, in the order
  * copy_in_order() takes them (those that wrapped round the end of the
  * table, a prefix of it, go aside first and come last):
  *   growing:   1. pack them at the end of the grown table, the last
