@@ -381,10 +381,10 @@ EXPORT void *realloc(void *old, size_t n)
 		 * costing a fault); another, a new block, the old left. */
 		size_t had = *(const size_t *)(const void *)((const char *)old -
 							     16);
-		size_t at = (size_t)((const char *)old - 16 - exit_lo);
-		size_t end = at + exit_span(had), total = exit_span(n);
 		if (n <= had)
 			return old; /* it fits: its room stays taken */
+		size_t at = (size_t)((const char *)old - 16 - exit_lo);
+		size_t end = at + exit_span(had), total = exit_span(n);
 		if (total >= n && total <= EXIT_ARENA - at &&
 		    __atomic_compare_exchange_n(&exit_used, &end, at + total,
 						false, __ATOMIC_RELAXED,

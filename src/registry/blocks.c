@@ -218,6 +218,12 @@ static size_t page_round(size_t bytes)
 	return (bytes + PAGE - 1) & ~(size_t)(PAGE - 1);
 }
 
+/* The whole pages s's table takes. */
+static size_t table_bytes(const struct ward__zshard *s)
+{
+	return page_round((size_t)s->cap * sizeof(*s->slots));
+}
+
 /*
  * Copy the records of old (old_cap slots) into s's new, empty table in one
  * pass. The old table is in the order of its records' hashes, which is the
@@ -459,7 +465,7 @@ void ward__blocks_rooms(bool on)
  * room allows, else in a new table. */
 static int resize(struct ward__zshard *s, size_t bytes)
 {
-	size_t old_bytes = page_round((size_t)s->cap * sizeof(*s->slots));
+	size_t old_bytes = table_bytes(s);
 	if (bytes / sizeof(struct ward__block) > UINT32_MAX)
 		return -ENOMEM;
 	if (s->cap && bytes <= s->room && atomic_load(&rooms) &&
@@ -500,7 +506,7 @@ static int resize(struct ward__zshard *s, size_t bytes)
 /* Grow by a quarter (a page at first). */
 static int grow(struct ward__zshard *s)
 {
-	size_t old_bytes = page_round((size_t)s->cap * sizeof(*s->slots));
+	size_t old_bytes = table_bytes(s);
 	return resize(s, old_bytes ? page_round(old_bytes + old_bytes / 4)
 				   : PAGE);
 }
@@ -789,9 +795,7 @@ static _Atomic uint64_t aside_gen;
 
 static void shard_unmap(struct ward__zshard *s)
 {
-	ward__unmap(s->slots, s->room ? s->room
-				      : page_round((size_t)s->cap *
-						   sizeof(*s->slots)));
+	ward__unmap(s->slots, s->room ? s->room : table_bytes(s));
 	ward__unmap(s->bigs, (size_t)s->capbigs * sizeof(*s->bigs));
 }
 
