@@ -312,8 +312,11 @@ static bool index_blocks(struct scan *s)
  * A line of /proc/self/maps from its permissions on ("rw-p 00000000 00:00
  * 0   [heap]"): the program's own writable memory when it is anonymous (no
  * file, or the brk heap), and not a thread stack (stacks are read from
- * their stack pointers only; above a guard page).
+ * their stack pointers only).
  */
+static bool holds_thread_descriptor(const struct scan *s, uintptr_t lo,
+				    uintptr_t hi);
+
 static void note_anon(struct scan *s, uintptr_t lo, uintptr_t hi,
 		      const char *rest, bool above_guard)
 {
@@ -323,7 +326,9 @@ static void note_anon(struct scan *s, uintptr_t lo, uintptr_t hi,
 	int name_at = 0;
 	if (sscanf(rest, "%7s %llx %15s %llu %n", perms, &off, dev, &inode,
 		   &name_at) < 4 ||
-	    perms[0] != 'r' || perms[1] != 'w' || inode != 0 || above_guard)
+	    perms[0] != 'r' || perms[1] != 'w' || inode != 0)
+		return;
+	if (above_guard && holds_thread_descriptor(s, lo, hi))
 		return;
 	/* Writable and executable: generated code (a JIT's cache, a
 	 * debugger's or valgrind's translations), not the program's data. */
@@ -366,16 +371,10 @@ static void read_maps(struct scan *s)
 				s->maps[s->nmaps++] = (struct range){ lo, hi };
 			if (*e == ' ' && hi > lo)
 				note_anon(s, lo, hi, e + 1, guard_below == lo);
-			/* A thread stack is a mapping right above its guard
-			 * page, which is neither readable nor writable —
-			 * and is not ward's: the room a live-set table
-			 * reserved (blocks.c) is inaccessible too, and
-			 * whatever the program mapped right above it is
-			 * its own memory, a root. */
-			uintptr_t olo, ohi;
-			guard_below = *e == ' ' && e[1] == '-' && e[2] == '-' &&
-					      !ward__map_first_own(lo, hi, &olo,
-								   &ohi)
+			/* A thread's stack lies right above its guard page,
+			 * which is neither readable nor writable (and holds
+			 * its thread's descriptor: note_anon). */
+			guard_below = *e == ' ' && e[1] == '-' && e[2] == '-'
 					      ? hi
 					      : 0;
 			line = nl + 1;
@@ -508,6 +507,36 @@ static uintptr_t glibc_heap_at(const struct scan *s, uintptr_t a)
 	    !read_words(s, &back, first, 1) || back != h[0])
 		return 0;
 	return writable;
+}
+
+/*
+ * Whether [lo, hi), a writable mapping right above an inaccessible one, is
+ * a thread's stack and its guard page: glibc puts a thread's descriptor
+ * at the top of its stack, and the descriptor's first and third words
+ * (its TCB's `tcb` and `self`) hold its own address. A stack glibc keeps
+ * for reuse after its thread was joined keeps its descriptor too. Memory
+ * that merely lies above another inaccessible mapping — another runtime's
+ * reserved heap, an allocator's guard page, ward's rooms — holds no such
+ * words there, and is the program's memory, a root.
+ */
+enum { DESCRIPTOR_WITHIN = 8192, DESCRIPTOR_ALIGN = 64 };
+
+__attribute__((no_sanitize("address")))
+static bool holds_thread_descriptor(const struct scan *s, uintptr_t lo,
+				    uintptr_t hi)
+{
+	enum { N = 128, STEP = DESCRIPTOR_ALIGN / sizeof(uintptr_t) };
+	uintptr_t w[N];
+	uintptr_t from = hi - lo > DESCRIPTOR_WITHIN ? hi - DESCRIPTOR_WITHIN
+						     : lo;
+	for (uintptr_t a = from; a + sizeof(w) <= hi; a += sizeof(w)) {
+		if (!read_words(s, w, a, N))
+			return false;
+		for (size_t i = 0; i + 2 < N; i += STEP)
+			if (w[i] == a + i * sizeof(*w) && w[i + 2] == w[i])
+				return true;
+	}
+	return false;
 }
 
 /* Mark what the n words at w point to with `state`; reachable blocks are

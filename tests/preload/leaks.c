@@ -891,9 +891,11 @@ NOINLINE void leak_own_arena(void)
 }
 
 /* Memory the program maps right above an inaccessible region that is no
- * thread's guard page (the tracer's reserved address space, or any other
- * reservation of a megabyte and more): the program's own, so what it
- * points to is still reachable. Exits 3 when no such place was free. */
+ * thread's guard page (the tracer's reserved address space, a reservation
+ * of a megabyte and more, a page the program itself made inaccessible
+ * below memory it uses, as a hardened allocator does): the program's own,
+ * so what it points to is still reachable. Exits 3 when no such place
+ * was free. */
 NOINLINE void *held_above_reservation(void)
 {
 	return malloc(77);
@@ -941,8 +943,15 @@ NOINLINE void leak_above_reservation(void)
 		m[7] = held_above_reservation();
 		placed++;
 	}
+	/* And the program's own guard page, one page below memory it uses. */
+	char *two = mmap(NULL, 2 * 4096, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (two == MAP_FAILED || mprotect(two, 4096, PROT_NONE) < 0)
+		exit(1);
+	((void **)(two + 4096))[7] = held_above_reservation();
+	placed++;
 	printf("placed %d\n", placed);
-	if (!placed)
+	if (placed < 2)
 		exit(3);
 }
 
