@@ -236,6 +236,17 @@ static void model_sum(uintptr_t handle, uint32_t site, uint64_t size,
 	}
 }
 
+static void young_sum(uintptr_t handle, uint32_t site, uint64_t size,
+		      void *opaque)
+{
+	uint64_t *sum = opaque;
+	(void)site;
+	if ((uint64_t)handle >> 32 == 0x7400) {
+		sum[0]++;
+		sum[1] += size;
+	}
+}
+
 static void model_check(void)
 {
 	uint64_t want[2] = { 0, 0 }, got[2] = { 0, 0 };
@@ -300,6 +311,90 @@ TEST(heap_records_hold_through_growth_deletion_and_big_sizes)
 		model[i].live = false;
 	}
 	model_check();
+}
+
+/* The newest heap records wait aside (blocks.c's young records) while
+ * the process has one thread, as each test's does. A record that has
+ * moved on into the table is still refused a second time. */
+static uintptr_t young_handle(int i)
+{
+	return (uintptr_t)((uint64_t)0x7400 << 32 | (uint64_t)i << 6);
+}
+
+static void young_expect(int from, int to, bool live)
+{
+	for (int i = from; i < to; i++) {
+		uint32_t site = 0;
+		uint64_t size = 0;
+		ASSERT_EQ(ward__registry_find(WARD_KIND_HEAP, young_handle(i),
+					      &site, &size),
+			  live);
+		if (live)
+			ASSERT_EQ(size, (uint64_t)i + 100);
+	}
+}
+
+static uint64_t young_live(void)
+{
+	uint64_t sum[2] = { 0, 0 };
+	ward__registry_each(WARD_KIND_HEAP, young_sum, sum);
+	return sum[0];
+}
+
+TEST(records_moved_on_from_the_newest_are_refused_twice)
+{
+	for (int i = 0; i < 40; i++)
+		ASSERT_EQ(ward_track(WARD_KIND_HEAP, young_handle(i),
+				     (size_t)i + 100),
+			  0);
+	for (int i = 0; i < 40; i++)
+		ASSERT_EQ(ward_track(WARD_KIND_HEAP, young_handle(i), 1),
+			  -EEXIST);
+	young_expect(0, 40, true);
+	ASSERT_EQ(young_live(), 40);
+	/* Newest first, then oldest first. */
+	for (int i = 39; i >= 20; i--)
+		ASSERT_EQ(ward_untrack(WARD_KIND_HEAP, young_handle(i)), 0);
+	for (int i = 0; i < 20; i++)
+		ASSERT_EQ(ward_untrack(WARD_KIND_HEAP, young_handle(i)), 0);
+	young_expect(0, 40, false);
+	ASSERT_EQ(young_live(), 0);
+}
+
+/* A second thread starts while records wait aside: it finds and releases
+ * some, the next record tracked moves the rest into the table, and every
+ * one is found with its size throughout. */
+static void *release_two_young(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 2; i++)
+		if (ward_untrack(WARD_KIND_HEAP, young_handle(i)) != 0)
+			return (void *)1;
+	return NULL;
+}
+
+TEST(newest_records_hold_when_a_second_thread_starts)
+{
+	for (int i = 0; i < 6; i++)
+		ASSERT_EQ(ward_track(WARD_KIND_HEAP, young_handle(i),
+				     (size_t)i + 100),
+			  0);
+	pthread_t t;
+	void *failed = (void *)1;
+	ASSERT_EQ(pthread_create(&t, NULL, release_two_young, NULL), 0);
+	ASSERT_EQ(pthread_join(t, &failed), 0);
+	ASSERT_TRUE(failed == NULL);
+	young_expect(0, 2, false);
+	young_expect(2, 6, true);
+	ASSERT_EQ(ward_track(WARD_KIND_HEAP, young_handle(6), 106), 0);
+	for (int i = 2; i < 7; i++)
+		ASSERT_EQ(ward_track(WARD_KIND_HEAP, young_handle(i), 1),
+			  -EEXIST);
+	young_expect(2, 7, true);
+	ASSERT_EQ(young_live(), 5);
+	for (int i = 2; i < 7; i++)
+		ASSERT_EQ(ward_untrack(WARD_KIND_HEAP, young_handle(i)), 0);
+	ASSERT_EQ(young_live(), 0);
 }
 
 /* Sixteen blocks to a 256-byte granule (they share a home slot), placed in

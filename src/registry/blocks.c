@@ -41,6 +41,10 @@
  * for it (below). A table that grows by a quarter moves each record ~4
  * times over its life.
  *
+ * Young records. While the process has one thread, its newest eight
+ * records wait aside before they go into the table (below): a block
+ * freed that soon never reaches it.
+ *
  * Locking: a shard's lock for a probe; the zones' lock when a zone is
  * first seen. Zones are never given back, so a zone found needs no lock.
  */
@@ -122,6 +126,8 @@ static inline struct ward__zone *zone_of(uintptr_t handle, bool create)
 	struct ward__zone *z = ward__near_zone;
 	if (__builtin_expect(z && z->high == high, 1))
 		return z;
+	if (!create && !atomic_load_explicit(&nzones, memory_order_relaxed))
+		return NULL; /* no zone yet: the records are all young */
 	return zone_find(high, create);
 }
 
@@ -582,9 +588,9 @@ static uint64_t big_get(struct ward__zshard *s, uint32_t lo, bool remove)
 	return size;
 }
 
-/* ---- The live set's calls (registry.h) --------------------------------- */
+/* ---- The table's calls ---------------------------------------------------- */
 
-int ward__blocks_put(uintptr_t handle, uint32_t site, uint64_t size)
+static int table_put(uintptr_t handle, uint32_t site, uint64_t size)
 {
 	struct ward__zone *z = zone_of(handle, true);
 	if (!z)
@@ -627,7 +633,7 @@ static uint32_t take_from(struct ward__zshard *s, uint32_t lo,
 	return site;
 }
 
-uint32_t ward__blocks_take(uintptr_t handle, uint64_t *size)
+static uint32_t table_take(uintptr_t handle, uint64_t *size)
 {
 	struct ward__zone *z = zone_of(handle, false);
 	if (!z)
@@ -636,7 +642,7 @@ uint32_t ward__blocks_take(uintptr_t handle, uint64_t *size)
 	return take_from(ward__zshard_of(z, lo), lo, size);
 }
 
-bool ward__blocks_find(uintptr_t handle, uint32_t *site, uint64_t *size)
+static bool table_find(uintptr_t handle, uint32_t *site, uint64_t *size)
 {
 	struct ward__zone *z = zone_of(handle, false);
 	if (!z)
@@ -655,6 +661,180 @@ bool ward__blocks_find(uintptr_t handle, uint32_t *site, uint64_t *size)
 	}
 	ward__spin_drop(&s->lock);
 	return found;
+}
+
+/*
+ * Young records. Half the blocks perl and python3 free are among the last
+ * four they allocated, and nearly all of sqlite3's; each such block cost
+ * two cache misses in a table as large as the live set, one to place its
+ * record and one to take it. So the newest YOUNG records wait aside, in
+ * the order they came: a block freed while its record is there never
+ * reaches the table, and the oldest goes into the table when a new
+ * record needs its place. A record is placed only where it is in neither
+ * (-EEXIST, as before).
+ *
+ * Only while the process has a single thread (glibc's
+ * __libc_single_threaded, cleared before a second thread exists): the
+ * records are then that thread's, and its lock costs nothing. Once there
+ * are more, the next record placed moves them all into the table, under
+ * their lock; until then, a probe looks at them first, under that lock.
+ * The lock comes before the table's locks.
+ */
+enum { YOUNG = 8 };
+
+static struct {
+	_Alignas(64) ward__spin_t lock;
+	uint32_t n;    /* the records, oldest first: at head, head + 1, ... */
+	uint32_t head; /* (mod YOUNG) */
+	uintptr_t addr[YOUNG];
+	uint32_t site[YOUNG];
+	uint64_t size[YOUNG];
+} young;
+
+static inline uint32_t young_at(uint32_t k)
+{
+	return (young.head + k) & (YOUNG - 1);
+}
+
+/* How many young records there are, without their lock. */
+static inline uint32_t young_count(void)
+{
+	return __atomic_load_n(&young.n, __ATOMIC_ACQUIRE);
+}
+
+/* Which of the young records is handle's (its age: 0 the oldest), or
+ * YOUNG; the newest are looked at first (lock held). */
+static uint32_t young_find(uintptr_t handle)
+{
+	for (uint32_t k = young.n; k-- > 0;)
+		if (young.addr[young_at(k)] == handle)
+			return k;
+	return YOUNG;
+}
+
+/* Move the oldest young record into the table (lock held). */
+static int young_age(void)
+{
+	uint32_t o = young.head;
+	int rc = table_put(young.addr[o], young.site[o], young.size[o]);
+	if (rc < 0)
+		return rc;
+	young.head = (o + 1) & (YOUNG - 1);
+	__atomic_store_n(&young.n, young.n - 1, __ATOMIC_RELEASE);
+	return 0;
+}
+
+/* Every young record into the table (lock held); out of memory, those
+ * left stay young. */
+static void young_flush_locked(void)
+{
+	while (young.n && young_age() == 0)
+		;
+}
+
+static __attribute__((noinline)) void young_flush(void)
+{
+	ward__spin_take(&young.lock);
+	young_flush_locked();
+	ward__spin_drop(&young.lock);
+}
+
+/* Whether the table holds handle: only while the process has one thread
+ * (no lock to take). */
+static bool table_has(uintptr_t handle)
+{
+	struct ward__zone *z = zone_of(handle, false);
+	if (!z)
+		return false;
+	uint32_t lo = (uint32_t)handle;
+	const struct ward__zshard *s = ward__zshard_of(z, lo);
+	return lookup(s, lo) < s->cap;
+}
+
+static int young_put(uintptr_t handle, uint32_t site, uint64_t size)
+{
+	int rc = 0;
+	ward__spin_take(&young.lock);
+	if (young_find(handle) < YOUNG || table_has(handle))
+		rc = -EEXIST;
+	else if (young.n == YOUNG)
+		rc = young_age();
+	if (rc == 0) {
+		uint32_t i = young_at(young.n);
+		young.addr[i] = handle;
+		young.site[i] = site;
+		young.size[i] = size;
+		__atomic_store_n(&young.n, young.n + 1, __ATOMIC_RELEASE);
+	}
+	ward__spin_drop(&young.lock);
+	return rc;
+}
+
+/* Take handle's young record, if it is one: its site, or 0. */
+static uint32_t young_take(uintptr_t handle, uint64_t *size)
+{
+	uint32_t site = 0;
+	ward__spin_take(&young.lock);
+	uint32_t k = young_find(handle);
+	if (k < YOUNG) {
+		uint32_t i = young_at(k);
+		site = young.site[i];
+		*size = young.size[i];
+		/* The newer ones move down a place, keeping their order. */
+		for (; k + 1 < young.n; k++) {
+			uint32_t to = young_at(k), from = young_at(k + 1);
+			young.addr[to] = young.addr[from];
+			young.site[to] = young.site[from];
+			young.size[to] = young.size[from];
+		}
+		__atomic_store_n(&young.n, young.n - 1, __ATOMIC_RELEASE);
+	}
+	ward__spin_drop(&young.lock);
+	return site;
+}
+
+static bool young_lookup(uintptr_t handle, uint32_t *site, uint64_t *size)
+{
+	ward__spin_take(&young.lock);
+	uint32_t k = young_find(handle);
+	if (k < YOUNG) {
+		*site = young.site[young_at(k)];
+		*size = young.size[young_at(k)];
+	}
+	ward__spin_drop(&young.lock);
+	return k < YOUNG;
+}
+
+/* Lock held. */
+static void young_each(ward__record_fn fn, void *opaque)
+{
+	for (uint32_t k = 0; k < young.n; k++) {
+		uint32_t i = young_at(k);
+		fn(young.addr[i], young.site[i], young.size[i], opaque);
+	}
+}
+
+/* ---- The live set's calls (registry.h) --------------------------------- */
+
+int ward__blocks_put(uintptr_t handle, uint32_t site, uint64_t size)
+{
+	if (__libc_single_threaded)
+		return young_put(handle, site, size);
+	if (young_count())
+		young_flush();
+	return table_put(handle, site, size);
+}
+
+uint32_t ward__blocks_take(uintptr_t handle, uint64_t *size)
+{
+	uint32_t site = young_count() ? young_take(handle, size) : 0;
+	return site ? site : table_take(handle, size);
+}
+
+bool ward__blocks_find(uintptr_t handle, uint32_t *site, uint64_t *size)
+{
+	return (young_count() && young_lookup(handle, site, size)) ||
+	       table_find(handle, site, size);
 }
 
 static void shard_each(struct ward__zshard *s, uint64_t high,
@@ -691,12 +871,19 @@ static void shards_each(struct ward__zshard *shards, uint64_t high,
 	}
 }
 
+/* The young records' lock is held throughout: a record moving into the
+ * table meanwhile would be missed. */
 void ward__blocks_each(ward__record_fn fn, void *opaque, bool locked)
 {
+	if (!locked)
+		ward__spin_take(&young.lock);
 	EACH_ZONE(z)
 	{
 		shards_each(z->shards, z->high, fn, opaque, locked);
 	}
+	young_each(fn, opaque);
+	if (!locked)
+		ward__spin_drop(&young.lock);
 }
 
 size_t ward__blocks_slots(void)
@@ -715,7 +902,7 @@ size_t ward__blocks_slots(void)
 
 size_t ward__blocks_count_locked(void)
 {
-	size_t n = 0;
+	size_t n = young.n;
 	EACH_ZONE(z)
 	{
 		for (int i = 0; i < WARD__ZSHARDS; i++)
@@ -741,12 +928,15 @@ static void drop_before(struct ward__zone *stop, int upto)
  * stopped thread may hold a shard lock, so the scan only tries them. */
 bool ward__blocks_trylock(void)
 {
+	if (atomic_exchange_explicit(&young.lock, 1, memory_order_acquire))
+		return false;
 	EACH_ZONE(z)
 	{
 		for (int i = 0; i < WARD__ZSHARDS; i++)
 			if (atomic_exchange_explicit(&z->shards[i].lock, 1,
 						     memory_order_acquire)) {
 				drop_before(z, i);
+				ward__spin_drop(&young.lock);
 				return false;
 			}
 	}
@@ -756,11 +946,16 @@ bool ward__blocks_trylock(void)
 void ward__blocks_unlock(void)
 {
 	drop_before(NULL, 0);
+	ward__spin_drop(&young.lock);
 }
 
-/* Around fork(): the zones' lock, then every shard's. */
+/* Around fork(): the young records' lock (the records moved into the
+ * table, which a child sets aside whole), the zones' lock, then every
+ * shard's. */
 void ward__blocks_lock_all(void)
 {
+	ward__spin_take(&young.lock);
+	young_flush_locked();
 	ward__mutex_lock(&zones_lock);
 	EACH_ZONE(z)
 	{
@@ -777,6 +972,7 @@ void ward__blocks_unlock_all(void)
 			ward__spin_drop(&z->shards[i].lock);
 	}
 	ward__mutex_unlock(&zones_lock);
+	ward__spin_drop(&young.lock);
 }
 
 /*
@@ -871,4 +1067,5 @@ void ward__blocks_reset(void)
 			s->nbigs = 0;
 		}
 	}
+	young.n = young.head = 0;
 }
