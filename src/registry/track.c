@@ -133,12 +133,21 @@ static __thread struct {
 
 static void raise_peak(_Atomic uint64_t *peak, int64_t now);
 
-static void note_live(struct kind_table *t, int kind, int32_t dc, int64_t db)
+static __attribute__((noinline)) void publish_live(struct kind_table *t,
+						    int kind);
+
+/* Inlined; what it publishes now and then is not. */
+static inline void note_live(struct kind_table *t, int kind, int32_t dc,
+			     int64_t db)
 {
 	pending[kind].count += dc;
 	pending[kind].bytes += db;
-	if (pending[kind].count < BATCH && pending[kind].count > -BATCH)
-		return;
+	if (pending[kind].count >= BATCH || pending[kind].count <= -BATCH)
+		publish_live(t, kind);
+}
+
+static void publish_live(struct kind_table *t, int kind)
+{
 	int64_t c = atomic_fetch_add_explicit(&t->live_count,
 					      pending[kind].count,
 					      memory_order_relaxed) +
@@ -369,8 +378,11 @@ out:
 	return rc;
 }
 
-/* Insert a record; the site is already interned. */
-static int insert(int kind, uintptr_t handle, uint32_t site, uint64_t size)
+/* Insert a record; the site is already interned. Inlined, as remove_rec()
+ * and count_release(): a call's saving and restoring of registers was a
+ * tenth of a track and untrack pair. */
+static inline __attribute__((always_inline)) int
+insert(int kind, uintptr_t handle, uint32_t site, uint64_t size)
 {
 	struct kind_table *t = table_for(kind, true);
 	if (!t)
@@ -422,7 +434,8 @@ out:
 }
 
 /* Remove a record; returns its site (0 if absent) and size. */
-static uint32_t remove_rec(int kind, uintptr_t handle, uint64_t *size)
+static inline __attribute__((always_inline)) uint32_t
+remove_rec(int kind, uintptr_t handle, uint64_t *size)
 {
 	struct kind_table *t = table_for(kind, false);
 	if (!t)
@@ -561,7 +574,8 @@ WARD_API int ward_track(int kind, uintptr_t handle, size_t size)
 
 /* A record of size bytes at site was removed: count it released, in the
  * units it was counted acquired (heap: weighted, sample.h). */
-static void count_release(int kind, uint32_t site, uint64_t size)
+static inline __attribute__((always_inline)) void
+count_release(int kind, uint32_t site, uint64_t size)
 {
 	uint64_t count = 1, bytes = size;
 	if (kind == WARD_KIND_HEAP)
