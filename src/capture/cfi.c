@@ -452,16 +452,17 @@ static const struct rule *rule_for(uintptr_t ra)
 /*
  * The inputs a walk consumed, so that a later walk from the same place can
  * be shown to give the same stack without being done again: a walk is a
- * function of where it starts (the stack pointer, and the frame pointer if
- * a rule uses it before any frame reloads it) and of the stack words it
- * reads. Saved frame pointers are logged only when a later rule uses them:
+ * function of where it starts (the stack pointer, the return address the
+ * walk begins with, and the frame pointer if a rule uses it before any
+ * frame reloads it) and of the stack words it reads. Saved frame pointers are logged only when a later rule uses them:
  * code built without frame pointers keeps loop counters in RBP, and a
  * walk that never looks at them must not depend on them.
  */
 enum { LOG_READS = 80 };
 
 struct walk_log {
-	uintptr_t sp, bp;   /* where the walk started */
+	uintptr_t sp, bp;   /* where the walk started, */
+	uintptr_t pc;       /* from which call */
 	ward__walk_fn fn;   /* what made the id, */
 	uint32_t key, id;   /* from what */
 	uint16_t max, skip;
@@ -615,14 +616,15 @@ static bool memo_init(void)
 	return true;
 }
 
-static struct walk_log *memo_find(uintptr_t sp, uintptr_t bp, uint32_t key,
-				  ward__walk_fn fn, int max, int skip,
-				  bool rules, size_t set)
+static struct walk_log *memo_find(uintptr_t sp, uintptr_t bp, uintptr_t pc,
+				  uint32_t key, ward__walk_fn fn, int max,
+				  int skip, bool rules, size_t set)
 {
 	struct walk_log *ways = &memo[set * MEMO_WAYS];
 	for (int w = 0; w < MEMO_WAYS; w++) {
 		struct walk_log *m = &ways[w];
-		if (m->valid && m->sp == sp && m->key == key && m->fn == fn &&
+		if (m->valid && m->sp == sp && m->pc == pc && m->key == key &&
+		    m->fn == fn &&
 		    m->rules == rules && m->max == (uint16_t)max &&
 		    m->skip == (uint16_t)skip && still_valid(m, bp))
 			return m;
@@ -677,7 +679,8 @@ __attribute__((noinline)) int ward__cfi_capture(uint32_t key, int max,
 	memo_busy = true;
 	__asm__ volatile("" ::: "memory");
 	size_t set = (size_t)(((sp >> 3) * 0x9e3779b97f4a7c15ull) >> 58);
-	struct walk_log *m = memo_find(sp, bp, key, fn, max, skip, rules, set);
+	struct walk_log *m = memo_find(sp, bp, pc, key, fn, max, skip, rules,
+				       set);
 	if (m) {
 		*id = m->id;
 		__asm__ volatile("" ::: "memory");
@@ -694,6 +697,7 @@ __attribute__((noinline)) int ward__cfi_capture(uint32_t key, int max,
 	*id = fn(key, pcs, ward__unhide(pcs, n));
 	if (complete && *id) {
 		m->sp = sp;
+		m->pc = pc;
 		m->key = key;
 		m->fn = fn;
 		m->id = *id;
