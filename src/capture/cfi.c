@@ -591,15 +591,21 @@ static bool still_valid(const struct walk_log *m, uintptr_t bp)
 {
 	if (m->bp_used && m->bp != bp)
 		return false;
-	/* Four reads at a time, then a branch: the ways of a set often
+	/* Eight reads at a time, then a branch: the ways of a set often
 	 * share a start and their first frames (two callers of one
 	 * allocating function), and a way that is not the walk stops at the
 	 * first difference instead of reading the whole log. */
 	const struct walk_read *r = m->read, *end = r + m->nreads;
 #define CHANGED(k) (*(const uintptr_t *)r[k].addr ^ r[k].val)
-	for (; end - r >= 4; r += 4)
+	for (; end - r >= 8; r += 8)
+		if (CHANGED(0) | CHANGED(1) | CHANGED(2) | CHANGED(3) |
+		    CHANGED(4) | CHANGED(5) | CHANGED(6) | CHANGED(7))
+			return false;
+	if (end - r >= 4) {
 		if (CHANGED(0) | CHANGED(1) | CHANGED(2) | CHANGED(3))
 			return false;
+		r += 4;
+	}
 	uintptr_t diff = 0;
 	for (; r < end; r++)
 		diff |= CHANGED(0);
