@@ -146,6 +146,32 @@ TEST(a_block_freed_by_the_program_leaves_its_owner)
 	ASSERT_EQ(fcntl(fd, F_GETFD), -1);
 }
 
+/* A tracked resource has one owner: a second owner holding it is
+ * refused, the first's first entry and another entry alike, and only the
+ * first releases it. */
+TEST(a_resource_held_by_one_owner_is_refused_to_another)
+{
+	start();
+	ward_owner_t *a = ward_owner_new(NULL, "a");
+	ward_owner_t *b = ward_owner_new(NULL, "b");
+	int kind = ward_kind_register("held_once");
+	ASSERT_GE(kind, WARD_KIND_USER);
+	ASSERT_EQ(ward_track(kind, 1, 0), 0);
+	ASSERT_EQ(ward_track(kind, 2, 0), 0);
+	ASSERT_EQ(ward_owner_hold(a, kind, 1, mark, "a1"), 0);
+	ASSERT_EQ(ward_owner_hold(a, kind, 2, mark, "a2"), 0);
+	ASSERT_EQ(ward_owner_hold(b, kind, 1, mark, "b1"), -EEXIST);
+	ASSERT_EQ(ward_owner_hold(b, kind, 2, mark, "b2"), -EEXIST);
+	ASSERT_EQ(ward_owner_hold(a, kind, 2, mark, "a2 again"), -EEXIST);
+	ASSERT_EQ(ward_owner_hold(b, kind, 3, mark, "b3"), 0);
+	ASSERT_EQ(ward_owner_release(b), 0);
+	ASSERT_STREQ(trace, "b3 ");
+	ASSERT_EQ(ward_owner_release(a), 0);
+	ASSERT_STREQ(trace, "b3 a2 a1 ");
+	ward_untrack(kind, 1);
+	ward_untrack(kind, 2);
+}
+
 TEST(sampled_blocks_freed_by_the_program_leave_their_owner_too)
 {
 	start();

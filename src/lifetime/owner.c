@@ -89,6 +89,9 @@ static struct recent {
 	int line, made_line;
 } recent[RECENT];
 static size_t recent_next;
+_Static_assert(sizeof(((struct ward_owner *)0)->name_inline) <=
+		       sizeof(recent[0].name),
+	       "an inline name is copied whole into the ring");
 
 /* ---- The table ---------------------------------------------------------- */
 
@@ -130,8 +133,15 @@ static struct node *find(int kind, uintptr_t handle)
 	return NULL;
 }
 
+/* Put n in the table; -EEXIST when its (kind, handle) is there. */
 static int put(struct node *n)
 {
+	if (table_cap)
+		for (struct node *m = table[slot(n->kind, n->handle,
+						 table_cap)];
+		     m; m = m->next)
+			if (m->kind == n->kind && m->handle == n->handle)
+				return -EEXIST;
 	if (table_n + 1 > table_cap / 2) {
 		size_t ncap = table_cap ? table_cap * 2 : 256;
 		struct node **nt = calloc(ncap, sizeof(*nt));
@@ -419,7 +429,8 @@ ward__owner_new(ward_owner_t *parent, const char *name, const char *file,
 	ward__spin_take(&lock);
 	struct ward_owner *p = parent ? live(parent) : NULL;
 	int err = 0;
-	char why[256] = "";
+	char why[256];
+	why[0] = '\0';
 	if (parent && (!p || p->releasing)) {
 		if (p)
 			snprintf(why, sizeof(why), "owner \"%s\" (created at "
@@ -510,9 +521,13 @@ static void release_locked(struct ward_owner *o, const char *file, int line)
 		live_last = NULL;
 	struct recent *r = &recent[recent_next++ % RECENT];
 	r->owner = (uintptr_t)o;
-	size_t nl = strnlen(o->name, sizeof(r->name) - 1);
-	memcpy(r->name, o->name, nl);
-	r->name[nl] = '\0';
+	if (o->name == o->name_inline) { /* shorter than r->name */
+		memcpy(r->name, o->name_inline, sizeof(o->name_inline));
+	} else {
+		size_t nl = strnlen(o->name, sizeof(r->name) - 1);
+		memcpy(r->name, o->name, nl);
+		r->name[nl] = '\0';
+	}
 	r->made_file = o->file;
 	r->made_line = o->line;
 	r->file = file;
@@ -586,10 +601,6 @@ static int add_entry(ward_owner_t *owner, int kind, uintptr_t handle,
 	struct ward_owner *o = live(owner);
 	if (!o)
 		return refuse_dead(owner, what, file, line);
-	if (kind != KEY_PLAIN && find(kind, handle)) {
-		ward__spin_drop(&lock);
-		return -EEXIST;
-	}
 	struct entry *e = &o->first;
 	if (o->first_used) {
 		ward__in_registry++;
@@ -604,15 +615,17 @@ static int add_entry(ward_owner_t *owner, int kind, uintptr_t handle,
 	}
 	fill_entry(e, kind, handle, fn, arg);
 	int rc = 0;
-	if (kind != KEY_PLAIN) {
+	if (kind != KEY_PLAIN) { /* -EEXIST when another holds it */
 		ward__in_registry++;
 		rc = put(&e->node);
 		ward__in_registry--;
 	}
 	if (rc == 0)
 		link_entry(o, e);
-	else if (!retire(e))
+	else if (e == &o->first) { /* never linked: given back as it is */
+		o->first_used = false;
 		e = NULL;
+	}
 	ward__spin_drop(&lock);
 	if (rc < 0 && e)
 		free_entry(e);
@@ -917,8 +930,8 @@ static void close_file(void *f)
  * fails. */
 static void *hold_block(ward_owner_t *o, void *p)
 {
-	int rc = p ? ward__owner_hold(o, WARD_KIND_HEAP, (uintptr_t)p,
-				      free_block, p, "ward_owner_malloc", 0)
+	int rc = p ? add_entry(o, WARD_KIND_HEAP, (uintptr_t)p, free_block,
+			       p, "ward_owner_malloc", "?", 0)
 		   : 0;
 	if (rc < 0) {
 		ward_free(p);
