@@ -666,12 +666,12 @@ static bool table_find(uintptr_t handle, uint32_t *site, uint64_t *size)
 /*
  * Young records. Half the blocks perl and python3 free are among the last
  * four they allocated, and nearly all of sqlite3's; each such block cost
- * two cache misses in a table as large as the live set, one to place its
- * record and one to take it. So the newest YOUNG records wait aside, in
- * the order they came: a block freed while its record is there never
- * reaches the table, and the oldest goes into the table when a new
- * record needs its place. A record is placed only where it is in neither
- * (-EEXIST, as before).
+ * a placement in the table, with its shifts, and a deletion, with its
+ * backward shift, for a record about to go. So the newest YOUNG records
+ * wait aside, in the order they came: a block freed while its record is
+ * there never reaches the table, and the oldest goes into the table when
+ * a new record needs its place. A record is placed only where it is in
+ * neither (-EEXIST, as before).
  *
  * Only while the process has a single thread (glibc's
  * __libc_single_threaded, cleared before a second thread exists): the
