@@ -454,9 +454,10 @@ static const struct rule *rule_for(uintptr_t ra)
  * be shown to give the same stack without being done again: a walk is a
  * function of where it starts (the stack pointer, the return address the
  * walk begins with, and the frame pointer if a rule uses it before any
- * frame reloads it) and of the stack words it reads. Saved frame pointers are logged only when a later rule uses them:
- * code built without frame pointers keeps loop counters in RBP, and a
- * walk that never looks at them must not depend on them.
+ * frame reloads it) and of the stack words it reads. Saved frame pointers
+ * are logged only when a later rule uses them: code built without frame
+ * pointers keeps loop counters in RBP, and a walk that never looks at
+ * them must not depend on them.
  */
 enum { LOG_READS = 80 };
 
@@ -630,8 +631,8 @@ static struct walk_log *memo_find(uintptr_t sp, uintptr_t bp, uintptr_t pc,
 	for (int w = 0; w < MEMO_WAYS; w++) {
 		struct walk_log *m = &ways[w];
 		if (m->valid && m->sp == sp && m->pc == pc && m->key == key &&
-		    m->fn == fn &&
-		    m->rules == rules && m->max == (uint16_t)max &&
+		    m->fn == fn && m->rules == rules &&
+		    m->max == (uint16_t)max &&
 		    m->skip == (uint16_t)skip && still_valid(m, bp))
 			return m;
 	}

@@ -372,8 +372,9 @@ static void read_maps(struct scan *s)
 			if (*e == ' ' && hi > lo)
 				note_anon(s, lo, hi, e + 1, guard_below == lo);
 			/* A thread's stack lies right above its guard page,
-			 * which is neither readable nor writable (and holds
-			 * its thread's descriptor: note_anon). */
+			 * which is neither readable nor writable; note_anon
+			 * checks that the mapping above holds the thread's
+			 * descriptor. */
 			guard_below = *e == ' ' && e[1] == '-' && e[2] == '-'
 					      ? hi
 					      : 0;
