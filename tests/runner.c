@@ -263,17 +263,28 @@ static void to_stderr(void *opaque, const void *buf, size_t len)
 
 /* And with nothing it tracked in ward's registry still live: ward's own
  * leak check on ward's own tests. */
-static void check_no_leaks(const struct test *t, ward_leakcheck_t *lc)
+static const struct test *running;
+static ward_leakcheck_t *running_check;
+
+static void check_no_leaks(void)
 {
+	if (!running_check)
+		return;
 	ward_profile_t *leaks = NULL;
-	int n = ward_leakcheck_end(lc, &leaks);
+	int n = ward_leakcheck_end(running_check, &leaks);
+	running_check = NULL;
 	if (n > 0) {
 		fprintf(stderr, "  test %s left %d tracked resources live:\n",
-			t->name, n);
+			running->name, n);
 		ward_profile_write(leaks, WARD_FORMAT_TEXT, to_stderr, NULL);
-		ward_test__fail(t->file, t->line, "leaks");
+		ward_test__fail(running->file, running->line, "leaks");
 	}
 	ward_profile_free(leaks);
+}
+
+void ward_test_end_leak_check(void)
+{
+	check_no_leaks();
 }
 
 static int run_one(const struct test *t, int timeout)
@@ -286,10 +297,11 @@ static int run_one(const struct test *t, int timeout)
 	}
 	if (pid == 0) {
 		alarm((unsigned)timeout);
-		ward_leakcheck_t *lc = ward_leakcheck_begin();
+		running = t;
+		running_check = ward_leakcheck_begin();
 		t->fn();
 		check_clean(t);
-		check_no_leaks(t, lc);
+		check_no_leaks();
 		fflush(NULL);
 		_exit(0);
 	}

@@ -146,6 +146,11 @@ struct ward_test_spawned {
 struct ward_test_spawned ward_test_spawn(void (*fn)(void));
 void ward_test_spawned_free(struct ward_test_spawned *s);
 
+/* End the leak check the runner wraps every test in, now (it fails the
+ * test if what the test tracked so far is still live): for a test of how
+ * ward behaves where no leak check listens to releases. */
+void ward_test_end_leak_check(void);
+
 /* ward's log, captured (from any thread) into ward_test_logged from the
  * call on; the capture starts empty. */
 extern char ward_test_logged[16384];

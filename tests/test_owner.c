@@ -146,6 +146,26 @@ TEST(a_block_freed_by_the_program_leaves_its_owner)
 	ASSERT_EQ(fcntl(fd, F_GETFD), -1);
 }
 
+/* A held record the program releases itself (untracked elsewhere) leaves
+ * its owner: the owner's release does not release it again. Where no leak
+ * check listens, as in a program: owners alone hear only the releases of
+ * what an owner holds. */
+TEST(a_record_released_elsewhere_is_not_released_again)
+{
+	ward_test_end_leak_check();
+	start();
+	ward_owner_t *o = ward_owner_new(NULL, "holds");
+	int kind = ward_kind_register("released_elsewhere");
+	ASSERT_EQ(ward_track(kind, 7, 0), 0);
+	ASSERT_EQ(ward_track(kind, 8, 0), 0);
+	ASSERT_EQ(ward_owner_hold(o, kind, 7, mark, "seven"), 0);
+	ASSERT_EQ(ward_owner_hold(o, kind, 8, mark, "eight"), 0);
+	ASSERT_EQ(ward_untrack(kind, 7), 0);
+	ASSERT_EQ(ward_owner_release(o), 0);
+	ASSERT_STREQ(trace, "eight ");
+	ASSERT_EQ(ward_untrack(kind, 8), 0);
+}
+
 /* A tracked resource has one owner: a second owner holding it is
  * refused, the first's first entry and another entry alike, and only the
  * first releases it. */
@@ -346,6 +366,24 @@ TEST(the_frame_is_an_owner_released_at_its_end_and_by_a_panic)
 	ASSERT_STREQ(trace, "unwound ");
 	ward_kind_stats(WARD_KIND_HEAP, &st);
 	ASSERT_EQ(st.live_count, live);
+}
+
+/* Owners listen only to releases of what they hold; a leak check begun
+ * meanwhile still hears every release: a handle released and acquired
+ * again during the check is a new acquisition, a leak. */
+TEST(a_leak_check_hears_every_release_where_owners_listen_too)
+{
+	start();
+	ASSERT_EQ(ward_owner_release(ward_owner_new(NULL, "listening")), 0);
+	int kind = ward_kind_register("heard");
+	ASSERT_EQ(ward_track(kind, 42, 1), 0);
+	ward_leakcheck_t *lc = ward_leakcheck_begin();
+	ASSERT_EQ(ward_untrack(kind, 42), 0);
+	ASSERT_EQ(ward_track(kind, 42, 1), 0);
+	ASSERT_EQ(ward_leakcheck_end(lc, NULL), 1);
+	lc = ward_leakcheck_begin();
+	ASSERT_EQ(ward_leakcheck_end(lc, NULL), 0);
+	ASSERT_EQ(ward_untrack(kind, 42), 0);
 }
 
 /* ---- Owners are tracked: a forgotten one is a leak ------------------------ */

@@ -76,10 +76,6 @@ struct ward_owner {
 static ward__spin_t lock;
 static struct node **table;
 static size_t table_cap, table_n;
-/* How many held tracked records hash to each slot (a counting filter):
- * a release of a record no owner holds finds 0 without the lock. */
-enum { FILTER_BITS = 16 };
-static _Atomic uint16_t held_filter[1 << FILTER_BITS];
 static int owner_kind = -1;
 
 static struct recent {
@@ -101,20 +97,15 @@ static size_t slot(int kind, uintptr_t handle, size_t cap)
 	return (size_t)(h >> 17) & (cap - 1);
 }
 
-static size_t filter_slot(int kind, uintptr_t handle)
-{
-	uint64_t h = ((uint64_t)handle ^ (uint64_t)kind << 58) *
-		     0x9e3779b97f4a7c15ull;
-	return (size_t)(h >> (64 - FILTER_BITS));
-}
-
-/* Lock held: every writer holds it, so a load and a store, not a locked
- * add; readers load it without the lock. */
+/* The registry's count of held records (ward__held: a release of a
+ * record no owner holds finds 0 there without the lock). Lock held: every
+ * writer holds it, so a load and a store, not a locked add; readers load
+ * it without the lock. */
 static void filter_add(const struct node *n, int delta)
 {
 	if (n->kind < 0)
 		return;
-	_Atomic uint16_t *f = &held_filter[filter_slot(n->kind, n->handle)];
+	_Atomic uint16_t *f = ward__held_slot(n->kind, n->handle);
 	atomic_store_explicit(f,
 			      (uint16_t)(atomic_load_explicit(
 						 f, memory_order_relaxed) +
@@ -266,10 +257,8 @@ static void drop_leftover(struct entry *e);
 static void released_elsewhere(int kind, uintptr_t handle, uint32_t site)
 {
 	(void)site;
-	if (kind < 0 || !atomic_load_explicit(&held_filter[filter_slot(kind,
-								       handle)],
-					      memory_order_relaxed))
-		return; /* no owner holds it: most releases end here */
+	if (!ward__held_maybe(kind, handle))
+		return; /* no owner holds it (a leak check asked for all) */
 	ward__spin_take(&lock);
 	struct node *n = find(kind, handle);
 	struct entry *e = n ? (struct entry *)n : NULL;
@@ -380,9 +369,9 @@ static void setup(void)
 	pthread_atfork(fork_prepare, fork_done, fork_done);
 	owner_kind = ward_kind_register("owner");
 	ward__observer_add(&observer);
-	/* Wanted from now on: the filter makes a release no owner holds
-	 * cost one load. */
-	ward__observers_want(1);
+	/* Wanted from now on, for the records an owner holds: a release of
+	 * one no owner holds costs a load in ward__held. */
+	ward__observers_want_held();
 	ward__holders_set(&holders);
 }
 

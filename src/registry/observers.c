@@ -13,6 +13,7 @@
 #include "registry/registry.h"
 
 _Atomic int ward__observers_wanted;
+_Atomic uint16_t ward__held[1 << WARD__HELD_BITS];
 static struct ward__release_observer *_Atomic observers;
 
 void ward__observer_add(struct ward__release_observer *o)
@@ -27,7 +28,12 @@ void ward__observer_add(struct ward__release_observer *o)
 
 void ward__observers_want(int delta)
 {
-	atomic_fetch_add(&ward__observers_wanted, delta);
+	atomic_fetch_add(&ward__observers_wanted, 2 * delta);
+}
+
+void ward__observers_want_held(void)
+{
+	atomic_fetch_or(&ward__observers_wanted, 1);
 }
 
 void ward__observers_notify(int kind, uintptr_t handle, uint32_t site)

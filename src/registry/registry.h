@@ -230,10 +230,13 @@ void ward__registry_unlock_all(void);
 /*
  * Release observers (observers.c): what must know when a record leaves the
  * live set — leak checks, owners, pools — registers an observer once (it
- * stays registered; static storage) and raises ward__observers_wanted
- * while it wants calls, so a release costs one load when nobody listens.
- * released() runs on the releasing thread, after the record left the live
- * set, with no registry lock held.
+ * stays registered; static storage) and says which releases it wants: all
+ * of them while ward__observers_want() is raised, or only those of records
+ * a holder holds (ward__observers_want_held(), for good): those are
+ * counted in ward__held by a hash of (kind, handle), so a release costs
+ * one load when nobody listens, and a hash and a load more when only
+ * holders do and none holds it. released() runs on the releasing thread,
+ * after the record left the live set, with no registry lock held.
  */
 struct ward__release_observer {
 	void (*released)(int kind, uintptr_t handle, uint32_t site);
@@ -242,13 +245,36 @@ struct ward__release_observer {
 };
 void ward__observer_add(struct ward__release_observer *o);
 void ward__observers_want(int delta);
+void ward__observers_want_held(void);
+/* Twice the observers wanting every release, plus one if holders listen. */
 extern _Atomic int ward__observers_wanted;
 void ward__observers_notify(int kind, uintptr_t handle, uint32_t site);
 
+/* How many held records hash to each slot: written by the holder under
+ * its own lock (a load and a store), read without it. */
+enum { WARD__HELD_BITS = 16 };
+extern _Atomic uint16_t ward__held[1 << WARD__HELD_BITS];
+
+static inline _Atomic uint16_t *ward__held_slot(int kind, uintptr_t handle)
+{
+	uint64_t h = ((uint64_t)handle ^ (uint64_t)kind << 58) *
+		     0x9e3779b97f4a7c15ull;
+	return &ward__held[h >> (64 - WARD__HELD_BITS)];
+}
+
+static inline bool ward__held_maybe(int kind, uintptr_t handle)
+{
+	return kind >= 0 &&
+	       atomic_load_explicit(ward__held_slot(kind, handle),
+				    memory_order_relaxed) != 0;
+}
+
 static inline void ward__released(int kind, uintptr_t handle, uint32_t site)
 {
-	if (__builtin_expect(atomic_load_explicit(&ward__observers_wanted,
-						  memory_order_seq_cst) != 0, 0))
+	int wanted = atomic_load_explicit(&ward__observers_wanted,
+					  memory_order_seq_cst);
+	if (__builtin_expect(wanted != 0, 0) &&
+	    (wanted != 1 || ward__held_maybe(kind, handle)))
 		ward__observers_notify(kind, handle, site);
 }
 
