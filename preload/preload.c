@@ -155,8 +155,8 @@ static __thread int resolving __attribute__((tls_model("initial-exec")));
 
 static bool in_boot_arena(const void *p)
 {
-	return (const unsigned char *)p >= boot_arena &&
-	       (const unsigned char *)p < boot_arena + sizeof(boot_arena);
+	/* One compare: below the arena, the difference wraps round. */
+	return (uintptr_t)p - (uintptr_t)boot_arena < sizeof(boot_arena);
 }
 
 static void *boot_alloc(size_t n)
@@ -289,9 +289,11 @@ static void exit_arena_begin(void)
 	__atomic_store_n(&exit_on, true, __ATOMIC_RELEASE);
 }
 
+/* Its end first: NULL until the arena is made, so while the program runs
+ * every free() answers with one compare. */
 static bool in_exit_arena(const void *p)
 {
-	return (const char *)p >= exit_lo && (const char *)p < exit_hi;
+	return (const char *)p < exit_hi && (const char *)p >= exit_lo;
 }
 
 /* Whether this call is ward's own, during the exit report. */
