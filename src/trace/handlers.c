@@ -66,10 +66,9 @@ static void run(const struct sigaction *a, int sig, siginfo_t *si, void *uc)
 	}
 }
 
-/* Signals that came while the thread was in ward's bookkeeping: how many
- * (which WARD__LEAVE() reads), and each. */
+/* Signals that came while the thread was in ward's bookkeeping: each
+ * (how many: ward__trace.signal_waiting, which WARD__LEAVE() reads). */
 enum { WAITING_MAX = 16 };
-__thread int ward__signal_waiting __attribute__((tls_model("initial-exec")));
 static __thread struct {
 	int sig;
 	siginfo_t si;
@@ -87,7 +86,7 @@ static void trampoline(int sig, siginfo_t *si, void *uc)
 	if (ward__in_registry && !ward__raised_by_fault(sig, si)) {
 		/* Ordinary signals do not queue in the kernel either: one
 		 * waiting is enough. Real-time ones queue, up to the room. */
-		int n = ward__signal_waiting;
+		int n = ward__trace.signal_waiting;
 		for (int i = 0; sig < SIGRTMIN && i < n; i++)
 			if (waiting[i].sig == sig)
 				return;
@@ -97,7 +96,7 @@ static void trampoline(int sig, siginfo_t *si, void *uc)
 				waiting[n].si = *si;
 			else
 				memset(&waiting[n].si, 0, sizeof(siginfo_t));
-			ward__signal_waiting = n + 1;
+			ward__trace.signal_waiting = n + 1;
 		}
 		return;
 	}
@@ -114,7 +113,7 @@ void ward__intercept_run_waiting(void)
 		/* Take the first off with signals blocked: a handler may
 		 * add to the list. */
 		pthread_sigmask(SIG_SETMASK, &all, &before);
-		int n = ward__signal_waiting;
+		int n = ward__trace.signal_waiting;
 		if (n == 0) {
 			pthread_sigmask(SIG_SETMASK, &before, NULL);
 			return;
@@ -123,7 +122,7 @@ void ward__intercept_run_waiting(void)
 		siginfo_t si = waiting[0].si;
 		memmove(&waiting[0], &waiting[1],
 			(size_t)(n - 1) * sizeof(waiting[0]));
-		ward__signal_waiting = n - 1;
+		ward__trace.signal_waiting = n - 1;
 		struct sigaction a;
 		read_action(sig, &a);
 		/* The mask the kernel would have set for the handler. */

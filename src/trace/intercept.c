@@ -104,10 +104,10 @@ static _Atomic bool active;
 /* The process whose books these are (set at init and in a forked child). */
 static pid_t books_pid;
 
-__thread int ward__busy __attribute__((tls_model("initial-exec")));
+__thread struct ward__trace_tls ward__trace
+	__attribute__((tls_model("initial-exec")));
 void (*ward__exit_heap)(void);
 uintptr_t ward__exit_sp;
-__thread int ward__fatal_pending __attribute__((tls_model("initial-exec")));
 
 
 /* One line on standard error, without stdio (its lock may be held by the
@@ -494,7 +494,7 @@ static void snapshots_setup(const char *name)
  * program ends exactly as it would have (same signal, same core dump).
  *
  * A signal that arrives while its thread is inside the allocator or ward's
- * own bookkeeping (ward__busy) would deadlock on their locks: an
+ * own bookkeeping (ward__trace.busy) would deadlock on their locks: an
  * asynchronous one (TERM, INT, ...) is noted and acted on when the call
  * returns (WARD__LEAVE()); a fault there cannot wait, and ends the
  * program with one line saying why there is no profile.
@@ -549,9 +549,9 @@ static void on_fatal(int sig, siginfo_t *si, void *uc)
 		return;
 	}
 	if (getpid() == books_pid && atomic_load(&active)) {
-		if (ward__busy || ward__in_registry) {
+		if (ward__trace.busy || ward__in_registry) {
 			if (!fault) {
-				ward__fatal_pending = sig;
+				ward__trace.fatal_pending = sig;
 				errno = saved;
 				return;
 			}
@@ -568,16 +568,16 @@ static void on_fatal(int sig, siginfo_t *si, void *uc)
 
 void ward__intercept_after(void)
 {
-	if (ward__signal_waiting)
+	if (ward__trace.signal_waiting)
 		ward__intercept_run_waiting();
-	if (ward__fatal_pending)
+	if (ward__trace.fatal_pending)
 		ward__intercept_fatal_resume();
 }
 
 void ward__intercept_fatal_resume(void)
 {
-	int sig = ward__fatal_pending;
-	ward__fatal_pending = 0;
+	int sig = ward__trace.fatal_pending;
+	ward__trace.fatal_pending = 0;
 	report_for_signal(sig);
 	die_by(sig, false);
 }

@@ -39,22 +39,26 @@ extern void (*ward__exit_heap)(void);
  * meanwhile is acted on (profile written, program ended by it) when the
  * call is done, not while it holds their locks.
  */
-extern __thread int ward__busy __attribute__((tls_model("initial-exec")));
-extern __thread int ward__fatal_pending __attribute__((tls_model("initial-exec")));
-/* How many of the program's handlers wait for the end of the call
- * (handlers.c). */
-extern __thread int ward__signal_waiting __attribute__((tls_model("initial-exec")));
+struct ward__trace_tls {
+	int busy;           /* how deep in the interposers */
+	int fatal_pending;  /* a fatal signal held until the call ends */
+	int signal_waiting; /* how many of the program's handlers wait
+			     * for the end of the call (handlers.c) */
+};
+/* One thread-local: the interposers reach all three through one address. */
+extern __thread struct ward__trace_tls ward__trace
+	__attribute__((tls_model("initial-exec")));
 void ward__intercept_fatal_resume(void);
 void ward__intercept_run_waiting(void);
 /* What waited for the call to end: the program's handlers, then a fatal
  * signal ward holds. */
 void ward__intercept_after(void);
-#define WARD__ENTER() (ward__busy++)
+#define WARD__ENTER() (ward__trace.busy++)
 #define WARD__LEAVE()                                                         \
 	do {                                                                   \
-		if (__builtin_expect(--ward__busy == 0 &&                      \
-					     (ward__fatal_pending |            \
-					      ward__signal_waiting),           \
+		if (__builtin_expect(--ward__trace.busy == 0 &&                \
+					     (ward__trace.fatal_pending |      \
+					      ward__trace.signal_waiting),     \
 				     0))                                       \
 			ward__intercept_after();                               \
 	} while (0)
