@@ -113,7 +113,7 @@ static void filter_add(const struct node *n, int delta)
 			      memory_order_relaxed);
 }
 
-static struct node *find(int kind, uintptr_t handle)
+static inline struct node *find(int kind, uintptr_t handle)
 {
 	if (!table_cap)
 		return NULL;
@@ -127,12 +127,8 @@ static struct node *find(int kind, uintptr_t handle)
 /* Put n in the table; -EEXIST when its (kind, handle) is there. */
 static int put(struct node *n)
 {
-	if (table_cap)
-		for (struct node *m = table[slot(n->kind, n->handle,
-						 table_cap)];
-		     m; m = m->next)
-			if (m->kind == n->kind && m->handle == n->handle)
-				return -EEXIST;
+	if (find(n->kind, n->handle))
+		return -EEXIST;
 	if (table_n + 1 > table_cap / 2) {
 		size_t ncap = table_cap ? table_cap * 2 : 256;
 		struct node **nt = calloc(ncap, sizeof(*nt));

@@ -633,22 +633,25 @@ static uint32_t take_from(struct ward__zshard *s, uint32_t lo,
 	return site;
 }
 
-static uint32_t table_take(uintptr_t handle, uint64_t *size)
+/* The shard that would hold handle's record, or NULL (no zone yet). */
+static inline struct ward__zshard *shard_for(uintptr_t handle)
 {
 	struct ward__zone *z = zone_of(handle, false);
-	if (!z)
-		return 0;
-	uint32_t lo = (uint32_t)handle;
-	return take_from(ward__zshard_of(z, lo), lo, size);
+	return z ? ward__zshard_of(z, (uint32_t)handle) : NULL;
+}
+
+static uint32_t table_take(uintptr_t handle, uint64_t *size)
+{
+	struct ward__zshard *s = shard_for(handle);
+	return s ? take_from(s, (uint32_t)handle, size) : 0;
 }
 
 static bool table_find(uintptr_t handle, uint32_t *site, uint64_t *size)
 {
-	struct ward__zone *z = zone_of(handle, false);
-	if (!z)
+	struct ward__zshard *s = shard_for(handle);
+	if (!s)
 		return false;
 	uint32_t lo = (uint32_t)handle;
-	struct ward__zshard *s = ward__zshard_of(z, lo);
 
 	ward__spin_take(&s->lock);
 	uint32_t i = lookup(s, lo);
@@ -743,12 +746,8 @@ static __attribute__((noinline)) void young_flush(void)
  * (no lock to take). */
 static bool table_has(uintptr_t handle)
 {
-	struct ward__zone *z = zone_of(handle, false);
-	if (!z)
-		return false;
-	uint32_t lo = (uint32_t)handle;
-	const struct ward__zshard *s = ward__zshard_of(z, lo);
-	return lookup(s, lo) < s->cap;
+	const struct ward__zshard *s = shard_for(handle);
+	return s && lookup(s, (uint32_t)handle) < s->cap;
 }
 
 static int young_put(uintptr_t handle, uint32_t site, uint64_t size)
