@@ -336,20 +336,45 @@ __attribute__((constructor)) static void start(void)
 	ward__intercept_init();
 }
 
-EXPORT void *malloc(size_t n)
+/*
+ * The sampled mode's common call — the program's, its countdown not yet
+ * crossed — is the allocator's call between WARD__ENTER() and
+ * WARD__LEAVE() and nothing else: the rest of each interposer (the exit
+ * arena, the full mode, a sample) is out of line, so that the common call
+ * saves no registers for it. The fast paths count the bytes down before
+ * the allocator's call; the rest call ward__intercept_alloc(), which tells
+ * the cases apart.
+ */
+static inline bool program_unsampled(size_t n)
+{
+	return __builtin_expect(ward__rate() && !ward__in_registry &&
+					(ward__countdown -= (int64_t)n) > 0,
+				1);
+}
+
+static __attribute__((noinline)) void *malloc_recorded(size_t n)
 {
 	void *own;
 	if (exit_own() && (own = exit_alloc(n)))
 		return own;
 	WARD__ENTER();
 	void *p = next.malloc(n);
-	if (!ward__alloc_unsampled(n))
-		ward__intercept_alloc(p, n);
+	ward__intercept_alloc(p, n);
 	WARD__LEAVE();
 	return p;
 }
 
-EXPORT void *calloc(size_t n, size_t size)
+EXPORT void *malloc(size_t n)
+{
+	if (!program_unsampled(n))
+		return malloc_recorded(n);
+	WARD__ENTER();
+	void *p = next.malloc(n);
+	WARD__LEAVE();
+	return p;
+}
+
+static __attribute__((noinline)) void *calloc_recorded(size_t n, size_t size)
 {
 	void *own;
 	size_t total;
@@ -358,52 +383,64 @@ EXPORT void *calloc(size_t n, size_t size)
 		return own;
 	WARD__ENTER();
 	void *p = next.calloc(n, size);
-	if (!ward__alloc_unsampled(n * size))
-		ward__intercept_alloc(p, n * size);
+	ward__intercept_alloc(p, n * size);
 	WARD__LEAVE();
 	return p;
 }
 
-EXPORT void *realloc(void *old, size_t n)
+EXPORT void *calloc(size_t n, size_t size)
 {
-	if (__builtin_expect(in_boot_arena(old), 0)) {
+	if (!program_unsampled(n * size))
+		return calloc_recorded(n, size);
+	WARD__ENTER();
+	void *p = next.calloc(n, size);
+	WARD__LEAVE();
+	return p;
+}
+
+/* realloc() of a block in one of ward's own arenas. */
+static __attribute__((noinline)) void *realloc_own(void *old, size_t n)
+{
+	if (in_boot_arena(old)) {
 		/* A block dlsym() took from the arena: move it out. */
 		void *p = malloc(n);
 		if (p)
 			memcpy(p, old, n);
 		return p;
 	}
+	/* One of the exit report's: the arena's last block grows where it
+	 * lies (a buffer doubling as the profile is written: no copy, and no
+	 * pages taken twice, each new page costing a fault); another, a new
+	 * block, the old left. */
+	size_t had = *(const size_t *)(const void *)((const char *)old - 16);
+	if (n <= had)
+		return old; /* it fits: its room stays taken */
+	size_t at = (size_t)((const char *)old - 16 - exit_lo);
+	size_t end = at + exit_span(had), total = exit_span(n);
+	if (total >= n && total <= EXIT_ARENA - at &&
+	    __atomic_compare_exchange_n(&exit_used, &end, at + total, false,
+					__ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+		*(size_t *)(void *)((char *)old - 16) = n;
+		return old;
+	}
+	void *p = malloc(n);
+	if (p)
+		memcpy(p, old, had < n ? had : n);
+	return p;
+}
+
+/* counted: program_unsampled(n) was asked, and counted n down. */
+static __attribute__((noinline)) void *realloc_recorded(void *old, size_t n,
+							bool counted)
+{
 	void *own;
 	if (!old && exit_own() && (own = exit_alloc(n)))
 		return own;
-	if (__builtin_expect(in_exit_arena(old), 0)) {
-		/* One of the exit report's: the arena's last block grows
-		 * where it lies (a buffer doubling as the profile is
-		 * written: no copy, and no pages taken twice, each new page
-		 * costing a fault); another, a new block, the old left. */
-		size_t had = *(const size_t *)(const void *)((const char *)old -
-							     16);
-		if (n <= had)
-			return old; /* it fits: its room stays taken */
-		size_t at = (size_t)((const char *)old - 16 - exit_lo);
-		size_t end = at + exit_span(had), total = exit_span(n);
-		if (total >= n && total <= EXIT_ARENA - at &&
-		    __atomic_compare_exchange_n(&exit_used, &end, at + total,
-						false, __ATOMIC_RELAXED,
-						__ATOMIC_RELAXED)) {
-			*(size_t *)(void *)((char *)old - 16) = n;
-			return old;
-		}
-		void *p = malloc(n);
-		if (p)
-			memcpy(p, old, had < n ? had : n);
-		return p;
-	}
 	WARD__ENTER();
 	void *p;
 	if (!old) {
 		p = next.realloc(NULL, n);
-		if (!ward__alloc_unsampled(n))
+		if (counted || !ward__alloc_unsampled(n))
 			ward__intercept_alloc(p, n);
 		WARD__LEAVE();
 		return p;
@@ -415,11 +452,26 @@ EXPORT void *realloc(void *old, size_t n)
 		ward__intercept_free(old);
 	p = next.realloc(old, n);
 	if (p) {
-		if (!ward__alloc_unsampled(n))
+		if (counted || !ward__alloc_unsampled(n))
 			ward__intercept_alloc(p, n);
 	} else if (n && !ward__rate()) {
 		ward__intercept_alloc(old, next.usable_size(old));
 	}
+	WARD__LEAVE();
+	return p;
+}
+
+EXPORT void *realloc(void *old, size_t n)
+{
+	if (__builtin_expect(in_boot_arena(old) || in_exit_arena(old), 0))
+		return realloc_own(old, n);
+	/* The old block's page first: counted down, n is counted once. */
+	if (!ward__free_unsampled(old))
+		return realloc_recorded(old, n, false);
+	if (!program_unsampled(n))
+		return realloc_recorded(old, n, true);
+	WARD__ENTER();
+	void *p = next.realloc(old, n);
 	WARD__LEAVE();
 	return p;
 }
@@ -436,13 +488,21 @@ EXPORT void *reallocarray(void *old, size_t n, size_t size)
 	return p;
 }
 
+static __attribute__((noinline)) void free_recorded(void *p)
+{
+	WARD__ENTER();
+	ward__intercept_free(p);
+	next.free(p);
+	WARD__LEAVE();
+}
+
 EXPORT void free(void *p)
 {
 	if (__builtin_expect(in_boot_arena(p) || in_exit_arena(p), 0))
 		return;
+	if (!__builtin_expect(ward__free_unsampled(p), 1))
+		return free_recorded(p);
 	WARD__ENTER();
-	if (!ward__free_unsampled(p))
-		ward__intercept_free(p);
 	next.free(p);
 	WARD__LEAVE();
 }
