@@ -445,21 +445,23 @@ static __attribute__((noinline)) void compute(uintptr_t ra, struct rule *r)
 	r->ok = st.last ? 2 : 1;
 }
 
-static __attribute__((noinline)) bool cache_init(void)
+/* This thread's rules, made on first use; NULL when they cannot be. */
+static inline struct rule *rules_here(void)
 {
-	void *m = ward__map(sizeof(struct rule) << CACHE_BITS);
-	if (!m)
-		return false;
-	cache = m;
-	return true;
+	if (__builtin_expect(!cache, 0)) {
+		void *m = ward__map(sizeof(struct rule) << CACHE_BITS);
+		if (!m)
+			return NULL;
+		cache = m;
+	}
+	return cache;
 }
 
-static inline const struct rule *rule_for(uintptr_t ra)
+/* The rule for return address ra, from the thread's rules c. */
+static inline const struct rule *rule_for(struct rule *c, uintptr_t ra)
 {
-	if (__builtin_expect(!cache, 0) && !cache_init())
-		return NULL;
 	size_t k = (size_t)((ra * 0x9e3779b97f4a7c15ull) >> (65 - CACHE_BITS));
-	struct rule *set = &cache[k * 2];
+	struct rule *set = &c[k * 2];
 	if (set[0].pc == ra)
 		return &set[0];
 	if (set[1].pc == ra)
@@ -468,6 +470,12 @@ static inline const struct rule *rule_for(uintptr_t ra)
 	compute(ra, &set[0]);
 	return &set[0];
 }
+
+/* What a walk follows where it has no rule: the frame pointers, through
+ * code (the walk was asked for frame pointers only), or through nothing
+ * known (no memory for the rules), which ends it after its first frame. */
+static const struct rule fp_rule = { .ok = 0, .code = 1 };
+static const struct rule no_rule = { .ok = 0, .code = 0 };
 
 /*
  * The inputs a walk consumed, so that a later walk from the same place can
@@ -487,7 +495,7 @@ struct walk_log {
 	ward__walk_fn fn;   /* what made the id, */
 	uint32_t key, id;   /* from what */
 	uint16_t max, skip;
-	uint8_t nreads;
+	uint16_t nreads;    /* not a char: its stores alias nothing else */
 	bool bp_used;       /* the starting bp is an input */
 	bool rules;         /* .eh_frame rules, or frame pointers only */
 	bool valid;
@@ -498,13 +506,15 @@ struct walk_log {
 	} read[LOG_READS];
 };
 
-static inline bool log_read(struct walk_log *log, uintptr_t addr,
-			    uintptr_t val)
+/* Log a read as the nr-th of log (counted in a register by the walk,
+ * stored when it ends). */
+static inline bool log_read(struct walk_log *log, unsigned *nr,
+			    uintptr_t addr, uintptr_t val)
 {
-	if (log->nreads == LOG_READS)
+	if (*nr == LOG_READS)
 		return false;
-	log->read[log->nreads].addr = addr;
-	log->read[log->nreads++].val = val;
+	log->read[*nr].addr = addr;
+	log->read[(*nr)++].val = val;
 	return true;
 }
 
@@ -521,12 +531,17 @@ walk(uintptr_t sp, uintptr_t bp, uintptr_t pc, uintptr_t *pcs, int max,
 	uintptr_t bp_src = 0; /* where bp was loaded from; 0: the register */
 	bool bp_logged = false, ok = true;
 	int n = 0;
+	unsigned nr = log ? log->nreads : 0;
+	struct rule *rc = rules_here();
+	/* A frame's CFA lies in [lo + 8, hi] (it is read 8 bytes below): one
+	 * of len values from lo8, none when the range is empty. */
+	uintptr_t lo8 = lo + 8, len = hi >= lo8 ? hi - lo8 + 1 : 0;
 
 #define USE_BP()                                                              \
 	do {                                                                  \
 		if (log && !bp_logged) {                                      \
 			if (bp_src)                                           \
-				ok &= log_read(log, bp_src, bp);              \
+				ok &= log_read(log, &nr, bp_src, bp);              \
 			else {                                                \
 				log->bp_used = true;                          \
 				log->bp = bp;                                 \
@@ -540,12 +555,14 @@ walk(uintptr_t sp, uintptr_t bp, uintptr_t pc, uintptr_t *pcs, int max,
 		 * byte before; an interrupted context's pc is the instruction
 		 * itself, which may be its function's first (the byte before
 		 * is another function's). */
-		const struct rule *r = rule_for(first && interrupted ? pc + 1 : pc);
+		const struct rule *r =
+			rc ? rule_for(rc, first && interrupted ? pc + 1 : pc)
+			   : &no_rule;
 		/* A word that is no return address into code (a frame-pointer
 		 * chain through code built without one reads text or heap
 		 * addresses) ends the walk: it is never a frame. The first pc
 		 * is where the walk starts, code by construction. */
-		if (!first && (!r || !r->code))
+		if (!first && !r->code)
 			break;
 		if (skip > 0)
 			skip--;
@@ -555,11 +572,11 @@ walk(uintptr_t sp, uintptr_t bp, uintptr_t pc, uintptr_t *pcs, int max,
 			pcs[n++] = pc;
 		}
 		if (!rules)
-			r = NULL; /* frame pointers only */
-		if (r && r->ok == 2)
+			r = &fp_rule;
+		if (r->ok == 2)
 			break;
 		uintptr_t cfa;
-		if (r && r->ok) {
+		if (r->ok) {
 			if (r->cfa_reg == REG_RBP)
 				USE_BP();
 			cfa = (r->cfa_reg == REG_RSP ? sp : bp) + (uintptr_t)r->cfa_off;
@@ -567,14 +584,14 @@ walk(uintptr_t sp, uintptr_t bp, uintptr_t pc, uintptr_t *pcs, int max,
 			USE_BP();
 			cfa = bp + 16; /* frame-pointer convention */
 		}
-		if (cfa <= sp || cfa < lo + 8 || cfa > hi)
+		if (cfa <= sp || cfa - lo8 >= len)
 			break;
 		if (cfas && n > 0 && skip == 0)
 			cfas[n - 1] = cfa;
 		uintptr_t next_pc = *(uintptr_t *)(cfa - 8);
 		if (log)
-			ok &= log_read(log, cfa - 8, next_pc);
-		if (r && r->ok) {
+			ok &= log_read(log, &nr, cfa - 8, next_pc);
+		if (r->ok) {
 			if (r->rbp_off != NO_SAVE) {
 				uintptr_t at = cfa + (uintptr_t)(intptr_t)r->rbp_off;
 				if (at < lo || at + 8 > hi)
@@ -592,6 +609,8 @@ walk(uintptr_t sp, uintptr_t bp, uintptr_t pc, uintptr_t *pcs, int max,
 		pc = next_pc;
 	}
 #undef USE_BP
+	if (log)
+		log->nreads = (uint16_t)nr;
 	if (complete)
 		*complete = ok;
 	return n;
