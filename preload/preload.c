@@ -429,7 +429,8 @@ static __attribute__((noinline)) void *realloc_own(void *old, size_t n)
 	return p;
 }
 
-/* counted: program_unsampled(n) was asked, and counted n down. */
+/* counted: program_unsampled(n) was asked already (and counted n down
+ * where n counts): ward__intercept_alloc() alone decides. */
 static __attribute__((noinline)) void *realloc_recorded(void *old, size_t n,
 							bool counted)
 {
