@@ -45,12 +45,18 @@ enum { NO_SAVE = -32768 };
 struct rule {
 	uintptr_t pc;     /* return address this rule is for; 0 = empty */
 	int32_t cfa_off;
-	int16_t rbp_off;  /* where RBP was saved, from the CFA; NO_SAVE */
-	uint8_t cfa_reg;  /* REG_RSP or REG_RBP */
-	uint8_t ok : 2;   /* 0: no usable rule, use the frame pointer;
-			     2: outermost frame, the walk ends here */
-	uint8_t code : 1; /* an FDE covers the call: pc is a return address
-			     into code, not a stray word */
+	int16_t rbp_off;  /* where RBP was saved, from the CFA */
+	uint8_t flags;    /* RULE_*: each a test of one bit in the walk */
+};
+
+enum {
+	RULE_CODE = 1,      /* an FDE covers the call: pc is a return address
+			     * into code, not a stray word */
+	RULE_CFA = 2,       /* the CFA is a register plus cfa_off (else: no
+			     * usable rule, follow the frame pointer) */
+	RULE_CFA_RBP = 4,   /* that register is RBP (else RSP) */
+	RULE_RBP_SAVED = 8, /* RBP was saved at the CFA plus rbp_off */
+	RULE_END = 16,      /* the outermost frame: the walk ends here */
 };
 
 /*
@@ -404,11 +410,10 @@ static __attribute__((noinline)) void compute(uintptr_t ra, struct rule *r)
 {
 	struct dwarf_eh_bases bases;
 	r->pc = ra;
-	r->ok = 0;
 	ward__in_registry++;
 	const uint8_t *fde = _Unwind_Find_FDE((void *)(ra - 1), &bases);
 	ward__in_registry--;
-	r->code = fde != NULL;
+	r->flags = fde ? RULE_CODE : 0;
 	if (!fde)
 		return;
 	uint32_t len = rd32(fde);
@@ -439,10 +444,11 @@ static __attribute__((noinline)) void compute(uintptr_t ra, struct rule *r)
 	    st.cfa_off < 0 || st.cfa_off > INT32_MAX ||
 	    (st.rbp_off != NO_SAVE && (st.rbp_off < -32767 || st.rbp_off > 32767)))
 		return;
-	r->cfa_reg = st.cfa_reg;
 	r->cfa_off = (int32_t)st.cfa_off;
 	r->rbp_off = (int16_t)st.rbp_off;
-	r->ok = st.last ? 2 : 1;
+	r->flags |= RULE_CFA | (st.cfa_reg == REG_RBP ? RULE_CFA_RBP : 0) |
+		    (st.rbp_off != NO_SAVE ? RULE_RBP_SAVED : 0) |
+		    (st.last ? RULE_END : 0);
 }
 
 /* This thread's rules, made on first use; NULL when they cannot be. */
@@ -471,11 +477,9 @@ static inline const struct rule *rule_for(struct rule *c, uintptr_t ra)
 	return &set[0];
 }
 
-/* What a walk follows where it has no rule: the frame pointers, through
- * code (the walk was asked for frame pointers only), or through nothing
- * known (no memory for the rules), which ends it after its first frame. */
-static const struct rule fp_rule = { .ok = 0, .code = 1 };
-static const struct rule no_rule = { .ok = 0, .code = 0 };
+/* Where a thread has no rules (no memory for them): no frame is known
+ * to be code, and the walk ends after its first. */
+static const struct rule no_rule = { .flags = 0 };
 
 /*
  * The inputs a walk consumed, so that a later walk from the same place can
@@ -562,7 +566,8 @@ walk(uintptr_t sp, uintptr_t bp, uintptr_t pc, uintptr_t *pcs, int max,
 		 * chain through code built without one reads text or heap
 		 * addresses) ends the walk: it is never a frame. The first pc
 		 * is where the walk starts, code by construction. */
-		if (!first && !r->code)
+		unsigned f = r->flags;
+		if (!first && !(f & RULE_CODE))
 			break;
 		if (skip > 0)
 			skip--;
@@ -572,14 +577,17 @@ walk(uintptr_t sp, uintptr_t bp, uintptr_t pc, uintptr_t *pcs, int max,
 			pcs[n++] = pc;
 		}
 		if (!rules)
-			r = &fp_rule;
-		if (r->ok == 2)
+			f = RULE_CODE; /* frame pointers only */
+		if (f & RULE_END)
 			break;
 		uintptr_t cfa;
-		if (r->ok) {
-			if (r->cfa_reg == REG_RBP)
+		if (f & RULE_CFA) {
+			if (f & RULE_CFA_RBP) {
 				USE_BP();
-			cfa = (r->cfa_reg == REG_RSP ? sp : bp) + (uintptr_t)r->cfa_off;
+				cfa = bp + (uintptr_t)r->cfa_off;
+			} else {
+				cfa = sp + (uintptr_t)r->cfa_off;
+			}
 		} else {
 			USE_BP();
 			cfa = bp + 16; /* frame-pointer convention */
@@ -591,8 +599,8 @@ walk(uintptr_t sp, uintptr_t bp, uintptr_t pc, uintptr_t *pcs, int max,
 		uintptr_t next_pc = *(uintptr_t *)(cfa - 8);
 		if (log)
 			ok &= log_read(log, &nr, cfa - 8, next_pc);
-		if (r->ok) {
-			if (r->rbp_off != NO_SAVE) {
+		if (f & RULE_CFA) {
+			if (f & RULE_RBP_SAVED) {
 				uintptr_t at = cfa + (uintptr_t)(intptr_t)r->rbp_off;
 				if (at < lo || at + 8 > hi)
 					break;

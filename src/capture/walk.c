@@ -227,10 +227,15 @@ int ward__unhide(uintptr_t *pcs, int n)
 {
 	if (!hide_hi)
 		return n;
+	/* Without a branch: every pc is written where the next kept one
+	 * goes, and kept when it lies outside [hide_lo, hide_hi). */
+	uintptr_t lo = hide_lo, span = hide_hi - hide_lo;
 	int k = 0;
-	for (int i = 0; i < n; i++)
-		if (pcs[i] < hide_lo || pcs[i] >= hide_hi)
-			pcs[k++] = pcs[i];
+	for (int i = 0; i < n; i++) {
+		uintptr_t pc = pcs[i];
+		pcs[k] = pc;
+		k += pc - lo >= span;
+	}
 	return k;
 }
 
