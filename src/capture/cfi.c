@@ -545,7 +545,7 @@ walk(uintptr_t sp, uintptr_t bp, uintptr_t pc, uintptr_t *pcs, int max,
 	do {                                                                  \
 		if (log && !bp_logged) {                                      \
 			if (bp_src)                                           \
-				ok &= log_read(log, &nr, bp_src, bp);              \
+				ok &= log_read(log, &nr, bp_src, bp);         \
 			else {                                                \
 				log->bp_used = true;                          \
 				log->bp = bp;                                 \
@@ -602,7 +602,7 @@ walk(uintptr_t sp, uintptr_t bp, uintptr_t pc, uintptr_t *pcs, int max,
 		if (f & RULE_CFA) {
 			if (f & RULE_RBP_SAVED) {
 				uintptr_t at = cfa + (uintptr_t)(intptr_t)r->rbp_off;
-				if (at < lo || at + 8 > hi)
+				if (at + 8 - lo8 >= len) /* not in [lo, hi - 8] */
 					break;
 				bp = *(uintptr_t *)at;
 				bp_src = at;
