@@ -148,8 +148,12 @@ static struct next_heap next = {
 };
 
 /* The arena for what dlsym() allocates while the functions are looked up:
- * 16-byte aligned bump allocation, never freed. */
+ * 16-byte aligned bump allocation, never freed. Its pages count as holding
+ * sampled blocks (start()), so free() and realloc() meet its blocks on
+ * their slow paths only; the two leaves hold those counts when no other
+ * does (the arena may meet two 128 MiB regions). */
 static _Alignas(16) unsigned char boot_arena[64 * 1024];
+static _Atomic uint8_t boot_leaves[2][1 << WARD__LEAF_BITS];
 static size_t boot_used;
 static __thread int resolving __attribute__((tls_model("initial-exec")));
 
@@ -333,6 +337,9 @@ __attribute__((constructor)) static void start(void)
 	if (next.malloc == resolve_malloc)
 		resolve_heap();
 	ward__exit_heap = exit_arena_begin;
+	ward__sample_pages_look((uintptr_t)boot_arena,
+				(uintptr_t)boot_arena + sizeof(boot_arena),
+				boot_leaves);
 	ward__intercept_init();
 }
 
@@ -464,11 +471,13 @@ static __attribute__((noinline)) void *realloc_recorded(void *old, size_t n,
 
 EXPORT void *realloc(void *old, size_t n)
 {
-	if (__builtin_expect(in_boot_arena(old) || in_exit_arena(old), 0))
+	if (__builtin_expect(in_exit_arena(old), 0))
 		return realloc_own(old, n);
-	/* The old block's page first: counted down, n is counted once. */
+	/* The old block's page first: counted down, n is counted once. A
+	 * block of the boot arena is on a page that looks. */
 	if (!ward__free_unsampled(old))
-		return realloc_recorded(old, n, false);
+		return in_boot_arena(old) ? realloc_own(old, n)
+					  : realloc_recorded(old, n, false);
 	if (!program_unsampled(n))
 		return realloc_recorded(old, n, true);
 	WARD__ENTER();
@@ -491,6 +500,8 @@ EXPORT void *reallocarray(void *old, size_t n, size_t size)
 
 static __attribute__((noinline)) void free_recorded(void *p)
 {
+	if (in_boot_arena(p))
+		return;
 	WARD__ENTER();
 	ward__intercept_free(p);
 	next.free(p);
@@ -499,7 +510,8 @@ static __attribute__((noinline)) void free_recorded(void *p)
 
 EXPORT void free(void *p)
 {
-	if (__builtin_expect(in_boot_arena(p) || in_exit_arena(p), 0))
+	/* A block of the boot arena is on a page that looks. */
+	if (__builtin_expect(in_exit_arena(p), 0))
 		return;
 	if (!__builtin_expect(ward__free_unsampled(p), 1))
 		return free_recorded(p);

@@ -8,6 +8,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -1614,6 +1615,34 @@ TEST(sampling_estimates_and_frees_cleanly)
 	ward_kind_stats(WARD_KIND_HEAP, &st);
 	ASSERT_EQ(st.live_count, 0);
 	ASSERT_EQ(ward_track_set_sampling(0), 1024);
+}
+
+/* Pages set to always look stay so through samples taken and dropped on
+ * them, a range across two 128 MiB regions takes a leaf for each (the
+ * second from the leaves given), and the pages around it do not look. */
+TEST(pages_that_always_look_stay_looking)
+{
+	static _Atomic uint8_t leaves[2][1 << WARD__LEAF_BITS];
+	/* Address space of this test's own: 64 KiB across a region
+	 * boundary, reserved and never touched. */
+	size_t region = (size_t)4096 << WARD__LEAF_BITS;
+	char *m = mmap(NULL, 2 * region, PROT_NONE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	ASSERT_TRUE(m != MAP_FAILED);
+	uintptr_t edge = ((uintptr_t)m + region) & ~(uintptr_t)(region - 1);
+	uintptr_t lo = edge - 32768, hi = edge + 32768;
+	ASSERT_EQ(ward_track_set_sampling(1024), 0);
+	ward__sample_pages_look(lo, hi, leaves);
+	for (uintptr_t q = lo; q < hi; q += 4096)
+		ASSERT_TRUE(!ward__free_unsampled((void *)q));
+	ASSERT_TRUE(ward__free_unsampled((void *)(lo - 4096)));
+	ASSERT_TRUE(ward__free_unsampled((void *)hi));
+	ward__sample_take(lo);
+	ward__sample_drop(lo);
+	ward__sample_drop(lo);
+	ASSERT_TRUE(!ward__free_unsampled((void *)lo));
+	ASSERT_EQ(ward_track_set_sampling(0), 1024);
+	munmap(m, 2 * region);
 }
 
 TEST(reports_name_source_lines)

@@ -89,6 +89,21 @@ static void count_sampled(uintptr_t p, int delta)
 
 
 
+void ward__sample_pages_look(uintptr_t lo, uintptr_t hi,
+			     _Atomic uint8_t (*leaves)[1 << WARD__LEAF_BITS])
+{
+	for (uintptr_t p = lo & ~(uintptr_t)4095; p < hi; p += 4096) {
+		size_t top = (size_t)(p >> 12 >> LEAF_BITS) & ((1 << 20) - 1);
+		_Atomic uint8_t *none = NULL;
+		if (!atomic_load_explicit(&page_dir[top], memory_order_acquire) &&
+		    atomic_compare_exchange_strong(&page_dir[top], &none,
+						   *leaves))
+			leaves++;
+		atomic_store_explicit(page_counter(p, false), 255,
+				      memory_order_relaxed);
+	}
+}
+
 bool ward__sample_due(void)
 {
 	if (__builtin_expect(started, 1))

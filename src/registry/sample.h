@@ -51,6 +51,16 @@ static inline bool ward__page_has_sampled(uintptr_t p)
 			       memory_order_relaxed) != 0;
 }
 
+/*
+ * The pages from lo to hi always look (their counts stay at 255): the
+ * arenas whose blocks no allocator may be given, so that free() finds
+ * them on its slow path. A region of pages with no counters yet takes the
+ * next of leaves, which must hold one for every 128 MiB region the range
+ * meets (two for a range under 128 MiB); called before sampling starts.
+ */
+void ward__sample_pages_look(uintptr_t lo, uintptr_t hi,
+			     _Atomic uint8_t (*leaves)[1 << WARD__LEAF_BITS]);
+
 /* True when freeing p needs no bookkeeping (sampled mode, page clean). */
 static inline bool ward__free_unsampled(void *p)
 {
