@@ -39,7 +39,8 @@ struct ward__capture_conf {
 	bool rules; /* .eh_frame rules, or frame pointers alone */
 	int max;    /* frames at most */
 };
-extern struct ward__capture_conf ward__capture_conf;
+extern struct ward__capture_conf ward__capture_conf
+	__attribute__((visibility("hidden")));
 
 /* The calling thread's stack bounds; 0 until its first capture. */
 extern __thread uintptr_t ward__stack_lo, ward__stack_hi;

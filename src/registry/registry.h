@@ -247,13 +247,14 @@ void ward__observer_add(struct ward__release_observer *o);
 void ward__observers_want(int delta);
 void ward__observers_want_held(void);
 /* Twice the observers wanting every release, plus one if holders listen. */
-extern _Atomic int ward__observers_wanted;
+extern _Atomic int ward__observers_wanted __attribute__((visibility("hidden")));
 void ward__observers_notify(int kind, uintptr_t handle, uint32_t site);
 
 /* How many held records hash to each slot: written by the holder under
  * its own lock (a load and a store), read without it. */
 enum { WARD__HELD_BITS = 16 };
-extern _Atomic uint16_t ward__held[1 << WARD__HELD_BITS];
+extern _Atomic uint16_t ward__held[1 << WARD__HELD_BITS]
+	__attribute__((visibility("hidden")));
 
 static inline _Atomic uint16_t *ward__held_slot(int kind, uintptr_t handle)
 {

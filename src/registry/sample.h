@@ -11,8 +11,10 @@
 #include <stdint.h>
 
 /* Mean bytes between heap samples, 0 when every block is recorded. Set
- * by one thread while others read it: read it through ward__rate(). */
-extern _Atomic uint64_t ward__sample_rate;
+ * by one thread while others read it: read it through ward__rate().
+ * Declared hidden, as it is defined: read where it lies, not through an
+ * address loaded first (the interposers read it on every call). */
+extern _Atomic uint64_t ward__sample_rate __attribute__((visibility("hidden")));
 
 static inline uint64_t ward__rate(void)
 {
@@ -37,7 +39,8 @@ static inline bool ward__alloc_unsampled(size_t n)
 }
 
 enum { WARD__LEAF_BITS = 15 };
-extern _Atomic(_Atomic uint8_t *) ward__page_dir[1 << 20];
+extern _Atomic(_Atomic uint8_t *) ward__page_dir[1 << 20]
+	__attribute__((visibility("hidden")));
 
 /* Whether the page of p holds a live sampled block. */
 static inline bool ward__page_has_sampled(uintptr_t p)
