@@ -50,20 +50,17 @@ static int64_t draw_distance(void)
  */
 enum { LEAF_BITS = WARD__LEAF_BITS };
 _Atomic(_Atomic uint8_t *) ward__page_dir[1 << 20];
-#define page_dir ward__page_dir
 
 static _Atomic uint8_t *page_counter(uintptr_t p, bool create)
 {
-	uint64_t page = p >> 12;
-	size_t top = (size_t)(page >> LEAF_BITS) & ((1 << 20) - 1);
-	_Atomic uint8_t *leaf = atomic_load_explicit(&page_dir[top],
-						     memory_order_acquire);
+	_Atomic(_Atomic uint8_t *) *at = ward__page_leaf_of(p);
+	_Atomic uint8_t *leaf = atomic_load_explicit(at, memory_order_acquire);
 	if (!leaf && create) {
 		void *m = ward__map(1 << LEAF_BITS);
 		if (!m)
 			return NULL;
 		_Atomic uint8_t *expected = NULL;
-		if (atomic_compare_exchange_strong(&page_dir[top], &expected,
+		if (atomic_compare_exchange_strong(at, &expected,
 						   (_Atomic uint8_t *)m))
 			leaf = m;
 		else {
@@ -71,7 +68,7 @@ static _Atomic uint8_t *page_counter(uintptr_t p, bool create)
 			leaf = expected;
 		}
 	}
-	return leaf ? &leaf[page & ((1 << LEAF_BITS) - 1)] : NULL;
+	return leaf ? &leaf[ward__page_in_leaf(p)] : NULL;
 }
 
 static void count_sampled(uintptr_t p, int delta)
@@ -93,11 +90,10 @@ void ward__sample_pages_look(uintptr_t lo, uintptr_t hi,
 			     _Atomic uint8_t (*leaves)[1 << WARD__LEAF_BITS])
 {
 	for (uintptr_t p = lo & ~(uintptr_t)4095; p < hi; p += 4096) {
-		size_t top = (size_t)(p >> 12 >> LEAF_BITS) & ((1 << 20) - 1);
+		_Atomic(_Atomic uint8_t *) *at = ward__page_leaf_of(p);
 		_Atomic uint8_t *none = NULL;
-		if (!atomic_load_explicit(&page_dir[top], memory_order_acquire) &&
-		    atomic_compare_exchange_strong(&page_dir[top], &none,
-						   *leaves))
+		if (!atomic_load_explicit(at, memory_order_acquire) &&
+		    atomic_compare_exchange_strong(at, &none, *leaves))
 			leaves++;
 		atomic_store_explicit(page_counter(p, false), 255,
 				      memory_order_relaxed);

@@ -42,16 +42,25 @@ enum { WARD__LEAF_BITS = 15 };
 extern _Atomic(_Atomic uint8_t *) ward__page_dir[1 << 20]
 	__attribute__((visibility("hidden")));
 
+/* The directory's entry for the leaf that counts p's page, and the
+ * page's place in that leaf. */
+static inline _Atomic(_Atomic uint8_t *) *ward__page_leaf_of(uintptr_t p)
+{
+	return &ward__page_dir[(p >> 12 >> WARD__LEAF_BITS) & ((1 << 20) - 1)];
+}
+
+static inline size_t ward__page_in_leaf(uintptr_t p)
+{
+	return (size_t)(p >> 12) & ((1 << WARD__LEAF_BITS) - 1);
+}
+
 /* Whether the page of p holds a live sampled block. */
 static inline bool ward__page_has_sampled(uintptr_t p)
 {
-	uint64_t page = p >> 12;
-	_Atomic uint8_t *leaf = atomic_load_explicit(
-		&ward__page_dir[(page >> WARD__LEAF_BITS) & ((1 << 20) - 1)],
-		memory_order_acquire);
-	return leaf && atomic_load_explicit(
-			       &leaf[page & ((1 << WARD__LEAF_BITS) - 1)],
-			       memory_order_relaxed) != 0;
+	_Atomic uint8_t *leaf = atomic_load_explicit(ward__page_leaf_of(p),
+						     memory_order_acquire);
+	return leaf && atomic_load_explicit(&leaf[ward__page_in_leaf(p)],
+					    memory_order_relaxed) != 0;
 }
 
 /*
