@@ -165,6 +165,45 @@ static void take(struct node *n)
 		}
 }
 
+/* Released owners' memory, kept for the next owners (lock held): making
+ * and releasing an owner then costs no malloc and free. Only an owner's
+ * memory comes back here, once its record is gone; a released owner's
+ * address is still refused by live() until it is an owner again, as
+ * malloc reusing it would have made it. */
+enum { SPARE = 64 };
+static struct ward_owner *spare;
+static unsigned nspare;
+
+static struct ward_owner *take_spare(void)
+{
+	ward__spin_take(&lock);
+	struct ward_owner *o = spare;
+	if (o) {
+		spare = o->older;
+		nspare--;
+	}
+	ward__spin_drop(&lock);
+	return o;
+}
+
+static void give_back(struct ward_owner *o)
+{
+	ward__in_registry++;
+	if (o->name != o->name_inline)
+		free(o->name);
+	ward__spin_take(&lock);
+	bool kept = nspare < SPARE;
+	if (kept) {
+		o->older = spare;
+		spare = o;
+		nspare++;
+	}
+	ward__spin_drop(&lock);
+	if (!kept)
+		free(o);
+	ward__in_registry--;
+}
+
 /* The owner last found live (lock held to read or write it): the next
  * call is most often for the same owner, and then costs one compare, not
  * a probe of the table. Cleared when that owner is released, before its
@@ -379,8 +418,10 @@ ward__owner_new(ward_owner_t *parent, const char *name, const char *file,
 	if (!name)
 		name = "owner";
 	size_t nlen = strlen(name);
+	struct ward_owner *o = take_spare();
 	ward__in_registry++;
-	struct ward_owner *o = malloc(sizeof(*o));
+	if (!o)
+		o = malloc(sizeof(*o));
 	char *copy = nlen < sizeof(o->name_inline) ? NULL : strdup(name);
 	ward__in_registry--;
 	if (!o || (nlen >= sizeof(o->name_inline) && !copy)) {
@@ -520,11 +561,7 @@ static void release_locked(struct ward_owner *o, const char *file, int line)
 	ward__spin_drop(&lock);
 	if (owner_kind >= 0)
 		ward__untrack(owner_kind, (uintptr_t)o);
-	ward__in_registry++;
-	if (o->name != o->name_inline)
-		free(o->name);
-	free(o);
-	ward__in_registry--;
+	give_back(o);
 }
 
 WARD_API int ward__owner_release(ward_owner_t *owner, const char *file,
