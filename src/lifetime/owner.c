@@ -124,30 +124,36 @@ static inline struct node *find(int kind, uintptr_t handle)
 	return NULL;
 }
 
+static int grow(void)
+{
+	size_t ncap = table_cap ? table_cap * 2 : 256;
+	struct node **nt = calloc(ncap, sizeof(*nt));
+	if (!nt)
+		return -ENOMEM;
+	for (size_t i = 0; i < table_cap; i++)
+		for (struct node *m = table[i], *next; m; m = next) {
+			next = m->next;
+			size_t k = slot(m->kind, m->handle, ncap);
+			m->next = nt[k];
+			nt[k] = m;
+		}
+	free(table);
+	table = nt;
+	table_cap = ncap;
+	return 0;
+}
+
 /* Put n in the table; -EEXIST when its (kind, handle) is there. */
 static int put(struct node *n)
 {
-	if (find(n->kind, n->handle))
-		return -EEXIST;
-	if (table_n + 1 > table_cap / 2) {
-		size_t ncap = table_cap ? table_cap * 2 : 256;
-		struct node **nt = calloc(ncap, sizeof(*nt));
-		if (!nt)
-			return -ENOMEM;
-		for (size_t i = 0; i < table_cap; i++)
-			for (struct node *m = table[i], *next; m; m = next) {
-				next = m->next;
-				size_t k = slot(m->kind, m->handle, ncap);
-				m->next = nt[k];
-				nt[k] = m;
-			}
-		free(table);
-		table = nt;
-		table_cap = ncap;
-	}
-	size_t k = slot(n->kind, n->handle, table_cap);
-	n->next = table[k];
-	table[k] = n;
+	if (table_n + 1 > table_cap / 2 && grow() < 0)
+		return -ENOMEM;
+	struct node **head = &table[slot(n->kind, n->handle, table_cap)];
+	for (const struct node *m = *head; m; m = m->next)
+		if (m->kind == n->kind && m->handle == n->handle)
+			return -EEXIST;
+	n->next = *head;
+	*head = n;
 	table_n++;
 	filter_add(n, 1);
 	return 0;
