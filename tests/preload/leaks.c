@@ -629,7 +629,7 @@ NOINLINE void leak_before_signal(void)
 		KEEP(malloc(111));
 }
 
-/* Leaks, then dies by a signal (how, by the argument). */
+/* Leaks, then dies by a signal or an exit (how, by the argument). */
 NOINLINE void leak_die(const char *how)
 {
 	leak_before_signal();
@@ -642,6 +642,8 @@ NOINLINE void leak_die(const char *how)
 		abort();
 	else if (strcmp(how, "quick_exit") == 0)
 		quick_exit(3);
+	else if (strcmp(how, "raw_exit") == 0) /* no exit handlers run */
+		syscall(SYS_exit_group, 5);
 	pause();
 }
 

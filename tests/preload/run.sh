@@ -799,6 +799,24 @@ if [ "$st" = 3 ] && grep -q "no profile from .*statically linked" "$work/e1"; th
 else
 	bad "a static program: one line why there is no profile, --fail-on-leak exits 3" "status $st: $(cat "$work/e1")"
 fi
+# A program that runs another in its place without LD_PRELOAD: the line
+# names the program it ended as, not a raw exit; one that makes the raw
+# exit system call itself is told apart.
+"$ward" run -o "$work/exec.pb.gz" -- env -i "$(command -v true)" 2>"$work/e1"
+st=$?
+if [ "$st" = 0 ] && [ "$(grep -c "no profile" "$work/e1")" = 1 ] &&
+	grep -q "no profile from env: it ended as true: a program run in its place (exec)" "$work/e1"; then
+	ok "an exec that drops LD_PRELOAD: the line names the program it ended as"
+else
+	bad "an exec that drops LD_PRELOAD: the line names the program it ended as" "status $st: $(cat "$work/e1")"
+fi
+"$ward" run -o "$work/raw.pb.gz" -- "$leaks" die raw_exit >/dev/null 2>"$work/e1"
+st=$?
+if [ "$st" = 5 ] && grep -q "no profile from .*: it ended without running its exit handlers" "$work/e1"; then
+	ok "a raw exit system call: the line says so"
+else
+	bad "a raw exit system call: the line says so" "status $st: $(cat "$work/e1")"
+fi
 
 # Output paths: resolved once, before the program can chdir(); '%' taken
 # as it is; long paths whole.
@@ -1057,7 +1075,7 @@ status_is "ward watch: an endpoint that does not answer is one line, status 2" 2
 	"$(cat "$work/watch.err")"
 
 # Every check above ran (one that did not is a failure too).
-planned=151
+planned=153
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"

@@ -1050,8 +1050,11 @@ static bool elf_is_static(const char *path)
 	return !interp;
 }
 
-/* Why a program that was traced wrote no profile, in a few words. */
-static const char *why_no_profile(const char *program, int st)
+/* Why a program that was traced wrote no profile, in a few words; ended_as
+ * is the name the process had when it ended (its /proc comm, "" if
+ * unknown). */
+static const char *why_no_profile(const char *program, const char *ended_as,
+				  int st)
 {
 	static char why[256];
 	if (WIFSIGNALED(st)) {
@@ -1084,8 +1087,42 @@ static const char *why_no_profile(const char *program, int st)
 		       "for it";
 	if (found && elf_is_static(found))
 		return "it is statically linked: LD_PRELOAD cannot reach it";
+	/* The kernel names a process after the file it last ran (cut to 15
+	 * bytes): another name means it ran another program in its place,
+	 * which ward did not reach (it would have written the profile). */
+	const char *base = strrchr(program, '/');
+	base = base ? base + 1 : program;
+	if (*ended_as && strncmp(base, ended_as, 15) != 0) {
+		snprintf(why, sizeof(why), "it ended as %s: a program run in "
+			 "its place (exec) that ward did not reach (its "
+			 "environment dropped LD_PRELOAD, or it is static or "
+			 "setuid)", ended_as);
+		return why;
+	}
 	return "it ended without running its exit handlers (a raw exit "
 	       "system call, or a runtime that bypasses exit())";
+}
+
+/* Once pid has ended, before it is reaped: the name it ended with (its
+ * /proc comm, which a zombie keeps), "" if that cannot be read. */
+static void ended_name(pid_t pid, char *buf, size_t len)
+{
+	siginfo_t si;
+	buf[0] = '\0';
+	while (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT) < 0)
+		if (errno != EINTR)
+			return;
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	ssize_t n = read(fd, buf, len - 1);
+	close(fd);
+	n = n < 0 ? 0 : n;
+	while (n > 0 && buf[n - 1] == '\n')
+		n--;
+	buf[n] = '\0';
 }
 
 /* ward run passes these signals on to the program and waits for it to
@@ -1350,7 +1387,8 @@ static int spawn_traced(char **program, struct run_env *env,
  * there is none, and the --fail-on-leak verdict. Returns ward run's
  * status. */
 static int run_verdict(const struct run_opts *o, const char *program,
-		       pid_t pid, int st, bool have, bool exec_failed)
+		       const char *ended_as, pid_t pid, int st, bool have,
+		       bool exec_failed)
 {
 	int status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 	/* Read once: the report and the verdict see the same suppressions.
@@ -1387,7 +1425,7 @@ static int run_verdict(const struct run_opts *o, const char *program,
 		fprintf(stderr, "ward: profile written to %s\n", o->out);
 	else if (!have && !exec_failed)
 		fprintf(stderr, "ward: no profile from %s: %s\n", program,
-			why_no_profile(program, st));
+			why_no_profile(program, ended_as, st));
 	/* Children that followed forks wrote OUT.PID; they stay. */
 
 	if (o->fail_on_leak && status == 0 && !have) {
@@ -1466,11 +1504,14 @@ static int cmd_run(int argc, char **argv)
 		fprintf(stderr, "ward: run: cannot run %s: %s\n", argv[i],
 			strerror(exec_errno));
 	int st;
+	char ended_as[32];
+	ended_name(pid, ended_as, sizeof(ended_as));
 	while (waitpid(pid, &st, 0) < 0)
 		if (errno != EINTR)
 			die("run: waitpid: %s", strerror(errno));
 	bool have = written_since(o.out, &before, existed);
-	return run_verdict(&o, argv[i], pid, st, have, exec_errno != 0);
+	return run_verdict(&o, argv[i], ended_as, pid, st, have,
+			   exec_errno != 0);
 }
 
 /* Where source positions are kept between runs: $WARD_CACHE_DIR (empty:
