@@ -616,12 +616,16 @@ static void scan_root(struct scan *s, uintptr_t lo, uintptr_t hi)
 		scan_range(s, lo, hi, 1);
 }
 
-/* Scan [lo, hi) as a root, less the live blocks in it. */
+/* Scan [lo, hi) as a root, less the live blocks in it: those starting
+ * in it, and the one lo may lie in (scan_gaps() asks a page at a time,
+ * and a block of many pages is no root on any of them). */
 static void scan_blocks_out(struct scan *s, uintptr_t lo, uintptr_t hi)
 {
 	uintptr_t at = lo;
-	for (size_t k = first_block_from(s, lo); k < s->n && s->b[k].start < hi;
-	     k++) {
+	size_t k = first_block_from(s, lo);
+	if (k > 0 && s->b[k - 1].end > at)
+		at = s->b[k - 1].end;
+	for (; k < s->n && s->b[k].start < hi; k++) {
 		if (s->b[k].start > at)
 			scan_range(s, at, s->b[k].start, 1);
 		if (s->b[k].end > at)

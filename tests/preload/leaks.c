@@ -892,6 +892,27 @@ NOINLINE void leak_own_arena(void)
 		arena[1000 + i * 100] = held_in_own_arena();
 }
 
+/* A large block (glibc maps it on its own) lost with pointers past its
+ * first page: what only it points to is indirectly lost, as valgrind
+ * says, however many pages into it the pointers lie. */
+NOINLINE void *held_by_big_table(void)
+{
+	return malloc(48);
+}
+
+NOINLINE void **leak_big_table(void)
+{
+	return calloc(1 << 16, sizeof(void *)); /* 512 KiB */
+}
+
+NOINLINE void leak_big_lost(void)
+{
+	void **volatile t = leak_big_table();
+	for (int i = 0; i < 10; i++)
+		t[4096 + i * 6000] = held_by_big_table();
+	t = NULL;
+}
+
 /* Memory the program maps right above an inaccessible region that is no
  * thread's guard page (the tracer's reserved address space, a reservation
  * of a megabyte and more, a page the program itself made inaccessible
@@ -1054,6 +1075,8 @@ int main(int argc, char **argv)
 		leak_dlopen(argv[2]);
 	else if (strcmp(what, "own_arena") == 0)
 		leak_own_arena();
+	else if (strcmp(what, "big_lost") == 0)
+		leak_big_lost();
 	else if (strcmp(what, "above_reservation") == 0)
 		leak_above_reservation();
 	else if (strcmp(what, "past_freed_chunk") == 0)

@@ -255,6 +255,11 @@ expect_site "new T[0]: a pointer just past its count keeps it" "$work/new0.pb.gz
 run_leaks own_arena
 expect_site "what the program's own mapped memory points to is still reachable" \
 	"$work/own_arena.pb.gz" held_in_own_arena heap/reachable "5 615"
+run_leaks big_lost
+expect_site "a lost block of many pages is definitely lost" \
+	"$work/big_lost.pb.gz" leak_big_table heap/definite "1 524288"
+expect_site "what only a lost block of many pages points to is indirectly lost" \
+	"$work/big_lost.pb.gz" held_by_big_table heap/indirect "10 480"
 # glibc's heaps other than the main one are no root (a freed chunk keeps
 # stale pointers), and only they are taken for one.
 run_leaks past_freed_chunk
@@ -1075,7 +1080,7 @@ status_is "ward watch: an endpoint that does not answer is one line, status 2" 2
 	"$(cat "$work/watch.err")"
 
 # Every check above ran (one that did not is a failure too).
-planned=153
+planned=155
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
