@@ -913,6 +913,44 @@ NOINLINE void leak_big_lost(void)
 	t = NULL;
 }
 
+/* Large blocks that hold the only pointers to others, deep inside them,
+ * in a chain a global holds and in one nothing holds: whatever order the
+ * scan reads large blocks in, each is found as it is. */
+void **volatile large_chain_kept;
+
+NOINLINE void *large_held_small(void)
+{
+	return malloc(40);
+}
+
+NOINLINE void **large_link(size_t bytes)
+{
+	return calloc(bytes / sizeof(void *), sizeof(void *));
+}
+
+/* A chain of n large blocks of growing sizes, each holding the next and a
+ * small block near its end. */
+static void **large_chain(int n)
+{
+	void **head = NULL;
+	for (int i = n; i-- > 0;) {
+		size_t bytes = ((size_t)64 << 10) + (size_t)i * (96 << 10);
+		void **b = large_link(bytes);
+		size_t words = bytes / sizeof(void *);
+		b[words / 2] = head;
+		b[words - 3] = large_held_small();
+		head = b;
+	}
+	return head;
+}
+
+NOINLINE void leak_large_chains(void)
+{
+	large_chain_kept = large_chain(12);
+	void **volatile lost = large_chain(8);
+	lost = NULL;
+}
+
 /* Memory the program maps right above an inaccessible region that is no
  * thread's guard page (the tracer's reserved address space, a reservation
  * of a megabyte and more, a page the program itself made inaccessible
@@ -1077,6 +1115,8 @@ int main(int argc, char **argv)
 		leak_own_arena();
 	else if (strcmp(what, "big_lost") == 0)
 		leak_big_lost();
+	else if (strcmp(what, "large_chains") == 0)
+		leak_large_chains();
 	else if (strcmp(what, "above_reservation") == 0)
 		leak_above_reservation();
 	else if (strcmp(what, "past_freed_chunk") == 0)

@@ -260,6 +260,17 @@ expect_site "a lost block of many pages is definitely lost" \
 	"$work/big_lost.pb.gz" leak_big_table heap/definite "1 524288"
 expect_site "what only a lost block of many pages points to is indirectly lost" \
 	"$work/big_lost.pb.gz" held_by_big_table heap/indirect "10 480"
+run_leaks large_chains
+expect_site "large blocks a global's chain holds are still reachable" \
+	"$work/large_chains.pb.gz" large_link heap/reachable "12 7274496"
+expect_site "a lost chain of large blocks: its head definitely lost" \
+	"$work/large_chains.pb.gz" large_link heap/definite "1 65536"
+expect_site "a lost chain of large blocks: the rest indirectly lost" \
+	"$work/large_chains.pb.gz" large_link heap/indirect "7 3211264"
+expect_site "small blocks only large blocks hold: reachable or lost with them" \
+	"$work/large_chains.pb.gz" large_held_small heap "20 800"
+expect_site "small blocks only a lost chain of large blocks holds are indirectly lost" \
+	"$work/large_chains.pb.gz" large_held_small heap/indirect "8 320"
 # glibc's heaps other than the main one are no root (a freed chunk keeps
 # stale pointers), and only they are taken for one.
 run_leaks past_freed_chunk
@@ -1080,7 +1091,7 @@ status_is "ward watch: an endpoint that does not answer is one line, status 2" 2
 	"$(cat "$work/watch.err")"
 
 # Every check above ran (one that did not is a failure too).
-planned=155
+planned=160
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
