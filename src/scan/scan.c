@@ -798,6 +798,73 @@ static int root_object(struct dl_phdr_info *info, size_t size, void *arg)
 	return 0;
 }
 
+/*
+ * glibc malloc's main arena (its malloc_state, in libc's data) names
+ * chunks by their headers: the top chunk, the first and last free chunk
+ * of each bin. A chunk's header lies in the last 8 bytes of the block
+ * before it whenever that block's size leaves them to it (malloc(24),
+ * malloc(100): half of all sizes), so the arena, read as a root, holds the
+ * block just before the top chunk or a free chunk it names: such a block,
+ * lost, read as still reachable. The arena holds no pointer of the
+ * program's: its words are taken out of the roots.
+ *
+ * Found by what it holds (libc keeps it static, under no symbol): a word
+ * naming the top chunk, the chunk whose size reaches the program break,
+ * and 16 bytes on the 127 bins, each empty (naming itself) or naming
+ * chunks below the break. glibc lays the state out so since 2.26 (top at
+ * 96, bins at 112, 2,200 bytes); another layout does not match, and the
+ * arena stays a root.
+ */
+enum { ARENA_TOP = 96, ARENA_BINS = 112, ARENA_NBINS = 127, ARENA_SIZE = 2200 };
+
+WARD__READS_ANYTHING
+static bool is_main_arena(uintptr_t a, uintptr_t heap_lo, uintptr_t brk)
+{
+	bool empty = false;
+	for (int k = 0; k < ARENA_NBINS; k++) {
+		uintptr_t bin = a + ARENA_BINS + 16 * (uintptr_t)k;
+		uintptr_t fd = ((const uintptr_t *)bin)[0];
+		uintptr_t bk = ((const uintptr_t *)bin)[1];
+		if (fd == bin - 16 && bk == bin - 16)
+			empty = true;
+		else if (fd < heap_lo || fd >= brk || bk < heap_lo || bk >= brk)
+			return false;
+	}
+	return empty;
+}
+
+WARD__READS_ANYTHING
+static void drop_main_arena(struct scan *s)
+{
+	uintptr_t brk = (uintptr_t)sbrk(0), heap_lo = 0;
+	for (size_t i = 0; i < s->nmaps; i++)
+		if (s->maps[i].lo < brk && brk <= s->maps[i].hi)
+			heap_lo = s->maps[i].lo;
+	if (!heap_lo)
+		return;
+	for (size_t r = 0; r < s->nroots; r++) {
+		uintptr_t lo = s->roots[r].lo, hi = s->roots[r].hi;
+		if (!readable(s, lo, hi, NULL))
+			continue;
+		for (uintptr_t x = (lo + ARENA_TOP + 7) & ~(uintptr_t)7;
+		     x + ARENA_SIZE - ARENA_TOP <= hi; x += 8) {
+			uintptr_t top = *(const uintptr_t *)x, head[2];
+			if (top < heap_lo || top >= brk || brk - top < 16 ||
+			    (top & 15) ||
+			    !read_words(s, head, top, 2) ||
+			    top + (head[1] & ~(uintptr_t)7) != brk ||
+			    !is_main_arena(x - ARENA_TOP, heap_lo, brk))
+				continue;
+			uintptr_t a = x - ARENA_TOP;
+			s->roots[r].hi = a;
+			if (a + ARENA_SIZE < hi && s->nroots < MAX_ROOTS)
+				s->roots[s->nroots++] =
+					(struct range){ a + ARENA_SIZE, hi };
+			return;
+		}
+	}
+}
+
 static void thread_tp(uintptr_t h, uint32_t site, uint64_t size, void *opaque)
 {
 	struct scan *s = opaque;
@@ -899,6 +966,7 @@ static void mark(struct scan *s, const struct ward__scan_self *self,
 		 const struct ward__stopped *threads, int nthreads)
 {
 	read_maps(s);
+	drop_main_arena(s);
 	s->cur_root = WARD__ROOT_GLOBAL;
 	for (size_t i = 0; i < s->nroots; i++)
 		if (readable(s, s->roots[i].lo, s->roots[i].hi, NULL))

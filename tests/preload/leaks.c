@@ -951,6 +951,39 @@ NOINLINE void leak_large_chains(void)
 	lost = NULL;
 }
 
+/* Lost blocks whose last 8 bytes hold the next chunk's header, glibc's
+ * top chunk or a free chunk its main arena names (sizes 8 past a multiple
+ * of 16): definitely lost, as valgrind says; the arena is no root. Exits
+ * 4 when the blocks did not land where the case needs them. */
+void *volatile arena_guard;
+
+NOINLINE void *lost_before_top(void)
+{
+	return malloc(100008);
+}
+
+NOINLINE void *lost_before_free_chunk(void)
+{
+	return malloc(104);
+}
+
+NOINLINE void leak_arena_neighbours(void)
+{
+	char *volatile a = lost_before_top();
+	/* The top chunk's header is a's last 8 bytes. */
+	const size_t *top = (const size_t *)(a + 100000);
+	if ((char *)top + (top[1] & ~(size_t)7) != (char *)sbrk(0))
+		exit(4);
+	a = NULL;
+	char *volatile b = lost_before_free_chunk();
+	char *big = malloc(3000); /* past the tcache: freed into a bin */
+	arena_guard = malloc(40); /* keeps it from the top chunk */
+	if (big != b + 112)
+		exit(4);
+	free(big);
+	b = NULL;
+}
+
 /* Memory the program maps right above an inaccessible region that is no
  * thread's guard page (the tracer's reserved address space, a reservation
  * of a megabyte and more, a page the program itself made inaccessible
@@ -1117,6 +1150,8 @@ int main(int argc, char **argv)
 		leak_big_lost();
 	else if (strcmp(what, "large_chains") == 0)
 		leak_large_chains();
+	else if (strcmp(what, "arena_neighbours") == 0)
+		leak_arena_neighbours();
 	else if (strcmp(what, "above_reservation") == 0)
 		leak_above_reservation();
 	else if (strcmp(what, "past_freed_chunk") == 0)

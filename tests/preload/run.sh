@@ -271,6 +271,13 @@ expect_site "small blocks only large blocks hold: reachable or lost with them" \
 	"$work/large_chains.pb.gz" large_held_small heap "20 800"
 expect_site "small blocks only a lost chain of large blocks holds are indirectly lost" \
 	"$work/large_chains.pb.gz" large_held_small heap/indirect "8 320"
+run_leaks arena_neighbours
+status_is "the arena's neighbours landed where the case needs them" 0 $? \
+	"$(cat "$work/arena_neighbours.err")"
+expect_site "a lost block just below glibc's top chunk is definitely lost" \
+	"$work/arena_neighbours.pb.gz" lost_before_top heap/definite "1 100008"
+expect_site "a lost block just below a free chunk the arena names is definitely lost" \
+	"$work/arena_neighbours.pb.gz" lost_before_free_chunk heap/definite "1 104"
 # glibc's heaps other than the main one are no root (a freed chunk keeps
 # stale pointers), and only they are taken for one.
 run_leaks past_freed_chunk
@@ -1093,7 +1100,7 @@ status_is "ward watch: an endpoint that does not answer is one line, status 2" 2
 	"$(cat "$work/watch.err")"
 
 # Every check above ran (one that did not is a failure too).
-planned=160
+planned=163
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
