@@ -132,7 +132,8 @@ static void read_inherited(void)
 struct block {
 	uintptr_t start, end; /* end: start + size, or start + 1 for size 0 */
 	uint32_t site;
-	uint8_t state; /* 0 unreached, 1 reachable, 2 pointed to by lost */
+	uint8_t state; /* 0 unreached, 1 reachable, 2 pointed to by lost
+			* (3 while lost cycles are headed) */
 	bool empty;    /* of size 0 (reported so) */
 	uint8_t root;  /* reachable: the kind of root its chain starts at */
 };
@@ -621,6 +622,13 @@ static void scan_words(struct scan *s, const uintptr_t *w, size_t n,
 		if (v < s->b[0].start || v >= s->b[s->n - 1].end)
 			continue;
 		struct block *b = find(s, v);
+		if (b && state == 3) { /* lost, and now headed */
+			if (b->state == 2) {
+				b->state = 3;
+				queue(s, (size_t)(b - s->b));
+			}
+			continue;
+		}
 		if (!b || b->state == 1 || (b->state == 2 && state == 2))
 			continue;
 		if (state == 2 && b->state == 0 && b->start == lo)
@@ -961,6 +969,38 @@ static int quiesce(const struct ward__stopped **threads, int also)
 	return -1;
 }
 
+/* Mark (3) what the queued lost blocks reach of the indirectly lost. */
+static void cover(struct scan *s)
+{
+	for (size_t i; (i = next_queued(s)) != SIZE_MAX;)
+		scan_range(s, s->b[i].start, s->b[i].end, 3);
+}
+
+/*
+ * A lost structure that no definitely lost block heads — a cycle, and
+ * what only it points to — would be all indirectly lost, with nothing to
+ * free first. Each gets a head, definitely lost: its first block by
+ * address that no definitely lost block reaches, as valgrind makes one
+ * block of such a clique its leader.
+ */
+static void head_lost_cycles(struct scan *s)
+{
+	s->nwork = s->nlarge = 0;
+	for (size_t i = 0; i < s->n; i++)
+		if (s->b[i].state == 0)
+			queue(s, i);
+	cover(s);
+	for (size_t i = 0; i < s->n; i++)
+		if (s->b[i].state == 2) {
+			s->b[i].state = 0;
+			queue(s, i);
+			cover(s);
+		}
+	for (size_t i = 0; i < s->n; i++)
+		if (s->b[i].state == 3)
+			s->b[i].state = 2;
+}
+
 /* The scan proper, with every other thread stopped. */
 static void mark(struct scan *s, const struct ward__scan_self *self,
 		 const struct ward__stopped *threads, int nthreads)
@@ -1061,6 +1101,7 @@ static void mark(struct scan *s, const struct ward__scan_self *self,
 	for (size_t i = 0; i < s->n; i++)
 		if (s->b[i].state != 1)
 			scan_range(s, s->b[i].start, s->b[i].end, 2);
+	head_lost_cycles(s);
 }
 
 /* ---- Who holds it ------------------------------------------------------ */

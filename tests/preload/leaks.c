@@ -984,6 +984,32 @@ NOINLINE void leak_arena_neighbours(void)
 	b = NULL;
 }
 
+/* A lost cycle of three, one of them pointing to a fourth block: one of
+ * the cycle definitely lost (its head, as valgrind picks a clique's
+ * leader), the rest indirectly. */
+NOINLINE void **cycle_node(void)
+{
+	return calloc(4, sizeof(void *)); /* 32 bytes */
+}
+
+NOINLINE void *cycle_tail(void)
+{
+	return calloc(1, 48);
+}
+
+NOINLINE void leak_cycle(void)
+{
+	void **volatile a = cycle_node();
+	void **b = cycle_node(), **c = cycle_node();
+	a[0] = b;
+	b[0] = c;
+	c[0] = a;
+	c[1] = cycle_tail();
+	KEEP(b);
+	KEEP(c);
+	a = NULL;
+}
+
 /* Memory the program maps right above an inaccessible region that is no
  * thread's guard page (the tracer's reserved address space, a reservation
  * of a megabyte and more, a page the program itself made inaccessible
@@ -1152,6 +1178,8 @@ int main(int argc, char **argv)
 		leak_large_chains();
 	else if (strcmp(what, "arena_neighbours") == 0)
 		leak_arena_neighbours();
+	else if (strcmp(what, "cycle") == 0)
+		leak_cycle();
 	else if (strcmp(what, "above_reservation") == 0)
 		leak_above_reservation();
 	else if (strcmp(what, "past_freed_chunk") == 0)
