@@ -198,6 +198,8 @@ struct scan {
 	uint32_t nwant;
 	struct ward__scan_path *paths; /* MAX_PATHS */
 	size_t npaths;
+	struct ward__stopped_stack *stacks; /* the stopped threads' */
+	int nstacks;
 };
 
 enum { COPY_WORDS = 4096 };
@@ -946,6 +948,7 @@ static void unmap_all(struct scan *s)
 	unmap_pages(s->copy, COPY_WORDS * sizeof(*s->copy));
 	unmap_pages((void *)s->want, s->nwant);
 	unmap_pages(s->paths, WARD__PATHS_MAX * sizeof(*s->paths));
+	unmap_pages(s->stacks, (size_t)s->nstacks * sizeof(*s->stacks));
 }
 
 /* Stop the other threads with the heap's shard locks free (and those of
@@ -1322,6 +1325,10 @@ static int give_result(struct scan *s, struct ward__scan_result *out)
 	out->site = (uint32_t *)(void *)(m + n * 16);
 	out->state = (uint8_t *)(m + n * 20);
 	out->root = (uint8_t *)(m + n * 21);
+	out->stacks = s->stacks; /* out's now */
+	out->nstacks = s->nstacks;
+	s->stacks = NULL;
+	s->nstacks = 0;
 	if (s->npaths) {
 		out->paths = malloc(s->npaths * sizeof(*s->paths));
 		if (!out->paths) {
@@ -1407,6 +1414,20 @@ static bool prepare(struct scan *s, int also,
 	return true;
 }
 
+/* The stopped threads' stacks, copied before they are let go. */
+static void keep_stacks(struct scan *s, const struct ward__stopped *threads,
+			int nthreads)
+{
+	int n = 0;
+	for (int t = 0; t < nthreads; t++)
+		n += !threads[t].held && threads[t].stack.n > 0;
+	if (!n || !(s->stacks = map_pages((size_t)n * sizeof(*s->stacks))))
+		return;
+	for (int t = 0; t < nthreads; t++)
+		if (!threads[t].held && threads[t].stack.n > 0)
+			s->stacks[s->nstacks++] = threads[t].stack;
+}
+
 /*
  * With every other thread stopped: the live blocks taken, sorted and
  * indexed, then marked from the roots. A held thread (one stopped while
@@ -1436,6 +1457,7 @@ static bool mark_stopped(struct scan *s, const struct ward__scan_self *self,
 	}
 	if (s->held)
 		unlock_kinds(also);
+	keep_stacks(s, threads, nthreads);
 	ward__threads_resume();
 	return mapped;
 }
@@ -1479,5 +1501,6 @@ void ward__scan_free(struct ward__scan_result *r)
 {
 	free(r->paths);
 	unmap_pages(r->mapped, r->mapped_len);
+	unmap_pages(r->stacks, (size_t)r->nstacks * sizeof(*r->stacks));
 	memset(r, 0, sizeof(*r));
 }

@@ -58,6 +58,11 @@ struct ward__scan_result {
 	uintptr_t *handle; /* the block's address */
 	void *mapped;      /* the arrays' one mapping (ward's own) */
 	size_t mapped_len;
+	/* Where each thread the scan stopped was (ward__stopped's stack),
+	 * taken before any was let go: one that the stop signal woke from
+	 * a sleep can end right after. */
+	struct ward__stopped_stack *stacks;
+	int nstacks;
 };
 
 /*
@@ -119,17 +124,28 @@ int ward__scan_heap_why(const struct ward__scan_self *self, int also,
 			struct ward__scan_result *out);
 void ward__scan_free(struct ward__scan_result *r);
 
+/* A thread's stack where ward's stop signal found it, innermost first,
+ * and the thread's pthread_self(). */
+enum { WARD__STOPPED_PCS = 64 };
+struct ward__stopped_stack {
+	uintptr_t self;
+	int n;
+	uintptr_t pcs[WARD__STOPPED_PCS];
+};
+
 /* A thread stopped by ward__threads_stop(): its id, stack pointer and
- * general registers when the signal came (suspend.c). */
+ * general registers when the signal came, and the stack it walked from
+ * there (suspend.c). */
 enum { WARD__STOPPED_REGS = 23 };
 struct ward__stopped {
 	int tid;
 	bool held; /* not stopped: it blocks ward's signal or awaits it
 		    * (sigwait); asleep in a system call, sp is from
 		    * /proc/self/task/TID/syscall; running, sp is 0 (its
-		    * stack unread); regs are zero */
+		    * stack unread); regs are zero, the stack empty */
 	uintptr_t sp;
 	uintptr_t regs[WARD__STOPPED_REGS];
+	struct ward__stopped_stack stack;
 };
 
 /* Whether act is ward's own stop handler (which the tracer's sigaction()

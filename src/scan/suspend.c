@@ -142,10 +142,16 @@ static void on_stop(int sig, siginfo_t *si, void *ctx)
 		int i = atomic_fetch_add(&claimed, 1);
 		if (i < MAX_STOPPED) {
 			struct ward__stopped *s = &slots[i];
+			const greg_t *g = uc->uc_mcontext.gregs;
 			s->tid = (int)syscall(SYS_gettid);
 			for (int r = 0; r < NGREG && r < WARD__STOPPED_REGS; r++)
-				s->regs[r] = (uintptr_t)uc->uc_mcontext.gregs[r];
-			s->sp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
+				s->regs[r] = (uintptr_t)g[r];
+			s->sp = (uintptr_t)g[REG_RSP];
+			s->stack.self = (uintptr_t)pthread_self();
+			s->stack.n = ward__capture_context(
+				(uintptr_t)g[REG_RIP], (uintptr_t)g[REG_RSP],
+				(uintptr_t)g[REG_RBP], s->stack.pcs,
+				WARD__STOPPED_PCS);
 		}
 		atomic_fetch_add(&arrived, 1);
 		while (atomic_load(&release_gen) != gen)

@@ -21,6 +21,7 @@ struct held {
 
 struct gather {
 	struct ward_profile *p;
+	const char *only; /* the label gathered, or NULL for all */
 	struct held *v;
 	size_t n, cap;
 	int err;
@@ -32,7 +33,8 @@ static void gather_one(int kind, uintptr_t handle, const char *label,
 	struct gather *g = opaque;
 	uint32_t site;
 	uint64_t size;
-	if (g->err || !ward__registry_find(kind, handle, &site, &size))
+	if (g->err || (g->only && strcmp(label, g->only) != 0) ||
+	    !ward__registry_find(kind, handle, &site, &size))
 		return; /* not recorded: sampling passed it over */
 	const char *l = ward__profile_label(g->p, label);
 	struct held *v = ward__grow(g->v, &g->cap, g->n + 1, sizeof(*v), 64);
@@ -58,12 +60,12 @@ static int by_site_label(const void *a, const void *b)
 	return x->note < y->note ? -1 : x->note > y->note;
 }
 
-int ward__profile_split_by_holder(struct ward_profile *p)
+static int split(struct ward_profile *p, const char *only)
 {
 	const struct ward__holders *h = ward__holders_get();
 	if (!h)
 		return 0;
-	struct gather g = { p, NULL, 0, 0, 0 };
+	struct gather g = { p, only, NULL, 0, 0, 0 };
 	h->each(gather_one, &g);
 	if (g.err || !g.n) {
 		free(g.v);
@@ -184,4 +186,14 @@ int ward__held_handles(int kind, struct ward__handles *out)
 bool ward__handles_has(const struct ward__handles *h, uintptr_t handle)
 {
 	return h->n && bsearch(&handle, h->v, h->n, sizeof(*h->v), by_handle);
+}
+
+int ward__profile_split_by_holder(struct ward_profile *p)
+{
+	return split(p, NULL);
+}
+
+int ward__profile_split_by_label(struct ward_profile *p, const char *label)
+{
+	return split(p, label);
 }

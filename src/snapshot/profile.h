@@ -61,6 +61,10 @@ int ward__profile_own_labels(struct ward_profile *dst);
  * holders). 0 or -ENOMEM. */
 int ward__profile_split_by_holder(struct ward_profile *p);
 
+/* The same for the holders labelled `label` only: those given their
+ * label after p was taken (a split sample is not split again). */
+int ward__profile_split_by_label(struct ward_profile *p, const char *label);
+
 /* The handles of a kind that holders (owners) hold, sorted. */
 struct ward__handles {
 	uintptr_t *v;

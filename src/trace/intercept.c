@@ -772,13 +772,15 @@ static void write_report(const ward_profile_t *p)
 }
 
 /*
- * Threads still running at exit: each is asked where it is now (it walks
- * its own stack from where ward's signal finds it), and the report shows
+ * Threads still running at exit: each walks its own stack from where
+ * ward's signal finds it (the scan's, when it ran), and the report shows
  * that stack beside the one that started it, labelled "running at exit".
  * At most a second and a half in all. A thread asleep with every signal
  * blocked is not asked (it would not answer): its leak is reported with
  * the stack that started it only.
  */
+#define RUNNING "running at exit"
+
 static void note_running(uintptr_t self, const uintptr_t *pcs, int n,
 			 void *arg)
 {
@@ -788,8 +790,7 @@ static void note_running(uintptr_t self, const uintptr_t *pcs, int n,
 	if (!ward__registry_find(WARD_KIND_THREAD, self, &site, &size))
 		return; /* not one the books hold as live */
 	if ((blocked = ward__site_intern(WARD_KIND_THREAD, pcs, n)))
-		ward__owner_leftover(WARD_KIND_THREAD, self, "running at exit",
-				     blocked);
+		ward__owner_leftover(WARD_KIND_THREAD, self, RUNNING, blocked);
 }
 
 static void note_running_threads(void)
@@ -849,15 +850,15 @@ __attribute__((noinline)) void ward__intercept_report(void)
 	if (ward__exit_heap)
 		ward__exit_heap();
 	ward__in_registry++;
-	note_running_threads();
 	ward_profile_t *p = ward_profile_snapshot();
 	/* Every heap block is known in full mode: tell the lost from the
 	 * still reachable. The scan stops the program's other threads while
 	 * it reads (those asleep with its signal blocked are read where they
 	 * sleep, and said); when it cannot, nothing is classified. */
+	struct ward__scan_result r;
+	int scanned = -1;
 	if (p && !cfg.rate && cfg.kinds[WARD_KIND_HEAP] &&
 	    !((s_env = getenv("WARD_SCAN")) && strcmp(s_env, "0") == 0)) {
-		struct ward__scan_result r;
 		uint64_t t0 = ward__now_ns();
 		const char *why = getenv("WARD_WHY");
 		ward_suppressions_t *want = NULL;
@@ -866,10 +867,10 @@ __attribute__((noinline)) void ward__intercept_report(void)
 			if (ward__site_pattern(why, &want, err, sizeof(err)) < 0)
 				say("ward: WARD_WHY=%s: %s", why, err);
 		}
-		int scanned = want ? ward__scan_heap_why(&self, -1,
-							 ward__site_matches,
-							 want, &r)
-				   : ward__scan_heap(&self, &r);
+		scanned = want ? ward__scan_heap_why(&self, -1,
+						     ward__site_matches, want,
+						     &r)
+			       : ward__scan_heap(&self, &r);
 		if (scanned == -ENOTSUP)
 			say("ward: heap not classified: the reachability scan "
 			    "runs on x86-64 only");
@@ -888,8 +889,22 @@ __attribute__((noinline)) void ward__intercept_report(void)
 				p = c;
 				note_scan(p, r.blocks, ward__now_ns() - t0);
 			}
-			ward__scan_free(&r);
 		}
+	}
+	/* Threads still running: where the scan's signal found each (asked
+	 * after the scan, a thread that signal woke from a sleep may have
+	 * ended), or, with no scan, where each is now. */
+	if (scanned == 0)
+		for (int i = 0; i < r.nstacks; i++)
+			note_running(r.stacks[i].self, r.stacks[i].pcs,
+				     r.stacks[i].n, NULL);
+	else
+		note_running_threads();
+	if (scanned == 0)
+		ward__scan_free(&r);
+	if (p && ward__profile_split_by_label(p, RUNNING) < 0) {
+		ward_profile_free(p);
+		p = NULL;
 	}
 	if (!p) {
 		if (cfg.output[0])

@@ -1010,6 +1010,35 @@ NOINLINE void leak_cycle(void)
 	a = NULL;
 }
 
+/* A thread asleep in sleep() at exit, the only holder of a block (on its
+ * stack), which ends as soon as its sleep is cut short: the block is
+ * still reachable, and the thread shown blocked in its sleep. */
+static pthread_barrier_t sleeper_ready;
+
+NOINLINE void *held_by_sleeper(void)
+{
+	return malloc(222);
+}
+
+static void *sleeper(void *arg)
+{
+	void *volatile held = held_by_sleeper();
+	pthread_barrier_wait(&sleeper_ready);
+	sleep(100); /* a signal cuts it short: the thread ends */
+	(void)held;
+	return arg;
+}
+
+NOINLINE void leak_sleeper(void)
+{
+	pthread_t t;
+	pthread_barrier_init(&sleeper_ready, NULL, 2);
+	if (pthread_create(&t, NULL, sleeper, NULL) != 0)
+		exit(1);
+	pthread_barrier_wait(&sleeper_ready);
+	usleep(50 * 1000); /* into its sleep */
+}
+
 /* Memory the program maps right above an inaccessible region that is no
  * thread's guard page (the tracer's reserved address space, a reservation
  * of a megabyte and more, a page the program itself made inaccessible
@@ -1180,6 +1209,8 @@ int main(int argc, char **argv)
 		leak_arena_neighbours();
 	else if (strcmp(what, "cycle") == 0)
 		leak_cycle();
+	else if (strcmp(what, "sleeper") == 0)
+		leak_sleeper();
 	else if (strcmp(what, "above_reservation") == 0)
 		leak_above_reservation();
 	else if (strcmp(what, "past_freed_chunk") == 0)

@@ -388,6 +388,17 @@ else
 	bad "threads running at exit: the report shows where each is blocked" "got '$got'" \
 		"$("$ward" report "$work/running_threads.pb.gz" 2>&1 | grep -A8 '^thread')"
 fi
+# A thread asleep at exit that ends once ward's signal cuts its sleep
+# short: read before it could end, and shown blocked in its sleep.
+run_leaks sleeper
+expect_site "a thread asleep at exit that ends when woken: what it holds is still reachable" \
+	"$work/sleeper.pb.gz" held_by_sleeper heap/reachable "1 222"
+got=$("$ward" report "$work/sleeper.pb.gz" 2>&1 |
+	awk '/\[blocked now in:\]/ { for (i = 0; i < 6; i++) { getline l; print l } }' | tr -d '\t ' | tr '\n' '|')
+case "$got" in
+*sleep*sleeper*) ok "a thread asleep at exit: the report shows it blocked in its sleep" ;;
+*) bad "a thread asleep at exit: the report shows it blocked in its sleep" "got '$got'" ;;
+esac
 # ward's own endpoint thread is neither a leak nor in the scan's way.
 "$ward" run --quiet --http 127.0.0.1:0 -o "$work/rt_http.pb.gz" -- "$leaks" running_threads \
 	>/dev/null 2>"$work/rt_http.err"
@@ -1107,7 +1118,7 @@ status_is "ward watch: an endpoint that does not answer is one line, status 2" 2
 	"$(cat "$work/watch.err")"
 
 # Every check above ran (one that did not is a failure too).
-planned=166
+planned=168
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
