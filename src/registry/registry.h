@@ -153,6 +153,10 @@ void ward__sites_unlock_all(void);
 typedef void (*ward__record_fn)(uintptr_t handle, uint32_t site, uint64_t size,
 				void *opaque);
 void ward__registry_each(int kind, ward__record_fn fn, void *opaque);
+
+/* Drop the records of descriptors a system call ward did not see closed
+ * (track.c); before a snapshot. */
+void ward__fds_reconcile(void);
 /* The slots of a kind's tables: the room its live set takes. */
 size_t ward__registry_slots(int kind);
 

@@ -163,6 +163,7 @@ WARD_API const char *ward_profile_kind_name(const ward_profile_t *p, int kind)
 
 WARD_API ward_profile_t *ward_profile_snapshot(void)
 {
+	ward__fds_reconcile();
 	uint32_t n = ward__site_count();
 	struct ward_profile *p;
 	struct ward__counts *c;

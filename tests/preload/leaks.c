@@ -1039,6 +1039,29 @@ NOINLINE void leak_sleeper(void)
 	usleep(50 * 1000); /* into its sleep */
 }
 
+/* Descriptors closed by system calls of the program's own, which no
+ * wrapper sees (a raw close, close_range): no leak; one kept open is. */
+NOINLINE int fd_closed_raw(void)
+{
+	return open("/dev/null", O_RDONLY);
+}
+
+NOINLINE int fd_kept_open(void)
+{
+	return open("/dev/null", O_RDONLY);
+}
+
+NOINLINE void leak_raw_close(void)
+{
+	int a = fd_closed_raw(), b = fd_closed_raw(), c = fd_closed_raw();
+	int kept = fd_kept_open();
+	if (a < 0 || b < 0 || c != b + 1 || kept < 0)
+		exit(4);
+	syscall(SYS_close, a);
+	syscall(SYS_close_range, (unsigned)b, (unsigned)c, 0);
+	KEEP(kept);
+}
+
 /* Memory the program maps right above an inaccessible region that is no
  * thread's guard page (the tracer's reserved address space, a reservation
  * of a megabyte and more, a page the program itself made inaccessible
@@ -1211,6 +1234,8 @@ int main(int argc, char **argv)
 		leak_cycle();
 	else if (strcmp(what, "sleeper") == 0)
 		leak_sleeper();
+	else if (strcmp(what, "raw_close") == 0)
+		leak_raw_close();
 	else if (strcmp(what, "above_reservation") == 0)
 		leak_above_reservation();
 	else if (strcmp(what, "past_freed_chunk") == 0)

@@ -75,6 +75,19 @@ run_leaks memalign; expect_site "every memalign variant: 5 blocks, 1128 bytes" \
 run_leaks fds; expect_site "eighteen descriptors from sixteen sources (mkostemp, posix_openpt, pidfd_open too)" \
 	"$work/fds.pb.gz" leak_fds fd "18 0"
 expect_site "a descriptor received with recvmsg (SCM_RIGHTS)" "$work/fds.pb.gz" receive_one fd "1 0"
+# Descriptors the program closed with system calls of its own: no leak,
+# and the profile says how many.
+run_leaks raw_close
+status_is "descriptors closed raw: the case ran" 0 $? "$(cat "$work/raw_close.err")"
+expect_site "descriptors closed by a raw close or close_range are no leak" \
+	"$work/raw_close.pb.gz" fd_closed_raw fd "0 0"
+expect_site "... and one kept open is" "$work/raw_close.pb.gz" fd_kept_open fd "1 0"
+if "$ward" report "$work/raw_close.pb.gz" | grep -q "^	fd: closed_unseen 3$"; then
+	ok "the profile counts the descriptors closed where ward did not see"
+else
+	bad "the profile counts the descriptors closed where ward did not see" \
+		"$("$ward" report "$work/raw_close.pb.gz" | grep -A4 '^figures')"
+fi
 run_leaks files; expect_site "FILE and DIR never closed (tmpfile, popen, memory streams too)" \
 	"$work/files.pb.gz" leak_files file "9 0"
 run_leaks threads; expect_site "threads never joined" \
@@ -1118,7 +1131,7 @@ status_is "ward watch: an endpoint that does not answer is one line, status 2" 2
 	"$(cat "$work/watch.err")"
 
 # Every check above ran (one that did not is a failure too).
-planned=168
+planned=172
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
