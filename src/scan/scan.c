@@ -133,7 +133,7 @@ struct block {
 	uintptr_t start, end; /* end: start + size, or start + 1 for size 0 */
 	uint32_t site;
 	uint8_t state; /* 0 unreached, 1 reachable, 2 pointed to by lost
-			* (3 while lost cycles are headed) */
+			* (3: heading lost ones, lost_cliques()) */
 	bool empty;    /* of size 0 (reported so) */
 	uint8_t root;  /* reachable: the kind of root its chain starts at */
 };
@@ -174,6 +174,7 @@ struct scan {
 	size_t *work;
 	size_t nwork, nlarge;
 	size_t nreached; /* blocks marked reachable so far */
+	size_t leader;   /* the lost block whose clique is being claimed */
 	/* Reachable blocks: the word that reached each first (0: the
 	 * loader's own), by block index; kept only for who holds it. */
 	uintptr_t *via;
@@ -624,17 +625,20 @@ static void scan_words(struct scan *s, const uintptr_t *w, size_t n,
 		if (v < s->b[0].start || v >= s->b[s->n - 1].end)
 			continue;
 		struct block *b = find(s, v);
-		if (b && state == 3) { /* lost, and now headed */
-			if (b->state == 2) {
-				b->state = 3;
-				queue(s, (size_t)(b - s->b));
+		if (!b || b->state == 1)
+			continue;
+		if (state == 2) { /* from a lost block: see lost_cliques() */
+			size_t k = (size_t)(b - s->b);
+			if (b->start == lo) /* the block itself */
+				continue;
+			if (b->state == 0) {
+				b->state = 2;
+				queue(s, k);
+			} else if (b->state == 3 && k != s->leader) {
+				b->state = 2; /* another's head, now its part */
 			}
 			continue;
 		}
-		if (!b || b->state == 1 || (b->state == 2 && state == 2))
-			continue;
-		if (state == 2 && b->state == 0 && b->start == lo)
-			continue;
 		b->state = state;
 		if (state == 1) {
 			s->nreached++;
@@ -972,36 +976,29 @@ static int quiesce(const struct ward__stopped **threads, int also)
 	return -1;
 }
 
-/* Mark (3) what the queued lost blocks reach of the indirectly lost. */
-static void cover(struct scan *s)
-{
-	for (size_t i; (i = next_queued(s)) != SIZE_MAX;)
-		scan_range(s, s->b[i].start, s->b[i].end, 3);
-}
-
 /*
- * A lost structure that no definitely lost block heads — a cycle, and
- * what only it points to — would be all indirectly lost, with nothing to
- * free first. Each gets a head, definitely lost: its first block by
- * address that no definitely lost block reaches, as valgrind makes one
- * block of such a clique its leader.
+ * The lost blocks, into definitely and indirectly lost: each lost block
+ * not yet claimed, in address order, heads a clique (3) and claims what
+ * it reaches of the lost (2); a head a later one reaches joins it. What
+ * only other lost blocks point to is indirectly lost, and a lost cycle has
+ * one head, definitely lost (its first block by address), as valgrind
+ * leads cliques; every lost block is read once.
  */
-static void head_lost_cycles(struct scan *s)
+static void lost_cliques(struct scan *s)
 {
 	s->nwork = s->nlarge = 0;
-	for (size_t i = 0; i < s->n; i++)
-		if (s->b[i].state == 0)
-			queue(s, i);
-	cover(s);
-	for (size_t i = 0; i < s->n; i++)
-		if (s->b[i].state == 2) {
-			s->b[i].state = 0;
-			queue(s, i);
-			cover(s);
-		}
+	for (size_t i = 0; i < s->n; i++) {
+		if (s->b[i].state != 0)
+			continue;
+		s->b[i].state = 3;
+		s->leader = i;
+		queue(s, i);
+		for (size_t k; (k = next_queued(s)) != SIZE_MAX;)
+			scan_range(s, s->b[k].start, s->b[k].end, 2);
+	}
 	for (size_t i = 0; i < s->n; i++)
 		if (s->b[i].state == 3)
-			s->b[i].state = 2;
+			s->b[i].state = 0;
 }
 
 /* The scan proper, with every other thread stopped. */
@@ -1100,11 +1097,7 @@ static void mark(struct scan *s, const struct ward__scan_self *self,
 		s->cur_root = b->root;
 		scan_range(s, b->start, b->end, 1);
 	}
-	/* Lost blocks pointing to other lost blocks make those indirect. */
-	for (size_t i = 0; i < s->n; i++)
-		if (s->b[i].state != 1)
-			scan_range(s, s->b[i].start, s->b[i].end, 2);
-	head_lost_cycles(s);
+	lost_cliques(s);
 }
 
 /* ---- Who holds it ------------------------------------------------------ */
