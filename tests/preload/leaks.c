@@ -284,6 +284,19 @@ NOINLINE void leak_snapshot(void)
 	}
 }
 
+/* The snapshot signal sent to ward run (the parent), not the program:
+ * waits up to 5 s for the snapshot to be written. */
+NOINLINE void leak_snapshot_via_parent(void)
+{
+	const char *out = getenv("WARD_OUTPUT");
+	char snap[4096];
+	snprintf(snap, sizeof(snap), "%s.snap1", out ? out : "");
+	leak_snapshot_batch();
+	kill(getppid(), SIGUSR2);
+	for (int i = 0; i < 500 && access(snap, F_OK) != 0; i++)
+		usleep(10000);
+}
+
 /* Threads still running at exit, blocked in read(): what only their
  * stacks point to is still reachable; what nobody points to is lost. */
 static int block_pipe[2];
@@ -1236,6 +1249,8 @@ int main(int argc, char **argv)
 		leak_sleeper();
 	else if (strcmp(what, "raw_close") == 0)
 		leak_raw_close();
+	else if (strcmp(what, "snapshot_via_parent") == 0)
+		leak_snapshot_via_parent();
 	else if (strcmp(what, "above_reservation") == 0)
 		leak_above_reservation();
 	else if (strcmp(what, "past_freed_chunk") == 0)

@@ -447,6 +447,12 @@ expect_site "a snapshot on SIGUSR2, mid-run" "$work/snap.pb.gz.snap1" \
 	leak_snapshot_batch heap "500 50000"
 expect_site "a second snapshot sees the second batch" "$work/snap.pb.gz.snap2" \
 	leak_snapshot_batch heap "1000 100000"
+# Sent to ward run's pid, it reaches the program; ward run goes on.
+"$ward" run --quiet --snapshot-signal USR2 -o "$work/snapp.pb.gz" -- "$leaks" snapshot_via_parent \
+	>/dev/null 2>"$work/snapp.err"
+status_is "the snapshot signal sent to ward run: ward run goes on" 0 $? "$(cat "$work/snapp.err")"
+expect_site "the snapshot signal sent to ward run reaches the program" \
+	"$work/snapp.pb.gz.snap1" leak_snapshot_batch heap "500 50000"
 
 # Sampled mode: estimates, scaled back, land near the truth for a big leak.
 "$ward" run --quiet --sample 1024 -o "$work/sampled.pb.gz" -- "$leaks" malloc_loop >/dev/null 2>&1
@@ -1131,7 +1137,7 @@ status_is "ward watch: an endpoint that does not answer is one line, status 2" 2
 	"$(cat "$work/watch.err")"
 
 # Every check above ran (one that did not is a failure too).
-planned=172
+planned=174
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"

@@ -1478,12 +1478,16 @@ static int cmd_run(int argc, char **argv)
 	else
 		snprintf(ld, sizeof(ld), "%s", preload);
 
-	/* Forward what would end ward run; block it until the handler
-	 * knows whom to forward to. */
+	/* Forward what would end ward run, and the snapshot signal (sent to
+	 * ward run's pid by mistake, it would end it); block them until the
+	 * handler knows whom to forward to. */
 	sigset_t fwd, orig;
 	sigemptyset(&fwd);
-	const int forwarded[] = { SIGTERM, SIGHUP, SIGINT, SIGQUIT };
-	for (size_t k = 0; k < sizeof(forwarded) / sizeof(*forwarded); k++)
+	int forwarded[5] = { SIGTERM, SIGHUP, SIGINT, SIGQUIT };
+	size_t nforwarded = 4;
+	if (o.snap_signal)
+		forwarded[nforwarded++] = ward_trace_signal_number(o.snap_signal);
+	for (size_t k = 0; k < nforwarded; k++)
 		sigaddset(&fwd, forwarded[k]);
 	sigprocmask(SIG_BLOCK, &fwd, &orig);
 
@@ -1497,7 +1501,7 @@ static int cmd_run(int argc, char **argv)
 	sa.sa_sigaction = forward;
 	sa.sa_flags = SA_SIGINFO | SA_RESTART;
 	sigemptyset(&sa.sa_mask);
-	for (size_t k = 0; k < sizeof(forwarded) / sizeof(*forwarded); k++)
+	for (size_t k = 0; k < nforwarded; k++)
 		sigaction(forwarded[k], &sa, NULL);
 	sigprocmask(SIG_SETMASK, &orig, NULL);
 	if (exec_errno)
