@@ -894,14 +894,14 @@ __attribute__((noinline)) void ward__intercept_report(void)
 	/* Threads still running: where the scan's signal found each (asked
 	 * after the scan, a thread that signal woke from a sleep may have
 	 * ended), or, with no scan, where each is now. */
-	if (scanned == 0)
+	if (scanned == 0) {
 		for (int i = 0; i < r.nstacks; i++)
 			note_running(r.stacks[i].self, r.stacks[i].pcs,
 				     r.stacks[i].n, NULL);
-	else
-		note_running_threads();
-	if (scanned == 0)
 		ward__scan_free(&r);
+	} else {
+		note_running_threads();
+	}
 	if (p && ward__profile_split_by_label(p, RUNNING) < 0) {
 		ward_profile_free(p);
 		p = NULL;
