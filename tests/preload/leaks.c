@@ -1027,6 +1027,7 @@ NOINLINE void leak_cycle(void)
  * stack), which ends as soon as its sleep is cut short: the block is
  * still reachable, and the thread shown blocked in its sleep. */
 static pthread_barrier_t sleeper_ready;
+static atomic_int sleeper_tid;
 
 NOINLINE void *held_by_sleeper(void)
 {
@@ -1036,6 +1037,7 @@ NOINLINE void *held_by_sleeper(void)
 static void *sleeper(void *arg)
 {
 	void *volatile held = held_by_sleeper();
+	atomic_store(&sleeper_tid, (int)syscall(SYS_gettid));
 	pthread_barrier_wait(&sleeper_ready);
 	sleep(100); /* a signal cuts it short: the thread ends */
 	(void)held;
@@ -1045,11 +1047,25 @@ static void *sleeper(void *arg)
 NOINLINE void leak_sleeper(void)
 {
 	pthread_t t;
+	char path[64], line[64] = "";
 	pthread_barrier_init(&sleeper_ready, NULL, 2);
 	if (pthread_create(&t, NULL, sleeper, NULL) != 0)
 		exit(1);
 	pthread_barrier_wait(&sleeper_ready);
-	usleep(50 * 1000); /* into its sleep */
+	/* Until it sleeps in clock_nanosleep (up to 5 s). */
+	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall",
+		 atomic_load(&sleeper_tid));
+	for (int i = 0; i < 500; i++) {
+		FILE *f = fopen(path, "r");
+		bool asleep = f && fgets(line, sizeof(line), f) &&
+			      atoi(line) == SYS_clock_nanosleep;
+		if (f)
+			fclose(f);
+		if (asleep)
+			return;
+		usleep(10000);
+	}
+	exit(4);
 }
 
 /* Descriptors closed by system calls of the program's own, which no

@@ -404,6 +404,7 @@ fi
 # A thread asleep at exit that ends once ward's signal cuts its sleep
 # short: read before it could end, and shown blocked in its sleep.
 run_leaks sleeper
+status_is "a thread asleep at exit: the case ran" 0 $? "$(cat "$work/sleeper.err")"
 expect_site "a thread asleep at exit that ends when woken: what it holds is still reachable" \
 	"$work/sleeper.pb.gz" held_by_sleeper heap/reachable "1 222"
 got=$("$ward" report "$work/sleeper.pb.gz" 2>&1 |
@@ -1137,7 +1138,7 @@ status_is "ward watch: an endpoint that does not answer is one line, status 2" 2
 	"$(cat "$work/watch.err")"
 
 # Every check above ran (one that did not is a failure too).
-planned=174
+planned=175
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
