@@ -3,12 +3,19 @@
  * LeakSanitizer's model.
  *
  * Roots are the writable segments of every loaded object (globals, .bss)
- * except ward's own, and the calling thread's stack from its current frame
- * up. Every aligned word of a root that points into a live block (at its
- * start or inside it) marks that block reachable; marked blocks are scanned
- * the same way, transitively. What is left is lost: "definitely" when no
- * other lost block points to it, "indirectly" when one does (it would be
- * freed by freeing its owner).
+ * except ward's own and glibc malloc's main arena, and the calling
+ * thread's stack from its current frame up. Every aligned word of a root
+ * that points into a live block (at its start or inside it) marks that
+ * block reachable; marked blocks are scanned the same way, transitively,
+ * small ones first and those of 64 KiB and more last, until every block
+ * is reached or none is left to read. What is left is lost: "definitely"
+ * when no other lost block points to it, "indirectly" when one does (it
+ * would be freed by freeing its owner); a lost cycle gets one head,
+ * definitely lost, as valgrind's cliques do.
+ *
+ * While the other threads are stopped, each walks its own stack from
+ * where the signal found it; the scan keeps those stacks for the report's
+ * "blocked now in", read before any thread is let go.
  *
  * The other threads' registers and stacks are roots too: they are stopped
  * for the scan (suspend.c), and each one's stack is scanned from its stack
