@@ -982,12 +982,9 @@ NOINLINE void *lost_before_free_chunk(void)
 
 NOINLINE void leak_arena_neighbours(void)
 {
-	char *volatile a = lost_before_top();
-	/* The top chunk's header is a's last 8 bytes. */
-	const size_t *top = (const size_t *)(a + 100000);
-	if ((char *)top + (top[1] & ~(size_t)7) != (char *)sbrk(0))
-		exit(4);
-	a = NULL;
+	/* Standard output's buffer now, not from the top chunk after. */
+	printf("arena neighbours\n");
+	fflush(stdout);
 	char *volatile b = lost_before_free_chunk();
 	char *big = malloc(3000); /* past the tcache: freed into a bin */
 	arena_guard = malloc(40); /* keeps it from the top chunk */
@@ -995,6 +992,13 @@ NOINLINE void leak_arena_neighbours(void)
 		exit(4);
 	free(big);
 	b = NULL;
+	/* The last block taken from the top chunk: its header is a's last
+	 * 8 bytes. */
+	char *volatile a = lost_before_top();
+	const size_t *top = (const size_t *)(a + 100000);
+	if ((char *)top + (top[1] & ~(size_t)7) != (char *)sbrk(0))
+		exit(4);
+	a = NULL;
 }
 
 /* A lost cycle of three, one of them pointing to a fourth block: one of
