@@ -157,6 +157,7 @@ void ward__registry_each(int kind, ward__record_fn fn, void *opaque);
 /* Drop the records of descriptors a system call ward did not see closed
  * (track.c); before a snapshot. */
 void ward__fds_reconcile(void);
+
 /* The slots of a kind's tables: the room its live set takes. */
 size_t ward__registry_slots(int kind);
 

@@ -139,6 +139,16 @@ static int split(struct ward_profile *p, const char *only)
 	return 0;
 }
 
+int ward__profile_split_by_holder(struct ward_profile *p)
+{
+	return split(p, NULL);
+}
+
+int ward__profile_split_by_label(struct ward_profile *p, const char *label)
+{
+	return split(p, label);
+}
+
 static int by_handle(const void *a, const void *b)
 {
 	uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
@@ -186,14 +196,4 @@ int ward__held_handles(int kind, struct ward__handles *out)
 bool ward__handles_has(const struct ward__handles *h, uintptr_t handle)
 {
 	return h->n && bsearch(&handle, h->v, h->n, sizeof(*h->v), by_handle);
-}
-
-int ward__profile_split_by_holder(struct ward_profile *p)
-{
-	return split(p, NULL);
-}
-
-int ward__profile_split_by_label(struct ward_profile *p, const char *label)
-{
-	return split(p, label);
 }

@@ -781,23 +781,24 @@ static void write_report(const ward_profile_t *p)
  */
 #define RUNNING "running at exit"
 
+/* arg: an int counting the threads labelled. */
 static void note_running(uintptr_t self, const uintptr_t *pcs, int n,
 			 void *arg)
 {
 	uint32_t site, blocked;
 	uint64_t size;
-	(void)arg;
 	if (!ward__registry_find(WARD_KIND_THREAD, self, &site, &size))
 		return; /* not one the books hold as live */
-	if ((blocked = ward__site_intern(WARD_KIND_THREAD, pcs, n)))
-		ward__owner_leftover(WARD_KIND_THREAD, self, RUNNING, blocked);
+	if ((blocked = ward__site_intern(WARD_KIND_THREAD, pcs, n)) &&
+	    ward__owner_leftover(WARD_KIND_THREAD, self, RUNNING, blocked) == 0)
+		++*(int *)arg;
 }
 
-static void note_running_threads(void)
+static void note_running_threads(int *noted)
 {
 	struct ward_kind_stats st;
 	if (ward_kind_stats(WARD_KIND_THREAD, &st) == 0 && st.live_count)
-		ward__each_thread_stack(note_running, NULL, 1500);
+		ward__each_thread_stack(note_running, noted, 1500);
 }
 
 static void to_stderr(void *opaque, const void *buf, size_t len)
@@ -894,15 +895,16 @@ __attribute__((noinline)) void ward__intercept_report(void)
 	/* Threads still running: where the scan's signal found each (asked
 	 * after the scan, a thread that signal woke from a sleep may have
 	 * ended), or, with no scan, where each is now. */
+	int noted = 0;
 	if (scanned == 0) {
 		for (int i = 0; i < r.nstacks; i++)
 			note_running(r.stacks[i].self, r.stacks[i].pcs,
-				     r.stacks[i].n, NULL);
+				     r.stacks[i].n, &noted);
 		ward__scan_free(&r);
 	} else {
-		note_running_threads();
+		note_running_threads(&noted);
 	}
-	if (p && ward__profile_split_by_label(p, RUNNING) < 0) {
+	if (p && noted && ward__profile_split_by_label(p, RUNNING) < 0) {
 		ward_profile_free(p);
 		p = NULL;
 	}
