@@ -567,9 +567,17 @@ EXPORT void *pvalloc(size_t n)
 
 /* ---- Descriptors ------------------------------------------------------- */
 
+/*
+ * Descriptors 0, 1 and 2 are the standard streams whoever opens them: a
+ * daemon that points them at /dev/null (close, open, dup2) has not leaked
+ * three descriptors, and valgrind's --track-fds does not count them
+ * either. A close of one still leaves the books, as any close does.
+ */
+enum { STD_FDS = 3 };
+
 static inline __attribute__((always_inline)) int fd_result(int fd)
 {
-	if (fd >= 0)
+	if (fd >= STD_FDS)
 		ward__intercept_acquire(WARD_KIND_FD, (uintptr_t)fd);
 	return fd;
 }
@@ -702,8 +710,8 @@ static inline __attribute__((always_inline)) int
 pair_result(int rc, int fds[2])
 {
 	if (rc == 0) {
-		ward__intercept_acquire(WARD_KIND_FD, (uintptr_t)fds[0]);
-		ward__intercept_acquire(WARD_KIND_FD, (uintptr_t)fds[1]);
+		fd_result(fds[0]);
+		fd_result(fds[1]);
 	}
 	return rc;
 }
@@ -832,8 +840,13 @@ EXPORT FILE *fdopen(int fd, const char *mode)
 EXPORT FILE *freopen(const char *path, const char *mode, FILE *old)
 {
 	NEXT(FILE * (*)(const char *, const char *, FILE *), freopen);
+	/* A standard stream reopened (a log file as stderr) is still one,
+	 * as its descriptor is (above). */
+	bool standard = old == stdin || old == stdout || old == stderr;
 	ward__intercept_release(WARD_KIND_FILE, (uintptr_t)old);
-	FILE *f = file_result(real_freopen(path, mode, old));
+	FILE *f = real_freopen(path, mode, old);
+	if (!standard)
+		file_result(f);
 	__asm__ volatile("" ::: "memory");
 	return f;
 }

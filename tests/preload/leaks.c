@@ -1095,6 +1095,32 @@ NOINLINE void leak_raw_close(void)
 	KEEP(kept);
 }
 
+NOINLINE FILE *std_reopened(void)
+{
+	close(0);
+	int in = open("/dev/null", O_RDONLY); /* descriptor 0 again */
+	int out = dup(1);
+	dup2(in, 2);
+	dup2(out, 2); /* stderr back where it was */
+	close(out);
+	return freopen("/dev/null", "w", stdout);
+}
+
+NOINLINE int std_then_real(void)
+{
+	return open("/dev/null", O_RDONLY);
+}
+
+/* A daemon's idiom: the standard descriptors and streams pointed
+ * elsewhere by close/open, dup2 and freopen are no leak; the one
+ * descriptor opened besides them is. */
+NOINLINE void leak_daemon(void)
+{
+	if (!std_reopened())
+		exit(4);
+	KEEP(std_then_real());
+}
+
 /* Memory the program maps right above an inaccessible region that is no
  * thread's guard page (the tracer's reserved address space, a reservation
  * of a megabyte and more, a page the program itself made inaccessible
@@ -1269,6 +1295,8 @@ int main(int argc, char **argv)
 		leak_sleeper();
 	else if (strcmp(what, "raw_close") == 0)
 		leak_raw_close();
+	else if (strcmp(what, "daemon") == 0)
+		leak_daemon();
 	else if (strcmp(what, "snapshot_via_parent") == 0)
 		leak_snapshot_via_parent();
 	else if (strcmp(what, "above_reservation") == 0)

@@ -88,6 +88,15 @@ else
 	bad "the profile counts the descriptors closed where ward did not see" \
 		"$("$ward" report "$work/raw_close.pb.gz" | grep -A4 '^figures')"
 fi
+# The standard descriptors and streams reopened elsewhere are no leak.
+run_leaks daemon
+status_is "standard descriptors reopened: the case ran" 0 $? "$(cat "$work/daemon.err")"
+expect_site "descriptors 0-2 reopened (close/open, dup2) are no leak" \
+	"$work/daemon.pb.gz" std_reopened fd "0 0"
+expect_site "... nor is stdout reopened with freopen" \
+	"$work/daemon.pb.gz" std_reopened file "0 0"
+expect_site "... and a descriptor opened besides them is one" \
+	"$work/daemon.pb.gz" std_then_real fd "1 0"
 run_leaks files; expect_site "FILE and DIR never closed (tmpfile, popen, memory streams too)" \
 	"$work/files.pb.gz" leak_files file "9 0"
 run_leaks threads; expect_site "threads never joined" \
@@ -1138,7 +1147,7 @@ status_is "ward watch: an endpoint that does not answer is one line, status 2" 2
 	"$(cat "$work/watch.err")"
 
 # Every check above ran (one that did not is a failure too).
-planned=175
+planned=179
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
