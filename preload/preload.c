@@ -39,6 +39,7 @@
 #include <sys/socket.h>
 #include <sys/pidfd.h>
 #include <sys/timerfd.h>
+#include <threads.h>
 #include <unistd.h>
 #include <wchar.h>
 
@@ -905,23 +906,43 @@ EXPORT int pthread_create(pthread_t *th, const pthread_attr_t *attr,
 	return rc;
 }
 
-EXPORT int pthread_join(pthread_t th, void **ret)
+/* A thread leaves the books when it is joined or detached, by whichever
+ * call. */
+#define THREAD_END_CALL(name, params, args)                                    \
+	EXPORT int name params                                                 \
+	{                                                                      \
+		NEXT(int(*) params, name);                                     \
+		int rc = real_##name args;                                     \
+		if (rc == 0)                                                   \
+			ward__intercept_release(WARD_KIND_THREAD,              \
+						(uintptr_t)th);                \
+		return rc;                                                     \
+	}
+
+THREAD_END_CALL(pthread_join, (pthread_t th, void **ret), (th, ret))
+THREAD_END_CALL(pthread_tryjoin_np, (pthread_t th, void **ret), (th, ret))
+THREAD_END_CALL(pthread_timedjoin_np,
+		(pthread_t th, void **ret, const struct timespec *t),
+		(th, ret, t))
+THREAD_END_CALL(pthread_clockjoin_np,
+		(pthread_t th, void **ret, clockid_t c, const struct timespec *t),
+		(th, ret, c, t))
+THREAD_END_CALL(pthread_detach, (pthread_t th), (th))
+
+/* C11's threads: glibc's thrd_create, thrd_join and thrd_detach call its
+ * pthread code directly, past the interposers above (thrd_success is 0). */
+EXPORT int thrd_create(thrd_t *th, thrd_start_t fn, void *arg)
 {
-	NEXT(int (*)(pthread_t, void **), pthread_join);
-	int rc = real_pthread_join(th, ret);
-	if (rc == 0)
-		ward__intercept_release(WARD_KIND_THREAD, (uintptr_t)th);
+	NEXT(int (*)(thrd_t *, thrd_start_t, void *), thrd_create);
+	int rc = real_thrd_create(th, fn, arg);
+	if (rc == thrd_success)
+		ward__intercept_acquire(WARD_KIND_THREAD, (uintptr_t)*th);
+	__asm__ volatile("" ::: "memory");
 	return rc;
 }
 
-EXPORT int pthread_detach(pthread_t th)
-{
-	NEXT(int (*)(pthread_t), pthread_detach);
-	int rc = real_pthread_detach(th);
-	if (rc == 0)
-		ward__intercept_release(WARD_KIND_THREAD, (uintptr_t)th);
-	return rc;
-}
+THREAD_END_CALL(thrd_join, (thrd_t th, int *res), (th, res))
+THREAD_END_CALL(thrd_detach, (thrd_t th), (th))
 
 /* ---- Libraries --------------------------------------------------------- */
 

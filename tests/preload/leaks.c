@@ -28,6 +28,8 @@
 #include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
+#include <threads.h>
+#include <time.h>
 #include <unistd.h>
 
 #define NOINLINE __attribute__((noinline))
@@ -1121,6 +1123,56 @@ NOINLINE void leak_daemon(void)
 	KEEP(std_then_real());
 }
 
+static void *ends_now(void *arg)
+{
+	return arg;
+}
+
+static int ends_now_c11(void *arg)
+{
+	(void)arg;
+	return 0;
+}
+
+NOINLINE pthread_t started_joinable(void)
+{
+	pthread_t t;
+	if (pthread_create(&t, NULL, ends_now, NULL) != 0)
+		exit(4);
+	return t;
+}
+
+NOINLINE thrd_t started_c11(void)
+{
+	thrd_t t;
+	if (thrd_create(&t, ends_now_c11, NULL) != thrd_success)
+		exit(4);
+	return t;
+}
+
+/* Threads joined or detached by every call there is for it are no leak;
+ * a C11 thread never joined is one. */
+NOINLINE void leak_joins(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_REALTIME, &t);
+	t.tv_sec += 10;
+	if (pthread_timedjoin_np(started_joinable(), NULL, &t) != 0)
+		exit(5);
+	pthread_t th = started_joinable();
+	while (pthread_tryjoin_np(th, NULL) != 0)
+		usleep(1000);
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	t.tv_sec += 10;
+	if (pthread_clockjoin_np(started_joinable(), NULL, CLOCK_MONOTONIC,
+				 &t) != 0)
+		exit(5);
+	if (thrd_join(started_c11(), NULL) != thrd_success ||
+	    thrd_detach(started_c11()) != thrd_success)
+		exit(5);
+	KEEP(started_c11());
+}
+
 /* Memory the program maps right above an inaccessible region that is no
  * thread's guard page (the tracer's reserved address space, a reservation
  * of a megabyte and more, a page the program itself made inaccessible
@@ -1295,6 +1347,8 @@ int main(int argc, char **argv)
 		leak_sleeper();
 	else if (strcmp(what, "raw_close") == 0)
 		leak_raw_close();
+	else if (strcmp(what, "joins") == 0)
+		leak_joins();
 	else if (strcmp(what, "daemon") == 0)
 		leak_daemon();
 	else if (strcmp(what, "snapshot_via_parent") == 0)

@@ -88,6 +88,12 @@ else
 	bad "the profile counts the descriptors closed where ward did not see" \
 		"$("$ward" report "$work/raw_close.pb.gz" | grep -A4 '^figures')"
 fi
+run_leaks joins
+status_is "threads joined every way: the case ran" 0 $? "$(cat "$work/joins.err")"
+expect_site "threads joined by tryjoin, timedjoin, clockjoin, thrd_join or detached by thrd_detach are no leak" \
+	"$work/joins.pb.gz" started_joinable thread "0 0"
+expect_site "... and of three C11 threads (joined, detached, neither) one is" \
+	"$work/joins.pb.gz" started_c11 thread "1 0"
 # The standard descriptors and streams reopened elsewhere are no leak.
 run_leaks daemon
 status_is "standard descriptors reopened: the case ran" 0 $? "$(cat "$work/daemon.err")"
@@ -1147,7 +1153,7 @@ status_is "ward watch: an endpoint that does not answer is one line, status 2" 2
 	"$(cat "$work/watch.err")"
 
 # Every check above ran (one that did not is a failure too).
-planned=179
+planned=182
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
