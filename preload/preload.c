@@ -73,12 +73,6 @@ static int posix_memalign_glibc(void **out, size_t align, size_t n)
 	return 0;
 }
 
-static size_t malloc_usable_size_glibc(void *p)
-{
-	(void)p;
-	return 0;
-}
-
 /* The executable segment holding this file's interposers. */
 static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
 {
@@ -127,7 +121,6 @@ struct next_heap {
 	int (*posix_memalign)(void **, size_t, size_t);
 	void *(*valloc)(size_t);
 	void *(*pvalloc)(size_t);
-	size_t (*usable_size)(void *);
 };
 
 static void *resolve_malloc(size_t n);
@@ -139,13 +132,11 @@ static void *resolve_aligned_alloc(size_t align, size_t n);
 static int resolve_posix_memalign(void **out, size_t align, size_t n);
 static void *resolve_valloc(size_t n);
 static void *resolve_pvalloc(size_t n);
-static size_t resolve_usable_size(void *p);
 
 static struct next_heap next = {
 	resolve_malloc,	       resolve_calloc,	  resolve_realloc,
 	resolve_free,	       resolve_memalign,  resolve_aligned_alloc,
 	resolve_posix_memalign, resolve_valloc,	   resolve_pvalloc,
-	resolve_usable_size,
 };
 
 /* The arena for what dlsym() allocates while the functions are looked up:
@@ -197,7 +188,6 @@ static bool resolve_heap(void)
 	n.posix_memalign = lookup("posix_memalign", (void *)posix_memalign_glibc);
 	n.valloc = lookup("valloc", (void *)__libc_valloc);
 	n.pvalloc = lookup("pvalloc", (void *)__libc_pvalloc);
-	n.usable_size = lookup("malloc_usable_size", (void *)malloc_usable_size_glibc);
 	/* Pointer by pointer: another thread may be calling through them. */
 	void **to = (void **)&next, **from = (void **)&n;
 	for (size_t k = 0; k < sizeof(n) / sizeof(void *); k++)
@@ -253,11 +243,6 @@ static void *resolve_valloc(size_t n)
 static void *resolve_pvalloc(size_t n)
 {
 	return resolve_heap() ? next.pvalloc(n) : NULL;
-}
-
-static size_t resolve_usable_size(void *p)
-{
-	return resolve_heap() ? next.usable_size(p) : 0;
 }
 
 /*
@@ -454,18 +439,17 @@ static __attribute__((noinline)) void *realloc_recorded(void *old, size_t n,
 		WARD__LEAVE();
 		return p;
 	}
-	/* Release first: once the old block is freed its address may be
-	 * handed to another thread. On failure the old block is still the
-	 * program's, and is recorded again (from this stack). */
+	/* The old record out first: once the old block is freed its address
+	 * may be handed to another thread. On failure the old block is still
+	 * the program's, and its record goes back as it was. */
+	uint64_t old_size = 0;
+	uint32_t old_site = 0;
 	if (!ward__free_unsampled(old))
-		ward__intercept_free(old);
+		old_site = ward__intercept_realloc_take(old, &old_size);
 	p = next.realloc(old, n);
-	if (p) {
-		if (counted || !ward__alloc_unsampled(n))
-			ward__intercept_alloc(p, n);
-	} else if (n && !ward__rate()) {
-		ward__intercept_alloc(old, next.usable_size(old));
-	}
+	ward__intercept_realloc_settle(old, old_site, old_size, !p && n);
+	if (p && (counted || !ward__alloc_unsampled(n)))
+		ward__intercept_alloc(p, n);
 	WARD__LEAVE();
 	return p;
 }

@@ -210,6 +210,17 @@ int ward__track_at(int kind, uintptr_t handle, size_t size, int skip);
  * preload tracer. */
 int ward__untrack(int kind, uintptr_t handle);
 
+/*
+ * realloc's bookkeeping (ward_realloc, the tracer's realloc): take p's
+ * record out before the allocator can free p (another thread may then be
+ * given its address), and once it answered, settle: count the record
+ * released, or — failed, p still the caller's — put it back as it was,
+ * same site and size. take returns the site, 0 when p had no record.
+ */
+uint32_t ward__realloc_take(uintptr_t p, uint64_t *size);
+void ward__realloc_settle(uintptr_t p, uint32_t site, uint64_t size,
+			  bool failed);
+
 /* open(), the descriptor tracked with the stack starting `skip` frames
  * above the caller. */
 int ward__open_at(const char *path, int flags, mode_t mode, int skip);

@@ -752,26 +752,39 @@ WARD_API void *ward_calloc(size_t n, size_t size)
 	return p;
 }
 
+uint32_t ward__realloc_take(uintptr_t p, uint64_t *size)
+{
+	uint32_t site = remove_rec(WARD_KIND_HEAP, p, size);
+	if (site && ward__rate())
+		ward__sample_drop(p);
+	return site;
+}
+
+void ward__realloc_settle(uintptr_t p, uint32_t site, uint64_t size,
+			  bool failed)
+{
+	if (!site)
+		return;
+	if (failed) {
+		if (ward__rate())
+			ward__sample_take(p);
+		if (insert(WARD_KIND_HEAP, p, site, size) == 0)
+			return;
+	}
+	count_release(WARD_KIND_HEAP, site, size);
+}
+
 WARD_API void *ward_realloc(void *ptr, size_t size)
 {
 	uint64_t old_size = 0;
 	uint32_t old_site = 0;
 
-	/* Untrack first: once realloc frees the old block, another thread may
-	 * get its address and track it. */
 	if (ptr && !ward__free_unsampled(ptr))
-		old_site = remove_rec(WARD_KIND_HEAP, (uintptr_t)ptr, &old_size);
-	if (old_site && ward__rate())
-		ward__sample_drop((uintptr_t)ptr);
+		old_site = ward__realloc_take((uintptr_t)ptr, &old_size);
 	void *p = realloc(ptr, size);
-	if (!p && size) {
-		/* ptr is still the caller's: put its record back. */
-		if (old_site)
-			insert(WARD_KIND_HEAP, (uintptr_t)ptr, old_site, old_size);
+	ward__realloc_settle((uintptr_t)ptr, old_site, old_size, !p && size);
+	if (!p)
 		return NULL;
-	}
-	if (old_site)
-		count_release(WARD_KIND_HEAP, old_site, old_size);
 	heap_acquired(p, size);
 	__asm__ volatile("" ::: "memory");
 	return p;

@@ -171,6 +171,33 @@ __attribute__((noinline)) void ward__intercept_free(void *p)
 	ward__in_registry--;
 }
 
+uint32_t ward__intercept_realloc_take(void *old, uint64_t *size)
+{
+	if (!old || ward__in_registry || !atomic_load_explicit(&active,
+							       memory_order_relaxed) ||
+	    !cfg.kinds[WARD_KIND_HEAP])
+		return 0;
+	if (cfg.rate && !ward__page_has_sampled((uintptr_t)old))
+		return 0;
+	ward__in_registry++;
+	uint32_t site = ward__realloc_take((uintptr_t)old, size);
+	ward__in_registry--;
+	return site;
+}
+
+void ward__intercept_realloc_settle(void *old, uint32_t site, uint64_t size,
+				    bool failed)
+{
+	if (!old || ward__in_registry)
+		return;
+	ward__in_registry++;
+	if (site)
+		ward__realloc_settle((uintptr_t)old, site, size, failed);
+	else if (!failed)
+		ward__blocks_inherited_forget((uintptr_t)old);
+	ward__in_registry--;
+}
+
 __attribute__((noinline)) void ward__intercept_acquire(int kind,
 							uintptr_t handle)
 {

@@ -18,6 +18,13 @@ void ward__intercept_init(void);
 void ward__intercept_alloc(void *p, size_t size);
 void ward__intercept_free(void *p);
 
+/* realloc(old, ...): old's record taken out before the call (its site,
+ * 0 when it had none), then settled once the call answered — released,
+ * or put back as it was when the call failed (registry.h). */
+uint32_t ward__intercept_realloc_take(void *old, uint64_t *size);
+void ward__intercept_realloc_settle(void *old, uint32_t site, uint64_t size,
+				    bool failed);
+
 /* A descriptor, FILE or thread (by kind) was acquired / released. */
 void ward__intercept_acquire(int kind, uintptr_t handle);
 void ward__intercept_release(int kind, uintptr_t handle);

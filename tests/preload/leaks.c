@@ -1173,6 +1173,26 @@ NOINLINE void leak_joins(void)
 	KEEP(started_c11());
 }
 
+NOINLINE void *grown_from(void)
+{
+	return malloc(60);
+}
+
+NOINLINE void *grown_too_far(void *p)
+{
+	return realloc(p, SIZE_MAX / 2);
+}
+
+/* A realloc that fails leaves the block as it was: still 60 bytes, still
+ * from where it was allocated. */
+NOINLINE void leak_realloc_failed(void)
+{
+	static void *volatile kept;
+	kept = grown_from();
+	if (grown_too_far(kept) != NULL)
+		exit(4);
+}
+
 /* Memory the program maps right above an inaccessible region that is no
  * thread's guard page (the tracer's reserved address space, a reservation
  * of a megabyte and more, a page the program itself made inaccessible
@@ -1347,6 +1367,8 @@ int main(int argc, char **argv)
 		leak_sleeper();
 	else if (strcmp(what, "raw_close") == 0)
 		leak_raw_close();
+	else if (strcmp(what, "realloc_failed") == 0)
+		leak_realloc_failed();
 	else if (strcmp(what, "joins") == 0)
 		leak_joins();
 	else if (strcmp(what, "daemon") == 0)

@@ -88,6 +88,12 @@ else
 	bad "the profile counts the descriptors closed where ward did not see" \
 		"$("$ward" report "$work/raw_close.pb.gz" | grep -A4 '^figures')"
 fi
+run_leaks realloc_failed
+status_is "a realloc that fails: the case ran" 0 $? "$(cat "$work/realloc_failed.err")"
+expect_site "a block a failed realloc left is still its size, from its site" \
+	"$work/realloc_failed.pb.gz" grown_from heap "1 60"
+expect_site "... not the failed realloc's" \
+	"$work/realloc_failed.pb.gz" grown_too_far heap "0 0"
 run_leaks joins
 status_is "threads joined every way: the case ran" 0 $? "$(cat "$work/joins.err")"
 expect_site "threads joined by tryjoin, timedjoin, clockjoin, thrd_join or detached by thrd_detach are no leak" \
@@ -1153,7 +1159,7 @@ status_is "ward watch: an endpoint that does not answer is one line, status 2" 2
 	"$(cat "$work/watch.err")"
 
 # Every check above ran (one that did not is a failure too).
-planned=182
+planned=185
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
