@@ -33,12 +33,15 @@
  * Thread-local storage is a root too: the calling thread's, and that of
  * threads that ended but were never joined (their descriptors stay), found
  * through the thread pointer (x86-64: static TLS below it, the descriptor
- * and its pointer to dynamic TLS at it).
+ * and its pointer to dynamic TLS at it), read exactly (tls_settle()): an
+ * ended thread's dead frames lie below, and anything at all above.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <link.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -195,6 +198,9 @@ struct scan {
 	uintptr_t *tps;             /* thread pointers: this thread's, and */
 	size_t ntps;                /* threads not joined (their TLS) */
 	size_t tls_below;           /* static TLS below a thread pointer */
+	size_t tls_slack;           /* read below that (0: it is exact) */
+	size_t tls_static;          /* the farthest module block seen */
+	size_t tls_above;           /* the descriptor, at the thread pointer */
 	uintptr_t loader_lo, loader_hi; /* the dynamic loader's code */
 	/* Threads that could not be stopped (held): memory is read through
 	 * copies, which a page unmapped meanwhile cannot fault. */
@@ -212,8 +218,10 @@ struct scan {
 
 enum { COPY_WORDS = 4096 };
 
-/* A thread's TLS as the scan reads it: from its static TLS, less a slack
- * for alignment, to the end of its descriptor above the thread pointer. */
+/* A thread's TLS as the scan reads it: from its static TLS to the end of
+ * its descriptor above the thread pointer (tls_settle()). Bounds for when
+ * the C library does not say: a slack below the modules' sizes summed,
+ * and a descriptor's size. */
 enum { TLS_SLACK = 2048, TLS_ABOVE = 4096 };
 
 /* Copy up to n bytes at src into dst without faulting: the bytes copied,
@@ -793,6 +801,71 @@ static void scan_program_memory(struct scan *s, uintptr_t lo, uintptr_t hi)
 	}
 }
 
+/*
+ * A module with thread-local storage: its block in static TLS lies the
+ * same distance below the thread pointer in every thread, and this
+ * thread's shows how far (a block in dynamic TLS lies elsewhere). The
+ * farthest is where the static TLS in use begins: reading below it would
+ * read the top of the thread's stack, which for a thread that has ended
+ * holds only stale words — a block one of them named would read as still
+ * reachable. Summed here, settled in tls_settle().
+ */
+static void tls_module(struct scan *s, const struct dl_phdr_info *info,
+		       const ElfW(Phdr) *ph)
+{
+	s->tls_below += ph->p_memsz + ph->p_align;
+	uintptr_t tp = (uintptr_t)pthread_self();
+	uintptr_t at = (uintptr_t)info->dlpi_tls_data;
+	if (at && at < tp && tp - at > s->tls_static)
+		s->tls_static = tp - at;
+}
+
+/*
+ * A thread's TLS, settled: below the thread pointer exactly to the
+ * farthest module block, when one was seen within the sizes' bound (else
+ * that bound, read with a slack below); above it, the descriptor, whose
+ * size glibc publishes for debuggers (_thread_db_sizeof_pthread) — not a
+ * page: a thread glibc made has its descriptor at the top of its mapping,
+ * and the memory above may be anything, a malloc arena's header naming
+ * free chunks next to live blocks among it.
+ */
+static void tls_settle(struct scan *s)
+{
+	static _Atomic uint32_t descriptor; /* 0: not looked up; 1: none */
+	uint32_t size = atomic_load_explicit(&descriptor, memory_order_relaxed);
+	if (!size) {
+		const uint32_t *p = dlsym(RTLD_DEFAULT, "_thread_db_sizeof_pthread");
+		size = p && *p > 1 && *p <= TLS_ABOVE ? *p : 1;
+		atomic_store_explicit(&descriptor, size, memory_order_relaxed);
+	}
+	s->tls_above = size > 1 ? size : TLS_ABOVE;
+	if (s->tls_static && s->tls_static <= s->tls_below + TLS_SLACK) {
+		s->tls_below = s->tls_static;
+		s->tls_slack = 0;
+	} else {
+		s->tls_slack = TLS_SLACK;
+	}
+}
+
+/*
+ * A stopped thread's stack as the scan reads it: from its stack pointer,
+ * less the 128-byte red zone, to the end of its mapping — which may have
+ * merged with the anonymous mapping above it (scan_root() leaves ward's
+ * out) — or, on a stack glibc made, to the end of the thread's
+ * descriptor, the top of the stack: what lies above is not the thread's.
+ */
+static bool stack_of(const struct scan *s, const struct ward__stopped *t,
+		     uintptr_t *lo, uintptr_t *hi)
+{
+	*lo = t->sp - 128;
+	if (!t->sp || !readable(s, *lo, *lo + 8, hi))
+		return false;
+	uintptr_t tp = t->stack.self;
+	if (tp > *lo && tp < *hi && *hi - tp > s->tls_above)
+		*hi = tp + s->tls_above;
+	return true;
+}
+
 /* Remember the writable segments of every loaded object as roots. */
 static int root_object(struct dl_phdr_info *info, size_t size, void *arg)
 {
@@ -802,7 +875,7 @@ static int root_object(struct dl_phdr_info *info, size_t size, void *arg)
 	for (int i = 0; i < info->dlpi_phnum; i++) {
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
 		if (ph->p_type == PT_TLS)
-			s->tls_below += ph->p_memsz + ph->p_align;
+			tls_module(s, info, ph);
 		if (loader && ph->p_type == PT_LOAD && (ph->p_flags & PF_X)) {
 			s->loader_lo = info->dlpi_addr + ph->p_vaddr;
 			s->loader_hi = s->loader_lo + ph->p_memsz;
@@ -1032,10 +1105,8 @@ static void mark(struct scan *s, const struct ward__scan_self *self,
 		scan_range(s, (uintptr_t)threads[t].regs,
 			   (uintptr_t)(threads[t].regs + WARD__STOPPED_REGS), 1);
 		s->cur_root = WARD__ROOT_STACK;
-		uintptr_t lo = threads[t].sp - 128, end;
-		/* To the end of its mapping, which may have merged with the
-		 * anonymous mapping above it, ward's among them. */
-		if (threads[t].sp && readable(s, lo, lo + 8, &end))
+		uintptr_t lo, end;
+		if (stack_of(s, &threads[t], &lo, &end))
 			scan_root(s, lo, end);
 	}
 	/* Thread-local storage: glibc's x86-64 threads keep static TLS just
@@ -1043,8 +1114,8 @@ static void mark(struct scan *s, const struct ward__scan_self *self,
 	 * pointer to the dynamic TLS vector) at it. */
 	s->cur_root = WARD__ROOT_TLS;
 	for (size_t i = 0; i < s->ntps; i++) {
-		uintptr_t lo = s->tps[i] - s->tls_below - TLS_SLACK;
-		uintptr_t hi = s->tps[i] + TLS_ABOVE;
+		uintptr_t lo = s->tps[i] - s->tls_below - s->tls_slack;
+		uintptr_t hi = s->tps[i] + s->tls_above;
 		if (clip(s, s->tps[i], &lo, &hi))
 			scan_root(s, lo, hi);
 	}
@@ -1144,7 +1215,7 @@ static uintptr_t tls_of(const struct scan *s, uintptr_t v, uintptr_t slack)
 {
 	for (size_t i = 0; i < s->ntps; i++)
 		if (v >= s->tps[i] - s->tls_below - slack &&
-		    v < s->tps[i] + TLS_ABOVE)
+		    v < s->tps[i] + s->tls_above)
 			return s->tps[i];
 	return 0;
 }
@@ -1193,9 +1264,8 @@ static void name_root(struct scan *s, const struct ward__scan_self *self,
 		return;
 	}
 	for (int t = 0; t < nthreads; t++) {
-		uintptr_t lo = threads[t].sp - 128, end;
-		if (!threads[t].sp || !readable(s, lo, lo + 8, &end) ||
-		    v < lo || v >= end)
+		uintptr_t lo, end;
+		if (!stack_of(s, &threads[t], &lo, &end) || v < lo || v >= end)
 			continue;
 		p->root = WARD__ROOT_STACK;
 		p->tid = threads[t].tid;
@@ -1209,7 +1279,7 @@ static void name_root(struct scan *s, const struct ward__scan_self *self,
 #endif
 		return;
 	}
-	if ((p->tp = tls_of(s, v, TLS_SLACK))) {
+	if ((p->tp = tls_of(s, v, s->tls_slack))) {
 		p->root = WARD__ROOT_TLS;
 		return;
 	}
@@ -1404,6 +1474,7 @@ static bool prepare(struct scan *s, int also,
 	if (s->skip_lo == 0 || (s->skip_hi - s->skip_lo) > ((uintptr_t)1 << 30))
 		s->skip_lo = s->skip_hi = 0;
 	dl_iterate_phdr(root_object, s);
+	tls_settle(s);
 #if defined(__x86_64__)
 	s->tps[s->ntps++] = (uintptr_t)pthread_self(); /* the thread pointer */
 	/* The main thread's, when another thread calls exit(). */

@@ -1193,6 +1193,56 @@ NOINLINE void leak_realloc_failed(void)
 		exit(4);
 }
 
+NOINLINE void *named_above_descriptor(void)
+{
+	return malloc(48);
+}
+
+static void *ends_at_once(void *arg)
+{
+	return arg;
+}
+
+NOINLINE void *named_on_dead_stack(void)
+{
+	return malloc(56);
+}
+
+static void *leaves_on_stack(void *arg)
+{
+	void *volatile p = named_on_dead_stack();
+	KEEP(p);
+	return arg;
+}
+
+/* A thread's TLS is read exactly. Its descriptor ends where its stack
+ * does, and what lies above is another thing altogether — here a
+ * read-only page, no root, holding the only pointers to 512 blocks; below
+ * its static TLS lie its first frames, dead once it ended — here the only
+ * pointer to a block. All lost, though both threads (ended, never joined)
+ * are read for their TLS. */
+NOINLINE void leak_above_descriptor(void)
+{
+	enum { STACK = 64 << 10, PAGE = 4096 };
+	char *stack = mmap(NULL, STACK + PAGE, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (stack == MAP_FAILED)
+		exit(4);
+	void **above = (void **)(stack + STACK);
+	for (int i = 0; i < PAGE / (int)sizeof(void *); i++)
+		above[i] = named_above_descriptor();
+	pthread_attr_t attr;
+	pthread_t t;
+	if (mprotect(above, PAGE, PROT_READ) != 0 ||
+	    pthread_attr_init(&attr) != 0 ||
+	    pthread_attr_setstack(&attr, stack, STACK) != 0 ||
+	    pthread_create(&t, &attr, ends_at_once, NULL) != 0 ||
+	    pthread_create(&t, NULL, leaves_on_stack, NULL) != 0)
+		exit(4);
+	pthread_attr_destroy(&attr);
+	usleep(20000);
+}
+
 /* Memory the program maps right above an inaccessible region that is no
  * thread's guard page (the tracer's reserved address space, a reservation
  * of a megabyte and more, a page the program itself made inaccessible
@@ -1367,6 +1417,8 @@ int main(int argc, char **argv)
 		leak_sleeper();
 	else if (strcmp(what, "raw_close") == 0)
 		leak_raw_close();
+	else if (strcmp(what, "above_descriptor") == 0)
+		leak_above_descriptor();
 	else if (strcmp(what, "realloc_failed") == 0)
 		leak_realloc_failed();
 	else if (strcmp(what, "joins") == 0)

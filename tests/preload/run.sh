@@ -88,6 +88,12 @@ else
 	bad "the profile counts the descriptors closed where ward did not see" \
 		"$("$ward" report "$work/raw_close.pb.gz" | grep -A4 '^figures')"
 fi
+run_leaks above_descriptor
+status_is "threads read for their TLS: the case ran" 0 $? "$(cat "$work/above_descriptor.err")"
+expect_site "what lies above an ended thread's descriptor is not its TLS" \
+	"$work/above_descriptor.pb.gz" named_above_descriptor heap/definite "512 24576"
+expect_site "... nor its dead frames below it" \
+	"$work/above_descriptor.pb.gz" named_on_dead_stack heap/definite "1 56"
 run_leaks realloc_failed
 status_is "a realloc that fails: the case ran" 0 $? "$(cat "$work/realloc_failed.err")"
 expect_site "a block a failed realloc left is still its size, from its site" \
@@ -1159,7 +1165,7 @@ status_is "ward watch: an endpoint that does not answer is one line, status 2" 2
 	"$(cat "$work/watch.err")"
 
 # Every check above ran (one that did not is a failure too).
-planned=185
+planned=188
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
