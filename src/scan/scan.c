@@ -1098,8 +1098,12 @@ static void mark(struct scan *s, const struct ward__scan_self *self,
 	scan_range(s, (uintptr_t)self->regs,
 		   (uintptr_t)(self->regs + WARD__SELF_REGS), 1);
 	s->cur_root = WARD__ROOT_STACK;
-	if (self->stack_hi > self->stack_lo)
+	if (self->stack_hi > self->stack_lo &&
+	    readable(s, self->stack_lo, self->stack_hi, NULL))
 		scan_range(s, self->stack_lo, self->stack_hi, 1);
+	if (self->alt_hi > self->alt_lo &&
+	    readable(s, self->alt_lo, self->alt_hi, NULL))
+		scan_range(s, self->alt_lo, self->alt_hi, 1);
 	for (int t = 0; t < nthreads; t++) {
 		s->cur_root = WARD__ROOT_REGISTER;
 		scan_range(s, (uintptr_t)threads[t].regs,
@@ -1180,13 +1184,13 @@ static void mark(struct scan *s, const struct ward__scan_self *self,
 
 /* ---- Who holds it ------------------------------------------------------ */
 
-/* This thread's frames, from its caller up: pcs and frame addresses. */
-static __attribute__((noinline)) int self_frames(uintptr_t *pcs,
-						 uintptr_t *cfas, int max)
+/* The scanned thread's frames, from where the report was asked for up
+ * (WARD__SCAN_SELF()): pcs and frame addresses. */
+static int self_frames(const struct ward__scan_self *self, uintptr_t *pcs,
+		       uintptr_t *cfas, int max)
 {
-	uintptr_t *fp = __builtin_frame_address(0);
-	return ward__capture_frames(fp[1], (uintptr_t)(fp + 2), fp[0], pcs,
-				    cfas, max);
+	return ward__capture_frames(self->pc, self->sp, self->bp, pcs, cfas,
+				    max);
 }
 
 /* The function whose frame holds stack word w, of a stack walked into
@@ -1257,9 +1261,10 @@ static void name_root(struct scan *s, const struct ward__scan_self *self,
 		p->root = WARD__ROOT_TLS;
 		return;
 	}
-	if (v >= self->stack_lo && v < self->stack_hi) {
+	if ((v >= self->stack_lo && v < self->stack_hi) ||
+	    (v >= self->alt_lo && v < self->alt_hi)) {
 		p->root = WARD__ROOT_STACK;
-		int n = self_frames(pcs, cfas, DEPTH);
+		int n = self_frames(self, pcs, cfas, DEPTH);
 		p->pc = frame_of(pcs, cfas, n, v);
 		return;
 	}

@@ -73,6 +73,10 @@ struct ward__scan_result {
 enum { WARD__SELF_REGS = 6 };
 struct ward__scan_self {
 	uintptr_t stack_lo, stack_hi;
+	uintptr_t alt_lo, alt_hi; /* the alternate signal stack the report
+				   * runs on, from its frame up (else 0) */
+	uintptr_t pc, sp, bp; /* the caller's context: its stack is walked
+			       * from there, wherever the scan runs */
 	uintptr_t regs[WARD__SELF_REGS];
 };
 
@@ -81,8 +85,13 @@ struct ward__scan_self {
 #define WARD__SCAN_SELF(self)                                                 \
 	do {                                                                   \
 		ward__callee_saved((self)->regs);                              \
-		(self)->stack_lo = (uintptr_t)__builtin_frame_address(0) + 16; \
+		uintptr_t *fp_ = __builtin_frame_address(0);                   \
+		(self)->stack_lo = (uintptr_t)(fp_ + 2);                       \
 		(self)->stack_hi = ward__stack_top();                          \
+		(self)->alt_lo = (self)->alt_hi = 0;                           \
+		(self)->pc = fp_[1];                                           \
+		(self)->sp = (uintptr_t)(fp_ + 2);                             \
+		(self)->bp = fp_[0];                                           \
 	} while (0)
 
 static inline __attribute__((always_inline)) void

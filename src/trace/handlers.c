@@ -102,7 +102,17 @@ static void trampoline(int sig, siginfo_t *si, void *uc)
 	}
 	struct sigaction a;
 	read_action(sig, &a);
+	/* Where the handler interrupted the thread: the scan at exit reads
+	 * the thread's stack from there when the handler runs on an
+	 * alternate stack and calls exit() (intercept.c). */
+	uintptr_t outer = ward__trace.interrupted_sp;
+#if defined(__x86_64__)
+	if (uc)
+		ward__trace.interrupted_sp =
+			(uintptr_t)((ucontext_t *)uc)->uc_mcontext.gregs[REG_RSP];
+#endif
 	run(&a, sig, si, uc);
+	ward__trace.interrupted_sp = outer;
 }
 
 void ward__intercept_run_waiting(void)

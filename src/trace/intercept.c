@@ -66,6 +66,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include "trace/intercept.h"
@@ -859,22 +860,90 @@ static void tell_who_holds(const char *why, const struct ward__scan_result *r)
 		say("ward: who holds: out of memory");
 }
 
+/*
+ * The report runs on an alternate signal stack when a program's handler
+ * installed with SA_ONSTACK calls exit(): a stack overflow's handler
+ * often does. The thread's own stack is then read from where the handler
+ * interrupted it, and the alternate one from the report's frame up (the
+ * handler's frames, and the interrupted registers the kernel saved
+ * there); not the range between the two, which spans whatever is mapped.
+ * Where the handler interrupted the thread is unknown (a handler ward did
+ * not install): its own stack is left unread.
+ */
+static void on_alternate_stack(struct ward__scan_self *self)
+{
+	stack_t ss;
+	if (sigaltstack(NULL, &ss) != 0 || !(ss.ss_flags & SS_ONSTACK))
+		return;
+	uintptr_t top = (uintptr_t)ss.ss_sp + ss.ss_size;
+	if (self->stack_lo < (uintptr_t)ss.ss_sp || self->stack_lo >= top)
+		return;
+	self->alt_lo = self->stack_lo;
+	self->alt_hi = top;
+	uintptr_t sp = ward__trace.interrupted_sp;
+	if (sp > 128 && sp < self->stack_hi && (sp < self->alt_lo || sp >= top))
+		self->stack_lo = sp - 128; /* and its red zone */
+	else
+		self->stack_lo = self->stack_hi;
+}
+
+static void report(const struct ward__scan_self *self);
+
+/*
+ * The report runs on a stack of ward's own: the program's may have little
+ * room left — a thread made with a small stack, an alternate signal stack
+ * of a few kilobytes, a stack that overflowed — and the report needs more.
+ * Reserved when the report starts (pages are backed as they are touched),
+ * one of ward's mappings (the scan does not read it), never unmapped. When
+ * it cannot be had, the report runs where it is.
+ */
+enum { REPORT_STACK = 8 << 20 };
+static const struct ward__scan_self *report_self;
+
+static void report_on_own_stack(void)
+{
+	report(report_self);
+}
+
+static void report_elsewhere(const struct ward__scan_self *self)
+{
+	static ucontext_t back, there;
+	void *stack = ward__map_reserve(REPORT_STACK);
+	if (!stack || getcontext(&there) != 0) {
+		report(self);
+		return;
+	}
+	there.uc_stack.ss_sp = stack;
+	there.uc_stack.ss_size = REPORT_STACK;
+	there.uc_link = &back;
+	report_self = self;
+	makecontext(&there, report_on_own_stack, 0);
+	if (swapcontext(&back, &there) != 0)
+		report(self);
+}
+
 __attribute__((noinline)) void ward__intercept_report(void)
 {
 	struct ward__scan_self self;
 	WARD__SCAN_SELF(&self);
-	const char *s_env;
 	/* Reached through exit(): scan the live frames only, from exit()'s
 	 * caller up (valgrind's rule), not the dead ones exit's reuse. */
 	uintptr_t exit_sp = ward__exit_sp;
 	if (exit_sp > self.stack_lo && exit_sp < self.stack_hi)
 		self.stack_lo = exit_sp;
+	on_alternate_stack(&self);
 	/* A vfork() child shares the parent's memory: the books are the
 	 * parent's, and so is the report. */
 	if (getpid() != books_pid)
 		return;
 	if (!atomic_exchange(&active, false))
 		return;
+	report_elsewhere(&self);
+}
+
+static void report(const struct ward__scan_self *self)
+{
+	const char *s_env;
 	if (ward__exit_heap)
 		ward__exit_heap();
 	ward__in_registry++;
@@ -895,10 +964,10 @@ __attribute__((noinline)) void ward__intercept_report(void)
 			if (ward__site_pattern(why, &want, err, sizeof(err)) < 0)
 				say("ward: WARD_WHY=%s: %s", why, err);
 		}
-		scanned = want ? ward__scan_heap_why(&self, -1,
+		scanned = want ? ward__scan_heap_why(self, -1,
 						     ward__site_matches, want,
 						     &r)
-			       : ward__scan_heap(&self, &r);
+			       : ward__scan_heap(self, &r);
 		if (scanned == -ENOTSUP)
 			say("ward: heap not classified: the reachability scan "
 			    "runs on x86-64 only");

@@ -51,8 +51,10 @@ struct ward__trace_tls {
 	int fatal_pending;  /* a fatal signal held until the call ends */
 	int signal_waiting; /* how many of the program's handlers wait
 			     * for the end of the call (handlers.c) */
+	uintptr_t interrupted_sp; /* where the program's handler running
+				   * now interrupted the thread (0: none) */
 };
-/* One thread-local: the interposers reach all three through one address. */
+/* One thread-local: the interposers reach all of it through one address. */
 extern __thread struct ward__trace_tls ward__trace
 	__attribute__((tls_model("initial-exec")));
 void ward__intercept_fatal_resume(void);

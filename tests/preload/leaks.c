@@ -1243,6 +1243,41 @@ NOINLINE void leak_above_descriptor(void)
 	usleep(20000);
 }
 
+NOINLINE void *lost_before_fault(void)
+{
+	return malloc(77);
+}
+
+NOINLINE void *held_by_faulting_frame(void)
+{
+	return malloc(88);
+}
+
+static void exit_from_handler(int sig)
+{
+	(void)sig;
+	exit(3);
+}
+
+/* A program whose fault handler runs on a small alternate stack and calls
+ * exit(): it exits 3, as it does without ward, and its profile tells the
+ * block it lost (lost) from the one the faulting frame holds (reachable). */
+NOINLINE void leak_altstack_exit(void)
+{
+	static char alt[16384];
+	stack_t ss = { .ss_sp = alt, .ss_size = sizeof(alt) };
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = exit_from_handler;
+	sa.sa_flags = SA_ONSTACK;
+	if (sigaltstack(&ss, NULL) != 0 || sigaction(SIGSEGV, &sa, NULL) != 0)
+		exit(4);
+	KEEP(lost_before_fault());
+	void *volatile held = held_by_faulting_frame();
+	*(volatile int *)(uintptr_t)8 = 1;
+	KEEP(held);
+}
+
 /* Memory the program maps right above an inaccessible region that is no
  * thread's guard page (the tracer's reserved address space, a reservation
  * of a megabyte and more, a page the program itself made inaccessible
@@ -1417,6 +1452,8 @@ int main(int argc, char **argv)
 		leak_sleeper();
 	else if (strcmp(what, "raw_close") == 0)
 		leak_raw_close();
+	else if (strcmp(what, "altstack_exit") == 0)
+		leak_altstack_exit();
 	else if (strcmp(what, "above_descriptor") == 0)
 		leak_above_descriptor();
 	else if (strcmp(what, "realloc_failed") == 0)

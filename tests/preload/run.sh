@@ -88,6 +88,12 @@ else
 	bad "the profile counts the descriptors closed where ward did not see" \
 		"$("$ward" report "$work/raw_close.pb.gz" | grep -A4 '^figures')"
 fi
+run_leaks altstack_exit
+status_is "exit() from a fault handler on a 16 KiB alternate stack: the program's status" 3 $? "$(cat "$work/altstack_exit.err")"
+expect_site "... and its profile: the block it lost" \
+	"$work/altstack_exit.pb.gz" lost_before_fault heap/definite "1 77"
+expect_site "... the block the faulting frame holds" \
+	"$work/altstack_exit.pb.gz" held_by_faulting_frame heap/reachable "1 88"
 run_leaks above_descriptor
 status_is "threads read for their TLS: the case ran" 0 $? "$(cat "$work/above_descriptor.err")"
 expect_site "what lies above an ended thread's descriptor is not its TLS" \
@@ -1165,7 +1171,7 @@ status_is "ward watch: an endpoint that does not answer is one line, status 2" 2
 	"$(cat "$work/watch.err")"
 
 # Every check above ran (one that did not is a failure too).
-planned=188
+planned=191
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
