@@ -569,7 +569,11 @@ static void on_fatal(int sig, siginfo_t *si, void *uc)
 {
 	int saved = errno;
 	bool fault = ward__raised_by_fault(sig, si);
-	(void)uc;
+#if defined(__x86_64__)
+	if (uc) /* on the alternate stack, the scan reads on from there */
+		ward__trace.interrupted_sp =
+			(uintptr_t)((ucontext_t *)uc)->uc_mcontext.gregs[REG_RSP];
+#endif
 	if (reporting) {
 		say("ward: no profile: signal %d while writing it after signal %d",
 		    sig, reporting);
@@ -610,14 +614,40 @@ void ward__intercept_fatal_resume(void)
 	die_by(sig, false);
 }
 
+/*
+ * A stack that overflowed leaves no room for a handler: the fault would
+ * kill the program before ward's handler could run. The main thread gets
+ * an alternate signal stack of ward's (when it has none), on which the
+ * handler runs (SA_ONSTACK) long enough to move to the report's own
+ * stack. A program that sets its own replaces it, as it would the
+ * default; other threads run the handler on their stacks.
+ */
+enum { FAULT_STACK = 64 << 10 };
+
+static void fault_stack_setup(void)
+{
+	stack_t ss;
+	if (sigaltstack(NULL, &ss) != 0 || !(ss.ss_flags & SS_DISABLE))
+		return;
+	void *p = ward__map(FAULT_STACK);
+	if (!p)
+		return;
+	ss.ss_sp = p;
+	ss.ss_size = FAULT_STACK;
+	ss.ss_flags = 0;
+	if (sigaltstack(&ss, NULL) != 0)
+		ward__unmap(p, FAULT_STACK);
+}
+
 static void fatal_setup(void)
 {
 	struct sigaction sa, old;
+	fault_stack_setup();
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = on_fatal;
 	/* NODEFER: a fault while writing the profile reaches on_fatal again
 	 * and says so, instead of killing the process in silence. */
-	sa.sa_flags = SA_SIGINFO | SA_NODEFER | SA_RESTART;
+	sa.sa_flags = SA_SIGINFO | SA_NODEFER | SA_RESTART | SA_ONSTACK;
 	sigemptyset(&sa.sa_mask);
 	for (size_t i = 0; i < sizeof(fatal_signals) / sizeof(*fatal_signals);
 	     i++) {

@@ -644,6 +644,14 @@ NOINLINE void leak_before_signal(void)
 		KEEP(malloc(111));
 }
 
+/* Recurses until the stack overflows. */
+NOINLINE int overflow(int depth)
+{
+	volatile char frame[1024];
+	frame[0] = (char)depth;
+	return overflow(depth + 1) + frame[0];
+}
+
 /* Leaks, then dies by a signal or an exit (how, by the argument). */
 NOINLINE void leak_die(const char *how)
 {
@@ -657,6 +665,8 @@ NOINLINE void leak_die(const char *how)
 		abort();
 	else if (strcmp(how, "quick_exit") == 0)
 		quick_exit(3);
+	else if (strcmp(how, "overflow") == 0)
+		KEEP(overflow(0));
 	else if (strcmp(how, "raw_exit") == 0) /* no exit handlers run */
 		syscall(SYS_exit_group, 5);
 	pause();

@@ -851,8 +851,9 @@ expect_site "at the descriptor limit the profile is written" "$work/fdlimit.pb.g
 	leak_fdlimit fd "${n:-none} 0"
 
 # Signals that end the program: the profile is written, the status is the
-# same as without ward.
-for how in term:143 segv:139 abort:134 quick_exit:3; do
+# same as without ward (a stack overflow too: the handler runs on an
+# alternate stack of ward's).
+for how in term:143 segv:139 overflow:139 abort:134 quick_exit:3; do
 	h=${how%:*}
 	run_leaks_to "$work/die_$h.pb.gz" die "$h"
 	status_is "killed by $h: same status" "${how#*:}" $?
@@ -1171,7 +1172,7 @@ status_is "ward watch: an endpoint that does not answer is one line, status 2" 2
 	"$(cat "$work/watch.err")"
 
 # Every check above ran (one that did not is a failure too).
-planned=191
+planned=193
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
