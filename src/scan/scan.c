@@ -430,6 +430,15 @@ static bool readable(const struct scan *s, uintptr_t lo, uintptr_t hi,
 	return hi <= reach;
 }
 
+/* The start of the readable mapping holding at; 0 when none does. */
+static uintptr_t mapping_lo(const struct scan *s, uintptr_t at)
+{
+	for (size_t i = 0; i < s->nmaps; i++)
+		if (s->maps[i].lo <= at && at < s->maps[i].hi)
+			return s->maps[i].lo;
+	return 0;
+}
+
 __attribute__((no_sanitize("address")))
 static struct block *find(struct scan *s, uintptr_t p)
 {
@@ -1085,8 +1094,6 @@ static void lost_cliques(struct scan *s)
 static void mark(struct scan *s, const struct ward__scan_self *self,
 		 const struct ward__stopped *threads, int nthreads)
 {
-	read_maps(s);
-	drop_main_arena(s);
 	s->cur_root = WARD__ROOT_GLOBAL;
 	for (size_t i = 0; i < s->nroots; i++)
 		if (readable(s, s->roots[i].lo, s->roots[i].hi, NULL))
@@ -1101,9 +1108,9 @@ static void mark(struct scan *s, const struct ward__scan_self *self,
 	if (self->stack_hi > self->stack_lo &&
 	    readable(s, self->stack_lo, self->stack_hi, NULL))
 		scan_range(s, self->stack_lo, self->stack_hi, 1);
-	if (self->alt_hi > self->alt_lo &&
-	    readable(s, self->alt_lo, self->alt_hi, NULL))
-		scan_range(s, self->alt_lo, self->alt_hi, 1);
+	if (self->other_hi > self->other_lo &&
+	    readable(s, self->other_lo, self->other_hi, NULL))
+		scan_range(s, self->other_lo, self->other_hi, 1);
 	for (int t = 0; t < nthreads; t++) {
 		s->cur_root = WARD__ROOT_REGISTER;
 		scan_range(s, (uintptr_t)threads[t].regs,
@@ -1262,7 +1269,7 @@ static void name_root(struct scan *s, const struct ward__scan_self *self,
 		return;
 	}
 	if ((v >= self->stack_lo && v < self->stack_hi) ||
-	    (v >= self->alt_lo && v < self->alt_hi)) {
+	    (v >= self->other_lo && v < self->other_hi)) {
 		p->root = WARD__ROOT_STACK;
 		int n = self_frames(self, pcs, cfas, DEPTH);
 		p->pc = frame_of(pcs, cfas, n, v);
@@ -1525,10 +1532,19 @@ static bool mark_stopped(struct scan *s, const struct ward__scan_self *self,
 		mapped = index_blocks(s);
 	}
 	if (mapped && s->n > 0) {
+		read_maps(s);
+		drop_main_arena(s);
+		/* Its own stack whole, from the low end of its mapping, when
+		 * where the thread left it is not known. */
+		struct ward__scan_self me = *self;
+		if (!me.stack_lo) {
+			uintptr_t lo = mapping_lo(s, me.stack_hi - 8);
+			me.stack_lo = lo ? lo : me.stack_hi;
+		}
 		VALGRIND_DISABLE_ERROR_REPORTING;
-		mark(s, self, threads, nthreads);
+		mark(s, &me, threads, nthreads);
 		if (s->want)
-			build_paths(s, self, threads, nthreads);
+			build_paths(s, &me, threads, nthreads);
 		VALGRIND_ENABLE_ERROR_REPORTING;
 	}
 	if (s->held)

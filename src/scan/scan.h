@@ -73,8 +73,11 @@ struct ward__scan_result {
 enum { WARD__SELF_REGS = 6 };
 struct ward__scan_self {
 	uintptr_t stack_lo, stack_hi;
-	uintptr_t alt_lo, alt_hi; /* the alternate signal stack the report
-				   * runs on, from its frame up (else 0) */
+	/* When stack_lo is 0, the thread's own stack is read whole (where
+	 * it left it is not known). other: the stack it runs on when not
+	 * its own — an alternate signal stack, a coroutine's — from its
+	 * frame up (else 0). */
+	uintptr_t other_lo, other_hi;
 	uintptr_t pc, sp, bp; /* the caller's context: its stack is walked
 			       * from there, wherever the scan runs */
 	uintptr_t regs[WARD__SELF_REGS];
@@ -88,7 +91,7 @@ struct ward__scan_self {
 		uintptr_t *fp_ = __builtin_frame_address(0);                   \
 		(self)->stack_lo = (uintptr_t)(fp_ + 2);                       \
 		(self)->stack_hi = ward__stack_top();                          \
-		(self)->alt_lo = (self)->alt_hi = 0;                           \
+		(self)->other_lo = (self)->other_hi = 0;                       \
 		(self)->pc = fp_[1];                                           \
 		(self)->sp = (uintptr_t)(fp_ + 2);                             \
 		(self)->bp = fp_[0];                                           \

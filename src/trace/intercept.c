@@ -63,6 +63,7 @@
 #include <string.h>
 #include <sched.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -70,6 +71,7 @@
 #include <unistd.h>
 
 #include "trace/intercept.h"
+#include "capture/capture.h"
 #include "core/clock.h"
 #include "core/grow.h"
 #include "core/log.h"
@@ -890,31 +892,59 @@ static void tell_who_holds(const char *why, const struct ward__scan_result *r)
 		say("ward: who holds: out of memory");
 }
 
-/*
- * The report runs on an alternate signal stack when a program's handler
- * installed with SA_ONSTACK calls exit(): a stack overflow's handler
- * often does. The thread's own stack is then read from where the handler
- * interrupted it, and the alternate one from the report's frame up (the
- * handler's frames, and the interrupted registers the kernel saved
- * there); not the range between the two, which spans whatever is mapped.
- * Where the handler interrupted the thread is unknown (a handler ward did
- * not install): its own stack is left unread.
- */
-static void on_alternate_stack(struct ward__scan_self *self)
+/* The lowest address the thread's own stack may reach: its bounds, or
+ * for the main thread (whose low end ward does not ask) its limit. */
+static uintptr_t own_stack_lo(uintptr_t hi)
 {
+	if (ward__stack_lo > 4096)
+		return ward__stack_lo;
+	uintptr_t most = (uintptr_t)1 << 30;
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur < most)
+		most = rl.rlim_cur;
+	return hi > most ? hi - most : 0;
+}
+
+/*
+ * Which stacks the report's thread holds live frames on. Usually its own,
+ * from the report's caller up. But a program's handler installed with
+ * SA_ONSTACK may call exit() (a stack overflow's handler often does), or
+ * ward's own fault handler run there: then the alternate stack from the
+ * report's frame up (the handler's frames, the interrupted registers the
+ * kernel saved) and the thread's own stack from where the handler
+ * interrupted it (the trampoline and on_fatal note it). And a coroutine
+ * may call exit() on a stack of the program's making: then that stack up
+ * to the outermost frame a walk finds on it, and the thread's own stack
+ * whole (where the coroutine left it is not known). Never the span
+ * between two stacks, which holds whatever is mapped there.
+ */
+static void find_stacks(struct ward__scan_self *self)
+{
+	uintptr_t here = self->stack_lo, hi = self->stack_hi;
+	uintptr_t lo = own_stack_lo(hi);
+	if (here >= lo && here < hi)
+		return;
 	stack_t ss;
-	if (sigaltstack(NULL, &ss) != 0 || !(ss.ss_flags & SS_ONSTACK))
+	if (sigaltstack(NULL, &ss) == 0 && (ss.ss_flags & SS_ONSTACK) &&
+	    here >= (uintptr_t)ss.ss_sp &&
+	    here < (uintptr_t)ss.ss_sp + ss.ss_size) {
+		self->other_lo = here;
+		self->other_hi = (uintptr_t)ss.ss_sp + ss.ss_size;
+		uintptr_t sp = ward__trace.interrupted_sp;
+		self->stack_lo = sp >= lo + 128 && sp < hi ? sp - 128 : 0;
 		return;
-	uintptr_t top = (uintptr_t)ss.ss_sp + ss.ss_size;
-	if (self->stack_lo < (uintptr_t)ss.ss_sp || self->stack_lo >= top)
-		return;
-	self->alt_lo = self->stack_lo;
-	self->alt_hi = top;
-	uintptr_t sp = ward__trace.interrupted_sp;
-	if (sp > 128 && sp < self->stack_hi && (sp < self->alt_lo || sp >= top))
-		self->stack_lo = sp - 128; /* and its red zone */
-	else
-		self->stack_lo = self->stack_hi;
+	}
+	enum { DEPTH = 64, MOST = 64 << 20 };
+	uintptr_t pcs[DEPTH], cfas[DEPTH], top = here;
+	int n = ward__capture_frames(self->pc, self->sp, self->bp, pcs, cfas,
+				     DEPTH);
+	for (int i = 0; i < n; i++)
+		if (cfas[i] > top && cfas[i] - here < MOST)
+			top = cfas[i];
+	self->other_lo = here;
+	self->other_hi = top;
+	self->stack_lo = 0;
 }
 
 static void report(const struct ward__scan_self *self);
@@ -961,7 +991,7 @@ __attribute__((noinline)) void ward__intercept_report(void)
 	uintptr_t exit_sp = ward__exit_sp;
 	if (exit_sp > self.stack_lo && exit_sp < self.stack_hi)
 		self.stack_lo = exit_sp;
-	on_alternate_stack(&self);
+	find_stacks(&self);
 	/* A vfork() child shares the parent's memory: the books are the
 	 * parent's, and so is the report. */
 	if (getpid() != books_pid)

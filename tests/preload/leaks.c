@@ -30,6 +30,7 @@
 #include <sys/wait.h>
 #include <threads.h>
 #include <time.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #define NOINLINE __attribute__((noinline))
@@ -1288,6 +1289,42 @@ NOINLINE void leak_altstack_exit(void)
 	KEEP(held);
 }
 
+static ucontext_t coroutine_back, coroutine;
+
+NOINLINE void *held_by_main_frame(void)
+{
+	return malloc(111);
+}
+
+NOINLINE void *lost_before_coroutine(void)
+{
+	return malloc(333);
+}
+
+static void coroutine_exits(void)
+{
+	exit(0);
+}
+
+/* exit() called by a coroutine on a stack of the program's making (a
+ * heap block): main's frame still holds its block, and what it lost is
+ * lost. */
+NOINLINE void leak_coroutine_exit(void)
+{
+	enum { STACK = 64 << 10 };
+	void *volatile held = held_by_main_frame();
+	KEEP(lost_before_coroutine());
+	char *stack = malloc(STACK);
+	if (!stack || getcontext(&coroutine) != 0)
+		exit(4);
+	coroutine.uc_stack.ss_sp = stack;
+	coroutine.uc_stack.ss_size = STACK;
+	coroutine.uc_link = &coroutine_back;
+	makecontext(&coroutine, coroutine_exits, 0);
+	swapcontext(&coroutine_back, &coroutine);
+	KEEP(held);
+}
+
 /* Memory the program maps right above an inaccessible region that is no
  * thread's guard page (the tracer's reserved address space, a reservation
  * of a megabyte and more, a page the program itself made inaccessible
@@ -1462,6 +1499,8 @@ int main(int argc, char **argv)
 		leak_sleeper();
 	else if (strcmp(what, "raw_close") == 0)
 		leak_raw_close();
+	else if (strcmp(what, "coroutine_exit") == 0)
+		leak_coroutine_exit();
 	else if (strcmp(what, "altstack_exit") == 0)
 		leak_altstack_exit();
 	else if (strcmp(what, "above_descriptor") == 0)

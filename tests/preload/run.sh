@@ -88,6 +88,12 @@ else
 	bad "the profile counts the descriptors closed where ward did not see" \
 		"$("$ward" report "$work/raw_close.pb.gz" | grep -A4 '^figures')"
 fi
+run_leaks coroutine_exit
+status_is "exit() from a coroutine on a heap block: the program's status" 0 $? "$(cat "$work/coroutine_exit.err")"
+expect_site "... main's frame still holds its block" \
+	"$work/coroutine_exit.pb.gz" held_by_main_frame heap/reachable "1 111"
+expect_site "... and what it lost is lost" \
+	"$work/coroutine_exit.pb.gz" lost_before_coroutine heap/definite "1 333"
 run_leaks altstack_exit
 status_is "exit() from a fault handler on a 16 KiB alternate stack: the program's status" 3 $? "$(cat "$work/altstack_exit.err")"
 expect_site "... and its profile: the block it lost" \
@@ -1172,7 +1178,7 @@ status_is "ward watch: an endpoint that does not answer is one line, status 2" 2
 	"$(cat "$work/watch.err")"
 
 # Every check above ran (one that did not is a failure too).
-planned=193
+planned=196
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
