@@ -1499,6 +1499,8 @@ int main(int argc, char **argv)
 		leak_sleeper();
 	else if (strcmp(what, "raw_close") == 0)
 		leak_raw_close();
+	else if (strcmp(what, "rmdir") == 0 && argc > 2)
+		exit(rmdir(argv[2]) == 0 ? 0 : 4); /* where the profile goes */
 	else if (strcmp(what, "coroutine_exit") == 0)
 		leak_coroutine_exit();
 	else if (strcmp(what, "altstack_exit") == 0)

@@ -88,6 +88,16 @@ else
 	bad "the profile counts the descriptors closed where ward did not see" \
 		"$("$ward" report "$work/raw_close.pb.gz" | grep -A4 '^figures')"
 fi
+# The program removes the directory its profile was to go to: one line
+# says so (not a raw exit's reason).
+mkdir -p "$work/gone"
+"$ward" run -o "$work/gone/x.pb.gz" -- "$leaks" rmdir "$work/gone" >/dev/null 2>"$work/gone.err"
+if grep -q "^ward: no profile from .*: its directory $work/gone is gone" "$work/gone.err" &&
+	! grep -q "raw exit" "$work/gone.err"; then
+	ok "a profile's directory removed by the program: ward run says so"
+else
+	bad "a profile's directory removed by the program: ward run says so" "$(cat "$work/gone.err")"
+fi
 run_leaks coroutine_exit
 status_is "exit() from a coroutine on a heap block: the program's status" 0 $? "$(cat "$work/coroutine_exit.err")"
 expect_site "... main's frame still holds its block" \
@@ -1178,7 +1188,7 @@ status_is "ward watch: an endpoint that does not answer is one line, status 2" 2
 	"$(cat "$work/watch.err")"
 
 # Every check above ran (one that did not is a failure too).
-planned=196
+planned=197
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"

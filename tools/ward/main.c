@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <netdb.h>
@@ -1050,11 +1051,42 @@ static bool elf_is_static(const char *path)
 	return !interp;
 }
 
-/* Why a program that was traced wrote no profile, in a few words; ended_as
- * is the name the process had when it ended (its /proc comm, "" if
- * unknown). */
-static const char *why_no_profile(const char *program, const char *ended_as,
-				  int st)
+/* Why the profile could not be written to out (an absolute path) as the
+ * program left its directory: gone, not writable, or on a full file
+ * system (the tracer said so too, with the error); NULL when none. */
+static const char *why_not_written(const char *out)
+{
+	static char why[PATH_MAX + 128];
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s", out);
+	char *slash = strrchr(dir, '/');
+	if (!slash)
+		return NULL;
+	if (slash == dir)
+		slash[1] = '\0'; /* the root directory */
+	else
+		*slash = '\0';
+	struct stat sb;
+	struct statvfs vs;
+	if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+		snprintf(why, sizeof(why), "its directory %s is gone (the "
+			 "program removed or replaced it)", dir);
+	else if (access(dir, W_OK | X_OK) != 0)
+		snprintf(why, sizeof(why), "its directory %s is no longer "
+			 "writable", dir);
+	else if (statvfs(dir, &vs) == 0 && vs.f_bavail == 0)
+		snprintf(why, sizeof(why), "the file system holding %s is "
+			 "full", dir);
+	else
+		return NULL;
+	return why;
+}
+
+/* Why a program that was traced wrote no profile to out, in a few words;
+ * ended_as is the name the process had when it ended (its /proc comm, ""
+ * if unknown). */
+static const char *why_no_profile(const char *program, const char *out,
+				  const char *ended_as, int st)
 {
 	static char why[256];
 	if (WIFSIGNALED(st)) {
@@ -1087,6 +1119,9 @@ static const char *why_no_profile(const char *program, const char *ended_as,
 		       "for it";
 	if (found && elf_is_static(found))
 		return "it is statically linked: LD_PRELOAD cannot reach it";
+	const char *unwritable = why_not_written(out);
+	if (unwritable)
+		return unwritable;
 	/* The kernel names a process after the file it last ran (cut to 15
 	 * bytes): another name means it ran another program in its place,
 	 * which ward did not reach (it would have written the profile). */
@@ -1425,7 +1460,7 @@ static int run_verdict(const struct run_opts *o, const char *program,
 		fprintf(stderr, "ward: profile written to %s\n", o->out);
 	else if (!have && !exec_failed)
 		fprintf(stderr, "ward: no profile from %s: %s\n", program,
-			why_no_profile(program, ended_as, st));
+			why_no_profile(program, o->out, ended_as, st));
 	/* Children that followed forks wrote OUT.PID; they stay. */
 
 	if (o->fail_on_leak && status == 0 && !have) {
