@@ -24,8 +24,8 @@
  * thread held asleep instead (suspend.c) is read the same way from where
  * it sleeps, without its registers; while one is, memory is read through
  * copies (a page it unmaps cannot fault the scan) and the heap's books
- * stay locked (a block it frees waits). Nothing is classified when a
- * running thread cannot be stopped. While they are stopped the
+ * stay locked (a block it frees waits); one held running is read whole
+ * (stack_of()). While they are stopped the
  * scan allocates only with mmap and sorts in place: a stopped thread may
  * hold malloc's locks. Roots are checked against /proc/self/maps before
  * they are read.
@@ -201,6 +201,8 @@ struct scan {
 	size_t tls_slack;           /* read below that (0: it is exact) */
 	size_t tls_static;          /* the farthest module block seen */
 	size_t tls_above;           /* the descriptor, at the thread pointer */
+	size_t tid_at;              /* where a descriptor holds the thread's
+				     * id (0: not found) */
 	uintptr_t loader_lo, loader_hi; /* the dynamic loader's code */
 	/* Threads that could not be stopped (held): memory is read through
 	 * copies, which a page unmapped meanwhile cannot fault. */
@@ -857,6 +859,43 @@ static void tls_settle(struct scan *s)
 }
 
 /*
+ * Where glibc's thread descriptor holds the thread's id: the one offset in
+ * this thread's descriptor that holds its id — and, when this is not the
+ * main thread, the main thread's id in the main thread's. 0 when not
+ * found (other threads' descriptors are then not told apart by id).
+ */
+static size_t find_tid_at(void)
+{
+	const pid_t *self = (const pid_t *)pthread_self();
+	pid_t me = (pid_t)syscall(SYS_gettid), pid = getpid();
+	const pid_t *main_td = (const pid_t *)ward__main_thread;
+	size_t found = 0;
+	for (size_t i = 1; i < 1024 / sizeof(pid_t); i++) {
+		if (self[i] != me)
+			continue;
+		if (me != pid && main_td && main_td[i] != pid)
+			continue;
+		if (found)
+			return 0; /* two candidates: neither */
+		found = i * sizeof(pid_t);
+	}
+	return found;
+}
+
+/* The thread pointer of the unjoined thread tid (its descriptor holds
+ * tid), 0 when none is known. */
+static uintptr_t tp_of_tid(const struct scan *s, int tid)
+{
+	for (size_t i = 0; s->tid_at && i < s->ntps; i++) {
+		pid_t t;
+		if (copy_in(&t, s->tps[i] + s->tid_at, sizeof(t)) == sizeof(t) &&
+		    t == tid)
+			return s->tps[i];
+	}
+	return 0;
+}
+
+/*
  * A stopped thread's stack as the scan reads it: from its stack pointer,
  * less the 128-byte red zone, to the end of its mapping — which may have
  * merged with the anonymous mapping above it (scan_root() leaves ward's
@@ -866,6 +905,17 @@ static void tls_settle(struct scan *s)
 static bool stack_of(const struct scan *s, const struct ward__stopped *t,
 		     uintptr_t *lo, uintptr_t *hi)
 {
+	if (t->held && !t->sp) {
+		/* Running with ward's signal blocked: where its stack pointer
+		 * is cannot be known, so its stack is read whole, to its
+		 * descriptor's end — dead frames too, which may keep a lost
+		 * block reachable, rather than call lost what its live frames
+		 * hold. */
+		uintptr_t tp = tp_of_tid(s, t->tid);
+		*lo = tp ? mapping_lo(s, tp) : 0;
+		*hi = tp + s->tls_above;
+		return *lo != 0 && readable(s, *lo, *hi, NULL);
+	}
 	*lo = t->sp - 128;
 	if (!t->sp || !readable(s, *lo, *lo + 8, hi))
 		return false;
@@ -1487,6 +1537,7 @@ static bool prepare(struct scan *s, int also,
 		s->skip_lo = s->skip_hi = 0;
 	dl_iterate_phdr(root_object, s);
 	tls_settle(s);
+	s->tid_at = find_tid_at();
 #if defined(__x86_64__)
 	s->tps[s->ntps++] = (uintptr_t)pthread_self(); /* the thread pointer */
 	/* The main thread's, when another thread calls exit(). */

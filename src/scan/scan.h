@@ -154,7 +154,7 @@ struct ward__stopped {
 	bool held; /* not stopped: it blocks ward's signal or awaits it
 		    * (sigwait); asleep in a system call, sp is from
 		    * /proc/self/task/TID/syscall; running, sp is 0 (its
-		    * stack unread); regs are zero, the stack empty */
+		    * stack read whole); regs are zero, the stack empty */
 	uintptr_t sp;
 	uintptr_t regs[WARD__STOPPED_REGS];
 	struct ward__stopped_stack stack;

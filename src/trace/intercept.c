@@ -1034,8 +1034,9 @@ static void report(const struct ward__scan_self *self)
 		if (scanned == 0 && r.held)
 			say("ward: heap classified without the registers of "
 			    "%d thread(s) that block ward's signal or await it "
-			    "(sigwait), nor the stack of one running: a block "
-			    "only they hold shows as lost", r.held);
+			    "(sigwait), a running one's stack read whole: a "
+			    "block only their registers hold shows as lost",
+			    r.held);
 		if (scanned == 0 && want)
 			tell_who_holds(why, &r);
 		ward_suppressions_free(want);

@@ -858,16 +858,24 @@ static void *signal_waiter(void *arg)
 	return (void *)mine;
 }
 
-/* A thread that blocks every signal and never sleeps: its stack cannot be
- * read, the rest of the heap is still classified. */
+NOINLINE void *held_while_spinning(void)
+{
+	return malloc(77);
+}
+
+/* A thread that blocks every signal and never sleeps: its registers
+ * cannot be read and its stack is read whole; the rest of the heap is
+ * classified. */
 static void *spins_masked(void *arg)
 {
 	sigset_t all;
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	void *volatile held = held_while_spinning();
 	atomic_store((atomic_int *)arg, 1);
 	for (;;)
 		__asm__ volatile("pause" ::: "memory");
+	KEEP(held);
 	return NULL;
 }
 

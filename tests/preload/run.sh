@@ -419,11 +419,13 @@ fi
 run_leaks masked_busy
 expect_site "a running thread that blocks every signal: the rest is classified all the same" \
 	"$work/masked_busy.pb.gz" dropped_while_one_spins heap/definite "1 66"
-if grep -q "nor the stack of one running" "$work/masked_busy.err"; then
-	ok "a classification without a running thread's stack says so"
+if grep -q "a running one's stack read whole" "$work/masked_busy.err"; then
+	ok "a classification without a running thread's registers says so"
 else
-	bad "a classification without a running thread's stack says so" "$(cat "$work/masked_busy.err")"
+	bad "a classification without a running thread's registers says so" "$(cat "$work/masked_busy.err")"
 fi
+expect_site "... and what that thread's frames hold is still reachable" \
+	"$work/masked_busy.pb.gz" held_while_spinning heap/reachable "1 77"
 run_leaks keys
 expect_site "a value in a thread's pthread key past the first 32 is reachable" "$work/keys.pb.gz" \
 	held_in_key_39 heap/reachable "1 4242"
@@ -1188,7 +1190,7 @@ status_is "ward watch: an endpoint that does not answer is one line, status 2" 2
 	"$(cat "$work/watch.err")"
 
 # Every check above ran (one that did not is a failure too).
-planned=197
+planned=198
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
