@@ -1583,6 +1583,7 @@ static bool mark_stopped(struct scan *s, const struct ward__scan_self *self,
 		mapped = index_blocks(s);
 	}
 	if (mapped && s->n > 0) {
+		VALGRIND_DISABLE_ERROR_REPORTING;
 		read_maps(s);
 		drop_main_arena(s);
 		/* Its own stack whole, from the low end of its mapping, when
@@ -1592,7 +1593,6 @@ static bool mark_stopped(struct scan *s, const struct ward__scan_self *self,
 			uintptr_t lo = mapping_lo(s, me.stack_hi - 8);
 			me.stack_lo = lo ? lo : me.stack_hi;
 		}
-		VALGRIND_DISABLE_ERROR_REPORTING;
 		mark(s, &me, threads, nthreads);
 		if (s->want)
 			build_paths(s, &me, threads, nthreads);
