@@ -532,8 +532,9 @@ TEST(go_tool_pprof_focuses_on_an_owner)
 	ASSERT_NOT_NULL(b.p);
 	/* -raw prints each sample's values (alloc_objects, alloc_space,
 	 * inuse_objects, inuse_space) and labels: conn 7's two buffers of
-	 * 4096 bytes, and nothing of conn 8's. */
-	ASSERT_CONTAINS(b.p, "0          0          2       8192");
+	 * 4096 bytes — its call site's acquisitions too, all of its live
+	 * buffers being conn 7's — and nothing of conn 8's. */
+	ASSERT_CONTAINS(b.p, "2       8192          2       8192");
 	ASSERT_CONTAINS(b.p, "owner:[server/conn 7]");
 	ASSERT_TRUE(!strstr(b.p, "conn 8"));
 	free(b.p);

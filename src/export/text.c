@@ -192,6 +192,15 @@ static void write_stack_head(const ward_profile_t *p,
 					 : "still reachable");
 	if (s->root)
 		ward__out_printf(o, "\t[root: %s]\n", s->root);
+	else if (s->owner && s->alloc_count == 0 && s->kind == WARD_KIND_HEAP)
+		/* one holder's share of a site: the acquisitions are the
+		 * site's, counted with another share */
+		ward__out_printf(o, "%s: %" PRId64 " live, %" PRId64
+				    " bytes\n",
+				 kind, s->live_count, s->live_bytes);
+	else if (s->owner && s->alloc_count == 0)
+		ward__out_printf(o, "%s: %" PRId64 " live\n",
+				 kind ? kind : "?", s->live_count);
 	else if (s->kind == WARD_KIND_HEAP)
 		ward__out_printf(o, "%s: %" PRId64 " live, %" PRId64
 				    " bytes (acquired %" PRId64

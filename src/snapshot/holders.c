@@ -127,6 +127,17 @@ static int split(struct ward_profile *p, const char *only)
 			base.live_count = 0;
 		if (base.live_bytes < 0)
 			base.live_bytes = 0;
+		if (n == first + 2 && base.live_count == 0 &&
+		    base.live_bytes == 0) {
+			/* One holder has all the site has live: the site's
+			 * acquisitions go with it, no sample is left empty. */
+			ns[first] = ns[first + 1];
+			ns[first].alloc_count = base.alloc_count;
+			ns[first].alloc_bytes = base.alloc_bytes;
+			nsites[first] = site;
+			n--;
+			continue;
+		}
 		ns[first] = base;
 		nsites[first] = site;
 	}

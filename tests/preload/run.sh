@@ -452,6 +452,14 @@ else
 	bad "threads running at exit: the report shows where each is blocked" "got '$got'" \
 		"$("$ward" report "$work/running_threads.pb.gz" 2>&1 | grep -A8 '^thread')"
 fi
+# ... counted once: all of a site's threads run at exit, so the site's
+# acquisitions go with them (not "acquired 0" beside an empty sample).
+got=$("$ward" report "$work/running_threads.pb.gz" 2>&1 | grep '^thread:')
+if [ -n "$got" ] && ! printf '%s\n' "$got" | grep -qv '^thread: \([0-9]*\) live (acquired \1)$'; then
+	ok "threads running at exit: each site's sample has its acquisitions"
+else
+	bad "threads running at exit: each site's sample has its acquisitions" "got '$got'"
+fi
 # A thread asleep at exit that ends once ward's signal cuts its sleep
 # short: read before it could end, and shown blocked in its sleep.
 run_leaks sleeper
@@ -1190,7 +1198,7 @@ status_is "ward watch: an endpoint that does not answer is one line, status 2" 2
 	"$(cat "$work/watch.err")"
 
 # Every check above ran (one that did not is a failure too).
-planned=198
+planned=199
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
