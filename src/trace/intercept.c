@@ -98,6 +98,8 @@ static struct {
 	pid_t output_pid; /* writes output itself; 0: every process does */
 	char output[PATH_MAX];
 	char summary[PATH_MAX];
+	char note[PATH_MAX]; /* where ward run wants to be told why there is
+			      * no profile ("": standard error) */
 	int snap_signal; /* 0: none */
 } cfg;
 
@@ -363,6 +365,39 @@ static int save_without_descriptor(const ward_profile_t *p, const char *path)
 	return rc;
 }
 
+/*
+ * Why the exit profile was not written, in one line. The process ward run
+ * started tells ward run, through the file ward run made for it
+ * (WARD_NOTE; written into, never created), and ward run prints it as the
+ * one line: the tracer's own reason, not one ward run guesses from how the
+ * program ended. Elsewhere, or when that file cannot be opened, the line
+ * goes to standard error.
+ */
+static __attribute__((format(printf, 1, 2))) void
+say_no_profile(const char *fmt, ...)
+{
+	char line[PATH_MAX + 256];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n > sizeof(line) - 2)
+		n = (int)sizeof(line) - 2;
+	line[n++] = '\n';
+	int fd = -1;
+	if (cfg.note[0] && cfg.output_pid == getpid())
+		fd = open(cfg.note, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
+	if (fd >= 0) {
+		ward__write_all(fd, line, (size_t)n);
+		close(fd);
+		return;
+	}
+	ward__write_all(2, "ward: no profile: ", 18);
+	ward__write_all(2, line, (size_t)n);
+}
+
 /* Write profile p to this process's name for cfg.output (with suffix);
  * one line on failure. */
 static void save_profile(const ward_profile_t *p, const char *suffix)
@@ -370,17 +405,20 @@ static void save_profile(const ward_profile_t *p, const char *suffix)
 	char path[PATH_MAX];
 	if (expand_path(path, sizeof(path), cfg.output) < 0 ||
 	    strlen(path) + strlen(suffix) >= sizeof(path)) {
-		say("ward: no profile: the path from %s is longer than %d bytes",
-		    cfg.output, PATH_MAX - 1);
+		say_no_profile("the path from %s is longer than %d bytes",
+			       cfg.output, PATH_MAX - 1);
 		return;
 	}
 	strcat(path, suffix);
 	int rc = ward_profile_save(p, path, WARD_FORMAT_PPROF);
 	if (rc == -EMFILE)
 		rc = save_without_descriptor(p, path);
-	if (rc < 0)
-		say("ward: no profile: cannot write %s: %s", path,
+	if (rc < 0 && *suffix)
+		say("ward: no snapshot: cannot write %s: %s", path,
 		    ward__save_strerror(rc));
+	else if (rc < 0)
+		say_no_profile("cannot write %s: %s", path,
+			       ward__save_strerror(rc));
 }
 
 /* ---- Fork -------------------------------------------------------------- */
@@ -577,8 +615,8 @@ static void on_fatal(int sig, siginfo_t *si, void *uc)
 			(uintptr_t)((ucontext_t *)uc)->uc_mcontext.gregs[REG_RSP];
 #endif
 	if (reporting) {
-		say("ward: no profile: signal %d while writing it after signal %d",
-		    sig, reporting);
+		say_no_profile("signal %d while writing it after signal %d",
+			       sig, reporting);
 		die_by(sig, fault);
 		return;
 	}
@@ -589,9 +627,9 @@ static void on_fatal(int sig, siginfo_t *si, void *uc)
 				errno = saved;
 				return;
 			}
-			say("ward: no profile: signal %d inside the allocator "
-			    "or ward's bookkeeping",
-			    sig);
+			say_no_profile("signal %d inside the allocator or "
+				       "ward's bookkeeping",
+				       sig);
 		} else {
 			report_for_signal(sig);
 		}
@@ -728,6 +766,10 @@ void ward__intercept_init(void)
 		    PATH_MAX - 1);
 		cfg.output[0] = '\0';
 	}
+	if ((s = getenv("WARD_NOTE")) && s[0] == '/' &&
+	    (size_t)snprintf(cfg.note, sizeof(cfg.note), "%s", s) >=
+		    sizeof(cfg.note))
+		cfg.note[0] = '\0';
 	if ((s = getenv("WARD_SUMMARY")) &&
 	    (size_t)snprintf(cfg.summary, sizeof(cfg.summary), "%s", s) >=
 		    sizeof(cfg.summary)) {
@@ -1067,7 +1109,7 @@ static void report(const struct ward__scan_self *self)
 	}
 	if (!p) {
 		if (cfg.output[0])
-			say("ward: no profile: out of memory for the snapshot");
+			say_no_profile("out of memory for the snapshot");
 	} else {
 		if (cfg.output[0])
 			save_profile(p, "");

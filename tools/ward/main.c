@@ -1303,6 +1303,47 @@ static int parse_run(int argc, char **argv, struct run_opts *o)
 	return i;
 }
 
+/*
+ * Where the tracer in the program ward run starts says why it wrote no
+ * profile (WARD_NOTE): a file ward run makes empty before and removes
+ * after; the tracer writes into it, never makes it. "" when none could be
+ * made (the tracer then says it on standard error).
+ */
+static char note_path[PATH_MAX];
+
+static void note_make(void)
+{
+	const char *tmp = getenv("TMPDIR");
+	snprintf(note_path, sizeof(note_path), "%s/ward-note.XXXXXX",
+		 tmp && tmp[0] == '/' && strlen(tmp) < PATH_MAX - 32 ? tmp
+								   : "/tmp");
+	int fd = mkstemp(note_path);
+	if (fd < 0)
+		note_path[0] = '\0';
+	else
+		close(fd);
+}
+
+/* What the tracer wrote into the note (its end of line dropped), "" for
+ * nothing; the note is removed. */
+static void note_take(char *buf, size_t len)
+{
+	buf[0] = '\0';
+	if (!note_path[0])
+		return;
+	int fd = open(note_path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		ssize_t n = read(fd, buf, len - 1);
+		close(fd);
+		n = n < 0 ? 0 : n;
+		while (n > 0 && buf[n - 1] == '\n')
+			n--;
+		buf[n] = '\0';
+	}
+	unlink(note_path);
+	note_path[0] = '\0';
+}
+
 /* The settings below are at most this many. */
 enum { RUN_SETTINGS = 16 };
 
@@ -1368,6 +1409,7 @@ static struct run_env traced_env(const struct run_opts *o, const char *ld,
 	if (o->http)
 		env_set(&e, "WARD_HTTP", o->http);
 	env_set(&e, "WARD_WHY", o->why);
+	env_set(&e, "WARD_NOTE", note_path[0] ? note_path : NULL);
 	return e;
 }
 
@@ -1422,8 +1464,8 @@ static int spawn_traced(char **program, struct run_env *env,
  * there is none, and the --fail-on-leak verdict. Returns ward run's
  * status. */
 static int run_verdict(const struct run_opts *o, const char *program,
-		       const char *ended_as, pid_t pid, int st, bool have,
-		       bool exec_failed)
+		       const char *ended_as, const char *told, pid_t pid,
+		       int st, bool have, bool exec_failed)
 {
 	int status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 	/* Read once: the report and the verdict see the same suppressions.
@@ -1460,7 +1502,8 @@ static int run_verdict(const struct run_opts *o, const char *program,
 		fprintf(stderr, "ward: profile written to %s\n", o->out);
 	else if (!have && !exec_failed)
 		fprintf(stderr, "ward: no profile from %s: %s\n", program,
-			why_no_profile(program, o->out, ended_as, st));
+			*told ? told
+			      : why_no_profile(program, o->out, ended_as, st));
 	/* Children that followed forks wrote OUT.PID; they stay. */
 
 	if (o->fail_on_leak && status == 0 && !have) {
@@ -1526,6 +1569,7 @@ static int cmd_run(int argc, char **argv)
 		sigaddset(&fwd, forwarded[k]);
 	sigprocmask(SIG_BLOCK, &fwd, &orig);
 
+	note_make();
 	struct run_env env = traced_env(&o, ld, escaped);
 	pid_t pid;
 	int exec_errno = spawn_traced(&argv[i], &env, &orig, &pid);
@@ -1549,7 +1593,9 @@ static int cmd_run(int argc, char **argv)
 		if (errno != EINTR)
 			die("run: waitpid: %s", strerror(errno));
 	bool have = written_since(o.out, &before, existed);
-	return run_verdict(&o, argv[i], ended_as, pid, st, have,
+	char told[PATH_MAX + 256];
+	note_take(told, sizeof(told));
+	return run_verdict(&o, argv[i], ended_as, told, pid, st, have,
 			   exec_errno != 0);
 }
 
