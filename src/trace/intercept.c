@@ -115,21 +115,32 @@ void (*ward__exit_heap)(void);
 uintptr_t ward__exit_sp;
 
 
+enum { LINE_MAX_BYTES = PATH_MAX + 256 };
+
+/* fmt's line into line[size], cut to fit and ended by a newline: its
+ * length, or -1. */
+static int format_line(char *line, size_t size, const char *fmt, va_list ap)
+{
+	int n = vsnprintf(line, size - 1, fmt, ap);
+	if (n < 0)
+		return -1;
+	if ((size_t)n > size - 2)
+		n = (int)size - 2;
+	line[n++] = '\n';
+	return n;
+}
+
 /* One line on standard error, without stdio (its lock may be held by the
  * code a signal interrupted). */
 static __attribute__((format(printf, 1, 2))) void say(const char *fmt, ...)
 {
-	char line[PATH_MAX + 256];
+	char line[LINE_MAX_BYTES];
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+	int n = format_line(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		return;
-	if ((size_t)n > sizeof(line) - 2)
-		n = (int)sizeof(line) - 2;
-	line[n++] = '\n';
-	ward__write_all(2, line, (size_t)n);
+	if (n > 0)
+		ward__write_all(2, line, (size_t)n);
 }
 
 
@@ -376,16 +387,13 @@ static int save_without_descriptor(const ward_profile_t *p, const char *path)
 static __attribute__((format(printf, 1, 2))) void
 say_no_profile(const char *fmt, ...)
 {
-	char line[PATH_MAX + 256];
+	char line[LINE_MAX_BYTES];
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+	int n = format_line(line, sizeof(line), fmt, ap);
 	va_end(ap);
 	if (n < 0)
 		return;
-	if ((size_t)n > sizeof(line) - 2)
-		n = (int)sizeof(line) - 2;
-	line[n++] = '\n';
 	int fd = -1;
 	if (cfg.note[0] && cfg.output_pid == getpid())
 		fd = open(cfg.note, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);

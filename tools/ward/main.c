@@ -1138,6 +1138,22 @@ static const char *why_no_profile(const char *program, const char *out,
 	       "system call, or a runtime that bypasses exit())";
 }
 
+/* The file at path's first len - 1 bytes into buf, its ending newlines
+ * dropped; "" when it cannot be read. */
+static void read_line(const char *path, char *buf, size_t len)
+{
+	buf[0] = '\0';
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	ssize_t n = read(fd, buf, len - 1);
+	close(fd);
+	n = n < 0 ? 0 : n;
+	while (n > 0 && buf[n - 1] == '\n')
+		n--;
+	buf[n] = '\0';
+}
+
 /* Once pid has ended, before it is reaped: the name it ended with (its
  * /proc comm, which a zombie keeps), "" if that cannot be read. */
 static void ended_name(pid_t pid, char *buf, size_t len)
@@ -1149,15 +1165,7 @@ static void ended_name(pid_t pid, char *buf, size_t len)
 			return;
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	ssize_t n = read(fd, buf, len - 1);
-	close(fd);
-	n = n < 0 ? 0 : n;
-	while (n > 0 && buf[n - 1] == '\n')
-		n--;
-	buf[n] = '\0';
+	read_line(path, buf, len);
 }
 
 /* ward run passes these signals on to the program and waits for it to
@@ -1331,15 +1339,7 @@ static void note_take(char *buf, size_t len)
 	buf[0] = '\0';
 	if (!note_path[0])
 		return;
-	int fd = open(note_path, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		ssize_t n = read(fd, buf, len - 1);
-		close(fd);
-		n = n < 0 ? 0 : n;
-		while (n > 0 && buf[n - 1] == '\n')
-			n--;
-		buf[n] = '\0';
-	}
+	read_line(note_path, buf, len);
 	unlink(note_path);
 	note_path[0] = '\0';
 }
