@@ -432,13 +432,17 @@ static bool readable(const struct scan *s, uintptr_t lo, uintptr_t hi,
 	return hi <= reach;
 }
 
-/* The start of the readable mapping holding at; 0 when none does. */
-static uintptr_t mapping_lo(const struct scan *s, uintptr_t at)
+/* The readable mapping holding at, [*lo, *hi); false when none does. */
+static bool mapping_of(const struct scan *s, uintptr_t at, uintptr_t *lo,
+		       uintptr_t *hi)
 {
 	for (size_t i = 0; i < s->nmaps; i++)
-		if (s->maps[i].lo <= at && at < s->maps[i].hi)
-			return s->maps[i].lo;
-	return 0;
+		if (s->maps[i].lo <= at && at < s->maps[i].hi) {
+			*lo = s->maps[i].lo;
+			*hi = s->maps[i].hi;
+			return true;
+		}
+	return false;
 }
 
 __attribute__((no_sanitize("address")))
@@ -910,11 +914,13 @@ static bool stack_of(const struct scan *s, const struct ward__stopped *t,
 		 * is cannot be known, so its stack is read whole, to its
 		 * descriptor's end — dead frames too, which may keep a lost
 		 * block reachable, rather than call lost what its live frames
-		 * hold. */
-		uintptr_t tp = tp_of_tid(s, t->tid);
-		*lo = tp ? mapping_lo(s, tp) : 0;
+		 * hold. A stack glibc made: the descriptor ends within a page
+		 * of its mapping's top (not the main thread's, elsewhere). */
+		uintptr_t tp = tp_of_tid(s, t->tid), top;
+		if (!tp || !mapping_of(s, tp, lo, &top))
+			return false;
 		*hi = tp + s->tls_above;
-		return *lo != 0 && readable(s, *lo, *hi, NULL);
+		return *hi <= top && top - *hi < 4096;
 	}
 	*lo = t->sp - 128;
 	if (!t->sp || !readable(s, *lo, *lo + 8, hi))
@@ -1589,10 +1595,11 @@ static bool mark_stopped(struct scan *s, const struct ward__scan_self *self,
 		/* Its own stack whole, from the low end of its mapping, when
 		 * where the thread left it is not known. */
 		struct ward__scan_self me = *self;
-		if (!me.stack_lo) {
-			uintptr_t lo = mapping_lo(s, me.stack_hi - 8);
-			me.stack_lo = lo ? lo : me.stack_hi;
-		}
+		uintptr_t lo, hi;
+		if (!me.stack_lo)
+			me.stack_lo = mapping_of(s, me.stack_hi - 8, &lo, &hi)
+					      ? lo
+					      : me.stack_hi;
 		mark(s, &me, threads, nthreads);
 		if (s->want)
 			build_paths(s, &me, threads, nthreads);
