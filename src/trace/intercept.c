@@ -410,23 +410,26 @@ say_no_profile(const char *fmt, ...)
  * one line on failure. */
 static void save_profile(const ward_profile_t *p, const char *suffix)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX], why[LINE_MAX_BYTES];
 	if (expand_path(path, sizeof(path), cfg.output) < 0 ||
 	    strlen(path) + strlen(suffix) >= sizeof(path)) {
-		say_no_profile("the path from %s is longer than %d bytes",
-			       cfg.output, PATH_MAX - 1);
-		return;
+		snprintf(why, sizeof(why),
+			 "the path from %s is longer than %d bytes",
+			 cfg.output, PATH_MAX - 1);
+	} else {
+		strcat(path, suffix);
+		int rc = ward_profile_save(p, path, WARD_FORMAT_PPROF);
+		if (rc == -EMFILE)
+			rc = save_without_descriptor(p, path);
+		if (rc >= 0)
+			return;
+		snprintf(why, sizeof(why), "cannot write %s: %s", path,
+			 ward__save_strerror(rc));
 	}
-	strcat(path, suffix);
-	int rc = ward_profile_save(p, path, WARD_FORMAT_PPROF);
-	if (rc == -EMFILE)
-		rc = save_without_descriptor(p, path);
-	if (rc < 0 && *suffix)
-		say("ward: no snapshot: cannot write %s: %s", path,
-		    ward__save_strerror(rc));
-	else if (rc < 0)
-		say_no_profile("cannot write %s: %s", path,
-			       ward__save_strerror(rc));
+	if (*suffix)
+		say("ward: no snapshot: %s", why);
+	else
+		say_no_profile("%s", why);
 }
 
 /* ---- Fork -------------------------------------------------------------- */
