@@ -891,7 +891,7 @@ EXPORT int pthread_create(pthread_t *th, const pthread_attr_t *attr,
 }
 
 /* A thread leaves the books when it is joined or detached, by whichever
- * call. */
+ * call (its parameter th names the thread). */
 #define THREAD_END_CALL(name, params, args)                                    \
 	EXPORT int name params                                                 \
 	{                                                                      \
