@@ -671,16 +671,19 @@ void ward__intercept_fatal_resume(void)
  * an alternate signal stack of ward's (when it has none), on which the
  * handler runs (SA_ONSTACK) long enough to move to the report's own
  * stack. A program that sets its own replaces it, as it would the
- * default; other threads run the handler on their stacks.
+ * default; other threads run the handler on their stacks. A program's
+ * own handler set with SA_ONSTACK but no alternate stack of its own runs
+ * there too: a quarter of a megabyte, reserved (pages backed as they are
+ * touched), so that one that needs more than a few pages still fits.
  */
-enum { FAULT_STACK = 64 << 10 };
+enum { FAULT_STACK = 256 << 10 };
 
 static void fault_stack_setup(void)
 {
 	stack_t ss;
 	if (sigaltstack(NULL, &ss) != 0 || !(ss.ss_flags & SS_DISABLE))
 		return;
-	void *p = ward__map(FAULT_STACK);
+	void *p = ward__map_reserve(FAULT_STACK);
 	if (!p)
 		return;
 	ss.ss_sp = p;
