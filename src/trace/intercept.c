@@ -119,7 +119,8 @@ enum { LINE_MAX_BYTES = PATH_MAX + 256 };
 
 /* fmt's line into line[size], cut to fit and ended by a newline: its
  * length, or -1. */
-static int format_line(char *line, size_t size, const char *fmt, va_list ap)
+static __attribute__((format(printf, 3, 0))) int
+format_line(char *line, size_t size, const char *fmt, va_list ap)
 {
 	int n = vsnprintf(line, size - 1, fmt, ap);
 	if (n < 0)
