@@ -219,7 +219,7 @@ if [ -z "$(ls -A "$work/xdg")" ]; then ok "an empty WARD_CACHE_DIR keeps nothing
 printf '# what we know about\nleak:^leak_m*_loop$\n' >"$work/supp"
 "$ward" report --no-default-suppressions --suppressions "$work/supp" "$work/malloc_loop.pb.gz" >"$work/supp.out" 2>&1
 if ! grep -q "leak_malloc_loop+" "$work/supp.out" &&
-	grep -q "ward: suppressed 1000 live resources (48000 bytes) at 1 sites" "$work/supp.out"; then
+	grep -q "ward: suppressed 1000 live resources (48000 bytes) at 1 site " "$work/supp.out"; then
 	ok "a suppression takes a site out of the report, and says so"
 else
 	bad "a suppression takes a site out of the report, and says so" "$(tail -3 "$work/supp.out")"

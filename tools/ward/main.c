@@ -208,9 +208,10 @@ static void say_suppressed(FILE *f, const struct ward_suppressed *s,
 {
 	if (!s->sites)
 		return;
-	fprintf(f, "ward: suppressed %" PRId64 " live resources (%" PRId64
-		   " bytes) at %zu sites (%s%s%s%s)\n",
-		s->count, s->bytes, s->sites, defaults ? "the built-in list" : "",
+	fprintf(f, "ward: suppressed %" PRId64 " live resource%s (%" PRId64
+		   " bytes) at %zu site%s (%s%s%s%s)\n",
+		s->count, s->count == 1 ? "" : "s", s->bytes, s->sites,
+		s->sites == 1 ? "" : "s", defaults ? "the built-in list" : "",
 		defaults && file ? " and " : "", file ? file : "",
 		defaults ? "; --no-default-suppressions shows the built-in ones"
 			 : "");
