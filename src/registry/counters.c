@@ -26,7 +26,6 @@
  */
 #include <pthread.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "core/lock.h"
 #include "core/map.h"
@@ -78,7 +77,7 @@ static void fold(struct tcounts *t)
 			atomic_fetch_add(&r->totals.rel_count, c[lo].rel_count);
 			atomic_fetch_add(&r->totals.rel_bytes, c[lo].rel_bytes);
 		}
-		munmap(c, CHUNK * sizeof(*c));
+		ward__unmap(c, CHUNK * sizeof(*c));
 		atomic_store_explicit(&t->dir[hi], NULL, memory_order_relaxed);
 	}
 }
