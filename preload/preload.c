@@ -928,6 +928,108 @@ EXPORT int thrd_create(thrd_t *th, thrd_start_t fn, void *arg)
 THREAD_END_CALL(thrd_join, (thrd_t th, int *res), (th, res))
 THREAD_END_CALL(thrd_detach, (thrd_t th), (th))
 
+/* ---- Exec --------------------------------------------------------------- */
+
+/* Another program in this one's place: ward is told first, in case that
+ * one will not load ward (intercept.c); a failed exec takes it back.
+ * glibc's execv, execvp and execl* call its execve past this one: each is
+ * interposed. */
+static inline __attribute__((always_inline)) int exec_failed(int rc)
+{
+	ward__intercept_exec_failed();
+	return rc;
+}
+
+EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+{
+	NEXT(int (*)(const char *, char *const[], char *const[]), execve);
+	ward__intercept_exec(path, envp);
+	return exec_failed(real_execve(path, argv, envp));
+}
+
+EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
+{
+	NEXT(int (*)(const char *, char *const[], char *const[]), execvpe);
+	ward__intercept_exec(file, envp);
+	return exec_failed(real_execvpe(file, argv, envp));
+}
+
+EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
+{
+	NEXT(int (*)(int, char *const[], char *const[]), fexecve);
+	ward__intercept_exec(argv[0], envp);
+	return exec_failed(real_fexecve(fd, argv, envp));
+}
+
+EXPORT int execv(const char *path, char *const argv[])
+{
+	return execve(path, argv, environ);
+}
+
+EXPORT int execvp(const char *file, char *const argv[])
+{
+	return execvpe(file, argv, environ);
+}
+
+/* execl, execlp, execle: how many arguments from arg to the NULL after
+ * them, then those into argv (with the NULL); *ap is left after it, where
+ * execle's environment is. */
+static size_t count_args(va_list *ap)
+{
+	size_t n = 1;
+	while (va_arg(*ap, char *))
+		n++;
+	return n;
+}
+
+static void fill_args(char **argv, const char *arg, va_list *ap)
+{
+	size_t k = 0;
+	argv[k++] = (char *)arg;
+	while ((argv[k++] = va_arg(*ap, char *)))
+		;
+}
+
+EXPORT int execl(const char *path, const char *arg, ...)
+{
+	va_list ap;
+	va_start(ap, arg);
+	size_t n = count_args(&ap);
+	va_end(ap);
+	char *argv[n + 1];
+	va_start(ap, arg);
+	fill_args(argv, arg, &ap);
+	va_end(ap);
+	return execve(path, argv, environ);
+}
+
+EXPORT int execlp(const char *file, const char *arg, ...)
+{
+	va_list ap;
+	va_start(ap, arg);
+	size_t n = count_args(&ap);
+	va_end(ap);
+	char *argv[n + 1];
+	va_start(ap, arg);
+	fill_args(argv, arg, &ap);
+	va_end(ap);
+	return execvpe(file, argv, environ);
+}
+
+EXPORT int execle(const char *path, const char *arg, ...)
+{
+	va_list ap;
+	va_start(ap, arg);
+	size_t n = count_args(&ap);
+	va_end(ap);
+	char *argv[n + 1];
+	va_start(ap, arg);
+	fill_args(argv, arg, &ap);
+	char **envp = va_arg(ap, char **);
+	va_end(ap);
+	return execve(path, argv, envp);
+}
+
 /* ---- Libraries --------------------------------------------------------- */
 
 EXPORT int dlclose(void *handle)

@@ -385,6 +385,18 @@ static int save_without_descriptor(const ward_profile_t *p, const char *path)
  * program ended. Elsewhere, or when that file cannot be opened, the line
  * goes to standard error.
  */
+static bool to_note(const char *line, size_t n)
+{
+	int fd = -1;
+	if (cfg.note[0] && cfg.output_pid == getpid())
+		fd = open(cfg.note, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return false;
+	ward__write_all(fd, line, n);
+	close(fd);
+	return true;
+}
+
 static __attribute__((format(printf, 1, 2))) void
 say_no_profile(const char *fmt, ...)
 {
@@ -393,18 +405,40 @@ say_no_profile(const char *fmt, ...)
 	va_start(ap, fmt);
 	int n = format_line(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	if (n < 0)
+	if (n < 0 || to_note(line, (size_t)n))
 		return;
-	int fd = -1;
-	if (cfg.note[0] && cfg.output_pid == getpid())
-		fd = open(cfg.note, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
-	if (fd >= 0) {
-		ward__write_all(fd, line, (size_t)n);
-		close(fd);
-		return;
-	}
 	ward__write_all(2, "ward: no profile: ", 18);
 	ward__write_all(2, line, (size_t)n);
+}
+
+/*
+ * The program is about to run another in its place (exec). When that one
+ * will not load ward — its environment has no LD_PRELOAD naming ward's
+ * library: a program that cleans its environment and runs itself again,
+ * whose name the kernel keeps — this process ends with no profile and
+ * nothing of ward's left to say why: ward run is told now. A failed exec
+ * takes it back.
+ */
+void ward__intercept_exec(const char *path, char *const envp[])
+{
+	for (char *const *e = envp; e && *e; e++)
+		if (strncmp(*e, "LD_PRELOAD=", 11) == 0 &&
+		    strstr(*e, "libward_preload"))
+			return;
+	char line[LINE_MAX_BYTES];
+	int n = snprintf(line, sizeof(line),
+			 "it ran %s in its place (exec) without ward's "
+			 "library in LD_PRELOAD\n",
+			 path ? path : "another program");
+	if (n > 0 && (size_t)n < sizeof(line))
+		to_note(line, (size_t)n);
+}
+
+void ward__intercept_exec_failed(void)
+{
+	int saved = errno;
+	to_note("", 0);
+	errno = saved;
 }
 
 /* Write profile p to this process's name for cfg.output (with suffix);

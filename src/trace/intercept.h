@@ -25,6 +25,11 @@ uint32_t ward__intercept_realloc_take(void *old, uint64_t *size);
 void ward__intercept_realloc_settle(void *old, uint32_t site, uint64_t size,
 				    bool failed);
 
+/* The program runs path in its place, with environment envp; then, if
+ * it returns, the exec failed. */
+void ward__intercept_exec(const char *path, char *const envp[]);
+void ward__intercept_exec_failed(void);
+
 /* A descriptor, FILE or thread (by kind) was acquired / released. */
 void ward__intercept_acquire(int kind, uintptr_t handle);
 void ward__intercept_release(int kind, uintptr_t handle);

@@ -1507,7 +1507,18 @@ int main(int argc, char **argv)
 		leak_sleeper();
 	else if (strcmp(what, "raw_close") == 0)
 		leak_raw_close();
-	else if (strcmp(what, "rmdir") == 0 && argc > 2)
+	else if (strcmp(what, "reexec") == 0) {
+		/* Runs itself again without ward, as a program that cleans its
+		 * environment does: its name stays. */
+		unsetenv("LD_PRELOAD");
+		execl("/proc/self/exe", argv[0], "rmdir", "/nonexistent/x", (char *)NULL);
+		exit(4);
+	} else if (strcmp(what, "reexec_failed") == 0) {
+		/* An exec that fails, then a raw exit: the raw exit's reason. */
+		unsetenv("LD_PRELOAD");
+		execl("/nonexistent/program", "x", (char *)NULL);
+		syscall(SYS_exit_group, 0);
+	} else if (strcmp(what, "rmdir") == 0 && argc > 2)
 		exit(rmdir(argv[2]) == 0 ? 0 : 4); /* where the profile goes */
 	else if (strcmp(what, "coroutine_exit") == 0)
 		leak_coroutine_exit();

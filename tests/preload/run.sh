@@ -100,6 +100,20 @@ else
 	bad "a profile's directory removed by the program: one line, the tracer's reason" \
 		"$(cat "$work/gone.err")" "$(ls -A "$work/tmp")"
 fi
+# A program that runs itself again without ward (its name stays): the
+# exec is the reason, told before it; an exec that failed is taken back.
+"$ward" run -o "$work/reexec.pb.gz" -- "$leaks" reexec >/dev/null 2>"$work/reexec.err"
+if grep -q "^ward: no profile from $leaks: it ran /proc/self/exe in its place (exec) without ward's library in LD_PRELOAD$" "$work/reexec.err"; then
+	ok "a program that runs itself again without ward: the exec is the reason"
+else
+	bad "a program that runs itself again without ward: the exec is the reason" "$(cat "$work/reexec.err")"
+fi
+"$ward" run -o "$work/reexec_failed.pb.gz" -- "$leaks" reexec_failed >/dev/null 2>"$work/reexec_failed.err"
+if grep -q "^ward: no profile from $leaks: it ended without running its exit handlers" "$work/reexec_failed.err"; then
+	ok "... and an exec that failed is not"
+else
+	bad "... and an exec that failed is not" "$(cat "$work/reexec_failed.err")"
+fi
 run_leaks coroutine_exit
 status_is "exit() from a coroutine on a heap block: the program's status" 0 $? "$(cat "$work/coroutine_exit.err")"
 expect_site "... main's frame still holds its block" \
@@ -923,15 +937,24 @@ else
 	bad "a static program: one line why there is no profile, --fail-on-leak exits 3" "status $st: $(cat "$work/e1")"
 fi
 # A program that runs another in its place without LD_PRELOAD: the line
-# names the program it ended as, not a raw exit; one that makes the raw
-# exit system call itself is told apart.
+# names the exec, as the tracer told it before; without the tracer's note
+# (no directory to make it in), the program it ended as; not a raw exit.
+# One that makes the raw exit system call itself is told apart.
 "$ward" run -o "$work/exec.pb.gz" -- env -i "$(command -v true)" 2>"$work/e1"
 st=$?
 if [ "$st" = 0 ] && [ "$(grep -c "no profile" "$work/e1")" = 1 ] &&
-	grep -q "no profile from env: it ended as true: a program run in its place (exec)" "$work/e1"; then
-	ok "an exec that drops LD_PRELOAD: the line names the program it ended as"
+	grep -q "no profile from env: it ran $(command -v true) in its place (exec) without ward's library" "$work/e1"; then
+	ok "an exec that drops LD_PRELOAD: the line names the exec"
 else
-	bad "an exec that drops LD_PRELOAD: the line names the program it ended as" "status $st: $(cat "$work/e1")"
+	bad "an exec that drops LD_PRELOAD: the line names the exec" "status $st: $(cat "$work/e1")"
+fi
+TMPDIR="$work/no such dir" "$ward" run -o "$work/exec.pb.gz" -- env -i "$(command -v true)" 2>"$work/e1"
+st=$?
+if [ "$st" = 0 ] && [ "$(grep -c "no profile" "$work/e1")" = 1 ] &&
+	grep -q "no profile from env: it ended as true: a program run in its place (exec)" "$work/e1"; then
+	ok "... and without the tracer's note, the program it ended as"
+else
+	bad "... and without the tracer's note, the program it ended as" "status $st: $(cat "$work/e1")"
 fi
 "$ward" run -o "$work/raw.pb.gz" -- "$leaks" die raw_exit >/dev/null 2>"$work/e1"
 st=$?
@@ -1200,7 +1223,7 @@ status_is "ward watch: an endpoint that does not answer is one line, status 2" 2
 	"$(cat "$work/watch.err")"
 
 # Every check above ran (one that did not is a failure too).
-planned=199
+planned=202
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
