@@ -103,6 +103,11 @@ static struct {
 	int snap_signal; /* 0: none */
 } cfg;
 
+/* A bit per signal ward's handler holds while the program has set none
+ * (the fatal ones, the snapshot signal); the program sees them at their
+ * default, and takes one over by setting its own action. */
+static _Atomic uint64_t held;
+
 /* Tracking happens only between init and the exit report. */
 static _Atomic bool active;
 
@@ -596,7 +601,8 @@ static void snapshots_setup(const char *name)
 	sa.sa_handler = snap_handler;
 	sa.sa_flags = SA_RESTART;
 	sigemptyset(&sa.sa_mask);
-	__sigaction(sig, &sa, NULL);
+	if (__sigaction(sig, &sa, NULL) == 0 && sig < 64)
+		atomic_fetch_or(&held, 1ull << sig);
 }
 
 /* ---- Signals that end the program -------------------------------------- */
@@ -616,7 +622,6 @@ static void snapshots_setup(const char *name)
 static const int fatal_signals[] = { SIGTERM, SIGINT,  SIGHUP, SIGQUIT,
 				     SIGPIPE, SIGSEGV, SIGBUS, SIGABRT,
 				     SIGFPE,  SIGILL };
-static _Atomic uint64_t held; /* bit per signal ward's handler holds */
 static __thread int reporting __attribute__((tls_model("initial-exec")));
 
 static bool holds(int sig)
@@ -759,6 +764,10 @@ int ward__intercept_sigaction(int sig, const struct sigaction *act,
 		if (rc < 0)
 			return rc;
 		atomic_fetch_and(&held, ~(1ull << sig));
+		if (sig == cfg.snap_signal)
+			say("ward: no more snapshots on signal %d: the program "
+			    "set its own action for it",
+			    sig);
 	}
 	if (old) {
 		memset(old, 0, sizeof(*old));

@@ -1458,6 +1458,14 @@ NOINLINE void leak_lookalike_header(void)
 	at[512] = (uintptr_t)held_past_a_lookalike_header();
 }
 
+static volatile sig_atomic_t usr2_count;
+
+static void count_usr2(int sig)
+{
+	(void)sig;
+	usr2_count++;
+}
+
 int main(int argc, char **argv)
 {
 	const char *what = argc > 1 ? argv[1] : "";
@@ -1507,7 +1515,12 @@ int main(int argc, char **argv)
 		leak_sleeper();
 	else if (strcmp(what, "raw_close") == 0)
 		leak_raw_close();
-	else if (strcmp(what, "reexec") == 0) {
+	else if (strcmp(what, "own_usr2") == 0) {
+		/* The program's own action for ward's snapshot signal. */
+		signal(SIGUSR2, count_usr2);
+		raise(SIGUSR2);
+		printf("the program got SIGUSR2 %d time(s)\n", (int)usr2_count);
+	} else if (strcmp(what, "reexec") == 0) {
 		/* Runs itself again without ward, as a program that cleans its
 		 * environment does: its name stays. */
 		unsetenv("LD_PRELOAD");

@@ -100,6 +100,18 @@ else
 	bad "a profile's directory removed by the program: one line, the tracer's reason" \
 		"$(cat "$work/gone.err")" "$(ls -A "$work/tmp")"
 fi
+# A program that sets its own action for the snapshot signal has it, and
+# ward says the snapshots on it stop.
+"$ward" run --quiet --snapshot-signal USR2 -o "$work/own_usr2.pb.gz" -- "$leaks" own_usr2 \
+	>"$work/own_usr2.out" 2>"$work/own_usr2.err"
+if grep -q "^the program got SIGUSR2 1 time(s)$" "$work/own_usr2.out" &&
+	grep -q "^ward: no more snapshots on signal $(kill -l USR2 2>/dev/null || echo 12): the program set its own action for it$" "$work/own_usr2.err" &&
+	! ls "$work"/own_usr2.pb.gz.snap* >/dev/null 2>&1; then
+	ok "the program's own action for the snapshot signal: it has it, and ward says so"
+else
+	bad "the program's own action for the snapshot signal: it has it, and ward says so" \
+		"$(cat "$work/own_usr2.out" "$work/own_usr2.err")"
+fi
 # A program that runs itself again without ward (its name stays): the
 # exec is the reason, told before it; an exec that failed is taken back.
 "$ward" run -o "$work/reexec.pb.gz" -- "$leaks" reexec >/dev/null 2>"$work/reexec.err"
@@ -1223,7 +1235,7 @@ status_is "ward watch: an endpoint that does not answer is one line, status 2" 2
 	"$(cat "$work/watch.err")"
 
 # Every check above ran (one that did not is a failure too).
-planned=202
+planned=203
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
