@@ -1053,6 +1053,11 @@ EXPORT int sigaction(int sig, const struct sigaction *act,
 	return ward__intercept_sigaction(sig, act, old);
 }
 
+EXPORT int sigaltstack(const stack_t *ss, stack_t *old)
+{
+	return ward__intercept_sigaltstack(ss, old);
+}
+
 /* glibc's signal(): BSD semantics, through sigaction() here so that a
  * signal ward holds is handed over the same way. */
 EXPORT sighandler_t signal(int sig, sighandler_t handler)

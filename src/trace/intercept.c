@@ -717,11 +717,18 @@ void ward__intercept_fatal_resume(void)
  * touched), so that one that needs more than a few pages still fits.
  */
 enum { FAULT_STACK = 256 << 10 };
+static void *fault_stack;
+
+/* sigaltstack() itself, past the tracer's. */
+static int altstack(const stack_t *ss, stack_t *old)
+{
+	return (int)syscall(SYS_sigaltstack, ss, old);
+}
 
 static void fault_stack_setup(void)
 {
 	stack_t ss;
-	if (sigaltstack(NULL, &ss) != 0 || !(ss.ss_flags & SS_DISABLE))
+	if (altstack(NULL, &ss) != 0 || !(ss.ss_flags & SS_DISABLE))
 		return;
 	void *p = ward__map_reserve(FAULT_STACK);
 	if (!p)
@@ -729,8 +736,27 @@ static void fault_stack_setup(void)
 	ss.ss_sp = p;
 	ss.ss_size = FAULT_STACK;
 	ss.ss_flags = 0;
-	if (sigaltstack(&ss, NULL) != 0)
+	if (altstack(&ss, NULL) != 0)
 		ward__unmap(p, FAULT_STACK);
+	else
+		fault_stack = p;
+}
+
+/* The program sees no alternate stack where ward's is, as it would see
+ * none without ward; setting its own replaces ward's. */
+int ward__intercept_sigaltstack(const stack_t *ss, stack_t *old)
+{
+	stack_t was;
+	int rc = altstack(ss, &was);
+	if (rc != 0 || !old)
+		return rc;
+	*old = was;
+	if (fault_stack && was.ss_sp == fault_stack) {
+		old->ss_sp = NULL;
+		old->ss_size = 0;
+		old->ss_flags = SS_DISABLE | (was.ss_flags & SS_ONSTACK);
+	}
+	return 0;
 }
 
 static void fatal_setup(void)
@@ -1026,7 +1052,7 @@ static void find_stacks(struct ward__scan_self *self)
 	if (here >= lo && here < hi)
 		return;
 	stack_t ss;
-	if (sigaltstack(NULL, &ss) == 0 && (ss.ss_flags & SS_ONSTACK) &&
+	if (altstack(NULL, &ss) == 0 && (ss.ss_flags & SS_ONSTACK) &&
 	    here >= (uintptr_t)ss.ss_sp &&
 	    here < (uintptr_t)ss.ss_sp + ss.ss_size) {
 		self->other_lo = here;

@@ -25,6 +25,9 @@ uint32_t ward__intercept_realloc_take(void *old, uint64_t *size);
 void ward__intercept_realloc_settle(void *old, uint32_t site, uint64_t size,
 				    bool failed);
 
+/* sigaltstack() as the program sees it (intercept.c). */
+int ward__intercept_sigaltstack(const stack_t *ss, stack_t *old);
+
 /* The program runs path in its place, with environment envp; then, if
  * it returns, the exec failed. */
 void ward__intercept_exec(const char *path, char *const envp[]);

@@ -697,7 +697,16 @@ NOINLINE void leak_sigquery(void)
 	signal(SIGTERM, SIG_IGN);
 	struct sigaction now;
 	sigaction(SIGTERM, NULL, &now);
-	printf("%s\n", now.sa_handler == SIG_IGN ? "ign" : "other");
+	printf("%s ", now.sa_handler == SIG_IGN ? "ign" : "other");
+	/* No alternate signal stack, and one set is read back. */
+	stack_t ss;
+	sigaltstack(NULL, &ss);
+	printf("%s ", ss.ss_flags & SS_DISABLE ? "no-altstack" : "altstack");
+	static char alt[65536];
+	stack_t mine = { .ss_sp = alt, .ss_size = sizeof(alt) };
+	sigaltstack(&mine, NULL);
+	sigaltstack(NULL, &ss);
+	printf("%s\n", ss.ss_sp == alt && !(ss.ss_flags & SS_DISABLE) ? "mine" : "other");
 }
 
 NOINLINE void leak_in_new_dir(void)
