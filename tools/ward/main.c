@@ -1052,6 +1052,14 @@ static bool elf_is_static(const char *path)
 	return !interp;
 }
 
+/* How the program's process ended: its name (its /proc comm, which a
+ * zombie keeps; "" if unknown) and the effective user id it had (-1 if
+ * unknown). */
+struct ended {
+	char name[32];
+	long uid;
+};
+
 /* Why the profile could not be written to out (an absolute path) as the
  * program left its directory: gone, not writable, or on a full file
  * system (the tracer said so too, with the error); NULL when none. */
@@ -1083,11 +1091,10 @@ static const char *why_not_written(const char *out)
 	return why;
 }
 
-/* Why a program that was traced wrote no profile to out, in a few words;
- * ended_as is the name the process had when it ended (its /proc comm, ""
- * if unknown). */
+/* Why a program that was traced wrote no profile to out, in a few words,
+ * from how its process ended (*e) and its status st. */
 static const char *why_no_profile(const char *program, const char *out,
-				  const char *ended_as, int st)
+				  const struct ended *e, int st)
 {
 	static char why[256];
 	if (WIFSIGNALED(st)) {
@@ -1120,6 +1127,12 @@ static const char *why_no_profile(const char *program, const char *out,
 		       "for it";
 	if (found && elf_is_static(found))
 		return "it is statically linked: LD_PRELOAD cannot reach it";
+	if (e->uid >= 0 && e->uid != (long)geteuid()) {
+		snprintf(why, sizeof(why), "it ended as user %ld, not ward "
+			 "run's: the profile, or the note saying why there is "
+			 "none, was out of that user's reach", e->uid);
+		return why;
+	}
 	const char *unwritable = why_not_written(out);
 	if (unwritable)
 		return unwritable;
@@ -1128,11 +1141,11 @@ static const char *why_no_profile(const char *program, const char *out,
 	 * which ward did not reach (it would have written the profile). */
 	const char *base = strrchr(program, '/');
 	base = base ? base + 1 : program;
-	if (*ended_as && strncmp(base, ended_as, 15) != 0) {
+	if (*e->name && strncmp(base, e->name, 15) != 0) {
 		snprintf(why, sizeof(why), "it ended as %s: a program run in "
 			 "its place (exec) that ward did not reach (its "
 			 "environment dropped LD_PRELOAD, or it is static or "
-			 "setuid)", ended_as);
+			 "setuid)", e->name);
 		return why;
 	}
 	return "it ended without running its exit handlers (a raw exit "
@@ -1155,18 +1168,24 @@ static void read_line(const char *path, char *buf, size_t len)
 	buf[n] = '\0';
 }
 
-/* Once pid has ended, before it is reaped: the name it ended with (its
- * /proc comm, which a zombie keeps), "" if that cannot be read. */
-static void ended_name(pid_t pid, char *buf, size_t len)
+/* Once pid has ended, before it is reaped: how, into *e. */
+static void ended_as(pid_t pid, struct ended *e)
 {
 	siginfo_t si;
-	buf[0] = '\0';
+	e->name[0] = '\0';
+	e->uid = -1;
 	while (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT) < 0)
 		if (errno != EINTR)
 			return;
-	char path[64];
+	char path[64], status[4096];
 	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
-	read_line(path, buf, len);
+	read_line(path, e->name, sizeof(e->name));
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	read_line(path, status, sizeof(status));
+	const char *u = strstr(status, "\nUid:");
+	long real, eff;
+	if (u && sscanf(u + 5, "%ld %ld", &real, &eff) == 2)
+		e->uid = eff;
 }
 
 /* ward run passes these signals on to the program and waits for it to
@@ -1465,7 +1484,7 @@ static int spawn_traced(char **program, struct run_env *env,
  * there is none, and the --fail-on-leak verdict. Returns ward run's
  * status. */
 static int run_verdict(const struct run_opts *o, const char *program,
-		       const char *ended_as, const char *told, pid_t pid,
+		       const struct ended *e, const char *told, pid_t pid,
 		       int st, bool have, bool exec_failed)
 {
 	int status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
@@ -1504,7 +1523,7 @@ static int run_verdict(const struct run_opts *o, const char *program,
 	else if (!have && !exec_failed)
 		fprintf(stderr, "ward: no profile from %s: %s\n", program,
 			*told ? told
-			      : why_no_profile(program, o->out, ended_as, st));
+			      : why_no_profile(program, o->out, e, st));
 	/* Children that followed forks wrote OUT.PID; they stay. */
 
 	if (o->fail_on_leak && status == 0 && !have) {
@@ -1588,15 +1607,15 @@ static int cmd_run(int argc, char **argv)
 		fprintf(stderr, "ward: run: cannot run %s: %s\n", argv[i],
 			strerror(exec_errno));
 	int st;
-	char ended_as[32];
-	ended_name(pid, ended_as, sizeof(ended_as));
+	struct ended e;
+	ended_as(pid, &e);
 	while (waitpid(pid, &st, 0) < 0)
 		if (errno != EINTR)
 			die("run: waitpid: %s", strerror(errno));
 	bool have = written_since(o.out, &before, existed);
 	char told[PATH_MAX + 256];
 	note_take(told, sizeof(told));
-	return run_verdict(&o, argv[i], ended_as, told, pid, st, have,
+	return run_verdict(&o, argv[i], &e, told, pid, st, have,
 			   exec_errno != 0);
 }
 
