@@ -941,6 +941,13 @@ expect_site "SIGTERM to ward run: the program's profile is written" "$work/spin.
 	leak_before_signal heap "4 444"
 
 # No profile: one line says why, and --fail-on-leak does not pass.
+"$ward" run -o "$work/asan.pb.gz" -- "$build/asan_hello" >/dev/null 2>"$work/e1"
+if [ "$(grep -c "no profile" "$work/e1")" = 1 ] &&
+	grep -q "no profile from $build/asan_hello: it is built with AddressSanitizer, whose runtime must load first" "$work/e1"; then
+	ok "a program built with AddressSanitizer: one line says why there is no profile"
+else
+	bad "a program built with AddressSanitizer: one line says why there is no profile" "$(cat "$work/e1")"
+fi
 "$ward" run --fail-on-leak -o "$work/static.pb.gz" -- "$build/static_hello" >/dev/null 2>"$work/e1"
 st=$?
 if [ "$st" = 3 ] && grep -q "no profile from .*statically linked" "$work/e1"; then
@@ -1235,7 +1242,7 @@ status_is "ward watch: an endpoint that does not answer is one line, status 2" 2
 	"$(cat "$work/watch.err")"
 
 # Every check above ran (one that did not is a failure too).
-planned=203
+planned=204
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"

@@ -1052,6 +1052,72 @@ static bool elf_is_static(const char *path)
 	return !interp;
 }
 
+/*
+ * The sanitizer whose runtime the ELF file at path loads (a DT_NEEDED
+ * libasan, libhwasan, libtsan or liblsan): that runtime must come first
+ * among the libraries and serves malloc itself, so ward's tracer cannot
+ * go before it and the program stops at start. NULL when none, or when the
+ * file cannot be read.
+ */
+static const char *elf_sanitizer(const char *path)
+{
+	static const struct {
+		const char *lib, *name;
+	} runtimes[] = { { "libasan.so", "AddressSanitizer" },
+			 { "libhwasan.so", "HWAddressSanitizer" },
+			 { "libtsan.so", "ThreadSanitizer" },
+			 { "liblsan.so", "LeakSanitizer" } };
+	enum { MOST_PHDRS = 64, MOST_DYN = 512 };
+	const char *found = NULL;
+	Elf64_Ehdr eh;
+	Elf64_Phdr ph[MOST_PHDRS];
+	Elf64_Dyn dyn[MOST_DYN];
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	if (fread(&eh, sizeof(eh), 1, f) != 1 ||
+	    memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
+	    eh.e_ident[EI_CLASS] != ELFCLASS64 ||
+	    eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum > MOST_PHDRS ||
+	    fseeko(f, (off_t)eh.e_phoff, SEEK_SET) != 0 ||
+	    fread(ph, sizeof(ph[0]), eh.e_phnum, f) != eh.e_phnum)
+		goto out;
+	size_t ndyn = 0;
+	for (int k = 0; k < eh.e_phnum; k++)
+		if (ph[k].p_type == PT_DYNAMIC) {
+			ndyn = ph[k].p_filesz / sizeof(dyn[0]);
+			if (ndyn > MOST_DYN)
+				ndyn = MOST_DYN;
+			if (fseeko(f, (off_t)ph[k].p_offset, SEEK_SET) != 0 ||
+			    fread(dyn, sizeof(dyn[0]), ndyn, f) != ndyn)
+				goto out;
+		}
+	/* The string table's address, as a place in the file. */
+	uint64_t strtab = 0;
+	for (size_t d = 0; d < ndyn; d++)
+		if (dyn[d].d_tag == DT_STRTAB)
+			strtab = dyn[d].d_un.d_ptr;
+	off_t at = -1;
+	for (int k = 0; k < eh.e_phnum && strtab; k++)
+		if (ph[k].p_type == PT_LOAD && strtab >= ph[k].p_vaddr &&
+		    strtab < ph[k].p_vaddr + ph[k].p_filesz)
+			at = (off_t)(strtab - ph[k].p_vaddr + ph[k].p_offset);
+	for (size_t d = 0; d < ndyn && at >= 0 && !found; d++) {
+		char name[64] = "";
+		if (dyn[d].d_tag != DT_NEEDED ||
+		    fseeko(f, at + (off_t)dyn[d].d_un.d_val, SEEK_SET) != 0 ||
+		    !fgets(name, sizeof(name), f))
+			continue;
+		for (size_t r = 0; r < sizeof(runtimes) / sizeof(*runtimes); r++)
+			if (strncmp(name, runtimes[r].lib,
+				    strlen(runtimes[r].lib)) == 0)
+				found = runtimes[r].name;
+	}
+out:
+	fclose(f);
+	return found;
+}
+
 /* How the program's process ended: its name (its /proc comm, which a
  * zombie keeps; "" if unknown) and the effective user id it had (-1 if
  * unknown). */
@@ -1127,6 +1193,13 @@ static const char *why_no_profile(const char *program, const char *out,
 		       "for it";
 	if (found && elf_is_static(found))
 		return "it is statically linked: LD_PRELOAD cannot reach it";
+	const char *sanitizer = found ? elf_sanitizer(found) : NULL;
+	if (sanitizer) {
+		snprintf(why, sizeof(why), "it is built with %s, whose runtime "
+			 "must load first and serves malloc itself: ward cannot "
+			 "trace it", sanitizer);
+		return why;
+	}
 	if (e->uid >= 0 && e->uid != (long)geteuid()) {
 		snprintf(why, sizeof(why), "it ended as user %ld, not ward "
 			 "run's: the profile, or the note saying why there is "
