@@ -971,64 +971,42 @@ EXPORT int execvp(const char *file, char *const argv[])
 	return execvpe(file, argv, environ);
 }
 
-/* execl, execlp, execle: how many arguments from arg to the NULL after
- * them, then those into argv (with the NULL); *ap is left after it, where
- * execle's environment is. */
-static size_t count_args(va_list *ap)
+/* execl, execlp, execle: the arguments from arg to the NULL after them
+ * into an array (with the NULL), then execve, or execvpe to search PATH;
+ * the environment is execle's argument after the NULL, else environ. */
+enum list_exec { LIST_PATH, LIST_SEARCH, LIST_ENV };
+
+static int list_exec(enum list_exec how, const char *file, const char *arg,
+		     va_list *ap)
 {
+	va_list count;
+	va_copy(count, *ap);
 	size_t n = 1;
-	while (va_arg(*ap, char *))
+	while (va_arg(count, char *))
 		n++;
-	return n;
-}
-
-static void fill_args(char **argv, const char *arg, va_list *ap)
-{
-	size_t k = 0;
-	argv[k++] = (char *)arg;
-	while ((argv[k++] = va_arg(*ap, char *)))
-		;
-}
-
-EXPORT int execl(const char *path, const char *arg, ...)
-{
-	va_list ap;
-	va_start(ap, arg);
-	size_t n = count_args(&ap);
-	va_end(ap);
+	va_end(count);
 	char *argv[n + 1];
-	va_start(ap, arg);
-	fill_args(argv, arg, &ap);
-	va_end(ap);
-	return execve(path, argv, environ);
+	argv[0] = (char *)arg;
+	for (size_t k = 1; k <= n; k++)
+		argv[k] = va_arg(*ap, char *);
+	char **envp = how == LIST_ENV ? va_arg(*ap, char **) : environ;
+	return how == LIST_SEARCH ? execvpe(file, argv, envp)
+				  : execve(file, argv, envp);
 }
 
-EXPORT int execlp(const char *file, const char *arg, ...)
-{
-	va_list ap;
-	va_start(ap, arg);
-	size_t n = count_args(&ap);
-	va_end(ap);
-	char *argv[n + 1];
-	va_start(ap, arg);
-	fill_args(argv, arg, &ap);
-	va_end(ap);
-	return execvpe(file, argv, environ);
-}
+#define LIST_EXEC_CALL(name, how)                                              \
+	EXPORT int name(const char *file, const char *arg, ...)                \
+	{                                                                      \
+		va_list ap;                                                    \
+		va_start(ap, arg);                                             \
+		int rc = list_exec(how, file, arg, &ap);                       \
+		va_end(ap);                                                    \
+		return rc;                                                     \
+	}
 
-EXPORT int execle(const char *path, const char *arg, ...)
-{
-	va_list ap;
-	va_start(ap, arg);
-	size_t n = count_args(&ap);
-	va_end(ap);
-	char *argv[n + 1];
-	va_start(ap, arg);
-	fill_args(argv, arg, &ap);
-	char **envp = va_arg(ap, char **);
-	va_end(ap);
-	return execve(path, argv, envp);
-}
+LIST_EXEC_CALL(execl, LIST_PATH)
+LIST_EXEC_CALL(execlp, LIST_SEARCH)
+LIST_EXEC_CALL(execle, LIST_ENV)
 
 /* ---- Libraries --------------------------------------------------------- */
 

@@ -1025,31 +1025,36 @@ static bool written_since(const char *path, const struct stat *before,
 	       now.st_mtim.tv_nsec != before->st_mtim.tv_nsec;
 }
 
+/* The program headers of the 64-bit ELF file open at f into ph[0..most):
+ * how many, or -1 when it is no such file or has more. */
+enum { MOST_PHDRS = 64 };
+static int elf_phdrs(FILE *f, Elf64_Phdr *ph, int most)
+{
+	Elf64_Ehdr eh;
+	if (fread(&eh, sizeof(eh), 1, f) != 1 ||
+	    memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
+	    eh.e_ident[EI_CLASS] != ELFCLASS64 ||
+	    eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum > most ||
+	    fseeko(f, (off_t)eh.e_phoff, SEEK_SET) != 0 ||
+	    fread(ph, sizeof(ph[0]), eh.e_phnum, f) != eh.e_phnum)
+		return -1;
+	return eh.e_phnum;
+}
+
 /* Whether path is an ELF executable with no program interpreter (no
  * dynamic loader, so no LD_PRELOAD). */
 static bool elf_is_static(const char *path)
 {
-	Elf64_Ehdr eh;
-	bool interp = false;
+	Elf64_Phdr ph[MOST_PHDRS];
 	FILE *f = fopen(path, "rb");
 	if (!f)
 		return false;
-	if (fread(&eh, sizeof(eh), 1, f) != 1 ||
-	    memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
-	    eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_phentsize != sizeof(Elf64_Phdr)) {
-		fclose(f);
-		return false;
-	}
-	for (int k = 0; k < eh.e_phnum && !interp; k++) {
-		Elf64_Phdr ph;
-		if (fseeko(f, (off_t)(eh.e_phoff + (uint64_t)k * sizeof(ph)),
-			   SEEK_SET) != 0 ||
-		    fread(&ph, sizeof(ph), 1, f) != 1)
-			break;
-		interp = ph.p_type == PT_INTERP;
-	}
+	int n = elf_phdrs(f, ph, MOST_PHDRS);
 	fclose(f);
-	return !interp;
+	bool interp = false;
+	for (int k = 0; k < n; k++)
+		interp |= ph[k].p_type == PT_INTERP;
+	return n >= 0 && !interp;
 }
 
 /*
@@ -1067,23 +1072,16 @@ static const char *elf_sanitizer(const char *path)
 			 { "libhwasan.so", "HWAddressSanitizer" },
 			 { "libtsan.so", "ThreadSanitizer" },
 			 { "liblsan.so", "LeakSanitizer" } };
-	enum { MOST_PHDRS = 64, MOST_DYN = 512 };
+	enum { MOST_DYN = 512 };
 	const char *found = NULL;
-	Elf64_Ehdr eh;
 	Elf64_Phdr ph[MOST_PHDRS];
 	Elf64_Dyn dyn[MOST_DYN];
 	FILE *f = fopen(path, "rb");
 	if (!f)
 		return NULL;
-	if (fread(&eh, sizeof(eh), 1, f) != 1 ||
-	    memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
-	    eh.e_ident[EI_CLASS] != ELFCLASS64 ||
-	    eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum > MOST_PHDRS ||
-	    fseeko(f, (off_t)eh.e_phoff, SEEK_SET) != 0 ||
-	    fread(ph, sizeof(ph[0]), eh.e_phnum, f) != eh.e_phnum)
-		goto out;
+	int nph = elf_phdrs(f, ph, MOST_PHDRS);
 	size_t ndyn = 0;
-	for (int k = 0; k < eh.e_phnum; k++)
+	for (int k = 0; k < nph; k++)
 		if (ph[k].p_type == PT_DYNAMIC) {
 			ndyn = ph[k].p_filesz / sizeof(dyn[0]);
 			if (ndyn > MOST_DYN)
@@ -1098,7 +1096,7 @@ static const char *elf_sanitizer(const char *path)
 		if (dyn[d].d_tag == DT_STRTAB)
 			strtab = dyn[d].d_un.d_ptr;
 	off_t at = -1;
-	for (int k = 0; k < eh.e_phnum && strtab; k++)
+	for (int k = 0; k < nph && strtab; k++)
 		if (ph[k].p_type == PT_LOAD && strtab >= ph[k].p_vaddr &&
 		    strtab < ph[k].p_vaddr + ph[k].p_filesz)
 			at = (off_t)(strtab - ph[k].p_vaddr + ph[k].p_offset);
