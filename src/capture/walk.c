@@ -34,6 +34,7 @@
 
 #include "capture/capture.h"
 #include "capture/cfi.h"
+#include "core/file.h"
 #include "core/guard.h"
 
 /* ---- Configuration ----------------------------------------------------- */
@@ -167,8 +168,7 @@ uintptr_t ward__stack_top_known(void)
  * it cannot be read. */
 uintptr_t ward__stack_top_of(uintptr_t sp)
 {
-	int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/maps",
-			      O_RDONLY | O_CLOEXEC);
+	int fd = ward__open_proc_self("maps");
 	if (fd < 0)
 		return 0;
 	char buf[4096];

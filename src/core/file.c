@@ -1,10 +1,12 @@
 /*
- * file.c — reading a whole small file.
+ * file.c — reading a whole small file; this process's files under /proc.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "core/file.h"
@@ -38,4 +40,30 @@ ssize_t ward__read_file(const char *path, size_t max, char **out)
 	text[have] = '\0';
 	*out = text;
 	return (ssize_t)have;
+}
+
+int ward__open_proc_self(const char *name)
+{
+	char path[96];
+	snprintf(path, sizeof(path), "/proc/thread-self/%s", name);
+	int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(path, sizeof(path), "/proc/self/%s", name);
+		fd = (int)syscall(SYS_openat, AT_FDCWD, path,
+				  O_RDONLY | O_CLOEXEC);
+	}
+	return fd;
+}
+
+size_t ward__exe_path(char *buf, size_t len)
+{
+	/* /proc/self/exe first: valgrind answers it with its guest's path
+	 * (the thread's own names valgrind's tool). */
+	static const char *const where[] = { "/proc/self/exe",
+					     "/proc/thread-self/exe" };
+	ssize_t n = -1;
+	for (size_t i = 0; i < 2 && n <= 0; i++)
+		n = syscall(SYS_readlinkat, AT_FDCWD, where[i], buf, len - 1);
+	buf[n > 0 ? n : 0] = '\0';
+	return n > 0 ? (size_t)n : 0;
 }

@@ -1,6 +1,6 @@
 /*
  * Reading a whole small file (file.c): suppressions, cached source
- * positions.
+ * positions; and this process's own files under /proc.
  */
 #ifndef WARD_CORE_FILE_H
 #define WARD_CORE_FILE_H
@@ -15,5 +15,19 @@
  * a FIFO named by mistake does not hang the caller.
  */
 ssize_t ward__read_file(const char *path, size_t max, char **out);
+
+/*
+ * /proc/thread-self/NAME opened read-only with system calls (safe in a
+ * signal handler), or /proc/self/NAME where the former is missing: a
+ * descriptor, or -1. The calling thread's view, not the main thread's:
+ * once the main thread has called pthread_exit() while others run on,
+ * /proc/self/maps reads empty and /proc/self/exe names nothing.
+ */
+int ward__open_proc_self(const char *name);
+
+/* The running program's path into buf (NUL-terminated, "" when unknown):
+ * its length. From /proc/self/exe, else (the main thread has ended)
+ * /proc/thread-self/exe. */
+size_t ward__exe_path(char *buf, size_t len);
 
 #endif

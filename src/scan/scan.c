@@ -56,6 +56,7 @@
 #include <unistd.h>
 
 #include "capture/capture.h"
+#include "core/file.h"
 #include "core/map.h"
 
 /* Under valgrind, the scan's reads of every root word (stacks' unwritten
@@ -371,8 +372,7 @@ static void read_maps(struct scan *s)
 	static char buf[65536];
 	size_t have = 0;
 	uintptr_t guard_below = 0;
-	int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/maps",
-			      O_RDONLY | O_CLOEXEC);
+	int fd = ward__open_proc_self("maps");
 	s->nmaps = s->nanon = 0;
 	if (fd < 0)
 		return;

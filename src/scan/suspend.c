@@ -56,11 +56,46 @@
 #define RUNNING_ON_VALGRIND 0
 #endif
 
-/* Threads of this process other than the caller: up to max tids. */
+/* /proc/self/task/TID/FILE into buf, NUL-terminated: its length, or
+ * <= 0 when the thread is gone. System calls only. */
+static ssize_t read_task_file(int tid, const char *file, char *buf,
+			      size_t len)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/self/task/%d/%s", tid, file);
+	int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n;
+	do
+		n = read(fd, buf, len - 1);
+	while (n < 0 && errno == EINTR);
+	close(fd);
+	if (n > 0)
+		buf[n] = '\0';
+	return n;
+}
+
+/* Whether thread tid has ended and waits to be reaped: only the main
+ * thread does that, after pthread_exit() while others run on. It answers
+ * no signal and its stack holds nothing of its own any more. */
+static bool ended(int tid)
+{
+	char buf[512];
+	if (read_task_file(tid, "stat", buf, sizeof(buf)) <= 0)
+		return true;
+	const char *close_paren = strrchr(buf, ')'); /* the name may hold one */
+	return !close_paren || close_paren[1] != ' ' || close_paren[2] == 'Z' ||
+	       close_paren[2] == 'X';
+}
+
+/* Threads of this process other than the caller, and other than a main
+ * thread that has ended: up to max tids. */
 int ward__list_threads(int *tids, int max)
 {
 	char buf[4096];
 	int self = (int)syscall(SYS_gettid), n = 0;
+	int leader = (int)getpid();
 	int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/task",
 			      O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
@@ -73,7 +108,8 @@ int ward__list_threads(int *tids, int max)
 			struct dirent64 *d = (struct dirent64 *)(buf + off);
 			off += d->d_reclen;
 			int tid = atoi(d->d_name);
-			if (tid <= 0 || tid == self)
+			if (tid <= 0 || tid == self ||
+			    (tid == leader && ended(tid)))
 				continue;
 			if (n == max) {
 				close(fd);
@@ -169,26 +205,6 @@ static void on_stop(int sig, siginfo_t *si, void *ctx)
  * signals for the wait, so SigBlk does not show it).
  */
 enum doing { GONE, RUNNING, ASLEEP, SIGWAIT };
-
-/* /proc/self/task/TID/FILE into buf, NUL-terminated: its length, or
- * <= 0 when the thread is gone. System calls only. */
-static ssize_t read_task_file(int tid, const char *file, char *buf,
-			      size_t len)
-{
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/self/task/%d/%s", tid, file);
-	int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	ssize_t n;
-	do
-		n = read(fd, buf, len - 1);
-	while (n < 0 && errno == EINTR);
-	close(fd);
-	if (n > 0)
-		buf[n] = '\0';
-	return n;
-}
 
 static enum doing doing(int tid, uintptr_t *sp, long *nr_out)
 {

@@ -4,7 +4,6 @@
  * index, and Prometheus metrics. Reads snapshots; never the registry's
  * internals.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -12,10 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "core/file.h"
 #include "export/export.h"
 #include "scan/scan.h"
 #include "serve/serve.h"
@@ -127,16 +126,15 @@ static int profile_page(int kind, const char *query, struct ward__buf *body,
 
 static int threads_dump(struct ward__buf *body)
 {
-	DIR *d = opendir("/proc/self/task");
-	if (!d)
+	enum { MAX_THREADS = 4096 };
+	int *tids = malloc(MAX_THREADS * sizeof(*tids));
+	int ntids = tids ? ward__list_threads(tids, MAX_THREADS) : -1;
+	if (ntids < 0) {
+		free(tids);
 		return 500;
-	int self = (int)syscall(SYS_gettid);
-	struct dirent *e;
-	int n = 0;
-	while ((e = readdir(d))) {
-		int tid = atoi(e->d_name);
-		if (tid <= 0 || tid == self)
-			continue;
+	}
+	for (int i = 0; i < ntids; i++) {
+		int tid = tids[i];
 		char path[64], comm[64] = "?";
 		snprintf(path, sizeof(path), "/proc/self/task/%d/comm", tid);
 		FILE *f = fopen(path, "re");
@@ -157,17 +155,16 @@ static int threads_dump(struct ward__buf *body)
 			continue;
 		}
 		struct ward__frame_text fr[MAX_INLINE];
-		for (int i = 0; i < k; i++) {
+		for (int j = 0; j < k; j++) {
 			/* pcs[0] is where it is, not a return address. */
-			int m = ward__describe_frames(NULL, i ? pcs[i] : pcs[i] + 1,
+			int m = ward__describe_frames(NULL, j ? pcs[j] : pcs[j] + 1,
 						      fr, MAX_INLINE);
-			for (int j = 0; j < m; j++)
-				addf(body, "\t%s\n", fr[j].s);
+			for (int l = 0; l < m; l++)
+				addf(body, "\t%s\n", fr[l].s);
 		}
 		add(body, "\n");
-		n++;
 	}
-	closedir(d);
+	free(tids);
 	return 200;
 }
 
@@ -333,12 +330,15 @@ static int metrics(struct ward__buf *b)
 	addf(b, "ward_panics_total %" PRIu64 "\n", t.panics);
 	figure_metrics(b);
 	long pages = 0;
-	FILE *f = fopen("/proc/self/statm", "re");
-	if (f) {
+	int fd = ward__open_proc_self("statm");
+	if (fd >= 0) {
+		char text[128];
+		ssize_t got = read(fd, text, sizeof(text) - 1);
 		long size;
-		if (fscanf(f, "%ld %ld", &size, &pages) != 2)
+		text[got > 0 ? got : 0] = '\0';
+		if (sscanf(text, "%ld %ld", &size, &pages) != 2)
 			pages = 0;
-		fclose(f);
+		close(fd);
 	}
 	metric_head(b, "process_resident_memory_bytes", "gauge",
 		    "Resident memory size in bytes.");

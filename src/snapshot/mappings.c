@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/file.h"
 #include "core/grow.h"
 #include "snapshot/profile.h"
 #include "snapshot/symbolize.h"
@@ -67,8 +68,7 @@ static int add_object(struct dl_phdr_info *info, size_t size, void *arg)
 	(void)size;
 	const char *name = info->dlpi_name;
 	if (!name || !*name) {
-		ssize_t r = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-		exe[r > 0 ? r : 0] = '\0';
+		ward__exe_path(exe, sizeof(exe));
 		name = exe;
 	}
 	for (int i = 0; i < info->dlpi_phnum; i++) {

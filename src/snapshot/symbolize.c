@@ -27,6 +27,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/file.h"
 #include "core/guard.h"
 #include "core/lock.h"
 #include "core/log.h"
@@ -761,11 +762,8 @@ static int which_object(struct dl_phdr_info *info, size_t size, void *arg)
 			} else {
 				/* The main program: its path, read once. */
 				static char exe[512];
-				if (!exe[0]) {
-					ssize_t n = readlink("/proc/self/exe", exe,
-							     sizeof(exe) - 1);
-					exe[n > 0 ? n : 0] = '\0';
-				}
+				if (!exe[0])
+					ward__exe_path(exe, sizeof(exe));
 				l->path = exe;
 			}
 			return 1;

@@ -1306,6 +1306,52 @@ NOINLINE void leak_altstack_exit(void)
 	KEEP(held);
 }
 
+NOINLINE void *lost_before_main_exit(void)
+{
+	return malloc(61);
+}
+
+NOINLINE void *lost_in_last_thread(void)
+{
+	return malloc(62);
+}
+
+/* Whether the main thread has ended (a zombie waiting for the others). */
+static bool main_thread_ended(void)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)getpid());
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return true;
+	buf[n] = '\0';
+	const char *paren = strrchr(buf, ')');
+	return paren && (paren[2] == 'Z' || paren[2] == 'X');
+}
+
+static void *outlives_main(void *arg)
+{
+	for (int i = 0; i < 10000 && !main_thread_ended(); i++)
+		usleep(1000);
+	KEEP(lost_in_last_thread());
+	return arg; /* the last thread: the process exits 0 */
+}
+
+/* The main thread calls pthread_exit() while another runs on, which ends
+ * the process when it returns: every block is told and named as when the
+ * main thread exits, though /proc/self no longer shows the memory. */
+NOINLINE void leak_main_thread_exit(void)
+{
+	KEEP(lost_before_main_exit());
+	pthread_t t;
+	if (pthread_create(&t, NULL, outlives_main, NULL) != 0)
+		exit(4);
+	pthread_exit(NULL);
+}
+
 static ucontext_t coroutine_back, coroutine;
 
 NOINLINE void *held_by_main_frame(void)
@@ -1546,6 +1592,8 @@ int main(int argc, char **argv)
 		leak_coroutine_exit();
 	else if (strcmp(what, "altstack_exit") == 0)
 		leak_altstack_exit();
+	else if (strcmp(what, "main_thread_exit") == 0)
+		leak_main_thread_exit();
 	else if (strcmp(what, "above_descriptor") == 0)
 		leak_above_descriptor();
 	else if (strcmp(what, "realloc_failed") == 0)

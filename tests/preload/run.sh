@@ -132,6 +132,12 @@ expect_site "... main's frame still holds its block" \
 	"$work/coroutine_exit.pb.gz" held_by_main_frame heap/reachable "1 111"
 expect_site "... and what it lost is lost" \
 	"$work/coroutine_exit.pb.gz" lost_before_coroutine heap/definite "1 333"
+run_leaks main_thread_exit
+status_is "the main thread ends by pthread_exit(), the last thread exits: the program's status" 0 $? "$(cat "$work/main_thread_exit.err")"
+expect_site "... the main thread's lost block is lost, and named" \
+	"$work/main_thread_exit.pb.gz" lost_before_main_exit heap/definite "1 61"
+expect_site "... the last thread's lost block is lost, and named" \
+	"$work/main_thread_exit.pb.gz" lost_in_last_thread heap/definite "1 62"
 run_leaks altstack_exit
 status_is "exit() from a fault handler on a 16 KiB alternate stack: the program's status" 3 $? "$(cat "$work/altstack_exit.err")"
 expect_site "... and its profile: the block it lost" \
@@ -1242,7 +1248,7 @@ status_is "ward watch: an endpoint that does not answer is one line, status 2" 2
 	"$(cat "$work/watch.err")"
 
 # Every check above ran (one that did not is a failure too).
-planned=204
+planned=207
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
