@@ -1,6 +1,7 @@
 /*
  * Reading a whole small file (file.c): suppressions, cached source
- * positions; and this process's own files under /proc.
+ * positions; this process's own files under /proc; and a descriptor when
+ * the program has used up its own.
  */
 #ifndef WARD_CORE_FILE_H
 #define WARD_CORE_FILE_H
@@ -29,5 +30,21 @@ int ward__open_proc_self(const char *name);
  * its length. From /proc/self/exe, else (the main thread has ended)
  * /proc/thread-self/exe. */
 size_t ward__exe_path(char *buf, size_t len);
+
+/*
+ * fn(arg) run where one descriptor is free though the program has used up
+ * its own (open() failed with EMFILE — the very case of a descriptor
+ * leak): in a helper that shares this process's memory but has its own
+ * copy of the descriptor table (clone(CLONE_VM | CLONE_VFORK), no
+ * CLONE_FILES), in which it closes one descriptor first. The program's
+ * descriptors are not touched and ward keeps none; the helper sends no
+ * SIGCHLD, so the program's wait() never sees it. fn runs on a 64 KiB
+ * stack, is the only one running of this thread's work meanwhile (the
+ * caller waits), and must make system calls only: no interposer, no lock,
+ * no allocation. In the helper, getpid() and /proc/self are its own; the
+ * memory, /proc/self/maps included, is this process's. Returns fn's
+ * value, or -errno when the helper could not start.
+ */
+int ward__with_descriptor(int (*fn)(void *), void *arg);
 
 #endif

@@ -367,17 +367,18 @@ static void note_anon(struct scan *s, uintptr_t lo, uintptr_t hi,
 		s->anon[s->nanon++] = (struct range){ lo, hi };
 }
 
-static void read_maps(struct scan *s)
+static int read_maps_job(void *arg)
 {
+	struct scan *s = arg;
 	static char buf[65536];
 	size_t have = 0;
 	uintptr_t guard_below = 0;
 	int fd = ward__open_proc_self("maps");
-	s->nmaps = s->nanon = 0;
 	if (fd < 0)
-		return;
+		return -errno;
 	for (;;) {
-		ssize_t got = read(fd, buf + have, sizeof(buf) - 1 - have);
+		ssize_t got = syscall(SYS_read, fd, buf + have,
+				      sizeof(buf) - 1 - have);
 		if (got < 0 && errno == EINTR)
 			continue;
 		if (got <= 0)
@@ -409,7 +410,22 @@ static void read_maps(struct scan *s)
 		memmove(buf, line, have);
 		buf[have] = '\0';
 	}
-	close(fd);
+	syscall(SYS_close, fd);
+	return s->nmaps ? 0 : -ENODATA;
+}
+
+/* The readable mappings: 0, or -errno when they cannot be known (every
+ * root would then be unreadable and every block called lost). Where the
+ * program has used up its descriptors, read where one is free. */
+static int read_maps(struct scan *s)
+{
+	s->nmaps = s->nanon = 0;
+	int rc = read_maps_job(s);
+	if (rc == -EMFILE) {
+		s->nmaps = s->nanon = 0;
+		rc = ward__with_descriptor(read_maps_job, s);
+	}
+	return rc;
 }
 
 /* Whether [lo, hi) is readable throughout (across adjacent mappings);
@@ -1102,13 +1118,14 @@ static void unmap_all(struct scan *s)
 
 /* Stop the other threads with the heap's shard locks free (and those of
  * kind `also`, when >= 0), and take them. Returns the threads stopped, or
- * -1. */
+ * -errno: why they could not be (ward__threads_stop), or -EAGAIN when one
+ * stayed inside the books through fifty tries. */
 static int quiesce(const struct ward__stopped **threads, int also)
 {
 	for (int attempt = 0; attempt < 50; attempt++) {
 		int n = ward__threads_stop(threads);
 		if (n < 0)
-			return -1;
+			return n;
 		if (ward__registry_trylock(WARD_KIND_HEAP)) {
 			if (also < 0 || ward__registry_trylock(also))
 				return n;
@@ -1118,7 +1135,7 @@ static int quiesce(const struct ward__stopped **threads, int also)
 		struct timespec ms = { 0, 1000 * 1000 };
 		nanosleep(&ms, NULL);
 	}
-	return -1;
+	return -EAGAIN;
 }
 
 /*
@@ -1449,7 +1466,7 @@ static bool take_blocks(struct scan *s, int also)
 /* What the scan found, into out's arrays. They take over the radix sort's
  * spare half (24 bytes a block, faulted in by take_blocks(); the arrays
  * need 22): nothing is allocated or faulted in now, with a million blocks
- * a third of the scan's time. 0, or -1 when out of memory. */
+ * a third of the scan's time. 0, or -ENOMEM. */
 static int give_result(struct scan *s, struct ward__scan_result *out)
 {
 	size_t n = s->n;
@@ -1471,7 +1488,7 @@ static int give_result(struct scan *s, struct ward__scan_result *out)
 		out->paths = malloc(s->npaths * sizeof(*s->paths));
 		if (!out->paths) {
 			ward__scan_free(out);
-			return -1;
+			return -ENOMEM;
 		}
 		memcpy(out->paths, s->paths, s->npaths * sizeof(*s->paths));
 		out->npaths = s->npaths;
@@ -1573,43 +1590,50 @@ static void keep_stacks(struct scan *s, const struct ward__stopped *threads,
  * indexed, then marked from the roots. A held thread (one stopped while
  * ward's books were its to change) that wakes and frees a block waits for
  * the heap's books before the memory goes: they stay locked while
- * marking. False when out of memory (the threads resumed).
+ * marking. 0, or -errno: -ENOMEM, or why the mappings could not be read
+ * (the threads resumed either way).
  */
-static bool mark_stopped(struct scan *s, const struct ward__scan_self *self,
-			 int also, const struct ward__stopped *threads,
-			 int nthreads)
+static int mark_stopped(struct scan *s, const struct ward__scan_self *self,
+			int also, const struct ward__stopped *threads,
+			int nthreads)
 {
 	for (int t = 0; t < nthreads; t++)
 		s->held += threads[t].held;
 	bool mapped = take_blocks(s, also);
+	int rc = mapped ? 0 : -ENOMEM;
 	if (!s->held)
 		unlock_kinds(also);
 	if (mapped && s->n > 0) {
 		sort_blocks(s);
 		mapped = index_blocks(s);
+		rc = mapped ? 0 : -ENOMEM;
 	}
 	if (mapped && s->n > 0) {
 		VALGRIND_DISABLE_ERROR_REPORTING;
-		read_maps(s);
-		drop_main_arena(s);
-		/* Its own stack whole, from the low end of its mapping, when
-		 * where the thread left it is not known. */
-		struct ward__scan_self me = *self;
-		uintptr_t lo, hi;
-		if (!me.stack_lo)
-			me.stack_lo = mapping_of(s, me.stack_hi - 8, &lo, &hi)
-					      ? lo
-					      : me.stack_hi;
-		mark(s, &me, threads, nthreads);
-		if (s->want)
-			build_paths(s, &me, threads, nthreads);
+		rc = read_maps(s);
+		if (rc == 0) {
+			drop_main_arena(s);
+			/* Its own stack whole, from the low end of its
+			 * mapping, when where the thread left it is not
+			 * known. */
+			struct ward__scan_self me = *self;
+			uintptr_t lo, hi;
+			if (!me.stack_lo)
+				me.stack_lo = mapping_of(s, me.stack_hi - 8,
+							 &lo, &hi)
+						      ? lo
+						      : me.stack_hi;
+			mark(s, &me, threads, nthreads);
+			if (s->want)
+				build_paths(s, &me, threads, nthreads);
+		}
 		VALGRIND_ENABLE_ERROR_REPORTING;
 	}
 	if (s->held)
 		unlock_kinds(also);
 	keep_stacks(s, threads, nthreads);
 	ward__threads_resume();
-	return mapped;
+	return rc;
 }
 
 int ward__scan_heap_why(const struct ward__scan_self *self, int also,
@@ -1634,17 +1658,55 @@ int ward__scan_heap_why(const struct ward__scan_self *self, int also,
 	if (!any_live(WARD_KIND_HEAP) && (also < 0 || !any_live(also)))
 		return 0;
 	read_inherited();
-	int nthreads = -1;
-	if (!prepare(&s, also, want, arg) ||
-	    (nthreads = quiesce(&threads, also)) < 0 ||
-	    !mark_stopped(&s, self, also, threads, nthreads)) {
+	int nthreads = -1, rc = 0;
+	if (!prepare(&s, also, want, arg))
+		rc = -ENOMEM;
+	else if ((nthreads = quiesce(&threads, also)) < 0)
+		rc = nthreads;
+	else
+		rc = mark_stopped(&s, self, also, threads, nthreads);
+	if (rc < 0) {
 		unmap_all(&s);
-		return -1;
+		return rc;
 	}
 	out->held = s.held;
-	int rc = give_result(&s, out);
+	rc = give_result(&s, out);
 	unmap_all(&s);
 	return rc;
+}
+
+const char *ward__scan_failure(int rc, char *buf, size_t len)
+{
+	const char *stop = "the program's other threads could not be stopped "
+			   "to read their stacks";
+	switch (rc) {
+	case -ENOTSUP:
+		return "the reachability scan runs on x86-64 only";
+	case -ENOMEM:
+		return "out of memory for the scan";
+	case -EBUSY:
+		snprintf(buf, len, "%s: the program has its own action for "
+			 "ward's signal (SIGRTMAX-1, %d here)", stop,
+			 ward__stop_signal());
+		return buf;
+	case -ETIMEDOUT:
+		snprintf(buf, len, "%s: one did not answer ward's signal "
+			 "within a second", stop);
+		return buf;
+	case -E2BIG:
+		snprintf(buf, len, "%s: too many of them", stop);
+		return buf;
+	case -EAGAIN:
+		snprintf(buf, len, "%s: new ones kept starting, or one "
+			 "stayed inside ward's books", stop);
+		return buf;
+	case -ENODATA:
+		return "the process's memory map (/proc/self/maps) read empty";
+	default:
+		snprintf(buf, len, "cannot read /proc/self (the memory map, "
+			 "the threads): %s", strerror(-rc));
+		return buf;
+	}
 }
 
 void ward__scan_free(struct ward__scan_result *r)

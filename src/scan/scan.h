@@ -122,8 +122,10 @@ extern uintptr_t ward__main_thread;
 
 /* Scan from the roots (globals, this thread's, and every other thread's
  * registers and stack, the other threads stopped meanwhile). Returns 0, or
- * -1 when out of memory or when the other threads could not be stopped
- * (out is then empty). */
+ * -errno (out is then empty; ward__scan_failure() says it in words):
+ * -ENOMEM; the other threads could not be stopped (ward__threads_stop());
+ * -EAGAIN, one stayed inside ward's books; the mappings could not be read
+ * (-ENODATA: they read empty); -ENOTSUP off x86-64. */
 int ward__scan_heap(const struct ward__scan_self *self,
 		    struct ward__scan_result *out);
 
@@ -135,6 +137,11 @@ int ward__scan_heap_why(const struct ward__scan_self *self, int also,
 			bool (*want)(uint32_t site, void *arg), void *arg,
 			struct ward__scan_result *out);
 void ward__scan_free(struct ward__scan_result *r);
+
+/* Why a scan returned rc < 0, in words ("the program's other threads
+ * could not be stopped: one did not answer ward's signal within a
+ * second"). */
+const char *ward__scan_failure(int rc, char *buf, size_t len);
 
 /* A thread's stack where ward's stop signal found it, innermost first,
  * and the thread's pthread_self(). */
@@ -167,8 +174,11 @@ bool ward__is_stop_handler(const struct sigaction *act);
 
 /* Stop every other thread of the process until ward__threads_resume().
  * Returns how many (*out lists them, those that could not be stopped
- * last, marked held), or -1 (none is then). While they are stopped,
- * allocate nothing and take no lock a stopped thread may hold. */
+ * last, marked held), or -errno, none stopped: -EBUSY, the program has
+ * its own action for ward's signal; -ETIMEDOUT, a thread did not answer
+ * it within a second; -E2BIG, too many threads; -EAGAIN, new ones kept
+ * starting; -ENOMEM; or why they could not be listed. While they are
+ * stopped, allocate nothing and take no lock a stopped thread may hold. */
 int ward__threads_stop(const struct ward__stopped **out);
 void ward__threads_resume(void);
 
@@ -191,8 +201,9 @@ void ward__each_thread_stack(void (*fn)(uintptr_t self, const uintptr_t *pcs,
 					int n, void *arg),
 			     void *arg, int budget_ms);
 
-/* The other threads of this process (not the caller): up to max ids into
- * tids, how many, or -1. Allocates nothing (safe in a signal handler). */
+/* The other threads of this process (not the caller, nor a main thread
+ * that has ended): up to max ids into tids, how many, or -errno (-E2BIG:
+ * more than max). Allocates nothing (safe in a signal handler). */
 int ward__list_threads(int *tids, int max);
 
 /* The signal that stops threads (SIGRTMAX-1): ward's own threads never

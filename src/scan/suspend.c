@@ -41,6 +41,7 @@
 
 #include "capture/capture.h"
 #include "core/clock.h"
+#include "core/file.h"
 #include "core/lock.h"
 #include "core/map.h"
 #include "scan/scan.h"
@@ -56,69 +57,131 @@
 #define RUNNING_ON_VALGRIND 0
 #endif
 
-/* /proc/self/task/TID/FILE into buf, NUL-terminated: its length, or
- * <= 0 when the thread is gone. System calls only. */
+/*
+ * The threads' files are read under /proc/self; when the program has used
+ * up its descriptors, where one is free (ward__with_descriptor), under
+ * /proc/PID: the helper's /proc/self is its own. System calls only, as the
+ * helper requires.
+ */
+struct task_read {
+	const char *base; /* "/proc/self" or "/proc/PID" */
+	int tid;
+	const char *file;
+	char *buf;
+	size_t len;
+};
+
+static int read_task_job(void *arg)
+{
+	const struct task_read *r = arg;
+	char path[96];
+	snprintf(path, sizeof(path), "%s/task/%d/%s", r->base, r->tid,
+		 r->file);
+	int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ssize_t n;
+	do
+		n = syscall(SYS_read, fd, r->buf, r->len - 1);
+	while (n < 0 && errno == EINTR);
+	syscall(SYS_close, fd);
+	if (n > 0)
+		r->buf[n] = '\0';
+	return n < 0 ? -1 : (int)n;
+}
+
+/* The process's own /proc directory as a helper names it. */
+static void proc_of_process(char *base, size_t len)
+{
+	snprintf(base, len, "/proc/%d", (int)getpid());
+}
+
+/* BASE/task/TID/FILE into buf, NUL-terminated: its length, or <= 0 when
+ * the thread is gone. */
+static ssize_t read_task_file_at(const char *base, int tid, const char *file,
+				 char *buf, size_t len)
+{
+	struct task_read r = { base, tid, file, buf, len };
+	int n = read_task_job(&r);
+	if (n == -EMFILE && strcmp(base, "/proc/self") == 0) {
+		char own[32];
+		proc_of_process(own, sizeof(own));
+		r.base = own;
+		n = ward__with_descriptor(read_task_job, &r);
+	}
+	return n;
+}
+
 static ssize_t read_task_file(int tid, const char *file, char *buf,
 			      size_t len)
 {
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/self/task/%d/%s", tid, file);
-	int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	ssize_t n;
-	do
-		n = read(fd, buf, len - 1);
-	while (n < 0 && errno == EINTR);
-	close(fd);
-	if (n > 0)
-		buf[n] = '\0';
-	return n;
+	return read_task_file_at("/proc/self", tid, file, buf, len);
 }
 
 /* Whether thread tid has ended and waits to be reaped: only the main
  * thread does that, after pthread_exit() while others run on. It answers
  * no signal and its stack holds nothing of its own any more. */
-static bool ended(int tid)
+static bool ended(const char *base, int tid)
 {
 	char buf[512];
-	if (read_task_file(tid, "stat", buf, sizeof(buf)) <= 0)
+	if (read_task_file_at(base, tid, "stat", buf, sizeof(buf)) <= 0)
 		return true;
 	const char *close_paren = strrchr(buf, ')'); /* the name may hold one */
 	return !close_paren || close_paren[1] != ' ' || close_paren[2] == 'Z' ||
 	       close_paren[2] == 'X';
 }
 
-/* Threads of this process other than the caller, and other than a main
- * thread that has ended: up to max tids. */
-int ward__list_threads(int *tids, int max)
+struct list_job {
+	const char *base;
+	int self, leader;
+	int *tids, max;
+};
+
+static int list_job(void *arg)
 {
-	char buf[4096];
-	int self = (int)syscall(SYS_gettid), n = 0;
-	int leader = (int)getpid();
-	int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/task",
+	const struct list_job *j = arg;
+	char buf[4096], path[64];
+	int n = 0;
+	snprintf(path, sizeof(path), "%s/task", j->base);
+	int fd = (int)syscall(SYS_openat, AT_FDCWD, path,
 			      O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
-		return -1;
+		return -errno;
 	for (;;) {
-		ssize_t got = getdents64(fd, buf, sizeof(buf));
+		ssize_t got = syscall(SYS_getdents64, fd, buf, sizeof(buf));
 		if (got <= 0)
 			break;
 		for (ssize_t off = 0; off < got;) {
 			struct dirent64 *d = (struct dirent64 *)(buf + off);
 			off += d->d_reclen;
 			int tid = atoi(d->d_name);
-			if (tid <= 0 || tid == self ||
-			    (tid == leader && ended(tid)))
+			if (tid <= 0 || tid == j->self ||
+			    (tid == j->leader && ended(j->base, tid)))
 				continue;
-			if (n == max) {
-				close(fd);
-				return -1;
+			if (n == j->max) {
+				syscall(SYS_close, fd);
+				return -E2BIG;
 			}
-			tids[n++] = tid;
+			j->tids[n++] = tid;
 		}
 	}
-	close(fd);
+	syscall(SYS_close, fd);
+	return n;
+}
+
+/* Threads of this process other than the caller, and other than a main
+ * thread that has ended: up to max tids. */
+int ward__list_threads(int *tids, int max)
+{
+	struct list_job j = { "/proc/self", (int)syscall(SYS_gettid),
+			      (int)getpid(), tids, max };
+	int n = list_job(&j);
+	if (n == -EMFILE) {
+		char own[32];
+		proc_of_process(own, sizeof(own));
+		j.base = own;
+		n = ward__with_descriptor(list_job, &j);
+	}
 	return n;
 }
 
@@ -424,8 +487,10 @@ static bool hold_unsignallable(int *tids, int *n, int sig)
 
 /* Send sig to tids[0..n) and wait for each to answer. Threads may start
  * while others are being stopped: list again until every thread listed
- * has answered. False when one did not, or they were too many. */
-static bool signal_all(int *tids, int n, int sig)
+ * has answered. 0, -ETIMEDOUT when one did not, -E2BIG when they were too
+ * many, -EAGAIN when new ones kept starting, or why they could not be
+ * listed again. */
+static int signal_all(int *tids, int n, int sig)
 {
 	int expected = 0;
 	atomic_store(&claimed, 0);
@@ -444,20 +509,21 @@ static bool signal_all(int *tids, int n, int sig)
 			waited++;
 		}
 		if (atomic_load(&arrived) < expected)
-			break; /* one did not answer */
+			return -ETIMEDOUT; /* one did not answer */
 		nstopped = atomic_load(&claimed);
 		if (nstopped > MAX_STOPPED)
-			break;
+			return -E2BIG;
 		int all = ward__list_threads(tids, MAX_STOPPED), k = 0;
 		if (all < 0)
-			break;
+			return all;
 		for (int i = 0; i < all; i++)
 			if (!is_stopped(tids[i]) && !is_held(tids[i]))
 				tids[k++] = tids[i];
 		n = k;
 	}
-	return n == 0 && atomic_load(&arrived) == expected &&
-	       nstopped + nheld <= MAX_STOPPED;
+	if (n > 0)
+		return -EAGAIN; /* threads kept starting */
+	return nstopped + nheld <= MAX_STOPPED ? 0 : -E2BIG;
 }
 
 int ward__threads_stop(const struct ward__stopped **out)
@@ -472,14 +538,17 @@ int ward__threads_stop(const struct ward__stopped **out)
 	if (!slots) {
 		void *m = ward__map(MAX_STOPPED * sizeof(*slots));
 		if (!m)
-			return -1;
+			return -ENOMEM;
 		slots = m;
 	}
-	if (!install(sig) || !hold_unsignallable(tids, &n, sig))
-		return -1;
-	if (!signal_all(tids, n, sig)) {
+	if (!install(sig))
+		return -EBUSY;
+	if (!hold_unsignallable(tids, &n, sig))
+		return -E2BIG;
+	int rc = signal_all(tids, n, sig);
+	if (rc < 0) {
 		ward__threads_resume();
-		return -1;
+		return rc;
 	}
 	for (int i = 0; i < nheld; i++) {
 		struct ward__stopped *h = &slots[nstopped + i];

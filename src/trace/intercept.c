@@ -61,18 +61,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sched.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <ucontext.h>
 #include <unistd.h>
 
 #include "trace/intercept.h"
 #include "capture/capture.h"
 #include "core/clock.h"
+#include "core/file.h"
 #include "core/grow.h"
 #include "core/log.h"
 #include "core/thread.h"
@@ -299,50 +298,40 @@ static void to_mem(void *opaque, const void *data, size_t len)
 
 /*
  * When the program has used up its descriptors (the very case of a
- * descriptor leak), the profile is written by a helper that shares this
- * process's memory but has its own copy of the descriptor table
- * (clone(CLONE_VM | CLONE_VFORK), no CLONE_FILES): it closes one
- * descriptor of its copy, writes the bytes prepared here, and ends. The
- * program's descriptors are not touched, ward keeps none of its own, and
- * the helper sends no SIGCHLD, so the program's wait() never sees it. It
- * makes system calls only (no interposer, no lock, no allocation).
+ * descriptor leak), the profile is written where one is free
+ * (ward__with_descriptor): the bytes prepared here, written with system
+ * calls only, into a new file renamed over the old.
  */
-struct helper_job {
+struct write_job {
 	const char *data;
 	size_t len;
 	const char *tmp, *path;
-	int err;
 };
 
-static int write_helper(void *arg)
+static int write_prepared(void *arg)
 {
-	struct helper_job *j = arg;
-	for (long fd = 0; fd < 1 << 20; fd++)
-		if (syscall(SYS_close, fd) == 0)
-			break;
+	const struct write_job *j = arg;
 	long fd = syscall(SYS_openat, AT_FDCWD, j->tmp,
 			  O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		j->err = errno;
-		return 1;
-	}
+	if (fd < 0)
+		return -errno;
 	for (size_t off = 0; off < j->len;) {
 		long w = syscall(SYS_write, fd, j->data + off, j->len - off);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0) {
-			j->err = w < 0 ? errno : EIO;
+			int err = w < 0 ? errno : EIO;
 			syscall(SYS_close, fd);
 			syscall(SYS_unlink, j->tmp);
-			return 1;
+			return -err;
 		}
 		off += (size_t)w;
 	}
 	syscall(SYS_close, fd);
 	if (syscall(SYS_rename, j->tmp, j->path) < 0) {
-		j->err = errno;
+		int err = errno;
 		syscall(SYS_unlink, j->tmp);
-		return 1;
+		return -err;
 	}
 	return 0;
 }
@@ -360,23 +349,9 @@ static int save_without_descriptor(const ward_profile_t *p, const char *path)
 	rc = ward_profile_write(p, WARD_FORMAT_PPROF, to_mem, &m);
 	if (rc == 0 && m.oom)
 		rc = -ENOMEM;
-	size_t stack_size = 64 * 1024;
-	char *stack = rc == 0 ? ward__map(stack_size) : NULL;
-	if (rc == 0 && !stack)
-		rc = -ENOMEM;
 	if (rc == 0) {
-		struct helper_job j = { m.p, m.len, tmp, target, 0 };
-		int tid = clone(write_helper, stack + stack_size,
-				CLONE_VM | CLONE_VFORK, &j);
-		if (tid < 0) {
-			rc = -errno;
-		} else {
-			int st;
-			while (waitpid(tid, &st, __WCLONE) < 0 && errno == EINTR)
-				;
-			rc = j.err ? -j.err : 0;
-		}
-		ward__unmap(stack, stack_size);
+		struct write_job j = { m.p, m.len, tmp, target };
+		rc = ward__with_descriptor(write_prepared, &j);
 	}
 	free(m.p);
 	return rc;
@@ -1154,9 +1129,11 @@ static void report(const struct ward__scan_self *self)
 						     ward__site_matches, want,
 						     &r)
 			       : ward__scan_heap(self, &r);
-		if (scanned == -ENOTSUP)
-			say("ward: heap not classified: the reachability scan "
-			    "runs on x86-64 only");
+		if (scanned < 0) {
+			char buf[256];
+			say("ward: heap not classified: %s",
+			    ward__scan_failure(scanned, buf, sizeof(buf)));
+		}
 		if (scanned == 0 && r.held)
 			say("ward: heap classified without the registers of "
 			    "%d thread(s) that block ward's signal or await it "

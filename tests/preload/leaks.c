@@ -628,14 +628,57 @@ NOINLINE void leak_snapfork(void)
 }
 
 /* Runs into RLIMIT_NOFILE (64) and leaks every descriptor it got. */
+static void *volatile held_at_fdlimit_ptr;
+
+NOINLINE void *held_at_fdlimit(void)
+{
+	return malloc(71);
+}
+
+NOINLINE void *lost_at_fdlimit(void)
+{
+	return malloc(72);
+}
+
+static void *sleep_forever(void *arg)
+{
+	for (;;)
+		pause();
+	return arg;
+}
+
+static void own_stop_handler(int sig)
+{
+	(void)sig;
+}
+
+/* The program's own action for the signal ward stops threads with, and a
+ * second thread: the heap cannot be classified, and ward says why. */
+NOINLINE void leak_own_stop_signal(void)
+{
+	pthread_t t;
+	if (signal(SIGRTMAX - 1, own_stop_handler) == SIG_ERR ||
+	    pthread_create(&t, NULL, sleep_forever, NULL) != 0)
+		exit(1);
+	KEEP(malloc(73));
+}
+
+/* The program uses up its descriptors, a thread of it asleep: the profile
+ * is still written, and the heap still told lost from reachable (the scan
+ * lists and reads the threads and the memory map where a descriptor is
+ * free). */
 NOINLINE void leak_fdlimit(void)
 {
 	struct rlimit rl = { 64, 64 };
 	int n = 0;
-	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+	pthread_t t;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0 ||
+	    pthread_create(&t, NULL, sleep_forever, NULL) != 0)
 		exit(1);
 	while (open("/dev/null", O_RDONLY) >= 0)
 		n++;
+	held_at_fdlimit_ptr = held_at_fdlimit();
+	KEEP(lost_at_fdlimit());
 	printf("opened %d\n", n);
 }
 
@@ -1592,6 +1635,8 @@ int main(int argc, char **argv)
 		leak_coroutine_exit();
 	else if (strcmp(what, "altstack_exit") == 0)
 		leak_altstack_exit();
+	else if (strcmp(what, "own_stop_signal") == 0)
+		leak_own_stop_signal();
 	else if (strcmp(what, "main_thread_exit") == 0)
 		leak_main_thread_exit();
 	else if (strcmp(what, "above_descriptor") == 0)

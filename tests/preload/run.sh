@@ -904,11 +904,23 @@ else
 	bad "a snapshot signal to a forked child snapshots the child" "$(ls "$work" | grep snapfork)"
 fi
 
+# A heap that cannot be classified is said so, with the reason.
+run_leaks own_stop_signal
+if grep -q "^ward: heap not classified: the program's other threads could not be stopped to read their stacks: the program has its own action for ward's signal" "$work/own_stop_signal.err"; then
+	ok "a heap that cannot be classified: one line says why"
+else
+	bad "a heap that cannot be classified: one line says why" "$(cat "$work/own_stop_signal.err")"
+fi
+
 # At RLIMIT_NOFILE the profile is still written.
 run_leaks fdlimit
 n=$(sed -n 's/^opened //p' "$work/fdlimit.out")
 expect_site "at the descriptor limit the profile is written" "$work/fdlimit.pb.gz" \
 	leak_fdlimit fd "${n:-none} 0"
+expect_site "... and the heap classified: the block it lost" "$work/fdlimit.pb.gz" \
+	lost_at_fdlimit heap/definite "1 72"
+expect_site "... and the block a global holds" "$work/fdlimit.pb.gz" \
+	held_at_fdlimit heap/reachable "1 71"
 
 # Signals that end the program: the profile is written, the status is the
 # same as without ward (a stack overflow too: the handler runs on an
@@ -1248,7 +1260,7 @@ status_is "ward watch: an endpoint that does not answer is one line, status 2" 2
 	"$(cat "$work/watch.err")"
 
 # Every check above ran (one that did not is a failure too).
-planned=207
+planned=210
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
