@@ -107,8 +107,20 @@ static struct {
  * default, and takes one over by setting its own action. */
 static _Atomic uint64_t held;
 
-/* Tracking happens only between init and the exit report. */
+/* Acquisitions are recorded only between init and the exit report. */
 static _Atomic bool active;
+
+/* Releases are recorded from init on, the exit report's time included: a
+ * thread still running while exit() reports keeps freeing and closing
+ * until the scan stops it, and what it released meanwhile is not live
+ * (left in the books, a block it freed read as lost). Off only where the
+ * books are given up (a forked child told to record nothing). */
+static _Atomic bool releasing;
+
+static bool releases_recorded(void)
+{
+	return atomic_load_explicit(&releasing, memory_order_relaxed);
+}
 
 /* The process whose books these are (set at init and in a forked child). */
 static pid_t books_pid;
@@ -177,8 +189,7 @@ __attribute__((noinline)) void ward__intercept_alloc(void *p, size_t size)
 
 __attribute__((noinline)) void ward__intercept_free(void *p)
 {
-	if (!p || ward__in_registry || !atomic_load_explicit(&active,
-							     memory_order_relaxed) ||
+	if (!p || ward__in_registry || !releases_recorded() ||
 	    !cfg.kinds[WARD_KIND_HEAP])
 		return;
 	if (cfg.rate && !ward__page_has_sampled((uintptr_t)p))
@@ -194,8 +205,7 @@ __attribute__((noinline)) void ward__intercept_free(void *p)
 
 uint32_t ward__intercept_realloc_take(void *old, uint64_t *size)
 {
-	if (!old || ward__in_registry || !atomic_load_explicit(&active,
-							       memory_order_relaxed) ||
+	if (!old || ward__in_registry || !releases_recorded() ||
 	    !cfg.kinds[WARD_KIND_HEAP])
 		return 0;
 	if (cfg.rate && !ward__page_has_sampled((uintptr_t)old))
@@ -242,9 +252,7 @@ __attribute__((noinline)) void ward__intercept_acquire(int kind,
 
 void ward__intercept_release(int kind, uintptr_t handle)
 {
-	if (ward__in_registry || !atomic_load_explicit(&active,
-						       memory_order_relaxed) ||
-	    !cfg.kinds[kind])
+	if (ward__in_registry || !releases_recorded() || !cfg.kinds[kind])
 		return;
 	WARD__ENTER();
 	ward__in_registry++;
@@ -457,10 +465,13 @@ static void after_fork_child(void)
 {
 	/* The endpoint's thread stayed in the parent: so do its sockets. */
 	ward__http_forked();
-	if (!atomic_load(&active))
+	if (!atomic_load(&active)) {
+		atomic_store(&releasing, false);
 		return;
+	}
 	if (!cfg.follow_forks) {
 		atomic_store(&active, false);
+		atomic_store(&releasing, false);
 		cfg.output[0] = cfg.summary[0] = '\0';
 		return;
 	}
@@ -859,6 +870,7 @@ void ward__intercept_init(void)
 	}
 	fatal_setup();
 	ward__in_registry--;
+	atomic_store(&releasing, true);
 	atomic_store(&active, true);
 }
 

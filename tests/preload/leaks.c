@@ -12,6 +12,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -645,6 +646,41 @@ static void *sleep_forever(void *arg)
 	for (;;)
 		pause();
 	return arg;
+}
+
+static _Atomic long churned;
+
+NOINLINE void *churn_block(long i)
+{
+	return malloc(64 + 16 * (size_t)(i % 60));
+}
+
+/* Replaces the eight blocks it holds, one a round, until the scan stops
+ * it: what it freed after exit() began is freed, not lost. */
+static void *churn_forever(void *arg)
+{
+	void *volatile held[8];
+	for (int k = 0; k < 8; k++)
+		held[k] = churn_block(k);
+	for (long i = 8;; i++) {
+		void *next = churn_block(i);
+		free(held[i % 8]);
+		held[i % 8] = next;
+		atomic_store(&churned, i);
+	}
+	return arg;
+}
+
+/* A thread still freeing while exit() reports: the blocks it frees before
+ * the scan stops it leave the books; none is reported lost. */
+NOINLINE void leak_exit_while_freeing(void)
+{
+	pthread_t t;
+	if (pthread_create(&t, NULL, churn_forever, NULL) != 0)
+		exit(1);
+	while (atomic_load(&churned) < 10000)
+		sched_yield();
+	KEEP(malloc(74));
 }
 
 static void own_stop_handler(int sig)
@@ -1635,6 +1671,8 @@ int main(int argc, char **argv)
 		leak_coroutine_exit();
 	else if (strcmp(what, "altstack_exit") == 0)
 		leak_altstack_exit();
+	else if (strcmp(what, "exit_while_freeing") == 0)
+		leak_exit_while_freeing();
 	else if (strcmp(what, "own_stop_signal") == 0)
 		leak_own_stop_signal();
 	else if (strcmp(what, "main_thread_exit") == 0)
