@@ -73,10 +73,15 @@ static int posix_memalign_glibc(void **out, size_t align, size_t n)
 	return 0;
 }
 
-/* The executable segment holding this file's interposers. */
+/* The static thread-local storage this library takes in every thread. */
+static size_t own_tls;
+
+/* The executable segment holding this file's interposers, and the size of
+ * the library's thread-local storage. */
 static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
 {
 	uintptr_t me = (uintptr_t)arg;
+	bool mine = false;
 	(void)size;
 	for (int i = 0; i < info->dlpi_phnum; i++) {
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
@@ -84,10 +89,13 @@ static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
 		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) && me >= lo &&
 		    me < lo + ph->p_memsz) {
 			ward__stack_hide(lo, lo + ph->p_memsz);
-			return 1;
+			mine = true;
 		}
 	}
-	return 0;
+	for (int i = 0; mine && i < info->dlpi_phnum; i++)
+		if (info->dlpi_phdr[i].p_type == PT_TLS)
+			own_tls = info->dlpi_phdr[i].p_memsz;
+	return mine;
 }
 
 /* The next definition of a symbol, looked up once. */
@@ -874,13 +882,41 @@ EXPORT int closedir(DIR *d)
 
 /* ---- Threads ----------------------------------------------------------- */
 
+/*
+ * glibc carves a thread's static thread-local storage, this library's
+ * included (~9 KiB), out of the stack the program asked for, and the
+ * interposers' own frames (a stack walk's buffer) go on it too: a thread
+ * made with a small stack (PTHREAD_STACK_MIN is 16 KiB) would be left a
+ * few KiB, and overflow where it ran fine without ward. A stack of a
+ * megabyte or less is asked for that much larger, so the program's code
+ * keeps what it asked for. A stack the program supplies
+ * (pthread_attr_setstack) is left as it is. Returns the attributes to
+ * create with: attr, or *copy enlarged (never destroyed: it shares
+ * attr's extensions, a CPU set among them).
+ */
+static const pthread_attr_t *room_for_ward(const pthread_attr_t *attr,
+					   pthread_attr_t *copy)
+{
+	enum { FRAMES = 8192, SMALL = 1 << 20 };
+	void *addr;
+	size_t set, size; /* set: 0 when never set; size: what it will be */
+	if (!attr || pthread_attr_getstack(attr, &addr, &set) != 0 ||
+	    (uintptr_t)addr + set != 0 || /* the program's own stack */
+	    pthread_attr_getstacksize(attr, &size) != 0 || size > SMALL)
+		return attr;
+	*copy = *attr;
+	size_t more = (own_tls + 15) / 16 * 16 + FRAMES;
+	return pthread_attr_setstacksize(copy, size + more) == 0 ? copy : attr;
+}
+
 EXPORT int pthread_create(pthread_t *th, const pthread_attr_t *attr,
 			  void *(*fn)(void *), void *arg)
 {
 	NEXT(int (*)(pthread_t *, const pthread_attr_t *, void *(*)(void *),
 		     void *),
 	     pthread_create);
-	int rc = real_pthread_create(th, attr, fn, arg);
+	pthread_attr_t copy;
+	int rc = real_pthread_create(th, room_for_ward(attr, &copy), fn, arg);
 	int detached = 0;
 	if (rc == 0 && attr)
 		pthread_attr_getdetachstate(attr, &detached);
@@ -888,6 +924,22 @@ EXPORT int pthread_create(pthread_t *th, const pthread_attr_t *attr,
 		ward__intercept_acquire(WARD_KIND_THREAD, (uintptr_t)*th);
 	__asm__ volatile("" ::: "memory");
 	return rc;
+}
+
+/*
+ * glibc's pthread_getattr_np() takes the thread's lock and allocates under
+ * it; a thread's first recorded allocation asks for the thread's stack
+ * bounds — through pthread_getattr_np(), under the same lock, which would
+ * wait for itself forever (a thread whose first allocation is there: a
+ * runtime checking its stack guard at thread start). They are asked for
+ * first, here, before the lock is taken.
+ */
+EXPORT int pthread_getattr_np(pthread_t th, pthread_attr_t *attr)
+{
+	NEXT(int (*)(pthread_t, pthread_attr_t *), pthread_getattr_np);
+	if (!ward__in_registry) /* not ward's own asking */
+		ward__stack_top();
+	return real_pthread_getattr_np(th, attr);
 }
 
 /* A thread leaves the books when it is joined or detached, by whichever

@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -646,6 +647,64 @@ static void *sleep_forever(void *arg)
 	for (;;)
 		pause();
 	return arg;
+}
+
+NOINLINE void *lost_on_small_stack(void)
+{
+	return malloc(75);
+}
+
+/* Uses 512 bytes and more a frame, then allocates and formats. */
+NOINLINE int use_stack(int frames)
+{
+	volatile char pad[512];
+	pad[0] = (char)frames;
+	if (frames > 0)
+		return use_stack(frames - 1) + pad[0];
+	KEEP(lost_on_small_stack());
+	char line[64];
+	return snprintf(line, sizeof(line), "%d %s", frames, "deep");
+}
+
+static void *small_stack_thread(void *arg)
+{
+	use_stack(8);
+	return arg;
+}
+
+/* A thread made with the smallest stack there is (PTHREAD_STACK_MIN, 16
+ * KiB), using a third of it: it runs as it does without ward, whose
+ * thread-local storage glibc also carves from that stack. */
+NOINLINE void leak_small_stack(void)
+{
+	pthread_attr_t a;
+	pthread_t t;
+	if (pthread_attr_init(&a) != 0 ||
+	    pthread_attr_setstacksize(&a, PTHREAD_STACK_MIN) != 0 ||
+	    pthread_create(&t, &a, small_stack_thread, NULL) != 0 ||
+	    pthread_join(t, NULL) != 0)
+		exit(1);
+	pthread_attr_destroy(&a);
+}
+
+static void *asks_its_bounds_first(void *arg)
+{
+	pthread_attr_t a;
+	if (pthread_getattr_np(pthread_self(), &a) != 0)
+		exit(1);
+	pthread_attr_destroy(&a);
+	return arg;
+}
+
+/* A thread whose first allocation is inside pthread_getattr_np() (glibc
+ * allocates there under the thread's lock), as runtimes check their stack
+ * guard at thread start: it runs on. */
+NOINLINE void leak_getattr_first(void)
+{
+	pthread_t t;
+	if (pthread_create(&t, NULL, asks_its_bounds_first, NULL) != 0 ||
+	    pthread_join(t, NULL) != 0)
+		exit(1);
 }
 
 static _Atomic long churned;
@@ -1671,6 +1730,10 @@ int main(int argc, char **argv)
 		leak_coroutine_exit();
 	else if (strcmp(what, "altstack_exit") == 0)
 		leak_altstack_exit();
+	else if (strcmp(what, "small_stack") == 0)
+		leak_small_stack();
+	else if (strcmp(what, "getattr_first") == 0)
+		leak_getattr_first();
 	else if (strcmp(what, "exit_while_freeing") == 0)
 		leak_exit_while_freeing();
 	else if (strcmp(what, "own_stop_signal") == 0)

@@ -904,6 +904,15 @@ else
 	bad "a snapshot signal to a forked child snapshots the child" "$(ls "$work" | grep snapfork)"
 fi
 
+# Threads ward must not harm: one with the smallest stack, one whose
+# first allocation is inside pthread_getattr_np().
+run_leaks small_stack
+status_is "a thread with a PTHREAD_STACK_MIN stack, a third used: it runs as without ward" 0 $? "$(cat "$work/small_stack.err")"
+expect_site "... and what it lost is told" "$work/small_stack.pb.gz" lost_on_small_stack heap/definite "1 75"
+timeout 60 "$ward" run --quiet -o "$work/getattr_first.pb.gz" -- "$leaks" getattr_first \
+	>"$work/getattr_first.out" 2>"$work/getattr_first.err"
+status_is "a thread whose first allocation is inside pthread_getattr_np(): it runs on" 0 $? "$(cat "$work/getattr_first.err")"
+
 # A thread frees blocks while exit() reports: freed is not lost.
 run_leaks exit_while_freeing
 expect_site "a thread freeing while exit() reports: no block it freed is called lost" \
@@ -1267,7 +1276,7 @@ status_is "ward watch: an endpoint that does not answer is one line, status 2" 2
 	"$(cat "$work/watch.err")"
 
 # Every check above ran (one that did not is a failure too).
-planned=212
+planned=215
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
