@@ -82,6 +82,7 @@
 #include "scan/scan.h"
 #include "ward/profile.h"
 #include "serve/serve.h"
+#include "ward/core.h"
 #include "ward/http.h"
 #include "ward/trace.h"
 #include "ward/track.h"
@@ -97,6 +98,9 @@ static struct {
 	pid_t output_pid; /* writes output itself; 0: every process does */
 	char output[PATH_MAX];
 	char summary[PATH_MAX];
+	char log[PATH_MAX]; /* where ward run takes ward's lines when standard
+			     * error is no longer the one the program
+			     * started with ("": nowhere) */
 	char note[PATH_MAX]; /* where ward run wants to be told why there is
 			      * no profile ("": standard error) */
 	int snap_signal; /* 0: none */
@@ -147,6 +151,65 @@ format_line(char *line, size_t size, const char *fmt, va_list ap)
 	return n;
 }
 
+/*
+ * ward's lines go to the standard error the program started with, and
+ * only there: a program that closed descriptor 2 and opened a file of its
+ * own in its place (a daemon's log, a data file) must not find ward's
+ * words in it. The file descriptor 2 names is known by its device and
+ * inode at start; when it has changed, the lines go to the file ward run
+ * made for them (WARD_LOG), which it prints when the program ends, or
+ * nowhere.
+ */
+static struct {
+	bool known;
+	dev_t dev;
+	ino_t ino;
+} err_start;
+
+static void err_remember(void)
+{
+	struct stat st;
+	err_start.known = fstat(2, &st) == 0;
+	err_start.dev = st.st_dev;
+	err_start.ino = st.st_ino;
+}
+
+/* Descriptor 2 when it is still the standard error the program started
+ * with, else a descriptor on WARD_LOG (to be closed), else -1. */
+static int err_open(void)
+{
+	struct stat st;
+	if (err_start.known && fstat(2, &st) == 0 &&
+	    st.st_dev == err_start.dev && st.st_ino == err_start.ino)
+		return 2;
+	if (!cfg.log[0])
+		return -1;
+	return open(cfg.log, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+}
+
+static void err_close(int fd)
+{
+	if (fd > 2)
+		close(fd);
+}
+
+static void err_write(const char *text, size_t len)
+{
+	int fd = err_open();
+	if (fd >= 0)
+		ward__write_all(fd, text, len);
+	err_close(fd);
+}
+
+/* The library's own messages, where the tracer's go. */
+static void log_to_err(void *opaque, enum ward_log_level level,
+		       const char *msg, size_t len)
+{
+	(void)opaque;
+	(void)level;
+	err_write(msg, len);
+}
+
 /* One line on standard error, without stdio (its lock may be held by the
  * code a signal interrupted). */
 static __attribute__((format(printf, 1, 2))) void say(const char *fmt, ...)
@@ -157,7 +220,7 @@ static __attribute__((format(printf, 1, 2))) void say(const char *fmt, ...)
 	int n = format_line(line, sizeof(line), fmt, ap);
 	va_end(ap);
 	if (n > 0)
-		ward__write_all(2, line, (size_t)n);
+		err_write(line, (size_t)n);
 }
 
 
@@ -395,8 +458,12 @@ say_no_profile(const char *fmt, ...)
 	va_end(ap);
 	if (n < 0 || to_note(line, (size_t)n))
 		return;
-	ward__write_all(2, "ward: no profile: ", 18);
-	ward__write_all(2, line, (size_t)n);
+	int fd = err_open();
+	if (fd >= 0) {
+		ward__write_all(fd, "ward: no profile: ", 18);
+		ward__write_all(fd, line, (size_t)n);
+	}
+	err_close(fd);
 }
 
 /*
@@ -805,6 +872,8 @@ void ward__intercept_init(void)
 		return;
 	done = true;
 	ward__in_registry++;
+	err_remember();
+	ward_set_log_hook(log_to_err, NULL);
 	books_pid = getpid();
 	ward__main_thread = (uintptr_t)pthread_self(); /* constructors run there */
 	for (int k = 0; k < WARD_KIND_USER; k++)
@@ -840,6 +909,10 @@ void ward__intercept_init(void)
 	    (size_t)snprintf(cfg.note, sizeof(cfg.note), "%s", s) >=
 		    sizeof(cfg.note))
 		cfg.note[0] = '\0';
+	if ((s = getenv("WARD_LOG")) && s[0] == '/' &&
+	    (size_t)snprintf(cfg.log, sizeof(cfg.log), "%s", s) >=
+		    sizeof(cfg.log))
+		cfg.log[0] = '\0';
 	if ((s = getenv("WARD_SUMMARY")) &&
 	    (size_t)snprintf(cfg.summary, sizeof(cfg.summary), "%s", s) >=
 		    sizeof(cfg.summary)) {
@@ -913,7 +986,7 @@ static void write_report(const ward_profile_t *p)
 	struct fd_out *o = malloc(sizeof(*o));
 	if (!o)
 		return;
-	o->fd = 2;
+	o->fd = -1;
 	o->len = 0;
 	if (cfg.summary[0]) {
 		int fd = -1;
@@ -928,6 +1001,11 @@ static void write_report(const ward_profile_t *p)
 		if (fd >= 0)
 			o->fd = fd;
 	}
+	bool to_err = o->fd < 0;
+	if (to_err && (o->fd = err_open()) < 0) {
+		free(o);
+		return;
+	}
 	const char *fmt = getenv("WARD_SUMMARY_FORMAT");
 	if (fmt && strcmp(fmt, "json") == 0) {
 		ward_profile_write(p, WARD_FORMAT_JSON, to_fd, o);
@@ -939,7 +1017,9 @@ static void write_report(const ward_profile_t *p)
 		ward__write_summary(p, head, cfg.kinds, to_fd, o);
 	}
 	fd_flush(o);
-	if (o->fd != 2)
+	if (to_err)
+		err_close(o->fd);
+	else
 		close(o->fd);
 	free(o);
 }
@@ -977,7 +1057,7 @@ static void note_running_threads(int *noted)
 static void to_stderr(void *opaque, const void *buf, size_t len)
 {
 	(void)opaque;
-	ward__write_all(2, buf, len);
+	err_write(buf, len);
 }
 
 /* What the exit's scan cost, among p's figures: "scan: blocks N, took_us

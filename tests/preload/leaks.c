@@ -758,6 +758,17 @@ NOINLINE void leak_own_stop_signal(void)
 	KEEP(malloc(73));
 }
 
+/* The same, after the program closed its standard error and opened a file
+ * of its own (argv[2]) in its place: ward's words stay out of that file. */
+NOINLINE void leak_stderr_reused(const char *path)
+{
+	close(2);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd != 2 || write(fd, "the program's data\n", 19) != 19)
+		exit(1);
+	leak_own_stop_signal();
+}
+
 /* The program uses up its descriptors, a thread of it asleep: the profile
  * is still written, and the heap still told lost from reachable (the scan
  * lists and reads the threads and the memory map where a descriptor is
@@ -1736,6 +1747,8 @@ int main(int argc, char **argv)
 		leak_getattr_first();
 	else if (strcmp(what, "exit_while_freeing") == 0)
 		leak_exit_while_freeing();
+	else if (strcmp(what, "stderr_reused") == 0 && argc > 2)
+		leak_stderr_reused(argv[2]);
 	else if (strcmp(what, "own_stop_signal") == 0)
 		leak_own_stop_signal();
 	else if (strcmp(what, "main_thread_exit") == 0)

@@ -1410,17 +1410,53 @@ static int parse_run(int argc, char **argv, struct run_opts *o)
  */
 static char note_path[PATH_MAX];
 
-static void note_make(void)
+/*
+ * Where the tracer writes its lines when the program's standard error is
+ * no longer the one it started with (WARD_LOG: it closed descriptor 2 and
+ * opened a file of its own there, which must not get ward's words): a file
+ * made like the note, printed on ward run's standard error when the
+ * program has ended.
+ */
+static char log_path[PATH_MAX];
+
+/* An empty file $TMPDIR/ward-STEM.XXXXXX (else in /tmp) into path; ""
+ * when none could be made. */
+static void temp_make(char *path, size_t len, const char *stem)
 {
 	const char *tmp = getenv("TMPDIR");
-	snprintf(note_path, sizeof(note_path), "%s/ward-note.XXXXXX",
+	snprintf(path, len, "%s/ward-%s.XXXXXX",
 		 tmp && tmp[0] == '/' && strlen(tmp) < PATH_MAX - 32 ? tmp
-								   : "/tmp");
-	int fd = mkstemp(note_path);
+								   : "/tmp",
+		 stem);
+	int fd = mkstemp(path);
 	if (fd < 0)
-		note_path[0] = '\0';
+		path[0] = '\0';
 	else
 		close(fd);
+}
+
+static void note_make(void)
+{
+	temp_make(note_path, sizeof(note_path), "note");
+	temp_make(log_path, sizeof(log_path), "log");
+}
+
+/* The tracer's lines from the log, onto standard error; the log is
+ * removed. */
+static void log_take(void)
+{
+	if (!log_path[0])
+		return;
+	FILE *f = fopen(log_path, "re");
+	if (f) {
+		char buf[4096];
+		size_t n;
+		while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+			fwrite(buf, 1, n, stderr);
+		fclose(f);
+	}
+	unlink(log_path);
+	log_path[0] = '\0';
 }
 
 /* What the tracer wrote into the note (its end of line dropped), "" for
@@ -1501,6 +1537,7 @@ static struct run_env traced_env(const struct run_opts *o, const char *ld,
 		env_set(&e, "WARD_HTTP", o->http);
 	env_set(&e, "WARD_WHY", o->why);
 	env_set(&e, "WARD_NOTE", note_path[0] ? note_path : NULL);
+	env_set(&e, "WARD_LOG", log_path[0] ? log_path : NULL);
 	return e;
 }
 
@@ -1686,6 +1723,7 @@ static int cmd_run(int argc, char **argv)
 	bool have = written_since(o.out, &before, existed);
 	char told[PATH_MAX + 256];
 	note_take(told, sizeof(told));
+	log_take();
 	return run_verdict(&o, argv[i], &e, told, pid, st, have,
 			   exec_errno != 0);
 }
