@@ -26,6 +26,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -37,6 +38,7 @@
 #include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/pidfd.h>
 #include <sys/timerfd.h>
 #include <threads.h>
@@ -1106,12 +1108,41 @@ EXPORT sighandler_t signal(int sig, sighandler_t handler)
 
 /* ---- Exit -------------------------------------------------------------- */
 
+/*
+ * The thread in exit(), as (pid << 32 | tid): 0 while none is. glibc
+ * before 2.41 lets a second thread that calls exit() run the exit
+ * handlers left and end the process while the first is still in ward's,
+ * writing the profile: a second caller waits instead for the first to end
+ * the process, as glibc does from 2.41. The first caller's own calls (an
+ * exit handler calling exit()) go on, as they always did. The pid keeps a
+ * forked child, or a vfork() child sharing this memory, out of it.
+ */
+static _Atomic uint64_t exiting;
+
+static void one_exit_at_a_time(void)
+{
+	uint64_t pid = (uint64_t)getpid();
+	uint64_t me = pid << 32 | (uint32_t)syscall(SYS_gettid);
+	uint64_t was = atomic_load(&exiting);
+	for (;;) {
+		if (was == me)
+			return;
+		if (was && was >> 32 == pid) /* another thread of this one */
+			for (;;)
+				pause();
+		/* None, or another process's: this thread's turn. */
+		if (atomic_compare_exchange_weak(&exiting, &was, me))
+			return;
+	}
+}
+
 /* exit() notes where its caller's frame ends: the scan at exit starts
  * there, above exit's own frames, which lie where main's dead frames were
  * and may hold stale copies of pointers main dropped. */
 EXPORT void exit(int status)
 {
 	NEXT(void (*)(int), exit);
+	one_exit_at_a_time();
 	ward__exit_sp = (uintptr_t)__builtin_frame_address(0) + 16;
 	real_exit(status);
 	__builtin_unreachable();

@@ -649,6 +649,34 @@ static void *sleep_forever(void *arg)
 	return arg;
 }
 
+static pthread_barrier_t exit_together;
+
+NOINLINE void *lost_before_two_exits(void)
+{
+	return malloc(76);
+}
+
+static void *exits_too(void *arg)
+{
+	pthread_barrier_wait(&exit_together);
+	exit(3);
+	return arg;
+}
+
+/* Two threads call exit() at once: the process ends once, with its
+ * profile (glibc before 2.41 let the second end it under the first's exit
+ * handlers, ward's among them). */
+NOINLINE void leak_two_exits(void)
+{
+	pthread_t t;
+	KEEP(lost_before_two_exits());
+	if (pthread_barrier_init(&exit_together, NULL, 2) != 0 ||
+	    pthread_create(&t, NULL, exits_too, NULL) != 0)
+		exit(1);
+	pthread_barrier_wait(&exit_together);
+	exit(3);
+}
+
 NOINLINE void *lost_on_small_stack(void)
 {
 	return malloc(75);
@@ -1741,6 +1769,8 @@ int main(int argc, char **argv)
 		leak_coroutine_exit();
 	else if (strcmp(what, "altstack_exit") == 0)
 		leak_altstack_exit();
+	else if (strcmp(what, "two_exits") == 0)
+		leak_two_exits();
 	else if (strcmp(what, "small_stack") == 0)
 		leak_small_stack();
 	else if (strcmp(what, "getattr_first") == 0)

@@ -913,6 +913,15 @@ timeout 60 "$ward" run --quiet -o "$work/getattr_first.pb.gz" -- "$leaks" getatt
 	>"$work/getattr_first.out" 2>"$work/getattr_first.err"
 status_is "a thread whose first allocation is inside pthread_getattr_np(): it runs on" 0 $? "$(cat "$work/getattr_first.err")"
 
+# Two threads call exit() at once: one profile, the program's status.
+for round in 1 2 3; do
+	run_leaks two_exits
+	status_is "two threads call exit() at once (round $round): the program's status" 3 $? "$(cat "$work/two_exits.err")"
+	expect_site "... and the profile is written (round $round)" "$work/two_exits.pb.gz" \
+		lost_before_two_exits heap/definite "1 76"
+	rm -f "$work/two_exits.pb.gz"
+done
+
 # A thread frees blocks while exit() reports: freed is not lost.
 run_leaks exit_while_freeing
 expect_site "a thread freeing while exit() reports: no block it freed is called lost" \
@@ -1299,7 +1308,7 @@ status_is "ward watch: an endpoint that does not answer is one line, status 2" 2
 	"$(cat "$work/watch.err")"
 
 # Every check above ran (one that did not is a failure too).
-planned=217
+planned=223
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
