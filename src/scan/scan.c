@@ -1677,36 +1677,36 @@ int ward__scan_heap_why(const struct ward__scan_self *self, int also,
 
 const char *ward__scan_failure(int rc, char *buf, size_t len)
 {
-	const char *stop = "the program's other threads could not be stopped "
-			   "to read their stacks";
+	const char *why;
 	switch (rc) {
 	case -ENOTSUP:
 		return "the reachability scan runs on x86-64 only";
 	case -ENOMEM:
 		return "out of memory for the scan";
-	case -EBUSY:
-		snprintf(buf, len, "%s: the program has its own action for "
-			 "ward's signal (SIGRTMAX-1, %d here)", stop,
-			 ward__stop_signal());
-		return buf;
-	case -ETIMEDOUT:
-		snprintf(buf, len, "%s: one did not answer ward's signal "
-			 "within a second", stop);
-		return buf;
-	case -E2BIG:
-		snprintf(buf, len, "%s: too many of them", stop);
-		return buf;
-	case -EAGAIN:
-		snprintf(buf, len, "%s: new ones kept starting, or one "
-			 "stayed inside ward's books", stop);
-		return buf;
 	case -ENODATA:
 		return "the process's memory map (/proc/self/maps) read empty";
+	case -EBUSY:
+		why = "the program has its own action for ward's signal "
+		      "(SIGRTMAX-1)";
+		break;
+	case -ETIMEDOUT:
+		why = "one did not answer ward's signal within a second";
+		break;
+	case -E2BIG:
+		why = "too many of them";
+		break;
+	case -EAGAIN:
+		why = "new ones kept starting, or one stayed inside ward's "
+		      "books";
+		break;
 	default:
 		snprintf(buf, len, "cannot read /proc/self (the memory map, "
 			 "the threads): %s", strerror(-rc));
 		return buf;
 	}
+	snprintf(buf, len, "the program's other threads could not be stopped "
+		 "to read their stacks: %s", why);
+	return buf;
 }
 
 void ward__scan_free(struct ward__scan_result *r)
