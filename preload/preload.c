@@ -636,6 +636,18 @@ FD_CALL(mkstemps, (char *t, int n), (t, n))
 FD_CALL(mkostemps, (char *t, int n, int f), (t, n, f))
 FD_CALL(posix_openpt, (int f), (f))
 FD_CALL(pidfd_open, (pid_t p, unsigned int f), (p, f))
+FD_CALL(shm_open, (const char *n, int f, mode_t m), (n, f, m))
+/* What a program built with _FORTIFY_SOURCE calls for open() whose flags
+ * are not known when it is compiled (git and python3 as Debian builds
+ * them); glibc declares them only to such programs. */
+int __open_2(const char *path, int f);
+int __open64_2(const char *path, int f);
+int __openat_2(int dir, const char *path, int f);
+int __openat64_2(int dir, const char *path, int f);
+FD_CALL(__open_2, (const char *path, int f), (path, f))
+FD_CALL(__open64_2, (const char *path, int f), (path, f))
+FD_CALL(__openat_2, (int dir, const char *path, int f), (dir, path, f))
+FD_CALL(__openat64_2, (int dir, const char *path, int f), (dir, path, f))
 
 /* Descriptors passed over a socket (SCM_RIGHTS) are the receiver's. */
 static inline __attribute__((always_inline)) void
@@ -832,19 +844,23 @@ EXPORT FILE *fdopen(int fd, const char *mode)
 	return f;
 }
 
-EXPORT FILE *freopen(const char *path, const char *mode, FILE *old)
-{
-	NEXT(FILE * (*)(const char *, const char *, FILE *), freopen);
-	/* A standard stream reopened (a log file as stderr) is still one,
-	 * as its descriptor is (above). */
-	bool standard = old == stdin || old == stdout || old == stderr;
-	ward__intercept_release(WARD_KIND_FILE, (uintptr_t)old);
-	FILE *f = real_freopen(path, mode, old);
-	if (!standard)
-		file_result(f);
-	__asm__ volatile("" ::: "memory");
-	return f;
-}
+/* freopen and freopen64: a standard stream reopened (a log file as
+ * stderr) is still one, as its descriptor is (above). */
+#define REOPEN_CALL(name)                                                     \
+	EXPORT FILE *name(const char *path, const char *mode, FILE *old)       \
+	{                                                                      \
+		NEXT(FILE * (*)(const char *, const char *, FILE *), name);    \
+		bool standard = old == stdin || old == stdout || old == stderr; \
+		ward__intercept_release(WARD_KIND_FILE, (uintptr_t)old);       \
+		FILE *f = real_##name(path, mode, old);                        \
+		if (!standard)                                                 \
+			file_result(f);                                        \
+		__asm__ volatile("" ::: "memory");                             \
+		return f;                                                      \
+	}
+
+REOPEN_CALL(freopen)
+REOPEN_CALL(freopen64)
 
 EXPORT int fclose(FILE *f)
 {

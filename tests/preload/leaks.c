@@ -649,6 +649,42 @@ static void *sleep_forever(void *arg)
 	return arg;
 }
 
+/* What a program built with _FORTIFY_SOURCE calls for open() whose flags
+ * are not known when it is compiled. */
+int __open_2(const char *path, int flags);
+int __open64_2(const char *path, int flags);
+int __openat_2(int dir, const char *path, int flags);
+int __openat64_2(int dir, const char *path, int flags);
+FILE *freopen64(const char *path, const char *mode, FILE *old);
+
+NOINLINE FILE *reopened64(FILE *f)
+{
+	return freopen64("/dev/zero", "r", f);
+}
+
+/* Five descriptors through the fortified opens and shm_open(), and a
+ * stream reopened by freopen64() (its site now the reopening's), all left
+ * open. */
+NOINLINE void leak_fortified_fds(void)
+{
+	char name[64];
+	snprintf(name, sizeof(name), "/ward-leaks-%d", (int)getpid());
+	int fds[5] = {
+		__open_2("/dev/null", O_RDONLY),
+		__open64_2("/dev/null", O_RDONLY),
+		__openat_2(AT_FDCWD, "/dev/null", O_RDONLY),
+		__openat64_2(AT_FDCWD, "/dev/null", O_RDONLY),
+		shm_open(name, O_CREAT | O_RDWR, 0600),
+	};
+	shm_unlink(name);
+	for (int i = 0; i < 5; i++)
+		if (fds[i] < 0)
+			exit(1);
+	FILE *f = fopen("/dev/null", "r");
+	if (!f || reopened64(f) != f)
+		exit(1);
+}
+
 static pthread_barrier_t exit_together;
 
 NOINLINE void *lost_before_two_exits(void)
@@ -1769,6 +1805,8 @@ int main(int argc, char **argv)
 		leak_coroutine_exit();
 	else if (strcmp(what, "altstack_exit") == 0)
 		leak_altstack_exit();
+	else if (strcmp(what, "fortified_fds") == 0)
+		leak_fortified_fds();
 	else if (strcmp(what, "two_exits") == 0)
 		leak_two_exits();
 	else if (strcmp(what, "small_stack") == 0)

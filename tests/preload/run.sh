@@ -75,6 +75,11 @@ run_leaks memalign; expect_site "every memalign variant: 5 blocks, 1128 bytes" \
 run_leaks fds; expect_site "eighteen descriptors from sixteen sources (mkostemp, posix_openpt, pidfd_open too)" \
 	"$work/fds.pb.gz" leak_fds fd "18 0"
 expect_site "a descriptor received with recvmsg (SCM_RIGHTS)" "$work/fds.pb.gz" receive_one fd "1 0"
+run_leaks fortified_fds
+expect_site "descriptors from the fortified opens (__open_2 and the like) and shm_open" \
+	"$work/fortified_fds.pb.gz" leak_fortified_fds fd "5 0"
+expect_site "... and a stream freopen64() reopened, where it was reopened" \
+	"$work/fortified_fds.pb.gz" reopened64 file "1 0"
 # Descriptors the program closed with system calls of its own: no leak,
 # and the profile says how many.
 run_leaks raw_close
@@ -1308,7 +1313,7 @@ status_is "ward watch: an endpoint that does not answer is one line, status 2" 2
 	"$(cat "$work/watch.err")"
 
 # Every check above ran (one that did not is a failure too).
-planned=223
+planned=225
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
