@@ -147,6 +147,7 @@ struct block {
 			* (3: heading lost ones, lost_cliques()) */
 	bool empty;    /* of size 0 (reported so) */
 	uint8_t root;  /* reachable: the kind of root its chain starts at */
+	bool partial;  /* not readable throughout (flag_unreadable()) */
 };
 
 /*
@@ -497,7 +498,7 @@ static struct block *find(struct scan *s, uintptr_t p)
 	 * holding the element count 0, and the program holds only the
 	 * pointer just past it (LeakSanitizer makes the same exception). */
 	if (p == b->end && b->end - b->start == 8 && !b->empty &&
-	    *(const uintptr_t *)b->start == 0)
+	    !b->partial && *(const uintptr_t *)b->start == 0)
 		return b;
 	return NULL;
 }
@@ -705,15 +706,17 @@ static bool all_reached(const struct scan *s)
 }
 
 /* Mark what [lo, hi) points to with `state`; marking reachable, a
- * chunk at a time, until every block is. */
-static void scan_range(struct scan *s, uintptr_t lo, uintptr_t hi,
-		       uint8_t state)
+ * chunk at a time, until every block is. Copied first when `copied` (a
+ * held thread may unmap what is read, or the range is not readable
+ * throughout): what cannot be read is passed over, never faulted on. */
+static void scan_range_as(struct scan *s, uintptr_t lo, uintptr_t hi,
+			  uint8_t state, bool copied)
 {
 	lo = (lo + 7) & ~(uintptr_t)7;
 	if (hi < lo + 8)
 		return;
 	size_t words = (hi - lo) / 8;
-	if (!s->held) {
+	if (!copied) {
 		for (uintptr_t a = lo; words > 0;) {
 			if (state == 1 && all_reached(s))
 				return;
@@ -741,6 +744,43 @@ static void scan_range(struct scan *s, uintptr_t lo, uintptr_t hi,
 		}
 		words -= got;
 		a += got * 8;
+	}
+}
+
+static void scan_range(struct scan *s, uintptr_t lo, uintptr_t hi,
+		       uint8_t state)
+{
+	scan_range_as(s, lo, hi, state, s->held);
+}
+
+/* Mark what block b's words point to. */
+static void scan_block(struct scan *s, const struct block *b, uint8_t state)
+{
+	scan_range_as(s, b->start, b->end, state, s->held || b->partial);
+}
+
+/*
+ * The blocks not readable throughout: a page of one the program made
+ * inaccessible (mprotect(PROT_NONE): a guard, a trap for stray writes).
+ * Read directly, it would fault the scan and end the program; their words
+ * are read through a copy that passes over what cannot be read. One walk
+ * over the blocks and the readable mappings, both in address order.
+ */
+static void flag_unreadable(struct scan *s)
+{
+	size_t m = 0;
+	for (size_t i = 0; i < s->n; i++) {
+		struct block *b = &s->b[i];
+		while (m < s->nmaps && s->maps[m].hi <= b->start)
+			m++;
+		uintptr_t reach = m < s->nmaps && s->maps[m].lo <= b->start
+					  ? s->maps[m].hi
+					  : b->start;
+		for (size_t k = m + 1;
+		     reach < b->end && k < s->nmaps && s->maps[k].lo == reach;
+		     k++)
+			reach = s->maps[k].hi;
+		b->partial = reach < b->end;
 	}
 }
 
@@ -1156,7 +1196,7 @@ static void lost_cliques(struct scan *s)
 		s->leader = i;
 		queue(s, i);
 		for (size_t k; (k = next_queued(s)) != SIZE_MAX;)
-			scan_range(s, s->b[k].start, s->b[k].end, 2);
+			scan_block(s, &s->b[k], 2);
 	}
 	for (size_t i = 0; i < s->n; i++)
 		if (s->b[i].state == 3)
@@ -1167,10 +1207,13 @@ static void lost_cliques(struct scan *s)
 static void mark(struct scan *s, const struct ward__scan_self *self,
 		 const struct ward__stopped *threads, int nthreads)
 {
+	/* A page of a global segment the program made inaccessible is
+	 * passed over, the rest read. */
 	s->cur_root = WARD__ROOT_GLOBAL;
 	for (size_t i = 0; i < s->nroots; i++)
-		if (readable(s, s->roots[i].lo, s->roots[i].hi, NULL))
-			scan_range(s, s->roots[i].lo, s->roots[i].hi, 1);
+		scan_range_as(s, s->roots[i].lo, s->roots[i].hi, 1,
+			      s->held || !readable(s, s->roots[i].lo,
+						   s->roots[i].hi, NULL));
 	/* Saved registers: words like any other; then the stacks, before
 	 * TLS, whose slack below a thread's static TLS may reach into the
 	 * top of its stack: a block held there is held by the stack. */
@@ -1257,7 +1300,7 @@ static void mark(struct scan *s, const struct ward__scan_self *self,
 	for (size_t i; !all_reached(s) && (i = next_queued(s)) != SIZE_MAX;) {
 		struct block *b = &s->b[i];
 		s->cur_root = b->root;
-		scan_range(s, b->start, b->end, 1);
+		scan_block(s, b, 1);
 	}
 	lost_cliques(s);
 }
@@ -1612,6 +1655,7 @@ static int mark_stopped(struct scan *s, const struct ward__scan_self *self,
 		VALGRIND_DISABLE_ERROR_REPORTING;
 		rc = read_maps(s);
 		if (rc == 0) {
+			flag_unreadable(s);
 			drop_main_arena(s);
 			/* Its own stack whole, from the low end of its
 			 * mapping, when where the thread left it is not

@@ -918,6 +918,14 @@ timeout 60 "$ward" run --quiet -o "$work/getattr_first.pb.gz" -- "$leaks" getatt
 	>"$work/getattr_first.out" 2>"$work/getattr_first.err"
 status_is "a thread whose first allocation is inside pthread_getattr_np(): it runs on" 0 $? "$(cat "$work/getattr_first.err")"
 
+# Pages the program made inaccessible: passed over by the scan.
+run_leaks prot_none
+status_is "inaccessible pages in the globals and in a block: the program's status" 0 $? "$(cat "$work/prot_none.err")"
+expect_site "... a block a global beside the inaccessible page holds is still reachable" \
+	"$work/prot_none.pb.gz" held_beside_guard heap/reachable "1 77"
+expect_site "... the block only the inaccessible page held is lost" \
+	"$work/prot_none.pb.gz" lost_behind_guard heap/definite "1 78"
+
 # Two threads call exit() at once: one profile, the program's status.
 for round in 1 2 3; do
 	run_leaks two_exits
@@ -1313,7 +1321,7 @@ status_is "ward watch: an endpoint that does not answer is one line, status 2" 2
 	"$(cat "$work/watch.err")"
 
 # Every check above ran (one that did not is a failure too).
-planned=225
+planned=228
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
