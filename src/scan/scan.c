@@ -1293,8 +1293,9 @@ static void mark(struct scan *s, const struct ward__scan_self *self,
 	s->cur_root = WARD__ROOT_INHERITED;
 	for (size_t i = 0; i < ninherited; i++) {
 		uintptr_t lo = inherited[i].start, hi = inherited[i].end;
-		if (hi > lo && readable(s, lo, hi, NULL))
-			scan_range(s, lo, hi, 1);
+		if (hi > lo)
+			scan_range_as(s, lo, hi, 1,
+				      s->held || !readable(s, lo, hi, NULL));
 	}
 	/* What a block reaches, its chain's root reaches. */
 	for (size_t i; !all_reached(s) && (i = next_queued(s)) != SIZE_MAX;) {
