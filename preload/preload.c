@@ -1031,6 +1031,16 @@ EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 	return exec_failed(real_fexecve(fd, argv, envp));
 }
 
+EXPORT int execveat(int dir, const char *path, char *const argv[],
+		     char *const envp[], int flags)
+{
+	NEXT(int (*)(int, const char *, char *const[], char *const[], int),
+	     execveat);
+	/* With AT_EMPTY_PATH the program is dir itself: named by argv[0]. */
+	ward__intercept_exec(*path ? path : argv[0], envp);
+	return exec_failed(real_execveat(dir, path, argv, envp, flags));
+}
+
 EXPORT int execv(const char *path, char *const argv[])
 {
 	return execve(path, argv, environ);

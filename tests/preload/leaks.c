@@ -1825,6 +1825,12 @@ int main(int argc, char **argv)
 		unsetenv("LD_PRELOAD");
 		execl("/proc/self/exe", argv[0], "rmdir", "/nonexistent/x", (char *)NULL);
 		exit(4);
+	} else if (strcmp(what, "reexec_at") == 0) {
+		/* The same through execveat(). */
+		char *args[] = { argv[0], "rmdir", "/nonexistent/x", NULL };
+		unsetenv("LD_PRELOAD");
+		execveat(AT_FDCWD, "/proc/self/exe", args, environ, 0);
+		exit(4);
 	} else if (strcmp(what, "reexec_failed") == 0) {
 		/* An exec that fails, then a raw exit: the raw exit's reason. */
 		unsetenv("LD_PRELOAD");

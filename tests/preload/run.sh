@@ -125,6 +125,12 @@ if grep -q "^ward: no profile from $leaks: it ran /proc/self/exe in its place (e
 else
 	bad "a program that runs itself again without ward: the exec is the reason" "$(cat "$work/reexec.err")"
 fi
+"$ward" run -o "$work/reexec_at.pb.gz" -- "$leaks" reexec_at >/dev/null 2>"$work/reexec_at.err"
+if grep -q "^ward: no profile from $leaks: it ran /proc/self/exe in its place (exec) without ward's library in LD_PRELOAD$" "$work/reexec_at.err"; then
+	ok "... and through execveat()"
+else
+	bad "... and through execveat()" "$(cat "$work/reexec_at.err")"
+fi
 "$ward" run -o "$work/reexec_failed.pb.gz" -- "$leaks" reexec_failed >/dev/null 2>"$work/reexec_failed.err"
 if grep -q "^ward: no profile from $leaks: it ended without running its exit handlers" "$work/reexec_failed.err"; then
 	ok "... and an exec that failed is not"
@@ -1321,7 +1327,7 @@ status_is "ward watch: an endpoint that does not answer is one line, status 2" 2
 	"$(cat "$work/watch.err")"
 
 # Every check above ran (one that did not is a failure too).
-planned=228
+planned=229
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
