@@ -649,6 +649,28 @@ static void *sleep_forever(void *arg)
 	return arg;
 }
 
+static volatile sig_atomic_t terms;
+
+static void count_term(int sig)
+{
+	(void)sig;
+	terms++;
+}
+
+/* SIGTERM to its own process group, which ward run is in (a shell's
+ * `trap 'kill 0' EXIT`): the program gets it once, as without ward. */
+NOINLINE void leak_kill_group(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = count_term;
+	if (sigaction(SIGTERM, &sa, NULL) != 0 || kill(0, SIGTERM) != 0)
+		exit(1);
+	for (int i = 0; i < 50 && terms < 2; i++)
+		usleep(10000);
+	printf("SIGTERM %d time(s)\n", (int)terms);
+}
+
 static char guarded[3 * 4096] __attribute__((aligned(4096)));
 static void *volatile held_beside_guard_ptr;
 static void *volatile guarded_block;
@@ -1842,6 +1864,8 @@ int main(int argc, char **argv)
 		leak_coroutine_exit();
 	else if (strcmp(what, "altstack_exit") == 0)
 		leak_altstack_exit();
+	else if (strcmp(what, "kill_group") == 0)
+		leak_kill_group();
 	else if (strcmp(what, "prot_none") == 0)
 		leak_prot_none();
 	else if (strcmp(what, "fortified_fds") == 0)

@@ -1261,14 +1261,60 @@ static void ended_as(pid_t pid, struct ended *e)
 
 /* ward run passes these signals on to the program and waits for it to
  * end: a service stopped with SIGTERM writes its profile. Signals the
- * terminal sent (^C) reached the program already. */
+ * terminal sent (^C) reached the program already, and so did an ending
+ * signal the program or a process it started sent: to its process group
+ * (kill(0, SIGTERM), a shell's `trap 'kill 0' EXIT`), which ward run is
+ * in, or to its parent, which would not have signalled it back. (The
+ * snapshot signal is passed on from anyone: a snapshot more is no
+ * harm.) */
 static volatile pid_t child_pid;
+
+/* pid's parent, from /proc/PID/stat (system calls only: a signal
+ * handler's); 0 when unknown. */
+static pid_t parent_of(pid_t pid)
+{
+	char path[48], buf[512];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	const char *p = strrchr(buf, ')'); /* the name may hold one */
+	pid_t ppid = 0;
+	for (p = p ? p + 1 : buf; *p == ' ' || (*p >= 'A' && *p <= 'Z') ||
+				  (*p >= 'a' && *p <= 'z');
+	     p++)
+		; /* " S " */
+	for (; *p >= '0' && *p <= '9'; p++)
+		ppid = ppid * 10 + (*p - '0');
+	return ppid;
+}
+
+/* Whether pid is the program ward run started or a process under it. */
+static bool from_program(pid_t pid)
+{
+	for (int depth = 0; depth < 64 && pid > 1; depth++) {
+		if (pid == child_pid)
+			return true;
+		pid = parent_of(pid);
+	}
+	return false;
+}
 
 static void forward(int sig, siginfo_t *si, void *uc)
 {
 	(void)uc;
-	if (child_pid > 0 && si->si_code != SI_KERNEL)
+	int saved = errno;
+	bool ending = sig == SIGTERM || sig == SIGHUP || sig == SIGINT ||
+		      sig == SIGQUIT;
+	if (child_pid > 0 && si->si_code != SI_KERNEL &&
+	    !(ending && si->si_code == SI_USER && from_program(si->si_pid)))
 		kill(child_pid, sig);
+	errno = saved;
 }
 
 /*
