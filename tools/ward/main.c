@@ -1268,6 +1268,7 @@ static void ended_as(pid_t pid, struct ended *e)
  * snapshot signal is passed on from anyone: a snapshot more is no
  * harm.) */
 static volatile pid_t child_pid;
+static volatile int snapshot_sig; /* passed on from anyone; 0: none */
 
 /* pid's parent, from /proc/PID/stat (system calls only: a signal
  * handler's); 0 when unknown. */
@@ -1284,14 +1285,8 @@ static pid_t parent_of(pid_t pid)
 		return 0;
 	buf[n] = '\0';
 	const char *p = strrchr(buf, ')'); /* the name may hold one */
-	pid_t ppid = 0;
-	for (p = p ? p + 1 : buf; *p == ' ' || (*p >= 'A' && *p <= 'Z') ||
-				  (*p >= 'a' && *p <= 'z');
-	     p++)
-		; /* " S " */
-	for (; *p >= '0' && *p <= '9'; p++)
-		ppid = ppid * 10 + (*p - '0');
-	return ppid;
+	int ppid; /* after the name: " STATE PPID" */
+	return p && sscanf(p + 1, " %*c %d", &ppid) == 1 ? (pid_t)ppid : 0;
 }
 
 /* Whether pid is the program ward run started or a process under it. */
@@ -1309,8 +1304,7 @@ static void forward(int sig, siginfo_t *si, void *uc)
 {
 	(void)uc;
 	int saved = errno;
-	bool ending = sig == SIGTERM || sig == SIGHUP || sig == SIGINT ||
-		      sig == SIGQUIT;
+	bool ending = sig != snapshot_sig;
 	if (child_pid > 0 && si->si_code != SI_KERNEL &&
 	    !(ending && si->si_code == SI_USER && from_program(si->si_pid)))
 		kill(child_pid, sig);
@@ -1738,7 +1732,8 @@ static int cmd_run(int argc, char **argv)
 	int forwarded[5] = { SIGTERM, SIGHUP, SIGINT, SIGQUIT };
 	size_t nforwarded = 4;
 	if (o.snap_signal)
-		forwarded[nforwarded++] = ward_trace_signal_number(o.snap_signal);
+		forwarded[nforwarded++] = snapshot_sig =
+			ward_trace_signal_number(o.snap_signal);
 	for (size_t k = 0; k < nforwarded; k++)
 		sigaddset(&fwd, forwarded[k]);
 	sigprocmask(SIG_BLOCK, &fwd, &orig);
