@@ -326,6 +326,8 @@ static void *exit_alloc(size_t n)
 	return p;
 }
 
+static void tell_own_malloc(void);
+
 __attribute__((constructor)) static void start(void)
 {
 	/* Stacks show the program's frames, not the interposers'. */
@@ -337,6 +339,7 @@ __attribute__((constructor)) static void start(void)
 				(uintptr_t)boot_arena + sizeof(boot_arena),
 				boot_leaves);
 	ward__intercept_init();
+	tell_own_malloc();
 }
 
 /*
@@ -375,6 +378,23 @@ EXPORT void *malloc(size_t n)
 	void *p = next.malloc(n);
 	WARD__LEAVE();
 	return p;
+}
+
+/* A program that defines malloc itself keeps it (see the top), and ward
+ * sees none of its blocks: the report says so rather than show an empty
+ * heap as if nothing were live. The malloc the process calls is known by
+ * the object that defines it: this one, or another. */
+static void tell_own_malloc(void)
+{
+	void *first = dlsym(RTLD_DEFAULT, "malloc");
+	Dl_info where, self;
+	if (!first || !dladdr(first, &where) ||
+	    !dladdr((void *)tell_own_malloc, &self) ||
+	    where.dli_fbase == self.dli_fbase)
+		return;
+	ward__intercept_heap_untraced(where.dli_fname && where.dli_fname[0]
+					      ? where.dli_fname
+					      : "the program");
 }
 
 static __attribute__((noinline)) void *calloc_recorded(size_t n, size_t size)

@@ -214,21 +214,45 @@ WARD_API ward_log_fn ward_set_log_hook(ward_log_fn fn, void *opaque)
 	return old;
 }
 
+/*
+ * Writing to a pipe or socket whose reader is gone raises SIGPIPE, and
+ * ward's words are not worth the program's life (a program whose standard
+ * error was a pipe its reader closed ends with status 0, not by SIGPIPE,
+ * because ward wrote its summary there). SIGPIPE is blocked on this
+ * thread for the write; one the write raised is taken back out with
+ * sigtimedwait(), unless one was already pending, which is the program's.
+ */
 int ward__write_all(int fd, const void *buf, size_t len)
 {
+	sigset_t pipe_only, old, pending;
+	sigemptyset(&pipe_only);
+	sigaddset(&pipe_only, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
+	bool had = sigpending(&pending) == 0 &&
+		   sigismember(&pending, SIGPIPE) == 1;
+
 	const char *p = buf;
+	int rc = 0;
 	while (len > 0) {
 		ssize_t w = write(fd, p, len);
 		if (w < 0 && errno == EINTR)
 			continue;
-		if (w < 0)
-			return -errno;
-		if (w == 0)
-			return -EIO;
+		if (w <= 0) {
+			rc = w < 0 ? -errno : -EIO;
+			break;
+		}
 		p += w;
 		len -= (size_t)w;
 	}
-	return 0;
+
+	if (rc == -EPIPE && !had) {
+		struct timespec now = { 0, 0 };
+		while (sigtimedwait(&pipe_only, NULL, &now) < 0 &&
+		       errno == EINTR)
+			;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc;
 }
 
 void ward__log_raw(enum ward_log_level level, const char *msg, size_t len)

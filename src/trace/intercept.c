@@ -104,6 +104,11 @@ static struct {
 	char note[PATH_MAX]; /* where ward run wants to be told why there is
 			      * no profile ("": standard error) */
 	int snap_signal; /* 0: none */
+	bool no_scan;	 /* WARD_SCAN=0 */
+	bool json;	 /* WARD_SUMMARY_FORMAT=json */
+	char why[1024];	 /* WARD_WHY: the sites whose holders are told */
+	char heap_by[PATH_MAX]; /* who defines the malloc the program calls,
+				 * when not ward ("": ward) */
 } cfg;
 
 /* A bit per signal ward's handler holds while the program has set none
@@ -921,6 +926,17 @@ void ward__intercept_init(void)
 		    PATH_MAX - 1);
 		cfg.summary[0] = '\0';
 	}
+	/* Read now, not at exit: a program may clear its environment before
+	 * it ends (or change it from another thread while ward reads). */
+	cfg.no_scan = (s = getenv("WARD_SCAN")) && strcmp(s, "0") == 0;
+	cfg.json = (s = getenv("WARD_SUMMARY_FORMAT")) && strcmp(s, "json") == 0;
+	if ((s = getenv("WARD_WHY")) &&
+	    (size_t)snprintf(cfg.why, sizeof(cfg.why), "%s", s) >=
+		    sizeof(cfg.why)) {
+		say("ward: WARD_WHY is longer than %zu bytes: no holders are told",
+		    sizeof(cfg.why) - 1);
+		cfg.why[0] = '\0';
+	}
 	ward__registry_fork_handlers();
 	pthread_atfork(NULL, NULL, after_fork_child);
 	atexit(report_at_exit);
@@ -1006,8 +1022,7 @@ static void write_report(const ward_profile_t *p)
 		free(o);
 		return;
 	}
-	const char *fmt = getenv("WARD_SUMMARY_FORMAT");
-	if (fmt && strcmp(fmt, "json") == 0) {
+	if (cfg.json) {
 		ward_profile_write(p, WARD_FORMAT_JSON, to_fd, o);
 	} else {
 		char head[160];
@@ -1194,12 +1209,20 @@ __attribute__((noinline)) void ward__intercept_report(void)
 	report_elsewhere(&self);
 }
 
+void ward__intercept_heap_untraced(const char *by)
+{
+	snprintf(cfg.heap_by, sizeof(cfg.heap_by), "%s", by);
+}
+
 static void report(const struct ward__scan_self *self)
 {
-	const char *s_env;
 	if (ward__exit_heap)
 		ward__exit_heap();
 	ward__in_registry++;
+	if (cfg.heap_by[0] && cfg.kinds[WARD_KIND_HEAP])
+		say("ward: heap not traced: malloc is defined by %s, ahead of "
+		    "ward's: none of its blocks are seen",
+		    cfg.heap_by);
 	ward_profile_t *p = ward_profile_snapshot();
 	/* Every heap block is known in full mode: tell the lost from the
 	 * still reachable. The scan stops the program's other threads while
@@ -1207,12 +1230,11 @@ static void report(const struct ward__scan_self *self)
 	 * sleep, and said); when it cannot, nothing is classified. */
 	struct ward__scan_result r;
 	int scanned = -1;
-	if (p && !cfg.rate && cfg.kinds[WARD_KIND_HEAP] &&
-	    !((s_env = getenv("WARD_SCAN")) && strcmp(s_env, "0") == 0)) {
+	if (p && !cfg.rate && cfg.kinds[WARD_KIND_HEAP] && !cfg.no_scan) {
 		uint64_t t0 = ward__now_ns();
-		const char *why = getenv("WARD_WHY");
+		const char *why = cfg.why;
 		ward_suppressions_t *want = NULL;
-		if (why && *why) {
+		if (*why) {
 			char err[256];
 			if (ward__site_pattern(why, &want, err, sizeof(err)) < 0)
 				say("ward: WARD_WHY=%s: %s", why, err);

@@ -14,6 +14,10 @@
 /* Read the configuration from the environment; start recording. */
 void ward__intercept_init(void);
 
+/* The malloc the process calls is not ward's but the one `by` (a path)
+ * defines: the report says the heap is not traced. */
+void ward__intercept_heap_untraced(const char *by);
+
 /* A heap block of `size` bytes was allocated / freed. */
 void ward__intercept_alloc(void *p, size_t size);
 void ward__intercept_free(void *p);

@@ -381,6 +381,19 @@ NOINLINE void *why_target_tls(void) { return malloc(102); }
 NOINLINE void *why_target_register(void) { return malloc(103); }
 NOINLINE struct why_mid *why_middle(void) { return malloc(sizeof(struct why_mid)); }
 
+/* "clearenv": a global holds a block, then the program clears its
+ * environment (as a daemon does before it runs others) and ends: what
+ * ward was asked at start (--why) still holds. */
+static void *volatile envless_held;
+NOINLINE void *why_target_envless(void) { return malloc(104); }
+
+static void leak_clearenv(void)
+{
+	envless_held = why_target_envless();
+	clearenv();
+	setenv("PATH", "/bin", 1);
+}
+
 NOINLINE void why_wipe_stack(void)
 {
 	volatile char junk[8192];
@@ -1908,6 +1921,8 @@ int main(int argc, char **argv)
 		leak_new0();
 	else if (strcmp(what, "why") == 0)
 		leak_why();
+	else if (strcmp(what, "clearenv") == 0)
+		leak_clearenv();
 	else if (strcmp(what, "handler") == 0)
 		leak_in_handler();
 	else if (strcmp(what, "masked_busy") == 0)

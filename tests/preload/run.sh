@@ -824,6 +824,14 @@ if command -v go >/dev/null 2>&1; then
 else
 	bad "go tool pprof -tagfocus=root=stack keeps only what a stack holds" "go is missing: sudo apt-get install -y golang-go"
 fi
+# What ward was asked at start holds when the program clears its
+# environment before it ends.
+"$ward" run --quiet --why why_target_envless -o "$work/clearenv.pb.gz" -- "$leaks" clearenv >/dev/null 2>"$work/clearenv.err"
+case $(grep "acquired at why_target_envless+" "$work/clearenv.err") in
+*"): global envless_held (leaks) → the block")
+	ok "who holds it: asked at start, told at exit though the program cleared its environment" ;;
+*) bad "who holds it: asked at start, told at exit though the program cleared its environment" "$(cat "$work/clearenv.err")" ;;
+esac
 "$ward" run --quiet --why leak_malloc_loop -o "$work/why2.pb.gz" -- "$leaks" malloc_loop >/dev/null 2>"$work/why2.err"
 if grep -q "who holds: no block still reachable at a site matching 'leak_malloc_loop' (a lost block has no holder)" "$work/why2.err"; then
 	ok "who holds it: a lost block has no holder, and ward says so"
@@ -898,6 +906,11 @@ if [ "$st" = 0 ] && grep -q "^own malloc: 1000 blocks" "$work/own.out"; then
 	ok "a program with its own malloc runs as it does alone"
 else
 	bad "a program with its own malloc runs as it does alone" "status $st" "$(cat "$work/own.out")"
+fi
+if grep -q "^ward: heap not traced: malloc is defined by .*/ownmalloc, ahead of ward's" "$work/own.out"; then
+	ok "... and ward says it sees none of that heap, not that none is live"
+else
+	bad "... and ward says it sees none of that heap, not that none is live" "$(cat "$work/own.out")"
 fi
 
 # A vfork() child whose exec fails: the parent keeps its books.
@@ -993,6 +1006,21 @@ if [ "$(cat "$work/own2.data")" = "the program's data" ]; then
 else
 	bad "... and traced without ward run, its report stays out of that file" "$(cat "$work/own2.data")"
 fi
+
+# Standard error a pipe whose reader is gone (fd 4 is its only end): ward's
+# summary there fails with EPIPE, and neither the program nor ward run dies
+# of SIGPIPE for it; the profile is written all the same.
+mkfifo "$work/gone.fifo"
+exec 3<>"$work/gone.fifo" 4>"$work/gone.fifo"
+exec 3<&-
+"$ward" run -o "$work/stderr_gone.pb.gz" -- "$leaks" malloc_loop >"$work/stderr_gone.out" 2>&4
+status_is "standard error a broken pipe: ward run ends with the program's status" 0 $?
+LD_PRELOAD="$build/libward_preload.so" WARD_OUTPUT="$work/stderr_gone2.pb.gz" \
+	"$leaks" malloc_loop >"$work/stderr_gone2.out" 2>&4
+status_is "... and traced without ward run, the program's status is its own, not SIGPIPE's" 0 $?
+exec 4>&-
+expect_site "... and the profile is written" "$work/stderr_gone2.pb.gz" \
+	leak_malloc_loop heap "1000 48000"
 
 # At RLIMIT_NOFILE the profile is still written.
 run_leaks fdlimit
@@ -1346,7 +1374,7 @@ status_is "ward watch: an endpoint that does not answer is one line, status 2" 2
 	"$(cat "$work/watch.err")"
 
 # Every check above ran (one that did not is a failure too).
-planned=230
+planned=235
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"

@@ -1751,6 +1751,10 @@ static int cmd_run(int argc, char **argv)
 	sigemptyset(&sa.sa_mask);
 	for (size_t k = 0; k < nforwarded; k++)
 		sigaction(forwarded[k], &sa, NULL);
+	/* Its standard error gone (a pipe whose reader ended), ward run
+	 * still ends with the program's status, not by SIGPIPE; the program
+	 * was started with the disposition it had. */
+	signal(SIGPIPE, SIG_IGN);
 	sigprocmask(SIG_SETMASK, &orig, NULL);
 	if (exec_errno)
 		fprintf(stderr, "ward: run: cannot run %s: %s\n", argv[i],
