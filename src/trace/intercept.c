@@ -943,7 +943,11 @@ void ward__intercept_init(void)
 	at_quick_exit(report_at_exit);
 	if ((s = getenv("WARD_SNAPSHOT_SIGNAL")) && *s)
 		snapshots_setup(s);
-	if ((s = getenv("WARD_HTTP")) && *s) {
+	/* The endpoint is the program's: under ward run, the process it
+	 * started (WARD_OUTPUT_PID), not every program that one runs (each
+	 * would open a port of its own, or fail to take the same one). */
+	if ((s = getenv("WARD_HTTP")) && *s &&
+	    (!cfg.output_pid || cfg.output_pid == getpid())) {
 		const char *remote = getenv("WARD_HTTP_REMOTE");
 		int port = ward_http_start(s, remote && strcmp(remote, "1") == 0
 						      ? WARD_HTTP_ANY_ADDRESS

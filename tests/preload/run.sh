@@ -1302,6 +1302,17 @@ if need go golang-go && need curl curl; then
 	esac
 fi
 
+# Only the program ward run started serves: the programs it runs do not
+# each open a port (or fail to take the same one, a line each).
+"$ward" run --http 127.0.0.1:0 -o "$work/http_kids.pb.gz" -- sh -c '/bin/true; /bin/true' \
+	>/dev/null 2>"$work/http_kids.err"
+if [ "$(grep -c '^ward: serving ' "$work/http_kids.err")" = 1 ] &&
+	! grep -q '^ward: no endpoint' "$work/http_kids.err"; then
+	ok "ward run --http: the program serves, the programs it runs do not"
+else
+	bad "ward run --http: the program serves, the programs it runs do not" "$(cat "$work/http_kids.err")"
+fi
+
 # A binary rebuilt at the same path has another build id: the profile's
 # frames are not named from it (every name would be wrong), and ward says so.
 rebuilt() { # NAME SIZE (a change in code: names alone leave the build id)
@@ -1374,7 +1385,7 @@ status_is "ward watch: an endpoint that does not answer is one line, status 2" 2
 	"$(cat "$work/watch.err")"
 
 # Every check above ran (one that did not is a failure too).
-planned=235
+planned=236
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
