@@ -20,9 +20,13 @@
  * are stored with release order and read with acquire order for that.
  *
  * Thread exit: a pthread key's destructor adds the thread's counters to
- * the sites' totals and puts its directory on a free list for the next
- * thread. Counts made after that (by later destructors that free memory)
- * go to the sites' totals directly.
+ * the sites' totals, zeroes them, and puts its directory on a free list
+ * for the next thread, its chunks still in it. Counts made after that (by
+ * later destructors that free memory) go to the sites' totals directly.
+ * An exit costs the sites that exist, under the lock, and no system call:
+ * a program that starts and ends threads by the thousand a second must
+ * not find them piling up behind the lock (each exit once unmapped its
+ * chunk and read its whole directory there).
  */
 #include <pthread.h>
 #include <string.h>
@@ -36,7 +40,8 @@ enum { CHUNK_BITS = WARD__COUNT_CHUNK_BITS, DIR_BITS = WARD__COUNT_DIR_BITS };
 #define DIR (1u << DIR_BITS)
 
 struct tcounts {
-	struct tcounts *next;
+	struct tcounts *next, **pprev; /* on the list of threads or spares */
+	uint32_t top; /* one past the highest directory entry with a chunk */
 	struct ward__count_slot *_Atomic dir[DIR];
 };
 
@@ -55,14 +60,35 @@ static void *map(size_t n)
 	return ward__map(n);
 }
 
+static void list_add(struct tcounts **head, struct tcounts *t)
+{
+	t->next = *head;
+	if (t->next)
+		t->next->pprev = &t->next;
+	t->pprev = head;
+	*head = t;
+}
+
+static void list_remove(struct tcounts *t)
+{
+	*t->pprev = t->next;
+	if (t->next)
+		t->next->pprev = t->pprev;
+}
+
+/* Add t's counters to the sites' totals and zero them (list_lock held).
+ * No id past the sites that exist was ever counted. */
 static void fold(struct tcounts *t)
 {
-	for (uint32_t hi = 0; hi < DIR; hi++) {
+	uint32_t last = ward__site_count();
+	for (uint32_t hi = 0; hi < t->top && hi <= (last >> CHUNK_BITS);
+	     hi++) {
 		struct ward__count_slot *c = atomic_load_explicit(&t->dir[hi],
 							memory_order_relaxed);
-		if (!c)
-			continue;
-		for (uint32_t lo = 0; lo < CHUNK; lo++) {
+		uint32_t n = hi == (last >> CHUNK_BITS)
+				     ? (last & (CHUNK - 1)) + 1
+				     : CHUNK;
+		for (uint32_t lo = 0; c && lo < n; lo++) {
 			if (!atomic_load_explicit(&c[lo].acq_count,
 						  memory_order_relaxed) &&
 			    !atomic_load_explicit(&c[lo].rel_count,
@@ -70,15 +96,18 @@ static void fold(struct tcounts *t)
 				continue;
 			struct ward__site_rec *r =
 				ward__site_get((hi << CHUNK_BITS) | lo);
-			if (!r)
-				continue;
-			atomic_fetch_add(&r->totals.acq_count, c[lo].acq_count);
-			atomic_fetch_add(&r->totals.acq_bytes, c[lo].acq_bytes);
-			atomic_fetch_add(&r->totals.rel_count, c[lo].rel_count);
-			atomic_fetch_add(&r->totals.rel_bytes, c[lo].rel_bytes);
+			if (r) {
+				atomic_fetch_add(&r->totals.acq_count,
+						 c[lo].acq_count);
+				atomic_fetch_add(&r->totals.acq_bytes,
+						 c[lo].acq_bytes);
+				atomic_fetch_add(&r->totals.rel_count,
+						 c[lo].rel_count);
+				atomic_fetch_add(&r->totals.rel_bytes,
+						 c[lo].rel_bytes);
+			}
+			memset(&c[lo], 0, sizeof(c[lo]));
 		}
-		ward__unmap(c, CHUNK * sizeof(*c));
-		atomic_store_explicit(&t->dir[hi], NULL, memory_order_relaxed);
 	}
 }
 
@@ -90,13 +119,8 @@ static void on_exit_thread(void *arg)
 	ward__track_flush_thread();
 	ward__mutex_lock(&list_lock);
 	fold(t);
-	for (struct tcounts **pp = &threads; *pp; pp = &(*pp)->next)
-		if (*pp == t) {
-			*pp = t->next;
-			break;
-		}
-	t->next = spare;
-	spare = t;
+	list_remove(t);
+	list_add(&spare, t);
 	mine = DEAD;
 	ward__count_dir = NULL; /* the directory goes to the next thread */
 	ward__mutex_unlock(&list_lock);
@@ -126,16 +150,13 @@ static struct tcounts *join(void)
 	ward__mutex_lock(&list_lock);
 	struct tcounts *t = spare;
 	if (t)
-		spare = t->next;
-	else
-		t = map(sizeof(*t));
-	if (t) {
-		t->next = threads;
-		threads = t;
-	}
+		list_remove(t);
 	ward__mutex_unlock(&list_lock);
-	if (!t)
+	if (!t && !(t = map(sizeof(*t)))) /* mapped without the lock */
 		return DEAD;
+	ward__mutex_lock(&list_lock);
+	list_add(&threads, t);
+	ward__mutex_unlock(&list_lock);
 	ward__in_registry++;
 	pthread_setspecific(key, t);
 	ward__in_registry--;
@@ -161,6 +182,8 @@ static struct ward__count_slot *slot(uint32_t site)
 		return NULL;
 	atomic_store_explicit(&mine->dir[site >> CHUNK_BITS], c,
 			      memory_order_release);
+	if (mine->top <= site >> CHUNK_BITS)
+		mine->top = (site >> CHUNK_BITS) + 1;
 	return &c[site & (CHUNK - 1)];
 }
 

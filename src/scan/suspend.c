@@ -192,7 +192,7 @@ enum { MAX_STOPPED = 4096 };
 static struct ward__stopped *slots;
 static int nstopped;
 /* Threads never sent the signal (see ward__threads_stop). */
-enum { MAX_HELD = 256 };
+enum { MAX_HELD = MAX_STOPPED };
 static struct {
 	int tid;
 	uintptr_t sp;
@@ -451,64 +451,130 @@ void ward__threads_resume(void)
 
 /*
  * A thread may block every signal for a moment (pthread_create() does
- * around clone()): wait a little for it. One that still blocks it, or
- * awaits it in sigwait(), is never sent it: asleep in a system call, it is
- * held instead (its stack read from where it sleeps, its registers
- * unread); running, nothing is stopped. The held leave tids[0..*n).
- * False when more are held than there is room for.
+ * around clone(), and a thread on its way out): wait a little for it. One
+ * that still blocks it, or awaits it in sigwait(), is never sent it:
+ * asleep in a system call, it is held instead (its stack read from where
+ * it sleeps, its registers unread); running, nothing is stopped. The held
+ * leave tids[0..*n). False when more are held than there is room for.
+ *
+ * The wait is by passes over those still blocking, a millisecond between
+ * passes and at most 250 of them: a program starting threads by the
+ * hundred has many in that moment at once, each to be waited for, and a
+ * budget spent thread by thread would hold the last of them for good.
  */
 static bool hold_unsignallable(int *tids, int *n, int sig)
 {
+	static bool settled[MAX_STOPPED];
 	nheld = 0;
-	for (int i = 0, tries = 0; i < *n; i++) {
-		uintptr_t sp = 0;
-		long nr = -1;
-		enum doing d;
-		while ((d = doing(tids[i], &sp, &nr)) == SIGWAIT ||
-		       (d != GONE && blocks(tids[i], sig))) {
-			if (++tries > 250 || d == SIGWAIT ||
-			    (d == ASLEEP && !blocked_briefly(nr))) {
-				if (nheld == MAX_HELD)
-					return false;
-				/* Running, its stack moves under any read:
-				 * only its TLS is read (sp 0). */
-				held[nheld].tid = tids[i];
-				held[nheld].sp = d == ASLEEP || d == SIGWAIT ? sp : 0;
-				nheld++;
-				tids[i--] = tids[--*n];
-				break;
+	memset(settled, 0, (size_t)*n * sizeof(*settled));
+	for (int pass = 0;; pass++) {
+		bool waiting = false;
+		for (int i = 0; i < *n; i++) {
+			if (settled[i])
+				continue;
+			uintptr_t sp = 0;
+			long nr = -1;
+			enum doing d = doing(tids[i], &sp, &nr);
+			if (d == GONE || (d != SIGWAIT && !blocks(tids[i], sig))) {
+				settled[i] = true; /* to be sent it, or gone */
+				continue;
 			}
-			struct timespec ms = { 0, 1000 * 1000 };
-			nanosleep(&ms, NULL);
+			if (pass < 250 && d != SIGWAIT &&
+			    (d != ASLEEP || blocked_briefly(nr))) {
+				waiting = true;
+				continue;
+			}
+			if (nheld == MAX_HELD)
+				return false;
+			/* Running, its stack moves under any read: only its
+			 * TLS is read (sp 0). */
+			held[nheld].tid = tids[i];
+			held[nheld].sp = d == ASLEEP || d == SIGWAIT ? sp : 0;
+			nheld++;
+			--*n;
+			tids[i] = tids[*n];
+			settled[i] = settled[*n];
+			i--;
 		}
+		if (!waiting)
+			return true;
+		struct timespec ms = { 0, 1000 * 1000 };
+		nanosleep(&ms, NULL);
 	}
-	return true;
 }
 
-/* Send sig to tids[0..n) and wait for each to answer. Threads may start
- * while others are being stopped: list again until every thread listed
- * has answered. 0, -ETIMEDOUT when one did not, -E2BIG when they were too
- * many, -EAGAIN when new ones kept starting, or why they could not be
- * listed again. */
+/* Which of tids[0..n) were sent the signal (signal_all). */
+static bool sent[MAX_STOPPED];
+
+static bool answered(int tid)
+{
+	int n = atomic_load(&claimed);
+	for (int i = 0; i < n && i < MAX_STOPPED; i++)
+		if (slots[i].tid == tid)
+			return true;
+	return false;
+}
+
+/*
+ * Of those sent the signal that have not answered, the ones that never
+ * will: ended since (a detached thread, its work done, blocks every
+ * signal on its way out), or, when `hold` is set, asleep with it blocked
+ * now — a thread on its way out waiting for a lock that a thread ward
+ * stopped holds (glibc's stack cache, inside pthread_create()): those are
+ * held as hold_unsignallable() holds them. Each is counted once (its sent
+ * flag cleared); returns how many.
+ */
+static int never_answering(const int *tids, int n, int sig, bool hold)
+{
+	int lost = 0;
+	for (int i = 0; i < n; i++) {
+		if (!sent[i] || answered(tids[i]))
+			continue;
+		uintptr_t sp = 0;
+		long nr = -1;
+		enum doing d = doing(tids[i], &sp, &nr);
+		if (d == GONE) {
+			sent[i] = false;
+			lost++;
+		} else if (hold && d == ASLEEP && nheld < MAX_HELD &&
+			   blocks(tids[i], sig)) {
+			held[nheld].tid = tids[i];
+			held[nheld].sp = sp;
+			nheld++;
+			sent[i] = false;
+			lost++;
+		}
+	}
+	return lost;
+}
+
+/* Send sig to tids[0..n) and wait for each to answer, or end. Threads may
+ * start while others are being stopped: list again until every thread
+ * listed has answered. 0, -ETIMEDOUT when one did not, -E2BIG when they
+ * were too many, -EAGAIN when new ones kept starting, or why they could
+ * not be listed again. */
 static int signal_all(int *tids, int n, int sig)
 {
-	int expected = 0;
+	int expected = 0, lost = 0;
 	atomic_store(&claimed, 0);
 	atomic_store(&arrived, 0);
 	nstopped = 0;
 	atomic_store(&stop_gen, atomic_load(&release_gen) + 1);
 	for (int round = 0; round < 8 && n > 0; round++) {
 		for (int i = 0; i < n; i++) {
-			if (syscall(SYS_tgkill, getpid(), tids[i], sig) == 0)
-				expected++;
+			sent[i] = syscall(SYS_tgkill, getpid(), tids[i], sig) == 0;
+			expected += sent[i];
 		}
 		struct timespec step = { 0, 100 * 1000 };
 		int waited = 0;
-		while (atomic_load(&arrived) < expected && waited < 10000) {
+		while (atomic_load(&arrived) + lost < expected &&
+		       waited < 10000) {
 			nanosleep(&step, NULL);
-			waited++;
+			if (++waited % 10 == 0) /* every millisecond */
+				lost += never_answering(tids, n, sig,
+							waited >= 100);
 		}
-		if (atomic_load(&arrived) < expected)
+		if (atomic_load(&arrived) + lost < expected)
 			return -ETIMEDOUT; /* one did not answer */
 		nstopped = atomic_load(&claimed);
 		if (nstopped > MAX_STOPPED)

@@ -394,6 +394,53 @@ static void leak_clearenv(void)
 	setenv("PATH", "/bin", 1);
 }
 
+/* "thread_churn": four threads start short-lived detached threads as fast
+ * as they can for a second (a thread per request), each thread allocating
+ * and freeing; then the program loses a block and exits while they go on.
+ * Prints how many threads were alive at the end ("alive N"). */
+static void *churn_leaf(void *arg)
+{
+	free(malloc(32));
+	free(arg);
+	return NULL;
+}
+
+static void *churn_spawner(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		pthread_t t;
+		void *a = malloc(16);
+		if (pthread_create(&t, NULL, churn_leaf, a) == 0)
+			pthread_detach(t);
+		else
+			free(a), usleep(100);
+	}
+	return NULL;
+}
+
+NOINLINE void *lost_in_churn(void) { return malloc(73); }
+
+static void leak_thread_churn(void)
+{
+	for (int i = 0; i < 4; i++) {
+		pthread_t t;
+		pthread_create(&t, NULL, churn_spawner, NULL);
+	}
+	sleep(1);
+	char line[256];
+	FILE *st = fopen("/proc/self/status", "r");
+	while (st && fgets(line, sizeof(line), st))
+		if (strncmp(line, "Threads:", 8) == 0)
+			printf("alive %ld\n", strtol(line + 8, NULL, 10));
+	if (st)
+		fclose(st);
+	void *volatile lost = lost_in_churn();
+	lost = NULL;
+	fflush(stdout);
+	exit(0);
+}
+
 NOINLINE void why_wipe_stack(void)
 {
 	volatile char junk[8192];
@@ -1923,6 +1970,8 @@ int main(int argc, char **argv)
 		leak_why();
 	else if (strcmp(what, "clearenv") == 0)
 		leak_clearenv();
+	else if (strcmp(what, "thread_churn") == 0)
+		leak_thread_churn();
 	else if (strcmp(what, "handler") == 0)
 		leak_in_handler();
 	else if (strcmp(what, "masked_busy") == 0)
