@@ -188,7 +188,11 @@ void ward__threads_resume(void);
  * signal and walks itself. Returns how many return addresses (pcs[0] is
  * where it was), -ETIMEDOUT when it did not answer within a second (it
  * blocks signals), -ESRCH when it is gone, -ENOTSUP where unsupported.
- * *self (when not NULL) gets the thread's pthread_self().
+ * *self (when not NULL) gets the thread's pthread_self(). With self NULL,
+ * a thread asleep where the signal would end its sleep early (sleep(),
+ * poll(), epoll_wait(): they fail with EINTR after a handler), or where
+ * it would not take it, is not sent it: its stack is walked from where it
+ * sleeps, and ends at the first frame found by its frame pointer.
  */
 int ward__thread_stack(int tid, uintptr_t *pcs, int max, uintptr_t *self);
 

@@ -269,7 +269,8 @@ static void on_stop(int sig, siginfo_t *si, void *ctx)
  */
 enum doing { GONE, RUNNING, ASLEEP, SIGWAIT };
 
-static enum doing doing(int tid, uintptr_t *sp, long *nr_out)
+static enum doing doing_at(int tid, uintptr_t *sp, uintptr_t *pc,
+			   long *nr_out)
 {
 	char buf[256];
 	if (read_task_file(tid, "syscall", buf, sizeof(buf)) <= 0)
@@ -292,7 +293,50 @@ static enum doing doing(int tid, uintptr_t *sp, long *nr_out)
 	*sp = (uintptr_t)strtoull(p, &end, 16);
 	if (end == p || *sp == 0)
 		return RUNNING;
+	if (pc) {
+		p = end;
+		*pc = (uintptr_t)strtoull(p, &end, 16);
+		if (end == p)
+			*pc = 0;
+	}
 	return nr == SYS_rt_sigtimedwait ? SIGWAIT : ASLEEP;
+}
+
+static enum doing doing(int tid, uintptr_t *sp, long *nr_out)
+{
+	return doing_at(tid, sp, NULL, nr_out);
+}
+
+/*
+ * Whether a thread asleep in system call nr would have it fail with EINTR
+ * if a handler ran, SA_RESTART or not (signal(7)): the sleeps and waits
+ * with a timeout. Sent ward's signal there, a program's sleep(3) would end
+ * at once, its poll() return -1; such a thread's stack is read where it
+ * sleeps instead.
+ */
+static bool ends_early(long nr)
+{
+	switch (nr) {
+	case SYS_nanosleep:
+	case SYS_clock_nanosleep:
+	case SYS_poll:
+	case SYS_ppoll:
+	case SYS_select:
+	case SYS_pselect6:
+	case SYS_epoll_wait:
+	case SYS_epoll_pwait:
+#ifdef SYS_epoll_pwait2
+	case SYS_epoll_pwait2:
+#endif
+	case SYS_pause:
+	case SYS_rt_sigsuspend:
+	case SYS_io_getevents:
+	case SYS_semtimedop:
+	case SYS_msgrcv:
+		return true;
+	default:
+		return false;
+	}
 }
 
 /*
@@ -355,14 +399,23 @@ int ward__thread_stack(int tid, uintptr_t *pcs, int max, uintptr_t *self)
 		return -ENOTSUP;
 	}
 	/* A thread in sigwait() would take it for the program's own; one
-	 * asleep with it blocked will not answer (blocked_briefly()). Any
-	 * other is sent it: one running with it blocked answers within the
-	 * second, or never. */
-	uintptr_t sp;
+	 * asleep with it blocked will not answer (blocked_briefly()); one in
+	 * a sleep would end it early (ends_early()): when the caller need not
+	 * know who it is, each is walked from where it sleeps, its frame
+	 * pointer unknown (a frame found by it ends the walk). Any other is
+	 * sent it: one running with it blocked answers within the second, or
+	 * never. */
+	uintptr_t sp, pc = 0;
 	long nr = -1;
-	enum doing d = doing(tid, &sp, &nr);
-	if (d == SIGWAIT ||
-	    (d == ASLEEP && !blocked_briefly(nr) && blocks(tid, sig))) {
+	enum doing d = doing_at(tid, &sp, &pc, &nr);
+	bool unsendable = d == SIGWAIT || (d == ASLEEP && !blocked_briefly(nr) &&
+					   blocks(tid, sig));
+	if (!self && pc && (unsendable || (d == ASLEEP && ends_early(nr)))) {
+		ward__mutex_unlock(&stack_lock);
+		int n = ward__capture_frames(pc, sp, 0, pcs, NULL, max);
+		return n > 0 ? n : -ETIMEDOUT;
+	}
+	if (unsendable) {
 		ward__mutex_unlock(&stack_lock);
 		return -ETIMEDOUT;
 	}

@@ -9,6 +9,8 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <malloc.h>
+#include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -439,6 +441,51 @@ static void leak_thread_churn(void)
 	lost = NULL;
 	fflush(stdout);
 	exit(0);
+}
+
+/* "naps": one thread sleeps two seconds and another polls a pipe nobody
+ * writes for two seconds, while whoever runs this asks for every thread's
+ * stack (ward run --http, /debug/pprof/threads?debug=2). Each says how
+ * its wait ended: "slept 2" (whole seconds) and "poll 0" (the timeout,
+ * not -1 with EINTR). */
+static double naps_now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+NOINLINE void *naps_sleeper(void *arg)
+{
+	double t0 = naps_now();
+	sleep(2);
+	printf("slept %d\n", (int)(naps_now() - t0 + 0.05));
+	return arg;
+}
+
+NOINLINE void *naps_poller(void *arg)
+{
+	int p[2];
+	if (pipe(p) != 0)
+		return arg;
+	struct pollfd fd = { .fd = p[0], .events = POLLIN };
+	int rc = poll(&fd, 1, 2000);
+	printf("poll %d%s\n", rc, rc < 0 && errno == EINTR ? " EINTR" : "");
+	close(p[0]);
+	close(p[1]);
+	return arg;
+}
+
+static void leak_naps(void)
+{
+	pthread_t a, b;
+	pthread_create(&a, NULL, naps_sleeper, NULL);
+	pthread_create(&b, NULL, naps_poller, NULL);
+	printf("ready\n");
+	fflush(stdout);
+	pthread_join(a, NULL);
+	pthread_join(b, NULL);
+	fflush(stdout);
 }
 
 NOINLINE void why_wipe_stack(void)
@@ -1972,6 +2019,8 @@ int main(int argc, char **argv)
 		leak_clearenv();
 	else if (strcmp(what, "thread_churn") == 0)
 		leak_thread_churn();
+	else if (strcmp(what, "naps") == 0)
+		leak_naps();
 	else if (strcmp(what, "handler") == 0)
 		leak_in_handler();
 	else if (strcmp(what, "masked_busy") == 0)
