@@ -216,20 +216,23 @@ WARD_API ward_log_fn ward_set_log_hook(ward_log_fn fn, void *opaque)
 
 /*
  * Writing to a pipe or socket whose reader is gone raises SIGPIPE, and
+ * writing past the file size limit (RLIMIT_FSIZE, `ulimit -f`) SIGXFSZ;
  * ward's words are not worth the program's life (a program whose standard
- * error was a pipe its reader closed ends with status 0, not by SIGPIPE,
- * because ward wrote its summary there). SIGPIPE is blocked on this
- * thread for the write; one the write raised is taken back out with
- * sigtimedwait(), unless one was already pending, which is the program's.
+ * error was a pipe its reader closed, or whose file size was limited,
+ * ends with its own status, not by the signal, because ward wrote its
+ * summary or its profile). Both are blocked on this thread for the write;
+ * the one the write raised is taken back out with sigtimedwait(), unless
+ * one was already pending, which is the program's.
  */
 int ward__write_all(int fd, const void *buf, size_t len)
 {
-	sigset_t pipe_only, old, pending;
-	sigemptyset(&pipe_only);
-	sigaddset(&pipe_only, SIGPIPE);
-	pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
-	bool had = sigpending(&pending) == 0 &&
-		   sigismember(&pending, SIGPIPE) == 1;
+	sigset_t quiet, old, pending;
+	sigemptyset(&quiet);
+	sigaddset(&quiet, SIGPIPE);
+	sigaddset(&quiet, SIGXFSZ);
+	pthread_sigmask(SIG_BLOCK, &quiet, &old);
+	if (sigpending(&pending) != 0)
+		sigemptyset(&pending);
 
 	const char *p = buf;
 	int rc = 0;
@@ -245,10 +248,13 @@ int ward__write_all(int fd, const void *buf, size_t len)
 		len -= (size_t)w;
 	}
 
-	if (rc == -EPIPE && !had) {
+	int raised = rc == -EPIPE ? SIGPIPE : rc == -EFBIG ? SIGXFSZ : 0;
+	if (raised && sigismember(&pending, raised) != 1) {
+		sigset_t one;
+		sigemptyset(&one);
+		sigaddset(&one, raised);
 		struct timespec now = { 0, 0 };
-		while (sigtimedwait(&pipe_only, NULL, &now) < 0 &&
-		       errno == EINTR)
+		while (sigtimedwait(&one, NULL, &now) < 0 && errno == EINTR)
 			;
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);

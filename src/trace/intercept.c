@@ -448,9 +448,14 @@ static bool to_note(const char *line, size_t n)
 		fd = open(cfg.note, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return false;
-	ward__write_all(fd, line, n);
+	/* Not written (the program's file size limit, RLIMIT_FSIZE, applies
+	 * to the note too): the line goes to standard error instead, and the
+	 * note is removed, which tells ward run it was said there. */
+	int rc = ward__write_all(fd, line, n);
 	close(fd);
-	return true;
+	if (rc < 0)
+		unlink(cfg.note);
+	return rc == 0;
 }
 
 static __attribute__((format(printf, 1, 2))) void

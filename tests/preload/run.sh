@@ -1043,6 +1043,25 @@ else
 		"$work/thread_churn.pb.gz" lost_in_churn heap/definite "1 73"
 fi
 
+# A file size limit (ulimit -f 0) the profile cannot fit: ward's write
+# fails with EFBIG and raises no SIGXFSZ (the program ends with its own
+# status), nothing is left behind, and the one line says why.
+got=$( (ulimit -f 0; "$ward" run --quiet -o "$work/fsize.pb.gz" -- "$leaks" malloc_loop >/dev/null
+	echo "status $?") 2>&1)
+case $got in
+"ward: no profile: cannot write $work/fsize.pb.gz: File too large
+status 0") ok "a file size limit: the program's status is its own, and one line says why there is no profile" ;;
+*) bad "a file size limit: the program's status is its own, and one line says why there is no profile" "$got" ;;
+esac
+got=$( (ulimit -f 0; LD_PRELOAD="$build/libward_preload.so" WARD_OUTPUT="$work/fsize2.pb.gz" WARD_SUMMARY=none \
+	"$leaks" malloc_loop >/dev/null; echo "status $?") 2>&1)
+if [ "$got" = "ward: no profile: cannot write $work/fsize2.pb.gz: File too large
+status 0" ] && ! ls "$work"/fsize*.tmp.* >/dev/null 2>&1; then
+	ok "... and traced without ward run, the same, with no temporary file left"
+else
+	bad "... and traced without ward run, the same, with no temporary file left" "$got" "$(ls "$work"/fsize*)"
+fi
+
 # At RLIMIT_NOFILE the profile is still written.
 run_leaks fdlimit
 n=$(sed -n 's/^opened //p' "$work/fdlimit.out")
@@ -1431,7 +1450,7 @@ status_is "ward watch: an endpoint that does not answer is one line, status 2" 2
 	"$(cat "$work/watch.err")"
 
 # Every check above ran (one that did not is a failure too).
-planned=240
+planned=242
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"

@@ -1500,15 +1500,19 @@ static void log_take(void)
 }
 
 /* What the tracer wrote into the note (its end of line dropped), "" for
- * nothing; the note is removed. */
-static void note_take(char *buf, size_t len)
+ * nothing; the note is removed. False when the tracer removed it: it
+ * could not write its line there (a file size limit) and wrote it on
+ * standard error. */
+static bool note_take(char *buf, size_t len)
 {
 	buf[0] = '\0';
 	if (!note_path[0])
-		return;
+		return true;
+	bool kept = access(note_path, F_OK) == 0;
 	read_line(note_path, buf, len);
 	unlink(note_path);
 	note_path[0] = '\0';
+	return kept;
 }
 
 /* The settings below are at most this many. */
@@ -1629,11 +1633,12 @@ static int spawn_traced(char **program, struct run_env *env,
 }
 
 /* After the program: the report from its profile, the line saying why
- * there is none, and the --fail-on-leak verdict. Returns ward run's
- * status. */
+ * there is none (unless already said: the program could not be run, or
+ * the tracer said it on standard error), and the --fail-on-leak verdict.
+ * Returns ward run's status. */
 static int run_verdict(const struct run_opts *o, const char *program,
 		       const struct ended *e, const char *told, pid_t pid,
-		       int st, bool have, bool exec_failed)
+		       int st, bool have, bool said)
 {
 	int status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 	/* Read once: the report and the verdict see the same suppressions.
@@ -1668,7 +1673,7 @@ static int run_verdict(const struct run_opts *o, const char *program,
 	}
 	if (have && !o->quiet)
 		fprintf(stderr, "ward: profile written to %s\n", o->out);
-	else if (!have && !exec_failed)
+	else if (!have && !said)
 		fprintf(stderr, "ward: no profile from %s: %s\n", program,
 			*told ? told
 			      : why_no_profile(program, o->out, e, st));
@@ -1751,10 +1756,12 @@ static int cmd_run(int argc, char **argv)
 	sigemptyset(&sa.sa_mask);
 	for (size_t k = 0; k < nforwarded; k++)
 		sigaction(forwarded[k], &sa, NULL);
-	/* Its standard error gone (a pipe whose reader ended), ward run
-	 * still ends with the program's status, not by SIGPIPE; the program
-	 * was started with the disposition it had. */
+	/* Its standard error gone (a pipe whose reader ended) or a file past
+	 * the size limit, ward run still ends with the program's status, not
+	 * by SIGPIPE or SIGXFSZ; the program was started with the
+	 * dispositions it had. */
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGXFSZ, SIG_IGN);
 	sigprocmask(SIG_SETMASK, &orig, NULL);
 	if (exec_errno)
 		fprintf(stderr, "ward: run: cannot run %s: %s\n", argv[i],
@@ -1767,10 +1774,10 @@ static int cmd_run(int argc, char **argv)
 			die("run: waitpid: %s", strerror(errno));
 	bool have = written_since(o.out, &before, existed);
 	char told[PATH_MAX + 256];
-	note_take(told, sizeof(told));
+	bool said_here = !note_take(told, sizeof(told));
 	log_take();
 	return run_verdict(&o, argv[i], &e, told, pid, st, have,
-			   exec_errno != 0);
+			   exec_errno != 0 || said_here);
 }
 
 /* Where source positions are kept between runs: $WARD_CACHE_DIR (empty:
