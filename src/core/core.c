@@ -222,7 +222,9 @@ WARD_API ward_log_fn ward_set_log_hook(ward_log_fn fn, void *opaque)
  * ends with its own status, not by the signal, because ward wrote its
  * summary or its profile). Both are blocked on this thread for the write;
  * the one the write raised is taken back out with sigtimedwait(), unless
- * one was already pending, which is the program's.
+ * one was already pending, which is the program's. SIGTTOU is blocked
+ * too: a background job writing to its terminal under `stty tostop` is
+ * stopped by it, unless it blocks it — then the write is let through.
  */
 int ward__write_all(int fd, const void *buf, size_t len)
 {
@@ -230,6 +232,7 @@ int ward__write_all(int fd, const void *buf, size_t len)
 	sigemptyset(&quiet);
 	sigaddset(&quiet, SIGPIPE);
 	sigaddset(&quiet, SIGXFSZ);
+	sigaddset(&quiet, SIGTTOU);
 	pthread_sigmask(SIG_BLOCK, &quiet, &old);
 	if (sigpending(&pending) != 0)
 		sigemptyset(&pending);

@@ -1062,6 +1062,20 @@ else
 	bad "... and traced without ward run, the same, with no temporary file left" "$got" "$(ls "$work"/fsize*)"
 fi
 
+# A background job on a terminal with `stty tostop` is stopped by SIGTTOU
+# when it writes there: a program that writes nothing to it must not be
+# stopped because ward wrote its report (script(1) gives the terminal).
+if need script bsdutils; then
+	got=$(timeout 20 script -qec "stty tostop; set -m; LD_PRELOAD='$build/libward_preload.so' \
+		WARD_OUTPUT='$work/tostop.pb.gz' '$leaks' malloc_loop >/dev/null & wait \$!; echo \"status \$?\"" \
+		/dev/null </dev/null | tr -d '\r' | grep '^status ')
+	if [ "$got" = "status 0" ]; then
+		ok "a background job under stty tostop is not stopped by ward's report on its terminal"
+	else
+		bad "a background job under stty tostop is not stopped by ward's report on its terminal" "${got:-no status}"
+	fi
+fi
+
 # At RLIMIT_NOFILE the profile is still written.
 run_leaks fdlimit
 n=$(sed -n 's/^opened //p' "$work/fdlimit.out")
@@ -1450,7 +1464,7 @@ status_is "ward watch: an endpoint that does not answer is one line, status 2" 2
 	"$(cat "$work/watch.err")"
 
 # Every check above ran (one that did not is a failure too).
-planned=242
+planned=243
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
