@@ -383,14 +383,19 @@ EXPORT void *malloc(size_t n)
 /* A program that defines malloc itself keeps it (see the top), and ward
  * sees none of its blocks: the report says so rather than show an empty
  * heap as if nothing were live. The malloc the process calls is known by
- * the object that defines it: this one, or another. */
+ * the object that defines it: this one, or another. An executable built
+ * without PIE that takes malloc's address (python3) has "malloc" name its
+ * PLT entry, which calls ours: that symbol is undefined (SHN_UNDEF), no
+ * definition. */
 static void tell_own_malloc(void)
 {
 	void *first = dlsym(RTLD_DEFAULT, "malloc");
 	Dl_info where, self;
-	if (!first || !dladdr(first, &where) ||
+	const ElfW(Sym) *sym = NULL;
+	if (!first || !dladdr1(first, &where, (void **)&sym, RTLD_DL_SYMENT) ||
 	    !dladdr((void *)tell_own_malloc, &self) ||
-	    where.dli_fbase == self.dli_fbase)
+	    where.dli_fbase == self.dli_fbase || where.dli_saddr != first ||
+	    !sym || sym->st_shndx == SHN_UNDEF)
 		return;
 	ward__intercept_heap_untraced(where.dli_fname && where.dli_fname[0]
 					      ? where.dli_fname
