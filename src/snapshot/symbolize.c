@@ -48,7 +48,9 @@
 	X(dwfl_module_addrdie) X(dwfl_standard_find_debuginfo)               \
 	X(dwfl_offline_section_address) X(dwarf_getscopes)                   \
 	X(dwarf_getscopes_die) X(dwarf_getsrcfiles) X(dwarf_tag)             \
-	X(dwarf_diename) X(dwarf_attr) X(dwarf_formudata) X(dwarf_filesrc)
+	X(dwarf_diename) X(dwarf_attr) X(dwarf_formudata) X(dwarf_filesrc)   \
+	X(dwfl_module_getdwarf) X(dwarf_get_units) X(dwarf_haspc)            \
+	X(dwarf_getsrc_die) X(dwarf_lineno) X(dwarf_linesrc)
 
 static struct {
 #define X(f) __typeof__(&f) f;
@@ -70,6 +72,9 @@ struct elf_syms {
 	Dwfl_Module *mod;   /* NULL when the file has none */
 	GElf_Addr bias;
 	bool dwfl_tried;
+	Dwarf_Die last_cu; /* the unit cu_at() found last, when have_cu */
+	Dwarf_Addr last_cu_bias;
+	bool have_cu;
 #endif
 	struct sym *syms; /* functions */
 	size_t n;
@@ -553,17 +558,55 @@ static void base_name(char *out, size_t len, const char *path)
 }
 
 /*
+ * The compilation unit whose code holds addr. libdw finds it through
+ * .debug_aranges, which clang does not write: libdw before 0.191 then
+ * finds none, and a clang-built program's frames had no source lines.
+ * Without it, the units are asked one by one (their DW_AT_ranges read
+ * whatever the form), the last one found asked first.
+ */
+static Dwarf_Die *cu_at(struct elf_syms *e, Dwfl_Module *mod, Dwarf_Addr addr,
+			Dwarf_Addr *cu_bias)
+{
+	Dwarf_Die *cu = dw.dwfl_module_addrdie(mod, addr, cu_bias);
+	if (cu)
+		return cu;
+	if (e->have_cu &&
+	    dw.dwarf_haspc(&e->last_cu, addr - e->last_cu_bias) > 0) {
+		*cu_bias = e->last_cu_bias;
+		return &e->last_cu;
+	}
+	Dwarf_Addr bias;
+	Dwarf *dbg = dw.dwfl_module_getdwarf(mod, &bias);
+	Dwarf_CU *unit = NULL;
+	Dwarf_Die die;
+	uint8_t type;
+	while (dbg && dw.dwarf_get_units(dbg, unit, &unit, NULL, &type, &die,
+					 NULL) == 0) {
+		if ((type == DW_UT_compile || type == DW_UT_partial ||
+		     type == DW_UT_skeleton) &&
+		    dw.dwarf_haspc(&die, addr - bias) > 0) {
+			e->last_cu = die;
+			e->last_cu_bias = bias;
+			e->have_cu = true;
+			*cu_bias = bias;
+			return &e->last_cu;
+		}
+	}
+	return NULL;
+}
+
+/*
  * Walk out from the innermost scope at addr: each inlined subroutine is a
  * frame positioned where execution is in it (the address's line for the
  * first, the call site of the one inside it for the others); the
  * subprogram that contains them all ends the list.
  */
-static int inline_chain(Dwfl_Module *mod, Dwarf_Addr addr,
+static int inline_chain(struct elf_syms *e, Dwfl_Module *mod, Dwarf_Addr addr,
 			struct ward__src_frame *out, int max, const char *file,
 			int line)
 {
 	Dwarf_Addr cu_bias;
-	Dwarf_Die *cu = dw.dwfl_module_addrdie(mod, addr, &cu_bias);
+	Dwarf_Die *cu = cu_at(e, mod, addr, &cu_bias);
 	Dwarf_Die *scopes = NULL;
 	int nscopes = cu ? dw.dwarf_getscopes(cu, addr - cu_bias, &scopes) : 0;
 	/* dwarf_getscopes() follows an inlined instance to its abstract
@@ -638,8 +681,15 @@ int ward__source_frames(const char *path, uint64_t vaddr,
 	const char *src = ln ? dw.dwfl_lineinfo(ln, NULL, &lineno, NULL, NULL,
 					     NULL)
 			     : NULL;
+	Dwarf_Addr cu_bias;
+	Dwarf_Die *cu;
+	Dwarf_Line *dl;
+	if (!src && mod && (cu = cu_at(e, mod, vaddr + bias, &cu_bias)) &&
+	    (dl = dw.dwarf_getsrc_die(cu, vaddr + bias - cu_bias)) &&
+	    dw.dwarf_lineno(dl, &lineno) == 0)
+		src = dw.dwarf_linesrc(dl, NULL, NULL);
 	if (src && lineno > 0) {
-		rc = inline_chain(mod, vaddr + bias, out, max, src, lineno);
+		rc = inline_chain(e, mod, vaddr + bias, out, max, src, lineno);
 		if (rc <= 0) { /* no scopes: the line alone */
 			out[0].func[0] = '\0';
 			base_name(out[0].file, sizeof(out[0].file), src);
