@@ -1643,16 +1643,15 @@ static int mark_stopped(struct scan *s, const struct ward__scan_self *self,
 {
 	for (int t = 0; t < nthreads; t++)
 		s->held += threads[t].held;
-	bool mapped = take_blocks(s, also);
-	int rc = mapped ? 0 : -ENOMEM;
+	int rc = take_blocks(s, also) ? 0 : -ENOMEM;
 	if (!s->held)
 		unlock_kinds(also);
-	if (mapped && s->n > 0) {
+	if (rc == 0 && s->n > 0) {
 		sort_blocks(s);
-		mapped = index_blocks(s);
-		rc = mapped ? 0 : -ENOMEM;
+		if (!index_blocks(s))
+			rc = -ENOMEM;
 	}
-	if (mapped && s->n > 0) {
+	if (rc == 0 && s->n > 0) {
 		VALGRIND_DISABLE_ERROR_REPORTING;
 		rc = read_maps(s);
 		if (rc == 0) {

@@ -90,10 +90,20 @@ static int read_task_job(void *arg)
 	return n < 0 ? -1 : (int)n;
 }
 
-/* The process's own /proc directory as a helper names it. */
-static void proc_of_process(char *base, size_t len)
+/* job(arg) with *base "/proc/self"; when that finds the descriptors used
+ * up, again where one is free, *base naming this process by its pid. */
+static int under_proc_self(int (*job)(void *), void *arg, const char **base)
 {
-	snprintf(base, len, "/proc/%d", (int)getpid());
+	*base = "/proc/self";
+	int n = job(arg);
+	if (n == -EMFILE) {
+		char own[32];
+		snprintf(own, sizeof(own), "/proc/%d", (int)getpid());
+		*base = own;
+		n = ward__with_descriptor(job, arg);
+		*base = "/proc/self";
+	}
+	return n;
 }
 
 /* BASE/task/TID/FILE into buf, NUL-terminated: its length, or <= 0 when
@@ -102,14 +112,9 @@ static ssize_t read_task_file_at(const char *base, int tid, const char *file,
 				 char *buf, size_t len)
 {
 	struct task_read r = { base, tid, file, buf, len };
-	int n = read_task_job(&r);
-	if (n == -EMFILE && strcmp(base, "/proc/self") == 0) {
-		char own[32];
-		proc_of_process(own, sizeof(own));
-		r.base = own;
-		n = ward__with_descriptor(read_task_job, &r);
-	}
-	return n;
+	return strcmp(base, "/proc/self") == 0
+		       ? under_proc_self(read_task_job, &r, &r.base)
+		       : read_task_job(&r);
 }
 
 static ssize_t read_task_file(int tid, const char *file, char *buf,
@@ -173,16 +178,9 @@ static int list_job(void *arg)
  * thread that has ended: up to max tids. */
 int ward__list_threads(int *tids, int max)
 {
-	struct list_job j = { "/proc/self", (int)syscall(SYS_gettid),
-			      (int)getpid(), tids, max };
-	int n = list_job(&j);
-	if (n == -EMFILE) {
-		char own[32];
-		proc_of_process(own, sizeof(own));
-		j.base = own;
-		n = ward__with_descriptor(list_job, &j);
-	}
-	return n;
+	struct list_job j = { NULL, (int)syscall(SYS_gettid), (int)getpid(),
+			      tids, max };
+	return under_proc_self(list_job, &j, &j.base);
 }
 
 #if defined(__x86_64__)
