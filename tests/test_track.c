@@ -564,6 +564,54 @@ TEST(snapshot_attributes_to_the_acquiring_function)
 		ward_free(keep[i]);
 }
 
+/* Live samples whose top frame is in fn. */
+static size_t rows_in(const ward_profile_t *p, const char *fn)
+{
+	extern void ward__describe_pc(uintptr_t pc, char *buf, size_t len);
+	char frame[512];
+	size_t n = 0;
+	for (size_t i = 0; i < ward_profile_count(p); i++) {
+		const struct ward_sample *s = ward_profile_sample(p, i);
+		if (s->depth == 0 || s->live_count == 0)
+			continue;
+		ward__describe_pc(s->pcs[0], frame, sizeof(frame));
+		n += strncmp(frame, fn, strlen(fn)) == 0 &&
+		     frame[strlen(fn)] == '+';
+	}
+	return n;
+}
+
+TEST(rows_merge_what_reads_the_same_line)
+{
+	/* Two calls on one line: two sites, one row. */
+	void *a = leak_small(); void *b = leak_small(); void *c = leak_big();
+	ward_profile_t *p = ward_profile_snapshot();
+	ASSERT_NOT_NULL(p);
+	ASSERT_EQ(rows_in(p, "leak_small"), 2);
+	ward_profile_t *r = ward_profile_by_line(p, 0);
+	ASSERT_NOT_NULL(r);
+	ASSERT_EQ(rows_in(r, "leak_small"), 1);
+	ASSERT_EQ(rows_in(r, "leak_big"), 1);
+	struct ward_sample s = sum_in(r, "leak_small");
+	ASSERT_EQ(s.live_count, 2);
+	ASSERT_EQ(s.live_bytes, 200);
+	/* The first row of all of them. */
+	ward_profile_t *top = ward_profile_by_line(p, 1);
+	ASSERT_NOT_NULL(top);
+	ASSERT_EQ(ward_profile_count(top), 1);
+	ASSERT_EQ(ward_profile_sample(top, 0)->live_bytes,
+		  ward_profile_sample(r, 0)->live_bytes);
+	ASSERT_EQ(ward_profile_sample(top, 0)->pcs,
+		  ward_profile_sample(r, 0)->pcs);
+	ASSERT_NULL(ward_profile_by_line(NULL, 0));
+	ward_profile_free(top);
+	ward_profile_free(r);
+	ward_profile_free(p);
+	ward_free(a);
+	ward_free(b);
+	ward_free(c);
+}
+
 TEST(diff_shows_what_grew)
 {
 	ward_profile_t *a = ward_profile_snapshot();

@@ -198,6 +198,19 @@ WARD_API void ward_frame_function(char *text, bool with_object);
  * report order; NULL when out of memory. Stacks are shared with p. */
 WARD_API ward_profile_t *ward_profile_top(const ward_profile_t *p, size_t n);
 
+/*
+ * ward_profile_by_line - a new profile of p's live samples as a report's
+ * rows: those that read the same — kind, class, holder, root and every
+ * frame's function and line, offsets aside (an unrolled loop acquires at
+ * several addresses on one line) — merged, their counts added, each with
+ * the stack of its largest, in report order. n > 0: the first n rows
+ * (merging what comes before a row past them would start); 0: all. NULL
+ * when out of memory. Stacks are shared with p. The text format merges
+ * so by itself; pprof and JSON keep each site.
+ */
+WARD_API ward_profile_t *ward_profile_by_line(const ward_profile_t *p,
+					      size_t n);
+
 /* ward_profile_clear_live - take sample i's live values out (a
  * suppression); its acquisition totals stay. */
 WARD_API void ward_profile_clear_live(ward_profile_t *p, size_t i);

@@ -262,13 +262,20 @@ static void write_figures(const ward_profile_t *p, struct ward__out *o)
 	ward__out_printf(o, "\n");
 }
 
-static int write_text(const ward_profile_t *p, struct ward__out *o)
+static int write_text(const ward_profile_t *all, struct ward__out *o)
 {
-	const struct ward_sample **v = ward__profile_sorted(p);
+	/* A row for what reads the same (an unrolled loop's five call
+	 * addresses on one line are one row), in report order. */
+	struct ward_profile *p = ward__profile_by_line(all, 0);
 	struct ward__frame_text fr[MAX_INLINE];
 
-	if (!v)
+	if (!p)
 		return -ENOMEM;
+	const struct ward_sample **v = ward__profile_sorted(p);
+	if (!v) {
+		ward_profile_free(p);
+		return -ENOMEM;
+	}
 	int64_t total_bytes = write_totals(p, o);
 	write_table(p, v, total_bytes, o);
 	ward__out_printf(o, "\nstacks:\n");
@@ -286,6 +293,7 @@ static int write_text(const ward_profile_t *p, struct ward__out *o)
 	}
 	free(v);
 	write_figures(p, o);
+	ward_profile_free(p);
 	return 0;
 }
 
@@ -452,16 +460,16 @@ void ward__write_summary(const ward_profile_t *p, const char *head,
 					 (long long)count[k]);
 	}
 	ward__out_printf(&o, "\n");
-	/* The top sites; `ward report` shows them all. */
-	struct ward_profile *top = ward__profile_top(p, SUMMARY_SITES);
+	/* The top rows; `ward report` shows them all. */
+	struct ward_profile *top = ward__profile_by_line(p, SUMMARY_SITES + 1);
+	bool more = top && top->count > SUMMARY_SITES;
+	if (more) /* the row past them only says there are more */
+		top->count = SUMMARY_SITES;
 	ward_profile_write(top ? top : p, WARD_FORMAT_TEXT, write, opaque);
-	size_t live_sites = 0;
-	for (size_t i = 0; i < p->count; i++)
-		live_sites += p->samples[i].live_count > 0;
-	if (top && top->count < live_sites)
-		ward__out_printf(&o, "(the %zu sites holding the most; `ward "
-				     "report` lists all %zu)\n",
-				 top->count, live_sites);
+	if (more)
+		ward__out_printf(&o, "(the %d sites holding the most; `ward "
+				     "report` lists every one)\n",
+				 SUMMARY_SITES);
 	ward_profile_free(top);
 }
 

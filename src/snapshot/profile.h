@@ -178,6 +178,10 @@ void ward__frame_function(char *frame, bool with_object);
  * largest first; NULL when out of memory. Stacks are shared with p. */
 struct ward_profile *ward__profile_top(const struct ward_profile *p, size_t n);
 
+/* ward_profile_by_line() (ward/profile.h). */
+struct ward_profile *ward__profile_by_line(const struct ward_profile *p,
+					   size_t n);
+
 /* A copy of p whose heap samples are split by the scan's classes (their
  * `leak` set); NULL when out of memory. */
 struct ward__scan_result;

@@ -259,6 +259,154 @@ struct ward_profile *ward__profile_top(const struct ward_profile *p, size_t n)
 	return t;
 }
 
+/* ---- Rows by source line ------------------------------------------------ */
+
+/* What a reader tells one sample from another by: its kind, class,
+ * holder, root and blocked stack, and each frame's text without the
+ * offset ("main (prog) prog.c:81"). An unrolled loop or a function
+ * inlined twice on one line acquires at several addresses that read the
+ * same. A malloc'd string, or NULL when out of memory. */
+static char *line_key(const struct ward_profile *p, const struct ward_sample *s)
+{
+	struct ward__buf b = { 0 };
+	struct ward__frame_text fr[MAX_INLINE];
+	char head[96];
+
+	int n = snprintf(head, sizeof(head), "%d %d %p", s->kind, s->leak,
+			 (const void *)s->blocked_pcs);
+	ward__buf_add(&b, head, (size_t)n);
+	const char *const tags[] = { s->owner, s->root, s->blocked };
+	for (int i = 0; i < 3; i++) {
+		ward__buf_add(&b, tags[i] ? "\n=" : "\n", tags[i] ? 2 : 1);
+		if (tags[i])
+			ward__buf_add(&b, tags[i], strlen(tags[i]));
+	}
+	for (int d = 0; d < s->depth; d++) {
+		int nf = ward__describe_frames(p, s->pcs[d], fr, MAX_INLINE);
+		for (int j = 0; j < nf; j++) {
+			const char *t = fr[j].s;
+			/* "name+0x1a (obj) f.c:3": leave out "+0x1a"; an
+			 * unnamed "0x4011a6 (obj+0x11a6)" stays whole. */
+			const char *plus = t[0] == '0' && t[1] == 'x'
+						   ? NULL : strstr(t, "+0x");
+			const char *open = strstr(t, " (");
+			ward__buf_add(&b, "\n", 1);
+			if (plus && (!open || plus < open)) {
+				ward__buf_add(&b, t, (size_t)(plus - t));
+				t = plus + strcspn(plus, " ");
+			}
+			ward__buf_add(&b, t, strlen(t));
+		}
+	}
+	ward__buf_add(&b, "", 1);
+	if (b.oom) {
+		free(b.p);
+		return NULL;
+	}
+	return b.p;
+}
+
+static uint64_t key_hash(const char *k)
+{
+	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
+	for (; *k; k++)
+		h = (h ^ (unsigned char)*k) * 0x100000001b3ull;
+	return h;
+}
+
+struct sample_site {
+	struct ward_sample s;
+	uint32_t site;
+};
+
+static int by_live_pair(const void *a, const void *b)
+{
+	const struct ward_sample *x = &((const struct sample_site *)a)->s;
+	const struct ward_sample *y = &((const struct sample_site *)b)->s;
+	return by_live_ptr(&x, &y);
+}
+
+/* Put p's samples in report order, each keeping its site. */
+static int sort_with_sites(struct ward_profile *p)
+{
+	struct sample_site *v = calloc(p->count ? p->count : 1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < p->count; i++)
+		v[i] = (struct sample_site){ p->samples[i], p->sites[i] };
+	qsort(v, p->count, sizeof(*v), by_live_pair);
+	for (size_t i = 0; i < p->count; i++) {
+		p->samples[i] = v[i].s;
+		p->sites[i] = v[i].site;
+	}
+	free(v);
+	return 0;
+}
+
+struct ward_profile *ward__profile_by_line(const struct ward_profile *p,
+					   size_t n)
+{
+	const struct ward_sample **v = ward__profile_sorted(p);
+	size_t slots = 16;
+	while (slots < 2 * p->count)
+		slots *= 2;
+	struct row {
+		char *key;
+		uint64_t hash;
+		size_t at; /* in t->samples */
+	} *rows = calloc(slots, sizeof(*rows));
+	struct ward_profile *t = ward__profile_new(p->count);
+	int rc = v && rows && t ? 0 : -ENOMEM;
+
+	for (size_t i = 0; rc == 0 && i < p->count; i++) {
+		const struct ward_sample *s = v[i];
+		if (!s->live_count)
+			continue;
+		char *key = line_key(p, s);
+		if (!key) {
+			rc = -ENOMEM;
+			break;
+		}
+		uint64_t h = key_hash(key);
+		size_t k = h & (slots - 1);
+		while (rows[k].key && (rows[k].hash != h ||
+				       strcmp(rows[k].key, key) != 0))
+			k = (k + 1) & (slots - 1);
+		if (rows[k].key) { /* the same lines: add up */
+			struct ward_sample *r = &t->samples[rows[k].at];
+			r->live_count = ward__sat_add(r->live_count, s->live_count);
+			r->live_bytes = ward__sat_add(r->live_bytes, s->live_bytes);
+			r->alloc_count = ward__sat_add(r->alloc_count, s->alloc_count);
+			r->alloc_bytes = ward__sat_add(r->alloc_bytes, s->alloc_bytes);
+			free(key);
+			continue;
+		}
+		if (n && t->count == n) { /* the rows asked for are found */
+			free(key);
+			break;
+		}
+		rows[k] = (struct row){ key, h, t->count };
+		t->samples[t->count] = *s;
+		t->sites[t->count] = p->sites[s - p->samples];
+		t->count++;
+	}
+	for (size_t k = 0; rows && k < slots; k++)
+		free(rows[k].key);
+	free(rows);
+	free(v);
+	if (rc == 0)
+		/* sites follow their samples: sort the pairs together */
+		rc = sort_with_sites(t);
+	if (rc == 0 && (ward__profile_copy_names(t, p) < 0 ||
+			ward__profile_own_labels(t) < 0))
+		rc = -ENOMEM;
+	if (rc < 0) {
+		ward_profile_free(t);
+		return NULL;
+	}
+	return t;
+}
+
 static bool same_holder(const struct ward_sample *a,
 			const struct ward_sample *b)
 {
@@ -510,6 +658,11 @@ const char *ward__leak_name(int leak)
 WARD_API ward_profile_t *ward_profile_top(const ward_profile_t *p, size_t n)
 {
 	return p ? ward__profile_top(p, n) : NULL;
+}
+
+WARD_API ward_profile_t *ward_profile_by_line(const ward_profile_t *p, size_t n)
+{
+	return p ? ward__profile_by_line(p, n) : NULL;
 }
 
 WARD_API void ward_profile_clear_live(ward_profile_t *p, size_t i)

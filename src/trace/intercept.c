@@ -49,6 +49,7 @@
  * Re-entry: ward__in_registry is raised while ward does its own work, so
  * its own allocations go straight to libc.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -873,6 +874,12 @@ static void report_at_exit(void)
 	ward__intercept_report();
 }
 
+/* libc's swapcontext, not one the program defines (AddressSanitizer
+ * linked into a program intercepts it and warns on the program's stderr);
+ * found at start, for a report may run in a signal handler. */
+typedef int (*swap_fn)(ucontext_t *, const ucontext_t *);
+static swap_fn swap;
+
 void ward__intercept_init(void)
 {
 	static bool done;
@@ -886,6 +893,7 @@ void ward__intercept_init(void)
 	ward_set_log_hook(log_to_err, NULL);
 	books_pid = getpid();
 	ward__main_thread = (uintptr_t)pthread_self(); /* constructors run there */
+	swap = (swap_fn)dlsym(RTLD_NEXT, "swapcontext");
 	for (int k = 0; k < WARD_KIND_USER; k++)
 		cfg.kinds[k] = true;
 	if ((s = getenv("WARD_KINDS")) && *s) {
@@ -1186,7 +1194,7 @@ static void report_elsewhere(const struct ward__scan_self *self)
 {
 	static ucontext_t back, there;
 	void *stack = ward__map_reserve(REPORT_STACK);
-	if (!stack || getcontext(&there) != 0) {
+	if (!swap || !stack || getcontext(&there) != 0) {
 		report(self);
 		return;
 	}
@@ -1195,7 +1203,7 @@ static void report_elsewhere(const struct ward__scan_self *self)
 	there.uc_link = &back;
 	report_self = self;
 	makecontext(&there, report_on_own_stack, 0);
-	if (swapcontext(&back, &there) != 0)
+	if (swap(&back, &there) != 0)
 		report(self);
 }
 

@@ -1142,6 +1142,19 @@ NOINLINE void leak_zero(void)
 		KEEP(malloc(0));
 }
 
+/* Two blocks lost from one line, at two call addresses (what an unrolled
+ * loop makes too): one row of the report, the two added up. */
+NOINLINE void *one_line_block(size_t n)
+{
+	return malloc(n);
+}
+
+NOINLINE void leak_one_line(void)
+{
+	void *volatile a = one_line_block(10); void *volatile b = one_line_block(20);
+	a = b = NULL;
+}
+
 /* C++'s new T[0] for a T with a destructor: an 8-byte block holding the
  * count 0, and only a pointer just past it kept. Still reachable. */
 char *past_cookie;
@@ -2014,6 +2027,8 @@ int main(int argc, char **argv)
 		leak_stale();
 	else if (strcmp(what, "zero") == 0)
 		leak_zero();
+	else if (strcmp(what, "one_line") == 0)
+		leak_one_line();
 	else if (strcmp(what, "new0") == 0)
 		leak_new0();
 	else if (strcmp(what, "why") == 0)

@@ -371,6 +371,15 @@ expect_site "a pointer left only in main's dead frames is no reference" \
 	"$work/stale.pb.gz" leak_stale heap/definite "1 77"
 run_leaks zero
 expect_site "blocks of size 0 are 0 bytes" "$work/zero.pb.gz" leak_zero heap/definite "3 0"
+run_leaks one_line
+expect_site "two lost blocks from one line, two call addresses: 2 blocks, 30 bytes" \
+	"$work/one_line.pb.gz" one_line_block heap/definite "2 30"
+rows=$("$ward" report "$work/one_line.pb.gz" | awk '/^stacks:/ { exit } /one_line_block/' | wc -l)
+if [ "$rows" = 1 ]; then ok "... and they are one row of the report"; else
+	bad "... and they are one row of the report" "$("$ward" report "$work/one_line.pb.gz")"; fi
+rows=$("$ward" report --json "$work/one_line.pb.gz" | grep -c 'one_line_block')
+if [ "$rows" = 2 ]; then ok "... and two sites of its JSON"; else
+	bad "... and two sites of its JSON" "$("$ward" report --json "$work/one_line.pb.gz")"; fi
 run_leaks new0
 expect_site "new T[0]: a pointer just past its count keeps it" "$work/new0.pb.gz" \
 	leak_new0 heap/reachable "1 8"
@@ -1157,6 +1166,27 @@ if [ "$(grep -c "no profile" "$work/e1")" = 1 ] &&
 else
 	bad "a program built with AddressSanitizer: one line says why there is no profile" "$(cat "$work/e1")"
 fi
+# Linked in, its runtime is the program's own malloc, its leak check ends
+# the program with _exit, and it intercepts what ward calls: ward says what
+# it cannot see, and adds nothing of the runtime's to the program's output.
+ASAN_OPTIONS=detect_leaks=0 "$ward" run -o "$work/asan.pb.gz" -- "$build/asan_linked" \
+	>"$work/o1" 2>"$work/e1"
+st=$?
+if [ "$st" = 0 ] && grep -q '^hello ' "$work/o1" && [ -s "$work/asan.pb.gz" ] &&
+	grep -q "heap not traced: malloc is defined by $build/asan_linked" "$work/e1" &&
+	! grep -q '==[0-9]*==' "$work/e1"; then
+	ok "AddressSanitizer linked in: the heap is said untraced, the runtime adds no line"
+else
+	bad "AddressSanitizer linked in: the heap is said untraced, the runtime adds no line" \
+		"status $st: $(cat "$work/e1")"
+fi
+"$ward" run -o "$work/asan.pb.gz" -- "$build/asan_linked" >/dev/null 2>"$work/e1"
+if [ "$(grep -c "no profile" "$work/e1")" = 1 ] &&
+	grep -q "no profile from $build/asan_linked: it \(is built with AddressSanitizer linked in, whose leak check ends\|ended without running its exit handlers.*a sanitizer's leak check\)" "$work/e1"; then
+	ok "AddressSanitizer's leak check ends it: one line says so"
+else
+	bad "AddressSanitizer's leak check ends it: one line says so" "$(cat "$work/e1")"
+fi
 "$ward" run --fail-on-leak -o "$work/static.pb.gz" -- "$build/static_hello" >/dev/null 2>"$work/e1"
 st=$?
 if [ "$st" = 3 ] && grep -q "no profile from .*statically linked" "$work/e1"; then
@@ -1493,7 +1523,7 @@ status_is "ward watch: an endpoint that does not answer is one line, status 2" 2
 	"$(cat "$work/watch.err")"
 
 # Every check above ran (one that did not is a failure too).
-planned=245
+planned=250
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"

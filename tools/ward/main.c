@@ -341,8 +341,13 @@ static int cmd_report(int argc, char **argv)
 	struct ward_suppressed gone = { 0, 0, 0 };
 	ward_profile_suppress(p, supp, &gone);
 	ward_suppressions_free(supp);
-	/* The top sites share p's stacks: p lives until they are written. */
-	if (top > 0 && !(shown = ward_profile_top(p, (size_t)top)))
+	/* The top sites share p's stacks: p lives until they are written.
+	 * The text's rows are those that read the same (ward_profile_write
+	 * merges them too); the JSON's, sites. */
+	if (top > 0 || (strcmp(by, "owner") == 0 && !json))
+		shown = json ? ward_profile_top(p, (size_t)top)
+			     : ward_profile_by_line(p, (size_t)top);
+	if (!shown)
 		die("out of memory");
 	if (strcmp(by, "owner") == 0 && !json)
 		report_by_owner(shown);
@@ -1059,19 +1064,26 @@ static bool elf_is_static(const char *path)
 
 /*
  * The sanitizer whose runtime the ELF file at path loads (a DT_NEEDED
- * libasan, libhwasan, libtsan or liblsan): that runtime must come first
- * among the libraries and serves malloc itself, so ward's tracer cannot
- * go before it and the program stops at start. NULL when none, or when the
- * file cannot be read.
+ * libasan, libhwasan, libtsan or liblsan, or clang's libclang_rt.asan):
+ * that runtime must come first among the libraries and serves malloc
+ * itself, so ward's tracer cannot go before it and the program stops at
+ * start. *linked_in tells a runtime linked into the file instead
+ * (clang's default, gcc's -static-libasan), which exports its
+ * __asan_init: ward's tracer loads, but sees none of the heap, and the
+ * runtime's leak check ends the program with _exit. NULL when none, or
+ * when the file cannot be read.
  */
-static const char *elf_sanitizer(const char *path)
+static const char *elf_sanitizer(const char *path, bool *linked_in)
 {
 	static const struct {
 		const char *lib, *name;
 	} runtimes[] = { { "libasan.so", "AddressSanitizer" },
 			 { "libhwasan.so", "HWAddressSanitizer" },
 			 { "libtsan.so", "ThreadSanitizer" },
-			 { "liblsan.so", "LeakSanitizer" } };
+			 { "liblsan.so", "LeakSanitizer" },
+			 /* clang's, linked with -shared-libasan */
+			 { "libclang_rt.asan-", "AddressSanitizer" },
+			 { "libclang_rt.hwasan-", "HWAddressSanitizer" } };
 	enum { MOST_DYN = 512 };
 	const char *found = NULL;
 	Elf64_Phdr ph[MOST_PHDRS];
@@ -1091,10 +1103,12 @@ static const char *elf_sanitizer(const char *path)
 				goto out;
 		}
 	/* The string table's address, as a place in the file. */
-	uint64_t strtab = 0;
+	uint64_t strtab = 0, strsz = 0;
 	for (size_t d = 0; d < ndyn; d++)
 		if (dyn[d].d_tag == DT_STRTAB)
 			strtab = dyn[d].d_un.d_ptr;
+		else if (dyn[d].d_tag == DT_STRSZ)
+			strsz = dyn[d].d_un.d_val;
 	off_t at = -1;
 	for (int k = 0; k < nph && strtab; k++)
 		if (ph[k].p_type == PT_LOAD && strtab >= ph[k].p_vaddr &&
@@ -1111,6 +1125,30 @@ static const char *elf_sanitizer(const char *path)
 				    strlen(runtimes[r].lib)) == 0)
 				found = runtimes[r].name;
 	}
+	*linked_in = false;
+	if (found || at < 0 || fseeko(f, at, SEEK_SET) != 0)
+		goto out;
+	/* Not needed: linked in? Its entry point's name is among the
+	 * dynamic symbols' names. */
+	static const char *const inits[][2] = {
+		{ "__asan_init", "AddressSanitizer" },
+		{ "__hwasan_init", "HWAddressSanitizer" },
+	};
+	char line[256];
+	size_t len = 0, read_so_far = 0;
+	int c;
+	while (!found && read_so_far++ < strsz && (c = getc(f)) != EOF) {
+		if (c && len < sizeof(line) - 1) {
+			line[len++] = (char)c;
+			continue;
+		}
+		line[len] = '\0';
+		for (size_t r = 0; r < sizeof(inits) / sizeof(*inits); r++)
+			if (strcmp(line, inits[r][0]) == 0)
+				found = inits[r][1];
+		len = 0;
+	}
+	*linked_in = found != NULL;
 out:
 	fclose(f);
 	return found;
@@ -1191,7 +1229,16 @@ static const char *why_no_profile(const char *program, const char *out,
 		       "for it";
 	if (found && elf_is_static(found))
 		return "it is statically linked: LD_PRELOAD cannot reach it";
-	const char *sanitizer = found ? elf_sanitizer(found) : NULL;
+	bool linked_in = false;
+	const char *sanitizer = found ? elf_sanitizer(found, &linked_in) : NULL;
+	if (sanitizer && linked_in) {
+		snprintf(why, sizeof(why), "it is built with %s linked in, "
+			 "whose leak check ends the program without its exit "
+			 "handlers (ASAN_OPTIONS=detect_leaks=0 lets ward's "
+			 "report run; the runtime's malloc is the program's "
+			 "own, which ward does not see)", sanitizer);
+		return why;
+	}
 	if (sanitizer) {
 		snprintf(why, sizeof(why), "it is built with %s, whose runtime "
 			 "must load first and serves malloc itself: ward cannot "
@@ -1220,7 +1267,8 @@ static const char *why_no_profile(const char *program, const char *out,
 		return why;
 	}
 	return "it ended without running its exit handlers (a raw exit "
-	       "system call, or a runtime that bypasses exit())";
+	       "system call, or a runtime that bypasses exit(), as a "
+	       "sanitizer's leak check does)";
 }
 
 /* The file at path's first len - 1 bytes into buf, its ending newlines
