@@ -17,6 +17,15 @@
 #include "runner.h"
 #include "ward.h"
 
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#endif
+#endif
+#ifndef RUNNING_ON_VALGRIND
+#define RUNNING_ON_VALGRIND 0
+#endif
+
 static void start(void)
 {
 	ward_test_capture_log();
@@ -345,6 +354,58 @@ TEST(contexts_from_many_threads)
 	ward_ctx_t *k = ward_ctx_new(o, shared_ctx);
 	ASSERT_EQ(ward_ctx_cause(k), -EINTR);
 	ASSERT_EQ(ward_owner_release(o), 0);
+}
+
+/* A leak check reads a leaked thread asleep in poll() where it sleeps:
+ * neither it nor a thread the check does not report wakes early (a
+ * signal's handler would end either's poll with EINTR). */
+static int poll_pipe[2];
+static _Atomic int poll_rc[2] = { -2, -2 };
+
+static __attribute__((noinline)) void *stuck_poller(void *slot)
+{
+	struct pollfd p = { .fd = poll_pipe[0], .events = POLLIN };
+	int rc = poll(&p, 1, 10000);
+	atomic_store(&poll_rc[(intptr_t)slot], rc < 0 ? -errno : rc);
+	__asm__ volatile("" ::: "memory");
+	return NULL;
+}
+
+static void *bystander(void *slot)
+{
+	int rc = poll(NULL, 0, 600);
+	atomic_store(&poll_rc[(intptr_t)slot], rc < 0 ? -errno : rc);
+	return NULL;
+}
+
+TEST(a_leak_check_wakes_no_thread_asleep)
+{
+	ASSERT_EQ(pipe(poll_pipe), 0);
+	setenv("WARD_LEAKCHECK_WAIT_MS", "50", 1);
+	pthread_t by, th;
+	ASSERT_EQ(pthread_create(&by, NULL, bystander, (void *)1), 0);
+	ward_leakcheck_t *lc = ward_leakcheck_begin();
+	ASSERT_EQ(ward_thread_create(&th, NULL, stuck_poller, (void *)0), 0);
+	usleep(50 * 1000);
+	ward_profile_t *leaks = NULL;
+	ASSERT_EQ(ward_leakcheck_end(lc, &leaks), 1);
+	struct ward_test_buf b = { 0 };
+	ward_profile_write(leaks, WARD_FORMAT_TEXT, ward_test_to_buf, &b);
+	/* Under valgrind, where it sleeps is valgrind's: left unread. */
+	if (!RUNNING_ON_VALGRIND) {
+		ASSERT_CONTAINS(b.p, "[blocked now in:]");
+		ASSERT_CONTAINS(b.p, "stuck_poller");
+	}
+	free(b.p);
+	ward_profile_free(leaks);
+	ASSERT_EQ(pthread_join(by, NULL), 0);
+	ASSERT_EQ(atomic_load(&poll_rc[1]), 0); /* its whole 600 ms */
+	ASSERT_EQ(atomic_load(&poll_rc[0]), -2); /* still asleep */
+	(void)!write(poll_pipe[1], "x", 1);
+	ASSERT_EQ(ward_thread_join(th, NULL), 0);
+	ASSERT_EQ(atomic_load(&poll_rc[0]), 1); /* woken by the pipe */
+	close(poll_pipe[0]);
+	close(poll_pipe[1]);
 }
 
 /* A leak check names a leaked thread's blocked call too. */

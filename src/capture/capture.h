@@ -86,6 +86,15 @@ int ward__capture_context(uintptr_t pc, uintptr_t sp, uintptr_t bp,
 			  uintptr_t *pcs, int max);
 
 /*
+ * The stack of another thread asleep in a system call, from where it
+ * sleeps (pc, sp; its frame pointer unknown), innermost first: read from a
+ * copy of its stack, so that the thread waking and returning meanwhile, or
+ * ending, changes what is read but never faults the reader. Returns how
+ * many. Not for signal handlers (it reads /proc/self/maps).
+ */
+int ward__capture_asleep(uintptr_t pc, uintptr_t sp, uintptr_t *pcs, int max);
+
+/*
  * The frames of a stack from a context (pc, stack and frame pointer) whose
  * stack is any mapping, this thread's or a stopped one's: pcs[i] and the
  * canonical frame address cfas[i] (the stack pointer before the call that

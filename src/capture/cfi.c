@@ -27,6 +27,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #include "capture/cfi.h"
 #include "core/guard.h"
@@ -525,12 +527,14 @@ static inline bool log_read(struct walk_log *log, unsigned *nr,
 /*
  * The walk proper, from the state (sp, bp, pc) of some frame. With a log,
  * records what it reads; returns the count, and sets *complete to whether
- * the log holds every input.
+ * the log holds every input. The stack's word at address a is read at
+ * a + delta: 0, or a copy's distance from the stack (another thread's,
+ * copied).
  */
 static inline __attribute__((always_inline)) int
 walk(uintptr_t sp, uintptr_t bp, uintptr_t pc, uintptr_t *pcs, int max,
      int skip, uintptr_t lo, uintptr_t hi, bool rules, struct walk_log *log,
-     bool *complete, uintptr_t *cfas, bool interrupted)
+     bool *complete, uintptr_t *cfas, bool interrupted, uintptr_t delta)
 {
 	uintptr_t bp_src = 0; /* where bp was loaded from; 0: the register */
 	bool bp_logged = false, ok = true;
@@ -596,7 +600,7 @@ walk(uintptr_t sp, uintptr_t bp, uintptr_t pc, uintptr_t *pcs, int max,
 			break;
 		if (cfas && n > 0 && skip == 0)
 			cfas[n - 1] = cfa;
-		uintptr_t next_pc = *(uintptr_t *)(cfa - 8);
+		uintptr_t next_pc = *(uintptr_t *)(cfa - 8 + delta);
 		if (log)
 			ok &= log_read(log, &nr, cfa - 8, next_pc);
 		if (f & RULE_CFA) {
@@ -604,12 +608,12 @@ walk(uintptr_t sp, uintptr_t bp, uintptr_t pc, uintptr_t *pcs, int max,
 				uintptr_t at = cfa + (uintptr_t)(intptr_t)r->rbp_off;
 				if (at + 8 - lo8 >= len) /* not in [lo, hi - 8] */
 					break;
-				bp = *(uintptr_t *)at;
+				bp = *(uintptr_t *)(at + delta);
 				bp_src = at;
 				bp_logged = false;
 			}
 		} else {
-			bp = *(uintptr_t *)(cfa - 16);
+			bp = *(uintptr_t *)(cfa - 16 + delta);
 			bp_src = cfa - 16;
 			bp_logged = false;
 		}
@@ -694,7 +698,33 @@ int ward__capture_frames(uintptr_t pc, uintptr_t sp, uintptr_t bp,
 		return 0;
 	drop_stale_rules();
 	return walk(sp, bp, pc, pcs, max, 0, sp, hi, true, NULL, NULL, cfas,
-		    true);
+		    true, 0);
+}
+
+int ward__capture_asleep(uintptr_t pc, uintptr_t sp, uintptr_t *pcs, int max)
+{
+	/* The red zone below sp, where a walk may read a frame pointer's
+	 * slot, and up to COPY of the stack above. */
+	enum { BELOW = 128, COPY = 256 << 10 };
+	uintptr_t hi = ward__stack_top_of(sp);
+	if (!hi || sp >= hi || sp < BELOW || max <= 0)
+		return 0;
+	size_t want = hi - sp + BELOW < COPY ? hi - sp + BELOW : COPY;
+	char *copy = ward__map(COPY);
+	if (!copy)
+		return 0;
+	struct iovec local = { copy, want },
+		     remote = { (void *)(sp - BELOW), want };
+	ssize_t got = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+	int n = 0;
+	if (got > BELOW) {
+		drop_stale_rules();
+		n = walk(sp, 0, pc, pcs, max, 0, sp, sp - BELOW + (uintptr_t)got,
+			 true, NULL, NULL, NULL, true,
+			 (uintptr_t)copy - (sp - BELOW));
+	}
+	ward__unmap(copy, COPY);
+	return n;
 }
 
 int ward__capture_context(uintptr_t pc, uintptr_t sp, uintptr_t bp,
@@ -707,7 +737,7 @@ int ward__capture_context(uintptr_t pc, uintptr_t sp, uintptr_t bp,
 		return 0;
 	drop_stale_rules();
 	return walk(sp, bp, pc, pcs, max, 0, sp, hi, true, NULL, NULL, NULL,
-		    true);
+		    true, 0);
 }
 
 __attribute__((noinline)) int ward__cfi_capture(uint32_t key, int max,
@@ -726,7 +756,7 @@ __attribute__((noinline)) int ward__cfi_capture(uint32_t key, int max,
 	 * without the memo, whose entry may be half written. */
 	if (__builtin_expect(memo_busy || (!memo && !memo_init()), 0)) {
 		int n = walk(sp, bp, pc, pcs, max, skip, lo, hi, rules, NULL,
-			     NULL, NULL, false);
+			     NULL, NULL, false, 0);
 		*id = fn(key, pcs, ward__unhide(pcs, n));
 		return 0;
 	}
@@ -747,7 +777,7 @@ __attribute__((noinline)) int ward__cfi_capture(uint32_t key, int max,
 	m->bp_used = false;
 	bool complete;
 	int n = walk(sp, bp, pc, pcs, max, skip, lo, hi, rules, m, &complete,
-		     NULL, false);
+		     NULL, false, 0);
 	*id = fn(key, pcs, ward__unhide(pcs, n));
 	if (complete && *id) {
 		m->sp = sp;
@@ -782,6 +812,12 @@ int ward__capture_frames(uintptr_t pc, uintptr_t sp, uintptr_t bp,
 			 uintptr_t *pcs, uintptr_t *cfas, int max)
 {
 	(void)pc; (void)sp; (void)bp; (void)pcs; (void)cfas; (void)max;
+	return 0;
+}
+
+int ward__capture_asleep(uintptr_t pc, uintptr_t sp, uintptr_t *pcs, int max)
+{
+	(void)pc; (void)sp; (void)pcs; (void)max;
 	return 0;
 }
 

@@ -918,30 +918,6 @@ static void tls_settle(struct scan *s)
 	}
 }
 
-/*
- * Where glibc's thread descriptor holds the thread's id: the one offset in
- * this thread's descriptor that holds its id — and, when this is not the
- * main thread, the main thread's id in the main thread's. 0 when not
- * found (other threads' descriptors are then not told apart by id).
- */
-static size_t find_tid_at(void)
-{
-	const pid_t *self = (const pid_t *)pthread_self();
-	pid_t me = (pid_t)syscall(SYS_gettid), pid = getpid();
-	const pid_t *main_td = (const pid_t *)ward__main_thread;
-	size_t found = 0;
-	for (size_t i = 1; i < 1024 / sizeof(pid_t); i++) {
-		if (self[i] != me)
-			continue;
-		if (me != pid && main_td && main_td[i] != pid)
-			continue;
-		if (found)
-			return 0; /* two candidates: neither */
-		found = i * sizeof(pid_t);
-	}
-	return found;
-}
-
 /* The thread pointer of the unjoined thread tid (its descriptor holds
  * tid), 0 when none is known. */
 static uintptr_t tp_of_tid(const struct scan *s, int tid)
@@ -1604,7 +1580,7 @@ static bool prepare(struct scan *s, int also,
 		s->skip_lo = s->skip_hi = 0;
 	dl_iterate_phdr(root_object, s);
 	tls_settle(s);
-	s->tid_at = find_tid_at();
+	s->tid_at = ward__tid_offset();
 #if defined(__x86_64__)
 	s->tps[s->ntps++] = (uintptr_t)pthread_self(); /* the thread pointer */
 	/* The main thread's, when another thread calls exit(). */

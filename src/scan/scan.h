@@ -197,13 +197,26 @@ void ward__threads_resume(void);
 int ward__thread_stack(int tid, uintptr_t *pcs, int max, uintptr_t *self);
 
 /*
- * Every other thread's stack now: fn(self, pcs, n, arg) for each thread
- * that answered (self: its pthread_self()), at most budget_ms in all — a
- * thread that blocks signals costs up to a second of it.
+ * The stacks of the threads threads[0..nthreads) (pthread_t values) now:
+ * fn(self, pcs, n, arg) for each one read (self: which of them), at most
+ * budget_ms in all — a thread that blocks signals costs up to a second of
+ * it. Each is found by its id in its descriptor, and walked as
+ * ward__thread_stack() walks it with self NULL: no other thread is sent
+ * anything, and one asleep is not woken. Where glibc's descriptor does not
+ * say, every other thread is asked instead.
  */
-void ward__each_thread_stack(void (*fn)(uintptr_t self, const uintptr_t *pcs,
+void ward__each_thread_stack(const uintptr_t *threads, size_t nthreads,
+			     void (*fn)(uintptr_t self, const uintptr_t *pcs,
 					int n, void *arg),
 			     void *arg, int budget_ms);
+
+/* Where glibc's thread descriptor holds the thread's id (an offset from
+ * its pthread_t), 0 when it cannot be told. */
+size_t ward__tid_offset(void);
+
+/* The id of the thread whose pthread_t is thread: 0 when it has ended
+ * (glibc clears it), -1 when it cannot be read. */
+int ward__tid_of(uintptr_t thread);
 
 /* The other threads of this process (not the caller, nor a main thread
  * that has ended): up to max ids into tids, how many, or -errno (-E2BIG:

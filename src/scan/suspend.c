@@ -35,6 +35,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
@@ -408,9 +409,13 @@ int ward__thread_stack(int tid, uintptr_t *pcs, int max, uintptr_t *self)
 	enum doing d = doing_at(tid, &sp, &pc, &nr);
 	bool unsendable = d == SIGWAIT || (d == ASLEEP && !blocked_briefly(nr) &&
 					   blocks(tid, sig));
-	if (!self && pc && (unsendable || (d == ASLEEP && ends_early(nr)))) {
+	if (!self && (unsendable || (d == ASLEEP && ends_early(nr)))) {
 		ward__mutex_unlock(&stack_lock);
-		int n = ward__capture_frames(pc, sp, 0, pcs, NULL, max);
+		/* Under valgrind, where the kernel says it sleeps is
+		 * valgrind's own code: it is left asleep, its stack unread. */
+		if (!pc || RUNNING_ON_VALGRIND)
+			return -ETIMEDOUT;
+		int n = ward__capture_asleep(pc, sp, pcs, max);
 		return n > 0 ? n : -ETIMEDOUT;
 	}
 	if (unsendable) {
@@ -707,15 +712,73 @@ void ward__threads_resume(void)
 
 #endif
 
-void ward__each_thread_stack(void (*fn)(uintptr_t self, const uintptr_t *pcs,
+/*
+ * The one offset in this thread's descriptor that holds its id — and,
+ * when this is not the main thread, the main thread's id in the main
+ * thread's: where glibc keeps a thread's id. Found once.
+ */
+size_t ward__tid_offset(void)
+{
+	static _Atomic size_t known; /* the offset + 1; 0: not looked for */
+	size_t at = atomic_load_explicit(&known, memory_order_relaxed);
+	if (at)
+		return at - 1;
+	const pid_t *self = (const pid_t *)pthread_self();
+	pid_t me = (pid_t)syscall(SYS_gettid), pid = getpid();
+	const pid_t *main_td = (const pid_t *)ward__main_thread;
+	size_t found = 0;
+	for (size_t i = 1; i < 1024 / sizeof(pid_t); i++) {
+		if (self[i] != me)
+			continue;
+		if (me != pid && main_td && main_td[i] != pid)
+			continue;
+		if (found) {
+			found = 0; /* two candidates: neither */
+			break;
+		}
+		found = i * sizeof(pid_t);
+	}
+	atomic_store_explicit(&known, found + 1, memory_order_relaxed);
+	return found;
+}
+
+int ward__tid_of(uintptr_t thread)
+{
+	size_t at = ward__tid_offset();
+	pid_t tid = 0;
+	struct iovec local = { &tid, sizeof(tid) },
+		     remote = { (void *)(thread + at), sizeof(tid) };
+	if (!at || !thread ||
+	    process_vm_readv(getpid(), &local, 1, &remote, 1, 0) != sizeof(tid))
+		return -1;
+	return tid > 0 ? tid : 0;
+}
+
+void ward__each_thread_stack(const uintptr_t *threads, size_t nthreads,
+			     void (*fn)(uintptr_t self, const uintptr_t *pcs,
 					int n, void *arg),
 			     void *arg, int budget_ms)
 {
+	uint64_t end = ward__now_ns() + (uint64_t)budget_ms * 1000000;
+	uintptr_t pcs[64];
+	if (ward__tid_offset()) {
+		/* Each by its id, the others left alone; one asleep is not
+		 * woken (ward__thread_stack() with self NULL). */
+		for (size_t i = 0; i < nthreads && ward__now_ns() < end; i++) {
+			int tid = ward__tid_of(threads[i]);
+			int k = tid > 0 && tid != (int)syscall(SYS_gettid)
+					? ward__thread_stack(tid, pcs, 64, NULL)
+					: 0;
+			if (k > 0)
+				fn(threads[i], pcs, k, arg);
+		}
+		return;
+	}
+	/* Ids unknown: every thread is asked who it is. */
 	int tids[256];
 	int n = ward__list_threads(tids, 256);
-	uint64_t end = ward__now_ns() + (uint64_t)budget_ms * 1000000;
 	for (int i = 0; i < n && ward__now_ns() < end; i++) {
-		uintptr_t pcs[64], self = 0;
+		uintptr_t self = 0;
 		int k = ward__thread_stack(tids[i], pcs, 64, &self);
 		if (k > 0)
 			fn(self, pcs, k, arg);

@@ -372,8 +372,12 @@ static void add_site(const struct walk *w, struct ward_profile *p,
 /* The leaks w counted, as a profile; NULL when out of memory. */
 static struct ward_profile *leaks_profile(struct walk *w)
 {
-	if (w->ntv)
-		ward__each_thread_stack(note_blocked, w, 1500);
+	uintptr_t *threads = w->ntv ? calloc(w->ntv, sizeof(*threads)) : NULL;
+	for (size_t j = 0; threads && j < w->ntv; j++)
+		threads[j] = w->tv[j].handle;
+	if (threads)
+		ward__each_thread_stack(threads, w->ntv, note_blocked, w, 1500);
+	free(threads);
 	struct ward_profile *p = ward__profile_new(w->nsites + w->ntv);
 	if (!p || ward__profile_name_live_kinds(p) < 0 ||
 	    ward__profile_map_process(p) < 0 ||

@@ -1079,11 +1079,33 @@ static void note_running(uintptr_t self, const uintptr_t *pcs, int n,
 		++*(int *)arg;
 }
 
+struct thread_list {
+	uintptr_t *v;
+	size_t n, cap;
+};
+
+static void list_thread(uintptr_t handle, uint32_t site, uint64_t size,
+			void *opaque)
+{
+	(void)site;
+	(void)size;
+	struct thread_list *l = opaque;
+	if (l->n < l->cap)
+		l->v[l->n++] = handle;
+}
+
 static void note_running_threads(int *noted)
 {
 	struct ward_kind_stats st;
-	if (ward_kind_stats(WARD_KIND_THREAD, &st) == 0 && st.live_count)
-		ward__each_thread_stack(note_running, noted, 1500);
+	if (ward_kind_stats(WARD_KIND_THREAD, &st) != 0 || !st.live_count)
+		return;
+	/* The live ones, and room for a few started meanwhile. */
+	struct thread_list l = { NULL, 0, (size_t)st.live_count + 64 };
+	if (!(l.v = calloc(l.cap, sizeof(*l.v))))
+		return;
+	ward__registry_each(WARD_KIND_THREAD, list_thread, &l);
+	ward__each_thread_stack(l.v, l.n, note_running, noted, 1500);
+	free(l.v);
 }
 
 static void to_stderr(void *opaque, const void *buf, size_t len)
