@@ -1110,6 +1110,14 @@ if need script bsdutils; then
 	else
 		bad "a background job under stty tostop is not stopped by ward's report on its terminal" "${got:-no status}"
 	fi
+	got=$(timeout 20 script -qec "stty tostop; set -m; '$ward' run -o '$work/tostop.pb.gz' -- \
+		'$leaks' malloc_loop >/dev/null & wait \$!; echo \"status \$?\"" \
+		/dev/null </dev/null | tr -d '\r' | grep '^status ')
+	if [ "$got" = "status 0" ]; then
+		ok "... nor is ward run, by its own lines"
+	else
+		bad "... nor is ward run, by its own lines" "${got:-no status}"
+	fi
 fi
 
 # At RLIMIT_NOFILE the profile is still written.
@@ -1523,7 +1531,7 @@ status_is "ward watch: an endpoint that does not answer is one line, status 2" 2
 	"$(cat "$work/watch.err")"
 
 # Every check above ran (one that did not is a failure too).
-planned=250
+planned=251
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"

@@ -1806,10 +1806,13 @@ static int cmd_run(int argc, char **argv)
 		sigaction(forwarded[k], &sa, NULL);
 	/* Its standard error gone (a pipe whose reader ended) or a file past
 	 * the size limit, ward run still ends with the program's status, not
-	 * by SIGPIPE or SIGXFSZ; the program was started with the
-	 * dispositions it had. */
+	 * by SIGPIPE or SIGXFSZ; a background job on a terminal under `stty
+	 * tostop`, ward run's lines are written, not stopped by SIGTTOU (the
+	 * tracer's report is written so too). The program was started with
+	 * the dispositions it had. */
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGXFSZ, SIG_IGN);
+	signal(SIGTTOU, SIG_IGN);
 	sigprocmask(SIG_SETMASK, &orig, NULL);
 	if (exec_errno)
 		fprintf(stderr, "ward: run: cannot run %s: %s\n", argv[i],
