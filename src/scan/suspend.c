@@ -202,6 +202,10 @@ static _Atomic uint32_t stop_gen, release_gen;
 static bool installed;
 
 static bool install(int sig);
+enum doing { GONE, RUNNING, ASLEEP, SIGWAIT };
+static enum doing doing_at(int tid, uintptr_t *sp, uintptr_t *pc,
+			   long *nr_out);
+static bool ends_early(long nr);
 
 /* A request for one thread's stack (ward__thread_stack): the thread walks
  * itself from where the signal found it, and answers. */
@@ -211,12 +215,83 @@ static uintptr_t stack_self; /* the answering thread's pthread_self() */
 static _Atomic int stack_got;
 static pthread_mutex_t stack_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/*
+ * The threads found asleep where a handler ends the sleep (ends_early())
+ * just before a stop sent them the signal: on its way out of the handler,
+ * such a thread goes back into the system call it was in, as the kernel
+ * restarts one that a stop without a handler interrupted — the program's
+ * sleep and poll() do not end early because ward read its registers.
+ */
+struct asleep {
+	int tid;
+	long nr;
+	uintptr_t sp, pc;
+};
+static struct asleep asleep[MAX_STOPPED];
+static _Atomic int nasleep;
+
+static void note_asleep(int tid)
+{
+	uintptr_t sp = 0, pc = 0;
+	long nr = -1;
+	int i = atomic_load_explicit(&nasleep, memory_order_relaxed);
+	if (i < MAX_STOPPED && !RUNNING_ON_VALGRIND &&
+	    doing_at(tid, &sp, &pc, &nr) == ASLEEP && ends_early(nr) && pc) {
+		asleep[i] = (struct asleep){ tid, nr, sp, pc };
+		atomic_store_explicit(&nasleep, i + 1, memory_order_release);
+	}
+}
+
+/* This thread's entry, if the stop found it asleep (handler). */
+static bool was_asleep(int tid, struct asleep *out)
+{
+	int n = atomic_load_explicit(&nasleep, memory_order_acquire);
+	for (int i = 0; i < n; i++)
+		if (asleep[i].tid == tid) {
+			*out = asleep[i];
+			return true;
+		}
+	return false;
+}
+
+/*
+ * Back into the system call a, when the context uc is its return with
+ * EINTR — the same instruction after `syscall` and stack pointer the
+ * kernel showed — and no signal of the program's own is pending, which
+ * would have ended the sleep without ward (it is delivered next, and the
+ * program sees EINTR as it would have). A relative sleep goes on for what
+ * was left of it where the kernel says (nanosleep's rem; select, pselect
+ * and ppoll update their timeout); poll() and epoll_wait() wait their whole
+ * timeout again.
+ */
+static void sleep_again(ucontext_t *uc, const struct asleep *a, int sig)
+{
+	greg_t *g = uc->uc_mcontext.gregs;
+	const unsigned char *ip = (const unsigned char *)g[REG_RIP];
+	if (g[REG_RAX] != -EINTR || (uintptr_t)g[REG_RIP] != a->pc ||
+	    (uintptr_t)g[REG_RSP] != a->sp || ip[-2] != 0x0f || ip[-1] != 0x05)
+		return;
+	sigset_t pending;
+	if (sigpending(&pending) != 0)
+		return;
+	for (int s = 1; s < NSIG; s++)
+		if (s != sig && sigismember(&pending, s) == 1 &&
+		    sigismember(&uc->uc_sigmask, s) != 1)
+			return;
+	if (a->nr == SYS_nanosleep && g[REG_RSI])
+		g[REG_RDI] = g[REG_RSI]; /* what was left */
+	else if (a->nr == SYS_clock_nanosleep &&
+		 !(g[REG_RSI] & TIMER_ABSTIME) && g[REG_R10])
+		g[REG_RDX] = g[REG_R10];
+	g[REG_RAX] = a->nr;
+	g[REG_RIP] -= 2;
+}
+
 static void on_stop(int sig, siginfo_t *si, void *ctx)
 {
 	int saved = errno;
-	const ucontext_t *uc = ctx;
+	ucontext_t *uc = ctx;
 	uint32_t gen = atomic_load(&stop_gen);
-	(void)sig;
 	(void)si;
 
 	int want = atomic_load(&stack_want_tid);
@@ -237,6 +312,8 @@ static void on_stop(int sig, siginfo_t *si, void *ctx)
 	}
 
 	if (gen != atomic_load(&release_gen)) {
+		struct asleep a = { 0, 0, 0, 0 };
+		bool again = was_asleep((int)syscall(SYS_gettid), &a);
 		int i = atomic_fetch_add(&claimed, 1);
 		if (i < MAX_STOPPED) {
 			struct ward__stopped *s = &slots[i];
@@ -255,6 +332,8 @@ static void on_stop(int sig, siginfo_t *si, void *ctx)
 		while (atomic_load(&release_gen) != gen)
 			syscall(SYS_futex, (uint32_t *)&release_gen,
 				FUTEX_WAIT_PRIVATE, gen - 1, NULL, NULL, 0);
+		if (again)
+			sleep_again(uc, &a, sig);
 	}
 	errno = saved;
 }
@@ -266,8 +345,6 @@ static void on_stop(int sig, siginfo_t *si, void *ctx)
  * program's own were it sent one (the kernel unblocks the awaited
  * signals for the wait, so SigBlk does not show it).
  */
-enum doing { GONE, RUNNING, ASLEEP, SIGWAIT };
-
 static enum doing doing_at(int tid, uintptr_t *sp, uintptr_t *pc,
 			   long *nr_out)
 {
@@ -614,10 +691,12 @@ static int signal_all(int *tids, int n, int sig)
 	int expected = 0, lost = 0;
 	atomic_store(&claimed, 0);
 	atomic_store(&arrived, 0);
+	atomic_store(&nasleep, 0);
 	nstopped = 0;
 	atomic_store(&stop_gen, atomic_load(&release_gen) + 1);
 	for (int round = 0; round < 8 && n > 0; round++) {
 		for (int i = 0; i < n; i++) {
+			note_asleep(tids[i]);
 			sent[i] = syscall(SYS_tgkill, getpid(), tids[i], sig) == 0;
 			expected += sent[i];
 		}

@@ -488,6 +488,43 @@ static void leak_naps(void)
 	fflush(stdout);
 }
 
+/* "sleepers": threads asleep in sleep(), usleep(), poll(), epoll_wait(),
+ * select() and pause() when main returns: the exit's scan stops each to
+ * read its registers, and none may wake early for it (each would say so;
+ * alone, the program prints "done" only). */
+NOINLINE void *exit_sleeper(void *arg)
+{
+	int k = (int)(intptr_t)arg, rc = 0;
+	if (k == 0) {
+		rc = (int)sleep(30);
+	} else if (k == 1) {
+		rc = usleep(30 * 1000 * 1000);
+	} else if (k == 2) {
+		rc = poll(NULL, 0, 30000);
+	} else if (k == 3) {
+		struct epoll_event ev;
+		int ep = epoll_create1(0);
+		rc = epoll_wait(ep, &ev, 1, 30000);
+	} else if (k == 4) {
+		struct timeval tv = { 30, 0 };
+		rc = select(0, NULL, NULL, NULL, &tv);
+	} else {
+		rc = pause();
+	}
+	printf("sleeper %d woke early: %d (%s)\n", k, rc, strerror(errno));
+	fflush(stdout);
+	return arg;
+}
+
+static void leak_sleepers(void)
+{
+	pthread_t t;
+	for (intptr_t k = 0; k < 6; k++)
+		pthread_create(&t, NULL, exit_sleeper, (void *)k);
+	usleep(200 * 1000);
+	printf("done\n");
+}
+
 NOINLINE void why_wipe_stack(void)
 {
 	volatile char junk[8192];
@@ -2039,6 +2076,8 @@ int main(int argc, char **argv)
 		leak_thread_churn();
 	else if (strcmp(what, "naps") == 0)
 		leak_naps();
+	else if (strcmp(what, "sleepers") == 0)
+		leak_sleepers();
 	else if (strcmp(what, "handler") == 0)
 		leak_in_handler();
 	else if (strcmp(what, "masked_busy") == 0)

@@ -58,6 +58,7 @@ static void usage_main(FILE *f)
 	      "  diff    show what grew from one profile to another\n"
 	      "  flame   draw a profile as a flame graph (SVG)\n"
 	      "  watch   fetch a live endpoint's profiles and name what grows\n"
+	      "  top     a live endpoint's sites as a refreshing table\n"
 	      "\n"
 	      "'ward COMMAND --help' describes each; 'ward --version' prints\n"
 	      "the version.\n",
