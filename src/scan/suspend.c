@@ -236,7 +236,8 @@ static void note_asleep(int tid)
 	long nr = -1;
 	int i = atomic_load_explicit(&nasleep, memory_order_relaxed);
 	if (i < MAX_STOPPED && !RUNNING_ON_VALGRIND &&
-	    doing_at(tid, &sp, &pc, &nr) == ASLEEP && ends_early(nr) && pc) {
+	    doing_at(tid, &sp, &pc, &nr) == ASLEEP &&
+	    (ends_early(nr) || nr == SYS_futex) && pc) {
 		asleep[i] = (struct asleep){ tid, nr, sp, pc };
 		atomic_store_explicit(&nasleep, i + 1, memory_order_release);
 	}
@@ -261,8 +262,8 @@ static bool was_asleep(int tid, struct asleep *out)
  * would have ended the sleep without ward (it is delivered next, and the
  * program sees EINTR as it would have). A relative sleep goes on for what
  * was left of it where the kernel says (nanosleep's rem; select, pselect
- * and ppoll update their timeout); poll() and epoll_wait() wait their whole
- * timeout again.
+ * and ppoll update their timeout); poll(), epoll_wait() and a futex wait
+ * with a relative timeout wait their whole timeout again.
  */
 static void sleep_again(ucontext_t *uc, const struct asleep *a, int sig)
 {
@@ -278,6 +279,11 @@ static void sleep_again(ucontext_t *uc, const struct asleep *a, int sig)
 		if (s != sig && sigismember(&pending, s) == 1 &&
 		    sigismember(&uc->uc_sigmask, s) != 1)
 			return;
+	/* A futex wait with a timeout ends so too (sem_timedwait() fails
+	 * with EINTR); its other operations are not sleeps. */
+	if (a->nr == SYS_futex && (g[REG_RSI] & FUTEX_CMD_MASK) != FUTEX_WAIT &&
+	    (g[REG_RSI] & FUTEX_CMD_MASK) != FUTEX_WAIT_BITSET)
+		return;
 	if (a->nr == SYS_nanosleep && g[REG_RSI])
 		g[REG_RDI] = g[REG_RSI]; /* what was left */
 	else if (a->nr == SYS_clock_nanosleep &&

@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sched.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -489,7 +490,7 @@ static void leak_naps(void)
 }
 
 /* "sleepers": threads asleep in sleep(), usleep(), poll(), epoll_wait(),
- * select() and pause() when main returns: the exit's scan stops each to
+ * select(), pause() and sem_timedwait() when main returns: the exit's scan stops each to
  * read its registers, and none may wake early for it (each would say so;
  * alone, the program prints "done" only). */
 NOINLINE void *exit_sleeper(void *arg)
@@ -508,8 +509,15 @@ NOINLINE void *exit_sleeper(void *arg)
 	} else if (k == 4) {
 		struct timeval tv = { 30, 0 };
 		rc = select(0, NULL, NULL, NULL, &tv);
-	} else {
+	} else if (k == 5) {
 		rc = pause();
+	} else {
+		sem_t sem;
+		struct timespec until;
+		sem_init(&sem, 0, 0);
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 30;
+		rc = sem_timedwait(&sem, &until);
 	}
 	printf("sleeper %d woke early: %d (%s)\n", k, rc, strerror(errno));
 	fflush(stdout);
@@ -519,7 +527,7 @@ NOINLINE void *exit_sleeper(void *arg)
 static void leak_sleepers(void)
 {
 	pthread_t t;
-	for (intptr_t k = 0; k < 6; k++)
+	for (intptr_t k = 0; k < 7; k++)
 		pthread_create(&t, NULL, exit_sleeper, (void *)k);
 	usleep(200 * 1000);
 	printf("done\n");
