@@ -230,14 +230,40 @@ struct asleep {
 static struct asleep asleep[MAX_STOPPED];
 static _Atomic int nasleep;
 
+/*
+ * The system calls a thread goes back into when ward's handler made them
+ * fail with EINTR: the sleeps (ends_early()), a futex wait with a timeout,
+ * and reads, writes, receives, sends and accepts on a descriptor with a
+ * timeout (SO_RCVTIMEO, SO_SNDTIMEO), which have done nothing when they
+ * fail so. Not connect(), which has begun by then.
+ */
+static bool restarts(long nr)
+{
+	switch (nr) {
+	case SYS_futex:
+	case SYS_read:
+	case SYS_write:
+	case SYS_readv:
+	case SYS_writev:
+	case SYS_recvfrom:
+	case SYS_recvmsg:
+	case SYS_sendto:
+	case SYS_sendmsg:
+	case SYS_accept:
+	case SYS_accept4:
+		return true;
+	default:
+		return ends_early(nr);
+	}
+}
+
 static void note_asleep(int tid)
 {
 	uintptr_t sp = 0, pc = 0;
 	long nr = -1;
 	int i = atomic_load_explicit(&nasleep, memory_order_relaxed);
 	if (i < MAX_STOPPED && !RUNNING_ON_VALGRIND &&
-	    doing_at(tid, &sp, &pc, &nr) == ASLEEP &&
-	    (ends_early(nr) || nr == SYS_futex) && pc) {
+	    doing_at(tid, &sp, &pc, &nr) == ASLEEP && restarts(nr) && pc) {
 		asleep[i] = (struct asleep){ tid, nr, sp, pc };
 		atomic_store_explicit(&nasleep, i + 1, memory_order_release);
 	}

@@ -490,7 +490,8 @@ static void leak_naps(void)
 }
 
 /* "sleepers": threads asleep in sleep(), usleep(), poll(), epoll_wait(),
- * select(), pause() and sem_timedwait() when main returns: the exit's scan stops each to
+ * select(), pause(), sem_timedwait() and recv() with a timeout when main
+ * returns: the exit's scan stops each to
  * read its registers, and none may wake early for it (each would say so;
  * alone, the program prints "done" only). */
 NOINLINE void *exit_sleeper(void *arg)
@@ -511,6 +512,13 @@ NOINLINE void *exit_sleeper(void *arg)
 		rc = select(0, NULL, NULL, NULL, &tv);
 	} else if (k == 5) {
 		rc = pause();
+	} else if (k == 7) {
+		int sv[2];
+		char c;
+		struct timeval tv = { 30, 0 };
+		socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+		setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		rc = (int)recv(sv[0], &c, 1, 0);
 	} else {
 		sem_t sem;
 		struct timespec until;
@@ -527,7 +535,7 @@ NOINLINE void *exit_sleeper(void *arg)
 static void leak_sleepers(void)
 {
 	pthread_t t;
-	for (intptr_t k = 0; k < 7; k++)
+	for (intptr_t k = 0; k < 8; k++)
 		pthread_create(&t, NULL, exit_sleeper, (void *)k);
 	usleep(200 * 1000);
 	printf("done\n");

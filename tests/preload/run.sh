@@ -1476,9 +1476,9 @@ run_leaks sleepers
 st=$?
 if [ "$st" = 0 ] && [ "$(cat "$work/sleepers.out")" = "$(printf 'done\ndone sleepers')" ] &&
 	! grep -q "heap classified without the registers" "$work/sleepers.err"; then
-	ok "the exit's scan wakes no thread asleep in sleep, usleep, poll, epoll_wait, select, pause, sem_timedwait"
+	ok "the exit's scan wakes no thread asleep in sleep, usleep, poll, epoll_wait, select, pause, sem_timedwait, recv"
 else
-	bad "the exit's scan wakes no thread asleep in sleep, usleep, poll, epoll_wait, select, pause, sem_timedwait" \
+	bad "the exit's scan wakes no thread asleep in sleep, usleep, poll, epoll_wait, select, pause, sem_timedwait, recv" \
 		"status $st: $(cat "$work/sleepers.out" "$work/sleepers.err")"
 fi
 
