@@ -193,6 +193,8 @@ struct scan {
 	uintptr_t skip_lo, skip_hi; /* ward's own object */
 	struct range *roots;        /* writable segments of loaded objects */
 	size_t nroots;
+	struct range *objs;         /* the same as found, the main arena in */
+	size_t nobjs;
 	struct range *maps;         /* readable mappings, in address order */
 	size_t nmaps;
 	struct range *anon;         /* the program's own writable memory */
@@ -985,6 +987,8 @@ static int root_object(struct dl_phdr_info *info, size_t size, void *arg)
 			continue; /* ward's own tables name every block */
 		if (s->nroots < MAX_ROOTS)
 			s->roots[s->nroots++] = (struct range){ lo, hi };
+		if (s->nobjs < MAX_ROOTS)
+			s->objs[s->nobjs++] = (struct range){ lo, hi };
 	}
 	return 0;
 }
@@ -1114,6 +1118,46 @@ static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
 	return mine;
 }
 
+/* The lowest of the loaded objects' writable data (their .bss to its
+ * page's end) overlapping [lo, hi) — roots already, or ward's own — in
+ * *olo and *ohi; false when none does. */
+static bool first_object_data(const struct scan *s, uintptr_t lo, uintptr_t hi,
+			      uintptr_t *olo, uintptr_t *ohi)
+{
+	bool found = false;
+	for (size_t r = 0; r <= s->nobjs; r++) {
+		uintptr_t a = r < s->nobjs ? s->objs[r].lo : s->skip_lo;
+		uintptr_t b = r < s->nobjs ? s->objs[r].hi : s->skip_hi;
+		if (a >= b)
+			continue;
+		a &= ~(uintptr_t)4095;
+		b = (b + 4095) & ~(uintptr_t)4095;
+		if (a < hi && lo < b && (!found || a < *olo)) {
+			*olo = a;
+			*ohi = b;
+			found = true;
+		}
+	}
+	return found;
+}
+
+/* The program's anonymous memory [lo, hi) as a root, less the loaded
+ * objects' data in it: mappings that touch merge, so one line of
+ * /proc/self/maps may hold an object's .bss (ward's own, whose tables
+ * name every block) and, next to it, an arena the program mapped. */
+static void scan_anon_outside_objects(struct scan *s, uintptr_t lo,
+				      uintptr_t hi)
+{
+	uintptr_t olo = 0, ohi = 0;
+	while (lo < hi && first_object_data(s, lo, hi, &olo, &ohi)) {
+		if (olo > lo)
+			scan_program_memory(s, lo, olo);
+		lo = ohi;
+	}
+	if (lo < hi)
+		scan_program_memory(s, lo, hi);
+}
+
 static void unmap_all(struct scan *s)
 {
 	unmap_pages(s->b, s->cap * sizeof(*s->b));
@@ -1123,6 +1167,7 @@ static void unmap_all(struct scan *s)
 	unmap_pages(s->work, s->cap * sizeof(*s->work));
 	unmap_pages(s->via, s->cap * sizeof(*s->via));
 	unmap_pages(s->roots, MAX_ROOTS * sizeof(*s->roots));
+	unmap_pages(s->objs, MAX_ROOTS * sizeof(*s->objs));
 	unmap_pages(s->maps, MAX_MAPS * sizeof(*s->maps));
 	unmap_pages(s->anon, MAX_MAPS * sizeof(*s->anon));
 	unmap_pages(s->tps, MAX_TPS * sizeof(*s->tps));
@@ -1248,22 +1293,13 @@ static void mark(struct scan *s, const struct ward__scan_self *self,
 		uintptr_t lo = s->anon[i].lo, hi = s->anon[i].hi;
 		if (self->stack_lo < hi && lo < self->stack_hi + 1)
 			continue;
-		/* A loaded object's zero-filled data (.bss) reads as anonymous
-		 * memory: it is a root already, or it is ward's. */
-		if (s->skip_lo < hi && lo < s->skip_hi)
-			continue;
-		bool object = false;
-		for (size_t r = 0; r < s->nroots && !object; r++)
-			object = s->roots[r].lo < hi && lo < s->roots[r].hi;
-		if (object)
-			continue;
 		bool stack = false;
 		for (int t = 0; t < nthreads && !stack; t++)
 			stack = threads[t].sp >= lo && threads[t].sp < hi;
 		/* A terabyte and more is a reservation, not data: a
 		 * sanitizer's shadow memory, an allocator's address space. */
 		if (!stack && hi - lo < ((uintptr_t)1 << 40))
-			scan_program_memory(s, lo, hi);
+			scan_anon_outside_objects(s, lo, hi);
 	}
 	/* A forked child's inherited blocks (see read_inherited). */
 	s->cur_root = WARD__ROOT_INHERITED;
@@ -1567,11 +1603,13 @@ static bool prepare(struct scan *s, int also,
 		    bool (*want)(uint32_t site, void *arg), void *arg)
 {
 	s->roots = map_pages(MAX_ROOTS * sizeof(*s->roots));
+	s->objs = map_pages(MAX_ROOTS * sizeof(*s->objs));
 	s->maps = map_pages(MAX_MAPS * sizeof(*s->maps));
 	s->anon = map_pages(MAX_MAPS * sizeof(*s->anon));
 	s->tps = map_pages(MAX_TPS * sizeof(*s->tps));
 	s->copy = map_pages(COPY_WORDS * sizeof(*s->copy));
-	if (!s->roots || !s->maps || !s->anon || !s->tps || !s->copy)
+	if (!s->roots || !s->objs || !s->maps || !s->anon || !s->tps ||
+	    !s->copy)
 		return false;
 	if (want)
 		choose_sites(s, also, want, arg);

@@ -8,6 +8,7 @@
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <link.h>
 #include <malloc.h>
 #include <errno.h>
 #include <poll.h>
@@ -1377,6 +1378,46 @@ NOINLINE void leak_own_arena(void)
 		arena[1000 + i * 100] = held_in_own_arena();
 }
 
+/* The same arena mapped right after ward's own zero-filled data, where
+ * the kernel makes the two one mapping (one line of /proc/self/maps):
+ * still the program's, still a root. Exits 3 when ward's library is not
+ * loaded, 4 when the place is taken. */
+NOINLINE void *held_by_bss_arena(void)
+{
+	return malloc(123);
+}
+
+static int ward_end(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	if (!strstr(info->dlpi_name, "libward_preload"))
+		return 0;
+	uintptr_t end = 0;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t e = info->dlpi_addr + ph->p_vaddr + ph->p_memsz;
+		if (ph->p_type == PT_LOAD && e > end)
+			end = e;
+	}
+	*(uintptr_t *)arg = (end + 4095) & ~(uintptr_t)4095;
+	return 1;
+}
+
+NOINLINE void leak_arena_by_bss(void)
+{
+	uintptr_t end = 0;
+	dl_iterate_phdr(ward_end, &end);
+	if (!end)
+		exit(3);
+	void **arena = mmap((void *)end, 16 << 10, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+			    -1, 0);
+	if (arena != (void **)end)
+		exit(4);
+	for (int i = 0; i < 5; i++)
+		arena[600 + i * 100] = held_by_bss_arena();
+}
+
 /* A large block (glibc maps it on its own) lost with pointers past its
  * first page: what only it points to is indirectly lost, as valgrind
  * says, however many pages into it the pointers lie. */
@@ -2000,6 +2041,8 @@ int main(int argc, char **argv)
 		leak_dlopen(argv[2]);
 	else if (strcmp(what, "own_arena") == 0)
 		leak_own_arena();
+	else if (strcmp(what, "arena_by_bss") == 0)
+		leak_arena_by_bss();
 	else if (strcmp(what, "big_lost") == 0)
 		leak_big_lost();
 	else if (strcmp(what, "large_chains") == 0)
