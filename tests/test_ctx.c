@@ -14,17 +14,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../src/core/valgrind.h"
 #include "runner.h"
 #include "ward.h"
-
-#if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#endif
-#endif
-#ifndef RUNNING_ON_VALGRIND
-#define RUNNING_ON_VALGRIND 0
-#endif
 
 static void start(void)
 {

@@ -45,18 +45,8 @@
 #include "core/file.h"
 #include "core/lock.h"
 #include "core/map.h"
+#include "core/valgrind.h"
 #include "scan/scan.h"
-
-/* Under valgrind, what the kernel shows a thread blocking is not what it
- * blocks (below). */
-#if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#endif
-#endif
-#ifndef RUNNING_ON_VALGRIND
-#define RUNNING_ON_VALGRIND 0
-#endif
 
 /*
  * The threads' files are read under /proc/self; when the program has used
