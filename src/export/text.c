@@ -266,14 +266,16 @@ static int write_text(const ward_profile_t *all, struct ward__out *o)
 {
 	/* A row for what reads the same (an unrolled loop's five call
 	 * addresses on one line are one row), in report order. */
-	struct ward_profile *p = ward__profile_by_line(all, 0);
+	struct ward_profile *merged = all->by_line ? NULL
+						   : ward__profile_by_line(all, 0);
+	const struct ward_profile *p = all->by_line ? all : merged;
 	struct ward__frame_text fr[MAX_INLINE];
 
 	if (!p)
 		return -ENOMEM;
 	const struct ward_sample **v = ward__profile_sorted(p);
 	if (!v) {
-		ward_profile_free(p);
+		ward_profile_free(merged);
 		return -ENOMEM;
 	}
 	int64_t total_bytes = write_totals(p, o);
@@ -293,7 +295,7 @@ static int write_text(const ward_profile_t *all, struct ward__out *o)
 	}
 	free(v);
 	write_figures(p, o);
-	ward_profile_free(p);
+	ward_profile_free(merged);
 	return 0;
 }
 

@@ -26,6 +26,7 @@ struct ward_profile {
 	struct ward__mapping *maps;
 	size_t nmaps;
 	bool from_file;
+	bool by_line;        /* its rows merged already (by_line below) */
 	char *kind_names[WARD_KIND_MAX]; /* owned; NULL: no such kind */
 	char **labels;       /* owner paths the samples point to, owned */
 	size_t nlabels, caplabels;
