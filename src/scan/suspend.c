@@ -206,7 +206,7 @@ static _Atomic int stack_got;
 static pthread_mutex_t stack_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /*
- * The threads found asleep where a handler ends the sleep (ends_early())
+ * The threads found asleep where a handler ends the wait (restarts())
  * just before a stop sent them the signal: on its way out of the handler,
  * such a thread goes back into the system call it was in, as the kernel
  * restarts one that a stop without a handler interrupted — the program's

@@ -397,7 +397,6 @@ struct ward_profile *ward__profile_by_line(const struct ward_profile *p,
 	if (rc == 0)
 		/* sites follow their samples: sort the pairs together */
 		rc = sort_with_sites(t);
-	t->by_line = true;
 	if (rc == 0 && (ward__profile_copy_names(t, p) < 0 ||
 			ward__profile_own_labels(t) < 0))
 		rc = -ENOMEM;
@@ -405,6 +404,7 @@ struct ward_profile *ward__profile_by_line(const struct ward_profile *p,
 		ward_profile_free(t);
 		return NULL;
 	}
+	t->by_line = true;
 	return t;
 }
 
