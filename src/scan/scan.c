@@ -193,8 +193,6 @@ struct scan {
 	uintptr_t skip_lo, skip_hi; /* ward's own object */
 	struct range *roots;        /* writable segments of loaded objects */
 	size_t nroots;
-	struct range *objs;         /* the same as found, the main arena in */
-	size_t nobjs;
 	struct range *maps;         /* readable mappings, in address order */
 	size_t nmaps;
 	struct range *anon;         /* the program's own writable memory */
@@ -205,8 +203,6 @@ struct scan {
 	size_t tls_slack;           /* read below that (0: it is exact) */
 	size_t tls_static;          /* the farthest module block seen */
 	size_t tls_above;           /* the descriptor, at the thread pointer */
-	size_t tid_at;              /* where a descriptor holds the thread's
-				     * id (0: not found) */
 	uintptr_t loader_lo, loader_hi; /* the dynamic loader's code */
 	/* Threads that could not be stopped (held): memory is read through
 	 * copies, which a page unmapped meanwhile cannot fault. */
@@ -924,12 +920,9 @@ static void tls_settle(struct scan *s)
  * tid), 0 when none is known. */
 static uintptr_t tp_of_tid(const struct scan *s, int tid)
 {
-	for (size_t i = 0; s->tid_at && i < s->ntps; i++) {
-		pid_t t;
-		if (copy_in(&t, s->tps[i] + s->tid_at, sizeof(t)) == sizeof(t) &&
-		    t == tid)
+	for (size_t i = 0; i < s->ntps; i++)
+		if (ward__tid_of(s->tps[i]) == tid)
 			return s->tps[i];
-	}
 	return 0;
 }
 
@@ -987,8 +980,6 @@ static int root_object(struct dl_phdr_info *info, size_t size, void *arg)
 			continue; /* ward's own tables name every block */
 		if (s->nroots < MAX_ROOTS)
 			s->roots[s->nroots++] = (struct range){ lo, hi };
-		if (s->nobjs < MAX_ROOTS)
-			s->objs[s->nobjs++] = (struct range){ lo, hi };
 	}
 	return 0;
 }
@@ -1120,14 +1111,16 @@ static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
 
 /* The lowest of the loaded objects' writable data (their .bss to its
  * page's end) overlapping [lo, hi) — roots already, or ward's own — in
- * *olo and *ohi; false when none does. */
+ * *olo and *ohi; false when none does. (The main arena taken out of
+ * libc's leaves no page between the two parts: it is smaller than one.) */
+_Static_assert(ARENA_SIZE < 4096, "the main arena is smaller than a page");
 static bool first_object_data(const struct scan *s, uintptr_t lo, uintptr_t hi,
 			      uintptr_t *olo, uintptr_t *ohi)
 {
 	bool found = false;
-	for (size_t r = 0; r <= s->nobjs; r++) {
-		uintptr_t a = r < s->nobjs ? s->objs[r].lo : s->skip_lo;
-		uintptr_t b = r < s->nobjs ? s->objs[r].hi : s->skip_hi;
+	for (size_t r = 0; r <= s->nroots; r++) {
+		uintptr_t a = r < s->nroots ? s->roots[r].lo : s->skip_lo;
+		uintptr_t b = r < s->nroots ? s->roots[r].hi : s->skip_hi;
 		if (a >= b)
 			continue;
 		a &= ~(uintptr_t)4095;
@@ -1167,7 +1160,6 @@ static void unmap_all(struct scan *s)
 	unmap_pages(s->work, s->cap * sizeof(*s->work));
 	unmap_pages(s->via, s->cap * sizeof(*s->via));
 	unmap_pages(s->roots, MAX_ROOTS * sizeof(*s->roots));
-	unmap_pages(s->objs, MAX_ROOTS * sizeof(*s->objs));
 	unmap_pages(s->maps, MAX_MAPS * sizeof(*s->maps));
 	unmap_pages(s->anon, MAX_MAPS * sizeof(*s->anon));
 	unmap_pages(s->tps, MAX_TPS * sizeof(*s->tps));
@@ -1603,13 +1595,11 @@ static bool prepare(struct scan *s, int also,
 		    bool (*want)(uint32_t site, void *arg), void *arg)
 {
 	s->roots = map_pages(MAX_ROOTS * sizeof(*s->roots));
-	s->objs = map_pages(MAX_ROOTS * sizeof(*s->objs));
 	s->maps = map_pages(MAX_MAPS * sizeof(*s->maps));
 	s->anon = map_pages(MAX_MAPS * sizeof(*s->anon));
 	s->tps = map_pages(MAX_TPS * sizeof(*s->tps));
 	s->copy = map_pages(COPY_WORDS * sizeof(*s->copy));
-	if (!s->roots || !s->objs || !s->maps || !s->anon || !s->tps ||
-	    !s->copy)
+	if (!s->roots || !s->maps || !s->anon || !s->tps || !s->copy)
 		return false;
 	if (want)
 		choose_sites(s, also, want, arg);
@@ -1618,7 +1608,6 @@ static bool prepare(struct scan *s, int also,
 		s->skip_lo = s->skip_hi = 0;
 	dl_iterate_phdr(root_object, s);
 	tls_settle(s);
-	s->tid_at = ward__tid_offset();
 #if defined(__x86_64__)
 	s->tps[s->ntps++] = (uintptr_t)pthread_self(); /* the thread pointer */
 	/* The main thread's, when another thread calls exit(). */
