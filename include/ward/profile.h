@@ -272,7 +272,10 @@ WARD_API void ward_profile_write_summary(const ward_profile_t *p,
  * Saving any file as profiles are saved. ward_save_target: where path
  * would be written (itself when new or a regular file; the regular file a
  * symbolic link names), into out; -EISDIR, -EEXIST (a device, FIFO or
- * socket: never replaced), -ENOLINK, -ENAMETOOLONG otherwise.
+ * socket: never replaced), -ENOLINK (a link to nothing), -EBADFD (a link
+ * to an open descriptor, as /dev/stdout: replacing its file would take
+ * that file from whoever writes to the descriptor), -ENAMETOOLONG
+ * otherwise.
  * ward_save_atomic: fill(fd, ctx) writes a temporary file beside it, then
  * it is renamed over the target. ward_save_strerror: words for those
  * errors.

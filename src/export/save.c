@@ -5,16 +5,68 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "core/guard.h"
 #include "core/log.h"
 #include "export/export.h"
 #include "snapshot/profile.h"
+
+/*
+ * Whether path, or a symbolic link its last part leads through, is one of
+ * procfs's links to an open descriptor (/dev/stdout is /proc/self/fd/1,
+ * /dev/fd/N is /proc/self/fd/N). Such a link names the file behind the
+ * descriptor, and renaming over that file would take it from whoever
+ * writes through the descriptor: `ward run -o /dev/stdout prog >out`
+ * replaced out, and what prog printed to it was gone.
+ */
+static bool names_descriptor(const char *path)
+{
+	char cur[PATH_MAX], next[PATH_MAX];
+	if ((size_t)snprintf(cur, sizeof(cur), "%s", path) >= sizeof(cur))
+		return false;
+	for (int hops = 0; hops < 40; hops++) { /* the kernel's own limit */
+		struct stat st;
+		struct statfs fs;
+		ward__in_registry++;
+		int fd = open(cur, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		ward__in_registry--;
+		if (fd < 0)
+			return false;
+		bool link = fstat(fd, &st) == 0 && S_ISLNK(st.st_mode);
+		bool proc = fstatfs(fd, &fs) == 0 &&
+			    fs.f_type == PROC_SUPER_MAGIC;
+		ward__in_registry++;
+		close(fd);
+		ward__in_registry--;
+		if (!link)
+			return false;
+		if (proc)
+			return true;
+		ssize_t n = readlink(cur, next, sizeof(next) - 1);
+		if (n < 0)
+			return false;
+		next[n] = '\0';
+		if (next[0] == '/') {
+			memcpy(cur, next, (size_t)n + 1);
+			continue;
+		}
+		/* Relative: from the directory the link is in. */
+		char *slash = strrchr(cur, '/');
+		size_t dir = slash ? (size_t)(slash - cur) + 1 : 0;
+		if (dir + (size_t)n >= sizeof(cur))
+			return false;
+		memcpy(cur + dir, next, (size_t)n + 1);
+	}
+	return false;
+}
 
 int ward__save_target(const char *path, char *out, size_t len)
 {
@@ -31,6 +83,8 @@ int ward__save_target(const char *path, char *out, size_t len)
 		return 0;
 	}
 	if (S_ISLNK(st.st_mode)) {
+		if (names_descriptor(path))
+			return -EBADFD;
 		/* Replace the file the link names, not the link. */
 		if (!realpath(path, real))
 			return errno == ENOENT ? -ENOLINK : -errno;
@@ -60,6 +114,10 @@ const char *ward__save_strerror(int err)
 		       "regular files)";
 	case -ENOLINK:
 		return "it is a symbolic link to nothing";
+	case -EBADFD:
+		return "it names an open descriptor, not a file (ward replaces "
+		       "a file whole, which would take it from whoever writes "
+		       "to that descriptor; name the file itself)";
 	default:
 		return strerror(-err);
 	}

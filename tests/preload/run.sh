@@ -787,6 +787,28 @@ else
 	bad "-o naming a symbolic link replaces the file it names, not the link" "$(ls -l "$work/link.pb.gz")"
 fi
 
+# A link to an open descriptor (/dev/stdout is /proc/self/fd/1) names the
+# file behind it: replacing that file took it from the program writing
+# to it. Refused by ward run before the program runs, through a link of
+# the user's too, and by the tracer alone at exit; the file keeps all it
+# had and all the program printed.
+echo kept >"$work/stdout.txt"
+"$ward" run --quiet -o /dev/stdout -- "$leaks" malloc_loop >>"$work/stdout.txt" 2>"$work/e1"
+st=$?
+ln -s /dev/fd/1 "$work/fd1.pb.gz"
+"$ward" run --quiet -o "$work/fd1.pb.gz" -- "$leaks" malloc_loop >>"$work/stdout.txt" 2>"$work/e2"
+st2=$?
+WARD_OUTPUT=/dev/stdout LD_PRELOAD="$build/libward_preload.so" WARD_SUMMARY=none \
+	"$leaks" malloc_loop >>"$work/stdout.txt" 2>"$work/e3"
+if [ "$st" = 2 ] && [ "$st2" = 2 ] && grep -q "names an open descriptor" "$work/e1" &&
+	grep -q "names an open descriptor" "$work/e2" && grep -q "names an open descriptor" "$work/e3" &&
+	[ "$(cat "$work/stdout.txt")" = "$(printf 'kept\ndone malloc_loop')" ]; then
+	ok "a profile path naming an open descriptor is refused and its file kept"
+else
+	bad "a profile path naming an open descriptor is refused and its file kept" \
+		"status $st, $st2: $(cat "$work/e1" "$work/e2" "$work/e3"); file: $(head -c 60 "$work/stdout.txt" | od -c | head -2)"
+fi
+
 # The snapshot signal is only one that cannot loop: USR1, USR2, real-time.
 "$ward" run --quiet --snapshot-signal 11 -o "$work/sig.pb.gz" -- true >/dev/null 2>"$work/e1"
 st=$?
@@ -1559,7 +1581,7 @@ status_is "ward watch: an endpoint that does not answer is one line, status 2" 2
 	"$(cat "$work/watch.err")"
 
 # Every check above ran (one that did not is a failure too).
-planned=255
+planned=256
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
