@@ -1409,13 +1409,14 @@ NOINLINE void leak_arena_by_bss(void)
 	dl_iterate_phdr(ward_end, &end);
 	if (!end)
 		exit(3);
-	void **arena = mmap((void *)end, 16 << 10, PROT_READ | PROT_WRITE,
+	/* One page: the next library may begin a page after ward's data. */
+	void **arena = mmap((void *)end, 4096, PROT_READ | PROT_WRITE,
 			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
 			    -1, 0);
 	if (arena != (void **)end)
 		exit(4);
 	for (int i = 0; i < 5; i++)
-		arena[600 + i * 100] = held_by_bss_arena();
+		arena[100 + i * 80] = held_by_bss_arena();
 }
 
 /* A large block (glibc maps it on its own) lost with pointers past its

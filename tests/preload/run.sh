@@ -386,8 +386,13 @@ expect_site "new T[0]: a pointer just past its count keeps it" "$work/new0.pb.gz
 run_leaks own_arena
 expect_site "what the program's own mapped memory points to is still reachable" \
 	"$work/own_arena.pb.gz" held_in_own_arena heap/reachable "5 615"
-run_leaks arena_by_bss
-status_is "an arena mapped right after ward's data: the case ran" 0 $? \
+# The page after ward's data is free in most runs, not all (where the
+# next library is loaded varies from run to run): exit 4, run it again.
+tries=0
+while run_leaks arena_by_bss; st=$?; [ "$st" = 4 ] && [ "$tries" -lt 5 ]; do
+	tries=$((tries + 1))
+done
+status_is "an arena mapped right after ward's data: the case ran" 0 "$st" \
 	"$(cat "$work/arena_by_bss.err")"
 expect_site "... and what it points to is still reachable, one mapping with ward's though it is" \
 	"$work/arena_by_bss.pb.gz" held_by_bss_arena heap/reachable "5 615"
