@@ -91,7 +91,13 @@ static int64_t write_totals(const ward_profile_t *p, struct ward__out *o)
 		}
 		live_sites += s->live_count != 0;
 	}
-	ward__out_printf(o, "ward: live:");
+	/* A summary's top rows: the totals are theirs, not the program's
+	 * (which the summary gave above them). */
+	if (p->top_rows)
+		ward__out_printf(o, "ward: the %zu sites holding the most:",
+				 live_sites);
+	else
+		ward__out_printf(o, "ward: live:");
 	bool any = false;
 	for (int k = 0; k < WARD_KIND_MAX; k++) {
 		const char *name = ward_profile_kind_name(p, k);
@@ -104,6 +110,10 @@ static int64_t write_totals(const ward_profile_t *p, struct ward__out *o)
 			ward__out_printf(o, "%s %s %" PRId64, any ? "," : "",
 					 name, count[k]);
 		any = true;
+	}
+	if (p->top_rows) {
+		ward__out_printf(o, "\n");
+		return p->whole_bytes; /* a row's share of all */
 	}
 	ward__out_printf(o, "%s; at %zu sites\n", any ? "" : " nothing",
 			 live_sites);
@@ -420,6 +430,16 @@ WARD_API int ward_profile_write(const ward_profile_t *p, enum ward_format fmt,
 
 /* ---- The summary `ward run` prints ------------------------------------- */
 
+static uint64_t figure_value(const ward_profile_t *p, const char *what,
+			     const char *figure)
+{
+	for (size_t i = 0; i < p->nfigures; i++)
+		if (strcmp(p->figures[i].what, what) == 0 &&
+		    strcmp(p->figures[i].figure, figure) == 0)
+			return p->figures[i].value;
+	return 0;
+}
+
 void ward__write_summary(const ward_profile_t *p, const char *head,
 			 const bool *kinds, ward_write_fn write, void *opaque)
 {
@@ -461,12 +481,22 @@ void ward__write_summary(const ward_profile_t *p, const char *head,
 			ward__out_printf(&o, "  %-7s %10lld\n", name,
 					 (long long)count[k]);
 	}
+	uint64_t unread = figure_value(p, "scan", "threads_unread");
+	if (unread && (lc[WARD_LEAK_DEFINITE] || lc[WARD_LEAK_INDIRECT]))
+		ward__out_printf(&o, "ward: heap classified without the "
+				     "registers of %llu thread(s) that block "
+				     "ward's signal or await it (sigwait), a "
+				     "running one's stack read whole: a block "
+				     "only their registers hold shows as lost\n",
+				 (unsigned long long)unread);
 	ward__out_printf(&o, "\n");
 	/* The top rows; `ward report` shows them all. */
 	struct ward_profile *top = ward__profile_by_line(p, SUMMARY_SITES + 1);
 	bool more = top && top->count > SUMMARY_SITES;
-	if (more) /* the row past them only says there are more */
+	if (more) { /* the row past them only says there are more */
 		top->count = SUMMARY_SITES;
+		ward__profile_mark_cut(top, p);
+	}
 	ward_profile_write(top ? top : p, WARD_FORMAT_TEXT, write, opaque);
 	if (more)
 		ward__out_printf(&o, "(the %d sites holding the most; `ward "

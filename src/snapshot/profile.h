@@ -27,6 +27,10 @@ struct ward_profile {
 	size_t nmaps;
 	bool from_file;
 	bool by_line;        /* its rows merged already (by_line below) */
+	/* A summary's top rows, not all there is: the bytes of the sized
+	 * kinds in the whole they were cut from (their percentages' base). */
+	bool top_rows;
+	int64_t whole_bytes;
 	char *kind_names[WARD_KIND_MAX]; /* owned; NULL: no such kind */
 	char **labels;       /* owner paths the samples point to, owned */
 	size_t nlabels, caplabels;
@@ -178,6 +182,11 @@ void ward__frame_function(char *frame, bool with_object);
 /* A new profile of p's n sites holding the most (bytes, then objects),
  * largest first; NULL when out of memory. Stacks are shared with p. */
 struct ward_profile *ward__profile_top(const struct ward_profile *p, size_t n);
+
+/* t holds the rows of whole holding the most, not all: its text says so,
+ * and a row's share is of whole's bytes. */
+void ward__profile_mark_cut(struct ward_profile *t,
+			    const struct ward_profile *whole);
 
 /* ward_profile_by_line() (ward/profile.h). */
 struct ward_profile *ward__profile_by_line(const struct ward_profile *p,

@@ -343,9 +343,21 @@ static int sort_with_sites(struct ward_profile *p)
 	return 0;
 }
 
+void ward__profile_mark_cut(struct ward_profile *t,
+			    const struct ward_profile *whole)
+{
+	t->top_rows = true;
+	t->whole_bytes = 0;
+	for (size_t i = 0; i < whole->count; i++)
+		if (ward__kind_sized(whole->samples[i].kind))
+			t->whole_bytes = ward__sat_add(
+				t->whole_bytes, whole->samples[i].live_bytes);
+}
+
 struct ward_profile *ward__profile_by_line(const struct ward_profile *p,
 					   size_t n)
 {
+	bool cut = false;
 	const struct ward_sample **v = ward__profile_sorted(p);
 	size_t slots = 16;
 	while (slots < 2 * p->count)
@@ -383,6 +395,7 @@ struct ward_profile *ward__profile_by_line(const struct ward_profile *p,
 		}
 		if (n && t->count == n) { /* the rows asked for are found */
 			free(key);
+			cut = true;
 			break;
 		}
 		rows[k] = (struct row){ key, h, t->count };
@@ -405,6 +418,8 @@ struct ward_profile *ward__profile_by_line(const struct ward_profile *p,
 		return NULL;
 	}
 	t->by_line = true;
+	if (cut)
+		ward__profile_mark_cut(t, p);
 	return t;
 }
 

@@ -1116,15 +1116,26 @@ static void to_stderr(void *opaque, const void *buf, size_t len)
 
 /* What the exit's scan cost, among p's figures: "scan: blocks N, took_us
  * T" (a figure can be left out when memory is short). */
-static void note_scan(ward_profile_t *p, size_t blocks, uint64_t ns)
+static void note_scan(ward_profile_t *p, const struct ward__scan_result *r,
+		      uint64_t ns)
 {
 	ward__profile_add_figure(p, "scan", "", "blocks",
 				 "Heap blocks the exit's reachability scan "
-				 "classified.", false, blocks);
+				 "classified.", false, r->blocks);
 	ward__profile_add_figure(p, "scan", "", "took_us",
 				 "The exit's scan, in microseconds: threads "
 				 "stopped, the heap read, its blocks "
 				 "classified.", false, ns / 1000);
+	/* The summary says the classification is partial from this, when
+	 * it called a block lost (the one class such a thread can have made
+	 * wrong). */
+	if (r->held)
+		ward__profile_add_figure(
+			p, "scan", "", "threads_unread",
+			"Threads whose registers the scan could not read "
+			"(they block ward's signal or await it): a block "
+			"only their registers held shows as lost.",
+			false, (uint64_t)r->held);
 }
 
 /* Who holds it (WARD_WHY, ward run --why): the paths the scan found. */
@@ -1287,12 +1298,6 @@ static void report(const struct ward__scan_self *self)
 			say("ward: heap not classified: %s",
 			    ward__scan_failure(scanned, buf, sizeof(buf)));
 		}
-		if (scanned == 0 && r.held)
-			say("ward: heap classified without the registers of "
-			    "%d thread(s) that block ward's signal or await it "
-			    "(sigwait), a running one's stack read whole: a "
-			    "block only their registers hold shows as lost",
-			    r.held);
 		if (scanned == 0 && want)
 			tell_who_holds(why, &r);
 		ward_suppressions_free(want);
@@ -1301,7 +1306,7 @@ static void report(const struct ward__scan_self *self)
 			if (c) {
 				ward_profile_free(p);
 				p = c;
-				note_scan(p, r.blocks, ward__now_ns() - t0);
+				note_scan(p, &r, ward__now_ns() - t0);
 			}
 		}
 	}

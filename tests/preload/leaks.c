@@ -268,6 +268,30 @@ NOINLINE static void leak_many(void)
 	leak_among_many();
 }
 
+/* Twelve rows, one a call line, of 1000 to 2100 bytes: more than the
+ * summary shows. */
+NOINLINE void *held_at_one_of_twelve(size_t n)
+{
+	return malloc(n);
+}
+
+NOINLINE static void leak_twelve_sites(void)
+{
+	static void *volatile keep[12];
+	keep[0] = held_at_one_of_twelve(1000);
+	keep[1] = held_at_one_of_twelve(1100);
+	keep[2] = held_at_one_of_twelve(1200);
+	keep[3] = held_at_one_of_twelve(1300);
+	keep[4] = held_at_one_of_twelve(1400);
+	keep[5] = held_at_one_of_twelve(1500);
+	keep[6] = held_at_one_of_twelve(1600);
+	keep[7] = held_at_one_of_twelve(1700);
+	keep[8] = held_at_one_of_twelve(1800);
+	keep[9] = held_at_one_of_twelve(1900);
+	keep[10] = held_at_one_of_twelve(2000);
+	keep[11] = held_at_one_of_twelve(2100);
+}
+
 /* What only thread-local storage points to is still reachable: one block
  * from this thread's __thread variable. */
 __thread char *tls_kept; /* not static: the store must stay */
@@ -1347,8 +1371,10 @@ NOINLINE void leak_masked_busy(void)
 	dropped = NULL;
 }
 
-NOINLINE void leak_sigwait(void)
+/* keep: main keeps its block too, and nothing is lost. */
+NOINLINE void leak_sigwait(bool keep)
 {
+	static void *volatile kept;
 	sigset_t all;
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
@@ -1357,6 +1383,8 @@ NOINLINE void leak_sigwait(void)
 	pthread_create(&t, NULL, signal_waiter, NULL);
 	pthread_barrier_wait(&waiting);
 	void *volatile dropped = dropped_by_main();
+	if (keep)
+		kept = dropped;
 	dropped = NULL;
 	usleep(50 * 1000); /* into sigwait */
 }
@@ -2030,6 +2058,8 @@ int main(int argc, char **argv)
 		leak_indirect();
 	else if (strcmp(what, "many") == 0)
 		leak_many();
+	else if (strcmp(what, "twelve_sites") == 0)
+		leak_twelve_sites();
 	else if (strcmp(what, "snapshot") == 0)
 		leak_snapshot();
 	else if (strcmp(what, "tls") == 0)
@@ -2143,7 +2173,7 @@ int main(int argc, char **argv)
 	else if (strcmp(what, "masked_busy") == 0)
 		leak_masked_busy();
 	else if (strcmp(what, "sigwait") == 0)
-		leak_sigwait();
+		leak_sigwait(argc > 2 && strcmp(argv[2], "kept") == 0);
 	else if (strcmp(what, "keys") == 0)
 		leak_keys();
 	else if (strcmp(what, "exit_thread") == 0)
