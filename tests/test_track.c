@@ -673,6 +673,49 @@ TEST(leakcheck_reports_every_kind_with_sites)
 	ward_free(before);
 }
 
+/* Whether a suppression of pattern pat takes the site of fn out of a
+ * snapshot (fn's block live meanwhile). */
+static bool suppresses(const char *pat, const char *fn)
+{
+	char text[256];
+	ward_suppressions_t *s = NULL;
+	snprintf(text, sizeof(text), "leak:%s\n", pat);
+	if (ward_suppressions_parse(text, false, &s, NULL, 0) != 0)
+		return false;
+	ward_profile_t *p = ward_profile_snapshot();
+	struct ward_suppressed gone = { 0, 0, 0 };
+	const struct ward_sample *smp = p ? sample_in(p, fn) : NULL;
+	bool out = smp && smp->live_count > 0 &&
+		   ward_profile_suppress(p, s, &gone) == 0 &&
+		   smp->live_count == 0;
+	ward_profile_free(p);
+	ward_suppressions_free(s);
+	return out;
+}
+
+TEST(suppression_patterns_read_as_leaksanitizer_reads_them)
+{
+	void *a = leak_small(), *b = leak_big();
+	ASSERT_TRUE(suppresses("eak_sm", "leak_small"));      /* anywhere */
+	ASSERT_TRUE(!suppresses("eak_sm", "leak_big"));
+	ASSERT_TRUE(suppresses("^leak_b", "leak_big"));       /* a prefix */
+	ASSERT_TRUE(!suppresses("^eak_big", "leak_big"));
+	ASSERT_TRUE(suppresses("_big$", "leak_big"));         /* a suffix */
+	ASSERT_TRUE(!suppresses("leak_bi$", "leak_big"));
+	ASSERT_TRUE(suppresses("^leak_big$", "leak_big"));    /* whole */
+	ASSERT_TRUE(!suppresses("^leak_bi$", "leak_big"));
+	ASSERT_TRUE(suppresses("^leak_*l$", "leak_small"));   /* '*' */
+	ASSERT_TRUE(!suppresses("^leak_*l$", "leak_big"));
+	ASSERT_TRUE(suppresses("^l*k_s*l", "leak_small"));
+	ASSERT_TRUE(!suppresses("^l*k_s*l", "leak_big"));
+	ASSERT_TRUE(suppresses("^*_big", "leak_big"));
+	ASSERT_TRUE(!suppresses("^$", "leak_big"));           /* nothing */
+	ASSERT_TRUE(suppresses("^*l*e*a*k*_*s*m*a*l*l$", "leak_small"));
+	ASSERT_TRUE(!suppresses("^*l*e*a*k*_*s*m*a*l*l*l$", "leak_small"));
+	ward_free(a);
+	ward_free(b);
+}
+
 TEST(suppressions_take_sites_out_of_checks_and_profiles)
 {
 	char err[256];

@@ -6,6 +6,7 @@
  * short: each frame is named once and every pattern tried on it.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,8 +15,20 @@
 #include "core/sat.h"
 #include "snapshot/profile.h"
 
+/* A pattern as LeakSanitizer reads it: '^' and '$' anchor it, '*' stands
+ * for any run of characters, and one not anchored is found anywhere.
+ * Taken apart once here, not for every frame it is tried on. */
+struct pattern {
+	char *text; /* less its anchors */
+	size_t len;
+	bool start, end;
+	char *glob; /* with a '*' inside: the whole as a glob, the '*'s an
+		     * unanchored end stands for added; else NULL */
+	size_t glen;
+};
+
 struct ward_suppressions {
-	char **pat;
+	struct pattern *pat;
 	size_t n;
 };
 
@@ -29,12 +42,29 @@ static const char *const defaults[] = {
 
 static int add(struct ward_suppressions *s, const char *pat, size_t len)
 {
-	char **np = realloc(s->pat, (s->n + 1) * sizeof(*np));
+	struct pattern *np = realloc(s->pat, (s->n + 1) * sizeof(*np));
 	if (!np)
 		return -ENOMEM;
 	s->pat = np;
-	if (!(np[s->n] = strndup(pat, len)))
+	struct pattern *t = &np[s->n];
+	*t = (struct pattern){ 0 };
+	t->start = len > 0 && pat[0] == '^';
+	pat += t->start;
+	len -= t->start;
+	t->end = len > 0 && pat[len - 1] == '$';
+	len -= t->end;
+	if (!(t->text = strndup(pat, len)))
 		return -ENOMEM;
+	t->len = len;
+	if (memchr(pat, '*', len)) {
+		t->glen = !t->start + len + !t->end;
+		if (!(t->glob = malloc(t->glen + 1))) {
+			free(t->text);
+			return -ENOMEM;
+		}
+		snprintf(t->glob, t->glen + 1, "%s%s%s", t->start ? "" : "*",
+			 t->text, t->end ? "" : "*");
+	}
 	s->n++;
 	return 0;
 }
@@ -43,8 +73,10 @@ WARD_API void ward_suppressions_free(ward_suppressions_t *s)
 {
 	if (!s)
 		return;
-	for (size_t i = 0; i < s->n; i++)
-		free(s->pat[i]);
+	for (size_t i = 0; i < s->n; i++) {
+		free(s->pat[i].text);
+		free(s->pat[i].glob);
+	}
 	free(s->pat);
 	free(s);
 }
@@ -129,36 +161,50 @@ WARD_API int ward_suppressions_load(const char *path, bool with_defaults,
 	return rc;
 }
 
-/* Whether glob pattern p (with '*') matches all of name[0..len). */
-static bool glob(const char *p, const char *name, size_t len)
+/* Whether glob p[0..plen) ('*' any run) matches all of name[0..len): at
+ * each mismatch the last '*' takes one character more, so a pattern is
+ * tried in time about its length by the name's, never exponential. */
+static bool glob(const char *p, size_t plen, const char *name, size_t len)
 {
-	if (!*p)
-		return len == 0;
-	if (*p == '*') {
-		for (size_t k = 0; k <= len; k++)
-			if (glob(p + 1, name + k, len - k))
-				return true;
-		return false;
+	size_t pi = 0, ni = 0, star = SIZE_MAX, mark = 0;
+	while (ni < len) {
+		if (pi < plen && p[pi] == '*') {
+			star = pi++;
+			mark = ni;
+		} else if (pi < plen && p[pi] == name[ni]) {
+			pi++;
+			ni++;
+		} else if (star != SIZE_MAX) {
+			pi = star + 1;
+			ni = ++mark;
+		} else {
+			return false;
+		}
 	}
-	return len > 0 && *p == *name && glob(p + 1, name + 1, len - 1);
+	while (pi < plen && p[pi] == '*')
+		pi++;
+	return pi == plen;
 }
 
 /* LeakSanitizer's rule: anchored by '^' and '$', else found anywhere. */
-static bool matches(const char *pat, const char *name, size_t len)
+static bool matches(const struct pattern *t, const char *name, size_t len)
 {
-	char buf[1024];
-	bool start = pat[0] == '^';
-	size_t n = strlen(pat + start);
-	bool end = n > 0 && pat[start + n - 1] == '$';
-	snprintf(buf, sizeof(buf), "%s%.*s%s", start ? "" : "*",
-		 (int)(n - end), pat + start, end ? "" : "*");
-	return glob(buf, name, len);
+	if (t->glob)
+		return glob(t->glob, t->glen, name, len);
+	if (t->start && t->end)
+		return len == t->len && memcmp(name, t->text, len) == 0;
+	if (t->start)
+		return len >= t->len && memcmp(name, t->text, t->len) == 0;
+	if (t->end)
+		return len >= t->len &&
+		       memcmp(name + len - t->len, t->text, t->len) == 0;
+	return memmem(name, len, t->text, t->len) != NULL;
 }
 
 /* The function, object and source file of a frame's text
  * ("fn+0x1a (obj) file.c:12", "fn (obj) file.c:3 (inlined)",
  * "0x7f.. (obj+0x10)"), each tried against pat. */
-static bool frame_matches(const char *pat, const char *frame)
+static bool frame_matches(const struct pattern *pat, const char *frame)
 {
 	const char *open = strstr(frame, " (");
 	size_t fn = open ? (size_t)(open - frame) : strlen(frame);
@@ -190,7 +236,7 @@ bool ward__suppressed(const struct ward_suppressions *s,
 		int nf = ward__describe_frames(p, pcs[d], fr, WARD_MAX_INLINE);
 		for (int j = 0; j < nf; j++)
 			for (size_t k = 0; k < s->n; k++)
-				if (frame_matches(s->pat[k], fr[j].s))
+				if (frame_matches(&s->pat[k], fr[j].s))
 					return true;
 	}
 	return false;
