@@ -227,17 +227,77 @@ static bool frame_matches(const struct pattern *pat, const char *frame)
 	return matches(pat, file, strcspn(file, ": "));
 }
 
+/* Whether any pattern matches a frame of the code at pc. */
+static bool pc_suppressed(const struct ward_suppressions *s,
+			  const struct ward_profile *p, uintptr_t pc)
+{
+	struct ward__frame_text fr[WARD_MAX_INLINE];
+	int nf = ward__describe_frames(p, pc, fr, WARD_MAX_INLINE);
+	for (int j = 0; j < nf; j++)
+		for (size_t k = 0; k < s->n; k++)
+			if (frame_matches(&s->pat[k], fr[j].s))
+				return true;
+	return false;
+}
+
 bool ward__suppressed(const struct ward_suppressions *s,
 		      const struct ward_profile *p, const uintptr_t *pcs,
 		      int depth)
 {
-	struct ward__frame_text fr[WARD_MAX_INLINE];
-	for (int d = 0; s && s->n && d < depth; d++) {
-		int nf = ward__describe_frames(p, pcs[d], fr, WARD_MAX_INLINE);
-		for (int j = 0; j < nf; j++)
-			for (size_t k = 0; k < s->n; k++)
-				if (frame_matches(&s->pat[k], fr[j].s))
-					return true;
+	for (int d = 0; s && s->n && d < depth; d++)
+		if (pc_suppressed(s, p, pcs[d]))
+			return true;
+	return false;
+}
+
+/*
+ * A profile's sites share most of their frames (main, the C library's
+ * start, the program's few allocating paths): each code address is named
+ * and tried once, its answer kept here by address. Without the memory
+ * for it, every frame is named as it comes.
+ */
+struct pc_answers {
+	uintptr_t *pc; /* 0: an empty slot */
+	bool *yes;
+	size_t mask;
+};
+
+static bool answers_init(struct pc_answers *a, const struct ward_profile *p)
+{
+	size_t frames = 0, cap = 64;
+	for (size_t i = 0; i < p->count; i++)
+		frames += (size_t)p->samples[i].depth;
+	while (cap < 2 * frames && cap < ((size_t)1 << 24))
+		cap *= 2;
+	a->pc = calloc(cap, sizeof(*a->pc));
+	a->yes = calloc(cap, sizeof(*a->yes));
+	a->mask = cap - 1;
+	return a->pc && a->yes;
+}
+
+static bool suppressed_cached(const struct ward_suppressions *s,
+			      const struct ward_profile *p,
+			      struct pc_answers *a, const uintptr_t *pcs,
+			      int depth)
+{
+	for (int d = 0; d < depth; d++) {
+		uintptr_t pc = pcs[d];
+		size_t k = (size_t)((pc * 0x9e3779b97f4a7c15ull) >> 20) & a->mask;
+		size_t probes = 0;
+		while (a->pc[k] && a->pc[k] != pc && probes++ <= a->mask)
+			k = (k + 1) & a->mask;
+		bool yes;
+		if (a->pc[k] == pc) {
+			yes = a->yes[k];
+		} else {
+			yes = pc_suppressed(s, p, pc);
+			if (!a->pc[k] && pc) { /* full: not kept */
+				a->pc[k] = pc;
+				a->yes[k] = yes;
+			}
+		}
+		if (yes)
+			return true;
 	}
 	return false;
 }
@@ -248,15 +308,22 @@ WARD_API int ward_profile_suppress(ward_profile_t *p,
 {
 	if (!p || !s || !out)
 		return -EINVAL;
+	if (!s->n)
+		return 0;
+	struct pc_answers a;
+	bool cached = answers_init(&a, p);
 	for (size_t i = 0; i < p->count; i++) {
 		struct ward_sample *smp = &p->samples[i];
 		if (smp->live_count == 0 ||
-		    !ward__suppressed(s, p, smp->pcs, smp->depth))
+		    !(cached ? suppressed_cached(s, p, &a, smp->pcs, smp->depth)
+			     : ward__suppressed(s, p, smp->pcs, smp->depth)))
 			continue;
 		out->count = ward__sat_add(out->count, smp->live_count);
 		out->bytes = ward__sat_add(out->bytes, smp->live_bytes);
 		out->sites++;
 		smp->live_count = smp->live_bytes = 0;
 	}
+	free(a.pc);
+	free(a.yes);
 	return 0;
 }
