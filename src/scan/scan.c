@@ -170,6 +170,15 @@ struct range {
 	uintptr_t lo, hi;
 };
 
+/* The program's own writable memory: anonymous, or shared memory (shared
+ * anonymous, memfd, POSIX and System V segments), which another process
+ * may shrink under the scan: read through copies, which a page gone
+ * cannot fault (read in place, SIGBUS). */
+struct own_range {
+	uintptr_t lo, hi;
+	bool shared;
+};
+
 enum { MAX_ROOTS = 4096, MAX_MAPS = 65536, MAX_TPS = 4096 };
 
 struct scan {
@@ -195,7 +204,7 @@ struct scan {
 	size_t nroots;
 	struct range *maps;         /* readable mappings, in address order */
 	size_t nmaps;
-	struct range *anon;         /* the program's own writable memory */
+	struct own_range *anon;     /* the program's own writable memory */
 	size_t nanon;
 	uintptr_t *tps;             /* thread pointers: this thread's, and */
 	size_t ntps;                /* threads not joined (their TLS) */
@@ -205,8 +214,10 @@ struct scan {
 	size_t tls_above;           /* the descriptor, at the thread pointer */
 	uintptr_t loader_lo, loader_hi; /* the dynamic loader's code */
 	/* Threads that could not be stopped (held): memory is read through
-	 * copies, which a page unmapped meanwhile cannot fault. */
+	 * copies, which a page unmapped meanwhile cannot fault. So is shared
+	 * memory (reading_shared: what is read now is). */
 	int held;
+	bool reading_shared;
 	uintptr_t *copy; /* COPY_WORDS words */
 	/* Who holds it: the sites whose reachable blocks get a path. */
 	uint8_t cur_root; /* the kind of root being scanned now */
@@ -336,8 +347,9 @@ static bool index_blocks(struct scan *s)
 /*
  * A line of /proc/self/maps from its permissions on ("rw-p 00000000 00:00
  * 0   [heap]"): the program's own writable memory when it is anonymous (no
- * file, or the brk heap), and not a thread stack (stacks are read from
- * their stack pointers only).
+ * file, or the brk heap) or shared memory, and not a thread stack (stacks
+ * are read from their stack pointers only). A regular file's mapping is
+ * not: it is data on storage, which reading whole could read from disk.
  */
 static bool holds_thread_descriptor(const struct scan *s, uintptr_t lo,
 				    uintptr_t hi);
@@ -351,19 +363,32 @@ static void note_anon(struct scan *s, uintptr_t lo, uintptr_t hi,
 	int name_at = 0;
 	if (sscanf(rest, "%7s %llx %15s %llu %n", perms, &off, dev, &inode,
 		   &name_at) < 4 ||
-	    perms[0] != 'r' || perms[1] != 'w' || inode != 0)
+	    perms[0] != 'r' || perms[1] != 'w')
 		return;
+	const char *name = name_at ? rest + name_at : "";
+	if (inode != 0) {
+		/* Memory with an inode of its own: shared anonymous memory
+		 * ("/dev/zero (deleted)", "[anon_shmem:NAME]" once named),
+		 * memfd_create()'s, shm_open()'s and shmget()'s segments. */
+		bool shm = strncmp(name, "/dev/zero ", 10) == 0 ||
+			   strncmp(name, "[anon_shmem:", 12) == 0 ||
+			   strncmp(name, "/memfd:", 7) == 0 ||
+			   strncmp(name, "/dev/shm/", 9) == 0 ||
+			   strncmp(name, "/SYSV", 5) == 0;
+		if (shm && perms[2] != 'x' && s->nanon < MAX_MAPS)
+			s->anon[s->nanon++] = (struct own_range){ lo, hi, true };
+		return;
+	}
 	if (above_guard && holds_thread_descriptor(s, lo, hi))
 		return;
 	/* Writable and executable: generated code (a JIT's cache, a
 	 * debugger's or valgrind's translations), not the program's data. */
 	if (perms[2] == 'x')
 		return;
-	const char *name = name_at ? rest + name_at : "";
 	if (*name && strncmp(name, "[anon:", 6) != 0)
 		return; /* [heap] (malloc's main arena), [stack], [vvar] */
 	if (s->nanon < MAX_MAPS)
-		s->anon[s->nanon++] = (struct range){ lo, hi };
+		s->anon[s->nanon++] = (struct own_range){ lo, hi, false };
 }
 
 static int read_maps_job(void *arg)
@@ -529,7 +554,7 @@ __attribute__((no_sanitize("address")))
 static bool read_words(const struct scan *s, uintptr_t *w, uintptr_t a,
 		       size_t n)
 {
-	if (s->held)
+	if (s->held || s->reading_shared)
 		return copy_in(w, a, n * sizeof(*w)) == n * sizeof(*w);
 	for (size_t i = 0; i < n; i++)
 		w[i] = ((const volatile uintptr_t *)a)[i];
@@ -748,7 +773,7 @@ static void scan_range_as(struct scan *s, uintptr_t lo, uintptr_t hi,
 static void scan_range(struct scan *s, uintptr_t lo, uintptr_t hi,
 		       uint8_t state)
 {
-	scan_range_as(s, lo, hi, state, s->held);
+	scan_range_as(s, lo, hi, state, s->held || s->reading_shared);
 }
 
 /* Mark what block b's words point to. */
@@ -1274,9 +1299,10 @@ static void mark(struct scan *s, const struct ward__scan_self *self,
 			queue(s, i);
 		}
 	}
-	/* The program's own anonymous memory — another allocator's arenas
-	 * (pymalloc's), a custom allocator's — as valgrind scans every
-	 * mapping that is not a block: but not glibc malloc's own heaps
+	/* The program's own anonymous and shared memory — another
+	 * allocator's arenas (pymalloc's), a custom allocator's, a segment
+	 * it shares with its children — as valgrind scans every mapping
+	 * that is not a block: but not glibc malloc's own heaps
 	 * (their free chunks hold stale pointers), not the live blocks in
 	 * it (they count only once reached), not ward's tables, not a
 	 * running thread's stack. */
@@ -1290,8 +1316,10 @@ static void mark(struct scan *s, const struct ward__scan_self *self,
 			stack = threads[t].sp >= lo && threads[t].sp < hi;
 		/* A terabyte and more is a reservation, not data: a
 		 * sanitizer's shadow memory, an allocator's address space. */
+		s->reading_shared = s->anon[i].shared;
 		if (!stack && hi - lo < ((uintptr_t)1 << 40))
 			scan_anon_outside_objects(s, lo, hi);
+		s->reading_shared = false;
 	}
 	/* A forked child's inherited blocks (see read_inherited). */
 	s->cur_root = WARD__ROOT_INHERITED;

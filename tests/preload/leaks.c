@@ -29,6 +29,7 @@
 #include <sys/pidfd.h>
 #include <sys/syscall.h>
 #include <sys/resource.h>
+#include <sys/shm.h>
 #include <sys/stat.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -1447,6 +1448,44 @@ NOINLINE void leak_arena_by_bss(void)
 		arena[100 + i * 80] = held_by_bss_arena();
 }
 
+/* Blocks only shared memory the program mapped points to: shared
+ * anonymous memory, a memfd, a POSIX and a System V segment, each still
+ * the program's memory (valgrind: still reachable). The memfd's file is
+ * cut to one page after it was written: reading the rest in place would
+ * raise SIGBUS. */
+NOINLINE void *held_in_shared_memory(void)
+{
+	return malloc(77);
+}
+
+NOINLINE void leak_shared_arenas(void)
+{
+	enum { LEN = 64 << 10 };
+	void **anon = mmap(NULL, LEN, PROT_READ | PROT_WRITE,
+			   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	int mfd = memfd_create("arena", MFD_CLOEXEC);
+	int pfd = shm_open("/ward-leaks-arena", O_RDWR | O_CREAT | O_EXCL, 0600);
+	shm_unlink("/ward-leaks-arena");
+	int sid = shmget(IPC_PRIVATE, LEN, IPC_CREAT | 0600);
+	if (anon == MAP_FAILED || mfd < 0 || pfd < 0 || sid < 0 ||
+	    ftruncate(mfd, LEN) < 0 || ftruncate(pfd, LEN) < 0)
+		exit(3);
+	void **mem = mmap(NULL, LEN, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+	void **posix = mmap(NULL, LEN, PROT_READ | PROT_WRITE, MAP_SHARED, pfd,
+			    0);
+	void **sysv = shmat(sid, NULL, 0);
+	shmctl(sid, IPC_RMID, NULL); /* gone once detached */
+	if (mem == MAP_FAILED || posix == MAP_FAILED || sysv == (void *)-1)
+		exit(3);
+	memset(mem, 0, LEN);
+	anon[100] = held_in_shared_memory();
+	mem[100] = held_in_shared_memory();
+	posix[100] = held_in_shared_memory();
+	sysv[100] = held_in_shared_memory();
+	if (ftruncate(mfd, 4096) < 0)
+		exit(3);
+}
+
 /* A large block (glibc maps it on its own) lost with pointers past its
  * first page: what only it points to is indirectly lost, as valgrind
  * says, however many pages into it the pointers lie. */
@@ -2074,6 +2113,8 @@ int main(int argc, char **argv)
 		leak_own_arena();
 	else if (strcmp(what, "arena_by_bss") == 0)
 		leak_arena_by_bss();
+	else if (strcmp(what, "shared_arenas") == 0)
+		leak_shared_arenas();
 	else if (strcmp(what, "big_lost") == 0)
 		leak_big_lost();
 	else if (strcmp(what, "large_chains") == 0)

@@ -396,6 +396,11 @@ status_is "an arena mapped right after ward's data: the case ran" 0 "$st" \
 	"$(cat "$work/arena_by_bss.err")"
 expect_site "... and what it points to is still reachable, one mapping with ward's though it is" \
 	"$work/arena_by_bss.pb.gz" held_by_bss_arena heap/reachable "5 615"
+run_leaks shared_arenas
+status_is "shared memory the program mapped: the case ran" 0 $? \
+	"$(cat "$work/shared_arenas.err")"
+expect_site "what only the program's shared memory points to is still reachable" \
+	"$work/shared_arenas.pb.gz" held_in_shared_memory heap/reachable "4 308"
 run_leaks big_lost
 expect_site "a lost block of many pages is definitely lost" \
 	"$work/big_lost.pb.gz" leak_big_table heap/definite "1 524288"
@@ -1620,7 +1625,7 @@ status_is "ward watch: an endpoint that does not answer is one line, status 2" 2
 	"$(cat "$work/watch.err")"
 
 # Every check above ran (one that did not is a failure too).
-planned=257
+planned=259
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
