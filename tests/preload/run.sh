@@ -726,6 +726,14 @@ if grep -q ";leak_malloc_loop (leaks) 48000$" "$work/folded.txt" && ! grep -q "0
 else
 	bad "flame --folded writes folded stacks, frames without names by object and offset" "$(head -3 "$work/folded.txt")"
 fi
+# -o - is standard output, a stream into flamegraph.pl or inferno; the
+# same lines as the file's.
+"$ward" flame "$work/malloc_loop.pb.gz" --folded -o - | cat >"$work/folded.out"
+if [ -s "$work/folded.out" ] && cmp -s "$work/folded.txt" "$work/folded.out" && [ ! -e ./- ]; then
+	ok "flame -o - writes to standard output"
+else
+	bad "flame -o - writes to standard output" "$(head -3 "$work/folded.out")"
+fi
 
 # The real go tool pprof reads the preload's profile.
 if need go golang-go; then
@@ -1625,7 +1633,7 @@ status_is "ward watch: an endpoint that does not answer is one line, status 2" 2
 	"$(cat "$work/watch.err")"
 
 # Every check above ran (one that did not is a failure too).
-planned=259
+planned=260
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"

@@ -293,7 +293,13 @@ int flame_write(const ward_profile_t *p, enum flame_value v,
 	}
 
 	struct svg s = { &root, title, unit };
-	rc = ward_save_atomic(path, folded ? fill_folded : fill_svg, &s);
+	/* "-": standard output, a stream (into flamegraph.pl, say); a file
+	 * is replaced whole. */
+	if (strcmp(path, "-") == 0)
+		rc = (folded ? fill_folded : fill_svg)(STDOUT_FILENO, &s);
+	else
+		rc = ward_save_atomic(path, folded ? fill_folded : fill_svg,
+				      &s);
 out:
 	free_tree(root.child);
 	return rc;

@@ -142,7 +142,8 @@ static void usage_flame(FILE *f)
 	      "zoom, type in the search box to highlight. NAME is inuse_space\n"
 	      "(default), inuse_objects, alloc_space or alloc_objects.\n"
 	      "--folded writes the stacks as folded lines (root;...;leaf VALUE)\n"
-	      "instead, for flamegraph.pl, speedscope or inferno.\n",
+	      "instead, for flamegraph.pl, speedscope or inferno. -o - writes\n"
+	      "to standard output.\n",
 	      f);
 }
 
@@ -914,7 +915,8 @@ static int cmd_flame(int argc, char **argv)
 	int rc = flame_write(p, v, file, out, folded);
 	ward_profile_free(p);
 	if (rc < 0)
-		die("flame: cannot write %s: %s", out, strerror(-rc));
+		die("flame: cannot write %s: %s%s", out, ward_save_strerror(rc),
+		    rc == -EBADFD ? " (-o - writes to standard output)" : "");
 	return 0;
 }
 
