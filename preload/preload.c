@@ -18,6 +18,7 @@
  * meanwhile writes its profile once the call is done (intercept.c).
  */
 #include <dirent.h>
+#include <linux/seccomp.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -36,6 +37,7 @@
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -1023,6 +1025,47 @@ EXPORT int thrd_create(thrd_t *th, thrd_start_t fn, void *arg)
 THREAD_END_CALL(thrd_join, (thrd_t th, int *res), (th, res))
 THREAD_END_CALL(thrd_detach, (thrd_t th), (th))
 
+/* ---- Sandboxes ---------------------------------------------------------- */
+
+/* A seccomp filter, installed through prctl() or syscall(SYS_seccomp)
+ * (libseccomp's way): ward is told first (intercept.c). The arguments are
+ * read as the C library's own wrappers read them, six words whatever the
+ * call takes. */
+EXPORT int prctl(int option, ...)
+{
+	va_list ap;
+	va_start(ap, option);
+	unsigned long a = va_arg(ap, unsigned long),
+		      b = va_arg(ap, unsigned long),
+		      c = va_arg(ap, unsigned long),
+		      d = va_arg(ap, unsigned long);
+	va_end(ap);
+	NEXT(int (*)(int, ...), prctl);
+	if (option != PR_SET_SECCOMP)
+		return real_prctl(option, a, b, c, d);
+	ward__intercept_sandbox("prctl(PR_SET_SECCOMP)");
+	int rc = real_prctl(option, a, b, c, d);
+	ward__intercept_sandbox_done(rc != 0);
+	return rc;
+}
+
+EXPORT long syscall(long nr, ...)
+{
+	va_list ap;
+	va_start(ap, nr);
+	long a = va_arg(ap, long), b = va_arg(ap, long), c = va_arg(ap, long),
+	     d = va_arg(ap, long), e = va_arg(ap, long), f = va_arg(ap, long);
+	va_end(ap);
+	NEXT(long (*)(long, ...), syscall);
+	if (nr != SYS_seccomp || (a != SECCOMP_SET_MODE_STRICT &&
+				  a != SECCOMP_SET_MODE_FILTER))
+		return real_syscall(nr, a, b, c, d, e, f);
+	ward__intercept_sandbox("seccomp()");
+	long rc = real_syscall(nr, a, b, c, d, e, f);
+	ward__intercept_sandbox_done(rc != 0);
+	return rc;
+}
+
 /* ---- Exec --------------------------------------------------------------- */
 
 /* Another program in this one's place: ward is told first, in case that
@@ -1172,6 +1215,8 @@ static _Atomic uint64_t exiting;
 
 static void one_exit_at_a_time(void)
 {
+	if (ward__intercept_sandboxed())
+		return; /* no report to wait for, no call to make */
 	uint64_t pid = (uint64_t)getpid();
 	uint64_t me = pid << 32 | (uint32_t)syscall(SYS_gettid);
 	uint64_t was = atomic_load(&exiting);

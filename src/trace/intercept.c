@@ -507,6 +507,62 @@ void ward__intercept_exec_failed(void)
 	errno = saved;
 }
 
+/*
+ * The program is about to put itself in a seccomp sandbox, whose filter
+ * may end it for any system call the filter does not allow — and ward
+ * cannot read the filter. ward then makes no call of its own from there
+ * on: no report at exit, no snapshot, no endpoint (stopped now, while
+ * every call is still allowed); the one line why is said now, and the
+ * program ends as it would alone (before, its exit status became a kill
+ * by SIGSYS when ward's exit asked for its pid). A filter the kernel
+ * refuses takes it back (the endpoint stays stopped, and fatal signals
+ * end the program without a profile).
+ */
+static bool sandbox_stopped;
+static _Atomic bool sandboxed;
+
+bool ward__intercept_sandboxed(void)
+{
+	return atomic_load_explicit(&sandboxed, memory_order_relaxed);
+}
+
+void ward__intercept_sandbox(const char *how)
+{
+	int saved = errno;
+	sandbox_stopped = atomic_exchange(&active, false);
+	if (sandbox_stopped) {
+		atomic_store(&sandboxed, true);
+		ward_http_stop();
+		/* The signals whose default ward held (to write the profile
+		 * first) get it back: the program ends by them as alone. */
+		uint64_t h = atomic_exchange(&held, 0);
+		struct sigaction dfl;
+		memset(&dfl, 0, sizeof(dfl));
+		dfl.sa_handler = SIG_DFL;
+		sigemptyset(&dfl.sa_mask);
+		for (int sig = 1; sig < 64; sig++)
+			if (h & (1ull << sig))
+				__sigaction(sig, &dfl, NULL);
+		say_no_profile("it put itself in a seccomp sandbox (%s), whose "
+			       "filter a call of ward's at exit could break: "
+			       "ward made none from there on",
+			       how);
+	}
+	errno = saved;
+}
+
+void ward__intercept_sandbox_done(bool refused)
+{
+	int saved = errno;
+	if (refused && sandbox_stopped) {
+		to_note("", 0);
+		atomic_store(&sandboxed, false);
+		atomic_store(&active, true);
+	}
+	sandbox_stopped = false;
+	errno = saved;
+}
+
 /* Write profile p to this process's name for cfg.output (with suffix);
  * one line on failure. */
 static void save_profile(const ward_profile_t *p, const char *suffix)
@@ -1242,6 +1298,8 @@ static void report_elsewhere(const struct ward__scan_self *self)
 
 __attribute__((noinline)) void ward__intercept_report(void)
 {
+	if (ward__intercept_sandboxed())
+		return; /* not a call of ward's from there on */
 	struct ward__scan_self self;
 	WARD__SCAN_SELF(&self);
 	/* Reached through exit(): scan the live frames only, from exit()'s

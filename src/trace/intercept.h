@@ -37,6 +37,13 @@ int ward__intercept_sigaltstack(const stack_t *ss, stack_t *old);
 void ward__intercept_exec(const char *path, char *const envp[]);
 void ward__intercept_exec_failed(void);
 
+/* The program is about to install a seccomp filter (how: the call); then,
+ * if the call returned, refused says whether the kernel refused it. */
+void ward__intercept_sandbox(const char *how);
+void ward__intercept_sandbox_done(bool refused);
+/* Whether the program is in a seccomp sandbox: ward makes no calls. */
+bool ward__intercept_sandboxed(void);
+
 /* A descriptor, FILE or thread (by kind) was acquired / released. */
 void ward__intercept_acquire(int kind, uintptr_t handle);
 void ward__intercept_release(int kind, uintptr_t handle);

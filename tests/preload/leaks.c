@@ -5,6 +5,10 @@
  */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <linux/seccomp.h>
+#include <linux/filter.h>
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -1486,6 +1490,39 @@ NOINLINE void leak_shared_arenas(void)
 		exit(3);
 }
 
+/* A sandbox as strict as OpenSSH's: a seccomp filter that kills the
+ * process for any call but the few it needs to print and end. how:
+ * "prctl" or "syscall" (libseccomp's way) installs it; "segv" then
+ * faults, which must end the program by SIGSEGV as it would alone. */
+#define ALLOW(nr) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (nr), 0, 1), \
+	BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)
+
+NOINLINE void leak_sandbox(const char *how)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+			 offsetof(struct seccomp_data, nr)),
+		ALLOW(__NR_write), ALLOW(__NR_exit_group), ALLOW(__NR_exit),
+		ALLOW(__NR_rt_sigreturn), ALLOW(__NR_brk), ALLOW(__NR_mmap),
+		ALLOW(__NR_munmap), ALLOW(__NR_futex), ALLOW(__NR_newfstatat),
+		ALLOW(__NR_fstat),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+	};
+	struct sock_fprog prog = { sizeof(f) / sizeof(f[0]), f };
+	KEEP(malloc(100));
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+		exit(3);
+	int rc = strcmp(how, "syscall") == 0
+			 ? (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0,
+					&prog)
+			 : prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
+	if (rc != 0)
+		exit(3);
+	KEEP(malloc(50)); /* the allocator still serves */
+	if (strcmp(how, "segv") == 0)
+		*(volatile int *)8 = 1;
+}
+
 /* A large block (glibc maps it on its own) lost with pointers past its
  * first page: what only it points to is indirectly lost, as valgrind
  * says, however many pages into it the pointers lie. */
@@ -2115,6 +2152,8 @@ int main(int argc, char **argv)
 		leak_arena_by_bss();
 	else if (strcmp(what, "shared_arenas") == 0)
 		leak_shared_arenas();
+	else if (strcmp(what, "sandbox") == 0 && argc > 2)
+		leak_sandbox(argv[2]);
 	else if (strcmp(what, "big_lost") == 0)
 		leak_big_lost();
 	else if (strcmp(what, "large_chains") == 0)

@@ -839,6 +839,28 @@ else
 		"$(cat "$work/twelve.err"; head -5 "$work/twelve.report" "$work/twelve.top")"
 fi
 
+# A program in a seccomp sandbox that kills it for any call it does not
+# allow ends as it would alone: ward makes no call of its own once the
+# filter is in (its exit asked for its pid: killed by SIGSYS), and ward
+# run says why there is no profile; a fault in the sandbox ends it by
+# SIGSEGV, as alone.
+for how in prctl syscall; do
+	run_leaks sandbox "$how"
+	st=$?
+	if [ "$st" = 0 ] && grep -q "^done sandbox" "$work/sandbox.out" &&
+		grep -q "no profile from .*: it put itself in a seccomp sandbox" "$work/sandbox.err"; then
+		ok "a seccomp sandbox ($how): the program ends as alone, and ward says why no profile"
+	else
+		bad "a seccomp sandbox ($how): the program ends as alone, and ward says why no profile" \
+			"status $st: $(cat "$work/sandbox.out" "$work/sandbox.err")"
+	fi
+done
+"$leaks" sandbox segv >/dev/null 2>&1
+plain=$?
+run_leaks sandbox segv
+status_is "a fault in a seccomp sandbox ends the program as alone" "$plain" $? \
+	"$(cat "$work/sandbox.err")"
+
 # A link to an open descriptor (/dev/stdout is /proc/self/fd/1) names the
 # file behind it: replacing that file took it from the program writing
 # to it. Refused by ward run before the program runs, through a link of
@@ -1633,7 +1655,7 @@ status_is "ward watch: an endpoint that does not answer is one line, status 2" 2
 	"$(cat "$work/watch.err")"
 
 # Every check above ran (one that did not is a failure too).
-planned=260
+planned=263
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
