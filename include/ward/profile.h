@@ -204,9 +204,11 @@ WARD_API ward_profile_t *ward_profile_top(const ward_profile_t *p, size_t n);
  * frame's function and line, offsets aside (an unrolled loop acquires at
  * several addresses on one line) — merged, their counts added, each with
  * the stack of its largest, in report order. n > 0: the first n rows
- * (merging what comes before a row past them would start); 0: all. NULL
- * when out of memory. Stacks are shared with p. The text format merges
- * so by itself; pprof and JSON keep each site.
+ * (merging what comes before a row past them would start); 0: all. When
+ * rows were left out, the text format heads the rest "the n sites holding
+ * the most" and gives each row's share of all p holds. NULL when out of
+ * memory. Stacks are shared with p. The text format merges so by itself;
+ * pprof and JSON keep each site.
  */
 WARD_API ward_profile_t *ward_profile_by_line(const ward_profile_t *p,
 					      size_t n);
