@@ -225,11 +225,15 @@ static _Atomic int nasleep;
  * fail with EINTR: the sleeps (ends_early()), a futex wait with a timeout,
  * and reads, writes, receives, sends and accepts on a descriptor with a
  * timeout (SO_RCVTIMEO, SO_SNDTIMEO), which have done nothing when they
- * fail so. Not connect(), which has begun by then.
+ * fail so; and connect() with a timeout, which has begun by then: called
+ * again on the socket it left connecting, it waits for that connection
+ * to finish, as the kernel's own restart of one without a timeout does
+ * (a timeout then ends it with EALREADY, not EINPROGRESS).
  */
 static bool restarts(long nr)
 {
 	switch (nr) {
+	case SYS_connect:
 	case SYS_futex:
 	case SYS_read:
 	case SYS_write:

@@ -15,6 +15,7 @@
 #include <link.h>
 #include <malloc.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -520,8 +521,10 @@ static void leak_naps(void)
 }
 
 /* "sleepers": threads asleep in sleep(), usleep(), poll(), epoll_wait(),
- * select(), pause(), sem_timedwait() and recv() with a timeout when main
- * returns: the exit's scan stops each to
+ * select(), pause(), sem_timedwait(), recv() with a timeout and connect()
+ * with a timeout (to a loopback listener whose queue is full, which
+ * drops the connection's first packets) when main returns: the exit's
+ * scan stops each to
  * read its registers, and none may wake early for it (each would say so;
  * alone, the program prints "done" only). */
 NOINLINE void *exit_sleeper(void *arg)
@@ -542,6 +545,21 @@ NOINLINE void *exit_sleeper(void *arg)
 		rc = select(0, NULL, NULL, NULL, &tv);
 	} else if (k == 5) {
 		rc = pause();
+	} else if (k == 8) {
+		struct sockaddr_in at = { .sin_family = AF_INET };
+		socklen_t len = sizeof(at);
+		struct timeval tv = { 30, 0 };
+		int l = socket(AF_INET, SOCK_STREAM, 0),
+		    queued = socket(AF_INET, SOCK_STREAM, 0),
+		    c = socket(AF_INET, SOCK_STREAM, 0);
+		at.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		if (bind(l, (struct sockaddr *)&at, sizeof(at)) != 0 ||
+		    getsockname(l, (struct sockaddr *)&at, &len) != 0 ||
+		    listen(l, 0) != 0 ||
+		    connect(queued, (struct sockaddr *)&at, sizeof(at)) != 0)
+			exit(3);
+		setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		rc = connect(c, (struct sockaddr *)&at, sizeof(at));
 	} else if (k == 7) {
 		int sv[2];
 		char c;
@@ -565,7 +583,7 @@ NOINLINE void *exit_sleeper(void *arg)
 static void leak_sleepers(void)
 {
 	pthread_t t;
-	for (intptr_t k = 0; k < 8; k++)
+	for (intptr_t k = 0; k < 9; k++)
 		pthread_create(&t, NULL, exit_sleeper, (void *)k);
 	usleep(200 * 1000);
 	printf("done\n");

@@ -1577,9 +1577,9 @@ run_leaks sleepers
 st=$?
 if [ "$st" = 0 ] && [ "$(cat "$work/sleepers.out")" = "$(printf 'done\ndone sleepers')" ] &&
 	! grep -q "heap classified without the registers" "$work/sleepers.err"; then
-	ok "the exit's scan wakes no thread asleep in sleep, usleep, poll, epoll_wait, select, pause, sem_timedwait, recv"
+	ok "the exit's scan wakes no thread asleep in sleep, usleep, poll, epoll_wait, select, pause, sem_timedwait, recv, connect"
 else
-	bad "the exit's scan wakes no thread asleep in sleep, usleep, poll, epoll_wait, select, pause, sem_timedwait, recv" \
+	bad "the exit's scan wakes no thread asleep in sleep, usleep, poll, epoll_wait, select, pause, sem_timedwait, recv, connect" \
 		"status $st: $(cat "$work/sleepers.out" "$work/sleepers.err")"
 fi
 
