@@ -491,12 +491,8 @@ void ward__write_summary(const ward_profile_t *p, const char *head,
 				 (unsigned long long)unread);
 	ward__out_printf(&o, "\n");
 	/* The top rows; `ward report` shows them all. */
-	struct ward_profile *top = ward__profile_by_line(p, SUMMARY_SITES + 1);
-	bool more = top && top->count > SUMMARY_SITES;
-	if (more) { /* the row past them only says there are more */
-		top->count = SUMMARY_SITES;
-		ward__profile_mark_cut(top, p);
-	}
+	struct ward_profile *top = ward__profile_by_line(p, SUMMARY_SITES);
+	bool more = top && top->top_rows;
 	ward_profile_write(top ? top : p, WARD_FORMAT_TEXT, write, opaque);
 	if (more)
 		ward__out_printf(&o, "(the %d sites holding the most; `ward "

@@ -1314,9 +1314,9 @@ static void mark(struct scan *s, const struct ward__scan_self *self,
 		bool stack = false;
 		for (int t = 0; t < nthreads && !stack; t++)
 			stack = threads[t].sp >= lo && threads[t].sp < hi;
+		s->reading_shared = s->anon[i].shared;
 		/* A terabyte and more is a reservation, not data: a
 		 * sanitizer's shadow memory, an allocator's address space. */
-		s->reading_shared = s->anon[i].shared;
 		if (!stack && hi - lo < ((uintptr_t)1 << 40))
 			scan_anon_outside_objects(s, lo, hi);
 		s->reading_shared = false;

@@ -183,11 +183,6 @@ void ward__frame_function(char *frame, bool with_object);
  * largest first; NULL when out of memory. Stacks are shared with p. */
 struct ward_profile *ward__profile_top(const struct ward_profile *p, size_t n);
 
-/* t holds the rows of whole holding the most, not all: its text says so,
- * and a row's share is of whole's bytes. */
-void ward__profile_mark_cut(struct ward_profile *t,
-			    const struct ward_profile *whole);
-
 /* ward_profile_by_line() (ward/profile.h). */
 struct ward_profile *ward__profile_by_line(const struct ward_profile *p,
 					   size_t n);

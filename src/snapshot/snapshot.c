@@ -343,8 +343,9 @@ static int sort_with_sites(struct ward_profile *p)
 	return 0;
 }
 
-void ward__profile_mark_cut(struct ward_profile *t,
-			    const struct ward_profile *whole)
+/* t holds the rows of whole holding the most, not all: its text says so,
+ * and a row's share is of whole's bytes. */
+static void mark_cut(struct ward_profile *t, const struct ward_profile *whole)
 {
 	t->top_rows = true;
 	t->whole_bytes = 0;
@@ -419,7 +420,7 @@ struct ward_profile *ward__profile_by_line(const struct ward_profile *p,
 	}
 	t->by_line = true;
 	if (cut)
-		ward__profile_mark_cut(t, p);
+		mark_cut(t, p);
 	return t;
 }
 

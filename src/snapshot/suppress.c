@@ -19,12 +19,11 @@
  * for any run of characters, and one not anchored is found anywhere.
  * Taken apart once here, not for every frame it is tried on. */
 struct pattern {
-	char *text; /* less its anchors */
-	size_t len;
-	bool start, end;
-	char *glob; /* with a '*' inside: the whole as a glob, the '*'s an
-		     * unanchored end stands for added; else NULL */
+	char *glob;       /* as a glob: a '*' for each end not anchored */
 	size_t glen;
+	const char *text; /* in glob, less those '*'s */
+	size_t len;
+	bool start, end, wild; /* wild: a '*' of its own inside */
 };
 
 struct ward_suppressions {
@@ -47,24 +46,19 @@ static int add(struct ward_suppressions *s, const char *pat, size_t len)
 		return -ENOMEM;
 	s->pat = np;
 	struct pattern *t = &np[s->n];
-	*t = (struct pattern){ 0 };
 	t->start = len > 0 && pat[0] == '^';
 	pat += t->start;
 	len -= t->start;
 	t->end = len > 0 && pat[len - 1] == '$';
 	len -= t->end;
-	if (!(t->text = strndup(pat, len)))
+	t->wild = memchr(pat, '*', len) != NULL;
+	t->glen = !t->start + len + !t->end;
+	if (!(t->glob = malloc(t->glen + 1)))
 		return -ENOMEM;
+	snprintf(t->glob, t->glen + 1, "%s%.*s%s", t->start ? "" : "*",
+		 (int)len, pat, t->end ? "" : "*");
+	t->text = t->glob + !t->start;
 	t->len = len;
-	if (memchr(pat, '*', len)) {
-		t->glen = !t->start + len + !t->end;
-		if (!(t->glob = malloc(t->glen + 1))) {
-			free(t->text);
-			return -ENOMEM;
-		}
-		snprintf(t->glob, t->glen + 1, "%s%s%s", t->start ? "" : "*",
-			 t->text, t->end ? "" : "*");
-	}
 	s->n++;
 	return 0;
 }
@@ -73,10 +67,8 @@ WARD_API void ward_suppressions_free(ward_suppressions_t *s)
 {
 	if (!s)
 		return;
-	for (size_t i = 0; i < s->n; i++) {
-		free(s->pat[i].text);
+	for (size_t i = 0; i < s->n; i++)
 		free(s->pat[i].glob);
-	}
 	free(s->pat);
 	free(s);
 }
@@ -189,7 +181,7 @@ static bool glob(const char *p, size_t plen, const char *name, size_t len)
 /* LeakSanitizer's rule: anchored by '^' and '$', else found anywhere. */
 static bool matches(const struct pattern *t, const char *name, size_t len)
 {
-	if (t->glob)
+	if (t->wild)
 		return glob(t->glob, t->glen, name, len);
 	if (t->start && t->end)
 		return len == t->len && memcmp(name, t->text, len) == 0;
@@ -257,8 +249,10 @@ bool ward__suppressed(const struct ward_suppressions *s,
  * for it, every frame is named as it comes.
  */
 struct pc_answers {
-	uintptr_t *pc; /* 0: an empty slot */
-	bool *yes;
+	struct pc_answer {
+		uintptr_t pc; /* 0: an empty slot */
+		bool yes;
+	} *v;
 	size_t mask;
 };
 
@@ -269,10 +263,9 @@ static bool answers_init(struct pc_answers *a, const struct ward_profile *p)
 		frames += (size_t)p->samples[i].depth;
 	while (cap < 2 * frames && cap < ((size_t)1 << 24))
 		cap *= 2;
-	a->pc = calloc(cap, sizeof(*a->pc));
-	a->yes = calloc(cap, sizeof(*a->yes));
+	a->v = calloc(cap, sizeof(*a->v));
 	a->mask = cap - 1;
-	return a->pc && a->yes;
+	return a->v != NULL;
 }
 
 static bool suppressed_cached(const struct ward_suppressions *s,
@@ -284,17 +277,15 @@ static bool suppressed_cached(const struct ward_suppressions *s,
 		uintptr_t pc = pcs[d];
 		size_t k = (size_t)((pc * 0x9e3779b97f4a7c15ull) >> 20) & a->mask;
 		size_t probes = 0;
-		while (a->pc[k] && a->pc[k] != pc && probes++ <= a->mask)
+		while (a->v[k].pc && a->v[k].pc != pc && probes++ <= a->mask)
 			k = (k + 1) & a->mask;
 		bool yes;
-		if (a->pc[k] == pc) {
-			yes = a->yes[k];
+		if (a->v[k].pc == pc) {
+			yes = a->v[k].yes;
 		} else {
 			yes = pc_suppressed(s, p, pc);
-			if (!a->pc[k] && pc) { /* full: not kept */
-				a->pc[k] = pc;
-				a->yes[k] = yes;
-			}
+			if (!a->v[k].pc && pc) /* full: not kept */
+				a->v[k] = (struct pc_answer){ pc, yes };
 		}
 		if (yes)
 			return true;
@@ -323,7 +314,6 @@ WARD_API int ward_profile_suppress(ward_profile_t *p,
 		out->sites++;
 		smp->live_count = smp->live_bytes = 0;
 	}
-	free(a.pc);
-	free(a.yes);
+	free(a.v);
 	return 0;
 }

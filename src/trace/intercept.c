@@ -521,6 +521,17 @@ void ward__intercept_exec_failed(void)
 static bool sandbox_stopped;
 static _Atomic bool sandboxed;
 
+/* Signal sig's default action, which ward held, back to the program. */
+static void give_default_back(int sig)
+{
+	struct sigaction dfl;
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	sigemptyset(&dfl.sa_mask);
+	atomic_fetch_and(&held, ~(1ull << sig));
+	__sigaction(sig, &dfl, NULL);
+}
+
 bool ward__intercept_sandboxed(void)
 {
 	return atomic_load_explicit(&sandboxed, memory_order_relaxed);
@@ -535,14 +546,10 @@ void ward__intercept_sandbox(const char *how)
 		ward_http_stop();
 		/* The signals whose default ward held (to write the profile
 		 * first) get it back: the program ends by them as alone. */
-		uint64_t h = atomic_exchange(&held, 0);
-		struct sigaction dfl;
-		memset(&dfl, 0, sizeof(dfl));
-		dfl.sa_handler = SIG_DFL;
-		sigemptyset(&dfl.sa_mask);
+		uint64_t h = atomic_load(&held);
 		for (int sig = 1; sig < 64; sig++)
 			if (h & (1ull << sig))
-				__sigaction(sig, &dfl, NULL);
+				give_default_back(sig);
 		say_no_profile("it put itself in a seccomp sandbox (%s), whose "
 			       "filter a call of ward's at exit could break: "
 			       "ward made none from there on",
@@ -753,12 +760,7 @@ static bool holds(int sig)
 /* End the process by sig with its default action. */
 static void die_by(int sig, bool refault)
 {
-	struct sigaction dfl;
-	memset(&dfl, 0, sizeof(dfl));
-	dfl.sa_handler = SIG_DFL;
-	sigemptyset(&dfl.sa_mask);
-	atomic_fetch_and(&held, ~(1ull << sig));
-	__sigaction(sig, &dfl, NULL);
+	give_default_back(sig);
 	if (refault)
 		return; /* the faulting instruction runs again */
 	sigset_t one;

@@ -1268,9 +1268,11 @@ expect_site "SIGTERM to ward run: the program's profile is written" "$work/spin.
 	leak_before_signal heap "4 444"
 
 # No profile: one line says why, and --fail-on-leak does not pass.
+one_why() { # FILE PATTERN: exactly one "no profile" line, and it matches
+	[ "$(grep -c "no profile" "$1")" = 1 ] && grep -q "$2" "$1"
+}
 "$ward" run -o "$work/asan.pb.gz" -- "$build/asan_hello" >/dev/null 2>"$work/e1"
-if [ "$(grep -c "no profile" "$work/e1")" = 1 ] &&
-	grep -q "no profile from $build/asan_hello: it is built with AddressSanitizer, whose runtime must load first" "$work/e1"; then
+if one_why "$work/e1" "no profile from $build/asan_hello: it is built with AddressSanitizer, whose runtime must load first"; then
 	ok "a program built with AddressSanitizer: one line says why there is no profile"
 else
 	bad "a program built with AddressSanitizer: one line says why there is no profile" "$(cat "$work/e1")"
@@ -1290,8 +1292,7 @@ else
 		"status $st: $(cat "$work/e1")"
 fi
 "$ward" run -o "$work/asan.pb.gz" -- "$build/asan_linked" >/dev/null 2>"$work/e1"
-if [ "$(grep -c "no profile" "$work/e1")" = 1 ] &&
-	grep -q "no profile from $build/asan_linked: it \(is built with AddressSanitizer linked in, whose leak check ends\|ended without running its exit handlers.*a sanitizer's leak check\)" "$work/e1"; then
+if one_why "$work/e1" "no profile from $build/asan_linked: it \(is built with AddressSanitizer linked in, whose leak check ends\|ended without running its exit handlers.*a sanitizer's leak check\)"; then
 	ok "AddressSanitizer's leak check ends it: one line says so"
 else
 	bad "AddressSanitizer's leak check ends it: one line says so" "$(cat "$work/e1")"
@@ -1309,16 +1310,14 @@ fi
 # One that makes the raw exit system call itself is told apart.
 "$ward" run -o "$work/exec.pb.gz" -- env -i "$(command -v true)" 2>"$work/e1"
 st=$?
-if [ "$st" = 0 ] && [ "$(grep -c "no profile" "$work/e1")" = 1 ] &&
-	grep -q "no profile from env: it ran $(command -v true) in its place (exec) without ward's library" "$work/e1"; then
+if [ "$st" = 0 ] && one_why "$work/e1" "no profile from env: it ran $(command -v true) in its place (exec) without ward's library"; then
 	ok "an exec that drops LD_PRELOAD: the line names the exec"
 else
 	bad "an exec that drops LD_PRELOAD: the line names the exec" "status $st: $(cat "$work/e1")"
 fi
 TMPDIR="$work/no such dir" "$ward" run -o "$work/exec.pb.gz" -- env -i "$(command -v true)" 2>"$work/e1"
 st=$?
-if [ "$st" = 0 ] && [ "$(grep -c "no profile" "$work/e1")" = 1 ] &&
-	grep -q "no profile from env: it ended as true: a program run in its place (exec)" "$work/e1"; then
+if [ "$st" = 0 ] && one_why "$work/e1" "no profile from env: it ended as true: a program run in its place (exec)"; then
 	ok "... and without the tracer's note, the program it ended as"
 else
 	bad "... and without the tracer's note, the program it ended as" "status $st: $(cat "$work/e1")"
