@@ -1486,8 +1486,10 @@ NOINLINE void leak_shared_arenas(void)
 	void **anon = mmap(NULL, LEN, PROT_READ | PROT_WRITE,
 			   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	int mfd = memfd_create("arena", MFD_CLOEXEC);
-	int pfd = shm_open("/ward-leaks-arena", O_RDWR | O_CREAT | O_EXCL, 0600);
-	shm_unlink("/ward-leaks-arena");
+	char name[64]; /* one per process: suites may run side by side */
+	snprintf(name, sizeof(name), "/ward-leaks-arena.%d", (int)getpid());
+	int pfd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
+	shm_unlink(name);
 	int sid = shmget(IPC_PRIVATE, LEN, IPC_CREAT | 0600);
 	if (anon == MAP_FAILED || mfd < 0 || pfd < 0 || sid < 0 ||
 	    ftruncate(mfd, LEN) < 0 || ftruncate(pfd, LEN) < 0)

@@ -45,7 +45,11 @@ site() { # FILE FUNC KIND
 
 expect_site() { # NAME FILE FUNC KIND "COUNT BYTES"
 	got=$(site "$2" "$3" "$4")
-	if [ "$got" = "$5" ]; then ok "$1"; else bad "$1" "$3 ($4): got '$got', want '$5'"; fi
+	if [ "$got" = "$5" ]; then ok "$1"; return; fi
+	# What the report says of FUNC, every kind, for the failure's record.
+	bad "$1" "$3 ($4): got '$got', want '$5'" \
+		"$("$ward" report "$2" | awk -v f="$3+" '/^stacks:/ { exit }
+			index($5, f) == 1 { print }')"
 }
 
 run_leaks() { # SCENARIO [ARGS]
