@@ -34,6 +34,7 @@
 
 #include "capture/capture.h"
 #include "capture/cfi.h"
+#include "core/env.h"
 #include "core/file.h"
 #include "core/guard.h"
 
@@ -48,14 +49,16 @@ struct ward__capture_conf ward__capture_conf = { .max = 64 };
 
 static void configure(void)
 {
-	const char *s = getenv("WARD_STACK");
-	if (s && strcmp(s, "dwarf") == 0)
-		walker = WALK_DWARF;
-	else if (s && strcmp(s, "fp") == 0)
-		walker = WALK_FP;
-	s = getenv("WARD_STACK_DEPTH");
-	if (s && atoi(s) > 0)
-		ward__capture_conf.max = atoi(s) > 256 ? 256 : atoi(s);
+	static const char *const walkers[] = {
+		[WALK_FP] = "fp", [WALK_CFI] = "cfi", [WALK_DWARF] = "dwarf", NULL
+	};
+	int w = ward__env_choice("WARD_STACK", walkers, "walking with cfi");
+	if (w >= 0)
+		walker = w;
+	unsigned long long depth;
+	if (ward__env_number("WARD_STACK_DEPTH", 1, 256, &depth,
+			     "keeping 64 frames") > 0)
+		ward__capture_conf.max = (int)depth;
 	ward__capture_conf.rules = walker == WALK_CFI;
 }
 

@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/env.h"
 #include "core/clock.h"
 #include "core/grow.h"
 #include "core/lock.h"
@@ -356,9 +357,10 @@ static pthread_once_t grace_once = PTHREAD_ONCE_INIT;
 
 static void grace_init(void)
 {
-	const char *s = getenv("WARD_GO_GRACE_MS");
-	long v = s ? strtol(s, NULL, 10) : -1;
-	atomic_store(&grace_ms, v >= 0 && v < UINT32_MAX ? (uint32_t)v : 1000);
+	unsigned long long v = 1000;
+	ward__env_number("WARD_GO_GRACE_MS", 0, UINT32_MAX - 1, &v,
+			 "keeping 1000 ms");
+	atomic_store(&grace_ms, (uint32_t)v);
 }
 
 WARD_API uint32_t ward_go_set_grace(uint32_t ms)

@@ -44,6 +44,7 @@
 #include <unistd.h>
 
 #include "capture/capture.h"
+#include "core/env.h"
 #include "core/lock.h"
 #include "core/log.h"
 #include "registry/registry.h"
@@ -106,19 +107,12 @@ static void make_key(void)
 
 static void init_process(void)
 {
-	const char *s = getenv("WARD_DEFER_LIMIT");
-
-	if (s && *s) {
-		char *end;
-		unsigned long v = strtoul(s, &end, 10);
-		if (*end == '\0' && v <= UINT32_MAX)
-			default_limit = (uint32_t)v;
-		else
-			ward__log(WARD_LOG_WARN,
-				  "ward: WARD_DEFER_LIMIT=%s is not a number; "
-				  "keeping %u\n",
-				  s, default_limit);
-	}
+	unsigned long long v;
+	char keeping[32];
+	snprintf(keeping, sizeof(keeping), "keeping %u", default_limit);
+	if (ward__env_number("WARD_DEFER_LIMIT", 0, UINT32_MAX, &v,
+			     keeping) > 0)
+		default_limit = (uint32_t)v;
 	pthread_once(&key_once, make_key);
 }
 

@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "capture/capture.h"
+#include "core/env.h"
 #include "core/clock.h"
 #include "core/grow.h"
 #include "core/lock.h"
@@ -885,6 +886,17 @@ static struct ward_pool *pool_make(const char *name, size_t size)
 	return p;
 }
 
+/* WARD_POOL_CHECK=1: every pool checks (read once, said once). */
+static pthread_once_t env_once = PTHREAD_ONCE_INIT;
+static bool check_every_pool;
+
+static void read_env(void)
+{
+	static const char *const off_on[] = { "0", "1", NULL };
+	check_every_pool = ward__env_choice("WARD_POOL_CHECK", off_on,
+					    "checking the pools that ask") == 1;
+}
+
 WARD_API ward_pool_t *ward_pool_new(const struct ward_pool_config *cfg)
 {
 	if (!cfg || !cfg->reset || !cfg->size) {
@@ -900,8 +912,8 @@ WARD_API ward_pool_t *ward_pool_new(const struct ward_pool_config *cfg)
 	p->h.reset = cfg->reset;
 	p->destroy = cfg->destroy;
 	p->h.arg = cfg->arg;
-	const char *env = getenv("WARD_POOL_CHECK");
-	p->h.check = cfg->check || (env && strcmp(env, "1") == 0);
+	pthread_once(&env_once, read_env);
+	p->h.check = cfg->check || check_every_pool;
 	if (p->h.check) {
 		if (pool_kind < 0)
 			pool_kind = ward_kind_register("pool");

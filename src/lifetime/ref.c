@@ -27,6 +27,7 @@
 #include <time.h>
 
 #include "capture/capture.h"
+#include "core/env.h"
 #include "core/clock.h"
 #include "core/lock.h"
 #include "core/log.h"
@@ -98,8 +99,9 @@ static void kind_init(void)
 	ward__figure_source_add(&figures);
 	ref_kind = ward_kind_register("ref");
 	retain_kind = ward_kind_register("retain");
-	const char *env = getenv("WARD_REF_CHECK");
-	if (env && *env && strcmp(env, "0") != 0)
+	static const char *const off_on[] = { "0", "1", NULL };
+	if (ward__env_choice("WARD_REF_CHECK", off_on,
+			     "checking when ward_ref_check() asks") == 1)
 		atomic_store(&checking, true);
 	ward__registry_fork_handlers();
 	pthread_atfork(fork_prepare, fork_done, fork_done);

@@ -9,12 +9,14 @@
  * WARD_LEAKCHECK_WAIT_MS.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/env.h"
 #include "core/grow.h"
 #include "core/lock.h"
 #include "core/log.h"
@@ -276,8 +278,10 @@ WARD_API int ward_leakcheck_suppress(ward_leakcheck_t *lc,
 
 static int wait_ms(void)
 {
-	const char *s = getenv("WARD_LEAKCHECK_WAIT_MS");
-	return s && *s ? atoi(s) : 1000;
+	unsigned long long v = 1000;
+	ward__env_number("WARD_LEAKCHECK_WAIT_MS", 0, INT_MAX, &v,
+			 "waiting up to 1000 ms");
+	return (int)v;
 }
 
 /* Count what is live now and was not when lc began, per site, into w:

@@ -72,6 +72,7 @@
 #include "trace/intercept.h"
 #include "capture/capture.h"
 #include "core/clock.h"
+#include "core/env.h"
 #include "core/file.h"
 #include "core/grow.h"
 #include "core/log.h"
@@ -142,6 +143,8 @@ uintptr_t ward__exit_sp;
 
 
 enum { LINE_MAX_BYTES = PATH_MAX + 256 };
+/* The longest mean WARD_SAMPLE takes: 4 EiB between samples. */
+#define SAMPLE_MOST (1ull << 62)
 
 /* fmt's line into line[size], cut to fit and ended by a newline: its
  * length, or -1. */
@@ -932,6 +935,43 @@ static void report_at_exit(void)
 	ward__intercept_report();
 }
 
+/* The kinds WARD_KINDS names, a comma list of heap, fd, file and thread:
+ * only those are recorded. A name not among them refuses the list, and
+ * every kind is recorded (read otherwise, a misspelt list would record
+ * nothing and say nothing). */
+static void choose_kinds(const char *list)
+{
+	static const char *const names[] = {
+		[WARD_KIND_HEAP] = "heap", [WARD_KIND_FD] = "fd",
+		[WARD_KIND_FILE] = "file", [WARD_KIND_THREAD] = "thread",
+	};
+	enum { NAMES = sizeof(names) / sizeof(names[0]) };
+	bool want[WARD_KIND_USER] = { false };
+	int named = 0;
+	char buf[256];
+	snprintf(buf, sizeof(buf), "%s", list);
+	for (char *save, *t = strtok_r(buf, ",", &save); t;
+	     t = strtok_r(NULL, ",", &save)) {
+		int k = 0;
+		while (k < NAMES && strcmp(t, names[k]))
+			k++;
+		if (k == NAMES) {
+			say("ward: WARD_KINDS=%s: no kind '%s' (kinds are heap, "
+			    "fd, file, thread); recording every kind",
+			    list, t);
+			return;
+		}
+		want[k] = true;
+		named++;
+	}
+	if (!named) {
+		say("ward: WARD_KINDS=%s names no kind; recording every kind",
+		    list);
+		return;
+	}
+	memcpy(cfg.kinds, want, sizeof(want));
+}
+
 /* libc's swapcontext, not one the program defines (AddressSanitizer
  * linked into a program intercepts it and warns on the program's stderr);
  * found at start, for a report may run in a signal handler. */
@@ -954,26 +994,22 @@ void ward__intercept_init(void)
 	swap = (swap_fn)dlsym(RTLD_NEXT, "swapcontext");
 	for (int k = 0; k < WARD_KIND_USER; k++)
 		cfg.kinds[k] = true;
-	if ((s = getenv("WARD_KINDS")) && *s) {
-		for (int k = 0; k < WARD_KIND_USER; k++)
-			cfg.kinds[k] = false;
-		char buf[256];
-		snprintf(buf, sizeof(buf), "%s", s);
-		for (char *save, *t = strtok_r(buf, ",", &save); t;
-		     t = strtok_r(NULL, ",", &save)) {
-			int k = ward_kind_register(t);
-			if (k >= 0 && k < WARD_KIND_USER)
-				cfg.kinds[k] = true;
-		}
-	}
-	if ((s = getenv("WARD_SAMPLE")) && *s)
-		cfg.rate = strtoull(s, NULL, 10);
+	if ((s = getenv("WARD_KINDS")) && *s)
+		choose_kinds(s);
+	unsigned long long v;
+	if (ward__env_number("WARD_SAMPLE", 0, SAMPLE_MOST, &v,
+			     "recording every block") > 0)
+		cfg.rate = v;
 	atomic_store(&ward__sample_rate, cfg.rate);
-	cfg.follow_forks = !((s = getenv("WARD_FOLLOW_FORKS")) && strcmp(s, "0") == 0);
-	if ((s = getenv("WARD_FOLLOW_EXEC")) && strcmp(s, "0") == 0)
+	static const char *const off_on[] = { "0", "1", NULL };
+	cfg.follow_forks = ward__env_choice("WARD_FOLLOW_FORKS", off_on,
+					    "forked children record") != 0;
+	if (ward__env_choice("WARD_FOLLOW_EXEC", off_on,
+			     "executed programs run with ward") == 0)
 		unsetenv("LD_PRELOAD");
-	if ((s = getenv("WARD_OUTPUT_PID")))
-		cfg.output_pid = (pid_t)strtol(s, NULL, 10);
+	if (ward__env_number("WARD_OUTPUT_PID", 1, INT_MAX, &v,
+			     "every process writes WARD_OUTPUT") > 0)
+		cfg.output_pid = (pid_t)v;
 	if ((s = getenv("WARD_OUTPUT")) &&
 	    (size_t)snprintf(cfg.output, sizeof(cfg.output), "%s", s) >=
 		    sizeof(cfg.output)) {
@@ -999,8 +1035,11 @@ void ward__intercept_init(void)
 	}
 	/* Read now, not at exit: a program may clear its environment before
 	 * it ends (or change it from another thread while ward reads). */
-	cfg.no_scan = (s = getenv("WARD_SCAN")) && strcmp(s, "0") == 0;
-	cfg.json = (s = getenv("WARD_SUMMARY_FORMAT")) && strcmp(s, "json") == 0;
+	cfg.no_scan = ward__env_choice("WARD_SCAN", off_on,
+				       "scanning at exit") == 0;
+	static const char *const formats[] = { "text", "json", NULL };
+	cfg.json = ward__env_choice("WARD_SUMMARY_FORMAT", formats,
+				    "the report is text") == 1;
 	if ((s = getenv("WARD_WHY")) &&
 	    (size_t)snprintf(cfg.why, sizeof(cfg.why), "%s", s) >=
 		    sizeof(cfg.why)) {
@@ -1019,10 +1058,11 @@ void ward__intercept_init(void)
 	 * would open a port of its own, or fail to take the same one). */
 	if ((s = getenv("WARD_HTTP")) && *s &&
 	    (!cfg.output_pid || cfg.output_pid == getpid())) {
-		const char *remote = getenv("WARD_HTTP_REMOTE");
-		int port = ward_http_start(s, remote && strcmp(remote, "1") == 0
-						      ? WARD_HTTP_ANY_ADDRESS
-						      : 0);
+		int port = ward_http_start(
+			s, ward__env_choice("WARD_HTTP_REMOTE", off_on,
+					    "serving on loopback only") == 1
+				   ? WARD_HTTP_ANY_ADDRESS
+				   : 0);
 		if (port < 0)
 			say("ward: no endpoint: WARD_HTTP=%s: %s", s,
 			    port == -EINVAL ? "not a loopback HOST:PORT "

@@ -1475,9 +1475,9 @@ NOINLINE void leak_arena_by_bss(void)
  * the program's memory (valgrind: still reachable). The memfd's file is
  * cut to one page after it was written: reading the rest in place would
  * raise SIGBUS. */
-NOINLINE void *held_in_shared_memory(void)
+NOINLINE void *held_in_shared_memory(size_t size)
 {
-	return malloc(77);
+	return malloc(size);
 }
 
 NOINLINE void leak_shared_arenas(void)
@@ -1502,10 +1502,11 @@ NOINLINE void leak_shared_arenas(void)
 	if (mem == MAP_FAILED || posix == MAP_FAILED || sysv == (void *)-1)
 		exit(3);
 	memset(mem, 0, LEN);
-	anon[100] = held_in_shared_memory();
-	mem[100] = held_in_shared_memory();
-	posix[100] = held_in_shared_memory();
-	sysv[100] = held_in_shared_memory();
+	/* A size each, so a row of the report names its segment. */
+	anon[100] = held_in_shared_memory(77);
+	mem[100] = held_in_shared_memory(78);
+	posix[100] = held_in_shared_memory(79);
+	sysv[100] = held_in_shared_memory(80);
 	if (ftruncate(mfd, 4096) < 0)
 		exit(3);
 }

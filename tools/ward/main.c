@@ -1437,22 +1437,28 @@ static int parse_run(int argc, char **argv, struct run_opts *o)
 		else if (strcmp(a, "--sample") == 0) {
 			o->sample = value_of("run", argc, argv, &i);
 			char *end;
+			errno = 0;
 			unsigned long long v = strtoull(o->sample, &end, 10);
-			if (*end || v == 0 || o->sample[0] == '-')
-				die("run: --sample takes a number of bytes, not "
-				    "'%s'",
-				    o->sample);
+			if (*end || v == 0 || v > (1ull << 62) || errno ||
+			    o->sample[0] < '0' || o->sample[0] > '9')
+				die("run: --sample takes a number of bytes from "
+				    "1 to %llu, not '%s'",
+				    1ull << 62, o->sample);
 		} else if (strcmp(a, "--kinds") == 0) {
 			o->kinds = value_of("run", argc, argv, &i);
 			char buf[256];
 			snprintf(buf, sizeof(buf), "%s", o->kinds);
+			int named = 0;
 			for (char *sv, *t = strtok_r(buf, ",", &sv); t;
-			     t = strtok_r(NULL, ",", &sv))
+			     t = strtok_r(NULL, ",", &sv), named++)
 				if (strcmp(t, "heap") && strcmp(t, "fd") &&
 				    strcmp(t, "file") && strcmp(t, "thread"))
 					die("run: unknown kind '%s' (kinds are "
 					    "heap, fd, file, thread)",
 					    t);
+			if (!named)
+				die("run: --kinds names no kind (kinds are "
+				    "heap, fd, file, thread)");
 		} else if (strcmp(a, "--http") == 0) {
 			o->http = value_of("run", argc, argv, &i);
 		} else if (strcmp(a, "--why") == 0) {
