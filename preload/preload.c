@@ -577,12 +577,19 @@ EXPORT void *valloc(size_t n)
 	return p;
 }
 
+/* pvalloc() rounds the size up to whole pages (one page for 0), and the
+ * program may use all of them: the block is recorded at that size, as
+ * LeakSanitizer counts it. */
 EXPORT void *pvalloc(size_t n)
 {
 	WARD__ENTER();
 	void *p = next.pvalloc(n);
-	if (!ward__alloc_unsampled(n))
-		ward__intercept_alloc(p, n);
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	size_t size = n ? (n + page - 1) / page * page : page;
+	if (size < n) /* past SIZE_MAX: p is NULL */
+		size = n;
+	if (!ward__alloc_unsampled(size))
+		ward__intercept_alloc(p, size);
 	WARD__LEAVE();
 	return p;
 }
