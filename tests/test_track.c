@@ -1865,3 +1865,120 @@ TEST(sampler_math_matches_libm)
 	ASSERT_TRUE(ward__exp(-800) == 0);
 	ASSERT_TRUE(ward__ln(0) < -1e308);
 }
+
+/* ---- Rust's v0 names ----------------------------------------------------- */
+
+/* Names from rustc 1.95's own libraries, and each as binutils' c++filt
+ * prints it less the crates' [hash]. */
+static const struct {
+	const char *mangled, *plain;
+} rust_names[] = {
+	{ "_RNvMs0_Cs1PbGgLnHewJ_9jobserverNtB5_6Client3new",
+	  "<jobserver::Client>::new" },
+	{ "_RNSINvNtCsjrHSEGnQ3l9_3std9panicking11begin_panicReE5reifyB6_",
+	  "std::panicking::begin_panic::<&str>::{shim:reify#0}" },
+	{ "_RNSNvYNCINvCs2N2TEQjwqGk_7stacker4growuNCNvNtCs5wPqZkVjkEZ_18rustc_"
+	  "monomorphize9collector13collect_alloc0E0INtNtNtCsgEmfK2I1SDS_4core3o"
+	  "ps8function6FnOnceuE9call_once6vtableBH_",
+	  "<stacker::grow<(), rustc_monomorphize::collector::collect_alloc::"
+	  "{closure#0}>::{closure#0} as core::ops::function::FnOnce<()>>::"
+	  "call_once::{shim:vtable#0}" },
+	{ "_RINvNtCsgEmfK2I1SDS_4core3ptr13drop_in_placeINtNtCslNYArtu3iFV_5al"
+	  "loc5boxed3BoxDG_INtNtNtB4_3ops8function5FnMutTRL0_eEEp6OutputbEL_EE"
+	  "CslKGqiwnqz1t_17rustc_codegen_ssa",
+	  "core::ptr::drop_in_place::<alloc::boxed::Box<dyn for<'a> core::ops::"
+	  "function::FnMut<(&'a str,), Output = bool>>>" },
+	{ "_RINvCsife2kuN9Z4V_11rustc_arena7outlineNCINvMs6_B2_NtB2_13Dropless"
+	  "Arena15alloc_from_iterhINtNtCslNYArtu3iFV_5alloc3vec3VechEE0QShECsd"
+	  "adwybgsbvk_12rustc_middle",
+	  "rustc_arena::outline::<<rustc_arena::DroplessArena>::alloc_from_iter"
+	  "<u8, alloc::vec::Vec<u8>>::{closure#0}, &mut [u8]>" },
+	{ "_RNvMs3_NtCslNYArtu3iFV_5alloc7raw_vecINtB5_6RawVecTOhFUKCBN_EuENtNt"
+	  "CsjrHSEGnQ3l9_3std5alloc6SystemE8grow_oneB13_",
+	  "<alloc::raw_vec::RawVec<(*mut u8, unsafe extern \"C\" fn(*mut u8)), "
+	  "std::alloc::System>>::grow_one" },
+	{ "_RINvNtCsfhTr2ijyTAe_16rustc_query_impl9execution17try_execute_quer"
+	  "yINtNtNtCsdadwybgsbvk_12rustc_middle5query6caches10DefIdCacheINtNtB"
+	  "18_5erase10ErasedDataAhj0_EEKb1_EB4_",
+	  "rustc_query_impl::execution::try_execute_query::<rustc_middle::query"
+	  "::caches::DefIdCache<rustc_middle::query::erase::ErasedData<[u8; 0: "
+	  "usize]>>, true: bool>" },
+	{ "_RINvNtCsgEmfK2I1SDS_4core3ptr13drop_in_placeTINtNtCslNYArtu3iFV_5al"
+	  "loc3vec3VecPhEIBI_jEEECs59TyybOfEHA_18rustc_codegen_llvm",
+	  "core::ptr::drop_in_place::<(alloc::vec::Vec<*const u8>, alloc::vec::"
+	  "Vec<usize>)>" },
+};
+
+TEST(rust_v0_names_read_as_cxxfilt_reads_them)
+{
+	enum { N = sizeof(rust_names) / sizeof(rust_names[0]) };
+	char cmd[16384] = "printf '%s\\n'";
+	for (int i = 0; i < N; i++) {
+		char name[512];
+		snprintf(name, sizeof(name), "%s", rust_names[i].mangled);
+		ward__demangle(name, sizeof(name));
+		ASSERT_STREQ(name, rust_names[i].plain);
+		strcat(cmd, " ");
+		strcat(cmd, rust_names[i].mangled);
+	}
+	/* The table itself, against the real c++filt (binutils). */
+	if (system("c++filt --version >/dev/null 2>&1") != 0)
+		ward_test__fail(__FILE__, __LINE__,
+				"c++filt is missing: sudo apt-get install -y "
+				"binutils");
+	strcat(cmd, " | c++filt | sed -E 's/\\[[0-9a-f]+\\]//g'");
+	char *out = run(cmd), *line = out;
+	for (int i = 0; i < N; i++) {
+		char *nl = strchr(line, '\n');
+		ASSERT_NOT_NULL(nl);
+		*nl = '\0';
+		ASSERT_STREQ(line, rust_names[i].plain);
+		line = nl + 1;
+	}
+	free(out);
+}
+
+TEST(rust_names_not_read_whole_stay_as_they_are)
+{
+	static const char *const raw[] = {
+		"_RNvMs0_Cs1PbGgLnHewJ_9jobserverNtB5_6Client3ne", /* cut */
+		"_RNvC1a1fB9_",    /* a backref forward */
+		"_R0NvC1a1f",      /* an encoding version */
+		"_RNvC1a99999999f", /* a length past the end */
+		"_RINvC1a1fKc110000_E", /* a char past Unicode's */
+		"_R",
+	};
+	for (size_t i = 0; i < sizeof(raw) / sizeof(raw[0]); i++) {
+		char name[128];
+		snprintf(name, sizeof(name), "%s", raw[i]);
+		ward__demangle(name, sizeof(name));
+		ASSERT_STREQ(name, raw[i]);
+	}
+	/* A name whose types name each other twice at every level doubles
+	 * 60 times over: read within a bound, and left as it is. */
+	char big[2048] = "_RINvC1a1fTllE";
+	size_t prev = strlen("INvC1a1f");
+	for (int level = 0; level < 60; level++) {
+		size_t here = strlen(big) - 2;
+		char ref[16], digits[12];
+		int n = 0;
+		for (size_t v = prev - 1;; v /= 62) {
+			digits[n++] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEF"
+				      "GHIJKLMNOPQRSTUVWXYZ"[v % 62];
+			if (v < 62)
+				break;
+		}
+		int k = 0;
+		while (n)
+			ref[k++] = digits[--n];
+		ref[k] = '\0';
+		snprintf(big + strlen(big), sizeof(big) - strlen(big),
+			 "TB%s_B%s_E", ref, ref);
+		prev = here;
+	}
+	strcat(big, "E");
+	char name[4096];
+	snprintf(name, sizeof(name), "%s", big);
+	ward__demangle(name, sizeof(name));
+	ASSERT_STREQ(name, big);
+}

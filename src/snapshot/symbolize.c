@@ -341,36 +341,6 @@ static const struct sym *find(const struct elf_syms *e, uint64_t vaddr)
 	return find_in(e->syms, e->n, vaddr);
 }
 
-/*
- * C++ names, demangled by the C++ runtime's own __cxa_demangle: found in
- * the process when it has libstdc++ already (a C++ program), else opened
- * the first time a mangled name is met (`ward report` on a C++ program's
- * profile). Without it, names stay mangled.
- */
-typedef char *(*demangle_fn)(const char *, char *, size_t *, int *);
-
-void ward__demangle(char *name, size_t len)
-{
-	static demangle_fn fn;
-	static int tried;
-	if (name[0] != '_' || name[1] != 'Z')
-		return;
-	if (!tried) {
-		tried = 1;
-		fn = (demangle_fn)dlsym(RTLD_DEFAULT, "__cxa_demangle");
-		if (!fn) {
-			void *h = dlopen("libstdc++.so.6", RTLD_LAZY | RTLD_LOCAL);
-			if (h)
-				fn = (demangle_fn)dlsym(h, "__cxa_demangle");
-		}
-	}
-	int status = -1;
-	char *plain = fn ? fn(name, NULL, NULL, &status) : NULL;
-	if (plain && status == 0)
-		snprintf(name, len, "%s", plain);
-	free(plain);
-}
-
 /* The function (or, with data, the variable) at vaddr of path: 0,
  * -ESRCH when no symbol covers it, -ENOENT when the file cannot be read. */
 static int lookup(const char *path, uint64_t vaddr, bool data, char *name,

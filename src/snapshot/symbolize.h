@@ -91,8 +91,9 @@ struct ward__unloaded {
 };
 size_t ward__symbolize_unloaded(struct ward__unloaded *out, size_t max);
 
-/* Demangle a C++ name in place (a name that is not mangled, or no C++
- * runtime to demangle it, leaves it as it is). */
+/* Demangle a C++ or Rust name in place (demangle.c): a name that is not
+ * mangled, one the reader does not take whole, or a C++ name with no C++
+ * runtime to demangle it stays as it is. */
 void ward__demangle(char *name, size_t len);
 
 #endif
