@@ -60,8 +60,10 @@ struct ward_sample {
 	const char *blocked;
 	/* Heap still reachable at exit: the kind of root its chain starts
 	 * at — "global", "stack", "register", "tls", "mapped" (memory the
-	 * program mapped itself), "inherited" (a forked child's), "loader"
-	 * (the dynamic loader's) — or NULL. The profile owns the string. */
+	 * program mapped itself), "inherited" (a forked child's), "libc"
+	 * (only the C library's or the loader's own data: locale tables,
+	 * stdio buffers, the environment), "loader" (blocks the dynamic
+	 * loader allocated) — or NULL. The profile owns the string. */
 	const char *root;
 };
 

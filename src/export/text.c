@@ -445,7 +445,7 @@ void ward__write_summary(const ward_profile_t *p, const char *head,
 {
 	struct ward__out o = { write, opaque };
 	int64_t count[WARD_KIND_USER] = { 0 }, bytes[WARD_KIND_USER] = { 0 };
-	int64_t lc[4] = { 0 }, lb[4] = { 0 };
+	int64_t lc[4] = { 0 }, lb[4] = { 0 }, libc_count = 0, libc_bytes = 0;
 
 	for (size_t i = 0; i < p->count; i++) {
 		const struct ward_sample *s = &p->samples[i];
@@ -456,6 +456,11 @@ void ward__write_summary(const ward_profile_t *p, const char *head,
 		if (s->kind == WARD_KIND_HEAP && s->leak > 0 && s->leak < 4) {
 			lc[s->leak] = ward__sat_add(lc[s->leak], s->live_count);
 			lb[s->leak] = ward__sat_add(lb[s->leak], s->live_bytes);
+		}
+		if (s->kind == WARD_KIND_HEAP && s->root &&
+		    strcmp(s->root, "libc") == 0) {
+			libc_count = ward__sat_add(libc_count, s->live_count);
+			libc_bytes = ward__sat_add(libc_bytes, s->live_bytes);
 		}
 	}
 	ward__out_printf(&o, "ward: %s:\n", head);
@@ -477,6 +482,15 @@ void ward__write_summary(const ward_profile_t *p, const char *head,
 						&o, "    %-15s %8lld blocks %12lld bytes\n",
 						what[l], (long long)lc[l],
 						(long long)lb[l]);
+			/* What only the C library's own data holds (locale
+			 * tables, stdio buffers, the environment): most of
+			 * it valgrind frees (its --run-libc-freeres) before
+			 * it counts what is still reachable. */
+			if (libc_count)
+				ward__out_printf(
+					&o, "      %-13s %8lld blocks %12lld bytes\n",
+					"held by libc", (long long)libc_count,
+					(long long)libc_bytes);
 		} else
 			ward__out_printf(&o, "  %-7s %10lld\n", name,
 					 (long long)count[k]);

@@ -202,6 +202,8 @@ struct scan {
 	uintptr_t skip_lo, skip_hi; /* ward's own object */
 	struct range *roots;        /* writable segments of loaded objects */
 	size_t nroots;
+	bool *root_libc;            /* each root: the C library's or the
+				     * loader's own data */
 	struct range *maps;         /* readable mappings, in address order */
 	size_t nmaps;
 	struct own_range *anon;     /* the program's own writable memory */
@@ -989,6 +991,9 @@ static int root_object(struct dl_phdr_info *info, size_t size, void *arg)
 	struct scan *s = arg;
 	(void)size;
 	bool loader = info->dlpi_addr == getauxval(AT_BASE) && info->dlpi_addr;
+	const char *base = info->dlpi_name ? strrchr(info->dlpi_name, '/') : NULL;
+	base = base ? base + 1 : info->dlpi_name ? info->dlpi_name : "";
+	bool libc = loader || strncmp(base, "libc.so", 7) == 0;
 	for (int i = 0; i < info->dlpi_phnum; i++) {
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
 		if (ph->p_type == PT_TLS)
@@ -1003,8 +1008,10 @@ static int root_object(struct dl_phdr_info *info, size_t size, void *arg)
 		uintptr_t hi = lo + ph->p_memsz;
 		if (lo >= s->skip_lo && hi <= s->skip_hi)
 			continue; /* ward's own tables name every block */
-		if (s->nroots < MAX_ROOTS)
+		if (s->nroots < MAX_ROOTS) {
+			s->root_libc[s->nroots] = libc;
 			s->roots[s->nroots++] = (struct range){ lo, hi };
+		}
 	}
 	return 0;
 }
@@ -1068,9 +1075,11 @@ static void drop_main_arena(struct scan *s)
 				continue;
 			uintptr_t a = x - ARENA_TOP;
 			s->roots[r].hi = a;
-			if (a + ARENA_SIZE < hi && s->nroots < MAX_ROOTS)
+			if (a + ARENA_SIZE < hi && s->nroots < MAX_ROOTS) {
+				s->root_libc[s->nroots] = s->root_libc[r];
 				s->roots[s->nroots++] =
 					(struct range){ a + ARENA_SIZE, hi };
+			}
 			return;
 		}
 	}
@@ -1185,6 +1194,7 @@ static void unmap_all(struct scan *s)
 	unmap_pages(s->work, s->cap * sizeof(*s->work));
 	unmap_pages(s->via, s->cap * sizeof(*s->via));
 	unmap_pages(s->roots, MAX_ROOTS * sizeof(*s->roots));
+	unmap_pages(s->root_libc, MAX_ROOTS * sizeof(*s->root_libc));
 	unmap_pages(s->maps, MAX_MAPS * sizeof(*s->maps));
 	unmap_pages(s->anon, MAX_MAPS * sizeof(*s->anon));
 	unmap_pages(s->tps, MAX_TPS * sizeof(*s->tps));
@@ -1241,6 +1251,17 @@ static void lost_cliques(struct scan *s)
 			s->b[i].state = 0;
 }
 
+/* The loaded objects' data, the C library's (libc) or the rest. */
+static void scan_roots(struct scan *s, bool libc)
+{
+	for (size_t i = 0; i < s->nroots; i++)
+		if (s->root_libc[i] == libc)
+			scan_range_as(s, s->roots[i].lo, s->roots[i].hi, 1,
+				      s->held || !readable(s, s->roots[i].lo,
+							   s->roots[i].hi,
+							   NULL));
+}
+
 /* The scan proper, with every other thread stopped. */
 static void mark(struct scan *s, const struct ward__scan_self *self,
 		 const struct ward__stopped *threads, int nthreads)
@@ -1248,10 +1269,7 @@ static void mark(struct scan *s, const struct ward__scan_self *self,
 	/* A page of a global segment the program made inaccessible is
 	 * passed over, the rest read. */
 	s->cur_root = WARD__ROOT_GLOBAL;
-	for (size_t i = 0; i < s->nroots; i++)
-		scan_range_as(s, s->roots[i].lo, s->roots[i].hi, 1,
-			      s->held || !readable(s, s->roots[i].lo,
-						   s->roots[i].hi, NULL));
+	scan_roots(s, false);
 	/* Saved registers: words like any other; then the stacks, before
 	 * TLS, whose slack below a thread's static TLS may reach into the
 	 * top of its stack: a block held there is held by the stack. */
@@ -1321,6 +1339,11 @@ static void mark(struct scan *s, const struct ward__scan_self *self,
 			scan_anon_outside_objects(s, lo, hi);
 		s->reading_shared = false;
 	}
+	/* The C library's and the loader's own data last: a block the
+	 * program holds too is the program's, and what only they hold —
+	 * locale tables, stdio buffers, the environment — is told apart. */
+	s->cur_root = WARD__ROOT_LIBC;
+	scan_roots(s, true);
 	/* A forked child's inherited blocks (see read_inherited). */
 	s->cur_root = WARD__ROOT_INHERITED;
 	for (size_t i = 0; i < ninherited; i++) {
@@ -1446,7 +1469,8 @@ static void name_root(struct scan *s, const struct ward__scan_self *self,
 	}
 	for (size_t i = 0; i < s->nroots; i++)
 		if (v >= s->roots[i].lo && v < s->roots[i].hi) {
-			p->root = WARD__ROOT_GLOBAL;
+			p->root = s->root_libc[i] ? WARD__ROOT_LIBC
+						  : WARD__ROOT_GLOBAL;
 			return;
 		}
 	for (size_t i = 0; i < ninherited; i++)
@@ -1623,11 +1647,13 @@ static bool prepare(struct scan *s, int also,
 		    bool (*want)(uint32_t site, void *arg), void *arg)
 {
 	s->roots = map_pages(MAX_ROOTS * sizeof(*s->roots));
+	s->root_libc = map_pages(MAX_ROOTS * sizeof(*s->root_libc));
 	s->maps = map_pages(MAX_MAPS * sizeof(*s->maps));
 	s->anon = map_pages(MAX_MAPS * sizeof(*s->anon));
 	s->tps = map_pages(MAX_TPS * sizeof(*s->tps));
 	s->copy = map_pages(COPY_WORDS * sizeof(*s->copy));
-	if (!s->roots || !s->maps || !s->anon || !s->tps || !s->copy)
+	if (!s->roots || !s->root_libc || !s->maps || !s->anon || !s->tps ||
+	    !s->copy)
 		return false;
 	if (want)
 		choose_sites(s, also, want, arg);

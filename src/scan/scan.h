@@ -24,6 +24,9 @@ enum ward__root_kind {
 	WARD__ROOT_TLS,       /* a thread's thread-local storage */
 	WARD__ROOT_MAPPED,    /* memory the program mapped itself */
 	WARD__ROOT_INHERITED, /* a block a forked child inherited */
+	WARD__ROOT_LIBC,      /* the C library's and the loader's own data
+			       * (locale tables, stdio, the environment),
+			       * read after every other root */
 };
 enum { WARD__PATH_MAX = 16, WARD__PATHS_MAX = 32 };
 struct ward__scan_path {

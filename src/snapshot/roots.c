@@ -58,6 +58,7 @@ static void root_text(const struct ward__scan_path *p, char *out, size_t len)
 		snprintf(who, sizeof(who), "the exiting thread");
 	switch (p->root) {
 	case WARD__ROOT_GLOBAL:
+	case WARD__ROOT_LIBC:
 		if (ward__symbolize_data(p->word, name, sizeof(name), &off,
 					 &object) == 0) {
 			const char *base = strrchr(object, '/');

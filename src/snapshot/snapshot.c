@@ -564,13 +564,13 @@ const struct ward_sample **ward__profile_sorted(const ward_profile_t *p)
 
 /* The classes a site's blocks fall in: lost, indirectly lost, and
  * reachable from each kind of root. */
-enum { ROOT_KINDS = WARD__ROOT_INHERITED + 1, COLS = 3 + ROOT_KINDS };
+enum { ROOT_KINDS = WARD__ROOT_LIBC + 1, COLS = 3 + ROOT_KINDS };
 
 static const char *const root_names[ROOT_KINDS] = {
 	[WARD__ROOT_LOADER] = "loader",     [WARD__ROOT_GLOBAL] = "global",
 	[WARD__ROOT_STACK] = "stack",       [WARD__ROOT_REGISTER] = "register",
 	[WARD__ROOT_TLS] = "tls",           [WARD__ROOT_MAPPED] = "mapped",
-	[WARD__ROOT_INHERITED] = "inherited",
+	[WARD__ROOT_INHERITED] = "inherited", [WARD__ROOT_LIBC] = "libc",
 };
 
 static int column_of(uint8_t state, uint8_t root)

@@ -1513,6 +1513,20 @@ NOINLINE void leak_shared_arenas(void)
 		exit(3);
 }
 
+/* A buffer only the C library's own data holds: the program gives it to
+ * stdout (setvbuf) and drops its pointer; stdout's FILE, in libc's data,
+ * still names it at exit. */
+NOINLINE void *held_by_libc(void)
+{
+	return malloc(4096);
+}
+
+NOINLINE void leak_libc_held(void)
+{
+	if (setvbuf(stdout, held_by_libc(), _IOFBF, 4096) != 0)
+		exit(3);
+}
+
 /* A sandbox as strict as OpenSSH's: a seccomp filter that kills the
  * process for any call but the few it needs to print and end. how:
  * "prctl" or "syscall" (libseccomp's way) installs it; "segv" then
@@ -2175,6 +2189,8 @@ int main(int argc, char **argv)
 		leak_arena_by_bss();
 	else if (strcmp(what, "shared_arenas") == 0)
 		leak_shared_arenas();
+	else if (strcmp(what, "libc_held") == 0)
+		leak_libc_held();
 	else if (strcmp(what, "sandbox") == 0 && argc > 2)
 		leak_sandbox(argv[2]);
 	else if (strcmp(what, "big_lost") == 0)
