@@ -1868,8 +1868,9 @@ TEST(sampler_math_matches_libm)
 
 /* ---- Rust's v0 names ----------------------------------------------------- */
 
-/* Names from rustc 1.95's own libraries, and each as binutils' c++filt
- * prints it less the crates' [hash]. */
+/* Names from rustc 1.95's own libraries and from a program it built, each
+ * as binutils' c++filt prints it less the crates' [hash] (v0 names) or
+ * the ::h hash that ends it (legacy names). */
 static const struct {
 	const char *mangled, *plain;
 } rust_names[] = {
@@ -1907,9 +1908,16 @@ static const struct {
 	  "loc3vec3VecPhEIBI_jEEECs59TyybOfEHA_18rustc_codegen_llvm",
 	  "core::ptr::drop_in_place::<(alloc::vec::Vec<*const u8>, alloc::vec::"
 	  "Vec<usize>)>" },
+	/* Legacy names (C++-mangled, with Rust's escapes and a hash). */
+	{ "_ZN4core3ptr32drop_in_place$LT$leak..Cache$GT$17hb4dcbb6672d8528bE",
+	  "core::ptr::drop_in_place<leak::Cache>" },
+	{ "_ZN3std2rt10lang_start28_$u7b$$u7b$closure$u7d$$u7d$17h71acb6ed29ef"
+	  "b28bE",
+	  "std::rt::lang_start::{{closure}}" },
+	{ "_ZN4leak4main17h68d97aefc12db3cbE", "leak::main" },
 };
 
-TEST(rust_v0_names_read_as_cxxfilt_reads_them)
+TEST(rust_names_read_as_cxxfilt_reads_them)
 {
 	enum { N = sizeof(rust_names) / sizeof(rust_names[0]) };
 	char cmd[16384] = "printf '%s\\n'";
@@ -1918,15 +1926,17 @@ TEST(rust_v0_names_read_as_cxxfilt_reads_them)
 		snprintf(name, sizeof(name), "%s", rust_names[i].mangled);
 		ward__demangle(name, sizeof(name));
 		ASSERT_STREQ(name, rust_names[i].plain);
-		strcat(cmd, " ");
+		strcat(cmd, " '"); /* quoted: legacy names hold "$" */
 		strcat(cmd, rust_names[i].mangled);
+		strcat(cmd, "'");
 	}
 	/* The table itself, against the real c++filt (binutils). */
 	if (system("c++filt --version >/dev/null 2>&1") != 0)
 		ward_test__fail(__FILE__, __LINE__,
 				"c++filt is missing: sudo apt-get install -y "
 				"binutils");
-	strcat(cmd, " | c++filt | sed -E 's/\\[[0-9a-f]+\\]//g'");
+	strcat(cmd, " | c++filt | sed -E 's/\\[[0-9a-f]+\\]//g; "
+		    "s/::h[0-9a-f]{16}$//'");
 	char *out = run(cmd), *line = out;
 	for (int i = 0; i < N; i++) {
 		char *nl = strchr(line, '\n');
@@ -1936,6 +1946,21 @@ TEST(rust_v0_names_read_as_cxxfilt_reads_them)
 		line = nl + 1;
 	}
 	free(out);
+}
+
+TEST(cxx_names_keep_their_whole_demangled_form)
+{
+	/* Through the C++ runtime's demangler, whole. */
+	static const char *const names[][2] = {
+		{ "_ZNSt6vectorIiSaIiEE9push_backERKi",
+		  "std::vector<int, std::allocator<int> >::push_back(int const&)" },
+	};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		char name[256];
+		snprintf(name, sizeof(name), "%s", names[i][0]);
+		ward__demangle(name, sizeof(name));
+		ASSERT_STREQ(name, names[i][1]);
+	}
 }
 
 TEST(rust_names_not_read_whole_stay_as_they_are)

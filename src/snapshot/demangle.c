@@ -11,6 +11,7 @@
  * code, and the hash names a build. A name the reader does not take whole
  * stays as it was.
  */
+#include <ctype.h>
 #include <dlfcn.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -572,6 +573,59 @@ static bool rust_v0(const char *in, char *out, size_t len)
 	return true;
 }
 
+/* ---- Rust legacy --------------------------------------------------------- */
+
+/* A legacy name's path, as __cxa_demangle leaves it, with Rust's escapes
+ * read in place: "$LT$" <, "$GT$" >, "$u7b$" {, ".." ::, a leading "_$"
+ * its "$" (drop_in_place$LT$leak..Cache$GT$ reads
+ * drop_in_place<leak::Cache>). An escape not known stays as it is. */
+static void rust_legacy_escapes(char *p)
+{
+	static const struct {
+		const char *from, *to;
+	} esc[] = {
+		{ "$SP$", "@" },  { "$BP$", "*" },  { "$RF$", "&" },
+		{ "$LT$", "<" },  { "$GT$", ">" },  { "$LP$", "(" },
+		{ "$RP$", ")" },  { "$C$", "," },
+	};
+	char *out = p;
+	for (const char *in = p; *in;) {
+		if (in[0] == '_' && in[1] == '$' &&
+		    (in == p || (in >= p + 2 && in[-1] == ':' && in[-2] == ':'))) {
+			in++; /* "_$": a component that begins with an escape */
+			continue;
+		}
+		if (in[0] == '.' && in[1] == '.') {
+			*out++ = ':';
+			*out++ = ':';
+			in += 2;
+			continue;
+		}
+		size_t i = 0, n = sizeof(esc) / sizeof(esc[0]);
+		while (in[0] == '$' && i < n &&
+		       strncmp(in, esc[i].from, strlen(esc[i].from)) != 0)
+			i++;
+		if (in[0] == '$' && i < n) {
+			*out++ = esc[i].to[0];
+			in += strlen(esc[i].from);
+			continue;
+		}
+		/* "$u7b$": a character by its code, printable ASCII only. */
+		char *end;
+		unsigned long c = in[0] == '$' && in[1] == 'u' &&
+					  isxdigit((unsigned char)in[2])
+				  ? strtoul(in + 2, &end, 16)
+				  : 0;
+		if (c >= 0x20 && c < 0x7f && *end == '$') {
+			*out++ = (char)c;
+			in = end + 1;
+			continue;
+		}
+		*out++ = *in++;
+	}
+	*out = '\0';
+}
+
 /* ---- Both ---------------------------------------------------------------- */
 
 typedef char *(*demangle_fn)(const char *, char *, size_t *, int *);
@@ -603,7 +657,18 @@ void ward__demangle(char *name, size_t len)
 	}
 	int status = -1;
 	char *plain = fn ? fn(name, NULL, NULL, &status) : NULL;
-	if (plain && status == 0)
+	if (plain && status == 0) {
+		/* Rust's legacy names end in their hash, "17h" and 16 hex
+		 * digits: dropped, as from a v0 name's crates. */
+		size_t n = strlen(name), k = strlen(plain);
+		if (n > 21 && strncmp(name + n - 20, "17h", 3) == 0 &&
+		    name[n - 1] == 'E' && k > 19 &&
+		    strncmp(plain + k - 19, "::h", 3) == 0 &&
+		    strspn(plain + k - 16, "0123456789abcdef") == 16) {
+			plain[k - 19] = '\0';
+			rust_legacy_escapes(plain);
+		}
 		snprintf(name, len, "%s", plain);
+	}
 	free(plain);
 }
