@@ -14,6 +14,7 @@
 
 #include "../src/snapshot/profile.h"
 #include "../src/snapshot/symbolize.h"
+#include "../src/export/export.h"
 #include "../src/registry/registry.h"
 #include "../src/registry/sample.h"
 #include "runner.h"
@@ -2006,4 +2007,41 @@ TEST(rust_names_not_read_whole_stay_as_they_are)
 	snprintf(name, sizeof(name), "%s", big);
 	ward__demangle(name, sizeof(name));
 	ASSERT_STREQ(name, big);
+}
+
+/* ---- The "acquired at" column ------------------------------------------ */
+
+TEST(acquired_at_passes_over_the_allocation_layers)
+{
+	static const char *const layers[] = {
+		"operator new(unsigned long)+0x1c (libstdc++.so.6)",
+		"strdup+0x1a (libc.so.6)",
+		"std::vector<int, std::allocator<int> >::_M_realloc_insert "
+		"(app) vector.tcc:449 (inlined)",
+		"<alloc::raw_vec::RawVecInner>::finish_grow+0x62 (app) alloc.rs:95",
+		"alloc::fmt::format::format_inner+0xf3 (app)",
+		"alloc::alloc::exchange_malloc (app) alloc.rs:237 (inlined)",
+		"<alloc::string::String as core::clone::Clone>::clone+0x1e (app)",
+		"<alloc::vec::Vec<T,A> as alloc::vec::spec_from_iter::"
+		"SpecFromIter<T,I>>::from_iter+0x40 (app)",
+		"hashbrown::raw::RawTable<T,A>::reserve_rehash+0x9c (app)",
+		"__rust_alloc+0x9 (app)",
+	};
+	static const char *const programs[] = {
+		"leak::main+0x3c (app) main.rs:7",
+		"<app::Cache>::fill+0x20 (app) main.rs:3",
+		"<alloc::vec::Vec<u8> as app::Store>::put+0x11 (app) store.rs:9",
+		"allocate_table+0x8 (app) table.c:12",
+		"alloca_wrapper+0x3 (app)",
+	};
+	for (size_t i = 0; i < sizeof(layers) / sizeof(layers[0]); i++)
+		if (!ward__allocator_frame(layers[i]))
+			ward_test__fail(__FILE__, __LINE__,
+					"taken for the program's: %s",
+					layers[i]);
+	for (size_t i = 0; i < sizeof(programs) / sizeof(programs[0]); i++)
+		if (ward__allocator_frame(programs[i]))
+			ward_test__fail(__FILE__, __LINE__,
+					"taken for an allocation layer: %s",
+					programs[i]);
 }

@@ -19,6 +19,13 @@ struct ward__out {
 void ward__out_printf(struct ward__out *o, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* Whether a frame's text ("operator new(unsigned long)+0x1c (libstdc++.so.6)",
+ * "<alloc::raw_vec::RawVecInner>::finish_grow+0x62") is one of the
+ * allocation layers every stack through them shares — the allocator's
+ * wrappers, C++'s containers, Rust's alloc crate: the report's "acquired
+ * at" column is the first frame above them. */
+bool ward__allocator_frame(const char *frame);
+
 /*
  * What `ward run` prints when a program ends: per-kind totals (of the kinds
  * marked in kinds[WARD_KIND_USER], all when NULL) under "ward: HEAD:", then

@@ -32,10 +32,46 @@ void ward__out_printf(struct ward__out *o, const char *fmt, ...)
 	o->write(o->opaque, buf, (size_t)n);
 }
 
+/*
+ * Rust's allocation layers: its alloc crate (Box, Vec, String, format!,
+ * the raw vectors they grow in) and the hash maps std builds on, as C++'s
+ * containers are. An impl of a trait of the program's own for one of
+ * their types ("<alloc::vec::Vec<T> as app::Store>::put") is the
+ * program's code; one of core's, alloc's or std's is theirs.
+ */
+static bool rust_allocation_frame(const char *frame)
+{
+	static const char *const layers[] = {
+		"alloc::", "<alloc::", "hashbrown::", "<hashbrown::",
+		"std::collections::", "<std::collections::", "__rust_alloc",
+		"__rust_realloc", "__rdl_alloc", "__rdl_realloc", NULL
+	};
+	int i = 0;
+	while (layers[i] && strncmp(frame, layers[i], strlen(layers[i])))
+		i++;
+	if (!layers[i])
+		return false;
+	if (frame[0] != '<')
+		return true;
+	/* "<Type as Trait>::f": whose trait, at the outermost " as ". */
+	int depth = 0;
+	for (const char *c = frame; *c; c++) {
+		depth += *c == '<';
+		depth -= *c == '>';
+		if (depth == 1 && strncmp(c, " as ", 4) == 0)
+			return strncmp(c + 4, "core::", 6) == 0 ||
+			       strncmp(c + 4, "alloc::", 7) == 0 ||
+			       strncmp(c + 4, "std::", 5) == 0;
+		if (depth == 0)
+			break;
+	}
+	return true;
+}
+
 /* Whether a frame is one of the allocator's own wrappers, which every
  * stack through them shares: the report's "acquired at" column starts
  * above them, as every anchor tool's does. */
-static bool allocator_frame(const char *frame)
+bool ward__allocator_frame(const char *frame)
 {
 	static const char *const wrappers[] = {
 		"operator new", "operator delete", "_Znwm", "_Znam",
@@ -67,7 +103,7 @@ static bool allocator_frame(const char *frame)
 		if (at && (at == frame || at[-1] == '/' || at[-1] == ' '))
 			return true;
 	}
-	return false;
+	return rust_allocation_frame(frame);
 }
 
 /* The first line: what is live, kind by kind. Returns the bytes of the
@@ -132,7 +168,7 @@ static void program_frame(const ward_profile_t *p, const struct ward_sample *s,
 	for (int d = 0; d < s->depth && !frame[0]; d++) {
 		int nf = ward__describe_frames(p, s->pcs[d], fr, MAX_INLINE);
 		for (int j = 0; j < nf && !frame[0]; j++)
-			if (!allocator_frame(fr[j].s))
+			if (!ward__allocator_frame(fr[j].s))
 				snprintf(frame, len, "%.*s", (int)len - 1,
 					 fr[j].s);
 	}
