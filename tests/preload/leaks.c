@@ -1513,6 +1513,22 @@ NOINLINE void leak_shared_arenas(void)
 		exit(3);
 }
 
+/* A block only a JIT's memory holds: an anonymous mapping writable and
+ * executable, as the JVM's code cache is (valgrind: still reachable). */
+NOINLINE void *held_in_jit_memory(void)
+{
+	return malloc(91);
+}
+
+NOINLINE void leak_jit_memory(void)
+{
+	void **code = mmap(NULL, 1 << 16, PROT_READ | PROT_WRITE | PROT_EXEC,
+			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (code == MAP_FAILED)
+		exit(3);
+	code[100] = held_in_jit_memory();
+}
+
 /* A buffer only the C library's own data holds: the program gives it to
  * stdout (setvbuf) and drops its pointer; stdout's FILE, in libc's data,
  * still names it at exit. */
@@ -2191,6 +2207,8 @@ int main(int argc, char **argv)
 		leak_shared_arenas();
 	else if (strcmp(what, "libc_held") == 0)
 		leak_libc_held();
+	else if (strcmp(what, "jit_memory") == 0)
+		leak_jit_memory();
 	else if (strcmp(what, "sandbox") == 0 && argc > 2)
 		leak_sandbox(argv[2]);
 	else if (strcmp(what, "big_lost") == 0)

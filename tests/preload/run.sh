@@ -406,6 +406,12 @@ status_is "shared memory the program mapped: the case ran" 0 $? \
 	"$(cat "$work/shared_arenas.err")"
 expect_site "what only the program's shared memory points to is still reachable" \
 	"$work/shared_arenas.pb.gz" held_in_shared_memory heap/reachable "4 314"
+# What only a JIT's memory (writable and executable, as the JVM's code
+# cache) holds is still reachable, as valgrind says.
+run_leaks jit_memory
+status_is "a JIT's memory: the case ran" 0 $? "$(cat "$work/jit_memory.err")"
+expect_site "what only a JIT's memory points to is still reachable" \
+	"$work/jit_memory.pb.gz" held_in_jit_memory heap/reachable "1 91"
 # What only the C library's own data holds (a buffer the program gave
 # stdout) is still reachable, its root libc; the summary counts it apart.
 run_leaks libc_held
@@ -1696,7 +1702,7 @@ status_is "ward watch: an endpoint that does not answer is one line, status 2" 2
 	"$(cat "$work/watch.err")"
 
 # Every check above ran (one that did not is a failure too).
-planned=276
+planned=278
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
