@@ -177,6 +177,8 @@ struct range {
 struct own_range {
 	uintptr_t lo, hi;
 	bool shared;
+	bool written_only; /* a file's private mapping: only the pages the
+			    * program wrote, copied from the file, are its */
 };
 
 enum { MAX_ROOTS = 4096, MAX_MAPS = 65536, MAX_TPS = 4096 };
@@ -378,7 +380,13 @@ static void note_anon(struct scan *s, uintptr_t lo, uintptr_t hi,
 			   strncmp(name, "/dev/shm/", 9) == 0 ||
 			   strncmp(name, "/SYSV", 5) == 0;
 		if (shm && perms[2] != 'x' && s->nanon < MAX_MAPS)
-			s->anon[s->nanon++] = (struct own_range){ lo, hi, true };
+			s->anon[s->nanon++] =
+				(struct own_range){ lo, hi, true, false };
+		/* A file mapped private and writable (the JVM's class-data
+		 * archive): what the program wrote there is its memory. */
+		else if (!shm && perms[3] == 'p' && s->nanon < MAX_MAPS)
+			s->anon[s->nanon++] =
+				(struct own_range){ lo, hi, false, true };
 		return;
 	}
 	if (above_guard && holds_thread_descriptor(s, lo, hi))
@@ -393,7 +401,7 @@ static void note_anon(struct scan *s, uintptr_t lo, uintptr_t hi,
 	if (*name && strncmp(name, "[anon:", 6) != 0)
 		return; /* [heap] (malloc's main arena), [stack], [vvar] */
 	if (s->nanon < MAX_MAPS)
-		s->anon[s->nanon++] = (struct own_range){ lo, hi, false };
+		s->anon[s->nanon++] = (struct own_range){ lo, hi, false, false };
 }
 
 static int read_maps_job(void *arg)
@@ -1188,6 +1196,46 @@ static void scan_anon_outside_objects(struct scan *s, uintptr_t lo,
 		scan_program_memory(s, lo, hi);
 }
 
+/*
+ * The pages of a file's private mapping [lo, hi) the program wrote: the
+ * kernel copied them from the file, and /proc/self/pagemap shows them as
+ * the process's own (present or swapped, not the file's page). Each run
+ * of them is read as the program's memory; a page never written is the
+ * file's data, which reading could bring in from disk, and holds nothing
+ * of this run's. Nothing is read when pagemap cannot be.
+ */
+static void scan_written_pages(struct scan *s, uintptr_t lo, uintptr_t hi)
+{
+	enum { BATCH = 512 };
+	static uint64_t e[BATCH]; /* the scan runs on one thread at a time */
+	int fd = ward__open_proc_self("pagemap");
+	if (fd < 0)
+		return;
+	uintptr_t at = lo & ~(uintptr_t)4095, run = 0;
+	while (at < hi) {
+		size_t n = (hi - at + 4095) / 4096;
+		n = n < BATCH ? n : BATCH;
+		long got = syscall(SYS_pread64, fd, e, n * sizeof(*e),
+				   (off_t)(at / 4096 * sizeof(*e)));
+		if (got < (long)sizeof(*e))
+			break;
+		n = (size_t)got / sizeof(*e);
+		for (size_t k = 0; k < n; k++, at += 4096) {
+			bool swapped = e[k] >> 62 & 1, present = e[k] >> 63 & 1;
+			bool own = swapped || (present && !(e[k] >> 61 & 1));
+			if (own && !run)
+				run = at;
+			if (!own && run) {
+				scan_anon_outside_objects(s, run, at);
+				run = 0;
+			}
+		}
+	}
+	if (run)
+		scan_anon_outside_objects(s, run, at < hi ? at : hi);
+	syscall(SYS_close, fd);
+}
+
 static void unmap_all(struct scan *s)
 {
 	unmap_pages(s->b, s->cap * sizeof(*s->b));
@@ -1338,8 +1386,12 @@ static void mark(struct scan *s, const struct ward__scan_self *self,
 		s->reading_shared = s->anon[i].shared;
 		/* A terabyte and more is a reservation, not data: a
 		 * sanitizer's shadow memory, an allocator's address space. */
-		if (!stack && hi - lo < ((uintptr_t)1 << 40))
-			scan_anon_outside_objects(s, lo, hi);
+		if (!stack && hi - lo < ((uintptr_t)1 << 40)) {
+			if (s->anon[i].written_only)
+				scan_written_pages(s, lo, hi);
+			else
+				scan_anon_outside_objects(s, lo, hi);
+		}
 		s->reading_shared = false;
 	}
 	/* The C library's and the loader's own data last: a block the

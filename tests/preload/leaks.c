@@ -1529,6 +1529,29 @@ NOINLINE void leak_jit_memory(void)
 	code[100] = held_in_jit_memory();
 }
 
+/* A block only a file's private, writable mapping holds, in a page the
+ * program wrote (the JVM's class-data archive is such a mapping):
+ * valgrind says still reachable. */
+NOINLINE void *held_in_file_copy(void)
+{
+	return malloc(93);
+}
+
+NOINLINE void leak_file_copy(void)
+{
+	char path[] = "/tmp/ward-leaks-copy-XXXXXX";
+	int fd = mkstemp(path);
+	if (fd < 0 || ftruncate(fd, 1 << 16) < 0)
+		exit(3);
+	unlink(path);
+	void **copy = mmap(NULL, 1 << 16, PROT_READ | PROT_WRITE, MAP_PRIVATE,
+			   fd, 0);
+	close(fd);
+	if (copy == MAP_FAILED)
+		exit(3);
+	copy[4096 / sizeof(void *) + 100] = held_in_file_copy();
+}
+
 /* A buffer only the C library's own data holds: the program gives it to
  * stdout (setvbuf) and drops its pointer; stdout's FILE, in libc's data,
  * still names it at exit. */
@@ -2209,6 +2232,8 @@ int main(int argc, char **argv)
 		leak_libc_held();
 	else if (strcmp(what, "jit_memory") == 0)
 		leak_jit_memory();
+	else if (strcmp(what, "file_copy") == 0)
+		leak_file_copy();
 	else if (strcmp(what, "sandbox") == 0 && argc > 2)
 		leak_sandbox(argv[2]);
 	else if (strcmp(what, "big_lost") == 0)
