@@ -218,10 +218,11 @@ struct scan {
 	size_t tls_above;           /* the descriptor, at the thread pointer */
 	uintptr_t loader_lo, loader_hi; /* the dynamic loader's code */
 	/* Threads that could not be stopped (held): memory is read through
-	 * copies, which a page unmapped meanwhile cannot fault. So is shared
-	 * memory (reading_shared: what is read now is). */
+	 * copies, which a page unmapped meanwhile cannot fault. So are shared
+	 * memory and a file's written pages (reading_copied: what is read
+	 * now is). */
 	int held;
-	bool reading_shared;
+	bool reading_copied;
 	uintptr_t *copy; /* COPY_WORDS words */
 	/* Who holds it: the sites whose reachable blocks get a path. */
 	uint8_t cur_root; /* the kind of root being scanned now */
@@ -383,8 +384,13 @@ static void note_anon(struct scan *s, uintptr_t lo, uintptr_t hi,
 			s->anon[s->nanon++] =
 				(struct own_range){ lo, hi, true, false };
 		/* A file mapped private and writable (the JVM's class-data
-		 * archive): what the program wrote there is its memory. */
-		else if (!shm && perms[3] == 'p' && s->nanon < MAX_MAPS)
+		 * archive): what the program wrote there is its memory. Not a
+		 * device's (/dev/zero's pages are memory), whose pages may be
+		 * no memory at all. */
+		else if (!shm && perms[3] == 'p' && s->nanon < MAX_MAPS &&
+			 (strncmp(name, "/dev/", 5) != 0 ||
+			  strncmp(name, "/dev/zero", 9) == 0 ||
+			  strncmp(name, "/dev/shm/", 9) == 0))
 			s->anon[s->nanon++] =
 				(struct own_range){ lo, hi, false, true };
 		return;
@@ -567,7 +573,7 @@ __attribute__((no_sanitize("address")))
 static bool read_words(const struct scan *s, uintptr_t *w, uintptr_t a,
 		       size_t n)
 {
-	if (s->held || s->reading_shared)
+	if (s->held || s->reading_copied)
 		return copy_in(w, a, n * sizeof(*w)) == n * sizeof(*w);
 	for (size_t i = 0; i < n; i++)
 		w[i] = ((const volatile uintptr_t *)a)[i];
@@ -786,7 +792,7 @@ static void scan_range_as(struct scan *s, uintptr_t lo, uintptr_t hi,
 static void scan_range(struct scan *s, uintptr_t lo, uintptr_t hi,
 		       uint8_t state)
 {
-	scan_range_as(s, lo, hi, state, s->held || s->reading_shared);
+	scan_range_as(s, lo, hi, state, s->held || s->reading_copied);
 }
 
 /* Mark what block b's words point to. */
@@ -1383,7 +1389,8 @@ static void mark(struct scan *s, const struct ward__scan_self *self,
 		bool stack = false;
 		for (int t = 0; t < nthreads && !stack; t++)
 			stack = threads[t].sp >= lo && threads[t].sp < hi;
-		s->reading_shared = s->anon[i].shared;
+		s->reading_copied = s->anon[i].shared ||
+				    s->anon[i].written_only;
 		/* A terabyte and more is a reservation, not data: a
 		 * sanitizer's shadow memory, an allocator's address space. */
 		if (!stack && hi - lo < ((uintptr_t)1 << 40)) {
@@ -1392,7 +1399,7 @@ static void mark(struct scan *s, const struct ward__scan_self *self,
 			else
 				scan_anon_outside_objects(s, lo, hi);
 		}
-		s->reading_shared = false;
+		s->reading_copied = false;
 	}
 	/* The C library's and the loader's own data last: a block the
 	 * program holds too is the program's, and what only they hold —

@@ -1529,9 +1529,9 @@ NOINLINE void leak_jit_memory(void)
 	code[100] = held_in_jit_memory();
 }
 
-/* A block only a file's private, writable mapping holds, in a page the
- * program wrote (the JVM's class-data archive is such a mapping):
- * valgrind says still reachable. */
+/* Blocks only a file's private, writable mapping holds, in a page the
+ * program wrote (the JVM's class-data archive is such a mapping; so is
+ * /dev/zero mapped private): valgrind says still reachable. */
 NOINLINE void *held_in_file_copy(void)
 {
 	return malloc(93);
@@ -1550,6 +1550,16 @@ NOINLINE void leak_file_copy(void)
 	if (copy == MAP_FAILED)
 		exit(3);
 	copy[4096 / sizeof(void *) + 100] = held_in_file_copy();
+	/* Memory the old way, /dev/zero mapped private: its pages are the
+	 * program's once written. */
+	int zero = open("/dev/zero", O_RDWR);
+	void **mem = zero < 0 ? MAP_FAILED
+			      : mmap(NULL, 1 << 16, PROT_READ | PROT_WRITE,
+				     MAP_PRIVATE, zero, 0);
+	if (mem == MAP_FAILED)
+		exit(3);
+	close(zero);
+	mem[100] = held_in_file_copy();
 }
 
 /* A buffer only the C library's own data holds: the program gives it to
