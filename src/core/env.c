@@ -59,3 +59,10 @@ int ward__env_choice(const char *name, const char *const *choices,
 		  list, otherwise);
 	return -EINVAL;
 }
+
+bool ward__env_flag(const char *name, bool unset, const char *otherwise)
+{
+	static const char *const off_on[] = { "0", "1", NULL };
+	int v = ward__env_choice(name, off_on, otherwise);
+	return v < 0 ? unset : v == 1;
+}

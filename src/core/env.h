@@ -9,6 +9,8 @@
 #ifndef WARD_CORE_ENV_H
 #define WARD_CORE_ENV_H
 
+#include <stdbool.h>
+
 /*
  * NAME as a decimal number in [lo, hi]: 1 with *out set when it is one, 0
  * when NAME is unset or empty (*out untouched), -EINVAL when it is set to
@@ -26,5 +28,11 @@ int ward__env_number(const char *name, unsigned long long lo,
  */
 int ward__env_choice(const char *name, const char *const *choices,
 		     const char *otherwise);
+
+/*
+ * NAME as "0" or "1": false or true; `unset` when NAME is unset or empty,
+ * and when it is set to anything else (said as ward__env_choice says it).
+ */
+bool ward__env_flag(const char *name, bool unset, const char *otherwise);
 
 #endif

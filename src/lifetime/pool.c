@@ -892,9 +892,8 @@ static bool check_every_pool;
 
 static void read_env(void)
 {
-	static const char *const off_on[] = { "0", "1", NULL };
-	check_every_pool = ward__env_choice("WARD_POOL_CHECK", off_on,
-					    "checking the pools that ask") == 1;
+	check_every_pool = ward__env_flag("WARD_POOL_CHECK", false,
+					  "checking the pools that ask");
 }
 
 WARD_API ward_pool_t *ward_pool_new(const struct ward_pool_config *cfg)

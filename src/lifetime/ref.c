@@ -99,9 +99,8 @@ static void kind_init(void)
 	ward__figure_source_add(&figures);
 	ref_kind = ward_kind_register("ref");
 	retain_kind = ward_kind_register("retain");
-	static const char *const off_on[] = { "0", "1", NULL };
-	if (ward__env_choice("WARD_REF_CHECK", off_on,
-			     "checking when ward_ref_check() asks") == 1)
+	if (ward__env_flag("WARD_REF_CHECK", false,
+			   "checking when ward_ref_check() asks"))
 		atomic_store(&checking, true);
 	ward__registry_fork_handlers();
 	pthread_atfork(fork_prepare, fork_done, fork_done);

@@ -389,8 +389,7 @@ static void note_anon(struct scan *s, uintptr_t lo, uintptr_t hi,
 		 * no memory at all. */
 		else if (!shm && perms[3] == 'p' && s->nanon < MAX_MAPS &&
 			 (strncmp(name, "/dev/", 5) != 0 ||
-			  strncmp(name, "/dev/zero", 9) == 0 ||
-			  strncmp(name, "/dev/shm/", 9) == 0))
+			  strcmp(name, "/dev/zero") == 0))
 			s->anon[s->nanon++] =
 				(struct own_range){ lo, hi, false, true };
 		return;

@@ -151,17 +151,27 @@ static bool enter(struct rd *r)
 	return true;
 }
 
-/* "B" base62: the same production again, from an earlier place. */
-static void backref(struct rd *r, void (*fn)(struct rd *, bool), bool arg)
+/* "B" base62, its "B" read: go to the earlier place it names (never
+ * this one or later); *back gets where to come back to. */
+static bool jump_back(struct rd *r, size_t *back)
 {
 	size_t from = r->at - 1;
 	uint64_t to = base62(r);
 	if (r->bad || to >= from) {
 		r->bad = true;
-		return;
+		return false;
 	}
-	size_t back = r->at;
+	*back = r->at;
 	r->at = (size_t)to;
+	return true;
+}
+
+/* The same production again, from an earlier place. */
+static void backref(struct rd *r, void (*fn)(struct rd *, bool), bool arg)
+{
+	size_t back;
+	if (!jump_back(r, &back))
+		return;
 	fn(r, arg);
 	r->at = back;
 }
@@ -294,14 +304,13 @@ static void path(struct rd *r, bool in_value)
 		r->quiet++;
 		path(r, false); /* where the impl is: not printed */
 		r->quiet--;
-		put(r, "<");
-		type(r);
-		if (c == 'X') {
-			put(r, " as ");
-			path(r, false);
+		if (c == 'M') {
+			put(r, "<");
+			type(r);
+			put(r, ">");
+			break;
 		}
-		put(r, ">");
-		break;
+		__attribute__((fallthrough)); /* X prints as Y does */
 	case 'Y': /* <T as Trait>: the trait's own definition */
 		put(r, "<");
 		type(r);
@@ -386,18 +395,9 @@ static void fn_sig(struct rd *r)
 static void dyn_trait(struct rd *r)
 {
 	bool open = false;
-	size_t back = 0;
-	if (peek(r) == 'B') { /* a backref to the path: followed there */
-		r->at++;
-		size_t from = r->at - 1;
-		uint64_t to = base62(r);
-		if (r->bad || to >= from || !enter(r)) {
-			r->bad = true;
-			return;
-		}
-		back = r->at;
-		r->at = (size_t)to;
-	}
+	size_t back = 0; /* a backref to the path: followed there */
+	if (eat(r, 'B') && !jump_back(r, &back))
+		return;
 	if (eat(r, 'I')) { /* its generic arguments, left open */
 		path(r, false);
 		put(r, "<");
@@ -406,10 +406,8 @@ static void dyn_trait(struct rd *r)
 	} else {
 		path(r, false);
 	}
-	if (back) {
+	if (back)
 		r->at = back;
-		r->depth--;
-	}
 	while (!r->bad && eat(r, 'p')) {
 		const char *at;
 		size_t k;

@@ -1001,11 +1001,10 @@ void ward__intercept_init(void)
 			     "recording every block") > 0)
 		cfg.rate = v;
 	atomic_store(&ward__sample_rate, cfg.rate);
-	static const char *const off_on[] = { "0", "1", NULL };
-	cfg.follow_forks = ward__env_choice("WARD_FOLLOW_FORKS", off_on,
-					    "forked children record") != 0;
-	if (ward__env_choice("WARD_FOLLOW_EXEC", off_on,
-			     "executed programs run with ward") == 0)
+	cfg.follow_forks = ward__env_flag("WARD_FOLLOW_FORKS", true,
+					  "forked children record");
+	if (!ward__env_flag("WARD_FOLLOW_EXEC", true,
+			    "executed programs run with ward"))
 		unsetenv("LD_PRELOAD");
 	if (ward__env_number("WARD_OUTPUT_PID", 1, INT_MAX, &v,
 			     "every process writes WARD_OUTPUT") > 0)
@@ -1035,8 +1034,7 @@ void ward__intercept_init(void)
 	}
 	/* Read now, not at exit: a program may clear its environment before
 	 * it ends (or change it from another thread while ward reads). */
-	cfg.no_scan = ward__env_choice("WARD_SCAN", off_on,
-				       "scanning at exit") == 0;
+	cfg.no_scan = !ward__env_flag("WARD_SCAN", true, "scanning at exit");
 	static const char *const formats[] = { "text", "json", NULL };
 	cfg.json = ward__env_choice("WARD_SUMMARY_FORMAT", formats,
 				    "the report is text") == 1;
@@ -1059,8 +1057,8 @@ void ward__intercept_init(void)
 	if ((s = getenv("WARD_HTTP")) && *s &&
 	    (!cfg.output_pid || cfg.output_pid == getpid())) {
 		int port = ward_http_start(
-			s, ward__env_choice("WARD_HTTP_REMOTE", off_on,
-					    "serving on loopback only") == 1
+			s, ward__env_flag("WARD_HTTP_REMOTE", false,
+					  "serving on loopback only")
 				   ? WARD_HTTP_ANY_ADDRESS
 				   : 0);
 		if (port < 0)
