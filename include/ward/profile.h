@@ -60,7 +60,9 @@ struct ward_sample {
 	const char *blocked;
 	/* Heap still reachable at exit: the kind of root its chain starts
 	 * at — "global", "stack", "register", "tls", "mapped" (memory the
-	 * program mapped itself), "inherited" (a forked child's), "libc"
+	 * program mapped itself), "inherited" (a forked child's), "early"
+	 * (a block allocated before ward started: a library's constructor
+	 * made it), "libc"
 	 * (only the C library's or the loader's own data: locale tables,
 	 * stdio buffers, the environment), "loader" (blocks the dynamic
 	 * loader allocated) — or NULL. The profile owns the string. */

@@ -202,6 +202,16 @@ bool ward__blocks_inherited_forget(uintptr_t handle);
 void ward__blocks_inherited_each(ward__record_fn fn, void *opaque);
 uint64_t ward__blocks_inherited_gen(void);
 
+/* The heap blocks allocated before ward started (early.c): a library's
+ * constructor made them while no record could be taken. The exit scan
+ * reads them as roots. note: handle came back from the allocator before
+ * ward started; forget: handle was freed (false when it is none); each:
+ * every one still there (site 0); gen changes whenever they do. */
+void ward__early_note(uintptr_t handle, uint64_t size);
+bool ward__early_forget(uintptr_t handle);
+void ward__early_each(ward__record_fn fn, void *opaque);
+uint64_t ward__early_gen(void);
+
 /* Track with the stack starting `skip` frames above the caller. */
 int ward__track_at(int kind, uintptr_t handle, size_t size, int skip);
 

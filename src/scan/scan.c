@@ -78,21 +78,24 @@
 uintptr_t ward__main_thread;
 
 /*
- * Blocks a forked child inherited from its parent: its books start empty,
- * but what the parent's blocks point to is still reachable, so they stay
- * roots. The live set keeps them aside (blocks.c); the scan reads them
- * into this array, sorted by start, before it stops anyone, again only
- * when they changed since.
+ * Heap blocks the program has that ward has no record of: those a forked
+ * child inherited from its parent (its books start empty) and those
+ * allocated before ward started (a library's constructor's, early.c).
+ * They are no leaks of this run, but what they point to is reachable, so
+ * they are roots. The registry keeps them; the scan reads them into this
+ * array, sorted by start, before it stops anyone, again only when they
+ * changed since.
  */
-struct inherited_range {
+struct unrecorded_range {
 	uintptr_t start, end;
+	int root; /* WARD__ROOT_INHERITED or WARD__ROOT_EARLY */
 };
-static struct inherited_range *inherited;
-static size_t ninherited, inherited_cap;
-static uint64_t inherited_seen; /* the generation read last (0: none) */
+static struct unrecorded_range *unrecorded;
+static size_t nunrecorded, unrecorded_cap;
+static uint64_t unrecorded_seen; /* the generations' sum read last */
 
-static void count_inherited(uintptr_t h, uint32_t site, uint64_t size,
-			    void *n)
+static void count_unrecorded(uintptr_t h, uint32_t site, uint64_t size,
+			     void *n)
 {
 	(void)h;
 	(void)site;
@@ -100,18 +103,19 @@ static void count_inherited(uintptr_t h, uint32_t site, uint64_t size,
 	++*(size_t *)n;
 }
 
-static void add_inherited(uintptr_t h, uint32_t site, uint64_t size,
-			  void *opaque)
+static void add_unrecorded(uintptr_t h, uint32_t site, uint64_t size,
+			   void *root)
 {
-	(void)opaque;
 	(void)site;
-	if (ninherited < inherited_cap)
-		inherited[ninherited++] = (struct inherited_range){ h, h + size };
+	if (nunrecorded < unrecorded_cap)
+		unrecorded[nunrecorded++] = (struct unrecorded_range){
+			h, h + size, *(const int *)root
+		};
 }
 
 static int by_start(const void *a, const void *b)
 {
-	const struct inherited_range *x = a, *y = b;
+	const struct unrecorded_range *x = a, *y = b;
 	return x->start < y->start ? -1 : x->start > y->start;
 }
 
@@ -122,21 +126,27 @@ static bool any_live(int kind)
 	return ward_kind_stats(kind, &st) < 0 || st.live_count > 0;
 }
 
-static void read_inherited(void)
+static void read_unrecorded(void)
 {
-	uint64_t gen = ward__blocks_inherited_gen();
-	if (gen == inherited_seen)
+	/* Either set changing moves the sum (neither generation goes back). */
+	uint64_t gen = ward__blocks_inherited_gen() + ward__early_gen();
+	if (gen == unrecorded_seen)
 		return;
-	ward__unmap(inherited, inherited_cap * sizeof(*inherited));
-	inherited = NULL;
-	ninherited = inherited_cap = 0;
+	ward__unmap(unrecorded, unrecorded_cap * sizeof(*unrecorded));
+	unrecorded = NULL;
+	nunrecorded = unrecorded_cap = 0;
 	size_t n = 0;
-	ward__blocks_inherited_each(count_inherited, &n);
-	inherited = n ? ward__map(n * sizeof(*inherited)) : NULL;
-	inherited_cap = inherited ? n : 0;
-	ward__blocks_inherited_each(add_inherited, NULL);
-	qsort(inherited, ninherited, sizeof(*inherited), by_start);
-	inherited_seen = gen;
+	ward__blocks_inherited_each(count_unrecorded, &n);
+	ward__early_each(count_unrecorded, &n);
+	/* Room for a few noted meanwhile (each takes only what fits). */
+	n += n ? 64 : 0;
+	unrecorded = n ? ward__map(n * sizeof(*unrecorded)) : NULL;
+	unrecorded_cap = unrecorded ? n : 0;
+	int inherited = WARD__ROOT_INHERITED, early = WARD__ROOT_EARLY;
+	ward__blocks_inherited_each(add_unrecorded, &inherited);
+	ward__early_each(add_unrecorded, &early);
+	qsort(unrecorded, nunrecorded, sizeof(*unrecorded), by_start);
+	unrecorded_seen = gen;
 }
 
 /* 24 bytes a block: the scan's own memory grows with the heap. */
@@ -1405,10 +1415,10 @@ static void mark(struct scan *s, const struct ward__scan_self *self,
 	 * locale tables, stdio buffers, the environment — is told apart. */
 	s->cur_root = WARD__ROOT_LIBC;
 	scan_roots(s, true);
-	/* A forked child's inherited blocks (see read_inherited). */
-	s->cur_root = WARD__ROOT_INHERITED;
-	for (size_t i = 0; i < ninherited; i++) {
-		uintptr_t lo = inherited[i].start, hi = inherited[i].end;
+	/* The blocks ward has no record of (see read_unrecorded). */
+	for (size_t i = 0; i < nunrecorded; i++) {
+		uintptr_t lo = unrecorded[i].start, hi = unrecorded[i].end;
+		s->cur_root = unrecorded[i].root;
 		if (hi > lo)
 			scan_range_as(s, lo, hi, 1,
 				      s->held || !readable(s, lo, hi, NULL));
@@ -1534,9 +1544,9 @@ static void name_root(struct scan *s, const struct ward__scan_self *self,
 						  : WARD__ROOT_GLOBAL;
 			return;
 		}
-	for (size_t i = 0; i < ninherited; i++)
-		if (v >= inherited[i].start && v < inherited[i].end) {
-			p->root = WARD__ROOT_INHERITED;
+	for (size_t i = 0; i < nunrecorded; i++)
+		if (v >= unrecorded[i].start && v < unrecorded[i].end) {
+			p->root = unrecorded[i].root;
 			return;
 		}
 }
@@ -1819,7 +1829,7 @@ int ward__scan_heap_why(const struct ward__scan_self *self, int also,
 	 * only execs or exits): no thread stopped, nothing read. */
 	if (!any_live(WARD_KIND_HEAP) && (also < 0 || !any_live(also)))
 		return 0;
-	read_inherited();
+	read_unrecorded();
 	int nthreads = -1, rc = 0;
 	if (!prepare(&s, also, want, arg))
 		rc = -ENOMEM;

@@ -10,7 +10,8 @@
  * one after it lies. Roots are named by kind: a global (its symbol), a
  * thread's stack (the function whose frame holds the word), a register, a
  * thread's TLS, memory the program mapped itself, a block a forked child
- * inherited, the dynamic loader's own bookkeeping.
+ * inherited, a block allocated before ward started, the dynamic loader's
+ * own bookkeeping.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -101,6 +102,11 @@ static void root_text(const struct ward__scan_path *p, char *out, size_t len)
 	case WARD__ROOT_INHERITED:
 		snprintf(out, len, "a block inherited from the parent process, "
 				   "at 0x%" PRIxPTR, p->word);
+		break;
+	case WARD__ROOT_EARLY:
+		snprintf(out, len, "a block allocated before ward started (a "
+				   "library's constructor's), at 0x%" PRIxPTR,
+			 p->word);
 		break;
 	default:
 		snprintf(out, len, "the dynamic loader's own bookkeeping");

@@ -570,7 +570,8 @@ static const char *const root_names[ROOT_KINDS] = {
 	[WARD__ROOT_LOADER] = "loader",     [WARD__ROOT_GLOBAL] = "global",
 	[WARD__ROOT_STACK] = "stack",       [WARD__ROOT_REGISTER] = "register",
 	[WARD__ROOT_TLS] = "tls",           [WARD__ROOT_MAPPED] = "mapped",
-	[WARD__ROOT_INHERITED] = "inherited", [WARD__ROOT_LIBC] = "libc",
+	[WARD__ROOT_INHERITED] = "inherited", [WARD__ROOT_EARLY] = "early",
+	[WARD__ROOT_LIBC] = "libc",
 };
 
 static int column_of(uint8_t state, uint8_t root)

@@ -121,6 +121,11 @@ static _Atomic uint64_t held;
 /* Acquisitions are recorded only between init and the exit report. */
 static _Atomic bool active;
 
+/* Until init, the heap blocks allocated are noted as early ones (roots of
+ * the exit scan, src/registry/early.c): the libraries a program links
+ * initialise before this one, and their constructors allocate. */
+static _Atomic bool before_start = true;
+
 /* Releases are recorded from init on, the exit report's time included: a
  * thread still running while exit() reports keeps freeing and closing
  * until the scan stops it, and what it released meanwhile is not live
@@ -237,9 +242,14 @@ static __attribute__((format(printf, 1, 2))) void say(const char *fmt, ...)
 
 __attribute__((noinline)) void ward__intercept_alloc(void *p, size_t size)
 {
-	if (!p || ward__in_registry || !atomic_load_explicit(&active,
-							     memory_order_relaxed) ||
-	    !cfg.kinds[WARD_KIND_HEAP])
+	if (!p || ward__in_registry)
+		return;
+	if (!atomic_load_explicit(&active, memory_order_relaxed)) {
+		if (atomic_load_explicit(&before_start, memory_order_relaxed))
+			ward__early_note((uintptr_t)p, size);
+		return;
+	}
+	if (!cfg.kinds[WARD_KIND_HEAP])
 		return;
 	if (cfg.rate) {
 		/* The interposer has counted size down already (see
@@ -259,10 +269,24 @@ __attribute__((noinline)) void ward__intercept_alloc(void *p, size_t size)
 	ward__in_registry--;
 }
 
+/* A block ward has no record of was freed: one inherited from the
+ * parent, or one allocated before ward started. */
+static void forget_unrecorded(void *p)
+{
+	if (!ward__blocks_inherited_forget((uintptr_t)p))
+		ward__early_forget((uintptr_t)p);
+}
+
 __attribute__((noinline)) void ward__intercept_free(void *p)
 {
-	if (!p || ward__in_registry || !releases_recorded() ||
-	    !cfg.kinds[WARD_KIND_HEAP])
+	if (!p || ward__in_registry)
+		return;
+	if (!releases_recorded()) {
+		if (atomic_load_explicit(&before_start, memory_order_relaxed))
+			ward__early_forget((uintptr_t)p);
+		return;
+	}
+	if (!cfg.kinds[WARD_KIND_HEAP])
 		return;
 	if (cfg.rate && !ward__page_has_sampled((uintptr_t)p))
 		return;
@@ -271,7 +295,7 @@ __attribute__((noinline)) void ward__intercept_free(void *p)
 	if (rc == 0 && cfg.rate)
 		ward__sample_drop((uintptr_t)p);
 	else if (rc == -ENOENT)
-		ward__blocks_inherited_forget((uintptr_t)p);
+		forget_unrecorded(p);
 	ward__in_registry--;
 }
 
@@ -297,7 +321,7 @@ void ward__intercept_realloc_settle(void *old, uint32_t site, uint64_t size,
 	if (site)
 		ward__realloc_settle((uintptr_t)old, site, size, failed);
 	else if (!failed)
-		ward__blocks_inherited_forget((uintptr_t)old);
+		forget_unrecorded(old);
 	ward__in_registry--;
 }
 
@@ -1074,6 +1098,7 @@ void ward__intercept_init(void)
 	ward__in_registry--;
 	atomic_store(&releasing, true);
 	atomic_store(&active, true);
+	atomic_store(&before_start, false);
 }
 
 /* ---- The report -------------------------------------------------------- */
