@@ -145,18 +145,24 @@ static int describe_raw(const struct ward_profile *p, uintptr_t pc,
 		char name[256];
 		uint64_t off, vaddr;
 		uint64_t foff = pc - 1 - m->start + m->offset;
-		if (m->file && m->file[0] &&
-		    ward__check_build_id(m->file, m->build_id) == 0 &&
-		    ward__symbolize_offset(m->file, foff, name, sizeof(name),
-					   &off) == 0) {
-			if (ward__offset_to_vaddr(m->file, foff, &vaddr) == 0)
+		bool same = m->file && m->file[0] &&
+			    ward__check_build_id(m->file, m->build_id) == 0;
+		/* The address in the file's own terms, as a live process's
+		 * frames are told and addr2line takes it: its virtual
+		 * address (in an executable built without PIE, the address
+		 * itself), else the offset in the file. */
+		bool known = same && ward__offset_to_vaddr(m->file, foff,
+							   &vaddr) == 0;
+		if (same && ward__symbolize_offset(m->file, foff, name,
+						   sizeof(name), &off) == 0) {
+			if (known)
 				return with_source(out, max, name, off + 1, base,
 						   m->file, vaddr);
 			snprintf(out[0].s, len, "%s+0x%" PRIx64 " (%s)", name,
 				 off + 1, base);
 		} else {
 			snprintf(out[0].s, len, "0x%" PRIxPTR " (%s+0x%" PRIx64 ")",
-				 pc, base, foff + 1);
+				 pc, base, (known ? vaddr : foff) + 1);
 		}
 		return 1;
 	}

@@ -131,7 +131,12 @@ static void take_table(struct elf_syms *e, const uint8_t *base, size_t size,
 		const Elf64_Sym *s =
 			(const Elf64_Sym *)(base + sh->sh_offset + i * sh->sh_entsize);
 		int type = ELF64_ST_TYPE(s->st_info);
-		if (s->st_value == 0 || s->st_name >= strsh->sh_size)
+		/* An undefined function may have a value too: in an
+		 * executable built without PIE that takes its address, its
+		 * PLT entry's (canonical). No code of this file is it, and
+		 * unsized, it would name every function after it. */
+		if (s->st_value == 0 || s->st_shndx == SHN_UNDEF ||
+		    s->st_name >= strsh->sh_size)
 			continue;
 		if (type == STT_FUNC)
 			syms[n++] = (struct sym){ s->st_value, s->st_size,

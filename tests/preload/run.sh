@@ -452,6 +452,15 @@ if [ "$root" = "early]" ]; then
 else
 	bad "... and its root is early" "got '$root'"
 fi
+# A program built without PIE and stripped: its code has no symbol, and
+# no frame is named after an undefined function whose PLT entry lies
+# before it.
+"$ward" run --quiet -o "$work/nopie.pb.gz" -- "$build/nopie" >/dev/null 2>"$work/nopie.err"
+row=$("$ward" report "$work/nopie.pb.gz" | awk '/^stacks:/ { exit } $4 == "heap/definite"')
+case $row in
+*" 100 "*"1  heap/definite  0x"*"(nopie+0x"*) ok "a stripped program's frame is its address, no undefined symbol's name" ;;
+*) bad "a stripped program's frame is its address, no undefined symbol's name" "$row" "$(cat "$work/nopie.err")" ;;
+esac
 run_leaks big_lost
 expect_site "a lost block of many pages is definitely lost" \
 	"$work/big_lost.pb.gz" leak_big_table heap/definite "1 524288"
@@ -1724,7 +1733,7 @@ status_is "ward watch: an endpoint that does not answer is one line, status 2" 2
 	"$(cat "$work/watch.err")"
 
 # Every check above ran (one that did not is a failure too).
-planned=284
+planned=285
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
