@@ -99,7 +99,9 @@ void ward__map_populate(void *p, size_t bytes, bool huge)
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23
 #endif
-	if (!p)
+	/* A page: its first write faults it in as cheaply, without a
+	 * system call that takes the address-space lock. */
+	if (!p || bytes <= 4096)
 		return;
 	/* Large arrays in huge pages where the system allows them (THP
 	 * "madvise"): a 2 MiB page faults in once, not 512 times, and the

@@ -287,6 +287,77 @@ static void copy_in_order(struct ward__zshard *s, const struct ward__block *old,
 }
 
 /*
+ * One-page tables. Most shards never hold more than a page of records (a
+ * sampled run's, a small program's), and a mapping each cost two system
+ * calls (map, populate) that take the address-space lock for writing
+ * while the program's threads fault pages in under it: four threads
+ * sampled at 512 KiB spent 6-8 ms of their 52 waiting there. So those
+ * tables come from chunks of PAGE_CHUNK pages mapped once, and a page a
+ * table leaves goes on a list for the next one (zeroed when taken): at
+ * most a page a shard stays there, 1 MiB a zone. Taken and given back
+ * under a shard's lock, so fork() (which holds them all) never finds the
+ * list half changed.
+ */
+enum { PAGE_CHUNK = 64 };
+static ward__spin_t pages_lock;
+static char *pages_next, *pages_end;
+static void *pages_free;
+
+static struct ward__block *page_take(void)
+{
+	ward__spin_lock(&pages_lock);
+	void *p = pages_free;
+	bool used = p != NULL;
+	if (used) {
+		pages_free = *(void **)p;
+	} else {
+		if (pages_next == pages_end) {
+			char *chunk = ward__map(PAGE_CHUNK * PAGE);
+			if (chunk) {
+				pages_next = chunk;
+				pages_end = chunk + PAGE_CHUNK * PAGE;
+			}
+		}
+		if (pages_next != pages_end) {
+			p = pages_next;
+			pages_next += PAGE;
+		}
+	}
+	ward__spin_unlock(&pages_lock);
+	if (used)
+		memset(p, 0, PAGE); /* its old records */
+	return p;
+}
+
+static void page_give_back(void *p)
+{
+	ward__spin_lock(&pages_lock);
+	*(void **)p = pages_free;
+	pages_free = p;
+	ward__spin_unlock(&pages_lock);
+}
+
+/* A table of bytes, zeroed: a page from the chunks, else a mapping of
+ * its own, populated (it is about to be filled). */
+static struct ward__block *table_map(size_t bytes)
+{
+	if (bytes == PAGE)
+		return page_take();
+	struct ward__block *slots = ward__map(bytes);
+	ward__map_populate(slots, bytes, false);
+	return slots;
+}
+
+/* Give back a table table_map() made (room: 0). */
+static void table_unmap(struct ward__block *slots, size_t bytes)
+{
+	if (slots && bytes == PAGE)
+		page_give_back(slots);
+	else
+		ward__unmap(slots, bytes);
+}
+
+/*
  * Rooms. A new table is new memory, and here (a hypervisor that shadows
  * the page tables) a page's first writes cost ~8 µs even after it was
  * populated: copying a table into a new one took ~25 ns a record, moving
@@ -491,9 +562,8 @@ static int resize(struct ward__zshard *s, size_t bytes)
 	}
 	if (!slots) {
 		room = 0;
-		if (!(slots = ward__map(bytes)))
+		if (!(slots = table_map(bytes)))
 			return -ENOMEM;
-		ward__map_populate(slots, bytes, false);
 	}
 	struct ward__block *old = s->slots;
 	uint32_t old_cap = s->cap;
@@ -505,7 +575,10 @@ static int resize(struct ward__zshard *s, size_t bytes)
 			 __ATOMIC_RELAXED);
 	s->room = room;
 	copy_in_order(s, old, old_cap);
-	ward__unmap(old, old_room ? old_room : old_bytes);
+	if (old_room)
+		ward__unmap(old, old_room);
+	else
+		table_unmap(old, old_bytes);
 	return 0;
 }
 
@@ -990,7 +1063,10 @@ static _Atomic uint64_t aside_gen;
 
 static void shard_unmap(struct ward__zshard *s)
 {
-	ward__unmap(s->slots, s->room ? s->room : table_bytes(s));
+	if (s->room)
+		ward__unmap(s->slots, s->room);
+	else
+		table_unmap(s->slots, table_bytes(s));
 	ward__unmap(s->bigs, (size_t)s->capbigs * sizeof(*s->bigs));
 }
 
