@@ -1211,31 +1211,62 @@ static void scan_anon_outside_objects(struct scan *s, uintptr_t lo,
 		scan_program_memory(s, lo, hi);
 }
 
+/* pagemap's entries for n pages from address at, into e: got of them.
+ * System calls only, so that it may run where a descriptor is free
+ * (ward__with_descriptor). */
+struct pagemap_read {
+	uint64_t *e;
+	uintptr_t at;
+	size_t n, got;
+};
+
+static int pagemap_job(void *arg)
+{
+	struct pagemap_read *r = arg;
+	int fd = ward__open_proc_self("pagemap");
+	if (fd < 0)
+		return -errno;
+	r->got = 0;
+	while (r->got < r->n) {
+		long got = syscall(SYS_pread64, fd, r->e + r->got,
+				   (r->n - r->got) * sizeof(*r->e),
+				   (off_t)((r->at / 4096 + r->got) *
+					   sizeof(*r->e)));
+		if (got < (long)sizeof(*r->e))
+			break;
+		r->got += (size_t)got / sizeof(*r->e);
+	}
+	syscall(SYS_close, fd);
+	return 0;
+}
+
 /*
  * The pages of a file's private mapping [lo, hi) the program wrote: the
  * kernel copied them from the file, and /proc/self/pagemap shows them as
  * the process's own (present or swapped, not the file's page). Each run
  * of them is read as the program's memory; a page never written is the
  * file's data, which reading could bring in from disk, and holds nothing
- * of this run's. Nothing is read when pagemap cannot be.
+ * of this run's. pagemap is read where a descriptor is free when the
+ * program has used up its own; nothing is read when it cannot be.
  */
 static void scan_written_pages(struct scan *s, uintptr_t lo, uintptr_t hi)
 {
-	enum { BATCH = 512 };
+	enum { BATCH = 4096 };
 	static uint64_t e[BATCH]; /* the scan runs on one thread at a time */
-	int fd = ward__open_proc_self("pagemap");
-	if (fd < 0)
-		return;
 	uintptr_t at = lo & ~(uintptr_t)4095, run = 0;
+	bool elsewhere = false;
 	while (at < hi) {
 		size_t n = (hi - at + 4095) / 4096;
-		n = n < BATCH ? n : BATCH;
-		long got = syscall(SYS_pread64, fd, e, n * sizeof(*e),
-				   (off_t)(at / 4096 * sizeof(*e)));
-		if (got < (long)sizeof(*e))
+		struct pagemap_read r = { e, at, n < BATCH ? n : BATCH, 0 };
+		int rc = elsewhere ? ward__with_descriptor(pagemap_job, &r)
+				   : pagemap_job(&r);
+		if (rc == -EMFILE && !elsewhere) {
+			elsewhere = true;
+			continue;
+		}
+		if (rc < 0 || r.got == 0)
 			break;
-		n = (size_t)got / sizeof(*e);
-		for (size_t k = 0; k < n; k++, at += 4096) {
+		for (size_t k = 0; k < r.got; k++, at += 4096) {
 			bool swapped = e[k] >> 62 & 1, present = e[k] >> 63 & 1;
 			bool own = swapped || (present && !(e[k] >> 61 & 1));
 			if (own && !run)
@@ -1248,7 +1279,6 @@ static void scan_written_pages(struct scan *s, uintptr_t lo, uintptr_t hi)
 	}
 	if (run)
 		scan_anon_outside_objects(s, run, at < hi ? at : hi);
-	syscall(SYS_close, fd);
 }
 
 static void unmap_all(struct scan *s)

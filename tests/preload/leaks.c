@@ -842,6 +842,16 @@ NOINLINE void leak_snapfork(void)
 	waitpid(pid, NULL, 0);
 }
 
+/* Opens descriptors until there are none left (RLIMIT_NOFILE 64). */
+static void use_up_descriptors(void)
+{
+	struct rlimit rl = { 64, 64 };
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+		exit(1);
+	while (open("/dev/null", O_RDONLY) >= 0)
+		;
+}
+
 /* Runs into RLIMIT_NOFILE (64) and leaks every descriptor it got. */
 static void *volatile held_at_fdlimit_ptr;
 
@@ -1111,6 +1121,7 @@ NOINLINE void leak_fdlimit(void)
 	if (setrlimit(RLIMIT_NOFILE, &rl) != 0 ||
 	    pthread_create(&t, NULL, sleep_forever, NULL) != 0)
 		exit(1);
+	/* Here, not in use_up_descriptors(): the descriptors' site. */
 	while (open("/dev/null", O_RDONLY) >= 0)
 		n++;
 	held_at_fdlimit_ptr = held_at_fdlimit();
@@ -2242,8 +2253,11 @@ int main(int argc, char **argv)
 		leak_libc_held();
 	else if (strcmp(what, "jit_memory") == 0)
 		leak_jit_memory();
-	else if (strcmp(what, "file_copy") == 0)
+	else if (strcmp(what, "file_copy") == 0) {
 		leak_file_copy();
+		if (argc > 2 && strcmp(argv[2], "fdlimit") == 0)
+			use_up_descriptors();
+	}
 	else if (strcmp(what, "sandbox") == 0 && argc > 2)
 		leak_sandbox(argv[2]);
 	else if (strcmp(what, "big_lost") == 0)

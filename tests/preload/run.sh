@@ -419,6 +419,10 @@ run_leaks file_copy
 status_is "a file's private mapping: the case ran" 0 $? "$(cat "$work/file_copy.err")"
 expect_site "what only a written page of a file's private mapping holds is still reachable (a file's, /dev/zero's)" \
 	"$work/file_copy.pb.gz" held_in_file_copy heap/reachable "2 186"
+run_leaks file_copy fdlimit
+status_is "a file's private mapping, the descriptors used up: the case ran" 0 $? "$(cat "$work/file_copy.err")"
+expect_site "... and with the descriptors used up, what those pages hold is still reachable" \
+	"$work/file_copy.pb.gz" held_in_file_copy heap/reachable "2 186"
 # What only the C library's own data holds (a buffer the program gave
 # stdout) is still reachable, its root libc; the summary counts it apart.
 run_leaks libc_held
@@ -1733,7 +1737,7 @@ status_is "ward watch: an endpoint that does not answer is one line, status 2" 2
 	"$(cat "$work/watch.err")"
 
 # Every check above ran (one that did not is a failure too).
-planned=285
+planned=287
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
