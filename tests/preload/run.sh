@@ -53,6 +53,13 @@ expect_site() { # NAME FILE FUNC KIND "COUNT BYTES"
 			NR == 1 || index($5, f) == 1 { print }')"
 }
 
+# The root ward's table names for the site whose top frame is FUNC.
+expect_root() { # NAME FILE FUNC ROOT
+	got=$("$ward" report "$2" | awk -v f="$3+" '/^stacks:/ { exit }
+		index($5, f) == 1 { print $NF }')
+	if [ "$got" = "$4]" ]; then ok "$1"; else bad "$1" "got '$got'"; fi
+}
+
 run_leaks() { # SCENARIO [ARGS]
 	out="$work/$1.pb.gz"
 	"$ward" run --quiet -o "$out" -- "$leaks" "$@" >"$work/$1.out" 2>"$work/$1.err"
@@ -428,12 +435,7 @@ expect_site "... and with the descriptors used up, what those pages hold is stil
 run_leaks libc_held
 expect_site "a buffer only stdout's FILE holds is still reachable" \
 	"$work/libc_held.pb.gz" held_by_libc heap/reachable "1 4096"
-root=$("$ward" report "$work/libc_held.pb.gz" | awk '/^stacks:/ { exit } /held_by_libc/ { print $NF }')
-if [ "$root" = "libc]" ]; then
-	ok "... and its root is libc"
-else
-	bad "... and its root is libc" "got '$root'"
-fi
+expect_root "... and its root is libc" "$work/libc_held.pb.gz" held_by_libc libc
 held=$("$ward" run -o "$work/libc_held2.pb.gz" -- "$leaks" libc_held 2>&1 >/dev/null |
 	awk '/held by libc/ { print $4, $6 }')
 if [ -n "$held" ] && [ "${held% *}" -ge 1 ] && [ "${held#* }" -ge 4096 ]; then
@@ -450,12 +452,7 @@ expect_site "what only a block allocated before ward started holds is still reac
 	"$work/early.pb.gz" early_hang heap/reachable "3 144"
 expect_site "... and what such a block held once the program freed it is lost" \
 	"$work/early.pb.gz" early_hang_dropped heap/definite "1 48"
-root=$("$ward" report "$work/early.pb.gz" | awk '/^stacks:/ { exit } /early_hang\+/ { print $NF }')
-if [ "$root" = "early]" ]; then
-	ok "... and its root is early"
-else
-	bad "... and its root is early" "got '$root'"
-fi
+expect_root "... and its root is early" "$work/early.pb.gz" early_hang early
 # A program built without PIE and stripped: its code has no symbol, and
 # no frame is named after an undefined function whose PLT entry lies
 # before it.
