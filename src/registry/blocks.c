@@ -348,10 +348,13 @@ static struct ward__block *table_map(size_t bytes)
 	return slots;
 }
 
-/* Give back a table table_map() made (room: 0). */
-static void table_unmap(struct ward__block *slots, size_t bytes)
+/* Give back a table of bytes: in a room of that many bytes, else one
+ * table_map() made. */
+static void table_unmap(struct ward__block *slots, size_t room, size_t bytes)
 {
-	if (slots && bytes == PAGE)
+	if (room)
+		ward__unmap(slots, room);
+	else if (slots && bytes == PAGE)
 		page_give_back(slots);
 	else
 		ward__unmap(slots, bytes);
@@ -575,10 +578,7 @@ static int resize(struct ward__zshard *s, size_t bytes)
 			 __ATOMIC_RELAXED);
 	s->room = room;
 	copy_in_order(s, old, old_cap);
-	if (old_room)
-		ward__unmap(old, old_room);
-	else
-		table_unmap(old, old_bytes);
+	table_unmap(old, old_room, old_bytes);
 	return 0;
 }
 
@@ -1063,10 +1063,7 @@ static _Atomic uint64_t aside_gen;
 
 static void shard_unmap(struct ward__zshard *s)
 {
-	if (s->room)
-		ward__unmap(s->slots, s->room);
-	else
-		table_unmap(s->slots, table_bytes(s));
+	table_unmap(s->slots, s->room, table_bytes(s));
 	ward__unmap(s->bigs, (size_t)s->capbigs * sizeof(*s->bigs));
 }
 

@@ -13,8 +13,8 @@
  * reads it as a root (what it points to is reachable), as it reads a
  * forked child's inherited blocks. A noted block the program frees
  * leaves the set. The set is a hash table keyed by address, open
- * addressing with tombstones, grown by rehashing into twice the room;
- * a few hundred blocks is usual, and the table is ward's own mapping
+ * addressing with tombstones, rehashed into four times the blocks it
+ * holds when three quarters full; a few hundred blocks is usual, and the table is ward's own mapping
  * (the scan does not read it as the program's memory).
  */
 #include <stdatomic.h>

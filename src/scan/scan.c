@@ -138,8 +138,7 @@ static void read_unrecorded(void)
 	size_t n = 0;
 	ward__blocks_inherited_each(count_unrecorded, &n);
 	ward__early_each(count_unrecorded, &n);
-	/* Room for a few noted meanwhile (each takes only what fits). */
-	n += n ? 64 : 0;
+	/* Once ward has started, both sets only shrink: n is enough. */
 	unrecorded = n ? ward__map(n * sizeof(*unrecorded)) : NULL;
 	unrecorded_cap = unrecorded ? n : 0;
 	int inherited = WARD__ROOT_INHERITED, early = WARD__ROOT_EARLY;
