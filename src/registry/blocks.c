@@ -1056,8 +1056,10 @@ void ward__blocks_unlock_all(void)
  * whatever the heap's size — copying and sorting a million records, and
  * clearing the tables, took ~0.3 s a fork. A block the child frees leaves
  * the set-aside tables; the scan reads them when it runs (the generation
- * tells it when they changed). A child's child keeps its parent's books
- * aside, not its grandparent's.
+ * tells it when they changed). A child's child sets its parent's books
+ * aside in turn, beside those its parent had inherited, its
+ * grandparent's: WARD__GENERATIONS of them, the oldest given up past
+ * that (a block only they reached then reads as lost).
  */
 static _Atomic uint64_t aside_gen;
 
@@ -1067,31 +1069,40 @@ static void shard_unmap(struct ward__zshard *s)
 	ward__unmap(s->bigs, (size_t)s->capbigs * sizeof(*s->bigs));
 }
 
+/* A generation's tables given back. */
+static void generation_unmap(struct ward__zshard *g)
+{
+	for (int i = 0; i < WARD__ZSHARDS; i++)
+		shard_unmap(&g[i]);
+	ward__unmap(g, WARD__ZSHARDS * sizeof(*g));
+}
+
 void ward__blocks_set_aside(void)
 {
+	enum { LAST = WARD__GENERATIONS - 1 };
 	EACH_ZONE(z)
 	{
-		if (z->inherited) {
-			for (int i = 0; i < WARD__ZSHARDS; i++)
-				shard_unmap(&z->inherited[i]);
-			memset(z->inherited, 0,
-			       WARD__ZSHARDS * sizeof(*z->inherited));
-		} else {
-			z->inherited = ward__map(WARD__ZSHARDS *
-						 sizeof(*z->inherited));
-		}
-		for (int i = 0; i < WARD__ZSHARDS; i++) {
-			struct ward__zshard *s = &z->shards[i];
-			if (!z->inherited) { /* out of memory: forget them */
+		struct ward__zshard *aside =
+			ward__map(WARD__ZSHARDS * sizeof(*aside));
+		if (!aside) { /* out of memory: forget this process's books */
+			for (int i = 0; i < WARD__ZSHARDS; i++) {
+				struct ward__zshard *s = &z->shards[i];
 				if (s->cap)
 					memset(s->slots, 0,
 					       s->cap * sizeof(*s->slots));
 				s->count = s->nbigs = 0;
-				continue;
 			}
-			z->inherited[i] = *s;
-			z->inherited[i].lock = 0;
-			memset(s, 0, sizeof(*s));
+			continue;
+		}
+		if (z->inherited[LAST])
+			generation_unmap(z->inherited[LAST]);
+		memmove(&z->inherited[1], &z->inherited[0],
+			LAST * sizeof(z->inherited[0]));
+		z->inherited[0] = aside;
+		for (int i = 0; i < WARD__ZSHARDS; i++) {
+			aside[i] = z->shards[i];
+			aside[i].lock = 0;
+			memset(&z->shards[i], 0, sizeof(z->shards[i]));
 		}
 	}
 	atomic_fetch_add(&aside_gen, 1);
@@ -1105,24 +1116,26 @@ uint64_t ward__blocks_inherited_gen(void)
 bool ward__blocks_inherited_forget(uintptr_t handle)
 {
 	struct ward__zone *z = zone_of(handle, false);
-	if (!z || !z->inherited)
+	if (!z)
 		return false;
 	uint32_t lo = (uint32_t)handle;
+	size_t shard = (size_t)(ward__zshard_of(z, lo) - z->shards);
 	uint64_t size;
-	bool found = take_from(&z->inherited[ward__zshard_of(z, lo) -
-					      z->shards],
-			       lo, &size) != 0;
-	if (found)
-		atomic_fetch_add(&aside_gen, 1);
-	return found;
+	for (int g = 0; g < WARD__GENERATIONS && z->inherited[g]; g++)
+		if (take_from(&z->inherited[g][shard], lo, &size)) {
+			atomic_fetch_add(&aside_gen, 1);
+			return true;
+		}
+	return false;
 }
 
 void ward__blocks_inherited_each(ward__record_fn fn, void *opaque)
 {
 	EACH_ZONE(z)
 	{
-		if (z->inherited)
-			shards_each(z->inherited, z->high, fn, opaque, false);
+		for (int g = 0; g < WARD__GENERATIONS && z->inherited[g]; g++)
+			shards_each(z->inherited[g], z->high, fn, opaque,
+				    false);
 	}
 }
 

@@ -15,6 +15,7 @@ enum {
 	WARD__ZSHARDS = 256,    /* a zone's shards */
 	WARD__GROUP_SHARDS = 8, /* of one group of 64 MiB regions */
 	WARD__REGION_BITS = 26,
+	WARD__GENERATIONS = 8,  /* the forks whose books a process keeps */
 };
 
 /* A live block's record: the zone is implied by the table it is in. */
@@ -47,9 +48,10 @@ struct ward__zshard {
 /* The blocks of one 4 GiB of address space (the same high 32 bits). */
 struct ward__zone {
 	uint32_t high;
-	/* In a forked child: the parent's tables as they were at the fork
-	 * (blocks.c, "Inherited blocks"); NULL elsewhere. */
-	struct ward__zshard *inherited;
+	/* In a forked child: the tables as they were at each fork, the
+	 * parent's first, then the grandparent's... (blocks.c, "Inherited
+	 * blocks"); NULL past the last. */
+	struct ward__zshard *inherited[WARD__GENERATIONS];
 	struct ward__zshard shards[WARD__ZSHARDS];
 };
 

@@ -79,7 +79,8 @@ uintptr_t ward__main_thread;
 
 /*
  * Heap blocks the program has that ward has no record of: those a forked
- * child inherited from its parent (its books start empty) and those
+ * child inherited from its parent and the parent's own ancestors (its
+ * books start empty) and those
  * allocated before ward started (a library's constructor's, early.c).
  * They are no leaks of this run, but what they point to is reachable, so
  * they are roots. The registry keeps them; the scan reads them into this

@@ -783,6 +783,31 @@ NOINLINE void leak_fork_list(void)
 	waitpid(pid, NULL, 0);
 }
 
+/* The same a generation further: the head is the grandparent's, and a
+ * forked child's child hangs its block off it (the middle process's own
+ * books, set aside in its child, must not drop the ones it inherited). */
+NOINLINE struct link *linked_by_grandchild(void)
+{
+	return malloc(sizeof(struct link));
+}
+
+NOINLINE void leak_fork_list_twice(void)
+{
+	list_head = calloc(1, sizeof(struct link));
+	pid_t pid = fork();
+	if (pid == 0) {
+		pid_t grandchild = fork();
+		if (grandchild == 0) {
+			list_head->next = linked_by_grandchild();
+			printf("grandchild %d\n", (int)getpid());
+			exit(0);
+		}
+		waitpid(grandchild, NULL, 0);
+		exit(0);
+	}
+	waitpid(pid, NULL, 0);
+}
+
 /* A forked child frees the inherited block that alone pointed to its
  * own: the block is lost, as the freed one is no root any more. The
  * pointer sits past the bytes free() writes into a chunk, in a chunk of
@@ -2372,6 +2397,8 @@ int main(int argc, char **argv)
 		leak_vfork();
 	else if (strcmp(what, "fork_list") == 0)
 		leak_fork_list();
+	else if (strcmp(what, "fork_list_twice") == 0)
+		leak_fork_list_twice();
 	else if (strcmp(what, "fork_freed") == 0)
 		leak_fork_freed();
 	else if (strcmp(what, "snapfork") == 0)

@@ -217,6 +217,17 @@ expect_child_site "a forked child's block linked from an inherited one is still 
 	fork_list linked_by_child heap/reachable "1 32"
 expect_child_site "a block only a freed inherited one pointed to is lost" \
 	fork_freed held_by_freed_inherited heap/definite "1 48"
+# A generation further: the grandchild's block hangs off its grandparent's.
+rm -f "$work"/fork_list_twice.pb.gz*
+run_leaks fork_list_twice
+grandchild=$(sed -n 's/^grandchild //p' "$work/fork_list_twice.out")
+if [ -n "$grandchild" ] && [ -f "$work/fork_list_twice.pb.gz.$grandchild" ]; then
+	expect_site "a forked child's child's block linked from its grandparent's is still reachable" \
+		"$work/fork_list_twice.pb.gz.$grandchild" linked_by_grandchild heap/reachable "1 32"
+else
+	bad "a forked child's child's block linked from its grandparent's is still reachable" \
+		"no grandchild profile: $(ls "$work"/fork_list_twice.pb.gz*)"
+fi
 
 rm -f "$work"/nofollow.pb.gz*
 "$ward" run --quiet --no-follow-forks -o "$work/nofollow.pb.gz" -- "$leaks" fork >/dev/null 2>&1
@@ -1734,7 +1745,7 @@ status_is "ward watch: an endpoint that does not answer is one line, status 2" 2
 	"$(cat "$work/watch.err")"
 
 # Every check above ran (one that did not is a failure too).
-planned=287
+planned=288
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
