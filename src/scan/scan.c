@@ -1817,14 +1817,16 @@ static int mark_stopped(struct scan *s, const struct ward__scan_self *self,
 			drop_main_arena(s);
 			/* Its own stack whole, from the low end of its
 			 * mapping, when where the thread left it is not
-			 * known. */
+			 * known; from there too when where it left it is
+			 * not mapped (a stack that overflowed: the pointer
+			 * went past the mapping's end, and the frames that
+			 * hold what the thread had are all above). */
 			struct ward__scan_self me = *self;
-			uintptr_t lo, hi;
-			if (!me.stack_lo)
-				me.stack_lo = mapping_of(s, me.stack_hi - 8,
-							 &lo, &hi)
-						      ? lo
-						      : me.stack_hi;
+			uintptr_t lo, hi, at_lo, at_hi;
+			bool top = mapping_of(s, me.stack_hi - 8, &lo, &hi);
+			if (!me.stack_lo ||
+			    (top && !mapping_of(s, me.stack_lo, &at_lo, &at_hi)))
+				me.stack_lo = top ? lo : me.stack_hi;
 			mark(s, &me, threads, nthreads);
 			if (s->want)
 				build_paths(s, &me, threads, nthreads);

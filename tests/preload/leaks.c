@@ -2016,6 +2016,65 @@ NOINLINE void leak_altstack_exit(void)
 	KEEP(held);
 }
 
+NOINLINE void *lost_before_overflow(void)
+{
+	return malloc(79);
+}
+
+/* Stored straight to the frame's slot: no register keeps it. */
+NOINLINE void held_below_overflow(void *volatile *slot)
+{
+	*slot = malloc(89);
+}
+
+static NOINLINE long recurse(long n)
+{
+	volatile char frame[512];
+	/* Every byte: what a dead frame left here would still be read. */
+	for (size_t i = 0; i < sizeof(frame); i++)
+		frame[i] = (char)n;
+	long r = recurse(n + 1);
+	__asm__ volatile("" : : "r"(frame) : "memory");
+	return r + frame[0];
+}
+
+/* A main thread that overflows its stack (limited to 1 MiB here), dying
+ * of SIGSEGV — or with "exit", from a handler on an alternate stack that
+ * calls exit(3). The frame that started the recursion holds one block;
+ * the stack pointer at the fault lies past the stack's mapping. */
+NOINLINE void leak_overflow(bool by_exit)
+{
+	struct rlimit rl = { 1 << 20, 1 << 20 };
+	if (setrlimit(RLIMIT_STACK, &rl) != 0)
+		exit(4);
+	if (by_exit) {
+		static char alt[65536];
+		stack_t ss = { .ss_sp = alt, .ss_size = sizeof(alt) };
+		struct sigaction sa;
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = exit_from_handler;
+		sa.sa_flags = SA_ONSTACK;
+		if (sigaltstack(&ss, NULL) != 0 ||
+		    sigaction(SIGSEGV, &sa, NULL) != 0)
+			exit(4);
+	}
+	KEEP(lost_before_overflow());
+	void *volatile held;
+	held_below_overflow(&held);
+#if defined(__x86_64__)
+	/* Nor a scratch register the fault's saved context would show. */
+	__asm__ volatile("xor %%eax, %%eax\n\txor %%ecx, %%ecx\n\t"
+			 "xor %%edx, %%edx\n\txor %%esi, %%esi\n\t"
+			 "xor %%edi, %%edi\n\txor %%r8d, %%r8d\n\t"
+			 "xor %%r9d, %%r9d\n\txor %%r10d, %%r10d\n\t"
+			 "xor %%r11d, %%r11d"
+			 ::: "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9",
+			 "r10", "r11", "memory");
+#endif
+	KEEP(recurse(0));
+	KEEP(held);
+}
+
 NOINLINE void *lost_before_main_exit(void)
 {
 	return malloc(61);
@@ -2325,6 +2384,8 @@ int main(int argc, char **argv)
 		leak_coroutine_exit();
 	else if (strcmp(what, "altstack_exit") == 0)
 		leak_altstack_exit();
+	else if (strcmp(what, "overflow") == 0)
+		leak_overflow(argc > 2 && strcmp(argv[2], "exit") == 0);
 	else if (strcmp(what, "kill_group") == 0)
 		leak_kill_group();
 	else if (strcmp(what, "prot_none") == 0)

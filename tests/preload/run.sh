@@ -167,6 +167,16 @@ expect_site "... and its profile: the block it lost" \
 	"$work/altstack_exit.pb.gz" lost_before_fault heap/definite "1 77"
 expect_site "... the block the faulting frame holds" \
 	"$work/altstack_exit.pb.gz" held_by_faulting_frame heap/reachable "1 88"
+for how in signal exit; do
+	run_leaks overflow $how
+	status=$?
+	want=3; [ $how = signal ] && want=139
+	status_is "a main thread that overflowed its stack, ended by $how: the program's status" $want $status "$(cat "$work/overflow.err")"
+	expect_site "... and its profile: the block it lost" \
+		"$work/overflow.pb.gz" lost_before_overflow heap/definite "1 79"
+	expect_site "... the block the frame below the overflow holds" \
+		"$work/overflow.pb.gz" held_below_overflow heap/reachable "1 89"
+done
 run_leaks above_descriptor
 status_is "threads read for their TLS: the case ran" 0 $? "$(cat "$work/above_descriptor.err")"
 expect_site "what lies above an ended thread's descriptor is not its TLS" \
@@ -1745,7 +1755,7 @@ status_is "ward watch: an endpoint that does not answer is one line, status 2" 2
 	"$(cat "$work/watch.err")"
 
 # Every check above ran (one that did not is a failure too).
-planned=288
+planned=294
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
