@@ -996,6 +996,56 @@ static void choose_kinds(const char *list)
 	memcpy(cfg.kinds, want, sizeof(want));
 }
 
+/* Whether the LD_PRELOAD entry of n bytes at name is this library. */
+static bool names_self(const char *name, size_t n, const struct stat *self)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	if (n == 0 || n >= sizeof(path))
+		return false;
+	memcpy(path, name, n);
+	path[n] = '\0';
+	return stat(path, &st) == 0 && st.st_dev == self->st_dev &&
+	       st.st_ino == self->st_ino;
+}
+
+/*
+ * Programs this one executes run without ward: its own entry leaves
+ * LD_PRELOAD, and the program's other preloads stay (a library the user
+ * preloads beside ward still reaches every program). The value is
+ * rewritten where it lies — it only shrinks — so nothing is allocated
+ * before the program starts; with nothing left the variable goes.
+ */
+static void drop_own_preload(void)
+{
+	char *list = getenv("LD_PRELOAD");
+	Dl_info info;
+	struct stat self;
+	if (!list)
+		return;
+	if (!dladdr((void *)drop_own_preload, &info) || !info.dli_fname ||
+	    stat(info.dli_fname, &self) != 0) {
+		unsetenv("LD_PRELOAD");
+		return;
+	}
+	char *out = list;
+	for (const char *p = list; *p;) {
+		size_t n = strcspn(p, ": ");
+		if (n && !names_self(p, n, &self)) {
+			if (out != list)
+				*out++ = ':';
+			memmove(out, p, n);
+			out += n;
+		}
+		p += n;
+		if (*p)
+			p++;
+	}
+	*out = '\0';
+	if (out == list)
+		unsetenv("LD_PRELOAD");
+}
+
 /* libc's swapcontext, not one the program defines (AddressSanitizer
  * linked into a program intercepts it and warns on the program's stderr);
  * found at start, for a report may run in a signal handler. */
@@ -1029,7 +1079,7 @@ void ward__intercept_init(void)
 					  "forked children record");
 	if (!ward__env_flag("WARD_FOLLOW_EXEC", true,
 			    "executed programs run with ward"))
-		unsetenv("LD_PRELOAD");
+		drop_own_preload();
 	if (ward__env_number("WARD_OUTPUT_PID", 1, INT_MAX, &v,
 			     "every process writes WARD_OUTPUT") > 0)
 		cfg.output_pid = (pid_t)v;

@@ -149,6 +149,31 @@ if grep -q "^ward: no profile from $leaks: it ended without running its exit han
 else
 	bad "... and an exec that failed is not" "$(cat "$work/reexec_failed.err")"
 fi
+# --no-follow-exec: what the program runs gets no ward, and keeps the
+# libraries the user preloads beside it.
+show_preload='env | grep "^LD_PRELOAD=" || echo unset; true'
+got=$(LD_PRELOAD="$build/libearlylib.so" "$ward" run --quiet --no-follow-exec \
+	-o "$work/nofollow.pb.gz" -- sh -c "$show_preload" 2>"$work/nofollow.err")
+if [ "$got" = "LD_PRELOAD=$build/libearlylib.so" ]; then
+	ok "--no-follow-exec: a program run by the traced one keeps the user's preloads, not ward's"
+else
+	bad "--no-follow-exec: a program run by the traced one keeps the user's preloads, not ward's" \
+		"$got" "$(cat "$work/nofollow.err")"
+fi
+got=$("$ward" run --quiet --no-follow-exec -o "$work/nofollow.pb.gz" -- \
+	sh -c "$show_preload" 2>"$work/nofollow.err")
+if [ "$got" = "unset" ]; then
+	ok "... and with ward's the only one, LD_PRELOAD is gone"
+else
+	bad "... and with ward's the only one, LD_PRELOAD is gone" "$got" "$(cat "$work/nofollow.err")"
+fi
+got=$(LD_PRELOAD="$build/libearlylib.so" "$ward" run --quiet \
+	-o "$work/nofollow.pb.gz" -- sh -c "$show_preload" 2>"$work/nofollow.err")
+case $got in
+LD_PRELOAD=*libward_preload.so*:"$build/libearlylib.so")
+	ok "... following (the default), both stay" ;;
+*)	bad "... following (the default), both stay" "$got" "$(cat "$work/nofollow.err")" ;;
+esac
 run_leaks coroutine_exit
 status_is "exit() from a coroutine on a heap block: the program's status" 0 $? "$(cat "$work/coroutine_exit.err")"
 expect_site "... main's frame still holds its block" \
@@ -1755,7 +1780,7 @@ status_is "ward watch: an endpoint that does not answer is one line, status 2" 2
 	"$(cat "$work/watch.err")"
 
 # Every check above ran (one that did not is a failure too).
-planned=294
+planned=297
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
