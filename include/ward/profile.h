@@ -169,7 +169,9 @@ WARD_API int ward_profile_read(const void *buf, size_t len,
 			       ward_profile_t **out, char *err, size_t errlen);
 
 /* ward_profile_load - ward_profile_read() on a file's contents; errors also
- * name the file. Returns 0 or a negative errno. */
+ * name the file. A regular file or a pipe is read (a device is refused:
+ * -EBADMSG, as an empty file is; a directory -EISDIR); at most 1 GiB
+ * (-EFBIG). Returns 0 or a negative errno. */
 WARD_API int ward_profile_load(const char *path, ward_profile_t **out,
 			       char *err, size_t errlen);
 

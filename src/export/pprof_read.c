@@ -949,8 +949,9 @@ WARD_API int ward_profile_load(const char *path, ward_profile_t **out,
 	if (!path || !out)
 		return -EINVAL;
 	*out = NULL;
-	/* Only a regular file is read: a FIFO or a device named by mistake
-	 * would block or never end. */
+	/* A regular file or a pipe (a profile piped in, a shell's process
+	 * substitution; the size limit below ends an endless one); not a
+	 * device named by mistake, which would block or never end. */
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st) < 0) {
@@ -961,14 +962,24 @@ WARD_API int ward_profile_load(const char *path, ward_profile_t **out,
 			snprintf(err, errlen, "%s: %s", path, strerror(e));
 		return -e;
 	}
-	if (!S_ISREG(st.st_mode) || st.st_size == 0) {
+	bool pipe = S_ISFIFO(st.st_mode);
+	if ((!S_ISREG(st.st_mode) || st.st_size == 0) && !pipe) {
 		close(fd);
 		if (err)
 			snprintf(err, errlen, "%s: %s", path,
-				 S_ISDIR(st.st_mode)   ? "is a directory"
-				 : S_ISREG(st.st_mode) ? "empty file, not a profile"
-						       : "not a regular file");
+				 S_ISDIR(st.st_mode) ? "is a directory"
+				 : S_ISREG(st.st_mode)
+				       ? "empty file, not a profile"
+				       : "not a regular file or a pipe");
 		return S_ISDIR(st.st_mode) ? -EISDIR : -EBADMSG;
+	}
+	/* A pipe's reads wait for its writer. */
+	if (pipe && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0) {
+		int e = errno;
+		close(fd);
+		if (err)
+			snprintf(err, errlen, "%s: %s", path, strerror(e));
+		return -e;
 	}
 	FILE *f = fdopen(fd, "rb");
 	if (!f) {
@@ -1006,6 +1017,12 @@ WARD_API int ward_profile_load(const char *path, ward_profile_t **out,
 		if (err)
 			snprintf(err, errlen, "%s: read error", path);
 		return -EIO;
+	}
+	if (len == 0) { /* a pipe that gave nothing */
+		free(buf);
+		if (err)
+			snprintf(err, errlen, "%s: empty, not a profile", path);
+		return -EBADMSG;
 	}
 	char inner[256] = "";
 	int rc = ward_profile_read(buf, len, out, inner, sizeof(inner));

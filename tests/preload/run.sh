@@ -1501,6 +1501,27 @@ else
 	bad "an empty file and a directory are refused with their reasons" "$(cat "$work/e1" "$work/e2")"
 fi
 
+# A profile piped in reads as the file does ("-": standard input); an
+# empty pipe and a device are refused with their reasons, not waited on.
+"$ward" report "$work/malloc_loop.pb.gz" >"$work/r1" 2>&1
+cat "$work/malloc_loop.pb.gz" | "$ward" report - >"$work/r2" 2>&1
+st=$?
+if [ "$st" = 0 ] && [ -s "$work/r1" ] && cmp -s "$work/r1" "$work/r2"; then
+	ok "ward report - reads a profile piped to it as it reads the file"
+else
+	bad "ward report - reads a profile piped to it as it reads the file" "status $st" "$(diff "$work/r1" "$work/r2" | head -5)"
+fi
+: | "$ward" report - >/dev/null 2>"$work/e1"
+st=$?
+timeout 10 "$ward" report /dev/zero >/dev/null 2>"$work/e2"
+st2=$?
+if [ "$st" = 2 ] && [ "$st2" = 2 ] && grep -q ": empty, not a profile" "$work/e1" &&
+	grep -q "/dev/zero: not a regular file or a pipe" "$work/e2"; then
+	ok "an empty pipe and a device are refused with their reasons"
+else
+	bad "an empty pipe and a device are refused with their reasons" "status $st $st2" "$(cat "$work/e1" "$work/e2")"
+fi
+
 # ---- 3. Real programs: same output, same status ----------------------------
 
 same() { # NAME COMMAND...
@@ -1780,7 +1801,7 @@ status_is "ward watch: an endpoint that does not answer is one line, status 2" 2
 	"$(cat "$work/watch.err")"
 
 # Every check above ran (one that did not is a failure too).
-planned=297
+planned=299
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"

@@ -120,7 +120,8 @@ static void usage_report(FILE *f)
 	      "sites, what no owner holds last. --suppressions FILE takes out the sites a\n"
 	      "leak:PATTERN line of FILE matches (LeakSanitizer's syntax), as\n"
 	      "a built-in list does for the C library's and loader's own\n"
-	      "allocations; what is taken out is counted in the last line.\n",
+	      "allocations; what is taken out is counted in the last line.\n"
+	      "FILE may be a pipe; - reads standard input.\n",
 	      f);
 }
 
@@ -154,10 +155,13 @@ static bool is_help(const char *a)
 
 /* ---- Loading, naming --------------------------------------------------- */
 
+/* A profile named on the command line; "-" is standard input. */
 static ward_profile_t *load(const char *path)
 {
 	ward_profile_t *p = NULL;
 	char err[512];
+	if (strcmp(path, "-") == 0)
+		path = "/dev/stdin";
 	if (ward_profile_load(path, &p, err, sizeof(err)) < 0)
 		die("%s", err);
 	return p;
@@ -170,6 +174,12 @@ static void to_stdout(void *opaque, const void *buf, size_t len)
 }
 
 static const char *value_of(const char *cmd, int argc, char **argv, int *i);
+
+/* An option, not an operand: "-" alone names standard input. */
+static bool is_option(const char *arg)
+{
+	return arg[0] == '-' && arg[1] != '\0';
+}
 
 /* The positive number option argv[*i] of command cmd takes. */
 static int positive_arg(const char *cmd, int argc, char **argv, int *i)
@@ -329,7 +339,7 @@ static int cmd_report(int argc, char **argv)
 			if (strcmp(by, "owner") != 0 && strcmp(by, "site") != 0)
 				die("report: --by takes 'owner' or 'site', not "
 				    "'%s'", by);
-		} else if (argv[i][0] == '-')
+		} else if (is_option(argv[i]))
 			die("report: unknown option '%s'", argv[i]);
 		else if (!file)
 			file = argv[i];
@@ -451,7 +461,7 @@ static int cmd_diff(int argc, char **argv)
 			return 0;
 		} else if (strcmp(argv[i], "--top") == 0)
 			top = positive_arg("diff", argc, argv, &i);
-		else if (argv[i][0] == '-')
+		else if (is_option(argv[i]))
 			die("diff: unknown option '%s'", argv[i]);
 		else if (nfiles < 2)
 			files[nfiles++] = argv[i];
@@ -889,7 +899,7 @@ static int cmd_flame(int argc, char **argv)
 			value = value_of("flame", argc, argv, &i);
 		else if (strcmp(argv[i], "--folded") == 0)
 			folded = true;
-		else if (argv[i][0] == '-')
+		else if (is_option(argv[i]))
 			die("flame: unknown option '%s'", argv[i]);
 		else if (!file)
 			file = argv[i];
