@@ -37,6 +37,7 @@
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -280,6 +281,12 @@ static void exit_arena_begin(void)
 	 * blocks look reachable, docs/cli.md — moves with what ward
 	 * allocates there). */
 	if (next.malloc != __libc_malloc)
+		return;
+	/* Nor where the address space is limited (RLIMIT_AS): the arena
+	 * would count against the program's limit, and take what the
+	 * snapshot and the scan need of what is left. */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_AS, &rl) != 0 || rl.rlim_cur != RLIM_INFINITY)
 		return;
 	/* ward's own mapping: the exit scan does not read it as the
 	 * program's memory. */

@@ -167,6 +167,26 @@ void ward__room_give_back(void *p, size_t from, size_t to)
 	mprotect((char *)p + from, to - from, PROT_NONE);
 }
 
+static void *_Atomic spare;
+
+void ward__spare_keep(void)
+{
+	void *p = mmap(NULL, WARD__SPARE_BYTES, PROT_NONE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		return;
+	void *was = atomic_exchange(&spare, p);
+	if (was) /* kept already */
+		munmap(was, WARD__SPARE_BYTES);
+}
+
+void ward__spare_give_back(void)
+{
+	void *p = atomic_exchange(&spare, NULL);
+	if (p)
+		munmap(p, WARD__SPARE_BYTES);
+}
+
 bool ward__map_first_own(uintptr_t lo, uintptr_t hi, uintptr_t *olo,
 			 uintptr_t *ohi)
 {

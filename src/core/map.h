@@ -42,6 +42,19 @@ void *ward__map_room(size_t bytes);
 bool ward__room_use(void *p, size_t from, size_t to);
 void ward__room_give_back(void *p, size_t from, size_t to);
 
+/*
+ * Spare address space for the exit report: WARD__SPARE_BYTES reserved,
+ * inaccessible (no memory, no commit charge), kept from start and given
+ * back when the report begins. A program that ends because it used up
+ * its address space (RLIMIT_AS, `ulimit -v`: the leak ward is there to
+ * show) has none left, and the snapshot and the scan need some. Keeping
+ * it again replaces what was kept; giving back twice is harmless. Both
+ * async-signal-safe.
+ */
+enum { WARD__SPARE_BYTES = 32 << 20 };
+void ward__spare_keep(void);
+void ward__spare_give_back(void);
+
 /* Give back what ward__map() returned (same size). NULL is ignored. */
 void ward__unmap(void *p, size_t bytes);
 

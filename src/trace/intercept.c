@@ -1145,6 +1145,7 @@ void ward__intercept_init(void)
 			    "(pid %d)", port, (int)getpid());
 	}
 	fatal_setup();
+	ward__spare_keep();
 	ward__in_registry--;
 	atomic_store(&releasing, true);
 	atomic_store(&active, true);
@@ -1439,6 +1440,7 @@ void ward__intercept_heap_untraced(const char *by)
 
 static void report(const struct ward__scan_self *self)
 {
+	ward__spare_give_back();
 	if (ward__exit_heap)
 		ward__exit_heap();
 	ward__in_registry++;

@@ -2075,6 +2075,47 @@ NOINLINE void leak_overflow(bool by_exit)
 	KEEP(held);
 }
 
+NOINLINE void *lost_before_limit(void)
+{
+	return malloc(100);
+}
+
+NOINLINE void *kept_to_the_limit(size_t n)
+{
+	return malloc(n);
+}
+
+/* A program that uses up its address space — RLIMIT_AS set to what it
+ * has plus 64 MiB, then blocks kept on a list until malloc fails — and
+ * ends: what ward's report needs is not left to it. */
+NOINLINE void leak_as_limit(void)
+{
+	for (int i = 0; i < 10; i++)
+		KEEP(lost_before_limit());
+	long pages = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+	if (!f || fscanf(f, "%ld", &pages) != 1)
+		exit(4);
+	fclose(f);
+	rlim_t most = (rlim_t)pages * 4096 + (64 << 20);
+	struct rlimit rl = { most, most };
+	if (setrlimit(RLIMIT_AS, &rl) != 0)
+		exit(4);
+	struct node {
+		struct node *next;
+		char pad[1000];
+	} *head = NULL;
+	for (;;) {
+		struct node *n = kept_to_the_limit(sizeof(*n));
+		if (!n)
+			break;
+		n->next = head;
+		head = n;
+	}
+	static struct node *volatile kept;
+	kept = head;
+}
+
 NOINLINE void *lost_before_main_exit(void)
 {
 	return malloc(61);
@@ -2384,6 +2425,8 @@ int main(int argc, char **argv)
 		leak_coroutine_exit();
 	else if (strcmp(what, "altstack_exit") == 0)
 		leak_altstack_exit();
+	else if (strcmp(what, "as_limit") == 0)
+		leak_as_limit();
 	else if (strcmp(what, "overflow") == 0)
 		leak_overflow(argc > 2 && strcmp(argv[2], "exit") == 0);
 	else if (strcmp(what, "kill_group") == 0)

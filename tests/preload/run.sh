@@ -202,6 +202,10 @@ for how in signal exit; do
 	expect_site "... the block the frame below the overflow holds" \
 		"$work/overflow.pb.gz" held_below_overflow heap/reachable "1 89"
 done
+run_leaks as_limit
+status_is "a program that used up its address space (RLIMIT_AS): the program's status" 0 $? "$(cat "$work/as_limit.err")"
+expect_site "... and its profile, scanned: the blocks it lost before" \
+	"$work/as_limit.pb.gz" lost_before_limit heap/definite "10 1000"
 run_leaks above_descriptor
 status_is "threads read for their TLS: the case ran" 0 $? "$(cat "$work/above_descriptor.err")"
 expect_site "what lies above an ended thread's descriptor is not its TLS" \
@@ -1801,7 +1805,7 @@ status_is "ward watch: an endpoint that does not answer is one line, status 2" 2
 	"$(cat "$work/watch.err")"
 
 # Every check above ran (one that did not is a failure too).
-planned=299
+planned=301
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
