@@ -1080,6 +1080,23 @@ EXPORT long syscall(long nr, ...)
 	return rc;
 }
 
+/* ---- Root directory ----------------------------------------------------- */
+
+/* ward run is told first, while its note is still in reach (intercept.c);
+ * a chroot that fails takes it back. */
+EXPORT int chroot(const char *path)
+{
+	NEXT(int (*)(const char *), chroot);
+	ward__intercept_chroot(path);
+	int rc = real_chroot(path);
+	if (rc != 0) {
+		int saved = errno;
+		ward__intercept_chroot_failed();
+		errno = saved;
+	}
+	return rc;
+}
+
 /* ---- Exec --------------------------------------------------------------- */
 
 /* Another program in this one's place: ward is told first, in case that

@@ -535,6 +535,33 @@ void ward__intercept_exec_failed(void)
 }
 
 /*
+ * The program is about to change its root directory (chroot, as a daemon
+ * that drops privileges does). From its new root the profile's path and
+ * ward run's note are most often out of reach: the tracer could neither
+ * write the profile nor tell ward run why, and ward run would guess wrong
+ * (that the program ended without its exit handlers). ward run is told
+ * now; a profile written after all (read by ward run first) makes the
+ * line moot, and a chroot that fails takes it back.
+ */
+void ward__intercept_chroot(const char *path)
+{
+	int saved = errno;
+	char line[LINE_MAX_BYTES];
+	int n = snprintf(line, sizeof(line),
+			 "it changed its root directory to %s (chroot), and "
+			 "the profile's path was out of reach from there\n",
+			 path ? path : "another");
+	if (n > 0 && (size_t)n < sizeof(line))
+		to_note(line, (size_t)n);
+	errno = saved;
+}
+
+void ward__intercept_chroot_failed(void)
+{
+	ward__intercept_exec_failed();
+}
+
+/*
  * The program is about to put itself in a seccomp sandbox, whose filter
  * may end it for any system call the filter does not allow — and ward
  * cannot read the filter. ward then makes no call of its own from there

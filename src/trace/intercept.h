@@ -37,6 +37,11 @@ int ward__intercept_sigaltstack(const stack_t *ss, stack_t *old);
 void ward__intercept_exec(const char *path, char *const envp[]);
 void ward__intercept_exec_failed(void);
 
+/* The program is about to change its root directory to path (chroot);
+ * then, if the call failed, ward is told so. */
+void ward__intercept_chroot(const char *path);
+void ward__intercept_chroot_failed(void);
+
 /* The program is about to install a seccomp filter (how: the call); then,
  * if the call returned, refused says whether the kernel refused it. */
 void ward__intercept_sandbox(const char *how);

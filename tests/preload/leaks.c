@@ -2116,6 +2116,22 @@ NOINLINE void leak_as_limit(void)
 	kept = head;
 }
 
+/* A daemon's move into a jail: chroot to dir, then on (as root, or in a
+ * user namespace of its own when not). */
+NOINLINE void leak_chroot(const char *dir)
+{
+	KEEP(malloc(40));
+	if (geteuid() != 0 && unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0)
+		exit(5);
+	if (chroot(dir) != 0) {
+		printf("chroot: %s\n", strerror(errno));
+		return;
+	}
+	if (chdir("/") != 0)
+		exit(6);
+	printf("jailed\n");
+}
+
 NOINLINE void *lost_before_main_exit(void)
 {
 	return malloc(61);
@@ -2425,6 +2441,8 @@ int main(int argc, char **argv)
 		leak_coroutine_exit();
 	else if (strcmp(what, "altstack_exit") == 0)
 		leak_altstack_exit();
+	else if (strcmp(what, "chroot") == 0 && argc > 2)
+		leak_chroot(argv[2]);
 	else if (strcmp(what, "as_limit") == 0)
 		leak_as_limit();
 	else if (strcmp(what, "overflow") == 0)

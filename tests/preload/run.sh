@@ -174,6 +174,27 @@ LD_PRELOAD=*libward_preload.so*:"$build/libearlylib.so")
 	ok "... following (the default), both stay" ;;
 *)	bad "... following (the default), both stay" "$got" "$(cat "$work/nofollow.err")" ;;
 esac
+# A program that moves into a jail (chroot) where the profile's path is
+# not: the one line says so (not that it skipped its exit handlers); a
+# chroot that fails changes nothing.
+mkdir "$work/jail"
+"$ward" run -o "$work/chroot.pb.gz" -- "$leaks" chroot "$work/jail" >"$work/chroot.out" 2>"$work/chroot.err"
+st=$?
+if [ "$st" = 0 ] && grep -q "^jailed$" "$work/chroot.out" &&
+	grep -q "^ward: no profile from $leaks: it changed its root directory to $work/jail (chroot), and the profile's path was out of reach from there$" "$work/chroot.err" &&
+	! grep -q "exit handlers" "$work/chroot.err"; then
+	ok "a program that chroots away from the profile's path: the one line says so"
+else
+	bad "a program that chroots away from the profile's path: the one line says so" "status $st" "$(cat "$work/chroot.out" "$work/chroot.err")"
+fi
+run_leaks chroot "$work/no-such-jail"
+st=$?
+if [ "$st" = 0 ] && grep -q "^chroot: No such file or directory$" "$work/chroot.out" &&
+	[ -s "$work/chroot.pb.gz" ] && ! grep -q "no profile" "$work/chroot.err"; then
+	ok "... and a chroot that fails leaves the profile written"
+else
+	bad "... and a chroot that fails leaves the profile written" "status $st" "$(cat "$work/chroot.out" "$work/chroot.err")"
+fi
 run_leaks coroutine_exit
 status_is "exit() from a coroutine on a heap block: the program's status" 0 $? "$(cat "$work/coroutine_exit.err")"
 expect_site "... main's frame still holds its block" \
@@ -1805,7 +1826,7 @@ status_is "ward watch: an endpoint that does not answer is one line, status 2" 2
 	"$(cat "$work/watch.err")"
 
 # Every check above ran (one that did not is a failure too).
-planned=301
+planned=303
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
