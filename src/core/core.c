@@ -28,6 +28,7 @@
 #include "core/log.h"
 #include "core/thread.h"
 #include "core/map.h"
+#include "core/spin.h"
 #include "ward/core.h"
 
 __thread int ward__in_registry __attribute__((tls_model("initial-exec")));
@@ -41,13 +42,19 @@ __thread int ward__in_registry __attribute__((tls_model("initial-exec")));
  * when the table is full is simply not remembered: the scan then reads it
  * as the program's, which can only make blocks look reachable.
  */
-enum { OWN_MAPS = 16384 };
+enum { OWN_MAPS = 65536 };
 static struct {
 	_Atomic uintptr_t lo, hi;
 } own[OWN_MAPS];
 /* One past the highest slot ever claimed: the searches stop there, so a
  * process that maps little pays for little. */
 static _Atomic int own_top;
+/* Where a search for a free slot starts: slots below it were taken when
+ * it moved past them, and one given back moves it down. Only a hint. */
+static _Atomic int own_hint;
+/* Changes with every slot claimed or given back (the sorted copy below
+ * is remade when it has). */
+static _Atomic unsigned own_gen = 1;
 
 static void own_claimed(int i)
 {
@@ -57,17 +64,25 @@ static void own_claimed(int i)
 		;
 }
 
-/* Remember [p, p + bytes) as ward's; false when the table is full. */
+/* Remember [p, p + bytes) as ward's; false when the table is full. From
+ * the hint on, then from the start; a slot is read before it is claimed
+ * (a thousand threads each mapping their tables found every slot taken
+ * by a compare-and-swap of its own, each taking the line). */
 static bool own_remember(void *p, size_t bytes)
 {
-	for (int i = 0; i < OWN_MAPS; i++) {
+	int from = atomic_load_explicit(&own_hint, memory_order_relaxed);
+	for (int k = 0; k < OWN_MAPS; k++) {
+		int i = (from + k) % OWN_MAPS;
 		uintptr_t free_slot = 0;
-		if (atomic_compare_exchange_strong(&own[i].lo, &free_slot,
-						   (uintptr_t)p)) {
-			atomic_store(&own[i].hi, (uintptr_t)p + bytes);
-			own_claimed(i);
-			return true;
-		}
+		if (atomic_load_explicit(&own[i].lo, memory_order_relaxed) ||
+		    !atomic_compare_exchange_strong(&own[i].lo, &free_slot,
+						    (uintptr_t)p))
+			continue;
+		atomic_store(&own[i].hi, (uintptr_t)p + bytes);
+		own_claimed(i);
+		atomic_fetch_add(&own_gen, 1);
+		atomic_store_explicit(&own_hint, i + 1, memory_order_relaxed);
+		return true;
 	}
 	return false;
 }
@@ -119,6 +134,11 @@ void ward__unmap(void *p, size_t bytes)
 		if (atomic_load(&own[i].lo) == (uintptr_t)p) {
 			atomic_store(&own[i].hi, 0);
 			atomic_store(&own[i].lo, 0);
+			atomic_fetch_add(&own_gen, 1);
+			int hint = atomic_load(&own_hint);
+			while (i < hint && !atomic_compare_exchange_weak(
+						   &own_hint, &hint, i))
+				;
 			break;
 		}
 	munmap(p, bytes ? bytes : 1);
@@ -187,10 +207,100 @@ void ward__spare_give_back(void)
 		munmap(p, WARD__SPARE_BYTES);
 }
 
+/*
+ * The table sorted, for ward__map_first_own(): the scan asks for every
+ * range it reads, and a thousand threads' tables made a search of the
+ * whole table each time most of the scan's work. Remade when the table
+ * has changed since; ward's mappings never overlap, so sorted by their
+ * start they are sorted by their end too. Its memory is mapped directly
+ * (not remembered: it holds the ranges of ward's mappings, no block's
+ * address) and sorted in place without the allocator, which a thread the
+ * scan stopped may hold.
+ */
+struct own_range {
+	uintptr_t lo, hi;
+};
+static struct own_range *sorted;
+static size_t nsorted, sorted_room;
+static unsigned sorted_gen;
+static ward__spin_t sorted_lock;
+
+static void sift_down(struct own_range *v, size_t at, size_t n)
+{
+	for (size_t c; (c = 2 * at + 1) < n; at = c) {
+		if (c + 1 < n && v[c + 1].lo > v[c].lo)
+			c++;
+		if (v[at].lo >= v[c].lo)
+			return;
+		struct own_range t = v[at];
+		v[at] = v[c];
+		v[c] = t;
+	}
+}
+
+static bool sorted_remake(void)
+{
+	unsigned gen = atomic_load(&own_gen);
+	if (gen == sorted_gen)
+		return true;
+	size_t top = (size_t)atomic_load(&own_top);
+	if (top > sorted_room) {
+		size_t room = top + top / 2 + 64;
+		void *m = mmap(NULL, room * sizeof(*sorted),
+			       PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (m == MAP_FAILED)
+			return false;
+		if (sorted)
+			munmap(sorted, sorted_room * sizeof(*sorted));
+		sorted = m;
+		sorted_room = room;
+	}
+	size_t n = 0;
+	for (size_t i = 0; i < top; i++) {
+		uintptr_t a = atomic_load(&own[i].lo), b = atomic_load(&own[i].hi);
+		if (a && b > a)
+			sorted[n++] = (struct own_range){ a, b };
+	}
+	for (size_t i = n / 2; i-- > 0;)
+		sift_down(sorted, i, n);
+	for (size_t end = n; end > 1; end--) {
+		struct own_range t = sorted[0];
+		sorted[0] = sorted[end - 1];
+		sorted[end - 1] = t;
+		sift_down(sorted, 0, end - 1);
+	}
+	nsorted = n;
+	sorted_gen = gen;
+	return true;
+}
+
 bool ward__map_first_own(uintptr_t lo, uintptr_t hi, uintptr_t *olo,
 			 uintptr_t *ohi)
 {
 	bool found = false;
+	ward__spin_lock(&sorted_lock);
+	if (sorted_remake()) {
+		/* The first range ending past lo: the lowest that may meet
+		 * [lo, hi). */
+		size_t a = 0, b = nsorted;
+		while (a < b) {
+			size_t mid = a + (b - a) / 2;
+			if (sorted[mid].hi <= lo)
+				a = mid + 1;
+			else
+				b = mid;
+		}
+		if (a < nsorted && sorted[a].lo < hi) {
+			*olo = sorted[a].lo;
+			*ohi = sorted[a].hi;
+			found = true;
+		}
+		ward__spin_unlock(&sorted_lock);
+		return found;
+	}
+	ward__spin_unlock(&sorted_lock);
+	/* No room for the copy: the table itself. */
 	for (int i = 0, top = atomic_load(&own_top); i < top; i++) {
 		uintptr_t a = atomic_load(&own[i].lo), b = atomic_load(&own[i].hi);
 		if (a && b && a < hi && lo < b && (!found || a < *olo)) {

@@ -191,7 +191,7 @@ struct own_range {
 			    * program wrote, copied from the file, are its */
 };
 
-enum { MAX_ROOTS = 4096, MAX_MAPS = 65536, MAX_TPS = 4096 };
+enum { MAX_ROOTS = 4096, MAX_MAPS = 65536, MAX_TPS = 32768 };
 
 struct scan {
 	struct block *b;

@@ -176,10 +176,12 @@ int ward__list_threads(int *tids, int max)
 
 #if defined(__x86_64__)
 
-enum { MAX_STOPPED = 4096 };
+/* Threads a stop handles at most; the slots are mapped for as many as
+ * the process has when it begins, with room for more that start. */
+enum { MAX_STOPPED = 32768 };
 
 static struct ward__stopped *slots;
-static int nstopped;
+static int slots_cap, nstopped;
 /* Threads never sent the signal (see ward__threads_stop). */
 enum { MAX_HELD = MAX_STOPPED };
 static struct {
@@ -341,7 +343,7 @@ static void on_stop(int sig, siginfo_t *si, void *ctx)
 		struct asleep a = { 0, 0, 0, 0 };
 		bool again = was_asleep((int)syscall(SYS_gettid), &a);
 		int i = atomic_fetch_add(&claimed, 1);
-		if (i < MAX_STOPPED) {
+		if (i < slots_cap) {
 			struct ward__stopped *s = &slots[i];
 			const greg_t *g = uc->uc_mcontext.gregs;
 			s->tid = (int)syscall(SYS_gettid);
@@ -668,7 +670,7 @@ static bool sent[MAX_STOPPED];
 static bool answered(int tid)
 {
 	int n = atomic_load(&claimed);
-	for (int i = 0; i < n && i < MAX_STOPPED; i++)
+	for (int i = 0; i < n && i < slots_cap; i++)
 		if (slots[i].tid == tid)
 			return true;
 	return false;
@@ -738,7 +740,7 @@ static int signal_all(int *tids, int n, int sig)
 		if (atomic_load(&arrived) + lost < expected)
 			return -ETIMEDOUT; /* one did not answer */
 		nstopped = atomic_load(&claimed);
-		if (nstopped > MAX_STOPPED)
+		if (nstopped > slots_cap)
 			return -E2BIG;
 		int all = ward__list_threads(tids, MAX_STOPPED), k = 0;
 		if (all < 0)
@@ -750,7 +752,7 @@ static int signal_all(int *tids, int n, int sig)
 	}
 	if (n > 0)
 		return -EAGAIN; /* threads kept starting */
-	return nstopped + nheld <= MAX_STOPPED ? 0 : -E2BIG;
+	return nstopped + nheld <= slots_cap ? 0 : -E2BIG;
 }
 
 int ward__threads_stop(const struct ward__stopped **out)
@@ -762,11 +764,14 @@ int ward__threads_stop(const struct ward__stopped **out)
 	int n = ward__list_threads(tids, MAX_STOPPED);
 	if (n <= 0)
 		return n; /* alone (0), or the threads cannot be listed */
-	if (!slots) {
-		void *m = ward__map(MAX_STOPPED * sizeof(*slots));
+	int want = n + n / 2 + 64 < MAX_STOPPED ? n + n / 2 + 64 : MAX_STOPPED;
+	if (slots_cap < want) {
+		void *m = ward__map((size_t)want * sizeof(*slots));
 		if (!m)
 			return -ENOMEM;
+		ward__unmap(slots, (size_t)slots_cap * sizeof(*slots));
 		slots = m;
+		slots_cap = want;
 	}
 	if (!install(sig))
 		return -EBUSY;

@@ -2132,6 +2132,41 @@ NOINLINE void leak_chroot(const char *dir)
 	printf("jailed\n");
 }
 
+enum { CROWD = 5000 };
+static atomic_int crowd_ready;
+
+NOINLINE void *held_by_crowd(void)
+{
+	return malloc(24);
+}
+
+static void *crowd_member(void *arg)
+{
+	(void)arg;
+	void *volatile held = held_by_crowd();
+	atomic_fetch_add(&crowd_ready, 1);
+	for (;;)
+		pause();
+	return held;
+}
+
+/* More threads than a scan once stopped (4096): 5000, each holding a
+ * block on its stack, all still running at exit. */
+NOINLINE void leak_crowd(void)
+{
+	pthread_attr_t a;
+	if (pthread_attr_init(&a) != 0 ||
+	    pthread_attr_setstacksize(&a, 64 << 10) != 0)
+		exit(4);
+	for (int i = 0; i < CROWD; i++) {
+		pthread_t t;
+		if (pthread_create(&t, &a, crowd_member, NULL) != 0)
+			exit(5);
+	}
+	while (atomic_load(&crowd_ready) < CROWD)
+		usleep(1000);
+}
+
 NOINLINE void *lost_before_main_exit(void)
 {
 	return malloc(61);
@@ -2443,6 +2478,8 @@ int main(int argc, char **argv)
 		leak_altstack_exit();
 	else if (strcmp(what, "chroot") == 0 && argc > 2)
 		leak_chroot(argv[2]);
+	else if (strcmp(what, "crowd") == 0)
+		leak_crowd();
 	else if (strcmp(what, "as_limit") == 0)
 		leak_as_limit();
 	else if (strcmp(what, "overflow") == 0)

@@ -223,6 +223,10 @@ for how in signal exit; do
 	expect_site "... the block the frame below the overflow holds" \
 		"$work/overflow.pb.gz" held_below_overflow heap/reachable "1 89"
 done
+run_leaks crowd
+status_is "5000 threads running at exit: the program's status" 0 $? "$(cat "$work/crowd.err")"
+expect_site "... their blocks classified: held by their stacks" \
+	"$work/crowd.pb.gz" held_by_crowd heap/reachable "5000 120000"
 run_leaks as_limit
 status_is "a program that used up its address space (RLIMIT_AS): the program's status" 0 $? "$(cat "$work/as_limit.err")"
 expect_site "... and its profile, scanned: the blocks it lost before" \
@@ -1826,7 +1830,7 @@ status_is "ward watch: an endpoint that does not answer is one line, status 2" 2
 	"$(cat "$work/watch.err")"
 
 # Every check above ran (one that did not is a failure too).
-planned=303
+planned=305
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
