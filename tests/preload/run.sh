@@ -815,6 +815,14 @@ if [ "$st1" = 2 ] && [ "$st2" = 2 ] && grep -q -- "--top needs a value" "$work/e
 else
 	bad "an option missing its value says so" "$(cat "$work/e4" "$work/e5")"
 fi
+"$ward" run -o "" -- "$leaks" malloc_loop >"$work/o6" 2>"$work/e6"
+st=$?
+if [ "$st" = 2 ] && grep -q -- "^ward: run: -o needs a value, not an empty one$" "$work/e6" &&
+	! [ -s "$work/o6" ]; then
+	ok "an empty value is refused by name, before the program runs"
+else
+	bad "an empty value is refused by name, before the program runs" "status $st" "$(cat "$work/e6")"
+fi
 if "$ward" --version | grep -q "^ward [0-9]"; then ok "--version"; else bad "--version"; fi
 "$ward" run --bogus -- true >/dev/null 2>"$work/e3"
 if [ $? = 2 ] && grep -q "unknown option '--bogus'" "$work/e3"; then
@@ -1830,7 +1838,7 @@ status_is "ward watch: an endpoint that does not answer is one line, status 2" 2
 	"$(cat "$work/watch.err")"
 
 # Every check above ran (one that did not is a failure too).
-planned=305
+planned=306
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"

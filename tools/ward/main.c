@@ -199,6 +199,8 @@ static const char *value_of(const char *cmd, int argc, char **argv, int *i)
 {
 	if (*i + 1 >= argc)
 		die("%s: %s needs a value (ward %s --help)", cmd, argv[*i], cmd);
+	if (!argv[*i + 1][0]) /* -o "" read as "cannot write to : EINVAL" */
+		die("%s: %s needs a value, not an empty one", cmd, argv[*i]);
 	return argv[++*i];
 }
 
