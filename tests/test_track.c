@@ -1653,6 +1653,13 @@ static struct ward_sample mixed_estimate(int threads, int per, int64_t *bytes,
 	return s;
 }
 
+TEST(sampling_mean_is_capped_where_distances_would_overflow)
+{
+	ASSERT_EQ(ward_track_set_sampling(UINT64_MAX), 0);
+	ASSERT_EQ(ward_track_set_sampling(WARD_SAMPLE_MOST + 1), WARD_SAMPLE_MOST);
+	ASSERT_EQ(ward_track_set_sampling(0), WARD_SAMPLE_MOST);
+}
+
 TEST(sampled_estimates_hold_for_objects_and_bytes_in_threads)
 {
 	/* 100,000 blocks of 16-128 bytes at a mean distance of 1 KiB:

@@ -122,6 +122,8 @@ void ward__sample_drop(uintptr_t p)
 
 WARD_API uint64_t ward_track_set_sampling(uint64_t mean_bytes)
 {
+	if (mean_bytes > WARD_SAMPLE_MOST)
+		mean_bytes = WARD_SAMPLE_MOST;
 	return atomic_exchange_explicit(&ward__sample_rate, mean_bytes,
 					memory_order_relaxed);
 }

@@ -148,8 +148,6 @@ uintptr_t ward__exit_sp;
 
 
 enum { LINE_MAX_BYTES = PATH_MAX + 256 };
-/* The longest mean WARD_SAMPLE takes: 4 EiB between samples. */
-#define SAMPLE_MOST (1ull << 62)
 
 /* fmt's line into line[size], cut to fit and ended by a newline: its
  * length, or -1. */
@@ -1098,7 +1096,7 @@ void ward__intercept_init(void)
 	if ((s = getenv("WARD_KINDS")) && *s)
 		choose_kinds(s);
 	unsigned long long v;
-	if (ward__env_number("WARD_SAMPLE", 0, SAMPLE_MOST, &v,
+	if (ward__env_number("WARD_SAMPLE", 0, WARD_SAMPLE_MOST, &v,
 			     "recording every block") > 0)
 		cfg.rate = v;
 	atomic_store(&ward__sample_rate, cfg.rate);

@@ -1451,11 +1451,11 @@ static int parse_run(int argc, char **argv, struct run_opts *o)
 			char *end;
 			errno = 0;
 			unsigned long long v = strtoull(o->sample, &end, 10);
-			if (*end || v == 0 || v > (1ull << 62) || errno ||
+			if (*end || v == 0 || v > WARD_SAMPLE_MOST || errno ||
 			    o->sample[0] < '0' || o->sample[0] > '9')
 				die("run: --sample takes a number of bytes from "
 				    "1 to %llu, not '%s'",
-				    1ull << 62, o->sample);
+				    WARD_SAMPLE_MOST, o->sample);
 		} else if (strcmp(a, "--kinds") == 0) {
 			o->kinds = value_of("run", argc, argv, &i);
 			char buf[256];
