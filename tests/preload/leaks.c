@@ -2132,7 +2132,7 @@ NOINLINE void leak_chroot(const char *dir)
 	printf("jailed\n");
 }
 
-enum { CROWD = 5000 };
+enum { CROWD = 4200 };
 static atomic_int crowd_ready;
 
 NOINLINE void *held_by_crowd(void)
@@ -2150,8 +2150,9 @@ static void *crowd_member(void *arg)
 	return held;
 }
 
-/* More threads than a scan once stopped (4096): 5000, each holding a
- * block on its stack, all still running at exit. */
+/* More threads than a scan once stopped (4096): 4200 (under systemd's
+ * smallest default task limit, 4915), each holding a block on its stack,
+ * all still running at exit. */
 NOINLINE void leak_crowd(void)
 {
 	pthread_attr_t a;
@@ -2160,8 +2161,13 @@ NOINLINE void leak_crowd(void)
 		exit(4);
 	for (int i = 0; i < CROWD; i++) {
 		pthread_t t;
-		if (pthread_create(&t, &a, crowd_member, NULL) != 0)
+		int rc = pthread_create(&t, &a, crowd_member, NULL);
+		if (rc != 0) {
+			fprintf(stderr, "crowd: thread %d of %d: %s (the "
+				"system's task limit?)\n", i + 1, CROWD,
+				strerror(rc));
 			exit(5);
+		}
 	}
 	while (atomic_load(&crowd_ready) < CROWD)
 		usleep(1000);

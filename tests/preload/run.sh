@@ -224,9 +224,9 @@ for how in signal exit; do
 		"$work/overflow.pb.gz" held_below_overflow heap/reachable "1 89"
 done
 run_leaks crowd
-status_is "5000 threads running at exit: the program's status" 0 $? "$(cat "$work/crowd.err")"
+status_is "4200 threads running at exit: the program's status" 0 $? "$(cat "$work/crowd.err")"
 expect_site "... their blocks classified: held by their stacks" \
-	"$work/crowd.pb.gz" held_by_crowd heap/reachable "5000 120000"
+	"$work/crowd.pb.gz" held_by_crowd heap/reachable "4200 100800"
 run_leaks as_limit
 status_is "a program that used up its address space (RLIMIT_AS): the program's status" 0 $? "$(cat "$work/as_limit.err")"
 expect_site "... and its profile, scanned: the blocks it lost before" \
