@@ -502,6 +502,30 @@ say_no_profile(const char *fmt, ...)
 	err_close(fd);
 }
 
+/* ward run told now, ahead of a call after which this process may not
+ * reach the note (an exec, a chroot); errno as it was. */
+static __attribute__((format(printf, 1, 2))) void
+tell_ahead(const char *fmt, ...)
+{
+	int saved = errno;
+	char line[LINE_MAX_BYTES];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (n > 0 && (size_t)n < sizeof(line))
+		to_note(line, (size_t)n);
+	errno = saved;
+}
+
+/* What tell_ahead() said, taken back: the call failed. */
+static void take_back(void)
+{
+	int saved = errno;
+	to_note("", 0);
+	errno = saved;
+}
+
 /*
  * The program is about to run another in its place (exec). When that one
  * will not load ward — its environment has no LD_PRELOAD naming ward's
@@ -516,20 +540,14 @@ void ward__intercept_exec(const char *path, char *const envp[])
 		if (strncmp(*e, "LD_PRELOAD=", 11) == 0 &&
 		    strstr(*e, "libward_preload"))
 			return;
-	char line[LINE_MAX_BYTES];
-	int n = snprintf(line, sizeof(line),
-			 "it ran %s in its place (exec) without ward's "
-			 "library in LD_PRELOAD\n",
-			 path ? path : "another program");
-	if (n > 0 && (size_t)n < sizeof(line))
-		to_note(line, (size_t)n);
+	tell_ahead("it ran %s in its place (exec) without ward's library in "
+		   "LD_PRELOAD\n",
+		   path ? path : "another program");
 }
 
 void ward__intercept_exec_failed(void)
 {
-	int saved = errno;
-	to_note("", 0);
-	errno = saved;
+	take_back();
 }
 
 /*
@@ -543,20 +561,14 @@ void ward__intercept_exec_failed(void)
  */
 void ward__intercept_chroot(const char *path)
 {
-	int saved = errno;
-	char line[LINE_MAX_BYTES];
-	int n = snprintf(line, sizeof(line),
-			 "it changed its root directory to %s (chroot), and "
-			 "the profile's path was out of reach from there\n",
-			 path ? path : "another");
-	if (n > 0 && (size_t)n < sizeof(line))
-		to_note(line, (size_t)n);
-	errno = saved;
+	tell_ahead("it changed its root directory to %s (chroot), and the "
+		   "profile's path was out of reach from there\n",
+		   path ? path : "another");
 }
 
 void ward__intercept_chroot_failed(void)
 {
-	ward__intercept_exec_failed();
+	take_back();
 }
 
 /*
@@ -614,7 +626,7 @@ void ward__intercept_sandbox_done(bool refused)
 {
 	int saved = errno;
 	if (refused && sandbox_stopped) {
-		to_note("", 0);
+		take_back();
 		atomic_store(&sandboxed, false);
 		atomic_store(&active, true);
 	}
