@@ -437,6 +437,33 @@ static uint32_t report_leaked(struct go *g, const char *path)
 }
 
 /* The owner releases the thread: cancel its context, wait for it. */
+/*
+ * Join th within ms milliseconds of the monotonic clock: 0, or ETIMEDOUT.
+ * pthread_timedjoin_np() takes a wall-clock deadline, which a clock set
+ * forward meanwhile reaches early (the grace period cut short); each
+ * early end is waited on again for what is left. (pthread_clockjoin_np()
+ * would say it directly, but ThreadSanitizer does not know it for a
+ * join.)
+ */
+static int join_within(pthread_t th, uint64_t ms)
+{
+	uint64_t end = ward__now_ns() + ms * 1000000ull;
+	for (;;) {
+		uint64_t now = ward__now_ns(), left = end > now ? end - now : 0;
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += (time_t)(left / 1000000000ull);
+		until.tv_nsec += (long)(left % 1000000000ull);
+		if (until.tv_nsec >= 1000000000) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000;
+		}
+		int rc = pthread_timedjoin_np(th, NULL, &until);
+		if (rc != ETIMEDOUT || ward__now_ns() >= end)
+			return rc;
+	}
+}
+
 static void go_released(void *arg)
 {
 	struct go *g = arg;
@@ -445,15 +472,7 @@ static void go_released(void *arg)
 	ward_ctx_cancel(g->ctx, -ECANCELED);
 	pthread_once(&grace_once, grace_init);
 	uint64_t ms = atomic_load(&grace_ms);
-	struct timespec until;
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += (time_t)(ms / 1000);
-	until.tv_nsec += (long)(ms % 1000) * 1000000;
-	if (until.tv_nsec >= 1000000000) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000;
-	}
-	int rc = pthread_timedjoin_np(g->th, NULL, &until);
+	int rc = join_within(g->th, ms);
 	if (rc == 0) {
 		ward__untrack(WARD_KIND_THREAD, (uintptr_t)g->th);
 		free(g);

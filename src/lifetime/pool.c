@@ -768,8 +768,8 @@ static void *trimmer(void *unused)
 			if (p->next_trim_ns < next)
 				next = p->next_trim_ns;
 		}
-		struct timespec until;
-		clock_gettime(CLOCK_REALTIME, &until);
+		struct timespec until; /* monotonic: see ctx.c's grace */
+		clock_gettime(CLOCK_MONOTONIC, &until);
 		uint64_t wait = next == UINT64_MAX ? 1000000000ull
 						   : next > now ? next - now : 0;
 		until.tv_sec += (time_t)(wait / 1000000000ull);
@@ -778,7 +778,8 @@ static void *trimmer(void *unused)
 			until.tv_sec++;
 			until.tv_nsec -= 1000000000;
 		}
-		pthread_cond_timedwait(&timed_cond, &timed_lock, &until);
+		pthread_cond_clockwait(&timed_cond, &timed_lock, CLOCK_MONOTONIC,
+				       &until);
 	}
 	return NULL;
 }
