@@ -785,6 +785,13 @@ if [ "$st" = 127 ] && grep -q "cannot run /nonexistent/program" "$work/e1"; then
 else
 	bad "a missing program is one clear line" "status $st: $(cat "$work/e1")"
 fi
+"$ward" run -- /etc/passwd >/dev/null 2>"$work/e1"
+st=$?
+if [ "$st" = 126 ] && grep -q "cannot run /etc/passwd: Permission denied" "$work/e1"; then
+	ok "... and one that is there but cannot be run, status 126 as a shell gives"
+else
+	bad "... and one that is there but cannot be run, status 126 as a shell gives" "status $st: $(cat "$work/e1")"
+fi
 printf 'not a profile' >"$work/junk.pb.gz"
 "$ward" report "$work/junk.pb.gz" >/dev/null 2>"$work/e2"
 st=$?
@@ -1838,7 +1845,7 @@ status_is "ward watch: an endpoint that does not answer is one line, status 2" 2
 	"$(cat "$work/watch.err")"
 
 # Every check above ran (one that did not is a failure too).
-planned=306
+planned=307
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"

@@ -1695,7 +1695,9 @@ static int spawn_traced(char **program, struct run_env *env,
 		sigprocmask(SIG_SETMASK, mask, NULL);
 		execvpe(program[0], program, env->v);
 		exec_errno = errno;
-		_exit(127);
+		/* As a shell says it: 127 not found, 126 found but not
+		 * runnable (no permission, a directory, not a program). */
+		_exit(errno == ENOENT || errno == ENOTDIR ? 127 : 126);
 	}
 	*pid = p;
 	return exec_errno;
