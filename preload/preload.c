@@ -1097,6 +1097,48 @@ EXPORT int chroot(const char *path)
 	return rc;
 }
 
+/* ---- Descriptor limit ---------------------------------------------------- */
+
+/* A limit of no descriptors at all (RLIMIT_NOFILE's hard limit set to 0,
+ * as a sandbox does): nothing can be opened from then on, not even by
+ * ward's helper, so ward run is told first (intercept.c); a call that
+ * fails takes it back. */
+static bool to_no_descriptors(int resource, const struct rlimit *rl)
+{
+	if (resource != RLIMIT_NOFILE || !rl || rl->rlim_max != 0)
+		return false;
+	ward__intercept_no_descriptors();
+	return true;
+}
+
+static int limit_set(bool told, int rc)
+{
+	if (told && rc != 0) {
+		int saved = errno;
+		ward__intercept_no_descriptors_failed();
+		errno = saved;
+	}
+	return rc;
+}
+
+EXPORT int setrlimit(__rlimit_resource_t resource, const struct rlimit *rl)
+{
+	NEXT(int (*)(__rlimit_resource_t, const struct rlimit *), setrlimit);
+	bool told = to_no_descriptors((int)resource, rl);
+	return limit_set(told, real_setrlimit(resource, rl));
+}
+
+EXPORT int prlimit(pid_t pid, __rlimit_resource_t resource,
+		   const struct rlimit *rl, struct rlimit *old)
+{
+	NEXT(int (*)(pid_t, __rlimit_resource_t, const struct rlimit *,
+		     struct rlimit *),
+	     prlimit);
+	bool told = (pid == 0 || pid == getpid()) &&
+		    to_no_descriptors((int)resource, rl);
+	return limit_set(told, real_prlimit(pid, resource, rl, old));
+}
+
 /* ---- Exec --------------------------------------------------------------- */
 
 /* Another program in this one's place: ward is told first, in case that

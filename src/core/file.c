@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -72,6 +73,9 @@ size_t ward__exe_path(char *buf, size_t len)
 	return n > 0 ? (size_t)n : 0;
 }
 
+/* Descriptors the helper may number up to, at least. */
+enum { HELPER_FDS = 64 };
+
 struct helper_job {
 	int (*fn)(void *);
 	void *arg;
@@ -84,6 +88,23 @@ static int helper(void *arg)
 	for (long fd = 0; fd < 1 << 20; fd++)
 		if (syscall(SYS_close, fd) == 0)
 			break;
+	/* A limit that allows no descriptor at all (a sandbox sets
+	 * RLIMIT_NOFILE to 0, as OpenSSH's pre-authentication child does)
+	 * is raised here: the helper is a process of its own (no
+	 * CLONE_THREAD), with its own copy of the limits, so the program's
+	 * stays as it set it. The hard limit rises only with the privilege
+	 * to raise it; without, up to it. */
+	struct rlimit have, more;
+	if (syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, NULL, &have) == 0 &&
+	    have.rlim_cur < HELPER_FDS) {
+		more.rlim_cur = HELPER_FDS;
+		more.rlim_max = have.rlim_max < HELPER_FDS ? HELPER_FDS
+							   : have.rlim_max;
+		if (syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, &more, NULL) != 0) {
+			more.rlim_cur = more.rlim_max = have.rlim_max;
+			syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, &more, NULL);
+		}
+	}
 	j->rc = j->fn(j->arg);
 	return 0;
 }

@@ -36,8 +36,9 @@ size_t ward__exe_path(char *buf, size_t len);
  * its own (open() failed with EMFILE — the very case of a descriptor
  * leak): in a helper that shares this process's memory but has its own
  * copy of the descriptor table (clone(CLONE_VM | CLONE_VFORK), no
- * CLONE_FILES), in which it closes one descriptor first. The program's
- * descriptors are not touched and ward keeps none; the helper sends no
+ * CLONE_FILES), in which it closes one descriptor first (and raises its
+ * own copy of RLIMIT_NOFILE when that allows none). The program's
+ * descriptors and limits are not touched and ward keeps none; the helper sends no
  * SIGCHLD, so the program's wait() never sees it. fn runs on a 64 KiB
  * stack, is the only one running of this thread's work meanwhile (the
  * caller waits), and must make system calls only: no interposer, no lock,

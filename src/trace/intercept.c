@@ -467,20 +467,41 @@ static int save_without_descriptor(const ward_profile_t *p, const char *path)
  * program ended. Elsewhere, or when that file cannot be opened, the line
  * goes to standard error.
  */
-static bool to_note(const char *line, size_t n)
+struct note_job {
+	const char *line;
+	size_t n;
+};
+
+/* The note written; 0, or -errno when it could not be opened (1 when it
+ * was opened but not written). System calls only: it may run in
+ * ward__with_descriptor()'s helper. */
+static int write_note(void *arg)
 {
-	int fd = -1;
-	if (cfg.note[0] && cfg.output_pid == getpid())
-		fd = open(cfg.note, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
+	const struct note_job *j = arg;
+	long fd = syscall(SYS_openat, AT_FDCWD, cfg.note,
+			  O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
-		return false;
+		return -errno;
+	int rc = ward__write_all((int)fd, j->line, j->n);
+	syscall(SYS_close, fd);
 	/* Not written (the program's file size limit, RLIMIT_FSIZE, applies
 	 * to the note too): the line goes to standard error instead, and the
 	 * note is removed, which tells ward run it was said there. */
-	int rc = ward__write_all(fd, line, n);
-	close(fd);
 	if (rc < 0)
-		unlink(cfg.note);
+		syscall(SYS_unlink, cfg.note);
+	return rc < 0 ? 1 : 0;
+}
+
+static bool to_note(const char *line, size_t n)
+{
+	if (!cfg.note[0] || cfg.output_pid != getpid())
+		return false;
+	struct note_job j = { line, n };
+	int rc = write_note(&j);
+	/* A program that used up its descriptors, or set its limit to
+	 * none: where one is free (ward run would guess the wrong reason). */
+	if (rc == -EMFILE)
+		rc = ward__with_descriptor(write_note, &j);
 	return rc == 0;
 }
 
@@ -567,6 +588,20 @@ void ward__intercept_chroot(const char *path)
 }
 
 void ward__intercept_chroot_failed(void)
+{
+	take_back();
+}
+
+/* A descriptor limit of none, from which even ward's helper
+ * (ward__with_descriptor(), which raises its own copy of a soft limit)
+ * can open nothing without the privilege to raise a hard one. */
+void ward__intercept_no_descriptors(void)
+{
+	tell_ahead("it set its descriptor limit to none (RLIMIT_NOFILE 0), "
+		   "and the profile could not be opened from there\n");
+}
+
+void ward__intercept_no_descriptors_failed(void)
 {
 	take_back();
 }

@@ -42,6 +42,12 @@ void ward__intercept_exec_failed(void);
 void ward__intercept_chroot(const char *path);
 void ward__intercept_chroot_failed(void);
 
+/* The program is about to allow itself no descriptors at all (its
+ * RLIMIT_NOFILE hard limit set to 0); then, if the call failed, ward is
+ * told so. */
+void ward__intercept_no_descriptors(void);
+void ward__intercept_no_descriptors_failed(void);
+
 /* The program is about to install a seccomp filter (how: the call); then,
  * if the call returned, refused says whether the kernel refused it. */
 void ward__intercept_sandbox(const char *how);

@@ -2173,6 +2173,27 @@ NOINLINE void leak_crowd(void)
 		usleep(1000);
 }
 
+NOINLINE void *lost_before_no_descriptors(void)
+{
+	return malloc(46);
+}
+
+/* A sandbox that allows itself no descriptors: RLIMIT_NOFILE's soft limit
+ * set to 0 ("soft", the hard one kept), or both ("hard"). */
+NOINLINE void leak_no_descriptors(bool hard)
+{
+	KEEP(lost_before_no_descriptors());
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		exit(4);
+	rl.rlim_cur = 0;
+	if (hard)
+		rl.rlim_max = 0;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+		exit(5);
+	printf("no descriptors\n");
+}
+
 NOINLINE void *lost_before_main_exit(void)
 {
 	return malloc(61);
@@ -2484,6 +2505,8 @@ int main(int argc, char **argv)
 		leak_altstack_exit();
 	else if (strcmp(what, "chroot") == 0 && argc > 2)
 		leak_chroot(argv[2]);
+	else if (strcmp(what, "no_descriptors") == 0)
+		leak_no_descriptors(argc > 2 && strcmp(argv[2], "hard") == 0);
 	else if (strcmp(what, "crowd") == 0)
 		leak_crowd();
 	else if (strcmp(what, "as_limit") == 0)
