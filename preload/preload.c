@@ -1102,13 +1102,19 @@ EXPORT int chroot(const char *path)
 /* A limit of no descriptors at all (RLIMIT_NOFILE's hard limit set to 0,
  * as a sandbox does): nothing can be opened from then on, not even by
  * ward's helper, so ward run is told first (intercept.c); a call that
- * fails takes it back. */
-static bool to_no_descriptors(int resource, const struct rlimit *rl)
+ * fails takes it back. The C library declares some of these arguments
+ * never NULL; the pointer is passed through an empty asm, so the compiler
+ * keeps the NULL check (setrlimit(r, NULL) is a query, not a crash). */
+static bool to_no_descriptors(int resource, const void *rl, bool wide)
 {
-	if (resource != RLIMIT_NOFILE || !rl || rl->rlim_max != 0)
+	__asm__("" : "+r"(rl));
+	if (resource != RLIMIT_NOFILE || !rl)
 		return false;
-	ward__intercept_no_descriptors();
-	return true;
+	bool none = wide ? ((const struct rlimit64 *)rl)->rlim_max == 0
+			 : ((const struct rlimit *)rl)->rlim_max == 0;
+	if (none)
+		ward__intercept_no_descriptors();
+	return none;
 }
 
 static int limit_set(bool told, int rc)
@@ -1124,7 +1130,7 @@ static int limit_set(bool told, int rc)
 EXPORT int setrlimit(__rlimit_resource_t resource, const struct rlimit *rl)
 {
 	NEXT(int (*)(__rlimit_resource_t, const struct rlimit *), setrlimit);
-	bool told = to_no_descriptors((int)resource, rl);
+	bool told = to_no_descriptors((int)resource, rl, false);
 	return limit_set(told, real_setrlimit(resource, rl));
 }
 
@@ -1135,8 +1141,30 @@ EXPORT int prlimit(pid_t pid, __rlimit_resource_t resource,
 		     struct rlimit *),
 	     prlimit);
 	bool told = (pid == 0 || pid == getpid()) &&
-		    to_no_descriptors((int)resource, rl);
+		    to_no_descriptors((int)resource, rl, false);
 	return limit_set(told, real_prlimit(pid, resource, rl, old));
+}
+
+/* The same under their 64-bit names, which a program built with
+ * _FILE_OFFSET_BITS=64 calls. */
+EXPORT int setrlimit64(__rlimit_resource_t resource,
+		       const struct rlimit64 *rl)
+{
+	NEXT(int (*)(__rlimit_resource_t, const struct rlimit64 *),
+	     setrlimit64);
+	bool told = to_no_descriptors((int)resource, rl, true);
+	return limit_set(told, real_setrlimit64(resource, rl));
+}
+
+EXPORT int prlimit64(pid_t pid, __rlimit_resource_t resource,
+		     const struct rlimit64 *rl, struct rlimit64 *old)
+{
+	NEXT(int (*)(pid_t, __rlimit_resource_t, const struct rlimit64 *,
+		     struct rlimit64 *),
+	     prlimit64);
+	bool told = (pid == 0 || pid == getpid()) &&
+		    to_no_descriptors((int)resource, rl, true);
+	return limit_set(told, real_prlimit64(pid, resource, rl, old));
 }
 
 /* ---- Exec --------------------------------------------------------------- */

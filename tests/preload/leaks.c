@@ -2179,17 +2179,20 @@ NOINLINE void *lost_before_no_descriptors(void)
 }
 
 /* A sandbox that allows itself no descriptors: RLIMIT_NOFILE's soft limit
- * set to 0 ("soft", the hard one kept), or both ("hard"). */
-NOINLINE void leak_no_descriptors(bool hard)
+ * set to 0 ("soft", the hard one kept), or both ("hard"; "hard64" through
+ * prlimit64(), the name a program built with _FILE_OFFSET_BITS=64 calls). */
+NOINLINE void leak_no_descriptors(const char *how)
 {
 	KEEP(lost_before_no_descriptors());
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
 		exit(4);
 	rl.rlim_cur = 0;
-	if (hard)
+	if (strncmp(how, "hard", 4) == 0)
 		rl.rlim_max = 0;
-	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+	struct rlimit64 rl64 = { rl.rlim_cur, rl.rlim_max };
+	if (strcmp(how, "hard64") == 0 ? prlimit64(0, RLIMIT_NOFILE, &rl64, NULL)
+				       : setrlimit(RLIMIT_NOFILE, &rl))
 		exit(5);
 	printf("no descriptors\n");
 }
@@ -2506,7 +2509,7 @@ int main(int argc, char **argv)
 	else if (strcmp(what, "chroot") == 0 && argc > 2)
 		leak_chroot(argv[2]);
 	else if (strcmp(what, "no_descriptors") == 0)
-		leak_no_descriptors(argc > 2 && strcmp(argv[2], "hard") == 0);
+		leak_no_descriptors(argc > 2 ? argv[2] : "soft");
 	else if (strcmp(what, "crowd") == 0)
 		leak_crowd();
 	else if (strcmp(what, "as_limit") == 0)

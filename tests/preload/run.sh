@@ -227,23 +227,25 @@ run_leaks no_descriptors soft
 status_is "a program that set its descriptor limit to 0 (soft): the program's status" 0 $? "$(cat "$work/no_descriptors.err")"
 expect_site "... and its profile, scanned: the block it lost" \
 	"$work/no_descriptors.pb.gz" lost_before_no_descriptors heap/definite "1 46"
-rm -f "$work/no_descriptors.pb.gz"
-"$ward" run -o "$work/no_descriptors.pb.gz" -- "$leaks" no_descriptors hard >/dev/null 2>"$work/no_descriptors.err"
-st=$?
 # With the privilege to raise a hard limit (CAP_SYS_RESOURCE) ward's
 # helper raises its own copy and writes the profile; without, nothing can
 # be opened, and the one line says why (not a guess about exit handlers).
-name="... and to 0 hard: the profile, or the one line saying why"
-if [ "$st" = 0 ] && [ -e "$work/no_descriptors.pb.gz" ]; then
-	expect_site "$name (the profile)" \
-		"$work/no_descriptors.pb.gz" lost_before_no_descriptors heap/definite "1 46"
-elif [ "$st" = 0 ] &&
-	grep -q "^ward: no profile from $leaks: it set its descriptor limit to none (RLIMIT_NOFILE 0), and the profile could not be opened from there$" "$work/no_descriptors.err" &&
-	! grep -q "exit handlers" "$work/no_descriptors.err"; then
-	ok "$name (the line)"
-else
-	bad "$name" "status $st" "$(cat "$work/no_descriptors.err")"
-fi
+for how in hard hard64; do
+	rm -f "$work/no_descriptors.pb.gz"
+	"$ward" run -o "$work/no_descriptors.pb.gz" -- "$leaks" no_descriptors $how >/dev/null 2>"$work/no_descriptors.err"
+	st=$?
+	name="... and to 0 hard ($how): the profile, or the one line saying why"
+	if [ "$st" = 0 ] && [ -e "$work/no_descriptors.pb.gz" ]; then
+		expect_site "$name (the profile)" \
+			"$work/no_descriptors.pb.gz" lost_before_no_descriptors heap/definite "1 46"
+	elif [ "$st" = 0 ] &&
+		grep -q "^ward: no profile from $leaks: it set its descriptor limit to none (RLIMIT_NOFILE 0), and the profile could not be opened from there$" "$work/no_descriptors.err" &&
+		! grep -q "exit handlers" "$work/no_descriptors.err"; then
+		ok "$name (the line)"
+	else
+		bad "$name" "status $st" "$(cat "$work/no_descriptors.err")"
+	fi
+done
 run_leaks crowd
 status_is "4200 threads running at exit: the program's status" 0 $? "$(cat "$work/crowd.err")"
 expect_site "... their blocks classified: held by their stacks" \
@@ -1866,7 +1868,7 @@ status_is "ward watch: an endpoint that does not answer is one line, status 2" 2
 	"$(cat "$work/watch.err")"
 
 # Every check above ran (one that did not is a failure too).
-planned=310
+planned=311
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
