@@ -1089,11 +1089,8 @@ EXPORT int chroot(const char *path)
 	NEXT(int (*)(const char *), chroot);
 	ward__intercept_chroot(path);
 	int rc = real_chroot(path);
-	if (rc != 0) {
-		int saved = errno;
-		ward__intercept_chroot_failed();
-		errno = saved;
-	}
+	if (rc != 0)
+		ward__intercept_take_back();
 	return rc;
 }
 
@@ -1119,11 +1116,8 @@ static bool to_no_descriptors(int resource, const void *rl, bool wide)
 
 static int limit_set(bool told, int rc)
 {
-	if (told && rc != 0) {
-		int saved = errno;
-		ward__intercept_no_descriptors_failed();
-		errno = saved;
-	}
+	if (told && rc != 0)
+		ward__intercept_take_back();
 	return rc;
 }
 
@@ -1175,7 +1169,7 @@ EXPORT int prlimit64(pid_t pid, __rlimit_resource_t resource,
  * interposed. */
 static inline __attribute__((always_inline)) int exec_failed(int rc)
 {
-	ward__intercept_exec_failed();
+	ward__intercept_take_back();
 	return rc;
 }
 

@@ -540,7 +540,7 @@ tell_ahead(const char *fmt, ...)
 }
 
 /* What tell_ahead() said, taken back: the call failed. */
-static void take_back(void)
+void ward__intercept_take_back(void)
 {
 	int saved = errno;
 	to_note("", 0);
@@ -566,11 +566,6 @@ void ward__intercept_exec(const char *path, char *const envp[])
 		   path ? path : "another program");
 }
 
-void ward__intercept_exec_failed(void)
-{
-	take_back();
-}
-
 /*
  * The program is about to change its root directory (chroot, as a daemon
  * that drops privileges does). From its new root the profile's path and
@@ -587,11 +582,6 @@ void ward__intercept_chroot(const char *path)
 		   path ? path : "another");
 }
 
-void ward__intercept_chroot_failed(void)
-{
-	take_back();
-}
-
 /* A descriptor limit of none, from which even ward's helper
  * (ward__with_descriptor(), which raises its own copy of a soft limit)
  * can open nothing without the privilege to raise a hard one. */
@@ -599,11 +589,6 @@ void ward__intercept_no_descriptors(void)
 {
 	tell_ahead("it set its descriptor limit to none (RLIMIT_NOFILE 0), "
 		   "and the profile could not be opened from there\n");
-}
-
-void ward__intercept_no_descriptors_failed(void)
-{
-	take_back();
 }
 
 /*
@@ -661,7 +646,7 @@ void ward__intercept_sandbox_done(bool refused)
 {
 	int saved = errno;
 	if (refused && sandbox_stopped) {
-		take_back();
+		ward__intercept_take_back();
 		atomic_store(&sandboxed, false);
 		atomic_store(&active, true);
 	}

@@ -32,21 +32,15 @@ void ward__intercept_realloc_settle(void *old, uint32_t site, uint64_t size,
 /* sigaltstack() as the program sees it (intercept.c). */
 int ward__intercept_sigaltstack(const stack_t *ss, stack_t *old);
 
-/* The program runs path in its place, with environment envp; then, if
- * it returns, the exec failed. */
+/* Calls after which this process may not reach ward run again, told
+ * first: the program runs path in its place, with environment envp
+ * (exec); changes its root directory to path (chroot); allows itself no
+ * descriptors at all (its RLIMIT_NOFILE hard limit set to 0). When the
+ * call fails, ward__intercept_take_back(), errno kept. */
 void ward__intercept_exec(const char *path, char *const envp[]);
-void ward__intercept_exec_failed(void);
-
-/* The program is about to change its root directory to path (chroot);
- * then, if the call failed, ward is told so. */
 void ward__intercept_chroot(const char *path);
-void ward__intercept_chroot_failed(void);
-
-/* The program is about to allow itself no descriptors at all (its
- * RLIMIT_NOFILE hard limit set to 0); then, if the call failed, ward is
- * told so. */
 void ward__intercept_no_descriptors(void);
-void ward__intercept_no_descriptors_failed(void);
+void ward__intercept_take_back(void);
 
 /* The program is about to install a seccomp filter (how: the call); then,
  * if the call returned, refused says whether the kernel refused it. */
