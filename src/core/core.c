@@ -494,3 +494,16 @@ uint64_t ward__now_ns(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
+
+struct timespec ward__deadline(clockid_t clock, uint64_t ns)
+{
+	struct timespec at;
+	clock_gettime(clock, &at);
+	at.tv_sec += (time_t)(ns / 1000000000ull);
+	at.tv_nsec += (long)(ns % 1000000000ull);
+	if (at.tv_nsec >= 1000000000) {
+		at.tv_sec++;
+		at.tv_nsec -= 1000000000;
+	}
+	return at;
+}

@@ -436,7 +436,6 @@ static uint32_t report_leaked(struct go *g, const char *path)
 	return site;
 }
 
-/* The owner releases the thread: cancel its context, wait for it. */
 /*
  * Join th within ms milliseconds of the monotonic clock: 0, or ETIMEDOUT.
  * pthread_timedjoin_np() takes a wall-clock deadline, which a clock set
@@ -450,20 +449,14 @@ static int join_within(pthread_t th, uint64_t ms)
 	uint64_t end = ward__now_ns() + ms * 1000000ull;
 	for (;;) {
 		uint64_t now = ward__now_ns(), left = end > now ? end - now : 0;
-		struct timespec until;
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += (time_t)(left / 1000000000ull);
-		until.tv_nsec += (long)(left % 1000000000ull);
-		if (until.tv_nsec >= 1000000000) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000;
-		}
+		struct timespec until = ward__deadline(CLOCK_REALTIME, left);
 		int rc = pthread_timedjoin_np(th, NULL, &until);
 		if (rc != ETIMEDOUT || ward__now_ns() >= end)
 			return rc;
 	}
 }
 
+/* The owner releases the thread: cancel its context, wait for it. */
 static void go_released(void *arg)
 {
 	struct go *g = arg;

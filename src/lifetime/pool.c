@@ -768,16 +768,10 @@ static void *trimmer(void *unused)
 			if (p->next_trim_ns < next)
 				next = p->next_trim_ns;
 		}
-		struct timespec until; /* monotonic: see ctx.c's grace */
-		clock_gettime(CLOCK_MONOTONIC, &until);
 		uint64_t wait = next == UINT64_MAX ? 1000000000ull
 						   : next > now ? next - now : 0;
-		until.tv_sec += (time_t)(wait / 1000000000ull);
-		until.tv_nsec += (long)(wait % 1000000000ull);
-		if (until.tv_nsec >= 1000000000) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000;
-		}
+		/* Monotonic: a wall clock set back would hold the trims. */
+		struct timespec until = ward__deadline(CLOCK_MONOTONIC, wait);
 		pthread_cond_clockwait(&timed_cond, &timed_lock, CLOCK_MONOTONIC,
 				       &until);
 	}
