@@ -412,9 +412,9 @@ static __attribute__((noinline)) void compute(uintptr_t ra, struct rule *r)
 {
 	struct dwarf_eh_bases bases;
 	r->pc = ra;
-	ward__in_registry++;
+	ward__guard_raise();
 	const uint8_t *fde = _Unwind_Find_FDE((void *)(ra - 1), &bases);
-	ward__in_registry--;
+	ward__guard_lower();
 	r->flags = fde ? RULE_CODE : 0;
 	if (!fde)
 		return;

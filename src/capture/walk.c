@@ -83,7 +83,7 @@ static void thread_bounds(void)
 		ward__stack_hi = (uintptr_t)__libc_stack_end;
 		return;
 	}
-	ward__in_registry++;
+	ward__guard_raise();
 	if (pthread_getattr_np(pthread_self(), &a) == 0) {
 		if (pthread_attr_getstack(&a, &addr, &size) == 0) {
 			ward__stack_lo = (uintptr_t)addr;
@@ -93,7 +93,7 @@ static void thread_bounds(void)
 	}
 	if (ward__stack_hi == 0)
 		ward__stack_hi = 1; /* unknown: walk only the first frame */
-	ward__in_registry--;
+	ward__guard_lower();
 }
 
 static __attribute__((noinline)) int fp_walk(uintptr_t *pcs, int max,
@@ -155,9 +155,9 @@ static __attribute__((noinline)) int dwarf_walk(uintptr_t *pcs, int max,
 {
 	struct uw u = { pcs, 0, max, skip + 1 }; /* +1: this function */
 
-	ward__in_registry++;
+	ward__guard_raise();
 	_Unwind_Backtrace(uw_step, &u);
-	ward__in_registry--;
+	ward__guard_lower();
 	return u.n;
 }
 

@@ -480,9 +480,9 @@ int ward__thread_start(pthread_t *th, void *(*fn)(void *), void *arg,
 	if (open_sig)
 		sigdelset(&all, open_sig);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	ward__in_registry++;
+	ward__guard_raise();
 	int rc = pthread_create(th ? th : &local, &a, fn, arg);
-	ward__in_registry--;
+	ward__guard_lower();
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&a);
 	return -rc;

@@ -35,17 +35,17 @@ static bool names_descriptor(const char *path)
 	for (int hops = 0; hops < 40; hops++) { /* the kernel's own limit */
 		struct stat st;
 		struct statfs fs;
-		ward__in_registry++;
+		ward__guard_raise();
 		int fd = open(cur, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-		ward__in_registry--;
+		ward__guard_lower();
 		if (fd < 0)
 			return false;
 		bool link = fstat(fd, &st) == 0 && S_ISLNK(st.st_mode);
 		bool proc = fstatfs(fd, &fs) == 0 &&
 			    fs.f_type == PROC_SUPER_MAGIC;
-		ward__in_registry++;
+		ward__guard_raise();
 		close(fd);
-		ward__in_registry--;
+		ward__guard_lower();
 		if (!link)
 			return false;
 		if (proc)
@@ -133,9 +133,9 @@ int ward__save_atomic(const char *path, int (*fill)(int fd, void *ctx),
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", target) >=
 	    sizeof(tmp))
 		return -ENAMETOOLONG;
-	ward__in_registry++;
+	ward__guard_raise();
 	int fd = mkostemp(tmp, O_CLOEXEC);
-	ward__in_registry--;
+	ward__guard_lower();
 	if (fd < 0)
 		return -errno;
 	rc = fill(fd, ctx);
@@ -144,10 +144,10 @@ int ward__save_atomic(const char *path, int (*fill)(int fd, void *ctx),
 	 * would cost more than the tracing. */
 	if (rc == 0 && fchmod(fd, 0644) < 0) /* mkstemp made it 0600 */
 		rc = -errno;
-	ward__in_registry++;
+	ward__guard_raise();
 	if (close(fd) < 0 && rc == 0)
 		rc = -errno;
-	ward__in_registry--;
+	ward__guard_lower();
 	if (rc == 0 && rename(tmp, target) < 0)
 		rc = -errno;
 	if (rc < 0)

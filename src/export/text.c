@@ -445,7 +445,7 @@ WARD_API int ward_profile_write(const ward_profile_t *p, enum ward_format fmt,
 
 	if (!p || !write)
 		return -EINVAL;
-	ward__in_registry++;
+	ward__guard_raise();
 	switch (fmt) {
 	case WARD_FORMAT_PPROF:
 	case WARD_FORMAT_PPROF_NAMED:
@@ -460,7 +460,7 @@ WARD_API int ward_profile_write(const ward_profile_t *p, enum ward_format fmt,
 	default:
 		rc = -EINVAL;
 	}
-	ward__in_registry--;
+	ward__guard_lower();
 	return rc;
 }
 

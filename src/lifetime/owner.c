@@ -194,7 +194,7 @@ static struct ward_owner *take_spare(void)
 
 static void give_back(struct ward_owner *o)
 {
-	ward__in_registry++;
+	ward__guard_raise();
 	if (o->name != o->name_inline)
 		free(o->name);
 	ward__spin_take(&lock);
@@ -207,7 +207,7 @@ static void give_back(struct ward_owner *o)
 	ward__spin_drop(&lock);
 	if (!kept)
 		free(o);
-	ward__in_registry--;
+	ward__guard_lower();
 }
 
 /* The owner last found live (lock held to read or write it): the next
@@ -277,10 +277,10 @@ static bool retire(struct entry *e)
 
 static void free_entry(struct entry *e)
 {
-	ward__in_registry++;
+	ward__guard_raise();
 	free(e->label);
 	free(e);
-	ward__in_registry--;
+	ward__guard_lower();
 }
 
 static void link_entry(struct ward_owner *o, struct entry *e)
@@ -425,11 +425,11 @@ ward__owner_new(ward_owner_t *parent, const char *name, const char *file,
 		name = "owner";
 	size_t nlen = strlen(name);
 	struct ward_owner *o = take_spare();
-	ward__in_registry++;
+	ward__guard_raise();
 	if (!o)
 		o = malloc(sizeof(*o));
 	char *copy = nlen < sizeof(o->name_inline) ? NULL : strdup(name);
-	ward__in_registry--;
+	ward__guard_lower();
 	if (!o || (nlen >= sizeof(o->name_inline) && !copy)) {
 		free(o);
 		free(copy);
@@ -472,9 +472,9 @@ ward__owner_new(ward_owner_t *parent, const char *name, const char *file,
 			describe_dead(parent, why, sizeof(why));
 		err = EINVAL;
 	} else {
-		ward__in_registry++;
+		ward__guard_raise();
 		err = put(&o->node) < 0 ? ENOMEM : 0;
-		ward__in_registry--;
+		ward__guard_lower();
 	}
 	if (!err)
 		link_child(p, o);
@@ -631,9 +631,9 @@ static int add_entry(ward_owner_t *owner, int kind, uintptr_t handle,
 		return refuse_dead(owner, what, file, line);
 	struct entry *e = &o->first;
 	if (o->first_used) {
-		ward__in_registry++;
+		ward__guard_raise();
 		e = calloc(1, sizeof(*e));
-		ward__in_registry--;
+		ward__guard_lower();
 		if (!e) {
 			ward__spin_drop(&lock);
 			return -ENOMEM;
@@ -644,9 +644,9 @@ static int add_entry(ward_owner_t *owner, int kind, uintptr_t handle,
 	fill_entry(e, kind, handle, fn, arg);
 	int rc = 0;
 	if (kind != KEY_PLAIN) { /* -EEXIST when another holds it */
-		ward__in_registry++;
+		ward__guard_raise();
 		rc = put(&e->node);
-		ward__in_registry--;
+		ward__guard_lower();
 	}
 	if (rc == 0)
 		link_entry(o, e);
@@ -756,9 +756,9 @@ WARD_API int ward_owner_move(ward_owner_t *from, ward_owner_t *to,
 		struct entry *moved = e;
 		if (e && e->inline_) {
 			/* It lives in from: to gets a copy of its own. */
-			ward__in_registry++;
+			ward__guard_raise();
 			moved = calloc(1, sizeof(*moved));
-			ward__in_registry--;
+			ward__guard_lower();
 		}
 		if (!e) {
 			rc = -ENOENT;
@@ -774,9 +774,9 @@ WARD_API int ward_owner_move(ward_owner_t *from, ward_owner_t *to,
 				moved->node.handle = e->node.handle;
 				retire(e);
 				if (moved->node.kind != KEY_PLAIN) {
-					ward__in_registry++;
+					ward__guard_raise();
 					rc = put(&moved->node);
-					ward__in_registry--;
+					ward__guard_lower();
 				}
 			}
 			if (rc == 0)
@@ -847,10 +847,10 @@ int ward__owner_leftover(int kind, uintptr_t handle, const char *label,
 			 uint32_t note)
 {
 	pthread_once(&setup_once, setup);
-	ward__in_registry++;
+	ward__guard_raise();
 	struct entry *e = calloc(1, sizeof(*e));
 	char *copy = strdup(label);
-	ward__in_registry--;
+	ward__guard_lower();
 	if (!e || !copy) {
 		free(e);
 		free(copy);
@@ -863,9 +863,9 @@ int ward__owner_leftover(int kind, uintptr_t handle, const char *label,
 	ward__spin_take(&lock);
 	int rc = find(kind, handle) ? -EEXIST : 0;
 	if (rc == 0) {
-		ward__in_registry++;
+		ward__guard_raise();
 		rc = put(&e->node);
-		ward__in_registry--;
+		ward__guard_lower();
 	}
 	ward__spin_drop(&lock);
 	if (rc < 0) {
@@ -918,10 +918,10 @@ WARD_API ward_owner_t *ward_owner_frame(void)
 	char name[160];
 	snprintf(name, sizeof(name), "frame %s",
 		 f->site && f->site->func ? f->site->func : "?");
-	ward__in_registry++;
+	ward__guard_raise();
 	struct frame_owner *v = ward__grow(frame_owners, &capframe_owners,
 					   nframe_owners + 1, sizeof(*v), 8);
-	ward__in_registry--;
+	ward__guard_lower();
 	if (!v)
 		return NULL;
 	frame_owners = v;

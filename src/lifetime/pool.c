@@ -138,9 +138,9 @@ static void *make(struct ward_pool *p)
 		if (o == MAP_FAILED)
 			o = NULL;
 	} else {
-		ward__in_registry++;
+		ward__guard_raise();
 		o = malloc(p->size);
-		ward__in_registry--;
+		ward__guard_lower();
 	}
 	if (o && p->init)
 		p->init(o, p->h.arg);
@@ -164,16 +164,16 @@ static void destroy(struct ward_pool *p, void *o)
 		munmap(o, p->span);
 		return;
 	}
-	ward__in_registry++;
+	ward__guard_raise();
 	free(o);
-	ward__in_registry--;
+	ward__guard_lower();
 }
 
 static bool push(void ***v, size_t *n, size_t *cap, void *o)
 {
-	ward__in_registry++;
+	ward__guard_raise();
 	void **nv = ward__grow(*v, cap, *n + 1, sizeof(*nv), 64);
-	ward__in_registry--;
+	ward__guard_lower();
 	if (!nv)
 		return false;
 	*v = nv;
@@ -348,9 +348,9 @@ static struct meta *meta_find(struct ward_pool *p, const void *o, bool add)
 {
 	if (add && p->nmetas + 1 > p->capmetas / 2) {
 		size_t ncap = p->capmetas ? p->capmetas * 2 : 256;
-		ward__in_registry++;
+		ward__guard_raise();
 		struct meta *nm = calloc(ncap, sizeof(*nm));
-		ward__in_registry--;
+		ward__guard_lower();
 		if (!nm)
 			return NULL;
 		for (size_t i = 0; i < p->capmetas; i++)
@@ -730,9 +730,9 @@ static void trim(struct ward_pool *p)
 		destroy(p, old[i]);
 	}
 	atomic_fetch_add(&p->victims_freed, nold);
-	ward__in_registry++;
+	ward__guard_raise();
 	free(old);
-	ward__in_registry--;
+	ward__guard_lower();
 }
 
 WARD_API void ward_pool_trim(ward_pool_t *p)
@@ -754,7 +754,7 @@ static bool trimmer_running;
 static void *trimmer(void *unused)
 {
 	(void)unused;
-	ward__in_registry++; /* its work is ward's, not the program's */
+	ward__guard_raise(); /* its work is ward's, not the program's */
 	ward__mutex_lock(&timed_lock);
 	for (;;) {
 		uint64_t now = ward__now_ns(), next = UINT64_MAX;
@@ -863,9 +863,9 @@ static void fork_register(void)
 static struct ward_pool *pool_make(const char *name, size_t size)
 {
 	pthread_once(&fork_once, fork_register);
-	ward__in_registry++;
+	ward__guard_raise();
 	struct ward_pool *p = calloc(1, sizeof(*p));
-	ward__in_registry--;
+	ward__guard_lower();
 	if (!p)
 		return NULL;
 	snprintf(p->name, sizeof(p->name), "%s", name ? name : "pool");
@@ -998,13 +998,13 @@ WARD_API void ward_pool_free(ward_pool_t *p)
 		destroy(p, s[i]);
 	for (size_t i = 0; i < nv; i++)
 		destroy(p, v[i]);
-	ward__in_registry++;
+	ward__guard_raise();
 	free(s);
 	free(v);
 	free(p->metas);
 	p->metas = NULL;
 	p->nmetas = p->capmetas = 0;
-	ward__in_registry--;
+	ward__guard_lower();
 	if (p->template_obj)
 		destroy(p, p->template_obj);
 	p->template_obj = NULL;
@@ -1040,9 +1040,9 @@ static void buf_reset(void *obj, void *arg)
 
 WARD_API ward_bufpool_t *ward_bufpool_new(const char *name, size_t max_cached)
 {
-	ward__in_registry++;
+	ward__guard_raise();
 	struct ward_bufpool *bp = calloc(1, sizeof(*bp));
-	ward__in_registry--;
+	ward__guard_lower();
 	if (!bp)
 		return NULL;
 	bp->max_cached = max_cached ? max_cached : (size_t)1 << 20;
@@ -1069,9 +1069,9 @@ WARD_API void ward_bufpool_free(ward_bufpool_t *bp)
 		return;
 	for (int k = 0; k < CLASSES; k++)
 		ward_pool_free(bp->classes[k]);
-	ward__in_registry++;
+	ward__guard_raise();
 	free(bp);
-	ward__in_registry--;
+	ward__guard_lower();
 }
 
 static int class_of(size_t size)

@@ -115,9 +115,9 @@ static void drop_weak(struct hdr *h)
 {
 	if (atomic_fetch_sub_explicit(&h->weak, 1, memory_order_acq_rel) == 1) {
 		h->magic = 0;
-		ward__in_registry++;
+		ward__guard_raise();
 		free(h);
-		ward__in_registry--;
+		ward__guard_lower();
 	}
 }
 
@@ -139,9 +139,9 @@ struct book {
 
 static struct book *book_new(void)
 {
-	ward__in_registry++;
+	ward__guard_raise();
 	struct book *b = calloc(1, sizeof(*b));
-	ward__in_registry--;
+	ward__guard_lower();
 	if (b)
 		pthread_mutex_init(&b->lock, NULL);
 	return b;
@@ -150,18 +150,18 @@ static struct book *book_new(void)
 /* A reference taken, with the stack `skip` frames above the caller. */
 static __attribute__((noinline)) void book_take(struct book *b, int skip)
 {
-	ward__in_registry++;
+	ward__guard_raise();
 	struct ref_entry *e = calloc(1, sizeof(*e));
-	ward__in_registry--;
+	ward__guard_lower();
 	if (!e)
 		return;
 	uint64_t size;
 	if (ward__track_at(retain_kind, (uintptr_t)e, 0, skip + 1) < 0 ||
 	    !ward__registry_find(retain_kind, (uintptr_t)e, &e->site, &size)) {
 		ward__untrack(retain_kind, (uintptr_t)e);
-		ward__in_registry++;
+		ward__guard_raise();
 		free(e);
-		ward__in_registry--;
+		ward__guard_lower();
 		return;
 	}
 	ward__mutex_lock(&b->lock);
@@ -175,9 +175,9 @@ static __attribute__((noinline)) void book_take(struct book *b, int skip)
 static void entry_end(struct ref_entry *e)
 {
 	ward__untrack(retain_kind, (uintptr_t)e);
-	ward__in_registry++;
+	ward__guard_raise();
 	free(e);
-	ward__in_registry--;
+	ward__guard_lower();
 }
 
 /* The stack of a release, copied by capture's callback into book_give's
@@ -277,9 +277,9 @@ static void book_free(struct book *b)
 		e = next;
 	}
 	pthread_mutex_destroy(&b->lock);
-	ward__in_registry++;
+	ward__guard_raise();
 	free(b);
-	ward__in_registry--;
+	ward__guard_lower();
 }
 
 WARD_API void ward_ref_check(bool on)
@@ -360,9 +360,9 @@ ward_ref_new(size_t size, ward_finalizer_fn finalize, void *arg)
 	pthread_once(&kind_once, kind_init);
 	if (size > SIZE_MAX - sizeof(struct hdr))
 		return NULL;
-	ward__in_registry++;
+	ward__guard_raise();
 	struct hdr *h = calloc(1, sizeof(*h) + size);
-	ward__in_registry--;
+	ward__guard_lower();
 	if (!h)
 		return NULL;
 	atomic_init(&h->strong, 1);
@@ -475,9 +475,9 @@ WARD_API ward_weak_t *ward_weak_new(void *obj)
 {
 	if (!obj)
 		return NULL;
-	ward__in_registry++;
+	ward__guard_raise();
 	struct ward_weak *w = malloc(sizeof(*w));
-	ward__in_registry--;
+	ward__guard_lower();
 	if (!w)
 		return NULL;
 	w->h = hdr_of(obj);
@@ -507,9 +507,9 @@ WARD_API void ward_weak_free(ward_weak_t *w)
 	if (!w)
 		return;
 	drop_weak(w->h);
-	ward__in_registry++;
+	ward__guard_raise();
 	free(w);
-	ward__in_registry--;
+	ward__guard_lower();
 }
 
 WARD_API void ward_ref_stats(struct ward_ref_stats *out)

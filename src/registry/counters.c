@@ -157,9 +157,9 @@ static struct tcounts *join(void)
 	ward__mutex_lock(&list_lock);
 	list_add(&threads, t);
 	ward__mutex_unlock(&list_lock);
-	ward__in_registry++;
+	ward__guard_raise();
 	pthread_setspecific(key, t);
-	ward__in_registry--;
+	ward__guard_lower();
 	return t;
 }
 

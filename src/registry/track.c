@@ -241,9 +241,9 @@ static int big_put(int kind, uintptr_t h, uint64_t size)
 {
 	int rc = 0;
 	ward__mutex_lock(&big_lock);
-	ward__in_registry++;
+	ward__guard_raise();
 	struct big *nb = ward__grow(bigs, &capbigs, nbigs + 1, sizeof(*nb), 16);
-	ward__in_registry--;
+	ward__guard_lower();
 	if (!nb)
 		rc = -ENOMEM;
 	else
@@ -644,9 +644,9 @@ WARD_API int ward_kind_stats(int kind, struct ward_kind_stats *out)
 	uint32_t n = ward__site_count();
 	struct ward__counts *c = NULL;
 	if (n) {
-		ward__in_registry++;
+		ward__guard_raise();
 		c = malloc(n * sizeof(*c));
-		ward__in_registry--;
+		ward__guard_lower();
 		if (!c)
 			return -ENOMEM;
 		ward__counts_read(c, n);
@@ -666,9 +666,9 @@ WARD_API int ward_kind_stats(int kind, struct ward_kind_stats *out)
 		out->acquired_count = (out->acquired_count + WARD__WEIGHT_ONE / 2) /
 				      WARD__WEIGHT_ONE;
 	}
-	ward__in_registry++;
+	ward__guard_raise();
 	free(c);
-	ward__in_registry--;
+	ward__guard_lower();
 	out->live_count = out->acquired_count - out->released_count;
 	out->live_bytes = out->acquired_bytes - out->released_bytes;
 	struct kind_table *t = table_for(kind, false);

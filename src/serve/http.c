@@ -342,7 +342,7 @@ static void serve_loop(void)
 static void *server_main(void *arg)
 {
 	(void)arg;
-	ward__in_registry++; /* what the server allocates is ward's */
+	ward__guard_raise(); /* what the server allocates is ward's */
 	serve_loop();
 	for (int i = 0; i < MAX_CONNS; i++)
 		if (conns[i].fd >= 0)
@@ -413,7 +413,7 @@ WARD_API int ward_http_start(const char *addr, int flags)
 		ward__mutex_unlock(&server_lock);
 		return -EALREADY;
 	}
-	ward__in_registry++;
+	ward__guard_raise();
 	int rc = 0;
 	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 			0);
@@ -453,7 +453,7 @@ WARD_API int ward_http_start(const char *addr, int flags)
 				close(wake[i]);
 		wake[0] = wake[1] = -1;
 	}
-	ward__in_registry--;
+	ward__guard_lower();
 	ward__mutex_unlock(&server_lock);
 	if (rc < 0)
 		return rc;

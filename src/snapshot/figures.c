@@ -52,17 +52,17 @@ static void take_one(const char *what, const char *name, const char *figure,
 int ward__profile_take_figures(struct ward_profile *p)
 {
 	struct take t = { p, 0 };
-	ward__in_registry++;
+	ward__guard_raise();
 	ward__figures_each(take_one, &t);
-	ward__in_registry--;
+	ward__guard_lower();
 	return t.err;
 }
 
 struct ward_profile *ward__profile_figures_now(void)
 {
-	ward__in_registry++;
+	ward__guard_raise();
 	struct ward_profile *p = ward__profile_new(0);
-	ward__in_registry--;
+	ward__guard_lower();
 	if (p && ward__profile_take_figures(p) < 0) {
 		ward_profile_free(p);
 		return NULL;

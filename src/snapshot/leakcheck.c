@@ -231,7 +231,7 @@ static void finish(struct ward_leakcheck *lc)
 
 WARD_API ward_leakcheck_t *ward_leakcheck_begin(void)
 {
-	ward__in_registry++;
+	ward__guard_raise();
 	struct ward_leakcheck *lc = calloc(1, sizeof(*lc));
 	if (lc) {
 		/* Active before the copy: a release after the copy of its
@@ -252,7 +252,7 @@ WARD_API ward_leakcheck_t *ward_leakcheck_begin(void)
 			lc = NULL;
 		}
 	}
-	ward__in_registry--;
+	ward__guard_lower();
 	return lc;
 }
 
@@ -261,9 +261,9 @@ WARD_API int ward_leakcheck_ignore(ward_leakcheck_t *lc, int kind,
 {
 	if (!lc)
 		return -EINVAL;
-	ward__in_registry++;
+	ward__guard_raise();
 	set_add(&lc->ignored, kind, handle, UINT32_MAX);
-	ward__in_registry--;
+	ward__guard_lower();
 	return lc->ignored.oom ? -ENOMEM : 0;
 }
 
@@ -405,7 +405,7 @@ WARD_API int ward_leakcheck_end(ward_leakcheck_t *lc, ward_profile_t **leaks)
 		*leaks = NULL;
 	if (!lc)
 		return -EINVAL;
-	ward__in_registry++;
+	ward__guard_raise();
 	int rc = count_new(&w);
 	if (rc == 0) {
 		drop_suppressed(&w, lc->supp);
@@ -417,7 +417,7 @@ WARD_API int ward_leakcheck_end(ward_leakcheck_t *lc, ward_profile_t **leaks)
 	free(w.bytes);
 	free(w.tv);
 	finish(lc);
-	ward__in_registry--;
+	ward__guard_lower();
 	return rc;
 }
 
@@ -451,11 +451,11 @@ WARD_API int ward_leakcheck_verify(ward_leakcheck_t *lc, const char *name)
 	int len = snprintf(head, sizeof(head), "ward: %.150s leaked %d "
 					       "resource%s:\n",
 			   name, n, n == 1 ? "" : "s");
-	ward__in_registry++;
+	ward__guard_raise();
 	ward__buf_add(&b, head, (size_t)len);
 	if (leaks)
 		ward_profile_write(leaks, WARD_FORMAT_TEXT, to_buf, &b);
-	ward__in_registry--;
+	ward__guard_lower();
 	if (b.oom)
 		ward__log_raw(WARD_LOG_ERROR, head, (size_t)len);
 	else

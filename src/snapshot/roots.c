@@ -187,10 +187,10 @@ ward_who_holds(const char *pattern, ward_write_fn write, void *opaque)
 		return -EINVAL;
 	int refs = ward_kind_register("ref");
 	struct ward__scan_result r;
-	ward__in_registry++;
+	ward__guard_raise();
 	int rc = ward__scan_heap_why(&self, refs >= 0 ? refs : -1, ward__site_matches, want,
 				     &r);
-	ward__in_registry--;
+	ward__guard_lower();
 	ward_suppressions_free(want);
 	if (rc == -ENOTSUP)
 		return rc;
@@ -452,10 +452,10 @@ WARD_API __attribute__((noinline)) int ward_ref_cycles(ward_write_fn write,
 	if (refs < 0)
 		return refs;
 	struct ward__scan_result r;
-	ward__in_registry++;
+	ward__guard_raise();
 	int rc = ward__scan_heap_why(&self, refs, NULL, NULL, &r);
 	if (rc < 0) {
-		ward__in_registry--;
+		ward__guard_lower();
 		return rc == -ENOTSUP ? rc : -EAGAIN;
 	}
 	struct cyc c = { 0 };
@@ -481,6 +481,6 @@ WARD_API __attribute__((noinline)) int ward_ref_cycles(ward_write_fn write,
 	free(site);
 	cyc_free(&c);
 	ward__scan_free(&r);
-	ward__in_registry--;
+	ward__guard_lower();
 	return rc;
 }

@@ -168,23 +168,23 @@ WARD_API ward_profile_t *ward_profile_snapshot(void)
 	struct ward_profile *p;
 	struct ward__counts *c;
 
-	ward__in_registry++;
+	ward__guard_raise();
 	p = ward__profile_new(n);
 	c = malloc((n ? n : 1) * sizeof(*c));
 	if (!p || !c) {
 		ward_profile_free(p);
 		free(c);
-		ward__in_registry--;
+		ward__guard_lower();
 		return NULL;
 	}
 	if (ward__profile_name_live_kinds(p) < 0 ||
 	    ward__profile_map_process(p) < 0) {
 			ward_profile_free(p);
 			free(c);
-			ward__in_registry--;
+			ward__guard_lower();
 			return NULL;
 	}
-	ward__in_registry--;
+	ward__guard_lower();
 	/* Releases are read before acquisitions: every release follows its
 	 * acquisition, so live counts are never negative. */
 	ward__counts_read(c, n);
@@ -213,10 +213,10 @@ WARD_API ward_profile_t *ward_profile_snapshot(void)
 		p->sites[p->count] = id;
 		p->count++;
 	}
-	ward__in_registry++;
+	ward__guard_raise();
 	free(c);
 	int rc = ward__profile_split_by_holder(p);
-	ward__in_registry--;
+	ward__guard_lower();
 	if (rc == 0)
 		rc = ward__profile_take_figures(p);
 	if (rc < 0) {

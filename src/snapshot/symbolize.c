@@ -353,7 +353,7 @@ static int lookup(const char *path, uint64_t vaddr, bool data, char *name,
 {
 	int rc = -ESRCH; /* the file is known; no symbol covers vaddr */
 	ward__mutex_lock(&lock);
-	ward__in_registry++;
+	ward__guard_raise();
 	struct elf_syms *e = get(path);
 	if (!e || !e->ok)
 		rc = -ENOENT;
@@ -366,7 +366,7 @@ static int lookup(const char *path, uint64_t vaddr, bool data, char *name,
 			*offset = vaddr - s->addr;
 		rc = 0;
 	}
-	ward__in_registry--;
+	ward__guard_lower();
 	ward__mutex_unlock(&lock);
 	return rc;
 }
@@ -376,9 +376,9 @@ int ward__symbolize_vaddr(const char *path, uint64_t vaddr, char *name,
 {
 	int rc = lookup(path, vaddr, false, name, len, offset);
 	if (rc == 0) {
-		ward__in_registry++;
+		ward__guard_raise();
 		ward__demangle(name, len);
-		ward__in_registry--;
+		ward__guard_lower();
 	}
 	return rc;
 }
@@ -388,7 +388,7 @@ int ward__offset_to_vaddr(const char *path, uint64_t file_offset,
 {
 	int rc = -ENOENT;
 	ward__mutex_lock(&lock);
-	ward__in_registry++;
+	ward__guard_raise();
 	struct elf_syms *e = get(path);
 	for (int i = 0; e && i < e->nloads; i++)
 		if (file_offset >= e->loads[i].offset &&
@@ -398,7 +398,7 @@ int ward__offset_to_vaddr(const char *path, uint64_t file_offset,
 			rc = 0;
 			break;
 		}
-	ward__in_registry--;
+	ward__guard_lower();
 	ward__mutex_unlock(&lock);
 	return rc;
 }
@@ -407,7 +407,7 @@ int ward__symbolize_offset(const char *path, uint64_t file_offset,
 			   char *name, size_t len, uint64_t *offset)
 {
 	ward__mutex_lock(&lock);
-	ward__in_registry++;
+	ward__guard_raise();
 	struct elf_syms *e = get(path);
 	uint64_t vaddr = file_offset;
 	bool found = false;
@@ -418,7 +418,7 @@ int ward__symbolize_offset(const char *path, uint64_t file_offset,
 			found = true;
 			break;
 		}
-	ward__in_registry--;
+	ward__guard_lower();
 	ward__mutex_unlock(&lock);
 	if (!found)
 		return -ENOENT;
@@ -431,7 +431,7 @@ int ward__check_build_id(const char *path, const char *want)
 	if (!want || !want[0])
 		return 0;
 	ward__mutex_lock(&lock);
-	ward__in_registry++;
+	ward__guard_raise();
 	struct elf_syms *e = get(path);
 	bool tell = false;
 	char have[80];
@@ -442,7 +442,7 @@ int ward__check_build_id(const char *path, const char *want)
 		snprintf(have, sizeof(have), "%s", e->build_id[0] ? e->build_id
 								  : "none");
 	}
-	ward__in_registry--;
+	ward__guard_lower();
 	ward__mutex_unlock(&lock);
 	if (tell)
 		ward__log(WARD_LOG_WARN,
@@ -640,12 +640,12 @@ int ward__source_frames(const char *path, uint64_t vaddr,
 	if (max < 1)
 		return -EINVAL;
 	ward__mutex_lock(&lock);
-	ward__in_registry++;
+	ward__guard_raise();
 	/* Known from an earlier run: no debug information opened. */
 	struct elf_syms *e = get(path);
 	const char *build_id = e && e->regular ? e->build_id : "";
 	if ((rc = ward__symcache_get(build_id, vaddr, out, max)) != -EAGAIN) {
-		ward__in_registry--;
+		ward__guard_lower();
 		ward__mutex_unlock(&lock);
 		return rc;
 	}
@@ -673,7 +673,7 @@ int ward__source_frames(const char *path, uint64_t vaddr,
 		}
 	}
 	ward__symcache_put(build_id, vaddr, out, rc > 0 ? rc : 0);
-	ward__in_registry--;
+	ward__guard_lower();
 	ward__mutex_unlock(&lock);
 	return rc;
 #else
@@ -733,7 +733,7 @@ void ward__symbolize_remember(uintptr_t load_base)
 	struct gone_obj g;
 	memset(&g, 0, sizeof(g));
 	struct remember r = { load_base, &g };
-	ward__in_registry++;
+	ward__guard_raise();
 	if (dl_iterate_phdr(find_by_base, &r) && g.n > 0) {
 		ward__mutex_lock(&lock);
 		get(g.path); /* read its symbols while the file is surely there */
@@ -744,7 +744,7 @@ void ward__symbolize_remember(uintptr_t load_base)
 		gone[ngone - 1] = g;
 		ward__mutex_unlock(&lock);
 	}
-	ward__in_registry--;
+	ward__guard_lower();
 }
 
 size_t ward__symbolize_unloaded(struct ward__unloaded *out, size_t max)

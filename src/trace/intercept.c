@@ -254,17 +254,17 @@ __attribute__((noinline)) void ward__intercept_alloc(void *p, size_t size)
 		 * ward__alloc_unsampled()); here the count crossed zero. */
 		if (ward__countdown > 0)
 			return;
-		ward__in_registry++;
+		ward__guard_raise();
 		bool due = ward__sample_due();
 		if (due)
 			ward__sample_take((uintptr_t)p);
-		ward__in_registry--;
+		ward__guard_lower();
 		if (!due)
 			return;
 	}
-	ward__in_registry++;
+	ward__guard_raise();
 	ward__track_at(WARD_KIND_HEAP, (uintptr_t)p, size, 2);
-	ward__in_registry--;
+	ward__guard_lower();
 }
 
 /* A block ward has no record of was freed: one inherited from the
@@ -288,13 +288,13 @@ __attribute__((noinline)) void ward__intercept_free(void *p)
 		return;
 	if (cfg.rate && !ward__page_has_sampled((uintptr_t)p))
 		return;
-	ward__in_registry++;
+	ward__guard_raise();
 	int rc = ward__untrack(WARD_KIND_HEAP, (uintptr_t)p);
 	if (rc == 0 && cfg.rate)
 		ward__sample_drop((uintptr_t)p);
 	else if (rc == -ENOENT)
 		forget_unrecorded(p);
-	ward__in_registry--;
+	ward__guard_lower();
 }
 
 uint32_t ward__intercept_realloc_take(void *old, uint64_t *size)
@@ -304,9 +304,9 @@ uint32_t ward__intercept_realloc_take(void *old, uint64_t *size)
 		return 0;
 	if (cfg.rate && !ward__page_has_sampled((uintptr_t)old))
 		return 0;
-	ward__in_registry++;
+	ward__guard_raise();
 	uint32_t site = ward__realloc_take((uintptr_t)old, size);
-	ward__in_registry--;
+	ward__guard_lower();
 	return site;
 }
 
@@ -315,12 +315,12 @@ void ward__intercept_realloc_settle(void *old, uint32_t site, uint64_t size,
 {
 	if (!old || ward__in_registry)
 		return;
-	ward__in_registry++;
+	ward__guard_raise();
 	if (site)
 		ward__realloc_settle((uintptr_t)old, site, size, failed);
 	else if (!failed)
 		forget_unrecorded(old);
-	ward__in_registry--;
+	ward__guard_lower();
 }
 
 __attribute__((noinline)) void ward__intercept_acquire(int kind,
@@ -331,7 +331,7 @@ __attribute__((noinline)) void ward__intercept_acquire(int kind,
 	    !cfg.kinds[kind])
 		return;
 	WARD__ENTER();
-	ward__in_registry++;
+	ward__guard_raise();
 	/* A handle the program got back (an fd number reused after a close
 	 * ward did not see) replaces the old record. */
 	/* Descriptors, FILEs and threads have no size: 0 bytes, so they
@@ -340,7 +340,7 @@ __attribute__((noinline)) void ward__intercept_acquire(int kind,
 		ward__untrack(kind, handle);
 		ward__track_at(kind, handle, 0, 2);
 	}
-	ward__in_registry--;
+	ward__guard_lower();
 	WARD__LEAVE();
 }
 
@@ -349,9 +349,9 @@ void ward__intercept_release(int kind, uintptr_t handle)
 	if (ward__in_registry || !releases_recorded() || !cfg.kinds[kind])
 		return;
 	WARD__ENTER();
-	ward__in_registry++;
+	ward__guard_raise();
 	ward__untrack(kind, handle);
-	ward__in_registry--;
+	ward__guard_lower();
 	WARD__LEAVE();
 }
 
@@ -734,7 +734,7 @@ static void snap_handler(int sig)
 static void *snap_thread(void *arg)
 {
 	(void)arg;
-	ward__in_registry++; /* this thread's own work is not the program's */
+	ward__guard_raise(); /* this thread's own work is not the program's */
 	for (;;) {
 		if (sem_wait(&snap_sem) < 0)
 			continue; /* EINTR */
@@ -1117,7 +1117,7 @@ void ward__intercept_init(void)
 	if (done)
 		return;
 	done = true;
-	ward__in_registry++;
+	ward__guard_raise();
 	err_remember();
 	ward_set_log_hook(log_to_err, NULL);
 	books_pid = getpid();
@@ -1203,7 +1203,7 @@ void ward__intercept_init(void)
 	}
 	fatal_setup();
 	ward__spare_keep();
-	ward__in_registry--;
+	ward__guard_lower();
 	atomic_store(&releasing, true);
 	atomic_store(&active, true);
 	atomic_store(&before_start, false);
@@ -1500,7 +1500,7 @@ static void report(const struct ward__scan_self *self)
 	ward__spare_give_back();
 	if (ward__exit_heap)
 		ward__exit_heap();
-	ward__in_registry++;
+	ward__guard_raise();
 	if (cfg.heap_by[0] && cfg.kinds[WARD_KIND_HEAP])
 		say("ward: heap not traced: malloc is defined by %s, ahead of "
 		    "ward's: none of its blocks are seen",
@@ -1568,5 +1568,5 @@ static void report(const struct ward__scan_self *self)
 			write_report(p);
 		ward_profile_free(p);
 	}
-	ward__in_registry--;
+	ward__guard_lower();
 }
