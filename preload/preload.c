@@ -975,12 +975,20 @@ EXPORT int pthread_create(pthread_t *th, const pthread_attr_t *attr,
 		     void *),
 	     pthread_create);
 	pthread_attr_t copy;
-	int rc = real_pthread_create(th, room_for_ward(attr, &copy), fn, arg);
-	int detached = 0;
-	if (rc == 0 && attr)
-		pthread_attr_getdetachstate(attr, &detached);
-	if (rc == 0 && detached != PTHREAD_CREATE_DETACHED)
+	void *start_arg = ward__thread_wrap(&fn, NULL, arg);
+	int rc = real_pthread_create(th, room_for_ward(attr, &copy), fn,
+				     start_arg);
+	if (rc != 0) {
+		ward__thread_unwrap(arg, start_arg);
+	} else {
+		int detached = PTHREAD_CREATE_JOINABLE;
+		if (attr)
+			pthread_attr_getdetachstate(attr, &detached);
 		ward__intercept_acquire(WARD_KIND_THREAD, (uintptr_t)*th);
+		ward__thread_created((uintptr_t)*th,
+				     detached == PTHREAD_CREATE_DETACHED,
+				     start_arg != arg);
+	}
 	__asm__ volatile("" ::: "memory");
 	return rc;
 }
@@ -1001,43 +1009,51 @@ EXPORT int pthread_getattr_np(pthread_t th, pthread_attr_t *attr)
 	return real_pthread_getattr_np(th, attr);
 }
 
-/* A thread leaves the books when it is joined or detached, by whichever
- * call (its parameter th names the thread). */
-#define THREAD_END_CALL(name, params, args)                                    \
+/* A thread leaves the books when it is joined, by whichever call, or
+ * when it ends after it was detached (threads.c). The parameter th names
+ * the thread; settle is ward__thread_joined or ward__thread_detached. */
+#define THREAD_END_CALL(name, settle, params, args)                            \
 	EXPORT int name params                                                 \
 	{                                                                      \
 		NEXT(int(*) params, name);                                     \
 		int rc = real_##name args;                                     \
 		if (rc == 0)                                                   \
-			ward__intercept_release(WARD_KIND_THREAD,              \
-						(uintptr_t)th);                \
+			settle((uintptr_t)th);                                 \
 		return rc;                                                     \
 	}
 
-THREAD_END_CALL(pthread_join, (pthread_t th, void **ret), (th, ret))
-THREAD_END_CALL(pthread_tryjoin_np, (pthread_t th, void **ret), (th, ret))
-THREAD_END_CALL(pthread_timedjoin_np,
+THREAD_END_CALL(pthread_join, ward__thread_joined, (pthread_t th, void **ret),
+		(th, ret))
+THREAD_END_CALL(pthread_tryjoin_np, ward__thread_joined,
+		(pthread_t th, void **ret), (th, ret))
+THREAD_END_CALL(pthread_timedjoin_np, ward__thread_joined,
 		(pthread_t th, void **ret, const struct timespec *t),
 		(th, ret, t))
-THREAD_END_CALL(pthread_clockjoin_np,
+THREAD_END_CALL(pthread_clockjoin_np, ward__thread_joined,
 		(pthread_t th, void **ret, clockid_t c, const struct timespec *t),
 		(th, ret, c, t))
-THREAD_END_CALL(pthread_detach, (pthread_t th), (th))
+THREAD_END_CALL(pthread_detach, ward__thread_detached, (pthread_t th), (th))
 
 /* C11's threads: glibc's thrd_create, thrd_join and thrd_detach call its
  * pthread code directly, past the interposers above (thrd_success is 0). */
 EXPORT int thrd_create(thrd_t *th, thrd_start_t fn, void *arg)
 {
 	NEXT(int (*)(thrd_t *, thrd_start_t, void *), thrd_create);
-	int rc = real_thrd_create(th, fn, arg);
-	if (rc == thrd_success)
+	void *start_arg = ward__thread_wrap(NULL, &fn, arg);
+	int rc = real_thrd_create(th, fn, start_arg);
+	if (rc != thrd_success) {
+		ward__thread_unwrap(arg, start_arg);
+	} else {
 		ward__intercept_acquire(WARD_KIND_THREAD, (uintptr_t)*th);
+		ward__thread_created((uintptr_t)*th, false, start_arg != arg);
+	}
 	__asm__ volatile("" ::: "memory");
 	return rc;
 }
 
-THREAD_END_CALL(thrd_join, (thrd_t th, int *res), (th, res))
-THREAD_END_CALL(thrd_detach, (thrd_t th), (th))
+THREAD_END_CALL(thrd_join, ward__thread_joined, (thrd_t th, int *res),
+		(th, res))
+THREAD_END_CALL(thrd_detach, ward__thread_detached, (thrd_t th), (th))
 
 /* ---- Sandboxes ---------------------------------------------------------- */
 

@@ -142,8 +142,8 @@ WARD_API int ward_fclose(FILE *f);
 
 /* pthread_create, pthread_join, pthread_detach: 0, or a positive error
  * number (EINVAL for a NULL thread or function). A thread is live from
- * create until it is joined or detached (ward cannot know when a detached
- * thread ends). */
+ * create until it is joined or detached (these wrappers do not follow a
+ * detached thread to its end; the preload tracer does, docs/cli.md). */
 WARD_API int ward_thread_create(pthread_t *th, const pthread_attr_t *attr,
 				void *(*fn)(void *), void *arg);
 WARD_API int ward_thread_join(pthread_t th, void **ret);

@@ -344,6 +344,13 @@ __attribute__((noinline)) void ward__intercept_acquire(int kind,
 	WARD__LEAVE();
 }
 
+bool ward__intercept_recording(int kind)
+{
+	return !ward__in_registry &&
+	       atomic_load_explicit(&active, memory_order_relaxed) &&
+	       cfg.kinds[kind];
+}
+
 void ward__intercept_release(int kind, uintptr_t handle)
 {
 	if (ward__in_registry || !releases_recorded() || !cfg.kinds[kind])
@@ -701,6 +708,7 @@ static void after_fork_child(void)
 		return;
 	}
 	books_pid = getpid();
+	ward__threads_forked();
 	/* The parent's blocks are the child's inherited ones (roots of
 	 * its scan, not its leaks); its own books start empty. */
 	ward__blocks_set_aside();
@@ -1291,9 +1299,12 @@ static void write_report(const ward_profile_t *p)
  * that stack beside the one that started it, labelled "running at exit".
  * At most a second and a half in all. A thread asleep with every signal
  * blocked is not asked (it would not answer): its leak is reported with
- * the stack that started it only.
+ * the stack that started it only. A detached one (threads.c) is the
+ * program's choice to let it run: labelled so, and still reachable, as
+ * a block a global points to is; a joinable one nobody joined is a leak.
  */
 #define RUNNING "running at exit"
+#define RUNNING_DETACHED "running at exit (detached)"
 
 /* arg: an int counting the threads labelled. */
 static void note_running(uintptr_t self, const uintptr_t *pcs, int n,
@@ -1303,9 +1314,27 @@ static void note_running(uintptr_t self, const uintptr_t *pcs, int n,
 	uint64_t size;
 	if (!ward__registry_find(WARD_KIND_THREAD, self, &site, &size))
 		return; /* not one the books hold as live */
+	const char *label = ward__thread_is_detached(self) ? RUNNING_DETACHED
+							   : RUNNING;
 	if ((blocked = ward__site_intern(WARD_KIND_THREAD, pcs, n)) &&
-	    ward__owner_leftover(WARD_KIND_THREAD, self, RUNNING, blocked) == 0)
+	    ward__owner_leftover(WARD_KIND_THREAD, self, label, blocked) == 0)
 		++*(int *)arg;
+}
+
+/* p's threads split by the labels note_running() gave; the detached
+ * ones' samples still reachable. 0 or -ENOMEM. */
+static int split_running(struct ward_profile *p)
+{
+	if (ward__profile_split_by_label(p, RUNNING) < 0 ||
+	    ward__profile_split_by_label(p, RUNNING_DETACHED) < 0)
+		return -ENOMEM;
+	for (size_t i = 0; i < p->count; i++) {
+		struct ward_sample *s = &p->samples[i];
+		if (s->kind == WARD_KIND_THREAD && s->owner &&
+		    strcmp(s->owner, RUNNING_DETACHED) == 0)
+			s->leak = WARD_LEAK_REACHABLE;
+	}
+	return 0;
 }
 
 struct thread_list {
@@ -1554,7 +1583,7 @@ static void report(const struct ward__scan_self *self)
 	} else {
 		note_running_threads(&noted);
 	}
-	if (p && noted && ward__profile_split_by_label(p, RUNNING) < 0) {
+	if (p && noted && split_running(p) < 0) {
 		ward_profile_free(p);
 		p = NULL;
 	}

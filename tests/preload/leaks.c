@@ -1861,6 +1861,28 @@ NOINLINE void leak_daemon(void)
 	KEEP(std_then_real());
 }
 
+/* The threads of this process, from /proc/self/status; -1 unread. */
+static long threads_now(void)
+{
+	char line[256];
+	long n = -1;
+	FILE *st = fopen("/proc/self/status", "r");
+	while (st && fgets(line, sizeof(line), st))
+		if (strncmp(line, "Threads:", 8) == 0)
+			n = strtol(line + 8, NULL, 10);
+	if (st)
+		fclose(st);
+	return n;
+}
+
+/* Until this process has at most n threads (at most ten seconds): a
+ * thread gone from the kernel has run its keys' destructors. */
+static void wait_threads_down_to(long n)
+{
+	for (int i = 0; i < 10000 && threads_now() > n; i++)
+		usleep(1000);
+}
+
 static void *ends_now(void *arg)
 {
 	return arg;
@@ -1908,7 +1930,96 @@ NOINLINE void leak_joins(void)
 	if (thrd_join(started_c11(), NULL) != thrd_success ||
 	    thrd_detach(started_c11()) != thrd_success)
 		exit(5);
+	/* the detached one ended: no longer on the books */
+	wait_threads_down_to(1);
 	KEEP(started_c11());
+}
+
+static int let_go_pipe[2];
+static pthread_mutex_t let_go_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t let_go_never = PTHREAD_COND_INITIALIZER;
+
+static void *reads_let_go_pipe(void *arg)
+{
+	char c;
+	(void)arg;
+	if (read(let_go_pipe[0], &c, 1) < 0) /* never returns before exit */
+		return NULL;
+	return arg;
+}
+
+static void *waits_for_nothing(void *arg)
+{
+	pthread_mutex_lock(&let_go_lock);
+	for (;;)
+		pthread_cond_wait(&let_go_never, &let_go_lock);
+	return arg;
+}
+
+NOINLINE void started_detached(void)
+{
+	pthread_attr_t a;
+	pthread_t t;
+	pthread_attr_init(&a);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&t, &a, reads_let_go_pipe, NULL) != 0)
+		exit(4);
+	pthread_attr_destroy(&a);
+}
+
+NOINLINE void detached_after_start(void)
+{
+	pthread_t t;
+	if (pthread_create(&t, NULL, waits_for_nothing, NULL) != 0 ||
+	    pthread_detach(t) != 0)
+		exit(4);
+}
+
+NOINLINE void started_unjoined(void)
+{
+	pthread_t t;
+	if (pthread_create(&t, NULL, reads_let_go_pipe, NULL) != 0)
+		exit(4);
+}
+
+NOINLINE void detached_and_ended(void)
+{
+	pthread_attr_t a;
+	pthread_t t;
+	pthread_attr_init(&a);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	for (int i = 0; i < 50; i++)
+		if (pthread_create(&t, &a, ends_now, NULL) != 0)
+			exit(4);
+	pthread_attr_destroy(&a);
+	/* ended before it was detached, and detached before it ended */
+	if (pthread_create(&t, NULL, ends_now, NULL) != 0)
+		exit(4);
+	wait_threads_down_to(1);
+	if (pthread_detach(t) != 0)
+		exit(4);
+	thrd_t c;
+	if (thrd_create(&c, ends_now_c11, NULL) != thrd_success ||
+	    thrd_detach(c) != thrd_success)
+		exit(4);
+	wait_threads_down_to(1);
+}
+
+/* "detached": threads let go. Detached threads still running at exit
+ * (one created detached, blocked on a pipe nobody writes; one detached
+ * after it started, waiting on a condition nobody signals) are still
+ * reachable, each shown where it is blocked; detached threads that
+ * ended, in either order, are on no books; a joinable thread nobody
+ * joined, blocked too, is a leak. */
+NOINLINE void leak_detached(void)
+{
+	if (pipe(let_go_pipe) != 0)
+		exit(4);
+	detached_and_ended();
+	started_detached();
+	detached_after_start();
+	started_unjoined();
+	usleep(20000); /* each at its wait */
 }
 
 NOINLINE void *grown_from(void)
@@ -2540,6 +2651,8 @@ int main(int argc, char **argv)
 		leak_above_descriptor();
 	else if (strcmp(what, "realloc_failed") == 0)
 		leak_realloc_failed();
+	else if (strcmp(what, "detached") == 0)
+		leak_detached();
 	else if (strcmp(what, "joins") == 0)
 		leak_joins();
 	else if (strcmp(what, "daemon") == 0)

@@ -272,6 +272,42 @@ expect_site "threads joined by tryjoin, timedjoin, clockjoin, thrd_join or detac
 	"$work/joins.pb.gz" started_joinable thread "0 0"
 expect_site "... and of three C11 threads (joined, detached, neither) one is" \
 	"$work/joins.pb.gz" started_c11 thread "1 0"
+# Detached threads are on the books until they end: those still running
+# at exit are still reachable, shown where each is blocked, and fail no
+# run; those that ended are gone; a joinable one nobody joined is a leak.
+run_leaks detached
+status_is "detached threads: the case ran" 0 $? "$(cat "$work/detached.err")"
+expect_site "detached threads that ended, in either order, are no leak" \
+	"$work/detached.pb.gz" detached_and_ended thread "0 0"
+expect_site "a thread created detached, running at exit, is still reachable" \
+	"$work/detached.pb.gz" started_detached thread/reachable "1 0"
+expect_site "... and one detached after it started" \
+	"$work/detached.pb.gz" detached_after_start thread/reachable "1 0"
+expect_site "... while a joinable one nobody joined is a leak" \
+	"$work/detached.pb.gz" started_unjoined thread "1 0"
+got=$("$ward" report "$work/detached.pb.gz" 2>&1 |
+	awk '/^thread:/ { t = 1 } t && /\[held by/ { h = $0 }
+	     t && /\[blocked now in:\]/ { getline a; getline b; getline c
+		print h "|" a "|" b "|" c; t = 0 }' | tr -d '\t []' | sort)
+want='heldbyrunningatexit(detached)|__read|reads_let_go_pipe|libc.so.6+*
+heldbyrunningatexit(detached)|*|pthread_cond_wait|waits_for_nothing
+heldbyrunningatexit|__read|reads_let_go_pipe|libc.so.6+*'
+# shellcheck disable=SC2254
+case "$got" in
+$want) ok "detached threads running at exit: the report shows where each is blocked, right under the C library's start" ;;
+*) bad "detached threads running at exit: the report shows where each is blocked, right under the C library's start" "got '$got'" ;;
+esac
+"$ward" run --quiet --fail-on-leak=thread -o "$work/detached2.pb.gz" -- "$leaks" detached \
+	>/dev/null 2>"$work/detached2.err"
+status_is "--fail-on-leak=thread fails on the thread nobody joined" 1 $? "$(cat "$work/detached2.err")"
+grep -q "^ward: 1 resources leaked" "$work/detached2.err" &&
+	ok "... and on it alone, not the detached ones" ||
+	bad "... and on it alone, not the detached ones" "$(cat "$work/detached2.err")"
+"$ward" run --quiet --kinds thread --fail-on-leak=thread,reachable -o "$work/detached3.pb.gz" -- "$leaks" detached \
+	>/dev/null 2>"$work/detached3.err"
+grep -q "^ward: 3 resources leaked" "$work/detached3.err" &&
+	ok "--fail-on-leak=reachable counts the detached threads still running" ||
+	bad "--fail-on-leak=reachable counts the detached threads still running" "$(cat "$work/detached3.err")"
 # The standard descriptors and streams reopened elsewhere are no leak.
 run_leaks daemon
 status_is "standard descriptors reopened: the case ran" 0 $? "$(cat "$work/daemon.err")"
@@ -1868,7 +1904,7 @@ status_is "ward watch: an endpoint that does not answer is one line, status 2" 2
 	"$(cat "$work/watch.err")"
 
 # Every check above ran (one that did not is a failure too).
-planned=311
+planned=320
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"

@@ -1381,7 +1381,7 @@ static void forward(int sig, siginfo_t *si, void *uc)
  * name). By default what LeakSanitizer and valgrind's
  * --errors-for-leak-kinds=definite,indirect count, plus every descriptor,
  * FILE and thread left open: what is still reachable (a stdout buffer, a
- * cache a global holds) is no failure.
+ * cache a global holds, a detached thread still running) is no failure.
  */
 #define DEFAULT_FAIL_LIST "definite,indirect,heap,fd,file,thread,user"
 
@@ -1411,6 +1411,9 @@ static bool fails_on(const char *list, const struct ward_sample *s)
 		const char *leak = ward_leak_name(s->leak);
 		return in_list(list, leak ? leak : "heap");
 	}
+	/* A detached thread still running at exit: let go on purpose. */
+	if (s->leak == WARD_LEAK_REACHABLE)
+		return in_list(list, "reachable");
 	if (s->kind >= WARD_KIND_USER)
 		return in_list(list, "user");
 	const char *name = ward_kind_name(s->kind);

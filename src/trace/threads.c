@@ -1,0 +1,271 @@
+/*
+ * threads.c — the program's threads, followed from start to end.
+ *
+ * A thread is on the books from pthread_create() (or thrd_create()) until
+ * it is joined; a detached one until it ends. Its end is seen from inside
+ * it: every thread the program creates starts in run_thread() below, which
+ * sets a key of ward's and then calls the program's start routine as its
+ * last call (a jump where the compiler allows, so the thread's stack
+ * shows the program's routine right under the C library's start), and
+ * the key's destructor runs when the thread returns, calls pthread_exit()
+ * or is cancelled. So a detached thread that is still running is live in
+ * every snapshot, and one blocked forever shows as a growing count, as a
+ * goroutine dump would show it; at exit it is listed with where it is
+ * blocked, still reachable (the program let it go on purpose), not lost.
+ *
+ * Which of the followed threads are detached, and which have ended, is
+ * kept in a table of ward's own by handle (pthread_t): a thread may end
+ * before its creator's call returns, and be detached after it ended; the
+ * table settles both orders. A handle leaves the table when it may be
+ * reused: the thread joined, or detached and ended.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/lock.h"
+#include "core/map.h"
+#include "core/spin.h"
+#include "registry/registry.h"
+#include "trace/intercept.h"
+#include "ward/track.h"
+
+enum { DETACHED = 1, ENDED = 2 };
+
+struct entry {
+	uintptr_t handle; /* 0: free */
+	uintptr_t flags;
+};
+
+/* Open addressing, linear probing, at most half full; ward's own mapping
+ * (the scan never takes it for the program's memory). */
+static struct entry *table;
+static size_t cap, used;
+static ward__spin_t lock;
+static pthread_key_t end_key;
+static bool have_key;
+
+static size_t slot_of(uintptr_t h, size_t n)
+{
+	uint64_t x = (uint64_t)h * 0x9e3779b97f4a7c15ull;
+	return (size_t)(x >> 32) & (n - 1);
+}
+
+static struct entry *find(uintptr_t h)
+{
+	if (!table)
+		return NULL;
+	for (size_t i = slot_of(h, cap);; i = (i + 1) & (cap - 1)) {
+		if (table[i].handle == h)
+			return &table[i];
+		if (!table[i].handle)
+			return NULL;
+	}
+}
+
+static bool grow(void)
+{
+	size_t n = cap ? cap * 2 : 256;
+	struct entry *t = ward__map(n * sizeof(*t));
+	if (!t)
+		return false;
+	for (size_t i = 0; i < cap; i++) {
+		if (!table[i].handle)
+			continue;
+		size_t j = slot_of(table[i].handle, n);
+		while (t[j].handle)
+			j = (j + 1) & (n - 1);
+		t[j] = table[i];
+	}
+	ward__unmap(table, cap * sizeof(*table));
+	table = t;
+	cap = n;
+	return true;
+}
+
+/* The entry for h, added with no flags when there was none; NULL when
+ * there is no room. */
+static struct entry *find_or_add(uintptr_t h)
+{
+	struct entry *e = find(h);
+	if (e)
+		return e;
+	if ((used + 1) * 2 > cap && !grow())
+		return NULL;
+	size_t i = slot_of(h, cap);
+	while (table[i].handle)
+		i = (i + 1) & (cap - 1);
+	table[i] = (struct entry){ h, 0 };
+	used++;
+	return &table[i];
+}
+
+/* Take e out, moving back the entries after it that probed past it. */
+static void drop(struct entry *e)
+{
+	size_t i = (size_t)(e - table);
+	for (size_t j = (i + 1) & (cap - 1); table[j].handle;
+	     j = (j + 1) & (cap - 1)) {
+		size_t home = slot_of(table[j].handle, cap);
+		/* j's entry may move to i when its home is not in (i, j]. */
+		if (((j - home) & (cap - 1)) >= ((j - i) & (cap - 1))) {
+			table[i] = table[j];
+			i = j;
+		}
+	}
+	table[i] = (struct entry){ 0, 0 };
+	used--;
+}
+
+/* ---- The thread's start and end ----------------------------------------- */
+
+struct start {
+	void *(*fn)(void *);
+	int (*c11)(void *);
+	void *arg;
+};
+
+/* The start struct's fields, the struct given back, the key set. */
+static struct start begin(void *p)
+{
+	struct start s = *(struct start *)p;
+	ward__guard_raise();
+	free(p);
+	ward__guard_lower();
+	pthread_setspecific(end_key, &end_key);
+	return s;
+}
+
+static void *run_thread(void *p)
+{
+	struct start s = begin(p);
+	return s.fn(s.arg);
+}
+
+static int run_thrd(void *p)
+{
+	struct start s = begin(p);
+	return s.c11(s.arg);
+}
+
+void *ward__thread_wrap(void *(**fn)(void *), int (**c11)(void *),
+			void *arg)
+{
+	if (!have_key || ward__in_registry ||
+	    !ward__intercept_recording(WARD_KIND_THREAD))
+		return arg;
+	ward__guard_raise();
+	struct start *s = malloc(sizeof(*s));
+	ward__guard_lower();
+	if (!s)
+		return arg; /* not followed to its end: joined, it still is */
+	if (fn) {
+		*s = (struct start){ *fn, NULL, arg };
+		*fn = run_thread;
+	} else {
+		*s = (struct start){ NULL, *c11, arg };
+		*c11 = run_thrd;
+	}
+	return s;
+}
+
+void ward__thread_unwrap(void *arg, void *wrapped)
+{
+	if (arg == wrapped)
+		return;
+	ward__guard_raise();
+	free(wrapped);
+	ward__guard_lower();
+}
+
+/*
+ * h's entry gains flag (DETACHED, ENDED or none), added first when add
+ * says so; with both, h leaves the table and the books. A detached thread with no
+ * entry is one ward does not follow to its end: it leaves the books at
+ * once, as it always did.
+ */
+static void mark(uintptr_t h, uintptr_t flag, bool add)
+{
+	bool leaves;
+	ward__spin_take(&lock);
+	struct entry *e = add ? find_or_add(h) : find(h);
+	if (e) {
+		e->flags |= flag;
+		if ((leaves = e->flags == (DETACHED | ENDED)))
+			drop(e);
+	} else {
+		leaves = flag == DETACHED;
+	}
+	ward__spin_drop(&lock);
+	if (leaves)
+		ward__intercept_release(WARD_KIND_THREAD, h);
+}
+
+#ifdef WARD_TRACER
+/* The key's destructor: the thread is ending. */
+static void ended(void *unused)
+{
+	(void)unused;
+	mark((uintptr_t)pthread_self(), ENDED, true);
+}
+
+/* Made before the program makes keys of its own: glibc keeps a thread's
+ * first 32 values in its descriptor and allocates room for later ones,
+ * which would be the program's blocks if ward's set were the first (as
+ * in registry/counters.c). The tracer's alone: the library follows the
+ * threads it starts itself (ward_go). */
+__attribute__((constructor(101))) static void make_key(void)
+{
+	have_key = pthread_key_create(&end_key, ended) == 0;
+}
+#endif
+
+void ward__thread_created(uintptr_t h, bool is_detached, bool wrapped)
+{
+	/* A followed thread has an entry from here on (its end may have
+	 * made it already), so a later detach finds it. */
+	if (wrapped)
+		mark(h, is_detached ? DETACHED : 0, true);
+	else if (is_detached)
+		mark(h, DETACHED, false);
+}
+
+void ward__thread_detached(uintptr_t h)
+{
+	mark(h, DETACHED, false);
+}
+
+void ward__thread_joined(uintptr_t h)
+{
+	ward__spin_take(&lock);
+	struct entry *e = find(h);
+	if (e)
+		drop(e);
+	ward__spin_drop(&lock);
+	ward__intercept_release(WARD_KIND_THREAD, h);
+}
+
+bool ward__thread_is_detached(uintptr_t h)
+{
+	ward__spin_take(&lock);
+	struct entry *e = find(h);
+	bool d = e && (e->flags & DETACHED);
+	ward__spin_drop(&lock);
+	return d;
+}
+
+void ward__threads_forked(void)
+{
+	/* The child's books start empty and its one thread is the one that
+	 * forked: nothing here is its. */
+	if (table)
+		memset(table, 0, cap * sizeof(*table));
+	used = 0;
+	atomic_store(&lock, 0);
+	if (have_key)
+		pthread_setspecific(end_key, NULL);
+}
