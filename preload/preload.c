@@ -981,13 +981,15 @@ EXPORT int pthread_create(pthread_t *th, const pthread_attr_t *attr,
 	if (rc != 0) {
 		ward__thread_unwrap(arg, start_arg);
 	} else {
-		int detached = PTHREAD_CREATE_JOINABLE;
+		int state = PTHREAD_CREATE_JOINABLE;
 		if (attr)
-			pthread_attr_getdetachstate(attr, &detached);
-		ward__intercept_acquire(WARD_KIND_THREAD, (uintptr_t)*th);
-		ward__thread_created((uintptr_t)*th,
-				     detached == PTHREAD_CREATE_DETACHED,
-				     start_arg != arg);
+			pthread_attr_getdetachstate(attr, &state);
+		bool detached = state == PTHREAD_CREATE_DETACHED;
+		uintptr_t as = ward__thread_record_as((uintptr_t)*th, detached,
+						      arg, start_arg);
+		ward__intercept_acquire(WARD_KIND_THREAD, as);
+		ward__thread_created((uintptr_t)*th, as, detached, arg,
+				     start_arg);
 	}
 	__asm__ volatile("" ::: "memory");
 	return rc;
@@ -1045,7 +1047,8 @@ EXPORT int thrd_create(thrd_t *th, thrd_start_t fn, void *arg)
 		ward__thread_unwrap(arg, start_arg);
 	} else {
 		ward__intercept_acquire(WARD_KIND_THREAD, (uintptr_t)*th);
-		ward__thread_created((uintptr_t)*th, false, start_arg != arg);
+		ward__thread_created((uintptr_t)*th, (uintptr_t)*th, false,
+				     arg, start_arg);
 	}
 	__asm__ volatile("" ::: "memory");
 	return rc;

@@ -13,11 +13,12 @@
  * goroutine dump would show it; at exit it is listed with where it is
  * blocked, still reachable (the program let it go on purpose), not lost.
  *
- * Which of the followed threads are detached, and which have ended, is
- * kept in a table of ward's own by handle (pthread_t): a thread may end
- * before its creator's call returns, and be detached after it ended; the
- * table settles both orders. A handle leaves the table when it may be
- * reused: the thread joined, or detached and ended.
+ * A thread may end before its creator's call returns: what it started
+ * from (struct start) settles that order. It may be detached after it
+ * ended: a table of ward's own by handle (pthread_t) keeps which of the
+ * settled threads are detached and which have ended, and settles that
+ * one. A handle leaves the table when it may be reused: the thread
+ * joined, or detached and ended.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -123,21 +124,33 @@ static void drop(struct entry *e)
 
 /* ---- The thread's start and end ----------------------------------------- */
 
+/*
+ * What a followed thread starts from, shared by its creator and the thread
+ * until both are done with it: the creator records the thread and then
+ * settles it (ward__thread_created), the thread's key destructor marks its
+ * end; whichever comes second frees it. A thread that ended before its
+ * creator settled it leaves the settling to the creator, which alone
+ * knows the handle is still the thread's (a detached thread's handle may
+ * be reused the moment it ends).
+ */
 struct start {
 	void *(*fn)(void *);
 	int (*c11)(void *);
 	void *arg;
+	bool created, ended; /* under the lock */
 };
 
-/* The start struct's fields, the struct given back, the key set. */
+static void free_start(struct start *s)
+{
+	ward__guard_raise();
+	free(s);
+	ward__guard_lower();
+}
+
 static struct start begin(void *p)
 {
-	struct start s = *(struct start *)p;
-	ward__guard_raise();
-	free(p);
-	ward__guard_lower();
-	pthread_setspecific(end_key, &end_key);
-	return s;
+	pthread_setspecific(end_key, p);
+	return *(struct start *)p;
 }
 
 static void *run_thread(void *p)
@@ -164,10 +177,10 @@ void *ward__thread_wrap(void *(**fn)(void *), int (**c11)(void *),
 	if (!s)
 		return arg; /* not followed to its end: joined, it still is */
 	if (fn) {
-		*s = (struct start){ *fn, NULL, arg };
+		*s = (struct start){ .fn = *fn, .arg = arg };
 		*fn = run_thread;
 	} else {
-		*s = (struct start){ NULL, *c11, arg };
+		*s = (struct start){ .c11 = *c11, .arg = arg };
 		*c11 = run_thrd;
 	}
 	return s;
@@ -175,24 +188,20 @@ void *ward__thread_wrap(void *(**fn)(void *), int (**c11)(void *),
 
 void ward__thread_unwrap(void *arg, void *wrapped)
 {
-	if (arg == wrapped)
-		return;
-	ward__guard_raise();
-	free(wrapped);
-	ward__guard_lower();
+	if (arg != wrapped)
+		free_start(wrapped);
 }
 
 /*
- * h's entry gains flag (DETACHED, ENDED or none), added first when add
- * says so; with both, h leaves the table and the books. A detached thread with no
- * entry is one ward does not follow to its end: it leaves the books at
- * once, as it always did.
+ * h's entry gains flag (DETACHED or ENDED); with both, h leaves the table
+ * and the books. A detached thread with no entry is one ward does not
+ * follow to its end: it leaves the books at once.
  */
-static void mark(uintptr_t h, uintptr_t flag, bool add)
+static void mark(uintptr_t h, uintptr_t flag)
 {
 	bool leaves;
 	ward__spin_take(&lock);
-	struct entry *e = add ? find_or_add(h) : find(h);
+	struct entry *e = find(h);
 	if (e) {
 		e->flags |= flag;
 		if ((leaves = e->flags == (DETACHED | ENDED)))
@@ -207,10 +216,18 @@ static void mark(uintptr_t h, uintptr_t flag, bool add)
 
 #ifdef WARD_TRACER
 /* The key's destructor: the thread is ending. */
-static void ended(void *unused)
+static void ended(void *p)
 {
-	(void)unused;
-	mark((uintptr_t)pthread_self(), ENDED, true);
+	struct start *s = p;
+	ward__spin_take(&lock);
+	bool settled = s->created;
+	if (!settled)
+		s->ended = true; /* the creator settles it, and frees s */
+	ward__spin_drop(&lock);
+	if (settled) {
+		mark((uintptr_t)pthread_self(), ENDED);
+		free_start(s);
+	}
 }
 
 /* Made before the program makes keys of its own: glibc keeps a thread's
@@ -224,19 +241,53 @@ __attribute__((constructor(101))) static void make_key(void)
 }
 #endif
 
-void ward__thread_created(uintptr_t h, bool is_detached, bool wrapped)
+uintptr_t ward__thread_record_as(uintptr_t h, bool is_detached, void *arg,
+				 void *wrapped)
 {
-	/* A followed thread has an entry from here on (its end may have
-	 * made it already), so a later detach finds it. */
-	if (wrapped)
-		mark(h, is_detached ? DETACHED : 0, true);
-	else if (is_detached)
-		mark(h, DETACHED, false);
+	if (arg == wrapped || !is_detached)
+		return h;
+	ward__spin_take(&lock);
+	bool gone = ((struct start *)wrapped)->ended;
+	ward__spin_drop(&lock);
+	/* Ended and detached: h may be another thread's already. A key no
+	 * thread has (ward's own block's address) keeps its record apart. */
+	return gone ? (uintptr_t)wrapped : h;
+}
+
+void ward__thread_created(uintptr_t h, uintptr_t recorded, bool is_detached,
+			  void *arg, void *wrapped)
+{
+	if (arg == wrapped) { /* not followed */
+		if (is_detached)
+			ward__intercept_release(WARD_KIND_THREAD, recorded);
+		return;
+	}
+	struct start *s = wrapped;
+	bool leaves = false;
+	ward__spin_take(&lock);
+	bool gone = s->ended;
+	if (gone && is_detached) {
+		leaves = true;
+	} else {
+		/* Running, or ended but joinable (h is its until joined). */
+		struct entry *e = find_or_add(h);
+		if (e)
+			e->flags = (is_detached ? DETACHED : 0) |
+				   (gone ? ENDED : 0);
+		else
+			leaves = is_detached; /* no room: not followed */
+		s->created = true;
+	}
+	ward__spin_drop(&lock);
+	if (leaves)
+		ward__intercept_release(WARD_KIND_THREAD, recorded);
+	if (gone)
+		free_start(s);
 }
 
 void ward__thread_detached(uintptr_t h)
 {
-	mark(h, DETACHED, false);
+	mark(h, DETACHED);
 }
 
 void ward__thread_joined(uintptr_t h)

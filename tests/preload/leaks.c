@@ -2022,6 +2022,45 @@ NOINLINE void leak_detached(void)
 	usleep(20000); /* each at its wait */
 }
 
+/* "detach_churn": four threads each start a thousand detached threads
+ * and a thousand joinable ones, joining half of those and detaching the
+ * rest, while the ones before end and their handles are reused: once all
+ * have ended, none is on the books. */
+NOINLINE void started_in_churn(pthread_t *t, const pthread_attr_t *a)
+{
+	if (pthread_create(t, a, ends_now, NULL) != 0)
+		exit(4);
+}
+
+static void *churns_threads(void *arg)
+{
+	pthread_attr_t a;
+	pthread_t t;
+	pthread_attr_init(&a);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	for (int i = 0; i < 1000; i++) {
+		started_in_churn(&t, &a);
+		started_in_churn(&t, NULL);
+		if (i & 1)
+			pthread_join(t, NULL);
+		else
+			pthread_detach(t);
+	}
+	pthread_attr_destroy(&a);
+	return arg;
+}
+
+NOINLINE void leak_detach_churn(void)
+{
+	pthread_t c[4];
+	for (int i = 0; i < 4; i++)
+		if (pthread_create(&c[i], NULL, churns_threads, NULL) != 0)
+			exit(4);
+	for (int i = 0; i < 4; i++)
+		pthread_join(c[i], NULL);
+	wait_threads_down_to(1);
+}
+
 NOINLINE void *grown_from(void)
 {
 	return malloc(60);
@@ -2653,6 +2692,8 @@ int main(int argc, char **argv)
 		leak_realloc_failed();
 	else if (strcmp(what, "detached") == 0)
 		leak_detached();
+	else if (strcmp(what, "detach_churn") == 0)
+		leak_detach_churn();
 	else if (strcmp(what, "joins") == 0)
 		leak_joins();
 	else if (strcmp(what, "daemon") == 0)

@@ -308,6 +308,10 @@ grep -q "^ward: 1 resources leaked" "$work/detached2.err" &&
 grep -q "^ward: 3 resources leaked" "$work/detached3.err" &&
 	ok "--fail-on-leak=reachable counts the detached threads still running" ||
 	bad "--fail-on-leak=reachable counts the detached threads still running" "$(cat "$work/detached3.err")"
+run_leaks detach_churn
+status_is "threads detached and joined by the thousand: the case ran" 0 $? "$(cat "$work/detach_churn.err")"
+expect_site "... and once all have ended, none is on the books" \
+	"$work/detach_churn.pb.gz" started_in_churn thread "0 0"
 # The standard descriptors and streams reopened elsewhere are no leak.
 run_leaks daemon
 status_is "standard descriptors reopened: the case ran" 0 $? "$(cat "$work/daemon.err")"
@@ -1904,7 +1908,7 @@ status_is "ward watch: an endpoint that does not answer is one line, status 2" 2
 	"$(cat "$work/watch.err")"
 
 # Every check above ran (one that did not is a failure too).
-planned=320
+planned=322
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
