@@ -25,7 +25,6 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "core/lock.h"
@@ -138,13 +137,42 @@ struct start {
 	int (*c11)(void *);
 	void *arg;
 	bool created, ended; /* under the lock */
+	struct start *next_free;
 };
+
+/*
+ * They come from pages of ward's own, not the program's heap: freeing one
+ * from malloc's heap as the thread ends would walk ward's index of the
+ * program's blocks on the thread's stack, and a stack the program mapped
+ * itself is a root of the scan; what that walk left there could keep a
+ * lost block reachable.
+ */
+static struct start *free_starts;
+
+static struct start *new_start(void)
+{
+	ward__spin_take(&lock);
+	if (!free_starts) {
+		enum { PER_PAGE = 4096 / sizeof(struct start) };
+		struct start *page = ward__map(PER_PAGE * sizeof(*page));
+		for (size_t i = 0; page && i < PER_PAGE; i++) {
+			page[i].next_free = free_starts;
+			free_starts = &page[i];
+		}
+	}
+	struct start *s = free_starts;
+	if (s)
+		free_starts = s->next_free;
+	ward__spin_drop(&lock);
+	return s;
+}
 
 static void free_start(struct start *s)
 {
-	ward__guard_raise();
-	free(s);
-	ward__guard_lower();
+	ward__spin_take(&lock);
+	s->next_free = free_starts;
+	free_starts = s;
+	ward__spin_drop(&lock);
 }
 
 static struct start begin(void *p)
@@ -171,9 +199,7 @@ void *ward__thread_wrap(void *(**fn)(void *), int (**c11)(void *),
 	if (!have_key || ward__in_registry ||
 	    !ward__intercept_recording(WARD_KIND_THREAD))
 		return arg;
-	ward__guard_raise();
-	struct start *s = malloc(sizeof(*s));
-	ward__guard_lower();
+	struct start *s = new_start();
 	if (!s)
 		return arg; /* not followed to its end: joined, it still is */
 	if (fn) {

@@ -2011,7 +2011,7 @@ NOINLINE void detached_and_ended(void)
  * reachable, each shown where it is blocked; detached threads that
  * ended, in either order, are on no books; a joinable thread nobody
  * joined, blocked too, is a leak. */
-NOINLINE void leak_detached(void)
+NOINLINE void leak_detached(bool snap)
 {
 	if (pipe(let_go_pipe) != 0)
 		exit(4);
@@ -2020,6 +2020,14 @@ NOINLINE void leak_detached(void)
 	detached_after_start();
 	started_unjoined();
 	usleep(20000); /* each at its wait */
+	if (snap) { /* and a snapshot now, mid-run (up to 5 s for it) */
+		const char *out = getenv("WARD_OUTPUT");
+		char path[4096];
+		snprintf(path, sizeof(path), "%s.snap1", out ? out : "");
+		raise(SIGUSR2);
+		for (int i = 0; i < 500 && access(path, F_OK) != 0; i++)
+			usleep(10000);
+	}
 }
 
 /* "detach_churn": four threads each start a thousand detached threads
@@ -2691,7 +2699,7 @@ int main(int argc, char **argv)
 	else if (strcmp(what, "realloc_failed") == 0)
 		leak_realloc_failed();
 	else if (strcmp(what, "detached") == 0)
-		leak_detached();
+		leak_detached(argc > 2 && strcmp(argv[2], "snap") == 0);
 	else if (strcmp(what, "detach_churn") == 0)
 		leak_detach_churn();
 	else if (strcmp(what, "joins") == 0)

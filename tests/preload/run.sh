@@ -308,6 +308,12 @@ grep -q "^ward: 1 resources leaked" "$work/detached2.err" &&
 grep -q "^ward: 3 resources leaked" "$work/detached3.err" &&
 	ok "--fail-on-leak=reachable counts the detached threads still running" ||
 	bad "--fail-on-leak=reachable counts the detached threads still running" "$(cat "$work/detached3.err")"
+"$ward" run --quiet --snapshot-signal USR2 -o "$work/det_snap.pb.gz" -- "$leaks" detached snap \
+	>/dev/null 2>"$work/det_snap.err"
+expect_site "a detached thread blocked mid-run is live in a snapshot" \
+	"$work/det_snap.pb.gz.snap1" started_detached thread "1 0"
+expect_site "... and the detached ones that ended are not" \
+	"$work/det_snap.pb.gz.snap1" detached_and_ended thread "0 0"
 run_leaks detach_churn
 status_is "threads detached and joined by the thousand: the case ran" 0 $? "$(cat "$work/detach_churn.err")"
 expect_site "... and once all have ended, none is on the books" \
@@ -1908,7 +1914,7 @@ status_is "ward watch: an endpoint that does not answer is one line, status 2" 2
 	"$(cat "$work/watch.err")"
 
 # Every check above ran (one that did not is a failure too).
-planned=322
+planned=324
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
