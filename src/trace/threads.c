@@ -276,7 +276,8 @@ uintptr_t ward__thread_record_as(uintptr_t h, bool is_detached, void *arg,
 	bool gone = ((struct start *)wrapped)->ended;
 	ward__spin_drop(&lock);
 	/* Ended and detached: h may be another thread's already. A key no
-	 * thread has (ward's own block's address) keeps its record apart. */
+	 * thread has (what it started from, in ward's own pages) keeps its
+	 * record apart. */
 	return gone ? (uintptr_t)wrapped : h;
 }
 
