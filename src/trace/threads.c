@@ -136,7 +136,7 @@ struct start {
 	void *(*fn)(void *);
 	int (*c11)(void *);
 	void *arg;
-	bool created, ended; /* under the lock */
+	bool created, ended, detached; /* under the lock */
 	struct start *next_free;
 };
 
@@ -270,10 +270,11 @@ __attribute__((constructor(101))) static void make_key(void)
 uintptr_t ward__thread_record_as(uintptr_t h, bool is_detached, void *arg,
 				 void *wrapped)
 {
-	if (arg == wrapped || !is_detached)
+	if (arg == wrapped)
 		return h;
+	struct start *s = wrapped;
 	ward__spin_take(&lock);
-	bool gone = ((struct start *)wrapped)->ended;
+	bool gone = (is_detached || s->detached) && s->ended;
 	ward__spin_drop(&lock);
 	/* Ended and detached: h may be another thread's already. A key no
 	 * thread has (what it started from, in ward's own pages) keeps its
@@ -293,6 +294,7 @@ void ward__thread_created(uintptr_t h, uintptr_t recorded, bool is_detached,
 	bool leaves = false;
 	ward__spin_take(&lock);
 	bool gone = s->ended;
+	is_detached |= s->detached; /* by itself, before this */
 	if (gone && is_detached) {
 		leaves = true;
 	} else {
@@ -314,6 +316,21 @@ void ward__thread_created(uintptr_t h, uintptr_t recorded, bool is_detached,
 
 void ward__thread_detached(uintptr_t h)
 {
+	/* A thread that detached itself before its creator settled it
+	 * (pthread_detach(pthread_self()) first thing): the creator, which
+	 * has not recorded it yet, settles that too. */
+	struct start *s = have_key && h == (uintptr_t)pthread_self()
+				  ? pthread_getspecific(end_key)
+				  : NULL;
+	if (s) {
+		ward__spin_take(&lock);
+		bool early = !s->created;
+		if (early)
+			s->detached = true;
+		ward__spin_drop(&lock);
+		if (early)
+			return;
+	}
 	mark(h, DETACHED);
 }
 

@@ -1982,6 +1982,12 @@ NOINLINE void started_unjoined(void)
 		exit(4);
 }
 
+static void *detaches_itself(void *arg)
+{
+	pthread_detach(pthread_self());
+	return arg;
+}
+
 NOINLINE void detached_and_ended(void)
 {
 	pthread_attr_t a;
@@ -1992,6 +1998,10 @@ NOINLINE void detached_and_ended(void)
 		if (pthread_create(&t, &a, ends_now, NULL) != 0)
 			exit(4);
 	pthread_attr_destroy(&a);
+	/* detached by themselves, most before their creator's call returns */
+	for (int i = 0; i < 100; i++)
+		if (pthread_create(&t, NULL, detaches_itself, NULL) != 0)
+			exit(4);
 	/* ended before it was detached, and detached before it ended */
 	if (pthread_create(&t, NULL, ends_now, NULL) != 0)
 		exit(4);

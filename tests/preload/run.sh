@@ -277,7 +277,7 @@ expect_site "... and of three C11 threads (joined, detached, neither) one is" \
 # run; those that ended are gone; a joinable one nobody joined is a leak.
 run_leaks detached
 status_is "detached threads: the case ran" 0 $? "$(cat "$work/detached.err")"
-expect_site "detached threads that ended, in either order, are no leak" \
+expect_site "detached threads that ended, in either order or by themselves, are no leak" \
 	"$work/detached.pb.gz" detached_and_ended thread "0 0"
 expect_site "a thread created detached, running at exit, is still reachable" \
 	"$work/detached.pb.gz" started_detached thread/reachable "1 0"
