@@ -968,6 +968,16 @@ static const pthread_attr_t *room_for_ward(const pthread_attr_t *attr,
 	return pthread_attr_setstacksize(copy, size + more) == 0 ? copy : attr;
 }
 
+/* A thread the program created, on the books (threads.c). Inlined: the
+ * record's stack starts at the interposer's caller. */
+static inline __attribute__((always_inline)) void
+thread_started(uintptr_t h, bool detached, void *arg, void *start_arg)
+{
+	uintptr_t as = ward__thread_record_as(h, detached, arg, start_arg);
+	ward__intercept_acquire(WARD_KIND_THREAD, as);
+	ward__thread_created(h, as, detached, arg, start_arg);
+}
+
 EXPORT int pthread_create(pthread_t *th, const pthread_attr_t *attr,
 			  void *(*fn)(void *), void *arg)
 {
@@ -984,12 +994,9 @@ EXPORT int pthread_create(pthread_t *th, const pthread_attr_t *attr,
 		int state = PTHREAD_CREATE_JOINABLE;
 		if (attr)
 			pthread_attr_getdetachstate(attr, &state);
-		bool detached = state == PTHREAD_CREATE_DETACHED;
-		uintptr_t as = ward__thread_record_as((uintptr_t)*th, detached,
-						      arg, start_arg);
-		ward__intercept_acquire(WARD_KIND_THREAD, as);
-		ward__thread_created((uintptr_t)*th, as, detached, arg,
-				     start_arg);
+		thread_started((uintptr_t)*th,
+			       state == PTHREAD_CREATE_DETACHED, arg,
+			       start_arg);
 	}
 	__asm__ volatile("" ::: "memory");
 	return rc;
@@ -1043,13 +1050,10 @@ EXPORT int thrd_create(thrd_t *th, thrd_start_t fn, void *arg)
 	NEXT(int (*)(thrd_t *, thrd_start_t, void *), thrd_create);
 	void *start_arg = ward__thread_wrap(NULL, &fn, arg);
 	int rc = real_thrd_create(th, fn, start_arg);
-	if (rc != thrd_success) {
+	if (rc != thrd_success)
 		ward__thread_unwrap(arg, start_arg);
-	} else {
-		ward__intercept_acquire(WARD_KIND_THREAD, (uintptr_t)*th);
-		ward__thread_created((uintptr_t)*th, (uintptr_t)*th, false,
-				     arg, start_arg);
-	}
+	else
+		thread_started((uintptr_t)*th, false, arg, start_arg);
 	__asm__ volatile("" ::: "memory");
 	return rc;
 }

@@ -323,12 +323,17 @@ void ward__intercept_realloc_settle(void *old, uint32_t site, uint64_t size,
 	ward__guard_lower();
 }
 
+bool ward__intercept_recording(int kind)
+{
+	return !ward__in_registry &&
+	       atomic_load_explicit(&active, memory_order_relaxed) &&
+	       cfg.kinds[kind];
+}
+
 __attribute__((noinline)) void ward__intercept_acquire(int kind,
 							uintptr_t handle)
 {
-	if (ward__in_registry || !atomic_load_explicit(&active,
-						       memory_order_relaxed) ||
-	    !cfg.kinds[kind])
+	if (!ward__intercept_recording(kind))
 		return;
 	WARD__ENTER();
 	ward__guard_raise();
@@ -342,13 +347,6 @@ __attribute__((noinline)) void ward__intercept_acquire(int kind,
 	}
 	ward__guard_lower();
 	WARD__LEAVE();
-}
-
-bool ward__intercept_recording(int kind)
-{
-	return !ward__in_registry &&
-	       atomic_load_explicit(&active, memory_order_relaxed) &&
-	       cfg.kinds[kind];
 }
 
 void ward__intercept_release(int kind, uintptr_t handle)

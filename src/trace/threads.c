@@ -20,7 +20,6 @@
  * one. A handle leaves the table when it may be reused: the thread
  * joined, or detached and ended.
  */
-#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -30,7 +29,6 @@
 #include "core/lock.h"
 #include "core/map.h"
 #include "core/spin.h"
-#include "registry/registry.h"
 #include "trace/intercept.h"
 #include "ward/track.h"
 
@@ -196,8 +194,7 @@ static int run_thrd(void *p)
 void *ward__thread_wrap(void *(**fn)(void *), int (**c11)(void *),
 			void *arg)
 {
-	if (!have_key || ward__in_registry ||
-	    !ward__intercept_recording(WARD_KIND_THREAD))
+	if (!have_key || !ward__intercept_recording(WARD_KIND_THREAD))
 		return arg;
 	struct start *s = new_start();
 	if (!s)

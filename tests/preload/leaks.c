@@ -1956,15 +1956,29 @@ static void *waits_for_nothing(void *arg)
 	return arg;
 }
 
+static pthread_attr_t detached_attrs;
+static pthread_once_t detached_attrs_once = PTHREAD_ONCE_INIT;
+
+static void make_detached_attrs(void)
+{
+	if (pthread_attr_init(&detached_attrs) != 0 ||
+	    pthread_attr_setdetachstate(&detached_attrs,
+					PTHREAD_CREATE_DETACHED) != 0)
+		exit(4);
+}
+
+/* Attributes that create a thread detached. */
+static const pthread_attr_t *detached_attr(void)
+{
+	pthread_once(&detached_attrs_once, make_detached_attrs);
+	return &detached_attrs;
+}
+
 NOINLINE void started_detached(void)
 {
-	pthread_attr_t a;
 	pthread_t t;
-	pthread_attr_init(&a);
-	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&t, &a, reads_let_go_pipe, NULL) != 0)
+	if (pthread_create(&t, detached_attr(), reads_let_go_pipe, NULL) != 0)
 		exit(4);
-	pthread_attr_destroy(&a);
 }
 
 NOINLINE void detached_after_start(void)
@@ -1990,14 +2004,10 @@ static void *detaches_itself(void *arg)
 
 NOINLINE void detached_and_ended(void)
 {
-	pthread_attr_t a;
 	pthread_t t;
-	pthread_attr_init(&a);
-	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
 	for (int i = 0; i < 50; i++)
-		if (pthread_create(&t, &a, ends_now, NULL) != 0)
+		if (pthread_create(&t, detached_attr(), ends_now, NULL) != 0)
 			exit(4);
-	pthread_attr_destroy(&a);
 	/* detached by themselves, most before their creator's call returns */
 	for (int i = 0; i < 100; i++)
 		if (pthread_create(&t, NULL, detaches_itself, NULL) != 0)
@@ -2052,19 +2062,15 @@ NOINLINE void started_in_churn(pthread_t *t, const pthread_attr_t *a)
 
 static void *churns_threads(void *arg)
 {
-	pthread_attr_t a;
 	pthread_t t;
-	pthread_attr_init(&a);
-	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
 	for (int i = 0; i < 1000; i++) {
-		started_in_churn(&t, &a);
+		started_in_churn(&t, detached_attr());
 		started_in_churn(&t, NULL);
 		if (i & 1)
 			pthread_join(t, NULL);
 		else
 			pthread_detach(t);
 	}
-	pthread_attr_destroy(&a);
 	return arg;
 }
 
