@@ -142,8 +142,9 @@ WARD_API int ward_fclose(FILE *f);
 
 /* pthread_create, pthread_join, pthread_detach: 0, or a positive error
  * number (EINVAL for a NULL thread or function). A thread is live from
- * create until it is joined or detached (these wrappers do not follow a
- * detached thread to its end; the preload tracer does, docs/cli.md). */
+ * create until it is joined or, detached (by ward_thread_detach(), by
+ * itself, or created so), until it ends: a detached thread blocked for
+ * ever is a leak of ward_leakcheck_end(), with where it is blocked. */
 WARD_API int ward_thread_create(pthread_t *th, const pthread_attr_t *attr,
 				void *(*fn)(void *), void *arg);
 WARD_API int ward_thread_join(pthread_t th, void **ret);

@@ -70,6 +70,7 @@
 #include <unistd.h>
 
 #include "trace/intercept.h"
+#include "trace/threads.h"
 #include "capture/capture.h"
 #include "core/clock.h"
 #include "core/env.h"

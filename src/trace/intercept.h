@@ -55,32 +55,6 @@ void ward__intercept_release(int kind, uintptr_t handle);
 /* Whether this thread's acquisitions of kind are recorded now. */
 bool ward__intercept_recording(int kind);
 
-/*
- * Threads followed to their end (threads.c). A thread about to be created
- * starts in ward's routine when ward__thread_wrap() allows: it swaps *fn
- * (a pthread start routine) or *c11 (a C11 one; the other NULL) for
- * ward's and returns the argument to create it with (arg itself when
- * not followed). ward__thread_unwrap(arg, wrapped) undoes it when the
- * creation failed. After a creation that succeeded: the handle to record
- * the thread under, ward__thread_record_as() (h, unless the thread was
- * detached and has ended already: its handle may be another's by now),
- * then its record, then ward__thread_created(). After a join or a detach
- * that succeeded, ward__thread_joined() or ward__thread_detached(). Each
- * settles the thread's record in the books. ward__thread_is_detached():
- * whether a thread still on the books is a detached one (so, running).
- * ward__threads_forked(): in a forked child, none of it is its own.
- */
-void *ward__thread_wrap(void *(**fn)(void *), int (**c11)(void *), void *arg);
-void ward__thread_unwrap(void *arg, void *wrapped);
-uintptr_t ward__thread_record_as(uintptr_t h, bool detached, void *arg,
-				 void *wrapped);
-void ward__thread_created(uintptr_t h, uintptr_t recorded, bool detached,
-			  void *arg, void *wrapped);
-void ward__thread_joined(uintptr_t h);
-void ward__thread_detached(uintptr_t h);
-bool ward__thread_is_detached(uintptr_t h);
-void ward__threads_forked(void);
-
 /* The stack pointer of exit()'s caller, set by the preload's exit(). */
 extern uintptr_t ward__exit_sp;
 

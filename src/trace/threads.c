@@ -19,6 +19,11 @@
  * settled threads are detached and which have ended, and settles that
  * one. A handle leaves the table when it may be reused: the thread
  * joined, or detached and ended.
+ *
+ * The tracer follows every thread the program creates (its interposers,
+ * preload/preload.c); a program built with ward follows those it starts
+ * through ward_thread_create() (registry/track.c) the same way, with the
+ * same rules.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -29,7 +34,9 @@
 #include "core/lock.h"
 #include "core/map.h"
 #include "core/spin.h"
+#include "registry/registry.h"
 #include "trace/intercept.h"
+#include "trace/threads.h"
 #include "ward/track.h"
 
 enum { DETACHED = 1, ENDED = 2 };
@@ -119,6 +126,16 @@ static void drop(struct entry *e)
 	used--;
 }
 
+/* The thread recorded under h leaves the books. */
+static void let_go(uintptr_t h)
+{
+#ifdef WARD_TRACER
+	ward__intercept_release(WARD_KIND_THREAD, h);
+#else
+	ward__untrack(WARD_KIND_THREAD, h);
+#endif
+}
+
 /* ---- The thread's start and end ----------------------------------------- */
 
 /*
@@ -191,24 +208,6 @@ static int run_thrd(void *p)
 	return s.c11(s.arg);
 }
 
-void *ward__thread_wrap(void *(**fn)(void *), int (**c11)(void *),
-			void *arg)
-{
-	if (!have_key || !ward__intercept_recording(WARD_KIND_THREAD))
-		return arg;
-	struct start *s = new_start();
-	if (!s)
-		return arg; /* not followed to its end: joined, it still is */
-	if (fn) {
-		*s = (struct start){ .fn = *fn, .arg = arg };
-		*fn = run_thread;
-	} else {
-		*s = (struct start){ .c11 = *c11, .arg = arg };
-		*c11 = run_thrd;
-	}
-	return s;
-}
-
 void ward__thread_unwrap(void *arg, void *wrapped)
 {
 	if (arg != wrapped)
@@ -234,10 +233,9 @@ static void mark(uintptr_t h, uintptr_t flag)
 	}
 	ward__spin_drop(&lock);
 	if (leaves)
-		ward__intercept_release(WARD_KIND_THREAD, h);
+		let_go(h);
 }
 
-#ifdef WARD_TRACER
 /* The key's destructor: the thread is ending. */
 static void ended(void *p)
 {
@@ -253,16 +251,76 @@ static void ended(void *p)
 	}
 }
 
+#ifdef WARD_TRACER
 /* Made before the program makes keys of its own: glibc keeps a thread's
  * first 32 values in its descriptor and allocates room for later ones,
  * which would be the program's blocks if ward's set were the first (as
- * in registry/counters.c). The tracer's alone: the library follows the
- * threads it starts itself (ward_go). */
+ * in registry/counters.c). */
 __attribute__((constructor(101))) static void make_key(void)
 {
 	have_key = pthread_key_create(&end_key, ended) == 0;
 }
+
+static bool following(void)
+{
+	return have_key && ward__intercept_recording(WARD_KIND_THREAD);
+}
+#else
+/* A program built with ward: the key is made at its first
+ * ward_thread_create() (glibc's room for later keys is not the program's
+ * heap here: ward only sees the blocks it is given). The lock is held
+ * across fork(); a child starts with an empty table, its one thread
+ * being none of these. */
+static pthread_once_t key_once = PTHREAD_ONCE_INIT;
+
+static void fork_prepare(void)
+{
+	ward__spin_take(&lock);
+}
+
+static void fork_parent(void)
+{
+	ward__spin_drop(&lock);
+}
+
+static void fork_child(void)
+{
+	if (table)
+		memset(table, 0, cap * sizeof(*table));
+	used = 0;
+	ward__spin_drop(&lock);
+}
+
+static void make_key(void)
+{
+	have_key = pthread_key_create(&end_key, ended) == 0;
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+static bool following(void)
+{
+	pthread_once(&key_once, make_key);
+	return have_key;
+}
 #endif
+
+void *ward__thread_wrap(void *(**fn)(void *), int (**c11)(void *),
+			void *arg)
+{
+	if (!following())
+		return arg;
+	struct start *s = new_start();
+	if (!s)
+		return arg; /* not followed to its end: joined, it still is */
+	if (fn) {
+		*s = (struct start){ .fn = *fn, .arg = arg };
+		*fn = run_thread;
+	} else {
+		*s = (struct start){ .c11 = *c11, .arg = arg };
+		*c11 = run_thrd;
+	}
+	return s;
+}
 
 uintptr_t ward__thread_record_as(uintptr_t h, bool is_detached, void *arg,
 				 void *wrapped)
@@ -284,7 +342,7 @@ void ward__thread_created(uintptr_t h, uintptr_t recorded, bool is_detached,
 {
 	if (arg == wrapped) { /* not followed */
 		if (is_detached)
-			ward__intercept_release(WARD_KIND_THREAD, recorded);
+			let_go(recorded);
 		return;
 	}
 	struct start *s = wrapped;
@@ -306,7 +364,7 @@ void ward__thread_created(uintptr_t h, uintptr_t recorded, bool is_detached,
 	}
 	ward__spin_drop(&lock);
 	if (leaves)
-		ward__intercept_release(WARD_KIND_THREAD, recorded);
+		let_go(recorded);
 	if (gone)
 		free_start(s);
 }
@@ -338,7 +396,7 @@ void ward__thread_joined(uintptr_t h)
 	if (e)
 		drop(e);
 	ward__spin_drop(&lock);
-	ward__intercept_release(WARD_KIND_THREAD, h);
+	let_go(h);
 }
 
 bool ward__thread_is_detached(uintptr_t h)
