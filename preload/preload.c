@@ -49,7 +49,7 @@
 #include <wchar.h>
 
 #include "trace/intercept.h"
-#include "trace/threads.h"
+#include "lifetime/threads.h"
 #include "capture/capture.h"
 #include "core/map.h"
 #include "registry/registry.h"

@@ -34,7 +34,6 @@
 #include "registry/registry.h"
 #include "registry/sample.h"
 #include "core/spin.h"
-#include "trace/threads.h"
 #include "ward/track.h"
 
 /* ---- Kinds ------------------------------------------------------------- */
@@ -924,68 +923,6 @@ WARD_API int ward_fclose(FILE *f)
 	ward__untrack(WARD_KIND_FILE, (uintptr_t)f);
 	return fclose(f);
 }
-
-#ifdef WARD_TRACER
-/* In the tracer, pthread_create(), pthread_join() and pthread_detach()
- * called here are its own interposers, which keep the books. */
-WARD_API int ward_thread_create(pthread_t *th, const pthread_attr_t *attr,
-				void *(*fn)(void *), void *arg)
-{
-	if (!th || !fn)
-		return EINVAL;
-	return pthread_create(th, attr, fn, arg);
-}
-
-WARD_API int ward_thread_join(pthread_t th, void **ret)
-{
-	return pthread_join(th, ret);
-}
-
-WARD_API int ward_thread_detach(pthread_t th)
-{
-	return pthread_detach(th);
-}
-#else
-/* A thread started here is followed to its end (trace/threads.c): live
- * until joined, or, detached, until it ends. */
-WARD_API int ward_thread_create(pthread_t *th, const pthread_attr_t *attr,
-				void *(*fn)(void *), void *arg)
-{
-	if (!th || !fn)
-		return EINVAL;
-	void *start_arg = ward__thread_wrap(&fn, NULL, arg);
-	int rc = pthread_create(th, attr, fn, start_arg);
-	if (rc != 0) {
-		ward__thread_unwrap(arg, start_arg);
-		return rc;
-	}
-	int state = PTHREAD_CREATE_JOINABLE;
-	if (attr)
-		pthread_attr_getdetachstate(attr, &state);
-	bool detached = state == PTHREAD_CREATE_DETACHED;
-	uintptr_t as = ward__thread_record_as((uintptr_t)*th, detached, arg,
-					      start_arg);
-	ward__track_at(WARD_KIND_THREAD, as, 0, 1);
-	ward__thread_created((uintptr_t)*th, as, detached, arg, start_arg);
-	return 0;
-}
-
-WARD_API int ward_thread_join(pthread_t th, void **ret)
-{
-	int rc = pthread_join(th, ret);
-	if (rc == 0)
-		ward__thread_joined((uintptr_t)th);
-	return rc;
-}
-
-WARD_API int ward_thread_detach(pthread_t th)
-{
-	int rc = pthread_detach(th);
-	if (rc == 0)
-		ward__thread_detached((uintptr_t)th);
-	return rc;
-}
-#endif
 
 /* ---- fork() ------------------------------------------------------------ */
 

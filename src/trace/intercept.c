@@ -70,7 +70,7 @@
 #include <unistd.h>
 
 #include "trace/intercept.h"
-#include "trace/threads.h"
+#include "lifetime/threads.h"
 #include "capture/capture.h"
 #include "core/clock.h"
 #include "core/env.h"
@@ -360,6 +360,23 @@ void ward__intercept_release(int kind, uintptr_t handle)
 	ward__guard_lower();
 	WARD__LEAVE();
 }
+
+/* The books of the threads followed to their end (lifetime/threads.c):
+ * the tracer's records, kept while it records threads. */
+static bool threads_followed(void)
+{
+	return ward__intercept_recording(WARD_KIND_THREAD);
+}
+
+static void thread_let_go(uintptr_t handle)
+{
+	ward__intercept_release(WARD_KIND_THREAD, handle);
+}
+
+static const struct ward__thread_books thread_books = {
+	.following = threads_followed,
+	.release = thread_let_go,
+};
 
 /* ---- Paths ------------------------------------------------------------- */
 
@@ -1128,6 +1145,7 @@ void ward__intercept_init(void)
 	err_remember();
 	ward_set_log_hook(log_to_err, NULL);
 	books_pid = getpid();
+	ward__threads_kept_by(&thread_books);
 	ward__main_thread = (uintptr_t)pthread_self(); /* constructors run there */
 	swap = (swap_fn)dlsym(RTLD_NEXT, "swapcontext");
 	for (int k = 0; k < WARD_KIND_USER; k++)

@@ -21,7 +21,7 @@ allowed() {
 	src/export) echo "core snapshot" ;;
 	src/serve) echo "core scan snapshot export" ;;
 	src/trace) echo "core capture registry lifetime scan snapshot export serve" ;;
-	preload) echo "core capture registry snapshot trace" ;;
+	preload) echo "core capture registry lifetime snapshot trace" ;;
 	tools/ward) echo "core" ;; # core/sat.h, header-only; the rest is ward/
 	*) echo "?" ;;
 	esac

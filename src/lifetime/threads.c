@@ -20,11 +20,13 @@
  * one. A handle leaves the table when it may be reused: the thread
  * joined, or detached and ended.
  *
- * The tracer follows every thread the program creates (its interposers,
- * preload/preload.c); a program built with ward follows those it starts
- * through ward_thread_create() (registry/track.c) the same way, with the
- * same rules.
+ * Who keeps the books: a program built with ward follows the threads it
+ * starts through ward_thread_create() (below; declared in ward/track.h),
+ * and their records are the registry's; the tracer follows every thread
+ * the program creates (its interposers, preload/preload.c) and keeps the
+ * books itself (trace/intercept.c), through ward__threads_kept_by().
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -34,9 +36,8 @@
 #include "core/lock.h"
 #include "core/map.h"
 #include "core/spin.h"
+#include "lifetime/threads.h"
 #include "registry/registry.h"
-#include "trace/intercept.h"
-#include "trace/threads.h"
 #include "ward/track.h"
 
 enum { DETACHED = 1, ENDED = 2 };
@@ -126,14 +127,40 @@ static void drop(struct entry *e)
 	used--;
 }
 
+#ifdef WARD_TRACER
+/* The tracer's books follow no thread until it says how. */
+static const struct ward__thread_books *_Atomic books;
+#else
+/* The library's books: every thread ward_thread_create() starts is
+ * followed; its record is the registry's. */
+static bool library_follows(void)
+{
+	return true;
+}
+
+static void library_releases(uintptr_t h)
+{
+	ward__untrack(WARD_KIND_THREAD, h);
+}
+
+static const struct ward__thread_books library_books = {
+	.following = library_follows,
+	.release = library_releases,
+};
+static const struct ward__thread_books *_Atomic books = &library_books;
+#endif
+
+void ward__threads_kept_by(const struct ward__thread_books *b)
+{
+	atomic_store(&books, b);
+}
+
 /* The thread recorded under h leaves the books. */
 static void let_go(uintptr_t h)
 {
-#ifdef WARD_TRACER
-	ward__intercept_release(WARD_KIND_THREAD, h);
-#else
-	ward__untrack(WARD_KIND_THREAD, h);
-#endif
+	const struct ward__thread_books *b = atomic_load(&books);
+	if (b)
+		b->release(h);
 }
 
 /* ---- The thread's start and end ----------------------------------------- */
@@ -263,7 +290,8 @@ __attribute__((constructor(101))) static void make_key(void)
 
 static bool following(void)
 {
-	return have_key && ward__intercept_recording(WARD_KIND_THREAD);
+	const struct ward__thread_books *b = atomic_load(&books);
+	return have_key && b && b->following();
 }
 #else
 /* A program built with ward: the key is made at its first
@@ -300,7 +328,8 @@ static void make_key(void)
 static bool following(void)
 {
 	pthread_once(&key_once, make_key);
-	return have_key;
+	const struct ward__thread_books *b = atomic_load(&books);
+	return have_key && b && b->following();
 }
 #endif
 
@@ -419,3 +448,67 @@ void ward__threads_forked(void)
 	if (have_key)
 		pthread_setspecific(end_key, NULL);
 }
+
+/* ---- The library's wrappers (ward/track.h) ------------------------------ */
+
+#ifdef WARD_TRACER
+/* In the tracer, pthread_create(), pthread_join() and pthread_detach()
+ * called here are its own interposers, which keep the books. */
+WARD_API int ward_thread_create(pthread_t *th, const pthread_attr_t *attr,
+				void *(*fn)(void *), void *arg)
+{
+	if (!th || !fn)
+		return EINVAL;
+	return pthread_create(th, attr, fn, arg);
+}
+
+WARD_API int ward_thread_join(pthread_t th, void **ret)
+{
+	return pthread_join(th, ret);
+}
+
+WARD_API int ward_thread_detach(pthread_t th)
+{
+	return pthread_detach(th);
+}
+#else
+WARD_API __attribute__((noinline)) int
+ward_thread_create(pthread_t *th, const pthread_attr_t *attr,
+		   void *(*fn)(void *), void *arg)
+{
+	if (!th || !fn)
+		return EINVAL;
+	void *start_arg = ward__thread_wrap(&fn, NULL, arg);
+	int rc = pthread_create(th, attr, fn, start_arg);
+	if (rc != 0) {
+		ward__thread_unwrap(arg, start_arg);
+		return rc;
+	}
+	int state = PTHREAD_CREATE_JOINABLE;
+	if (attr)
+		pthread_attr_getdetachstate(attr, &state);
+	bool detached = state == PTHREAD_CREATE_DETACHED;
+	uintptr_t as = ward__thread_record_as((uintptr_t)*th, detached, arg,
+					      start_arg);
+	ward__track_at(WARD_KIND_THREAD, as, 0, 1);
+	ward__thread_created((uintptr_t)*th, as, detached, arg, start_arg);
+	__asm__ volatile("" ::: "memory");
+	return 0;
+}
+
+WARD_API int ward_thread_join(pthread_t th, void **ret)
+{
+	int rc = pthread_join(th, ret);
+	if (rc == 0)
+		ward__thread_joined((uintptr_t)th);
+	return rc;
+}
+
+WARD_API int ward_thread_detach(pthread_t th)
+{
+	int rc = pthread_detach(th);
+	if (rc == 0)
+		ward__thread_detached((uintptr_t)th);
+	return rc;
+}
+#endif

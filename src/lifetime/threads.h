@@ -1,10 +1,10 @@
 /*
  * threads.h — threads followed from their creation to their end
- * (threads.c), for the tracer's interposers (preload/preload.c) and the
- * library's ward_thread_create() (registry/track.c).
+ * (threads.c): the library's ward_thread_create() and the tracer's
+ * interposers (preload/preload.c) start threads through it.
  */
-#ifndef WARD_INTERNAL_THREADS_H
-#define WARD_INTERNAL_THREADS_H
+#ifndef WARD_INTERNAL_LIFETIME_THREADS_H
+#define WARD_INTERNAL_LIFETIME_THREADS_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -34,5 +34,18 @@ void ward__thread_joined(uintptr_t h);
 void ward__thread_detached(uintptr_t h);
 bool ward__thread_is_detached(uintptr_t h);
 void ward__threads_forked(void);
+
+/*
+ * Who keeps the books of the threads followed: following(), whether a
+ * thread created now is followed; release(h), the thread recorded under h
+ * leaves the books. The library's (the registry's records) by default;
+ * the tracer, whose records depend on its settings, sets its own before
+ * it follows any.
+ */
+struct ward__thread_books {
+	bool (*following)(void);
+	void (*release)(uintptr_t handle);
+};
+void ward__threads_kept_by(const struct ward__thread_books *b);
 
 #endif
