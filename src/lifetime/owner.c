@@ -10,7 +10,9 @@
  * keyed by (kind, handle): an owner pointer is checked there before it is
  * read, so a released owner passed again is an error with both sites, not
  * a use after free; a tracked resource released elsewhere is found there
- * by the release observer and leaves its owner. Released owners are
+ * by the release observer and leaves its owner. The same table answers
+ * for the owners' own records (the "owner" kind): the registry counts
+ * them and leaves them here (ward__kind_kept), one index, not two. Released owners are
  * remembered (a ring of the last RECENT) for those messages.
  */
 #include <errno.h>
@@ -66,6 +68,7 @@ struct ward_owner {
 	struct entry *res;                 /* newest first */
 	const char *file;                  /* created at */
 	int line;
+	uint32_t site;                     /* its record's, 0: none */
 	bool releasing;
 	pthread_t releaser;
 };
@@ -350,20 +353,56 @@ static void each_held(ward__held_fn fn, void *opaque)
 				struct ward_owner *o = (struct ward_owner *)n;
 				if (!o->parent || owner_kind < 0)
 					continue;
+				if (!o->site)
+					continue; /* no record */
 				path_of(o->parent, path, sizeof(path));
-				fn(owner_kind, n->handle, path, 0, opaque);
+				fn(owner_kind, n->handle, path, 0, o->site,
+				   opaque);
 			} else {
 				struct entry *e = (struct entry *)n;
 				if (e->owner)
 					path_of(e->owner, path, sizeof(path));
 				fn(n->kind, n->handle,
-				   e->owner ? path : e->label, e->note, opaque);
+				   e->owner ? path : e->label, e->note, 0,
+				   opaque);
 			}
 		}
 	ward__spin_drop(&lock);
 }
 
 static const struct ward__holders holders = { .each = each_held };
+
+/* ---- The owners' records (ward__kind_kept) ------------------------------ */
+
+static void each_owner(ward__record_fn fn, void *opaque)
+{
+	ward__spin_take(&lock);
+	for (size_t i = 0; i < table_cap; i++)
+		for (struct node *n = table[i]; n; n = n->next) {
+			const struct ward_owner *o = (struct ward_owner *)n;
+			if (n->kind == KEY_OWNER && o->site)
+				fn(n->handle, o->site, 0, opaque);
+		}
+	ward__spin_drop(&lock);
+}
+
+static bool find_owner(uintptr_t handle, uint32_t *site, uint64_t *size)
+{
+	ward__spin_take(&lock);
+	const struct node *n = find(KEY_OWNER, handle);
+	uint32_t s = n ? ((const struct ward_owner *)n)->site : 0;
+	ward__spin_drop(&lock);
+	if (!s)
+		return false;
+	*site = s;
+	*size = 0;
+	return true;
+}
+
+static const struct ward__kept_books owner_books = {
+	.each = each_owner,
+	.find = find_owner,
+};
 
 /* ---- Owners ------------------------------------------------------------- */
 
@@ -409,6 +448,7 @@ static void setup(void)
 	ward__registry_fork_handlers();
 	pthread_atfork(fork_prepare, fork_done, fork_done);
 	owner_kind = ward_kind_register("owner");
+	ward__kind_kept(owner_kind, &owner_books);
 	ward__observer_add(&observer);
 	/* Wanted from now on, for the records an owner holds: a release of
 	 * one no owner holds costs a load in ward__held. */
@@ -453,10 +493,9 @@ ward__owner_new(ward_owner_t *parent, const char *name, const char *file,
 	}
 	o->file = file;
 	o->line = line;
-	/* Tracked before anyone can see it: a parent released meanwhile
+	/* Counted before anyone can see it: a parent released meanwhile
 	 * finds a record to take away. */
-	bool tracked = owner_kind >= 0 &&
-		       ward__track_at(owner_kind, (uintptr_t)o, 0, 1) == 0;
+	o->site = owner_kind >= 0 ? ward__track_kept(owner_kind, 1) : 0;
 
 	ward__spin_take(&lock);
 	struct ward_owner *p = parent ? live(parent) : NULL;
@@ -484,8 +523,7 @@ ward__owner_new(ward_owner_t *parent, const char *name, const char *file,
 			ward__log(WARD_LOG_WARN, "ward: ward_owner_new(\"%s\") "
 				  "at %s:%d under a parent that cannot take "
 				  "it: %s\n", o->name, file, line, why);
-		if (tracked)
-			ward__untrack(owner_kind, (uintptr_t)o);
+		ward__untrack_kept(owner_kind, (uintptr_t)o, o->site);
 		free(copy);
 		free(o);
 		errno = err;
@@ -564,9 +602,9 @@ static void release_locked(struct ward_owner *o, const char *file, int line)
 	r->made_line = o->line;
 	r->file = file;
 	r->line = line;
+	uint32_t site = o->site;
 	ward__spin_drop(&lock);
-	if (owner_kind >= 0)
-		ward__untrack(owner_kind, (uintptr_t)o);
+	ward__untrack_kept(owner_kind, (uintptr_t)o, site);
 	give_back(o);
 }
 

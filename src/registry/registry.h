@@ -221,6 +221,23 @@ int ward__track_at(int kind, uintptr_t handle, size_t size, int skip);
 int ward__untrack(int kind, uintptr_t handle);
 
 /*
+ * Kinds whose records are kept by the module that makes them, not in the
+ * registry's tables (the owners, lifetime/owner.c, whose own index of
+ * live owners answers for them): the module counts a record acquired with
+ * ward__track_kept() (the site of the stack `skip` frames above the
+ * caller, 0 when none could be had: no record) and released with
+ * ward__untrack_kept(), and answers each() and find() for the kind, as
+ * ward__registry_each() and ward__registry_find() would.
+ */
+struct ward__kept_books {
+	void (*each)(ward__record_fn fn, void *opaque);
+	bool (*find)(uintptr_t handle, uint32_t *site, uint64_t *size);
+};
+void ward__kind_kept(int kind, const struct ward__kept_books *b);
+uint32_t ward__track_kept(int kind, int skip);
+void ward__untrack_kept(int kind, uintptr_t handle, uint32_t site);
+
+/*
  * realloc's bookkeeping (ward_realloc, the tracer's realloc): take p's
  * record out before the allocator can free p (another thread may then be
  * given its address), and once it answered, settle: count the record
@@ -313,13 +330,15 @@ bool ward__registry_find(int kind, uintptr_t handle, uint32_t *site,
  * Holders (observers.c): who holds live records besides their stacks —
  * the owners (src/lifetime/owner.c) register themselves here. each()
  * visits every (kind, handle) some holder has, with the holder's label
- * (an owner's path) and a note: the site of a second stack that belongs
- * to the record (a leaked thread's: where it is blocked), or 0. It runs
+ * (an owner's path), a note: the site of a second stack that belongs
+ * to the record (a leaked thread's: where it is blocked), or 0, and the
+ * record's site when the holder keeps it (a kept kind's, as an owner's
+ * own record), else 0: ward__registry_find() has it. It runs
  * consistently: nothing is attached or released meanwhile. fn must not
  * call back into the holder.
  */
 typedef void (*ward__held_fn)(int kind, uintptr_t handle, const char *label,
-			      uint32_t note, void *opaque);
+			      uint32_t note, uint32_t site, void *opaque);
 struct ward__holders {
 	void (*each)(ward__held_fn fn, void *opaque);
 };

@@ -451,10 +451,29 @@ remove_rec(int kind, uintptr_t handle, uint64_t *size)
 	return site;
 }
 
+/* Kinds whose records their module keeps (ward__kind_kept). */
+static const struct ward__kept_books *_Atomic kept[WARD_KIND_MAX];
+
+void ward__kind_kept(int kind, const struct ward__kept_books *b)
+{
+	if (kind >= 0 && kind < WARD_KIND_MAX)
+		atomic_store(&kept[kind], b);
+}
+
+static inline const struct ward__kept_books *kept_by(int kind)
+{
+	return atomic_load_explicit(&kept[kind], memory_order_acquire);
+}
+
 void ward__registry_each(int kind, ward__record_fn fn, void *opaque)
 {
 	if (kind == WARD_KIND_HEAP) {
 		ward__blocks_each(fn, opaque, false);
+		return;
+	}
+	const struct ward__kept_books *b = kept_by(kind);
+	if (b) {
+		b->each(fn, opaque);
 		return;
 	}
 	struct kind_table *t = table_for(kind, false);
@@ -606,11 +625,41 @@ WARD_API int ward_untrack(int kind, uintptr_t handle)
 	return ward__untrack(kind, handle);
 }
 
+/* A kept kind's record: counted here, kept by its module. Sizeless, as
+ * every kind but the heap's records that a module keeps. */
+__attribute__((noinline)) uint32_t ward__track_kept(int kind, int skip)
+{
+	if (!kind_known(kind))
+		return 0;
+	uint32_t site = ward__site_capture((uint32_t)kind, skip + 1);
+	if (!site)
+		return 0;
+	struct kind_table *t = table_for(kind, true);
+	if (!t)
+		return 0;
+	ward__count_acquire(site, 1, 0);
+	note_live(t, kind, 1, 0);
+	return site;
+}
+
+void ward__untrack_kept(int kind, uintptr_t handle, uint32_t site)
+{
+	struct kind_table *t = site ? table_for(kind, false) : NULL;
+	if (!t)
+		return;
+	ward__released(kind, handle, site);
+	note_live(t, kind, -1, 0);
+	ward__count_release(site, 1, 0);
+}
+
 bool ward__registry_find(int kind, uintptr_t handle, uint32_t *site,
 			 uint64_t *size)
 {
 	if (kind == WARD_KIND_HEAP)
 		return ward__blocks_find(handle, site, size);
+	const struct ward__kept_books *b = kept_by(kind);
+	if (b)
+		return b->find(handle, site, size);
 	struct kind_table *t = table_for(kind, false);
 	if (!t)
 		return false;

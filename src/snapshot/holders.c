@@ -28,13 +28,13 @@ struct gather {
 };
 
 static void gather_one(int kind, uintptr_t handle, const char *label,
-		       uint32_t note, void *opaque)
+		       uint32_t note, uint32_t site, void *opaque)
 {
 	struct gather *g = opaque;
-	uint32_t site;
-	uint64_t size;
-	if (g->err || (g->only && strcmp(label, g->only) != 0) ||
-	    !ward__registry_find(kind, handle, &site, &size))
+	uint64_t size = 0;
+	if (g->err || (g->only && strcmp(label, g->only) != 0))
+		return;
+	if (!site && !ward__registry_find(kind, handle, &site, &size))
 		return; /* not recorded: sampling passed it over */
 	const char *l = ward__profile_label(g->p, label);
 	struct held *v = ward__grow(g->v, &g->cap, g->n + 1, sizeof(*v), 64);
@@ -173,11 +173,12 @@ struct want {
 };
 
 static void want_one(int kind, uintptr_t handle, const char *label,
-		     uint32_t note, void *opaque)
+		     uint32_t note, uint32_t site, void *opaque)
 {
 	struct want *w = opaque;
 	(void)label;
 	(void)note;
+	(void)site;
 	if (kind != w->kind || w->err)
 		return;
 	uintptr_t *v = ward__grow(w->h->v, &w->h->cap, w->h->n + 1,
