@@ -219,15 +219,22 @@ static void give_back(struct ward_owner *o)
  * memory can go back. */
 static struct ward_owner *live_last;
 
-/* o if it is a live owner, else NULL (lock held). */
-static struct ward_owner *live(const ward_owner_t *o)
+static __attribute__((noinline)) struct ward_owner *
+live_lookup(const ward_owner_t *o)
 {
-	if (o && o == live_last)
-		return live_last;
 	struct node *n = o ? find(KEY_OWNER, (uintptr_t)o) : NULL;
 	if (n)
 		live_last = (struct ward_owner *)n;
 	return n ? (struct ward_owner *)n : NULL;
+}
+
+/* o if it is a live owner, else NULL (lock held). The check of the last
+ * one found is inline: most calls end there. */
+static inline struct ward_owner *live(const ward_owner_t *o)
+{
+	if (__builtin_expect(o && o == live_last, 1))
+		return live_last;
+	return live_lookup(o);
 }
 
 static const struct recent *recently_released(const void *o)
