@@ -522,8 +522,10 @@ ward__owner_new(ward_owner_t *parent, const char *name, const char *file,
 		err = put(&o->node) < 0 ? ENOMEM : 0;
 		ward__guard_lower();
 	}
-	if (!err)
+	if (!err) {
 		link_child(p, o);
+		live_last = o; /* its first attach is next, most often */
+	}
 	ward__spin_drop(&lock);
 	if (err) {
 		if (why[0])
