@@ -10,8 +10,10 @@
  * the key's destructor runs when the thread returns, calls pthread_exit()
  * or is cancelled. So a detached thread that is still running is live in
  * every snapshot, and one blocked forever shows as a growing count, as a
- * goroutine dump would show it; at exit it is listed with where it is
- * blocked, still reachable (the program let it go on purpose), not lost.
+ * goroutine dump would show it; the tracer's exit report lists it with
+ * where it is blocked, still reachable (the program let it go on
+ * purpose), not lost; a leak check counts one started during the check
+ * that has not ended, as goleak counts a goroutine.
  *
  * A thread may end before its creator's call returns: what it started
  * from (struct start) settles that order. It may be detached after it
