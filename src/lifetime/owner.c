@@ -406,9 +406,21 @@ static bool find_owner(uintptr_t handle, uint32_t *site, uint64_t *size)
 	return true;
 }
 
+/* In a forked child whose books start empty: the owners it inherited
+ * stay owners, with no record (the lock is the forking thread's, this
+ * one's, until the fork handlers drop it). */
+static void forget_owners(void)
+{
+	for (size_t i = 0; i < table_cap; i++)
+		for (struct node *n = table[i]; n; n = n->next)
+			if (n->kind == KEY_OWNER)
+				((struct ward_owner *)n)->site = 0;
+}
+
 static const struct ward__kept_books owner_books = {
 	.each = each_owner,
 	.find = find_owner,
+	.forget = forget_owners,
 };
 
 /* ---- Owners ------------------------------------------------------------- */

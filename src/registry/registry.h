@@ -227,11 +227,15 @@ int ward__untrack(int kind, uintptr_t handle);
  * ward__track_kept() (the site of the stack `skip` frames above the
  * caller, 0 when none could be had: no record) and released with
  * ward__untrack_kept(), and answers each() and find() for the kind, as
- * ward__registry_each() and ward__registry_find() would.
+ * ward__registry_each() and ward__registry_find() would. forget(): a
+ * forked child's books start empty (ward__registry_reset(), in the
+ * child's only thread, every lock as the fork left it): none of the
+ * module's records is the child's, and none is counted released.
  */
 struct ward__kept_books {
 	void (*each)(ward__record_fn fn, void *opaque);
 	bool (*find)(uintptr_t handle, uint32_t *site, uint64_t *size);
+	void (*forget)(void);
 };
 void ward__kind_kept(int kind, const struct ward__kept_books *b);
 uint32_t ward__track_kept(int kind, int skip);

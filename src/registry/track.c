@@ -1053,4 +1053,9 @@ void ward__registry_reset(void)
 	memset(pending, 0, sizeof(pending));
 	nbigs = 0;
 	ward__counts_reset();
+	for (int k = 0; k < WARD_KIND_MAX; k++) {
+		const struct ward__kept_books *b = kept_by(k);
+		if (b)
+			b->forget();
+	}
 }

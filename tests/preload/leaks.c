@@ -5,6 +5,7 @@
  */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <ward/track.h>
 #include <stddef.h>
 #include <sys/prctl.h>
 #include <linux/seccomp.h>
@@ -840,6 +841,42 @@ NOINLINE void leak_fork_freed(void)
 	}
 	waitpid(pid, NULL, 0);
 	free(freed_holder);
+}
+
+/* A program built with ward's owners, traced (ward's functions are the
+ * tracer's): a forked child that releases an owner it inherited counts
+ * nothing released, its books starting empty. */
+NOINLINE void leak_fork_owner(void)
+{
+	void *(*mk)(void *, const char *, const char *, int) =
+		(void *(*)(void *, const char *, const char *, int))dlsym(
+			RTLD_DEFAULT, "ward__owner_new");
+	int (*rel)(void *, const char *, int) =
+		(int (*)(void *, const char *, int))dlsym(
+			RTLD_DEFAULT, "ward__owner_release");
+	int (*reg)(const char *) =
+		(int (*)(const char *))dlsym(RTLD_DEFAULT, "ward_kind_register");
+	int (*stats)(int, struct ward_kind_stats *) =
+		(int (*)(int, struct ward_kind_stats *))dlsym(RTLD_DEFAULT,
+							      "ward_kind_stats");
+	if (!mk || !rel || !reg || !stats) {
+		puts("no ward owners");
+		exit(2);
+	}
+	void *o = mk(NULL, "inherited", __FILE__, __LINE__);
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct ward_kind_stats st;
+		rel(o, __FILE__, __LINE__);
+		if (stats(reg("owner"), &st) != 0)
+			_exit(3);
+		printf("child owners: live %lld released %lld\n",
+		       (long long)st.live_count, (long long)st.released_count);
+		fflush(stdout);
+		_exit(0);
+	}
+	waitpid(pid, NULL, 0);
+	rel(o, __FILE__, __LINE__);
 }
 
 /* A snapshot signal sent to a forked child snapshots the child. */
@@ -2770,6 +2807,8 @@ int main(int argc, char **argv)
 		leak_fork_list_twice();
 	else if (strcmp(what, "fork_freed") == 0)
 		leak_fork_freed();
+	else if (strcmp(what, "fork_owner") == 0)
+		leak_fork_owner();
 	else if (strcmp(what, "snapfork") == 0)
 		leak_snapfork();
 	else if (strcmp(what, "fdlimit") == 0)

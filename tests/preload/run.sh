@@ -350,6 +350,15 @@ expect_child_site "a forked child's block linked from an inherited one is still 
 	fork_list linked_by_child heap/reachable "1 32"
 expect_child_site "a block only a freed inherited one pointed to is lost" \
 	fork_freed held_by_freed_inherited heap/definite "1 48"
+# A forked child's books start empty, the owners' records (kept by the
+# owners) too: releasing an owner it inherited counts nothing released.
+run_leaks fork_owner
+if grep -qx "child owners: live 0 released 0" "$work/fork_owner.out"; then
+	ok "a forked child that releases an inherited owner counts nothing"
+else
+	bad "a forked child that releases an inherited owner counts nothing" \
+		"$(cat "$work/fork_owner.out" "$work/fork_owner.err")"
+fi
 # A generation further: the grandchild's block hangs off its grandparent's.
 rm -f "$work"/fork_list_twice.pb.gz*
 run_leaks fork_list_twice
@@ -1914,7 +1923,7 @@ status_is "ward watch: an endpoint that does not answer is one line, status 2" 2
 	"$(cat "$work/watch.err")"
 
 # Every check above ran (one that did not is a failure too).
-planned=324
+planned=325
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
