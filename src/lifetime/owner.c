@@ -12,8 +12,9 @@
  * a use after free; a tracked resource released elsewhere is found there
  * by the release observer and leaves its owner. The same table answers
  * for the owners' own records (the "owner" kind): the registry counts
- * them and leaves them here (ward__kind_kept), one index, not two. Released owners are
- * remembered (a ring of the last RECENT) for those messages.
+ * them and leaves them here (ward__kind_kept), one index, not two.
+ * Released owners are remembered (a ring of the last RECENT) for those
+ * messages.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -358,9 +359,7 @@ static void each_held(ward__held_fn fn, void *opaque)
 			if (n->kind == KEY_OWNER) {
 				/* An owner is held by its parent. */
 				struct ward_owner *o = (struct ward_owner *)n;
-				if (!o->parent || owner_kind < 0)
-					continue;
-				if (!o->site)
+				if (!o->parent || !o->site)
 					continue; /* no record */
 				path_of(o->parent, path, sizeof(path));
 				fn(owner_kind, n->handle, path, 0, o->site,

@@ -129,6 +129,14 @@ static void drop(struct entry *e)
 	used--;
 }
 
+/* A forked child's table: none of it is the child's. */
+static void empty(void)
+{
+	if (table)
+		memset(table, 0, cap * sizeof(*table));
+	used = 0;
+}
+
 #ifdef WARD_TRACER
 /* The tracer's books follow no thread until it says how. */
 static const struct ward__thread_books *_Atomic books;
@@ -289,12 +297,6 @@ __attribute__((constructor(101))) static void make_key(void)
 {
 	have_key = pthread_key_create(&end_key, ended) == 0;
 }
-
-static bool following(void)
-{
-	const struct ward__thread_books *b = atomic_load(&books);
-	return have_key && b && b->following();
-}
 #else
 /* A program built with ward: the key is made at its first
  * ward_thread_create() (glibc's room for later keys is not the program's
@@ -315,9 +317,7 @@ static void fork_parent(void)
 
 static void fork_child(void)
 {
-	if (table)
-		memset(table, 0, cap * sizeof(*table));
-	used = 0;
+	empty();
 	ward__spin_drop(&lock);
 }
 
@@ -326,14 +326,16 @@ static void make_key(void)
 	have_key = pthread_key_create(&end_key, ended) == 0;
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
+#endif
 
 static bool following(void)
 {
+#ifndef WARD_TRACER
 	pthread_once(&key_once, make_key);
+#endif
 	const struct ward__thread_books *b = atomic_load(&books);
 	return have_key && b && b->following();
 }
-#endif
 
 void *ward__thread_wrap(void *(**fn)(void *), int (**c11)(void *),
 			void *arg)
@@ -443,9 +445,7 @@ void ward__threads_forked(void)
 {
 	/* The child's books start empty and its one thread is the one that
 	 * forked: nothing here is its. */
-	if (table)
-		memset(table, 0, cap * sizeof(*table));
-	used = 0;
+	empty();
 	atomic_store(&lock, 0);
 	if (have_key)
 		pthread_setspecific(end_key, NULL);

@@ -625,8 +625,8 @@ WARD_API int ward_untrack(int kind, uintptr_t handle)
 	return ward__untrack(kind, handle);
 }
 
-/* A kept kind's record: counted here, kept by its module. Sizeless, as
- * every kind but the heap's records that a module keeps. */
+/* A kept kind's record: counted here, kept by its module. Sizeless: no
+ * kept kind is the heap's. */
 __attribute__((noinline)) uint32_t ward__track_kept(int kind, int skip)
 {
 	if (!kind_known(kind))
