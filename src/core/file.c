@@ -4,7 +4,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/resource.h>
@@ -82,29 +84,43 @@ struct helper_job {
 	int rc;
 };
 
+/*
+ * This process's own copy of a limit raised to at least want: the hard
+ * limit too with the privilege to raise it (CAP_SYS_RESOURCE), else the
+ * soft one up to the hard.
+ */
+static void lift(int resource, rlim_t want)
+{
+	struct rlimit have, more;
+	if (syscall(SYS_prlimit64, 0, resource, NULL, &have) != 0 ||
+	    have.rlim_cur >= want)
+		return;
+	more.rlim_cur = want;
+	more.rlim_max = have.rlim_max < want ? want : have.rlim_max;
+	if (syscall(SYS_prlimit64, 0, resource, &more, NULL) != 0) {
+		more.rlim_cur = more.rlim_max = have.rlim_max;
+		syscall(SYS_prlimit64, 0, resource, &more, NULL);
+	}
+}
+
 static int helper(void *arg)
 {
 	struct helper_job *j = arg;
 	for (long fd = 0; fd < 1 << 20; fd++)
 		if (syscall(SYS_close, fd) == 0)
 			break;
-	/* A limit that allows no descriptor at all (a sandbox sets
-	 * RLIMIT_NOFILE to 0, as OpenSSH's pre-authentication child does)
-	 * is raised here: the helper is a process of its own (no
-	 * CLONE_THREAD), with its own copy of the limits, so the program's
-	 * stays as it set it. The hard limit rises only with the privilege
-	 * to raise it; without, up to it. */
-	struct rlimit have, more;
-	if (syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, NULL, &have) == 0 &&
-	    have.rlim_cur < HELPER_FDS) {
-		more.rlim_cur = HELPER_FDS;
-		more.rlim_max = have.rlim_max < HELPER_FDS ? HELPER_FDS
-							   : have.rlim_max;
-		if (syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, &more, NULL) != 0) {
-			more.rlim_cur = more.rlim_max = have.rlim_max;
-			syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, &more, NULL);
-		}
-	}
+	/* The helper is a process of its own (no CLONE_THREAD), with its
+	 * own copy of the limits: raised here, the program's stay as it set
+	 * them. A limit that allows no descriptor at all (a sandbox sets
+	 * RLIMIT_NOFILE to 0, as OpenSSH's pre-authentication child does),
+	 * and a file size limit (`ulimit -f`) that ward's files do not fit. */
+	lift(RLIMIT_NOFILE, HELPER_FDS);
+	lift(RLIMIT_FSIZE, RLIM_INFINITY);
+	/* Where the file size limit stays, a write past it fails with EFBIG
+	 * and raises SIGXFSZ, which would end the helper: blocked, it dies
+	 * with it. */
+	uint64_t quiet = 1ull << (SIGXFSZ - 1) | 1ull << (SIGPIPE - 1);
+	syscall(SYS_rt_sigprocmask, SIG_BLOCK, &quiet, NULL, sizeof(quiet));
 	j->rc = j->fn(j->arg);
 	return 0;
 }

@@ -37,14 +37,18 @@ size_t ward__exe_path(char *buf, size_t len);
  * leak): in a helper that shares this process's memory but has its own
  * copy of the descriptor table (clone(CLONE_VM | CLONE_VFORK), no
  * CLONE_FILES), in which it closes one descriptor first (and raises its
- * own copy of RLIMIT_NOFILE when that allows none). The program's
- * descriptors and limits are not touched and ward keeps none; the helper sends no
- * SIGCHLD, so the program's wait() never sees it. fn runs on a 64 KiB
- * stack, is the only one running of this thread's work meanwhile (the
- * caller waits), and must make system calls only: no interposer, no lock,
- * no allocation. In the helper, getpid() and /proc/self are its own; the
- * memory, /proc/self/maps included, is this process's. Returns fn's
- * value, or -errno when the helper could not start.
+ * own copy of RLIMIT_NOFILE when that allows none). Also where a file
+ * must be written past the program's file size limit (a write that
+ * failed with EFBIG): the helper raises its own copy of RLIMIT_FSIZE, to
+ * none where the privilege allows, else to the hard limit. The
+ * program's descriptors and limits are not touched and ward keeps none;
+ * the helper sends no SIGCHLD, so the program's wait() never sees it. fn
+ * runs on a 64 KiB stack, is the only one running of this thread's work
+ * meanwhile (the caller waits), and must make system calls only: no
+ * interposer, no lock, no allocation. In the helper, getpid() and
+ * /proc/self are its own; the memory, /proc/self/maps included, is this
+ * process's. Returns fn's value, or -errno when the helper could not
+ * start.
  */
 int ward__with_descriptor(int (*fn)(void *), void *arg);
 

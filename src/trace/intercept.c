@@ -206,10 +206,25 @@ static void err_close(int fd)
 		close(fd);
 }
 
+/* Whether len bytes written to fd now fit the program's file size limit:
+ * a line cut short is no line. */
+static bool fits(int fd, size_t len)
+{
+	struct stat st;
+	struct rlimit rl;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+	    getrlimit(RLIMIT_FSIZE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+		return true;
+	int fl = fcntl(fd, F_GETFL);
+	off_t at = fl >= 0 && (fl & O_APPEND) ? st.st_size
+					      : lseek(fd, 0, SEEK_CUR);
+	return at >= 0 && (uint64_t)at + len <= rl.rlim_cur;
+}
+
 static void err_write(const char *text, size_t len)
 {
 	int fd = err_open();
-	if (fd >= 0)
+	if (fd >= 0 && fits(fd, len))
 		ward__write_all(fd, text, len);
 	err_close(fd);
 }
@@ -423,9 +438,11 @@ static void to_mem(void *opaque, const void *data, size_t len)
 
 /*
  * When the program has used up its descriptors (the very case of a
- * descriptor leak), the profile is written where one is free
- * (ward__with_descriptor): the bytes prepared here, written with system
- * calls only, into a new file renamed over the old.
+ * descriptor leak), or set a file size limit the profile does not fit
+ * (`ulimit -f`), the profile is written where one is free and the limit
+ * is raised if it can be (ward__with_descriptor): the bytes prepared
+ * here, written with system calls only, into a new file renamed over the
+ * old.
  */
 struct write_job {
 	const char *data;
@@ -461,7 +478,8 @@ static int write_prepared(void *arg)
 	return 0;
 }
 
-static int save_without_descriptor(const ward_profile_t *p, const char *path)
+/* data saved as path from the helper. */
+static int save_in_helper(const char *path, const char *data, size_t len)
 {
 	char target[PATH_MAX], tmp[PATH_MAX + 32];
 	int rc = ward__save_target(path, target, sizeof(target));
@@ -470,15 +488,61 @@ static int save_without_descriptor(const ward_profile_t *p, const char *path)
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%d", target,
 			     (int)getpid()) >= sizeof(tmp))
 		return -ENAMETOOLONG;
+	struct write_job j = { data, len, tmp, target };
+	return ward__with_descriptor(write_prepared, &j);
+}
+
+static int save_without_descriptor(const ward_profile_t *p, const char *path)
+{
 	struct ward__buf m = { 0 };
-	rc = ward_profile_write(p, WARD_FORMAT_PPROF, to_mem, &m);
+	int rc = ward_profile_write(p, WARD_FORMAT_PPROF, to_mem, &m);
 	if (rc == 0 && m.oom)
 		rc = -ENOMEM;
-	if (rc == 0) {
-		struct write_job j = { m.p, m.len, tmp, target };
-		rc = ward__with_descriptor(write_prepared, &j);
-	}
+	if (rc == 0)
+		rc = save_in_helper(path, m.p, m.len);
 	free(m.p);
+	return rc;
+}
+
+struct bytes {
+	const char *data;
+	size_t len;
+};
+
+static int fill_bytes(int fd, void *ctx)
+{
+	const struct bytes *b = ctx;
+	return ward__write_all(fd, b->data, b->len);
+}
+
+/*
+ * The report written to path (WARD_SUMMARY): a regular file or a new path
+ * whole and atomically, as the profile, never half a report; a terminal,
+ * a FIFO or a link to an open descriptor (/dev/stderr) written into at its
+ * end, never replaced or truncated. A FIFO nobody reads is an error, not
+ * a program that hangs at exit.
+ */
+static int save_report(const char *path, const char *data, size_t len)
+{
+	char target[PATH_MAX];
+	int rc = ward__save_target(path, target, sizeof(target));
+	if (rc == -EEXIST || rc == -EBADFD) {
+		int fd = open(path, O_WRONLY | O_APPEND | O_NOCTTY | O_CLOEXEC |
+					    O_NONBLOCK);
+		if (fd < 0)
+			return -errno;
+		rc = fcntl(fd, F_SETFL, O_APPEND) < 0 ? -errno : 0;
+		if (rc == 0)
+			rc = ward__write_all(fd, data, len);
+		close(fd);
+		return rc;
+	}
+	if (rc < 0)
+		return rc;
+	struct bytes b = { data, len };
+	rc = ward__save_atomic(target, fill_bytes, &b);
+	if (rc == -EMFILE || rc == -EFBIG)
+		rc = save_in_helper(target, data, len);
 	return rc;
 }
 
@@ -493,39 +557,42 @@ static int save_without_descriptor(const ward_profile_t *p, const char *path)
 struct note_job {
 	const char *line;
 	size_t n;
+	int write_err; /* when the note was opened but not written */
 };
 
 /* The note written; 0, or -errno when it could not be opened (1 when it
- * was opened but not written). System calls only: it may run in
- * ward__with_descriptor()'s helper. */
+ * was opened but not written, j->write_err saying why). System calls
+ * only: it may run in ward__with_descriptor()'s helper. */
 static int write_note(void *arg)
 {
-	const struct note_job *j = arg;
+	struct note_job *j = arg;
 	long fd = syscall(SYS_openat, AT_FDCWD, cfg.note,
 			  O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return -errno;
 	int rc = ward__write_all((int)fd, j->line, j->n);
+	if (rc < 0) /* no part of a line: ward run reads none */
+		syscall(SYS_ftruncate, fd, 0);
 	syscall(SYS_close, fd);
-	/* Not written (the program's file size limit, RLIMIT_FSIZE, applies
-	 * to the note too): the line goes to standard error instead, and the
-	 * note is removed, which tells ward run it was said there. */
-	if (rc < 0)
-		syscall(SYS_unlink, cfg.note);
+	j->write_err = rc < 0 ? -rc : 0;
 	return rc < 0 ? 1 : 0;
 }
 
-static bool to_note(const char *line, size_t n)
+/* 0: the line is in the note; 1: the note was opened but the line does
+ * not fit (it is left empty); -errno: the note could not be opened. */
+static int to_note(const char *line, size_t n)
 {
 	if (!cfg.note[0] || cfg.output_pid != getpid())
-		return false;
-	struct note_job j = { line, n };
+		return -ENOENT;
+	struct note_job j = { line, n, 0 };
 	int rc = write_note(&j);
 	/* A program that used up its descriptors, or set its limit to
-	 * none: where one is free (ward run would guess the wrong reason). */
-	if (rc == -EMFILE)
+	 * none, or a file size limit the line does not fit (RLIMIT_FSIZE
+	 * applies to the note too): where one is free and the limit raised
+	 * (ward run would guess the wrong reason). */
+	if (rc == -EMFILE || (rc == 1 && j.write_err == EFBIG))
 		rc = ward__with_descriptor(write_note, &j);
-	return rc == 0;
+	return rc;
 }
 
 static __attribute__((format(printf, 1, 2))) void
@@ -536,14 +603,23 @@ say_no_profile(const char *fmt, ...)
 	va_start(ap, fmt);
 	int n = format_line(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	if (n < 0 || to_note(line, (size_t)n))
+	int noted = n < 0 ? 0 : to_note(line, (size_t)n);
+	if (noted == 0)
 		return;
-	int fd = err_open();
-	if (fd >= 0) {
-		ward__write_all(fd, "ward: no profile: ", 18);
-		ward__write_all(fd, line, (size_t)n);
+	/* On standard error instead. Said there whole, a note left empty is
+	 * removed, which tells ward run so; else it stays, and ward run says
+	 * why there is no profile as best it can tell (a file size limit
+	 * that neither could take). A note that could not be opened keeps
+	 * what it was told ahead. */
+	int fd = err_open(), rc = -EBADF;
+	if (fd >= 0 && fits(fd, 18 + (size_t)n)) {
+		rc = ward__write_all(fd, "ward: no profile: ", 18);
+		if (rc == 0)
+			rc = ward__write_all(fd, line, (size_t)n);
 	}
 	err_close(fd);
+	if (rc == 0 && noted == 1)
+		syscall(SYS_unlink, cfg.note);
 }
 
 /* ward run told now, ahead of a call after which this process may not
@@ -690,7 +766,7 @@ static void save_profile(const ward_profile_t *p, const char *suffix)
 	} else {
 		strcat(path, suffix);
 		int rc = ward_profile_save(p, path, WARD_FORMAT_PPROF);
-		if (rc == -EMFILE)
+		if (rc == -EMFILE || rc == -EFBIG)
 			rc = save_without_descriptor(p, path);
 		if (rc >= 0)
 			return;
@@ -1238,76 +1314,40 @@ void ward__intercept_init(void)
 
 /* The text report goes to a descriptor through a small buffer, not stdio:
  * it may be written from a signal handler. */
-struct fd_out {
-	int fd;
-	size_t len;
-	char buf[4096];
-};
-
-static void fd_flush(struct fd_out *o)
-{
-	ward__write_all(o->fd, o->buf, o->len);
-	o->len = 0;
-}
-
-static void to_fd(void *opaque, const void *buf, size_t len)
-{
-	struct fd_out *o = opaque;
-	const char *s = buf;
-	while (len > 0) {
-		if (o->len == sizeof(o->buf))
-			fd_flush(o);
-		size_t n = sizeof(o->buf) - o->len;
-		if (n > len)
-			n = len;
-		memcpy(o->buf + o->len, s, n);
-		o->len += n;
-		s += n;
-		len -= n;
-	}
-}
-
 static void write_report(const ward_profile_t *p)
 {
-	char path[PATH_MAX];
-	struct fd_out *o = malloc(sizeof(*o));
-	if (!o)
-		return;
-	o->fd = -1;
-	o->len = 0;
-	if (cfg.summary[0]) {
-		int fd = -1;
-		if (expand_path(path, sizeof(path), cfg.summary) < 0)
-			say("ward: the report path from %s is too long: the "
-			    "report goes to standard error",
-			    cfg.summary);
-		else if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC |
-						  O_CLOEXEC | O_NOCTTY,
-				    0644)) < 0)
-			say("ward: cannot write %s: %s", path, strerror(errno));
-		if (fd >= 0)
-			o->fd = fd;
-	}
-	bool to_err = o->fd < 0;
-	if (to_err && (o->fd = err_open()) < 0) {
-		free(o);
-		return;
-	}
+	struct ward__buf m = { 0 };
 	if (cfg.json) {
-		ward_profile_write(p, WARD_FORMAT_JSON, to_fd, o);
+		ward_profile_write(p, WARD_FORMAT_JSON, to_mem, &m);
 	} else {
 		char head[160];
 		snprintf(head, sizeof(head), "live at exit (pid %d)%s",
 			 (int)getpid(),
 			 cfg.rate ? ", estimated from samples" : "");
-		ward__write_summary(p, head, cfg.kinds, to_fd, o);
+		ward__write_summary(p, head, cfg.kinds, to_mem, &m);
 	}
-	fd_flush(o);
+	if (m.oom) {
+		say("ward: no report: out of memory for it");
+		free(m.p);
+		return;
+	}
+	bool to_err = true;
+	if (cfg.summary[0]) {
+		char path[PATH_MAX];
+		int rc = expand_path(path, sizeof(path), cfg.summary);
+		if (rc < 0)
+			say("ward: the report path from %s is too long: the "
+			    "report goes to standard error",
+			    cfg.summary);
+		else if ((rc = save_report(path, m.p, m.len)) < 0)
+			say("ward: cannot write the report to %s: %s; it goes "
+			    "to standard error",
+			    path, ward__save_strerror(rc));
+		to_err = rc < 0;
+	}
 	if (to_err)
-		err_close(o->fd);
-	else
-		close(o->fd);
-	free(o);
+		err_write(m.p, m.len);
+	free(m.p);
 }
 
 /*

@@ -2408,6 +2408,26 @@ NOINLINE void leak_no_descriptors(const char *how)
 	printf("no descriptors\n");
 }
 
+NOINLINE void *lost_before_file_size_limit(void)
+{
+	return malloc(47);
+}
+
+/* A program that limits the size of the files it writes to 10 bytes:
+ * the soft limit ("soft", the hard one kept) or both ("hard"). */
+NOINLINE void leak_file_size_limit(const char *how)
+{
+	KEEP(lost_before_file_size_limit());
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_FSIZE, &rl) != 0)
+		exit(4);
+	rl.rlim_cur = 10;
+	if (strcmp(how, "hard") == 0)
+		rl.rlim_max = 10;
+	if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
+		exit(5);
+}
+
 NOINLINE void *lost_before_main_exit(void)
 {
 	return malloc(61);
@@ -2721,6 +2741,8 @@ int main(int argc, char **argv)
 		leak_chroot(argv[2]);
 	else if (strcmp(what, "no_descriptors") == 0)
 		leak_no_descriptors(argc > 2 ? argv[2] : "soft");
+	else if (strcmp(what, "file_size_limit") == 0)
+		leak_file_size_limit(argc > 2 ? argv[2] : "soft");
 	else if (strcmp(what, "crowd") == 0)
 		leak_crowd();
 	else if (strcmp(what, "as_limit") == 0)

@@ -1428,24 +1428,122 @@ else
 		"$work/thread_churn.pb.gz" lost_in_churn heap/definite "1 73"
 fi
 
-# A file size limit (ulimit -f 0) the profile cannot fit: ward's write
-# fails with EFBIG and raises no SIGXFSZ (the program ends with its own
-# status), nothing is left behind, and the one line says why.
+# File size limits (`ulimit -f`): ward's writes raise no SIGXFSZ (the
+# program ends with its own status) and leave nothing behind. ward writes
+# past the soft limit (its helper raises its own copy up to the hard one),
+# and past the hard one with CAP_SYS_RESOURCE; a limit it cannot raise
+# leaves one whole line saying why there is no profile, never a part of
+# one in the program's standard error file.
+if [ $(( 0x$(awk '/^CapEff/ { print $2 }' /proc/self/status) >> 24 & 1 )) = 1 ]; then
+	raise_hard=yes
+else
+	raise_hard=no
+fi
+rm -f "$work"/fsize*
+"$ward" run --quiet -o "$work/fsize.pb.gz" -- "$leaks" file_size_limit soft \
+	>/dev/null 2>"$work/fsize.err"
+st=$?
+if [ "$st" = 0 ] && [ -f "$work/fsize.pb.gz" ]; then
+	expect_site "a program that limits its files' size (soft): the profile is written past it" \
+		"$work/fsize.pb.gz" lost_before_file_size_limit heap "1 47"
+else
+	bad "a program that limits its files' size (soft): the profile is written past it" \
+		"status $st" "$(cat "$work/fsize.err")"
+fi
+rm -f "$work/fsize.pb.gz"
+"$ward" run --quiet -o "$work/fsize.pb.gz" -- "$leaks" file_size_limit hard \
+	>/dev/null 2>"$work/fsize.err"
+st=$?
+name="... and (hard, CAP_SYS_RESOURCE: $raise_hard) the profile, or one whole line in its standard error file"
+line="ward: no profile from $leaks: its file size limit (RLIMIT_FSIZE, \`ulimit -f\`) was 10 bytes, which neither the profile nor the tracer's line fits; with CAP_SYS_RESOURCE ward writes past it"
+if [ $raise_hard = yes ] && [ "$st" = 0 ] && [ -f "$work/fsize.pb.gz" ]; then
+	expect_site "$name" "$work/fsize.pb.gz" lost_before_file_size_limit heap "1 47"
+elif [ $raise_hard = no ] && [ "$st" = 0 ] && [ "$(cat "$work/fsize.err")" = "$line" ]; then
+	ok "$name"
+else
+	bad "$name" "status $st" "$(cat "$work/fsize.err")"
+fi
+rm -f "$work"/fsize*
+got=$( (ulimit -S -f 0; "$ward" run --quiet -o "$work/fsize.pb.gz" -- "$leaks" malloc_loop >/dev/null
+	echo "status $?") 2>&1)
+if [ "$got" = "status 0" ] && [ -f "$work/fsize.pb.gz" ]; then
+	expect_site "run under a soft limit of none (ulimit -S -f 0): the profile" \
+		"$work/fsize.pb.gz" leak_malloc_loop heap "1000 48000"
+else
+	bad "run under a soft limit of none (ulimit -S -f 0): the profile" "$got"
+fi
+rm -f "$work"/fsize*
 got=$( (ulimit -f 0; "$ward" run --quiet -o "$work/fsize.pb.gz" -- "$leaks" malloc_loop >/dev/null
 	echo "status $?") 2>&1)
-case $got in
-"ward: no profile: cannot write $work/fsize.pb.gz: File too large
-status 0") ok "a file size limit: the program's status is its own, and one line says why there is no profile" ;;
-*) bad "a file size limit: the program's status is its own, and one line says why there is no profile" "$got" ;;
-esac
+name="... and under a hard one (ulimit -f 0, CAP_SYS_RESOURCE: $raise_hard): the profile, or the program's status and one line"
+if [ $raise_hard = yes ] && [ "$got" = "status 0" ] && [ -f "$work/fsize.pb.gz" ]; then
+	expect_site "$name" "$work/fsize.pb.gz" leak_malloc_loop heap "1000 48000"
+elif [ $raise_hard = no ] && [ "$got" = "ward: no profile: cannot write $work/fsize.pb.gz: File too large
+status 0" ]; then
+	ok "$name"
+else
+	bad "$name" "$got"
+fi
+rm -f "$work"/fsize*
 got=$( (ulimit -f 0; LD_PRELOAD="$build/libward_preload.so" WARD_OUTPUT="$work/fsize2.pb.gz" WARD_SUMMARY=none \
 	"$leaks" malloc_loop >/dev/null; echo "status $?") 2>&1)
-if [ "$got" = "ward: no profile: cannot write $work/fsize2.pb.gz: File too large
-status 0" ] && ! ls "$work"/fsize*.tmp.* >/dev/null 2>&1; then
-	ok "... and traced without ward run, the same, with no temporary file left"
+name="... and traced without ward run, the same, with no temporary file left"
+if ls "$work"/fsize*.tmp.* >/dev/null 2>&1; then
+	bad "$name" "$(ls "$work"/fsize*)"
+elif [ $raise_hard = yes ] && [ "$got" = "status 0" ] && [ -f "$work/fsize2.pb.gz" ]; then
+	ok "$name"
+elif [ $raise_hard = no ] && [ "$got" = "ward: no profile: cannot write $work/fsize2.pb.gz: File too large
+status 0" ]; then
+	ok "$name"
 else
-	bad "... and traced without ward run, the same, with no temporary file left" "$got" "$(ls "$work"/fsize*)"
+	bad "$name" "$got"
 fi
+
+# The report where WARD_SUMMARY names it: a file whole (past a soft file
+# size limit too); what standard error's link names (/dev/stderr) added
+# to, never truncated; a FIFO nobody reads no hang, one line and the
+# report on standard error.
+summary_to() { # SUMMARY SCENARIO [ARGS]: the program's status
+	s=$1
+	shift
+	timeout 60 env LD_PRELOAD="$build/libward_preload.so" WARD_OUTPUT="$work/summary.pb.gz" \
+		WARD_SUMMARY="$s" "$leaks" "$@" >/dev/null 2>>"$work/summary.err"
+}
+rm -f "$work"/summary*
+echo "the program's own" >"$work/summary.txt"
+summary_to "$work/summary.txt" file_size_limit soft
+st=$?
+if [ "$st" = 0 ] && grep -q "^    definitely lost  *1 blocks  *47 bytes" "$work/summary.txt" &&
+	! grep -q "the program's own" "$work/summary.txt" && [ ! -s "$work/summary.err" ]; then
+	ok "WARD_SUMMARY names a file: the report replaces it whole, past a soft file size limit"
+else
+	bad "WARD_SUMMARY names a file: the report replaces it whole, past a soft file size limit" \
+		"status $st" "$(cat "$work/summary.txt" "$work/summary.err")"
+fi
+rm -f "$work"/summary*
+echo "the program's own" >"$work/summary.err"
+summary_to /dev/stderr malloc_loop
+st=$?
+if [ "$st" = 0 ] && [ "$(head -1 "$work/summary.err")" = "the program's own" ] &&
+	grep -q "^    definitely lost  *1000 blocks  *48000 bytes" "$work/summary.err"; then
+	ok "... names /dev/stderr, a file: the report is added to it, nothing of it lost"
+else
+	bad "... names /dev/stderr, a file: the report is added to it, nothing of it lost" \
+		"status $st" "$(cat "$work/summary.err")"
+fi
+rm -f "$work"/summary*
+mkfifo "$work/summary.fifo"
+summary_to "$work/summary.fifo" malloc_loop
+st=$?
+if [ "$st" = 0 ] &&
+	[ "$(head -1 "$work/summary.err")" = "ward: cannot write the report to $work/summary.fifo: No such device or address; it goes to standard error" ] &&
+	grep -q "^    definitely lost  *1000 blocks  *48000 bytes" "$work/summary.err"; then
+	ok "... names a FIFO nobody reads: no hang, one line, the report on standard error"
+else
+	bad "... names a FIFO nobody reads: no hang, one line, the report on standard error" \
+		"status $st" "$(cat "$work/summary.err")"
+fi
+rm -f "$work"/summary*
 
 # A background job on a terminal with `stty tostop` is stopped by SIGTTOU
 # when it writes there: a program that writes nothing to it must not be
@@ -1923,7 +2021,7 @@ status_is "ward watch: an endpoint that does not answer is one line, status 2" 2
 	"$(cat "$work/watch.err")"
 
 # Every check above ran (one that did not is a failure too).
-planned=325
+planned=331
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"

@@ -1175,6 +1175,7 @@ out:
 struct ended {
 	char name[32];
 	long uid;
+	long long fsize; /* its file size limit in bytes; -1: none known */
 };
 
 /* Why the profile could not be written to out (an absolute path) as the
@@ -1266,6 +1267,16 @@ static const char *why_no_profile(const char *program, const char *out,
 			 "none, was out of that user's reach", e->uid);
 		return why;
 	}
+	/* The tracer writes the profile past a file size limit where it
+	 * can raise it (its helper's own copy), and tells why there is none
+	 * in a line: a limit smaller than that line is what silenced it. */
+	if (e->fsize >= 0 && e->fsize < 4096) {
+		snprintf(why, sizeof(why), "its file size limit (RLIMIT_FSIZE, "
+			 "`ulimit -f`) was %lld bytes, which neither the "
+			 "profile nor the tracer's line fits; with "
+			 "CAP_SYS_RESOURCE ward writes past it", e->fsize);
+		return why;
+	}
 	const char *unwritable = why_not_written(out);
 	if (unwritable)
 		return unwritable;
@@ -1308,6 +1319,7 @@ static void ended_as(pid_t pid, struct ended *e)
 	siginfo_t si;
 	e->name[0] = '\0';
 	e->uid = -1;
+	e->fsize = -1;
 	while (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT) < 0)
 		if (errno != EINTR)
 			return;
@@ -1320,6 +1332,11 @@ static void ended_as(pid_t pid, struct ended *e)
 	long real, eff;
 	if (u && sscanf(u + 5, "%ld %ld", &real, &eff) == 2)
 		e->uid = eff;
+	snprintf(path, sizeof(path), "/proc/%d/limits", (int)pid);
+	read_line(path, status, sizeof(status));
+	const char *f = strstr(status, "\nMax file size ");
+	if (!f || sscanf(f + 15, "%lld", &e->fsize) != 1)
+		e->fsize = -1; /* "unlimited" too */
 }
 
 /* ward run passes these signals on to the program and waits for it to
