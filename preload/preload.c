@@ -1397,3 +1397,12 @@ EXPORT void _exit(int status)
 	real__exit(status);
 	__builtin_unreachable();
 }
+
+/* C99's name for it, a symbol of its own in the C library. */
+EXPORT void _Exit(int status)
+{
+	NEXT(void (*)(int), _Exit);
+	ward__intercept_report();
+	real__Exit(status);
+	__builtin_unreachable();
+}

@@ -930,9 +930,12 @@ static void snapshots_setup(const char *name)
  * returns (WARD__LEAVE()); a fault there cannot wait, and ends the
  * program with one line saying why there is no profile.
  */
-static const int fatal_signals[] = { SIGTERM, SIGINT,  SIGHUP, SIGQUIT,
-				     SIGPIPE, SIGSEGV, SIGBUS, SIGABRT,
-				     SIGFPE,  SIGILL };
+static const int fatal_signals[] = {
+	SIGTERM,   SIGINT,  SIGHUP,  SIGQUIT, SIGPIPE, SIGSEGV,
+	SIGBUS,    SIGABRT, SIGFPE,  SIGILL,  SIGALRM, SIGUSR1,
+	SIGUSR2,   SIGXCPU, SIGXFSZ, SIGSYS,  SIGTRAP, SIGVTALRM,
+	SIGPROF,   SIGIO,   SIGPWR,  SIGSTKFLT,
+};
 static __thread int reporting __attribute__((tls_model("initial-exec")));
 
 static bool holds(int sig)
@@ -966,6 +969,9 @@ static void on_fatal(int sig, siginfo_t *si, void *uc)
 {
 	int saved = errno;
 	bool fault = ward__raised_by_fault(sig, si);
+	/* A fault runs its instruction again once the default is back; a
+	 * trap (int3) has run it, and would go on from the next one. */
+	bool refault = fault && sig != SIGTRAP;
 #if defined(__x86_64__)
 	if (uc) /* on the alternate stack, the scan reads on from there */
 		ward__trace.interrupted_sp =
@@ -974,7 +980,7 @@ static void on_fatal(int sig, siginfo_t *si, void *uc)
 	if (reporting) {
 		say_no_profile("signal %d while writing it after signal %d",
 			       sig, reporting);
-		die_by(sig, fault);
+		die_by(sig, refault);
 		return;
 	}
 	if (getpid() == books_pid && atomic_load(&active)) {
@@ -991,7 +997,7 @@ static void on_fatal(int sig, siginfo_t *si, void *uc)
 			report_for_signal(sig);
 		}
 	}
-	die_by(sig, fault);
+	die_by(sig, refault);
 	errno = saved;
 }
 

@@ -1222,6 +1222,22 @@ NOINLINE void leak_die(const char *how)
 		KEEP(overflow(0));
 	else if (strcmp(how, "raw_exit") == 0) /* no exit handlers run */
 		syscall(SYS_exit_group, 5);
+	else if (strcmp(how, "_Exit") == 0)
+		_Exit(3);
+	else if (strcmp(how, "alarm") == 0)
+		alarm(1); /* its default ends the program: a timeout's */
+	else if (strcmp(how, "usr1") == 0)
+		raise(SIGUSR1);
+	else if (strcmp(how, "sys") == 0)
+		raise(SIGSYS); /* as a seccomp filter's trap */
+	else if (strcmp(how, "trap") == 0)
+		__asm__ volatile("int3"); /* a breakpoint, no debugger */
+	else if (strcmp(how, "xcpu") == 0) {
+		struct rlimit rl = { 1, 5 }; /* a second of CPU time */
+		setrlimit(RLIMIT_CPU, &rl);
+		for (volatile unsigned long i = 0;; i++)
+			;
+	}
 	pause();
 }
 
@@ -1239,8 +1255,9 @@ NOINLINE void leak_spin(void)
 /* What the program sees of the signals ward holds. */
 NOINLINE void leak_sigquery(void)
 {
-	const int sigs[] = { SIGTERM, SIGINT, SIGSEGV, SIGPIPE };
-	for (int i = 0; i < 4; i++) {
+	const int sigs[] = { SIGTERM, SIGINT,  SIGSEGV, SIGPIPE,
+			     SIGALRM, SIGUSR1, SIGSYS,  SIGTRAP };
+	for (int i = 0; i < 8; i++) {
 		struct sigaction old;
 		sigaction(sigs[i], NULL, &old);
 		printf("%s ", old.sa_handler == SIG_DFL ? "dfl" : "other");

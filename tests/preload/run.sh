@@ -1579,8 +1579,11 @@ expect_site "... and the block a global holds" "$work/fdlimit.pb.gz" \
 
 # Signals that end the program: the profile is written, the status is the
 # same as without ward (a stack overflow too: the handler runs on an
-# alternate stack of ward's).
-for how in term:143 segv:139 overflow:139 abort:134 quick_exit:3; do
+# alternate stack of ward's). Every signal whose default ends it: a
+# timeout's alarm, a user signal nobody handles, a CPU time limit, a
+# seccomp filter's trap, a breakpoint with no debugger; and every exit.
+for how in term:143 segv:139 overflow:139 abort:134 quick_exit:3 _Exit:3 \
+	alarm:142 usr1:138 xcpu:152 sys:159 trap:133; do
 	h=${how%:*}
 	run_leaks_to "$work/die_$h.pb.gz" die "$h"
 	status_is "killed by $h: same status" "${how#*:}" $?
@@ -2021,7 +2024,7 @@ status_is "ward watch: an endpoint that does not answer is one line, status 2" 2
 	"$(cat "$work/watch.err")"
 
 # Every check above ran (one that did not is a failure too).
-planned=331
+planned=343
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
