@@ -5,7 +5,8 @@
  *
  * Configuration comes from the environment, which `ward run` sets:
  *   WARD_OUTPUT        profile path; "%p" becomes the pid, "%%" a '%'
- *                      (unset: no file)
+ *                      (unset: no file); relative: from the directory
+ *                      the program started in
  *   WARD_OUTPUT_PID    the process that writes WARD_OUTPUT itself; any
  *                      other (a forked child, or this one's children)
  *                      writes WARD_OUTPUT.PID. `ward run` sets it to the
@@ -401,6 +402,28 @@ static const struct ward__thread_books thread_books = {
  * ".PID". Returns 0, or -ENAMETOOLONG when it does not fit (nothing is
  * truncated).
  */
+/*
+ * A path from the environment, made absolute from the directory the
+ * program started in: a program that moves elsewhere (a daemon's
+ * chdir("/")) must not take ward's files with it, into a directory the
+ * user never named. Left relative when that directory has no name any
+ * more. -ENAMETOOLONG when it does not fit out.
+ */
+static int from_start_dir(char *out, size_t len, const char *path)
+{
+	size_t n = 0;
+	if (path[0] != '/' && path[0] && getcwd(out, len)) {
+		n = strlen(out);
+		if (n > 1 && n + 1 < len)
+			out[n++] = '/';
+		else if (n > 1)
+			return -ENAMETOOLONG;
+	}
+	if ((size_t)snprintf(out + n, len - n, "%s", path) >= len - n)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
 static int expand_path(char *out, size_t len, const char *tmpl)
 {
 	size_t k = 0;
@@ -1248,8 +1271,7 @@ void ward__intercept_init(void)
 			     "every process writes WARD_OUTPUT") > 0)
 		cfg.output_pid = (pid_t)v;
 	if ((s = getenv("WARD_OUTPUT")) &&
-	    (size_t)snprintf(cfg.output, sizeof(cfg.output), "%s", s) >=
-		    sizeof(cfg.output)) {
+	    from_start_dir(cfg.output, sizeof(cfg.output), s) < 0) {
 		say("ward: no profile: WARD_OUTPUT is longer than %d bytes",
 		    PATH_MAX - 1);
 		cfg.output[0] = '\0';
@@ -1263,8 +1285,9 @@ void ward__intercept_init(void)
 		    sizeof(cfg.log))
 		cfg.log[0] = '\0';
 	if ((s = getenv("WARD_SUMMARY")) &&
-	    (size_t)snprintf(cfg.summary, sizeof(cfg.summary), "%s", s) >=
-		    sizeof(cfg.summary)) {
+	    (strcmp(s, "none") == 0
+		     ? snprintf(cfg.summary, sizeof(cfg.summary), "none") < 0
+		     : from_start_dir(cfg.summary, sizeof(cfg.summary), s) < 0)) {
 		say("ward: WARD_SUMMARY is longer than %d bytes: the report goes "
 		    "to standard error",
 		    PATH_MAX - 1);

@@ -1684,6 +1684,16 @@ fi
 (cd "$work" && "$ward" run --quiet -o rel.pb.gz -- "$leaks" chdir >/dev/null 2>&1)
 expect_site "a relative -o is where ward run was, after the program's chdir()" \
 	"$work/rel.pb.gz" leak_in_new_dir heap "1 55"
+(cd "$work" && LD_PRELOAD="$build/libward_preload.so" WARD_OUTPUT=rel2.pb.gz \
+	WARD_SUMMARY=rel2.txt "$leaks" chdir >/dev/null 2>&1)
+if [ -f "$work/rel2.txt" ] && [ ! -e /rel2.pb.gz ] && [ ! -e /rel2.txt ]; then
+	expect_site "... and traced without ward run, WARD_OUTPUT and WARD_SUMMARY too, nothing written in /" \
+		"$work/rel2.pb.gz" leak_in_new_dir heap "1 55"
+else
+	bad "... and traced without ward run, WARD_OUTPUT and WARD_SUMMARY too, nothing written in /" \
+		"$(ls /rel2.* "$work"/rel2.* 2>&1)"
+	rm -f /rel2.pb.gz /rel2.txt
+fi
 run_leaks_to "$work/pct%p.pb.gz" malloc_loop
 expect_site "-o with a '%' is the file named" "$work/pct%p.pb.gz" leak_malloc_loop heap "1000 48000"
 long="$work"
@@ -2024,7 +2034,7 @@ status_is "ward watch: an endpoint that does not answer is one line, status 2" 2
 	"$(cat "$work/watch.err")"
 
 # Every check above ran (one that did not is a failure too).
-planned=343
+planned=344
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
