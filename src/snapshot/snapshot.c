@@ -265,7 +265,9 @@ struct ward_profile *ward__profile_top(const struct ward_profile *p, size_t n)
  * holder, root and blocked stack, and each frame's text without the
  * offset ("main (prog) prog.c:81"). An unrolled loop or a function
  * inlined twice on one line acquires at several addresses that read the
- * same. A malloc'd string, or NULL when out of memory. */
+ * same. A frame with no source line keeps its offset: without debug
+ * information, the offset is all that tells two calls in one function
+ * apart. A malloc'd string, or NULL when out of memory. */
 static char *line_key(const struct ward_profile *p, const struct ward_sample *s)
 {
 	struct ward__buf b = { 0 };
@@ -290,8 +292,10 @@ static char *line_key(const struct ward_profile *p, const struct ward_sample *s)
 			const char *plus = t[0] == '0' && t[1] == 'x'
 						   ? NULL : strstr(t, "+0x");
 			const char *open = strstr(t, " (");
+			const char *obj_end = open ? strchr(open, ')') : NULL;
+			bool has_line = obj_end && obj_end[1] == ' ';
 			ward__buf_add(&b, "\n", 1);
-			if (plus && (!open || plus < open)) {
+			if (plus && has_line && plus < open) {
 				ward__buf_add(&b, t, (size_t)(plus - t));
 				t = plus + strcspn(plus, " ");
 			}

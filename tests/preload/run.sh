@@ -1298,6 +1298,20 @@ else
 		"$work/nopie.pb.gz" main heap/definite "1 77"
 fi
 
+# Built without debug information, two calls in one function are two
+# rows: a frame with no source line keeps its offset.
+printf '#include <stdlib.h>\nvoid *volatile a, *volatile b;\nint main(void) { a = malloc(11); b = malloc(22); return 0; }\n' \
+	>"$work/nolines.c"
+cc -O0 -g0 -o "$work/nolines" "$work/nolines.c"
+"$ward" run --quiet -o "$work/nolines.pb.gz" -- "$work/nolines" 2>"$work/nolines.err"
+"$ward" report "$work/nolines.pb.gz" >"$work/nolines.txt" 2>&1
+if grep -q "^ *11 .* 1  heap/reachable main+0x[0-9a-f]* (nolines)" "$work/nolines.txt" &&
+	grep -q "^ *22 .* 1  heap/reachable main+0x[0-9a-f]* (nolines)" "$work/nolines.txt"; then
+	ok "without debug information, two calls in one function are two rows"
+else
+	bad "without debug information, two calls in one function are two rows" "$(cat "$work/nolines.txt")"
+fi
+
 # A vfork() child whose exec fails: the parent keeps its books.
 run_leaks vfork
 expect_site "after a vfork child's _exit, the parent's leaks are still recorded" \
@@ -2034,7 +2048,7 @@ status_is "ward watch: an endpoint that does not answer is one line, status 2" 2
 	"$(cat "$work/watch.err")"
 
 # Every check above ran (one that did not is a failure too).
-planned=344
+planned=345
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
