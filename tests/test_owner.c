@@ -501,6 +501,66 @@ TEST(snapshots_label_what_an_owner_holds_with_its_path)
 	ward_free(loose);
 }
 
+/* Whether buf[0..len) is UTF-8 with no control character but newline
+ * and tab (C1 included). */
+static bool printable_utf8(const char *buf, size_t len)
+{
+	const unsigned char *u = (const unsigned char *)buf;
+	for (size_t i = 0; i < len;) {
+		size_t n = u[i] < 0x80 ? 1 : (u[i] & 0xe0) == 0xc0 ? 2
+				     : (u[i] & 0xf0) == 0xe0 ? 3
+				     : (u[i] & 0xf8) == 0xf0 ? 4 : 0;
+		if (n == 0 || i + n > len || (n == 2 && u[i] < 0xc2))
+			return false;
+		for (size_t k = 1; k < n; k++)
+			if ((u[i + k] & 0xc0) != 0x80)
+				return false;
+		if (n == 1 && ((u[i] < 0x20 && u[i] != '\n' && u[i] != '\t') ||
+			       u[i] == 0x7f))
+			return false;
+		if (n == 2 && u[i] == 0xc2 && u[i + 1] < 0xa0) /* C1 */
+			return false;
+		i += n;
+	}
+	return true;
+}
+
+/* An owner's name is the program's: whatever bytes it holds (an escape
+ * that would recolour a terminal, a C1 control, bytes that are not
+ * UTF-8, a newline that would forge a row), the JSON is UTF-8 and the
+ * report read back from the profile prints none of them raw. */
+TEST(an_owner_name_of_any_bytes_is_never_raw_in_a_report)
+{
+	start();
+	ward_owner_t *o = ward_owner_new(
+		NULL, "evil\n    9999 fake row\033[31mred\xc2\x9b" "2J\xff\xfe");
+	void *held = ward_owner_malloc(o, 64);
+	ASSERT_NOT_NULL(held);
+	ward_profile_t *p = ward_profile_snapshot();
+
+	struct ward_test_buf b = { 0 };
+	ward_profile_write(p, WARD_FORMAT_JSON, ward_test_to_buf, &b);
+	ASSERT_TRUE(printable_utf8(b.p, b.len));
+	ASSERT_CONTAINS(b.p, "evil\\u000a    9999 fake row\\u001b[31mred");
+	ASSERT_CONTAINS(b.p, "red\\u009b2J\\ufffd\\ufffd\"");
+	free(b.p);
+
+	b = (struct ward_test_buf){ 0 };
+	ASSERT_EQ(ward_profile_write(p, WARD_FORMAT_PPROF, ward_test_to_buf, &b), 0);
+	ward_profile_t *back = NULL;
+	char err[128];
+	ASSERT_EQ(ward_profile_read(b.p, b.len, &back, err, sizeof(err)), 0);
+	free(b.p);
+	b = (struct ward_test_buf){ 0 };
+	ward_profile_write(back, WARD_FORMAT_TEXT, ward_test_to_buf, &b);
+	ASSERT_TRUE(printable_utf8(b.p, b.len));
+	ASSERT_CONTAINS(b.p, "[held by evil?    9999 fake row?[31mred??2J??]");
+	free(b.p);
+	ward_profile_free(back);
+	ward_profile_free(p);
+	ward_owner_release(o);
+}
+
 /* go tool pprof's -tagfocus selects samples by the owner label. */
 TEST(go_tool_pprof_focuses_on_an_owner)
 {

@@ -24,6 +24,7 @@
 #include <zlib.h>
 
 #include "core/grow.h"
+#include "core/text.h"
 #include "export/export.h"
 #include "snapshot/symbolize.h"
 #include "ward/track.h"
@@ -533,12 +534,8 @@ static int carry_names(struct rd *r, const struct parsed *pp,
 				f->file[fl] = '\0';
 			}
 			f->line = ln->line > INT32_MAX ? 0 : (int)ln->line;
-			for (char *c = f->func; *c; c++) /* never raw to a terminal */
-				if ((unsigned char)*c < 0x20 || *c == 0x7f)
-					*c = '?';
-			for (char *c = f->file; *c; c++)
-				if ((unsigned char)*c < 0x20 || *c == 0x7f)
-					*c = '?';
+			ward__printable(f->func); /* never raw to a terminal */
+			ward__printable(f->file);
 			np->n++;
 		}
 		if (!np->n)
@@ -637,15 +634,13 @@ static int check_samples(struct rd *r, struct parsed *pp, size_t *total)
 	return 0;
 }
 
-/* A label string, copied, control characters as '?'; NULL when out of
- * memory. */
+/* A label string, copied, made printable (never raw to a terminal);
+ * NULL when out of memory. */
 static char *label_text(const struct parsed *pp, uint64_t str)
 {
 	char *text = string_copy(pp, str);
 	if (text)
-		for (char *c = text; *c; c++)
-			if ((unsigned char)*c < 0x20 || *c == 0x7f)
-				*c = '?'; /* never raw to a terminal */
+		ward__printable(text);
 	return text;
 }
 
@@ -667,9 +662,7 @@ static int apply_label(struct rd *r, const struct parsed *pp,
 		size_t n = pp->strlens[str] < 63 ? pp->strlens[str] : 63;
 		memcpy(name, pp->strs[str], n);
 		name[n] = '\0';
-		for (size_t c = 0; c < n; c++)
-			if ((unsigned char)name[c] < 0x20 || name[c] == 0x7f)
-				name[c] = '?'; /* never raw to a terminal */
+		ward__printable(name); /* never raw to a terminal */
 		int k = ward_kind_register(name);
 		if (k < 0) {
 			fail(r, "sample %zu names kind '%s', which ward cannot "

@@ -11,6 +11,7 @@
 
 #include "core/guard.h"
 #include "core/sat.h"
+#include "core/text.h"
 #include "export/export.h"
 #include "snapshot/profile.h"
 #include "ward/track.h"
@@ -345,21 +346,42 @@ static int write_text(const ward_profile_t *all, struct ward__out *o)
 	return 0;
 }
 
+/* s as a JSON string, whole: '"', '\\' and control characters escaped,
+ * each byte of what is not UTF-8 as U+FFFD (JSON is UTF-8; a name from a
+ * file, or an owner's, may be anything). */
 static void json_string(struct ward__out *o, const char *s)
 {
-	char buf[600];
+	char buf[256];
 	size_t n = 0;
 
 	buf[n++] = '"';
-	for (; *s && n < sizeof(buf) - 8; s++) {
+	while (*s) {
+		if (n > sizeof(buf) - 8) {
+			o->write(o->opaque, buf, n);
+			n = 0;
+		}
 		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\') {
+		size_t len = ward__utf8_seq(s);
+		if (len == 0) {
+			memcpy(buf + n, "\\ufffd", 6);
+			n += 6;
+			s++;
+		} else if (c == '"' || c == '\\') {
 			buf[n++] = '\\';
 			buf[n++] = (char)c;
-		} else if (c < 0x20) {
+			s++;
+		} else if (c < 0x20 || c == 0x7f) {
 			n += (size_t)snprintf(buf + n, 7, "\\u%04x", c);
+			s++;
+		} else if (len == 2 && c == 0xc2 && (unsigned char)s[1] < 0xa0) {
+			/* C1, which a terminal may obey: escaped too */
+			n += (size_t)snprintf(buf + n, 7, "\\u%04x",
+					      (unsigned char)s[1]);
+			s += 2;
 		} else {
-			buf[n++] = (char)c;
+			memcpy(buf + n, s, len);
+			n += len;
+			s += len;
 		}
 	}
 	buf[n++] = '"';

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/text.h"
 #include "snapshot/profile.h"
 #include "snapshot/symbolize.h"
 
@@ -99,9 +100,7 @@ int ward__describe_frames(const struct ward_profile *p, uintptr_t pc,
 {
 	int n = describe_raw(p, pc, out, max);
 	for (int i = 0; i < n; i++)
-		for (char *c = out[i].s; *c; c++)
-			if ((unsigned char)*c < 0x20 || *c == 0x7f)
-				*c = '?';
+		ward__printable(out[i].s);
 	return n;
 }
 
@@ -272,9 +271,7 @@ int ward__name_frames(const struct ward_profile *p, uintptr_t pc,
 		snprintf(out[n - 1].func, sizeof(out[n - 1].func), "%s", name);
 	}
 	for (int i = 0; i < n; i++) /* never raw to a terminal */
-		for (char *c = out[i].func; *c; c++)
-			if ((unsigned char)*c < 0x20 || *c == 0x7f)
-				*c = '?';
+		ward__printable(out[i].func);
 	return n;
 }
 
