@@ -192,6 +192,16 @@ TEST(pages_text_delta_threads_and_unknown_paths)
 	free(out);
 	out = raw(port, "POST /metrics HTTP/1.1\r\n\r\n", 26);
 	ASSERT_CONTAINS(out, "HTTP/1.1 405");
+	ASSERT_CONTAINS(out, "\r\nAllow: GET, HEAD\r\n");
+	free(out);
+	/* HEAD: GET's head, its Content-Length too, and no body. */
+	static const char head[] = "HEAD /debug/pprof/ HTTP/1.1\r\n\r\n";
+	out = raw(port, head, sizeof(head) - 1);
+	ASSERT_CONTAINS(out, "HTTP/1.1 200");
+	const char *cl = strstr(out, "Content-Length: ");
+	ASSERT_NOT_NULL(cl);
+	ASSERT_GT(atol(cl + 16), 100);
+	ASSERT_TRUE(strstr(out, "\r\n\r\n") && strstr(out, "\r\n\r\n")[4] == '\0');
 	free(out);
 	out = raw(port, "GET /metrics FTP/9\r\n\r\n", 22);
 	ASSERT_CONTAINS(out, "HTTP/1.1 400");

@@ -210,17 +210,20 @@ static const char *reason(int status)
 	}
 }
 
+/* The answer: its head, and the body unless it was asked for by HEAD
+ * (whose Content-Length is still the body's, as GET would have it). */
 static void respond(int fd, int status, const char *type, const char *body,
-		    size_t len)
+		    size_t len, bool head_only)
 {
-	char head[256];
+	char head[320];
 	int n = snprintf(head, sizeof(head),
 			 "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
-			 "Content-Length: %zu\r\nConnection: close\r\n"
+			 "Content-Length: %zu\r\nConnection: close\r\n%s"
 			 "X-Content-Type-Options: nosniff\r\n\r\n",
-			 status, reason(status), type, len);
+			 status, reason(status), type, len,
+			 status == 405 ? "Allow: GET, HEAD\r\n" : "");
 	uint64_t deadline = now_ms() + REQUEST_MS;
-	if (send_all(fd, head, (size_t)n, deadline))
+	if (send_all(fd, head, (size_t)n, deadline) && !head_only)
 		send_all(fd, body, len, deadline);
 }
 
@@ -247,8 +250,8 @@ static void answer(struct conn *c, int parsed, const struct ward__http_req *r)
 		body = (struct ward__buf){ 0 };
 		ward__buf_add(&body, "500 out of memory\n", 18);
 	}
-	respond(c->fd, status, type, body.p ? body.p : "",
-		parsed == 1 && strcmp(r->method, "HEAD") == 0 ? 0 : body.len);
+	respond(c->fd, status, type, body.p ? body.p : "", body.len,
+		parsed == 1 && strcmp(r->method, "HEAD") == 0);
 	free(body.p);
 }
 
