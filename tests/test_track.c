@@ -725,6 +725,11 @@ TEST(suppressions_take_sites_out_of_checks_and_profiles)
 					  &s, err, sizeof(err)), -EINVAL);
 	ASSERT_NULL(s);
 	ASSERT_NOT_NULL(strstr(err, "line 3: not a suppression"));
+	/* The line is quoted printable: a file of anyone's bytes. */
+	ASSERT_EQ(ward_suppressions_parse("\033[2J\xc2\x9b" "31m\xff bad\n", false,
+					  &s, err, sizeof(err)), -EINVAL);
+	ASSERT_NOT_NULL(strstr(err, "line 1: not a suppression (leak:PATTERN): "
+				    "'?[2J??31m? bad'"));
 	ASSERT_EQ(ward_suppressions_load("/nonexistent/supp", false, &s, err,
 					 sizeof(err)), -ENOENT);
 	ASSERT_EQ(ward_suppressions_load("/dev/null", false, &s, err,

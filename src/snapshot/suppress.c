@@ -13,6 +13,7 @@
 
 #include "core/file.h"
 #include "core/sat.h"
+#include "core/text.h"
 #include "snapshot/profile.h"
 
 /* A pattern as LeakSanitizer reads it: '^' and '$' anchor it, '*' stands
@@ -111,11 +112,13 @@ WARD_API int ward_suppressions_parse(const char *text, bool with_defaults,
 		if (p == e)
 			continue;
 		if (e - p <= 5 || strncmp(p, "leak:", 5) != 0) {
-			if (err && errlen)
+			if (err && errlen) {
 				snprintf(err, errlen,
 					 "line %d: not a suppression "
 					 "(leak:PATTERN): '%.*s'",
 					 no, (int)(e - p < 200 ? e - p : 200), p);
+				ward__printable(err); /* the line is anyone's */
+			}
 			rc = -EINVAL;
 			break;
 		}
