@@ -638,6 +638,12 @@ enum { MEMO_SETS = 64, MEMO_WAYS = 4 };
 static __thread struct walk_log *memo;
 static __thread uint8_t memo_next[MEMO_SETS];
 static __thread bool memo_busy;
+/* The walk's return addresses, beside the memo rather than on the stack:
+ * an allocation in a signal handler runs on the program's alternate
+ * stack, often SIGSTKSZ (8 KiB, of which the kernel's frame takes up to
+ * half), and ward must not need more of it than the program does. */
+enum { WALK_MAX = 256 };
+static __thread uintptr_t *memo_pcs;
 
 static bool still_valid(const struct walk_log *m, uintptr_t bp)
 {
@@ -667,9 +673,11 @@ static bool still_valid(const struct walk_log *m, uintptr_t bp)
 
 static bool memo_init(void)
 {
-	void *m = ward__map(sizeof(struct walk_log) * MEMO_SETS * MEMO_WAYS);
+	size_t logs = sizeof(struct walk_log) * MEMO_SETS * MEMO_WAYS;
+	void *m = ward__map(logs + WALK_MAX * sizeof(uintptr_t));
 	if (!m)
 		return false;
+	memo_pcs = (uintptr_t *)((char *)m + logs);
 	memo = m;
 	return true;
 }
@@ -740,6 +748,22 @@ int ward__capture_context(uintptr_t pc, uintptr_t sp, uintptr_t bp,
 		    true, 0);
 }
 
+/* A walk remembered nowhere: a signal handler's that interrupted this
+ * thread in ward__cfi_capture() (whose memo entry and buffer may be half
+ * written), or a thread with no memory for a memo. Its own buffer is on
+ * the stack, so it is kept short. */
+static __attribute__((noinline)) uint32_t
+walk_unremembered(uintptr_t sp, uintptr_t bp, uintptr_t pc, uint32_t key,
+		  int max, int skip, uintptr_t lo, uintptr_t hi, bool rules,
+		  ward__walk_fn fn)
+{
+	enum { SHORT = 64 };
+	uintptr_t pcs[SHORT];
+	int n = walk(sp, bp, pc, pcs, max < SHORT ? max : SHORT, skip, lo, hi,
+		     rules, NULL, NULL, NULL, false, 0);
+	return fn(key, pcs, ward__unhide(pcs, n));
+}
+
 __attribute__((noinline)) int ward__cfi_capture(uint32_t key, int max,
 					       int skip, uintptr_t lo,
 					       uintptr_t hi, bool rules,
@@ -747,17 +771,13 @@ __attribute__((noinline)) int ward__cfi_capture(uint32_t key, int max,
 {
 	uintptr_t *fp = __builtin_frame_address(0);
 	uintptr_t sp = (uintptr_t)(fp + 2), bp = fp[0], pc = fp[1];
-	uintptr_t pcs[256];
 
 	drop_stale_rules();
 	if (lo < (uintptr_t)fp)
 		lo = (uintptr_t)fp;
-	/* A signal handler that acquires while this thread is in here walks
-	 * without the memo, whose entry may be half written. */
 	if (__builtin_expect(memo_busy || (!memo && !memo_init()), 0)) {
-		int n = walk(sp, bp, pc, pcs, max, skip, lo, hi, rules, NULL,
-			     NULL, NULL, false, 0);
-		*id = fn(key, pcs, ward__unhide(pcs, n));
+		*id = walk_unremembered(sp, bp, pc, key, max, skip, lo, hi,
+					rules, fn);
 		return 0;
 	}
 	memo_busy = true;
@@ -776,8 +796,9 @@ __attribute__((noinline)) int ward__cfi_capture(uint32_t key, int max,
 	m->nreads = 0;
 	m->bp_used = false;
 	bool complete;
-	int n = walk(sp, bp, pc, pcs, max, skip, lo, hi, rules, m, &complete,
-		     NULL, false, 0);
+	uintptr_t *pcs = memo_pcs;
+	int n = walk(sp, bp, pc, pcs, max < WALK_MAX ? max : WALK_MAX, skip,
+		     lo, hi, rules, m, &complete, NULL, false, 0);
 	*id = fn(key, pcs, ward__unhide(pcs, n));
 	if (complete && *id) {
 		m->sp = sp;

@@ -242,6 +242,22 @@ int ward__unhide(uintptr_t *pcs, int n)
 	return k;
 }
 
+/* The walk by libgcc or by frame pointers, in a frame of its own: its
+ * buffer is no part of the stack the .eh_frame walker's callers use (a
+ * signal handler's on a small alternate stack). skip counts this frame's
+ * caller. */
+static __attribute__((noinline)) uint32_t walk_elsewise(uint32_t key, int max,
+						      int skip,
+						      ward__walk_fn fn)
+{
+	uintptr_t pcs[256];
+	int n = walker == WALK_DWARF ? dwarf_walk(pcs, max, skip + 1)
+				     : fp_walk(pcs, max, skip + 1);
+	uint32_t id = fn(key, pcs, ward__unhide(pcs, n));
+	__asm__ volatile("" ::: "memory");
+	return id;
+}
+
 __attribute__((noinline)) uint32_t ward__capture_slow(uint32_t key, int skip,
 						   ward__walk_fn fn)
 {
@@ -267,10 +283,7 @@ __attribute__((noinline)) uint32_t ward__capture_slow(uint32_t key, int skip,
 	}
 	/* libgcc's walker, or frame pointers where the .eh_frame walker does
 	 * not run (other than x86-64). */
-	uintptr_t pcs[256];
-	int n = walker == WALK_DWARF ? dwarf_walk(pcs, max, skip + 1)
-				     : fp_walk(pcs, max, skip + 1);
-	uint32_t id = fn(key, pcs, ward__unhide(pcs, n));
+	uint32_t id = walk_elsewise(key, max, skip + 1, fn);
 	__asm__ volatile("" ::: "memory");
 	return id;
 }

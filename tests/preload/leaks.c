@@ -16,6 +16,7 @@
 #include <link.h>
 #include <malloc.h>
 #include <errno.h>
+#include <execinfo.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -2244,6 +2245,38 @@ NOINLINE void leak_altstack_exit(void)
 	KEEP(held);
 }
 
+NOINLINE void *lost_in_handler(void)
+{
+	return malloc(66);
+}
+
+/* A fault handler on an alternate stack of `size` bytes that allocates,
+ * as a crash handler that names its frames does (backtrace_symbols()),
+ * then ends the program with _exit(9). */
+static void alloc_in_handler(int sig)
+{
+	(void)sig;
+	void *pcs[32];
+	int n = backtrace(pcs, 32);
+	free(backtrace_symbols(pcs, n));
+	KEEP(lost_in_handler());
+	_exit(9);
+}
+
+NOINLINE void leak_altstack_alloc(const char *size)
+{
+	size_t len = strtoul(size, NULL, 0);
+	stack_t ss = { .ss_sp = malloc(len), .ss_size = len };
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = alloc_in_handler;
+	sa.sa_flags = SA_ONSTACK;
+	if (!ss.ss_sp || sigaltstack(&ss, NULL) != 0 ||
+	    sigaction(SIGSEGV, &sa, NULL) != 0)
+		exit(4);
+	*(volatile int *)(uintptr_t)8 = 1;
+}
+
 NOINLINE void *lost_before_overflow(void)
 {
 	return malloc(79);
@@ -2758,6 +2791,8 @@ int main(int argc, char **argv)
 		leak_chroot(argv[2]);
 	else if (strcmp(what, "no_descriptors") == 0)
 		leak_no_descriptors(argc > 2 ? argv[2] : "soft");
+	else if (strcmp(what, "altstack_alloc") == 0 && argc > 2)
+		leak_altstack_alloc(argv[2]);
 	else if (strcmp(what, "file_size_limit") == 0)
 		leak_file_size_limit(argc > 2 ? argv[2] : "soft");
 	else if (strcmp(what, "crowd") == 0)
