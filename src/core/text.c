@@ -35,16 +35,30 @@ size_t ward__utf8_seq(const char *s)
 	return n;
 }
 
+/* How long the character s starts with is (at least 1), and whether it
+ * must not be printed raw. */
+static size_t next_char(const char *s, bool *control)
+{
+	size_t n = ward__utf8_seq(s);
+	const unsigned char *u = (const unsigned char *)s;
+	*control = n == 0 || (n == 1 && (u[0] < 0x20 || u[0] == 0x7f)) ||
+		   (n == 2 && u[0] == 0xc2 && u[1] < 0xa0);
+	return n ? n : 1;
+}
+
 void ward__printable(char *s)
 {
-	while (*s) {
-		size_t n = ward__utf8_seq(s);
-		const unsigned char *u = (const unsigned char *)s;
-		bool control = n == 0 || (n == 1 && (u[0] < 0x20 || u[0] == 0x7f)) ||
-			       (n == 2 && u[0] == 0xc2 && u[1] < 0xa0);
-		n = n ? n : 1;
-		if (control)
+	bool control;
+	for (size_t n; *s; s += n)
+		if ((n = next_char(s, &control)) && control)
 			memset(s, '?', n);
-		s += n;
-	}
+}
+
+bool ward__is_printable(const char *s)
+{
+	bool control;
+	for (size_t n; *s; s += n)
+		if ((n = next_char(s, &control)) && control)
+			return false;
+	return true;
 }

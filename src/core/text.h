@@ -6,6 +6,7 @@
 #ifndef WARD_CORE_TEXT_H
 #define WARD_CORE_TEXT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* The length of the well-formed UTF-8 sequence s starts with (1 to 4;
@@ -18,5 +19,8 @@ size_t ward__utf8_seq(const char *s);
  * of what is not UTF-8 become '?'. Never raw to a terminal.
  */
 void ward__printable(char *s);
+
+/* Whether ward__printable() would leave s as it is. */
+bool ward__is_printable(const char *s);
 
 #endif

@@ -13,6 +13,7 @@
 
 #include "core/grow.h"
 #include "core/sat.h"
+#include "core/text.h"
 #include "registry/registry.h"
 #include "registry/sample.h"
 #include "scan/scan.h"
@@ -124,17 +125,30 @@ const char *ward__profile_label(struct ward_profile *p, const char *s)
 {
 	if (!s)
 		return NULL;
+	/* An owner's name is the program's, and may come from anyone (a
+	 * request's path): a profile holds it printable, for every report
+	 * and page made of it. */
+	char *clean = NULL;
+	if (!ward__is_printable(s)) {
+		if (!(clean = strdup(s)))
+			return NULL;
+		ward__printable(clean);
+		s = clean;
+	}
 	for (size_t i = p->nlabels; i-- > 0;)
-		if (p->labels[i] == s || strcmp(p->labels[i], s) == 0)
+		if (p->labels[i] == s || strcmp(p->labels[i], s) == 0) {
+			free(clean);
 			return p->labels[i];
+		}
 	char **v = ward__grow(p->labels, &p->caplabels, p->nlabels + 1,
 			      sizeof(*v), 8);
-	if (!v)
+	if (v)
+		p->labels = v;
+	char *copy = v ? (clean ? clean : strdup(s)) : NULL;
+	if (!copy) {
+		free(clean);
 		return NULL;
-	p->labels = v;
-	char *copy = strdup(s);
-	if (!copy)
-		return NULL;
+	}
 	p->labels[p->nlabels++] = copy;
 	return copy;
 }
