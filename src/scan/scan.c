@@ -381,7 +381,9 @@ static void note_anon(struct scan *s, uintptr_t lo, uintptr_t hi,
 	    perms[0] != 'r' || perms[1] != 'w')
 		return;
 	const char *name = name_at ? rest + name_at : "";
-	if (inode != 0) {
+	/* A shmget() segment's inode is its id, which is 0 for the first
+	 * one in an IPC namespace (a container's, a fresh machine's). */
+	if (inode != 0 || strncmp(name, "/SYSV", 5) == 0) {
 		/* Memory with an inode of its own: shared anonymous memory
 		 * ("/dev/zero (deleted)", "[anon_shmem:NAME]" once named),
 		 * memfd_create()'s, shm_open()'s and shmget()'s segments. */
