@@ -117,8 +117,8 @@ static int helper(void *arg)
 	lift(RLIMIT_NOFILE, HELPER_FDS);
 	lift(RLIMIT_FSIZE, RLIM_INFINITY);
 	/* Where the file size limit stays, a write past it fails with EFBIG
-	 * and raises SIGXFSZ, which would end the helper: blocked, it dies
-	 * with it. */
+	 * and raises SIGXFSZ, which would end the helper: blocked here, the
+	 * signal ends with the helper, never delivered. */
 	uint64_t quiet = 1ull << (SIGXFSZ - 1) | 1ull << (SIGPIPE - 1);
 	syscall(SYS_rt_sigprocmask, SIG_BLOCK, &quiet, NULL, sizeof(quiet));
 	j->rc = j->fn(j->arg);

@@ -397,12 +397,6 @@ static const struct ward__thread_books thread_books = {
 /* ---- Paths ------------------------------------------------------------- */
 
 /*
- * This process's name for a file from template tmpl: "%p" becomes the pid
- * and "%%" a '%'; a process other than cfg.output_pid (when set) adds
- * ".PID". Returns 0, or -ENAMETOOLONG when it does not fit (nothing is
- * truncated).
- */
-/*
  * A path from the environment, made absolute from the directory the
  * program started in: a program that moves elsewhere (a daemon's
  * chdir("/")) must not take ward's files with it, into a directory the
@@ -424,6 +418,12 @@ static int from_start_dir(char *out, size_t len, const char *path)
 	return 0;
 }
 
+/*
+ * This process's name for a file from template tmpl: "%p" becomes the pid
+ * and "%%" a '%'; a process other than cfg.output_pid (when set) adds
+ * ".PID". Returns 0, or -ENAMETOOLONG when it does not fit (nothing is
+ * truncated).
+ */
 static int expand_path(char *out, size_t len, const char *tmpl)
 {
 	size_t k = 0;
@@ -1284,10 +1284,9 @@ void ward__intercept_init(void)
 	    (size_t)snprintf(cfg.log, sizeof(cfg.log), "%s", s) >=
 		    sizeof(cfg.log))
 		cfg.log[0] = '\0';
-	if ((s = getenv("WARD_SUMMARY")) &&
-	    (strcmp(s, "none") == 0
-		     ? snprintf(cfg.summary, sizeof(cfg.summary), "none") < 0
-		     : from_start_dir(cfg.summary, sizeof(cfg.summary), s) < 0)) {
+	if ((s = getenv("WARD_SUMMARY")) && strcmp(s, "none") == 0)
+		strcpy(cfg.summary, "none");
+	else if (s && from_start_dir(cfg.summary, sizeof(cfg.summary), s) < 0) {
 		say("ward: WARD_SUMMARY is longer than %d bytes: the report goes "
 		    "to standard error",
 		    PATH_MAX - 1);
@@ -1341,8 +1340,9 @@ void ward__intercept_init(void)
 
 /* ---- The report -------------------------------------------------------- */
 
-/* The text report goes to a descriptor through a small buffer, not stdio:
- * it may be written from a signal handler. */
+/* The report is made in memory, then saved where WARD_SUMMARY says or
+ * written to standard error with system calls, not stdio: it may be
+ * written from a signal handler. */
 static void write_report(const ward_profile_t *p)
 {
 	struct ward__buf m = { 0 };
