@@ -1343,6 +1343,19 @@ void ward__intercept_init(void)
 /* The report is made in memory, then saved where WARD_SUMMARY says or
  * written to standard error with system calls, not stdio: it may be
  * written from a signal handler. */
+/* Whether path names the file this process's profile goes to (the same
+ * name, or the same file by another): the report must not replace it. */
+static bool is_profile(const char *path)
+{
+	char prof[PATH_MAX];
+	struct stat a, b;
+	return cfg.output[0] &&
+	       expand_path(prof, sizeof(prof), cfg.output) == 0 &&
+	       (strcmp(prof, path) == 0 ||
+		(stat(prof, &a) == 0 && stat(path, &b) == 0 &&
+		 a.st_dev == b.st_dev && a.st_ino == b.st_ino));
+}
+
 static void write_report(const ward_profile_t *p)
 {
 	struct ward__buf m = { 0 };
@@ -1368,6 +1381,9 @@ static void write_report(const ward_profile_t *p)
 			say("ward: the report path from %s is too long: the "
 			    "report goes to standard error",
 			    cfg.summary);
+		else if ((rc = is_profile(path) ? -EEXIST : 0) < 0)
+			say("ward: WARD_SUMMARY names the profile's own file, "
+			    "%s: the report goes to standard error", path);
 		else if ((rc = save_report(path, m.p, m.len)) < 0)
 			say("ward: cannot write the report to %s: %s; it goes "
 			    "to standard error",
