@@ -432,6 +432,18 @@ static const struct ward_sample *held_sample(const ward_profile_t *p,
 	return NULL;
 }
 
+/* p written as pprof and read back. */
+static ward_profile_t *through_pprof(const ward_profile_t *p)
+{
+	struct ward_test_buf b = { 0 };
+	ASSERT_EQ(ward_profile_write(p, WARD_FORMAT_PPROF, ward_test_to_buf, &b), 0);
+	ward_profile_t *back = NULL;
+	char err[128];
+	ASSERT_EQ(ward_profile_read(b.p, b.len, &back, err, sizeof(err)), 0);
+	free(b.p);
+	return back;
+}
+
 TEST(snapshots_label_what_an_owner_holds_with_its_path)
 {
 	start();
@@ -472,15 +484,10 @@ TEST(snapshots_label_what_an_owner_holds_with_its_path)
 	free(b.p);
 
 	/* Through pprof and back, and the diff keeps owners apart. */
-	b = (struct ward_test_buf){ 0 };
-	ASSERT_EQ(ward_profile_write(p, WARD_FORMAT_PPROF, ward_test_to_buf, &b), 0);
-	ward_profile_t *back = NULL;
-	char err[128];
-	ASSERT_EQ(ward_profile_read(b.p, b.len, &back, err, sizeof(err)), 0);
+	ward_profile_t *back = through_pprof(p);
 	s1 = held_sample(back, "server/conn 1");
 	ASSERT_NOT_NULL(s1);
 	ASSERT_EQ(s1->live_bytes, 3 * 4096);
-	free(b.p);
 	ward_profile_free(back);
 
 	request_buffer(c2);
@@ -550,12 +557,7 @@ TEST(an_owner_name_of_any_bytes_is_never_raw_in_a_report)
 	ASSERT_CONTAINS(b.p, "\"owner\":\"evil?    9999 fake row?[31mred??2J??\"");
 	free(b.p);
 
-	b = (struct ward_test_buf){ 0 };
-	ASSERT_EQ(ward_profile_write(p, WARD_FORMAT_PPROF, ward_test_to_buf, &b), 0);
-	ward_profile_t *back = NULL;
-	char err[128];
-	ASSERT_EQ(ward_profile_read(b.p, b.len, &back, err, sizeof(err)), 0);
-	free(b.p);
+	ward_profile_t *back = through_pprof(p);
 	b = (struct ward_test_buf){ 0 };
 	ward_profile_write(back, WARD_FORMAT_TEXT, ward_test_to_buf, &b);
 	ASSERT_TRUE(printable_utf8(b.p, b.len));

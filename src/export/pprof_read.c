@@ -634,16 +634,6 @@ static int check_samples(struct rd *r, struct parsed *pp, size_t *total)
 	return 0;
 }
 
-/* A label string, copied, made printable (never raw to a terminal);
- * NULL when out of memory. */
-static char *label_text(const struct parsed *pp, uint64_t str)
-{
-	char *text = string_copy(pp, str);
-	if (text)
-		ward__printable(text);
-	return text;
-}
-
 /* Sample i's label key=str onto s: kind, leak, blocked, owner. 0, or -1
  * with the reason failed. */
 static int apply_label(struct rd *r, const struct parsed *pp,
@@ -683,7 +673,8 @@ static int apply_label(struct rd *r, const struct parsed *pp,
 	} else if ((str_is(pp, key, "blocked") || str_is(pp, key, "owner") ||
 		    str_is(pp, key, "root")) &&
 		   str && pp->strlens[str]) {
-		char *text = label_text(pp, str);
+		/* Interned printable (never raw to a terminal). */
+		char *text = string_copy(pp, str);
 		const char *own = text ? ward__profile_label(p, text) : NULL;
 		free(text);
 		if (!own) {

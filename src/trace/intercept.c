@@ -222,12 +222,15 @@ static bool fits(int fd, size_t len)
 	return at >= 0 && (uint64_t)at + len <= rl.rlim_cur;
 }
 
-static void err_write(const char *text, size_t len)
+/* text on standard error (err_open()), whole or not at all: 0, or
+ * -errno (-EFBIG: it does not fit the file size limit). */
+static int err_write(const char *text, size_t len)
 {
-	int fd = err_open();
-	if (fd >= 0 && fits(fd, len))
-		ward__write_all(fd, text, len);
+	int fd = err_open(), rc = -EBADF;
+	if (fd >= 0)
+		rc = fits(fd, len) ? ward__write_all(fd, text, len) : -EFBIG;
 	err_close(fd);
+	return rc;
 }
 
 /* The library's own messages, where the tracer's go. */
@@ -621,10 +624,14 @@ static int to_note(const char *line, size_t n)
 static __attribute__((format(printf, 1, 2))) void
 say_no_profile(const char *fmt, ...)
 {
-	char line[LINE_MAX_BYTES];
+	/* The line for the note after the words standard error's takes. */
+	static const char head[] = "ward: no profile: ";
+	enum { HEAD = sizeof(head) - 1 };
+	char whole[HEAD + LINE_MAX_BYTES], *line = whole + HEAD;
+	memcpy(whole, head, HEAD);
 	va_list ap;
 	va_start(ap, fmt);
-	int n = format_line(line, sizeof(line), fmt, ap);
+	int n = format_line(line, LINE_MAX_BYTES, fmt, ap);
 	va_end(ap);
 	int noted = n < 0 ? 0 : to_note(line, (size_t)n);
 	if (noted == 0)
@@ -634,14 +641,7 @@ say_no_profile(const char *fmt, ...)
 	 * why there is no profile as best it can tell (a file size limit
 	 * that neither could take). A note that could not be opened keeps
 	 * what it was told ahead. */
-	int fd = err_open(), rc = -EBADF;
-	if (fd >= 0 && fits(fd, 18 + (size_t)n)) {
-		rc = ward__write_all(fd, "ward: no profile: ", 18);
-		if (rc == 0)
-			rc = ward__write_all(fd, line, (size_t)n);
-	}
-	err_close(fd);
-	if (rc == 0 && noted == 1)
+	if (err_write(whole, HEAD + (size_t)n) == 0 && noted == 1)
 		syscall(SYS_unlink, cfg.note);
 }
 
