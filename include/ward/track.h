@@ -109,8 +109,10 @@ WARD_API int ward_kind_stats(int kind, struct ward_kind_stats *out);
  * ward_malloc() and friends, and to the LD_PRELOAD tracer (WARD_SAMPLE);
  * ward_track() always records. Safe to call while other threads allocate.
  * A mean above WARD_SAMPLE_MOST (4 EiB, past which the distances drawn
- * would overflow) is taken as WARD_SAMPLE_MOST. Returns the previous
- * setting.
+ * would overflow) is taken as WARD_SAMPLE_MOST. Sampling's first start
+ * reserves 8 MiB of address space for its page counts; where the system
+ * refuses it (an RLIMIT_AS), the setting stays as it was. Returns the
+ * previous setting.
  */
 #define WARD_SAMPLE_MOST (1ull << 62)
 WARD_API uint64_t ward_track_set_sampling(uint64_t mean_bytes);

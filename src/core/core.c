@@ -144,10 +144,8 @@ void ward__unmap(void *p, size_t bytes)
 	munmap(p, bytes ? bytes : 1);
 }
 
-void *ward__map_room(size_t bytes)
+bool ward__space_limited(void)
 {
-	/* A process whose address space is limited gets none: the room
-	 * would count against the program's own limit. */
 	static _Atomic int limited = -1; /* threads may ask at once */
 	int lim = atomic_load_explicit(&limited, memory_order_relaxed);
 	if (lim < 0) {
@@ -156,7 +154,14 @@ void *ward__map_room(size_t bytes)
 		      rl.rlim_cur != RLIM_INFINITY;
 		atomic_store_explicit(&limited, lim, memory_order_relaxed);
 	}
-	if (lim)
+	return lim;
+}
+
+void *ward__map_room(size_t bytes)
+{
+	/* A process whose address space is limited gets none: the room
+	 * would count against the program's own limit. */
+	if (ward__space_limited())
 		return NULL;
 	void *p = mmap(NULL, bytes, PROT_NONE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -191,6 +196,8 @@ static void *_Atomic spare;
 
 void ward__spare_keep(void)
 {
+	if (ward__space_limited())
+		return;
 	void *p = mmap(NULL, WARD__SPARE_BYTES, PROT_NONE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED)

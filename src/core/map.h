@@ -39,17 +39,23 @@ void ward__map_populate(void *p, size_t bytes, bool huge);
  * Given back whole with ward__unmap(p, bytes).
  */
 void *ward__map_room(size_t bytes);
+
+/* Whether the address space was limited (RLIMIT_AS soft limit set) when
+ * ward first asked: what ward reserves ahead would then come out of the
+ * program's own limit, so ward reserves nothing ahead. */
+bool ward__space_limited(void);
 bool ward__room_use(void *p, size_t from, size_t to);
 void ward__room_give_back(void *p, size_t from, size_t to);
 
 /*
  * Spare address space for the exit report: WARD__SPARE_BYTES reserved,
  * inaccessible (no memory, no commit charge), kept from start and given
- * back when the report begins. A program that ends because it used up
- * its address space (RLIMIT_AS, `ulimit -v`: the leak ward is there to
- * show) has none left, and the snapshot and the scan need some. Keeping
- * it again replaces what was kept; giving back twice is harmless. Both
- * async-signal-safe.
+ * back when the report begins. A program that lowers its own address
+ * space limit (RLIMIT_AS) and then uses it up — the leak ward is there to
+ * show — has none left, and the snapshot and the scan need some. Not kept
+ * where the limit was set before the program started (`ulimit -v`): it
+ * would come out of what the program has. Keeping it again replaces what
+ * was kept; giving back twice is harmless. Both async-signal-safe.
  */
 enum { WARD__SPARE_BYTES = 32 << 20 };
 void ward__spare_keep(void);

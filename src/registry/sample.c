@@ -46,14 +46,19 @@ static int64_t draw_distance(void)
  * How many sampled blocks each 4 KiB page holds: 2^20 leaves of 2^15
  * one-byte counters, made on first use. A free on a page whose count is
  * zero skips the registry. A count that reaches 255 stays there (its page
- * then always looks).
+ * then always looks). The directory of leaves (8 MiB of address space) is
+ * made when sampling starts: a process that records every block does not
+ * carry it, and its address space is the program's (RLIMIT_AS).
  */
-enum { LEAF_BITS = WARD__LEAF_BITS };
-_Atomic(_Atomic uint8_t *) ward__page_dir[1 << 20];
+enum { LEAF_BITS = WARD__LEAF_BITS, DIR_BYTES = sizeof(ward__page_leaf) << 20 };
+_Atomic(ward__page_leaf *) ward__page_dir;
 
-static _Atomic uint8_t *page_counter(uintptr_t p, bool create)
+static _Atomic uint8_t *page_counter(ward__page_leaf *dir, uintptr_t p,
+				     bool create)
 {
-	_Atomic(_Atomic uint8_t *) *at = ward__page_leaf_of(p);
+	if (!dir)
+		return NULL;
+	ward__page_leaf *at = ward__page_leaf_of(dir, p);
 	_Atomic uint8_t *leaf = atomic_load_explicit(at, memory_order_acquire);
 	if (!leaf && create) {
 		void *m = ward__map(1 << LEAF_BITS);
@@ -73,7 +78,9 @@ static _Atomic uint8_t *page_counter(uintptr_t p, bool create)
 
 static void count_sampled(uintptr_t p, int delta)
 {
-	_Atomic uint8_t *c = page_counter(p, delta > 0);
+	_Atomic uint8_t *c = page_counter(
+		atomic_load_explicit(&ward__page_dir, memory_order_acquire), p,
+		delta > 0);
 	if (!c)
 		return;
 	uint8_t v = atomic_load_explicit(c, memory_order_relaxed);
@@ -84,20 +91,60 @@ static void count_sampled(uintptr_t p, int delta)
 		;
 }
 
-
-
-void ward__sample_pages_look(uintptr_t lo, uintptr_t hi,
-			     _Atomic uint8_t (*leaves)[1 << WARD__LEAF_BITS])
+static void look(ward__page_leaf *dir, uintptr_t lo, uintptr_t hi,
+		 _Atomic uint8_t (*leaves)[1 << WARD__LEAF_BITS])
 {
 	for (uintptr_t p = lo & ~(uintptr_t)4095; p < hi; p += 4096) {
-		_Atomic(_Atomic uint8_t *) *at = ward__page_leaf_of(p);
+		ward__page_leaf *at = ward__page_leaf_of(dir, p);
 		_Atomic uint8_t *none = NULL;
 		if (!atomic_load_explicit(at, memory_order_acquire) &&
 		    atomic_compare_exchange_strong(at, &none, *leaves))
 			leaves++;
-		atomic_store_explicit(page_counter(p, false), 255,
+		atomic_store_explicit(page_counter(dir, p, false), 255,
 				      memory_order_relaxed);
 	}
+}
+
+/* Ranges that always look, kept until the directory is made (the tracer
+ * names its boot arena before it knows whether it samples). */
+enum { KEPT_RANGES = 4 };
+static struct {
+	uintptr_t lo, hi;
+	_Atomic uint8_t (*leaves)[1 << WARD__LEAF_BITS];
+} kept[KEPT_RANGES];
+static int nkept;
+
+void ward__sample_pages_look(uintptr_t lo, uintptr_t hi,
+			     _Atomic uint8_t (*leaves)[1 << WARD__LEAF_BITS])
+{
+	ward__page_leaf *dir =
+		atomic_load_explicit(&ward__page_dir, memory_order_acquire);
+	if (!dir && nkept < KEPT_RANGES) {
+		kept[nkept].lo = lo;
+		kept[nkept].hi = hi;
+		kept[nkept++].leaves = leaves;
+		return;
+	}
+	if (dir || ward__sample_pages_ready())
+		look(atomic_load_explicit(&ward__page_dir,
+					  memory_order_acquire),
+		     lo, hi, leaves);
+}
+
+bool ward__sample_pages_ready(void)
+{
+	if (atomic_load_explicit(&ward__page_dir, memory_order_acquire))
+		return true;
+	ward__page_leaf *dir = ward__map_reserve(DIR_BYTES);
+	if (!dir)
+		return false;
+	/* Marked before it is seen: no free finds those pages clean. */
+	for (int i = 0; i < nkept; i++)
+		look(dir, kept[i].lo, kept[i].hi, kept[i].leaves);
+	ward__page_leaf *none = NULL;
+	if (!atomic_compare_exchange_strong(&ward__page_dir, &none, dir))
+		ward__unmap(dir, DIR_BYTES); /* another thread made it */
+	return true;
 }
 
 bool ward__sample_due(void)
@@ -124,6 +171,8 @@ WARD_API uint64_t ward_track_set_sampling(uint64_t mean_bytes)
 {
 	if (mean_bytes > WARD_SAMPLE_MOST)
 		mean_bytes = WARD_SAMPLE_MOST;
+	if (mean_bytes && !ward__sample_pages_ready())
+		return ward__rate(); /* no room to tell sampled pages */
 	return atomic_exchange_explicit(&ward__sample_rate, mean_bytes,
 					memory_order_relaxed);
 }

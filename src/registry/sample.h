@@ -39,14 +39,19 @@ static inline bool ward__alloc_unsampled(size_t n)
 }
 
 enum { WARD__LEAF_BITS = 15 };
-extern _Atomic(_Atomic uint8_t *) ward__page_dir[1 << 20]
+
+/* The directory of leaves of page counts (sample.c): 2^20 entries, made
+ * when sampling first starts, NULL until then. */
+typedef _Atomic(_Atomic uint8_t *) ward__page_leaf;
+extern _Atomic(ward__page_leaf *) ward__page_dir
 	__attribute__((visibility("hidden")));
 
-/* The directory's entry for the leaf that counts p's page, and the
- * page's place in that leaf. */
-static inline _Atomic(_Atomic uint8_t *) *ward__page_leaf_of(uintptr_t p)
+/* dir's entry for the leaf that counts p's page, and the page's place in
+ * that leaf. */
+static inline ward__page_leaf *ward__page_leaf_of(ward__page_leaf *dir,
+						  uintptr_t p)
 {
-	return &ward__page_dir[(p >> 12 >> WARD__LEAF_BITS) & ((1 << 20) - 1)];
+	return &dir[(p >> 12 >> WARD__LEAF_BITS) & ((1 << 20) - 1)];
 }
 
 static inline size_t ward__page_in_leaf(uintptr_t p)
@@ -54,14 +59,23 @@ static inline size_t ward__page_in_leaf(uintptr_t p)
 	return (size_t)(p >> 12) & ((1 << WARD__LEAF_BITS) - 1);
 }
 
-/* Whether the page of p holds a live sampled block. */
+/* Whether the page of p holds a live sampled block; true (look) before
+ * the directory is made. */
 static inline bool ward__page_has_sampled(uintptr_t p)
 {
-	_Atomic uint8_t *leaf = atomic_load_explicit(ward__page_leaf_of(p),
+	ward__page_leaf *dir =
+		atomic_load_explicit(&ward__page_dir, memory_order_acquire);
+	if (__builtin_expect(!dir, 0))
+		return true;
+	_Atomic uint8_t *leaf = atomic_load_explicit(ward__page_leaf_of(dir, p),
 						     memory_order_acquire);
 	return leaf && atomic_load_explicit(&leaf[ward__page_in_leaf(p)],
 					    memory_order_relaxed) != 0;
 }
+
+/* Make the directory, before sampling starts; false when the system
+ * refuses its address space (8 MiB, touched where used). */
+bool ward__sample_pages_ready(void);
 
 /*
  * The pages from lo to hi always look (their counts stay at 255): the
@@ -69,6 +83,7 @@ static inline bool ward__page_has_sampled(uintptr_t p)
  * them on its slow path. A region of pages with no counters yet takes the
  * next of leaves, which must hold one for every 128 MiB region the range
  * meets (two for a range under 128 MiB); called before sampling starts.
+ * Before the directory is made, the range is kept and marked when it is.
  */
 void ward__sample_pages_look(uintptr_t lo, uintptr_t hi,
 			     _Atomic uint8_t (*leaves)[1 << WARD__LEAF_BITS]);

@@ -182,12 +182,8 @@ enum { MAX_STOPPED = 32768 };
 
 static struct ward__stopped *slots;
 static int slots_cap, nstopped;
-/* Threads never sent the signal (see ward__threads_stop). */
+/* Threads never sent the signal (see ward__threads_stop), tab->held. */
 enum { MAX_HELD = MAX_STOPPED };
-static struct {
-	int tid;
-	uintptr_t sp;
-} held[MAX_HELD];
 static int nheld;
 static _Atomic int claimed, arrived;
 static _Atomic uint32_t stop_gen, release_gen;
@@ -219,7 +215,20 @@ struct asleep {
 	long nr;
 	uintptr_t sp, pc;
 };
-static struct asleep asleep[MAX_STOPPED];
+
+/* What a stop keeps of the threads: 1.7 MiB, mapped at the first stop
+ * rather than carried by every process (its address space is the
+ * program's, and RLIMIT_AS counts it). */
+static struct stop_tables {
+	int tids[MAX_STOPPED]; /* the threads listed */
+	struct {
+		int tid;
+		uintptr_t sp;
+	} held[MAX_HELD];                  /* never sent the signal */
+	struct asleep asleep[MAX_STOPPED]; /* found asleep (note_asleep) */
+	bool settled[MAX_STOPPED];         /* hold_unsignallable()'s */
+	bool sent[MAX_STOPPED];            /* which of tids were sent it */
+} *tab;
 static _Atomic int nasleep;
 
 /*
@@ -260,7 +269,7 @@ static void note_asleep(int tid)
 	int i = atomic_load_explicit(&nasleep, memory_order_relaxed);
 	if (i < MAX_STOPPED && !RUNNING_ON_VALGRIND &&
 	    doing_at(tid, &sp, &pc, &nr) == ASLEEP && restarts(nr) && pc) {
-		asleep[i] = (struct asleep){ tid, nr, sp, pc };
+		tab->asleep[i] = (struct asleep){ tid, nr, sp, pc };
 		atomic_store_explicit(&nasleep, i + 1, memory_order_release);
 	}
 }
@@ -270,8 +279,8 @@ static bool was_asleep(int tid, struct asleep *out)
 {
 	int n = atomic_load_explicit(&nasleep, memory_order_acquire);
 	for (int i = 0; i < n; i++)
-		if (asleep[i].tid == tid) {
-			*out = asleep[i];
+		if (tab->asleep[i].tid == tid) {
+			*out = tab->asleep[i];
 			return true;
 		}
 	return false;
@@ -587,7 +596,7 @@ static bool install(int sig)
 static bool is_held(int tid)
 {
 	for (int i = 0; i < nheld; i++)
-		if (held[i].tid == tid)
+		if (tab->held[i].tid == tid)
 			return true;
 	return false;
 }
@@ -625,7 +634,7 @@ void ward__threads_resume(void)
  */
 static bool hold_unsignallable(int *tids, int *n, int sig)
 {
-	static bool settled[MAX_STOPPED];
+	bool *settled = tab->settled;
 	nheld = 0;
 	memset(settled, 0, (size_t)*n * sizeof(*settled));
 	for (int pass = 0;; pass++) {
@@ -649,8 +658,9 @@ static bool hold_unsignallable(int *tids, int *n, int sig)
 				return false;
 			/* Running, its stack moves under any read: only its
 			 * TLS is read (sp 0). */
-			held[nheld].tid = tids[i];
-			held[nheld].sp = d == ASLEEP || d == SIGWAIT ? sp : 0;
+			tab->held[nheld].tid = tids[i];
+			tab->held[nheld].sp =
+				d == ASLEEP || d == SIGWAIT ? sp : 0;
 			nheld++;
 			--*n;
 			tids[i] = tids[*n];
@@ -664,8 +674,6 @@ static bool hold_unsignallable(int *tids, int *n, int sig)
 	}
 }
 
-/* Which of tids[0..n) were sent the signal (signal_all). */
-static bool sent[MAX_STOPPED];
 
 static bool answered(int tid)
 {
@@ -689,20 +697,20 @@ static int never_answering(const int *tids, int n, int sig, bool hold)
 {
 	int lost = 0;
 	for (int i = 0; i < n; i++) {
-		if (!sent[i] || answered(tids[i]))
+		if (!tab->sent[i] || answered(tids[i]))
 			continue;
 		uintptr_t sp = 0;
 		long nr = -1;
 		enum doing d = doing(tids[i], &sp, &nr);
 		if (d == GONE) {
-			sent[i] = false;
+			tab->sent[i] = false;
 			lost++;
 		} else if (hold && d == ASLEEP && nheld < MAX_HELD &&
 			   blocks(tids[i], sig)) {
-			held[nheld].tid = tids[i];
-			held[nheld].sp = sp;
+			tab->held[nheld].tid = tids[i];
+			tab->held[nheld].sp = sp;
 			nheld++;
-			sent[i] = false;
+			tab->sent[i] = false;
 			lost++;
 		}
 	}
@@ -725,8 +733,9 @@ static int signal_all(int *tids, int n, int sig)
 	for (int round = 0; round < 8 && n > 0; round++) {
 		for (int i = 0; i < n; i++) {
 			note_asleep(tids[i]);
-			sent[i] = syscall(SYS_tgkill, getpid(), tids[i], sig) == 0;
-			expected += sent[i];
+			tab->sent[i] = syscall(SYS_tgkill, getpid(), tids[i],
+					       sig) == 0;
+			expected += tab->sent[i];
 		}
 		struct timespec step = { 0, 100 * 1000 };
 		int waited = 0;
@@ -757,10 +766,12 @@ static int signal_all(int *tids, int n, int sig)
 
 int ward__threads_stop(const struct ward__stopped **out)
 {
-	static int tids[MAX_STOPPED];
 	int sig = ward__stop_signal();
 
 	*out = NULL;
+	if (!tab && !(tab = ward__map(sizeof(*tab))))
+		return -ENOMEM;
+	int *tids = tab->tids;
 	int n = ward__list_threads(tids, MAX_STOPPED);
 	if (n <= 0)
 		return n; /* alone (0), or the threads cannot be listed */
@@ -785,8 +796,8 @@ int ward__threads_stop(const struct ward__stopped **out)
 	for (int i = 0; i < nheld; i++) {
 		struct ward__stopped *h = &slots[nstopped + i];
 		memset(h, 0, sizeof(*h));
-		h->tid = held[i].tid;
-		h->sp = held[i].sp;
+		h->tid = tab->held[i].tid;
+		h->sp = tab->held[i].sp;
 		h->held = true;
 	}
 	*out = slots;

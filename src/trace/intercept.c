@@ -1261,6 +1261,11 @@ void ward__intercept_init(void)
 	if (ward__env_number("WARD_SAMPLE", 0, WARD_SAMPLE_MOST, &v,
 			     "recording every block") > 0)
 		cfg.rate = v;
+	if (cfg.rate && !ward__sample_pages_ready()) {
+		say("ward: recording every block: WARD_SAMPLE needs 8 MiB of "
+		    "address space, and the system refused it");
+		cfg.rate = 0;
+	}
 	atomic_store(&ward__sample_rate, cfg.rate);
 	cfg.follow_forks = ward__env_flag("WARD_FOLLOW_FORKS", true,
 					  "forked children record");

@@ -2377,6 +2377,32 @@ NOINLINE void leak_as_limit(void)
 	kept = head;
 }
 
+/* A program that needs mib MiB of heap (64 KiB blocks, all freed) and
+ * loses one block of 48 bytes: run under an address-space limit just above
+ * what it needs. */
+NOINLINE void *lost_in_room(void)
+{
+	return malloc(48);
+}
+
+NOINLINE void leak_room(const char *mib)
+{
+	static void *blocks[16 * 1024];
+	int n = atoi(mib) * 16;
+	if (n <= 0 || n > 16 * 1024)
+		exit(4);
+	KEEP(lost_in_room());
+	for (int i = 0; i < n; i++)
+		if (!(blocks[i] = malloc(64 * 1024))) {
+			printf("out of memory after %d KiB\n", i * 64);
+			exit(8);
+		} else
+			memset(blocks[i], 1, 64);
+	for (int i = 0; i < n; i++)
+		free(blocks[i]);
+	printf("ok\n");
+}
+
 /* A daemon's move into a jail: chroot to dir, then on (as root, or in a
  * user namespace of its own when not). */
 NOINLINE void leak_chroot(const char *dir)
@@ -2799,6 +2825,8 @@ int main(int argc, char **argv)
 		leak_crowd();
 	else if (strcmp(what, "as_limit") == 0)
 		leak_as_limit();
+	else if (strcmp(what, "room") == 0 && argc > 2)
+		leak_room(argv[2]);
 	else if (strcmp(what, "overflow") == 0)
 		leak_overflow(argc > 2 && strcmp(argv[2], "exit") == 0);
 	else if (strcmp(what, "kill_group") == 0)

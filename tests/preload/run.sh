@@ -271,6 +271,27 @@ run_leaks as_limit
 status_is "a program that used up its address space (RLIMIT_AS): the program's status" 0 $? "$(cat "$work/as_limit.err")"
 expect_site "... and its profile, scanned: the blocks it lost before" \
 	"$work/as_limit.pb.gz" lost_before_limit heap/definite "10 1000"
+# A program run under an address-space limit set before it starts
+# (`ulimit -v`) just above what it needs alone runs as alone under ward:
+# ward reserves nothing ahead there (no spare for the report, no room for
+# its tables), and its books of a small program take about 6 MiB. Both
+# margins: a spare kept wherever it fitted made a limit 40 MiB above fail
+# where 10 above did not.
+least=
+for mib in $(seq 2 1 200); do
+	(ulimit -v $((mib * 1024)) && "$leaks" room 24) >/dev/null 2>&1 && { least=$mib; break; }
+done
+if [ -z "$least" ]; then
+	bad "a program under ulimit -v: the case ran" "it did not run alone under any limit up to 200 MiB"
+else
+	for more in 10 40; do
+		(ulimit -v $(((least + more) * 1024)) &&
+			exec "$ward" run --quiet -o "$work/room.pb.gz" -- "$leaks" room 24) >"$work/room.out" 2>"$work/room.err"
+		status_is "a program under ulimit -v $more MiB above what it needs alone ($least MiB): its status" 0 $? \
+			"$(cat "$work/room.out" "$work/room.err")"
+		expect_site "... and its profile" "$work/room.pb.gz" lost_in_room heap/definite "1 48"
+	done
+fi
 run_leaks above_descriptor
 status_is "threads read for their TLS: the case ran" 0 $? "$(cat "$work/above_descriptor.err")"
 expect_site "what lies above an ended thread's descriptor is not its TLS" \
@@ -2092,7 +2113,7 @@ status_is "ward watch: an endpoint that does not answer is one line, status 2" 2
 	"$(cat "$work/watch.err")"
 
 # Every check above ran (one that did not is a failure too).
-planned=348
+planned=352
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
