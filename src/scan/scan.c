@@ -49,6 +49,7 @@
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -1905,6 +1906,24 @@ const char *ward__scan_failure(int rc, char *buf, size_t len)
 		why = "new ones kept starting, or one stayed inside ward's "
 		      "books";
 		break;
+	case -ENOBUFS: {
+		struct rlimit rl;
+		if (getrlimit(RLIMIT_SIGPENDING, &rl) != 0 ||
+		    rl.rlim_cur == RLIM_INFINITY)
+			why = "ward's signal could not be queued to them (the "
+			      "limit of pending signals, RLIMIT_SIGPENDING, "
+			      "was reached)";
+		else {
+			snprintf(buf, len, "the program's other threads could "
+				 "not be stopped to read their stacks: ward's "
+				 "signal could not be queued to them (the "
+				 "limit of pending signals, RLIMIT_SIGPENDING "
+				 "or `ulimit -i`, is %llu and was reached)",
+				 (unsigned long long)rl.rlim_cur);
+			return buf;
+		}
+		break;
+	}
 	default:
 		snprintf(buf, len, "cannot read /proc/self (the memory map, "
 			 "the threads): %s", strerror(-rc));

@@ -181,7 +181,9 @@ bool ward__is_stop_handler(const struct sigaction *act);
  * last, marked held), or -errno, none stopped: -EBUSY, the program has
  * its own action for ward's signal; -ETIMEDOUT, a thread did not answer
  * it within a second; -E2BIG, too many threads; -EAGAIN, new ones kept
- * starting; -ENOMEM; or why they could not be listed. While they are
+ * starting; -ENOBUFS, the signal could not be queued (the pending
+ * signals' limit, RLIMIT_SIGPENDING, reached); -ENOMEM; or why they could
+ * not be listed. While they are
  * stopped, allocate nothing and take no lock a stopped thread may hold. */
 int ward__threads_stop(const struct ward__stopped **out);
 void ward__threads_resume(void);

@@ -720,23 +720,38 @@ static int never_answering(const int *tids, int n, int sig, bool hold)
 /* Send sig to tids[0..n) and wait for each to answer, or end. Threads may
  * start while others are being stopped: list again until every thread
  * listed has answered. 0, -ETIMEDOUT when one did not, -E2BIG when they
- * were too many, -EAGAIN when new ones kept starting, or why they could
- * not be listed again. */
+ * were too many, -EAGAIN when new ones kept starting, -ENOBUFS when the
+ * signal could not be queued (the user's pending signals at their limit,
+ * RLIMIT_SIGPENDING), or why they could not be listed again. */
 static int signal_all(int *tids, int n, int sig)
 {
 	int expected = 0, lost = 0;
+	bool queue_full = false;
 	atomic_store(&claimed, 0);
 	atomic_store(&arrived, 0);
 	atomic_store(&nasleep, 0);
 	nstopped = 0;
 	atomic_store(&stop_gen, atomic_load(&release_gen) + 1);
-	for (int round = 0; round < 8 && n > 0; round++) {
+	/* A round that sent the signal to some and found the queue full for
+	 * the rest does not count: a thread that takes it frees its place
+	 * in the queue, and the rest go next round. */
+	for (int round = 0, tries = 0; round < 8 && n > 0 && tries < 4096;
+	     tries++) {
+		if (queue_full) { /* a moment for the queue to drain */
+			struct timespec ms = { 0, 1000 * 1000 };
+			nanosleep(&ms, NULL);
+		}
+		queue_full = false;
+		int sent_now = 0;
 		for (int i = 0; i < n; i++) {
 			note_asleep(tids[i]);
 			tab->sent[i] = syscall(SYS_tgkill, getpid(), tids[i],
 					       sig) == 0;
-			expected += tab->sent[i];
+			queue_full |= !tab->sent[i] && errno == EAGAIN;
+			sent_now += tab->sent[i];
 		}
+		expected += sent_now;
+		round += !(queue_full && sent_now);
 		struct timespec step = { 0, 100 * 1000 };
 		int waited = 0;
 		while (atomic_load(&arrived) + lost < expected &&
@@ -759,8 +774,8 @@ static int signal_all(int *tids, int n, int sig)
 				tids[k++] = tids[i];
 		n = k;
 	}
-	if (n > 0)
-		return -EAGAIN; /* threads kept starting */
+	if (n > 0) /* threads kept starting, or could not be sent it */
+		return queue_full ? -ENOBUFS : -EAGAIN;
 	return nstopped + nheld <= slots_cap ? 0 : -E2BIG;
 }
 

@@ -2040,6 +2040,25 @@ else
 	bad "the exit's scan wakes no thread asleep in sleep, usleep, poll, epoll_wait, select, pause, sem_timedwait, recv, connect" \
 		"status $st: $(cat "$work/sleepers.out" "$work/sleepers.err")"
 fi
+# The scan's signal is a real-time one, which the kernel queues within
+# the user's limit of pending signals (RLIMIT_SIGPENDING): at 1 the
+# threads are stopped one after another; at 0 the line says so.
+(exec prlimit --sigpending=1 "$ward" run --quiet -o "$work/sigq1.pb.gz" -- "$leaks" sleepers) >"$work/sigq1.out" 2>"$work/sigq1.err"
+st=$?
+if [ "$st" = 0 ] && ! grep -q "not classified" "$work/sigq1.err" && [ -s "$work/sigq1.pb.gz" ]; then
+	ok "nine threads running at exit, a queue of one pending signal: the scan stops them one after another"
+else
+	bad "nine threads running at exit, a queue of one pending signal: the scan stops them one after another" \
+		"status $st: $(cat "$work/sigq1.err")"
+fi
+(exec prlimit --sigpending=0 "$ward" run --quiet -o "$work/sigq0.pb.gz" -- "$leaks" sleepers) >"$work/sigq0.out" 2>"$work/sigq0.err"
+st=$?
+if [ "$st" = 0 ] && [ "$(cat "$work/sigq0.out")" = "$(printf 'done\ndone sleepers')" ] && [ -s "$work/sigq0.pb.gz" ] &&
+	grep -q "^ward: heap not classified: .*could not be queued .*RLIMIT_SIGPENDING or .ulimit -i., is 0 and was reached" "$work/sigq0.err"; then
+	ok "... with none: the profile, and the line names the limit"
+else
+	bad "... with none: the profile, and the line names the limit" "status $st: $(cat "$work/sigq0.out" "$work/sigq0.err")"
+fi
 
 # A binary rebuilt at the same path has another build id: the profile's
 # frames are not named from it (every name would be wrong), and ward says so.
@@ -2113,7 +2132,7 @@ status_is "ward watch: an endpoint that does not answer is one line, status 2" 2
 	"$(cat "$work/watch.err")"
 
 # Every check above ran (one that did not is a failure too).
-planned=352
+planned=354
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
