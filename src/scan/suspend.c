@@ -732,11 +732,11 @@ static int signal_all(int *tids, int n, int sig)
 	atomic_store(&nasleep, 0);
 	nstopped = 0;
 	atomic_store(&stop_gen, atomic_load(&release_gen) + 1);
-	/* A round that sent the signal to some and found the queue full for
-	 * the rest does not count: a thread that takes it frees its place
-	 * in the queue, and the rest go next round. */
-	for (int round = 0, tries = 0; round < 8 && n > 0 && tries < 4096;
-	     tries++) {
+	/* A round that found the queue full does not count: a thread that
+	 * takes the signal frees its place, and so do the program's own
+	 * signals (any process of the user's: the count is the user's), and
+	 * the rest go a millisecond later, for a second at most. */
+	for (int round = 0, full = 0; round < 8 && n > 0 && full < 1000;) {
 		if (queue_full) { /* a moment for the queue to drain */
 			struct timespec ms = { 0, 1000 * 1000 };
 			nanosleep(&ms, NULL);
@@ -751,7 +751,10 @@ static int signal_all(int *tids, int n, int sig)
 			sent_now += tab->sent[i];
 		}
 		expected += sent_now;
-		round += !(queue_full && sent_now);
+		if (queue_full)
+			full++;
+		else
+			round++;
 		struct timespec step = { 0, 100 * 1000 };
 		int waited = 0;
 		while (atomic_load(&arrived) + lost < expected &&
