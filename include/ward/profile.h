@@ -284,11 +284,17 @@ WARD_API void ward_profile_write_summary(const ward_profile_t *p,
  * to an open descriptor, as /dev/stdout: replacing its file would take
  * that file from whoever writes to the descriptor), -ENAMETOOLONG
  * otherwise.
+ * ward_save_profile_target: the same for a profile, and -EMEDIUMTYPE when
+ * the regular file there holds something else (not empty, not gzip data
+ * as every profile is): the tracer and `ward run` replace a profile,
+ * never another file.
  * ward_save_atomic: fill(fd, ctx) writes a temporary file beside it, then
  * it is renamed over the target. ward_save_strerror: words for those
  * errors.
  */
 WARD_API int ward_save_target(const char *path, char *out, size_t len);
+WARD_API int ward_save_profile_target(const char *path, char *out,
+				     size_t len);
 WARD_API int ward_save_atomic(const char *path, int (*fill)(int fd, void *ctx),
 			      void *ctx);
 WARD_API const char *ward_save_strerror(int err);

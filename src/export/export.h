@@ -44,6 +44,11 @@ void ward__write_summary(const struct ward_profile *p, const char *head,
  */
 int ward__save_target(const char *path, char *out, size_t len);
 
+/* ward__save_target() for a profile: also -EMEDIUMTYPE when the regular
+ * file there holds something else (it is not empty and not gzip data, as
+ * every profile is): a program's binary, someone's notes. */
+int ward__save_profile_target(const char *path, char *out, size_t len);
+
 /* Words for the errors above, for "cannot write PATH: ..." lines. */
 const char *ward__save_strerror(int err);
 

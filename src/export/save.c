@@ -106,9 +106,34 @@ int ward__save_target(const char *path, char *out, size_t len)
 	return 0;
 }
 
+int ward__save_profile_target(const char *path, char *out, size_t len)
+{
+	int rc = ward__save_target(path, out, len);
+	if (rc < 0)
+		return rc;
+	/* A profile is gzip data; an empty file was made to receive one. */
+	ward__guard_raise();
+	int fd = open(out, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	ward__guard_lower();
+	if (fd < 0)
+		return 0; /* new, or not readable: nothing to tell */
+	unsigned char head[2];
+	ssize_t n = read(fd, head, sizeof(head));
+	ward__guard_raise();
+	close(fd);
+	ward__guard_lower();
+	if (n > 0 && !(n == 2 && head[0] == 0x1f && head[1] == 0x8b))
+		return -EMEDIUMTYPE;
+	return 0;
+}
+
 const char *ward__save_strerror(int err)
 {
 	switch (err) {
+	case -EMEDIUMTYPE:
+		return "it exists and is not a profile (ward replaces a "
+		       "profile, never another file: remove it, or name "
+		       "another)";
 	case -EEXIST:
 		return "it exists and is not a regular file (ward replaces only "
 		       "regular files)";
@@ -195,6 +220,12 @@ WARD_API int ward_save_atomic(const char *path, int (*fill)(int fd, void *ctx),
 			      void *ctx)
 {
 	return path && fill ? ward__save_atomic(path, fill, ctx) : -EINVAL;
+}
+
+WARD_API int ward_save_profile_target(const char *path, char *out,
+				     size_t len)
+{
+	return out ? ward__save_profile_target(path, out, len) : -EINVAL;
 }
 
 WARD_API const char *ward_save_strerror(int err)

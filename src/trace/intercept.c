@@ -788,7 +788,11 @@ static void save_profile(const ward_profile_t *p, const char *suffix)
 			 cfg.output, PATH_MAX - 1);
 	} else {
 		strcat(path, suffix);
-		int rc = ward_profile_save(p, path, WARD_FORMAT_PPROF);
+		char target[PATH_MAX];
+		int rc = ward__save_profile_target(path, target,
+						   sizeof(target));
+		if (rc >= 0)
+			rc = ward_profile_save(p, path, WARD_FORMAT_PPROF);
 		if (rc == -EMFILE || rc == -EFBIG)
 			rc = save_without_descriptor(p, path);
 		if (rc >= 0)

@@ -1010,6 +1010,43 @@ if [ -s "$work/folded.out" ] && cmp -s "$work/folded.txt" "$work/folded.out" && 
 else
 	bad "flame -o - writes to standard output" "$(head -3 "$work/folded.out")"
 fi
+# A profile replaces a profile, never another file: not the program's
+# binary named by mistake, not someone's notes, not the profile a drawing
+# is made from. ward run refuses before the program runs; the tracer
+# alone leaves the file and says why in one line.
+printf 'notes\n' >"$work/notes.txt"
+cp "$leaks" "$work/leaks_copy"
+"$ward" run -o "$work/notes.txt" -- "$leaks" malloc_loop >"$work/notes.out" 2>"$work/notes.err"
+st=$?
+"$ward" run -o "$work/leaks_copy" -- "$work/leaks_copy" malloc_loop >>"$work/notes.out" 2>>"$work/notes.err"
+st2=$?
+if [ "$st" = 2 ] && [ "$st2" = 2 ] && [ "$(cat "$work/notes.txt")" = notes ] && cmp -s "$leaks" "$work/leaks_copy" &&
+	! [ -s "$work/notes.out" ] &&
+	[ "$(grep -c "^ward: run: cannot write the profile to .*: it exists and is not a profile" "$work/notes.err")" = 2 ]; then
+	ok "ward run -o naming a file that is not a profile (notes, the program itself): refused before the program runs"
+else
+	bad "ward run -o naming a file that is not a profile (notes, the program itself): refused before the program runs" \
+		"status $st $st2: $(cat "$work/notes.out" "$work/notes.err")"
+fi
+WARD_OUTPUT="$work/notes.txt" WARD_SUMMARY=none LD_PRELOAD="$build/libward_preload.so" "$leaks" malloc_loop >"$work/notes.out" 2>"$work/notes.err"
+st=$?
+if [ "$st" = 0 ] && [ "$(cat "$work/notes.txt")" = notes ] &&
+	[ "$(grep -c "^ward: no profile: cannot write $work/notes.txt: it exists and is not a profile" "$work/notes.err")" = 1 ]; then
+	ok "... under the tracer alone: the file is left as it was, and one line says why"
+else
+	bad "... under the tracer alone: the file is left as it was, and one line says why" "status $st: $(cat "$work/notes.err")"
+fi
+cp "$work/malloc_loop.pb.gz" "$work/drawn.pb.gz"
+"$ward" flame "$work/drawn.pb.gz" -o "$work/drawn.pb.gz" 2>"$work/drawn.err"
+st=$?
+"$ward" flame "$work/drawn.pb.gz" -o "$work/malloc_loop.pb.gz" 2>>"$work/drawn.err"
+st2=$?
+if [ "$st" = 2 ] && [ "$st2" = 2 ] && cmp -s "$work/drawn.pb.gz" "$work/malloc_loop.pb.gz" &&
+	[ "$(grep -c "it is a profile, which the drawing would replace" "$work/drawn.err")" = 2 ]; then
+	ok "ward flame -o naming a profile (the one drawn, or another): refused, the profile kept"
+else
+	bad "ward flame -o naming a profile (the one drawn, or another): refused, the profile kept" "status $st $st2: $(cat "$work/drawn.err")"
+fi
 
 # The real go tool pprof reads the preload's profile.
 if need go golang-go; then
@@ -1080,7 +1117,7 @@ else
 	bad "-o naming a FIFO is refused before the program runs" "status $st: $(cat "$work/e1")"
 fi
 ln -s "$work/target.pb.gz" "$work/link.pb.gz"
-echo old >"$work/target.pb.gz"
+cp "$work/files.pb.gz" "$work/target.pb.gz" # an older profile
 run_leaks_to() { # FILE SCENARIO [ARGS]: with snapshots on SIGUSR2
 	out=$1
 	shift
@@ -2148,7 +2185,7 @@ status_is "ward watch: an endpoint that does not answer is one line, status 2" 2
 	"$(cat "$work/watch.err")"
 
 # Every check above ran (one that did not is a failure too).
-planned=354
+planned=357
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"

@@ -752,10 +752,15 @@ static int cmd_watch(int argc, char **argv)
 			char path[4096];
 			snprintf(path, sizeof(path), "%s/watch-%ld.pb.gz", save,
 				 fetch + 1);
-			int rc = ward_profile_save(p, path, WARD_FORMAT_PPROF_NAMED);
+			char target[4096];
+			int rc = ward_save_profile_target(path, target,
+							  sizeof(target));
+			if (rc >= 0)
+				rc = ward_profile_save(p, path,
+						       WARD_FORMAT_PPROF_NAMED);
 			if (rc < 0)
 				die("watch: cannot write %s: %s", path,
-				    ward_strerror(rc));
+				    ward_save_strerror(rc));
 		}
 		watch_add(&w, &nw, p);
 		ward_profile_free(p);
@@ -923,6 +928,21 @@ static int cmd_flame(int argc, char **argv)
 		die("flame: --value is inuse_space, inuse_objects, alloc_space "
 		    "or alloc_objects, not '%s'",
 		    value);
+	/* The drawing replaces a file of its own kind, never a profile (the
+	 * one drawn, named twice, or another). */
+	if (strcmp(out, "-") != 0) {
+		char target[PATH_MAX];
+		struct stat st, in;
+		int t = ward_save_profile_target(out, target, sizeof(target));
+		bool there = (t == 0 || t == -EMEDIUMTYPE) &&
+			     stat(target, &st) == 0;
+		if (there && ((t == 0 && st.st_size > 0) ||
+			      (stat(file, &in) == 0 && in.st_dev == st.st_dev &&
+			       in.st_ino == st.st_ino)))
+			die("flame: cannot write %s: it is a profile, which "
+			    "the drawing would replace (name another file)",
+			    out);
+	}
 	ward_profile_t *p = load(file);
 	int rc = flame_write(p, v, file, out, folded);
 	ward_profile_free(p);
@@ -997,7 +1017,7 @@ static void output_path(const char *out, char *abs, size_t len, char *escaped,
 			size_t elen)
 {
 	char target[PATH_MAX], dir[PATH_MAX];
-	int rc = ward_save_target(out, target, sizeof(target));
+	int rc = ward_save_profile_target(out, target, sizeof(target));
 	if (rc < 0)
 		die("run: cannot write the profile to %s: %s", out,
 		    ward_save_strerror(rc));
