@@ -2403,6 +2403,36 @@ NOINLINE void leak_room(const char *mib)
 	printf("ok\n");
 }
 
+/* An endpoint that misbehaves, for ward watch: it listens on a port of
+ * its own (printed), takes one request, and then "stall": sends half a
+ * status line and nothing more; or "endless": an answer that never ends. */
+NOINLINE void leak_bad_endpoint(const char *mode)
+{
+	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t al = sizeof(a);
+	if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+	    listen(s, 4) != 0 || getsockname(s, (struct sockaddr *)&a, &al))
+		exit(4);
+	printf("%d\n", ntohs(a.sin_port));
+	fflush(stdout);
+	signal(SIGPIPE, SIG_IGN);
+	int c = accept(s, NULL, NULL);
+	char req[4096];
+	if (c < 0 || read(c, req, sizeof(req)) <= 0)
+		exit(5);
+	if (strcmp(mode, "stall") == 0) {
+		dprintf(c, "HTTP/1.1 200");
+		sleep(600);
+	}
+	dprintf(c, "HTTP/1.1 200 OK\r\n\r\n");
+	static char chunk[1 << 16];
+	memset(chunk, 'A', sizeof(chunk));
+	while (write(c, chunk, sizeof(chunk)) > 0)
+		;
+}
+
 /* A daemon's move into a jail: chroot to dir, then on (as root, or in a
  * user namespace of its own when not). */
 NOINLINE void leak_chroot(const char *dir)
@@ -2827,6 +2857,8 @@ int main(int argc, char **argv)
 		leak_as_limit();
 	else if (strcmp(what, "room") == 0 && argc > 2)
 		leak_room(argv[2]);
+	else if (strcmp(what, "bad_endpoint") == 0 && argc > 2)
+		leak_bad_endpoint(argv[2]);
 	else if (strcmp(what, "overflow") == 0)
 		leak_overflow(argc > 2 && strcmp(argv[2], "exit") == 0);
 	else if (strcmp(what, "kill_group") == 0)

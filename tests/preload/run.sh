@@ -2183,9 +2183,34 @@ fi
 "$ward" watch "http://127.0.0.1:1/debug/pprof/heap" --count 1 >/dev/null 2>"$work/watch.err"
 status_is "ward watch: an endpoint that does not answer is one line, status 2" 2 $? \
 	"$(cat "$work/watch.err")"
+# An endpoint that stalls, or answers without end: one line and status 2,
+# within --timeout, holding no more than a bounded answer.
+for how in stall endless; do
+	"$leaks" bad_endpoint $how >"$work/bad_endpoint.port" 2>/dev/null &
+	ep=$!
+	port=
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		port=$(head -1 "$work/bad_endpoint.port")
+		[ -n "$port" ] && break
+		sleep 0.1
+	done
+	"$ward" watch "http://127.0.0.1:$port/debug/pprof/heap" --count 1 --timeout 2 >/dev/null 2>"$work/watch_bad.err"
+	st=$?
+	kill $ep 2>/dev/null
+	wait $ep 2>/dev/null
+	case $how in
+	stall) want="did not finish its answer within 2 seconds" ;;
+	*) want="sent more than 256 MiB: not a profile\|did not finish its answer within 2 seconds" ;;
+	esac
+	if [ "$st" = 2 ] && [ "$(wc -l <"$work/watch_bad.err")" = 1 ] && grep -q "$want" "$work/watch_bad.err"; then
+		ok "ward watch: an endpoint that answers ($how) is one line, status 2"
+	else
+		bad "ward watch: an endpoint that answers ($how) is one line, status 2" "status $st: $(cat "$work/watch_bad.err")"
+	fi
+done
 
 # Every check above ran (one that did not is a failure too).
-planned=357
+planned=359
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"

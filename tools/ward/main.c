@@ -24,8 +24,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <netdb.h>
 #include <sys/socket.h>
@@ -536,7 +538,7 @@ static int cmd_diff(int argc, char **argv)
 static void usage_watch(FILE *f)
 {
 	fputs("usage: ward watch URL [--every SECONDS] [--window N] [--count N]\n"
-	      "                  [--save DIR]\n"
+	      "                  [--save DIR] [--timeout SECONDS]\n"
 	      "\n"
 	      "Fetches a profile from a live endpoint (ward_http_start, or\n"
 	      "WARD_HTTP / ward run --http), e.g.\n"
@@ -546,12 +548,23 @@ static void usage_watch(FILE *f)
 	      "is a leak suspect though the program never exits. Each is shown\n"
 	      "with its growth rate and stack. Sites that go up and down are\n"
 	      "not named. --count N stops after N fetches (default: never);\n"
-	      "--save DIR keeps each profile as DIR/watch-K.pb.gz for ward diff.\n",
+	      "--save DIR keeps each profile as DIR/watch-K.pb.gz for ward diff.\n"
+	      "A fetch not done within --timeout SECONDS (default 60), or of\n"
+	      "more than 256 MiB, is an error.\n",
 	      f);
 }
 
+/* A fetch ends within fetch_seconds (--timeout) and holds at most
+ * FETCH_MOST bytes: an endpoint that stalls, or sends without end, is an
+ * error, not a command that hangs or eats the memory. A profile is far
+ * smaller. */
+static long fetch_seconds = 60;
+#define FETCH_MOST ((size_t)256 << 20)
+
 /* GET url (http://HOST:PORT/PATH) into a malloc'd body; dies on error,
- * naming the command cmd. */
+ * naming the command cmd. Asked as HTTP/1.0, so that the answer is the
+ * body as it is, up to the end of the connection (a Go program's
+ * net/http/pprof answers HTTP/1.1 in chunks). */
 static char *http_get(const char *cmd, const char *url, size_t *len)
 {
 	char host[256], path[512];
@@ -579,26 +592,53 @@ static char *http_get(const char *cmd, const char *url, size_t *len)
 	if (getaddrinfo(hn, ports, &hints, &ai) != 0 || !ai)
 		die("%s: cannot resolve '%s'", cmd, hn);
 	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	/* Each connect, send and read waits a few seconds at most (Linux
+	 * takes the send timeout for connect); the whole fetch is bounded
+	 * by the deadline. */
+	struct timeval step = { fetch_seconds < 5 ? fetch_seconds : 5, 0 };
+	if (fd >= 0) {
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &step, sizeof(step));
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &step, sizeof(step));
+	}
 	if (fd < 0 || connect(fd, ai->ai_addr, ai->ai_addrlen) < 0)
 		die("%s: cannot connect to %s:%d: %s", cmd, hn, port,
-		    strerror(errno));
+		    errno == EINPROGRESS ? "no answer" : strerror(errno));
 	freeaddrinfo(ai);
 	char req[1024];
-	int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: %s\r\n"
+	int n = snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: %s\r\n"
 					  "Connection: close\r\n\r\n", path, hn);
 	if (write(fd, req, (size_t)n) != n)
 		die("%s: cannot send to %s", cmd, url);
+	time_t deadline = time(NULL) + fetch_seconds;
 	size_t cap = 1 << 16, got = 0;
 	char *buf = malloc(cap);
-	ssize_t r;
-	while (buf && (r = read(fd, buf + got, cap - got)) > 0) {
+	for (;;) {
+		if (!buf)
+			die("out of memory");
+		ssize_t r = read(fd, buf + got, cap - got);
+		if (r == 0)
+			break;
+		if (r < 0 && errno != EINTR && errno != EAGAIN)
+			die("%s: %s: %s", cmd, url, strerror(errno));
+		if (time(NULL) >= deadline)
+			die("%s: %s did not finish its answer within %ld "
+			    "seconds",
+			    cmd, url, fetch_seconds);
+		if (r < 0)
+			continue;
 		got += (size_t)r;
-		if (got == cap)
-			buf = realloc(buf, cap *= 2);
+		if (got == FETCH_MOST)
+			die("%s: %s sent more than %zu MiB: not a profile", cmd,
+			    url, FETCH_MOST >> 20);
+		if (got == cap) {
+			cap = cap * 2 < FETCH_MOST ? cap * 2 : FETCH_MOST;
+			char *more = realloc(buf, cap);
+			if (!more)
+				free(buf);
+			buf = more;
+		}
 	}
 	close(fd);
-	if (!buf)
-		die("out of memory");
 	char *body = NULL;
 	for (size_t i = 0; i + 3 < got; i++)
 		if (memcmp(buf + i, "\r\n\r\n", 4) == 0) {
@@ -731,6 +771,8 @@ static int cmd_watch(int argc, char **argv)
 			count = positive_arg("watch", argc, argv, &i);
 		else if (strcmp(argv[i], "--save") == 0)
 			save = value_of("watch", argc, argv, &i);
+		else if (strcmp(argv[i], "--timeout") == 0)
+			fetch_seconds = positive_arg("watch", argc, argv, &i);
 		else if (argv[i][0] == '-')
 			die("watch: unknown option '%s'", argv[i]);
 		else if (!url)
@@ -781,6 +823,7 @@ static int cmd_watch(int argc, char **argv)
 static void usage_top(FILE *f)
 {
 	fputs("usage: ward top URL [--every SECONDS] [--lines N] [--count N]\n"
+	      "                [--timeout SECONDS]\n"
 	      "\n"
 	      "A live endpoint's sites, largest first, refreshed every SECONDS\n"
 	      "(default 2): live bytes and count, and how much each changed\n"
@@ -788,7 +831,8 @@ static void usage_top(FILE *f)
 	      "terminal the screen is redrawn; otherwise each fetch is printed\n"
 	      "after the last. --lines N shows N sites (default 20); --count N\n"
 	      "stops after N fetches (default: never). The URL is a profile\n"
-	      "path, e.g. http://127.0.0.1:6060/debug/pprof/heap.\n",
+	      "path, e.g. http://127.0.0.1:6060/debug/pprof/heap. A fetch not\n"
+	      "done within --timeout SECONDS (default 60) is an error.\n",
 	      f);
 }
 
@@ -863,6 +907,8 @@ static int cmd_top(int argc, char **argv)
 			lines = positive_arg("top", argc, argv, &i);
 		else if (strcmp(argv[i], "--count") == 0)
 			count = positive_arg("top", argc, argv, &i);
+		else if (strcmp(argv[i], "--timeout") == 0)
+			fetch_seconds = positive_arg("top", argc, argv, &i);
 		else if (argv[i][0] == '-')
 			die("top: unknown option '%s'", argv[i]);
 		else if (!url)
