@@ -2209,8 +2209,21 @@ for how in stall endless; do
 	fi
 done
 
+# The ward command runs where the program does: under a `ulimit -s` as
+# small as the program's own needs (it reads debug information, which
+# takes tens of kilobytes of stack, on a stack of its own).
+(ulimit -s 24 && exec "$ward" run --fail-on-leak -o "$work/small_stack_run.pb.gz" -- "$leaks" malloc_loop) >/dev/null 2>"$work/small_stack_run.err"
+st=$?
+(ulimit -s 24 && exec "$ward" report "$work/small_stack_run.pb.gz") >"$work/small_stack_report.out" 2>>"$work/small_stack_run.err"
+st2=$?
+if [ "$st" = 1 ] && [ "$st2" = 0 ] && grep -q "leak_malloc_loop" "$work/small_stack_report.out"; then
+	ok "ward run --fail-on-leak and ward report under ulimit -s 24"
+else
+	bad "ward run --fail-on-leak and ward report under ulimit -s 24" "status $st $st2: $(cat "$work/small_stack_run.err")"
+fi
+
 # Every check above ran (one that did not is a failure too).
-planned=359
+planned=360
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"

@@ -23,11 +23,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <ucontext.h>
 #include <unistd.h>
 #include <netdb.h>
 #include <sys/socket.h>
@@ -791,10 +793,10 @@ static int cmd_watch(int argc, char **argv)
 			sleep((unsigned)every);
 		ward_profile_t *p = fetch_profile("watch", url);
 		if (save) {
-			char path[4096];
+			static char path[4096];
 			snprintf(path, sizeof(path), "%s/watch-%ld.pb.gz", save,
 				 fetch + 1);
-			char target[4096];
+			static char target[4096];
 			int rc = ward_save_profile_target(path, target,
 							  sizeof(target));
 			if (rc >= 0)
@@ -977,7 +979,7 @@ static int cmd_flame(int argc, char **argv)
 	/* The drawing replaces a file of its own kind, never a profile (the
 	 * one drawn, named twice, or another). */
 	if (strcmp(out, "-") != 0) {
-		char target[PATH_MAX];
+		static char target[PATH_MAX];
 		struct stat st, in;
 		int t = ward_save_profile_target(out, target, sizeof(target));
 		bool there = (t == 0 || t == -EMEDIUMTYPE) &&
@@ -1010,7 +1012,7 @@ static void find_preload(char *out, size_t len)
 		snprintf(out, len, "%s", env);
 		return;
 	}
-	char self[PATH_MAX];
+	static char self[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	if (n <= 0)
 		die("cannot find my own path: %s", strerror(errno));
@@ -1062,7 +1064,7 @@ static bool kind_selected(const char *list, int k)
 static void output_path(const char *out, char *abs, size_t len, char *escaped,
 			size_t elen)
 {
-	char target[PATH_MAX], dir[PATH_MAX];
+	static char target[PATH_MAX], dir[PATH_MAX];
 	int rc = ward_save_profile_target(out, target, sizeof(target));
 	if (rc < 0)
 		die("run: cannot write the profile to %s: %s", out,
@@ -1131,7 +1133,7 @@ static int elf_phdrs(FILE *f, Elf64_Phdr *ph, int most)
  * dynamic loader, so no LD_PRELOAD). */
 static bool elf_is_static(const char *path)
 {
-	Elf64_Phdr ph[MOST_PHDRS];
+	static Elf64_Phdr ph[MOST_PHDRS];
 	FILE *f = fopen(path, "rb");
 	if (!f)
 		return false;
@@ -1167,8 +1169,8 @@ static const char *elf_sanitizer(const char *path, bool *linked_in)
 			 { "libclang_rt.hwasan-", "HWAddressSanitizer" } };
 	enum { MOST_DYN = 512 };
 	const char *found = NULL;
-	Elf64_Phdr ph[MOST_PHDRS];
-	Elf64_Dyn dyn[MOST_DYN];
+	static Elf64_Phdr ph[MOST_PHDRS];
+	static Elf64_Dyn dyn[MOST_DYN];
 	FILE *f = fopen(path, "rb");
 	if (!f)
 		return NULL;
@@ -1250,7 +1252,7 @@ struct ended {
 static const char *why_not_written(const char *out)
 {
 	static char why[PATH_MAX + 128];
-	char dir[PATH_MAX];
+	static char dir[PATH_MAX];
 	snprintf(dir, sizeof(dir), "%s", out);
 	char *slash = strrchr(dir, '/');
 	if (!slash)
@@ -1289,13 +1291,13 @@ static const char *why_no_profile(const char *program, const char *out,
 					: " before ward could write");
 		return why;
 	}
-	char path[PATH_MAX];
+	static char path[PATH_MAX];
 	const char *found = NULL;
 	if (strchr(program, '/')) {
 		found = program;
 	} else {
 		const char *env = getenv("PATH");
-		char dirs[8192];
+		static char dirs[8192];
 		snprintf(dirs, sizeof(dirs), "%s", env ? env : "/usr/bin:/bin");
 		for (char *s, *d = strtok_r(dirs, ":", &s); d && !found;
 		     d = strtok_r(NULL, ":", &s)) {
@@ -1389,7 +1391,8 @@ static void ended_as(pid_t pid, struct ended *e)
 	while (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT) < 0)
 		if (errno != EINTR)
 			return;
-	char path[64], status[4096];
+	char path[64];
+	static char status[4096];
 	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
 	read_line(path, e->name, sizeof(e->name));
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
@@ -1644,7 +1647,7 @@ static void log_take(void)
 		return;
 	FILE *f = fopen(log_path, "re");
 	if (f) {
-		char buf[4096];
+		static char buf[4096];
 		size_t n;
 		while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
 			fwrite(buf, 1, n, stderr);
@@ -1872,7 +1875,10 @@ static int cmd_run(int argc, char **argv)
 	if (o.supp_file)
 		ward_suppressions_free(suppressions(o.supp_file, false));
 
-	char preload[PATH_MAX], abs[PATH_MAX], escaped[2 * PATH_MAX];
+	/* Paths in static storage, as the command's other large buffers
+	 * (one thread, run once): where its own stack cannot be mapped
+	 * (main()), a command runs on a stack the program's limits set. */
+	static char preload[PATH_MAX], abs[PATH_MAX], escaped[2 * PATH_MAX];
 	find_preload(preload, sizeof(preload));
 	output_path(o.out, abs, sizeof(abs), escaped, sizeof(escaped));
 	o.out = abs;
@@ -1880,7 +1886,7 @@ static int cmd_run(int argc, char **argv)
 	bool existed = stat(o.out, &before) == 0;
 
 	const char *old = getenv("LD_PRELOAD");
-	char ld[PATH_MAX * 2];
+	static char ld[PATH_MAX * 2];
 	if (old && *old)
 		snprintf(ld, sizeof(ld), "%s:%s", preload, old);
 	else
@@ -1933,7 +1939,7 @@ static int cmd_run(int argc, char **argv)
 		if (errno != EINTR)
 			die("run: waitpid: %s", strerror(errno));
 	bool have = written_since(o.out, &before, existed);
-	char told[PATH_MAX + 256];
+	static char told[PATH_MAX + 256];
 	bool said_here = !note_take(told, sizeof(told));
 	log_take();
 	return run_verdict(&o, argv[i], &e, told, pid, st, have,
@@ -1964,7 +1970,7 @@ static int finish_stdout(int status)
 	return status;
 }
 
-int main(int argc, char **argv)
+static int dispatch(int argc, char **argv)
 {
 	/* Offline, source lines may come from separate debug files too,
 	 * and what was found is kept for the next report. */
@@ -1995,4 +2001,46 @@ int main(int argc, char **argv)
 	if (strcmp(argv[1], "top") == 0)
 		return finish_stdout(cmd_top(argc - 1, argv + 1));
 	die("unknown command '%s' (ward --help lists them)", argv[1]);
+}
+
+/*
+ * Every command runs on a stack of its own, mapped here: naming a frame's
+ * source line reads debug information (libdw), which takes tens of
+ * kilobytes of stack, and a `ulimit -s 64` set for a program is the ward
+ * command's limit too (`ward report` died by SIGSEGV there, `ward run`
+ * below 32). The same thread switches to it (no thread of ward's to
+ * count against the program's RLIMIT_NPROC, signals as they were); where
+ * it cannot be mapped (an RLIMIT_AS), the command runs where it is.
+ */
+enum { COMMAND_STACK = 16 << 20 };
+
+static struct {
+	int argc;
+	char **argv;
+	int status;
+	ucontext_t back, run;
+} command;
+
+static void command_run(void)
+{
+	command.status = dispatch(command.argc, command.argv);
+}
+
+int main(int argc, char **argv)
+{
+	command.argc = argc;
+	command.argv = argv;
+	void *stack = mmap(NULL, COMMAND_STACK, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
+				   MAP_STACK,
+			   -1, 0);
+	if (stack == MAP_FAILED || getcontext(&command.run) != 0)
+		return dispatch(argc, argv);
+	command.run.uc_stack.ss_sp = stack;
+	command.run.uc_stack.ss_size = COMMAND_STACK;
+	command.run.uc_link = &command.back;
+	makecontext(&command.run, command_run, 0);
+	if (swapcontext(&command.back, &command.run) != 0)
+		return dispatch(argc, argv);
+	return command.status;
 }
