@@ -472,6 +472,8 @@ void ward__fatal(const char *fmt, ...)
 	abort();
 }
 
+enum { THREAD_STACK = 2 << 20 };
+
 int ward__thread_start(pthread_t *th, void *(*fn)(void *), void *arg,
 		       bool detached, int open_sig)
 {
@@ -481,6 +483,13 @@ int ward__thread_start(pthread_t *th, void *(*fn)(void *), void *arg,
 	pthread_attr_init(&a);
 	if (detached)
 		pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	/* A thread's default stack is the program's RLIMIT_STACK, 64 KiB
+	 * under `ulimit -s 64`; ward's threads write profiles and read debug
+	 * information, which take more (the endpoint's thread died by
+	 * SIGSEGV serving a profile there, and took the program with it). */
+	size_t size = 0;
+	if (pthread_attr_getstacksize(&a, &size) == 0 && size < THREAD_STACK)
+		pthread_attr_setstacksize(&a, THREAD_STACK);
 	/* The program's signals are not for ward's threads; the new thread
 	 * starts with this mask. */
 	sigfillset(&all);

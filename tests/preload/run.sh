@@ -2029,6 +2029,27 @@ if need go golang-go && need curl curl; then
 	esac
 fi
 
+# ward's threads have stacks of their own size: under `ulimit -s 64`
+# (the default stack of every thread the program starts) the endpoint's
+# thread serves a profile, and the program lives on.
+if need curl curl; then
+	(ulimit -s 64 && exec "$ward" run --quiet --http 127.0.0.1:0 -o "$work/http64.pb.gz" -- "$leaks" spin) \
+		>"$work/http64.out" 2>"$work/http64.err" &
+	for i in $(seq 1 100); do grep -q spinning "$work/http64.out" 2>/dev/null && break; sleep 0.05; done
+	port=$(sed -n 's/^ward: serving .* on port \([0-9]*\) .*/\1/p' "$work/http64.err")
+	curl -s -o "$work/served64.pb.gz" "http://127.0.0.1:$port/debug/pprof/heap"
+	sleep 0.2
+	alive=$(pgrep -f "$leaks spin" | head -1)
+	pkill -TERM -f "$leaks spin"
+	wait
+	if [ -n "$alive" ] && "$ward" report "$work/served64.pb.gz" 2>&1 | grep -q leak_before_signal; then
+		ok "under ulimit -s 64 the endpoint serves the heap profile, and the program lives on"
+	else
+		bad "under ulimit -s 64 the endpoint serves the heap profile, and the program lives on" \
+			"alive '$alive'" "$(cat "$work/http64.err")"
+	fi
+fi
+
 # Only the program ward run started serves: the programs it runs do not
 # each open a port (or fail to take the same one, a line each).
 "$ward" run --http 127.0.0.1:0 -o "$work/http_kids.pb.gz" -- sh -c '/bin/true; /bin/true' \
@@ -2223,7 +2244,7 @@ else
 fi
 
 # Every check above ran (one that did not is a failure too).
-planned=360
+planned=361
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
