@@ -80,6 +80,7 @@
 #include "core/log.h"
 #include "core/thread.h"
 #include "core/map.h"
+#include "core/text.h"
 #include "export/export.h"
 #include "lifetime/lifetime.h"
 #include "registry/registry.h"
@@ -151,8 +152,9 @@ uintptr_t ward__exit_sp;
 
 enum { LINE_MAX_BYTES = PATH_MAX + 256 };
 
-/* fmt's line into line[size], cut to fit and ended by a newline: its
- * length, or -1. */
+/* fmt's line into line[size], made printable (a path or a program's name
+ * may hold a newline, or a terminal's escapes), cut to fit and ended by a
+ * newline: its length, or -1. */
 static __attribute__((format(printf, 3, 0))) int
 format_line(char *line, size_t size, const char *fmt, va_list ap)
 {
@@ -161,6 +163,8 @@ format_line(char *line, size_t size, const char *fmt, va_list ap)
 		return -1;
 	if ((size_t)n > size - 2)
 		n = (int)size - 2;
+	line[n] = '\0';
+	ward__printable(line);
 	line[n++] = '\n';
 	return n;
 }

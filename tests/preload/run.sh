@@ -1795,6 +1795,24 @@ else
 	bad "a raw exit system call: the line says so" "status $st: $(cat "$work/e1")"
 fi
 
+# A program's name, or a path, that holds a newline or a terminal's
+# escape is printed with '?' for it: the line stays one line, and says
+# nothing to the terminal (the tracer's lines and ward run's alike).
+nl="$work/raw
+exit$(printf '\033')[2J"
+cp "$leaks" "$nl"
+"$ward" run -o "$work/raw.pb.gz" -- "$nl" die raw_exit >/dev/null 2>"$work/e1"
+st=$?
+WARD_OUTPUT="$work/no
+such/x.pb.gz" WARD_SUMMARY=none LD_PRELOAD="$build/libward_preload.so" "$leaks" malloc_loop >/dev/null 2>>"$work/e1"
+rm -f "$nl"
+if [ "$st" = 5 ] && [ "$(wc -l <"$work/e1")" = 2 ] && ! grep -q "$(printf '\033')" "$work/e1" &&
+	grep -q "^ward: no profile from $work/raw?exit?\[2J: it ended without running its exit handlers" "$work/e1" &&
+	grep -q "^ward: no profile: cannot write $work/no?such/x.pb.gz: " "$work/e1"; then
+	ok "a name or a path with a newline or an escape: one printable line each"
+else
+	bad "a name or a path with a newline or an escape: one printable line each" "status $st: $(cat -A "$work/e1")"
+fi
 # Output paths: resolved once, before the program can chdir(); '%' taken
 # as it is; long paths whole.
 (cd "$work" && "$ward" run --quiet -o rel.pb.gz -- "$leaks" chdir >/dev/null 2>&1)
@@ -2244,7 +2262,7 @@ else
 fi
 
 # Every check above ran (one that did not is a failure too).
-planned=361
+planned=362
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"

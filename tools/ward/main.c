@@ -36,19 +36,38 @@
 
 #include "flame.h"
 #include "core/sat.h"
+#include "core/text.h"
 #include "ward.h"
 
 static const char *prog = "ward";
+
+/* One line on standard error, "ward: " and fmt's text made printable: a
+ * path or a program's name may hold a newline (which made two lines of
+ * one) or a terminal's escapes. */
+static __attribute__((format(printf, 1, 0))) void vsay(const char *fmt,
+							va_list ap)
+{
+	char line[PATH_MAX * 2 + 512];
+	vsnprintf(line, sizeof(line), fmt, ap);
+	ward__printable(line);
+	fprintf(stderr, "%s: %s\n", prog, line);
+}
+
+static __attribute__((format(printf, 1, 2))) void say(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsay(fmt, ap);
+	va_end(ap);
+}
 
 static __attribute__((noreturn, format(printf, 1, 2))) void die(const char *fmt,
 								 ...)
 {
 	va_list ap;
-	fprintf(stderr, "%s: ", prog);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsay(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	exit(2);
 }
 
@@ -1832,9 +1851,9 @@ static int run_verdict(const struct run_opts *o, const char *program,
 		}
 	}
 	if (have && !o->quiet)
-		fprintf(stderr, "ward: profile written to %s\n", o->out);
+		say("profile written to %s", o->out);
 	else if (!have && !said)
-		fprintf(stderr, "ward: no profile from %s: %s\n", program,
+		say("no profile from %s: %s", program,
 			*told ? told
 			      : why_no_profile(program, o->out, e, st));
 	/* Children that followed forks wrote OUT.PID; they stay. */
@@ -1930,7 +1949,7 @@ static int cmd_run(int argc, char **argv)
 	signal(SIGTTOU, SIG_IGN);
 	sigprocmask(SIG_SETMASK, &orig, NULL);
 	if (exec_errno)
-		fprintf(stderr, "ward: run: cannot run %s: %s\n", argv[i],
+		say("run: cannot run %s: %s", argv[i],
 			strerror(exec_errno));
 	int st;
 	struct ended e;
