@@ -212,7 +212,8 @@ static uint64_t loc_id(struct locs *l, uint64_t addr)
 static int deflate_out(const struct pb *b, struct ward__out *o)
 {
 	z_stream z;
-	uint8_t chunk[16384]; /* on the caller's stack: a thread's may be small */
+	/* On the caller's stack, which may be a small thread's. */
+	uint8_t chunk[16384];
 
 	/* A window no larger than the input, and hash tables to match: zlib's
 	 * defaults allocate and clear ~270 KB, which for the few kilobytes of
