@@ -1885,6 +1885,7 @@ int ward__scan_heap_why(const struct ward__scan_self *self, int also,
 const char *ward__scan_failure(int rc, char *buf, size_t len)
 {
 	const char *why;
+	char limit[192];
 	switch (rc) {
 	case -ENOTSUP:
 		return "the reachability scan runs on x86-64 only";
@@ -1907,21 +1908,17 @@ const char *ward__scan_failure(int rc, char *buf, size_t len)
 		      "books";
 		break;
 	case -ENOBUFS: {
+		char n[64] = "";
 		struct rlimit rl;
-		if (getrlimit(RLIMIT_SIGPENDING, &rl) != 0 ||
-		    rl.rlim_cur == RLIM_INFINITY)
-			why = "ward's signal could not be queued to them (the "
-			      "limit of pending signals, RLIMIT_SIGPENDING, "
-			      "was reached)";
-		else {
-			snprintf(buf, len, "the program's other threads could "
-				 "not be stopped to read their stacks: ward's "
-				 "signal could not be queued to them (the "
-				 "limit of pending signals, RLIMIT_SIGPENDING "
-				 "or `ulimit -i`, is %llu and was reached)",
+		if (getrlimit(RLIMIT_SIGPENDING, &rl) == 0 &&
+		    rl.rlim_cur != RLIM_INFINITY)
+			snprintf(n, sizeof(n), " or `ulimit -i`, is %llu and",
 				 (unsigned long long)rl.rlim_cur);
-			return buf;
-		}
+		snprintf(limit, sizeof(limit),
+			 "ward's signal could not be queued to them (the limit "
+			 "of pending signals, RLIMIT_SIGPENDING%s was reached)",
+			 n);
+		why = limit;
 		break;
 	}
 	default:

@@ -812,10 +812,10 @@ static int cmd_watch(int argc, char **argv)
 			sleep((unsigned)every);
 		ward_profile_t *p = fetch_profile("watch", url);
 		if (save) {
-			static char path[4096];
+			char path[4096];
 			snprintf(path, sizeof(path), "%s/watch-%ld.pb.gz", save,
 				 fetch + 1);
-			static char target[4096];
+			char target[4096];
 			int rc = ward_save_profile_target(path, target,
 							  sizeof(target));
 			if (rc >= 0)
@@ -998,7 +998,7 @@ static int cmd_flame(int argc, char **argv)
 	/* The drawing replaces a file of its own kind, never a profile (the
 	 * one drawn, named twice, or another). */
 	if (strcmp(out, "-") != 0) {
-		static char target[PATH_MAX];
+		char target[PATH_MAX];
 		struct stat st, in;
 		int t = ward_save_profile_target(out, target, sizeof(target));
 		bool there = (t == 0 || t == -EMEDIUMTYPE) &&
@@ -1031,7 +1031,7 @@ static void find_preload(char *out, size_t len)
 		snprintf(out, len, "%s", env);
 		return;
 	}
-	static char self[PATH_MAX];
+	char self[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	if (n <= 0)
 		die("cannot find my own path: %s", strerror(errno));
@@ -1083,7 +1083,7 @@ static bool kind_selected(const char *list, int k)
 static void output_path(const char *out, char *abs, size_t len, char *escaped,
 			size_t elen)
 {
-	static char target[PATH_MAX], dir[PATH_MAX];
+	char target[PATH_MAX], dir[PATH_MAX];
 	int rc = ward_save_profile_target(out, target, sizeof(target));
 	if (rc < 0)
 		die("run: cannot write the profile to %s: %s", out,
@@ -1152,7 +1152,7 @@ static int elf_phdrs(FILE *f, Elf64_Phdr *ph, int most)
  * dynamic loader, so no LD_PRELOAD). */
 static bool elf_is_static(const char *path)
 {
-	static Elf64_Phdr ph[MOST_PHDRS];
+	Elf64_Phdr ph[MOST_PHDRS];
 	FILE *f = fopen(path, "rb");
 	if (!f)
 		return false;
@@ -1188,8 +1188,8 @@ static const char *elf_sanitizer(const char *path, bool *linked_in)
 			 { "libclang_rt.hwasan-", "HWAddressSanitizer" } };
 	enum { MOST_DYN = 512 };
 	const char *found = NULL;
-	static Elf64_Phdr ph[MOST_PHDRS];
-	static Elf64_Dyn dyn[MOST_DYN];
+	Elf64_Phdr ph[MOST_PHDRS];
+	Elf64_Dyn dyn[MOST_DYN];
 	FILE *f = fopen(path, "rb");
 	if (!f)
 		return NULL;
@@ -1271,7 +1271,7 @@ struct ended {
 static const char *why_not_written(const char *out)
 {
 	static char why[PATH_MAX + 128];
-	static char dir[PATH_MAX];
+	char dir[PATH_MAX];
 	snprintf(dir, sizeof(dir), "%s", out);
 	char *slash = strrchr(dir, '/');
 	if (!slash)
@@ -1310,13 +1310,13 @@ static const char *why_no_profile(const char *program, const char *out,
 					: " before ward could write");
 		return why;
 	}
-	static char path[PATH_MAX];
+	char path[PATH_MAX];
 	const char *found = NULL;
 	if (strchr(program, '/')) {
 		found = program;
 	} else {
 		const char *env = getenv("PATH");
-		static char dirs[8192];
+		char dirs[8192];
 		snprintf(dirs, sizeof(dirs), "%s", env ? env : "/usr/bin:/bin");
 		for (char *s, *d = strtok_r(dirs, ":", &s); d && !found;
 		     d = strtok_r(NULL, ":", &s)) {
@@ -1410,8 +1410,7 @@ static void ended_as(pid_t pid, struct ended *e)
 	while (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT) < 0)
 		if (errno != EINTR)
 			return;
-	char path[64];
-	static char status[4096];
+	char path[64], status[4096];
 	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
 	read_line(path, e->name, sizeof(e->name));
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
@@ -1666,7 +1665,7 @@ static void log_take(void)
 		return;
 	FILE *f = fopen(log_path, "re");
 	if (f) {
-		static char buf[4096];
+		char buf[4096];
 		size_t n;
 		while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
 			fwrite(buf, 1, n, stderr);
@@ -1859,8 +1858,7 @@ static int run_verdict(const struct run_opts *o, const char *program,
 	/* Children that followed forks wrote OUT.PID; they stay. */
 
 	if (o->fail_on_leak && status == 0 && !have) {
-		fprintf(stderr, "ward: --fail-on-leak: no profile, so no "
-				"verdict (exit 3)\n");
+		say("--fail-on-leak: no profile, so no verdict (exit 3)");
 		return 3;
 	}
 	if (o->fail_on_leak && status == 0 && p) {
@@ -1871,9 +1869,8 @@ static int run_verdict(const struct run_opts *o, const char *program,
 				live = ward__sat_add(live, s->live_count);
 		}
 		if (live > 0) {
-			fprintf(stderr, "ward: %" PRId64 " resources leaked "
-					"(--fail-on-leak=%s)\n",
-				live, o->fail_list);
+			say("%" PRId64 " resources leaked (--fail-on-leak=%s)",
+			    live, o->fail_list);
 			ward_profile_free(p);
 			return 1;
 		}
@@ -1894,10 +1891,7 @@ static int cmd_run(int argc, char **argv)
 	if (o.supp_file)
 		ward_suppressions_free(suppressions(o.supp_file, false));
 
-	/* Paths in static storage, as the command's other large buffers
-	 * (one thread, run once): where its own stack cannot be mapped
-	 * (main()), a command runs on a stack the program's limits set. */
-	static char preload[PATH_MAX], abs[PATH_MAX], escaped[2 * PATH_MAX];
+	char preload[PATH_MAX], abs[PATH_MAX], escaped[2 * PATH_MAX];
 	find_preload(preload, sizeof(preload));
 	output_path(o.out, abs, sizeof(abs), escaped, sizeof(escaped));
 	o.out = abs;
@@ -1905,7 +1899,7 @@ static int cmd_run(int argc, char **argv)
 	bool existed = stat(o.out, &before) == 0;
 
 	const char *old = getenv("LD_PRELOAD");
-	static char ld[PATH_MAX * 2];
+	char ld[PATH_MAX * 2];
 	if (old && *old)
 		snprintf(ld, sizeof(ld), "%s:%s", preload, old);
 	else
@@ -1958,7 +1952,7 @@ static int cmd_run(int argc, char **argv)
 		if (errno != EINTR)
 			die("run: waitpid: %s", strerror(errno));
 	bool have = written_since(o.out, &before, existed);
-	static char told[PATH_MAX + 256];
+	char told[PATH_MAX + 256];
 	bool said_here = !note_take(told, sizeof(told));
 	log_take();
 	return run_verdict(&o, argv[i], &e, told, pid, st, have,
