@@ -31,6 +31,9 @@ done
 # it, curl fetches pages.
 command -v promtool >/dev/null 2>&1 || missing="$missing prometheus"
 command -v curl >/dev/null 2>&1 || missing="$missing curl"
+# A hardened service's seccomp filter is systemd's @system-service set,
+# listed by systemd-analyze.
+command -v systemd-analyze >/dev/null 2>&1 || missing="$missing systemd"
 # The tracer must run correctly over other allocators.
 [ -f /usr/lib/x86_64-linux-gnu/libjemalloc.so.2 ] || missing="$missing libjemalloc2"
 [ -f /usr/lib/x86_64-linux-gnu/libmimalloc.so.2 ] || missing="$missing libmimalloc2.0"

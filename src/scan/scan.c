@@ -873,34 +873,85 @@ static void scan_blocks_out(struct scan *s, uintptr_t lo, uintptr_t hi)
 		scan_range(s, at, hi, 1);
 }
 
+/* pagemap's entries for n pages from address at, into e: got of them.
+ * System calls only, so that it may run where a descriptor is free
+ * (ward__with_descriptor). */
+enum { PAGEMAP_BATCH = 4096 };
+
+struct pagemap_read {
+	uint64_t *e;
+	uintptr_t at;
+	size_t n, got;
+};
+
+static int pagemap_job(void *arg)
+{
+	struct pagemap_read *r = arg;
+	int fd = ward__open_proc_self("pagemap");
+	if (fd < 0)
+		return -errno;
+	r->got = 0;
+	while (r->got < r->n) {
+		long got = syscall(SYS_pread64, fd, r->e + r->got,
+				   (r->n - r->got) * sizeof(*r->e),
+				   (off_t)((r->at / 4096 + r->got) *
+					   sizeof(*r->e)));
+		if (got < (long)sizeof(*r->e))
+			break;
+		r->got += (size_t)got / sizeof(*r->e);
+	}
+	syscall(SYS_close, fd);
+	return 0;
+}
+
+/* /proc/self/pagemap's entries for up to PAGEMAP_BATCH of the n pages
+ * from address at, into e: how many were read, 0 when none could be.
+ * Once the program has used up its descriptors (*elsewhere), they are
+ * read where one is free. */
+static size_t pagemap_batch(uint64_t *e, uintptr_t at, size_t n,
+			    bool *elsewhere)
+{
+	struct pagemap_read r = { e, at, n < PAGEMAP_BATCH ? n : PAGEMAP_BATCH,
+				  0 };
+	int rc = *elsewhere ? ward__with_descriptor(pagemap_job, &r)
+			    : pagemap_job(&r);
+	if (rc == -EMFILE && !*elsewhere) {
+		*elsewhere = true;
+		rc = ward__with_descriptor(pagemap_job, &r);
+	}
+	return rc < 0 ? 0 : r.got;
+}
+
 /* Scan [lo, hi) as a root, less ward's own mappings and live blocks, and
- * less pages never touched (mincore(): reading them would fault in pages
- * of zeros, a cost in time and page tables for memory a program reserved
- * and never used). */
+ * less pages never touched: reading them would fault in pages of zeros,
+ * a cost in time and page tables for memory a program reserved and never
+ * used. pagemap tells a touched page, in memory or swapped out; not
+ * mincore(), which says a swapped page was never touched, and which a
+ * service's seccomp filter (systemd's @system-service) does not allow. */
 static void scan_gaps(struct scan *s, uintptr_t lo, uintptr_t hi)
 {
-	static unsigned char vec[4096];
+	static uint64_t e[PAGEMAP_BATCH]; /* one scan at a time */
 	uintptr_t olo, ohi;
+	bool elsewhere = false;
 	while (lo < hi && ward__map_first_own(lo, hi, &olo, &ohi)) {
 		if (olo > lo)
 			scan_gaps(s, lo, olo);
 		lo = ohi;
 	}
 	for (uintptr_t at = lo & ~(uintptr_t)4095; at < hi;) {
-		size_t pages = (hi - at + 4095) / 4096;
-		if (pages > sizeof(vec))
-			pages = sizeof(vec);
-		if (mincore((void *)at, pages * 4096, vec) != 0) {
+		size_t got = pagemap_batch(e, at, (hi - at + 4095) / 4096,
+					   &elsewhere);
+		if (got == 0) {
 			scan_blocks_out(s, at < lo ? lo : at, hi); /* cannot tell */
 			return;
 		}
-		for (size_t k = 0; k < pages; k++) {
+		for (size_t k = 0; k < got; k++) {
 			uintptr_t a = at + k * 4096, b = a + 4096;
-			if (!(vec[k] & 1))
+			if (!(e[k] >> 62 & 3)) /* neither swapped nor present */
 				continue;
 			scan_blocks_out(s, a < lo ? lo : a, b > hi ? hi : b);
 		}
-		at += pages * 4096;
+		at += got * 4096;
 	}
 }
 
@@ -1214,35 +1265,6 @@ static void scan_anon_outside_objects(struct scan *s, uintptr_t lo,
 		scan_program_memory(s, lo, hi);
 }
 
-/* pagemap's entries for n pages from address at, into e: got of them.
- * System calls only, so that it may run where a descriptor is free
- * (ward__with_descriptor). */
-struct pagemap_read {
-	uint64_t *e;
-	uintptr_t at;
-	size_t n, got;
-};
-
-static int pagemap_job(void *arg)
-{
-	struct pagemap_read *r = arg;
-	int fd = ward__open_proc_self("pagemap");
-	if (fd < 0)
-		return -errno;
-	r->got = 0;
-	while (r->got < r->n) {
-		long got = syscall(SYS_pread64, fd, r->e + r->got,
-				   (r->n - r->got) * sizeof(*r->e),
-				   (off_t)((r->at / 4096 + r->got) *
-					   sizeof(*r->e)));
-		if (got < (long)sizeof(*r->e))
-			break;
-		r->got += (size_t)got / sizeof(*r->e);
-	}
-	syscall(SYS_close, fd);
-	return 0;
-}
-
 /*
  * The pages of a file's private mapping [lo, hi) the program wrote: the
  * kernel copied them from the file, and /proc/self/pagemap shows them as
@@ -1254,22 +1276,15 @@ static int pagemap_job(void *arg)
  */
 static void scan_written_pages(struct scan *s, uintptr_t lo, uintptr_t hi)
 {
-	enum { BATCH = 4096 };
-	static uint64_t e[BATCH]; /* the scan runs on one thread at a time */
+	static uint64_t e[PAGEMAP_BATCH]; /* one scan at a time */
 	uintptr_t at = lo & ~(uintptr_t)4095, run = 0;
 	bool elsewhere = false;
 	while (at < hi) {
-		size_t n = (hi - at + 4095) / 4096;
-		struct pagemap_read r = { e, at, n < BATCH ? n : BATCH, 0 };
-		int rc = elsewhere ? ward__with_descriptor(pagemap_job, &r)
-				   : pagemap_job(&r);
-		if (rc == -EMFILE && !elsewhere) {
-			elsewhere = true;
-			continue;
-		}
-		if (rc < 0 || r.got == 0)
+		size_t got = pagemap_batch(e, at, (hi - at + 4095) / 4096,
+					   &elsewhere);
+		if (got == 0)
 			break;
-		for (size_t k = 0; k < r.got; k++, at += 4096) {
+		for (size_t k = 0; k < got; k++, at += 4096) {
 			bool swapped = e[k] >> 62 & 1, present = e[k] >> 63 & 1;
 			bool own = swapped || (present && !(e[k] >> 61 & 1));
 			if (own && !run)
