@@ -3,12 +3,15 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -62,17 +65,50 @@ int ward__open_proc_self(const char *name)
 	return fd;
 }
 
+/*
+ * The directory the program started in, when the path it was run by
+ * (AT_EXECFN) is relative: read before main(), since the program may move.
+ */
+static char start_dir[PATH_MAX];
+
+__attribute__((constructor)) static void remember_start_dir(void)
+{
+	const char *fn = (const char *)getauxval(AT_EXECFN);
+	if (fn && fn[0] != '/' &&
+	    syscall(SYS_getcwd, start_dir, sizeof(start_dir)) <= 0)
+		start_dir[0] = '\0';
+}
+
+/* The path the program was run by (AT_EXECFN), made absolute and with
+ * its links resolved, into buf: its length, 0 when unknown. */
+static size_t exe_from_exec(char *buf, size_t len)
+{
+	const char *fn = (const char *)getauxval(AT_EXECFN);
+	char joined[PATH_MAX], real[PATH_MAX];
+	if (!fn || !fn[0] || (fn[0] != '/' && !start_dir[0]))
+		return 0;
+	int n = fn[0] == '/'
+			? snprintf(joined, sizeof(joined), "%s", fn)
+			: snprintf(joined, sizeof(joined), "%s/%s", start_dir, fn);
+	if (n < 0 || (size_t)n >= sizeof(joined) || !realpath(joined, real) ||
+	    strlen(real) >= len)
+		return 0;
+	strcpy(buf, real);
+	return strlen(buf);
+}
+
 size_t ward__exe_path(char *buf, size_t len)
 {
 	/* /proc/self/exe first: valgrind answers it with its guest's path
-	 * (the thread's own names valgrind's tool). */
+	 * (the thread's own names valgrind's tool). Without /proc (a
+	 * container or chroot that has none), the path it was run by. */
 	static const char *const where[] = { "/proc/self/exe",
 					     "/proc/thread-self/exe" };
 	ssize_t n = -1;
 	for (size_t i = 0; i < 2 && n <= 0; i++)
 		n = syscall(SYS_readlinkat, AT_FDCWD, where[i], buf, len - 1);
 	buf[n > 0 ? n : 0] = '\0';
-	return n > 0 ? (size_t)n : 0;
+	return n > 0 ? (size_t)n : exe_from_exec(buf, len);
 }
 
 /* Descriptors the helper may number up to, at least. */

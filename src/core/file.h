@@ -28,7 +28,7 @@ int ward__open_proc_self(const char *name);
 
 /* The running program's path into buf (NUL-terminated, "" when unknown):
  * its length. From /proc/self/exe, else (the main thread has ended)
- * /proc/thread-self/exe. */
+ * /proc/thread-self/exe, else (no /proc) the path it was run by. */
 size_t ward__exe_path(char *buf, size_t len);
 
 /*

@@ -195,6 +195,34 @@ if [ "$st" = 0 ] && grep -q "^chroot: No such file or directory$" "$work/chroot.
 else
 	bad "... and a chroot that fails leaves the profile written" "status $st" "$(cat "$work/chroot.out" "$work/chroot.err")"
 fi
+# Where /proc is not mounted (a container or a chroot without it), ward
+# run finds its library from the path it was run by, and the profile
+# names the program's functions from the path the program was run by
+# (both relative here). Before, ward run stopped at "cannot find my own
+# path", and the tracer alone named the program's frames "?".
+if unshare --mount true 2>/dev/null; then
+	noproc="unshare --mount"
+elif unshare --user --map-root-user --mount true 2>/dev/null; then
+	noproc="unshare --user --map-root-user --mount"
+else
+	noproc=
+fi
+if [ -n "$noproc" ]; then
+	$noproc sh -c 'mount -t tmpfs none /proc && cd "$1" &&
+		exec ./ward run --quiet -o "$2" -- ./leaks malloc_loop' sh \
+		"$build" "$work/noproc.pb.gz" >"$work/noproc.out" 2>"$work/noproc.err"
+	st=$?
+	if [ "$st" = 0 ] && grep -q "^done malloc_loop" "$work/noproc.out"; then
+		expect_site "without /proc: ward run runs, and the program's frames are named" \
+			"$work/noproc.pb.gz" leak_malloc_loop heap "1000 48000"
+	else
+		bad "without /proc: ward run runs, and the program's frames are named" \
+			"status $st" "$(cat "$work/noproc.out" "$work/noproc.err")"
+	fi
+else
+	bad "without /proc: ward run runs, and the program's frames are named" \
+		"no mount namespace here: unshare --mount and unshare --user --mount are refused"
+fi
 run_leaks coroutine_exit
 status_is "exit() from a coroutine on a heap block: the program's status" 0 $? "$(cat "$work/coroutine_exit.err")"
 expect_site "... main's frame still holds its block" \
@@ -2342,7 +2370,7 @@ else
 fi
 
 # Every check above ran (one that did not is a failure too).
-planned=366
+planned=367
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"

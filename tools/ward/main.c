@@ -35,6 +35,7 @@
 #include <sys/socket.h>
 
 #include "flame.h"
+#include "core/file.h"
 #include "core/sat.h"
 #include "core/text.h"
 #include "ward.h"
@@ -1032,10 +1033,10 @@ static void find_preload(char *out, size_t len)
 		return;
 	}
 	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n <= 0)
-		die("cannot find my own path: %s", strerror(errno));
-	self[n] = '\0';
+	if (ward__exe_path(self, sizeof(self)) == 0)
+		die("cannot find my own path: neither /proc/self/exe nor the "
+		    "path I was run by names me; set WARD_PRELOAD to "
+		    "libward_preload.so's path");
 	char *slash = strrchr(self, '/');
 	*slash = '\0';
 	const char *tries[] = { "/libward_preload.so",
