@@ -158,7 +158,13 @@ struct block {
 			* (3: heading lost ones, lost_cliques()) */
 	bool empty;    /* of size 0 (reported so) */
 	uint8_t root;  /* reachable: the kind of root its chain starts at */
-	bool partial;  /* not readable throughout (flag_unreadable()) */
+	uint8_t reading; /* how its words are read (enum reading) */
+};
+
+enum reading {
+	READ_DIRECT,
+	READ_COPIED, /* not readable throughout (flag_unreadable()) */
+	READ_NONE,   /* a stdio stream's buffer (flag_stdio_buffers()) */
 };
 
 /*
@@ -552,7 +558,7 @@ static struct block *find(struct scan *s, uintptr_t p)
 	 * holding the element count 0, and the program holds only the
 	 * pointer just past it (LeakSanitizer makes the same exception). */
 	if (p == b->end && b->end - b->start == 8 && !b->empty &&
-	    !b->partial && *(const uintptr_t *)b->start == 0)
+	    b->reading == READ_DIRECT && *(const uintptr_t *)b->start == 0)
 		return b;
 	return NULL;
 }
@@ -810,7 +816,9 @@ static void scan_range(struct scan *s, uintptr_t lo, uintptr_t hi,
 /* Mark what block b's words point to. */
 static void scan_block(struct scan *s, const struct block *b, uint8_t state)
 {
-	scan_range_as(s, b->start, b->end, state, s->held || b->partial);
+	if (b->reading != READ_NONE)
+		scan_range_as(s, b->start, b->end, state,
+			      s->held || b->reading == READ_COPIED);
 }
 
 /*
@@ -834,7 +842,39 @@ static void flag_unreadable(struct scan *s)
 		     reach < b->end && k < s->nmaps && s->maps[k].lo == reach;
 		     k++)
 			reach = s->maps[k].hi;
-		b->partial = reach < b->end;
+		b->reading = reach < b->end ? READ_COPIED : READ_DIRECT;
+	}
+}
+
+/*
+ * The buffers of the program's stdio streams are reached (their streams
+ * hold them) but not read: their bytes are what was written or read, and
+ * past those whatever the memory held before — a freed block's words,
+ * which named a lost block and made it still reachable, held by libc
+ * (valgrind frees these buffers before it counts). The streams are
+ * glibc's list of them (_IO_list_all, on through each FILE's _chain),
+ * read through copies: a stopped thread may be inside fopen() or
+ * fclose(). A buffer the program gave setvbuf() counts when it is a
+ * block of its own.
+ */
+extern FILE *_IO_list_all __attribute__((weak));
+
+static void flag_stdio_buffers(struct scan *s)
+{
+	enum { MOST_STREAMS = 1 << 16 };
+	uintptr_t at = 0;
+	if (!&_IO_list_all ||
+	    copy_in(&at, (uintptr_t)&_IO_list_all, sizeof(at)) != sizeof(at))
+		return;
+	for (int n = 0; at && n < MOST_STREAMS; n++) {
+		FILE f;
+		if (copy_in(&f, at, sizeof(f)) != sizeof(f))
+			return;
+		uintptr_t base = (uintptr_t)f._IO_buf_base;
+		struct block *b = base ? find(s, base) : NULL;
+		if (b && b->start == base && (uintptr_t)f._IO_buf_end >= b->end)
+			b->reading = READ_NONE;
+		at = (uintptr_t)f._chain;
 	}
 }
 
@@ -1832,6 +1872,7 @@ static int mark_stopped(struct scan *s, const struct ward__scan_self *self,
 		rc = read_maps(s);
 		if (rc == 0) {
 			flag_unreadable(s);
+			flag_stdio_buffers(s);
 			drop_main_arena(s);
 			/* Its own stack whole, from the low end of its
 			 * mapping, when where the thread left it is not

@@ -1329,6 +1329,32 @@ NOINLINE void leak_stale(void)
 	(void)copies;
 }
 
+/* A lost block whose address only a stdio buffer's unused bytes still
+ * hold: memory freed after it held the address, then given to stdout's
+ * buffer. Those bytes are stale, never data the program can reach the
+ * block by: definitely lost, as valgrind says (it frees the buffer before
+ * it counts). */
+NOINLINE void stdio_fill(char *lost)
+{
+	char **scratch = malloc(BUFSIZ); /* stdout's buffer will take it */
+	for (size_t i = 0; i < BUFSIZ / sizeof(*scratch); i++)
+		scratch[i] = lost;
+	KEEP(scratch);
+	free(scratch);
+}
+
+NOINLINE void leak_stdio_stale(void)
+{
+	char *lost = malloc(99);
+	KEEP(lost);
+	stdio_fill(lost);
+	printf("stdout's buffer taken\n");
+	char *volatile clobber[256];
+	for (int i = 0; i < 256; i++)
+		clobber[i] = NULL;
+	(void)clobber;
+}
+
 /* Three blocks of size 0: reported as 0 bytes. */
 NOINLINE void leak_zero(void)
 {
@@ -2903,6 +2929,8 @@ int main(int argc, char **argv)
 		leak_lookalike_header();
 	else if (strcmp(what, "stale") == 0)
 		leak_stale();
+	else if (strcmp(what, "stdio_stale") == 0)
+		leak_stdio_stale();
 	else if (strcmp(what, "zero") == 0)
 		leak_zero();
 	else if (strcmp(what, "one_line") == 0)
