@@ -219,6 +219,8 @@ struct scan {
 	 * loader's own), by block index; kept only for who holds it. */
 	uintptr_t *via;
 	uintptr_t skip_lo, skip_hi; /* ward's own object */
+	bool gaps_shared; /* scan_gaps() reads shared memory: a page another
+			   * process wrote is in no page table of ours */
 	struct range *roots;        /* writable segments of loaded objects */
 	size_t nroots;
 	bool *root_libc;            /* each root: the C library's or the
@@ -962,12 +964,70 @@ static size_t pagemap_batch(uint64_t *e, uintptr_t at, size_t n,
 	return rc < 0 ? 0 : r.got;
 }
 
+/*
+ * Whether mincore() may be asked: no seccomp filter is on the process
+ * (/proc/self/status, "Seccomp:\t0"). A filter may end the process for
+ * it: systemd's @system-service set, a hardened service's, leaves it out.
+ * Read with system calls only, once.
+ */
+static bool may_ask_mincore(void)
+{
+	static int known; /* 0: not read; 1: it may; 2: it may not */
+	if (!known) {
+		static char text[4096]; /* one scan at a time */
+		int fd = ward__open_proc_self("status");
+		long got = fd < 0 ? -1
+				  : syscall(SYS_read, fd, text, sizeof(text) - 1);
+		if (fd >= 0)
+			syscall(SYS_close, fd);
+		text[got > 0 ? got : 0] = '\0';
+		const char *at = strstr(text, "\nSeccomp:\t");
+		known = at && at[10] == '0' ? 1 : 2;
+	}
+	return known == 1;
+}
+
+/* mincore()'s answer for up to PAGEMAP_BATCH of the n pages from at, as
+ * pagemap's entries (present or not): how many, 0 when it cannot. */
+static size_t mincore_batch(uint64_t *e, uintptr_t at, size_t n)
+{
+	static unsigned char vec[PAGEMAP_BATCH]; /* one scan at a time */
+	n = n < PAGEMAP_BATCH ? n : PAGEMAP_BATCH;
+	if (mincore((void *)at, n * 4096, vec) != 0)
+		return 0;
+	for (size_t k = 0; k < n; k++)
+		e[k] = vec[k] & 1 ? (uint64_t)1 << 63 : 0;
+	return n;
+}
+
+/*
+ * Which of up to PAGEMAP_BATCH of the n pages from at were ever touched,
+ * into e as pagemap's entries: how many were told, 0 when none could be.
+ * The process's own memory asks pagemap, which tells a swapped page from
+ * one never touched (mincore() does not); shared memory asks mincore()
+ * first, which tells a page another process wrote (pagemap shows only
+ * this process's page tables). Each asks the other where it cannot
+ * answer: pagemap is closed to a process that is not dumpable
+ * (PR_SET_DUMPABLE 0, or one that changed its user) and not root; and
+ * mincore() is asked only where no seccomp filter may forbid it.
+ */
+static size_t touched_batch(struct scan *s, uint64_t *e, uintptr_t at,
+			    size_t n, bool *elsewhere)
+{
+	size_t got = 0;
+	if (s->gaps_shared && may_ask_mincore())
+		got = mincore_batch(e, at, n);
+	if (!got)
+		got = pagemap_batch(e, at, n, elsewhere);
+	if (!got && !s->gaps_shared && may_ask_mincore())
+		got = mincore_batch(e, at, n);
+	return got;
+}
+
 /* Scan [lo, hi) as a root, less ward's own mappings and live blocks, and
- * less pages never touched: reading them would fault in pages of zeros,
- * a cost in time and page tables for memory a program reserved and never
- * used. pagemap tells a touched page, in memory or swapped out; not
- * mincore(), which says a swapped page was never touched, and which a
- * service's seccomp filter (systemd's @system-service) does not allow. */
+ * less pages never touched (touched_batch()): reading them would fault in
+ * pages of zeros, a cost in time and page tables for memory a program
+ * reserved and never used. */
 static void scan_gaps(struct scan *s, uintptr_t lo, uintptr_t hi)
 {
 	static uint64_t e[PAGEMAP_BATCH]; /* one scan at a time */
@@ -979,7 +1039,7 @@ static void scan_gaps(struct scan *s, uintptr_t lo, uintptr_t hi)
 		lo = ohi;
 	}
 	for (uintptr_t at = lo & ~(uintptr_t)4095; at < hi;) {
-		size_t got = pagemap_batch(e, at, (hi - at + 4095) / 4096,
+		size_t got = touched_batch(s, e, at, (hi - at + 4095) / 4096,
 					   &elsewhere);
 		if (got == 0) {
 			scan_blocks_out(s, at < lo ? lo : at, hi); /* cannot tell */
@@ -1488,6 +1548,7 @@ static void mark(struct scan *s, const struct ward__scan_self *self,
 			stack = threads[t].sp >= lo && threads[t].sp < hi;
 		s->reading_copied = s->anon[i].shared ||
 				    s->anon[i].written_only;
+		s->gaps_shared = s->anon[i].shared;
 		/* A terabyte and more is a reservation, not data: a
 		 * sanitizer's shadow memory, an allocator's address space. */
 		if (!stack && hi - lo < ((uintptr_t)1 << 40)) {
@@ -1497,6 +1558,7 @@ static void mark(struct scan *s, const struct ward__scan_self *self,
 				scan_anon_outside_objects(s, lo, hi);
 		}
 		s->reading_copied = false;
+		s->gaps_shared = false;
 	}
 	/* The C library's and the loader's own data last: a block the
 	 * program holds too is the program's, and what only they hold —

@@ -1355,6 +1355,34 @@ NOINLINE void leak_stdio_stale(void)
 	(void)clobber;
 }
 
+/* A block whose address only a forked child wrote into shared memory,
+ * on a page this process never touched itself: still reachable (the page
+ * is in the segment, though in no page table of this process's). */
+NOINLINE void shared_by_child(void **shm)
+{
+	char *p = malloc(321);
+	KEEP(p);
+	pid_t child = fork();
+	if (child == 0) {
+		shm[100 * 512] = p;
+		_exit(0);
+	}
+	waitpid(child, NULL, 0);
+}
+
+NOINLINE void leak_child_wrote(void)
+{
+	void **shm = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE,
+			  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (shm == MAP_FAILED)
+		return;
+	shared_by_child(shm);
+	char *volatile clobber[256];
+	for (int i = 0; i < 256; i++)
+		clobber[i] = NULL;
+	(void)clobber;
+}
+
 /* Three blocks of size 0: reported as 0 bytes. */
 NOINLINE void leak_zero(void)
 {
@@ -2931,6 +2959,8 @@ int main(int argc, char **argv)
 		leak_stale();
 	else if (strcmp(what, "stdio_stale") == 0)
 		leak_stdio_stale();
+	else if (strcmp(what, "child_wrote") == 0)
+		leak_child_wrote();
 	else if (strcmp(what, "zero") == 0)
 		leak_zero();
 	else if (strcmp(what, "one_line") == 0)

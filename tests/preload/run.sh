@@ -605,6 +605,12 @@ expect_site "a pointer left only in main's dead frames is no reference" \
 run_leaks stdio_stale
 expect_site "a pointer left only in stdout's buffer's unused bytes is no reference" \
 	"$work/stdio_stale.pb.gz" leak_stdio_stale heap/definite "1 99"
+# A forked child wrote a block's address into shared memory, on a page
+# the parent never touched: the page is read (it is in the segment, in
+# no page table of the parent's), the block still reachable.
+run_leaks child_wrote
+expect_site "a pointer only a child wrote into shared memory is a reference" \
+	"$work/child_wrote.pb.gz" shared_by_child heap/reachable "1 321"
 run_leaks zero
 expect_site "blocks of size 0 are 0 bytes" "$work/zero.pb.gz" leak_zero heap/definite "3 0"
 run_leaks one_line
@@ -2375,7 +2381,7 @@ else
 fi
 
 # Every check above ran (one that did not is a failure too).
-planned=368
+planned=369
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
