@@ -248,6 +248,7 @@ TEST(move_detach_and_reparent)
 	char path[64];
 	ASSERT_EQ(ward_owner_path(c, path, sizeof(path)), 7);
 	ASSERT_STREQ(path, "y/child");
+	ASSERT_EQ(ward_owner_path(c, NULL, sizeof(path)), -EINVAL);
 	ASSERT_EQ(ward_owner_release(x), 0);
 	ASSERT_STREQ(trace, "stays ");
 	trace[0] = '\0';

@@ -327,6 +327,24 @@ TEST(a_buffer_over_the_cap_is_freed_not_kept)
 	ward_bufpool_free(bp);
 }
 
+/* A size no buffer can have is refused, not wrapped around to a small
+ * buffer that claims it (the header's size added to it overflowed). */
+TEST(an_impossible_buffer_size_is_refused)
+{
+	ward_bufpool_t *bp = ward_bufpool_new("bufs", 0);
+	ASSERT_NOT_NULL(bp);
+	size_t sizes[] = { SIZE_MAX, SIZE_MAX - 1, SIZE_MAX - 8 };
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		errno = 0;
+		ASSERT_TRUE(ward_bufpool_get(bp, sizes[i]) == NULL);
+		ASSERT_EQ(errno, ENOMEM);
+	}
+	errno = 0;
+	ASSERT_TRUE(ward_bufpool_get(NULL, 10) == NULL);
+	ASSERT_EQ(errno, EINVAL);
+	ward_bufpool_free(bp);
+}
+
 /* ---- Checking mode ------------------------------------------------------------ */
 
 static void write_after_put(void)

@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -44,6 +45,9 @@ TEST(the_last_release_finalizes_once)
 	ASSERT_EQ(atomic_load(&finalized), 1);
 	ward_ref_release(NULL);
 	ASSERT_TRUE(ward_ref_retain(NULL) == NULL);
+	errno = 0; /* a size no object can have: out of memory, said so */
+	ASSERT_TRUE(ward_ref_new(SIZE_MAX, count_finalize, NULL) == NULL);
+	ASSERT_EQ(errno, ENOMEM);
 }
 
 TEST(a_weak_reference_never_revives_a_finalized_object)

@@ -122,7 +122,7 @@ WARD_API const char *ward_owner_name(const ward_owner_t *o);
 
 /*
  * ward_owner_path - "top/child/o" into buf (cut to len). Returns the full
- * length, or -EINVAL.
+ * length, or -EINVAL (o not live, buf NULL).
  */
 WARD_API int ward_owner_path(const ward_owner_t *o, char *buf, size_t len);
 

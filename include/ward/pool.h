@@ -109,7 +109,8 @@ typedef struct ward_bufpool ward_bufpool_t;
 WARD_API ward_bufpool_t *ward_bufpool_new(const char *name, size_t max_cached);
 WARD_API void ward_bufpool_free(ward_bufpool_t *bp);
 
-/* A buffer of at least size bytes; NULL when out of memory. */
+/* A buffer of at least size bytes; NULL with errno ENOMEM when out of
+ * memory (or no buffer can be that big), EINVAL when bp is NULL. */
 WARD_API void *ward_bufpool_get(ward_bufpool_t *bp, size_t size);
 
 /* Give a buffer back (NULL does nothing). */

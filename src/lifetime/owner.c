@@ -883,11 +883,13 @@ WARD_API const char *ward_owner_name(const ward_owner_t *o)
 
 WARD_API int ward_owner_path(const ward_owner_t *owner, char *buf, size_t len)
 {
+	if (!buf)
+		return -EINVAL;
 	ward__spin_take(&lock);
 	struct ward_owner *o = live(owner);
 	size_t n = o ? path_of(o, buf, len) : 0;
 	ward__spin_drop(&lock);
-	if (!o || !buf)
+	if (!o)
 		return -EINVAL;
 	return n > INT32_MAX ? INT32_MAX : (int)n;
 }

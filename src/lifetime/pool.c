@@ -1084,8 +1084,14 @@ static int class_of(size_t size)
 
 WARD_API void *ward_bufpool_get(ward_bufpool_t *bp, size_t size)
 {
-	if (!bp)
+	if (!bp) {
+		errno = EINVAL;
 		return NULL;
+	}
+	if (size > SIZE_MAX - sizeof(struct bufhdr)) {
+		errno = ENOMEM; /* no buffer is that big: not a small one */
+		return NULL;
+	}
 	int k = class_of(size ? size : 1);
 	struct bufhdr *h;
 	if (k < CLASSES && bp->classes[k]) {

@@ -358,8 +358,10 @@ WARD_API __attribute__((noinline)) void *
 ward_ref_new(size_t size, ward_finalizer_fn finalize, void *arg)
 {
 	pthread_once(&kind_once, kind_init);
-	if (size > SIZE_MAX - sizeof(struct hdr))
+	if (size > SIZE_MAX - sizeof(struct hdr)) {
+		errno = ENOMEM;
 		return NULL;
+	}
 	ward__guard_raise();
 	struct hdr *h = calloc(1, sizeof(*h) + size);
 	ward__guard_lower();
