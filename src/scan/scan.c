@@ -221,6 +221,8 @@ struct scan {
 	uintptr_t skip_lo, skip_hi; /* ward's own object */
 	bool gaps_shared; /* scan_gaps() reads shared memory: a page another
 			   * process wrote is in no page table of ours */
+	uint8_t mincore_ok; /* may_ask_mincore(): 0 not known yet, 1 it may,
+			     * 2 it may not */
 	struct range *roots;        /* writable segments of loaded objects */
 	size_t nroots;
 	bool *root_libc;            /* each root: the C library's or the
@@ -915,11 +917,12 @@ static void scan_blocks_out(struct scan *s, uintptr_t lo, uintptr_t hi)
 		scan_range(s, at, hi, 1);
 }
 
+/* The most pages whose state one call reads. */
+enum { PAGEMAP_BATCH = 4096 };
+
 /* pagemap's entries for n pages from address at, into e: got of them.
  * System calls only, so that it may run where a descriptor is free
  * (ward__with_descriptor). */
-enum { PAGEMAP_BATCH = 4096 };
-
 struct pagemap_read {
 	uint64_t *e;
 	uintptr_t at;
@@ -968,12 +971,12 @@ static size_t pagemap_batch(uint64_t *e, uintptr_t at, size_t n,
  * Whether mincore() may be asked: no seccomp filter is on the process
  * (/proc/self/status, "Seccomp:\t0"). A filter may end the process for
  * it: systemd's @system-service set, a hardened service's, leaves it out.
- * Read with system calls only, once.
+ * Read with system calls only, once a scan: a program may put itself in
+ * a filter between two (in library mode, nothing tells ward).
  */
-static bool may_ask_mincore(void)
+static bool may_ask_mincore(struct scan *s)
 {
-	static int known; /* 0: not read; 1: it may; 2: it may not */
-	if (!known) {
+	if (!s->mincore_ok) {
 		static char text[4096]; /* one scan at a time */
 		int fd = ward__open_proc_self("status");
 		long got = fd < 0 ? -1
@@ -982,9 +985,9 @@ static bool may_ask_mincore(void)
 			syscall(SYS_close, fd);
 		text[got > 0 ? got : 0] = '\0';
 		const char *at = strstr(text, "\nSeccomp:\t");
-		known = at && at[10] == '0' ? 1 : 2;
+		s->mincore_ok = at && at[10] == '0' ? 1 : 2;
 	}
-	return known == 1;
+	return s->mincore_ok == 1;
 }
 
 /* mincore()'s answer for up to PAGEMAP_BATCH of the n pages from at, as
@@ -1015,11 +1018,11 @@ static size_t touched_batch(struct scan *s, uint64_t *e, uintptr_t at,
 			    size_t n, bool *elsewhere)
 {
 	size_t got = 0;
-	if (s->gaps_shared && may_ask_mincore())
+	if (s->gaps_shared && may_ask_mincore(s))
 		got = mincore_batch(e, at, n);
 	if (!got)
 		got = pagemap_batch(e, at, n, elsewhere);
-	if (!got && !s->gaps_shared && may_ask_mincore())
+	if (!got && !s->gaps_shared && may_ask_mincore(s))
 		got = mincore_batch(e, at, n);
 	return got;
 }
