@@ -97,6 +97,17 @@ static size_t exe_from_exec(char *buf, size_t len)
 	return strlen(buf);
 }
 
+ssize_t ward__read_proc_self(const char *name, char *buf, size_t len)
+{
+	int fd = ward__open_proc_self(name);
+	if (fd < 0)
+		return -1;
+	ssize_t got = syscall(SYS_read, fd, buf, len - 1);
+	syscall(SYS_close, fd);
+	buf[got > 0 ? got : 0] = '\0';
+	return got;
+}
+
 size_t ward__exe_path(char *buf, size_t len)
 {
 	/* /proc/self/exe first: valgrind answers it with its guest's path

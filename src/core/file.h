@@ -26,6 +26,10 @@ ssize_t ward__read_file(const char *path, size_t max, char **out);
  */
 int ward__open_proc_self(const char *name);
 
+/* The same file's first len - 1 bytes into buf, NUL-terminated, with
+ * system calls only: how many, or -1 when it cannot be read. */
+ssize_t ward__read_proc_self(const char *name, char *buf, size_t len);
+
 /* The running program's path into buf (NUL-terminated, "" when unknown):
  * its length. From /proc/self/exe, else (the main thread has ended)
  * /proc/thread-self/exe, else (no /proc) the path it was run by. */

@@ -978,12 +978,7 @@ static bool may_ask_mincore(struct scan *s)
 {
 	if (!s->mincore_ok) {
 		static char text[4096]; /* one scan at a time */
-		int fd = ward__open_proc_self("status");
-		long got = fd < 0 ? -1
-				  : syscall(SYS_read, fd, text, sizeof(text) - 1);
-		if (fd >= 0)
-			syscall(SYS_close, fd);
-		text[got > 0 ? got : 0] = '\0';
+		ward__read_proc_self("status", text, sizeof(text));
 		const char *at = strstr(text, "\nSeccomp:\t");
 		s->mincore_ok = at && at[10] == '0' ? 1 : 2;
 	}

@@ -330,16 +330,11 @@ static int metrics(struct ward__buf *b)
 	addf(b, "ward_panics_total %" PRIu64 "\n", t.panics);
 	figure_metrics(b);
 	long pages = 0;
-	int fd = ward__open_proc_self("statm");
-	if (fd >= 0) {
-		char text[128];
-		ssize_t got = read(fd, text, sizeof(text) - 1);
-		long size;
-		text[got > 0 ? got : 0] = '\0';
-		if (sscanf(text, "%ld %ld", &size, &pages) != 2)
-			pages = 0;
-		close(fd);
-	}
+	char text[128];
+	long size;
+	if (ward__read_proc_self("statm", text, sizeof(text)) < 0 ||
+	    sscanf(text, "%ld %ld", &size, &pages) != 2)
+		pages = 0;
 	metric_head(b, "process_resident_memory_bytes", "gauge",
 		    "Resident memory size in bytes.");
 	addf(b, "process_resident_memory_bytes %ld\n",

@@ -1930,22 +1930,33 @@ fi
 
 # ---- 3. Real programs: same output, same status ----------------------------
 
+# COMMAND started by LAUNCHER alone, in sandbox, and under ward run
+# (profile PROFILE), in sandbox2: whether both ended with the same
+# status ($s1, $s2), output and error output. ward's caveats on its
+# classification are ward's (a thread caught with its signals blocked, a
+# scan that could not run under load): the program's lines are compared,
+# and any other line of ward's (a wrong "heap not traced", say) makes
+# them differ.
+runs_the_same() { # LAUNCHER PROFILE COMMAND...
+	launch=$1 profile=$2
+	shift 2
+	rm -f "$profile"
+	(cd "$work/sandbox" && $launch "$@") >"$work/plain.out" 2>"$work/plain.err"
+	s1=$?
+	(cd "$work/sandbox2" && $launch "$ward" run --quiet -o "$profile" -- "$@") \
+		>"$work/ward.out" 2>"$work/ward.all"
+	s2=$?
+	grep -v -e '^ward: heap classified without the registers' \
+		-e '^ward: heap not classified: ' "$work/ward.all" >"$work/ward.err"
+	[ "$s1" = "$s2" ] && cmp -s "$work/plain.out" "$work/ward.out" &&
+		cmp -s "$work/plain.err" "$work/ward.err"
+}
+as_is() { "$@"; }
+
 same() { # NAME COMMAND...
 	name=$1
 	shift
-	(cd "$work/sandbox" && "$@") >"$work/plain.out" 2>"$work/plain.err"
-	s1=$?
-	(cd "$work/sandbox2" && "$ward" run --quiet -o "$work/real.pb.gz" -- "$@") \
-		>"$work/ward.out" 2>"$work/ward.all"
-	s2=$?
-	# ward's caveats on its classification are ward's (a thread caught
-	# with its signals blocked, a scan that could not run under load):
-	# the program's lines are compared, and any other line of ward's
-	# (a wrong "heap not traced", say) makes them differ.
-	grep -v -e '^ward: heap classified without the registers' \
-		-e '^ward: heap not classified: ' "$work/ward.all" >"$work/ward.err"
-	if [ "$s1" = "$s2" ] && cmp -s "$work/plain.out" "$work/ward.out" &&
-		cmp -s "$work/plain.err" "$work/ward.err"; then
+	if runs_the_same as_is "$work/real.pb.gz" "$@"; then
 		ok "$name: same output and status ($s1)"
 	else
 		bad "$name: same output and status" "status $s1 vs $s2" \
@@ -2025,18 +2036,13 @@ service_calls() { # GROUP: the calls systemd's syscall group names, nested group
 		esac
 	done
 }
+filtered() { "$build/syscall_filter" "$nrs" "$@"; }
 filtered_same() { # NAME COMMAND...
 	name=$1
 	shift
-	rm -f "$work/svc.pb.gz"
-	(cd "$work/sandbox" && "$build/syscall_filter" "$nrs" "$@") >"$work/plain.out" 2>"$work/plain.err"
-	s1=$?
-	(cd "$work/sandbox2" && "$build/syscall_filter" "$nrs" "$ward" run --quiet \
-		-o "$work/svc.pb.gz" -- "$@") >"$work/ward.out" 2>"$work/ward.all"
-	s2=$?
-	grep -v -e '^ward: heap classified without the registers' "$work/ward.all" >"$work/ward.err"
-	if [ "$s1" = "$s2" ] && cmp -s "$work/plain.out" "$work/ward.out" &&
-		cmp -s "$work/plain.err" "$work/ward.err" &&
+	# The scan must have run inside the filter too.
+	if runs_the_same filtered "$work/svc.pb.gz" "$@" &&
+		! grep -q '^ward: heap not classified: ' "$work/ward.all" &&
 		"$ward" report "$work/svc.pb.gz" >"$work/svc.report" 2>&1 &&
 		grep -q '^ward: live: ' "$work/svc.report"; then
 		ok "under systemd's @system-service filter, $name: same output and status ($s1), a profile"
@@ -2044,6 +2050,7 @@ filtered_same() { # NAME COMMAND...
 		bad "under systemd's @system-service filter, $name: same output and status, a profile" \
 			"status $s1 vs $s2" "$(diff "$work/plain.out" "$work/ward.out" | head -5)" \
 			"$(diff "$work/plain.err" "$work/ward.err" | head -5)" \
+			"$(grep '^ward: heap not classified' "$work/ward.all")" \
 			"$(head -3 "$work/svc.report" 2>/dev/null)"
 	fi
 }
