@@ -553,14 +553,33 @@ void ward__write_summary(const ward_profile_t *p, const char *head,
 			ward__out_printf(&o, "  %-7s %10lld\n", name,
 					 (long long)count[k]);
 	}
-	uint64_t unread = figure_value(p, "scan", "threads_unread");
-	if (unread && (lc[WARD_LEAK_DEFINITE] || lc[WARD_LEAK_INDIRECT]))
-		ward__out_printf(&o, "ward: heap classified without the "
-				     "registers of %llu thread(s) that block "
-				     "ward's signal or await it (sigwait), a "
-				     "running one's stack read whole: a block "
-				     "only their registers hold shows as lost\n",
-				 (unsigned long long)unread);
+	/* What the scan could not read, when it called blocks lost: a
+	 * block only that held shows as lost. */
+	static const struct {
+		const char *figure, *pre, *what, *holder;
+		uint64_t unit;
+	} unread[] = {
+		{ "threads_unread", "the registers of ",
+		  "thread(s) that block ward's signal or await it (sigwait), "
+		  "a running one's stack read whole",
+		  "their registers hold", 1 },
+		{ "memory_unread", "",
+		  "KiB of memory whose touched pages neither /proc/self/pagemap "
+		  "nor mincore() could tell (not dumpable, not root, and a "
+		  "seccomp filter)",
+		  "it holds", 1024 },
+	};
+	for (size_t i = 0; i < sizeof(unread) / sizeof(unread[0]); i++) {
+		uint64_t n = figure_value(p, "scan", unread[i].figure);
+		if (n && (lc[WARD_LEAK_DEFINITE] || lc[WARD_LEAK_INDIRECT]))
+			ward__out_printf(&o, "ward: heap classified without "
+					     "%s%llu %s: a block only %s "
+					     "shows as lost\n",
+					 unread[i].pre,
+					 (unsigned long long)((n + unread[i].unit - 1) /
+							      unread[i].unit),
+					 unread[i].what, unread[i].holder);
+	}
 	ward__out_printf(&o, "\n");
 	/* The top rows; `ward report` shows them all. */
 	struct ward_profile *top = ward__profile_by_line(p, SUMMARY_SITES);

@@ -198,6 +198,14 @@ struct own_range {
 			    * program wrote, copied from the file, are its */
 };
 
+/* A mapping as /proc/self/smaps tells it: how much of it is in memory
+ * or swapped (Rss + Swap), and how much of that the program wrote of a
+ * file's private mapping (Anonymous). */
+struct held_range {
+	uintptr_t lo, hi;
+	uint64_t held, written;
+};
+
 enum { MAX_ROOTS = 4096, MAX_MAPS = 65536, MAX_TPS = 32768 };
 
 struct scan {
@@ -223,6 +231,14 @@ struct scan {
 			   * process wrote is in no page table of ours */
 	uint8_t mincore_ok; /* may_ask_mincore(): 0 not known yet, 1 it may,
 			     * 2 it may not */
+	/* Where neither pagemap nor mincore() can tell touched pages
+	 * (scan_untold()): each mapping's resident and swapped bytes, from
+	 * /proc/self/smaps, read once when first wanted. */
+	struct held_range *held_maps;
+	size_t nheld_maps;
+	uint8_t held_maps_read; /* 0 not yet, 1 read, 2 cannot be */
+	uint64_t blind_left;    /* bytes scan_untold() may still fault in */
+	uint64_t unread;        /* bytes left unread: no page could be told */
 	struct range *roots;        /* writable segments of loaded objects */
 	size_t nroots;
 	bool *root_libc;            /* each root: the C library's or the
@@ -432,13 +448,18 @@ static void note_anon(struct scan *s, uintptr_t lo, uintptr_t hi,
 		s->anon[s->nanon++] = (struct own_range){ lo, hi, false, false };
 }
 
-static int read_maps_job(void *arg)
+/*
+ * Each line of /proc/self/NAME to line(arg, text), NUL-terminated: read
+ * with system calls only, into a static buffer (one scan at a time), so
+ * that it may run where a descriptor is free (ward__with_descriptor).
+ * 0, or -errno when it cannot be opened.
+ */
+static int each_line(const char *name, void (*line)(void *arg, char *text),
+		     void *arg)
 {
-	struct scan *s = arg;
 	static char buf[65536];
 	size_t have = 0;
-	uintptr_t guard_below = 0;
-	int fd = ward__open_proc_self("maps");
+	int fd = ward__open_proc_self(name);
 	if (fd < 0)
 		return -errno;
 	for (;;) {
@@ -450,33 +471,51 @@ static int read_maps_job(void *arg)
 			break;
 		have += (size_t)got;
 		buf[have] = '\0';
-		char *line = buf, *nl;
-		while ((nl = strchr(line, '\n'))) {
-			char *p = line, *e;
+		char *text = buf, *nl;
+		while ((nl = strchr(text, '\n'))) {
 			*nl = '\0';
-			uintptr_t lo = strtoull(p, &e, 16), hi = 0;
-			if (*e == '-')
-				hi = strtoull(e + 1, &e, 16);
-			if (*e == ' ' && e[1] == 'r' && hi > lo &&
-			    s->nmaps < MAX_MAPS)
-				s->maps[s->nmaps++] = (struct range){ lo, hi };
-			if (*e == ' ' && hi > lo)
-				note_anon(s, lo, hi, e + 1, guard_below == lo);
-			/* A thread's stack lies right above its guard page,
-			 * which is neither readable nor writable; note_anon
-			 * checks that the mapping above holds the thread's
-			 * descriptor. */
-			guard_below = *e == ' ' && e[1] == '-' && e[2] == '-'
-					      ? hi
-					      : 0;
-			line = nl + 1;
+			line(arg, text);
+			text = nl + 1;
 		}
-		have = (size_t)(buf + have - line);
-		memmove(buf, line, have);
+		have = (size_t)(buf + have - text);
+		if (have == sizeof(buf) - 1)
+			have = 0; /* no line is this long */
+		memmove(buf, text, have);
 		buf[have] = '\0';
 	}
 	syscall(SYS_close, fd);
-	return s->nmaps ? 0 : -ENODATA;
+	return 0;
+}
+
+struct maps_reading {
+	struct scan *s;
+	uintptr_t guard_below; /* the end of the mapping just read, when it
+				* was neither readable nor writable */
+};
+
+static void maps_line(void *arg, char *p)
+{
+	struct maps_reading *r = arg;
+	struct scan *s = r->s;
+	char *e;
+	uintptr_t lo = strtoull(p, &e, 16), hi = 0;
+	if (*e == '-')
+		hi = strtoull(e + 1, &e, 16);
+	if (*e == ' ' && e[1] == 'r' && hi > lo && s->nmaps < MAX_MAPS)
+		s->maps[s->nmaps++] = (struct range){ lo, hi };
+	if (*e == ' ' && hi > lo)
+		note_anon(s, lo, hi, e + 1, r->guard_below == lo);
+	/* A thread's stack lies right above its guard page, which is
+	 * neither readable nor writable; note_anon checks that the mapping
+	 * above holds the thread's descriptor. */
+	r->guard_below = *e == ' ' && e[1] == '-' && e[2] == '-' ? hi : 0;
+}
+
+static int read_maps_job(void *arg)
+{
+	struct maps_reading r = { arg, 0 };
+	int rc = each_line("maps", maps_line, &r);
+	return rc < 0 ? rc : r.s->nmaps ? 0 : -ENODATA;
 }
 
 /* The readable mappings: 0, or -errno when they cannot be known (every
@@ -1022,6 +1061,114 @@ static size_t touched_batch(struct scan *s, uint64_t *e, uintptr_t at,
 	return got;
 }
 
+/* The number of a /proc/self/smaps field's line ("Rss:    12 kB"), in
+ * bytes. */
+static uint64_t smaps_bytes(const char *line)
+{
+	const char *p = strchr(line, ':');
+	return p ? strtoull(p + 1, NULL, 10) * 1024 : 0;
+}
+
+struct smaps_reading {
+	struct scan *s;
+	struct held_range *m; /* the mapping whose lines these are */
+};
+
+static void smaps_line(void *arg, char *p)
+{
+	struct smaps_reading *r = arg;
+	struct scan *s = r->s;
+	char *e;
+	uintptr_t lo = strtoull(p, &e, 16), hi = 0;
+	if (e > p && *e == '-') { /* a mapping's first line */
+		hi = strtoull(e + 1, &e, 16);
+		r->m = NULL;
+		if (*e == ' ' && hi > lo && s->nheld_maps < MAX_MAPS) {
+			r->m = &s->held_maps[s->nheld_maps++];
+			*r->m = (struct held_range){ lo, hi, 0, 0 };
+		}
+	} else if (r->m && (strncmp(p, "Rss:", 4) == 0 ||
+			    strncmp(p, "Swap:", 5) == 0)) {
+		r->m->held += smaps_bytes(p);
+	} else if (r->m && strncmp(p, "Anonymous:", 10) == 0) {
+		r->m->written = smaps_bytes(p);
+	}
+}
+
+/* /proc/self/smaps into s->held_maps. */
+static int read_smaps_job(void *arg)
+{
+	struct smaps_reading r = { arg, NULL };
+	r.s->nheld_maps = 0;
+	int rc = each_line("smaps", smaps_line, &r);
+	return rc < 0 ? rc : r.s->nheld_maps ? 0 : -ENODATA;
+}
+
+/* What /proc/self/smaps tells of the mapping holding at; NULL when it
+ * cannot be read. Read once a scan, when first wanted. */
+static const struct held_range *held_map_of(struct scan *s, uintptr_t at)
+{
+	if (!s->held_maps_read) {
+		s->held_maps = map_pages(MAX_MAPS * sizeof(*s->held_maps));
+		int rc = s->held_maps ? read_smaps_job(s) : -ENOMEM;
+		if (rc == -EMFILE)
+			rc = ward__with_descriptor(read_smaps_job, s);
+		s->held_maps_read = rc == 0 ? 1 : 2;
+	}
+	if (s->held_maps_read != 1)
+		return NULL;
+	size_t a = 0, b = s->nheld_maps; /* in address order */
+	while (a < b) {
+		size_t mid = a + (b - a) / 2;
+		if (s->held_maps[mid].hi <= at)
+			a = mid + 1;
+		else
+			b = mid;
+	}
+	return a < s->nheld_maps && s->held_maps[a].lo <= at
+		       ? &s->held_maps[a]
+		       : NULL;
+}
+
+/* The most bytes scan_untold() reads of pages that may never have been
+ * touched, in a scan: about half a second of faults. */
+enum { BLIND_MOST = 64 << 20 };
+
+/*
+ * Scan [lo, hi) of a mapping of which no page can be told touched or not:
+ * neither pagemap nor mincore() answers (a process that is not dumpable
+ * and not root, under a seccomp filter). Reading it whole would fault in
+ * every page never touched: in shared memory, a page of zeros allocated
+ * in the segment, which outlives the scan (two 2 GiB segments: 4 GiB more
+ * in use, and 14 s); in private memory the zero page, at a cost in time
+ * and page tables (8 GiB: 49 s). /proc/self/smaps, which such a process
+ * may read, tells how much of the mapping is in memory or swapped: none
+ * of its private memory, nothing is read (none was ever written); all of
+ * it, all is read (nothing faults in); part of it, private memory is read
+ * while what it may fault in stays within BLIND_MOST, and shared memory
+ * is not. What is not read is counted: a block only it held shows as
+ * lost, and the report says so.
+ */
+static void scan_untold(struct scan *s, uintptr_t lo, uintptr_t hi)
+{
+	const struct held_range *m = held_map_of(s, lo);
+	uint64_t size = m ? m->hi - m->lo : 0;
+	if (m && m->held == 0 && !s->gaps_shared)
+		return;
+	if (m && m->held >= size) {
+		scan_blocks_out(s, lo, hi);
+		return;
+	}
+	uint64_t blind = m && size - m->held < hi - lo ? size - m->held
+						      : hi - lo;
+	if (!s->gaps_shared && blind <= s->blind_left) {
+		s->blind_left -= blind;
+		scan_blocks_out(s, lo, hi);
+		return;
+	}
+	s->unread += hi - lo;
+}
+
 /* Scan [lo, hi) as a root, less ward's own mappings and live blocks, and
  * less pages never touched (touched_batch()): reading them would fault in
  * pages of zeros, a cost in time and page tables for memory a program
@@ -1040,7 +1187,7 @@ static void scan_gaps(struct scan *s, uintptr_t lo, uintptr_t hi)
 		size_t got = touched_batch(s, e, at, (hi - at + 4095) / 4096,
 					   &elsewhere);
 		if (got == 0) {
-			scan_blocks_out(s, at < lo ? lo : at, hi); /* cannot tell */
+			scan_untold(s, at < lo ? lo : at, hi);
 			return;
 		}
 		for (size_t k = 0; k < got; k++) {
@@ -1380,8 +1527,11 @@ static void scan_written_pages(struct scan *s, uintptr_t lo, uintptr_t hi)
 	while (at < hi) {
 		size_t got = pagemap_batch(e, at, (hi - at + 4095) / 4096,
 					   &elsewhere);
-		if (got == 0)
+		if (got == 0) { /* unread: what the program wrote, if any */
+			const struct held_range *m = held_map_of(s, at);
+			s->unread += m ? m->written : hi - at;
 			break;
+		}
 		for (size_t k = 0; k < got; k++, at += 4096) {
 			bool swapped = e[k] >> 62 & 1, present = e[k] >> 63 & 1;
 			bool own = swapped || (present && !(e[k] >> 61 & 1));
@@ -1414,6 +1564,7 @@ static void unmap_all(struct scan *s)
 	unmap_pages((void *)s->want, s->nwant);
 	unmap_pages(s->paths, WARD__PATHS_MAX * sizeof(*s->paths));
 	unmap_pages(s->stacks, (size_t)s->nstacks * sizeof(*s->stacks));
+	unmap_pages(s->held_maps, MAX_MAPS * sizeof(*s->held_maps));
 }
 
 /* Stop the other threads with the heap's shard locks free (and those of
@@ -1871,6 +2022,7 @@ static bool prepare(struct scan *s, int also,
 	s->anon = map_pages(MAX_MAPS * sizeof(*s->anon));
 	s->tps = map_pages(MAX_TPS * sizeof(*s->tps));
 	s->copy = map_pages(COPY_WORDS * sizeof(*s->copy));
+	s->blind_left = BLIND_MOST;
 	if (!s->roots || !s->root_libc || !s->maps || !s->anon || !s->tps ||
 	    !s->copy)
 		return false;
@@ -1993,6 +2145,7 @@ int ward__scan_heap_why(const struct ward__scan_self *self, int also,
 		return rc;
 	}
 	out->held = s.held;
+	out->unread = s.unread;
 	rc = give_result(&s, out);
 	unmap_all(&s);
 	return rc;

@@ -53,6 +53,9 @@ struct ward__scan_result {
 	size_t npaths;
 	int held; /* threads not stopped (their registers unread): the
 		   * classes are partial, see ward__stopped */
+	uint64_t unread; /* bytes of memory not read: no page of it could be
+			  * told touched or not (a block only it held shows
+			  * as lost) */
 	size_t blocks;
 	uint32_t *site;
 	uint64_t *size;

@@ -1509,6 +1509,15 @@ static void note_scan(ward_profile_t *p, const struct ward__scan_result *r,
 			"(they block ward's signal or await it): a block "
 			"only their registers held shows as lost.",
 			false, (uint64_t)r->held);
+	if (r->unread)
+		ward__profile_add_figure(
+			p, "scan", "", "memory_unread",
+			"Bytes of memory the scan left unread: neither "
+			"/proc/self/pagemap nor mincore() could tell which "
+			"pages were ever touched, and reading them would "
+			"have faulted in every other (a block only they "
+			"held shows as lost).",
+			false, r->unread);
 }
 
 /* Who holds it (WARD_WHY, ward run --why): the paths the scan found. */

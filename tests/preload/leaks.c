@@ -1383,6 +1383,62 @@ NOINLINE void leak_child_wrote(void)
 	(void)clobber;
 }
 
+/*
+ * Memory of which no page can be told touched or not: this process is not
+ * dumpable (and, run by the suite, not root, under a seccomp filter that
+ * leaves out mincore()), so neither /proc/self/pagemap nor mincore()
+ * answers. Each block's address is left on one page of a mapping:
+ *  - a SysV segment of 256 MiB (kept for the suite to read its resident
+ *    size, its id printed): not read (reading it would allocate every
+ *    page of it), the block lost;
+ *  - 64 KiB of private memory, every page written: read, reachable;
+ *  - a 16 MiB reservation, one page written: read (little to fault in),
+ *    reachable;
+ *  - a 1 GiB reservation, one page written: not read (a second's faults
+ *    and more), the block lost.
+ */
+NOINLINE void untold_in_segment(void **at) { *at = malloc(401); }
+NOINLINE void untold_in_written(void **at) { *at = malloc(402); }
+NOINLINE void untold_in_small(void **at) { *at = malloc(403); }
+NOINLINE void untold_in_reserved(void **at) { *at = malloc(404); }
+
+/* A mapping of n bytes with a page no access can reach above it: the
+ * kernel keeps it a mapping of its own, merged with no neighbour. */
+static void **untold_map(size_t n, int flags)
+{
+	char *p = mmap(NULL, n + 4096, PROT_READ | PROT_WRITE, flags, -1, 0);
+	if (p == MAP_FAILED || mprotect(p + n, 4096, PROT_NONE) != 0)
+		return MAP_FAILED;
+	return (void **)p;
+}
+
+NOINLINE void leak_untold(void)
+{
+	prctl(PR_SET_DUMPABLE, 0);
+	int id = shmget(IPC_PRIVATE, 256 << 20, IPC_CREAT | 0600);
+	void **seg = id < 0 ? (void **)-1 : shmat(id, NULL, 0);
+	size_t small = 16 << 20, big = (size_t)1 << 30;
+	int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+	void **written = untold_map(64 << 10, flags);
+	void **few = untold_map(small, flags);
+	void **vast = untold_map(big, flags);
+	if (seg == (void **)-1 || written == MAP_FAILED || few == MAP_FAILED ||
+	    vast == MAP_FAILED) {
+		perror("untold");
+		exit(1);
+	}
+	memset(written, 1, 64 << 10);
+	untold_in_segment(&seg[512]);
+	untold_in_written(&written[1000]);
+	untold_in_small(&few[small / 2 / sizeof(void *)]);
+	untold_in_reserved(&vast[big / 2 / sizeof(void *)]);
+	printf("segment %d\n", id);
+	char *volatile clobber[256];
+	for (int i = 0; i < 256; i++)
+		clobber[i] = NULL;
+	(void)clobber;
+}
+
 /* Three blocks of size 0: reported as 0 bytes. */
 NOINLINE void leak_zero(void)
 {
@@ -2961,6 +3017,8 @@ int main(int argc, char **argv)
 		leak_stdio_stale();
 	else if (strcmp(what, "child_wrote") == 0)
 		leak_child_wrote();
+	else if (strcmp(what, "untold") == 0)
+		leak_untold();
 	else if (strcmp(what, "zero") == 0)
 		leak_zero();
 	else if (strcmp(what, "one_line") == 0)
