@@ -2057,3 +2057,81 @@ TEST(acquired_at_passes_over_the_allocation_layers)
 					"taken for an allocation layer: %s",
 					programs[i]);
 }
+
+/* ---- A thread with a small stack ---------------------------------------- */
+
+/*
+ * Reports written from a thread made with a small stack: naming a frame's
+ * source line reads debug information, and libdw took 150 KiB of the
+ * caller's stack and more for a line table; each report added tens of
+ * kilobytes. A thread of 32 KiB died by SIGSEGV in ward_profile_write().
+ */
+enum { SMALL_STACK = 32 << 10 };
+
+static __attribute__((noinline)) void *small_stack_acquires(void)
+{
+	void *p = ward_malloc(4321);
+	__asm__ volatile("" : : "r"(p) : "memory"); /* no tail call */
+	return p;
+}
+
+static void *small_stack_reports(void *arg)
+{
+	struct membuf *out = arg; /* one per format */
+	void *block = small_stack_acquires();
+	ward_profile_t *p = ward_profile_snapshot();
+	if (!p)
+		return (void *)"snapshot";
+	const enum ward_format fmts[4] = { WARD_FORMAT_TEXT, WARD_FORMAT_PPROF,
+					   WARD_FORMAT_JSON,
+					   WARD_FORMAT_PPROF_NAMED };
+	for (int i = 0; i < 4; i++)
+		if (ward_profile_write(p, fmts[i], to_mem, &out[i]) != 0)
+			return (void *)"write";
+	ward_profile_write_summary(p, "live", NULL, to_mem, &out[4]);
+	ward_profile_t *rows = ward_profile_by_line(p, 5);
+	ward_profile_free(rows);
+	ward_suppressions_t *s = NULL;
+	struct ward_suppressed taken = { 0 };
+	if (!rows ||
+	    ward_suppressions_parse("leak:no_such_function\n", true, &s, NULL,
+				    0) != 0 ||
+	    ward_profile_suppress(p, s, &taken) != 0)
+		return (void *)"by line or suppress";
+	ward_suppressions_free(s);
+	char path[] = "/tmp/ward-small-stack-XXXXXX";
+	int fd = mkstemp(path);
+	if (fd < 0)
+		return (void *)"mkstemp";
+	close(fd);
+	int saved = ward_profile_save(p, path, WARD_FORMAT_TEXT);
+	unlink(path);
+	ward_profile_free(p);
+	ward_free(block);
+	return saved == 0 ? NULL : (void *)"save";
+}
+
+TEST(reports_are_written_from_a_thread_with_a_small_stack)
+{
+	struct membuf out[5] = { { 0 } };
+	pthread_attr_t a;
+	pthread_t t;
+	void *failed = (void *)"not run";
+	ASSERT_EQ(pthread_attr_init(&a), 0);
+	ASSERT_EQ(pthread_attr_setstacksize(&a, SMALL_STACK), 0);
+	ASSERT_EQ(pthread_create(&t, &a, small_stack_reports, out), 0);
+	ASSERT_EQ(pthread_join(t, &failed), 0);
+	pthread_attr_destroy(&a);
+	if (failed)
+		ward_test__fail(__FILE__, __LINE__, "%s failed",
+				(const char *)failed);
+	for (int i = 0; i < 5; i++)
+		ASSERT_GT(out[i].len, 0);
+	/* The text names the frame, with its source line where the test has
+	 * debug information. */
+	char *text = strndup((const char *)out[0].p, out[0].len);
+	ASSERT_CONTAINS(text, "small_stack_acquires");
+	free(text);
+	for (int i = 0; i < 5; i++)
+		free(out[i].p);
+}

@@ -137,6 +137,13 @@ enum ward_format {
  * ward_profile_write - export p in a format through write(opaque, ...).
  * Returns 0, -EINVAL for an unknown format, -ENOMEM.
  *
+ * Naming frames reads debug information, which takes more stack than a
+ * thread made with a small one has: where the caller's stack has less
+ * than 1 MiB left, this runs (write included) on a stack of ward's own,
+ * and so do ward_profile_save(), ward_profile_write_summary(),
+ * ward_profile_by_line() and ward_profile_suppress(). write must return,
+ * not jump out.
+ *
  * pprof: laid out like Go's heap profile. Sample types alloc_objects/count,
  * alloc_space/bytes, inuse_objects/count, inuse_space/bytes (the default);
  * period type space/bytes; a "kind" label on every sample; one mapping per

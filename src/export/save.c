@@ -16,6 +16,7 @@
 
 #include "core/guard.h"
 #include "core/log.h"
+#include "core/stacks.h"
 #include "export/export.h"
 #include "snapshot/profile.h"
 
@@ -202,13 +203,28 @@ static int fill_profile(int fd, void *ctx)
 	return rc < 0 ? rc : f->err;
 }
 
+struct saving {
+	const char *path;
+	struct file_out f;
+	int rc;
+};
+
+static void save_deep(void *arg)
+{
+	struct saving *v = arg;
+	v->rc = ward__save_atomic(v->path, fill_profile, &v->f);
+}
+
+/* On a stack with room for it (ward__deep): the paths it resolves, and
+ * the frames the profile names. */
 WARD_API int ward_profile_save(const ward_profile_t *p, const char *path,
 			       enum ward_format fmt)
 {
 	if (!p || !path)
 		return -EINVAL;
-	struct file_out f = { -1, 0, p, fmt };
-	return ward__save_atomic(path, fill_profile, &f);
+	struct saving v = { path, { -1, 0, p, fmt }, 0 };
+	ward__deep(save_deep, &v);
+	return v.rc;
 }
 
 WARD_API int ward_save_target(const char *path, char *out, size_t len)

@@ -11,6 +11,7 @@
 
 #include "core/guard.h"
 #include "core/sat.h"
+#include "core/stacks.h"
 #include "core/text.h"
 #include "export/export.h"
 #include "snapshot/profile.h"
@@ -459,31 +460,47 @@ static int write_json(const ward_profile_t *p, struct ward__out *o)
 	return 0;
 }
 
+/* A profile written in a format: on a stack with room for it
+ * (ward__deep): naming frames reads debug information, which takes more
+ * than a small thread's stack has. */
+struct writing {
+	const ward_profile_t *p;
+	enum ward_format fmt;
+	struct ward__out o;
+	int rc;
+};
+
+static void write_format(void *arg)
+{
+	struct writing *w = arg;
+	switch (w->fmt) {
+	case WARD_FORMAT_PPROF:
+	case WARD_FORMAT_PPROF_NAMED:
+		w->rc = ward__write_pprof(w->p, &w->o,
+					  w->fmt == WARD_FORMAT_PPROF_NAMED);
+		break;
+	case WARD_FORMAT_TEXT:
+		w->rc = write_text(w->p, &w->o);
+		break;
+	case WARD_FORMAT_JSON:
+		w->rc = write_json(w->p, &w->o);
+		break;
+	default:
+		w->rc = -EINVAL;
+	}
+}
+
 WARD_API int ward_profile_write(const ward_profile_t *p, enum ward_format fmt,
 				ward_write_fn write, void *opaque)
 {
-	struct ward__out o = { write, opaque };
-	int rc;
+	struct writing w = { p, fmt, { write, opaque }, -EINVAL };
 
 	if (!p || !write)
 		return -EINVAL;
 	ward__guard_raise();
-	switch (fmt) {
-	case WARD_FORMAT_PPROF:
-	case WARD_FORMAT_PPROF_NAMED:
-		rc = ward__write_pprof(p, &o, fmt == WARD_FORMAT_PPROF_NAMED);
-		break;
-	case WARD_FORMAT_TEXT:
-		rc = write_text(p, &o);
-		break;
-	case WARD_FORMAT_JSON:
-		rc = write_json(p, &o);
-		break;
-	default:
-		rc = -EINVAL;
-	}
+	ward__deep(write_format, &w);
 	ward__guard_lower();
-	return rc;
+	return w.rc;
 }
 
 /* ---- The summary `ward run` prints ------------------------------------- */
@@ -592,10 +609,25 @@ void ward__write_summary(const ward_profile_t *p, const char *head,
 	ward_profile_free(top);
 }
 
+struct summary {
+	const ward_profile_t *p;
+	const char *head;
+	const bool *kinds;
+	ward_write_fn write;
+	void *opaque;
+};
+
+static void write_summary_deep(void *arg)
+{
+	struct summary *m = arg;
+	ward__write_summary(m->p, m->head, m->kinds, m->write, m->opaque);
+}
+
 WARD_API void ward_profile_write_summary(const ward_profile_t *p,
 					 const char *head, const bool *kinds,
 					 ward_write_fn write, void *opaque)
 {
+	struct summary m = { p, head, kinds, write, opaque };
 	if (p && head && write)
-		ward__write_summary(p, head, kinds, write, opaque);
+		ward__deep(write_summary_deep, &m);
 }

@@ -22,6 +22,7 @@
 
 #include "core/grow.h"
 #include "core/guard.h"
+#include "core/stacks.h"
 #include "scan/scan.h"
 #include "snapshot/profile.h"
 #include "snapshot/symbolize.h"
@@ -114,8 +115,8 @@ static void root_text(const struct ward__scan_path *p, char *out, size_t len)
 	}
 }
 
-int ward__write_paths(const struct ward__scan_path *paths, size_t n,
-		      ward_write_fn write, void *opaque)
+static int write_paths_here(const struct ward__scan_path *paths, size_t n,
+			    ward_write_fn write, void *opaque)
 {
 	struct ward__buf b = { 0 };
 	char text[600], site[400];
@@ -157,6 +158,29 @@ int ward__write_paths(const struct ward__scan_path *paths, size_t n,
 		write(opaque, b.p, b.len);
 	free(b.p);
 	return 0;
+}
+
+struct writing_paths {
+	const struct ward__scan_path *paths;
+	size_t n;
+	ward_write_fn write;
+	void *opaque;
+	int rc;
+};
+
+static void write_paths_deep(void *arg)
+{
+	struct writing_paths *w = arg;
+	w->rc = write_paths_here(w->paths, w->n, w->write, w->opaque);
+}
+
+/* On a stack with room for naming frames (ward__deep). */
+int ward__write_paths(const struct ward__scan_path *paths, size_t n,
+		      ward_write_fn write, void *opaque)
+{
+	struct writing_paths w = { paths, n, write, opaque, 0 };
+	ward__deep(write_paths_deep, &w);
+	return w.rc;
 }
 
 /* ---- The library's call --------------------------------------------------- */

@@ -13,6 +13,7 @@
 
 #include "core/grow.h"
 #include "core/sat.h"
+#include "core/stacks.h"
 #include "core/text.h"
 #include "registry/registry.h"
 #include "registry/sample.h"
@@ -696,9 +697,25 @@ WARD_API ward_profile_t *ward_profile_top(const ward_profile_t *p, size_t n)
 	return p ? ward__profile_top(p, n) : NULL;
 }
 
+struct by_line {
+	const ward_profile_t *p;
+	size_t n;
+	ward_profile_t *out;
+};
+
+static void by_line_deep(void *arg)
+{
+	struct by_line *b = arg;
+	b->out = ward__profile_by_line(b->p, b->n);
+}
+
+/* On a stack with room for naming frames (ward__deep). */
 WARD_API ward_profile_t *ward_profile_by_line(const ward_profile_t *p, size_t n)
 {
-	return p ? ward__profile_by_line(p, n) : NULL;
+	struct by_line b = { p, n, NULL };
+	if (p)
+		ward__deep(by_line_deep, &b);
+	return b.out;
 }
 
 WARD_API void ward_profile_clear_live(ward_profile_t *p, size_t i)

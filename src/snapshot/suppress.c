@@ -13,6 +13,7 @@
 
 #include "core/file.h"
 #include "core/sat.h"
+#include "core/stacks.h"
 #include "core/text.h"
 #include "snapshot/profile.h"
 
@@ -296,9 +297,8 @@ static bool suppressed_cached(const struct ward_suppressions *s,
 	return false;
 }
 
-WARD_API int ward_profile_suppress(ward_profile_t *p,
-				   const ward_suppressions_t *s,
-				   struct ward_suppressed *out)
+static int suppress_here(ward_profile_t *p, const ward_suppressions_t *s,
+			 struct ward_suppressed *out)
 {
 	if (!p || !s || !out)
 		return -EINVAL;
@@ -319,4 +319,27 @@ WARD_API int ward_profile_suppress(ward_profile_t *p,
 	}
 	free(a.v);
 	return 0;
+}
+
+struct suppressing {
+	ward_profile_t *p;
+	const ward_suppressions_t *s;
+	struct ward_suppressed *out;
+	int rc;
+};
+
+static void suppress_deep(void *arg)
+{
+	struct suppressing *u = arg;
+	u->rc = suppress_here(u->p, u->s, u->out);
+}
+
+/* On a stack with room for naming frames (ward__deep). */
+WARD_API int ward_profile_suppress(ward_profile_t *p,
+				   const ward_suppressions_t *s,
+				   struct ward_suppressed *out)
+{
+	struct suppressing u = { p, s, out, 0 };
+	ward__deep(suppress_deep, &u);
+	return u.rc;
 }

@@ -31,6 +31,7 @@
 #include "core/guard.h"
 #include "core/lock.h"
 #include "core/log.h"
+#include "core/stacks.h"
 #include "snapshot/symbolize.h"
 
 #if WARD_HAVE_LIBDW
@@ -630,12 +631,53 @@ static int inline_chain(struct elf_syms *e, Dwfl_Module *mod, Dwarf_Addr addr,
 }
 #endif
 
+#if WARD_HAVE_LIBDW
+/* What libdw says of one address: on a stack with room for it
+ * (ward__deep), since reading a line table takes 150 KiB and more. */
+struct source_lookup {
+	struct elf_syms *e;
+	uint64_t vaddr;
+	struct ward__src_frame *out;
+	int max;
+	int rc;
+};
+
+static void look_up_source(void *arg)
+{
+	struct source_lookup *l = arg;
+	GElf_Addr bias;
+	l->rc = -ENOENT;
+	Dwfl_Module *mod = module_of(l->e, &bias);
+	Dwfl_Line *ln = mod ? dw.dwfl_module_getsrc(mod, l->vaddr + bias) : NULL;
+	int lineno = 0;
+	const char *src = ln ? dw.dwfl_lineinfo(ln, NULL, &lineno, NULL, NULL,
+					     NULL)
+			     : NULL;
+	Dwarf_Addr cu_bias;
+	Dwarf_Die *cu;
+	Dwarf_Line *dl;
+	if (!src && mod && (cu = cu_at(l->e, mod, l->vaddr + bias, &cu_bias)) &&
+	    (dl = dw.dwarf_getsrc_die(cu, l->vaddr + bias - cu_bias)) &&
+	    dw.dwarf_lineno(dl, &lineno) == 0)
+		src = dw.dwarf_linesrc(dl, NULL, NULL);
+	if (src && lineno > 0) {
+		l->rc = inline_chain(l->e, mod, l->vaddr + bias, l->out, l->max,
+				     src, lineno);
+		if (l->rc <= 0) { /* no scopes: the line alone */
+			l->out[0].func[0] = '\0';
+			base_name(l->out[0].file, sizeof(l->out[0].file), src);
+			l->out[0].line = lineno;
+			l->rc = 1;
+		}
+	}
+}
+#endif
+
 int ward__source_frames(const char *path, uint64_t vaddr,
 			struct ward__src_frame *out, int max)
 {
 #if WARD_HAVE_LIBDW
-	int rc = -ENOENT;
-	GElf_Addr bias;
+	int rc;
 
 	if (max < 1)
 		return -EINVAL;
@@ -644,35 +686,12 @@ int ward__source_frames(const char *path, uint64_t vaddr,
 	/* Known from an earlier run: no debug information opened. */
 	struct elf_syms *e = get(path);
 	const char *build_id = e && e->regular ? e->build_id : "";
-	if ((rc = ward__symcache_get(build_id, vaddr, out, max)) != -EAGAIN) {
-		ward__guard_lower();
-		ward__mutex_unlock(&lock);
-		return rc;
+	if ((rc = ward__symcache_get(build_id, vaddr, out, max)) == -EAGAIN) {
+		struct source_lookup l = { e, vaddr, out, max, -ENOENT };
+		ward__deep(look_up_source, &l);
+		rc = l.rc;
+		ward__symcache_put(build_id, vaddr, out, rc > 0 ? rc : 0);
 	}
-	rc = -ENOENT;
-	Dwfl_Module *mod = module_of(e, &bias);
-	Dwfl_Line *ln = mod ? dw.dwfl_module_getsrc(mod, vaddr + bias) : NULL;
-	int lineno = 0;
-	const char *src = ln ? dw.dwfl_lineinfo(ln, NULL, &lineno, NULL, NULL,
-					     NULL)
-			     : NULL;
-	Dwarf_Addr cu_bias;
-	Dwarf_Die *cu;
-	Dwarf_Line *dl;
-	if (!src && mod && (cu = cu_at(e, mod, vaddr + bias, &cu_bias)) &&
-	    (dl = dw.dwarf_getsrc_die(cu, vaddr + bias - cu_bias)) &&
-	    dw.dwarf_lineno(dl, &lineno) == 0)
-		src = dw.dwarf_linesrc(dl, NULL, NULL);
-	if (src && lineno > 0) {
-		rc = inline_chain(e, mod, vaddr + bias, out, max, src, lineno);
-		if (rc <= 0) { /* no scopes: the line alone */
-			out[0].func[0] = '\0';
-			base_name(out[0].file, sizeof(out[0].file), src);
-			out[0].line = lineno;
-			rc = 1;
-		}
-	}
-	ward__symcache_put(build_id, vaddr, out, rc > 0 ? rc : 0);
 	ward__guard_lower();
 	ward__mutex_unlock(&lock);
 	return rc;

@@ -80,6 +80,7 @@
 #include "core/log.h"
 #include "core/thread.h"
 #include "core/map.h"
+#include "core/stacks.h"
 #include "core/text.h"
 #include "export/export.h"
 #include "lifetime/lifetime.h"
@@ -1240,12 +1241,6 @@ static void drop_own_preload(void)
 		unsetenv("LD_PRELOAD");
 }
 
-/* libc's swapcontext, not one the program defines (AddressSanitizer
- * linked into a program intercepts it and warns on the program's stderr);
- * found at start, for a report may run in a signal handler. */
-typedef int (*swap_fn)(ucontext_t *, const ucontext_t *);
-static swap_fn swap;
-
 void ward__intercept_init(void)
 {
 	static bool done;
@@ -1260,7 +1255,7 @@ void ward__intercept_init(void)
 	books_pid = getpid();
 	ward__threads_kept_by(&thread_books);
 	ward__main_thread = (uintptr_t)pthread_self(); /* constructors run there */
-	swap = (swap_fn)dlsym(RTLD_NEXT, "swapcontext");
+	ward__stacks_init();
 	for (int k = 0; k < WARD_KIND_USER; k++)
 		cfg.kinds[k] = true;
 	if ((s = getenv("WARD_KINDS")) && *s)
@@ -1598,27 +1593,18 @@ static void report(const struct ward__scan_self *self);
  * it cannot be had, the report runs where it is.
  */
 enum { REPORT_STACK = 8 << 20 };
-static const struct ward__scan_self *report_self;
 
-static void report_on_own_stack(void)
+static void report_on_own_stack(void *self)
 {
-	report(report_self);
+	report(self);
 }
 
 static void report_elsewhere(const struct ward__scan_self *self)
 {
-	static ucontext_t back, there;
 	void *stack = ward__map_reserve(REPORT_STACK);
-	if (!swap || !stack || getcontext(&there) != 0) {
-		report(self);
-		return;
-	}
-	there.uc_stack.ss_sp = stack;
-	there.uc_stack.ss_size = REPORT_STACK;
-	there.uc_link = &back;
-	report_self = self;
-	makecontext(&there, report_on_own_stack, 0);
-	if (swap(&back, &there) != 0)
+	if (!stack || ward__run_on_stack(stack, REPORT_STACK,
+					 report_on_own_stack,
+					 (void *)self) != 0)
 		report(self);
 }
 

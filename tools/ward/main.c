@@ -29,7 +29,6 @@
 #include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <time.h>
-#include <ucontext.h>
 #include <unistd.h>
 #include <netdb.h>
 #include <sys/socket.h>
@@ -37,6 +36,7 @@
 #include "flame.h"
 #include "core/file.h"
 #include "core/sat.h"
+#include "core/stacks.h"
 #include "core/text.h"
 #include "ward.h"
 
@@ -2032,11 +2032,11 @@ static struct {
 	int argc;
 	char **argv;
 	int status;
-	ucontext_t back, run;
 } command;
 
-static void command_run(void)
+static void command_run(void *arg)
 {
+	(void)arg;
 	command.status = dispatch(command.argc, command.argv);
 }
 
@@ -2048,13 +2048,8 @@ int main(int argc, char **argv)
 			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
 				   MAP_STACK,
 			   -1, 0);
-	if (stack == MAP_FAILED || getcontext(&command.run) != 0)
-		return dispatch(argc, argv);
-	command.run.uc_stack.ss_sp = stack;
-	command.run.uc_stack.ss_size = COMMAND_STACK;
-	command.run.uc_link = &command.back;
-	makecontext(&command.run, command_run, 0);
-	if (swapcontext(&command.back, &command.run) != 0)
+	if (stack == MAP_FAILED ||
+	    ward__run_on_stack(stack, COMMAND_STACK, command_run, NULL) != 0)
 		return dispatch(argc, argv);
 	return command.status;
 }
