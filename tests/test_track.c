@@ -2077,7 +2077,7 @@ static __attribute__((noinline)) void *small_stack_acquires(void)
 
 static void *small_stack_reports(void *arg)
 {
-	struct membuf *out = arg; /* one per format */
+	struct membuf *out = arg; /* one per format, the summary, the holder */
 	void *block = small_stack_acquires();
 	ward_profile_t *p = ward_profile_snapshot();
 	if (!p)
@@ -2107,13 +2107,16 @@ static void *small_stack_reports(void *arg)
 	int saved = ward_profile_save(p, path, WARD_FORMAT_TEXT);
 	unlink(path);
 	ward_profile_free(p);
+	/* The scan reads this thread's stack, which holds the block. */
+	int held = ward_who_holds("small_stack_acquires", to_mem, &out[5]);
+	__asm__ volatile("" : : "r"(block) : "memory");
 	ward_free(block);
-	return saved == 0 ? NULL : (void *)"save";
+	return saved != 0 ? (void *)"save" : held != 1 ? (void *)"who holds" : NULL;
 }
 
 TEST(reports_are_written_from_a_thread_with_a_small_stack)
 {
-	struct membuf out[5] = { { 0 } };
+	struct membuf out[6] = { { 0 } };
 	pthread_attr_t a;
 	pthread_t t;
 	void *failed = (void *)"not run";
@@ -2125,13 +2128,16 @@ TEST(reports_are_written_from_a_thread_with_a_small_stack)
 	if (failed)
 		ward_test__fail(__FILE__, __LINE__, "%s failed",
 				(const char *)failed);
-	for (int i = 0; i < 5; i++)
+	for (int i = 0; i < 6; i++)
 		ASSERT_GT(out[i].len, 0);
 	/* The text names the frame, with its source line where the test has
 	 * debug information. */
 	char *text = strndup((const char *)out[0].p, out[0].len);
 	ASSERT_CONTAINS(text, "small_stack_acquires");
 	free(text);
-	for (int i = 0; i < 5; i++)
+	text = strndup((const char *)out[5].p, out[5].len);
+	ASSERT_CONTAINS(text, "acquired at small_stack_acquires+");
+	free(text);
+	for (int i = 0; i < 6; i++)
 		free(out[i].p);
 }

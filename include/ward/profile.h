@@ -141,8 +141,8 @@ enum ward_format {
  * thread made with a small one has: where the caller's stack has less
  * than 1 MiB left, this runs (write included) on a stack of ward's own,
  * and so do ward_profile_save(), ward_profile_write_summary(),
- * ward_profile_by_line() and ward_profile_suppress(). write must return,
- * not jump out.
+ * ward_profile_by_line(), ward_profile_suppress(), and ward_who_holds()'s
+ * and ward_ref_cycles()' scans. write must return, not jump out.
  *
  * pprof: laid out like Go's heap profile. Sample types alloc_objects/count,
  * alloc_space/bytes, inuse_objects/count, inuse_space/bytes (the default);

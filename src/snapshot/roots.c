@@ -199,6 +199,32 @@ int ward__site_pattern(const char *pattern, ward_suppressions_t **out,
 	return ward_suppressions_parse(text, false, out, err, errlen);
 }
 
+/* The heap scanned, on a stack with room for the scan's frames
+ * (ward__deep); self is the calling thread's, taken on its own stack. */
+struct scanning {
+	const struct ward__scan_self *self;
+	int also;
+	bool (*want)(uint32_t site, void *arg);
+	void *arg;
+	struct ward__scan_result *out;
+	int rc;
+};
+
+static void scan_deep(void *arg)
+{
+	struct scanning *s = arg;
+	s->rc = ward__scan_heap_why(s->self, s->also, s->want, s->arg, s->out);
+}
+
+static int scan_with_room(const struct ward__scan_self *self, int also,
+			  bool (*want)(uint32_t site, void *arg), void *arg,
+			  struct ward__scan_result *out)
+{
+	struct scanning s = { self, also, want, arg, out, 0 };
+	ward__deep(scan_deep, &s);
+	return s.rc;
+}
+
 WARD_API __attribute__((noinline)) int
 ward_who_holds(const char *pattern, ward_write_fn write, void *opaque)
 {
@@ -212,8 +238,8 @@ ward_who_holds(const char *pattern, ward_write_fn write, void *opaque)
 	int refs = ward_kind_register("ref");
 	struct ward__scan_result r;
 	ward__guard_raise();
-	int rc = ward__scan_heap_why(&self, refs >= 0 ? refs : -1, ward__site_matches, want,
-				     &r);
+	int rc = scan_with_room(&self, refs >= 0 ? refs : -1,
+				ward__site_matches, want, &r);
 	ward__guard_lower();
 	ward_suppressions_free(want);
 	if (rc == -ENOTSUP)
@@ -477,7 +503,7 @@ WARD_API __attribute__((noinline)) int ward_ref_cycles(ward_write_fn write,
 		return refs;
 	struct ward__scan_result r;
 	ward__guard_raise();
-	int rc = ward__scan_heap_why(&self, refs, NULL, NULL, &r);
+	int rc = scan_with_room(&self, refs, NULL, NULL, &r);
 	if (rc < 0) {
 		ward__guard_lower();
 		return rc == -ENOTSUP ? rc : -EAGAIN;
