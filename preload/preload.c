@@ -23,8 +23,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <link.h>
+#include <linux/nsfs.h>
 #include <malloc.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -36,6 +38,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/prctl.h>
@@ -1114,6 +1117,43 @@ EXPORT int chroot(const char *path)
 	ward__intercept_chroot(path);
 	int rc = real_chroot(path);
 	if (rc != 0)
+		ward__intercept_take_back();
+	return rc;
+}
+
+/* ---- Mount namespace ----------------------------------------------------- */
+
+/* A mount namespace of the program's own (unshare, setns), where what it
+ * mounts can cover the profile's path: ward run is told first, as for a
+ * chroot; a call that fails takes it back, and a profile written where
+ * ward run finds it makes the line moot. */
+static bool to_mount_ns(int fd, int nstype)
+{
+	if (nstype == 0) /* whatever fd is: ask it */
+		nstype = ioctl(fd, NS_GET_NSTYPE);
+	return nstype == CLONE_NEWNS;
+}
+
+EXPORT int unshare(int flags)
+{
+	NEXT(int (*)(int), unshare);
+	bool told = flags & CLONE_NEWNS;
+	if (told)
+		ward__intercept_mount_ns("unshare");
+	int rc = real_unshare(flags);
+	if (told && rc != 0)
+		ward__intercept_take_back();
+	return rc;
+}
+
+EXPORT int setns(int fd, int nstype)
+{
+	NEXT(int (*)(int, int), setns);
+	bool told = to_mount_ns(fd, nstype);
+	if (told)
+		ward__intercept_mount_ns("setns");
+	int rc = real_setns(fd, nstype);
+	if (told && rc != 0)
 		ward__intercept_take_back();
 	return rc;
 }

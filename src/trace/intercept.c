@@ -709,6 +709,20 @@ void ward__intercept_chroot(const char *path)
 		   path ? path : "another");
 }
 
+/*
+ * The program is about to move to a mount namespace of its own. What it
+ * mounts there (a tmpfs over the directory the profile goes to, as a
+ * sandbox does) hides the profile from ward run, which would guess wrong
+ * (that the program ended without its exit handlers): it is told now. A
+ * profile it finds after all makes the line moot.
+ */
+void ward__intercept_mount_ns(const char *how)
+{
+	tell_ahead("it moved to a mount namespace of its own (%s), and the "
+		   "profile's path was out of reach from there\n",
+		   how);
+}
+
 /* A descriptor limit of none, from which even ward's helper
  * (ward__with_descriptor(), which raises its own copy of a soft limit)
  * can open nothing without the privilege to raise a hard one. */

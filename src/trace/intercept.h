@@ -34,11 +34,13 @@ int ward__intercept_sigaltstack(const stack_t *ss, stack_t *old);
 
 /* Calls after which this process may not reach ward run again, told
  * first: the program runs path in its place, with environment envp
- * (exec); changes its root directory to path (chroot); allows itself no
+ * (exec); changes its root directory to path (chroot); moves to a mount
+ * namespace of its own (how: "unshare" or "setns"); allows itself no
  * descriptors at all (its RLIMIT_NOFILE hard limit set to 0). When the
  * call fails, ward__intercept_take_back(), errno kept. */
 void ward__intercept_exec(const char *path, char *const envp[]);
 void ward__intercept_chroot(const char *path);
+void ward__intercept_mount_ns(const char *how);
 void ward__intercept_no_descriptors(void);
 void ward__intercept_take_back(void);
 

@@ -33,6 +33,7 @@
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/pidfd.h>
 #include <sys/syscall.h>
 #include <sys/resource.h>
@@ -2559,6 +2560,25 @@ NOINLINE void leak_chroot(const char *dir)
 	printf("jailed\n");
 }
 
+/* A program that moves to a mount namespace of its own and, with
+ * "cover", mounts a tmpfs over dir (the profile's directory), as a
+ * sandbox does: the profile is written where ward run cannot see it. */
+NOINLINE void leak_mount_ns(const char *dir, bool cover)
+{
+	KEEP(malloc(41));
+	int flags = CLONE_NEWNS | (geteuid() != 0 ? CLONE_NEWUSER : 0);
+	if (unshare(flags) != 0) {
+		printf("unshare: %s\n", strerror(errno));
+		exit(5);
+	}
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+	    (cover && mount("tmpfs", dir, "tmpfs", 0, "size=1m") != 0)) {
+		printf("mount: %s\n", strerror(errno));
+		exit(6);
+	}
+	printf("moved\n");
+}
+
 enum { CROWD = 4200 };
 static atomic_int crowd_ready;
 
@@ -2955,6 +2975,8 @@ int main(int argc, char **argv)
 		leak_altstack_exit();
 	else if (strcmp(what, "chroot") == 0 && argc > 2)
 		leak_chroot(argv[2]);
+	else if (strcmp(what, "mount_ns") == 0 && argc > 2)
+		leak_mount_ns(argv[2], argc > 3 && strcmp(argv[3], "cover") == 0);
 	else if (strcmp(what, "no_descriptors") == 0)
 		leak_no_descriptors(argc > 2 ? argv[2] : "soft");
 	else if (strcmp(what, "altstack_alloc") == 0 && argc > 2)

@@ -195,6 +195,28 @@ if [ "$st" = 0 ] && grep -q "^chroot: No such file or directory$" "$work/chroot.
 else
 	bad "... and a chroot that fails leaves the profile written" "status $st" "$(cat "$work/chroot.out" "$work/chroot.err")"
 fi
+# A program that moves to a mount namespace of its own and covers the
+# profile's directory with a tmpfs (as a sandbox does): the one line says
+# so (before: that it ended without its exit handlers); one that covers
+# nothing has its profile read as ever.
+mkdir "$work/covered"
+"$ward" run -o "$work/covered/ns.pb.gz" -- "$leaks" mount_ns "$work/covered" cover \
+	>"$work/ns.out" 2>"$work/ns.err"
+st=$?
+if grep -q '^unshare: \|^mount: ' "$work/ns.out"; then
+	bad "a program that hides the profile's path in a mount namespace: the one line says so" \
+		"no mount namespace here: $(cat "$work/ns.out")"
+elif [ "$st" = 0 ] && grep -q "^moved$" "$work/ns.out" &&
+	grep -q "^ward: no profile from $leaks: it moved to a mount namespace of its own (unshare), and the profile's path was out of reach from there$" "$work/ns.err" &&
+	! grep -q "exit handlers" "$work/ns.err"; then
+	ok "a program that hides the profile's path in a mount namespace: the one line says so"
+else
+	bad "a program that hides the profile's path in a mount namespace: the one line says so" \
+		"status $st" "$(cat "$work/ns.out" "$work/ns.err")"
+fi
+run_leaks mount_ns "$work/covered"
+expect_site "... and one that hides nothing has its profile" \
+	"$work/mount_ns.pb.gz" leak_mount_ns heap "1 41"
 # Where /proc is not mounted (a container or a chroot without it), ward
 # run finds its library from the path it was run by, and the profile
 # names the program's functions from the path the program was run by
@@ -2443,7 +2465,7 @@ else
 fi
 
 # Every check above ran (one that did not is a failure too).
-planned=376
+planned=378
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
