@@ -1139,15 +1139,15 @@ enum { BLIND_MOST = 64 << 20 };
  * neither pagemap nor mincore() answers (a process that is not dumpable
  * and not root, under a seccomp filter). Reading it whole would fault in
  * every page never touched: in shared memory, a page of zeros allocated
- * in the segment, which outlives the scan (two 2 GiB segments: 4 GiB more
- * in use, and 14 s); in private memory the zero page, at a cost in time
- * and page tables (8 GiB: 49 s). /proc/self/smaps, which such a process
- * may read, tells how much of the mapping is in memory or swapped: none
- * of its private memory, nothing is read (none was ever written); all of
- * it, all is read (nothing faults in); part of it, private memory is read
- * while what it may fault in stays within BLIND_MOST, and shared memory
- * is not. What is not read is counted: a block only it held shows as
- * lost, and the report says so.
+ * in the segment, which outlives the scan (a 2 GiB SysV segment and 2 GiB
+ * of shared anonymous memory: 4 GiB more in use, and 14 s); in private
+ * memory the zero page, at a cost in time and page tables (8 GiB: 49 s).
+ * /proc/self/smaps, which such a process may read, tells how much of the
+ * mapping is in memory or swapped: none of its private memory, nothing is
+ * read (none was ever written); all of it, all is read (nothing faults
+ * in); part of it, private memory is read while what it may fault in
+ * stays within BLIND_MOST, and shared memory is not. What is not read is
+ * counted: a block only it held shows as lost, and the report says so.
  */
 static void scan_untold(struct scan *s, uintptr_t lo, uintptr_t hi)
 {
