@@ -115,8 +115,8 @@ static void root_text(const struct ward__scan_path *p, char *out, size_t len)
 	}
 }
 
-static int write_paths_here(const struct ward__scan_path *paths, size_t n,
-			    ward_write_fn write, void *opaque)
+int ward__write_paths(const struct ward__scan_path *paths, size_t n,
+		      ward_write_fn write, void *opaque)
 {
 	struct ward__buf b = { 0 };
 	char text[600], site[400];
@@ -160,29 +160,6 @@ static int write_paths_here(const struct ward__scan_path *paths, size_t n,
 	return 0;
 }
 
-struct writing_paths {
-	const struct ward__scan_path *paths;
-	size_t n;
-	ward_write_fn write;
-	void *opaque;
-	int rc;
-};
-
-static void write_paths_deep(void *arg)
-{
-	struct writing_paths *w = arg;
-	w->rc = write_paths_here(w->paths, w->n, w->write, w->opaque);
-}
-
-/* On a stack with room for naming frames (ward__deep). */
-int ward__write_paths(const struct ward__scan_path *paths, size_t n,
-		      ward_write_fn write, void *opaque)
-{
-	struct writing_paths w = { paths, n, write, opaque, 0 };
-	ward__deep(write_paths_deep, &w);
-	return w.rc;
-}
-
 /* ---- The library's call --------------------------------------------------- */
 
 bool ward__site_matches(uint32_t site, void *pattern)
@@ -199,47 +176,49 @@ int ward__site_pattern(const char *pattern, ward_suppressions_t **out,
 	return ward_suppressions_parse(text, false, out, err, errlen);
 }
 
-/* The heap scanned, on a stack with room for the scan's frames
- * (ward__deep); self is the calling thread's, taken on its own stack. */
-struct scanning {
+/*
+ * The library's scans run on a stack with room for the scan's frames and
+ * for naming what it found (ward__deep); self, the calling thread's
+ * stack and registers, is taken on that thread's own stack first.
+ */
+typedef int scan_body(const struct ward__scan_self *self, const char *pattern,
+		      ward_write_fn write, void *opaque);
+
+struct scan_call {
+	scan_body *body;
 	const struct ward__scan_self *self;
-	int also;
-	bool (*want)(uint32_t site, void *arg);
-	void *arg;
-	struct ward__scan_result *out;
+	const char *pattern;
+	ward_write_fn write;
+	void *opaque;
 	int rc;
 };
 
-static void scan_deep(void *arg)
+static void scan_call_deep(void *arg)
 {
-	struct scanning *s = arg;
-	s->rc = ward__scan_heap_why(s->self, s->also, s->want, s->arg, s->out);
+	struct scan_call *c = arg;
+	c->rc = c->body(c->self, c->pattern, c->write, c->opaque);
 }
 
-static int scan_with_room(const struct ward__scan_self *self, int also,
-			  bool (*want)(uint32_t site, void *arg), void *arg,
-			  struct ward__scan_result *out)
+static int with_room(scan_body *body, const struct ward__scan_self *self,
+		     const char *pattern, ward_write_fn write, void *opaque)
 {
-	struct scanning s = { self, also, want, arg, out, 0 };
-	ward__deep(scan_deep, &s);
-	return s.rc;
+	struct scan_call c = { body, self, pattern, write, opaque, 0 };
+	ward__deep(scan_call_deep, &c);
+	return c.rc;
 }
 
-WARD_API __attribute__((noinline)) int
-ward_who_holds(const char *pattern, ward_write_fn write, void *opaque)
+static int who_holds_here(const struct ward__scan_self *self,
+			  const char *pattern, ward_write_fn write,
+			  void *opaque)
 {
-	struct ward__scan_self self;
-	WARD__SCAN_SELF(&self);
-	if (!pattern || !*pattern || !write)
-		return -EINVAL;
 	ward_suppressions_t *want;
 	if (ward__site_pattern(pattern, &want, NULL, 0) < 0)
 		return -EINVAL;
 	int refs = ward_kind_register("ref");
 	struct ward__scan_result r;
 	ward__guard_raise();
-	int rc = scan_with_room(&self, refs >= 0 ? refs : -1,
-				ward__site_matches, want, &r);
+	int rc = ward__scan_heap_why(self, refs >= 0 ? refs : -1,
+				     ward__site_matches, want, &r);
 	ward__guard_lower();
 	ward_suppressions_free(want);
 	if (rc == -ENOTSUP)
@@ -251,6 +230,16 @@ ward_who_holds(const char *pattern, ward_write_fn write, void *opaque)
 		rc = r.npaths > INT32_MAX ? INT32_MAX : (int)r.npaths;
 	ward__scan_free(&r);
 	return rc;
+}
+
+WARD_API __attribute__((noinline)) int
+ward_who_holds(const char *pattern, ward_write_fn write, void *opaque)
+{
+	struct ward__scan_self self;
+	WARD__SCAN_SELF(&self);
+	if (!pattern || !*pattern || !write)
+		return -EINVAL;
+	return with_room(who_holds_here, &self, pattern, write, opaque);
 }
 
 /* ---- Cycles of refs ------------------------------------------------------ */
@@ -491,19 +480,17 @@ static void cyc_free(struct cyc *c)
 	free(c->seen);
 }
 
-WARD_API __attribute__((noinline)) int ward_ref_cycles(ward_write_fn write,
-							void *opaque)
+static int ref_cycles_here(const struct ward__scan_self *self,
+			   const char *pattern, ward_write_fn write,
+			   void *opaque)
 {
-	struct ward__scan_self self;
-	WARD__SCAN_SELF(&self);
-	if (!write)
-		return -EINVAL;
+	(void)pattern;
 	int refs = ward_kind_register("ref");
 	if (refs < 0)
 		return refs;
 	struct ward__scan_result r;
 	ward__guard_raise();
-	int rc = scan_with_room(&self, refs, NULL, NULL, &r);
+	int rc = ward__scan_heap_why(self, refs, NULL, NULL, &r);
 	if (rc < 0) {
 		ward__guard_lower();
 		return rc == -ENOTSUP ? rc : -EAGAIN;
@@ -533,4 +520,14 @@ WARD_API __attribute__((noinline)) int ward_ref_cycles(ward_write_fn write,
 	ward__scan_free(&r);
 	ward__guard_lower();
 	return rc;
+}
+
+WARD_API __attribute__((noinline)) int ward_ref_cycles(ward_write_fn write,
+							void *opaque)
+{
+	struct ward__scan_self self;
+	WARD__SCAN_SELF(&self);
+	if (!write)
+		return -EINVAL;
+	return with_room(ref_cycles_here, &self, NULL, write, opaque);
 }

@@ -22,7 +22,7 @@ allowed() {
 	src/serve) echo "core scan snapshot export" ;;
 	src/trace) echo "core capture registry lifetime scan snapshot export serve" ;;
 	preload) echo "core capture registry lifetime snapshot trace" ;;
-	tools/ward) echo "core" ;; # core/sat.h, header-only; the rest is ward/
+	tools/ward) echo "core" ;; # its own path, text, stacks; the rest is ward/
 	*) echo "?" ;;
 	esac
 }
