@@ -1225,6 +1225,88 @@ EXPORT int prlimit64(pid_t pid, __rlimit_resource_t resource,
 	return limit_set(told, real_prlimit64(pid, resource, rl, old));
 }
 
+/* ---- Children that share this process's memory ------------------------- */
+
+/*
+ * A vfork() child runs on its parent's stack and memory, with the
+ * parent's thread-local storage, until it execs or exits; the parent
+ * waits. Its descriptor table is a copy of the parent's, so what it opens,
+ * duplicates and closes must stay off the parent's books (intercept.c):
+ * ward__vfork_child says so to every interposer the child reaches.
+ *
+ * vfork() cannot be wrapped by a C function: the child returns first and
+ * goes on calling, over the wrapper's frame, the parent's return address
+ * among it. As the C library does, the return address waits in a register
+ * (each process has its own) through the system call; the child then
+ * jumps back to its caller, the parent returns. The parent lowers the
+ * mark it raised; a nested vfork() from the child keeps the child's.
+ * x86-64 only: elsewhere the C library's vfork() runs, and a child's
+ * descriptor calls reach the parent's books.
+ */
+#if defined(__x86_64__)
+#define VFORK_STR_(x) #x
+#define VFORK_STR(x) VFORK_STR_(x)
+
+static __attribute__((used)) int vfork_failed(long rc)
+{
+	errno = (int)-rc;
+	return -1;
+}
+
+__asm__(".text\n"
+	".globl vfork\n"
+	".type vfork, @function\n"
+	"vfork:\n"
+	"	.cfi_startproc\n"
+	"	movq ward__vfork_child@gottpoff(%rip), %rcx\n"
+	"	incl %fs:(%rcx)\n"
+	"	popq %rdi\n"
+	"	.cfi_adjust_cfa_offset -8\n"
+	"	.cfi_register %rip, %rdi\n"
+	"	movl $" VFORK_STR(SYS_vfork) ", %eax\n"
+	"	syscall\n"
+	"	testq %rax, %rax\n"
+	"	jnz 1f\n"
+	"	jmp *%rdi\n" /* the child, marked; the stack as after a ret */
+	"1:	pushq %rdi\n"
+	"	.cfi_adjust_cfa_offset 8\n"
+	"	.cfi_rel_offset %rip, 0\n"
+	"	movq ward__vfork_child@gottpoff(%rip), %rcx\n"
+	"	decl %fs:(%rcx)\n"
+	"	cmpq $-4095, %rax\n"
+	"	jae 2f\n"
+	"	ret\n"
+	"2:	movq %rax, %rdi\n"
+	"	jmp vfork_failed\n"
+	"	.cfi_endproc\n"
+	".size vfork, .-vfork\n");
+#endif
+
+/* clone() with CLONE_VM and CLONE_VFORK and neither CLONE_SETTLS nor
+ * CLONE_FILES: a vfork() child on a stack of the program's (a spawn
+ * library's own). The child runs fn with this thread's storage while this
+ * call waits, so the mark raised here is the child's. The arguments past
+ * arg are read as the C library's clone() reads them, whatever flags ask. */
+EXPORT int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)
+{
+	va_list ap;
+	va_start(ap, arg);
+	pid_t *parent_tid = va_arg(ap, pid_t *);
+	void *tls = va_arg(ap, void *);
+	pid_t *child_tid = va_arg(ap, pid_t *);
+	va_end(ap);
+	NEXT(int (*)(int (*)(void *), void *, int, void *, ...), clone);
+	int shares = CLONE_VM | CLONE_VFORK,
+	    own = shares | CLONE_SETTLS | CLONE_FILES;
+	bool mark = (flags & own) == shares;
+	if (mark)
+		ward__vfork_child++;
+	int rc = real_clone(fn, stack, flags, arg, parent_tid, tls, child_tid);
+	if (mark)
+		ward__vfork_child--;
+	return rc;
+}
+
 /* ---- Exec --------------------------------------------------------------- */
 
 /* Another program in this one's place: ward is told first, in case that

@@ -348,11 +348,21 @@ void ward__intercept_realloc_settle(void *old, uint32_t site, uint64_t size,
 	ward__guard_lower();
 }
 
+__thread int ward__vfork_child __attribute__((tls_model("initial-exec")));
+
+/* Whether an event of kind in this thread is the books' to record: in a
+ * vfork() child only the heap is (Python's subprocess module closes every
+ * descriptor above 2 there, and took them off the parent's books). */
+static inline bool books_kind(int kind)
+{
+	return kind == WARD_KIND_HEAP || !ward__vfork_child;
+}
+
 bool ward__intercept_recording(int kind)
 {
 	return !ward__in_registry &&
 	       atomic_load_explicit(&active, memory_order_relaxed) &&
-	       cfg.kinds[kind];
+	       cfg.kinds[kind] && books_kind(kind);
 }
 
 __attribute__((noinline)) void ward__intercept_acquire(int kind,
@@ -376,7 +386,8 @@ __attribute__((noinline)) void ward__intercept_acquire(int kind,
 
 void ward__intercept_release(int kind, uintptr_t handle)
 {
-	if (ward__in_registry || !releases_recorded() || !cfg.kinds[kind])
+	if (ward__in_registry || !releases_recorded() || !cfg.kinds[kind] ||
+	    !books_kind(kind))
 		return;
 	WARD__ENTER();
 	ward__guard_raise();

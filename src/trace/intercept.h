@@ -57,6 +57,16 @@ void ward__intercept_release(int kind, uintptr_t handle);
 /* Whether this thread's acquisitions of kind are recorded now. */
 bool ward__intercept_recording(int kind);
 
+/*
+ * Nonzero while a child shares this process's memory and the parent waits
+ * for it (vfork(), clone(CLONE_VM | CLONE_VFORK)): the interposers raise it
+ * in the calling thread's storage, which the child runs on, and lower it
+ * when the parent resumes (preload.c). The child's heap blocks are the
+ * parent's (the same memory), but its descriptor table is a copy: what it
+ * opens, duplicates or closes is not the parent's to record.
+ */
+extern __thread int ward__vfork_child __attribute__((tls_model("initial-exec")));
+
 /* The stack pointer of exit()'s caller, set by the preload's exit(). */
 extern uintptr_t ward__exit_sp;
 

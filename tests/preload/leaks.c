@@ -2001,6 +2001,57 @@ NOINLINE void leak_raw_close(void)
 	KEEP(kept);
 }
 
+/* Children that share the program's memory, a vfork() one and a
+ * clone(CLONE_VM | CLONE_VFORK) one: each points descriptor 0 elsewhere,
+ * opens one of its own, closes the parent's two and then everything above
+ * 2 (as Python's subprocess module does in its vfork() child), and execs
+ * /bin/true, or _exit()s. A child's descriptor table is a copy: the
+ * parent's two stay open, its leaks; nothing a child did is. */
+NOINLINE int kept_across_vfork(void)
+{
+	return open("/dev/null", O_RDONLY);
+}
+
+NOINLINE int opened_in_vfork_child(void)
+{
+	return open("/dev/null", O_RDONLY);
+}
+
+struct vfork_job {
+	int a, b;
+	bool exec;
+};
+
+static NOINLINE int in_vfork_child(void *arg)
+{
+	const struct vfork_job *j = arg;
+	dup2(j->a, 0);
+	KEEP(opened_in_vfork_child());
+	close(j->b);
+	close_range(3, ~0U, 0);
+	if (j->exec)
+		execl("/bin/true", "true", (char *)NULL);
+	_exit(7);
+}
+
+NOINLINE void leak_vfork_fds(bool exec)
+{
+	static char stack[64 * 1024] __attribute__((aligned(16)));
+	struct vfork_job j = { kept_across_vfork(), kept_across_vfork(), exec };
+	for (int i = 0; i < 2; i++) {
+		pid_t p = i == 0 ? vfork()
+				 : clone(in_vfork_child, stack + sizeof(stack),
+					 CLONE_VM | CLONE_VFORK | SIGCHLD, &j);
+		if (p == 0)
+			in_vfork_child(&j);
+		int st;
+		if (p < 0 || waitpid(p, &st, 0) != p || !WIFEXITED(st))
+			exit(4);
+		printf("child %d: status %d\n", i, WEXITSTATUS(st));
+	}
+	KEEP(j.a);
+}
+
 NOINLINE FILE *std_reopened(void)
 {
 	close(0);
@@ -2975,6 +3026,8 @@ int main(int argc, char **argv)
 		leak_altstack_exit();
 	else if (strcmp(what, "chroot") == 0 && argc > 2)
 		leak_chroot(argv[2]);
+	else if (strcmp(what, "vfork_fds") == 0)
+		leak_vfork_fds(argc > 2 && strcmp(argv[2], "exec") == 0);
 	else if (strcmp(what, "mount_ns") == 0 && argc > 2)
 		leak_mount_ns(argv[2], argc > 3 && strcmp(argv[3], "cover") == 0);
 	else if (strcmp(what, "no_descriptors") == 0)

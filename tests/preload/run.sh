@@ -1462,6 +1462,54 @@ run_leaks vfork
 expect_site "after a vfork child's _exit, the parent's leaks are still recorded" \
 	"$work/vfork.pb.gz" leak_after_vfork heap "10 200"
 
+# Children that share the program's memory, a vfork() one and a
+# clone(CLONE_VM | CLONE_VFORK) one, have descriptor tables of their own:
+# their dup2, open, close and close_range are not the parent's. Before,
+# they took the parent's two kept descriptors off its books (and Python's
+# subprocess module, whose vfork() child closes every descriptor above 2,
+# hid every descriptor a Python program leaked).
+fds_of() { # FILE: the descriptors in the report's table
+	"$ward" report "$1" | awk '/^stacks:/ { exit } $4 == "fd" { n += $3 } END { print n + 0 }'
+}
+for how in exec exit; do
+	run_leaks vfork_fds $how
+	st=$? want=0
+	[ $how = exit ] && want=7
+	if [ "$st" = 0 ] && grep -q "^child 0: status $want$" "$work/vfork_fds.out" &&
+		grep -q "^child 1: status $want$" "$work/vfork_fds.out"; then
+		expect_site "descriptors kept across vfork and clone children ($how): the parent's two are its leaks" \
+			"$work/vfork_fds.pb.gz" kept_across_vfork fd "2 0"
+		got=$(fds_of "$work/vfork_fds.pb.gz")
+		if [ "$got" = 2 ]; then
+			ok "... and nothing the children opened or duplicated ($how)"
+		else
+			bad "... and nothing the children opened or duplicated ($how)" "$got descriptors in all"
+		fi
+	else
+		bad "descriptors kept across vfork and clone children ($how): the parent's two are its leaks" \
+			"status $st" "$(cat "$work/vfork_fds.out" "$work/vfork_fds.err")"
+		bad "... and nothing the children opened or duplicated ($how)" "the case did not run"
+	fi
+done
+if [ -x /usr/bin/python3 ]; then
+	"$ward" run --quiet -o "$work/pyspawn.pb.gz" -- /usr/bin/python3 -c '
+import os, subprocess
+keep = [open("/dev/null") for _ in range(3)]
+for i in range(3):
+    subprocess.run(["/bin/true"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+print("ran")
+os._exit(0)' >"$work/pyspawn.out" 2>"$work/pyspawn.err"
+	got=$(fds_of "$work/pyspawn.pb.gz")
+	if grep -q "^ran$" "$work/pyspawn.out" && [ "$got" = 3 ]; then
+		ok "python3 keeping three files open across subprocess.run: three descriptors"
+	else
+		bad "python3 keeping three files open across subprocess.run: three descriptors" \
+			"$got descriptors" "$(cat "$work/pyspawn.out" "$work/pyspawn.err")"
+	fi
+else
+	bad "python3 keeping three files open across subprocess.run" "install it with: sudo apt-get install -y python3"
+fi
+
 # A snapshot signal sent to a forked child snapshots the child, not the parent.
 run_leaks_to "$work/snapfork.pb.gz" snapfork
 set -- "$work"/snapfork.pb.gz.*.snap1
@@ -2465,7 +2513,7 @@ else
 fi
 
 # Every check above ran (one that did not is a failure too).
-planned=378
+planned=383
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
