@@ -1090,6 +1090,23 @@ EXPORT int prctl(int option, ...)
 	return rc;
 }
 
+/* A new process through syscall(): fork, or clone or clone3 without
+ * CLONE_VM, whose child returns here (rc 0) with a copy of the memory,
+ * forked without the fork handlers. clone3's flags are read only then,
+ * once the kernel has read them. */
+static bool makes_process(long nr)
+{
+	return nr == SYS_fork || nr == SYS_clone || nr == SYS_clone3;
+}
+
+static bool forked_raw(long nr, long a)
+{
+	uint64_t flags = nr == SYS_clone3 ? *(const uint64_t *)a
+			 : nr == SYS_clone ? (uint64_t)a
+					   : 0;
+	return !(flags & CLONE_VM);
+}
+
 EXPORT long syscall(long nr, ...)
 {
 	va_list ap;
@@ -1098,6 +1115,12 @@ EXPORT long syscall(long nr, ...)
 	     d = va_arg(ap, long), e = va_arg(ap, long), f = va_arg(ap, long);
 	va_end(ap);
 	NEXT(long (*)(long, ...), syscall);
+	if (makes_process(nr)) {
+		long rc = real_syscall(nr, a, b, c, d, e, f);
+		if (rc == 0 && forked_raw(nr, a))
+			ward__intercept_forked_raw();
+		return rc;
+	}
 	if (nr != SYS_seccomp || (a != SECCOMP_SET_MODE_STRICT &&
 				  a != SECCOMP_SET_MODE_FILTER))
 		return real_syscall(nr, a, b, c, d, e, f);
@@ -1305,6 +1328,17 @@ EXPORT int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)
 	if (mark)
 		ward__vfork_child--;
 	return rc;
+}
+
+/* _Fork(): fork() without the fork handlers (async-signal-safe), whose
+ * child ward stands aside in (intercept.c). */
+EXPORT pid_t _Fork(void)
+{
+	NEXT(pid_t (*)(void), _Fork);
+	pid_t pid = real__Fork();
+	if (pid == 0)
+		ward__intercept_forked_raw();
+	return pid;
 }
 
 /* ---- Exec --------------------------------------------------------------- */

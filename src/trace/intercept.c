@@ -867,6 +867,24 @@ static void after_fork_child(void)
 		snapshots_start();
 }
 
+/*
+ * A child forked without the fork handlers (_Fork(), a fork or clone
+ * system call of the program's own): its copy of ward's locks is as the
+ * parent's threads held them at that instant, and one held then stays
+ * held for good. ward stands aside there, as with --no-follow-forks:
+ * nothing recorded, nothing written. Such a child most often only opens,
+ * duplicates and closes descriptors and execs (the calls safe after a
+ * fork in a threaded program); under ward each of those could once wait
+ * for a lock forever. A program it execs is traced anew.
+ */
+void ward__intercept_forked_raw(void)
+{
+	atomic_store(&active, false);
+	atomic_store(&releasing, false);
+	cfg.output[0] = cfg.summary[0] = '\0';
+	ward__http_forked();
+}
+
 /* ---- Snapshots on a signal --------------------------------------------- */
 
 /*
@@ -1637,6 +1655,14 @@ __attribute__((noinline)) void ward__intercept_report(void)
 {
 	if (ward__intercept_sandboxed())
 		return; /* not a call of ward's from there on */
+	/* A vfork() child shares the parent's memory: the books are the
+	 * parent's, and so is the report. Nothing of ward's runs before this
+	 * is known (a child forked without the fork handlers may find the
+	 * loader's lock held, which a walk of its stack takes). */
+	if (getpid() != books_pid)
+		return;
+	if (!atomic_exchange(&active, false))
+		return;
 	struct ward__scan_self self;
 	WARD__SCAN_SELF(&self);
 	/* Reached through exit(): scan the live frames only, from exit()'s
@@ -1645,12 +1671,6 @@ __attribute__((noinline)) void ward__intercept_report(void)
 	if (exit_sp > self.stack_lo && exit_sp < self.stack_hi)
 		self.stack_lo = exit_sp;
 	find_stacks(&self);
-	/* A vfork() child shares the parent's memory: the books are the
-	 * parent's, and so is the report. */
-	if (getpid() != books_pid)
-		return;
-	if (!atomic_exchange(&active, false))
-		return;
 	report_elsewhere(&self);
 }
 

@@ -70,6 +70,10 @@ extern __thread int ward__vfork_child __attribute__((tls_model("initial-exec")))
 /* The stack pointer of exit()'s caller, set by the preload's exit(). */
 extern uintptr_t ward__exit_sp;
 
+/* In a child forked without the fork handlers (_Fork(), a raw fork or
+ * clone): stop recording, write nothing (intercept.c). */
+void ward__intercept_forked_raw(void);
+
 /* Stop recording and write the report (at exit, or before _exit). Does
  * nothing in a process whose books these are not (a vfork() child). */
 void ward__intercept_report(void);

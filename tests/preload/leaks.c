@@ -2052,6 +2052,59 @@ NOINLINE void leak_vfork_fds(bool exec)
 	KEEP(j.a);
 }
 
+/* Children forked without the fork handlers, by _Fork() and by a clone
+ * system call, while three threads allocate and open: each child opens,
+ * duplicates and closes a descriptor (calls safe there) and _exit()s.
+ * Such a child could wait for good on a lock of ward's another thread
+ * held at the fork; alarm() ends one that does. The parent's books go
+ * on: its block after the children is its leak. */
+static atomic_bool raw_fork_done;
+
+static void *raw_fork_churn(void *arg)
+{
+	while (!atomic_load_explicit(&raw_fork_done, memory_order_relaxed)) {
+		void *volatile p = malloc(64);
+		free(p);
+		int fd = open("/dev/null", O_RDONLY);
+		close(fd);
+	}
+	return arg;
+}
+
+NOINLINE void leak_after_raw_fork(void)
+{
+	KEEP(malloc(17));
+}
+
+NOINLINE void leak_raw_fork(int children)
+{
+	pthread_t t[3];
+	for (int i = 0; i < 3; i++)
+		if (pthread_create(&t[i], NULL, raw_fork_churn, NULL) != 0)
+			exit(4);
+	int stuck = 0;
+	for (int i = 0; i < children; i++) {
+		pid_t pid = i & 1 ? _Fork()
+				  : (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+		if (pid == 0) {
+			alarm(5);
+			int fd = open("/dev/null", O_RDONLY);
+			dup2(fd, 0);
+			close(fd);
+			_exit(0);
+		}
+		int st;
+		if (pid < 0 || waitpid(pid, &st, 0) != pid)
+			exit(5);
+		stuck += !WIFEXITED(st) || WEXITSTATUS(st) != 0;
+	}
+	atomic_store(&raw_fork_done, true);
+	for (int i = 0; i < 3; i++)
+		pthread_join(t[i], NULL);
+	printf("raw forks: %d of %d children stuck\n", stuck, children);
+	leak_after_raw_fork();
+}
+
 NOINLINE FILE *std_reopened(void)
 {
 	close(0);
@@ -3026,6 +3079,8 @@ int main(int argc, char **argv)
 		leak_altstack_exit();
 	else if (strcmp(what, "chroot") == 0 && argc > 2)
 		leak_chroot(argv[2]);
+	else if (strcmp(what, "raw_fork") == 0)
+		leak_raw_fork(argc > 2 ? atoi(argv[2]) : 400);
 	else if (strcmp(what, "vfork_fds") == 0)
 		leak_vfork_fds(argc > 2 && strcmp(argv[2], "exec") == 0);
 	else if (strcmp(what, "mount_ns") == 0 && argc > 2)
