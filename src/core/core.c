@@ -8,12 +8,15 @@
  * itself). Logging is a cold path; the lock costs nothing that matters.
  */
 #include <errno.h>
+#include <limits.h>
+#include <link.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -23,6 +26,7 @@
 #include <unistd.h>
 
 #include "core/clock.h"
+#include "core/file.h"
 #include "core/guard.h"
 #include "core/lock.h"
 #include "core/log.h"
@@ -87,11 +91,41 @@ static bool own_remember(void *p, size_t bytes)
 	return false;
 }
 
-static void *map_own(size_t bytes, int flags)
+/*
+ * A program that locks its future memory (mlockall(MCL_FUTURE), as
+ * chronyd, cryptsetup or a real-time program does) would lock ward's too:
+ * each mapping made resident whole as it is made — the exit report's
+ * 1 GiB arena among them, a gigabyte at exit — and counted against the
+ * program's RLIMIT_MEMLOCK. While it does, ward's mappings are made
+ * inaccessible (which the kernel does not make resident), unlocked, then
+ * opened.
+ */
+static atomic_bool locks_future;
+
+void ward__map_locks_future(bool on)
 {
-	void *p = mmap(NULL, bytes ? bytes : 1, PROT_READ | PROT_WRITE,
+	atomic_store(&locks_future, on);
+}
+
+static void *map_anon(size_t bytes, int prot, int flags)
+{
+	bool unlock = atomic_load_explicit(&locks_future, memory_order_relaxed);
+	void *p = mmap(NULL, bytes, unlock ? PROT_NONE : prot,
 		       MAP_PRIVATE | MAP_ANONYMOUS | flags, -1, 0);
 	if (p == MAP_FAILED)
+		return NULL;
+	if (unlock && (munlock(p, bytes) != 0 ||
+		       (prot != PROT_NONE && mprotect(p, bytes, prot) != 0))) {
+		munmap(p, bytes);
+		return NULL;
+	}
+	return p;
+}
+
+static void *map_own(size_t bytes, int flags)
+{
+	void *p = map_anon(bytes ? bytes : 1, PROT_READ | PROT_WRITE, flags);
+	if (!p)
 		return NULL;
 	own_remember(p, bytes ? bytes : 1);
 	return p;
@@ -163,9 +197,8 @@ void *ward__map_room(size_t bytes)
 	 * would count against the program's own limit. */
 	if (ward__space_limited())
 		return NULL;
-	void *p = mmap(NULL, bytes, PROT_NONE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (p == MAP_FAILED)
+	void *p = map_anon(bytes, PROT_NONE, MAP_NORESERVE);
+	if (!p)
 		return NULL;
 	if (!own_remember(p, bytes)) {
 		munmap(p, bytes);
@@ -198,13 +231,150 @@ void ward__spare_keep(void)
 {
 	if (ward__space_limited())
 		return;
-	void *p = mmap(NULL, WARD__SPARE_BYTES, PROT_NONE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (p == MAP_FAILED)
+	void *p = map_anon(WARD__SPARE_BYTES, PROT_NONE, MAP_NORESERVE);
+	if (!p)
 		return;
 	void *was = atomic_exchange(&spare, p);
 	if (was) /* kept already */
 		munmap(was, WARD__SPARE_BYTES);
+}
+
+void ward__map_unlock_own(void)
+{
+	for (int i = 0, top = atomic_load(&own_top); i < top; i++) {
+		uintptr_t lo = atomic_load(&own[i].lo), hi = atomic_load(&own[i].hi);
+		if (lo && hi > lo)
+			munlock((void *)lo, hi - lo);
+	}
+	void *p = atomic_load(&spare);
+	if (p)
+		munlock(p, WARD__SPARE_BYTES);
+}
+
+struct own_object {
+	uintptr_t lo, hi;
+	bool mine;
+};
+
+static int find_own_object(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct own_object *o = arg;
+	uintptr_t me = (uintptr_t)&find_own_object, lo = UINTPTR_MAX, hi = 0;
+	bool mine = false;
+	(void)size;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_LOAD)
+			continue;
+		uintptr_t at = info->dlpi_addr + ph->p_vaddr;
+		if (at < lo)
+			lo = at;
+		if (at + ph->p_memsz > hi)
+			hi = at + ph->p_memsz;
+		if (me >= at && me < at + ph->p_memsz)
+			mine = true;
+	}
+	/* The executable's name is empty: linked into it (the static
+	 * library), ward's object is the program's. */
+	if (mine && info->dlpi_name && info->dlpi_name[0])
+		*o = (struct own_object){ lo, hi, true };
+	return mine;
+}
+
+bool ward__own_object(uintptr_t *lo, uintptr_t *hi)
+{
+	struct own_object o = { 0, 0, false };
+	dl_iterate_phdr(find_own_object, &o);
+	*lo = o.lo;
+	*hi = o.hi;
+	return o.mine;
+}
+
+/*
+ * mlockall(MCL_CURRENT) the kernel refused because of ward. Without
+ * CAP_IPC_LOCK it asks that the whole address space fit in the program's
+ * RLIMIT_MEMLOCK, and ward's part of it counts: its tables' room, the
+ * spare, its library's data (some 38 MiB). A program that fits alone gets
+ * what it asked for: each of its mappings locked (mlock2(), which counts
+ * what it locks; a mapping it cannot lock, as mlockall() does, is passed
+ * over) and its future ones by the kernel (the same flags without
+ * MCL_CURRENT); ward's are left out, its library among them. One that does not fit alone is
+ * refused, as alone.
+ */
+
+struct lock_pass {
+	bool lock;
+	int flags;       /* mlock2()'s */
+	uint64_t bytes;  /* counted, when not locking */
+	uintptr_t object_lo, object_hi; /* ward's library, when it is one */
+};
+
+/* [lo, hi), none of it in ward's own mappings, less ward's library and
+ * the spare: counted or locked. */
+static void lock_piece(struct lock_pass *p, uintptr_t lo, uintptr_t hi)
+{
+	uintptr_t spare_lo = (uintptr_t)atomic_load(&spare);
+	const uintptr_t out[2][2] = {
+		{ p->object_lo, p->object_hi },
+		{ spare_lo, spare_lo ? spare_lo + WARD__SPARE_BYTES : 0 },
+	};
+	for (int i = 0; i < 2; i++)
+		if (out[i][1] > lo && out[i][0] < hi) {
+			if (out[i][0] > lo)
+				lock_piece(p, lo, out[i][0]);
+			if (out[i][1] < hi)
+				lock_piece(p, out[i][1], hi);
+			return;
+		}
+	if (!p->lock)
+		p->bytes += hi - lo;
+	else
+		syscall(SYS_mlock2, lo, hi - lo, p->flags);
+}
+
+static void lock_line(void *arg, char *text)
+{
+	struct lock_pass *p = arg;
+	char *e;
+	uintptr_t lo = strtoull(text, &e, 16), hi = 0;
+	if (*e == '-')
+		hi = strtoull(e + 1, &e, 16);
+	if (*e != ' ' || hi <= lo || hi > (uintptr_t)1 << 56)
+		return; /* [vsyscall] lies above the process's own space */
+	while (lo < hi) {
+		uintptr_t olo, ohi;
+		if (!ward__map_first_own(lo, hi, &olo, &ohi)) {
+			lock_piece(p, lo, hi);
+			return;
+		}
+		if (olo > lo)
+			lock_piece(p, lo, olo);
+		lo = ohi;
+	}
+}
+
+int ward__map_lock_all_but_own(int flags)
+{
+	char buf[PATH_MAX + 256];
+	struct lock_pass p = { false, 0, 0, 0, 0 };
+	if (ward__own_object(&p.object_lo, &p.object_hi)) {
+		p.object_lo &= ~(uintptr_t)4095;
+		p.object_hi = (p.object_hi + 4095) & ~(uintptr_t)4095;
+	}
+	int rc = ward__proc_lines("maps", buf, sizeof(buf), lock_line, &p);
+	if (rc < 0)
+		return rc;
+	struct rlimit rl;
+	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+	if (getrlimit(RLIMIT_MEMLOCK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    p.bytes / page > rl.rlim_cur / page)
+		return -ENOMEM;
+	int future = flags & ~MCL_CURRENT;
+	if ((future & MCL_FUTURE) && syscall(SYS_mlockall, future) != 0)
+		return -errno;
+	p.lock = true;
+	p.flags = (flags & MCL_ONFAULT) ? 1 /* MLOCK_ONFAULT */ : 0;
+	return ward__proc_lines("maps", buf, sizeof(buf), lock_line, &p);
 }
 
 void ward__spare_give_back(void)
@@ -253,10 +423,9 @@ static bool sorted_remake(void)
 	size_t top = (size_t)atomic_load(&own_top);
 	if (top > sorted_room) {
 		size_t room = top + top / 2 + 64;
-		void *m = mmap(NULL, room * sizeof(*sorted),
-			       PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (m == MAP_FAILED)
+		void *m = map_anon(room * sizeof(*sorted),
+				   PROT_READ | PROT_WRITE, 0);
+		if (!m)
 			return false;
 		if (sorted)
 			munmap(sorted, sorted_room * sizeof(*sorted));

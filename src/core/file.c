@@ -97,6 +97,37 @@ static size_t exe_from_exec(char *buf, size_t len)
 	return strlen(buf);
 }
 
+int ward__proc_lines(const char *name, char *buf, size_t size,
+		     void (*line)(void *arg, char *text), void *arg)
+{
+	size_t have = 0;
+	int fd = ward__open_proc_self(name);
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		ssize_t got = syscall(SYS_read, fd, buf + have, size - 1 - have);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			break;
+		have += (size_t)got;
+		buf[have] = '\0';
+		char *text = buf, *nl;
+		while ((nl = strchr(text, '\n'))) {
+			*nl = '\0';
+			line(arg, text);
+			text = nl + 1;
+		}
+		have = (size_t)(buf + have - text);
+		if (have == size - 1)
+			have = 0; /* no line is this long */
+		memmove(buf, text, have);
+		buf[have] = '\0';
+	}
+	syscall(SYS_close, fd);
+	return 0;
+}
+
 ssize_t ward__read_proc_self(const char *name, char *buf, size_t len)
 {
 	int fd = ward__open_proc_self(name);

@@ -26,6 +26,14 @@ ssize_t ward__read_file(const char *path, size_t max, char **out);
  */
 int ward__open_proc_self(const char *name);
 
+/*
+ * Each line of the same file to line(arg, text), NUL-terminated, read
+ * with system calls only into buf[size] (a line longer than that is
+ * skipped): 0, or -errno when it cannot be opened.
+ */
+int ward__proc_lines(const char *name, char *buf, size_t size,
+		     void (*line)(void *arg, char *text), void *arg);
+
 /* The same file's first len - 1 bytes into buf, NUL-terminated, with
  * system calls only: how many, or -1 when it cannot be read. */
 ssize_t ward__read_proc_self(const char *name, char *buf, size_t len);

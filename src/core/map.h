@@ -61,6 +61,28 @@ enum { WARD__SPARE_BYTES = 32 << 20 };
 void ward__spare_keep(void);
 void ward__spare_give_back(void);
 
+/*
+ * A program that locks its memory (mlockall()): on says whether its future
+ * mappings are locked (MCL_FUTURE), and ward's are then made unlocked;
+ * unlock_own unlocks those ward has, after the program locked all it had
+ * (MCL_CURRENT). Told by the preload's mlockall() and munlockall().
+ */
+void ward__map_locks_future(bool on);
+void ward__map_unlock_own(void);
+
+/*
+ * mlockall(flags) with MCL_CURRENT, done for a program the kernel refused
+ * only because ward's mappings count in its address space: each of the
+ * program's mappings locked, ward's left out (core.c). 0, or -ENOMEM when
+ * the program's own do not fit in its RLIMIT_MEMLOCK, as alone.
+ */
+int ward__map_lock_all_but_own(int flags);
+
+/* The range of the shared object ward runs from (libward.so, the
+ * preload's library): false where ward is linked into the executable,
+ * whose object is the program's. Takes the loader's lock. */
+bool ward__own_object(uintptr_t *lo, uintptr_t *hi);
+
 /* Give back what ward__map() returned (same size). NULL is ignored. */
 void ward__unmap(void *p, size_t bytes);
 

@@ -448,43 +448,14 @@ static void note_anon(struct scan *s, uintptr_t lo, uintptr_t hi,
 		s->anon[s->nanon++] = (struct own_range){ lo, hi, false, false };
 }
 
-/*
- * Each line of /proc/self/NAME to line(arg, text), NUL-terminated: read
- * with system calls only, into a static buffer (one scan at a time), so
- * that it may run where a descriptor is free (ward__with_descriptor).
- * 0, or -errno when it cannot be opened.
- */
+/* Each line of /proc/self/NAME, into a static buffer: one scan at a time
+ * (file.c's reader uses system calls only, so that it may run where a
+ * descriptor is free, ward__with_descriptor). */
 static int each_line(const char *name, void (*line)(void *arg, char *text),
 		     void *arg)
 {
 	static char buf[65536];
-	size_t have = 0;
-	int fd = ward__open_proc_self(name);
-	if (fd < 0)
-		return -errno;
-	for (;;) {
-		ssize_t got = syscall(SYS_read, fd, buf + have,
-				      sizeof(buf) - 1 - have);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got <= 0)
-			break;
-		have += (size_t)got;
-		buf[have] = '\0';
-		char *text = buf, *nl;
-		while ((nl = strchr(text, '\n'))) {
-			*nl = '\0';
-			line(arg, text);
-			text = nl + 1;
-		}
-		have = (size_t)(buf + have - text);
-		if (have == sizeof(buf) - 1)
-			have = 0; /* no line is this long */
-		memmove(buf, text, have);
-		buf[have] = '\0';
-	}
-	syscall(SYS_close, fd);
-	return 0;
+	return ward__proc_lines(name, buf, sizeof(buf), line, arg);
 }
 
 struct maps_reading {
@@ -1440,34 +1411,6 @@ static bool clip(const struct scan *s, uintptr_t at, uintptr_t *lo,
 	return *lo < *hi;
 }
 
-static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
-{
-	struct scan *s = arg;
-	uintptr_t me = (uintptr_t)&find_self;
-	(void)size;
-	uintptr_t lo = UINTPTR_MAX, hi = 0;
-	bool mine = false;
-	for (int i = 0; i < info->dlpi_phnum; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		if (ph->p_type != PT_LOAD)
-			continue;
-		uintptr_t a = info->dlpi_addr + ph->p_vaddr;
-		if (a < lo)
-			lo = a;
-		if (a + ph->p_memsz > hi)
-			hi = a + ph->p_memsz;
-		if (me >= a && me < a + ph->p_memsz)
-			mine = true;
-	}
-	/* Linked into the executable (the static library), ward's object is
-	 * the program's: its globals are roots, ward's few with them. */
-	if (mine && info->dlpi_name && info->dlpi_name[0]) {
-		s->skip_lo = lo;
-		s->skip_hi = hi;
-	}
-	return mine;
-}
-
 /* The lowest of the loaded objects' writable data (their .bss to its
  * page's end) overlapping [lo, hi) — roots already, or ward's own — in
  * *olo and *ohi; false when none does. (The main arena taken out of
@@ -2028,8 +1971,8 @@ static bool prepare(struct scan *s, int also,
 		return false;
 	if (want)
 		choose_sites(s, also, want, arg);
-	dl_iterate_phdr(find_self, s);
-	if (s->skip_lo == 0 || (s->skip_hi - s->skip_lo) > ((uintptr_t)1 << 30))
+	if (!ward__own_object(&s->skip_lo, &s->skip_hi) ||
+	    s->skip_hi - s->skip_lo > ((uintptr_t)1 << 30))
 		s->skip_lo = s->skip_hi = 0;
 	dl_iterate_phdr(root_object, s);
 	tls_settle(s);

@@ -2105,6 +2105,17 @@ NOINLINE void leak_raw_fork(int children)
 	leak_after_raw_fork();
 }
 
+/* A program that locks its memory to come, and with "current" all it has
+ * too (mlockall(), as chronyd -m does), then leaks a block. */
+NOINLINE void leak_mlocked(bool current)
+{
+	if (mlockall(MCL_FUTURE | (current ? MCL_CURRENT : 0)) != 0) {
+		printf("mlockall: %s\n", strerror(errno));
+		exit(5);
+	}
+	KEEP(malloc(23));
+}
+
 NOINLINE FILE *std_reopened(void)
 {
 	close(0);
@@ -3081,6 +3092,8 @@ int main(int argc, char **argv)
 		leak_chroot(argv[2]);
 	else if (strcmp(what, "raw_fork") == 0)
 		leak_raw_fork(argc > 2 ? atoi(argv[2]) : 400);
+	else if (strcmp(what, "mlocked") == 0)
+		leak_mlocked(argc > 2 && strcmp(argv[2], "current") == 0);
 	else if (strcmp(what, "vfork_fds") == 0)
 		leak_vfork_fds(argc > 2 && strcmp(argv[2], "exec") == 0);
 	else if (strcmp(what, "mount_ns") == 0 && argc > 2)

@@ -1525,6 +1525,51 @@ fi
 expect_site "... and the parent's books go on" "$work/raw_fork.pb.gz" \
 	leak_after_raw_fork heap "1 17"
 
+# A program that locks its memory, all it has and all to come (mlockall,
+# as chronyd -m does). ward's mappings are kept out of the lock: before,
+# the exit report's 1 GiB arena was made resident whole (1 GiB peak, as
+# root). And where the kernel refuses it only because ward's mappings
+# count (without CAP_IPC_LOCK the whole address space must fit in
+# RLIMIT_MEMLOCK), the program's own are locked: before, a program that
+# could lock its memory alone failed under ward.
+/usr/bin/python3 -c 'import resource, subprocess, sys
+st = subprocess.run(sys.argv[1:]).returncode
+print(st, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)' \
+	"$ward" run --quiet -o "$work/mlocked.pb.gz" -- "$leaks" mlocked current \
+	>"$work/mlocked.out" 2>"$work/mlocked.err"
+set -- $(tail -1 "$work/mlocked.out")
+if [ "${1:-}" = 0 ] && [ "${2:-999999999}" -lt 204800 ]; then
+	ok "mlockall(MCL_CURRENT | MCL_FUTURE): the program's status, ward's memory unlocked (${2} KiB peak)"
+else
+	bad "mlockall(MCL_CURRENT | MCL_FUTURE): the program's status, ward's memory unlocked" \
+		"status and peak KiB: $*" "$(cat "$work/mlocked.out" "$work/mlocked.err")"
+fi
+expect_site "... and its leak" "$work/mlocked.pb.gz" leak_mlocked heap "1 23"
+m=$(mktemp -d /tmp/ward-mlock-XXXXXX)
+chmod 755 "$m" && mkdir "$m/out" && chmod 777 "$m/out"
+cp "$ward" "$build/libward_preload.so" "$leaks" "$m/"
+as_user=
+[ "$(id -u)" = 0 ] && as_user="setpriv --reuid=65534 --regid=65534 --clear-groups"
+$as_user prlimit --memlock=8388608:8388608 "$m/leaks" mlocked current \
+	>"$work/mlock_alone.out" 2>&1
+alone=$?
+$as_user prlimit --memlock=8388608:8388608 "$m/ward" run --quiet \
+	-o "$m/out/mlock.pb.gz" -- "$m/leaks" mlocked current \
+	>"$work/mlock_user.out" 2>"$work/mlock_user.err"
+st=$?
+# The report names functions from the copied program: kept until the
+# check is done.
+cp "$m/out/mlock.pb.gz" "$work/" 2>/dev/null
+if [ "$alone" = 0 ] && [ "$st" = 0 ]; then
+	expect_site "unprivileged, 8 MiB to lock: what locks all its memory alone does under ward" \
+		"$work/mlock.pb.gz" leak_mlocked heap "1 23"
+else
+	bad "unprivileged, 8 MiB to lock: what locks all its memory alone does under ward" \
+		"alone: status $alone, $(cat "$work/mlock_alone.out")" \
+		"under ward: status $st, $(cat "$work/mlock_user.out" "$work/mlock_user.err")"
+fi
+rm -rf "$m"
+
 # A snapshot signal sent to a forked child snapshots the child, not the parent.
 run_leaks_to "$work/snapfork.pb.gz" snapfork
 set -- "$work"/snapfork.pb.gz.*.snap1
@@ -2528,7 +2573,7 @@ else
 fi
 
 # Every check above ran (one that did not is a failure too).
-planned=385
+planned=388
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
