@@ -286,11 +286,14 @@ static void exit_arena_begin(void)
 	 * allocates there). */
 	if (next.malloc != __libc_malloc)
 		return;
-	/* Nor where the address space is limited (RLIMIT_AS): the arena
-	 * would count against the program's limit, and take what the
-	 * snapshot and the scan need of what is left. */
-	struct rlimit rl;
-	if (getrlimit(RLIMIT_AS, &rl) != 0 || rl.rlim_cur != RLIM_INFINITY)
+	/* Nor where the address space or the data is limited (RLIMIT_AS,
+	 * RLIMIT_DATA): the arena would count against the program's limit,
+	 * and take what the snapshot and the scan need of what is left, and
+	 * what the program's exit handlers allocate after the report. */
+	struct rlimit as, data;
+	if (getrlimit(RLIMIT_AS, &as) != 0 || as.rlim_cur != RLIM_INFINITY ||
+	    getrlimit(RLIMIT_DATA, &data) != 0 ||
+	    data.rlim_cur != RLIM_INFINITY)
 		return;
 	/* ward's own mapping: the exit scan does not read it as the
 	 * program's memory. */

@@ -1642,13 +1642,58 @@ static void report_on_own_stack(void *self)
 	report(self);
 }
 
+/*
+ * A program that used up its data limit (RLIMIT_DATA: private writable
+ * memory, malloc's heap among it) or its address space (RLIMIT_AS) — the
+ * leak ward is there to show — leaves the report nothing to allocate
+ * from (the spare ward keeps covers only an address-space limit the
+ * program set itself). Each is lifted for the report where it may be (to
+ * none with CAP_SYS_RESOURCE, else to the hard limit) and set back after
+ * it: the program's own memory and limits are as it left them. With
+ * system calls: the preload's setrlimit() is the program's.
+ */
+static const int lifted_limits[2] = { RLIMIT_DATA, RLIMIT_AS };
+
+static unsigned limits_lift(struct rlimit was[2])
+{
+	unsigned lifted = 0;
+	for (int i = 0; i < 2; i++) {
+		int r = lifted_limits[i];
+		if (syscall(SYS_prlimit64, 0, r, NULL, &was[i]) != 0 ||
+		    was[i].rlim_cur == RLIM_INFINITY)
+			continue;
+		struct rlimit none = { RLIM_INFINITY, RLIM_INFINITY },
+			      hard = { was[i].rlim_max, was[i].rlim_max };
+		if (syscall(SYS_prlimit64, 0, r, &none, NULL) == 0 ||
+		    (was[i].rlim_cur < was[i].rlim_max &&
+		     syscall(SYS_prlimit64, 0, r, &hard, NULL) == 0))
+			lifted |= 1u << i;
+	}
+	return lifted;
+}
+
+static void limits_set_back(unsigned lifted, const struct rlimit was[2])
+{
+	for (int i = 0; i < 2; i++)
+		if (lifted & 1u << i)
+			syscall(SYS_prlimit64, 0, lifted_limits[i], &was[i], NULL);
+}
+
 static void report_elsewhere(const struct ward__scan_self *self)
 {
+	/* What ward keeps for its report, first: the spare given back, and
+	 * the exit arena made where the program's limits allow it. */
+	ward__spare_give_back();
+	if (ward__exit_heap)
+		ward__exit_heap();
+	struct rlimit was[2];
+	unsigned lifted = limits_lift(was);
 	void *stack = ward__map_reserve(REPORT_STACK);
 	if (!stack || ward__run_on_stack(stack, REPORT_STACK,
 					 report_on_own_stack,
 					 (void *)self) != 0)
 		report(self);
+	limits_set_back(lifted, was);
 }
 
 __attribute__((noinline)) void ward__intercept_report(void)
@@ -1681,9 +1726,6 @@ void ward__intercept_heap_untraced(const char *by)
 
 static void report(const struct ward__scan_self *self)
 {
-	ward__spare_give_back();
-	if (ward__exit_heap)
-		ward__exit_heap();
 	ward__guard_raise();
 	if (cfg.heap_by[0] && cfg.kinds[WARD_KIND_HEAP])
 		say("ward: heap not traced: malloc is defined by %s, ahead of "

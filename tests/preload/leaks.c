@@ -2572,22 +2572,9 @@ NOINLINE void *kept_to_the_limit(size_t n)
 	return malloc(n);
 }
 
-/* A program that uses up its address space — RLIMIT_AS set to what it
- * has plus 64 MiB, then blocks kept on a list until malloc fails — and
- * ends: what ward's report needs is not left to it. */
-NOINLINE void leak_as_limit(void)
+/* Blocks kept on a list until malloc fails. */
+static void fill_to_the_limit(void)
 {
-	for (int i = 0; i < 10; i++)
-		KEEP(lost_before_limit());
-	long pages = 0;
-	FILE *f = fopen("/proc/self/statm", "r");
-	if (!f || fscanf(f, "%ld", &pages) != 1)
-		exit(4);
-	fclose(f);
-	rlim_t most = (rlim_t)pages * 4096 + (64 << 20);
-	struct rlimit rl = { most, most };
-	if (setrlimit(RLIMIT_AS, &rl) != 0)
-		exit(4);
 	struct node {
 		struct node *next;
 		char pad[1000];
@@ -2601,6 +2588,50 @@ NOINLINE void leak_as_limit(void)
 	}
 	static struct node *volatile kept;
 	kept = head;
+}
+
+/* A program that uses up its address space — RLIMIT_AS set to what it
+ * has plus 64 MiB, then blocks kept until malloc fails — and ends: what
+ * ward's report needs is not left to it. */
+NOINLINE void leak_as_limit(void)
+{
+	for (int i = 0; i < 10; i++)
+		KEEP(lost_before_limit());
+	long pages = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+	if (!f || fscanf(f, "%ld", &pages) != 1)
+		exit(4);
+	fclose(f);
+	rlim_t most = (rlim_t)pages * 4096 + (64 << 20);
+	struct rlimit rl = { most, most };
+	if (setrlimit(RLIMIT_AS, &rl) != 0)
+		exit(4);
+	fill_to_the_limit();
+}
+
+/* The same with its data (RLIMIT_DATA: private writable memory, the
+ * heap's): its soft limit set to what it has plus 64 MiB. */
+NOINLINE void leak_data_limit(void)
+{
+	for (int i = 0; i < 10; i++)
+		KEEP(lost_before_limit());
+	char line[256];
+	long kb = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmData: %ld kB", &kb) == 1)
+			break;
+	if (!f || kb < 0)
+		exit(4);
+	fclose(f);
+	rlim_t most = (rlim_t)kb * 1024 + (64 << 20);
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_DATA, &rl) != 0)
+		exit(4);
+	rl.rlim_cur = most;
+	if (setrlimit(RLIMIT_DATA, &rl) != 0)
+		exit(4);
+	fill_to_the_limit();
 }
 
 /* A program that needs mib MiB of heap (64 KiB blocks, all freed) and
@@ -3094,6 +3125,8 @@ int main(int argc, char **argv)
 		leak_raw_fork(argc > 2 ? atoi(argv[2]) : 400);
 	else if (strcmp(what, "mlocked") == 0)
 		leak_mlocked(argc > 2 && strcmp(argv[2], "current") == 0);
+	else if (strcmp(what, "data_limit") == 0)
+		leak_data_limit();
 	else if (strcmp(what, "vfork_fds") == 0)
 		leak_vfork_fds(argc > 2 && strcmp(argv[2], "exec") == 0);
 	else if (strcmp(what, "mount_ns") == 0 && argc > 2)

@@ -321,6 +321,12 @@ run_leaks as_limit
 status_is "a program that used up its address space (RLIMIT_AS): the program's status" 0 $? "$(cat "$work/as_limit.err")"
 expect_site "... and its profile, scanned: the blocks it lost before" \
 	"$work/as_limit.pb.gz" lost_before_limit heap/definite "10 1000"
+# The same with its data limit (RLIMIT_DATA, the soft one): lifted for the
+# report, set back after it. Before: no profile, out of memory.
+run_leaks data_limit
+status_is "a program that used up its data limit (RLIMIT_DATA): the program's status" 0 $? "$(cat "$work/data_limit.err")"
+expect_site "... and its profile, scanned: the blocks it lost before" \
+	"$work/data_limit.pb.gz" lost_before_limit heap/definite "10 1000"
 # A program run under an address-space limit set before it starts
 # (`ulimit -v`) just above what it needs alone runs as alone under ward:
 # ward reserves nothing ahead there (no spare for the report, no room for
@@ -2573,7 +2579,7 @@ else
 fi
 
 # Every check above ran (one that did not is a failure too).
-planned=388
+planned=390
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
