@@ -1102,6 +1102,24 @@ static bool makes_process(long nr)
 	return nr == SYS_fork || nr == SYS_clone || nr == SYS_clone3;
 }
 
+/* A system call after which the profile's path may be out of reach (a
+ * changed root, a mount namespace of the program's own): ward run is
+ * told first, as by the C library's wrappers below; true when it was. */
+static bool to_mount_ns(int fd, int nstype);
+
+static bool tell_before(long nr, long a, long b)
+{
+	if (nr == SYS_chroot)
+		ward__intercept_chroot((const char *)a);
+	else if (nr == SYS_unshare && (a & CLONE_NEWNS))
+		ward__intercept_mount_ns("unshare");
+	else if (nr == SYS_setns && to_mount_ns((int)a, (int)b))
+		ward__intercept_mount_ns("setns");
+	else
+		return false;
+	return true;
+}
+
 static bool forked_raw(long nr, long a)
 {
 	uint64_t flags = nr == SYS_clone3 ? *(const uint64_t *)a
@@ -1122,6 +1140,12 @@ EXPORT long syscall(long nr, ...)
 		long rc = real_syscall(nr, a, b, c, d, e, f);
 		if (rc == 0 && forked_raw(nr, a))
 			ward__intercept_forked_raw();
+		return rc;
+	}
+	if (tell_before(nr, a, b)) {
+		long rc = real_syscall(nr, a, b, c, d, e, f);
+		if (rc != 0)
+			ward__intercept_take_back();
 		return rc;
 	}
 	if (nr != SYS_seccomp || (a != SECCOMP_SET_MODE_STRICT &&

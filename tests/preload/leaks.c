@@ -2709,11 +2709,11 @@ NOINLINE void leak_chroot(const char *dir)
 /* A program that moves to a mount namespace of its own and, with
  * "cover", mounts a tmpfs over dir (the profile's directory), as a
  * sandbox does: the profile is written where ward run cannot see it. */
-NOINLINE void leak_mount_ns(const char *dir, bool cover)
+NOINLINE void leak_mount_ns(const char *dir, bool cover, bool raw)
 {
 	KEEP(malloc(41));
 	int flags = CLONE_NEWNS | (geteuid() != 0 ? CLONE_NEWUSER : 0);
-	if (unshare(flags) != 0) {
+	if ((raw ? syscall(SYS_unshare, flags) : unshare(flags)) != 0) {
 		printf("unshare: %s\n", strerror(errno));
 		exit(5);
 	}
@@ -3130,7 +3130,8 @@ int main(int argc, char **argv)
 	else if (strcmp(what, "vfork_fds") == 0)
 		leak_vfork_fds(argc > 2 && strcmp(argv[2], "exec") == 0);
 	else if (strcmp(what, "mount_ns") == 0 && argc > 2)
-		leak_mount_ns(argv[2], argc > 3 && strcmp(argv[3], "cover") == 0);
+		leak_mount_ns(argv[2], argc > 3 && strstr(argv[3], "cover"),
+			      argc > 3 && strstr(argv[3], "raw"));
 	else if (strcmp(what, "no_descriptors") == 0)
 		leak_no_descriptors(argc > 2 ? argv[2] : "soft");
 	else if (strcmp(what, "altstack_alloc") == 0 && argc > 2)
