@@ -1103,8 +1103,9 @@ static bool makes_process(long nr)
 }
 
 /* A system call after which the profile's path may be out of reach (a
- * changed root, a mount namespace of the program's own): ward run is
- * told first, as by the C library's wrappers below; true when it was. */
+ * changed root, a mount namespace of the program's own, a Landlock
+ * domain, which only syscall() reaches): ward run is told first, as by
+ * the C library's wrappers below; true when it was. */
 static bool to_mount_ns(int fd, int nstype);
 
 static bool tell_before(long nr, long a, long b)
@@ -1115,6 +1116,10 @@ static bool tell_before(long nr, long a, long b)
 		ward__intercept_mount_ns("unshare");
 	else if (nr == SYS_setns && to_mount_ns((int)a, (int)b))
 		ward__intercept_mount_ns("setns");
+#ifdef SYS_landlock_restrict_self
+	else if (nr == SYS_landlock_restrict_self)
+		ward__intercept_landlock();
+#endif
 	else
 		return false;
 	return true;

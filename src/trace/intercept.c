@@ -734,6 +734,16 @@ void ward__intercept_mount_ns(const char *how)
 		   how);
 }
 
+/* The program is about to restrict its own access to files (Landlock, as
+ * a sandboxed parser does): the profile's path and the note are most
+ * often out of reach from there, as after a chroot; told now, the same
+ * way. */
+void ward__intercept_landlock(void)
+{
+	tell_ahead("it restricted its own access to files (Landlock), and the "
+		   "profile's path was out of reach from there\n");
+}
+
 /* A descriptor limit of none, from which even ward's helper
  * (ward__with_descriptor(), which raises its own copy of a soft limit)
  * can open nothing without the privilege to raise a hard one. */

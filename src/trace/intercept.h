@@ -41,6 +41,7 @@ int ward__intercept_sigaltstack(const stack_t *ss, stack_t *old);
 void ward__intercept_exec(const char *path, char *const envp[]);
 void ward__intercept_chroot(const char *path);
 void ward__intercept_mount_ns(const char *how);
+void ward__intercept_landlock(void);
 void ward__intercept_no_descriptors(void);
 void ward__intercept_take_back(void);
 

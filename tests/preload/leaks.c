@@ -10,6 +10,7 @@
 #include <sys/prctl.h>
 #include <linux/seccomp.h>
 #include <linux/filter.h>
+#include <linux/landlock.h>
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -2116,6 +2117,30 @@ NOINLINE void leak_mlocked(bool current)
 	KEEP(malloc(23));
 }
 
+/* A program that restricts its own access to files (Landlock: no file
+ * written, made or removed from then on), as a sandboxed parser does,
+ * then leaks a block. */
+NOINLINE void leak_landlock(void)
+{
+	KEEP(malloc(19));
+	struct landlock_ruleset_attr attr = {
+		.handled_access_fs = LANDLOCK_ACCESS_FS_WRITE_FILE |
+				     LANDLOCK_ACCESS_FS_MAKE_REG |
+				     LANDLOCK_ACCESS_FS_REMOVE_FILE,
+	};
+	long rs = syscall(SYS_landlock_create_ruleset, &attr, sizeof(attr), 0);
+	if (rs < 0) {
+		printf("landlock: %s\n", strerror(errno));
+		exit(5);
+	}
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+	    syscall(SYS_landlock_restrict_self, rs, 0) != 0) {
+		printf("landlock: %s\n", strerror(errno));
+		exit(5);
+	}
+	printf("restricted\n");
+}
+
 NOINLINE FILE *std_reopened(void)
 {
 	close(0);
@@ -3127,6 +3152,8 @@ int main(int argc, char **argv)
 		leak_mlocked(argc > 2 && strcmp(argv[2], "current") == 0);
 	else if (strcmp(what, "data_limit") == 0)
 		leak_data_limit();
+	else if (strcmp(what, "landlock") == 0)
+		leak_landlock();
 	else if (strcmp(what, "vfork_fds") == 0)
 		leak_vfork_fds(argc > 2 && strcmp(argv[2], "exec") == 0);
 	else if (strcmp(what, "mount_ns") == 0 && argc > 2)

@@ -219,6 +219,22 @@ done
 run_leaks mount_ns "$work/covered"
 expect_site "... and one that hides nothing has its profile" \
 	"$work/mount_ns.pb.gz" leak_mount_ns heap "1 41"
+# A program that restricts its own access to files (Landlock, through
+# syscall()): the one line says so. Before: that it ended without its
+# exit handlers, below the tracer's own "cannot write" line.
+"$ward" run -o "$work/landlock.pb.gz" -- "$leaks" landlock \
+	>"$work/landlock.out" 2>"$work/landlock.err"
+st=$?
+name="a program that restricts its own file access (Landlock): the one line says so"
+if grep -q '^landlock: ' "$work/landlock.out"; then
+	bad "$name" "no Landlock in this kernel: $(cat "$work/landlock.out")"
+elif [ "$st" = 0 ] && grep -q "^restricted$" "$work/landlock.out" &&
+	grep -q "^ward: no profile from $leaks: it restricted its own access to files (Landlock), and the profile's path was out of reach from there$" "$work/landlock.err" &&
+	! grep -q "exit handlers" "$work/landlock.err"; then
+	ok "$name"
+else
+	bad "$name" "status $st" "$(cat "$work/landlock.out" "$work/landlock.err")"
+fi
 # Where /proc is not mounted (a container or a chroot without it), ward
 # run finds its library from the path it was run by, and the profile
 # names the program's functions from the path the program was run by
@@ -2581,7 +2597,7 @@ else
 fi
 
 # Every check above ran (one that did not is a failure too).
-planned=391
+planned=392
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
