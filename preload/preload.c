@@ -25,6 +25,8 @@
 #include <link.h>
 #include <linux/nsfs.h>
 #include <malloc.h>
+#include <mqueue.h>
+#include <pty.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -36,10 +38,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/fanotify.h>
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -685,6 +689,74 @@ FD_CALL(mkostemps, (char *t, int n, int f), (t, n, f))
 FD_CALL(posix_openpt, (int f), (f))
 FD_CALL(pidfd_open, (pid_t p, unsigned int f), (p, f))
 FD_CALL(shm_open, (const char *n, int f, mode_t m), (n, f, m))
+/* Those the C library opens for its own calls, out of the interposers'
+ * sight (openpty() opens the pair itself), and those of newer system
+ * calls it wraps. */
+FD_CALL(getpt, (void), ())
+FD_CALL(fanotify_init, (unsigned int f, unsigned int ef), (f, ef))
+FD_CALL(pidfd_getfd, (int pidfd, int target, unsigned int f),
+	(pidfd, target, f))
+FD_CALL(open_by_handle_at, (int dir, struct file_handle *h, int f),
+	(dir, h, f))
+FD_CALL(fsopen, (const char *fs, unsigned int f), (fs, f))
+FD_CALL(fsmount, (int fs, unsigned int f, unsigned int a), (fs, f, a))
+FD_CALL(open_tree, (int dir, const char *path, unsigned int f),
+	(dir, path, f))
+FD_CALL(fspick, (int dir, const char *path, unsigned int f), (dir, path, f))
+
+/* A message queue is a descriptor on Linux: mq_close() is its close(). */
+EXPORT mqd_t mq_open(const char *name, int flags, ...)
+{
+	NEXT(mqd_t (*)(const char *, int, ...), mq_open);
+	va_list ap;
+	va_start(ap, flags);
+	mode_t mode = mode_arg(flags, ap);
+	struct mq_attr *attr = flags & O_CREAT ? va_arg(ap, struct mq_attr *)
+					       : NULL;
+	va_end(ap);
+	mqd_t q = real_mq_open(name, flags, mode, attr);
+	if (q != (mqd_t)-1)
+		fd_result(q);
+	__asm__ volatile("" ::: "memory");
+	return q;
+}
+
+EXPORT int mq_close(mqd_t q)
+{
+	NEXT(int (*)(mqd_t), mq_close);
+	ward__intercept_release(WARD_KIND_FD, (uintptr_t)q);
+	return real_mq_close(q);
+}
+
+/* A terminal's two ends; forkpty()'s parent keeps the first (the child
+ * has the other as its standard descriptors, its books its own). */
+EXPORT int openpty(int *master, int *slave, char *name,
+		   const struct termios *t, const struct winsize *w)
+{
+	NEXT(int (*)(int *, int *, char *, const struct termios *,
+		     const struct winsize *),
+	     openpty);
+	int rc = real_openpty(master, slave, name, t, w);
+	if (rc == 0) {
+		fd_result(*master);
+		fd_result(*slave);
+	}
+	__asm__ volatile("" ::: "memory");
+	return rc;
+}
+
+EXPORT pid_t forkpty(int *master, char *name, const struct termios *t,
+		     const struct winsize *w)
+{
+	NEXT(pid_t (*)(int *, char *, const struct termios *,
+		       const struct winsize *),
+	     forkpty);
+	pid_t pid = real_forkpty(master, name, t, w);
+	if (pid > 0)
+		fd_result(*master);
+	__asm__ volatile("" ::: "memory");
+	return pid;
+}
 /* What a program built with _FORTIFY_SOURCE calls for open() whose flags
  * are not known when it is compiled (git and python3 as Debian builds
  * them); glibc declares them only to such programs. */
