@@ -25,6 +25,7 @@
 #include <link.h>
 #include <linux/nsfs.h>
 #include <malloc.h>
+#include <mntent.h>
 #include <mqueue.h>
 #include <pty.h>
 #include <pthread.h>
@@ -987,6 +988,17 @@ EXPORT int fclose(FILE *f)
 	NEXT(int (*)(FILE *), fclose);
 	ward__intercept_release(WARD_KIND_FILE, (uintptr_t)f);
 	return real_fclose(f);
+}
+
+/* The mount table's stream: opened and closed by the C library's own
+ * fopen() and fclose(), which no interposer sees. */
+STREAM_CALL(setmntent, (const char *file, const char *mode), (file, mode))
+
+EXPORT int endmntent(FILE *f)
+{
+	NEXT(int (*)(FILE *), endmntent);
+	ward__intercept_release(WARD_KIND_FILE, (uintptr_t)f);
+	return real_endmntent(f);
 }
 
 EXPORT DIR *opendir(const char *path)
