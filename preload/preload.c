@@ -1368,16 +1368,12 @@ EXPORT int prlimit64(pid_t pid, __rlimit_resource_t resource,
 
 /* mlockall(MCL_FUTURE): ward's mappings from then on are kept out of the
  * lock, and after MCL_CURRENT those it has are unlocked (core.c). Marked
- * before the call, so that what another thread of ward's maps meanwhile
- * is kept out too; a call that fails leaves the mark as it was. */
-static atomic_bool future_locked;
-
+ * for the call, so that what another thread of ward's maps meanwhile is
+ * kept out too; a call that fails leaves the mark as it was. */
 EXPORT int mlockall(int flags)
 {
 	NEXT(int (*)(int), mlockall);
-	bool was = atomic_load(&future_locked);
-	if (flags & MCL_FUTURE)
-		ward__map_locks_future(true);
+	bool was = ward__map_locks_future(true);
 	int rc = real_mlockall(flags);
 	if (rc != 0 && errno == ENOMEM && (flags & MCL_CURRENT)) {
 		int done = ward__map_lock_all_but_own(flags);
@@ -1386,9 +1382,7 @@ EXPORT int mlockall(int flags)
 		else
 			errno = -done;
 	}
-	bool now = rc == 0 ? (flags & MCL_FUTURE) != 0 : was;
-	atomic_store(&future_locked, now);
-	ward__map_locks_future(now);
+	ward__map_locks_future(rc == 0 ? (flags & MCL_FUTURE) != 0 : was);
 	if (rc == 0 && (flags & MCL_CURRENT))
 		ward__map_unlock_own();
 	return rc;
@@ -1398,10 +1392,8 @@ EXPORT int munlockall(void)
 {
 	NEXT(int (*)(void), munlockall);
 	int rc = real_munlockall();
-	if (rc == 0) {
-		atomic_store(&future_locked, false);
+	if (rc == 0)
 		ward__map_locks_future(false);
-	}
 	return rc;
 }
 

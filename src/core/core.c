@@ -102,9 +102,9 @@ static bool own_remember(void *p, size_t bytes)
  */
 static atomic_bool locks_future;
 
-void ward__map_locks_future(bool on)
+bool ward__map_locks_future(bool on)
 {
-	atomic_store(&locks_future, on);
+	return atomic_exchange(&locks_future, on);
 }
 
 static void *map_anon(size_t bytes, int prot, int flags)

@@ -63,11 +63,12 @@ void ward__spare_give_back(void);
 
 /*
  * A program that locks its memory (mlockall()): on says whether its future
- * mappings are locked (MCL_FUTURE), and ward's are then made unlocked;
+ * mappings are locked (MCL_FUTURE), and ward's are then made unlocked
+ * (returns what was said before);
  * unlock_own unlocks those ward has, after the program locked all it had
  * (MCL_CURRENT). Told by the preload's mlockall() and munlockall().
  */
-void ward__map_locks_future(bool on);
+bool ward__map_locks_future(bool on);
 void ward__map_unlock_own(void);
 
 /*

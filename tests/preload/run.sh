@@ -65,6 +65,22 @@ run_leaks() { # SCENARIO [ARGS]
 	"$ward" run --quiet -o "$out" -- "$leaks" "$@" >"$work/$1.out" 2>"$work/$1.err"
 }
 
+# A run ($3.out, $3.err) that ends where ward run cannot find the
+# profile: status 0, the program's own line DONE, ward run's one line
+# WHY, and no guess that the exit handlers did not run. A line matching
+# MISSING in its output means the system lacks WHAT the case needs.
+expect_told() { # NAME STATUS BASE DONE WHY [MISSING WHAT]
+	if [ -n "${6:-}" ] && grep -q "$6" "$3.out"; then
+		bad "$1" "no $7 here: $(cat "$3.out")"
+	elif [ "$2" = 0 ] && grep -q "^$4\$" "$3.out" &&
+		grep -q "^ward: no profile from $leaks: $5\$" "$3.err" &&
+		! grep -q "exit handlers" "$3.err"; then
+		ok "$1"
+	else
+		bad "$1" "status $2" "$(cat "$3.out" "$3.err")"
+	fi
+}
+
 # The scenario's forked child's profile (SCENARIO.pb.gz.PID) has the site.
 expect_child_site() { # NAME SCENARIO FUNC KIND "COUNT BYTES"
 	run_leaks "$2"
@@ -199,14 +215,9 @@ esac
 # chroot that fails changes nothing.
 mkdir "$work/jail"
 "$ward" run -o "$work/chroot.pb.gz" -- "$leaks" chroot "$work/jail" >"$work/chroot.out" 2>"$work/chroot.err"
-st=$?
-if [ "$st" = 0 ] && grep -q "^jailed$" "$work/chroot.out" &&
-	grep -q "^ward: no profile from $leaks: it changed its root directory to $work/jail (chroot), and the profile's path was out of reach from there$" "$work/chroot.err" &&
-	! grep -q "exit handlers" "$work/chroot.err"; then
-	ok "a program that chroots away from the profile's path: the one line says so"
-else
-	bad "a program that chroots away from the profile's path: the one line says so" "status $st" "$(cat "$work/chroot.out" "$work/chroot.err")"
-fi
+expect_told "a program that chroots away from the profile's path: the one line says so" \
+	$? "$work/chroot" jailed \
+	"it changed its root directory to $work/jail (chroot), and the profile's path was out of reach from there"
 run_leaks chroot "$work/no-such-jail"
 st=$?
 if [ "$st" = 0 ] && grep -q "^chroot: No such file or directory$" "$work/chroot.out" &&
@@ -222,19 +233,12 @@ fi
 # Through the C library's unshare() and through syscall(SYS_unshare).
 mkdir "$work/covered"
 for how in cover cover-raw; do
-	name="a program that hides the profile's path in a mount namespace ($how): the one line says so"
 	"$ward" run -o "$work/covered/ns.pb.gz" -- "$leaks" mount_ns "$work/covered" $how \
 		>"$work/ns.out" 2>"$work/ns.err"
-	st=$?
-	if grep -q '^unshare: \|^mount: ' "$work/ns.out"; then
-		bad "$name" "no mount namespace here: $(cat "$work/ns.out")"
-	elif [ "$st" = 0 ] && grep -q "^moved$" "$work/ns.out" &&
-		grep -q "^ward: no profile from $leaks: it moved to a mount namespace of its own (unshare), and the profile's path was out of reach from there$" "$work/ns.err" &&
-		! grep -q "exit handlers" "$work/ns.err"; then
-		ok "$name"
-	else
-		bad "$name" "status $st" "$(cat "$work/ns.out" "$work/ns.err")"
-	fi
+	expect_told "a program that hides the profile's path in a mount namespace ($how): the one line says so" \
+		$? "$work/ns" moved \
+		"it moved to a mount namespace of its own (unshare), and the profile's path was out of reach from there" \
+		'^unshare: \|^mount: ' "mount namespace"
 done
 run_leaks mount_ns "$work/covered"
 expect_site "... and one that hides nothing has its profile" \
@@ -244,17 +248,10 @@ expect_site "... and one that hides nothing has its profile" \
 # exit handlers, below the tracer's own "cannot write" line.
 "$ward" run -o "$work/landlock.pb.gz" -- "$leaks" landlock \
 	>"$work/landlock.out" 2>"$work/landlock.err"
-st=$?
-name="a program that restricts its own file access (Landlock): the one line says so"
-if grep -q '^landlock: ' "$work/landlock.out"; then
-	bad "$name" "no Landlock in this kernel: $(cat "$work/landlock.out")"
-elif [ "$st" = 0 ] && grep -q "^restricted$" "$work/landlock.out" &&
-	grep -q "^ward: no profile from $leaks: it restricted its own access to files (Landlock), and the profile's path was out of reach from there$" "$work/landlock.err" &&
-	! grep -q "exit handlers" "$work/landlock.err"; then
-	ok "$name"
-else
-	bad "$name" "status $st" "$(cat "$work/landlock.out" "$work/landlock.err")"
-fi
+expect_told "a program that restricts its own file access (Landlock): the one line says so" \
+	$? "$work/landlock" restricted \
+	"it restricted its own access to files (Landlock), and the profile's path was out of reach from there" \
+	'^landlock: ' "Landlock in this kernel"
 # Where /proc is not mounted (a container or a chroot without it), ward
 # run finds its library from the path it was run by, and the profile
 # names the program's functions from the path the program was run by
