@@ -89,6 +89,8 @@ static int posix_memalign_glibc(void **out, size_t align, size_t n)
 
 /* The static thread-local storage this library takes in every thread. */
 static size_t own_tls;
+/* This library's code: a call from there is ward's own. */
+static uintptr_t own_code_lo, own_code_hi;
 
 /* The executable segment holding this file's interposers, and the size of
  * the library's thread-local storage. */
@@ -103,6 +105,8 @@ static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
 		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) && me >= lo &&
 		    me < lo + ph->p_memsz) {
 			ward__stack_hide(lo, lo + ph->p_memsz);
+			own_code_lo = lo;
+			own_code_hi = lo + ph->p_memsz;
 			mine = true;
 		}
 	}
@@ -812,13 +816,19 @@ EXPORT int recvmmsg(int s, struct mmsghdr *v, unsigned int n, int flags,
 	return r;
 }
 
+/* A descriptor made a copy of another in place: what it was is closed. */
+static inline __attribute__((always_inline)) void dup_result(int fd, int r)
+{
+	ward__intercept_release(WARD_KIND_FD, (uintptr_t)fd);
+	fd_result(r);
+}
+
 EXPORT int dup2(int old, int fd)
 {
 	NEXT(int (*)(int, int), dup2);
 	int r = real_dup2(old, fd);
 	if (r >= 0 && old != fd)
-		ward__intercept_release(WARD_KIND_FD, (uintptr_t)fd);
-	fd_result(r);
+		dup_result(fd, r);
 	__asm__ volatile("" ::: "memory");
 	return r;
 }
@@ -828,8 +838,7 @@ EXPORT int dup3(int old, int fd, int flags)
 	NEXT(int (*)(int, int, int), dup3);
 	int r = real_dup3(old, fd, flags);
 	if (r >= 0)
-		ward__intercept_release(WARD_KIND_FD, (uintptr_t)fd);
-	fd_result(r);
+		dup_result(fd, r);
 	__asm__ volatile("" ::: "memory");
 	return r;
 }
@@ -889,15 +898,22 @@ EXPORT int close(int fd)
 	return real_close(fd);
 }
 
+static void close_range_result(unsigned int first, unsigned int last,
+			       int flags)
+{
+	if (flags & 4 /* CLOSE_RANGE_CLOEXEC */)
+		return;
+	unsigned int top = last > 65535 ? 65535 : last;
+	for (unsigned int fd = first; fd <= top; fd++)
+		ward__intercept_release(WARD_KIND_FD, fd);
+}
+
 EXPORT int close_range(unsigned int first, unsigned int last, int flags)
 {
 	NEXT(int (*)(unsigned int, unsigned int, int), close_range);
 	int rc = real_close_range(first, last, flags);
-	if (rc == 0 && !(flags & 4 /* CLOSE_RANGE_CLOEXEC */)) {
-		unsigned int top = last > 65535 ? 65535 : last;
-		for (unsigned int fd = first; fd <= top; fd++)
-			ward__intercept_release(WARD_KIND_FD, fd);
-	}
+	if (rc == 0)
+		close_range_result(first, last, flags);
 	return rc;
 }
 
@@ -1217,6 +1233,113 @@ static bool forked_raw(long nr, long a)
 	return !(flags & CLONE_VM);
 }
 
+/*
+ * Descriptors made or closed through syscall(): a program or library that
+ * calls the kernel by number (a call its C library does not wrap yet, or
+ * one it bypasses) has them recorded as the C library's wrappers have
+ * them. The calls ward makes itself through syscall() are its own.
+ */
+static bool makes_fd(long nr, long c)
+{
+	switch (nr) {
+#ifdef SYS_open
+	case SYS_open:
+	case SYS_creat:
+	case SYS_eventfd:
+	case SYS_signalfd:
+	case SYS_epoll_create:
+	case SYS_inotify_init:
+#endif
+	case SYS_openat:
+	case SYS_socket:
+	case SYS_accept:
+	case SYS_accept4:
+	case SYS_dup:
+	case SYS_eventfd2:
+	case SYS_timerfd_create:
+	case SYS_signalfd4:
+	case SYS_epoll_create1:
+	case SYS_inotify_init1:
+	case SYS_memfd_create:
+	case SYS_perf_event_open:
+	case SYS_userfaultfd:
+	case SYS_fanotify_init:
+	case SYS_open_by_handle_at:
+	case SYS_mq_open:
+	case SYS_io_uring_setup:
+	case SYS_pidfd_open:
+	case SYS_pidfd_getfd:
+	case SYS_openat2:
+	case SYS_fsopen:
+	case SYS_fsmount:
+	case SYS_open_tree:
+	case SYS_fspick:
+#ifdef SYS_memfd_secret
+	case SYS_memfd_secret:
+#endif
+		return true;
+	case SYS_fcntl:
+		return c == F_DUPFD || c == F_DUPFD_CLOEXEC;
+#ifdef SYS_landlock_create_ruleset
+	case SYS_landlock_create_ruleset:
+		return c == 0; /* else it answers a version */
+#endif
+	default:
+		return false;
+	}
+}
+
+static void fd_syscall_before(long nr, long a)
+{
+	if (nr == SYS_close)
+		ward__intercept_release(WARD_KIND_FD, (uintptr_t)a);
+}
+
+static void fd_syscall_after(long nr, long rc, long a, long b, long c,
+			     long d)
+{
+	if (rc < 0)
+		return;
+	if (makes_fd(nr, nr == SYS_fcntl ? b : c)) {
+		fd_result((int)rc);
+		return;
+	}
+	switch (nr) {
+#ifdef SYS_pipe
+	case SYS_pipe:
+#endif
+	case SYS_pipe2:
+		pair_result(0, (int *)a);
+		break;
+	case SYS_socketpair:
+		pair_result(0, (int *)d);
+		break;
+#ifdef SYS_dup2
+	case SYS_dup2:
+		if (a != b)
+			dup_result((int)b, (int)rc);
+		break;
+#endif
+	case SYS_dup3:
+		dup_result((int)b, (int)rc);
+		break;
+	case SYS_close_range:
+		close_range_result(a, b, c);
+		break;
+	case SYS_recvmsg:
+		if (((struct msghdr *)b)->msg_controllen > 0)
+			received_fds((struct msghdr *)b);
+		break;
+	case SYS_recvmmsg:
+		for (long k = 0; k < rc; k++)
+			if (((struct mmsghdr *)b)[k].msg_hdr.msg_controllen > 0)
+				received_fds(&((struct mmsghdr *)b)[k].msg_hdr);
+		break;
+	default:
+		break;
+	}
+}
+
 EXPORT long syscall(long nr, ...)
 {
 	va_list ap;
@@ -1237,9 +1360,17 @@ EXPORT long syscall(long nr, ...)
 			ward__intercept_take_back();
 		return rc;
 	}
-	if (nr != SYS_seccomp || (a != SECCOMP_SET_MODE_STRICT &&
-				  a != SECCOMP_SET_MODE_FILTER))
+	uintptr_t from = (uintptr_t)__builtin_return_address(0);
+	if (from >= own_code_lo && from < own_code_hi)
 		return real_syscall(nr, a, b, c, d, e, f);
+	if (nr != SYS_seccomp || (a != SECCOMP_SET_MODE_STRICT &&
+				  a != SECCOMP_SET_MODE_FILTER)) {
+		fd_syscall_before(nr, a);
+		long rc = real_syscall(nr, a, b, c, d, e, f);
+		fd_syscall_after(nr, rc, a, b, c, d);
+		__asm__ volatile("" ::: "memory");
+		return rc;
+	}
 	ward__intercept_sandbox("seccomp()");
 	long rc = real_syscall(nr, a, b, c, d, e, f);
 	ward__intercept_sandbox_done(rc != 0);

@@ -2205,6 +2205,31 @@ NOINLINE void leak_more_fds(void)
 	mount_table_closed();
 }
 
+/* Descriptors made and closed by number, through syscall(): nine kept
+ * (openat, pipe2's two, socketpair's two, eventfd2, dup, fcntl's
+ * F_DUPFD_CLOEXEC, memfd_create), one put in place of a kept one with
+ * dup3 (still nine), and three let go again (closed by number, one of
+ * them opened with open(); close_range). */
+NOINLINE void raw_fds_opened(void)
+{
+	int p[2], sv[2];
+	long kept = syscall(SYS_openat, AT_FDCWD, "/dev/null", O_RDONLY);
+	if (kept < 0 || syscall(SYS_pipe2, p, O_CLOEXEC) != 0 ||
+	    syscall(SYS_socketpair, AF_UNIX, SOCK_STREAM, 0, sv) != 0 ||
+	    syscall(SYS_eventfd2, 0, 0) < 0 || syscall(SYS_dup, kept) < 0 ||
+	    syscall(SYS_fcntl, kept, F_DUPFD_CLOEXEC, 100) < 0 ||
+	    syscall(SYS_memfd_create, "ward-raw", 0) < 0 ||
+	    syscall(SYS_dup3, p[0], sv[0], 0) != sv[0])
+		exit(4);
+	long a = syscall(SYS_openat, AT_FDCWD, "/dev/null", O_RDONLY);
+	int b = open("/dev/null", O_RDONLY);
+	long c = syscall(SYS_openat, AT_FDCWD, "/dev/null", O_RDONLY);
+	if (a < 0 || b < 0 || c < 0 || syscall(SYS_close, a) != 0 ||
+	    syscall(SYS_close, b) != 0 ||
+	    syscall(SYS_close_range, c, c, 0) != 0)
+		exit(4);
+}
+
 NOINLINE FILE *std_reopened(void)
 {
 	close(0);
@@ -3220,6 +3245,8 @@ int main(int argc, char **argv)
 		leak_landlock();
 	else if (strcmp(what, "more_fds") == 0)
 		leak_more_fds();
+	else if (strcmp(what, "raw_fds") == 0)
+		raw_fds_opened();
 	else if (strcmp(what, "vfork_fds") == 0)
 		leak_vfork_fds(argc > 2 && strcmp(argv[2], "exec") == 0);
 	else if (strcmp(what, "mount_ns") == 0 && argc > 2)
