@@ -1363,6 +1363,10 @@ EXPORT long syscall(long nr, ...)
 	uintptr_t from = (uintptr_t)__builtin_return_address(0);
 	if (from >= own_code_lo && from < own_code_hi)
 		return real_syscall(nr, a, b, c, d, e, f);
+	/* The process ending by number, as through _exit(). */
+	if (nr == SYS_exit_group ||
+	    (nr == SYS_exit && ward__intercept_only_thread()))
+		ward__intercept_report();
 	if (nr != SYS_seccomp || (a != SECCOMP_SET_MODE_STRICT &&
 				  a != SECCOMP_SET_MODE_FILTER)) {
 		fd_syscall_before(nr, a);

@@ -1729,6 +1729,19 @@ __attribute__((noinline)) void ward__intercept_report(void)
 	report_elsewhere(&self);
 }
 
+bool ward__intercept_only_thread(void)
+{
+	/* /proc/self/stat: the 20th field, num_threads, the 18th after the
+	 * name's closing parenthesis (a name may hold spaces and ')'). */
+	char text[1024];
+	if (ward__read_proc_self("stat", text, sizeof(text)) <= 0)
+		return false;
+	const char *p = strrchr(text, ')');
+	for (int field = 2; p && field < 20; field++)
+		p = strchr(p + 1, ' ');
+	return p && strtol(p + 1, NULL, 10) == 1;
+}
+
 void ward__intercept_heap_untraced(const char *by)
 {
 	snprintf(cfg.heap_by, sizeof(cfg.heap_by), "%s", by);

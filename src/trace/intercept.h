@@ -78,6 +78,9 @@ void ward__intercept_forked_raw(void);
 /* Stop recording and write the report (at exit, or before _exit). Does
  * nothing in a process whose books these are not (a vfork() child). */
 void ward__intercept_report(void);
+/* Whether the calling thread is the process's only one: its exit ends
+ * the process. */
+bool ward__intercept_only_thread(void);
 
 /* Set by the preload library: from the exit report on, ward's own
  * allocations come from an arena of its own (preload.c). */

@@ -2970,6 +2970,39 @@ NOINLINE void leak_main_thread_exit(void)
 	pthread_exit(NULL);
 }
 
+NOINLINE void *lost_before_raw_exit(void)
+{
+	return malloc(63);
+}
+
+NOINLINE void *lost_after_raw_thread_exit(void)
+{
+	return malloc(64);
+}
+
+static void *exits_by_number(void *arg)
+{
+	syscall(SYS_exit, 0);
+	return arg;
+}
+
+/* The process ends by number through syscall(): exit_group (how), or
+ * exit from its only thread ("last"); or ("thread") a thread ends so
+ * while main goes on, allocates and returns. */
+NOINLINE void leak_raw_exit(const char *how)
+{
+	KEEP(lost_before_raw_exit());
+	if (strcmp(how, "thread") == 0) {
+		pthread_t t;
+		if (pthread_create(&t, NULL, exits_by_number, NULL) != 0)
+			exit(4);
+		wait_threads_down_to(1);
+		KEEP(lost_after_raw_thread_exit());
+		exit(6);
+	}
+	syscall(strcmp(how, "last") == 0 ? SYS_exit : SYS_exit_group, 5);
+}
+
 static ucontext_t coroutine_back, coroutine;
 
 NOINLINE void *held_by_main_frame(void)
@@ -3286,6 +3319,8 @@ int main(int argc, char **argv)
 		leak_stderr_reused(argv[2]);
 	else if (strcmp(what, "own_stop_signal") == 0)
 		leak_own_stop_signal();
+	else if (strncmp(what, "raw_exit", 8) == 0)
+		leak_raw_exit(what[8] ? what + 9 : "group");
 	else if (strcmp(what, "main_thread_exit") == 0)
 		leak_main_thread_exit();
 	else if (strcmp(what, "above_descriptor") == 0)

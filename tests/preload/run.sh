@@ -297,6 +297,21 @@ expect_site "... the main thread's lost block is lost, and named" \
 	"$work/main_thread_exit.pb.gz" lost_before_main_exit heap/definite "1 61"
 expect_site "... the last thread's lost block is lost, and named" \
 	"$work/main_thread_exit.pb.gz" lost_in_last_thread heap/definite "1 62"
+# The process ending by number through syscall() (exit_group, or exit
+# from its only thread) writes its profile as through _exit(); a thread
+# that ends so while others go on writes none then.
+run_leaks raw_exit
+status_is "syscall(SYS_exit_group): the program's status" 5 $? "$(cat "$work/raw_exit.err")"
+expect_site "... and its profile, written as by _exit()" \
+	"$work/raw_exit.pb.gz" lost_before_raw_exit heap/definite "1 63"
+run_leaks raw_exit_last
+status_is "syscall(SYS_exit) from the only thread: the program's status" 5 $? "$(cat "$work/raw_exit_last.err")"
+expect_site "... and its profile" \
+	"$work/raw_exit_last.pb.gz" lost_before_raw_exit heap/definite "1 63"
+run_leaks raw_exit_thread
+status_is "syscall(SYS_exit) from one thread of two: the program goes on" 6 $? "$(cat "$work/raw_exit_thread.err")"
+expect_site "... and its profile, written at its end, has what it did after" \
+	"$work/raw_exit_thread.pb.gz" lost_after_raw_thread_exit heap/definite "1 64"
 run_leaks altstack_exit
 status_is "exit() from a fault handler on a 16 KiB alternate stack: the program's status" 3 $? "$(cat "$work/altstack_exit.err")"
 expect_site "... and its profile: the block it lost" \
@@ -2619,7 +2634,7 @@ else
 fi
 
 # Every check above ran (one that did not is a failure too).
-planned=396
+planned=402
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
