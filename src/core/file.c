@@ -1,6 +1,7 @@
 /*
  * file.c — reading a whole small file; this process's files under /proc.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -63,6 +64,28 @@ int ward__open_proc_self(const char *name)
 				  O_RDONLY | O_CLOEXEC);
 	}
 	return fd;
+}
+
+int ward__proc_self_fds(void (*fn)(void *arg, int fd), void *arg)
+{
+	int dir = ward__open_proc_self("fd");
+	if (dir < 0)
+		return -errno;
+	char buf[4096];
+	ssize_t got;
+	while ((got = syscall(SYS_getdents64, dir, buf, sizeof(buf))) > 0)
+		for (ssize_t off = 0; off < got;) {
+			struct dirent64 *d = (struct dirent64 *)(buf + off);
+			off += d->d_reclen;
+			char *end;
+			long fd = strtol(d->d_name, &end, 10);
+			if (end != d->d_name && !*end && fd != dir &&
+			    fd >= 0 && fd <= INT_MAX)
+				fn(arg, (int)fd);
+		}
+	int rc = got < 0 ? -errno : 0;
+	syscall(SYS_close, dir);
+	return rc;
 }
 
 /*

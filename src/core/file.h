@@ -26,6 +26,11 @@ ssize_t ward__read_file(const char *path, size_t max, char **out);
  */
 int ward__open_proc_self(const char *name);
 
+/* Each descriptor open in this process to fn(arg, fd), listed from
+ * /proc/self/fd with system calls only (the listing's own left out): 0,
+ * or -errno when the list cannot be read. */
+int ward__proc_self_fds(void (*fn)(void *arg, int fd), void *arg);
+
 /*
  * Each line of the same file to line(arg, text), NUL-terminated, read
  * with system calls only into buf[size] (a line longer than that is

@@ -158,6 +158,14 @@ static int64_t write_totals(const ward_profile_t *p, struct ward__out *o)
 	return total_bytes;
 }
 
+/* What a sample with no stack says instead: a descriptor the tracer found
+ * open that it did not see opened (trace/fds.c), or none taken. */
+static const char *no_stack(const struct ward_sample *s)
+{
+	return s->kind == WARD_KIND_FD ? "(opened where ward did not see)"
+				       : "(no stack)";
+}
+
 /* The first frame outside the allocator's wrappers and the standard
  * containers (operator new, strdup, an inlined std::vector constructor,
  * ...): the program's own. */
@@ -178,7 +186,7 @@ static void program_frame(const ward_profile_t *p, const struct ward_sample *s,
 	    ward__describe_frames(p, s->pcs[0], fr, MAX_INLINE) > 0)
 		snprintf(frame, len, "%s", fr[0].s);
 	if (!frame[0])
-		snprintf(frame, len, "(no stack)");
+		snprintf(frame, len, "%s", no_stack(s));
 }
 
 /* One line a site, in report order: live bytes and count, kind, where. */
@@ -335,6 +343,8 @@ static int write_text(const ward_profile_t *all, struct ward__out *o)
 			continue;
 		write_stack_head(p, s, o);
 		write_blocked(p, s, o);
+		if (!s->depth)
+			ward__out_printf(o, "\t%s\n", no_stack(s));
 		for (int k = 0; k < s->depth; k++) {
 			int n = ward__describe_frames(p, s->pcs[k], fr, MAX_INLINE);
 			for (int j = 0; j < n; j++)

@@ -155,8 +155,10 @@ typedef void (*ward__record_fn)(uintptr_t handle, uint32_t site, uint64_t size,
 void ward__registry_each(int kind, ward__record_fn fn, void *opaque);
 
 /* Drop the records of descriptors a system call ward did not see closed
- * (track.c); before a snapshot. */
+ * (track.c), then call ward__fds_unseen when set (the tracer's: the
+ * descriptors it did not see opened, trace/fds.c); before a snapshot. */
 void ward__fds_reconcile(void);
+extern void (*ward__fds_unseen)(void);
 
 /* The slots of a kind's tables: the room its live set takes. */
 size_t ward__registry_slots(int kind);
@@ -214,6 +216,9 @@ uint64_t ward__early_gen(void);
 
 /* Track with the stack starting `skip` frames above the caller. */
 int ward__track_at(int kind, uintptr_t handle, size_t size, int skip);
+/* Track a handle of no size (not the heap's) at a site already
+ * interned. */
+int ward__track_site(int kind, uintptr_t handle, uint32_t site);
 
 /* ward_untrack() for ward's own callers: a direct call, where the
  * exported one goes through the PLT in the shared library and the

@@ -587,6 +587,17 @@ __attribute__((noinline)) int ward__track_at(int kind, uintptr_t handle,
 	return rc;
 }
 
+int ward__track_site(int kind, uintptr_t handle, uint32_t site)
+{
+	if (!kind_known(kind) || kind == WARD_KIND_HEAP || !site)
+		return -EINVAL;
+	ward__count_acquire(site, 1, 0);
+	int rc = insert(kind, handle, site, 0);
+	if (rc < 0)
+		ward__count_acquire(site, -1, 0);
+	return rc;
+}
+
 WARD_API int ward_track(int kind, uintptr_t handle, size_t size)
 {
 	return ward__track_at(kind, handle, size, 1);
@@ -937,6 +948,8 @@ static struct ward__figure_source closed_unseen_source = {
 	.each = closed_unseen_figure
 };
 
+void (*ward__fds_unseen)(void);
+
 void ward__fds_reconcile(void)
 {
 	int saved = errno;
@@ -950,6 +963,8 @@ void ward__fds_reconcile(void)
 			    atomic_fetch_add(&closed_unseen, 1) == 0)
 				ward__figure_source_add(&closed_unseen_source);
 	} while (g.more);
+	if (ward__fds_unseen)
+		ward__fds_unseen();
 	errno = saved;
 }
 

@@ -481,6 +481,18 @@ WARD_API void ward_http_stop(void)
 	ward__mutex_unlock(&server_lock);
 }
 
+bool ward__http_owns(int fd)
+{
+	if (!running || fd < 0)
+		return false;
+	if (fd == listen_fd || fd == wake[0] || fd == wake[1])
+		return true;
+	for (int i = 0; conns && i < MAX_CONNS; i++)
+		if (__atomic_load_n(&conns[i].fd, __ATOMIC_RELAXED) == fd)
+			return true;
+	return false;
+}
+
 void ward__http_forked(void)
 {
 	/* The child has one thread, this one: no lock is held by another. */

@@ -4,6 +4,7 @@
 #ifndef WARD_SERVE_H
 #define WARD_SERVE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "core/grow.h"
@@ -34,6 +35,9 @@ int ward__http_query(const char *query, const char *name, char *val,
  */
 int ward__http_answer(const struct ward__http_req *req, struct ward__buf *body,
 		      const char **type, const volatile int *stop);
+
+/* Whether fd is one of the server's own sockets. */
+bool ward__http_owns(int fd);
 
 /* In a forked child: the server's thread is the parent's; close the
  * child's copies of its sockets and forget it. */

@@ -872,6 +872,8 @@ static void after_fork_child(void)
 	 * its scan, not its leaks); its own books start empty. */
 	ward__blocks_set_aside();
 	ward__registry_reset();
+	if (cfg.kinds[WARD_KIND_FD])
+		ward__intercept_fds_note();
 	/* The parent's snapshot thread did not come along. */
 	if (cfg.snap_signal)
 		snapshots_start();
@@ -1313,6 +1315,10 @@ void ward__intercept_init(void)
 		cfg.kinds[k] = true;
 	if ((s = getenv("WARD_KINDS")) && *s)
 		choose_kinds(s);
+	if (cfg.kinds[WARD_KIND_FD]) {
+		ward__intercept_fds_note();
+		ward__fds_unseen = ward__intercept_fds_unseen;
+	}
 	unsigned long long v;
 	if (ward__env_number("WARD_SAMPLE", 0, WARD_SAMPLE_MOST, &v,
 			     "recording every block") > 0)

@@ -78,6 +78,12 @@ void ward__intercept_forked_raw(void);
 /* Stop recording and write the report (at exit, or before _exit). Does
  * nothing in a process whose books these are not (a vfork() child). */
 void ward__intercept_report(void);
+/* The descriptors open now are the process's before ward (at start, or
+ * a forked child's at the fork); those later found open that ward did not
+ * see opened are added to the books before a snapshot (fds.c). */
+void ward__intercept_fds_note(void);
+void ward__intercept_fds_unseen(void);
+
 /* Whether the calling thread is the process's only one: its exit ends
  * the process. */
 bool ward__intercept_only_thread(void);

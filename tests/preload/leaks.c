@@ -56,6 +56,28 @@
 #define NOINLINE __attribute__((noinline))
 #define KEEP(x) __asm__ volatile("" : : "r"(x) : "memory")
 
+/* A system call made without the C library, as a language runtime makes
+ * its own: neither its wrappers nor syscall() see it. */
+static long kernel_call(long nr, long a, long b, long c)
+{
+#if defined(__x86_64__)
+	long rc;
+	__asm__ volatile("syscall"
+			 : "=a"(rc)
+			 : "0"(nr), "D"(a), "S"(b), "d"(c)
+			 : "rcx", "r11", "memory");
+	return rc;
+#elif defined(__aarch64__)
+	register long x8 __asm__("x8") = nr, x0 __asm__("x0") = a;
+	register long x1 __asm__("x1") = b, x2 __asm__("x2") = c;
+	__asm__ volatile("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2)
+			 : "memory");
+	return x0;
+#else
+#error "kernel_call() needs this architecture's system call instruction"
+#endif
+}
+
 /* 1000 blocks of 48 bytes, pointers dropped: definitely lost. */
 NOINLINE void leak_malloc_loop(void)
 {
@@ -125,7 +147,8 @@ NOINLINE int receive_one(void)
 	return got;
 }
 
-/* Nineteen descriptors from seventeen sources (one from receive_one). */
+/* Twenty descriptors from eighteen sources (one from receive_one, one
+ * from the probe of pidfd_open through syscall()). */
 NOINLINE void leak_fds(void)
 {
 	int two[2];
@@ -1228,7 +1251,7 @@ NOINLINE void leak_die(const char *how)
 	else if (strcmp(how, "overflow") == 0)
 		KEEP(overflow(0));
 	else if (strcmp(how, "raw_exit") == 0) /* no exit handlers run */
-		syscall(SYS_exit_group, 5);
+		kernel_call(SYS_exit_group, 5, 0, 0);
 	else if (strcmp(how, "_Exit") == 0)
 		_Exit(3);
 	else if (strcmp(how, "alarm") == 0)
@@ -1983,8 +2006,9 @@ NOINLINE void leak_sleeper(void)
 	exit(4);
 }
 
-/* Descriptors closed by system calls of the program's own, which no
- * wrapper sees (a raw close, close_range): no leak; one kept open is. */
+/* Descriptors closed by system calls of the program's own, made without
+ * the C library (kernel_call()), which no wrapper sees (a raw close,
+ * close_range): no leak; one kept open is. */
 NOINLINE int fd_closed_raw(void)
 {
 	return open("/dev/null", O_RDONLY);
@@ -2001,9 +2025,26 @@ NOINLINE void leak_raw_close(void)
 	int kept = fd_kept_open();
 	if (a < 0 || b < 0 || c != b + 1 || kept < 0)
 		exit(4);
-	syscall(SYS_close, a);
-	syscall(SYS_close_range, (unsigned)b, (unsigned)c, 0);
+	kernel_call(SYS_close, a, 0, 0);
+	kernel_call(SYS_close_range, b, c, 0);
 	KEEP(kept);
+}
+
+/* Descriptors opened without the C library (kernel_call()): two kept,
+ * one closed with close(); then a forked child, whose copies of them are
+ * the parent's. */
+NOINLINE void leak_unseen_fds(void)
+{
+	long a = kernel_call(SYS_openat, AT_FDCWD, (long)"/dev/null", O_RDONLY);
+	long b = kernel_call(SYS_openat, AT_FDCWD, (long)"/dev/null", O_RDONLY);
+	long c = kernel_call(SYS_openat, AT_FDCWD, (long)"/dev/null", O_RDONLY);
+	if (a < 0 || b < 0 || c < 0 || close((int)c) != 0)
+		exit(4);
+	pid_t pid = fork();
+	if (pid == 0)
+		exit(0);
+	if (pid < 0 || waitpid(pid, NULL, 0) != pid)
+		exit(4);
 }
 
 /* Children that share the program's memory, a vfork() one and a
@@ -3259,7 +3300,7 @@ int main(int argc, char **argv)
 		/* An exec that fails, then a raw exit: the raw exit's reason. */
 		unsetenv("LD_PRELOAD");
 		execl("/nonexistent/program", "x", (char *)NULL);
-		syscall(SYS_exit_group, 0);
+		kernel_call(SYS_exit_group, 0, 0, 0);
 	} else if (strcmp(what, "rmdir") == 0 && argc > 2)
 		exit(rmdir(argv[2]) == 0 ? 0 : 4); /* where the profile goes */
 	else if (strcmp(what, "coroutine_exit") == 0)
@@ -3278,6 +3319,8 @@ int main(int argc, char **argv)
 		leak_landlock();
 	else if (strcmp(what, "more_fds") == 0)
 		leak_more_fds();
+	else if (strcmp(what, "unseen_fds") == 0)
+		leak_unseen_fds();
 	else if (strcmp(what, "raw_fds") == 0)
 		raw_fds_opened();
 	else if (strcmp(what, "vfork_fds") == 0)
