@@ -125,15 +125,16 @@ run_leaks raw_fds; expect_site "descriptors made and closed through syscall(): 9
 # Descriptors open at exit that ward did not see opened (system calls
 # made without the C library) are leaks with no stack, as valgrind's
 # --track-fds counts them: two kept (one closed with close() is none),
-# and the profile says how many. One inherited (7 here) is none, and a
-# forked child's copies of the parent's are not the child's.
+# and the profile says how many, and what each is. One inherited (7 here)
+# is none, and a forked child's copies of the parent's are not the child's.
 run_leaks unseen_fds 7</dev/null
 unseen_row='^ *- *- *2  fd  *(opened where ward did not see)$'
 if "$ward" report "$work/unseen_fds.pb.gz" | grep -q "$unseen_row" &&
-	"$ward" report "$work/unseen_fds.pb.gz" | grep -q "^	fd: opened_unseen 2$"; then
-	ok "descriptors opened without the C library: 2 leaks with no stack, counted"
+	"$ward" report "$work/unseen_fds.pb.gz" | grep -q "^	fd: opened_unseen 2$" &&
+	[ "$("$ward" report "$work/unseen_fds.pb.gz" | grep -c "^	fd [0-9]* /dev/null: unseen_open 1$")" = 2 ]; then
+	ok "descriptors opened without the C library: 2 leaks with no stack, counted, named"
 else
-	bad "descriptors opened without the C library: 2 leaks with no stack, counted" \
+	bad "descriptors opened without the C library: 2 leaks with no stack, counted, named" \
 		"$("$ward" report "$work/unseen_fds.pb.gz" 2>&1 | head -12)"
 fi
 set -- "$work"/unseen_fds.pb.gz.*
