@@ -1363,9 +1363,11 @@ EXPORT long syscall(long nr, ...)
 	uintptr_t from = (uintptr_t)__builtin_return_address(0);
 	if (from >= own_code_lo && from < own_code_hi)
 		return real_syscall(nr, a, b, c, d, e, f);
-	/* The process ending by number, as through _exit(). */
+	/* The process ending by number, as through _exit(). In a seccomp
+	 * sandbox ward makes no call (its filter may end the process). */
 	if (nr == SYS_exit_group ||
-	    (nr == SYS_exit && ward__intercept_only_thread()))
+	    (nr == SYS_exit && !ward__intercept_sandboxed() &&
+	     ward__intercept_only_thread()))
 		ward__intercept_report();
 	if (nr != SYS_seccomp || (a != SECCOMP_SET_MODE_STRICT &&
 				  a != SECCOMP_SET_MODE_FILTER)) {
