@@ -1204,13 +1204,20 @@ static bool makes_process(long nr)
 
 /* A system call after which the profile's path may be out of reach (a
  * changed root, a mount namespace of the program's own, a Landlock
- * domain, which only syscall() reaches): ward run is told first, as by
- * the C library's wrappers below; true when it was. */
+ * domain, which only syscall() reaches), or that runs another program in
+ * this one's place: ward run is told first, as by the C library's
+ * wrappers below; true when it was. */
 static bool to_mount_ns(int fd, int nstype);
 
-static bool tell_before(long nr, long a, long b)
+static bool tell_before(long nr, long a, long b, long c, long d)
 {
-	if (nr == SYS_chroot)
+	if (nr == SYS_execve)
+		ward__intercept_exec((const char *)a, (char *const *)c);
+	else if (nr == SYS_execveat)
+		ward__intercept_exec(*(const char *)b ? (const char *)b
+						      : *(char *const *)c,
+				     (char *const *)d);
+	else if (nr == SYS_chroot)
 		ward__intercept_chroot((const char *)a);
 	else if (nr == SYS_unshare && (a & CLONE_NEWNS))
 		ward__intercept_mount_ns("unshare");
@@ -1354,7 +1361,7 @@ EXPORT long syscall(long nr, ...)
 			ward__intercept_forked_raw();
 		return rc;
 	}
-	if (tell_before(nr, a, b)) {
+	if (tell_before(nr, a, b, c, d)) {
 		long rc = real_syscall(nr, a, b, c, d, e, f);
 		if (rc != 0)
 			ward__intercept_take_back();

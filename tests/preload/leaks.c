@@ -3302,6 +3302,12 @@ int main(int argc, char **argv)
 		unsetenv("LD_PRELOAD");
 		execveat(AT_FDCWD, "/proc/self/exe", args, environ, 0);
 		exit(4);
+	} else if (strcmp(what, "reexec_syscall") == 0) {
+		/* The same through syscall(SYS_execve). */
+		char *args[] = { argv[0], "rmdir", "/nonexistent/x", NULL };
+		unsetenv("LD_PRELOAD");
+		syscall(SYS_execve, "/proc/self/exe", args, environ);
+		exit(4);
 	} else if (strcmp(what, "reexec_failed") == 0) {
 		/* An exec that fails, then a raw exit: the raw exit's reason. */
 		unsetenv("LD_PRELOAD");

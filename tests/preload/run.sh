@@ -206,6 +206,12 @@ if grep -q "^ward: no profile from $leaks: it ran /proc/self/exe in its place (e
 else
 	bad "... and through execveat()" "$(cat "$work/reexec_at.err")"
 fi
+"$ward" run -o "$work/reexec_syscall.pb.gz" -- "$leaks" reexec_syscall >/dev/null 2>"$work/reexec_syscall.err"
+if grep -q "^ward: no profile from $leaks: it ran /proc/self/exe in its place (exec) without ward's library in LD_PRELOAD$" "$work/reexec_syscall.err"; then
+	ok "... and through syscall(SYS_execve)"
+else
+	bad "... and through syscall(SYS_execve)" "$(cat "$work/reexec_syscall.err")"
+fi
 "$ward" run -o "$work/reexec_failed.pb.gz" -- "$leaks" reexec_failed >/dev/null 2>"$work/reexec_failed.err"
 if grep -q "^ward: no profile from $leaks: it ended without running its exit handlers" "$work/reexec_failed.err"; then
 	ok "... and an exec that failed is not"
@@ -2657,7 +2663,7 @@ else
 fi
 
 # Every check above ran (one that did not is a failure too).
-planned=405
+planned=406
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
