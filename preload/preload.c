@@ -919,10 +919,26 @@ EXPORT int close_range(unsigned int first, unsigned int last, int flags)
 
 /* ---- FILE and DIR ------------------------------------------------------ */
 
-static inline __attribute__((always_inline)) FILE *file_result(FILE *f)
+/* The descriptor behind a stream (none for a memory stream) is the
+ * stream's, whether or not streams are recorded (fds.c). */
+static inline void stream_fd(FILE *f, bool open)
 {
 	if (f)
+		ward__intercept_stream_fd(fileno(f), open);
+}
+
+static inline void dir_fd(DIR *d, bool open)
+{
+	if (d)
+		ward__intercept_stream_fd(dirfd(d), open);
+}
+
+static inline __attribute__((always_inline)) FILE *file_result(FILE *f)
+{
+	if (f) {
+		stream_fd(f, true);
 		ward__intercept_acquire(WARD_KIND_FILE, (uintptr_t)f);
+	}
 	return f;
 }
 
@@ -966,6 +982,7 @@ STREAM_CALL(fopencookie,
 EXPORT int pclose(FILE *f)
 {
 	NEXT(int (*)(FILE *), pclose);
+	stream_fd(f, false);
 	ward__intercept_release(WARD_KIND_FILE, (uintptr_t)f);
 	return real_pclose(f);
 }
@@ -988,10 +1005,13 @@ EXPORT FILE *fdopen(int fd, const char *mode)
 	{                                                                      \
 		NEXT(FILE * (*)(const char *, const char *, FILE *), name);    \
 		bool standard = old == stdin || old == stdout || old == stderr; \
+		stream_fd(old, false);                                         \
 		ward__intercept_release(WARD_KIND_FILE, (uintptr_t)old);       \
 		FILE *f = real_##name(path, mode, old);                        \
 		if (!standard)                                                 \
 			file_result(f);                                        \
+		else                                                           \
+			stream_fd(f, true);                                    \
 		__asm__ volatile("" ::: "memory");                             \
 		return f;                                                      \
 	}
@@ -1002,6 +1022,7 @@ REOPEN_CALL(freopen64)
 EXPORT int fclose(FILE *f)
 {
 	NEXT(int (*)(FILE *), fclose);
+	stream_fd(f, false);
 	ward__intercept_release(WARD_KIND_FILE, (uintptr_t)f);
 	return real_fclose(f);
 }
@@ -1013,6 +1034,7 @@ STREAM_CALL(setmntent, (const char *file, const char *mode), (file, mode))
 EXPORT int endmntent(FILE *f)
 {
 	NEXT(int (*)(FILE *), endmntent);
+	stream_fd(f, false);
 	ward__intercept_release(WARD_KIND_FILE, (uintptr_t)f);
 	return real_endmntent(f);
 }
@@ -1021,8 +1043,10 @@ EXPORT DIR *opendir(const char *path)
 {
 	NEXT(DIR * (*)(const char *), opendir);
 	DIR *d = real_opendir(path);
-	if (d)
+	if (d) {
+		dir_fd(d, true);
 		ward__intercept_acquire(WARD_KIND_FILE, (uintptr_t)d);
+	}
 	__asm__ volatile("" ::: "memory");
 	return d;
 }
@@ -1032,6 +1056,7 @@ EXPORT DIR *fdopendir(int fd)
 	NEXT(DIR * (*)(int), fdopendir);
 	DIR *d = real_fdopendir(fd);
 	if (d) {
+		dir_fd(d, true);
 		ward__intercept_release(WARD_KIND_FD, (uintptr_t)fd);
 		ward__intercept_acquire(WARD_KIND_FILE, (uintptr_t)d);
 	}
@@ -1042,6 +1067,7 @@ EXPORT DIR *fdopendir(int fd)
 EXPORT int closedir(DIR *d)
 {
 	NEXT(int (*)(DIR *), closedir);
+	dir_fd(d, false);
 	ward__intercept_release(WARD_KIND_FILE, (uintptr_t)d);
 	return real_closedir(d);
 }

@@ -15,7 +15,8 @@
  * those open in a forked child at the fork (the parent's, which the
  * child's books start without). Before each snapshot the descriptors
  * open now are listed (/proc/self/fd); one neither noted, nor in the
- * books, nor ward's own (the HTTP endpoint's) is added to the books.
+ * books, nor behind a stream or directory the interposers saw opened,
+ * nor ward's own (the HTTP endpoint's) is added to the books.
  * The first SHOWN of those still open are named in figures of their own,
  * "fd 7 socket:[4242]: unseen_open 1": what /proc/self/fd says each is.
  */
@@ -38,6 +39,9 @@
 enum { NOTED_MAX = 1 << 16 };
 
 static uint64_t noted[NOTED_MAX / 64];
+/* Descriptors behind the streams and directories open now (FILE and
+ * DIR): theirs, not descriptors of their own. */
+static _Atomic uint64_t streams[NOTED_MAX / 64];
 static bool listed;   /* noted holds a listing */
 static uint32_t site; /* the books' site with no stack, once made */
 static _Atomic uint64_t opened_unseen;
@@ -47,6 +51,19 @@ static void note(void *arg, int fd)
 	(void)arg;
 	if (fd < NOTED_MAX)
 		noted[fd / 64] |= 1ull << (fd % 64);
+}
+
+void ward__intercept_stream_fd(int fd, bool open)
+{
+	if (fd < 0 || fd >= NOTED_MAX || ward__vfork_child)
+		return;
+	uint64_t bit = 1ull << (fd % 64);
+	if (open)
+		atomic_fetch_or_explicit(&streams[fd / 64], bit,
+					 memory_order_relaxed);
+	else
+		atomic_fetch_and_explicit(&streams[fd / 64], ~bit,
+					  memory_order_relaxed);
 }
 
 void ward__intercept_fds_note(void)
@@ -107,6 +124,8 @@ static void find_unseen(void *arg, int fd)
 	uint32_t had_site;
 	uint64_t had_size;
 	if (fd < 3 || fd >= NOTED_MAX || (noted[fd / 64] >> (fd % 64) & 1) ||
+	    (atomic_load_explicit(&streams[fd / 64], memory_order_relaxed) >>
+		     (fd % 64) & 1) ||
 	    ward__http_owns(fd))
 		return;
 	if (ward__registry_find(WARD_KIND_FD, (uintptr_t)fd, &had_site,

@@ -83,6 +83,8 @@ void ward__intercept_report(void);
  * see opened are added to the books before a snapshot (fds.c). */
 void ward__intercept_fds_note(void);
 void ward__intercept_fds_unseen(void);
+/* fd is now behind a stream or directory (open), or no longer is. */
+void ward__intercept_stream_fd(int fd, bool open);
 
 /* Whether the calling thread is the process's only one: its exit ends
  * the process. */

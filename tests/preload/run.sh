@@ -124,9 +124,10 @@ run_leaks raw_fds; expect_site "descriptors made and closed through syscall(): 9
 	"$work/raw_fds.pb.gz" raw_fds_opened fd "9 0"
 # Descriptors open at exit that ward did not see opened (system calls
 # made without the C library) are leaks with no stack, as valgrind's
-# --track-fds counts them: two kept (one closed with close() is none),
-# and the profile says how many, and what each is. One inherited (7 here)
-# is none, and a forked child's copies of the parent's are not the child's.
+# --track-fds counts them: two kept (one closed with close() is none; a
+# stream's and a directory's are theirs), and the profile says how many,
+# and what each is. One inherited (7 here) is none, and a forked child's
+# copies of the parent's are not the child's.
 run_leaks unseen_fds 7</dev/null
 unseen_row='^ *- *- *2  fd  *(opened where ward did not see)$'
 if "$ward" report "$work/unseen_fds.pb.gz" | grep -q "$unseen_row" &&
