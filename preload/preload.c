@@ -1416,6 +1416,42 @@ EXPORT long syscall(long nr, ...)
 	return rc;
 }
 
+/* ---- LeakSanitizer's annotations -------------------------------------- */
+
+/*
+ * A program annotated for LeakSanitizer (sanitizer/lsan_interface.h) gets
+ * the same answers from ward: an ignored object and what it points to
+ * are no leak, nor is what a thread allocates between __lsan_disable()
+ * and __lsan_enable(); __lsan_do_leak_check() writes the report now,
+ * once, and none at exit (LeakSanitizer then ends the program when it
+ * found leaks; ward leaves that to `ward run --fail-on-leak`).
+ */
+void __lsan_ignore_object(const void *p);
+void __lsan_disable(void);
+void __lsan_enable(void);
+void __lsan_do_leak_check(void);
+
+EXPORT void __lsan_ignore_object(const void *p)
+{
+	ward__intercept_ignore(p);
+}
+
+EXPORT void __lsan_disable(void)
+{
+	ward__trace.lsan_disabled++;
+}
+
+EXPORT void __lsan_enable(void)
+{
+	if (ward__trace.lsan_disabled > 0)
+		ward__trace.lsan_disabled--;
+}
+
+EXPORT void __lsan_do_leak_check(void)
+{
+	ward__intercept_report();
+}
+
 /* ---- Root directory ----------------------------------------------------- */
 
 /* ward run is told first, while its note is still in reach (intercept.c);

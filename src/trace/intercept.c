@@ -274,6 +274,14 @@ __attribute__((noinline)) void ward__intercept_alloc(void *p, size_t size)
 	}
 	if (!cfg.kinds[WARD_KIND_HEAP])
 		return;
+	if (__builtin_expect(ward__trace.lsan_disabled > 0, 0)) {
+		/* Between __lsan_disable() and __lsan_enable(): no leak,
+		 * and a root of the scan, as an ignored block. */
+		ward__guard_raise();
+		ward__early_note((uintptr_t)p, size);
+		ward__guard_lower();
+		return;
+	}
 	if (cfg.rate) {
 		/* The interposer has counted size down already (see
 		 * ward__alloc_unsampled()); here the count crossed zero. */
@@ -292,8 +300,25 @@ __attribute__((noinline)) void ward__intercept_alloc(void *p, size_t size)
 	ward__guard_lower();
 }
 
+void ward__intercept_ignore(const void *p)
+{
+	uint32_t site;
+	uint64_t size;
+	if (!p || ward__in_registry || !cfg.kinds[WARD_KIND_HEAP])
+		return;
+	ward__guard_raise();
+	if (ward__registry_find(WARD_KIND_HEAP, (uintptr_t)p, &site, &size) &&
+	    ward__untrack(WARD_KIND_HEAP, (uintptr_t)p) == 0) {
+		if (cfg.rate)
+			ward__sample_drop((uintptr_t)p);
+		ward__early_note((uintptr_t)p, size);
+	}
+	ward__guard_lower();
+}
+
 /* A block ward has no record of was freed: one inherited from the
- * parent, or one allocated before ward started. */
+ * parent, one allocated before ward started, or one the program had
+ * ward ignore. */
 static void forget_unrecorded(void *p)
 {
 	if (!ward__blocks_inherited_forget((uintptr_t)p))
@@ -677,11 +702,12 @@ tell_ahead(const char *fmt, ...)
 	errno = saved;
 }
 
-/* What tell_ahead() said, taken back: the call failed. */
+/* What tell_ahead() said, taken back: the call failed. The mark that
+ * ward ran stays. */
 void ward__intercept_take_back(void)
 {
 	int saved = errno;
-	to_note("", 0);
+	to_note("\n", 1);
 	errno = saved;
 }
 
@@ -1347,6 +1373,10 @@ void ward__intercept_init(void)
 	    (size_t)snprintf(cfg.note, sizeof(cfg.note), "%s", s) >=
 		    sizeof(cfg.note))
 		cfg.note[0] = '\0';
+	/* ward's mark in the note: its library ran in this process (a note
+	 * left as ward run made it, empty, means the loader never got as far
+	 * as ward's library). What is told later replaces it. */
+	to_note("\n", 1);
 	if ((s = getenv("WARD_LOG")) && s[0] == '/' &&
 	    (size_t)snprintf(cfg.log, sizeof(cfg.log), "%s", s) >=
 		    sizeof(cfg.log))

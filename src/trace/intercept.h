@@ -52,6 +52,12 @@ void ward__intercept_sandbox_done(bool refused);
 /* Whether the program is in a seccomp sandbox: ward makes no calls. */
 bool ward__intercept_sandboxed(void);
 
+/* __lsan_ignore_object(): the heap block at p is no leak, and a root of
+ * the exit scan (what it points to is reachable), as LeakSanitizer has
+ * it. A block with no record (another's, or passed over by sampling) is
+ * left as it is. */
+void ward__intercept_ignore(const void *p);
+
 /* A descriptor, FILE or thread (by kind) was acquired / released. */
 void ward__intercept_acquire(int kind, uintptr_t handle);
 void ward__intercept_release(int kind, uintptr_t handle);
@@ -107,6 +113,7 @@ struct ward__trace_tls {
 			     * for the end of the call (handlers.c) */
 	uintptr_t interrupted_sp; /* where the program's handler running
 				   * now interrupted the thread (0: none) */
+	int lsan_disabled;  /* __lsan_disable() calls not yet enabled */
 };
 /* One thread-local: the interposers reach all of it through one address. */
 extern __thread struct ward__trace_tls ward__trace

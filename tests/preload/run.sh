@@ -2029,6 +2029,17 @@ if [ "$st" = 3 ] && grep -q "no profile from .*statically linked" "$work/e1"; th
 else
 	bad "a static program: one line why there is no profile, --fail-on-leak exits 3" "status $st: $(cat "$work/e1")"
 fi
+# A program the dynamic loader cannot start (a library it needs is not
+# found): its status, the loader's message, and the line names the loader,
+# not an exit that bypassed the exit handlers.
+"$ward" run -o "$work/needs.pb.gz" -- "$build/needs_plugin" >/dev/null 2>"$work/e1"
+st=$?
+if [ "$st" = 127 ] && grep -q "error while loading shared libraries: libleakplugin.so" "$work/e1" &&
+	one_why "$work/e1" "no profile from $build/needs_plugin: the dynamic loader ended it (status 127) before ward's library ran: a library it needs is missing or cannot be loaded (the loader's message is above)"; then
+	ok "a program the loader cannot start: its status, and the line names the loader"
+else
+	bad "a program the loader cannot start: its status, and the line names the loader" "status $st: $(cat "$work/e1")"
+fi
 # A program that runs another in its place without LD_PRELOAD: the line
 # names the exec, as the tracer told it before; without the tracer's note
 # (no directory to make it in), the program it ended as; not a raw exit.
@@ -2664,7 +2675,7 @@ else
 fi
 
 # Every check above ran (one that did not is a failure too).
-planned=406
+planned=407
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"

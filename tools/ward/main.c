@@ -1264,6 +1264,8 @@ struct ended {
 	char name[32];
 	long uid;
 	long long fsize; /* its file size limit in bytes; -1: none known */
+	bool unmarked;   /* the note stayed as ward run made it: ward's
+			  * library never ran in the process */
 };
 
 /* Why the profile could not be written to out (an absolute path) as the
@@ -1380,6 +1382,13 @@ static const char *why_no_profile(const char *program, const char *out,
 			 "setuid)", e->name);
 		return why;
 	}
+	/* The dynamic loader ends a program whose libraries it cannot load
+	 * with status 127, before any of them runs: ward's never marked the
+	 * note. */
+	if (e->unmarked && WIFEXITED(st) && WEXITSTATUS(st) == 127)
+		return "the dynamic loader ended it (status 127) before ward's "
+		       "library ran: a library it needs is missing or cannot "
+		       "be loaded (the loader's message is above)";
 	return "it ended without running its exit handlers (a raw exit "
 	       "system call, or a runtime that bypasses exit(), as a "
 	       "sanitizer's leak check does)";
@@ -1679,13 +1688,17 @@ static void log_take(void)
 /* What the tracer wrote into the note (its end of line dropped), "" for
  * nothing; the note is removed. False when the tracer removed it: it
  * could not write its line there (a file size limit) and wrote it on
- * standard error. */
-static bool note_take(char *buf, size_t len)
+ * standard error. *unmarked: the note is as ward run made it, empty (the
+ * tracer marks it when it starts). */
+static bool note_take(char *buf, size_t len, bool *unmarked)
 {
 	buf[0] = '\0';
+	*unmarked = false;
 	if (!note_path[0])
 		return true;
-	bool kept = access(note_path, F_OK) == 0;
+	struct stat sb;
+	bool kept = stat(note_path, &sb) == 0;
+	*unmarked = kept && sb.st_size == 0;
 	read_line(note_path, buf, len);
 	unlink(note_path);
 	note_path[0] = '\0';
@@ -1954,7 +1967,7 @@ static int cmd_run(int argc, char **argv)
 			die("run: waitpid: %s", strerror(errno));
 	bool have = written_since(o.out, &before, existed);
 	char told[PATH_MAX + 256];
-	bool said_here = !note_take(told, sizeof(told));
+	bool said_here = !note_take(told, sizeof(told), &e.unmarked);
 	log_take();
 	return run_verdict(&o, argv[i], &e, told, pid, st, have,
 			   exec_errno != 0 || said_here);
