@@ -12,7 +12,11 @@
  * So each such block is noted here, address and size, and the exit scan
  * reads it as a root (what it points to is reachable), as it reads a
  * forked child's inherited blocks. A noted block the program frees
- * leaves the set. The set is a hash table keyed by address, open
+ * leaves the set. So does a block the program told ward to ignore
+ * (LeakSanitizer's __lsan_ignore_object(), or one allocated between
+ * __lsan_disable() and __lsan_enable()): no leak, and a root, as
+ * LeakSanitizer has it; its record leaves the books. The set is a hash
+ * table keyed by address, open
  * addressing with tombstones, rehashed into four times the blocks it
  * holds when three quarters full; a few hundred blocks is usual, and the table is ward's own mapping
  * (the scan does not read it as the program's memory).
@@ -28,6 +32,7 @@
 struct early_slot {
 	uintptr_t handle; /* 0: empty; TOMBSTONE: a block since freed */
 	uint64_t size;
+	bool ignored;     /* the program's word, not its age (below) */
 };
 
 enum { TOMBSTONE = 1, FIRST_SLOTS = 1024 };
@@ -90,7 +95,7 @@ static bool make_room(void)
 	return true;
 }
 
-void ward__early_note(uintptr_t handle, uint64_t size)
+static void note(uintptr_t handle, uint64_t size, bool ignored)
 {
 	if (handle <= TOMBSTONE)
 		return;
@@ -102,10 +107,20 @@ void ward__early_note(uintptr_t handle, uint64_t size)
 				used++;
 			atomic_fetch_add(&live, 1);
 		}
-		*s = (struct early_slot){ handle, size };
+		*s = (struct early_slot){ handle, size, ignored };
 		atomic_fetch_add(&gen, 1);
 	}
 	ward__spin_unlock(&lock);
+}
+
+void ward__early_note(uintptr_t handle, uint64_t size)
+{
+	note(handle, size, false);
+}
+
+void ward__early_ignore(uintptr_t handle, uint64_t size)
+{
+	note(handle, size, true);
 }
 
 bool ward__early_forget(uintptr_t handle)
@@ -129,7 +144,8 @@ void ward__early_each(ward__record_fn fn, void *opaque)
 	ward__spin_lock(&lock);
 	for (size_t i = 0; i < nslots; i++)
 		if (slots[i].handle > TOMBSTONE)
-			fn(slots[i].handle, 0, slots[i].size, opaque);
+			fn(slots[i].handle, slots[i].ignored, slots[i].size,
+			   opaque);
 	ward__spin_unlock(&lock);
 }
 

@@ -207,9 +207,12 @@ uint64_t ward__blocks_inherited_gen(void);
 /* The heap blocks allocated before ward started (early.c): a library's
  * constructor made them while no record could be taken. The exit scan
  * reads them as roots. note: handle came back from the allocator before
- * ward started; forget: handle was freed (false when it is none); each:
- * every one still there (site 0); gen changes whenever they do. */
+ * ward started; ignore: the program said handle is no leak (it has no
+ * record); forget: handle was freed (false when it is none); each: every
+ * one still there (site 0, or 1 for an ignored one); gen changes
+ * whenever they do. */
 void ward__early_note(uintptr_t handle, uint64_t size);
+void ward__early_ignore(uintptr_t handle, uint64_t size);
 bool ward__early_forget(uintptr_t handle);
 void ward__early_each(ward__record_fn fn, void *opaque);
 uint64_t ward__early_gen(void);

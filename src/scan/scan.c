@@ -90,7 +90,7 @@ uintptr_t ward__main_thread;
  */
 struct unrecorded_range {
 	uintptr_t start, end;
-	int root; /* WARD__ROOT_INHERITED or WARD__ROOT_EARLY */
+	int root; /* WARD__ROOT_INHERITED, _EARLY or _IGNORED */
 };
 static struct unrecorded_range *unrecorded;
 static size_t nunrecorded, unrecorded_cap;
@@ -108,11 +108,13 @@ static void count_unrecorded(uintptr_t h, uint32_t site, uint64_t size,
 static void add_unrecorded(uintptr_t h, uint32_t site, uint64_t size,
 			   void *root)
 {
-	(void)site;
+	/* The early set's site 1: a block the program had ward ignore. */
+	int kind = *(const int *)root == WARD__ROOT_EARLY && site
+			   ? WARD__ROOT_IGNORED
+			   : *(const int *)root;
 	if (nunrecorded < unrecorded_cap)
-		unrecorded[nunrecorded++] = (struct unrecorded_range){
-			h, h + size, *(const int *)root
-		};
+		unrecorded[nunrecorded++] =
+			(struct unrecorded_range){ h, h + size, kind };
 }
 
 static int by_start(const void *a, const void *b)
@@ -140,7 +142,8 @@ static void read_unrecorded(void)
 	size_t n = 0;
 	ward__blocks_inherited_each(count_unrecorded, &n);
 	ward__early_each(count_unrecorded, &n);
-	/* Once ward has started, both sets only shrink: n is enough. */
+	/* What either set gains meanwhile (a block another thread has
+	 * ward ignore) is past cap, left for the next read: gen moved. */
 	unrecorded = n ? ward__map(n * sizeof(*unrecorded)) : NULL;
 	unrecorded_cap = unrecorded ? n : 0;
 	int inherited = WARD__ROOT_INHERITED, early = WARD__ROOT_EARLY;

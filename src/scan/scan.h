@@ -25,6 +25,7 @@ enum ward__root_kind {
 	WARD__ROOT_MAPPED,    /* memory the program mapped itself */
 	WARD__ROOT_INHERITED, /* a block a forked child inherited */
 	WARD__ROOT_EARLY,     /* a block allocated before ward started */
+	WARD__ROOT_IGNORED,   /* a block the program said is no leak */
 	WARD__ROOT_LIBC,      /* the C library's and the loader's own data
 			       * (locale tables, stdio, the environment),
 			       * read after every other root */

@@ -104,6 +104,11 @@ static void root_text(const struct ward__scan_path *p, char *out, size_t len)
 		snprintf(out, len, "a block inherited from the parent process, "
 				   "at 0x%" PRIxPTR, p->word);
 		break;
+	case WARD__ROOT_IGNORED:
+		snprintf(out, len, "a block the program said is no leak "
+				   "(__lsan_ignore_object(), or allocated under "
+				   "__lsan_disable()), at 0x%" PRIxPTR, p->word);
+		break;
 	case WARD__ROOT_EARLY:
 		snprintf(out, len, "a block allocated before ward started (a "
 				   "library's constructor's), at 0x%" PRIxPTR,

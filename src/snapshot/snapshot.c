@@ -590,6 +590,7 @@ static const char *const root_names[ROOT_KINDS] = {
 	[WARD__ROOT_STACK] = "stack",       [WARD__ROOT_REGISTER] = "register",
 	[WARD__ROOT_TLS] = "tls",           [WARD__ROOT_MAPPED] = "mapped",
 	[WARD__ROOT_INHERITED] = "inherited", [WARD__ROOT_EARLY] = "early",
+	[WARD__ROOT_IGNORED] = "ignored",
 	[WARD__ROOT_LIBC] = "libc",
 };
 

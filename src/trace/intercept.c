@@ -278,7 +278,7 @@ __attribute__((noinline)) void ward__intercept_alloc(void *p, size_t size)
 		/* Between __lsan_disable() and __lsan_enable(): no leak,
 		 * and a root of the scan, as an ignored block. */
 		ward__guard_raise();
-		ward__early_note((uintptr_t)p, size);
+		ward__early_ignore((uintptr_t)p, size);
 		ward__guard_lower();
 		return;
 	}
@@ -311,7 +311,7 @@ void ward__intercept_ignore(const void *p)
 	    ward__untrack(WARD_KIND_HEAP, (uintptr_t)p) == 0) {
 		if (cfg.rate)
 			ward__sample_drop((uintptr_t)p);
-		ward__early_note((uintptr_t)p, size);
+		ward__early_ignore((uintptr_t)p, size);
 	}
 	ward__guard_lower();
 }

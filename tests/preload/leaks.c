@@ -2056,6 +2056,67 @@ NOINLINE void leak_unseen_fds(void)
 		exit(4);
 }
 
+/* LeakSanitizer's annotations (sanitizer/lsan_interface.h), which ward's
+ * library provides: declared weak, as a program that calls them only
+ * where a leak checker is there. An ignored block and one allocated
+ * under __lsan_disable() are no leak, and what they point to is
+ * reachable; a block nothing holds is lost. "check": the report written
+ * at __lsan_do_leak_check(), none at exit (what follows is not in it). */
+void __lsan_ignore_object(const void *p) __attribute__((weak));
+void __lsan_disable(void) __attribute__((weak));
+void __lsan_enable(void) __attribute__((weak));
+void __lsan_do_leak_check(void) __attribute__((weak));
+
+NOINLINE void **lsan_ignored(void)
+{
+	return malloc(sizeof(void *));
+}
+
+NOINLINE void *lsan_held_by_ignored(void)
+{
+	return malloc(666);
+}
+
+NOINLINE void **lsan_disabled(void)
+{
+	__lsan_disable();
+	void **p = malloc(sizeof(void *));
+	__lsan_enable();
+	return p;
+}
+
+NOINLINE void *lsan_held_by_disabled(void)
+{
+	return malloc(777);
+}
+
+NOINLINE void *lsan_lost(void)
+{
+	return malloc(1337);
+}
+
+NOINLINE void *lsan_after_check(void)
+{
+	return malloc(55);
+}
+
+NOINLINE void leak_lsan(bool check)
+{
+	if (!__lsan_ignore_object || !__lsan_disable || !__lsan_enable ||
+	    !__lsan_do_leak_check)
+		exit(5);
+	void **p = lsan_ignored();
+	*p = lsan_held_by_ignored();
+	__lsan_ignore_object(p);
+	void **q = lsan_disabled();
+	*q = lsan_held_by_disabled();
+	KEEP(lsan_lost());
+	if (check) {
+		__lsan_do_leak_check();
+		KEEP(lsan_after_check());
+	}
+}
+
 /* Children that share the program's memory, a vfork() one and a
  * clone(CLONE_VM | CLONE_VFORK) one: each points descriptor 0 elsewhere,
  * opens one of its own, closes the parent's two and then everything above
@@ -3334,6 +3395,8 @@ int main(int argc, char **argv)
 		leak_landlock();
 	else if (strcmp(what, "more_fds") == 0)
 		leak_more_fds();
+	else if (strcmp(what, "lsan") == 0)
+		leak_lsan(argc > 2 && strcmp(argv[2], "check") == 0);
 	else if (strcmp(what, "unseen_fds") == 0)
 		leak_unseen_fds();
 	else if (strcmp(what, "raw_fds") == 0)
