@@ -122,6 +122,16 @@ fi
 # none of them was.
 run_leaks raw_fds; expect_site "descriptors made and closed through syscall(): 9 kept" \
 	"$work/raw_fds.pb.gz" raw_fds_opened fd "9 0"
+# The profiles the processes a program forked write beside its own
+# (OUT.PID) are counted in one line; an older one is not.
+: >"$work/kids.pb.gz.1"
+touch -d '2001-01-01' "$work/kids.pb.gz.1"
+"$ward" run -o "$work/kids.pb.gz" -- "$leaks" unseen_fds >/dev/null 2>"$work/kids.err"
+if grep -q "^ward: 1 more profile from the processes it forked or ran: $work/kids.pb.gz.PID$" "$work/kids.err"; then
+	ok "ward run counts the profiles its forked children wrote"
+else
+	bad "ward run counts the profiles its forked children wrote" "$(cat "$work/kids.err")"
+fi
 # A program annotated for LeakSanitizer gets its answers: an ignored block
 # and one allocated under __lsan_disable() are no leak, what they point
 # to is reachable from them, the block nothing holds is lost (1337 bytes
@@ -2697,7 +2707,7 @@ else
 fi
 
 # Every check above ran (one that did not is a failure too).
-planned=415
+planned=416
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"

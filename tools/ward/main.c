@@ -12,6 +12,7 @@
  * docs/cli.md and docs/ward.1 are the manual.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -1828,6 +1829,43 @@ static int spawn_traced(char **program, struct run_env *env,
  * there is none (unless already said: the program could not be run, or
  * the tracer said it on standard error), and the --fail-on-leak verdict.
  * Returns ward run's status. */
+/* When the run began, by the clock the kernel stamps files with. */
+static struct timespec run_began;
+
+/* How many profiles the processes the program forked or ran wrote beside
+ * out since the run began: OUT.PID, each written or rewritten since. */
+static int others_written(const char *out)
+{
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s", out);
+	char *slash = strrchr(dir, '/');
+	if (!slash)
+		return 0;
+	const char *base = out + (slash - dir) + 1;
+	size_t nbase = strlen(base);
+	*slash = '\0';
+	DIR *d = opendir(slash == dir ? "/" : dir);
+	if (!d)
+		return 0;
+	int n = 0;
+	for (struct dirent *de; (de = readdir(d));) {
+		const char *pid = de->d_name + nbase + 1;
+		if (strncmp(de->d_name, base, nbase) != 0 ||
+		    de->d_name[nbase] != '.' || !*pid ||
+		    strspn(pid, "0123456789") != strlen(pid))
+			continue;
+		struct stat sb;
+		if (fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(sb.st_mode) &&
+		    (sb.st_mtim.tv_sec > run_began.tv_sec ||
+		     (sb.st_mtim.tv_sec == run_began.tv_sec &&
+		      sb.st_mtim.tv_nsec >= run_began.tv_nsec)))
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
 static int run_verdict(const struct run_opts *o, const char *program,
 		       const struct ended *e, const char *told, pid_t pid,
 		       int st, bool have, bool said)
@@ -1865,6 +1903,10 @@ static int run_verdict(const struct run_opts *o, const char *program,
 	}
 	if (have && !o->quiet)
 		say("profile written to %s", o->out);
+	int others = o->quiet ? 0 : others_written(o->out);
+	if (others)
+		say("%d more profile%s from the processes it forked or ran: "
+		    "%s.PID", others, others == 1 ? "" : "s", o->out);
 	else if (!have && !said)
 		say("no profile from %s: %s", program,
 			*told ? told
@@ -1911,6 +1953,7 @@ static int cmd_run(int argc, char **argv)
 	o.out = abs;
 	struct stat before;
 	bool existed = stat(o.out, &before) == 0;
+	clock_gettime(CLOCK_REALTIME_COARSE, &run_began);
 
 	const char *old = getenv("LD_PRELOAD");
 	char ld[PATH_MAX * 2];
