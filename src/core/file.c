@@ -66,11 +66,65 @@ int ward__open_proc_self(const char *name)
 	return fd;
 }
 
+/* The descriptors of the process at path (/proc/PID/fd) into v[0..cap),
+ * for a helper that has a descriptor free where the process has none. */
+struct fds_job {
+	char path[48];
+	int *v;
+	size_t n, cap;
+};
+
+static int list_fds_job(void *arg)
+{
+	struct fds_job *j = arg;
+	int dir = (int)syscall(SYS_openat, AT_FDCWD, j->path,
+			       O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir < 0)
+		return -errno;
+	char buf[4096];
+	ssize_t got;
+	while ((got = syscall(SYS_getdents64, dir, buf, sizeof(buf))) > 0)
+		for (ssize_t off = 0; off < got;) {
+			struct dirent64 *d = (struct dirent64 *)(buf + off);
+			off += d->d_reclen;
+			long fd = 0;
+			const char *c = d->d_name;
+			for (; *c >= '0' && *c <= '9' && fd <= INT_MAX; c++)
+				fd = fd * 10 + (*c - '0');
+			if (c != d->d_name && !*c && fd <= INT_MAX &&
+			    j->n < j->cap)
+				j->v[j->n++] = (int)fd;
+		}
+	int rc = got < 0 ? -errno : 0;
+	syscall(SYS_close, dir);
+	return rc;
+}
+
+/* The same where this process has used up its descriptors. */
+static int proc_self_fds_elsewhere(void (*fn)(void *arg, int fd), void *arg)
+{
+	struct rlimit rl;
+	if (syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, NULL, &rl) != 0)
+		return -errno;
+	struct fds_job j = { .cap = rl.rlim_cur < (1u << 20) ? rl.rlim_cur
+							    : (1u << 20) };
+	snprintf(j.path, sizeof(j.path), "/proc/%d/fd", (int)getpid());
+	j.v = ward__map(j.cap * sizeof(int));
+	if (!j.v)
+		return -ENOMEM;
+	int rc = ward__with_descriptor(list_fds_job, &j);
+	for (size_t i = 0; rc == 0 && i < j.n; i++)
+		fn(arg, j.v[i]);
+	ward__unmap(j.v, j.cap * sizeof(int));
+	return rc;
+}
+
 int ward__proc_self_fds(void (*fn)(void *arg, int fd), void *arg)
 {
 	int dir = ward__open_proc_self("fd");
 	if (dir < 0)
-		return -errno;
+		return errno == EMFILE ? proc_self_fds_elsewhere(fn, arg)
+				       : -errno;
 	char buf[4096];
 	ssize_t got;
 	while ((got = syscall(SYS_getdents64, dir, buf, sizeof(buf))) > 0)

@@ -27,8 +27,9 @@ ssize_t ward__read_file(const char *path, size_t max, char **out);
 int ward__open_proc_self(const char *name);
 
 /* Each descriptor open in this process to fn(arg, fd), listed from
- * /proc/self/fd with system calls only (the listing's own left out): 0,
- * or -errno when the list cannot be read. */
+ * /proc/self/fd with system calls only (the listing's own left out;
+ * where the process has used up its descriptors, listed by a helper
+ * that has one free): 0, or -errno when the list cannot be read. */
 int ward__proc_self_fds(void (*fn)(void *arg, int fd), void *arg);
 
 /*

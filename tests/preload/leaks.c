@@ -2056,6 +2056,21 @@ NOINLINE void leak_unseen_fds(void)
 		exit(4);
 }
 
+/* Descriptors opened without the C library until none is left (a limit
+ * of 64): every one a leak, found though no descriptor is free at exit.
+ * How many it opened is printed. */
+NOINLINE void leak_unseen_fdlimit(void)
+{
+	struct rlimit rl = { 64, 64 };
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+		exit(1);
+	int n = 0;
+	while (kernel_call(SYS_openat, AT_FDCWD, (long)"/dev/null",
+			   O_RDONLY) >= 0)
+		n++;
+	printf("opened %d\n", n);
+}
+
 /* LeakSanitizer's annotations (sanitizer/lsan_interface.h), which ward's
  * library provides: declared weak, as a program that calls them only
  * where a leak checker is there. An ignored block and one allocated
@@ -3397,6 +3412,8 @@ int main(int argc, char **argv)
 		leak_more_fds();
 	else if (strcmp(what, "lsan") == 0)
 		leak_lsan(argc > 2 && strcmp(argv[2], "check") == 0);
+	else if (strcmp(what, "unseen_fdlimit") == 0)
+		leak_unseen_fdlimit();
 	else if (strcmp(what, "unseen_fds") == 0)
 		leak_unseen_fds();
 	else if (strcmp(what, "raw_fds") == 0)

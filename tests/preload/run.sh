@@ -122,6 +122,17 @@ fi
 # none of them was.
 run_leaks raw_fds; expect_site "descriptors made and closed through syscall(): 9 kept" \
 	"$work/raw_fds.pb.gz" raw_fds_opened fd "9 0"
+# The same where the program has used up its descriptors: found all the
+# same, the listing made where a descriptor is free.
+run_leaks unseen_fdlimit
+n=$(awk '/^opened / { print $2 }' "$work/unseen_fdlimit.out")
+if [ -n "$n" ] && [ "$n" -gt 50 ] &&
+	"$ward" report "$work/unseen_fdlimit.pb.gz" | grep -q "^ *- *- *$n  fd  *(opened where ward did not see)$"; then
+	ok "descriptors opened without the C library up to the limit: all $n found"
+else
+	bad "descriptors opened without the C library up to the limit: all found" \
+		"opened '$n'" "$("$ward" report "$work/unseen_fdlimit.pb.gz" 2>&1 | head -12)"
+fi
 # The profiles the processes a program forked write beside its own
 # (OUT.PID) are counted in one line; an older one is not.
 : >"$work/kids.pb.gz.1"
@@ -2707,7 +2718,7 @@ else
 fi
 
 # Every check above ran (one that did not is a failure too).
-planned=416
+planned=417
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
