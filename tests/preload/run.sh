@@ -2083,6 +2083,26 @@ if [ "$st" = 127 ] && grep -q "error while loading shared libraries: libleakplug
 else
 	bad "a program the loader cannot start: its status, and the line names the loader" "status $st: $(cat "$work/e1")"
 fi
+# One the loader ends later, at a call of a function no library has (bound
+# lazily, its library replaced by one without it): status 127, and the
+# line names the loader's way of ending it beside a raw exit.
+mkdir -p "$work/lazy/full" "$work/lazy/thin"
+printf 'int f(void) { return 1; }\nint g(void) { return 2; }\n' >"$work/lazy/full/two.c"
+printf 'int f(void) { return 1; }\n' >"$work/lazy/thin/two.c"
+printf 'int f(void);\nint g(void);\nint main(void) { return f() + g(); }\n' >"$work/lazy/main.c"
+for v in full thin; do
+	cc -shared -fPIC -Wl,-soname,libtwo.so -o "$work/lazy/$v/libtwo.so" "$work/lazy/$v/two.c"
+done
+cc -o "$work/lazy/main" "$work/lazy/main.c" -L"$work/lazy/full" -ltwo \
+	-Wl,-z,lazy -Wl,-rpath,"$work/lazy/thin"
+"$ward" run -o "$work/lazy.pb.gz" -- "$work/lazy/main" >/dev/null 2>"$work/e1"
+st=$?
+if [ "$st" = 127 ] && grep -q "symbol lookup error" "$work/e1" &&
+	one_why "$work/e1" "no profile from $work/lazy/main: it ended with status 127 without running its exit handlers, as the dynamic loader ends a program that calls a function no library has"; then
+	ok "a program the loader ends at a missing function: the line names the loader's way"
+else
+	bad "a program the loader ends at a missing function: the line names the loader's way" "status $st: $(cat "$work/e1")"
+fi
 # A program that runs another in its place without LD_PRELOAD: the line
 # names the exec, as the tracer told it before; without the tracer's note
 # (no directory to make it in), the program it ended as; not a raw exit.
@@ -2718,7 +2738,7 @@ else
 fi
 
 # Every check above ran (one that did not is a failure too).
-planned=417
+planned=418
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"

@@ -1390,6 +1390,13 @@ static const char *why_no_profile(const char *program, const char *out,
 		return "the dynamic loader ended it (status 127) before ward's "
 		       "library ran: a library it needs is missing or cannot "
 		       "be loaded (the loader's message is above)";
+	/* Later, the loader ends it so when a function it binds lazily is
+	 * missing: no exit handlers, no call ward sees. */
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 127)
+		return "it ended with status 127 without running its exit "
+		       "handlers, as the dynamic loader ends a program that "
+		       "calls a function no library has (a \"symbol lookup "
+		       "error\" above), or a raw exit system call does";
 	return "it ended without running its exit handlers (a raw exit "
 	       "system call, or a runtime that bypasses exit(), as a "
 	       "sanitizer's leak check does)";
