@@ -66,21 +66,12 @@ int ward__open_proc_self(const char *name)
 	return fd;
 }
 
-/* The descriptors of the process at path (/proc/PID/fd) into v[0..cap),
- * for a helper that has a descriptor free where the process has none. */
-struct fds_job {
-	char path[48];
-	int *v;
-	size_t n, cap;
-};
-
-static int list_fds_job(void *arg)
+/* Each descriptor named in the fd directory open at dir (but skip) to
+ * fn(arg, fd); dir is closed. System calls only: it may run in
+ * ward__with_descriptor()'s helper. 0, or -errno. */
+static int each_listed_fd(int dir, int skip, void (*fn)(void *arg, int fd),
+			  void *arg)
 {
-	struct fds_job *j = arg;
-	int dir = (int)syscall(SYS_openat, AT_FDCWD, j->path,
-			       O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dir < 0)
-		return -errno;
 	char buf[4096];
 	ssize_t got;
 	while ((got = syscall(SYS_getdents64, dir, buf, sizeof(buf))) > 0)
@@ -91,13 +82,36 @@ static int list_fds_job(void *arg)
 			const char *c = d->d_name;
 			for (; *c >= '0' && *c <= '9' && fd <= INT_MAX; c++)
 				fd = fd * 10 + (*c - '0');
-			if (c != d->d_name && !*c && fd <= INT_MAX &&
-			    j->n < j->cap)
-				j->v[j->n++] = (int)fd;
+			if (c != d->d_name && !*c && fd <= INT_MAX && fd != skip)
+				fn(arg, (int)fd);
 		}
 	int rc = got < 0 ? -errno : 0;
 	syscall(SYS_close, dir);
 	return rc;
+}
+
+/* The descriptors of the process at path (/proc/PID/fd) into v[0..cap),
+ * for a helper that has a descriptor free where the process has none. */
+struct fds_job {
+	char path[48];
+	int *v;
+	size_t n, cap;
+};
+
+static void keep_fd(void *arg, int fd)
+{
+	struct fds_job *j = arg;
+	if (j->n < j->cap)
+		j->v[j->n++] = fd;
+}
+
+static int list_fds_job(void *arg)
+{
+	struct fds_job *j = arg;
+	int dir = (int)syscall(SYS_openat, AT_FDCWD, j->path,
+			       O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	/* The helper's own descriptor is in its table, not the listed one. */
+	return dir < 0 ? -errno : each_listed_fd(dir, -1, keep_fd, j);
 }
 
 /* The same where this process has used up its descriptors. */
@@ -125,21 +139,7 @@ int ward__proc_self_fds(void (*fn)(void *arg, int fd), void *arg)
 	if (dir < 0)
 		return errno == EMFILE ? proc_self_fds_elsewhere(fn, arg)
 				       : -errno;
-	char buf[4096];
-	ssize_t got;
-	while ((got = syscall(SYS_getdents64, dir, buf, sizeof(buf))) > 0)
-		for (ssize_t off = 0; off < got;) {
-			struct dirent64 *d = (struct dirent64 *)(buf + off);
-			off += d->d_reclen;
-			char *end;
-			long fd = strtol(d->d_name, &end, 10);
-			if (end != d->d_name && !*end && fd != dir &&
-			    fd >= 0 && fd <= INT_MAX)
-				fn(arg, (int)fd);
-		}
-	int rc = got < 0 ? -errno : 0;
-	syscall(SYS_close, dir);
-	return rc;
+	return each_listed_fd(dir, dir, fn, arg);
 }
 
 /*

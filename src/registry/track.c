@@ -565,6 +565,21 @@ void ward__registry_each_locked(int kind, ward__record_fn fn, void *opaque)
 
 /* ---- The API ----------------------------------------------------------- */
 
+/* A record at an interned site, its acquisition counted (count, bytes:
+ * the units of the site's counters) before it can be seen: a release by
+ * another thread then never counts ahead of it. Taken back when the
+ * record could not be made. */
+static inline __attribute__((always_inline)) int
+insert_counted(int kind, uintptr_t handle, uint32_t site, uint64_t size,
+	       uint64_t count, uint64_t bytes)
+{
+	ward__count_acquire(site, (int64_t)count, (int64_t)bytes);
+	int rc = insert(kind, handle, site, size);
+	if (rc < 0)
+		ward__count_acquire(site, -(int64_t)count, -(int64_t)bytes);
+	return rc;
+}
+
 /* Not inlined: `skip` counts this frame and its caller's. */
 __attribute__((noinline)) int ward__track_at(int kind, uintptr_t handle,
 					    size_t size, int skip)
@@ -578,24 +593,14 @@ __attribute__((noinline)) int ward__track_at(int kind, uintptr_t handle,
 	uint64_t count = 1, bytes = size;
 	if (kind == WARD_KIND_HEAP)
 		ward__heap_weight(size, ward__rate(), &count, &bytes);
-	/* Count the acquisition before the record can be seen: a release by
-	 * another thread then never counts ahead of it. */
-	ward__count_acquire(site, (int64_t)count, (int64_t)bytes);
-	int rc = insert(kind, handle, site, size);
-	if (rc < 0)
-		ward__count_acquire(site, -(int64_t)count, -(int64_t)bytes);
-	return rc;
+	return insert_counted(kind, handle, site, size, count, bytes);
 }
 
 int ward__track_site(int kind, uintptr_t handle, uint32_t site)
 {
 	if (!kind_known(kind) || kind == WARD_KIND_HEAP || !site)
 		return -EINVAL;
-	ward__count_acquire(site, 1, 0);
-	int rc = insert(kind, handle, site, 0);
-	if (rc < 0)
-		ward__count_acquire(site, -1, 0);
-	return rc;
+	return insert_counted(kind, handle, site, 0, 1, 0);
 }
 
 WARD_API int ward_track(int kind, uintptr_t handle, size_t size)
