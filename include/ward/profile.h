@@ -268,6 +268,16 @@ WARD_API int ward_profile_suppress(ward_profile_t *p,
 				   const ward_suppressions_t *s,
 				   struct ward_suppressed *out);
 
+/*
+ * ward_profile_own_suppressions - the suppressions the traced program gave
+ * for itself, as it would to LeakSanitizer (a __lsan_default_suppressions()
+ * of its own, asked when the tracer wrote the profile), a "leak:PATTERN"
+ * a line; NULL when it gave none. The profile carries them ("suppression:
+ * leak:PATTERN" comments); `ward run` and `ward report` apply them after
+ * the others and count what they took on a line of its own.
+ */
+WARD_API const char *ward_profile_own_suppressions(const ward_profile_t *p);
+
 /* "definite", "indirect", "reachable" for enum ward_leak, else NULL. */
 WARD_API const char *ward_leak_name(int leak);
 

@@ -470,6 +470,24 @@ static void write_figures(struct writer *w)
 	}
 }
 
+/* The program's own suppressions, one comment a line: "suppression:
+ * leak:PATTERN" (the reader takes them back). */
+static void write_own_suppressions(struct writer *w)
+{
+	for (const char *at = w->p->own_suppressions; at && *at;) {
+		size_t len = strcspn(at, "\n");
+		char *text = NULL;
+		if (asprintf(&text, "suppression: %.*s", (int)len, at) < 0 ||
+		    !strs_keep(&w->kept, text)) {
+			free(text);
+			w->b.oom = true;
+			return;
+		}
+		pb_uint(&w->b, 13, (uint64_t)str_id(&w->st, text));
+		at += len + (at[len] == '\n');
+	}
+}
+
 int ward__write_pprof(const struct ward_profile *p, struct ward__out *o,
 		      bool named)
 {
@@ -487,6 +505,7 @@ int ward__write_pprof(const struct ward_profile *p, struct ward__out *o,
 	write_mappings(&w);
 	write_locations(&w);
 	write_figures(&w);
+	write_own_suppressions(&w);
 
 	/* Every string is interned before the table goes out. */
 	pb_uint(&w.sub, 1, (uint64_t)str_id(&w.st, "space"));

@@ -727,7 +727,12 @@ static int take_figures(const struct parsed *pp, struct ward_profile *p)
 		char *text = string_copy(pp, pp->comments.v[i]);
 		if (!text)
 			continue; /* index 0 or past the table: not ours */
-		int rc = take_figure(p, text);
+		static const char own[] = "suppression: ";
+		int rc = strncmp(text, own, sizeof(own) - 1) == 0
+				 ? ward__profile_add_own_suppression(
+					   p, text + sizeof(own) - 1,
+					   strcspn(text + sizeof(own) - 1, "\n"))
+				 : take_figure(p, text);
 		free(text);
 		if (rc < 0)
 			return rc;

@@ -43,6 +43,9 @@ struct ward_profile {
 	/* The modules' figures (figures.c); strings among labels. */
 	struct ward_figure *figures;
 	size_t nfigures, capfigures;
+	/* The suppressions the program gave for itself, a line each
+	 * (suppress.c); NULL: none. */
+	char *own_suppressions;
 };
 
 struct ward__named_pc {
@@ -77,6 +80,11 @@ struct ward__handles {
 };
 int ward__held_handles(int kind, struct ward__handles *out);
 bool ward__handles_has(const struct ward__handles *h, uintptr_t handle);
+
+/* Add one suppression line the program gave for itself to p's
+ * (ward_profile_own_suppressions). 0 or -ENOMEM. */
+int ward__profile_add_own_suppression(struct ward_profile *p,
+				      const char *line, size_t len);
 
 /* Add a figure to p, its strings copied among p's labels (help may be
  * NULL). 0 or -ENOMEM. */

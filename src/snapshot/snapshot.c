@@ -520,6 +520,7 @@ WARD_API void ward_profile_free(ward_profile_t *p)
 	free(p->named);
 	free(p->named_frames);
 	free(p->figures);
+	free(p->own_suppressions);
 	free(p);
 }
 

@@ -343,3 +343,24 @@ WARD_API int ward_profile_suppress(ward_profile_t *p,
 	ward__deep(suppress_deep, &u);
 	return u.rc;
 }
+
+/* ---- The program's own ------------------------------------------------- */
+
+int ward__profile_add_own_suppression(struct ward_profile *p,
+				      const char *line, size_t len)
+{
+	size_t had = p->own_suppressions ? strlen(p->own_suppressions) : 0;
+	char *v = realloc(p->own_suppressions, had + len + 2);
+	if (!v)
+		return -ENOMEM;
+	memcpy(v + had, line, len);
+	v[had + len] = '\n';
+	v[had + len + 1] = '\0';
+	p->own_suppressions = v;
+	return 0;
+}
+
+WARD_API const char *ward_profile_own_suppressions(const ward_profile_t *p)
+{
+	return p ? p->own_suppressions : NULL;
+}

@@ -851,6 +851,70 @@ int ward__symbolize_pc(uintptr_t pc, char *name, size_t len,
 	return ward__symbolize_vaddr(path, pc - l.bias, name, len, offset);
 }
 
+/* The main program: its load bias, and its path read once. */
+static int main_object(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct lookup *l = arg;
+	(void)size;
+	static char exe[512];
+	if (!exe[0])
+		ward__exe_path(exe, sizeof(exe));
+	l->bias = info->dlpi_addr;
+	l->path = exe[0] ? exe : NULL;
+	return 1; /* the first object is the program */
+}
+
+/* The defined functions of one table named among names[], into at[]. */
+static void find_named(const uint8_t *base, size_t size,
+		       const Elf64_Shdr *sh, const char *const names[],
+		       uintptr_t at[], int n, uintptr_t bias)
+{
+	const Elf64_Ehdr *eh = (const Elf64_Ehdr *)base;
+	const Elf64_Shdr *strsh =
+		(const Elf64_Shdr *)(base + eh->e_shoff) + sh->sh_link;
+	if (sh->sh_offset + sh->sh_size > size || sh->sh_entsize == 0 ||
+	    strsh->sh_offset + strsh->sh_size > size)
+		return;
+	const char *strings = (const char *)base + strsh->sh_offset;
+	size_t count = sh->sh_size / sh->sh_entsize;
+	for (size_t i = 0; i < count; i++) {
+		const Elf64_Sym *s = (const Elf64_Sym *)(base + sh->sh_offset +
+							 i * sh->sh_entsize);
+		if (ELF64_ST_TYPE(s->st_info) != STT_FUNC || !s->st_value ||
+		    s->st_shndx == SHN_UNDEF || s->st_name >= strsh->sh_size)
+			continue;
+		const char *name = strings + s->st_name;
+		size_t room = strsh->sh_size - s->st_name;
+		for (int k = 0; k < n; k++)
+			if (!at[k] && strncmp(name, names[k], room) == 0 &&
+			    strlen(names[k]) < room)
+				at[k] = bias + s->st_value;
+	}
+}
+
+void ward__program_functions(const char *const names[], uintptr_t at[],
+			     int n)
+{
+	for (int k = 0; k < n; k++)
+		at[k] = 0;
+	struct lookup l = { 0, 0, NULL };
+	size_t size;
+	if (!dl_iterate_phdr(main_object, &l) || !l.path)
+		return;
+	ward__guard_raise();
+	const uint8_t *base = map_elf(l.path, &size, NULL);
+	if (base) {
+		const Elf64_Shdr *full = table_of(base, SHT_SYMTAB);
+		const Elf64_Shdr *dyn = table_of(base, SHT_DYNSYM);
+		if (full)
+			find_named(base, size, full, names, at, n, l.bias);
+		if (dyn)
+			find_named(base, size, dyn, names, at, n, l.bias);
+		munmap((void *)base, size);
+	}
+	ward__guard_lower();
+}
+
 int ward__symbolize_data(uintptr_t addr, char *name, size_t len,
 			 uint64_t *offset, const char **object)
 {

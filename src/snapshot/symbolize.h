@@ -81,6 +81,13 @@ void ward__symcache_put(const char *build_id, uint64_t vaddr,
 int ward__symbolize_data(uintptr_t addr, char *name, size_t len,
 			 uint64_t *offset, const char **object);
 
+/* The addresses of the functions the program's own file names names[0..n)
+ * (its full symbol table, else the exported one), each 0 when it has
+ * none: the calls a program defines for a leak checker to find, which no
+ * loader exports. Read straight from the file, nothing kept. */
+void ward__program_functions(const char *const names[], uintptr_t at[],
+			     int n);
+
 /* Remember the library loaded at load_base before dlclose() unmaps it. */
 void ward__symbolize_remember(uintptr_t load_base);
 

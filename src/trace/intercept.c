@@ -88,6 +88,8 @@
 #include "scan/scan.h"
 #include "ward/profile.h"
 #include "serve/serve.h"
+#include "snapshot/profile.h"
+#include "snapshot/symbolize.h"
 #include "ward/core.h"
 #include "ward/http.h"
 #include "ward/trace.h"
@@ -1783,6 +1785,59 @@ void ward__intercept_heap_untraced(const char *by)
 	snprintf(cfg.heap_by, sizeof(cfg.heap_by), "%s", by);
 }
 
+/*
+ * What the program tells a leak checker through the calls it defines for
+ * LeakSanitizer to make, found in its file's symbol table (no loader
+ * exports a program's function) and asked now:
+ * - its own __lsan_default_suppressions(), carried in p for `ward run`
+ *   and `ward report` to apply (a text that is no list of suppressions is
+ *   said and left out);
+ * - its own __lsan_is_turned_off(): non-zero, and p says so
+ *   ("leakcheck: turned_off 1"), so `ward run --fail-on-leak` counts
+ *   nothing.
+ */
+static void take_own_suppressions(ward_profile_t *p, const char *text)
+{
+	char err[256];
+	ward_suppressions_t *s = NULL;
+	if (ward_suppressions_parse(text, false, &s, err, sizeof(err)) < 0) {
+		say("ward: the program's __lsan_default_suppressions(): %s: "
+		    "left out", err);
+		return;
+	}
+	ward_suppressions_free(s);
+	for (const char *at = text; *at;) {
+		size_t len = strcspn(at, "\n");
+		size_t lead = strspn(at, " \t");
+		if (lead < len && at[lead] != '#' &&
+		    ward__profile_add_own_suppression(p, at, len) < 0) {
+			say("ward: out of memory for the program's own "
+			    "suppressions");
+			return;
+		}
+		at += len + (at[len] == '\n');
+	}
+}
+
+static void ask_the_program(ward_profile_t *p)
+{
+	static const char *const names[] = { "__lsan_default_suppressions",
+					     "__lsan_is_turned_off" };
+	uintptr_t at[2];
+	ward__program_functions(names, at, 2);
+	const char *text = at[0] ? ((const char *(*)(void))at[0])() : NULL;
+	if (text && *text)
+		take_own_suppressions(p, text);
+	if (at[1] && ((int (*)(void))at[1])() &&
+	    ward__profile_add_figure(p, "leakcheck", "", "turned_off",
+				     "The program turned its leak check off "
+				     "(its __lsan_is_turned_off() returned "
+				     "non-zero): what it left is not "
+				     "counted a leak.",
+				     false, 1) < 0)
+		say("ward: out of memory for the profile's figures");
+}
+
 static void report(const struct ward__scan_self *self)
 {
 	ward__guard_raise();
@@ -1847,6 +1902,7 @@ static void report(const struct ward__scan_self *self)
 		if (cfg.output[0])
 			say_no_profile("out of memory for the snapshot");
 	} else {
+		ask_the_program(p);
 		if (cfg.output[0])
 			save_profile(p, "");
 		if (strcmp(cfg.summary, "none") != 0)

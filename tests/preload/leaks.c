@@ -2132,6 +2132,52 @@ NOINLINE void leak_lsan(bool check)
 	}
 }
 
+/* The suppressions a program gives LeakSanitizer for itself, and its
+ * leak check turned off, which ward asks at exit too: defined here for
+ * every scenario, as a program does, and giving nothing unless the
+ * scenario says ("lsan_own": one site suppressed, another kept; "bad": a
+ * list that does not parse, left out; "lsan_off": the check off). */
+static const char *own_suppressions;
+static int turned_off;
+
+const char *__lsan_default_suppressions(void);
+int __lsan_is_turned_off(void);
+
+const char *__lsan_default_suppressions(void)
+{
+	return own_suppressions;
+}
+
+int __lsan_is_turned_off(void)
+{
+	return turned_off;
+}
+
+NOINLINE void *lsan_own_suppressed(void)
+{
+	return malloc(666);
+}
+
+NOINLINE void *lsan_own_kept(void)
+{
+	return malloc(1337);
+}
+
+NOINLINE void leak_lsan_own(bool bad)
+{
+	own_suppressions = bad ? "leak:lsan_own_suppressed\nlesk:typo\n"
+			       : "# the program's own\n"
+				 "leak:lsan_own_suppressed\n";
+	KEEP(lsan_own_suppressed());
+	KEEP(lsan_own_kept());
+}
+
+NOINLINE void leak_lsan_off(bool off)
+{
+	turned_off = off;
+	KEEP(lsan_own_kept());
+}
+
 /* Children that share the program's memory, a vfork() one and a
  * clone(CLONE_VM | CLONE_VFORK) one: each points descriptor 0 elsewhere,
  * opens one of its own, closes the parent's two and then everything above
@@ -3412,6 +3458,10 @@ int main(int argc, char **argv)
 		leak_more_fds();
 	else if (strcmp(what, "lsan") == 0)
 		leak_lsan(argc > 2 && strcmp(argv[2], "check") == 0);
+	else if (strcmp(what, "lsan_own") == 0)
+		leak_lsan_own(argc > 2 && strcmp(argv[2], "bad") == 0);
+	else if (strcmp(what, "lsan_off") == 0)
+		leak_lsan_off(argc > 2 && strcmp(argv[2], "off") == 0);
 	else if (strcmp(what, "unseen_fdlimit") == 0)
 		leak_unseen_fdlimit();
 	else if (strcmp(what, "unseen_fds") == 0)

@@ -165,6 +165,46 @@ expect_site "... the report written then has the lost block" \
 	"$work/lsan.pb.gz" lsan_lost heap/definite "1 1337"
 expect_site "... and not what the program did after it" \
 	"$work/lsan.pb.gz" lsan_after_check heap "0 0"
+# The suppressions the program gives LeakSanitizer for itself (its own
+# __lsan_default_suppressions()) take its site out, as LeakSanitizer
+# does, and only that one; the profile carries them, so `ward report`
+# applies them too, and ward run says what they took. A list that does
+# not parse is said and left out; a program that turned its leak check
+# off (__lsan_is_turned_off()) fails no --fail-on-leak.
+"$ward" run -o "$work/lsan_own.pb.gz" -- "$leaks" lsan_own >/dev/null 2>"$work/lsan_own.err"
+expect_site "__lsan_default_suppressions(): the program's own suppression is applied" \
+	"$work/lsan_own.pb.gz" lsan_own_suppressed heap "0 0"
+expect_site "... and only to the sites it names" \
+	"$work/lsan_own.pb.gz" lsan_own_kept heap/definite "1 1337"
+if grep -q "^ward: suppressed 1 live resource (666 bytes) at 1 site (the program's own __lsan_default_suppressions())$" "$work/lsan_own.err"; then
+	ok "... and ward run says what it took"
+else
+	bad "... and ward run says what it took" "$(cat "$work/lsan_own.err")"
+fi
+# A profile whose carried list does not parse (made elsewhere, or
+# tampered with: one letter changed, the length kept) is read, and the
+# list said and not applied.
+gzip -dc "$work/lsan_own.pb.gz" | LC_ALL=C sed 's/suppression: leak:lsan_own/suppression: lesk:lsan_own/' |
+	gzip >"$work/lsan_own_bad.pb.gz"
+"$ward" report "$work/lsan_own_bad.pb.gz" >"$work/lsan_own_bad.out" 2>"$work/lsan_own_bad.err"
+if grep -q "^ward: the program's own suppressions in the profile: line 1: .*: not applied$" "$work/lsan_own_bad.err" &&
+	[ "$(site "$work/lsan_own_bad.pb.gz" lsan_own_suppressed heap 2>/dev/null)" = "1 666" ]; then
+	ok "a profile's own suppressions that do not parse are said and not applied"
+else
+	bad "a profile's own suppressions that do not parse are said and not applied" \
+		"$(cat "$work/lsan_own_bad.err")"
+fi
+run_leaks lsan_own bad
+if grep -q "^ward: the program's __lsan_default_suppressions(): line 2: .*: left out$" "$work/lsan_own.err"; then
+	ok "a program's own list that does not parse is said"
+else
+	bad "a program's own list that does not parse is said" "$(cat "$work/lsan_own.err")"
+fi
+expect_site "... and left out" "$work/lsan_own.pb.gz" lsan_own_suppressed heap "1 666"
+"$ward" run --fail-on-leak -o "$work/lsan_off.pb.gz" -- "$leaks" lsan_off off >/dev/null 2>"$work/lsan_off.err"
+status_is "__lsan_is_turned_off(): no --fail-on-leak verdict" 0 $? "$(cat "$work/lsan_off.err")"
+"$ward" run --fail-on-leak -o "$work/lsan_off.pb.gz" -- "$leaks" lsan_off >/dev/null 2>"$work/lsan_off.err"
+status_is "... and with the check on, the leak fails it" 1 $? "$(cat "$work/lsan_off.err")"
 
 # made without the C library) are leaks with no stack, as valgrind's
 # --track-fds counts them: two kept (one closed with close() is none; a
@@ -2738,7 +2778,7 @@ else
 fi
 
 # Every check above ran (one that did not is a failure too).
-planned=418
+planned=426
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"

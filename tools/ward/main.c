@@ -256,6 +256,40 @@ static void say_suppressed(FILE *f, const struct ward_suppressed *s,
 			 : "");
 }
 
+/*
+ * The suppressions the program gave for itself, which the profile carries
+ * (its own __lsan_default_suppressions()): taken out of p after the
+ * others, what they took added to *gone. A list that does not parse (a
+ * profile made elsewhere) is said on f and applied not at all.
+ */
+static void suppress_own(ward_profile_t *p, struct ward_suppressed *gone,
+			 FILE *f)
+{
+	const char *text = ward_profile_own_suppressions(p);
+	if (!text)
+		return;
+	char err[512];
+	ward_suppressions_t *s;
+	if (ward_suppressions_parse(text, false, &s, err, sizeof(err)) < 0) {
+		fprintf(f, "ward: the program's own suppressions in the "
+			   "profile: %s: not applied\n",
+			err);
+		return;
+	}
+	ward_profile_suppress(p, s, gone);
+	ward_suppressions_free(s);
+}
+
+static void say_own_suppressed(FILE *f, const struct ward_suppressed *s)
+{
+	if (s->sites)
+		fprintf(f, "ward: suppressed %" PRId64 " live resource%s (%" PRId64
+			   " bytes) at %zu site%s (the program's own "
+			   "__lsan_default_suppressions())\n",
+			s->count, s->count == 1 ? "" : "s", s->bytes, s->sites,
+			s->sites == 1 ? "" : "s");
+}
+
 /* ---- report --by owner ------------------------------------------------- */
 
 static int by_owner_then_size(const void *a, const void *b)
@@ -377,9 +411,10 @@ static int cmd_report(int argc, char **argv)
 		die("report: which profile? (ward report FILE)");
 	ward_profile_t *p = load(file), *shown = p;
 	ward_suppressions_t *supp = suppressions(supp_file, supp_defaults);
-	struct ward_suppressed gone = { 0, 0, 0 };
+	struct ward_suppressed gone = { 0, 0, 0 }, own = { 0, 0, 0 };
 	ward_profile_suppress(p, supp, &gone);
 	ward_suppressions_free(supp);
+	suppress_own(p, &own, stderr);
 	/* The top sites share p's stacks: p lives until they are written.
 	 * The text's rows are those that read the same (ward_profile_write
 	 * merges them too); the JSON's, sites. */
@@ -394,8 +429,10 @@ static int cmd_report(int argc, char **argv)
 		ward_profile_write(shown, json ? WARD_FORMAT_JSON
 					       : WARD_FORMAT_TEXT,
 				   to_stdout, NULL);
-	if (!json)
+	if (!json) {
 		say_suppressed(stdout, &gone, supp_file, supp_defaults);
+		say_own_suppressed(stdout, &own);
+	}
 	if (shown != p)
 		ward_profile_free(shown);
 	ward_profile_free(p);
@@ -1873,6 +1910,19 @@ static int others_written(const char *out)
 	return n;
 }
 
+/* Whether the program turned its leak check off (the tracer asked its
+ * __lsan_is_turned_off() when it wrote the profile). */
+static bool leakcheck_off(const ward_profile_t *p)
+{
+	for (size_t i = 0; i < ward_profile_figure_count(p); i++) {
+		const struct ward_figure *f = ward_profile_figure(p, i);
+		if (strcmp(f->what, "leakcheck") == 0 &&
+		    strcmp(f->figure, "turned_off") == 0 && f->value)
+			return true;
+	}
+	return false;
+}
+
 static int run_verdict(const struct run_opts *o, const char *program,
 		       const struct ended *e, const char *told, pid_t pid,
 		       int st, bool have, bool said)
@@ -1883,12 +1933,14 @@ static int run_verdict(const struct run_opts *o, const char *program,
 	 * (matching suppressions names frames: libc's debug information
 	 * alone takes tens of milliseconds to load). */
 	ward_profile_t *p = NULL;
-	struct ward_suppressed gone = { 0, 0, 0 };
+	struct ward_suppressed gone = { 0, 0, 0 }, own = { 0, 0, 0 };
 	if (have && (!o->quiet || o->fail_on_leak)) {
 		ward_suppressions_t *supp = suppressions(o->supp_file,
 							 o->supp_defaults);
-		if ((p = load(o->out)))
+		if ((p = load(o->out))) {
 			ward_profile_suppress(p, supp, &gone);
+			suppress_own(p, &own, stderr);
+		}
 		ward_suppressions_free(supp);
 	}
 	if (!o->quiet && p) {
@@ -1906,6 +1958,7 @@ static int run_verdict(const struct run_opts *o, const char *program,
 			ward_profile_write_summary(p, head, shown, to_stderr, NULL);
 			say_suppressed(stderr, &gone, o->supp_file,
 				       o->supp_defaults);
+			say_own_suppressed(stderr, &own);
 		}
 	}
 	if (have && !o->quiet)
@@ -1924,7 +1977,10 @@ static int run_verdict(const struct run_opts *o, const char *program,
 		say("--fail-on-leak: no profile, so no verdict (exit 3)");
 		return 3;
 	}
-	if (o->fail_on_leak && status == 0 && p) {
+	if (o->fail_on_leak && status == 0 && p && leakcheck_off(p))
+		say("--fail-on-leak: the program turned its leak check off "
+		    "(its __lsan_is_turned_off()): nothing is counted");
+	else if (o->fail_on_leak && status == 0 && p) {
 		int64_t live = 0;
 		for (size_t k = 0; k < ward_profile_count(p); k++) {
 			const struct ward_sample *s = ward_profile_sample(p, k);
