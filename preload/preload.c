@@ -617,6 +617,132 @@ EXPORT void *pvalloc(size_t n)
 	return p;
 }
 
+/* ---- The allocator's own mappings --------------------------------------- */
+
+/*
+ * An allocator ward forwards to other than the C library's (jemalloc,
+ * mimalloc, preloaded after ward) maps the memory for its blocks and its
+ * bookkeeping through mmap(). Such a mapping is told apart by where the
+ * call comes from: inside the allocator's call (ward's interposer is busy
+ * around it), or from the allocator's own code (its setup, which may run
+ * from its constructor, before any call). The exit scan reads one that
+ * holds no block as the allocator's records, never roots: jemalloc's
+ * record of a slab points at the slab's first block, which would read as
+ * held (scan.h). glibc's malloc maps through its own internal calls,
+ * which pass no interposer; ward's own mappings are its own.
+ */
+static uintptr_t alloc_code_lo, alloc_code_hi;
+static _Atomic int alloc_code_known; /* 0: not yet; 1: looking; 2: known */
+
+struct code_at {
+	uintptr_t at, lo, hi;
+};
+
+static int code_segment(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct code_at *c = arg;
+	(void)size;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) &&
+		    c->at >= lo && c->at < lo + ph->p_memsz) {
+			c->lo = lo;
+			c->hi = lo + ph->p_memsz;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* The code of the malloc ward forwards to, unless it is the C
+ * library's, once. */
+static void find_allocator_code(void)
+{
+	int was = 0;
+	if (!atomic_compare_exchange_strong(&alloc_code_known, &was, 1))
+		return; /* known, or this or another thread looking */
+	struct code_at c = { (uintptr_t)dlsym(RTLD_NEXT, "malloc"), 0, 0 };
+	Dl_info where;
+	if (c.at && dladdr((void *)c.at, &where) && where.dli_fname &&
+	    !strstr(where.dli_fname, "/libc.so") &&
+	    dl_iterate_phdr(code_segment, &c)) {
+		alloc_code_lo = c.lo;
+		alloc_code_hi = c.hi;
+	}
+	atomic_store(&alloc_code_known, 2);
+}
+
+/* Whether a mapping made from `from` is the allocator's (see above). */
+static bool by_allocator(uintptr_t from)
+{
+	if (atomic_load_explicit(&alloc_code_known, memory_order_acquire) != 2)
+		find_allocator_code();
+	return ward__trace.busy > 0 ||
+	       (from >= alloc_code_lo && from < alloc_code_hi);
+}
+
+static bool from_ward(uintptr_t from)
+{
+	return from >= own_code_lo && from < own_code_hi;
+}
+
+/* p, which a call from `from` mapped with flags, told of. */
+static void *tell_mapped(void *p, size_t len, int flags, uintptr_t from)
+{
+	if (p != MAP_FAILED && !from_ward(from))
+		ward__intercept_mapped(p, len,
+				       (flags & MAP_ANONYMOUS) && by_allocator(from));
+	return p;
+}
+
+EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd,
+		  off_t off)
+{
+	NEXT(void *(*)(void *, size_t, int, int, int, off_t), mmap);
+	return tell_mapped(real_mmap(addr, len, prot, flags, fd, off), len,
+			   flags, (uintptr_t)__builtin_return_address(0));
+}
+
+EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd,
+		    off_t off)
+{
+	NEXT(void *(*)(void *, size_t, int, int, int, off_t), mmap64);
+	return tell_mapped(real_mmap64(addr, len, prot, flags, fd, off), len,
+			   flags, (uintptr_t)__builtin_return_address(0));
+}
+
+EXPORT int munmap(void *addr, size_t len)
+{
+	NEXT(int (*)(void *, size_t), munmap);
+	uintptr_t from = (uintptr_t)__builtin_return_address(0);
+	int rc = real_munmap(addr, len);
+	if (rc == 0 && !from_ward(from))
+		ward__intercept_unmapped(addr, len);
+	return rc;
+}
+
+EXPORT void *mremap(void *old, size_t old_len, size_t len, int flags, ...)
+{
+	NEXT(void *(*)(void *, size_t, size_t, int, ...), mremap);
+	uintptr_t from = (uintptr_t)__builtin_return_address(0);
+	void *to = NULL;
+	if (flags & MREMAP_FIXED) {
+		va_list ap;
+		va_start(ap, flags);
+		to = va_arg(ap, void *);
+		va_end(ap);
+	}
+	void *p = real_mremap(old, old_len, len, flags, to);
+	if (p != MAP_FAILED && !from_ward(from)) {
+		bool mine = by_allocator(from);
+		if (p != old || !(flags & MREMAP_DONTUNMAP))
+			ward__intercept_unmapped(old, old_len);
+		ward__intercept_mapped(p, len, mine);
+	}
+	return p;
+}
+
 /* ---- Descriptors ------------------------------------------------------- */
 
 /*

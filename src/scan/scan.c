@@ -250,6 +250,10 @@ struct scan {
 	size_t nmaps;
 	struct own_range *anon;     /* the program's own writable memory */
 	size_t nanon;
+	/* The allocator's own mappings (allocator.c), sorted: never roots
+	 * outside its blocks. */
+	struct ward__range *books;
+	size_t nbooks;
 	uintptr_t *tps;             /* thread pointers: this thread's, and */
 	size_t ntps;                /* threads not joined (their TLS) */
 	size_t tls_below;           /* static TLS below a thread pointer */
@@ -1174,9 +1178,27 @@ static void scan_gaps(struct scan *s, uintptr_t lo, uintptr_t hi)
 	}
 }
 
+static int by_lo(const void *a, const void *b)
+{
+	const struct ward__range *x = a, *y = b;
+	return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+/* The allocator's own memory (allocator.c): its blocks are read as
+ * blocks, and the rest is its bookkeeping and free space, never roots —
+ * as glibc's heaps are not. */
+static void note_books(struct scan *s)
+{
+	static struct ward__range v[4096]; /* one scan at a time */
+	s->nbooks = ward__scan_allocator_ranges(v, sizeof(v) / sizeof(*v));
+	qsort(v, s->nbooks, sizeof(*v), by_lo);
+	s->books = v;
+}
+
 /* Scan [lo, hi) of the program's own memory as a root, less glibc heaps,
  * ward's mappings and live blocks. */
-static void scan_program_memory(struct scan *s, uintptr_t lo, uintptr_t hi)
+static void scan_glibc_outside_heaps(struct scan *s, uintptr_t lo,
+				     uintptr_t hi)
 {
 	uintptr_t at = lo;
 	while (at < hi) {
@@ -1194,6 +1216,21 @@ static void scan_program_memory(struct scan *s, uintptr_t lo, uintptr_t hi)
 		scan_gaps(s, at, end);
 		at = next;
 	}
+}
+
+/* The same, less the allocator's own memory too. */
+static void scan_program_memory(struct scan *s, uintptr_t lo, uintptr_t hi)
+{
+	for (size_t i = 0; i < s->nbooks && lo < hi; i++) {
+		const struct ward__range *r = &s->books[i];
+		if (r->hi <= lo || r->lo >= hi)
+			continue;
+		if (r->lo > lo)
+			scan_glibc_outside_heaps(s, lo, r->lo);
+		lo = r->hi;
+	}
+	if (lo < hi)
+		scan_glibc_outside_heaps(s, lo, hi);
 }
 
 /*
@@ -2032,6 +2069,7 @@ static int mark_stopped(struct scan *s, const struct ward__scan_self *self,
 			flag_unreadable(s);
 			flag_stdio_buffers(s);
 			drop_main_arena(s);
+			note_books(s);
 			/* Its own stack whole, from the low end of its
 			 * mapping, when where the thread left it is not
 			 * known; from there too when where it left it is

@@ -237,4 +237,27 @@ int ward__list_threads(int *tids, int max);
  * block it, and it is never a snapshot signal. */
 int ward__stop_signal(void);
 
+/*
+ * The memory the allocator behind ward's interposers mapped for itself
+ * (allocator.c): the tracer tells of each mapping made inside the
+ * allocator's call and of each range unmapped (or mapped anew by the
+ * program) since; the scan reads such a mapping that holds no live block
+ * as the allocator's bookkeeping, never a root.
+ * ward__scan_allocator_ranges: the ranges (for the scan, the other
+ * threads stopped), or 0 when they cannot be told exactly (or are not
+ * to be trusted).
+ */
+struct ward__range {
+	uintptr_t lo, hi;
+};
+void ward__scan_allocator_mapped(uintptr_t lo, uintptr_t hi);
+void ward__scan_unmapped(uintptr_t lo, uintptr_t hi);
+void ward__scan_allocator_forked(void);
+size_t ward__scan_allocator_ranges(struct ward__range *out, size_t max);
+/* Whether any such range is known; read them as roots from now on (the
+ * program takes memory from the allocator through calls ward does not
+ * see). */
+bool ward__scan_allocator_any(void);
+void ward__scan_allocator_distrust(void);
+
 #endif

@@ -915,6 +915,64 @@ void ward__program_functions(const char *const names[], uintptr_t at[],
 	ward__guard_lower();
 }
 
+/* Whether one table of a mapped file names an undefined symbol that
+ * `wanted` takes. */
+static bool imports_in(const uint8_t *base, size_t size, const Elf64_Shdr *sh,
+		       bool (*wanted)(const char *name))
+{
+	const Elf64_Ehdr *eh = (const Elf64_Ehdr *)base;
+	const Elf64_Shdr *strsh =
+		(const Elf64_Shdr *)(base + eh->e_shoff) + sh->sh_link;
+	if (sh->sh_offset + sh->sh_size > size || sh->sh_entsize == 0 ||
+	    strsh->sh_offset + strsh->sh_size > size || strsh->sh_size == 0 ||
+	    base[strsh->sh_offset + strsh->sh_size - 1] != '\0')
+		return false;
+	const char *strings = (const char *)base + strsh->sh_offset;
+	size_t count = sh->sh_size / sh->sh_entsize;
+	for (size_t i = 0; i < count; i++) {
+		const Elf64_Sym *s = (const Elf64_Sym *)(base + sh->sh_offset +
+							 i * sh->sh_entsize);
+		if (s->st_shndx == SHN_UNDEF && s->st_name &&
+		    s->st_name < strsh->sh_size && wanted(strings + s->st_name))
+			return true;
+	}
+	return false;
+}
+
+struct imports {
+	bool (*wanted)(const char *name);
+	bool found;
+};
+
+static int object_imports(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct imports *im = arg;
+	(void)size;
+	char exe[512];
+	const char *path = info->dlpi_name;
+	if (!path || !path[0]) /* the program */
+		path = ward__exe_path(exe, sizeof(exe)) ? exe : NULL;
+	if (!path || path[0] != '/')
+		return 0; /* the vDSO: no file */
+	size_t len;
+	const uint8_t *base = map_elf(path, &len, NULL);
+	if (!base)
+		return 0;
+	const Elf64_Shdr *dyn = table_of(base, SHT_DYNSYM);
+	im->found = dyn && imports_in(base, len, dyn, im->wanted);
+	munmap((void *)base, len);
+	return im->found;
+}
+
+bool ward__objects_import(bool (*wanted)(const char *name))
+{
+	struct imports im = { wanted, false };
+	ward__guard_raise();
+	dl_iterate_phdr(object_imports, &im);
+	ward__guard_lower();
+	return im.found;
+}
+
 int ward__symbolize_data(uintptr_t addr, char *name, size_t len,
 			 uint64_t *offset, const char **object)
 {

@@ -88,6 +88,11 @@ int ward__symbolize_data(uintptr_t addr, char *name, size_t len,
 void ward__program_functions(const char *const names[], uintptr_t at[],
 			     int n);
 
+/* Whether a loaded object (the program, a library) calls a function
+ * `wanted` takes by name that it does not define (its exported table's
+ * undefined symbols). */
+bool ward__objects_import(bool (*wanted)(const char *name));
+
 /* Remember the library loaded at load_base before dlclose() unmaps it. */
 void ward__symbolize_remember(uintptr_t load_base);
 

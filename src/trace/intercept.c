@@ -302,6 +302,32 @@ __attribute__((noinline)) void ward__intercept_alloc(void *p, size_t size)
 	ward__guard_lower();
 }
 
+/* Set in a child forked without the fork handlers: the allocator's
+ * ranges may be locked for good there, and no scan reads them. */
+static bool maps_aside;
+
+static uintptr_t page_end(const void *p, size_t len)
+{
+	uintptr_t end = (uintptr_t)p + len;
+	return end < (uintptr_t)p ? UINTPTR_MAX : (end + 4095) & ~(uintptr_t)4095;
+}
+
+void ward__intercept_mapped(const void *p, size_t len, bool by_allocator)
+{
+	if (maps_aside)
+		return;
+	if (by_allocator)
+		ward__scan_allocator_mapped((uintptr_t)p, page_end(p, len));
+	else
+		ward__scan_unmapped((uintptr_t)p, page_end(p, len));
+}
+
+void ward__intercept_unmapped(const void *p, size_t len)
+{
+	if (!maps_aside)
+		ward__scan_unmapped((uintptr_t)p, page_end(p, len));
+}
+
 void ward__intercept_ignore(const void *p)
 {
 	uint32_t site;
@@ -884,6 +910,7 @@ static void after_fork_child(void)
 {
 	/* The endpoint's thread stayed in the parent: so do its sockets. */
 	ward__http_forked();
+	ward__scan_allocator_forked();
 	if (!atomic_load(&active)) {
 		atomic_store(&releasing, false);
 		return;
@@ -919,6 +946,7 @@ static void after_fork_child(void)
  */
 void ward__intercept_forked_raw(void)
 {
+	maps_aside = true;
 	atomic_store(&active, false);
 	atomic_store(&releasing, false);
 	cfg.output[0] = cfg.summary[0] = '\0';
@@ -1838,6 +1866,27 @@ static void ask_the_program(ward_profile_t *p)
 		say("ward: out of memory for the profile's figures");
 }
 
+/*
+ * A program that takes memory from the allocator behind ward's malloc
+ * through that allocator's own calls (jemalloc's mallocx(), mimalloc's
+ * mi_malloc(), tcmalloc's tc_malloc()), which no interposer sees, may keep
+ * pointers to its blocks there: the allocator's mappings are then read as
+ * roots, as any memory of the program's (scan.h).
+ */
+static bool allocator_own_call(const char *name)
+{
+	return strcmp(name, "mallocx") == 0 || strcmp(name, "rallocx") == 0 ||
+	       strcmp(name, "xallocx") == 0 || strncmp(name, "mi_", 3) == 0 ||
+	       strncmp(name, "tc_", 3) == 0;
+}
+
+static void check_allocator_calls(void)
+{
+	if (ward__scan_allocator_any() &&
+	    ward__objects_import(allocator_own_call))
+		ward__scan_allocator_distrust();
+}
+
 static void report(const struct ward__scan_self *self)
 {
 	ward__guard_raise();
@@ -1854,6 +1903,7 @@ static void report(const struct ward__scan_self *self)
 	int scanned = -1;
 	if (p && !cfg.rate && cfg.kinds[WARD_KIND_HEAP] && !cfg.no_scan) {
 		uint64_t t0 = ward__now_ns();
+		check_allocator_calls();
 		const char *why = cfg.why;
 		ward_suppressions_t *want = NULL;
 		if (*why) {

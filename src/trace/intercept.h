@@ -58,6 +58,13 @@ bool ward__intercept_sandboxed(void);
  * left as it is. */
 void ward__intercept_ignore(const void *p);
 
+/* Memory was mapped at [p, p + len): by the allocator ward's malloc
+ * forwards to, for itself (its blocks, its bookkeeping), or by the
+ * program; or unmapped. The exit scan reads the allocator's mappings that
+ * hold no block as its bookkeeping, never roots (scan.h). */
+void ward__intercept_mapped(const void *p, size_t len, bool by_allocator);
+void ward__intercept_unmapped(const void *p, size_t len);
+
 /* A descriptor, FILE or thread (by kind) was acquired / released. */
 void ward__intercept_acquire(int kind, uintptr_t handle);
 void ward__intercept_release(int kind, uintptr_t handle);

@@ -1,0 +1,160 @@
+/*
+ * allocator.c — the memory the allocator behind ward's interposers mapped
+ * for itself (scan.h).
+ *
+ * An allocator preloaded after ward (jemalloc, mimalloc) maps the memory
+ * for its blocks and for its bookkeeping with mmap(). Its records point
+ * at blocks — jemalloc's record of each slab at the slab's first block —
+ * and read as roots they hold lost blocks as reachable. The tracer tells
+ * this file of every mapping made inside the allocator's call, and of
+ * every range unmapped since; the scan reads such a mapping that holds no
+ * live block as the allocator's bookkeeping, never a root. One that holds
+ * blocks is read as before (around its blocks).
+ *
+ * The ranges are few (an allocator maps in large pieces) and kept in a
+ * small array under a lock. Whatever cannot be kept exactly (the array
+ * full, a call made while the same thread was inside this file from a
+ * signal handler, a fork while another thread held the lock) makes the
+ * set unreliable, and the scan then leaves nothing out: a lost block read
+ * as reachable, never the reverse.
+ */
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/spin.h"
+#include "scan/scan.h"
+
+enum { MAX_RANGES = 4096 };
+
+static struct ward__range ranges[MAX_RANGES];
+static _Atomic size_t nranges;
+static ward__spin_t lock;
+static _Atomic bool unreliable;
+static __thread bool inside;
+
+/* Enter the set: false (and the set unreliable) when this thread is in
+ * it already, a signal handler having interrupted it there. */
+static bool enter(void)
+{
+	if (inside) {
+		atomic_store(&unreliable, true);
+		return false;
+	}
+	inside = true;
+	ward__spin_lock(&lock);
+	return true;
+}
+
+static void leave(void)
+{
+	ward__spin_unlock(&lock);
+	inside = false;
+}
+
+/* Take [lo, hi) out of every range (lock held). */
+static void cut(uintptr_t lo, uintptr_t hi)
+{
+	for (size_t i = 0; i < nranges;) {
+		struct ward__range *r = &ranges[i];
+		if (r->hi <= lo || r->lo >= hi) {
+			i++;
+		} else if (r->lo < lo && r->hi > hi) { /* split in two */
+			if (nranges == MAX_RANGES) {
+				atomic_store(&unreliable, true);
+				return;
+			}
+			ranges[nranges++] = (struct ward__range){ hi, r->hi };
+			r->hi = lo;
+			i++;
+		} else if (r->lo < lo) {
+			r->hi = lo;
+			i++;
+		} else if (r->hi > hi) {
+			r->lo = hi;
+			i++;
+		} else {
+			*r = ranges[--nranges];
+		}
+	}
+}
+
+void ward__scan_allocator_mapped(uintptr_t lo, uintptr_t hi)
+{
+	if (lo >= hi || !enter())
+		return;
+	cut(lo, hi);
+	/* An allocator maps piece after piece, most often next to the
+	 * last: one range grows (and one it then touches joins it). */
+	size_t joined = nranges;
+	for (size_t i = 0; i < nranges && joined == nranges; i++)
+		if (ranges[i].hi == lo || ranges[i].lo == hi) {
+			ranges[i].lo = ranges[i].lo < lo ? ranges[i].lo : lo;
+			ranges[i].hi = ranges[i].hi > hi ? ranges[i].hi : hi;
+			joined = i;
+		}
+	if (joined < nranges) {
+		for (size_t i = 0; i < nranges; i++)
+			if (i != joined && (ranges[i].hi == ranges[joined].lo ||
+					    ranges[i].lo == ranges[joined].hi)) {
+				if (ranges[i].lo < ranges[joined].lo)
+					ranges[joined].lo = ranges[i].lo;
+				if (ranges[i].hi > ranges[joined].hi)
+					ranges[joined].hi = ranges[i].hi;
+				ranges[i] = ranges[--nranges];
+				break;
+			}
+	} else if (nranges < MAX_RANGES) {
+		ranges[nranges++] = (struct ward__range){ lo, hi };
+	} else {
+		atomic_store(&unreliable, true);
+	}
+	leave();
+}
+
+void ward__scan_unmapped(uintptr_t lo, uintptr_t hi)
+{
+	/* The common case, a program that never ran another allocator:
+	 * nothing to look through, no lock. */
+	if (lo >= hi || !atomic_load_explicit(&nranges,
+					      memory_order_relaxed) ||
+	    !enter())
+		return;
+	cut(lo, hi);
+	leave();
+}
+
+void ward__scan_allocator_forked(void)
+{
+	/* Another thread may have held the lock at the fork: its copy
+	 * stays held, and the set may be half changed. */
+	if (atomic_load(&lock)) {
+		atomic_store(&lock, 0);
+		atomic_store(&unreliable, true);
+	}
+	inside = false;
+}
+
+bool ward__scan_allocator_any(void)
+{
+	return atomic_load(&nranges) > 0 && !atomic_load(&unreliable);
+}
+
+void ward__scan_allocator_distrust(void)
+{
+	atomic_store(&unreliable, true);
+}
+
+size_t ward__scan_allocator_ranges(struct ward__range *out, size_t max)
+{
+	/* The other threads are stopped: one may hold the lock. */
+	if (atomic_load(&unreliable) || inside ||
+	    atomic_exchange_explicit(&lock, 1, memory_order_acquire))
+		return 0;
+	size_t n = nranges <= max ? nranges : 0;
+	for (size_t i = 0; i < n; i++)
+		out[i] = ranges[i];
+	ward__spin_unlock(&lock);
+	return n;
+}
