@@ -1813,17 +1813,8 @@ void ward__intercept_heap_untraced(const char *by)
 	snprintf(cfg.heap_by, sizeof(cfg.heap_by), "%s", by);
 }
 
-/*
- * What the program tells a leak checker through the calls it defines for
- * LeakSanitizer to make, found in its file's symbol table (no loader
- * exports a program's function) and asked now:
- * - its own __lsan_default_suppressions(), carried in p for `ward run`
- *   and `ward report` to apply (a text that is no list of suppressions is
- *   said and left out);
- * - its own __lsan_is_turned_off(): non-zero, and p says so
- *   ("leakcheck: turned_off 1"), so `ward run --fail-on-leak` counts
- *   nothing.
- */
+/* The program's own suppressions, text, into p: a line each, less the
+ * comments, when the whole parses; else said and left out. */
 static void take_own_suppressions(ward_profile_t *p, const char *text)
 {
 	char err[256];
@@ -1847,6 +1838,17 @@ static void take_own_suppressions(ward_profile_t *p, const char *text)
 	}
 }
 
+/*
+ * What the program tells a leak checker through the calls it defines for
+ * LeakSanitizer to make, found in its file's symbol table (no loader
+ * exports a program's function) and asked now:
+ * - its own __lsan_default_suppressions(), carried in p for `ward run`
+ *   and `ward report` to apply (a text that is no list of suppressions is
+ *   said and left out);
+ * - its own __lsan_is_turned_off(): non-zero, and p says so
+ *   ("leakcheck: turned_off 1"), so `ward run --fail-on-leak` counts
+ *   nothing.
+ */
 static void ask_the_program(ward_profile_t *p)
 {
 	static const char *const names[] = { "__lsan_default_suppressions",
