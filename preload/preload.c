@@ -352,6 +352,7 @@ static void *exit_alloc(size_t n)
 }
 
 static void tell_own_malloc(void);
+static void find_allocator_code(void);
 
 __attribute__((constructor)) static void start(void)
 {
@@ -365,6 +366,8 @@ __attribute__((constructor)) static void start(void)
 				boot_leaves);
 	ward__intercept_init();
 	tell_own_malloc();
+	/* Known here, not first in an mmap() a signal handler makes. */
+	find_allocator_code();
 }
 
 /*
