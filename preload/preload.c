@@ -1553,12 +1553,15 @@ EXPORT long syscall(long nr, ...)
  * are no leak, nor is what a thread allocates between __lsan_disable()
  * and __lsan_enable(); __lsan_do_leak_check() writes the report now,
  * once, and none at exit (LeakSanitizer then ends the program when it
- * found leaks; ward leaves that to `ward run --fail-on-leak`).
+ * found leaks; ward leaves that to `ward run --fail-on-leak`);
+ * __lsan_do_recoverable_leak_check() checks now, as often as asked, and
+ * says whether anything is lost (intercept.c).
  */
 void __lsan_ignore_object(const void *p);
 void __lsan_disable(void);
 void __lsan_enable(void);
 void __lsan_do_leak_check(void);
+int __lsan_do_recoverable_leak_check(void);
 
 EXPORT void __lsan_ignore_object(const void *p)
 {
@@ -1579,6 +1582,11 @@ EXPORT void __lsan_enable(void)
 EXPORT void __lsan_do_leak_check(void)
 {
 	ward__intercept_report();
+}
+
+EXPORT int __lsan_do_recoverable_leak_check(void)
+{
+	return ward__intercept_check();
 }
 
 /* ---- Root directory ----------------------------------------------------- */

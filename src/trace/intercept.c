@@ -52,6 +52,7 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
@@ -126,6 +127,10 @@ static _Atomic uint64_t held;
 
 /* Acquisitions are recorded only between init and the exit report. */
 static _Atomic bool active;
+/* A leak check the program asked for is under way (below), in this
+ * thread: the exit's report waits for one. */
+static _Atomic int checking;
+static __thread bool checking_here;
 
 /* Until init, the heap blocks allocated are noted as early ones (roots of
  * the exit scan, src/registry/early.c): the libraries a program links
@@ -911,6 +916,7 @@ static void after_fork_child(void)
 	/* The endpoint's thread stayed in the parent: so do its sockets. */
 	ward__http_forked();
 	ward__scan_allocator_forked();
+	atomic_store(&checking, 0); /* another thread's, in the parent */
 	if (!atomic_load(&active)) {
 		atomic_store(&releasing, false);
 		return;
@@ -1772,6 +1778,16 @@ static void report_elsewhere(const struct ward__scan_self *self)
 	limits_set_back(lifted, was);
 }
 
+static void wait_for_check(void)
+{
+	/* A check that ends the process from inside (a fault in it) is
+	 * not waited for by its own thread. */
+	while (atomic_load(&checking) && !checking_here) {
+		struct timespec ms = { 0, 1000000 };
+		nanosleep(&ms, NULL);
+	}
+}
+
 __attribute__((noinline)) void ward__intercept_report(void)
 {
 	if (ward__intercept_sandboxed())
@@ -1784,6 +1800,7 @@ __attribute__((noinline)) void ward__intercept_report(void)
 		return;
 	if (!atomic_exchange(&active, false))
 		return;
+	wait_for_check();
 	struct ward__scan_self self;
 	WARD__SCAN_SELF(&self);
 	/* Reached through exit(): scan the live frames only, from exit()'s
@@ -1962,4 +1979,127 @@ static void report(const struct ward__scan_self *self)
 		ward_profile_free(p);
 	}
 	ward__guard_lower();
+}
+
+/*
+ * A leak check on the program's demand (LeakSanitizer's
+ * __lsan_do_recoverable_leak_check()): the exit's scan, now, as often as
+ * the program asks, the exit's report still to come. Each writes a
+ * profile of its own, OUTPUT.checkN, with the scan's classes and the
+ * program's own suppressions, and says in one line what it found lost;
+ * the program learns whether anything was (after those suppressions and
+ * the built-in list). One check at a time, and none once the exit's
+ * report has begun, which waits for one under way: two scans would stop
+ * each other's threads.
+ */
+
+static unsigned checks;
+
+struct check {
+	struct ward__scan_self self;
+	int64_t lost, lost_bytes;
+};
+
+/* What p holds lost (definitely or indirectly) that neither the built-in
+ * list nor the program's own suppressions take out. */
+static void count_lost(const ward_profile_t *p, struct check *c)
+{
+	ward_suppressions_t *s = NULL;
+	char err[256];
+	if (ward_suppressions_parse(ward_profile_own_suppressions(p), true, &s,
+				    err, sizeof(err)) < 0)
+		s = NULL;
+	for (size_t i = 0; i < ward_profile_count(p); i++) {
+		const struct ward_sample *smp = ward_profile_sample(p, i);
+		if (smp->kind != WARD_KIND_HEAP || smp->live_count <= 0 ||
+		    (smp->leak != WARD_LEAK_DEFINITE &&
+		     smp->leak != WARD_LEAK_INDIRECT) ||
+		    (s && ward__suppressed(s, p, smp->pcs, smp->depth)))
+			continue;
+		c->lost += smp->live_count;
+		c->lost_bytes += smp->live_bytes;
+	}
+	ward_suppressions_free(s);
+}
+
+static void check_now(void *arg)
+{
+	struct check *c = arg;
+	unsigned n = ++checks;
+	ward__guard_raise();
+	ward_profile_t *p = ward_profile_snapshot();
+	struct ward__scan_result r;
+	int scanned = -1;
+	char buf[256];
+	if (p) {
+		check_allocator_calls();
+		scanned = ward__scan_heap(&c->self, &r);
+	}
+	if (scanned == 0) {
+		ward_profile_t *classified = ward__profile_classify(p, &r);
+		ward__scan_free(&r);
+		ward_profile_free(p);
+		p = classified;
+	}
+	if (!p) {
+		say("ward: leak check %u: out of memory for it", n);
+	} else if (scanned != 0) {
+		say("ward: leak check %u: heap not classified: %s", n,
+		    ward__scan_failure(scanned, buf, sizeof(buf)));
+	} else {
+		ask_the_program(p);
+		count_lost(p, c);
+		char suffix[32], path[PATH_MAX] = "";
+		snprintf(suffix, sizeof(suffix), ".check%u", n);
+		if (cfg.output[0]) {
+			save_profile(p, suffix);
+			if (expand_path(path, sizeof(path), cfg.output) < 0)
+				path[0] = '\0';
+		}
+		say("ward: leak check %u: %" PRId64 " block%s lost (%" PRId64
+		    " bytes)%s%s%s",
+		    n, c->lost, c->lost == 1 ? "" : "s", c->lost_bytes,
+		    path[0] ? "; its profile: " : "", path, path[0] ? suffix : "");
+	}
+	ward_profile_free(p);
+	ward__guard_lower();
+}
+
+/* The check from the caller's frame up: its registers as its caller left
+ * them (what that caller saved lies in its frame, which is read). */
+static __attribute__((noinline)) void check_from_here(struct check *c)
+{
+	WARD__SCAN_SELF(&c->self);
+	find_stacks(&c->self);
+	static void *stack; /* one check at a time */
+	if (!stack)
+		stack = ward__map_reserve(REPORT_STACK);
+	if (!stack || ward__run_on_stack(stack, REPORT_STACK, check_now, c) != 0)
+		check_now(c);
+}
+
+__attribute__((noinline)) int ward__intercept_check(void)
+{
+	if (ward__intercept_sandboxed() || getpid() != books_pid ||
+	    !atomic_load(&active))
+		return 0;
+	if (cfg.rate || !cfg.kinds[WARD_KIND_HEAP] || cfg.no_scan) {
+		say("ward: leak check: not made (%s)",
+		    cfg.rate ? "sampled mode classifies nothing"
+			     : "the heap is not traced or not scanned");
+		return 0;
+	}
+	for (int was = 0; !atomic_compare_exchange_weak(&checking, &was, 1);
+	     was = 0) {
+		struct timespec ms = { 0, 1000000 };
+		nanosleep(&ms, NULL);
+	}
+	struct check c = { .lost = 0 };
+	if (atomic_load(&active)) {
+		checking_here = true;
+		check_from_here(&c);
+		checking_here = false;
+	}
+	atomic_store(&checking, 0);
+	return c.lost > 0;
 }

@@ -65,6 +65,10 @@ void ward__intercept_ignore(const void *p);
 void ward__intercept_mapped(const void *p, size_t len, bool by_allocator);
 void ward__intercept_unmapped(const void *p, size_t len);
 
+/* __lsan_do_recoverable_leak_check(): the exit's leak check, now (a
+ * profile OUTPUT.checkN and one line); whether anything was found lost. */
+int ward__intercept_check(void);
+
 /* A descriptor, FILE or thread (by kind) was acquired / released. */
 void ward__intercept_acquire(int kind, uintptr_t handle);
 void ward__intercept_release(int kind, uintptr_t handle);
