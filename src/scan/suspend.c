@@ -286,6 +286,34 @@ static bool was_asleep(int tid, struct asleep *out)
 	return false;
 }
 
+/* The end of a relative sleep that did not ask for what was left of it
+ * (usleep(): nanosleep without rem), as an absolute time on its clock:
+ * sent back to sleep once, it sleeps to there, and a second stop finds
+ * an absolute sleep, which goes back as it is. Without it, a program
+ * whose threads ward stops more often than such a sleep lasts (a leak
+ * check asked in a loop) would hold the sleeper for good. */
+static __thread struct timespec sleep_until __attribute__((tls_model("initial-exec")));
+
+/* Turn the relative sleep of `req` on clock into one to sleep_until, in
+ * the registers of a clock_nanosleep system call. */
+static void sleep_to_deadline(greg_t *g, clockid_t clock,
+			      const struct timespec *req)
+{
+	struct timespec now;
+	if (!req || clock_gettime(clock, &now) != 0)
+		return;
+	sleep_until.tv_sec = now.tv_sec + req->tv_sec;
+	sleep_until.tv_nsec = now.tv_nsec + req->tv_nsec;
+	if (sleep_until.tv_nsec >= 1000000000) {
+		sleep_until.tv_sec++;
+		sleep_until.tv_nsec -= 1000000000;
+	}
+	g[REG_RDI] = clock;
+	g[REG_RSI] = TIMER_ABSTIME;
+	g[REG_RDX] = (greg_t)(uintptr_t)&sleep_until;
+	g[REG_R10] = 0;
+}
+
 /*
  * Back into the system call a, when the context uc is its return with
  * EINTR — the same instruction after `syscall` and stack pointer the
@@ -315,12 +343,22 @@ static void sleep_again(ucontext_t *uc, const struct asleep *a, int sig)
 	if (a->nr == SYS_futex && (g[REG_RSI] & FUTEX_CMD_MASK) != FUTEX_WAIT &&
 	    (g[REG_RSI] & FUTEX_CMD_MASK) != FUTEX_WAIT_BITSET)
 		return;
-	if (a->nr == SYS_nanosleep && g[REG_RSI])
+	long nr = a->nr;
+	if (nr == SYS_nanosleep && g[REG_RSI]) {
 		g[REG_RDI] = g[REG_RSI]; /* what was left */
-	else if (a->nr == SYS_clock_nanosleep &&
-		 !(g[REG_RSI] & TIMER_ABSTIME) && g[REG_R10])
-		g[REG_RDX] = g[REG_R10];
-	g[REG_RAX] = a->nr;
+	} else if (nr == SYS_nanosleep) {
+		sleep_to_deadline(g, CLOCK_MONOTONIC,
+				  (const struct timespec *)g[REG_RDI]);
+		if (g[REG_RDX] == (greg_t)(uintptr_t)&sleep_until)
+			nr = SYS_clock_nanosleep;
+	} else if (nr == SYS_clock_nanosleep && !(g[REG_RSI] & TIMER_ABSTIME)) {
+		if (g[REG_R10])
+			g[REG_RDX] = g[REG_R10];
+		else
+			sleep_to_deadline(g, (clockid_t)g[REG_RDI],
+					  (const struct timespec *)g[REG_RDX]);
+	}
+	g[REG_RAX] = nr;
 	g[REG_RIP] -= 2;
 }
 

@@ -2213,6 +2213,33 @@ NOINLINE void leak_lsan_recoverable(void)
 	printf("recoverable %d %d %d\n", a, b, c);
 }
 
+/* A thread that checks for leaks in a loop while main sleeps 300 ms with
+ * usleep(), which asks for no time left: each check stops main, and main
+ * still wakes when its time is up (before, each stop sent it back to
+ * sleep its whole 300 ms again, and it never woke). */
+static void *check_forever(void *arg)
+{
+	(void)arg;
+	for (;;)
+		__lsan_do_recoverable_leak_check();
+	return NULL;
+}
+
+NOINLINE void leak_lsan_check_loop(void)
+{
+	if (!__lsan_do_recoverable_leak_check)
+		exit(5);
+	for (int i = 0; i < 20000; i++)
+		KEEP(malloc(16));
+	pthread_t t;
+	if (pthread_create(&t, NULL, check_forever, NULL) != 0)
+		exit(6);
+	usleep(300000);
+	puts("woke");
+	fflush(stdout);
+	exit(0);
+}
+
 /* Children that share the program's memory, a vfork() one and a
  * clone(CLONE_VM | CLONE_VFORK) one: each points descriptor 0 elsewhere,
  * opens one of its own, closes the parent's two and then everything above
@@ -3497,6 +3524,8 @@ int main(int argc, char **argv)
 		leak_lsan_own(argc > 2 && strcmp(argv[2], "bad") == 0);
 	else if (strcmp(what, "lsan_recoverable") == 0)
 		leak_lsan_recoverable();
+	else if (strcmp(what, "lsan_check_loop") == 0)
+		leak_lsan_check_loop();
 	else if (strcmp(what, "lsan_off") == 0)
 		leak_lsan_off(argc > 2 && strcmp(argv[2], "off") == 0);
 	else if (strcmp(what, "unseen_fdlimit") == 0)

@@ -192,6 +192,18 @@ expect_site "... the third's: the global's block lost once it let go" \
 expect_site "... and the exit's report still comes" \
 	"$work/lsan_recoverable.pb.gz" recoverable_dropped heap/definite "1 1337"
 
+# Checks asked in a loop by one thread while main sleeps with usleep():
+# main wakes when its 300 ms are up and the program ends.
+timeout 30 "$ward" run --quiet -o "$work/check_loop.pb.gz" -- "$leaks" lsan_check_loop \
+	>"$work/check_loop.out" 2>"$work/check_loop.err"
+rc=$?
+if [ "$rc" = 0 ] && grep -q "^woke$" "$work/check_loop.out"; then
+	ok "a sleep ward's checks interrupt again and again still ends on time"
+else
+	bad "a sleep ward's checks interrupt again and again still ends on time" "status $rc" \
+		"$(tail -3 "$work/check_loop.err")"
+fi
+
 # The suppressions the program gives LeakSanitizer for itself (its own
 # __lsan_default_suppressions()) take its site out, as LeakSanitizer
 # does, and only that one; the profile carries them, so `ward report`
@@ -2813,7 +2825,7 @@ else
 fi
 
 # Every check above ran (one that did not is a failure too).
-planned=436
+planned=437
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
