@@ -1778,14 +1778,19 @@ static void report_elsewhere(const struct ward__scan_self *self)
 	limits_set_back(lifted, was);
 }
 
+/* A millisecond's wait for another thread's check. */
+static void nap(void)
+{
+	struct timespec ms = { 0, 1000000 };
+	nanosleep(&ms, NULL);
+}
+
 static void wait_for_check(void)
 {
 	/* A check that ends the process from inside (a fault in it) is
 	 * not waited for by its own thread. */
-	while (atomic_load(&checking) && !checking_here) {
-		struct timespec ms = { 0, 1000000 };
-		nanosleep(&ms, NULL);
-	}
+	while (atomic_load(&checking) && !checking_here)
+		nap();
 }
 
 __attribute__((noinline)) void ward__intercept_report(void)
@@ -1992,7 +1997,6 @@ static void report(const struct ward__scan_self *self)
  * report has begun, which waits for one under way: two scans would stop
  * each other's threads.
  */
-
 static unsigned checks;
 
 struct check {
@@ -2090,10 +2094,8 @@ __attribute__((noinline)) int ward__intercept_check(void)
 		return 0;
 	}
 	for (int was = 0; !atomic_compare_exchange_weak(&checking, &was, 1);
-	     was = 0) {
-		struct timespec ms = { 0, 1000000 };
-		nanosleep(&ms, NULL);
-	}
+	     was = 0)
+		nap();
 	struct check c = { .lost = 0 };
 	if (atomic_load(&active)) {
 		checking_here = true;
