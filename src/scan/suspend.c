@@ -295,7 +295,10 @@ static bool was_asleep(int tid, struct asleep *out)
 static __thread struct timespec sleep_until __attribute__((tls_model("initial-exec")));
 
 /* Turn the relative sleep of `req` on clock into one to sleep_until, in
- * the registers of a clock_nanosleep system call. */
+ * the registers of a clock_nanosleep system call: its own arguments only
+ * (the C library's sleeps all make that call; a bare nanosleep call
+ * without rem, which registers beyond its two arguments may not be
+ * changed for, still sleeps its whole time again). */
 static void sleep_to_deadline(greg_t *g, clockid_t clock,
 			      const struct timespec *req)
 {
@@ -343,22 +346,17 @@ static void sleep_again(ucontext_t *uc, const struct asleep *a, int sig)
 	if (a->nr == SYS_futex && (g[REG_RSI] & FUTEX_CMD_MASK) != FUTEX_WAIT &&
 	    (g[REG_RSI] & FUTEX_CMD_MASK) != FUTEX_WAIT_BITSET)
 		return;
-	long nr = a->nr;
-	if (nr == SYS_nanosleep && g[REG_RSI]) {
+	if (a->nr == SYS_nanosleep && g[REG_RSI]) {
 		g[REG_RDI] = g[REG_RSI]; /* what was left */
-	} else if (nr == SYS_nanosleep) {
-		sleep_to_deadline(g, CLOCK_MONOTONIC,
-				  (const struct timespec *)g[REG_RDI]);
-		if (g[REG_RDX] == (greg_t)(uintptr_t)&sleep_until)
-			nr = SYS_clock_nanosleep;
-	} else if (nr == SYS_clock_nanosleep && !(g[REG_RSI] & TIMER_ABSTIME)) {
+	} else if (a->nr == SYS_clock_nanosleep &&
+		   !(g[REG_RSI] & TIMER_ABSTIME)) {
 		if (g[REG_R10])
 			g[REG_RDX] = g[REG_R10];
 		else
 			sleep_to_deadline(g, (clockid_t)g[REG_RDI],
 					  (const struct timespec *)g[REG_RDX]);
 	}
-	g[REG_RAX] = nr;
+	g[REG_RAX] = a->nr;
 	g[REG_RIP] -= 2;
 }
 
