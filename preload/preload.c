@@ -628,10 +628,9 @@ EXPORT void *pvalloc(size_t n)
  * bookkeeping through mmap(). Such a mapping is told apart by where the
  * call comes from: inside the allocator's call (ward's interposer is busy
  * around it), or from the allocator's own code (its setup, which may run
- * from its constructor, before any call). The exit scan reads one that
- * holds no block as the allocator's records, never roots: jemalloc's
- * record of a slab points at the slab's first block, which would read as
- * held (scan.h). glibc's malloc maps through its own internal calls,
+ * from its constructor, before any call). The scan reads such memory
+ * outside the allocator's blocks as no root: jemalloc's record of a slab
+ * points at the slab's first block, which would read as held (scan.h). glibc's malloc maps through its own internal calls,
  * which pass no interposer; ward's own mappings are its own.
  */
 static uintptr_t alloc_code_lo, alloc_code_hi;

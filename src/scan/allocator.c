@@ -6,10 +6,10 @@
  * for its blocks and for its bookkeeping with mmap(). Its records point
  * at blocks — jemalloc's record of each slab at the slab's first block —
  * and read as roots they hold lost blocks as reachable. The tracer tells
- * this file of every mapping made inside the allocator's call, and of
- * every range unmapped since; the scan reads such a mapping that holds no
- * live block as the allocator's bookkeeping, never a root. One that holds
- * blocks is read as before (around its blocks).
+ * this file of every mapping the allocator makes for itself, and of every
+ * range unmapped (or mapped anew by the program) since; the scan reads
+ * the blocks in such a mapping as blocks and the rest (the allocator's
+ * records and free space) as no root, as glibc's heaps are not.
  *
  * The ranges are few (an allocator maps in large pieces) and kept in a
  * small array under a lock. Whatever cannot be kept exactly (the array
@@ -86,30 +86,20 @@ void ward__scan_allocator_mapped(uintptr_t lo, uintptr_t hi)
 		return;
 	cut(lo, hi);
 	/* An allocator maps piece after piece, most often next to the
-	 * last: one range grows (and one it then touches joins it). */
-	size_t joined = nranges;
-	for (size_t i = 0; i < nranges && joined == nranges; i++)
+	 * last: the ranges it touches (kept ranges never touch each other)
+	 * join it. */
+	for (size_t i = 0; i < nranges;)
 		if (ranges[i].hi == lo || ranges[i].lo == hi) {
-			ranges[i].lo = ranges[i].lo < lo ? ranges[i].lo : lo;
-			ranges[i].hi = ranges[i].hi > hi ? ranges[i].hi : hi;
-			joined = i;
+			lo = ranges[i].lo < lo ? ranges[i].lo : lo;
+			hi = ranges[i].hi > hi ? ranges[i].hi : hi;
+			ranges[i] = ranges[--nranges];
+		} else {
+			i++;
 		}
-	if (joined < nranges) {
-		for (size_t i = 0; i < nranges; i++)
-			if (i != joined && (ranges[i].hi == ranges[joined].lo ||
-					    ranges[i].lo == ranges[joined].hi)) {
-				if (ranges[i].lo < ranges[joined].lo)
-					ranges[joined].lo = ranges[i].lo;
-				if (ranges[i].hi > ranges[joined].hi)
-					ranges[joined].hi = ranges[i].hi;
-				ranges[i] = ranges[--nranges];
-				break;
-			}
-	} else if (nranges < MAX_RANGES) {
+	if (nranges < MAX_RANGES)
 		ranges[nranges++] = (struct ward__range){ lo, hi };
-	} else {
+	else
 		atomic_store(&unreliable, true);
-	}
 	leave();
 }
 

@@ -239,10 +239,9 @@ int ward__stop_signal(void);
 
 /*
  * The memory the allocator behind ward's interposers mapped for itself
- * (allocator.c): the tracer tells of each mapping made inside the
- * allocator's call and of each range unmapped (or mapped anew by the
- * program) since; the scan reads such a mapping that holds no live block
- * as the allocator's bookkeeping, never a root.
+ * (allocator.c): the tracer tells of each mapping the allocator makes
+ * and of each range unmapped (or mapped anew by the program) since; the
+ * scan reads the blocks there as blocks and the rest as no root.
  * ward__scan_allocator_ranges: the ranges (for the scan, the other
  * threads stopped), or 0 when they cannot be told exactly (or are not
  * to be trusted).

@@ -232,6 +232,36 @@ static const Elf64_Shdr *table_of(const uint8_t *base, uint32_t type)
 	return NULL;
 }
 
+/* A symbol table of a mapped file and its strings, checked to lie inside
+ * it (size bytes): how many symbols, 0 when it does not. */
+struct symtab {
+	const uint8_t *syms;
+	size_t entsize;
+	const char *strings;
+	size_t nstrings;
+};
+
+static size_t symtab_of(const uint8_t *base, size_t size, const Elf64_Shdr *sh,
+			struct symtab *t)
+{
+	const Elf64_Ehdr *eh = (const Elf64_Ehdr *)base;
+	const Elf64_Shdr *strsh =
+		(const Elf64_Shdr *)(base + eh->e_shoff) + sh->sh_link;
+	if (sh->sh_offset + sh->sh_size > size || sh->sh_entsize == 0 ||
+	    strsh->sh_offset + strsh->sh_size > size)
+		return 0;
+	t->syms = base + sh->sh_offset;
+	t->entsize = sh->sh_entsize;
+	t->strings = (const char *)base + strsh->sh_offset;
+	t->nstrings = strsh->sh_size;
+	return sh->sh_size / sh->sh_entsize;
+}
+
+static const Elf64_Sym *symtab_at(const struct symtab *t, size_t i)
+{
+	return (const Elf64_Sym *)(t->syms + i * t->entsize);
+}
+
 static void take(struct elf_syms *e, const uint8_t *base, size_t size,
 		 const Elf64_Shdr *table)
 {
@@ -790,6 +820,15 @@ struct lookup {
 	const char *path;
 };
 
+/* The main program's path, read once ("" when unknown). */
+static const char *program_path(void)
+{
+	static char exe[512];
+	if (!exe[0])
+		ward__exe_path(exe, sizeof(exe));
+	return exe;
+}
+
 static int which_object(struct dl_phdr_info *info, size_t size, void *arg)
 {
 	struct lookup *l = arg;
@@ -801,15 +840,9 @@ static int which_object(struct dl_phdr_info *info, size_t size, void *arg)
 		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
 		if (l->pc >= lo && l->pc < lo + ph->p_memsz) {
 			l->bias = info->dlpi_addr;
-			if (info->dlpi_name && info->dlpi_name[0]) {
-				l->path = info->dlpi_name;
-			} else {
-				/* The main program: its path, read once. */
-				static char exe[512];
-				if (!exe[0])
-					ward__exe_path(exe, sizeof(exe));
-				l->path = exe;
-			}
+			l->path = info->dlpi_name && info->dlpi_name[0]
+					  ? info->dlpi_name
+					  : program_path();
 			return 1;
 		}
 	}
@@ -851,16 +884,13 @@ int ward__symbolize_pc(uintptr_t pc, char *name, size_t len,
 	return ward__symbolize_vaddr(path, pc - l.bias, name, len, offset);
 }
 
-/* The main program: its load bias, and its path read once. */
+/* The main program: its load bias and its path. */
 static int main_object(struct dl_phdr_info *info, size_t size, void *arg)
 {
 	struct lookup *l = arg;
 	(void)size;
-	static char exe[512];
-	if (!exe[0])
-		ward__exe_path(exe, sizeof(exe));
 	l->bias = info->dlpi_addr;
-	l->path = exe[0] ? exe : NULL;
+	l->path = program_path()[0] ? program_path() : NULL;
 	return 1; /* the first object is the program */
 }
 
@@ -869,22 +899,15 @@ static void find_named(const uint8_t *base, size_t size,
 		       const Elf64_Shdr *sh, const char *const names[],
 		       uintptr_t at[], int n, uintptr_t bias)
 {
-	const Elf64_Ehdr *eh = (const Elf64_Ehdr *)base;
-	const Elf64_Shdr *strsh =
-		(const Elf64_Shdr *)(base + eh->e_shoff) + sh->sh_link;
-	if (sh->sh_offset + sh->sh_size > size || sh->sh_entsize == 0 ||
-	    strsh->sh_offset + strsh->sh_size > size)
-		return;
-	const char *strings = (const char *)base + strsh->sh_offset;
-	size_t count = sh->sh_size / sh->sh_entsize;
+	struct symtab t;
+	size_t count = symtab_of(base, size, sh, &t);
 	for (size_t i = 0; i < count; i++) {
-		const Elf64_Sym *s = (const Elf64_Sym *)(base + sh->sh_offset +
-							 i * sh->sh_entsize);
+		const Elf64_Sym *s = symtab_at(&t, i);
 		if (ELF64_ST_TYPE(s->st_info) != STT_FUNC || !s->st_value ||
-		    s->st_shndx == SHN_UNDEF || s->st_name >= strsh->sh_size)
+		    s->st_shndx == SHN_UNDEF || s->st_name >= t.nstrings)
 			continue;
-		const char *name = strings + s->st_name;
-		size_t room = strsh->sh_size - s->st_name;
+		const char *name = t.strings + s->st_name;
+		size_t room = t.nstrings - s->st_name;
 		for (int k = 0; k < n; k++)
 			if (!at[k] && strncmp(name, names[k], room) == 0 &&
 			    strlen(names[k]) < room)
@@ -920,20 +943,14 @@ void ward__program_functions(const char *const names[], uintptr_t at[],
 static bool imports_in(const uint8_t *base, size_t size, const Elf64_Shdr *sh,
 		       bool (*wanted)(const char *name))
 {
-	const Elf64_Ehdr *eh = (const Elf64_Ehdr *)base;
-	const Elf64_Shdr *strsh =
-		(const Elf64_Shdr *)(base + eh->e_shoff) + sh->sh_link;
-	if (sh->sh_offset + sh->sh_size > size || sh->sh_entsize == 0 ||
-	    strsh->sh_offset + strsh->sh_size > size || strsh->sh_size == 0 ||
-	    base[strsh->sh_offset + strsh->sh_size - 1] != '\0')
+	struct symtab t;
+	size_t count = symtab_of(base, size, sh, &t);
+	if (!count || !t.nstrings || t.strings[t.nstrings - 1] != '\0')
 		return false;
-	const char *strings = (const char *)base + strsh->sh_offset;
-	size_t count = sh->sh_size / sh->sh_entsize;
 	for (size_t i = 0; i < count; i++) {
-		const Elf64_Sym *s = (const Elf64_Sym *)(base + sh->sh_offset +
-							 i * sh->sh_entsize);
+		const Elf64_Sym *s = symtab_at(&t, i);
 		if (s->st_shndx == SHN_UNDEF && s->st_name &&
-		    s->st_name < strsh->sh_size && wanted(strings + s->st_name))
+		    s->st_name < t.nstrings && wanted(t.strings + s->st_name))
 			return true;
 	}
 	return false;
@@ -948,11 +965,10 @@ static int object_imports(struct dl_phdr_info *info, size_t size, void *arg)
 {
 	struct imports *im = arg;
 	(void)size;
-	char exe[512];
-	const char *path = info->dlpi_name;
-	if (!path || !path[0]) /* the program */
-		path = ward__exe_path(exe, sizeof(exe)) ? exe : NULL;
-	if (!path || path[0] != '/')
+	const char *path = info->dlpi_name && info->dlpi_name[0]
+				   ? info->dlpi_name
+				   : program_path();
+	if (path[0] != '/')
 		return 0; /* the vDSO: no file */
 	size_t len;
 	const uint8_t *base = map_elf(path, &len, NULL);

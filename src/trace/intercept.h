@@ -60,8 +60,8 @@ void ward__intercept_ignore(const void *p);
 
 /* Memory was mapped at [p, p + len): by the allocator ward's malloc
  * forwards to, for itself (its blocks, its bookkeeping), or by the
- * program; or unmapped. The exit scan reads the allocator's mappings that
- * hold no block as its bookkeeping, never roots (scan.h). */
+ * program; or unmapped. The scan reads the allocator's memory outside
+ * its blocks as no root (scan.h). */
 void ward__intercept_mapped(const void *p, size_t len, bool by_allocator);
 void ward__intercept_unmapped(const void *p, size_t len);
 

@@ -241,20 +241,30 @@ static ward_suppressions_t *suppressions(const char *file, bool with_defaults)
 	return s;
 }
 
-/* The line that says what suppressions took out of a report. */
+/* The line that says what suppressions took out of a report, and by
+ * which (by: "the built-in list", a file, ...). */
+static void say_suppressed_by(FILE *f, const struct ward_suppressed *s,
+			      const char *by)
+{
+	if (s->sites)
+		fprintf(f, "ward: suppressed %" PRId64 " live resource%s (%" PRId64
+			   " bytes) at %zu site%s (%s)\n",
+			s->count, s->count == 1 ? "" : "s", s->bytes, s->sites,
+			s->sites == 1 ? "" : "s", by);
+}
+
 static void say_suppressed(FILE *f, const struct ward_suppressed *s,
 			   const char *file, bool defaults)
 {
-	if (!s->sites)
-		return;
-	fprintf(f, "ward: suppressed %" PRId64 " live resource%s (%" PRId64
-		   " bytes) at %zu site%s (%s%s%s%s)\n",
-		s->count, s->count == 1 ? "" : "s", s->bytes, s->sites,
-		s->sites == 1 ? "" : "s", defaults ? "the built-in list" : "",
-		defaults && file ? " and " : "", file ? file : "",
-		defaults ? "; --no-default-suppressions shows the built-in ones"
-			 : "");
+	char by[PATH_MAX + 100];
+	snprintf(by, sizeof(by), "%s%s%s%s", defaults ? "the built-in list" : "",
+		 defaults && file ? " and " : "", file ? file : "",
+		 defaults ? "; --no-default-suppressions shows the built-in ones"
+			  : "");
+	say_suppressed_by(f, s, by);
 }
+
+#define OWN_SUPPRESSIONS "the program's own __lsan_default_suppressions()"
 
 /*
  * The suppressions the program gave for itself, which the profile carries
@@ -278,16 +288,6 @@ static void suppress_own(ward_profile_t *p, struct ward_suppressed *gone,
 	}
 	ward_profile_suppress(p, s, gone);
 	ward_suppressions_free(s);
-}
-
-static void say_own_suppressed(FILE *f, const struct ward_suppressed *s)
-{
-	if (s->sites)
-		fprintf(f, "ward: suppressed %" PRId64 " live resource%s (%" PRId64
-			   " bytes) at %zu site%s (the program's own "
-			   "__lsan_default_suppressions())\n",
-			s->count, s->count == 1 ? "" : "s", s->bytes, s->sites,
-			s->sites == 1 ? "" : "s");
 }
 
 /* ---- report --by owner ------------------------------------------------- */
@@ -431,7 +431,7 @@ static int cmd_report(int argc, char **argv)
 				   to_stdout, NULL);
 	if (!json) {
 		say_suppressed(stdout, &gone, supp_file, supp_defaults);
-		say_own_suppressed(stdout, &own);
+		say_suppressed_by(stdout, &own, OWN_SUPPRESSIONS);
 	}
 	if (shown != p)
 		ward_profile_free(shown);
@@ -1958,7 +1958,7 @@ static int run_verdict(const struct run_opts *o, const char *program,
 			ward_profile_write_summary(p, head, shown, to_stderr, NULL);
 			say_suppressed(stderr, &gone, o->supp_file,
 				       o->supp_defaults);
-			say_own_suppressed(stderr, &own);
+			say_suppressed_by(stderr, &own, OWN_SUPPRESSIONS);
 		}
 	}
 	if (have && !o->quiet)
