@@ -232,21 +232,32 @@ static void write_table(const ward_profile_t *p,
 	}
 }
 
-/* A sample's heading in the stacks section. */
+/*
+ * A sample's heading in the stacks section. A heap site the scan split by
+ * class is one sample a class; the site's acquisitions ride on its first
+ * (snapshot.c), so they are said as the site's, and only there.
+ */
 static void write_stack_head(const ward_profile_t *p,
 			     const struct ward_sample *s, struct ward__out *o)
 {
 	const char *kind = ward_profile_kind_name(p, s->kind);
-	if (s->kind == WARD_KIND_HEAP && ward__leak_name(s->leak))
+	if (s->kind == WARD_KIND_HEAP && ward__leak_name(s->leak)) {
+		const char *class = s->leak == WARD_LEAK_DEFINITE
+					    ? "definitely lost"
+				    : s->leak == WARD_LEAK_INDIRECT
+					    ? "indirectly lost"
+					    : "still reachable";
 		ward__out_printf(o, "%s: %" PRId64 " live, %" PRId64
-				    " bytes, %s\n",
-				 kind, s->live_count, s->live_bytes,
-				 s->leak == WARD_LEAK_DEFINITE
-					 ? "definitely lost"
-				 : s->leak == WARD_LEAK_INDIRECT
-					 ? "indirectly lost"
-					 : "still reachable");
-	if (s->root)
+				    " bytes, %s",
+				 kind, s->live_count, s->live_bytes, class);
+		if (s->alloc_count > 0)
+			ward__out_printf(o, " (the site acquired %" PRId64
+					    ", %" PRId64 " bytes)",
+					 s->alloc_count, s->alloc_bytes);
+		ward__out_printf(o, "\n");
+		if (s->root)
+			ward__out_printf(o, "\t[root: %s]\n", s->root);
+	} else if (s->root)
 		ward__out_printf(o, "\t[root: %s]\n", s->root);
 	else if (s->owner && s->alloc_count == 0 && s->kind == WARD_KIND_HEAP)
 		/* one holder's share of a site: the acquisitions are the

@@ -828,6 +828,26 @@ for lib in "" jemalloc.so.2 mimalloc.so.2; do
 	expect_site "under $lib, what memory the program mapped itself holds is reachable" \
 		"$work/own_arena.pb.gz" held_in_own_arena heap/reachable "5 615"
 done
+# The stacks section heads each class of a site split by the scan once:
+# the site's acquisitions (the 1,000 blocks of the lists lost) said once,
+# as the site's, and no share reads "acquired 0" (before: a second
+# heading under each lost class, and "(acquired 0, 0 bytes)" on every
+# share but the first).
+"$ward" run --quiet -o "$work/many.pb.gz" -- "$leaks" many >"$work/many.out" 2>&1
+heads=$("$ward" report "$work/many.pb.gz" | awk '
+	/^stacks:/ { on = 1; next }
+	on && /^[a-z]/ { head = $0; next }
+	on && /^\t\[/ { next }
+	on && head && /many_list\+/ { print head }
+	{ head = "" }')
+want="heap: 100 live, 3200 bytes, definitely lost (the site acquired 1000, 32000 bytes)
+heap: 900 live, 28800 bytes, indirectly lost
+heap: 400000 live, 12800000 bytes, still reachable (the site acquired 400000, 12800000 bytes)"
+if [ "$heads" = "$want" ]; then
+	ok "a site split by class: one heading a class, the site's acquisitions once"
+else
+	bad "a site split by class: one heading a class, the site's acquisitions once" "$heads"
+fi
 # A program that takes memory from mimalloc through its own mi_malloc(),
 # which no interposer sees, may keep its blocks' addresses there: the
 # allocator's memory is read as roots then, and such a block is reachable.
@@ -2825,7 +2845,7 @@ else
 fi
 
 # Every check above ran (one that did not is a failure too).
-planned=437
+planned=438
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
