@@ -736,6 +736,35 @@ mkdir -p "$work/xdg"
 WARD_CACHE_DIR= XDG_CACHE_HOME="$work/xdg" "$ward" report "$work/malloc_loop.pb.gz" >/dev/null 2>&1
 if [ -z "$(ls -A "$work/xdg")" ]; then ok "an empty WARD_CACHE_DIR keeps nothing"; else
 	bad "an empty WARD_CACHE_DIR keeps nothing" "$(ls -R "$work/xdg" | head -5)"; fi
+# The default cache is made only where the user owns what is there
+# already: in a HOME of the user's own, and not in another user's (as
+# root under `sudo -E`: before, root made that user's ~/.cache its own)
+# nor in a directory shared with others (/tmp, for a user other than
+# root).
+mkdir -p "$work/home"
+(unset WARD_CACHE_DIR XDG_CACHE_HOME; HOME="$work/home" "$ward" report "$work/malloc_loop.pb.gz" >/dev/null 2>&1)
+if ls "$work/home/.cache/ward/lines" 2>/dev/null | grep -q '^[0-9a-f]\{40\}$'; then
+	ok "the default cache is made in a HOME of the user's own"
+else
+	bad "the default cache is made in a HOME of the user's own" "$(ls -R "$work/home" | head -5)"
+fi
+if [ "$(id -u)" = 0 ]; then
+	others="$work/others_home"
+	mkdir "$others" && chown 65534 "$others"
+	others_cache="$others"
+else
+	others=/tmp
+	others_cache=$(mktemp -u /tmp/ward-cache-XXXXXX)
+fi
+(unset WARD_CACHE_DIR; XDG_CACHE_HOME="$others_cache" HOME="$others" "$ward" report "$work/malloc_loop.pb.gz" >/dev/null 2>&1)
+[ "$others" = /tmp ] ||
+	(unset WARD_CACHE_DIR XDG_CACHE_HOME; HOME="$others" "$ward" report "$work/malloc_loop.pb.gz" >/dev/null 2>&1)
+if [ -z "$(ls -A "$others_cache" 2>/dev/null)" ] && [ ! -e "$others/.cache/ward" ]; then
+	ok "no cache is made in what another user owns"
+else
+	bad "no cache is made in what another user owns" "$(ls -la "$others_cache" "$others/.cache" 2>&1 | head -8)"
+fi
+[ "$others" = /tmp ] && rm -rf "$others_cache"
 
 # Suppressions, in LeakSanitizer's syntax: by function, object or source
 # file, '*' and anchors; counted, never dropped in silence.
@@ -2845,7 +2874,7 @@ else
 fi
 
 # Every check above ran (one that did not is a failure too).
-planned=438
+planned=440
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"

@@ -2079,8 +2079,31 @@ static int cmd_run(int argc, char **argv)
 			   exec_errno != 0 || said_here);
 }
 
-/* Where source positions are kept between runs: $WARD_CACHE_DIR (empty:
- * nowhere), else $XDG_CACHE_HOME/ward/lines, else ~/.cache/ward/lines. */
+/* Whether the nearest of dir and the directories above it that exists
+ * is the user's own. */
+static bool owned_by_user(const char *dir)
+{
+	char path[512];
+	struct stat st;
+	snprintf(path, sizeof(path), "%s", dir);
+	for (;;) {
+		if (stat(path, &st) == 0)
+			return st.st_uid == geteuid();
+		char *slash = strrchr(path, '/');
+		if (errno != ENOENT || !slash || !path[1])
+			return false;
+		slash[slash == path] = '\0'; /* "/a" goes up to "/" */
+	}
+}
+
+/*
+ * Where source positions are kept between runs: $WARD_CACHE_DIR (empty:
+ * nowhere), else $XDG_CACHE_HOME/ward/lines, else ~/.cache/ward/lines —
+ * those two only where the user owns what is there already: under
+ * `sudo -E` HOME is another user's, whose ~/.cache must not become
+ * root's, and a directory shared with others (/tmp) is not the user's
+ * to fill.
+ */
 static const char *cache_dir(void)
 {
 	static char dir[512];
@@ -2091,6 +2114,8 @@ static const char *cache_dir(void)
 		snprintf(dir, sizeof(dir), "%s/ward/lines", base);
 	else if ((base = getenv("HOME")) && base[0] == '/')
 		snprintf(dir, sizeof(dir), "%s/.cache/ward/lines", base);
+	if (dir[0] && !owned_by_user(dir))
+		dir[0] = '\0';
 	return dir;
 }
 
