@@ -11,6 +11,10 @@
  *                      other (a forked child, or this one's children)
  *                      writes WARD_OUTPUT.PID. `ward run` sets it to the
  *                      program it starts.
+ *   WARD_RUN_BEGAN     SECONDS.NANOSECONDS, when the run began: a process
+ *                      whose WARD_OUTPUT.PID an earlier process of the run
+ *                      wrote (its pid was used again) writes
+ *                      WARD_OUTPUT.PID-2, -3, ... `ward run` sets it.
  *   WARD_SUMMARY       text report path, "%p" likewise (unset: stderr;
  *                      "none": no report, only the profile — ward run
  *                      prints the report itself, from the profile)
@@ -105,6 +109,7 @@ static struct {
 	uint64_t rate;
 	bool follow_forks;
 	pid_t output_pid; /* writes output itself; 0: every process does */
+	struct timespec run_began; /* WARD_RUN_BEGAN; 0: not known */
 	char output[PATH_MAX];
 	char summary[PATH_MAX];
 	char log[PATH_MAX]; /* where ward run takes ward's lines when standard
@@ -496,10 +501,27 @@ static int from_start_dir(char *out, size_t len, const char *path)
 }
 
 /*
+ * Whether path was written since the run began: by an earlier process of
+ * the run that had this one's pid (pids are used again: 32,768 of them
+ * in many containers, fewer than a long build starts).
+ */
+static bool written_in_this_run(const char *path)
+{
+	struct stat st;
+	const struct timespec *b = &cfg.run_began;
+	return b->tv_sec && stat(path, &st) == 0 &&
+	       (st.st_mtim.tv_sec > b->tv_sec ||
+		(st.st_mtim.tv_sec == b->tv_sec &&
+		 st.st_mtim.tv_nsec >= b->tv_nsec));
+}
+
+/*
  * This process's name for a file from template tmpl: "%p" becomes the pid
  * and "%%" a '%'; a process other than cfg.output_pid (when set) adds
- * ".PID". Returns 0, or -ENAMETOOLONG when it does not fit (nothing is
- * truncated).
+ * ".PID", or ".PID-N" when an earlier process of the run with the same
+ * pid wrote that name (N from 2, chosen once a process: its snapshots and
+ * checks take the same name). Returns 0, or -ENAMETOOLONG when it does
+ * not fit (nothing is truncated).
  */
 static int expand_path(char *out, size_t len, const char *tmpl)
 {
@@ -522,9 +544,26 @@ static int expand_path(char *out, size_t len, const char *tmpl)
 	}
 	out[k] = '\0';
 	if (cfg.output_pid && pid != cfg.output_pid) {
+		static pid_t chosen_by; /* the process that chose `again` */
+		static unsigned again;  /* 0: ".PID"; else ".PID-N" */
 		int n = snprintf(out + k, len - k, ".%d", pid);
 		if (n < 0 || (size_t)n >= len - k)
 			return -ENAMETOOLONG;
+		if (chosen_by != pid) {
+			again = 0;
+			for (unsigned a = 2; written_in_this_run(out) && a < 10000;
+			     a++) {
+				n = snprintf(out + k, len - k, ".%d-%u", pid, a);
+				if (n < 0 || (size_t)n >= len - k)
+					return -ENAMETOOLONG;
+				again = a;
+			}
+			chosen_by = pid;
+		} else if (again) {
+			n = snprintf(out + k, len - k, ".%d-%u", pid, again);
+			if (n < 0 || (size_t)n >= len - k)
+				return -ENAMETOOLONG;
+		}
 	}
 	return 0;
 }
@@ -1399,6 +1438,16 @@ void ward__intercept_init(void)
 	if (ward__env_number("WARD_OUTPUT_PID", 1, INT_MAX, &v,
 			     "every process writes WARD_OUTPUT") > 0)
 		cfg.output_pid = (pid_t)v;
+	if ((s = getenv("WARD_RUN_BEGAN"))) {
+		char *end;
+		unsigned long long sec = strtoull(s, &end, 10), ns = 0;
+		if (*end == '.')
+			ns = strtoull(end + 1, &end, 10);
+		if (*end == '\0' && ns < 1000000000ull) {
+			cfg.run_began.tv_sec = (time_t)sec;
+			cfg.run_began.tv_nsec = (long)ns;
+		}
+	}
 	if ((s = getenv("WARD_OUTPUT")) &&
 	    from_start_dir(cfg.output, sizeof(cfg.output), s) < 0) {
 		say("ward: no profile: WARD_OUTPUT is longer than %d bytes",

@@ -233,6 +233,40 @@ NOINLINE void leak_fork(void)
 	waitpid(pid, NULL, 0);
 }
 
+NOINLINE void leak_in_second_child(void)
+{
+	for (int i = 0; i < 5; i++)
+		KEEP(malloc(48));
+}
+
+/* Two children with one pid, one after the other (in a pid namespace of
+ * their own, the next pid set back with ns_last_pid): the first leaks
+ * 77 x 16 bytes, the second 5 x 48. Prints both pids. */
+NOINLINE void leak_pid_again(void)
+{
+	pid_t first = fork();
+	if (first == 0) {
+		leak_in_child();
+		exit(0);
+	}
+	waitpid(first, NULL, 0);
+	int fd = open("/proc/sys/kernel/ns_last_pid", O_WRONLY | O_CLOEXEC);
+	char last[24];
+	int n = snprintf(last, sizeof(last), "%d", (int)first - 1);
+	if (fd < 0 || write(fd, last, (size_t)n) != n) {
+		fprintf(stderr, "leaks: ns_last_pid: %s\n", strerror(errno));
+		exit(1);
+	}
+	close(fd);
+	pid_t second = fork();
+	if (second == 0) {
+		leak_in_second_child();
+		exit(0);
+	}
+	waitpid(second, NULL, 0);
+	printf("pids %d %d\n", (int)first, (int)second);
+}
+
 /* A plugin leaks 3 x 1000 bytes and is unloaded before the report. */
 NOINLINE void leak_dlopen(const char *plugin)
 {
@@ -3427,6 +3461,8 @@ int main(int argc, char **argv)
 		usleep(20000);
 	} else if (strcmp(what, "fork") == 0)
 		leak_fork();
+	else if (strcmp(what, "pid_again") == 0)
+		leak_pid_again();
 	else if (strcmp(what, "indirect") == 0)
 		leak_indirect();
 	else if (strcmp(what, "many") == 0)

@@ -644,6 +644,33 @@ if [ -n "$child" ]; then
 		"$work/fork.pb.gz" leak_in_child heap "0 0"
 else
 	bad "a forked child writes its own profile" "no $work/fork.pb.gz.PID"
+	bad "the parent's books do not hold the child's leak" "no $work/fork.pb.gz.PID"
+fi
+# Two processes of one run with one pid, one after the other (pids are
+# used again: 32,768 of them in many containers, fewer than a long build
+# starts) write two profiles, OUT.PID and OUT.PID-2, and ward run counts
+# both (before, the second replaced the first, and nothing said so). In a
+# pid namespace of the run's own, where the next pid can be set back.
+pidns="unshare --pid --fork --mount-proc"
+[ "$(id -u)" = 0 ] || pidns="unshare -r --pid --fork --mount-proc"
+$pidns "$ward" run -o "$work/pid_again.pb.gz" -- "$leaks" pid_again \
+	>"$work/pid_again.out" 2>"$work/pid_again.err"
+set -- $(sed -n 's/^pids //p' "$work/pid_again.out")
+if [ -n "${1:-}" ] && [ "$1" = "${2:-}" ]; then
+	expect_site "the first of two processes of a run with one pid keeps its profile" \
+		"$work/pid_again.pb.gz.$1" leak_in_child heap "77 1232"
+	expect_site "... and the second writes OUT.PID-2" \
+		"$work/pid_again.pb.gz.$1-2" leak_in_second_child heap "5 240"
+	if grep -q "^ward: 2 more profiles from the processes it forked or ran: " "$work/pid_again.err"; then
+		ok "... and ward run counts both"
+	else
+		bad "... and ward run counts both" "$(grep "^ward: " "$work/pid_again.err")"
+	fi
+else
+	for c in "keeps its profile" "writes OUT.PID-2" "counts both"; do
+		bad "two processes of a run with one pid: $c" "pids: ${1:-} ${2:-}" \
+			"$(cat "$work/pid_again.out" "$work/pid_again.err" | head -5)"
+	done
 fi
 
 expect_child_site "a forked child's block linked from an inherited one is still reachable" \
@@ -2874,7 +2901,7 @@ else
 fi
 
 # Every check above ran (one that did not is a failure too).
-planned=440
+planned=443
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"

@@ -1750,6 +1750,9 @@ static bool note_take(char *buf, size_t len, bool *unmarked)
 	return kept;
 }
 
+/* When the run began, by the clock the kernel stamps files with. */
+static struct timespec run_began;
+
 /* The settings below are at most this many. */
 enum { RUN_SETTINGS = 16 };
 
@@ -1817,6 +1820,12 @@ static struct run_env traced_env(const struct run_opts *o, const char *ld,
 	env_set(&e, "WARD_WHY", o->why);
 	env_set(&e, "WARD_NOTE", note_path[0] ? note_path : NULL);
 	env_set(&e, "WARD_LOG", log_path[0] ? log_path : NULL);
+	/* A process whose OUT.PID one before it in the run wrote (the pid
+	 * used again) writes OUT.PID-2: when the run began tells them. */
+	char began[48];
+	snprintf(began, sizeof(began), "%lld.%09ld",
+		 (long long)run_began.tv_sec, run_began.tv_nsec);
+	env_set(&e, "WARD_RUN_BEGAN", began);
 	return e;
 }
 
@@ -1869,15 +1878,18 @@ static int spawn_traced(char **program, struct run_env *env,
 	return exec_errno;
 }
 
-/* After the program: the report from its profile, the line saying why
- * there is none (unless already said: the program could not be run, or
- * the tracer said it on standard error), and the --fail-on-leak verdict.
- * Returns ward run's status. */
-/* When the run began, by the clock the kernel stamps files with. */
-static struct timespec run_began;
+/* Whether name is "PID" or "PID-N" (a pid used again in the run). */
+static bool pid_name(const char *name)
+{
+	size_t n = strspn(name, "0123456789");
+	if (n && name[n] == '-')
+		name += n + 1, n = strspn(name, "0123456789");
+	return n && name[n] == '\0';
+}
 
 /* How many profiles the processes the program forked or ran wrote beside
- * out since the run began: OUT.PID, each written or rewritten since. */
+ * out since the run began: OUT.PID (or OUT.PID-N), each written or
+ * rewritten since. */
 static int others_written(const char *out)
 {
 	char dir[PATH_MAX];
@@ -1895,8 +1907,7 @@ static int others_written(const char *out)
 	for (struct dirent *de; (de = readdir(d));) {
 		const char *pid = de->d_name + nbase + 1;
 		if (strncmp(de->d_name, base, nbase) != 0 ||
-		    de->d_name[nbase] != '.' || !*pid ||
-		    strspn(pid, "0123456789") != strlen(pid))
+		    de->d_name[nbase] != '.' || !pid_name(pid))
 			continue;
 		struct stat sb;
 		if (fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
@@ -1923,6 +1934,10 @@ static bool leakcheck_off(const ward_profile_t *p)
 	return false;
 }
 
+/* After the program: the report from its profile, the line saying why
+ * there is none (unless already said: the program could not be run, or
+ * the tracer said it on standard error), and the --fail-on-leak verdict.
+ * Returns ward run's status. */
 static int run_verdict(const struct run_opts *o, const char *program,
 		       const struct ended *e, const char *told, pid_t pid,
 		       int st, bool have, bool said)
