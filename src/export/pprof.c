@@ -360,6 +360,26 @@ static void write_sample_types(struct writer *w)
 	}
 }
 
+/* "0x7f3a10c891f5 0x55d0e2a01234": a blocked stack's return addresses,
+ * each a location of the profile (which carries its names when asked). */
+static char *blocked_pcs_text(struct writer *w, const struct ward_sample *s)
+{
+	struct ward__buf b = { 0 };
+	for (int k = 0; k < s->blocked_depth; k++) {
+		char pc[24];
+		int n = snprintf(pc, sizeof(pc), "%s0x%" PRIxPTR, k ? " " : "",
+				 s->blocked_pcs[k]);
+		ward__buf_add(&b, pc, (size_t)n);
+		loc_id(&w->l, (uint64_t)s->blocked_pcs[k] - 1);
+	}
+	ward__buf_add(&b, "", 1);
+	if (b.oom) {
+		free(b.p);
+		return NULL;
+	}
+	return b.p;
+}
+
 /* Each sample: its stack, its four values, and its labels. */
 static void write_samples(struct writer *w)
 {
@@ -368,6 +388,7 @@ static void write_samples(struct writer *w)
 	int64_t leak_key = str_id(&w->st, "leak");
 	int64_t owner_key = str_id(&w->st, "owner");
 	int64_t blocked_key = str_id(&w->st, "blocked");
+	int64_t blocked_pcs_key = str_id(&w->st, "blocked_pcs");
 	int64_t root_key = str_id(&w->st, "root");
 	for (size_t i = 0; i < p->count; i++) {
 		const struct ward_sample *s = &p->samples[i];
@@ -399,6 +420,16 @@ static void write_samples(struct writer *w)
 				add_label(w, blocked_key, text);
 			else
 				free(text);
+		}
+		if (s->blocked_depth > 0) {
+			/* And as addresses, which a reader names as it names
+			 * the stack (source lines from debug information
+			 * the traced process never loads). */
+			char *pcs = blocked_pcs_text(w, s);
+			if (pcs && strs_keep(&w->kept, pcs))
+				add_label(w, blocked_pcs_key, pcs);
+			else
+				free(pcs);
 		}
 		pb_msg(&w->b, 2, &w->sub);
 	}
@@ -496,7 +527,8 @@ int ward__write_pprof(const struct ward_profile *p, struct ward__out *o,
 	int rc = -ENOMEM;
 
 	for (size_t i = 0; i < p->count; i++)
-		total_frames += (size_t)p->samples[i].depth;
+		total_frames += (size_t)p->samples[i].depth +
+				(size_t)p->samples[i].blocked_depth;
 	if (locs_init(&w.l, total_frames + 1) < 0)
 		goto out;
 	str_id(&w.st, "");

@@ -160,10 +160,10 @@ static void repeated(struct rd *r, int wire, struct u64s *a)
 struct sample {
 	struct u64s locs, vals;
 	/* Labels as (key string << 32 | value string), resolved once the
-	 * string table is read: the first four are kept. */
+	 * string table is read: the first six are kept. */
 	struct {
 		uint64_t key, str; /* string table indexes */
-	} labels[4];
+	} labels[6];
 	int nlabels;
 };
 
@@ -250,7 +250,7 @@ static void read_sample(struct rd *r, struct rd s, struct parsed *pp)
 		else if (f == 3 && w == 2) {
 			uint64_t key = 0, str = 0;
 			read_label(r, sub(&s), &key, &str);
-			if (key && sm->nlabels < 4) {
+			if (key && sm->nlabels < 6) {
 				sm->labels[sm->nlabels].key = key;
 				sm->labels[sm->nlabels++].str = str;
 			}
@@ -604,8 +604,58 @@ static int columns(struct rd *r, const struct parsed *pp, int col[4])
 	return 0;
 }
 
+/*
+ * The return addresses of sm's "blocked_pcs" label ("0x7f3a10c891f5
+ * 0x55d0e2a01234": where a leaked thread is blocked, innermost first)
+ * into out, when out is not NULL: how many, or 0 when it has none or one
+ * that does not read as such (its "blocked" label, function names, still
+ * says where).
+ */
+enum { BLOCKED_MAX = 256 };
+
+static int hex_digit(uint8_t c)
+{
+	return c >= '0' && c <= '9'   ? c - '0'
+	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
+	       : c >= 'A' && c <= 'F' ? c - 'A' + 10
+				      : -1;
+}
+
+static int blocked_pcs_of(const struct parsed *pp, const struct sample *sm,
+			  uintptr_t *out)
+{
+	for (int l = 0; l < sm->nlabels; l++) {
+		uint64_t str = sm->labels[l].str;
+		if (!str_is(pp, sm->labels[l].key, "blocked_pcs") ||
+		    str >= pp->nstrs)
+			continue;
+		const uint8_t *c = pp->strs[str], *end = c + pp->strlens[str];
+		int n = 0;
+		while (c < end) {
+			/* "0x", 1 to 16 digits, then a space or the end */
+			if (n == BLOCKED_MAX || end - c < 3 || c[0] != '0' ||
+			    c[1] != 'x')
+				return 0;
+			c += 2;
+			uint64_t pc = 0;
+			int digits = 0, d;
+			for (; c < end && (d = hex_digit(*c)) >= 0; c++, digits++)
+				pc = pc << 4 | (uint64_t)d;
+			if (!digits || digits > 16 || !pc ||
+			    (c < end && *c++ != ' '))
+				return 0;
+			if (out)
+				out[n] = (uintptr_t)pc;
+			n++;
+		}
+		return n;
+	}
+	return 0;
+}
+
 /* Locations in id order, each defined once; samples with as many values
- * as types and sane stacks. *total: the frames of all samples. */
+ * as types and sane stacks. *total: the frames of all samples, and of
+ * the stacks where their threads are blocked. */
 static int check_samples(struct rd *r, struct parsed *pp, size_t *total)
 {
 	if (pp->nlocs)
@@ -629,7 +679,8 @@ static int check_samples(struct rd *r, struct parsed *pp, size_t *total)
 			     pp->samples[i].locs.n);
 			return -1;
 		}
-		*total += pp->samples[i].locs.n;
+		*total += pp->samples[i].locs.n +
+			  (size_t)blocked_pcs_of(pp, &pp->samples[i], NULL);
 	}
 	return 0;
 }
@@ -759,6 +810,12 @@ static int take_sample(struct rd *r, struct parsed *pp, struct ward_profile *p,
 		p->owned_pcs[(*at)++] = (uintptr_t)l->address + 1;
 	}
 	s->depth = (int)sm->locs.n;
+	int blocked = blocked_pcs_of(pp, sm, &p->owned_pcs[*at]);
+	if (blocked > 0) {
+		s->blocked_pcs = &p->owned_pcs[*at];
+		s->blocked_depth = blocked;
+		*at += (size_t)blocked;
+	}
 	int64_t v[4] = { 0 };
 	for (int k = 0; k < 4; k++)
 		if (col[k] >= 0)

@@ -8,6 +8,7 @@
  * stacks, which live as long as the process.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -289,9 +290,13 @@ static char *line_key(const struct ward_profile *p, const struct ward_sample *s)
 	struct ward__frame_text fr[MAX_INLINE];
 	char head[96];
 
-	int n = snprintf(head, sizeof(head), "%d %d %p", s->kind, s->leak,
-			 (const void *)s->blocked_pcs);
+	int n = snprintf(head, sizeof(head), "%d %d", s->kind, s->leak);
 	ward__buf_add(&b, head, (size_t)n);
+	for (int k = 0; k < s->blocked_depth; k++) {
+		n = snprintf(head, sizeof(head), " %" PRIxPTR,
+			     s->blocked_pcs[k]);
+		ward__buf_add(&b, head, (size_t)n);
+	}
 	const char *const tags[] = { s->owner, s->root, s->blocked };
 	for (int i = 0; i < 3; i++) {
 		ward__buf_add(&b, tags[i] ? "\n=" : "\n", tags[i] ? 2 : 1);
@@ -446,7 +451,10 @@ struct ward_profile *ward__profile_by_line(const struct ward_profile *p,
 static bool same_holder(const struct ward_sample *a,
 			const struct ward_sample *b)
 {
-	if (a->leak != b->leak || a->blocked_pcs != b->blocked_pcs)
+	if (a->leak != b->leak || a->blocked_depth != b->blocked_depth ||
+	    (a->blocked_depth > 0 &&
+	     memcmp(a->blocked_pcs, b->blocked_pcs,
+		    (size_t)a->blocked_depth * sizeof(*a->blocked_pcs)) != 0))
 		return false;
 	if (!a->root != !b->root || (a->root && strcmp(a->root, b->root) != 0))
 		return false;
