@@ -604,13 +604,7 @@ static int columns(struct rd *r, const struct parsed *pp, int col[4])
 	return 0;
 }
 
-/*
- * The return addresses of sm's "blocked_pcs" label ("0x7f3a10c891f5
- * 0x55d0e2a01234": where a leaked thread is blocked, innermost first)
- * into out, when out is not NULL: how many, or 0 when it has none or one
- * that does not read as such (its "blocked" label, function names, still
- * says where).
- */
+/* As deep as a captured stack goes (WARD_STACK_DEPTH at most). */
 enum { BLOCKED_MAX = 256 };
 
 static int hex_digit(uint8_t c)
@@ -621,6 +615,13 @@ static int hex_digit(uint8_t c)
 				      : -1;
 }
 
+/*
+ * The return addresses of sm's "blocked_pcs" label ("0x7f3a10c891f5
+ * 0x55d0e2a01234": where a leaked thread is blocked, innermost first)
+ * into out, when out is not NULL: how many, or 0 when it has none or one
+ * that does not read as such (its "blocked" label, function names, still
+ * says where).
+ */
 static int blocked_pcs_of(const struct parsed *pp, const struct sample *sm,
 			  uintptr_t *out)
 {

@@ -515,6 +515,15 @@ static bool written_in_this_run(const char *path)
 		 st.st_mtim.tv_nsec >= b->tv_nsec));
 }
 
+/* ".PID" (again 1) or ".PID-N" (again N) at out; -ENAMETOOLONG when it
+ * does not fit. */
+static int pid_suffix(char *out, size_t len, int pid, unsigned again)
+{
+	int n = again > 1 ? snprintf(out, len, ".%d-%u", pid, again)
+			  : snprintf(out, len, ".%d", pid);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
 /*
  * This process's name for a file from template tmpl: "%p" becomes the pid
  * and "%%" a '%'; a process other than cfg.output_pid (when set) adds
@@ -543,29 +552,18 @@ static int expand_path(char *out, size_t len, const char *tmpl)
 		k += (size_t)n;
 	}
 	out[k] = '\0';
-	if (cfg.output_pid && pid != cfg.output_pid) {
-		static pid_t chosen_by; /* the process that chose `again` */
-		static unsigned again;  /* 0: ".PID"; else ".PID-N" */
-		int n = snprintf(out + k, len - k, ".%d", pid);
-		if (n < 0 || (size_t)n >= len - k)
-			return -ENAMETOOLONG;
-		if (chosen_by != pid) {
-			again = 0;
-			for (unsigned a = 2; written_in_this_run(out) && a < 10000;
-			     a++) {
-				n = snprintf(out + k, len - k, ".%d-%u", pid, a);
-				if (n < 0 || (size_t)n >= len - k)
-					return -ENAMETOOLONG;
-				again = a;
-			}
-			chosen_by = pid;
-		} else if (again) {
-			n = snprintf(out + k, len - k, ".%d-%u", pid, again);
-			if (n < 0 || (size_t)n >= len - k)
-				return -ENAMETOOLONG;
-		}
+	if (!cfg.output_pid || pid == cfg.output_pid)
+		return 0;
+	static pid_t chosen_by; /* the process that chose `again` */
+	static unsigned again;  /* 1: ".PID"; else ".PID-N" */
+	if (chosen_by != pid) {
+		for (again = 1; again < 10000; again++)
+			if (pid_suffix(out + k, len - k, pid, again) < 0 ||
+			    !written_in_this_run(out))
+				break;
+		chosen_by = pid;
 	}
-	return 0;
+	return pid_suffix(out + k, len - k, pid, again);
 }
 
 /* ---- Saving ------------------------------------------------------------ */

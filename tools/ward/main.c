@@ -1882,8 +1882,10 @@ static int spawn_traced(char **program, struct run_env *env,
 static bool pid_name(const char *name)
 {
 	size_t n = strspn(name, "0123456789");
-	if (n && name[n] == '-')
-		name += n + 1, n = strspn(name, "0123456789");
+	if (n && name[n] == '-') {
+		name += n + 1;
+		n = strspn(name, "0123456789");
+	}
 	return n && name[n] == '\0';
 }
 
