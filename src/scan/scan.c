@@ -1633,6 +1633,8 @@ static void mark(struct scan *s, const struct ward__scan_self *self,
 		s->cur_root = WARD__ROOT_REGISTER;
 		scan_range(s, (uintptr_t)threads[t].regs,
 			   (uintptr_t)(threads[t].regs + WARD__STOPPED_REGS), 1);
+		scan_range(s, (uintptr_t)threads[t].vec,
+			   (uintptr_t)(threads[t].vec + threads[t].nvec), 1);
 		s->cur_root = WARD__ROOT_STACK;
 		uintptr_t lo, end;
 		if (stack_of(s, &threads[t], &lo, &end))
@@ -1783,6 +1785,14 @@ static void name_root(struct scan *s, const struct ward__scan_self *self,
 			p->tid = threads[t].tid;
 			snprintf(p->reg, sizeof(p->reg), "%s",
 				 greg_names[(v - r) / 8]);
+			return;
+		}
+		r = (uintptr_t)threads[t].vec;
+		if (v >= r && v < r + sizeof(threads[t].vec)) {
+			p->root = WARD__ROOT_REGISTER;
+			p->tid = threads[t].tid;
+			ward__vector_reg_name(threads[t].vec_reg[(v - r) / 8],
+					      p->reg, sizeof(p->reg));
 			return;
 		}
 	}

@@ -163,7 +163,7 @@ struct ward__stopped_stack {
 /* A thread stopped by ward__threads_stop(): its id, stack pointer and
  * general registers when the signal came, and the stack it walked from
  * there (suspend.c). */
-enum { WARD__STOPPED_REGS = 23 };
+enum { WARD__STOPPED_REGS = 23, WARD__STOPPED_VEC = 64 };
 struct ward__stopped {
 	int tid;
 	bool held; /* not stopped: it blocks ward's signal or awaits it
@@ -172,8 +172,19 @@ struct ward__stopped {
 		    * stack read whole); regs are zero, the stack empty */
 	uintptr_t sp;
 	uintptr_t regs[WARD__STOPPED_REGS];
+	/* The words of its vector registers (xmm, and the upper parts of
+	 * ymm and zmm, zmm16-31: a copy of a struct goes through them) that
+	 * could be addresses, nvec of them; vec_reg[i] names vec[i]'s
+	 * register (ward__vector_reg_name). */
+	int nvec;
+	uintptr_t vec[WARD__STOPPED_VEC];
+	uint8_t vec_reg[WARD__STOPPED_VEC];
 	struct ward__stopped_stack stack;
 };
+
+/* The name of a vector register as ward__stopped.vec_reg gives it
+ * ("xmm3", "ymm3" for its upper half, "zmm19"). */
+const char *ward__vector_reg_name(uint8_t reg, char *buf, size_t len);
 
 /* Whether act is ward's own stop handler (which the tracer's sigaction()
  * must not wrap). */

@@ -176,6 +176,8 @@ int ward__list_threads(int *tids, int max)
 
 #if defined(__x86_64__)
 
+#include <cpuid.h>
+
 /* Threads a stop handles at most; the slots are mapped for as many as
  * the process has when it begins, with room for more that start. */
 enum { MAX_STOPPED = 32768 };
@@ -360,6 +362,95 @@ static void sleep_again(ucontext_t *uc, const struct asleep *a, int sig)
 	g[REG_RIP] -= 2;
 }
 
+/*
+ * The vector registers a signal frame holds: the FXSAVE area's xmm0-15,
+ * then, after the XSAVE header, the components whose bits its XSTATE_BV
+ * sets (one not set is in its initial state, zeros, and the bytes there
+ * are whatever the stack held before). Where each component lies in the
+ * frame (the standard format) CPUID leaf 0xD tells: read once, before
+ * any thread is stopped.
+ */
+enum {
+	XS_SSE = 1,       /* xmm0-15, in the FXSAVE area */
+	XS_AVX = 2,       /* ymm0-15's upper halves */
+	XS_ZMM_HI256 = 6, /* zmm0-15's upper halves */
+	XS_HI16_ZMM = 7,  /* zmm16-31 whole */
+	FX_XMM = 160,     /* xmm0 in the FXSAVE area */
+	FX_SW_BYTES = 464, /* the kernel's record of the XSAVE area */
+	XSAVE_HEADER = 512,
+};
+static uint32_t xs_offset[8], xs_size[8];
+
+static void vector_layout(void)
+{
+	static bool done;
+	static const int comps[] = { XS_AVX, XS_ZMM_HI256, XS_HI16_ZMM };
+	if (done)
+		return;
+	for (size_t i = 0; i < sizeof(comps) / sizeof(comps[0]); i++) {
+		unsigned a, b, c, d;
+		if (__get_cpuid_count(0xd, (unsigned)comps[i], &a, &b, &c, &d)) {
+			xs_size[comps[i]] = a;
+			xs_offset[comps[i]] = b;
+		}
+	}
+	done = true;
+}
+
+/* Words of bytes [at, at + len) of the frame's area that could be
+ * addresses into s->vec, each named by its register: `per` bytes a
+ * register, the first numbered `first`, `code` its kind. */
+static void vector_words(const uint8_t *area, uint32_t at, uint32_t len,
+			 uint32_t per, int first, int code,
+			 struct ward__stopped *s)
+{
+	for (uint32_t off = 0; off + 8 <= len; off += 8) {
+		uint64_t w;
+		memcpy(&w, area + at + off, 8);
+		if (w < 4096 || w >= 1ull << 57 || s->nvec == WARD__STOPPED_VEC)
+			continue;
+		s->vec[s->nvec] = (uintptr_t)w;
+		s->vec_reg[s->nvec++] = (uint8_t)(code << 5 | (first + (int)(off / per)));
+	}
+}
+
+static void save_vectors(const ucontext_t *uc, struct ward__stopped *s)
+{
+	const uint8_t *area = (const uint8_t *)uc->uc_mcontext.fpregs;
+	s->nvec = 0;
+	if (!area)
+		return;
+	struct { uint32_t magic1, extended_size; uint64_t xfeatures;
+		 uint32_t xstate_size; } sw;
+	memcpy(&sw, area + FX_SW_BYTES, sizeof(sw));
+	uint64_t bv = 1u << XS_SSE; /* FXSAVE alone: the xmm are there */
+	uint32_t size = 0;
+	if (sw.magic1 == FP_XSTATE_MAGIC1) {
+		memcpy(&bv, area + XSAVE_HEADER, 8);
+		size = sw.xstate_size;
+	}
+	if (bv >> XS_SSE & 1)
+		vector_words(area, FX_XMM, 16 * 16, 16, 0, XS_SSE, s);
+	static const struct { int comp, per, first; } parts[] = {
+		{ XS_AVX, 16, 0 }, { XS_ZMM_HI256, 32, 0 }, { XS_HI16_ZMM, 64, 16 },
+	};
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+		int c = parts[i].comp;
+		if ((bv >> c & 1) && xs_offset[c] &&
+		    xs_offset[c] + xs_size[c] <= size)
+			vector_words(area, xs_offset[c], xs_size[c],
+				     (uint32_t)parts[i].per, parts[i].first, c, s);
+	}
+}
+
+const char *ward__vector_reg_name(uint8_t reg, char *buf, size_t len)
+{
+	int code = reg >> 5, n = reg & 31;
+	snprintf(buf, len, "%s%d",
+		 code == XS_SSE ? "xmm" : code == XS_AVX ? "ymm" : "zmm", n);
+	return buf;
+}
+
 static void on_stop(int sig, siginfo_t *si, void *ctx)
 {
 	int saved = errno;
@@ -394,6 +485,7 @@ static void on_stop(int sig, siginfo_t *si, void *ctx)
 			s->tid = (int)syscall(SYS_gettid);
 			for (int r = 0; r < NGREG && r < WARD__STOPPED_REGS; r++)
 				s->regs[r] = (uintptr_t)g[r];
+			save_vectors(uc, s);
 			s->sp = (uintptr_t)g[REG_RSP];
 			s->stack.self = (uintptr_t)pthread_self();
 			s->stack.n = ward__capture_context(
@@ -840,6 +932,7 @@ int ward__threads_stop(const struct ward__stopped **out)
 	}
 	if (!install(sig))
 		return -EBUSY;
+	vector_layout();
 	if (!hold_unsignallable(tids, &n, sig))
 		return -E2BIG;
 	int rc = signal_all(tids, n, sig);
@@ -883,6 +976,12 @@ int ward__threads_stop(const struct ward__stopped **out)
 
 void ward__threads_resume(void)
 {
+}
+
+const char *ward__vector_reg_name(uint8_t reg, char *buf, size_t len)
+{
+	snprintf(buf, len, "v%d", reg);
+	return buf;
 }
 
 #endif

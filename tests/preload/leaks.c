@@ -687,6 +687,31 @@ NOINLINE void *why_register_holder(void *arg)
 	return (void *)p;
 }
 
+/* "vector_held": a running thread holds a block in xmm0 alone (a copy
+ * of a struct goes through the vector registers), as LeakSanitizer's
+ * own use_registers_extra test has it. */
+NOINLINE void *held_in_xmm(void) { return malloc(1337); }
+
+NOINLINE void *xmm_holder(void *arg)
+{
+	(void)arg;
+	uintptr_t p = (uintptr_t)held_in_xmm();
+	__asm__ volatile("movq %0, %%xmm0\n\txor %0, %0" : "+r"(p) : : "xmm0");
+	why_wipe_stack();
+	atomic_fetch_add(&why_ready, 1);
+	for (;;)
+		__asm__ volatile("pause" : : : "memory");
+	return (void *)p;
+}
+
+NOINLINE void leak_vector_held(void)
+{
+	pthread_t t;
+	pthread_create(&t, NULL, xmm_holder, NULL);
+	while (atomic_load(&why_ready) < 1)
+		usleep(1000);
+}
+
 NOINLINE void leak_why(void)
 {
 	struct why_mid *mid = why_middle();
@@ -3475,6 +3500,8 @@ int main(int argc, char **argv)
 		leak_tls_kept();
 	else if (strcmp(what, "running_threads") == 0)
 		leak_running_threads(false);
+	else if (strcmp(what, "vector_held") == 0)
+		leak_vector_held();
 	else if (strcmp(what, "masked_threads") == 0)
 		leak_running_threads(true);
 	else if (strcmp(what, "dlopen") == 0 && argc > 2)
