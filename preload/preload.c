@@ -745,6 +745,36 @@ EXPORT void *mremap(void *old, size_t old_len, size_t len, int flags, ...)
 	return p;
 }
 
+/*
+ * The program break the program moves itself (a bump allocator of its
+ * own over sbrk()): the scan reads what it took as the program's memory.
+ * The C library's malloc moves it through its own calls, which never come
+ * here; another allocator's calls (jemalloc's dss) are left out as its
+ * mappings are.
+ */
+EXPORT void *sbrk(intptr_t incr)
+{
+	NEXT(void *(*)(intptr_t), sbrk);
+	uintptr_t from = (uintptr_t)__builtin_return_address(0);
+	void *p = real_sbrk(incr);
+	if (p != (void *)-1 && incr > 0 && !from_ward(from) &&
+	    !by_allocator(from))
+		ward__intercept_break_grew(p, (size_t)incr);
+	return p;
+}
+
+EXPORT int brk(void *addr)
+{
+	NEXT(int (*)(void *), brk);
+	uintptr_t from = (uintptr_t)__builtin_return_address(0);
+	uintptr_t was = (uintptr_t)syscall(SYS_brk, 0);
+	int rc = real_brk(addr);
+	if (rc == 0 && (uintptr_t)addr > was && !from_ward(from) &&
+	    !by_allocator(from))
+		ward__intercept_break_grew((void *)was, (uintptr_t)addr - was);
+	return rc;
+}
+
 /* ---- Descriptors ------------------------------------------------------- */
 
 /*

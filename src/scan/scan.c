@@ -59,6 +59,7 @@
 #include "capture/capture.h"
 #include "core/file.h"
 #include "core/map.h"
+#include "core/spin.h"
 
 /* Under valgrind, the scan's reads of every root word (stacks' unwritten
  * words, valgrind's own mappings) are the scan's business, not errors of
@@ -496,6 +497,48 @@ static int read_maps_job(void *arg)
 	return rc < 0 ? rc : r.s->nmaps ? 0 : -ENODATA;
 }
 
+/* What the program took of the break itself (ward__scan_break_grew), a
+ * few ranges: one more past the last widens the last, so that what the
+ * program took is always covered (a lost block read as reachable at
+ * worst, never the reverse). */
+enum { BREAK_RANGES = 32 };
+static struct ward__range break_taken[BREAK_RANGES];
+static size_t nbreak_taken;
+static ward__spin_t break_lock;
+
+void ward__scan_break_grew(uintptr_t lo, uintptr_t hi)
+{
+	if (hi <= lo)
+		return;
+	ward__spin_lock(&break_lock);
+	struct ward__range *last =
+		nbreak_taken ? &break_taken[nbreak_taken - 1] : NULL;
+	if (last && (lo == last->hi || nbreak_taken == BREAK_RANGES)) {
+		last->lo = lo < last->lo ? lo : last->lo;
+		last->hi = hi > last->hi ? hi : last->hi;
+	} else {
+		break_taken[nbreak_taken] = (struct ward__range){ lo, hi };
+		nbreak_taken++;
+	}
+	ward__spin_unlock(&break_lock);
+}
+
+/* The break the program took, as far as the break reaches now, among
+ * its own memory. The other threads are stopped and one may hold the
+ * lock, so none is taken: one stopped inside ward__scan_break_grew()
+ * leaves at worst the range it was adding unread. */
+static void note_break_taken(struct scan *s)
+{
+	uintptr_t now = (uintptr_t)syscall(SYS_brk, 0);
+	for (size_t i = 0; i < nbreak_taken && s->nanon < MAX_MAPS; i++) {
+		uintptr_t lo = break_taken[i].lo,
+			  hi = break_taken[i].hi < now ? break_taken[i].hi : now;
+		if (lo < hi)
+			s->anon[s->nanon++] =
+				(struct own_range){ lo, hi, false, false };
+	}
+}
+
 /* The readable mappings: 0, or -errno when they cannot be known (every
  * root would then be unreadable and every block called lost). Where the
  * program has used up its descriptors, read where one is free. */
@@ -507,6 +550,8 @@ static int read_maps(struct scan *s)
 		s->nmaps = s->nanon = 0;
 		rc = ward__with_descriptor(read_maps_job, s);
 	}
+	if (rc == 0)
+		note_break_taken(s);
 	return rc;
 }
 

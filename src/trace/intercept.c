@@ -332,6 +332,12 @@ void ward__intercept_mapped(const void *p, size_t len, bool by_allocator)
 		ward__scan_unmapped((uintptr_t)p, page_end(p, len));
 }
 
+void ward__intercept_break_grew(const void *p, size_t len)
+{
+	if (!maps_aside)
+		ward__scan_break_grew((uintptr_t)p, (uintptr_t)p + len);
+}
+
 void ward__intercept_unmapped(const void *p, size_t len)
 {
 	if (!maps_aside)

@@ -64,6 +64,9 @@ void ward__intercept_ignore(const void *p);
  * its blocks as no root (scan.h). */
 void ward__intercept_mapped(const void *p, size_t len, bool by_allocator);
 void ward__intercept_unmapped(const void *p, size_t len);
+/* The program moved the break itself (sbrk, brk), taking [p, p + len):
+ * the scan reads it as the program's own memory. */
+void ward__intercept_break_grew(const void *p, size_t len);
 
 /* __lsan_do_recoverable_leak_check(): the exit's leak check, now (a
  * profile OUTPUT.checkN and one line); whether anything was found lost. */

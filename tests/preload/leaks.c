@@ -687,6 +687,23 @@ NOINLINE void *why_register_holder(void *arg)
 	return (void *)p;
 }
 
+/* "own_break": the program takes memory by moving the break itself, with
+ * sbrk() and with brk() (a bump allocator of its own), and keeps a block
+ * in each; the pointers kept anywhere else are gone. */
+NOINLINE void *held_in_sbrk(void) { return malloc(555); }
+NOINLINE void *held_in_brk(void) { return malloc(556); }
+
+NOINLINE void leak_own_break(void)
+{
+	free(malloc(10)); /* malloc has a heap of its own first */
+	void **by_sbrk = sbrk(4096);
+	void **by_brk = sbrk(0);
+	if (by_sbrk == (void *)-1 || brk((char *)by_brk + 4096) != 0)
+		exit(1);
+	by_sbrk[7] = held_in_sbrk();
+	by_brk[9] = held_in_brk();
+}
+
 /* "vector_held": a running thread holds a block in xmm0 alone (a copy
  * of a struct goes through the vector registers), as LeakSanitizer's
  * own use_registers_extra test has it. */
@@ -3502,6 +3519,8 @@ int main(int argc, char **argv)
 		leak_running_threads(false);
 	else if (strcmp(what, "vector_held") == 0)
 		leak_vector_held();
+	else if (strcmp(what, "own_break") == 0)
+		leak_own_break();
 	else if (strcmp(what, "masked_threads") == 0)
 		leak_running_threads(true);
 	else if (strcmp(what, "dlopen") == 0 && argc > 2)
