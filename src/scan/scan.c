@@ -508,8 +508,12 @@ static ward__spin_t break_lock;
 
 void ward__scan_break_grew(uintptr_t lo, uintptr_t hi)
 {
-	if (hi <= lo)
+	/* A signal handler's sbrk() in this thread while it is in here
+	 * would wait on itself for good: that one is not kept. */
+	static __thread bool inside;
+	if (hi <= lo || inside)
 		return;
+	inside = true;
 	ward__spin_lock(&break_lock);
 	struct ward__range *last =
 		nbreak_taken ? &break_taken[nbreak_taken - 1] : NULL;
@@ -521,6 +525,7 @@ void ward__scan_break_grew(uintptr_t lo, uintptr_t hi)
 		nbreak_taken++;
 	}
 	ward__spin_unlock(&break_lock);
+	inside = false;
 }
 
 /* The break the program took, as far as the break reaches now, among
