@@ -14,7 +14,9 @@
  *   WARD_RUN_BEGAN     SECONDS.NANOSECONDS, when the run began: a process
  *                      whose WARD_OUTPUT.PID an earlier process of the run
  *                      wrote (its pid was used again) writes
- *                      WARD_OUTPUT.PID-2, -3, ... `ward run` sets it.
+ *                      WARD_OUTPUT.PID-2, -3, ..., and snapshots and
+ *                      checks skip the numbers written in the run.
+ *                      `ward run` sets it.
  *   WARD_SUMMARY       text report path, "%p" likewise (unset: stderr;
  *                      "none": no report, only the profile — ward run
  *                      prints the report itself, from the profile)
@@ -1015,6 +1017,28 @@ void ward__intercept_forked_raw(void)
 static sem_t snap_sem;
 static unsigned snap_count;
 
+/*
+ * The next of this process's OUT.WHATN (snapshots, checks) that no
+ * process of the run wrote: a program that executes another in its own
+ * process (its pid, its name) starts counting again, and the other's
+ * files would replace its own.
+ */
+static unsigned next_number(unsigned *count, const char *what)
+{
+	char path[PATH_MAX];
+	unsigned n = ++*count;
+	if (!cfg.output[0] || expand_path(path, sizeof(path), cfg.output) < 0)
+		return n;
+	size_t k = strlen(path);
+	for (int tries = 0; tries < 10000; tries++, n = ++*count) {
+		int len = snprintf(path + k, sizeof(path) - k, ".%s%u", what, n);
+		if (len < 0 || (size_t)len >= sizeof(path) - k ||
+		    !written_in_this_run(path))
+			break;
+	}
+	return n;
+}
+
 static void snap_handler(int sig)
 {
 	int saved = errno;
@@ -1034,7 +1058,8 @@ static void *snap_thread(void *arg)
 		    getpid() != books_pid)
 			continue;
 		char suffix[32];
-		snprintf(suffix, sizeof(suffix), ".snap%u", ++snap_count);
+		snprintf(suffix, sizeof(suffix), ".snap%u",
+			 next_number(&snap_count, "snap"));
 		ward_profile_t *p = ward_profile_snapshot();
 		if (p) {
 			save_profile(p, suffix);
@@ -2082,7 +2107,7 @@ static void count_lost(const ward_profile_t *p, struct check *c)
 static void check_now(void *arg)
 {
 	struct check *c = arg;
-	unsigned n = ++checks;
+	unsigned n = next_number(&checks, "check");
 	ward__guard_raise();
 	ward_profile_t *p = ward_profile_snapshot();
 	struct ward__scan_result r;

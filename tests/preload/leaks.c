@@ -403,6 +403,44 @@ NOINLINE void leak_snapshot_via_parent(void)
 		usleep(10000);
 }
 
+/* "snapshot_exec": a snapshot, then the program executes itself in its
+ * own process ("snapshot_exec again"), which takes a snapshot of its own;
+ * each waits up to 5 s for its file, OUT.snap1 then OUT.snap2. */
+NOINLINE void leak_before_exec(void)
+{
+	for (int i = 0; i < 7; i++)
+		KEEP(malloc(70));
+}
+
+NOINLINE void leak_after_exec(void)
+{
+	for (int i = 0; i < 9; i++)
+		KEEP(malloc(90));
+}
+
+static void snapshot_and_wait(int n)
+{
+	const char *out = getenv("WARD_OUTPUT");
+	char snap[4096];
+	snprintf(snap, sizeof(snap), "%s.snap%d", out ? out : "", n);
+	raise(SIGUSR2);
+	for (int i = 0; i < 500 && access(snap, F_OK) != 0; i++)
+		usleep(10000);
+}
+
+NOINLINE void leak_snapshot_exec(const char *self, bool again)
+{
+	if (!again) {
+		leak_before_exec();
+		snapshot_and_wait(1);
+		execl("/proc/self/exe", self, "snapshot_exec", "again",
+		      (char *)NULL);
+		exit(1);
+	}
+	leak_after_exec();
+	snapshot_and_wait(2);
+}
+
 /* Threads still running at exit, blocked in read(): what only their
  * stacks point to is still reachable; what nobody points to is lost. */
 static int block_pipe[2];
@@ -713,8 +751,20 @@ NOINLINE void *xmm_holder(void *arg)
 {
 	(void)arg;
 	uintptr_t p = (uintptr_t)held_in_xmm();
-	__asm__ volatile("movq %0, %%xmm0\n\txor %0, %0" : "+r"(p) : : "xmm0");
-	why_wipe_stack();
+	why_wipe_stack(); /* of what malloc left below */
+	/* Into xmm0, out of the variable and of every register a call may
+	 * have left a copy in (clang's build kept one in rsi). */
+	__asm__ volatile("movq %0, %%xmm0\n\t"
+			 "xor %0, %0\n\t"
+			 "xor %%eax, %%eax\n\txor %%ecx, %%ecx\n\t"
+			 "xor %%edx, %%edx\n\txor %%esi, %%esi\n\t"
+			 "xor %%edi, %%edi\n\txor %%r8d, %%r8d\n\t"
+			 "xor %%r9d, %%r9d\n\txor %%r10d, %%r10d\n\t"
+			 "xor %%r11d, %%r11d"
+			 : "+r"(p)
+			 :
+			 : "xmm0", "rax", "rcx", "rdx", "rsi", "rdi", "r8",
+			   "r9", "r10", "r11");
 	atomic_fetch_add(&why_ready, 1);
 	for (;;)
 		__asm__ volatile("pause" : : : "memory");
@@ -3739,6 +3789,8 @@ int main(int argc, char **argv)
 		leak_sigquery();
 	else if (strcmp(what, "chdir") == 0)
 		leak_chdir();
+	else if (strcmp(what, "snapshot_exec") == 0)
+		leak_snapshot_exec(argv[0], argc > 2);
 	else if (strcmp(what, "snapshot_live") == 0 && argc > 2)
 		leak_snapshot_live(argv[2]);
 	else {

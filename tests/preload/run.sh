@@ -1241,6 +1241,14 @@ expect_site "a snapshot on SIGUSR2, mid-run" "$work/snap.pb.gz.snap1" \
 	leak_snapshot_batch heap "500 50000"
 expect_site "a second snapshot sees the second batch" "$work/snap.pb.gz.snap2" \
 	leak_snapshot_batch heap "1000 100000"
+# A program that executes another in its own process: the second's
+# snapshots take the next numbers (before, its OUT.snap1 replaced the
+# first's).
+"$ward" run --quiet --snapshot-signal USR2 -o "$work/snapx.pb.gz" -- "$leaks" snapshot_exec >/dev/null 2>&1
+expect_site "a snapshot, then the program executes another: the first's stays" \
+	"$work/snapx.pb.gz.snap1" leak_before_exec heap "7 490"
+expect_site "... and the second's is the next" "$work/snapx.pb.gz.snap2" \
+	leak_after_exec heap "9 810"
 # Sent to ward run's pid, it reaches the program; ward run goes on.
 "$ward" run --quiet --snapshot-signal USR2 -o "$work/snapp.pb.gz" -- "$leaks" snapshot_via_parent \
 	>/dev/null 2>"$work/snapp.err"
@@ -2939,7 +2947,7 @@ else
 fi
 
 # Every check above ran (one that did not is a failure too).
-planned=448
+planned=450
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
