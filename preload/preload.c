@@ -49,7 +49,9 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/pidfd.h>
 #include <sys/timerfd.h>
 #include <threads.h>
@@ -2073,6 +2075,50 @@ EXPORT void _exit(int status)
 	ward__intercept_report();
 	real__exit(status);
 	__builtin_unreachable();
+}
+
+/*
+ * daemon(): the C library's ends the parent with an exit of its own that
+ * no interposer sees, so the parent's profile (what it allocated before,
+ * which valgrind reports at that exit) was never written, and ward run
+ * said the program ended without running its exit handlers. The same
+ * steps here, the parent ending through _exit() above: a child in a
+ * session of its own, in "/" unless nochdir, its standard streams on
+ * /dev/null unless noclose (which must be that character device:
+ * ENODEV otherwise, as the C library says).
+ */
+EXPORT int daemon(int nochdir, int noclose)
+{
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid > 0)
+		_exit(0);
+	if (setsid() < 0)
+		return -1;
+	if (!nochdir && chdir("/") < 0) {
+		/* ignored, as the C library ignores it */
+	}
+	if (noclose)
+		return 0;
+	int fd = open("/dev/null", O_RDWR);
+	if (fd < 0)
+		return -1;
+	struct stat st;
+	int err = fstat(fd, &st) != 0 ? errno
+		  : !S_ISCHR(st.st_mode) || st.st_rdev != makedev(1, 3) ? ENODEV
+									 : 0;
+	if (err) {
+		close(fd);
+		errno = err;
+		return -1;
+	}
+	dup2(fd, STDIN_FILENO);
+	dup2(fd, STDOUT_FILENO);
+	dup2(fd, STDERR_FILENO);
+	if (fd > STDERR_FILENO)
+		close(fd);
+	return 0;
 }
 
 /* C99's name for it, a symbol of its own in the C library. */

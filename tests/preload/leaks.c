@@ -403,6 +403,36 @@ NOINLINE void leak_snapshot_via_parent(void)
 		usleep(10000);
 }
 
+/* "daemonize MARK": a block lost before daemon(), one lost in the daemon,
+ * which writes to MARK (an absolute path) what it became: "session cwd
+ * stdin stdout stderr", each stream as /proc/self/fd names it. */
+NOINLINE void *lost_before_daemon(void) { return malloc(4242); }
+NOINLINE void *lost_in_daemon(void) { return malloc(2424); }
+
+NOINLINE void leak_daemonize(const char *mark)
+{
+	void *volatile p = lost_before_daemon();
+	p = NULL;
+	if (daemon(0, 0) != 0)
+		exit(1);
+	p = lost_in_daemon();
+	p = NULL;
+	char cwd[256], stream[3][64];
+	for (int i = 0; i < 3; i++) {
+		char link[32];
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", i);
+		ssize_t n = readlink(link, stream[i], sizeof(stream[i]) - 1);
+		stream[i][n > 0 ? n : 0] = '\0';
+	}
+	FILE *f = fopen(mark, "w");
+	if (!f || !getcwd(cwd, sizeof(cwd)))
+		exit(1);
+	fprintf(f, "%s %s %s %s %s\n",
+		getsid(0) == getpid() ? "own" : "inherited", cwd, stream[0],
+		stream[1], stream[2]);
+	fclose(f);
+}
+
 /* "snapshot_exec": a snapshot, then the program executes itself in its
  * own process ("snapshot_exec again"), which takes a snapshot of its own;
  * each waits up to 5 s for its file, OUT.snap1 then OUT.snap2. */
@@ -3789,6 +3819,8 @@ int main(int argc, char **argv)
 		leak_sigquery();
 	else if (strcmp(what, "chdir") == 0)
 		leak_chdir();
+	else if (strcmp(what, "daemonize") == 0 && argc > 2)
+		leak_daemonize(argv[2]);
 	else if (strcmp(what, "snapshot_exec") == 0)
 		leak_snapshot_exec(argv[0], argc > 2);
 	else if (strcmp(what, "snapshot_live") == 0 && argc > 2)

@@ -1241,6 +1241,36 @@ expect_site "a snapshot on SIGUSR2, mid-run" "$work/snap.pb.gz.snap1" \
 	leak_snapshot_batch heap "500 50000"
 expect_site "a second snapshot sees the second batch" "$work/snap.pb.gz.snap2" \
 	leak_snapshot_batch heap "1000 100000"
+# daemon(): the C library's ends the parent through an exit of its own,
+# which no interposer sees: before, no profile ("ended without running its
+# exit handlers") and what the parent lost before daemon() was never
+# told. Now the parent's profile holds it, as valgrind reports it, and
+# the daemon's comes as OUT.PID, in a session of its own, in /, its
+# streams on /dev/null.
+rm -f "$work/daemon.mark"
+"$ward" run --quiet -o "$work/daemon.pb.gz" -- "$leaks" daemonize "$work/daemon.mark" \
+	>"$work/daemon.out" 2>"$work/daemon.err"
+st=$?
+if [ "$st" = 0 ] && ! grep -q "no profile" "$work/daemon.err"; then
+	ok "daemon(): the parent ends with its profile"
+else
+	bad "daemon(): the parent ends with its profile" "status $st" "$(cat "$work/daemon.err")"
+fi
+expect_site "... which holds what the parent lost before daemon()" \
+	"$work/daemon.pb.gz" lost_before_daemon heap/definite "1 4242"
+i=0
+while [ "$i" -lt 100 ] && ! ls "$work"/daemon.pb.gz.[0-9]* >/dev/null 2>&1; do
+	sleep 0.1
+	i=$((i + 1))
+done
+set -- "$work"/daemon.pb.gz.[0-9]*
+expect_site "... and the daemon's profile, what it lost" "$1" lost_in_daemon heap/definite "1 2424"
+if [ "$(cat "$work/daemon.mark" 2>/dev/null)" = "own / /dev/null /dev/null /dev/null" ]; then
+	ok "... the daemon in a session of its own, in /, its streams on /dev/null"
+else
+	bad "... the daemon in a session of its own, in /, its streams on /dev/null" \
+		"$(cat "$work/daemon.mark" 2>&1)"
+fi
 # A program that executes another in its own process: the second's
 # snapshots take the next numbers (before, its OUT.snap1 replaced the
 # first's).
@@ -2947,7 +2977,7 @@ else
 fi
 
 # Every check above ran (one that did not is a failure too).
-planned=450
+planned=454
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
