@@ -632,8 +632,9 @@ EXPORT void *pvalloc(size_t n)
  * around it), or from the allocator's own code (its setup, which may run
  * from its constructor, before any call). The scan reads such memory
  * outside the allocator's blocks as no root: jemalloc's record of a slab
- * points at the slab's first block, which would read as held (scan.h). glibc's malloc maps through its own internal calls,
- * which pass no interposer; ward's own mappings are its own.
+ * points at the slab's first block, which would read as held (scan.h).
+ * glibc's malloc maps through its own internal calls, which pass no
+ * interposer; ward's own mappings are its own.
  */
 static uintptr_t alloc_code_lo, alloc_code_hi;
 static _Atomic int alloc_code_known; /* 0: not yet; 1: looking; 2: known */
@@ -689,6 +690,13 @@ static bool by_allocator(uintptr_t from)
 static bool from_ward(uintptr_t from)
 {
 	return from >= own_code_lo && from < own_code_hi;
+}
+
+/* Whether a call from `from` is the program's own: neither ward's nor
+ * the allocator's. */
+static bool by_program(uintptr_t from)
+{
+	return !from_ward(from) && !by_allocator(from);
 }
 
 /* p, which a call from `from` mapped with flags, told of. */
@@ -759,8 +767,7 @@ EXPORT void *sbrk(intptr_t incr)
 	NEXT(void *(*)(intptr_t), sbrk);
 	uintptr_t from = (uintptr_t)__builtin_return_address(0);
 	void *p = real_sbrk(incr);
-	if (p != (void *)-1 && incr > 0 && !from_ward(from) &&
-	    !by_allocator(from))
+	if (p != (void *)-1 && incr > 0 && by_program(from))
 		ward__intercept_break_grew(p, (size_t)incr);
 	return p;
 }
@@ -771,8 +778,7 @@ EXPORT int brk(void *addr)
 	uintptr_t from = (uintptr_t)__builtin_return_address(0);
 	uintptr_t was = (uintptr_t)syscall(SYS_brk, 0);
 	int rc = real_brk(addr);
-	if (rc == 0 && (uintptr_t)addr > was && !from_ward(from) &&
-	    !by_allocator(from))
+	if (rc == 0 && (uintptr_t)addr > was && by_program(from))
 		ward__intercept_break_grew((void *)was, (uintptr_t)addr - was);
 	return rc;
 }

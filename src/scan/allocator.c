@@ -17,6 +17,10 @@
  * signal handler, a fork while another thread held the lock) makes the
  * set unreliable, and the scan then leaves nothing out: a lost block read
  * as reachable, never the reverse.
+ *
+ * Under the same lock, the opposite: the memory the program took by
+ * moving the break itself (sbrk, brk), which the scan reads as the
+ * program's own though it lies in [heap] beside malloc's.
  */
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -146,5 +150,39 @@ size_t ward__scan_allocator_ranges(struct ward__range *out, size_t max)
 	for (size_t i = 0; i < n; i++)
 		out[i] = ranges[i];
 	ward__spin_unlock(&lock);
+	return n;
+}
+
+/* What the program took of the break, a few ranges: one more past the
+ * last widens the last, so that what the program took is always covered
+ * (a lost block read as reachable at worst, never the reverse). A call
+ * this thread makes from a signal handler while inside is not kept. */
+static struct ward__range break_taken[WARD__BREAK_RANGES];
+static size_t nbreak_taken;
+
+void ward__scan_break_grew(uintptr_t lo, uintptr_t hi)
+{
+	if (lo >= hi || !enter())
+		return;
+	struct ward__range *last =
+		nbreak_taken ? &break_taken[nbreak_taken - 1] : NULL;
+	if (last && (lo == last->hi || nbreak_taken == WARD__BREAK_RANGES)) {
+		last->lo = lo < last->lo ? lo : last->lo;
+		last->hi = hi > last->hi ? hi : last->hi;
+	} else {
+		break_taken[nbreak_taken] = (struct ward__range){ lo, hi };
+		nbreak_taken++;
+	}
+	leave();
+}
+
+size_t ward__scan_break_ranges(struct ward__range *out, size_t max)
+{
+	/* The other threads are stopped, and one may hold the lock: read
+	 * without it. One stopped inside ward__scan_break_grew() leaves at
+	 * worst the range it was adding unread. */
+	size_t n = nbreak_taken <= max ? nbreak_taken : max;
+	for (size_t i = 0; i < n; i++)
+		out[i] = break_taken[i];
 	return n;
 }

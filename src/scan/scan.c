@@ -59,7 +59,6 @@
 #include "capture/capture.h"
 #include "core/file.h"
 #include "core/map.h"
-#include "core/spin.h"
 
 /* Under valgrind, the scan's reads of every root word (stacks' unwritten
  * words, valgrind's own mappings) are the scan's business, not errors of
@@ -497,50 +496,18 @@ static int read_maps_job(void *arg)
 	return rc < 0 ? rc : r.s->nmaps ? 0 : -ENODATA;
 }
 
-/* What the program took of the break itself (ward__scan_break_grew), a
- * few ranges: one more past the last widens the last, so that what the
- * program took is always covered (a lost block read as reachable at
- * worst, never the reverse). */
-enum { BREAK_RANGES = 32 };
-static struct ward__range break_taken[BREAK_RANGES];
-static size_t nbreak_taken;
-static ward__spin_t break_lock;
-
-void ward__scan_break_grew(uintptr_t lo, uintptr_t hi)
-{
-	/* A signal handler's sbrk() in this thread while it is in here
-	 * would wait on itself for good: that one is not kept. */
-	static __thread bool inside;
-	if (hi <= lo || inside)
-		return;
-	inside = true;
-	ward__spin_lock(&break_lock);
-	struct ward__range *last =
-		nbreak_taken ? &break_taken[nbreak_taken - 1] : NULL;
-	if (last && (lo == last->hi || nbreak_taken == BREAK_RANGES)) {
-		last->lo = lo < last->lo ? lo : last->lo;
-		last->hi = hi > last->hi ? hi : last->hi;
-	} else {
-		break_taken[nbreak_taken] = (struct ward__range){ lo, hi };
-		nbreak_taken++;
-	}
-	ward__spin_unlock(&break_lock);
-	inside = false;
-}
-
-/* The break the program took, as far as the break reaches now, among
- * its own memory. The other threads are stopped and one may hold the
- * lock, so none is taken: one stopped inside ward__scan_break_grew()
- * leaves at worst the range it was adding unread. */
+/* The break the program took (ward__scan_break_ranges), as far as the
+ * break reaches now, among its own memory. */
 static void note_break_taken(struct scan *s)
 {
+	struct ward__range taken[WARD__BREAK_RANGES];
+	size_t n = ward__scan_break_ranges(taken, WARD__BREAK_RANGES);
 	uintptr_t now = (uintptr_t)syscall(SYS_brk, 0);
-	for (size_t i = 0; i < nbreak_taken && s->nanon < MAX_MAPS; i++) {
-		uintptr_t lo = break_taken[i].lo,
-			  hi = break_taken[i].hi < now ? break_taken[i].hi : now;
-		if (lo < hi)
+	for (size_t i = 0; i < n && s->nanon < MAX_MAPS; i++) {
+		uintptr_t hi = taken[i].hi < now ? taken[i].hi : now;
+		if (taken[i].lo < hi)
 			s->anon[s->nanon++] =
-				(struct own_range){ lo, hi, false, false };
+				(struct own_range){ taken[i].lo, hi, false, false };
 	}
 }
 

@@ -266,12 +266,16 @@ void ward__scan_allocator_forked(void);
 size_t ward__scan_allocator_ranges(struct ward__range *out, size_t max);
 /*
  * The program break the program moved itself, with sbrk() or brk() (a
- * bump allocator of its own): that memory lies in [heap], which the scan
- * leaves out as malloc's, and is the program's, read as memory it mapped
- * itself. malloc's own moves never come here (the C library's calls are
- * its own), nor another allocator's.
+ * bump allocator of its own; allocator.c): that memory lies in [heap],
+ * which the scan leaves out as malloc's, and is the program's, read as
+ * memory it mapped itself. malloc's own moves never come here (the C
+ * library's calls are its own), nor another allocator's.
+ * ward__scan_break_ranges: what it took, up to WARD__BREAK_RANGES ranges
+ * (for the scan, the other threads stopped).
  */
+enum { WARD__BREAK_RANGES = 32 };
 void ward__scan_break_grew(uintptr_t lo, uintptr_t hi);
+size_t ward__scan_break_ranges(struct ward__range *out, size_t max);
 
 /* Whether any such range is known; read them as roots from now on (the
  * program takes memory from the allocator through calls ward does not
