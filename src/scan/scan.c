@@ -190,15 +190,22 @@ struct range {
 	uintptr_t lo, hi;
 };
 
-/* The program's own writable memory: anonymous, or shared memory (shared
- * anonymous, memfd, POSIX and System V segments), which another process
- * may shrink under the scan: read through copies, which a page gone
- * cannot fault (read in place, SIGBUS). */
+/* The program's own writable memory, and how it is read. Shared memory
+ * and files another process may shrink under the scan: read through
+ * copies, which a page gone cannot fault (read in place, SIGBUS). */
+enum own_kind {
+	OWN_PRIVATE, /* anonymous memory, the break */
+	OWN_SHARED,  /* shared anonymous, memfd, POSIX and System V segments:
+		      * every page in memory, whoever wrote it */
+	OWN_WRITTEN, /* a file's private mapping: only the pages the program
+		      * wrote, copied from the file, are its */
+	OWN_FILE,    /* a file's shared mapping: the pages this process
+		      * touched, in its page tables */
+};
+
 struct own_range {
 	uintptr_t lo, hi;
-	bool shared;
-	bool written_only; /* a file's private mapping: only the pages the
-			    * program wrote, copied from the file, are its */
+	enum own_kind kind;
 };
 
 /* A mapping as /proc/self/smaps tells it: how much of it is in memory
@@ -398,7 +405,8 @@ static bool index_blocks(struct scan *s)
  * 0   [heap]"): the program's own writable memory when it is anonymous (no
  * file, or the brk heap) or shared memory, and not a thread stack (stacks
  * are read from their stack pointers only). A regular file's mapping is
- * not: it is data on storage, which reading whole could read from disk.
+ * data on storage, which reading whole could read from disk: only the
+ * pages the program wrote (private) or touched (shared) are read.
  */
 static bool holds_thread_descriptor(const struct scan *s, uintptr_t lo,
 				    uintptr_t hi);
@@ -428,7 +436,7 @@ static void note_anon(struct scan *s, uintptr_t lo, uintptr_t hi,
 			   strncmp(name, "/SYSV", 5) == 0;
 		if (shm && perms[2] != 'x' && s->nanon < MAX_MAPS)
 			s->anon[s->nanon++] =
-				(struct own_range){ lo, hi, true, false };
+				(struct own_range){ lo, hi, OWN_SHARED };
 		/* A file mapped private and writable (the JVM's class-data
 		 * archive): what the program wrote there is its memory. Not a
 		 * device's (/dev/zero's pages are memory), whose pages may be
@@ -437,7 +445,18 @@ static void note_anon(struct scan *s, uintptr_t lo, uintptr_t hi,
 			 (strncmp(name, "/dev/", 5) != 0 ||
 			  strcmp(name, "/dev/zero") == 0))
 			s->anon[s->nanon++] =
-				(struct own_range){ lo, hi, false, true };
+				(struct own_range){ lo, hi, OWN_WRITTEN };
+		/* A file mapped shared and writable (a segment two programs
+		 * share through a file in /tmp, a database's pages): what the
+		 * program put there is in the pages it touched, as valgrind
+		 * reads them. Not a device's nor the kernel's files (a PCI
+		 * device's registers in /sys), which reading may disturb. */
+		else if (!shm && perms[3] == 's' && s->nanon < MAX_MAPS &&
+			 name[0] == '/' && strncmp(name, "/dev/", 5) != 0 &&
+			 strncmp(name, "/sys/", 5) != 0 &&
+			 strncmp(name, "/proc/", 6) != 0)
+			s->anon[s->nanon++] =
+				(struct own_range){ lo, hi, OWN_FILE };
 		return;
 	}
 	if (above_guard && holds_thread_descriptor(s, lo, hi))
@@ -452,7 +471,7 @@ static void note_anon(struct scan *s, uintptr_t lo, uintptr_t hi,
 	if (*name && strncmp(name, "[anon:", 6) != 0)
 		return; /* [heap] (malloc's main arena), [stack], [vvar] */
 	if (s->nanon < MAX_MAPS)
-		s->anon[s->nanon++] = (struct own_range){ lo, hi, false, false };
+		s->anon[s->nanon++] = (struct own_range){ lo, hi, OWN_PRIVATE };
 }
 
 /* Each line of /proc/self/NAME, into a static buffer: one scan at a time
@@ -507,7 +526,8 @@ static void note_break_taken(struct scan *s)
 		uintptr_t hi = taken[i].hi < now ? taken[i].hi : now;
 		if (taken[i].lo < hi)
 			s->anon[s->nanon++] =
-				(struct own_range){ taken[i].lo, hi, false, false };
+				(struct own_range){ taken[i].lo, hi,
+						    OWN_PRIVATE };
 	}
 }
 
@@ -1697,13 +1717,12 @@ static void mark(struct scan *s, const struct ward__scan_self *self,
 		bool stack = false;
 		for (int t = 0; t < nthreads && !stack; t++)
 			stack = threads[t].sp >= lo && threads[t].sp < hi;
-		s->reading_copied = s->anon[i].shared ||
-				    s->anon[i].written_only;
-		s->gaps_shared = s->anon[i].shared;
+		s->reading_copied = s->anon[i].kind != OWN_PRIVATE;
+		s->gaps_shared = s->anon[i].kind == OWN_SHARED;
 		/* A terabyte and more is a reservation, not data: a
 		 * sanitizer's shadow memory, an allocator's address space. */
 		if (!stack && hi - lo < ((uintptr_t)1 << 40)) {
-			if (s->anon[i].written_only)
+			if (s->anon[i].kind == OWN_WRITTEN)
 				scan_written_pages(s, lo, hi);
 			else
 				scan_anon_outside_objects(s, lo, hi);

@@ -772,6 +772,27 @@ NOINLINE void leak_own_break(void)
 	by_brk[9] = held_in_brk();
 }
 
+/* "file_shared DIR": the program shares memory through a file of its own
+ * in DIR, mapped shared (as two programs share a file in /tmp), and
+ * keeps a block there alone; the file is unlinked, as such files are. */
+NOINLINE void *held_in_file(void) { return malloc(557); }
+
+NOINLINE void leak_file_shared(const char *dir)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/shared.XXXXXX", dir);
+	int fd = mkstemp(path);
+	if (fd < 0 || ftruncate(fd, 4096) != 0)
+		exit(1);
+	void **page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED,
+			   fd, 0);
+	if (page == MAP_FAILED)
+		exit(1);
+	unlink(path);
+	close(fd);
+	page[11] = held_in_file();
+}
+
 /* "vector_held": a running thread holds a block in xmm0 alone (a copy
  * of a struct goes through the vector registers), as LeakSanitizer's
  * own use_registers_extra test has it. */
@@ -3601,6 +3622,8 @@ int main(int argc, char **argv)
 		leak_vector_held();
 	else if (strcmp(what, "own_break") == 0)
 		leak_own_break();
+	else if (strcmp(what, "file_shared") == 0 && argc > 2)
+		leak_file_shared(argv[2]);
 	else if (strcmp(what, "masked_threads") == 0)
 		leak_running_threads(true);
 	else if (strcmp(what, "dlopen") == 0 && argc > 2)
