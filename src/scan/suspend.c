@@ -18,9 +18,9 @@
  *
  * The handler stays installed after the first stop (a late signal must
  * never meet the default action, which would end the process); with no
- * stop in progress it returns at once. Used at exit only: a thread
- * interrupted in a system call that signals cannot restart (nanosleep,
- * poll) returns early with EINTR, which at exit no longer matters.
+ * stop in progress it returns at once. A thread interrupted in a system
+ * call that signals cannot restart (nanosleep, poll) goes back into it
+ * on its way out of the handler (sleep_again()).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -298,9 +298,7 @@ static __thread struct timespec sleep_until __attribute__((tls_model("initial-ex
 
 /* Turn the relative sleep of `req` on clock into one to sleep_until, in
  * the registers of a clock_nanosleep system call: its own arguments only
- * (the C library's sleeps all make that call; a bare nanosleep call
- * without rem, which registers beyond its two arguments may not be
- * changed for, still sleeps its whole time again). */
+ * (the C library's sleeps all make that call). */
 static void sleep_to_deadline(greg_t *g, clockid_t clock,
 			      const struct timespec *req)
 {
@@ -320,14 +318,100 @@ static void sleep_to_deadline(greg_t *g, clockid_t clock,
 }
 
 /*
+ * A relative timeout the kernel does not count down — poll()'s and
+ * epoll_wait()'s milliseconds; the timespec of a futex wait, of
+ * epoll_pwait2(), semtimedop() and io_getevents(), and of a bare nanosleep
+ * without rem — sent back with what is left of it: its deadline on
+ * CLOCK_MONOTONIC is set when a stop first sends the call back, the time
+ * it waited before that unknown (at most twice the timeout in all,
+ * where sent back whole a thread ward stops more often than the timeout
+ * lasts would wait for good). A call sent back again is known by what
+ * went back: the address of `left`, or the milliseconds with the call's
+ * place; those the first time are one fewer than the program's, so that
+ * its next call from the same place, with the same timeout, is its own.
+ */
+static __thread struct {
+	struct timespec until, left;
+	uintptr_t pc, sp;
+	long long ms;
+} resumed __attribute__((tls_model("initial-exec")));
+
+enum { NS = 1000000000 };
+
+/* resumed.until, `after` from now; false when it cannot be told. */
+static bool set_deadline(const struct timespec *after)
+{
+	struct timespec now;
+	if (after->tv_sec < 0 || after->tv_sec > INT32_MAX ||
+	    clock_gettime(CLOCK_MONOTONIC, &now) != 0)
+		return false;
+	resumed.until.tv_sec = now.tv_sec + after->tv_sec;
+	resumed.until.tv_nsec = now.tv_nsec + after->tv_nsec;
+	if (resumed.until.tv_nsec >= NS) {
+		resumed.until.tv_sec++;
+		resumed.until.tv_nsec -= NS;
+	}
+	return true;
+}
+
+/* What is left to resumed.until, in nanoseconds (0 once past); -1 when
+ * it cannot be told. */
+static long long ns_left(void)
+{
+	struct timespec now;
+	if (clock_gettime(CLOCK_MONOTONIC, &now) != 0)
+		return -1;
+	long long ns = (long long)(resumed.until.tv_sec - now.tv_sec) * NS +
+		       (resumed.until.tv_nsec - now.tv_nsec);
+	return ns > 0 ? ns : 0;
+}
+
+/* The milliseconds in *reg (an int; negative: no timeout), for call a. */
+static void ms_again(greg_t *reg, const struct asleep *a)
+{
+	int ms = (int)*reg;
+	if (ms <= 0)
+		return;
+	bool first = resumed.pc != a->pc || resumed.sp != a->sp ||
+		     resumed.ms != ms;
+	struct timespec after = { ms / 1000, ms % 1000 * 1000000L };
+	if (first && !set_deadline(&after))
+		return;
+	long long ns = ns_left();
+	if (ns < 0)
+		return;
+	long long left = (ns + 999999) / 1000000;
+	if (first && left >= ms)
+		left = ms - 1;
+	resumed.pc = a->pc;
+	resumed.sp = a->sp;
+	resumed.ms = left;
+	*reg = (greg_t)left;
+}
+
+/* The timespec *reg points to (NULL: no timeout). */
+static void timespec_again(greg_t *reg)
+{
+	const struct timespec *t = (const struct timespec *)(uintptr_t)*reg;
+	if (!t || (t != &resumed.left && !set_deadline(t)))
+		return;
+	long long ns = ns_left();
+	if (ns < 0)
+		return;
+	resumed.left.tv_sec = ns / NS;
+	resumed.left.tv_nsec = ns % NS;
+	*reg = (greg_t)(uintptr_t)&resumed.left;
+}
+
+/*
  * Back into the system call a, when the context uc is its return with
  * EINTR — the same instruction after `syscall` and stack pointer the
  * kernel showed — and no signal of the program's own is pending, which
  * would have ended the sleep without ward (it is delivered next, and the
  * program sees EINTR as it would have). A relative sleep goes on for what
  * was left of it where the kernel says (nanosleep's rem; select, pselect
- * and ppoll update their timeout); poll(), epoll_wait() and a futex wait
- * with a relative timeout wait their whole timeout again.
+ * and ppoll update their timeout), else to the deadline ward keeps
+ * (ms_again(), timespec_again()).
  */
 static void sleep_again(ucontext_t *uc, const struct asleep *a, int sig)
 {
@@ -348,15 +432,42 @@ static void sleep_again(ucontext_t *uc, const struct asleep *a, int sig)
 	if (a->nr == SYS_futex && (g[REG_RSI] & FUTEX_CMD_MASK) != FUTEX_WAIT &&
 	    (g[REG_RSI] & FUTEX_CMD_MASK) != FUTEX_WAIT_BITSET)
 		return;
-	if (a->nr == SYS_nanosleep && g[REG_RSI]) {
-		g[REG_RDI] = g[REG_RSI]; /* what was left */
-	} else if (a->nr == SYS_clock_nanosleep &&
-		   !(g[REG_RSI] & TIMER_ABSTIME)) {
+	switch (a->nr) {
+	case SYS_nanosleep:
+		if (g[REG_RSI])
+			g[REG_RDI] = g[REG_RSI]; /* what was left */
+		else
+			timespec_again(&g[REG_RDI]);
+		break;
+	case SYS_clock_nanosleep:
+		if (g[REG_RSI] & TIMER_ABSTIME)
+			break;
 		if (g[REG_R10])
 			g[REG_RDX] = g[REG_R10];
 		else
 			sleep_to_deadline(g, (clockid_t)g[REG_RDI],
 					  (const struct timespec *)g[REG_RDX]);
+		break;
+	case SYS_futex:
+		if ((g[REG_RSI] & FUTEX_CMD_MASK) == FUTEX_WAIT)
+			timespec_again(&g[REG_R10]);
+		break;
+	case SYS_poll:
+		ms_again(&g[REG_RDX], a);
+		break;
+	case SYS_epoll_wait:
+	case SYS_epoll_pwait:
+		ms_again(&g[REG_R10], a);
+		break;
+#ifdef SYS_epoll_pwait2
+	case SYS_epoll_pwait2:
+#endif
+	case SYS_semtimedop:
+		timespec_again(&g[REG_R10]);
+		break;
+	case SYS_io_getevents:
+		timespec_again(&g[REG_R8]);
+		break;
 	}
 	g[REG_RAX] = a->nr;
 	g[REG_RIP] -= 2;

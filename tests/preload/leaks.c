@@ -5,6 +5,8 @@
  */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <linux/aio_abi.h>
+#include <linux/futex.h>
 #include <ward/track.h>
 #include <stddef.h>
 #include <sys/prctl.h>
@@ -42,6 +44,7 @@
 #include <sys/pidfd.h>
 #include <sys/syscall.h>
 #include <sys/resource.h>
+#include <sys/sem.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
 #include <sys/signalfd.h>
@@ -653,6 +656,79 @@ static void leak_naps(void)
 	pthread_join(a, NULL);
 	pthread_join(b, NULL);
 	fflush(stdout);
+}
+
+/* "checked_waits": threads wait 1 s each with a timeout the kernel does
+ * not count down — poll(), epoll_wait(), epoll_pwait(), a futex wait, a
+ * bare nanosleep without rem, semtimedop(), io_getevents() — while the
+ * program asks for a leak check every 150 ms, which stops them all each
+ * time. Each says how long it waited, and the program how many checks it
+ * asked for. */
+int __lsan_do_recoverable_leak_check(void) __attribute__((weak));
+static atomic_int waits_left;
+
+NOINLINE void *checked_wait(void *arg)
+{
+	int k = (int)(intptr_t)arg;
+	long rc = 0;
+	double t0 = naps_now();
+	struct timespec second = { 1, 0 };
+	if (k == 0) {
+		rc = poll(NULL, 0, 1000);
+	} else if (k == 1 || k == 2) {
+		struct epoll_event ev;
+		int ep = epoll_create1(0);
+		rc = k == 1 ? epoll_wait(ep, &ev, 1, 1000)
+			    : epoll_pwait(ep, &ev, 1, 1000, NULL);
+		close(ep);
+	} else if (k == 3) {
+		static uint32_t word;
+		rc = syscall(SYS_futex, &word, FUTEX_WAIT_PRIVATE, 0, &second,
+			     NULL, 0);
+	} else if (k == 4) {
+		rc = syscall(SYS_nanosleep, &second, NULL);
+	} else if (k == 5) {
+		int id = semget(IPC_PRIVATE, 1, IPC_CREAT | 0600);
+		struct sembuf op = { 0, -1, 0 };
+		rc = semtimedop(id, &op, 1, &second);
+		semctl(id, 0, IPC_RMID);
+	} else {
+		aio_context_t ctx = 0;
+		struct io_event ev;
+		if (syscall(SYS_io_setup, 1, &ctx) == 0) {
+			rc = syscall(SYS_io_getevents, ctx, 1, 1, &ev, &second);
+			syscall(SYS_io_destroy, ctx);
+		}
+	}
+	static const char *const names[] = { "poll", "epoll_wait",
+					      "epoll_pwait", "futex",
+					      "nanosleep", "semtimedop",
+					      "io_getevents" };
+	printf("%s %s after %.1f s\n", names[k],
+	       rc < 0 && errno == EINTR ? "EINTR" : "timed out",
+	       naps_now() - t0);
+	fflush(stdout);
+	atomic_fetch_sub(&waits_left, 1);
+	return arg;
+}
+
+static void leak_checked_waits(void)
+{
+	enum { WAITS = 7 };
+	pthread_t t[WAITS];
+	if (!__lsan_do_recoverable_leak_check)
+		exit(1);
+	atomic_store(&waits_left, WAITS);
+	for (intptr_t k = 0; k < WAITS; k++)
+		pthread_create(&t[k], NULL, checked_wait, (void *)k);
+	int checks = 0;
+	for (; atomic_load(&waits_left) > 0 && checks < 40; checks++) {
+		usleep(150 * 1000);
+		__lsan_do_recoverable_leak_check();
+	}
+	for (int k = 0; k < WAITS; k++)
+		pthread_join(t[k], NULL);
+	printf("checks %s\n", checks >= 5 ? "5 or more" : "fewer than 5");
 }
 
 /* "sleepers": threads asleep in sleep(), usleep(), poll(), epoll_wait(),
@@ -3806,6 +3882,8 @@ int main(int argc, char **argv)
 		leak_naps();
 	else if (strcmp(what, "sleepers") == 0)
 		leak_sleepers();
+	else if (strcmp(what, "checked_waits") == 0)
+		leak_checked_waits();
 	else if (strcmp(what, "handler") == 0)
 		leak_in_handler();
 	else if (strcmp(what, "masked_busy") == 0)

@@ -2825,6 +2825,20 @@ else
 	bad "the exit's scan wakes no thread asleep in sleep, usleep, poll, epoll_wait, select, pause, sem_timedwait, recv, connect" \
 		"status $st: $(cat "$work/sleepers.out" "$work/sleepers.err")"
 fi
+# Leak checks asked for every 150 ms stop every thread each time: a wait
+# whose timeout the kernel does not count down goes back with what is
+# left of it, and ends within twice its timeout (before, sent back whole
+# each time, each waited as long as the checks went on: 6 s and more).
+run_leaks checked_waits
+st=$?
+waits_ok=$(awk '$2 == "timed" && $3 == "out" && $4 == "after" && $5 >= 0.95 && $5 < 3 { n++ }
+	END { print n + 0 }' "$work/checked_waits.out")
+if [ "$st" = 0 ] && [ "$waits_ok" = 7 ] && grep -q "^checks 5 or more$" "$work/checked_waits.out"; then
+	ok "leak checks every 150 ms: poll, epoll_wait, epoll_pwait, a futex wait, a bare nanosleep, semtimedop and io_getevents of 1 s each end in 1 to 3 s"
+else
+	bad "leak checks every 150 ms: poll, epoll_wait, epoll_pwait, a futex wait, a bare nanosleep, semtimedop and io_getevents of 1 s each end in 1 to 3 s" \
+		"status $st: $(cat "$work/checked_waits.out" "$work/checked_waits.err")"
+fi
 # The scan's signal is a real-time one, which the kernel queues within
 # the user's limit of pending signals (RLIMIT_SIGPENDING, counted over
 # every process of the user's): at 1, in a user namespace of its own,
@@ -2983,7 +2997,7 @@ else
 fi
 
 # Every check above ran (one that did not is a failure too).
-planned=455
+planned=456
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
