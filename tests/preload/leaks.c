@@ -436,6 +436,29 @@ NOINLINE void leak_daemonize(const char *mark)
 	fclose(f);
 }
 
+/* "outlives DIR": the program forks a child and ends; the child waits
+ * (up to 10 s) for DIR/go, which the test makes once ward run has
+ * reported, loses a block and ends. The child's pid on standard output. */
+NOINLINE void *lost_in_orphan(void) { return malloc(4343); }
+
+NOINLINE void leak_outlives(const char *dir)
+{
+	char go[4096];
+	snprintf(go, sizeof(go), "%s/go", dir);
+	pid_t child = fork();
+	if (child < 0)
+		exit(1);
+	if (child > 0) {
+		printf("child %d\n", (int)child);
+		return;
+	}
+	for (int i = 0; i < 200 && access(go, F_OK) != 0; i++)
+		usleep(50 * 1000);
+	void *volatile p = lost_in_orphan();
+	p = NULL;
+	_exit(0);
+}
+
 /* "snapshot_exec": a snapshot, then the program executes itself in its
  * own process ("snapshot_exec again"), which takes a snapshot of its own;
  * each waits up to 5 s for its file, OUT.snap1 then OUT.snap2. */
@@ -3922,6 +3945,8 @@ int main(int argc, char **argv)
 		leak_chdir();
 	else if (strcmp(what, "daemonize") == 0 && argc > 2)
 		leak_daemonize(argv[2]);
+	else if (strcmp(what, "outlives") == 0 && argc > 2)
+		leak_outlives(argv[2]);
 	else if (strcmp(what, "snapshot_exec") == 0)
 		leak_snapshot_exec(argv[0], argc > 2);
 	else if (strcmp(what, "snapshot_live") == 0 && argc > 2)

@@ -1271,6 +1271,26 @@ else
 	bad "... the daemon in a session of its own, in /, its streams on /dev/null" \
 		"$(cat "$work/daemon.mark" 2>&1)"
 fi
+# A child the program forked and left running writes its profile after
+# ward run has reported: ward run says which processes of the run still
+# run, and where each writes (before, nothing told of the child).
+mkdir -p "$work/outlives"
+"$ward" run -o "$work/outlives.pb.gz" -- "$leaks" outlives "$work/outlives" \
+	>"$work/outlives.out" 2>"$work/outlives.err"
+child=$(sed -n 's/^child \([0-9]*\)$/\1/p' "$work/outlives.out")
+touch "$work/outlives/go"
+if [ -n "$child" ] && grep -q "^ward: 1 process of the run still runs (pid $child): it writes its profile, $work/outlives.pb.gz.$child, when it ends$" "$work/outlives.err"; then
+	ok "a child left running: ward run names it and where it writes"
+else
+	bad "a child left running: ward run names it and where it writes" "$(cat "$work/outlives.out" "$work/outlives.err")"
+fi
+i=0
+while [ "$i" -lt 100 ] && ! [ -s "$work/outlives.pb.gz.$child" ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+expect_site "... and there the child's profile holds what it lost" \
+	"$work/outlives.pb.gz.$child" lost_in_orphan heap/definite "1 4343"
 # A program that executes another in its own process: the second's
 # snapshots take the next numbers (before, its OUT.snap1 replaced the
 # first's).
@@ -2997,7 +3017,7 @@ else
 fi
 
 # Every check above ran (one that did not is a failure too).
-planned=456
+planned=458
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"

@@ -1753,6 +1753,10 @@ static bool note_take(char *buf, size_t len, bool *unmarked)
 /* When the run began, by the clock the kernel stamps files with. */
 static struct timespec run_began;
 
+/* What marks the processes of this run in their environment: when it
+ * began, and where they write (traced_env()). */
+static char run_marks[2][2 * PATH_MAX + 32];
+
 /* The settings below are at most this many. */
 enum { RUN_SETTINGS = 16 };
 
@@ -1826,6 +1830,10 @@ static struct run_env traced_env(const struct run_opts *o, const char *ld,
 	snprintf(began, sizeof(began), "%lld.%09ld",
 		 (long long)run_began.tv_sec, run_began.tv_nsec);
 	env_set(&e, "WARD_RUN_BEGAN", began);
+	snprintf(run_marks[0], sizeof(run_marks[0]), "WARD_RUN_BEGAN=%s",
+		 began);
+	snprintf(run_marks[1], sizeof(run_marks[1]), "WARD_OUTPUT=%s",
+		 escaped);
 	return e;
 }
 
@@ -1923,6 +1931,130 @@ static int others_written(const char *out)
 	return n;
 }
 
+/* The whole of /proc/PID/FILE, NUL-terminated, into a buffer of the
+ * caller's to free; NULL when it cannot be read. */
+static char *proc_file(const char *pid, const char *file, size_t *len)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%s/%s", pid, file);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	size_t cap = 16384, n = 0;
+	char *buf = malloc(cap);
+	for (ssize_t got = 1; buf && got > 0;) {
+		if (n + 1 == cap) {
+			char *more = realloc(buf, cap *= 2);
+			if (!more) {
+				free(buf);
+				buf = NULL;
+				break;
+			}
+			buf = more;
+		}
+		got = read(fd, buf + n, cap - n - 1);
+		n += got > 0 ? (size_t)got : 0;
+	}
+	close(fd);
+	if (buf) {
+		buf[n] = '\0';
+		*len = n;
+	}
+	return buf;
+}
+
+/* Whether the environment env (n bytes of NUL-separated entries) holds
+ * both of this run's marks. */
+static bool marked_by_run(const char *env, size_t n)
+{
+	bool seen[2] = { false, false };
+	for (size_t at = 0; at < n; at += strlen(env + at) + 1)
+		for (int k = 0; k < 2; k++)
+			seen[k] |= strcmp(env + at, run_marks[k]) == 0;
+	return seen[0] && seen[1];
+}
+
+/* The pid process `pid` sees as its own: NSpid's last (in a pid namespace
+ * of its own, the one its profile is named by); 0 when it has ended. */
+static long own_pid(const char *pid)
+{
+	size_t n;
+	char *status = proc_file(pid, "status", &n);
+	long own = 0;
+	for (char *line = status; line && *line;) {
+		char *end = strchr(line, '\n');
+		if (end)
+			*end = '\0';
+		if (strncmp(line, "NSpid:", 6) == 0) {
+			char *last = strrchr(line, '\t');
+			own = strtol(last ? last + 1 : line + 6, NULL, 10);
+		} else if (strncmp(line, "State:", 6) == 0 && strchr(line, 'Z')) {
+			break; /* ended, not yet reaped */
+		}
+		line = end ? end + 1 : NULL;
+	}
+	free(status);
+	return own;
+}
+
+/*
+ * The processes of this run still running after the program ended — a
+ * child it forked and left behind, a server it started — which write
+ * their profiles when they end, after ward run has reported: the
+ * processes /proc shows whose environment holds this run's marks and
+ * that have ward's library mapped (one that executed a program without
+ * it writes nothing). Up to max of their pids, each as the process sees
+ * its own; returns how many there are.
+ */
+static int still_running(long *pids, int max)
+{
+	DIR *d = opendir("/proc");
+	if (!d)
+		return 0;
+	int n = 0;
+	for (struct dirent *de; (de = readdir(d));) {
+		if (!pid_name(de->d_name) || strchr(de->d_name, '-') ||
+		    atol(de->d_name) == (long)getpid())
+			continue;
+		size_t len;
+		char *env = proc_file(de->d_name, "environ", &len);
+		bool marked = env && marked_by_run(env, len);
+		free(env);
+		char *maps = marked ? proc_file(de->d_name, "maps", &len) : NULL;
+		bool traced = maps && strstr(maps, "/libward_preload");
+		free(maps);
+		long own = traced ? own_pid(de->d_name) : 0;
+		if (own > 0 && n < max)
+			pids[n] = own;
+		n += own > 0;
+	}
+	closedir(d);
+	return n;
+}
+
+/* Say which processes of the run still run, and where they write. */
+static void say_still_running(const char *out)
+{
+	enum { LISTED = 8 };
+	long pids[LISTED];
+	int n = still_running(pids, LISTED);
+	if (n == 1) {
+		say("1 process of the run still runs (pid %ld): it writes its "
+		    "profile, %s.%ld, when it ends", pids[0], out, pids[0]);
+		return;
+	}
+	if (n == 0)
+		return;
+	char list[LISTED * 24] = "";
+	size_t at = 0;
+	for (int k = 0; k < n && k < LISTED; k++)
+		at += (size_t)snprintf(list + at, sizeof(list) - at, "%s%ld",
+				       k ? ", " : "", pids[k]);
+	say("%d processes of the run still run (pids %s%s): each writes its "
+	    "profile, %s.PID, when it ends", n, list, n > LISTED ? ", ..." : "",
+	    out);
+}
+
 /* Whether the program turned its leak check off (the tracer asked its
  * __lsan_is_turned_off() when it wrote the profile). */
 static bool leakcheck_off(const ward_profile_t *p)
@@ -1988,6 +2120,8 @@ static int run_verdict(const struct run_opts *o, const char *program,
 		say("no profile from %s: %s", program,
 			*told ? told
 			      : why_no_profile(program, o->out, e, st));
+	if (!o->quiet && o->follow_forks)
+		say_still_running(o->out);
 	/* Children that followed forks wrote OUT.PID; they stay. */
 
 	if (o->fail_on_leak && status == 0 && !have) {
