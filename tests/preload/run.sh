@@ -1291,6 +1291,27 @@ while [ "$i" -lt 100 ] && ! [ -s "$work/outlives.pb.gz.$child" ]; do
 done
 expect_site "... and there the child's profile holds what it lost" \
 	"$work/outlives.pb.gz.$child" lost_in_orphan heap/definite "1 4343"
+# A program ward's library cannot be loaded into, a 32-bit one: where the
+# kernel runs it, the line says why there is no profile; where it runs
+# none, ward run says it cannot run it (before, execvp() handed it to
+# /bin/sh as a script, and the report was the shell's).
+printf 'void _start(void)\n{\n\t__asm__ volatile("movl $1, %%eax\\n\\txorl %%ebx, %%ebx\\n\\tint $0x80");\n}\n' \
+	>"$work/tiny32.c"
+if cc -m32 -nostdlib -static -fno-pie -no-pie -O1 -o "$work/tiny32" "$work/tiny32.c" 2>"$work/tiny32.cc"; then
+	"$ward" run -o "$work/tiny32.pb.gz" -- "$work/tiny32" >"$work/tiny32.out" 2>"$work/tiny32.err"
+	st=$?
+	if { [ "$st" = 126 ] &&
+		[ "$(cat "$work/tiny32.err")" = "ward: run: cannot run $work/tiny32: Exec format error: it is a 32-bit program (i386), which this kernel does not run" ]; } ||
+		{ [ "$st" = 0 ] && grep -q "^ward: no profile from $work/tiny32: it is a 32-bit program (i386): ward's library, built for x86-64, cannot be loaded into it$" "$work/tiny32.err"; }; then
+		ok "a 32-bit program: ward run says it cannot trace it, or cannot run it, and why"
+	else
+		bad "a 32-bit program: ward run says it cannot trace it, or cannot run it, and why" \
+			"status $st" "$(cat "$work/tiny32.out" "$work/tiny32.err")"
+	fi
+else
+	bad "a 32-bit program: ward run says it cannot trace it, or cannot run it, and why" \
+		"cc -m32 -nostdlib -static failed: $(cat "$work/tiny32.cc")"
+fi
 # A program that executes another in its own process: the second's
 # snapshots take the next numbers (before, its OUT.snap1 replaced the
 # first's).
@@ -3017,7 +3038,7 @@ else
 fi
 
 # Every check above ran (one that did not is a failure too).
-planned=458
+planned=459
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"

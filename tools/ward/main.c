@@ -1171,6 +1171,49 @@ static bool written_since(const char *path, const struct stat *before,
 	       now.st_mtim.tv_nsec != before->st_mtim.tv_nsec;
 }
 
+/*
+ * What the ELF file at path is built for, when it is not what ward's
+ * library can be loaded into (x86-64): "a 32-bit program (i386)", or
+ * "built for another machine (ELF machine 183)". NULL for a program of
+ * ward's own kind, a file that is no ELF file, or one that cannot be read.
+ */
+static const char *elf_foreign(const char *path)
+{
+	static char what[96];
+	Elf64_Ehdr eh;
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	bool elf = fread(&eh, 1, sizeof(eh), f) >= EI_NIDENT + 4 &&
+		   memcmp(eh.e_ident, ELFMAG, SELFMAG) == 0;
+	fclose(f);
+	/* e_machine lies at the same place in either class. */
+	if (!elf ||
+	    (eh.e_ident[EI_CLASS] == ELFCLASS64 && eh.e_machine == EM_X86_64))
+		return NULL;
+	if (eh.e_ident[EI_CLASS] == ELFCLASS32 && eh.e_machine == EM_386)
+		return "a 32-bit program (i386)";
+	if (eh.e_ident[EI_CLASS] == ELFCLASS32 && eh.e_machine == EM_X86_64)
+		return "an x32 program (32-bit pointers)";
+	snprintf(what, sizeof(what), "built for another machine (ELF %s, "
+		 "machine %u)", eh.e_ident[EI_CLASS] == ELFCLASS32 ? "32-bit"
+								   : "64-bit",
+		 (unsigned)eh.e_machine);
+	return what;
+}
+
+/* Whether the file at path begins as an ELF file does. */
+static bool is_elf(const char *path)
+{
+	char magic[SELFMAG];
+	FILE *f = fopen(path, "rb");
+	bool elf = f && fread(magic, 1, SELFMAG, f) == SELFMAG &&
+		   memcmp(magic, ELFMAG, SELFMAG) == 0;
+	if (f)
+		fclose(f);
+	return elf;
+}
+
 /* The program headers of the 64-bit ELF file open at f into ph[0..most):
  * how many, or -1 when it is no such file or has more. */
 enum { MOST_PHDRS = 64 };
@@ -1339,6 +1382,27 @@ static const char *why_not_written(const char *out)
 
 /* Why a program that was traced wrote no profile to out, in a few words,
  * from how its process ended (*e) and its status st. */
+/* The file program names as execvp() finds it: itself when it holds a
+ * '/', else the first executable file of that name along PATH (written
+ * into path). NULL when there is none. */
+static const char *find_program(const char *program, char *path, size_t len)
+{
+	if (strchr(program, '/'))
+		return program;
+	const char *env = getenv("PATH");
+	char dirs[8192];
+	snprintf(dirs, sizeof(dirs), "%s", env ? env : "/usr/bin:/bin");
+	for (char *s, *d = strtok_r(dirs, ":", &s); d;
+	     d = strtok_r(NULL, ":", &s)) {
+		snprintf(path, len, "%s/%s", *d ? d : ".", program);
+		struct stat sb;
+		if (access(path, X_OK) == 0 && stat(path, &sb) == 0 &&
+		    S_ISREG(sb.st_mode))
+			return path;
+	}
+	return NULL;
+}
+
 static const char *why_no_profile(const char *program, const char *out,
 				  const struct ended *e, int st)
 {
@@ -1352,20 +1416,12 @@ static const char *why_no_profile(const char *program, const char *out,
 		return why;
 	}
 	char path[PATH_MAX];
-	const char *found = NULL;
-	if (strchr(program, '/')) {
-		found = program;
-	} else {
-		const char *env = getenv("PATH");
-		char dirs[8192];
-		snprintf(dirs, sizeof(dirs), "%s", env ? env : "/usr/bin:/bin");
-		for (char *s, *d = strtok_r(dirs, ":", &s); d && !found;
-		     d = strtok_r(NULL, ":", &s)) {
-			snprintf(path, sizeof(path), "%s/%s", *d ? d : ".",
-				 program);
-			if (access(path, X_OK) == 0)
-				found = path;
-		}
+	const char *found = find_program(program, path, sizeof(path));
+	const char *foreign = found ? elf_foreign(found) : NULL;
+	if (foreign) {
+		snprintf(why, sizeof(why), "it is %s: ward's library, built "
+			 "for x86-64, cannot be loaded into it", foreign);
+		return why;
 	}
 	struct stat sb;
 	if (found && stat(found, &sb) == 0 && (sb.st_mode & (S_ISUID | S_ISGID)))
@@ -1870,13 +1926,23 @@ static int spawn_traced(char **program, struct run_env *env,
 			const sigset_t *mask, pid_t *pid)
 {
 	volatile int exec_errno = 0;
+	/* An ELF file is executed as it is: where the kernel cannot run it
+	 * (a 32-bit program on a kernel without their support, another
+	 * machine's), execvp() would hand it to /bin/sh as a script, and
+	 * the report would be the shell's. */
+	char where[PATH_MAX];
+	const char *found = find_program(program[0], where, sizeof(where));
+	bool elf = found && is_elf(found);
 	pid_t p = vfork();
 	if (p < 0)
 		die("run: fork: %s", strerror(errno));
 	if (p == 0) {
 		put_decimal(env->pid, (unsigned long)getpid());
 		sigprocmask(SIG_SETMASK, mask, NULL);
-		execvpe(program[0], program, env->v);
+		if (elf)
+			execve(found, program, env->v);
+		else
+			execvpe(program[0], program, env->v);
 		exec_errno = errno;
 		/* As a shell says it: 127 not found, 126 found but not
 		 * runnable (no permission, a directory, not a program). */
@@ -2213,9 +2279,16 @@ static int cmd_run(int argc, char **argv)
 	signal(SIGXFSZ, SIG_IGN);
 	signal(SIGTTOU, SIG_IGN);
 	sigprocmask(SIG_SETMASK, &orig, NULL);
-	if (exec_errno)
-		say("run: cannot run %s: %s", argv[i],
-			strerror(exec_errno));
+	char where[PATH_MAX];
+	const char *found = exec_errno == ENOEXEC
+				    ? find_program(argv[i], where, sizeof(where))
+				    : NULL;
+	const char *foreign = found ? elf_foreign(found) : NULL;
+	if (foreign)
+		say("run: cannot run %s: %s: it is %s, which this kernel does "
+		    "not run", argv[i], strerror(exec_errno), foreign);
+	else if (exec_errno)
+		say("run: cannot run %s: %s", argv[i], strerror(exec_errno));
 	int st;
 	struct ended e;
 	ended_as(pid, &e);
