@@ -2063,24 +2063,50 @@ static long own_pid(const char *pid)
 	return own;
 }
 
+/* When process `pid` started, in clock ticks after boot (/proc/PID/stat's
+ * 22nd field); 0 when it cannot be read. */
+static unsigned long long started_at(const char *pid)
+{
+	size_t n;
+	char *stat = proc_file(pid, "stat", &n);
+	unsigned long long at = 0;
+	/* The fields after the name, which may hold anything but ends at
+	 * the last ')': the state is the 3rd field, the start the 22nd. */
+	char *p = stat ? strrchr(stat, ')') : NULL;
+	for (int field = 2; p && *p && field < 22; p++)
+		if (*p == ' ')
+			field++;
+	if (p && *p)
+		at = strtoull(p, NULL, 10);
+	free(stat);
+	return at;
+}
+
 /*
  * The processes of this run still running after the program ended — a
  * child it forked and left behind, a server it started — which write
  * their profiles when they end, after ward run has reported: the
  * processes /proc shows whose environment holds this run's marks and
  * that have ward's library mapped (one that executed a program without
- * it writes nothing). Up to max of their pids, each as the process sees
- * its own; returns how many there are.
+ * it writes nothing). Only processes that started after ward run are
+ * asked for their environment, which reading waits on the process's
+ * memory map for. Up to max of their pids, each as the process sees its
+ * own; returns how many there are.
  */
 static int still_running(long *pids, int max)
 {
+	unsigned long long self = started_at("self");
 	DIR *d = opendir("/proc");
-	if (!d)
+	if (!self || !d) {
+		if (d)
+			closedir(d);
 		return 0;
+	}
 	int n = 0;
 	for (struct dirent *de; (de = readdir(d));) {
 		if (!pid_name(de->d_name) || strchr(de->d_name, '-') ||
-		    atol(de->d_name) == (long)getpid())
+		    atol(de->d_name) == (long)getpid() ||
+		    started_at(de->d_name) < self)
 			continue;
 		size_t len;
 		char *env = proc_file(de->d_name, "environ", &len);
