@@ -236,9 +236,10 @@ static _Atomic int nasleep;
 /*
  * The system calls a thread goes back into when ward's handler made them
  * fail with EINTR: the sleeps (ends_early()), a futex wait with a timeout,
- * and reads, writes, receives, sends and accepts on a descriptor with a
- * timeout (SO_RCVTIMEO, SO_SNDTIMEO), which have done nothing when they
- * fail so; and connect() with a timeout, which has begun by then: called
+ * and reads, writes, receives, sends (recvmmsg() and sendmmsg() too) and
+ * accepts on a descriptor with a timeout (SO_RCVTIMEO, SO_SNDTIMEO),
+ * which have done nothing when they fail so; and connect() with a
+ * timeout, which has begun by then: called
  * again on the socket it left connecting, it waits for that connection
  * to finish, as the kernel's own restart of one without a timeout does
  * (a timeout then ends it with EALREADY, not EINPROGRESS).
@@ -254,8 +255,10 @@ static bool restarts(long nr)
 	case SYS_writev:
 	case SYS_recvfrom:
 	case SYS_recvmsg:
+	case SYS_recvmmsg:
 	case SYS_sendto:
 	case SYS_sendmsg:
+	case SYS_sendmmsg:
 	case SYS_accept:
 	case SYS_accept4:
 		return true;
@@ -683,8 +686,10 @@ static bool ends_early(long nr)
 	case SYS_pause:
 	case SYS_rt_sigsuspend:
 	case SYS_io_getevents:
+	case SYS_semop:
 	case SYS_semtimedop:
 	case SYS_msgrcv:
+	case SYS_msgsnd:
 		return true;
 	default:
 		return false;

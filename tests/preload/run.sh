@@ -2880,6 +2880,17 @@ else
 	bad "leak checks every 150 ms: poll, epoll_wait, epoll_pwait, a futex wait, a bare nanosleep, semtimedop and io_getevents of 1 s each end in 1 to 3 s" \
 		"status $st: $(cat "$work/checked_waits.out" "$work/checked_waits.err")"
 fi
+# ... and a call a handler ends with EINTR, SA_RESTART or not, goes back
+# in: the program never sees an EINTR of ward's making (before, msgsnd(),
+# semop(), recvmmsg() and sendmmsg() with a timeout saw one).
+run_leaks checked_ipc
+st=$?
+if [ "$st" = 0 ] && [ "$(grep -c ' went on$' "$work/checked_ipc.out")" = 4 ]; then
+	ok "leak checks every 100 ms: msgsnd, semop, recvmmsg and sendmmsg blocked meanwhile go on, with no EINTR"
+else
+	bad "leak checks every 100 ms: msgsnd, semop, recvmmsg and sendmmsg blocked meanwhile go on, with no EINTR" \
+		"status $st: $(cat "$work/checked_ipc.out" "$work/checked_ipc.err")"
+fi
 # The scan's signal is a real-time one, which the kernel queues within
 # the user's limit of pending signals (RLIMIT_SIGPENDING, counted over
 # every process of the user's): at 1, in a user namespace of its own,
@@ -3038,7 +3049,7 @@ else
 fi
 
 # Every check above ran (one that did not is a failure too).
-planned=459
+planned=460
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
