@@ -1606,6 +1606,10 @@ NOINLINE void leak_die(const char *how)
 		KEEP(overflow(0));
 	else if (strcmp(how, "raw_exit") == 0) /* no exit handlers run */
 		kernel_call(SYS_exit_group, 5, 0, 0);
+	else if (strcmp(how, "renamed_raw_exit") == 0) {
+		prctl(PR_SET_NAME, "renamed", 0, 0, 0);
+		kernel_call(SYS_exit_group, 5, 0, 0);
+	}
 	else if (strcmp(how, "_Exit") == 0)
 		_Exit(3);
 	else if (strcmp(how, "alarm") == 0)

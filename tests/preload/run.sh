@@ -2414,6 +2414,16 @@ if [ "$st" = 5 ] && grep -q "no profile from .*: it ended without running its ex
 else
 	bad "a raw exit system call: the line says so" "status $st: $(cat "$work/e1")"
 fi
+# One that named itself first (PR_SET_NAME) ends as another name, which
+# an exec would give it too: the line names both ways (before, an exec
+# alone).
+"$ward" run -o "$work/raw.pb.gz" -- "$leaks" die renamed_raw_exit >/dev/null 2>"$work/e1"
+st=$?
+if [ "$st" = 5 ] && one_why "$work/e1" "no profile from $leaks: it ended as renamed: a program run in its place (exec) that ward did not reach (its environment dropped LD_PRELOAD, or it is static or setuid), or it gave itself that name and ended without running its exit handlers (a raw exit system call)$"; then
+	ok "a program that named itself, then a raw exit: the line names both ways"
+else
+	bad "a program that named itself, then a raw exit: the line names both ways" "status $st: $(cat "$work/e1")"
+fi
 
 # A program's name, or a path, that holds a newline or a terminal's
 # escape is printed with '?' for it: the line stays one line, and says
@@ -3049,7 +3059,7 @@ else
 fi
 
 # Every check above ran (one that did not is a failure too).
-planned=460
+planned=461
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"

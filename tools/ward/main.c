@@ -1406,7 +1406,7 @@ static const char *find_program(const char *program, char *path, size_t len)
 static const char *why_no_profile(const char *program, const char *out,
 				  const struct ended *e, int st)
 {
-	static char why[256];
+	static char why[512];
 	if (WIFSIGNALED(st)) {
 		int sig = WTERMSIG(st);
 		snprintf(why, sizeof(why), "it was killed by signal %d (%s)%s",
@@ -1466,14 +1466,18 @@ static const char *why_no_profile(const char *program, const char *out,
 		return unwritable;
 	/* The kernel names a process after the file it last ran (cut to 15
 	 * bytes): another name means it ran another program in its place,
-	 * which ward did not reach (it would have written the profile). */
+	 * which ward did not reach (it would have written the profile) — or
+	 * that it named itself (PR_SET_NAME, pthread_setname_np()) and then
+	 * ended past its exit handlers, which a name alone cannot tell. */
 	const char *base = strrchr(program, '/');
 	base = base ? base + 1 : program;
 	if (*e->name && strncmp(base, e->name, 15) != 0) {
 		snprintf(why, sizeof(why), "it ended as %s: a program run in "
 			 "its place (exec) that ward did not reach (its "
 			 "environment dropped LD_PRELOAD, or it is static or "
-			 "setuid)", e->name);
+			 "setuid), or it gave itself that name and ended "
+			 "without running its exit handlers (a raw exit "
+			 "system call)", e->name);
 		return why;
 	}
 	/* The dynamic loader ends a program whose libraries it cannot load
