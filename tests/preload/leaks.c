@@ -754,7 +754,7 @@ static void leak_checked_waits(void)
 	}
 	for (int k = 0; k < WAITS; k++)
 		pthread_join(t[k], NULL);
-	printf("checks %s\n", checks >= 5 ? "5 or more" : "fewer than 5");
+	printf("checks %s\n", checks >= 3 ? "3 or more" : "fewer than 3");
 }
 
 /* "checked_ipc": threads block where a handler would end the call with
