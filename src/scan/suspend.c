@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -217,6 +218,13 @@ struct asleep {
 	long nr;
 	uintptr_t sp, pc;
 };
+
+/* The thread a request for one stack (ward__thread_stack) found asleep
+ * where ward's handler ends the wait: it goes back in as a stop's do.
+ * Kept until the next request, so that a signal that arrives after its
+ * request gave up still sends it back. */
+static struct asleep stack_asleep;
+static _Atomic int stack_asleep_tid;
 
 /* What a stop keeps of the threads: 1.7 MiB, mapped at the first stop
  * rather than carried by every process (its address space is the
@@ -572,8 +580,9 @@ static void on_stop(int sig, siginfo_t *si, void *ctx)
 	uint32_t gen = atomic_load(&stop_gen);
 	(void)si;
 
+	int me = (int)syscall(SYS_gettid);
 	int want = atomic_load(&stack_want_tid);
-	if (want && want == (int)syscall(SYS_gettid)) {
+	if (want && want == me) {
 		const greg_t *g = uc->uc_mcontext.gregs;
 		stack_self = (uintptr_t)pthread_self();
 		int n = ward__capture_context((uintptr_t)g[REG_RIP],
@@ -583,20 +592,23 @@ static void on_stop(int sig, siginfo_t *si, void *ctx)
 		atomic_store(&stack_got, n);
 		syscall(SYS_futex, (uint32_t *)&stack_got, FUTEX_WAKE_PRIVATE,
 			1, NULL, NULL, 0);
-		if (gen == atomic_load(&release_gen)) {
-			errno = saved;
-			return;
-		}
 	}
 
-	if (gen != atomic_load(&release_gen)) {
+	if (gen == atomic_load(&release_gen)) {
+		/* No stop: a request for this thread's stack, answered or
+		 * given up on. */
+		if (atomic_load(&stack_asleep_tid) == me) {
+			struct asleep a = stack_asleep;
+			sleep_again(uc, &a, sig);
+		}
+	} else {
 		struct asleep a = { 0, 0, 0, 0 };
-		bool again = was_asleep((int)syscall(SYS_gettid), &a);
+		bool again = was_asleep(me, &a);
 		int i = atomic_fetch_add(&claimed, 1);
 		if (i < slots_cap) {
 			struct ward__stopped *s = &slots[i];
 			const greg_t *g = uc->uc_mcontext.gregs;
-			s->tid = (int)syscall(SYS_gettid);
+			s->tid = me;
 			for (int r = 0; r < NGREG && r < WARD__STOPPED_REGS; r++)
 				s->regs[r] = (uintptr_t)g[r];
 			save_vectors(uc, s);
@@ -624,8 +636,8 @@ static void on_stop(int sig, siginfo_t *si, void *ctx)
  * program's own were it sent one (the kernel unblocks the awaited
  * signals for the wait, so SigBlk does not show it).
  */
-static enum doing doing_at(int tid, uintptr_t *sp, uintptr_t *pc,
-			   long *nr_out)
+static enum doing doing_with_args(int tid, uintptr_t *sp, uintptr_t *pc,
+				  long *nr_out, unsigned long *args)
 {
 	char buf[256];
 	if (read_task_file(tid, "syscall", buf, sizeof(buf)) <= 0)
@@ -638,13 +650,14 @@ static enum doing doing_at(int tid, uintptr_t *sp, uintptr_t *pc,
 	if (end == p)
 		return RUNNING;
 	*nr_out = nr;
-	int skip = nr < 0 ? 0 : 6;
-	for (p = end; skip > 0; skip--) {
-		strtoull(p, &end, 16);
+	for (int k = 0, n = nr < 0 ? 0 : 6; k < n; k++) {
+		unsigned long arg = strtoull(p = end, &end, 16);
 		if (end == p)
 			return RUNNING;
-		p = end;
+		if (args)
+			args[k] = arg;
 	}
+	p = end;
 	*sp = (uintptr_t)strtoull(p, &end, 16);
 	if (end == p || *sp == 0)
 		return RUNNING;
@@ -655,6 +668,12 @@ static enum doing doing_at(int tid, uintptr_t *sp, uintptr_t *pc,
 			*pc = 0;
 	}
 	return nr == SYS_rt_sigtimedwait ? SIGWAIT : ASLEEP;
+}
+
+static enum doing doing_at(int tid, uintptr_t *sp, uintptr_t *pc,
+			   long *nr_out)
+{
+	return doing_with_args(tid, sp, pc, nr_out, NULL);
 }
 
 static enum doing doing(int tid, uintptr_t *sp, long *nr_out)
@@ -742,6 +761,54 @@ static bool blocks(int tid, int sig)
 	return (mask >> (sig - 1)) & 1;
 }
 
+/* The timeout, in microseconds, set on descriptor fd with option opt
+ * (SO_RCVTIMEO, SO_SNDTIMEO): 0 for none, or when fd is no socket. */
+static long socket_timeout(int fd, int opt)
+{
+	struct timeval tv = { 0, 0 };
+	socklen_t len = sizeof(tv);
+	if (getsockopt(fd, SOL_SOCKET, opt, &tv, &len) != 0)
+		return 0;
+	return tv.tv_sec * 1000000L + tv.tv_usec;
+}
+
+/*
+ * Whether the call nr (args as /proc shows them) that restarts() would
+ * send back has a timeout, which going back would begin again whole: a
+ * futex wait with one, or a call on a socket with SO_RCVTIMEO or
+ * SO_SNDTIMEO set. Without one, the call goes back as the kernel would
+ * restart it, and nothing is lost.
+ */
+static bool waits_with_timeout(long nr, const unsigned long *args)
+{
+	switch (nr) {
+	case SYS_futex:
+		return args[3] != 0 &&
+		       ((args[1] & FUTEX_CMD_MASK) == FUTEX_WAIT ||
+			(args[1] & FUTEX_CMD_MASK) == FUTEX_WAIT_BITSET);
+	case SYS_recvmmsg:
+		if (args[4] != 0)
+			return true;
+		/* fall through */
+	case SYS_read:
+	case SYS_readv:
+	case SYS_recvfrom:
+	case SYS_recvmsg:
+	case SYS_accept:
+	case SYS_accept4:
+		return socket_timeout((int)args[0], SO_RCVTIMEO) != 0;
+	case SYS_write:
+	case SYS_writev:
+	case SYS_sendto:
+	case SYS_sendmsg:
+	case SYS_sendmmsg:
+	case SYS_connect:
+		return socket_timeout((int)args[0], SO_SNDTIMEO) != 0;
+	default:
+		return false;
+	}
+}
+
 int ward__stop_signal(void)
 {
 	return SIGRTMAX - 1;
@@ -757,17 +824,22 @@ int ward__thread_stack(int tid, uintptr_t *pcs, int max, uintptr_t *self)
 	}
 	/* A thread in sigwait() would take it for the program's own; one
 	 * asleep with it blocked will not answer (blocked_briefly()); one in
-	 * a sleep would end it early (ends_early()): when the caller need not
-	 * know who it is, each is walked from where it sleeps, its frame
-	 * pointer unknown (a frame found by it ends the walk). Any other is
-	 * sent it: one running with it blocked answers within the second, or
-	 * never. */
+	 * a sleep would end it early (ends_early()), and one in a wait with
+	 * a timeout would begin it again whole (waits_with_timeout()): when
+	 * the caller need not know who it is, each is walked from where it
+	 * sleeps, its frame pointer unknown (a frame found by it ends the
+	 * walk). Any other is sent it: one running with it blocked answers
+	 * within the second, or never; one asleep in a call the handler
+	 * ends goes back into it (stack_asleep). */
 	uintptr_t sp, pc = 0;
 	long nr = -1;
-	enum doing d = doing_at(tid, &sp, &pc, &nr);
+	unsigned long args[6] = { 0 };
+	enum doing d = doing_with_args(tid, &sp, &pc, &nr, args);
 	bool unsendable = d == SIGWAIT || (d == ASLEEP && !blocked_briefly(nr) &&
 					   blocks(tid, sig));
-	if (!self && (unsendable || (d == ASLEEP && ends_early(nr)))) {
+	if (!self && (unsendable ||
+		      (d == ASLEEP && (ends_early(nr) ||
+				       waits_with_timeout(nr, args))))) {
 		ward__mutex_unlock(&stack_lock);
 		/* Under valgrind, where the kernel says it sleeps is
 		 * valgrind's own code: it is left asleep, its stack unread. */
@@ -779,6 +851,11 @@ int ward__thread_stack(int tid, uintptr_t *pcs, int max, uintptr_t *self)
 	if (unsendable) {
 		ward__mutex_unlock(&stack_lock);
 		return -ETIMEDOUT;
+	}
+	atomic_store(&stack_asleep_tid, 0);
+	if (d == ASLEEP && restarts(nr) && pc && !RUNNING_ON_VALGRIND) {
+		stack_asleep = (struct asleep){ tid, nr, sp, pc };
+		atomic_store(&stack_asleep_tid, tid);
 	}
 	atomic_store(&stack_got, -1);
 	atomic_store(&stack_want_tid, tid);

@@ -672,6 +672,49 @@ NOINLINE void *naps_poller(void *arg)
 	return arg;
 }
 
+/* "timed_waits": threads wait 1 s with a timeout the handler would cut
+ * short — a recv() on a socket with SO_RCVTIMEO, a sem_timedwait() — and
+ * say how each ended, while the test asks the endpoint for every
+ * thread's stack again and again. */
+NOINLINE void *timed_waiter(void *arg)
+{
+	int k = (int)(intptr_t)arg, rc;
+	double t0 = naps_now();
+	if (k == 0) {
+		int sv[2];
+		char c;
+		struct timeval second = { 1, 0 };
+		if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0 ||
+		    setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &second,
+			       sizeof(second)) != 0)
+			exit(1);
+		rc = (int)recv(sv[0], &c, 1, 0);
+	} else {
+		sem_t sem;
+		struct timespec until;
+		sem_init(&sem, 0, 0);
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 1;
+		rc = sem_timedwait(&sem, &until);
+	}
+	printf("%s %s after %.1f s\n", k == 0 ? "recv" : "sem_timedwait",
+	       rc < 0 && errno == EINTR ? "EINTR" : "timed out",
+	       naps_now() - t0);
+	fflush(stdout);
+	return arg;
+}
+
+static void leak_timed_waits(void)
+{
+	pthread_t t[2];
+	for (intptr_t k = 0; k < 2; k++)
+		pthread_create(&t[k], NULL, timed_waiter, (void *)k);
+	printf("ready\n");
+	fflush(stdout);
+	for (int k = 0; k < 2; k++)
+		pthread_join(t[k], NULL);
+}
+
 static void leak_naps(void)
 {
 	pthread_t a, b;
@@ -3985,6 +4028,8 @@ int main(int argc, char **argv)
 		leak_thread_churn();
 	else if (strcmp(what, "naps") == 0)
 		leak_naps();
+	else if (strcmp(what, "timed_waits") == 0)
+		leak_timed_waits();
 	else if (strcmp(what, "sleepers") == 0)
 		leak_sleepers();
 	else if (strcmp(what, "checked_waits") == 0)

@@ -2864,6 +2864,31 @@ if need curl curl; then
 	fi
 fi
 
+# ... nor a wait with a timeout, asked for again and again: a recv() on a
+# socket with SO_RCVTIMEO and a sem_timedwait() are read where they wait,
+# not sent the signal, and end at their timeout (before, each failed
+# with EINTR at the first ask).
+if need curl curl; then
+	"$ward" run --quiet --http 127.0.0.1:0 -o "$work/timed.pb.gz" -- "$leaks" timed_waits \
+		>"$work/timed.out" 2>"$work/timed.err" &
+	for i in $(seq 1 100); do grep -q ready "$work/timed.out" 2>/dev/null && break; sleep 0.05; done
+	port=$(sed -n 's/^ward: serving .* on port \([0-9]*\) .*/\1/p' "$work/timed.err")
+	asked=0
+	while [ "$(grep -c ' after ' "$work/timed.out")" -lt 2 ] && [ "$asked" -lt 60 ]; do
+		curl -s -o "$work/timed.threads" "http://127.0.0.1:$port/debug/pprof/threads?debug=2" &&
+			asked=$((asked + 1))
+		sleep 0.1
+	done
+	wait
+	waits_ok=$(awk '$2 == "timed" && $3 == "out" && $5 >= 0.95 && $5 < 3 { n++ } END { print n + 0 }' "$work/timed.out")
+	if [ "$waits_ok" = 2 ] && [ "$asked" -ge 3 ]; then
+		ok "every thread's stack asked for again and again: a recv() with SO_RCVTIMEO and a sem_timedwait() end at their timeout, no EINTR"
+	else
+		bad "every thread's stack asked for again and again: a recv() with SO_RCVTIMEO and a sem_timedwait() end at their timeout, no EINTR" \
+			"asked $asked times" "$(cat "$work/timed.out" "$work/timed.err")"
+	fi
+fi
+
 # Threads asleep when the program ends: the exit's scan stops each to read
 # its registers, and none wakes early for it (each would print so), nor is
 # the classification partial for them.
@@ -3059,7 +3084,7 @@ else
 fi
 
 # Every check above ran (one that did not is a failure too).
-planned=461
+planned=462
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 echo "preload: $pass passed, $fail failed"
