@@ -414,6 +414,53 @@ static void timespec_again(greg_t *reg)
 	*reg = (greg_t)(uintptr_t)&resumed.left;
 }
 
+/* The timeout, in microseconds, set on descriptor fd with option opt
+ * (SO_RCVTIMEO, SO_SNDTIMEO): 0 for none, or when fd is no socket. */
+static long socket_timeout(int fd, int opt)
+{
+	struct timeval tv = { 0, 0 };
+	socklen_t len = sizeof(tv);
+	if (getsockopt(fd, SOL_SOCKET, opt, &tv, &len) != 0)
+		return 0;
+	return tv.tv_sec * 1000000L + tv.tv_usec;
+}
+
+/*
+ * A call on a socket with a timeout (SO_RCVTIMEO, SO_SNDTIMEO), which the
+ * kernel begins again whole, goes back as it is, with a deadline that
+ * timeout away from the first stop that sends it back; a stop that finds
+ * it again past its deadline ends it as its timeout would have (EAGAIN;
+ * EINPROGRESS for connect()), so that however often stops come, it ends
+ * within twice its timeout. A call sent back is known by the flags it
+ * enters the kernel with: ZF and SF both set, which no arithmetic leaves
+ * (a zero result is not negative), and which no program relies on across
+ * a system call (compilers take every asm statement to change the flags).
+ * Returns whether it goes back.
+ */
+enum { MARK_FLAGS = 0x40 | 0x80 }; /* ZF | SF */
+
+static bool socket_wait_again(greg_t *g, const struct asleep *a, int opt,
+			      int timed_out)
+{
+	long us = socket_timeout((int)g[REG_RDI], opt);
+	if (us <= 0)
+		return true;
+	bool again = (g[REG_EFL] & MARK_FLAGS) == MARK_FLAGS &&
+		     resumed.pc == a->pc && resumed.sp == a->sp;
+	struct timespec after = { us / 1000000, us % 1000000 * 1000 };
+	if (!again && !set_deadline(&after))
+		return true;
+	if (again && ns_left() == 0) {
+		g[REG_RAX] = -timed_out;
+		return false;
+	}
+	resumed.pc = a->pc;
+	resumed.sp = a->sp;
+	resumed.ms = 0;
+	g[REG_EFL] |= MARK_FLAGS;
+	return true;
+}
+
 /*
  * Back into the system call a, when the context uc is its return with
  * EINTR — the same instruction after `syscall` and stack pointer the
@@ -478,6 +525,28 @@ static void sleep_again(ucontext_t *uc, const struct asleep *a, int sig)
 		break;
 	case SYS_io_getevents:
 		timespec_again(&g[REG_R8]);
+		break;
+	case SYS_read:
+	case SYS_readv:
+	case SYS_recvfrom:
+	case SYS_recvmsg:
+	case SYS_recvmmsg:
+	case SYS_accept:
+	case SYS_accept4:
+		if (!socket_wait_again(g, a, SO_RCVTIMEO, EAGAIN))
+			return;
+		break;
+	case SYS_write:
+	case SYS_writev:
+	case SYS_sendto:
+	case SYS_sendmsg:
+	case SYS_sendmmsg:
+		if (!socket_wait_again(g, a, SO_SNDTIMEO, EAGAIN))
+			return;
+		break;
+	case SYS_connect:
+		if (!socket_wait_again(g, a, SO_SNDTIMEO, EINPROGRESS))
+			return;
 		break;
 	}
 	g[REG_RAX] = a->nr;
@@ -759,17 +828,6 @@ static bool blocks(int tid, int sig)
 		return true;
 	unsigned long long mask = strtoull(p + 7, NULL, 16);
 	return (mask >> (sig - 1)) & 1;
-}
-
-/* The timeout, in microseconds, set on descriptor fd with option opt
- * (SO_RCVTIMEO, SO_SNDTIMEO): 0 for none, or when fd is no socket. */
-static long socket_timeout(int fd, int opt)
-{
-	struct timeval tv = { 0, 0 };
-	socklen_t len = sizeof(tv);
-	if (getsockopt(fd, SOL_SOCKET, opt, &tv, &len) != 0)
-		return 0;
-	return tv.tv_sec * 1000000L + tv.tv_usec;
 }
 
 /*

@@ -729,7 +729,8 @@ static void leak_naps(void)
 
 /* "checked_waits": threads wait 1 s each with a timeout the kernel does
  * not count down — poll(), epoll_wait(), epoll_pwait(), a futex wait, a
- * bare nanosleep without rem, semtimedop(), io_getevents() — while the
+ * bare nanosleep without rem, semtimedop(), io_getevents(), a recv() on a
+ * socket with SO_RCVTIMEO — while the
  * program asks for a leak check every 150 ms, which stops them all each
  * time. Each says how long it waited, and the program how many checks it
  * asked for. */
@@ -761,18 +762,26 @@ NOINLINE void *checked_wait(void *arg)
 		struct sembuf op = { 0, -1, 0 };
 		rc = semtimedop(id, &op, 1, &second);
 		semctl(id, 0, IPC_RMID);
-	} else {
+	} else if (k == 6) {
 		aio_context_t ctx = 0;
 		struct io_event ev;
 		if (syscall(SYS_io_setup, 1, &ctx) == 0) {
 			rc = syscall(SYS_io_getevents, ctx, 1, 1, &ev, &second);
 			syscall(SYS_io_destroy, ctx);
 		}
+	} else {
+		int sv[2];
+		char c;
+		struct timeval tv = { 1, 0 };
+		if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0 ||
+		    setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)))
+			exit(1);
+		rc = recv(sv[0], &c, 1, 0);
 	}
 	static const char *const names[] = { "poll", "epoll_wait",
 					      "epoll_pwait", "futex",
 					      "nanosleep", "semtimedop",
-					      "io_getevents" };
+					      "io_getevents", "recv" };
 	printf("%s %s after %.1f s\n", names[k],
 	       rc < 0 && errno == EINTR ? "EINTR" : "timed out",
 	       naps_now() - t0);
@@ -783,7 +792,7 @@ NOINLINE void *checked_wait(void *arg)
 
 static void leak_checked_waits(void)
 {
-	enum { WAITS = 7 };
+	enum { WAITS = 8 };
 	pthread_t t[WAITS];
 	if (!__lsan_do_recoverable_leak_check)
 		exit(1);
