@@ -469,7 +469,7 @@ static bool socket_wait_again(greg_t *g, const struct asleep *a, int opt,
  * program sees EINTR as it would have). A relative sleep goes on for what
  * was left of it where the kernel says (nanosleep's rem; select, pselect
  * and ppoll update their timeout), else to the deadline ward keeps
- * (ms_again(), timespec_again()).
+ * (ms_again(), timespec_again(), socket_wait_again()).
  */
 static void sleep_again(ucontext_t *uc, const struct asleep *a, int sig)
 {
