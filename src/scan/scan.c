@@ -239,6 +239,8 @@ struct scan {
 	uintptr_t skip_lo, skip_hi; /* ward's own object */
 	bool gaps_shared; /* scan_gaps() reads shared memory: a page another
 			   * process wrote is in no page table of ours */
+	bool gaps_file;   /* ... or a file's shared mapping, whose pages not
+			   * in memory are on storage */
 	uint8_t mincore_ok; /* may_ask_mincore(): 0 not known yet, 1 it may,
 			     * 2 it may not */
 	/* Where neither pagemap nor mincore() can tell touched pages
@@ -1161,8 +1163,10 @@ enum { BLIND_MOST = 64 << 20 };
  * mapping is in memory or swapped: none of its private memory, nothing is
  * read (none was ever written); all of it, all is read (nothing faults
  * in); part of it, private memory is read while what it may fault in
- * stays within BLIND_MOST, and shared memory is not. What is not read is
- * counted: a block only it held shows as lost, and the report says so.
+ * stays within BLIND_MOST, and shared memory is not, nor a file's shared
+ * mapping (its pages not in memory would be read from storage). What is
+ * not read is counted: a block only it held shows as lost, and the report
+ * says so.
  */
 static void scan_untold(struct scan *s, uintptr_t lo, uintptr_t hi)
 {
@@ -1176,7 +1180,7 @@ static void scan_untold(struct scan *s, uintptr_t lo, uintptr_t hi)
 	}
 	uint64_t blind = m && size - m->held < hi - lo ? size - m->held
 						      : hi - lo;
-	if (!s->gaps_shared && blind <= s->blind_left) {
+	if (!s->gaps_shared && !s->gaps_file && blind <= s->blind_left) {
 		s->blind_left -= blind;
 		scan_blocks_out(s, lo, hi);
 		return;
@@ -1719,6 +1723,7 @@ static void mark(struct scan *s, const struct ward__scan_self *self,
 			stack = threads[t].sp >= lo && threads[t].sp < hi;
 		s->reading_copied = s->anon[i].kind != OWN_PRIVATE;
 		s->gaps_shared = s->anon[i].kind == OWN_SHARED;
+		s->gaps_file = s->anon[i].kind == OWN_FILE;
 		/* A terabyte and more is a reservation, not data: a
 		 * sanitizer's shadow memory, an allocator's address space. */
 		if (!stack && hi - lo < ((uintptr_t)1 << 40)) {
@@ -1729,6 +1734,7 @@ static void mark(struct scan *s, const struct ward__scan_self *self,
 		}
 		s->reading_copied = false;
 		s->gaps_shared = false;
+		s->gaps_file = false;
 	}
 	/* The C library's and the loader's own data last: a block the
 	 * program holds too is the program's, and what only they hold —

@@ -1380,8 +1380,6 @@ static const char *why_not_written(const char *out)
 	return why;
 }
 
-/* Why a program that was traced wrote no profile to out, in a few words,
- * from how its process ended (*e) and its status st. */
 /* The file program names as execvp() finds it: itself when it holds a
  * '/', else the first executable file of that name along PATH (written
  * into path). NULL when there is none. */
@@ -1403,6 +1401,8 @@ static const char *find_program(const char *program, char *path, size_t len)
 	return NULL;
 }
 
+/* Why a program that was traced wrote no profile to out, in a few words,
+ * from how its process ended (*e) and its status st. */
 static const char *why_no_profile(const char *program, const char *out,
 				  const struct ended *e, int st)
 {
@@ -2072,17 +2072,17 @@ static long own_pid(const char *pid)
 static unsigned long long started_at(const char *pid)
 {
 	size_t n;
-	char *stat = proc_file(pid, "stat", &n);
+	char *fields = proc_file(pid, "stat", &n);
 	unsigned long long at = 0;
 	/* The fields after the name, which may hold anything but ends at
 	 * the last ')': the state is the 3rd field, the start the 22nd. */
-	char *p = stat ? strrchr(stat, ')') : NULL;
+	char *p = fields ? strrchr(fields, ')') : NULL;
 	for (int field = 2; p && *p && field < 22; p++)
 		if (*p == ' ')
 			field++;
 	if (p && *p)
 		at = strtoull(p, NULL, 10);
-	free(stat);
+	free(fields);
 	return at;
 }
 
