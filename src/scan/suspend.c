@@ -336,16 +336,35 @@ static void sleep_to_deadline(greg_t *g, clockid_t clock,
  * CLOCK_MONOTONIC is set when a stop first sends the call back, the time
  * it waited before that unknown (at most twice the timeout in all,
  * where sent back whole a thread ward stops more often than the timeout
- * lasts would wait for good). A call sent back again is known by what
- * went back: the address of `left`, or the milliseconds with the call's
- * place; those the first time are one fewer than the program's, so that
- * its next call from the same place, with the same timeout, is its own.
+ * lasts would wait for good). A call sent back again is known by the
+ * address of `left`, or by its flags (sent_back()).
  */
 static __thread struct {
 	struct timespec until, left;
 	uintptr_t pc, sp;
-	long long ms;
 } resumed __attribute__((tls_model("initial-exec")));
+
+/*
+ * A call ward sent back is known by the flags it enters the kernel with:
+ * ZF and SF both set, which no arithmetic leaves (a zero result is not
+ * negative), and which no program relies on across a system call
+ * (compilers take every asm statement to change the flags) — with the
+ * place of the call it sent back last.
+ */
+enum { MARK_FLAGS = 0x40 | 0x80 }; /* ZF | SF */
+
+static bool sent_back(const greg_t *g, const struct asleep *a)
+{
+	return (g[REG_EFL] & MARK_FLAGS) == MARK_FLAGS &&
+	       resumed.pc == a->pc && resumed.sp == a->sp;
+}
+
+static void mark_sent_back(greg_t *g, const struct asleep *a)
+{
+	resumed.pc = a->pc;
+	resumed.sp = a->sp;
+	g[REG_EFL] |= MARK_FLAGS;
+}
 
 enum { NS = 1000000000 };
 
@@ -377,27 +396,21 @@ static long long ns_left(void)
 	return ns > 0 ? ns : 0;
 }
 
-/* The milliseconds in *reg (an int; negative: no timeout), for call a. */
-static void ms_again(greg_t *reg, const struct asleep *a)
+/* The milliseconds in *reg (an int; negative: no timeout), for call a
+ * in context g. */
+static void ms_again(greg_t *g, greg_t *reg, const struct asleep *a)
 {
 	int ms = (int)*reg;
 	if (ms <= 0)
 		return;
-	bool first = resumed.pc != a->pc || resumed.sp != a->sp ||
-		     resumed.ms != ms;
 	struct timespec after = { ms / 1000, ms % 1000 * 1000000L };
-	if (first && !set_deadline(&after))
+	if (!sent_back(g, a) && !set_deadline(&after))
 		return;
 	long long ns = ns_left();
 	if (ns < 0)
 		return;
-	long long left = (ns + 999999) / 1000000;
-	if (first && left >= ms)
-		left = ms - 1;
-	resumed.pc = a->pc;
-	resumed.sp = a->sp;
-	resumed.ms = left;
-	*reg = (greg_t)left;
+	mark_sent_back(g, a);
+	*reg = (greg_t)((ns + 999999) / 1000000);
 }
 
 /* The timespec *reg points to (NULL: no timeout). */
@@ -431,22 +444,16 @@ static long socket_timeout(int fd, int opt)
  * timeout away from the first stop that sends it back; a stop that finds
  * it again past its deadline ends it as its timeout would have (EAGAIN;
  * EINPROGRESS for connect()), so that however often stops come, it ends
- * within twice its timeout. A call sent back is known by the flags it
- * enters the kernel with: ZF and SF both set, which no arithmetic leaves
- * (a zero result is not negative), and which no program relies on across
- * a system call (compilers take every asm statement to change the flags).
- * Returns whether it goes back.
+ * within twice its timeout (sent_back() knows it again). Returns whether
+ * it goes back.
  */
-enum { MARK_FLAGS = 0x40 | 0x80 }; /* ZF | SF */
-
 static bool socket_wait_again(greg_t *g, const struct asleep *a, int opt,
 			      int timed_out)
 {
 	long us = socket_timeout((int)g[REG_RDI], opt);
 	if (us <= 0)
 		return true;
-	bool again = (g[REG_EFL] & MARK_FLAGS) == MARK_FLAGS &&
-		     resumed.pc == a->pc && resumed.sp == a->sp;
+	bool again = sent_back(g, a);
 	struct timespec after = { us / 1000000, us % 1000000 * 1000 };
 	if (!again && !set_deadline(&after))
 		return true;
@@ -454,10 +461,7 @@ static bool socket_wait_again(greg_t *g, const struct asleep *a, int opt,
 		g[REG_RAX] = -timed_out;
 		return false;
 	}
-	resumed.pc = a->pc;
-	resumed.sp = a->sp;
-	resumed.ms = 0;
-	g[REG_EFL] |= MARK_FLAGS;
+	mark_sent_back(g, a);
 	return true;
 }
 
@@ -511,11 +515,11 @@ static void sleep_again(ucontext_t *uc, const struct asleep *a, int sig)
 			timespec_again(&g[REG_R10]);
 		break;
 	case SYS_poll:
-		ms_again(&g[REG_RDX], a);
+		ms_again(g, &g[REG_RDX], a);
 		break;
 	case SYS_epoll_wait:
 	case SYS_epoll_pwait:
-		ms_again(&g[REG_R10], a);
+		ms_again(g, &g[REG_R10], a);
 		break;
 #ifdef SYS_epoll_pwait2
 	case SYS_epoll_pwait2:
