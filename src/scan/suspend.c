@@ -244,13 +244,13 @@ static _Atomic int nasleep;
 /*
  * The system calls a thread goes back into when ward's handler made them
  * fail with EINTR: the sleeps (ends_early()), a futex wait with a timeout,
- * and reads, writes, receives, sends (recvmmsg() and sendmmsg() too) and
- * accepts on a descriptor with a timeout (SO_RCVTIMEO, SO_SNDTIMEO),
- * which have done nothing when they fail so; and connect() with a
- * timeout, which has begun by then: called
- * again on the socket it left connecting, it waits for that connection
- * to finish, as the kernel's own restart of one without a timeout does
- * (a timeout then ends it with EALREADY, not EINPROGRESS).
+ * and reads, writes, receives, sends (recvmmsg(), sendmmsg() and
+ * sendfile() too) and accepts on a descriptor with a timeout (SO_RCVTIMEO,
+ * SO_SNDTIMEO), which have done nothing when they fail so; and connect()
+ * with a timeout, which has begun by then: called again on the socket it
+ * left connecting, it waits for that connection to finish, as the
+ * kernel's own restart of one without a timeout does (a timeout then ends
+ * it with EALREADY, not EINPROGRESS).
  */
 static bool restarts(long nr)
 {
@@ -267,6 +267,7 @@ static bool restarts(long nr)
 	case SYS_sendto:
 	case SYS_sendmsg:
 	case SYS_sendmmsg:
+	case SYS_sendfile:
 	case SYS_accept:
 	case SYS_accept4:
 		return true;
@@ -545,6 +546,7 @@ static void sleep_again(ucontext_t *uc, const struct asleep *a, int sig)
 	case SYS_sendto:
 	case SYS_sendmsg:
 	case SYS_sendmmsg:
+	case SYS_sendfile:
 		if (!socket_wait_again(g, a, SO_SNDTIMEO, EAGAIN))
 			return;
 		break;
@@ -864,6 +866,7 @@ static bool waits_with_timeout(long nr, const unsigned long *args)
 	case SYS_sendto:
 	case SYS_sendmsg:
 	case SYS_sendmmsg:
+	case SYS_sendfile:
 	case SYS_connect:
 		return socket_timeout((int)args[0], SO_SNDTIMEO) != 0;
 	default:

@@ -46,6 +46,7 @@
 #include <sys/resource.h>
 #include <sys/msg.h>
 #include <sys/sem.h>
+#include <sys/sendfile.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
 #include <sys/signalfd.h>
@@ -811,11 +812,11 @@ static void leak_checked_waits(void)
 
 /* "checked_ipc": threads block where a handler would end the call with
  * EINTR, SA_RESTART or not — msgsnd() on a full queue, semop() (the system
- * call itself; the C library's makes semtimedop's), recvmmsg() and
- * sendmmsg() on a socket with a timeout — while the program asks for a
- * leak check every 100 ms, five times; then it lets each go on. Each says
- * how its call ended. */
-static int ipc_queue, ipc_sem, ipc_in[2], ipc_out[2];
+ * call itself; the C library's makes semtimedop's), recvmmsg(),
+ * sendmmsg() and sendfile() on a socket with a timeout — while the
+ * program asks for a leak check every 100 ms, five times; then it lets
+ * each go on. Each says how its call ended. */
+static int ipc_queue, ipc_sem, ipc_in[2], ipc_out[2], ipc_stream[2];
 
 NOINLINE void *checked_ipc_wait(void *arg)
 {
@@ -837,16 +838,23 @@ NOINLINE void *checked_ipc_wait(void *arg)
 		struct iovec io = { buf, sizeof(buf) };
 		struct mmsghdr mm = { .msg_hdr = { .msg_iov = &io, .msg_iovlen = 1 } };
 		rc = recvmmsg(ipc_in[0], &mm, 1, 0, NULL);
-	} else {
+	} else if (k == 3) {
 		char buf[512] = { 0 };
 		struct iovec io = { buf, sizeof(buf) };
 		struct mmsghdr mm = { .msg_hdr = { .msg_iov = &io, .msg_iovlen = 1 } };
 		while (sendmmsg(ipc_out[1], &mm, 1, MSG_DONTWAIT) == 1)
 			;
 		rc = sendmmsg(ipc_out[1], &mm, 1, 0);
+	} else {
+		char buf[4096] = { 0 };
+		int file = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+		while (send(ipc_stream[1], buf, sizeof(buf), MSG_DONTWAIT) > 0)
+			;
+		rc = sendfile(ipc_stream[1], file, NULL, 4096);
+		close(file);
 	}
 	static const char *const names[] = { "msgsnd", "semop", "recvmmsg",
-					      "sendmmsg" };
+					      "sendmmsg", "sendfile" };
 	printf("%s %s\n", names[k],
 	       rc >= 0 ? "went on" : errno == EINTR ? "EINTR" : strerror(errno));
 	fflush(stdout);
@@ -855,7 +863,7 @@ NOINLINE void *checked_ipc_wait(void *arg)
 
 static void leak_checked_ipc(void)
 {
-	enum { WAITS = 4 };
+	enum { WAITS = 5 };
 	pthread_t t[WAITS];
 	struct timeval ten = { 10, 0 };
 	ipc_queue = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
@@ -863,8 +871,11 @@ static void leak_checked_ipc(void)
 	if (!__lsan_do_recoverable_leak_check || ipc_queue < 0 || ipc_sem < 0 ||
 	    socketpair(AF_UNIX, SOCK_DGRAM, 0, ipc_in) != 0 ||
 	    socketpair(AF_UNIX, SOCK_DGRAM, 0, ipc_out) != 0 ||
+	    socketpair(AF_UNIX, SOCK_STREAM, 0, ipc_stream) != 0 ||
 	    setsockopt(ipc_in[0], SOL_SOCKET, SO_RCVTIMEO, &ten, sizeof(ten)) ||
-	    setsockopt(ipc_out[1], SOL_SOCKET, SO_SNDTIMEO, &ten, sizeof(ten)))
+	    setsockopt(ipc_out[1], SOL_SOCKET, SO_SNDTIMEO, &ten, sizeof(ten)) ||
+	    setsockopt(ipc_stream[1], SOL_SOCKET, SO_SNDTIMEO, &ten,
+		       sizeof(ten)))
 		exit(1);
 	for (intptr_t k = 0; k < WAITS; k++)
 		pthread_create(&t[k], NULL, checked_ipc_wait, (void *)k);
@@ -878,6 +889,8 @@ static void leak_checked_ipc(void)
 	semop(ipc_sem, &post, 1);
 	send(ipc_in[1], "x", 1, 0);
 	recv(ipc_out[0], buf, sizeof(buf), MSG_DONTWAIT);
+	while (recv(ipc_stream[0], buf, sizeof(buf), MSG_DONTWAIT) > 0)
+		;
 	for (int k = 0; k < WAITS; k++)
 		pthread_join(t[k], NULL);
 	msgctl(ipc_queue, IPC_RMID, NULL);
