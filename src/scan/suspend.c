@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
+#include <linux/io_uring.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -332,8 +333,9 @@ static void sleep_to_deadline(greg_t *g, clockid_t clock,
 /*
  * A relative timeout the kernel does not count down — poll()'s and
  * epoll_wait()'s milliseconds; the timespec of a futex wait, of
- * epoll_pwait2(), semtimedop() and io_getevents(), and of a bare nanosleep
- * without rem — sent back with what is left of it: its deadline on
+ * epoll_pwait2(), semtimedop(), io_getevents() and io_uring_enter(), and
+ * of a bare nanosleep without rem — sent back with what is left of it:
+ * its deadline on
  * CLOCK_MONOTONIC is set when a stop first sends the call back, the time
  * it waited before that unknown (at most twice the timeout in all,
  * where sent back whole a thread ward stops more often than the timeout
@@ -426,6 +428,43 @@ static void timespec_again(greg_t *reg)
 	resumed.left.tv_sec = ns / NS;
 	resumed.left.tv_nsec = ns % NS;
 	*reg = (greg_t)(uintptr_t)&resumed.left;
+}
+
+/*
+ * An io_uring_enter() waiting for completions with a relative timeout
+ * (IORING_ENTER_EXT_ARG, whose argument names a timespec): the argument
+ * goes back as a copy of ward's pointing at what is left. Not one whose
+ * timeout is absolute, or whose argument lies in a registered region
+ * (later kernels' flags, named here for headers that lack them).
+ */
+enum { URING_ABS_TIMER = 1U << 5, URING_EXT_ARG_REG = 1U << 6 };
+static __thread struct io_uring_getevents_arg uring_arg
+	__attribute__((tls_model("initial-exec")));
+
+static void uring_wait_again(greg_t *g)
+{
+	unsigned flags = (unsigned)g[REG_R10];
+	if (!(flags & IORING_ENTER_GETEVENTS) ||
+	    !(flags & IORING_ENTER_EXT_ARG) ||
+	    (flags & (URING_ABS_TIMER | URING_EXT_ARG_REG)) ||
+	    (size_t)g[REG_R9] != sizeof(uring_arg) || !g[REG_R8])
+		return;
+	struct io_uring_getevents_arg *arg =
+		(struct io_uring_getevents_arg *)(uintptr_t)g[REG_R8];
+	if (arg != &uring_arg) {
+		if (!arg->ts)
+			return;
+		uring_arg = *arg;
+		if (!set_deadline((const struct timespec *)(uintptr_t)arg->ts))
+			return;
+	}
+	long long ns = ns_left();
+	if (ns < 0)
+		return;
+	resumed.left.tv_sec = ns / NS;
+	resumed.left.tv_nsec = ns % NS;
+	uring_arg.ts = (uint64_t)(uintptr_t)&resumed.left;
+	g[REG_R8] = (greg_t)(uintptr_t)&uring_arg;
 }
 
 /* The timeout, in microseconds, set on descriptor fd with option opt
@@ -530,6 +569,9 @@ static void sleep_again(ucontext_t *uc, const struct asleep *a, int sig)
 		break;
 	case SYS_io_getevents:
 		timespec_again(&g[REG_R8]);
+		break;
+	case SYS_io_uring_enter:
+		uring_wait_again(g);
 		break;
 	case SYS_read:
 	case SYS_readv:
@@ -780,6 +822,7 @@ static bool ends_early(long nr)
 	case SYS_pause:
 	case SYS_rt_sigsuspend:
 	case SYS_io_getevents:
+	case SYS_io_uring_enter:
 	case SYS_semop:
 	case SYS_semtimedop:
 	case SYS_msgrcv:
