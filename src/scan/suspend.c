@@ -416,17 +416,25 @@ static void ms_again(greg_t *g, greg_t *reg, const struct asleep *a)
 	*reg = (greg_t)((ns + 999999) / 1000000);
 }
 
+/* What is left to resumed.until, into resumed.left; false when it cannot
+ * be told. */
+static bool left_to_deadline(void)
+{
+	long long ns = ns_left();
+	if (ns < 0)
+		return false;
+	resumed.left.tv_sec = ns / NS;
+	resumed.left.tv_nsec = ns % NS;
+	return true;
+}
+
 /* The timespec *reg points to (NULL: no timeout). */
 static void timespec_again(greg_t *reg)
 {
 	const struct timespec *t = (const struct timespec *)(uintptr_t)*reg;
-	if (!t || (t != &resumed.left && !set_deadline(t)))
+	if (!t || (t != &resumed.left && !set_deadline(t)) ||
+	    !left_to_deadline())
 		return;
-	long long ns = ns_left();
-	if (ns < 0)
-		return;
-	resumed.left.tv_sec = ns / NS;
-	resumed.left.tv_nsec = ns % NS;
 	*reg = (greg_t)(uintptr_t)&resumed.left;
 }
 
@@ -458,11 +466,8 @@ static void uring_wait_again(greg_t *g)
 		if (!set_deadline((const struct timespec *)(uintptr_t)arg->ts))
 			return;
 	}
-	long long ns = ns_left();
-	if (ns < 0)
+	if (!left_to_deadline())
 		return;
-	resumed.left.tv_sec = ns / NS;
-	resumed.left.tv_nsec = ns % NS;
 	uring_arg.ts = (uint64_t)(uintptr_t)&resumed.left;
 	g[REG_R8] = (greg_t)(uintptr_t)&uring_arg;
 }
@@ -476,6 +481,36 @@ static long socket_timeout(int fd, int opt)
 	if (getsockopt(fd, SOL_SOCKET, opt, &tv, &len) != 0)
 		return 0;
 	return tv.tv_sec * 1000000L + tv.tv_usec;
+}
+
+/* The socket option whose timeout bounds call nr (SO_RCVTIMEO,
+ * SO_SNDTIMEO), and in *timed_out what the call fails with when it passes;
+ * 0 for a call no socket timeout bounds. */
+static int socket_timeout_option(long nr, int *timed_out)
+{
+	*timed_out = EAGAIN;
+	switch (nr) {
+	case SYS_read:
+	case SYS_readv:
+	case SYS_recvfrom:
+	case SYS_recvmsg:
+	case SYS_recvmmsg:
+	case SYS_accept:
+	case SYS_accept4:
+		return SO_RCVTIMEO;
+	case SYS_connect:
+		*timed_out = EINPROGRESS;
+		return SO_SNDTIMEO;
+	case SYS_write:
+	case SYS_writev:
+	case SYS_sendto:
+	case SYS_sendmsg:
+	case SYS_sendmmsg:
+	case SYS_sendfile:
+		return SO_SNDTIMEO;
+	default:
+		return 0;
+	}
 }
 
 /*
@@ -573,29 +608,12 @@ static void sleep_again(ucontext_t *uc, const struct asleep *a, int sig)
 	case SYS_io_uring_enter:
 		uring_wait_again(g);
 		break;
-	case SYS_read:
-	case SYS_readv:
-	case SYS_recvfrom:
-	case SYS_recvmsg:
-	case SYS_recvmmsg:
-	case SYS_accept:
-	case SYS_accept4:
-		if (!socket_wait_again(g, a, SO_RCVTIMEO, EAGAIN))
+	default: {
+		int timed_out, opt = socket_timeout_option(a->nr, &timed_out);
+		if (opt && !socket_wait_again(g, a, opt, timed_out))
 			return;
 		break;
-	case SYS_write:
-	case SYS_writev:
-	case SYS_sendto:
-	case SYS_sendmsg:
-	case SYS_sendmmsg:
-	case SYS_sendfile:
-		if (!socket_wait_again(g, a, SO_SNDTIMEO, EAGAIN))
-			return;
-		break;
-	case SYS_connect:
-		if (!socket_wait_again(g, a, SO_SNDTIMEO, EINPROGRESS))
-			return;
-		break;
+	}
 	}
 	g[REG_RAX] = a->nr;
 	g[REG_RIP] -= 2;
@@ -888,33 +906,14 @@ static bool blocks(int tid, int sig)
  */
 static bool waits_with_timeout(long nr, const unsigned long *args)
 {
-	switch (nr) {
-	case SYS_futex:
+	if (nr == SYS_futex)
 		return args[3] != 0 &&
 		       ((args[1] & FUTEX_CMD_MASK) == FUTEX_WAIT ||
 			(args[1] & FUTEX_CMD_MASK) == FUTEX_WAIT_BITSET);
-	case SYS_recvmmsg:
-		if (args[4] != 0)
-			return true;
-		/* fall through */
-	case SYS_read:
-	case SYS_readv:
-	case SYS_recvfrom:
-	case SYS_recvmsg:
-	case SYS_accept:
-	case SYS_accept4:
-		return socket_timeout((int)args[0], SO_RCVTIMEO) != 0;
-	case SYS_write:
-	case SYS_writev:
-	case SYS_sendto:
-	case SYS_sendmsg:
-	case SYS_sendmmsg:
-	case SYS_sendfile:
-	case SYS_connect:
-		return socket_timeout((int)args[0], SO_SNDTIMEO) != 0;
-	default:
-		return false;
-	}
+	if (nr == SYS_recvmmsg && args[4] != 0)
+		return true;
+	int timed_out, opt = socket_timeout_option(nr, &timed_out);
+	return opt && socket_timeout((int)args[0], opt) != 0;
 }
 
 int ward__stop_signal(void)

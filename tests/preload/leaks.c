@@ -674,31 +674,39 @@ NOINLINE void *naps_poller(void *arg)
 	return arg;
 }
 
+/* recv() of a byte that never comes, on a socket whose SO_RCVTIMEO is
+ * `seconds`: its result. */
+static int recv_nothing(time_t seconds)
+{
+	int sv[2];
+	char c;
+	struct timeval tv = { seconds, 0 };
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0 ||
+	    setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0)
+		exit(1);
+	return (int)recv(sv[0], &c, 1, 0);
+}
+
+/* sem_timedwait() `seconds` on a semaphore nobody posts: its result. */
+static int sem_wait_nothing(time_t seconds)
+{
+	sem_t sem;
+	struct timespec until;
+	sem_init(&sem, 0, 0);
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += seconds;
+	return sem_timedwait(&sem, &until);
+}
+
 /* "timed_waits": threads wait 1 s with a timeout the handler would cut
  * short — a recv() on a socket with SO_RCVTIMEO, a sem_timedwait() — and
  * say how each ended, while the test asks the endpoint for every
  * thread's stack again and again. */
 NOINLINE void *timed_waiter(void *arg)
 {
-	int k = (int)(intptr_t)arg, rc;
+	int k = (int)(intptr_t)arg;
 	double t0 = naps_now();
-	if (k == 0) {
-		int sv[2];
-		char c;
-		struct timeval second = { 1, 0 };
-		if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0 ||
-		    setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &second,
-			       sizeof(second)) != 0)
-			exit(1);
-		rc = (int)recv(sv[0], &c, 1, 0);
-	} else {
-		sem_t sem;
-		struct timespec until;
-		sem_init(&sem, 0, 0);
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += 1;
-		rc = sem_timedwait(&sem, &until);
-	}
+	int rc = k == 0 ? recv_nothing(1) : sem_wait_nothing(1);
 	printf("%s %s after %.1f s\n", k == 0 ? "recv" : "sem_timedwait",
 	       rc < 0 && errno == EINTR ? "EINTR" : "timed out",
 	       naps_now() - t0);
@@ -773,13 +781,7 @@ NOINLINE void *checked_wait(void *arg)
 			syscall(SYS_io_destroy, ctx);
 		}
 	} else if (k == 7) {
-		int sv[2];
-		char c;
-		struct timeval tv = { 1, 0 };
-		if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0 ||
-		    setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)))
-			exit(1);
-		rc = recv(sv[0], &c, 1, 0);
+		rc = recv_nothing(1);
 	} else {
 		/* A wait for one completion, 1 s at most (EXT_ARG). */
 		struct io_uring_params p = { 0 };
@@ -958,19 +960,9 @@ NOINLINE void *exit_sleeper(void *arg)
 		setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 		rc = connect(c, (struct sockaddr *)&at, sizeof(at));
 	} else if (k == 7) {
-		int sv[2];
-		char c;
-		struct timeval tv = { 30, 0 };
-		socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
-		setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-		rc = (int)recv(sv[0], &c, 1, 0);
+		rc = recv_nothing(30);
 	} else {
-		sem_t sem;
-		struct timespec until;
-		sem_init(&sem, 0, 0);
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += 30;
-		rc = sem_timedwait(&sem, &until);
+		rc = sem_wait_nothing(30);
 	}
 	printf("sleeper %d woke early: %d (%s)\n", k, rc, strerror(errno));
 	fflush(stdout);
