@@ -2108,7 +2108,7 @@ static int still_running(long *pids, int max)
 	}
 	int n = 0;
 	for (struct dirent *de; (de = readdir(d));) {
-		if (!pid_name(de->d_name) || strchr(de->d_name, '-') ||
+		if (!pid_name(de->d_name) ||
 		    atol(de->d_name) == (long)getpid() ||
 		    started_at(de->d_name) < self)
 			continue;
