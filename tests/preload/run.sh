@@ -18,7 +18,16 @@ export WARD_CACHE_DIR="$work/lines"
 pass=0 fail=0
 
 ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; shift; for l in "$@"; do echo "  $l"; done; }
+# Each failure is said where it happens and again at the end, where a log
+# cut short in the middle still shows it.
+bad() {
+	fail=$((fail + 1))
+	{
+		echo "FAIL $1"
+		shift
+		for l in "$@"; do echo "  $l"; done
+	} | tee -a "$work/failures"
+}
 
 status_is() { # NAME WANT GOT [DETAIL...]
 	name=$1 want=$2 got=$3
@@ -3094,5 +3103,9 @@ fi
 planned=462
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
+if [ "$fail" -gt 0 ]; then
+	echo "preload: what failed, once more:"
+	cat "$work/failures"
+fi
 echo "preload: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
