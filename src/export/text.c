@@ -618,6 +618,26 @@ void ward__write_summary(const ward_profile_t *p, const char *head,
 							      unread[i].unit),
 					 unread[i].what, unread[i].holder);
 	}
+	/* What the books lack: the figures above are short by it. */
+	for (int k = 0; k < WARD_KIND_MAX; k++) {
+		const char *name = ward_profile_kind_name(p, k);
+		uint64_t n = name ? figure_value(p, name, "unrecorded") : 0;
+		if (!n)
+			continue;
+		bool lost = k == WARD_KIND_HEAP &&
+			    (lc[WARD_LEAK_DEFINITE] || lc[WARD_LEAK_INDIRECT]);
+		ward__out_printf(
+			&o, "ward: %llu %s acquisition%s (%llu bytes) not "
+			    "recorded: ward's own memory ran out, and the "
+			    "figures above leave %s out%s\n",
+			(unsigned long long)n, name, n == 1 ? "" : "s",
+			(unsigned long long)figure_value(p, name,
+							 "unrecorded_bytes"),
+			n == 1 ? "it" : "them",
+			lost ? (n == 1 ? "; a block only it holds shows as lost"
+				       : "; a block only they hold shows as lost")
+			     : "");
+	}
 	ward__out_printf(&o, "\n");
 	/* The top rows; `ward report` shows them all. */
 	struct ward_profile *top = ward__profile_by_line(p, SUMMARY_SITES);

@@ -580,6 +580,50 @@ insert_counted(int kind, uintptr_t handle, uint32_t site, uint64_t size,
 	return rc;
 }
 
+/*
+ * Acquisitions ward could not record: its own memory ran out (a limit on
+ * the address space the program had used up, say) as it interned the
+ * stack or grew the table. The program has the resource all the same;
+ * the books do not, and every figure taken from them is short by these.
+ * Each profile carries them ("KIND unrecorded"), and the summary says so.
+ */
+static struct {
+	_Atomic uint64_t count, bytes;
+} unrecorded[WARD_KIND_MAX];
+
+static void unrecorded_figures(ward__figure_fn fn, void *opaque)
+{
+	for (int k = 0; k < WARD_KIND_MAX; k++) {
+		uint64_t n = atomic_load(&unrecorded[k].count);
+		const char *name = atomic_load(&kind_names[k]);
+		if (!n || !name)
+			continue;
+		fn(name, "", "unrecorded",
+		   "Acquisitions ward could not record (its own memory ran "
+		   "out): the program has them, every figure of the books "
+		   "leaves them out.",
+		   true, n, opaque);
+		fn(name, "", "unrecorded_bytes",
+		   "Bytes of the acquisitions ward could not record.", true,
+		   atomic_load(&unrecorded[k].bytes), opaque);
+	}
+}
+
+static struct ward__figure_source unrecorded_source = {
+	.each = unrecorded_figures
+};
+
+static __attribute__((noinline, cold)) int not_recorded(int kind, size_t size,
+						       int rc)
+{
+	if (rc != -ENOMEM)
+		return rc;
+	atomic_fetch_add(&unrecorded[kind].count, 1);
+	atomic_fetch_add(&unrecorded[kind].bytes, size);
+	ward__figure_source_add(&unrecorded_source);
+	return rc;
+}
+
 /* Not inlined: `skip` counts this frame and its caller's. */
 __attribute__((noinline)) int ward__track_at(int kind, uintptr_t handle,
 					    size_t size, int skip)
@@ -589,11 +633,14 @@ __attribute__((noinline)) int ward__track_at(int kind, uintptr_t handle,
 	prefetch_slot(kind, handle);
 	uint32_t site = ward__site_capture((uint32_t)kind, skip + 1);
 	if (!site)
-		return -ENOMEM;
+		return not_recorded(kind, size, -ENOMEM);
 	uint64_t count = 1, bytes = size;
 	if (kind == WARD_KIND_HEAP)
 		ward__heap_weight(size, ward__rate(), &count, &bytes);
-	return insert_counted(kind, handle, site, size, count, bytes);
+	int rc = insert_counted(kind, handle, site, size, count, bytes);
+	if (__builtin_expect(rc < 0, 0))
+		return not_recorded(kind, size, rc);
+	return rc;
 }
 
 int ward__track_site(int kind, uintptr_t handle, uint32_t site)

@@ -1026,6 +1026,44 @@ NOINLINE void leak_own_break(void)
 	by_brk[9] = held_in_brk();
 }
 
+/* "space_used_up": the program limits its address space to 128 MiB more
+ * than it has, fills it with pages' worth of blocks, frees every other,
+ * and fills the holes with small blocks: each comes from memory malloc
+ * has, while the books that would record it have no room left to grow.
+ * Every block is kept (nothing is lost); it says how many it took. */
+void *space_big[1 << 16];
+void **space_small;
+
+NOINLINE void leak_space_used_up(void)
+{
+	long kib = 0;
+	char line[256];
+	FILE *st = fopen("/proc/self/status", "r");
+	while (st && fgets(line, sizeof(line), st))
+		if (sscanf(line, "VmSize: %ld", &kib) == 1)
+			break;
+	if (st)
+		fclose(st);
+	struct rlimit rl;
+	rl.rlim_cur = rl.rlim_max = ((rlim_t)kib << 10) + (128u << 20);
+	if (!kib || setrlimit(RLIMIT_AS, &rl) != 0)
+		exit(1);
+	size_t n = 0, m = 0, cap = 1 << 22;
+	space_small = malloc(cap * sizeof(*space_small));
+	if (!space_small)
+		exit(1);
+	while (n < sizeof(space_big) / sizeof(space_big[0]) &&
+	       (space_big[n] = malloc(4000)))
+		n++;
+	for (size_t i = 0; i < n; i += 2) {
+		free(space_big[i]);
+		space_big[i] = NULL;
+	}
+	while (m < cap && (space_small[m] = malloc(24)))
+		m++;
+	printf("%zu large, %zu small\n", n, m);
+}
+
 /* "file_shared DIR": the program shares memory through a file of its own
  * in DIR, mapped shared (as two programs share a file in /tmp), and
  * keeps a block there alone; the file is unlinked, as such files are. */
@@ -3880,6 +3918,8 @@ int main(int argc, char **argv)
 		leak_vector_held();
 	else if (strcmp(what, "own_break") == 0)
 		leak_own_break();
+	else if (strcmp(what, "space_used_up") == 0)
+		leak_space_used_up();
 	else if (strcmp(what, "file_shared") == 0 && argc > 2)
 		leak_file_shared(argv[2]);
 	else if (strcmp(what, "masked_threads") == 0)

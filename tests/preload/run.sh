@@ -2069,6 +2069,22 @@ else
 	bad "a heap that cannot be classified: one line says why" "$(cat "$work/own_stop_signal.err")"
 fi
 
+# A program that uses up its address space while its heap still has room:
+# what ward could not record (its books could not grow) is counted, said
+# in the summary and kept in the profile, not left out in silence.
+"$ward" run -o "$work/space_used_up.pb.gz" -- "$leaks" space_used_up \
+	>"$work/space_used_up.out" 2>"$work/space_used_up.err"
+st=$?
+unrecorded=$("$ward" report "$work/space_used_up.pb.gz" 2>&1 |
+	sed -n 's/^	heap: unrecorded \([0-9]*\),.*/\1/p')
+if [ "$st" = 0 ] && [ "${unrecorded:-0}" -gt 0 ] &&
+	grep -q "^ward: $unrecorded heap acquisitions ([0-9]* bytes) not recorded: ward's own memory ran out" "$work/space_used_up.err"; then
+	ok "a program that uses up its address space: what ward could not record is counted ($unrecorded blocks) and said"
+else
+	bad "a program that uses up its address space: what ward could not record is counted and said" \
+		"status $st, unrecorded '${unrecorded:-}'" "$(grep -v '^	' "$work/space_used_up.err" | head -20)"
+fi
+
 # A program that closed its standard error and opened a file of its own
 # there: ward's lines go to ward run's standard error, not into that file;
 # traced without ward run, nowhere.
@@ -3100,7 +3116,7 @@ else
 fi
 
 # Every check above ran (one that did not is a failure too).
-planned=462
+planned=463
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 if [ "$fail" -gt 0 ]; then
