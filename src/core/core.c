@@ -191,6 +191,19 @@ bool ward__space_limited(void)
 	return lim;
 }
 
+const char *ward__no_memory_for(const char *what, char *buf, size_t len)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_AS, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+		snprintf(buf, len, "out of memory for %s", what);
+	else
+		snprintf(buf, len, "out of memory for %s: the program has "
+			 "used up its address space (its limit, RLIMIT_AS or "
+			 "`ulimit -v`, is %llu KiB)", what,
+			 (unsigned long long)rl.rlim_cur >> 10);
+	return buf;
+}
+
 void *ward__map_room(size_t bytes)
 {
 	/* A process whose address space is limited gets none: the room

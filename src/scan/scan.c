@@ -2195,7 +2195,7 @@ const char *ward__scan_failure(int rc, char *buf, size_t len)
 	case -ENOTSUP:
 		return "the reachability scan runs on x86-64 only";
 	case -ENOMEM:
-		return "out of memory for the scan";
+		return ward__no_memory_for("the scan", buf, len);
 	case -ENODATA:
 		return "the process's memory map (/proc/self/maps) read empty";
 	case -EBUSY:

@@ -2051,8 +2051,11 @@ static void report(const struct ward__scan_self *self)
 		p = NULL;
 	}
 	if (!p) {
+		char why[192];
 		if (cfg.output[0])
-			say_no_profile("out of memory for the snapshot");
+			say_no_profile("%s", ward__no_memory_for("the snapshot",
+								 why,
+								 sizeof(why)));
 	} else {
 		ask_the_program(p);
 		if (cfg.output[0])

@@ -1030,11 +1030,13 @@ NOINLINE void leak_own_break(void)
  * than it has, fills it with pages' worth of blocks, frees every other,
  * and fills the holes with small blocks: each comes from memory malloc
  * has, while the books that would record it have no room left to grow.
- * Every block is kept (nothing is lost); it says how many it took. */
+ * Every block is kept (nothing is lost); it says how many it took.
+ * "space_used_up full": under a limit it was given (ulimit -v), it stops
+ * once the pages' worth fill the space, and maps what is left of it. */
 void *space_big[1 << 16];
 void **space_small;
 
-NOINLINE void leak_space_used_up(void)
+NOINLINE void leak_space_used_up(bool full)
 {
 	long kib = 0;
 	char line[256];
@@ -1046,7 +1048,7 @@ NOINLINE void leak_space_used_up(void)
 		fclose(st);
 	struct rlimit rl;
 	rl.rlim_cur = rl.rlim_max = ((rlim_t)kib << 10) + (128u << 20);
-	if (!kib || setrlimit(RLIMIT_AS, &rl) != 0)
+	if (!full && (!kib || setrlimit(RLIMIT_AS, &rl) != 0))
 		exit(1);
 	size_t n = 0, m = 0, cap = 1 << 22;
 	space_small = malloc(cap * sizeof(*space_small));
@@ -1055,6 +1057,16 @@ NOINLINE void leak_space_used_up(void)
 	while (n < sizeof(space_big) / sizeof(space_big[0]) &&
 	       (space_big[n] = malloc(4000)))
 		n++;
+	if (full) {
+		/* What malloc left, taken in mappings of any size. */
+		for (size_t len = 1 << 20; len >= 4096; len /= 2)
+			while (mmap(NULL, len, PROT_NONE,
+				    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) !=
+			       MAP_FAILED)
+				;
+		printf("%zu large\n", n);
+		return;
+	}
 	for (size_t i = 0; i < n; i += 2) {
 		free(space_big[i]);
 		space_big[i] = NULL;
@@ -3919,7 +3931,7 @@ int main(int argc, char **argv)
 	else if (strcmp(what, "own_break") == 0)
 		leak_own_break();
 	else if (strcmp(what, "space_used_up") == 0)
-		leak_space_used_up();
+		leak_space_used_up(argc > 2 && strcmp(argv[2], "full") == 0);
 	else if (strcmp(what, "file_shared") == 0 && argc > 2)
 		leak_file_shared(argv[2]);
 	else if (strcmp(what, "masked_threads") == 0)

@@ -2084,6 +2084,19 @@ else
 	bad "a program that uses up its address space: what ward could not record is counted and said" \
 		"status $st, unrecorded '${unrecorded:-}'" "$(grep -v '^	' "$work/space_used_up.err" | head -20)"
 fi
+# ... and one run under such a limit that exits with it used up: ward
+# keeps no spare room there (it would come out of the program's), and the
+# one line names the limit.
+(ulimit -v 262144 && exec "$ward" run -o "$work/space_full.pb.gz" -- "$leaks" space_used_up full) \
+	>"$work/space_full.out" 2>"$work/space_full.err"
+st=$?
+if [ "$st" = 0 ] &&
+	grep -q "^ward: no profile from .*: out of memory for the snapshot: the program has used up its address space (its limit, RLIMIT_AS or .ulimit -v., is 262144 KiB)" "$work/space_full.err"; then
+	ok "... and one under ulimit -v that exits with it used up: the one line names the limit"
+else
+	bad "... and one under ulimit -v that exits with it used up: the one line names the limit" \
+		"status $st" "$(grep -v '^	' "$work/space_full.err" | head -20)"
+fi
 
 # A program that closed its standard error and opened a file of its own
 # there: ward's lines go to ward run's standard error, not into that file;
@@ -3116,7 +3129,7 @@ else
 fi
 
 # Every check above ran (one that did not is a failure too).
-planned=463
+planned=464
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 if [ "$fail" -gt 0 ]; then
