@@ -1376,10 +1376,18 @@ else
 fi
 "$ward" run -- /etc/passwd >/dev/null 2>"$work/e1"
 st=$?
-if [ "$st" = 126 ] && grep -q "cannot run /etc/passwd: Permission denied" "$work/e1"; then
-	ok "... and one that is there but cannot be run, status 126 as a shell gives"
+if [ "$st" = 126 ] && grep -q "cannot run /etc/passwd: Permission denied: /etc/passwd has no execute permission" "$work/e1"; then
+	ok "... and one that is there but cannot be run, status 126 as a shell gives, and why"
 else
-	bad "... and one that is there but cannot be run, status 126 as a shell gives" "status $st: $(cat "$work/e1")"
+	bad "... and one that is there but cannot be run, status 126 as a shell gives, and why" "status $st: $(cat "$work/e1")"
+fi
+mkdir -p "$work/bin/a_dir"
+PATH="$work/bin:$PATH" "$ward" run -- a_dir >/dev/null 2>"$work/e1"
+st=$?
+if [ "$st" = 126 ] && grep -q "cannot run a_dir: Permission denied: $work/bin/a_dir is a directory" "$work/e1"; then
+	ok "... and a directory found on PATH: it says so"
+else
+	bad "... and a directory found on PATH: it says so" "status $st: $(cat "$work/e1")"
 fi
 printf 'not a profile' >"$work/junk.pb.gz"
 "$ward" report "$work/junk.pb.gz" >/dev/null 2>"$work/e2"
@@ -3129,7 +3137,7 @@ else
 fi
 
 # Every check above ran (one that did not is a failure too).
-planned=464
+planned=465
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 if [ "$fail" -gt 0 ]; then

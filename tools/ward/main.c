@@ -1401,6 +1401,48 @@ static const char *find_program(const char *program, char *path, size_t len)
 	return NULL;
 }
 
+/*
+ * Why the kernel refused to execute program (EACCES), in a few words, or
+ * NULL: the first file of that name (as PATH finds it, when the name has
+ * no '/') is a directory, not a regular file, has no execute permission,
+ * or lies on a file system mounted noexec.
+ */
+static const char *exec_denied(const char *program, char *why, size_t len)
+{
+	char path[PATH_MAX];
+	struct stat sb;
+	bool found = false;
+	if (strchr(program, '/')) {
+		snprintf(path, sizeof(path), "%s", program);
+		found = stat(path, &sb) == 0;
+	} else {
+		const char *env = getenv("PATH");
+		char dirs[8192];
+		snprintf(dirs, sizeof(dirs), "%s", env ? env : "/usr/bin:/bin");
+		for (char *s, *d = strtok_r(dirs, ":", &s); d && !found;
+		     d = strtok_r(NULL, ":", &s)) {
+			snprintf(path, sizeof(path), "%s/%s", *d ? d : ".",
+				 program);
+			found = stat(path, &sb) == 0;
+		}
+	}
+	struct statvfs fs;
+	if (!found)
+		return NULL;
+	if (S_ISDIR(sb.st_mode))
+		snprintf(why, len, "%s is a directory", path);
+	else if (!S_ISREG(sb.st_mode))
+		snprintf(why, len, "%s is not a regular file", path);
+	else if (access(path, X_OK) != 0)
+		snprintf(why, len, "%s has no execute permission", path);
+	else if (statvfs(path, &fs) == 0 && (fs.f_flag & ST_NOEXEC))
+		snprintf(why, len, "%s is on a file system mounted noexec",
+			 path);
+	else
+		return NULL;
+	return why;
+}
+
 /* Why a program that was traced wrote no profile to out, in a few words,
  * from how its process ended (*e) and its status st. */
 static const char *why_no_profile(const char *program, const char *out,
@@ -2309,7 +2351,7 @@ static int cmd_run(int argc, char **argv)
 	signal(SIGXFSZ, SIG_IGN);
 	signal(SIGTTOU, SIG_IGN);
 	sigprocmask(SIG_SETMASK, &orig, NULL);
-	char where[PATH_MAX];
+	char where[PATH_MAX], denied[PATH_MAX + 64];
 	const char *found = exec_errno == ENOEXEC
 				    ? find_program(argv[i], where, sizeof(where))
 				    : NULL;
@@ -2317,6 +2359,10 @@ static int cmd_run(int argc, char **argv)
 	if (foreign)
 		say("run: cannot run %s: %s: it is %s, which this kernel does "
 		    "not run", argv[i], strerror(exec_errno), foreign);
+	else if (exec_errno == EACCES &&
+		 exec_denied(argv[i], denied, sizeof(denied)))
+		say("run: cannot run %s: %s: %s", argv[i],
+		    strerror(exec_errno), denied);
 	else if (exec_errno)
 		say("run: cannot run %s: %s", argv[i], strerror(exec_errno));
 	int st;
