@@ -1175,11 +1175,41 @@ static void die_by(int sig, bool refault)
 	_exit(128 + sig);
 }
 
+/* The thread writing the exit report (0 before it begins): it ends the
+ * process when it is done. */
+static _Atomic pid_t report_tid;
+
+/*
+ * A signal sent to a process group reaches the program twice under ward
+ * run: once itself, once as ward run passes on its own copy (`timeout`,
+ * `kill %1`, a service manager's stop, `kill -- -PGID`). The second, a
+ * moment after the first and on any thread, must not end the process
+ * halfway through the report the first began. The thread writing it
+ * blocks that signal meanwhile (handled there, it would return into the
+ * frames the report left on the alternate stack, which its own frame
+ * had overwritten); any other thread that takes it waits for the report,
+ * which ends the process. A fault is never waited out: it ends the
+ * process as before.
+ */
 static void report_for_signal(int sig)
 {
+	sigset_t one, was;
+	sigemptyset(&one);
+	sigaddset(&one, sig);
+	pthread_sigmask(SIG_BLOCK, &one, &was);
 	reporting = sig;
 	ward__intercept_report();
 	reporting = 0;
+	pthread_sigmask(SIG_SETMASK, &was, NULL);
+}
+
+static void wait_for_report(bool fault)
+{
+	pid_t writer = atomic_load(&report_tid);
+	if (fault || !writer || writer == (pid_t)syscall(SYS_gettid))
+		return;
+	for (;;)
+		pause();
 }
 
 static void on_fatal(int sig, siginfo_t *si, void *uc)
@@ -1194,6 +1224,7 @@ static void on_fatal(int sig, siginfo_t *si, void *uc)
 		ward__trace.interrupted_sp =
 			(uintptr_t)((ucontext_t *)uc)->uc_mcontext.gregs[REG_RSP];
 #endif
+	wait_for_report(fault);
 	if (reporting) {
 		say_no_profile("signal %d while writing it after signal %d",
 			       sig, reporting);
@@ -1883,6 +1914,7 @@ __attribute__((noinline)) void ward__intercept_report(void)
 		return;
 	if (!atomic_exchange(&active, false))
 		return;
+	atomic_store(&report_tid, (pid_t)syscall(SYS_gettid));
 	wait_for_check();
 	struct ward__scan_self self;
 	WARD__SCAN_SELF(&self);

@@ -1757,10 +1757,23 @@ NOINLINE void leak_die(const char *how)
 }
 
 /* Allocates in a loop until a signal ends it (for ward run forwarding
- * SIGTERM, and a signal arriving inside malloc). */
-NOINLINE void leak_spin(void)
+ * SIGTERM, and a signal arriving inside malloc); "spin threads": three
+ * more threads do too, where a second copy of the signal can land. */
+static void *spin_more(void *arg)
+{
+	for (;;)
+		free(malloc(64));
+	return arg;
+}
+
+NOINLINE void leak_spin(bool threads)
 {
 	leak_before_signal();
+	for (int i = 0; threads && i < 3; i++) {
+		pthread_t t;
+		if (pthread_create(&t, NULL, spin_more, NULL) != 0)
+			exit(1);
+	}
 	printf("spinning\n");
 	fflush(stdout);
 	for (;;)
@@ -4153,7 +4166,7 @@ int main(int argc, char **argv)
 	else if (strcmp(what, "die") == 0 && argc > 2)
 		leak_die(argv[2]);
 	else if (strcmp(what, "spin") == 0)
-		leak_spin();
+		leak_spin(argc > 2 && strcmp(argv[2], "threads") == 0);
 	else if (strcmp(what, "sigquery") == 0)
 		leak_sigquery();
 	else if (strcmp(what, "chdir") == 0)
