@@ -44,12 +44,12 @@ void *ward__map_room(size_t bytes);
  * ward first asked: what ward reserves ahead would then come out of the
  * program's own limit, so ward reserves nothing ahead. */
 bool ward__space_limited(void);
+bool ward__room_use(void *p, size_t from, size_t to);
+void ward__room_give_back(void *p, size_t from, size_t to);
 
 /* "out of memory for WHAT", in buf, naming the address space limit when
  * one is set (the usual cause: the program used it up). */
 const char *ward__no_memory_for(const char *what, char *buf, size_t len);
-bool ward__room_use(void *p, size_t from, size_t to);
-void ward__room_give_back(void *p, size_t from, size_t to);
 
 /*
  * Spare address space for the exit report: WARD__SPARE_BYTES reserved,

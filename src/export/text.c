@@ -626,13 +626,16 @@ void ward__write_summary(const ward_profile_t *p, const char *head,
 			continue;
 		bool lost = k == WARD_KIND_HEAP &&
 			    (lc[WARD_LEAK_DEFINITE] || lc[WARD_LEAK_INDIRECT]);
+		uint64_t b = figure_value(p, name, "unrecorded_bytes");
+		char size[48] = "";
+		if (b)
+			snprintf(size, sizeof(size), " (%llu bytes)",
+				 (unsigned long long)b);
 		ward__out_printf(
-			&o, "ward: %llu %s acquisition%s (%llu bytes) not "
-			    "recorded: ward's own memory ran out, and the "
-			    "figures above leave %s out%s\n",
-			(unsigned long long)n, name, n == 1 ? "" : "s",
-			(unsigned long long)figure_value(p, name,
-							 "unrecorded_bytes"),
+			&o, "ward: %llu %s acquisition%s%s not recorded: "
+			    "ward's own memory ran out, and the figures above "
+			    "leave %s out%s\n",
+			(unsigned long long)n, name, n == 1 ? "" : "s", size,
 			n == 1 ? "it" : "them",
 			lost ? (n == 1 ? "; a block only it holds shows as lost"
 				       : "; a block only they hold shows as lost")

@@ -1185,11 +1185,12 @@ static _Atomic pid_t report_tid;
  * `kill %1`, a service manager's stop, `kill -- -PGID`). The second, a
  * moment after the first and on any thread, must not end the process
  * halfway through the report the first began. The thread writing it
- * blocks that signal meanwhile (handled there, it would return into the
- * frames the report left on the alternate stack, which its own frame
- * had overwritten); any other thread that takes it waits for the report,
- * which ends the process. A fault is never waited out: it ends the
- * process as before.
+ * blocks that signal meanwhile: handled there, on the alternate stack's
+ * top (the thread runs on the report's own stack by then), the handler's
+ * frame would overwrite the first handler's, to which the report
+ * returns. Any other thread that takes it waits for the report, which
+ * ends the process. A fault is never waited out: it ends the process as
+ * before.
  */
 static void report_for_signal(int sig)
 {
