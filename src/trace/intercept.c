@@ -1204,6 +1204,52 @@ static void report_for_signal(int sig)
 	pthread_sigmask(SIG_SETMASK, &was, NULL);
 }
 
+/*
+ * The exit's report, written by this thread outside any handler (exit(),
+ * a return from main): the program had ended, and the report is ward's
+ * time, not the program's. An ending signal that arrives then (a
+ * supervisor's timeout, a ^C at a report that seems slow) would throw the
+ * report away where, without ward, it would have found the process gone.
+ * The first is let pass, said in a line, and the report goes on, the
+ * process then ending as the program asked; a second ends it (the same
+ * signal again within a second is the first's copy, which ward run
+ * passes on when it was sent to the process group). Not where
+ * the thread is on its alternate stack (exit() from a handler set with
+ * SA_ONSTACK): a handler's frame there would overwrite that one's.
+ */
+static __thread bool exit_report_here
+	__attribute__((tls_model("initial-exec")));
+static _Atomic int let_pass;
+static uint64_t let_pass_at;
+enum { SAME_REQUEST_NS = 1000000000 };
+
+static int altstack(const stack_t *ss, stack_t *old);
+
+static bool on_alternate_stack(void)
+{
+	stack_t ss;
+	return altstack(NULL, &ss) != 0 || (ss.ss_flags & SS_ONSTACK);
+}
+
+static bool signal_let_pass(int sig, bool fault)
+{
+	if (fault || !exit_report_here)
+		return false;
+	/* Only this thread comes here: a second signal can come in between,
+	 * on it. The time is set before the signal is. */
+	int was = atomic_load(&let_pass);
+	if (was)
+		return was == sig &&
+		       ward__now_ns() - let_pass_at < SAME_REQUEST_NS;
+	let_pass_at = ward__now_ns();
+	atomic_store(&let_pass, sig);
+	say("ward: signal %d while the exit's report is written: the report "
+	    "goes on, and the program ends as it asked (a second signal ends "
+	    "it now)",
+	    sig);
+	return true;
+}
+
 static void wait_for_report(bool fault)
 {
 	pid_t writer = atomic_load(&report_tid);
@@ -1226,6 +1272,10 @@ static void on_fatal(int sig, siginfo_t *si, void *uc)
 			(uintptr_t)((ucontext_t *)uc)->uc_mcontext.gregs[REG_RSP];
 #endif
 	wait_for_report(fault);
+	if (signal_let_pass(sig, fault)) {
+		errno = saved;
+		return;
+	}
 	if (reporting) {
 		say_no_profile("signal %d while writing it after signal %d",
 			       sig, reporting);
@@ -1916,6 +1966,7 @@ __attribute__((noinline)) void ward__intercept_report(void)
 	if (!atomic_exchange(&active, false))
 		return;
 	atomic_store(&report_tid, (pid_t)syscall(SYS_gettid));
+	exit_report_here = !reporting && !on_alternate_stack();
 	wait_for_check();
 	struct ward__scan_self self;
 	WARD__SCAN_SELF(&self);

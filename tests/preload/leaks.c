@@ -1780,6 +1780,25 @@ NOINLINE void leak_spin(bool threads)
 		free(malloc(64));
 }
 
+/* "exit_busy": two million blocks kept, a thread churning malloc, then
+ * exit(3) once the line "exiting" is out: the exit's report takes a
+ * moment, in which a signal can come. */
+void **exit_busy_kept;
+
+NOINLINE void leak_exit_busy(void)
+{
+	enum { N = 2000000 };
+	exit_busy_kept = malloc(N * sizeof(*exit_busy_kept));
+	for (int i = 0; exit_busy_kept && i < N; i++)
+		exit_busy_kept[i] = malloc(32);
+	pthread_t t;
+	if (pthread_create(&t, NULL, spin_more, NULL) != 0)
+		exit(1);
+	printf("exiting\n");
+	fflush(stdout);
+	exit(3);
+}
+
 /* What the program sees of the signals ward holds. */
 NOINLINE void leak_sigquery(void)
 {
@@ -4167,6 +4186,8 @@ int main(int argc, char **argv)
 		leak_die(argv[2]);
 	else if (strcmp(what, "spin") == 0)
 		leak_spin(argc > 2 && strcmp(argv[2], "threads") == 0);
+	else if (strcmp(what, "exit_busy") == 0)
+		leak_exit_busy();
 	else if (strcmp(what, "sigquery") == 0)
 		leak_sigquery();
 	else if (strcmp(what, "chdir") == 0)

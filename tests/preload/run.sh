@@ -2398,6 +2398,32 @@ for spin in spin "spin threads"; do
 	fi
 done
 
+# An ending signal while the exit's report is written (the program had
+# ended; the report is ward's time): the report goes on and the program
+# ends as it asked, sent to ward run alone or to its process group.
+for to in "ward run" "its process group"; do
+	rm -f "$work/exit_busy.pb.gz" "$work/exit_busy.out"
+	setsid "$ward" run --quiet -o "$work/exit_busy.pb.gz" -- "$leaks" exit_busy \
+		>"$work/exit_busy.out" 2>"$work/exit_busy.err" &
+	wpid=$!
+	for i in $(seq 1 200); do grep -q exiting "$work/exit_busy.out" 2>/dev/null && break; sleep 0.05; done
+	sleep 0.05
+	if [ "$to" = "ward run" ]; then
+		kill -TERM "$wpid"
+	else
+		env kill -s TERM -- "-$wpid"
+	fi
+	wait $wpid
+	st=$?
+	if [ "$st" = 3 ] && [ -s "$work/exit_busy.pb.gz" ] &&
+		grep -q "^ward: signal 15 while the exit's report is written: the report goes on" "$work/exit_busy.err"; then
+		ok "SIGTERM to $to while the exit's report is written: the report goes on, the program's status"
+	else
+		bad "SIGTERM to $to while the exit's report is written: the report goes on, the program's status" \
+			"status $st" "$(cat "$work/exit_busy.err")"
+	fi
+done
+
 # No profile: one line says why, and --fail-on-leak does not pass.
 one_why() { # FILE PATTERN: exactly one "no profile" line, and it matches
 	[ "$(grep -c "no profile" "$1")" = 1 ] && grep -q "$2" "$1"
@@ -3168,7 +3194,7 @@ else
 fi
 
 # Every check above ran (one that did not is a failure too).
-planned=467
+planned=469
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 if [ "$fail" -gt 0 ]; then
