@@ -2367,6 +2367,27 @@ fi
 expect_site "SIGTERM to ward run: the program's profile is written" "$work/spin.pb.gz" \
 	leak_before_signal heap "4 444"
 
+# A signal a service is sent to act on (USR1, USR2, ALRM), sent to ward
+# run's pid: it reaches the program, as it would without ward; ward run
+# does not end by it and leave the program running on.
+for sig_num in USR1:10 USR2:12; do
+	sig=${sig_num%:*}
+	rm -f "$work/spin.pb.gz" "$work/spin.out"
+	"$ward" run --quiet -o "$work/spin.pb.gz" -- "$leaks" spin >"$work/spin.out" 2>"$work/spin.err" &
+	wpid=$!
+	for i in $(seq 1 100); do grep -q spinning "$work/spin.out" 2>/dev/null && break; sleep 0.05; done
+	kill -s "$sig" $wpid
+	wait $wpid
+	st=$?
+	if pkill -KILL -f "$leaks spin"; then
+		bad "SIG$sig to ward run reaches the program, which ends by it with its profile" "the program was left running (status $st)"
+	elif [ "$st" != $((128 + ${sig_num#*:})) ] || [ "$(site "$work/spin.pb.gz" leak_before_signal heap)" != "4 444" ]; then
+		bad "SIG$sig to ward run reaches the program, which ends by it with its profile" "status $st" "$(cat "$work/spin.err")"
+	else
+		ok "SIG$sig to ward run reaches the program, which ends by it with its profile"
+	fi
+done
+
 # A signal sent to ward run's whole process group (`timeout`, `kill %1`,
 # a service manager's stop) reaches the program twice: itself, and as
 # ward run passes its own copy on. The second, on any thread, must not
@@ -3194,7 +3215,7 @@ else
 fi
 
 # Every check above ran (one that did not is a failure too).
-planned=469
+planned=471
 ran=$((pass + fail))
 [ "$ran" -eq "$planned" ] || bad "every check ran" "$ran of $planned"
 if [ "$fail" -gt 0 ]; then

@@ -2314,16 +2314,21 @@ static int cmd_run(int argc, char **argv)
 	else
 		snprintf(ld, sizeof(ld), "%s", preload);
 
-	/* Forward what would end ward run, and the snapshot signal (sent to
-	 * ward run's pid by mistake, it would end it); block them until the
-	 * handler knows whom to forward to. */
+	/* Forward what would end ward run — the ending signals, and those a
+	 * service is sent to act on (USR1 to reopen its logs, a supervisor's
+	 * signal sent to the pid it started: ended by it, ward run would
+	 * leave the program running on, orphaned) — and the snapshot signal;
+	 * block them until the handler knows whom to forward to. */
 	sigset_t fwd, orig;
 	sigemptyset(&fwd);
-	int forwarded[5] = { SIGTERM, SIGHUP, SIGINT, SIGQUIT };
-	size_t nforwarded = 4;
-	if (o.snap_signal)
-		forwarded[nforwarded++] = snapshot_sig =
-			ward_trace_signal_number(o.snap_signal);
+	int forwarded[10] = { SIGTERM, SIGHUP, SIGINT,   SIGQUIT, SIGUSR1,
+			      SIGUSR2, SIGALRM, SIGWINCH, SIGPWR };
+	size_t nforwarded = 9;
+	if (o.snap_signal) {
+		snapshot_sig = ward_trace_signal_number(o.snap_signal);
+		if (snapshot_sig >= SIGRTMIN)
+			forwarded[nforwarded++] = snapshot_sig;
+	}
 	for (size_t k = 0; k < nforwarded; k++)
 		sigaddset(&fwd, forwarded[k]);
 	sigprocmask(SIG_BLOCK, &fwd, &orig);
